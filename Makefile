@@ -1,0 +1,28 @@
+# The two entry points of the README, and what CI runs.
+#   make run    builds Telltale and starts `telltale standalone` on its embedded default
+#   make test   formatting, lints and every test (unit, integration, e2e)
+# Both install the Debian packages they need first (scripts/install-deps.sh).
+
+# One warm target directory outside the clone, shared by every checkout and by CI.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/telltale-target
+export CARGO_BUILD_JOBS ?= 2
+
+.PHONY: deps run test build crds
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	cargo run --release --bin telltale -- standalone
+
+build: deps
+	cargo build --release --bin telltale
+
+test: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace
+
+# Regenerates the committed CRD YAML from the Rust types.
+crds:
+	cargo run --quiet --bin telltale -- crds > crds/telltale.dev.yaml

@@ -1,0 +1,177 @@
+//! Numbers and times rendered exactly as Prometheus and Alertmanager (Go) render them, so
+//! that annotations, API answers and webhook bodies read the same as theirs.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What Go prints for a time that was never set (`time.Time{}`), as Alertmanager does for
+/// an alert's `endsAt` while it fires.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// Go's `%v` of a float64 (`fmt.Sprint(v)`): shortest digits, scientific notation when the
+/// decimal exponent is below -4 or at least 6 (`1e+06`).
+pub fn go_float(v: f64) -> String {
+    if let Some(s) = special(v) {
+        return s.to_string();
+    }
+    let (digits, exp) = shortest_digits(v);
+    if !(-4..6).contains(&exp) {
+        scientific(v.is_sign_negative(), &digits, exp)
+    } else {
+        // Rust's Display prints the same shortest digits without an exponent.
+        format!("{v}")
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`, as Prometheus's API renders an alert's value
+/// (`1e+00`, `4.25e+01`).
+pub fn go_float_e(v: f64) -> String {
+    if let Some(s) = special(v) {
+        return s.to_string();
+    }
+    let (digits, exp) = shortest_digits(v);
+    scientific(v.is_sign_negative(), &digits, exp)
+}
+
+/// Go's `fmt.Sprintf("%.4g", v)`: four significant digits, trailing zeros dropped.
+pub fn go_float_4g(v: f64) -> String {
+    if let Some(s) = special(v) {
+        return s.to_string();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    // `{:.3e}` rounds to four significant digits: "1.235e3".
+    let s = format!("{:.3e}", v.abs());
+    let (mantissa, exp) = s.split_once('e').expect("{:e} always has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let negative = v.is_sign_negative();
+    if !(-4..4).contains(&exp) {
+        return scientific(negative, digits, exp);
+    }
+    let sign = if negative { "-" } else { "" };
+    let point = exp + 1; // digits before the decimal point
+    if point <= 0 {
+        format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+    } else if point as usize >= digits.len() {
+        format!(
+            "{sign}{digits}{}",
+            "0".repeat(point as usize - digits.len())
+        )
+    } else {
+        let (int, frac) = digits.split_at(point as usize);
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+fn special(v: f64) -> Option<&'static str> {
+    if v.is_nan() {
+        Some("NaN")
+    } else if v == f64::INFINITY {
+        Some("+Inf")
+    } else if v == f64::NEG_INFINITY {
+        Some("-Inf")
+    } else {
+        None
+    }
+}
+
+/// The shortest decimal digits that round-trip `v` and the decimal exponent of the first.
+fn shortest_digits(v: f64) -> (String, i32) {
+    let s = format!("{:e}", v.abs());
+    let (mantissa, exp) = s.split_once('e').expect("{:e} always has an exponent");
+    let digits = mantissa.chars().filter(char::is_ascii_digit).collect();
+    (digits, exp.parse().expect("{:e} exponent is an integer"))
+}
+
+fn scientific(negative: bool, digits: &str, exp: i32) -> String {
+    let sign = if negative { "-" } else { "" };
+    let (first, rest) = digits.split_at(1);
+    let dot = if rest.is_empty() { "" } else { "." };
+    let esign = if exp < 0 { '-' } else { '+' };
+    format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.unsigned_abs())
+}
+
+/// RFC 3339 in UTC as Go's JSON encoding of `time.Time` writes it: fractional seconds only
+/// when non-zero, trailing zeros dropped (`2024-05-01T12:00:00.25Z`).
+pub fn rfc3339(ms: i64) -> String {
+    let time = if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    };
+    rfc3339_system(time)
+}
+
+fn rfc3339_system(time: SystemTime) -> String {
+    // humantime writes "YYYY-MM-DDTHH:MM:SS.mmmZ"; Go trims the zeros of the fraction.
+    let s = humantime::format_rfc3339_millis(time).to_string();
+    let body = s.trim_end_matches('Z');
+    match body.split_once('.') {
+        Some((secs, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                format!("{secs}Z")
+            } else {
+                format!("{secs}.{frac}Z")
+            }
+        }
+        None => s,
+    }
+}
+
+/// [`rfc3339`] for an optional time, [`ZERO_TIME`] when unset.
+pub fn rfc3339_or_zero(ms: Option<i64>) -> String {
+    ms.map_or_else(|| ZERO_TIME.to_string(), rfc3339)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_go_v() {
+        assert_eq!(go_float(1.0), "1");
+        assert_eq!(go_float(0.5), "0.5");
+        assert_eq!(go_float(100000.0), "100000");
+        assert_eq!(go_float(1234567.0), "1.234567e+06");
+        assert_eq!(go_float(1e6), "1e+06");
+        assert_eq!(go_float(123456.0), "123456");
+        assert_eq!(go_float(0.0001), "0.0001");
+        assert_eq!(go_float(0.00001), "1e-05");
+        assert_eq!(go_float(-2.5), "-2.5");
+        assert_eq!(go_float(f64::NAN), "NaN");
+        assert_eq!(go_float(f64::INFINITY), "+Inf");
+    }
+
+    #[test]
+    fn floats_print_like_go_e() {
+        assert_eq!(go_float_e(1.0), "1e+00");
+        assert_eq!(go_float_e(42.5), "4.25e+01");
+        assert_eq!(go_float_e(0.001), "1e-03");
+        assert_eq!(go_float_e(-3.0), "-3e+00");
+        assert_eq!(go_float_e(0.0), "0e+00");
+    }
+
+    #[test]
+    fn floats_print_like_go_4g() {
+        assert_eq!(go_float_4g(1.5), "1.5");
+        assert_eq!(go_float_4g(1234.56), "1235");
+        assert_eq!(go_float_4g(999.96), "1000");
+        assert_eq!(go_float_4g(12346.0), "1.235e+04");
+        assert_eq!(go_float_4g(0.012344), "0.01234");
+        assert_eq!(go_float_4g(0.00001234), "1.234e-05");
+        assert_eq!(go_float_4g(-42.0), "-42");
+        assert_eq!(go_float_4g(0.0), "0");
+    }
+
+    #[test]
+    fn times_print_like_go_json() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000_250), "2023-11-14T22:13:20.25Z");
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339_or_zero(None), ZERO_TIME);
+    }
+}

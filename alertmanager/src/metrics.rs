@@ -1,0 +1,76 @@
+//! [`Metrics`]: the alertmanager's own metrics.
+
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+
+/// Counters, gauges and histograms registered once per manager.
+#[derive(Clone)]
+pub struct Metrics {
+    pub rule_evaluations: IntCounter,
+    pub rule_evaluation_failures: IntCounter,
+    /// Alerts by `state` (`pending`, `firing`).
+    pub alerts: IntGaugeVec,
+    /// Notifications by `receiver` and `result` (`success`, `failure`, `dropped`).
+    pub notifications: IntCounterVec,
+    pub notification_latency: Histogram,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry`; a metric that cannot be
+    /// registered (say, a second manager on the same registry) is still counted, just not
+    /// exported, and a warning is logged.
+    pub fn new(registry: &Registry) -> Self {
+        let m = Metrics {
+            rule_evaluations: IntCounter::new(
+                "telltale_rule_evaluations_total",
+                "Alerting rule evaluations.",
+            )
+            .expect("valid metric"),
+            rule_evaluation_failures: IntCounter::new(
+                "telltale_rule_evaluation_failures_total",
+                "Alerting rule evaluations that failed.",
+            )
+            .expect("valid metric"),
+            alerts: IntGaugeVec::new(
+                Opts::new("telltale_alerts", "Active alerts by state."),
+                &["state"],
+            )
+            .expect("valid metric"),
+            notifications: IntCounterVec::new(
+                Opts::new(
+                    "telltale_notifications_total",
+                    "Webhook notifications by receiver and result.",
+                ),
+                &["receiver", "result"],
+            )
+            .expect("valid metric"),
+            notification_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "telltale_notification_latency_seconds",
+                    "Time to deliver one notification, retries included.",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ]),
+            )
+            .expect("valid metric"),
+        };
+        let collectors: [Box<dyn prometheus::core::Collector>; 5] = [
+            Box::new(m.rule_evaluations.clone()),
+            Box::new(m.rule_evaluation_failures.clone()),
+            Box::new(m.alerts.clone()),
+            Box::new(m.notifications.clone()),
+            Box::new(m.notification_latency.clone()),
+        ];
+        for c in collectors {
+            if let Err(e) = registry.register(c) {
+                tracing::warn!(error = %e, "cannot register alertmanager metric");
+            }
+        }
+        for state in ["pending", "firing"] {
+            m.alerts.with_label_values(&[state]).set(0);
+        }
+        m
+    }
+}

@@ -1,0 +1,42 @@
+//! The custom resources of Telltale, shared by the operator and every component.
+//!
+//! Group `telltale.dev`, version `v1alpha1`:
+//! - [`MetricCluster`]: one monitoring cluster (shards, replicas, alert receivers);
+//! - [`ScrapeTarget`]: what to scrape and how;
+//! - [`AlertRule`]: groups of PromQL alerting rules.
+//!
+//! The same YAML documents are applied with `kubectl` in a cluster and loaded from files by
+//! `telltale standalone -f FILE`; [`load`] reads such files and reports a bad document
+//! with the file, the document and the field that is wrong.
+
+/// `AlertRule`: groups of alerting rules.
+pub mod alert_rule;
+/// `PromDuration`: durations written as Prometheus writes them.
+pub mod duration;
+/// Load and validation errors that name the file, document and field.
+pub mod error;
+/// The CRD YAML generated from the types.
+pub mod generate;
+/// Reading resources from multi-document YAML files.
+pub mod load;
+/// `MetricCluster`: one monitoring cluster and its alert receivers.
+pub mod metric_cluster;
+/// `ScrapeTarget`: what to scrape and how.
+pub mod scrape_target;
+
+pub use alert_rule::{AlertRule, AlertRuleSpec, AlertingRule, RuleGroup};
+pub use duration::PromDuration;
+pub use error::{ConfigError, FieldError};
+pub use generate::crd_yaml;
+pub use load::{Document, Resource, load_file, load_str};
+pub use metric_cluster::{
+    AlertingSpec, MetricCluster, MetricClusterSpec, Receiver, Route, WebhookConfig,
+};
+pub use scrape_target::{Scheme, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
+
+/// The API group of every Telltale resource.
+pub const GROUP: &str = "telltale.dev";
+/// The version of the resources defined here.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` as written in YAML documents.
+pub const API_VERSION: &str = "telltale.dev/v1alpha1";

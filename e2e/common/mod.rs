@@ -1,0 +1,204 @@
+//! Shared pieces of the whole-system tests: starting the real `telltale` binary and the
+//! real peers (node_exporter, promtool), pushing samples, querying.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub mod remote_write;
+
+/// The binary under test, built by cargo for this test target.
+pub const TELLTALE: &str = env!("CARGO_BIN_EXE_telltale");
+
+/// A free 127.0.0.1 port (bound, then released for the process we are about to start).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Proc {
+        let out = std::fs::File::create(&log).unwrap();
+        let err = out.try_clone().unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            child,
+            name: name.into(),
+            log,
+        }
+    }
+
+    /// SIGKILL and wait, as a crash would.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A running `telltale standalone`.
+pub struct Telltale {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+impl Telltale {
+    /// Starts `telltale standalone` on a free port with `extra` arguments and waits until
+    /// it is ready.
+    pub async fn start(data_dir: &Path, extra: &[&str]) -> Telltale {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let log = data_dir.with_extension(format!("{}.log", addr.port()));
+        let mut cmd = Command::new(TELLTALE);
+        cmd.arg("standalone")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .args(extra)
+            .env("TELLTALE_LOG", "info");
+        let proc = Proc::spawn("telltale", &mut cmd, log);
+        let mut t = Telltale {
+            proc,
+            addr,
+            data_dir: data_dir.to_path_buf(),
+        };
+        t.wait_ready().await;
+        t
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    async fn wait_ready(&mut self) {
+        wait_ready(&mut self.proc, &format!("http://{}/-/ready", self.addr)).await;
+    }
+
+    /// Runs an instant query through the HTTP API and returns `data.result`.
+    pub async fn query(&self, expr: &str) -> Vec<serde_json::Value> {
+        query_at(&self.url(""), expr).await
+    }
+}
+
+/// Polls `ready_url` until it answers 200, failing with the process log if the process
+/// exits or 30 s pass.
+pub async fn wait_ready(proc: &mut Proc, ready_url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(Some(status)) = proc.child.try_wait() {
+            panic!("{} exited with {status}:\n{}", proc.name, proc.log_text());
+        }
+        if let Ok(r) = client.get(ready_url).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("{} not ready after 30s:\n{}", proc.name, proc.log_text());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `data.result` of an instant query against the Prometheus API at `base`.
+pub async fn query_at(base: &str, expr: &str) -> Vec<serde_json::Value> {
+    query_params(base, &[("query", expr.to_string())]).await
+}
+
+/// `data.result` of an instant query evaluated at `time` (Unix seconds).
+pub async fn query_at_time(base: &str, expr: &str, time: f64) -> Vec<serde_json::Value> {
+    query_params(base, &[("query", expr.to_string()), ("time", time.to_string())]).await
+}
+
+async fn query_params(base: &str, params: &[(&str, String)]) -> Vec<serde_json::Value> {
+    let expr = &params[0].1;
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/api/v1/query"))
+        .query(params)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(status.is_success(), "query {expr:?} failed: {body}");
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// Polls `expr` until it returns at least one sample (or panics after `within`).
+pub async fn eventually(base: &str, expr: &str, within: Duration) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let result = query_at(base, expr).await;
+        if !result.is_empty() {
+            return result;
+        }
+        if Instant::now() > deadline {
+            panic!("{expr:?} returned nothing within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The float value of an instant-vector sample in the API's JSON.
+pub fn value_of(sample: &serde_json::Value) -> f64 {
+    sample["value"][1].as_str().unwrap().parse().unwrap()
+}
+
+/// Starts Debian's node_exporter on a free loopback port.
+pub async fn start_node_exporter(dir: &Path) -> (Proc, SocketAddr) {
+    let bin = "/usr/bin/prometheus-node-exporter";
+    assert!(
+        Path::new(bin).exists(),
+        "{bin} missing: install the Debian package prometheus-node-exporter (.ci/run does)"
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!("--web.listen-address={addr}"));
+    let mut proc = Proc::spawn("node_exporter", &mut cmd, dir.join("node_exporter.log"));
+    wait_ready(&mut proc, &format!("http://{addr}/metrics")).await;
+    (proc, addr)
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -1,0 +1,317 @@
+//! Whole-system tests of `telltale standalone`: the real binary as a process, real
+//! node_exporter and promtool from Debian, a real webhook sink.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::remote_write::{push, series};
+use common::*;
+
+/// Health, readiness and self-metrics, and the self-scrape that is on out of the box.
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_health_and_scrapes_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telltale::start(&dir.path().join("data"), &["--self-scrape-interval", "1s"]).await;
+    let client = reqwest::Client::new();
+    for path in ["/-/healthy", "/-/ready", "/metrics"] {
+        let r = client.get(t.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let metrics = client.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("telltale_build_info"), "{metrics}");
+
+    let up = eventually(&t.url(""), r#"up{job="telltale"}"#, Duration::from_secs(20)).await;
+    assert_eq!(value_of(&up[0]), 1.0, "{up:?}");
+    assert_eq!(up[0]["metric"]["instance"], t.addr.to_string());
+    // The scrape's own series, and a metric Telltale exposes about itself.
+    eventually(&t.url(""), r#"scrape_samples_scraped{job="telltale"} > 0"#, Duration::from_secs(10)).await;
+    eventually(&t.url(""), r#"telltale_build_info{job="telltale"}"#, Duration::from_secs(10)).await;
+
+    let info: serde_json::Value = client
+        .get(t.url("/api/v1/status/buildinfo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["status"], "success");
+    assert_eq!(info["data"]["version"], env!("CARGO_PKG_VERSION"));
+}
+
+/// (a) A real node_exporter is scraped, and promtool reads node_cpu_seconds_total back.
+#[tokio::test(flavor = "multi_thread")]
+async fn node_exporter_is_scraped_and_promtool_queries_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_exporter, exporter_addr) = start_node_exporter(dir.path()).await;
+    let targets = write_file(
+        dir.path(),
+        "node.yaml",
+        &format!(
+            "apiVersion: telltale.dev/v1alpha1
+kind: ScrapeTarget
+metadata:
+  name: node
+spec:
+  interval: 1s
+  scrapeTimeout: 1s
+  static:
+    - targets: ['{exporter_addr}']
+      labels:
+        env: e2e
+"
+        ),
+    );
+    let t = Telltale::start(
+        &dir.path().join("data"),
+        &["-f", targets.to_str().unwrap()],
+    )
+    .await;
+
+    let up = eventually(&t.url(""), r#"up{job="node"}"#, Duration::from_secs(20)).await;
+    assert_eq!(value_of(&up[0]), 1.0);
+    assert_eq!(up[0]["metric"]["instance"], exporter_addr.to_string());
+    assert_eq!(up[0]["metric"]["env"], "e2e");
+    let cpu = eventually(&t.url(""), "node_cpu_seconds_total", Duration::from_secs(10)).await;
+    assert!(cpu.iter().all(|s| s["metric"]["job"] == "node"));
+
+    let out = Command::new("promtool")
+        .args(["query", "instant", &t.url(""), "node_cpu_seconds_total"])
+        .output()
+        .expect("promtool (Debian package prometheus) is installed by .ci/run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "promtool failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("node_cpu_seconds_total{"), "{stdout}");
+    assert!(stdout.contains(&format!("instance=\"{exporter_addr}\"")), "{stdout}");
+
+    // A rate over the scraped counter is computed too.
+    let rate = eventually(
+        &t.url(""),
+        r#"sum by (mode) (rate(node_cpu_seconds_total{job="node"}[5s]))"#,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(rate.iter().any(|s| s["metric"]["mode"] == "idle"), "{rate:?}");
+}
+
+/// (b) A remote_write push is queryable, through the API and through promtool.
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_write_push_is_queryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telltale::start(&dir.path().join("data"), &[]).await;
+    let ts = now_ms();
+    let status = push(
+        &t.url(""),
+        vec![
+            series(&[("__name__", "e2e_pushed"), ("source", "a")], ts, 42.5),
+            series(&[("__name__", "e2e_pushed"), ("source", "b")], ts, 7.0),
+        ],
+    )
+    .await;
+    assert!(status.is_success(), "push answered {status}");
+
+    let result = query_at(&t.url(""), r#"e2e_pushed{source="a"}"#).await;
+    assert_eq!(result.len(), 1, "{result:?}");
+    assert_eq!(value_of(&result[0]), 42.5);
+    let sum = query_at(&t.url(""), "sum(e2e_pushed)").await;
+    assert_eq!(value_of(&sum[0]), 49.5);
+
+    let out = Command::new("promtool")
+        .args(["query", "instant", &t.url(""), "e2e_pushed * 2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("{source=\"a\"} => 85 @["), "{stdout}");
+
+    // A malformed body is refused and stores nothing.
+    let bad = reqwest::Client::new()
+        .post(t.url("/api/v1/write"))
+        .body("not snappy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(query_at(&t.url(""), "count(e2e_pushed)").await.len(), 1);
+}
+
+/// (c) An alert rule goes pending, fires after `for`, reaches a webhook; then resolves.
+#[tokio::test(flavor = "multi_thread")]
+async fn alert_fires_and_resolves_through_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sink_url, mut hooks) = webhook_sink().await;
+    let rules = write_file(
+        dir.path(),
+        "alerts.yaml",
+        &format!(
+            "apiVersion: telltale.dev/v1alpha1
+kind: MetricCluster
+metadata:
+  name: local
+spec:
+  alerting:
+    route:
+      receiver: sink
+    receivers:
+      - name: sink
+        webhooks:
+          - url: {sink_url}
+---
+apiVersion: telltale.dev/v1alpha1
+kind: AlertRule
+metadata:
+  name: e2e
+spec:
+  groups:
+    - name: e2e
+      interval: 1s
+      rules:
+        - alert: E2EValueHigh
+          expr: e2e_alert_value > 5
+          for: 2s
+          labels:
+            severity: page
+          annotations:
+            summary: 'value is {{{{ $value }}}} on {{{{ $labels.instance }}}}'
+"
+        ),
+    );
+    let t = Telltale::start(&dir.path().join("data"), &["-f", rules.to_str().unwrap()]).await;
+
+    let labels = [("__name__", "e2e_alert_value"), ("instance", "box-1")];
+    assert!(push(&t.url(""), vec![series(&labels, now_ms(), 10.0)]).await.is_success());
+    let crossed = Instant::now();
+
+    let firing = tokio::time::timeout(Duration::from_secs(20), hooks.recv())
+        .await
+        .expect("no firing webhook within 20s")
+        .unwrap();
+    let waited = crossed.elapsed();
+    assert!(waited >= Duration::from_millis(1500), "fired after {waited:?}, before `for: 2s`");
+    assert_eq!(firing["version"], "4", "{firing}");
+    assert_eq!(firing["status"], "firing", "{firing}");
+    assert_eq!(firing["receiver"], "sink", "{firing}");
+    let alert = &firing["alerts"][0];
+    assert_eq!(alert["status"], "firing");
+    assert_eq!(alert["labels"]["alertname"], "E2EValueHigh");
+    assert_eq!(alert["labels"]["severity"], "page");
+    assert_eq!(alert["labels"]["instance"], "box-1");
+    assert_eq!(alert["annotations"]["summary"], "value is 10 on box-1");
+
+    // The Prometheus-style alerts API shows it firing.
+    let alerts: serde_json::Value = reqwest::get(t.url("/api/v1/alerts")).await.unwrap().json().await.unwrap();
+    assert_eq!(alerts["data"]["alerts"][0]["state"], "firing", "{alerts}");
+
+    assert!(push(&t.url(""), vec![series(&labels, now_ms(), 1.0)]).await.is_success());
+    let resolved = loop {
+        let hook = tokio::time::timeout(Duration::from_secs(20), hooks.recv())
+            .await
+            .expect("no resolved webhook within 20s")
+            .unwrap();
+        if hook["status"] == "resolved" {
+            break hook;
+        }
+    };
+    assert_eq!(resolved["alerts"][0]["labels"]["alertname"], "E2EValueHigh");
+    assert_ne!(resolved["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+}
+
+/// (d) kill -9 right after a write was acknowledged; the restarted process has it.
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_write_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut acknowledged = Vec::new();
+    for round in 0..3 {
+        let mut t = Telltale::start(&data, &[]).await;
+        let ts = now_ms();
+        let value = 1000.0 + round as f64;
+        let status = push(
+            &t.url(""),
+            vec![series(&[("__name__", "e2e_durable"), ("round", &round.to_string())], ts, value)],
+        )
+        .await;
+        assert!(status.is_success());
+        // Acknowledged: crash at once, no chance to flush anything.
+        t.proc.kill9();
+        acknowledged.push((round, ts, value));
+    }
+    let t = Telltale::start(&data, &[]).await;
+    for (round, ts, value) in acknowledged {
+        let result = query_at_time(
+            &t.url(""),
+            &format!("e2e_durable{{round=\"{round}\"}}"),
+            ts as f64 / 1000.0,
+        )
+        .await;
+        assert_eq!(result.len(), 1, "round {round} lost: {result:?}");
+        assert_eq!(value_of(&result[0]), value);
+    }
+}
+
+/// A bad file: non-zero exit and one line naming the file, the document and the field.
+#[test]
+fn bad_file_is_one_line_naming_file_document_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write_file(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: telltale.dev/v1alpha1
+kind: ScrapeTarget
+metadata: {name: fine}
+spec:
+  static: [{targets: ['127.0.0.1:9100']}]
+---
+apiVersion: telltale.dev/v1alpha1
+kind: AlertRule
+metadata: {name: broken}
+spec:
+  groups:
+    - name: g
+      rules:
+        - alert: A
+          expr: up == 0
+          for: soon
+",
+    );
+    let out = Command::new(TELLTALE)
+        .args(["standalone", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("-f")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let line = lines[0];
+    assert!(line.contains(&bad.display().to_string()), "{line}");
+    assert!(line.contains("document 2 (AlertRule broken)"), "{line}");
+    assert!(line.contains("spec.groups[0].rules[0].for"), "{line}");
+    // Nothing was started: no data directory was created.
+    assert!(!dir.path().join("data").exists());
+}
+
+/// A local HTTP server standing in for a webhook receiver: every JSON body POSTed to it
+/// arrives on the returned channel.
+async fn webhook_sink() -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+    use axum::routing::post;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |body: axum::Json<serde_json::Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body.0);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), rx)
+}

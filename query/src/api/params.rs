@@ -1,0 +1,314 @@
+//! Request parameters: form decoding, Prometheus time and duration formats, `match[]`.
+
+use promql_parser::parser::{self, Expr};
+use telltale_storage_api::MatcherSet;
+
+use crate::error::{Error, Result};
+use crate::eval::selector::{matcher_sets, to_storage_matcher};
+
+/// Form parameters of a request: the body's first, then the URL query's (as Go's
+/// `Request.FormValue` orders them).
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Decodes an `application/x-www-form-urlencoded` body and a URL query string.
+    pub fn parse(body: Option<&str>, query: Option<&str>) -> Self {
+        let mut pairs = Vec::new();
+        for s in [body, query].into_iter().flatten() {
+            pairs.extend(decode_form(s));
+        }
+        Params { pairs }
+    }
+
+    /// The first value of `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Splits `a=1&b=x%20y` into decoded pairs (`+` is a space).
+pub fn decode_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn invalid(param: &str, message: impl std::fmt::Display) -> Error {
+    Error::bad_data(format!("invalid parameter {param:?}: {message}"))
+}
+
+/// Parses a Prometheus API time: float Unix seconds or RFC3339, into milliseconds.
+pub fn parse_time(param: &str, s: &str) -> Result<i64> {
+    if let Ok(secs) = s.parse::<f64>()
+        && secs.is_finite()
+    {
+        let whole = secs.trunc();
+        let frac = ((secs - whole) * 1000.0).round();
+        return Ok(whole as i64 * 1000 + frac as i64);
+    }
+    parse_rfc3339(s)
+        .ok_or_else(|| invalid(param, format!("cannot parse {s:?} to a valid timestamp")))
+}
+
+/// `2006-01-02T15:04:05.999999999Z07:00` into milliseconds.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0i64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let mut ms: String = frac[..digits].chars().take(3).collect();
+        while ms.len() < 3 {
+            ms.push('0');
+        }
+        millis = ms.parse().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_secs = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let rb = rest.as_bytes();
+            if rb.len() != 6 || rb[3] != b':' {
+                return None;
+            }
+            let sign = match rb[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let h: i64 = rest[1..3].parse().ok()?;
+            let m: i64 = rest[4..6].parse().ok()?;
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    Some(secs * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses a Prometheus API duration: float seconds or `1h30m`-style, into milliseconds.
+pub fn parse_duration(param: &str, s: &str) -> Result<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        let ms = secs * 1000.0;
+        if !ms.is_finite() || ms >= i64::MAX as f64 / 1e6 || ms <= i64::MIN as f64 / 1e6 {
+            return Err(invalid(
+                param,
+                format!("cannot parse {s:?} to a valid duration. It overflows int64"),
+            ));
+        }
+        return Ok(ms.round() as i64);
+    }
+    parse_prom_duration(s)
+        .ok_or_else(|| invalid(param, format!("cannot parse {s:?} to a valid duration")))
+}
+
+/// `1y2w3d4h5m6s7ms` (units in this order, each at most once) into milliseconds.
+fn parse_prom_duration(s: &str) -> Option<i64> {
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    if s.is_empty() {
+        return None;
+    }
+    let mut rest = s;
+    let mut total: i64 = 0;
+    let mut next_unit = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let idx = UNITS.iter().position(|(u, _)| *u == unit)?;
+        if idx < next_unit {
+            return None;
+        }
+        next_unit = idx + 1;
+        total = total.checked_add(n.checked_mul(UNITS[idx].1)?)?;
+    }
+    Some(total)
+}
+
+/// Parses `match[]` selectors into storage matcher sets (an `or` selector gives several).
+pub fn parse_match_sets(values: &[&str]) -> Result<Vec<MatcherSet>> {
+    let mut out = Vec::new();
+    for v in values {
+        let expr = parser::parse(v).map_err(|e| invalid("match[]", e))?;
+        let Expr::VectorSelector(vs) = expr else {
+            return Err(invalid(
+                "match[]",
+                format!("expected a vector selector, got {v:?}"),
+            ));
+        };
+        for set in matcher_sets(&vs) {
+            out.push(MatcherSet {
+                matchers: set.iter().map(to_storage_matcher).collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An optional non-negative integer `limit` (0: none).
+pub fn parse_limit(s: Option<&str>) -> Result<u64> {
+    match s {
+        None | Some("") => Ok(0),
+        Some(v) => v.parse::<u64>().map_err(|_| {
+            invalid(
+                "limit",
+                format!("cannot parse {v:?} to a non-negative integer"),
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_like_prometheus() {
+        assert_eq!(
+            parse_time("time", "1435781451.781").unwrap(),
+            1_435_781_451_781
+        );
+        assert_eq!(parse_time("time", "1435781451").unwrap(), 1_435_781_451_000);
+        assert_eq!(
+            parse_time("time", "2015-07-01T20:10:51.781Z").unwrap(),
+            1_435_781_451_781
+        );
+        assert_eq!(
+            parse_time("time", "2015-07-01T22:10:51+02:00").unwrap(),
+            1_435_781_451_000
+        );
+        assert_eq!(parse_time("time", "1970-01-01T00:00:00Z").unwrap(), 0);
+        let err = parse_time("time", "yesterday").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid parameter "time": cannot parse "yesterday" to a valid timestamp"#
+        );
+        assert_eq!(err.error_type(), "bad_data");
+    }
+
+    #[test]
+    fn durations_parse_like_prometheus() {
+        assert_eq!(parse_duration("step", "15").unwrap(), 15_000);
+        assert_eq!(parse_duration("step", "0.5").unwrap(), 500);
+        assert_eq!(parse_duration("step", "15s").unwrap(), 15_000);
+        assert_eq!(parse_duration("step", "1h30m").unwrap(), 5_400_000);
+        assert_eq!(parse_duration("step", "1d").unwrap(), 86_400_000);
+        assert_eq!(parse_duration("step", "100ms").unwrap(), 100);
+        assert!(parse_duration("step", "30m1h").is_err());
+        assert!(parse_duration("step", "abc").is_err());
+    }
+
+    #[test]
+    fn form_decoding_keeps_repeated_keys_and_body_first() {
+        let p = Params::parse(
+            Some("query=up%7Bjob%3D%22a%22%7D&match%5B%5D=a"),
+            Some("query=x&match[]=b+c"),
+        );
+        assert_eq!(p.get("query"), Some(r#"up{job="a"}"#));
+        assert_eq!(p.get_all("match[]"), vec!["a", "b c"]);
+    }
+
+    #[test]
+    fn match_sets_require_selectors() {
+        let sets = parse_match_sets(&[r#"up{job=~"a.*"}"#]).unwrap();
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].matchers.len(), 2);
+        assert!(parse_match_sets(&["sum(up)"]).is_err());
+    }
+}

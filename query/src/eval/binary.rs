@@ -1,0 +1,416 @@
+//! Binary operators: arithmetic, comparisons (filtering or `bool`), set operators, and
+//! vector matching (one-to-one, group_left, group_right, on, ignoring).
+
+use std::collections::{HashMap, HashSet};
+
+use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
+use telltale_storage_api::METRIC_NAME;
+
+use super::{Evaluator, StepValue, check_unique};
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+use crate::value::Sample;
+
+/// Evaluates the binary expression `b` at time `t`.
+pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepValue> {
+    let op = b.op.to_string();
+    let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+    let lhs = ev.eval(&b.lhs, t)?;
+    let rhs = ev.eval(&b.rhs, t)?;
+    match (lhs, rhs) {
+        (StepValue::Scalar(l), StepValue::Scalar(r)) => {
+            let (value, keep) = elem_op(&op, l, r)?;
+            let value = if is_comparison(&op) {
+                bool_value(keep)
+            } else {
+                value
+            };
+            Ok(StepValue::Scalar(value))
+        }
+        (StepValue::Vector(l), StepValue::Scalar(r)) => {
+            vector_scalar(&op, l, r, false, return_bool, t).map(StepValue::Vector)
+        }
+        (StepValue::Scalar(l), StepValue::Vector(r)) => {
+            vector_scalar(&op, r, l, true, return_bool, t).map(StepValue::Vector)
+        }
+        (StepValue::Vector(l), StepValue::Vector(r)) => {
+            let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
+            let out = match op.as_str() {
+                "and" | "or" | "unless" => set_op(&op, l, r, &matching, t),
+                _ => {
+                    let card = b
+                        .modifier
+                        .as_ref()
+                        .map(|m| m.card.clone())
+                        .unwrap_or(VectorMatchCardinality::OneToOne);
+                    let out = vector_vector(&op, l, r, &matching, &card, return_bool, t)?;
+                    check_unique(&out)?;
+                    out
+                }
+            };
+            Ok(StepValue::Vector(out))
+        }
+        (l, r) => Err(Error::execution(format!(
+            "binary expression must contain only scalar and instant vector types, got {} and {}",
+            l.type_name(),
+            r.type_name()
+        ))),
+    }
+}
+
+fn is_comparison(op: &str) -> bool {
+    matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=")
+}
+
+/// Arithmetic drops the metric name; comparisons and set operators keep it.
+fn drops_name(op: &str) -> bool {
+    matches!(op, "+" | "-" | "*" | "/" | "%" | "^" | "atan2")
+}
+
+fn bool_value(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// Applies `op` to two values: the result, and whether a comparison holds (always true
+/// for arithmetic). Comparisons return the left value.
+fn elem_op(op: &str, l: f64, r: f64) -> Result<(f64, bool)> {
+    Ok(match op {
+        "+" => (l + r, true),
+        "-" => (l - r, true),
+        "*" => (l * r, true),
+        "/" => (l / r, true),
+        "%" => (l % r, true),
+        "^" => (l.powf(r), true),
+        "atan2" => (l.atan2(r), true),
+        "==" => (l, l == r),
+        "!=" => (l, l != r),
+        ">" => (l, l > r),
+        "<" => (l, l < r),
+        ">=" => (l, l >= r),
+        "<=" => (l, l <= r),
+        other => {
+            return Err(Error::execution(format!(
+                "operator {other:?} not allowed for this operation"
+            )));
+        }
+    })
+}
+
+/// Vector-scalar operation; `swap` when the scalar is on the left.
+fn vector_scalar(
+    op: &str,
+    vector: Vec<Sample>,
+    scalar: f64,
+    swap: bool,
+    return_bool: bool,
+    t: i64,
+) -> Result<Vec<Sample>> {
+    let mut out = Vec::with_capacity(vector.len());
+    for s in vector {
+        let (l, r) = if swap {
+            (scalar, s.value)
+        } else {
+            (s.value, scalar)
+        };
+        let (mut value, mut keep) = elem_op(op, l, r)?;
+        if is_comparison(op) && swap {
+            // The vector's value is the output even when it is on the right.
+            value = r;
+        }
+        if return_bool {
+            value = bool_value(keep);
+            keep = true;
+        }
+        if keep {
+            let metric = if drops_name(op) || return_bool {
+                s.metric.without_name()
+            } else {
+                s.metric
+            };
+            out.push(Sample {
+                metric,
+                t_ms: t,
+                value,
+            });
+        }
+    }
+    check_unique(&out)?;
+    Ok(out)
+}
+
+/// The matching signature of `metric` under `on(...)` / `ignoring(...)`.
+fn signature(metric: &Labels, matching: &Option<LabelModifier>) -> String {
+    match matching {
+        Some(LabelModifier::Include(ls)) => {
+            let names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+            metric.keep(&names).signature()
+        }
+        Some(LabelModifier::Exclude(ls)) => {
+            let mut names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+            names.push(METRIC_NAME);
+            metric.without(&names).signature()
+        }
+        None => metric.without_name().signature(),
+    }
+}
+
+fn match_labels(metric: &Labels, matching: &Option<LabelModifier>) -> Labels {
+    match matching {
+        Some(LabelModifier::Include(ls)) => {
+            let names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+            metric.keep(&names)
+        }
+        Some(LabelModifier::Exclude(ls)) => {
+            let mut names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+            names.push(METRIC_NAME);
+            metric.without(&names)
+        }
+        None => metric.without_name(),
+    }
+}
+
+/// `and`, `or`, `unless`.
+fn set_op(
+    op: &str,
+    lhs: Vec<Sample>,
+    rhs: Vec<Sample>,
+    matching: &Option<LabelModifier>,
+    t: i64,
+) -> Vec<Sample> {
+    let rhs_sigs: HashSet<String> = rhs.iter().map(|s| signature(&s.metric, matching)).collect();
+    let mut out: Vec<Sample> = match op {
+        "and" => lhs
+            .into_iter()
+            .filter(|s| rhs_sigs.contains(&signature(&s.metric, matching)))
+            .collect(),
+        "unless" => lhs
+            .into_iter()
+            .filter(|s| !rhs_sigs.contains(&signature(&s.metric, matching)))
+            .collect(),
+        _ => {
+            let lhs_sigs: HashSet<String> =
+                lhs.iter().map(|s| signature(&s.metric, matching)).collect();
+            let mut out = lhs;
+            out.extend(
+                rhs.into_iter()
+                    .filter(|s| !lhs_sigs.contains(&signature(&s.metric, matching))),
+            );
+            out
+        }
+    };
+    out.iter_mut().for_each(|s| s.t_ms = t);
+    out
+}
+
+/// Arithmetic and comparisons between two vectors, with Prometheus' vector matching.
+fn vector_vector(
+    op: &str,
+    lhs: Vec<Sample>,
+    rhs: Vec<Sample>,
+    matching: &Option<LabelModifier>,
+    card: &VectorMatchCardinality,
+    return_bool: bool,
+    t: i64,
+) -> Result<Vec<Sample>> {
+    let one_to_many = matches!(card, VectorMatchCardinality::OneToMany(_));
+    // `many` is matched against the unique `one` side.
+    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let one_side = if one_to_many { "left" } else { "right" };
+
+    let mut one_by_sig: HashMap<String, &Sample> = HashMap::with_capacity(one.len());
+    for s in &one {
+        if let Some(prev) = one_by_sig.insert(signature(&s.metric, matching), s) {
+            return Err(Error::execution(format!(
+                "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                match_labels(&s.metric, matching),
+                prev.metric,
+                s.metric
+            )));
+        }
+    }
+
+    let include: Vec<&str> = card
+        .labels()
+        .map(|ls| ls.labels.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut matched: HashSet<String> = HashSet::new();
+    let mut inserted: HashSet<Labels> = HashSet::new();
+    let mut out = Vec::new();
+    for ms in &many {
+        let sig = signature(&ms.metric, matching);
+        let Some(os) = one_by_sig.get(&sig) else {
+            continue;
+        };
+        let (l, r) = if one_to_many {
+            (os.value, ms.value)
+        } else {
+            (ms.value, os.value)
+        };
+        let (mut value, keep) = elem_op(op, l, r)?;
+        if return_bool {
+            value = bool_value(keep);
+        } else if !keep {
+            continue;
+        }
+        let mut metric = ms.metric.clone();
+        if drops_name(op) || return_bool {
+            metric = metric.without_name();
+        }
+        if matches!(card, VectorMatchCardinality::OneToOne) {
+            match matching {
+                Some(LabelModifier::Include(ls)) => {
+                    let names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+                    metric = metric.keep(&names);
+                }
+                Some(LabelModifier::Exclude(ls)) => {
+                    let names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+                    metric = metric.without(&names);
+                }
+                None => {}
+            }
+            if !matched.insert(sig) {
+                return Err(Error::execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                ));
+            }
+        } else {
+            for name in &include {
+                metric.set(name, os.metric.get(name).unwrap_or(""));
+            }
+            if !inserted.insert(metric.clone()) {
+                return Err(Error::execution(
+                    "multiple matches for labels: grouping labels must ensure unique matches",
+                ));
+            }
+        }
+        out.push(Sample {
+            metric,
+            t_ms: t,
+            value,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(pairs: &[(&str, &str)], value: f64) -> Sample {
+        Sample {
+            metric: Labels::from(
+                pairs
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect::<Vec<_>>(),
+            ),
+            t_ms: 0,
+            value,
+        }
+    }
+
+    #[test]
+    fn comparison_filters_or_returns_bool() {
+        let v = vec![
+            s(&[("__name__", "x"), ("a", "1")], 1.0),
+            s(&[("__name__", "x"), ("a", "2")], 5.0),
+        ];
+        let filtered = vector_scalar(">", v.clone(), 2.0, false, false, 0).unwrap();
+        assert_eq!(filtered.len(), 1);
+        assert_eq!(filtered[0].metric.get("__name__"), Some("x"));
+        let b = vector_scalar(">", v.clone(), 2.0, false, true, 0).unwrap();
+        assert_eq!(
+            b.iter().map(|s| s.value).collect::<Vec<_>>(),
+            vec![0.0, 1.0]
+        );
+        assert_eq!(b[0].metric.get("__name__"), None);
+        // scalar on the left keeps the vector's value
+        let swapped = vector_scalar("<", v, 2.0, true, false, 0).unwrap();
+        assert_eq!(swapped[0].value, 5.0);
+    }
+
+    #[test]
+    fn one_to_one_matching_ignores_name() {
+        let l = vec![s(&[("__name__", "a"), ("i", "1")], 10.0)];
+        let r = vec![
+            s(&[("__name__", "b"), ("i", "1")], 2.0),
+            s(&[("__name__", "b"), ("i", "2")], 3.0),
+        ];
+        let out = vector_vector(
+            "/",
+            l,
+            r,
+            &None,
+            &VectorMatchCardinality::OneToOne,
+            false,
+            0,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].value, 5.0);
+        assert_eq!(out[0].metric.to_string(), r#"{i="1"}"#);
+    }
+
+    #[test]
+    fn many_to_one_requires_group_left() {
+        let l = vec![
+            s(&[("i", "1"), ("m", "a")], 1.0),
+            s(&[("i", "1"), ("m", "b")], 2.0),
+        ];
+        let r = vec![s(&[("i", "1"), ("v", "x")], 10.0)];
+        let on = Some(LabelModifier::include(vec!["i"]));
+        let err = vector_vector(
+            "*",
+            l.clone(),
+            r.clone(),
+            &on,
+            &VectorMatchCardinality::OneToOne,
+            false,
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("many-to-one matching must be explicit")
+        );
+        let card = VectorMatchCardinality::many_to_one(vec!["v"]);
+        let out = vector_vector("*", l, r, &on, &card, false, 0).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].metric.to_string(), r#"{i="1", m="b", v="x"}"#);
+        assert_eq!(out[1].value, 20.0);
+    }
+
+    #[test]
+    fn duplicate_on_one_side_is_an_error() {
+        let l = vec![s(&[("i", "1")], 1.0)];
+        let r = vec![
+            s(&[("i", "1"), ("x", "a")], 1.0),
+            s(&[("i", "1"), ("x", "b")], 1.0),
+        ];
+        let on = Some(LabelModifier::include(vec!["i"]));
+        let err =
+            vector_vector("+", l, r, &on, &VectorMatchCardinality::OneToOne, false, 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("found duplicate series for the match group {i=\"1\"} on the right")
+        );
+    }
+
+    #[test]
+    fn set_operators() {
+        let l = vec![s(&[("i", "1")], 1.0), s(&[("i", "2")], 2.0)];
+        let r = vec![s(&[("i", "2")], 20.0), s(&[("i", "3")], 30.0)];
+        let and = set_op("and", l.clone(), r.clone(), &None, 0);
+        assert_eq!(and.iter().map(|s| s.value).collect::<Vec<_>>(), vec![2.0]);
+        let or = set_op("or", l.clone(), r.clone(), &None, 0);
+        assert_eq!(
+            or.iter().map(|s| s.value).collect::<Vec<_>>(),
+            vec![1.0, 2.0, 30.0]
+        );
+        let unless = set_op("unless", l, r, &None, 0);
+        assert_eq!(
+            unless.iter().map(|s| s.value).collect::<Vec<_>>(),
+            vec![1.0]
+        );
+    }
+}

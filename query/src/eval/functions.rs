@@ -1,0 +1,380 @@
+//! PromQL functions: rates over range vectors, `*_over_time`, math and a few helpers.
+
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{Call, Expr};
+use telltale_storage_api::METRIC_NAME;
+
+use super::quantile::{histogram_quantile, quantile};
+use super::rate::{count_changes, extrapolated_rate, instant_delta, linear_regression, over_time};
+use super::selector::{modified_time, reference_time};
+use super::{Evaluator, StepValue, check_unique};
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+use crate::value::{Sample, Series};
+
+/// Evaluates the call `call` at time `t`.
+pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue> {
+    let args: Vec<&Expr> = call.args.args.iter().map(|a| a.as_ref()).collect();
+    let name = call.func.name;
+    let out = match name {
+        "time" => return Ok(StepValue::Scalar(t as f64 / 1000.0)),
+        "vector" => {
+            let v = ev.eval_scalar(arg(&args, 0)?, t)?;
+            return Ok(StepValue::Vector(vec![Sample {
+                metric: Labels::empty(),
+                t_ms: t,
+                value: v,
+            }]));
+        }
+        "scalar" => {
+            let v = ev.eval_vector(arg(&args, 0)?, t)?;
+            let value = if v.len() == 1 { v[0].value } else { f64::NAN };
+            return Ok(StepValue::Scalar(value));
+        }
+        "rate" | "increase" | "delta" | "irate" | "idelta" => {
+            let (range, series, range_end) = range_arg(ev, &args, 0, t)?;
+            series
+                .into_iter()
+                .filter_map(|s| {
+                    let value = match name {
+                        "rate" => {
+                            extrapolated_rate(&s.points, range_end - range, range_end, true, true)
+                        }
+                        "increase" => {
+                            extrapolated_rate(&s.points, range_end - range, range_end, true, false)
+                        }
+                        "delta" => {
+                            extrapolated_rate(&s.points, range_end - range, range_end, false, false)
+                        }
+                        "irate" => instant_delta(&s.points, true),
+                        _ => instant_delta(&s.points, false),
+                    }?;
+                    Some(sample(s.metric.without_name(), t, value))
+                })
+                .collect()
+        }
+        "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time"
+        | "count_over_time" | "last_over_time" | "present_over_time" | "stddev_over_time"
+        | "stdvar_over_time" => {
+            let (_, series, _) = range_arg(ev, &args, 0, t)?;
+            series
+                .into_iter()
+                .map(|s| {
+                    let metric = if name == "last_over_time" {
+                        s.metric.clone()
+                    } else {
+                        s.metric.without_name()
+                    };
+                    sample(metric, t, over_time(name, &s.points))
+                })
+                .collect()
+        }
+        "changes" | "resets" | "deriv" => {
+            let (_, series, _) = range_arg(ev, &args, 0, t)?;
+            series
+                .into_iter()
+                .filter_map(|s| {
+                    let value = match name {
+                        "deriv" if s.points.len() < 2 => return None,
+                        "deriv" => linear_regression(&s.points, s.points[0].0).0,
+                        _ => count_changes(&s.points, name == "resets"),
+                    };
+                    Some(sample(s.metric.without_name(), t, value))
+                })
+                .collect()
+        }
+        "predict_linear" => {
+            let (_, series, _) = range_arg(ev, &args, 0, t)?;
+            let seconds = ev.eval_scalar(arg(&args, 1)?, t)?;
+            series
+                .into_iter()
+                .filter(|s| s.points.len() >= 2)
+                .map(|s| {
+                    let (slope, intercept) = linear_regression(&s.points, t);
+                    sample(s.metric.without_name(), t, slope * seconds + intercept)
+                })
+                .collect()
+        }
+        "label_join" => label_join(ev, &args, t)?,
+        "quantile_over_time" => {
+            let q = ev.eval_scalar(arg(&args, 0)?, t)?;
+            let (_, series, _) = range_arg(ev, &args, 1, t)?;
+            series
+                .into_iter()
+                .map(|s| {
+                    let values = s.points.iter().map(|p| p.1).collect();
+                    sample(s.metric.without_name(), t, quantile(q, values))
+                })
+                .collect()
+        }
+        "histogram_quantile" => {
+            let q = ev.eval_scalar(arg(&args, 0)?, t)?;
+            histogram_quantile(q, ev.eval_vector(arg(&args, 1)?, t)?, t)
+        }
+        "absent" | "absent_over_time" => {
+            let present = match ev.eval(arg(&args, 0)?, t)? {
+                StepValue::Vector(v) => !v.is_empty(),
+                StepValue::Matrix(m) => !m.is_empty(),
+                _ => {
+                    return Err(Error::execution(format!(
+                        "{name}() expects a vector argument"
+                    )));
+                }
+            };
+            if present {
+                Vec::new()
+            } else {
+                vec![sample(absent_labels(arg(&args, 0)?), t, 1.0)]
+            }
+        }
+        "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sgn" => {
+            let f: fn(f64) -> f64 = match name {
+                "abs" => f64::abs,
+                "ceil" => f64::ceil,
+                "floor" => f64::floor,
+                "exp" => f64::exp,
+                "sqrt" => f64::sqrt,
+                "ln" => f64::ln,
+                "log2" => f64::log2,
+                "log10" => f64::log10,
+                _ => sgn,
+            };
+            map_values(ev.eval_vector(arg(&args, 0)?, t)?, t, f)
+        }
+        "round" => {
+            let to_nearest = match args.get(1) {
+                Some(e) => ev.eval_scalar(e, t)?,
+                None => 1.0,
+            };
+            let inverse = 1.0 / to_nearest;
+            map_values(ev.eval_vector(arg(&args, 0)?, t)?, t, |v| {
+                (v * inverse + 0.5).floor() / inverse
+            })
+        }
+        "clamp_min" | "clamp_max" => {
+            let bound = ev.eval_scalar(arg(&args, 1)?, t)?;
+            let v = ev.eval_vector(arg(&args, 0)?, t)?;
+            if name == "clamp_min" {
+                map_values(v, t, |x| go_max(bound, x))
+            } else {
+                map_values(v, t, |x| go_min(bound, x))
+            }
+        }
+        "clamp" => {
+            let lo = ev.eval_scalar(arg(&args, 1)?, t)?;
+            let hi = ev.eval_scalar(arg(&args, 2)?, t)?;
+            let v = ev.eval_vector(arg(&args, 0)?, t)?;
+            if hi < lo {
+                Vec::new()
+            } else {
+                map_values(v, t, |x| go_max(lo, go_min(hi, x)))
+            }
+        }
+        "timestamp" => ev
+            .eval_vector(arg(&args, 0)?, t)?
+            .into_iter()
+            .map(|s| sample(s.metric.without_name(), t, s.t_ms as f64 / 1000.0))
+            .collect(),
+        "sort" | "sort_desc" => {
+            let mut v = ev.eval_vector(arg(&args, 0)?, t)?;
+            let desc = name == "sort_desc";
+            v.sort_by(|a, b| match (a.value.is_nan(), b.value.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if desc => b.value.total_cmp(&a.value),
+                _ => a.value.total_cmp(&b.value),
+            });
+            return Ok(StepValue::Vector(v));
+        }
+        "label_replace" => label_replace(ev, &args, t)?,
+        other => {
+            return Err(Error::execution(format!(
+                "function {other}() is not supported yet"
+            )));
+        }
+    };
+    check_unique(&out)?;
+    Ok(StepValue::Vector(out))
+}
+
+fn arg<'e>(args: &[&'e Expr], i: usize) -> Result<&'e Expr> {
+    args.get(i)
+        .copied()
+        .ok_or_else(|| Error::bad_data(format!("missing argument {}", i + 1)))
+}
+
+fn sample(metric: Labels, t: i64, value: f64) -> Sample {
+    Sample {
+        metric,
+        t_ms: t,
+        value,
+    }
+}
+
+/// The range argument (matrix selector or subquery): its range, its series at `t`, and
+/// the end of its range.
+fn range_arg(
+    ev: &Evaluator<'_>,
+    args: &[&Expr],
+    index: usize,
+    t: i64,
+) -> Result<(i64, Vec<Series>, i64)> {
+    let (range, range_end) = match arg(args, index)? {
+        Expr::MatrixSelector(ms) => (
+            ms.range.as_millis() as i64,
+            reference_time(&ms.vs, t, ev.start, ev.end),
+        ),
+        Expr::Subquery(sq) => (
+            sq.range.as_millis() as i64,
+            modified_time(&sq.at, &sq.offset, t, ev.start, ev.end),
+        ),
+        _ => return Err(Error::bad_data("expected a range vector argument")),
+    };
+    match ev.eval(args[index], t)? {
+        StepValue::Matrix(m) => Ok((range, m, range_end)),
+        _ => Err(Error::internal(
+            "range argument did not yield a range vector",
+        )),
+    }
+}
+
+fn map_values(v: Vec<Sample>, t: i64, f: impl Fn(f64) -> f64) -> Vec<Sample> {
+    v.into_iter()
+        .map(|s| sample(s.metric.without_name(), t, f(s.value)))
+        .collect()
+}
+
+fn sgn(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        v
+    }
+}
+
+/// Go's `math.Max`: NaN wins.
+pub(crate) fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: NaN wins.
+pub(crate) fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// Labels of `absent()`'s output: the argument selector's equality matchers.
+fn absent_labels(expr: &Expr) -> Labels {
+    let vs = match expr {
+        Expr::VectorSelector(vs) => vs,
+        Expr::MatrixSelector(ms) => &ms.vs,
+        _ => return Labels::empty(),
+    };
+    let mut labels = Labels::empty();
+    let mut has = std::collections::HashSet::new();
+    for m in &vs.matchers.matchers {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        if m.op == MatchOp::Equal && !has.contains(&m.name) {
+            labels.set(&m.name, &m.value);
+            has.insert(m.name.clone());
+        } else {
+            labels.set(&m.name, "");
+        }
+    }
+    labels
+}
+
+/// `label_replace(v, dst, replacement, src, regex)`.
+fn label_replace(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Vec<Sample>> {
+    let string_arg = |i: usize| -> Result<String> {
+        match ev.eval(arg(args, i)?, t)? {
+            StepValue::String(s) => Ok(s),
+            _ => Err(Error::bad_data(format!(
+                "argument {} must be a string",
+                i + 1
+            ))),
+        }
+    };
+    let (dst, replacement, src, pattern) = (
+        string_arg(1)?,
+        string_arg(2)?,
+        string_arg(3)?,
+        string_arg(4)?,
+    );
+    let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+        Error::bad_data(format!(
+            "invalid regular expression in label_replace(): {e}"
+        ))
+    })?;
+    let v = ev.eval_vector(arg(args, 0)?, t)?;
+    Ok(v.into_iter()
+        .map(|mut s| {
+            let src_value = s.metric.get(&src).unwrap_or("").to_string();
+            if let Some(caps) = re.captures(&src_value) {
+                let mut value = String::new();
+                caps.expand(&replacement, &mut value);
+                s.metric.set(&dst, &value);
+            }
+            s.t_ms = t;
+            s
+        })
+        .collect())
+}
+
+/// `label_join(v, dst, separator, src...)`.
+fn label_join(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Vec<Sample>> {
+    let mut strings = Vec::with_capacity(args.len().saturating_sub(1));
+    for (i, e) in args.iter().enumerate().skip(1) {
+        match ev.eval(e, t)? {
+            StepValue::String(s) => strings.push(s),
+            _ => {
+                return Err(Error::bad_data(format!(
+                    "argument {} must be a string",
+                    i + 1
+                )));
+            }
+        }
+    }
+    let (dst, sep, src) = match strings.as_slice() {
+        [dst, sep, src @ ..] => (dst, sep, src),
+        _ => {
+            return Err(Error::bad_data(
+                "label_join() needs a destination and a separator",
+            ));
+        }
+    };
+    let v = ev.eval_vector(arg(args, 0)?, t)?;
+    Ok(v.into_iter()
+        .map(|mut s| {
+            let joined: Vec<&str> = src.iter().map(|l| s.metric.get(l).unwrap_or("")).collect();
+            let value = joined.join(sep);
+            s.metric.set(dst, &value);
+            s.t_ms = t;
+            s
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_min_max_propagate_nan() {
+        assert!(go_max(1.0, f64::NAN).is_nan());
+        assert!(go_min(f64::NAN, 1.0).is_nan());
+        assert_eq!(go_max(1.0, 2.0), 2.0);
+    }
+}

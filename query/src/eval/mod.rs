@@ -1,0 +1,186 @@
+//! The PromQL evaluator: one expression at one evaluation time, over prefetched series.
+//!
+//! ```text
+//!  Expr --Evaluator::eval(t)--> StepValue
+//!          |-- selector   (instant / range reads of prefetched points)
+//!          |-- functions  (rate, increase, *_over_time, math, ...)
+//!          |-- aggregate  (sum, avg, min, max, count, ... by/without)
+//!          `-- binary     (arithmetic, comparisons, and/or/unless, vector matching)
+//! ```
+
+pub(crate) mod aggregate;
+pub(crate) mod binary;
+pub(crate) mod functions;
+pub(crate) mod quantile;
+pub(crate) mod rate;
+pub(crate) mod selector;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+
+use promql_parser::parser::{Expr, SubqueryExpr};
+
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+use crate::value::{Sample, Series};
+use selector::{
+    Fetched, StoredSeries, instant_at, modified_time, range_at, reference_time, selector_key,
+};
+
+/// Step of a subquery written without one (`x[1h:]`): Prometheus' default evaluation
+/// interval.
+pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// The value of an expression at one evaluation time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum StepValue {
+    Scalar(f64),
+    String(String),
+    Vector(Vec<Sample>),
+    Matrix(Vec<Series>),
+}
+
+impl StepValue {
+    fn type_name(&self) -> &'static str {
+        match self {
+            StepValue::Scalar(_) => "scalar",
+            StepValue::String(_) => "string",
+            StepValue::Vector(_) => "instant vector",
+            StepValue::Matrix(_) => "range vector",
+        }
+    }
+}
+
+/// Evaluates expressions of one query against its prefetched series.
+pub(crate) struct Evaluator<'a> {
+    pub fetched: &'a Fetched,
+    /// Query start and end (for `@ start()` / `@ end()`).
+    pub start: i64,
+    pub end: i64,
+    pub lookback: i64,
+}
+
+impl Evaluator<'_> {
+    /// The value of `expr` at time `t` (milliseconds).
+    pub fn eval(&self, expr: &Expr, t: i64) -> Result<StepValue> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(StepValue::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(StepValue::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                StepValue::Scalar(v) => Ok(StepValue::Scalar(-v)),
+                StepValue::Vector(v) => {
+                    let out: Vec<Sample> = v
+                        .into_iter()
+                        .map(|s| Sample {
+                            metric: s.metric.without_name(),
+                            t_ms: t,
+                            value: -s.value,
+                        })
+                        .collect();
+                    check_unique(&out)?;
+                    Ok(StepValue::Vector(out))
+                }
+                other => Err(Error::execution(format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {}",
+                    other.type_name()
+                ))),
+            },
+            Expr::VectorSelector(vs) => {
+                let ref_t = reference_time(vs, t, self.start, self.end);
+                Ok(StepValue::Vector(instant_at(
+                    self.series(&selector_key(vs))?,
+                    ref_t,
+                    self.lookback,
+                )))
+            }
+            Expr::MatrixSelector(ms) => {
+                let ref_t = reference_time(&ms.vs, t, self.start, self.end);
+                Ok(StepValue::Matrix(range_at(
+                    self.series(&selector_key(&ms.vs))?,
+                    ref_t,
+                    ms.range.as_millis() as i64,
+                )))
+            }
+            Expr::Aggregate(a) => aggregate::eval(self, a, t),
+            Expr::Binary(b) => binary::eval(self, b, t),
+            Expr::Call(c) => functions::eval(self, c, t),
+            Expr::Subquery(sq) => self.subquery(sq, t).map(StepValue::Matrix),
+            Expr::Extension(_) => Err(Error::internal("extension expressions cannot be evaluated")),
+        }
+    }
+
+    /// A subquery at `t`: the inner expression at every multiple of the step in
+    /// `(ref - range, ref]`, where `ref` is `t` moved by `@` and offset.
+    fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
+        let step = sq
+            .step
+            .map_or(DEFAULT_SUBQUERY_STEP_MS, |d| d.as_millis() as i64);
+        if step <= 0 {
+            return Err(Error::bad_data("subquery step must be positive"));
+        }
+        let ref_t = modified_time(&sq.at, &sq.offset, t, self.start, self.end);
+        let first = ref_t - sq.range.as_millis() as i64;
+        // The first multiple of the step after `first`, as Prometheus aligns it.
+        let mut ts = step * (first / step);
+        if ts <= first {
+            ts += step;
+        }
+        let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        while ts <= ref_t {
+            for s in self.eval_vector(&sq.expr, ts)? {
+                series.entry(s.metric).or_default().push((ts, s.value));
+            }
+            ts += step;
+        }
+        let mut out: Vec<Series> = series
+            .into_iter()
+            .map(|(metric, points)| Series { metric, points })
+            .collect();
+        out.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(out)
+    }
+
+    /// Evaluates `expr` and requires an instant vector.
+    pub(crate) fn eval_vector(&self, expr: &Expr, t: i64) -> Result<Vec<Sample>> {
+        match self.eval(expr, t)? {
+            StepValue::Vector(v) => Ok(v),
+            other => Err(Error::execution(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates `expr` and requires a scalar.
+    pub(crate) fn eval_scalar(&self, expr: &Expr, t: i64) -> Result<f64> {
+        match self.eval(expr, t)? {
+            StepValue::Scalar(v) => Ok(v),
+            other => Err(Error::execution(format!(
+                "expected scalar, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    fn series(&self, key: &str) -> Result<&[StoredSeries]> {
+        self.fetched
+            .get(key)
+            .map(Vec::as_slice)
+            .ok_or_else(|| Error::internal(format!("selector {key} was not prefetched")))
+    }
+}
+
+/// Fails when two samples of `v` have the same label set.
+pub(crate) fn check_unique(v: &[Sample]) -> Result<()> {
+    let mut seen = HashSet::with_capacity(v.len());
+    for s in v {
+        if !seen.insert(&s.metric) {
+            return Err(Error::execution(
+                "vector cannot contain metrics with the same labelset",
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! Vector and matrix selectors: which series to fetch, and reading them at a step.
+//!
+//! Selection is planned once per query ([`plan_selections`]): every distinct selector is
+//! fetched from storage once, over the union of the time ranges all steps need. Steps
+//! then read the fetched points in memory ([`instant_at`], [`range_at`]).
+
+use std::collections::HashMap;
+
+use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
+use telltale_storage_api::{self as api, METRIC_NAME};
+
+use crate::labels::Labels;
+use crate::value::{Sample, Series, is_stale_nan};
+
+/// One series as read from storage, points sorted by time.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredSeries {
+    pub labels: Labels,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// What to ask storage for, for one distinct selector.
+#[derive(Debug, Clone)]
+pub(crate) struct Selection {
+    pub key: String,
+    /// A union of matcher sets (more than one for `{a="b" or c="d"}`).
+    pub matcher_sets: Vec<Vec<Matcher>>,
+    pub min_ms: i64,
+    pub max_ms: i64,
+}
+
+/// The fetched series of every selector of a query, by selector key.
+pub(crate) type Fetched = HashMap<String, Vec<StoredSeries>>;
+
+/// The key identifying a selector's matchers (not its offset, @ or range).
+pub(crate) fn selector_key(vs: &VectorSelector) -> String {
+    let mut s = vs.name.clone().unwrap_or_default();
+    for set in matcher_sets(vs) {
+        s.push('{');
+        for m in set {
+            s.push_str(&m.to_string());
+            s.push(',');
+        }
+        s.push('}');
+    }
+    s
+}
+
+/// The selector's matchers, the metric name included, one set per `or` alternative.
+pub(crate) fn matcher_sets(vs: &VectorSelector) -> Vec<Vec<Matcher>> {
+    let mut sets: Vec<Vec<Matcher>> = if vs.matchers.or_matchers.is_empty() {
+        vec![vs.matchers.matchers.clone()]
+    } else {
+        vs.matchers.or_matchers.clone()
+    };
+    if let Some(name) = &vs.name {
+        for set in &mut sets {
+            set.insert(0, Matcher::new(MatchOp::Equal, METRIC_NAME, name));
+        }
+    }
+    sets
+}
+
+/// Converts a parsed matcher into the storage contract's matcher.
+pub(crate) fn to_storage_matcher(m: &Matcher) -> api::Matcher {
+    let op = match m.op {
+        MatchOp::Equal => api::MatchOp::Equal,
+        MatchOp::NotEqual => api::MatchOp::NotEqual,
+        MatchOp::Re(_) => api::MatchOp::Regex,
+        MatchOp::NotRe(_) => api::MatchOp::NotRegex,
+    };
+    api::Matcher::new(op, m.name.clone(), m.value.clone())
+}
+
+/// True when every matcher holds for `labels` (a missing label reads as "").
+pub(crate) fn matches_all(set: &[Matcher], labels: &Labels) -> bool {
+    set.iter()
+        .all(|m| m.is_match(labels.get(&m.name).unwrap_or("")))
+}
+
+/// Offset in milliseconds (negative offsets look into the future).
+pub(crate) fn offset_ms(offset: &Option<Offset>) -> i64 {
+    match offset {
+        None => 0,
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+    }
+}
+
+/// The time a selector reads at, for evaluation time `t` of a query over `[start, end]`:
+/// the `@` time (or `t`) minus the offset.
+pub(crate) fn reference_time(vs: &VectorSelector, t: i64, start: i64, end: i64) -> i64 {
+    modified_time(&vs.at, &vs.offset, t, start, end)
+}
+
+/// `t` moved by an `@` modifier and an offset.
+pub(crate) fn modified_time(
+    at: &Option<AtModifier>,
+    offset: &Option<Offset>,
+    t: i64,
+    start: i64,
+    end: i64,
+) -> i64 {
+    let base = match at {
+        None => t,
+        Some(AtModifier::Start) => start,
+        Some(AtModifier::End) => end,
+        Some(AtModifier::At(time)) => system_time_ms(*time),
+    };
+    base - offset_ms(offset)
+}
+
+fn system_time_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Every distinct selector of `expr` with the time range all steps in `[start, end]` need.
+pub(crate) fn plan_selections(expr: &Expr, start: i64, end: i64, lookback: i64) -> Vec<Selection> {
+    let mut out: Vec<Selection> = Vec::new();
+    let window = Window { start, end };
+    window.walk(expr, start, end, &mut |vs, range, lo, hi| {
+        let lo = reference_time(vs, lo, start, end);
+        let hi = reference_time(vs, hi, start, end);
+        let width = range.unwrap_or(lookback);
+        // Ranges are left-open: (ref - width, ref].
+        let (min_ms, max_ms) = (lo.min(hi) - width + 1, lo.max(hi));
+        let key = selector_key(vs);
+        if let Some(sel) = out.iter_mut().find(|s| s.key == key) {
+            sel.min_ms = sel.min_ms.min(min_ms);
+            sel.max_ms = sel.max_ms.max(max_ms);
+        } else {
+            out.push(Selection {
+                key,
+                matcher_sets: matcher_sets(vs),
+                min_ms,
+                max_ms,
+            });
+        }
+    });
+    out
+}
+
+/// The query's `[start, end]`, for resolving `@ start()` and `@ end()`.
+struct Window {
+    start: i64,
+    end: i64,
+}
+
+type Visit<'f> = dyn FnMut(&VectorSelector, Option<i64>, i64, i64) + 'f;
+
+impl Window {
+    /// Calls `f` for every selector in `expr` evaluated at times in `[lo, hi]`, with its
+    /// range for matrix selectors. Subqueries widen the times of what they contain.
+    fn walk(&self, expr: &Expr, lo: i64, hi: i64, f: &mut Visit<'_>) {
+        match expr {
+            Expr::VectorSelector(vs) => f(vs, None, lo, hi),
+            Expr::MatrixSelector(ms) => f(&ms.vs, Some(ms.range.as_millis() as i64), lo, hi),
+            Expr::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    self.walk(p, lo, hi, f);
+                }
+                self.walk(&a.expr, lo, hi, f);
+            }
+            Expr::Unary(u) => self.walk(&u.expr, lo, hi, f),
+            Expr::Binary(b) => {
+                self.walk(&b.lhs, lo, hi, f);
+                self.walk(&b.rhs, lo, hi, f);
+            }
+            Expr::Paren(p) => self.walk(&p.expr, lo, hi, f),
+            Expr::Subquery(sq) => {
+                let a = modified_time(&sq.at, &sq.offset, lo, self.start, self.end);
+                let b = modified_time(&sq.at, &sq.offset, hi, self.start, self.end);
+                let range = sq.range.as_millis() as i64;
+                self.walk(&sq.expr, a.min(b) - range, a.max(b), f);
+            }
+            Expr::Call(c) => c.args.args.iter().for_each(|a| self.walk(a, lo, hi, f)),
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+    }
+}
+
+/// Merges the series storage returned for each matcher set of one selector, keeping only
+/// series every matcher of some set really matches, sorted by labels.
+pub(crate) fn merge_fetched(
+    sets: &[Vec<Matcher>],
+    per_set: Vec<Vec<api::TimeSeries>>,
+) -> Vec<StoredSeries> {
+    let mut by_labels: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+    for (set, series) in sets.iter().zip(per_set) {
+        for ts in series {
+            let labels = Labels::from(ts.labels.as_slice());
+            if !matches_all(set, &labels) {
+                continue;
+            }
+            let points = by_labels.entry(labels).or_default();
+            points.extend(ts.samples.iter().map(|s| (s.timestamp_ms, s.value)));
+        }
+    }
+    let mut out: Vec<StoredSeries> = by_labels
+        .into_iter()
+        .map(|(labels, mut points)| {
+            points.sort_by_key(|p| p.0);
+            points.dedup_by_key(|p| p.0);
+            StoredSeries { labels, points }
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
+/// The instant vector of `series` at reference time `ref_t`: for each series the latest
+/// point in `(ref_t - lookback, ref_t]`, unless that point is a staleness marker. The
+/// samples carry the point's own timestamp (for `timestamp()`).
+pub(crate) fn instant_at(series: &[StoredSeries], ref_t: i64, lookback: i64) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for s in series {
+        let idx = s.points.partition_point(|p| p.0 <= ref_t);
+        if idx == 0 {
+            continue;
+        }
+        let (t, v) = s.points[idx - 1];
+        if t <= ref_t - lookback || is_stale_nan(v) {
+            continue;
+        }
+        out.push(Sample {
+            metric: s.labels.clone(),
+            t_ms: t,
+            value: v,
+        });
+    }
+    out
+}
+
+/// The range vector of `series` at reference time `ref_t`: the points in
+/// `(ref_t - range, ref_t]`, staleness markers dropped; series without points omitted.
+pub(crate) fn range_at(series: &[StoredSeries], ref_t: i64, range: i64) -> Vec<Series> {
+    let mut out = Vec::new();
+    for s in series {
+        let lo = s.points.partition_point(|p| p.0 <= ref_t - range);
+        let hi = s.points.partition_point(|p| p.0 <= ref_t);
+        let points: Vec<(i64, f64)> = s.points[lo..hi]
+            .iter()
+            .copied()
+            .filter(|p| !is_stale_nan(p.1))
+            .collect();
+        if !points.is_empty() {
+            out.push(Series {
+                metric: s.labels.clone(),
+                points,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::STALE_NAN_BITS;
+
+    fn series(points: &[(i64, f64)]) -> Vec<StoredSeries> {
+        vec![StoredSeries {
+            labels: Labels::from(vec![("__name__".to_string(), "x".to_string())]),
+            points: points.to_vec(),
+        }]
+    }
+
+    #[test]
+    fn instant_lookback_is_left_open() {
+        let s = series(&[(1_000, 1.0), (2_000, 2.0)]);
+        assert_eq!(instant_at(&s, 2_500, 1_000)[0].value, 2.0);
+        assert_eq!(instant_at(&s, 2_000, 1_000)[0].t_ms, 2_000);
+        assert_eq!(instant_at(&s, 1_999, 1_000)[0].value, 1.0);
+        assert!(instant_at(&s, 3_000, 1_000).is_empty());
+        assert!(instant_at(&s, 999, 1_000).is_empty());
+    }
+
+    #[test]
+    fn stale_marker_hides_the_series() {
+        let s = series(&[(1_000, 1.0), (2_000, f64::from_bits(STALE_NAN_BITS))]);
+        assert!(instant_at(&s, 2_000, 300_000).is_empty());
+        assert_eq!(instant_at(&s, 1_500, 300_000)[0].value, 1.0);
+        let r = range_at(&s, 2_000, 5_000);
+        assert_eq!(r[0].points, vec![(1_000, 1.0)]);
+    }
+
+    #[test]
+    fn range_is_left_open_right_closed() {
+        let s = series(&[(1_000, 1.0), (2_000, 2.0), (3_000, 3.0)]);
+        let r = range_at(&s, 3_000, 2_000);
+        assert_eq!(r[0].points, vec![(2_000, 2.0), (3_000, 3.0)]);
+    }
+
+    #[test]
+    fn plan_widens_for_subqueries() {
+        let expr =
+            promql_parser::parser::parse("max_over_time(rate(x[1m])[10m:1m] offset 5m)").unwrap();
+        let plan = plan_selections(&expr, 3_600_000, 3_600_000, 300_000);
+        assert_eq!(plan[0].min_ms, 3_600_000 - 300_000 - 600_000 - 60_000 + 1);
+        assert_eq!(plan[0].max_ms, 3_600_000 - 300_000);
+    }
+
+    #[test]
+    fn plan_merges_identical_selectors_and_covers_offsets() {
+        let expr = promql_parser::parser::parse("x + x offset 1m + rate(x[5m])").unwrap();
+        let plan = plan_selections(&expr, 1_000_000, 2_000_000, 300_000);
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].min_ms, 1_000_000 - 60_000 - 300_000 + 1);
+        assert_eq!(plan[0].max_ms, 2_000_000);
+    }
+}

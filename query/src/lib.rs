@@ -1,0 +1,42 @@
+//! Telltale's query engine: PromQL over the storage contract, and the Prometheus HTTP API.
+//!
+//! ```text
+//!  HTTP (/api/v1/query, query_range, series, labels, ...)   rule evaluation
+//!        |  api::router                                          |
+//!        v                                                       v
+//!      Engine --parse (promql-parser)--> plan: one select per selector
+//!        |                                   |
+//!        |                      Arc<dyn SampleReader>  (storage, any implementation)
+//!        v
+//!      Evaluator (eval/): selectors, functions, aggregations, binary operators
+//!        |
+//!        v
+//!      Value: Scalar | String | Vector(Vec<Sample>) | Matrix(Vec<Series>)
+//! ```
+//!
+//! Key types: [`Engine`] (with [`EngineOptions`]), [`Value`], [`Sample`], [`Series`],
+//! [`Labels`], [`Error`]; [`router`] serves the Prometheus-compatible HTTP API and
+//! [`check_expr`] validates an expression without evaluating it.
+
+/// The Prometheus HTTP API over an [`Engine`].
+pub mod api;
+/// Query entry points, selection prefetch and step evaluation.
+pub mod engine;
+/// The crate's error type and its Prometheus error classification.
+pub mod error;
+/// The PromQL evaluator (selectors, functions, aggregations, binary operators).
+pub(crate) mod eval;
+/// Sorted label sets.
+pub mod labels;
+/// Self-metrics of the query service.
+pub mod metrics;
+/// An in-memory `SampleReader` for tests.
+pub mod testing;
+/// Query results.
+pub mod value;
+
+pub use api::router;
+pub use engine::{Engine, EngineOptions, check_expr};
+pub use error::{Error, Result};
+pub use labels::Labels;
+pub use value::{Sample, Series, Value};

@@ -1,0 +1,140 @@
+//! [`Error`]: everything that can go wrong while scraping or receiving pushed samples.
+
+use axum::http::StatusCode;
+
+/// What went wrong. Each variant maps to an HTTP status ([`Error::status_code`]) and a
+/// short metric label ([`Error::metric_label`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The text exposition could not be parsed.
+    #[error("text exposition line {line}: {message}")]
+    Parse { line: usize, message: String },
+
+    /// The scrape request could not be sent or its body not read.
+    #[error("Get {url:?}: {message}")]
+    Http { url: String, message: String },
+
+    /// The target answered with a status other than 2xx.
+    #[error("server returned HTTP status {status}")]
+    HttpStatus { url: String, status: String },
+
+    /// The target's body is not UTF-8 text.
+    #[error("Get {url:?}: response body is not valid UTF-8")]
+    NotUtf8 { url: String },
+
+    /// A pushed body is not valid snappy (block format).
+    #[error("cannot decode snappy body: {message}")]
+    Snappy { message: String },
+
+    /// A pushed body is not a valid `prometheus.WriteRequest`.
+    #[error("cannot decode protobuf WriteRequest: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+
+    /// A pushed series is not acceptable (bad label name, missing metric name...).
+    #[error("invalid series {series}: {message}")]
+    InvalidSeries { series: String, message: String },
+
+    /// A pushed body is larger than allowed.
+    #[error("{what} of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
+
+    /// The request's content type is not remote_write v1.
+    #[error(
+        "unsupported content type {content_type:?}: only remote_write v1 (prometheus.WriteRequest) is accepted"
+    )]
+    UnsupportedMediaType { content_type: String },
+
+    /// A bug or a crashed task inside the scraper.
+    #[error("internal error: {message}")]
+    Internal { message: String },
+
+    /// The storage did not accept a write.
+    #[error("storage write failed: {0}")]
+    Storage(#[from] telltale_storage_api::Error),
+}
+
+impl Error {
+    /// The HTTP status this error answers a request with.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Error::Parse { .. }
+            | Error::Snappy { .. }
+            | Error::Protobuf(_)
+            | Error::InvalidSeries { .. } => StatusCode::BAD_REQUEST,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Storage(e) if e.is_invalid_request() => StatusCode::BAD_REQUEST,
+            Error::Storage(e) => match e.metric_label() {
+                "unavailable" | "deadline_exceeded" | "resource_exhausted" => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            Error::Http { .. } | Error::HttpStatus { .. } | Error::NotUtf8 { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
+        }
+    }
+
+    /// A short, stable label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Parse { .. } => "parse",
+            Error::Http { .. } => "http",
+            Error::HttpStatus { .. } => "http_status",
+            Error::NotUtf8 { .. } => "not_utf8",
+            Error::Snappy { .. } => "snappy",
+            Error::Protobuf(_) => "protobuf",
+            Error::InvalidSeries { .. } => "invalid_series",
+            Error::TooLarge { .. } => "too_large",
+            Error::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Error::Internal { .. } => "internal",
+            Error::Storage(_) => "storage",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn storage(code: tonic::Code) -> Error {
+        Error::Storage(telltale_storage_api::Error::Status {
+            code,
+            message: "x".into(),
+        })
+    }
+
+    #[test]
+    fn storage_errors_map_to_retryable_or_not() {
+        assert_eq!(
+            storage(tonic::Code::Unavailable).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            storage(tonic::Code::InvalidArgument).status_code(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            storage(tonic::Code::Internal).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_the_line() {
+        let parse = Error::Parse {
+            line: 3,
+            message: "x".into(),
+        };
+        assert_eq!(parse.status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(parse.to_string(), "text exposition line 3: x");
+    }
+}

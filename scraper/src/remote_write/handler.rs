@@ -1,0 +1,169 @@
+//! The `POST /api/v1/write` handler: decode, check, write, and answer 204 only once the
+//! storage acknowledged the samples.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use telltale_storage_api::SampleWriter;
+use tracing::{debug, warn};
+
+use super::decode::{Converted, decode, to_storage};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+
+/// How much larger than the compressed body limit a decompressed body may be.
+pub const DECODED_BODY_FACTOR: usize = 10;
+
+/// Bodies larger than this are decoded on a blocking thread.
+const INLINE_DECODE_BYTES: usize = 1 << 20;
+
+/// What the handler needs.
+pub struct PushState {
+    pub writer: Arc<dyn SampleWriter>,
+    pub metrics: Metrics,
+    pub max_body_bytes: usize,
+}
+
+/// Handles one remote_write request.
+pub async fn write(
+    State(state): State<Arc<PushState>>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    let (status, response) = match body {
+        Err(rejection) => {
+            let status = rejection.status();
+            debug!(%status, error = %rejection.body_text(), "remote_write body rejected");
+            (status, text_error(status, &rejection.body_text()))
+        }
+        Ok(body) => match receive(&state, &headers, body).await {
+            Ok(samples) => {
+                state.metrics.remote_write_samples_total.inc_by(samples);
+                (
+                    StatusCode::NO_CONTENT,
+                    StatusCode::NO_CONTENT.into_response(),
+                )
+            }
+            Err(e) => {
+                let status = e.status_code();
+                if status.is_server_error() {
+                    warn!(error = %e, "remote_write failed");
+                } else {
+                    debug!(error = %e, "remote_write rejected");
+                }
+                (status, text_error(status, &e.to_string()))
+            }
+        },
+    };
+    state
+        .metrics
+        .remote_write_requests_total
+        .with_label_values(&[status.as_str()])
+        .inc();
+    response
+}
+
+async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<u64> {
+    check_headers(headers)?;
+    let max_decoded = state.max_body_bytes.saturating_mul(DECODED_BODY_FACTOR);
+    let converted = if body.len() <= INLINE_DECODE_BYTES {
+        decode(&body, max_decoded).and_then(to_storage)?
+    } else {
+        tokio::task::spawn_blocking(move || decode(&body, max_decoded).and_then(to_storage))
+            .await
+            .unwrap_or_else(|e| {
+                Err(Error::Internal {
+                    message: format!("decoder task failed: {e}"),
+                })
+            })?
+    };
+    let Converted { series, samples } = converted;
+    if series.is_empty() {
+        return Ok(0);
+    }
+    state.writer.write(series).await?;
+    Ok(samples)
+}
+
+/// Refuses remote_write 2.0 and encodings other than snappy; a request without these
+/// headers is taken as v1 (older senders omit them).
+fn check_headers(headers: &HeaderMap) -> Result<()> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = String::from_utf8_lossy(ct.as_bytes()).to_ascii_lowercase();
+        let proto = ct
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("proto="))
+            .next();
+        if let Some(proto) = proto
+            && proto != "prometheus.writerequest"
+        {
+            return Err(Error::UnsupportedMediaType { content_type: ct });
+        }
+    }
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
+        let enc = String::from_utf8_lossy(enc.as_bytes()).to_ascii_lowercase();
+        if enc.trim() != "snappy" {
+            return Err(Error::UnsupportedMediaType {
+                content_type: format!("Content-Encoding: {enc}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn text_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.insert(n.clone(), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn accepts_v1_headers_and_none() {
+        check_headers(&HeaderMap::new()).unwrap();
+        check_headers(&headers(&[
+            (header::CONTENT_TYPE, "application/x-protobuf"),
+            (header::CONTENT_ENCODING, "snappy"),
+        ]))
+        .unwrap();
+        check_headers(&headers(&[(
+            header::CONTENT_TYPE,
+            "application/x-protobuf;proto=prometheus.WriteRequest",
+        )]))
+        .unwrap();
+    }
+
+    #[test]
+    fn refuses_v2_and_other_encodings() {
+        let v2 = check_headers(&headers(&[(
+            header::CONTENT_TYPE,
+            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+        )]));
+        assert_eq!(
+            v2.unwrap_err().status_code(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        let gzip = check_headers(&headers(&[(header::CONTENT_ENCODING, "gzip")]));
+        assert!(gzip.is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! [`ScrapeLoop`]: scrapes one target every interval and writes each scrape as one batch.
+//!
+//! The loop is driven by a `watch` channel: a new `Some(target)` updates its settings in
+//! place (keeping its staleness state), `None` or a dropped sender stops it, after it has
+//! written staleness markers for everything the target last exposed.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use telltale_storage_api::SampleWriter;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+use tracing::{debug, info, warn};
+
+use crate::fetch::Fetcher;
+use crate::health::{Health, ScrapeHealth};
+use crate::metrics::Metrics;
+use crate::scrape_batch::BatchBuilder;
+use crate::target::{Target, first_scrape_delay};
+use crate::text;
+
+/// The commands a loop follows: the latest target settings, or `None` to stop.
+pub type Control = watch::Receiver<Option<Arc<Target>>>;
+
+/// The scrape loop of one target.
+pub struct ScrapeLoop {
+    writer: Arc<dyn SampleWriter>,
+    fetcher: Fetcher,
+    metrics: Metrics,
+    health: Arc<Mutex<ScrapeHealth>>,
+    builder: BatchBuilder,
+}
+
+impl ScrapeLoop {
+    pub fn new(
+        writer: Arc<dyn SampleWriter>,
+        fetcher: Fetcher,
+        metrics: Metrics,
+        health: Arc<Mutex<ScrapeHealth>>,
+    ) -> Self {
+        ScrapeLoop {
+            writer,
+            fetcher,
+            metrics,
+            health,
+            builder: BatchBuilder::default(),
+        }
+    }
+
+    /// Runs until told to stop; then writes the end-of-run staleness markers.
+    pub async fn run(mut self, mut control: Control) {
+        let Some(mut target) = control.borrow_and_update().clone() else {
+            return;
+        };
+        'settings: loop {
+            let delay = first_scrape_delay(target.stable_hash(), target.interval, now_ms());
+            let start = tokio::time::Instant::now() + delay;
+            let mut ticker = tokio::time::interval_at(start, target.interval);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => self.scrape_once(&target).await,
+                    changed = control.changed() => {
+                        let next = match changed {
+                            Ok(()) => control.borrow_and_update().clone(),
+                            Err(_) => None,
+                        };
+                        match next {
+                            Some(t) => {
+                                debug!(url = %t.url, "scrape settings updated");
+                                target = t;
+                                continue 'settings;
+                            }
+                            None => break 'settings,
+                        }
+                    }
+                }
+            }
+        }
+        let batch = self.builder.end_of_run(&target.labels, now_ms());
+        if !batch.series.is_empty()
+            && let Err(e) = self.writer.write(batch.series).await
+        {
+            warn!(url = %target.url, error = %e, "cannot write staleness markers of a stopped target");
+        }
+        debug!(url = %target.url, "scrape loop stopped");
+    }
+
+    /// One scrape: fetch, parse, build the batch, write it, record the outcome.
+    pub async fn scrape_once(&mut self, target: &Target) {
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        let result = match self.fetcher.fetch(target).await {
+            Ok(body) => text::parse(&body),
+            Err(e) => Err(e),
+        };
+        let duration = clock.elapsed();
+        let (samples, scrape_error) = match result {
+            Ok(exposition) => (Some(exposition.samples), None),
+            Err(e) => {
+                debug!(url = %target.url, error = %e, "scrape failed");
+                (None, Some(e.to_string()))
+            }
+        };
+        let batch = self
+            .builder
+            .scrape(&target.labels, samples, system_ms(started), duration);
+        if scrape_error.is_none() {
+            self.metrics
+                .scraped_samples_total
+                .inc_by(batch.scraped as u64);
+        }
+        let write_error = match self.writer.write(batch.series).await {
+            Ok(_) => None,
+            Err(e) => {
+                warn!(url = %target.url, error = %e, "cannot write scraped samples");
+                Some(format!("storage write failed: {e}"))
+            }
+        };
+        let result = match (&scrape_error, &write_error) {
+            (Some(_), _) => "scrape_error",
+            (None, Some(_)) => "write_error",
+            (None, None) => "success",
+        };
+        self.metrics
+            .scrapes_total
+            .with_label_values(&[result])
+            .inc();
+        let now_healthy = if scrape_error.is_none() {
+            Health::Up
+        } else {
+            Health::Down
+        };
+        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if health.health != now_healthy {
+            match &scrape_error {
+                None => info!(url = %target.url, "target is up"),
+                Some(e) => warn!(url = %target.url, error = %e, "target is down"),
+            }
+        }
+        *health = ScrapeHealth {
+            health: now_healthy,
+            last_scrape: Some(started),
+            last_duration: duration,
+            last_error: scrape_error.or(write_error),
+        };
+    }
+}
+
+fn system_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+fn now_ms() -> i64 {
+    system_ms(SystemTime::now())
+}

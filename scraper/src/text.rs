@@ -1,0 +1,506 @@
+//! The Prometheus text exposition format, version 0.0.4: [`parse`] turns a scraped body
+//! into [`Exposition`] (samples plus `# HELP` / `# TYPE` metadata).
+//!
+//! Grammar, one item per line (`\n`, an optional `\r` before it is ignored):
+//!
+//! ```text
+//! # HELP <metric> <docstring with \\ and \n escapes>
+//! # TYPE <metric> counter|gauge|histogram|summary|untyped
+//! # any other comment
+//! <metric>[{<label>="<value with \\ \" \n escapes>",...}] <value> [<timestamp ms>]
+//! ```
+//!
+//! Values are floats including `NaN`, `+Inf` and `-Inf`. Blank lines are skipped. Unknown
+//! escapes in label values are kept verbatim, as Prometheus's own scrape parser does.
+
+use crate::error::{Error, Result};
+
+/// One sample line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedSample {
+    /// The metric name (it becomes the `__name__` label).
+    pub name: String,
+    /// Labels in the order written, unescaped.
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+    /// The optional timestamp written after the value, ms since the epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// The type a `# TYPE` line declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Histogram,
+    Summary,
+    Untyped,
+}
+
+impl MetricType {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "summary" => MetricType::Summary,
+            "untyped" => MetricType::Untyped,
+            _ => return None,
+        })
+    }
+
+    /// The keyword used in `# TYPE` lines.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
+            MetricType::Untyped => "untyped",
+        }
+    }
+}
+
+/// What `# HELP` and `# TYPE` lines say about one metric family.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metadata {
+    pub name: String,
+    pub help: Option<String>,
+    pub kind: Option<MetricType>,
+}
+
+/// A parsed exposition: samples in body order, metadata in order of first mention.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exposition {
+    pub samples: Vec<ParsedSample>,
+    pub metadata: Vec<Metadata>,
+}
+
+/// Parses a text exposition (format 0.0.4). The error names the 1-based line that is wrong.
+pub fn parse(text: &str) -> Result<Exposition> {
+    let mut out = Exposition::default();
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let err = |message: String| Error::Parse {
+            line: i + 1,
+            message: format!("{message} (in {})", excerpt(line)),
+        };
+        let trimmed = line.trim_start_matches([' ', '\t']);
+        if trimmed.trim_end_matches([' ', '\t']).is_empty() {
+            continue;
+        }
+        if let Some(comment) = trimmed.strip_prefix('#') {
+            parse_comment(comment, &mut out.metadata).map_err(err)?;
+        } else {
+            out.samples.push(parse_sample(trimmed).map_err(err)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The line quoted for an error message, cut to a readable length.
+fn excerpt(line: &str) -> String {
+    const MAX: usize = 120;
+    if line.len() <= MAX {
+        return format!("{line:?}");
+    }
+    let mut end = MAX;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}...", &line[..end])
+}
+
+fn parse_comment(comment: &str, metadata: &mut Vec<Metadata>) -> Result<(), String> {
+    let mut cur = Cursor::new(comment);
+    if cur.skip_blanks() == 0 {
+        return Ok(()); // "#HELP" or "#..." is a plain comment
+    }
+    let keyword = cur.take_while(|b| !is_blank(b));
+    if keyword != "HELP" && keyword != "TYPE" {
+        return Ok(());
+    }
+    if cur.skip_blanks() == 0 {
+        return Err(format!("expected a metric name after {keyword}"));
+    }
+    let name = cur.metric_name()?;
+    let entry = match metadata.iter().position(|m| m.name == name) {
+        Some(i) => &mut metadata[i],
+        None => {
+            metadata.push(Metadata {
+                name: name.to_string(),
+                ..Metadata::default()
+            });
+            metadata.last_mut().expect("just pushed")
+        }
+    };
+    let had_blank = cur.skip_blanks() > 0;
+    let rest = cur.rest();
+    if !rest.is_empty() && !had_blank {
+        return Err(format!("invalid metric name {:?}", format!("{name}{rest}")));
+    }
+    if keyword == "HELP" {
+        entry.help = Some(unescape_help(rest));
+    } else {
+        let word = rest.trim_end_matches([' ', '\t']);
+        entry.kind = Some(
+            MetricType::parse(word)
+                .ok_or_else(|| format!("unknown metric type {word:?} for {name}"))?,
+        );
+    }
+    Ok(())
+}
+
+fn unescape_help(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn parse_sample(line: &str) -> Result<ParsedSample, String> {
+    let mut cur = Cursor::new(line);
+    let name = cur.metric_name()?.to_string();
+    cur.skip_blanks();
+    let mut labels = Vec::new();
+    if cur.peek() == Some(b'{') {
+        cur.bump();
+        parse_labels(&mut cur, &mut labels)?;
+        if cur.skip_blanks() == 0 && !cur.at_end() {
+            return Err("expected a blank between the label set and the value".into());
+        }
+    }
+    let value_text = cur.take_while(|b| !is_blank(b));
+    if value_text.is_empty() {
+        return Err(format!("missing value for {name}"));
+    }
+    let value = parse_value(value_text).ok_or_else(|| format!("invalid value {value_text:?}"))?;
+    cur.skip_blanks();
+    let timestamp_ms = if cur.at_end() {
+        None
+    } else {
+        let ts = cur.take_while(|b| !is_blank(b));
+        let parsed = ts
+            .parse::<i64>()
+            .map_err(|_| format!("invalid timestamp {ts:?} (expected integer milliseconds)"))?;
+        cur.skip_blanks();
+        if !cur.at_end() {
+            return Err(format!(
+                "unexpected text {:?} after the timestamp",
+                cur.rest()
+            ));
+        }
+        Some(parsed)
+    };
+    Ok(ParsedSample {
+        name,
+        labels,
+        value,
+        timestamp_ms,
+    })
+}
+
+/// Parses `name="value",...}` (the `{` already consumed).
+fn parse_labels(cur: &mut Cursor<'_>, labels: &mut Vec<(String, String)>) -> Result<(), String> {
+    loop {
+        cur.skip_blanks();
+        match cur.peek() {
+            Some(b'}') => {
+                cur.bump();
+                return Ok(());
+            }
+            None => return Err("unterminated label set: missing '}'".into()),
+            _ => {}
+        }
+        let name = cur.take_while(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
+            let bad = cur.take_while(|b| !matches!(b, b'=' | b',' | b'}'));
+            return Err(format!("invalid label name {:?}", format!("{name}{bad}")));
+        }
+        cur.skip_blanks();
+        if cur.peek() != Some(b'=') {
+            return Err(format!("expected '=' after label name {name:?}"));
+        }
+        cur.bump();
+        cur.skip_blanks();
+        if cur.peek() != Some(b'"') {
+            return Err(format!("expected '\"' to open the value of label {name:?}"));
+        }
+        cur.bump();
+        let value = cur.label_value(name)?;
+        if labels.iter().any(|(n, _)| n == name) {
+            return Err(format!("duplicate label name {name:?}"));
+        }
+        labels.push((name.to_string(), value));
+        cur.skip_blanks();
+        match cur.peek() {
+            Some(b',') => cur.bump(),
+            Some(b'}') => {}
+            Some(c) => {
+                return Err(format!(
+                    "expected ',' or '}}' after the value of label {name:?}, found {:?}",
+                    c as char
+                ));
+            }
+            None => return Err("unterminated label set: missing '}'".into()),
+        }
+    }
+}
+
+/// Parses a sample value as Go's `strconv.ParseFloat` does for exposition values.
+fn parse_value(s: &str) -> Option<f64> {
+    // Rust's float parser accepts the same NaN / Inf spellings, case-insensitively.
+    s.parse::<f64>().ok()
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// True for a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_metric_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
+/// A byte cursor over one line. It only stops at ASCII bytes, so slices are valid UTF-8.
+struct Cursor<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(s: &'a str) -> Self {
+        Cursor { s, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.pos).copied()
+    }
+
+    fn bump(&mut self) {
+        self.pos += 1;
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.s.len()
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.s[self.pos..]
+    }
+
+    /// Skips blanks and returns how many were skipped.
+    fn skip_blanks(&mut self) -> usize {
+        self.take_while(is_blank).len()
+    }
+
+    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.pos;
+        let bytes = self.s.as_bytes();
+        while self.pos < bytes.len() && f(bytes[self.pos]) {
+            self.pos += 1;
+        }
+        &self.s[start..self.pos]
+    }
+
+    fn metric_name(&mut self) -> Result<&'a str, String> {
+        let name = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+        if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
+            let bad = self.take_while(|b| !is_blank(b) && b != b'{');
+            return Err(format!("invalid metric name {:?}", format!("{name}{bad}")));
+        }
+        Ok(name)
+    }
+
+    /// Reads a label value up to its closing quote (the opening one already consumed).
+    fn label_value(&mut self, name: &str) -> Result<String, String> {
+        let bytes = self.s.as_bytes();
+        let start = self.pos;
+        // Fast path: no escapes.
+        while self.pos < bytes.len() {
+            match bytes[self.pos] {
+                b'"' => {
+                    let v = self.s[start..self.pos].to_string();
+                    self.pos += 1;
+                    return Ok(v);
+                }
+                b'\\' => break,
+                _ => self.pos += 1,
+            }
+        }
+        let mut out = self.s[start..self.pos].to_string();
+        let mut chunk = self.pos;
+        while self.pos < bytes.len() {
+            match bytes[self.pos] {
+                b'"' => {
+                    out.push_str(&self.s[chunk..self.pos]);
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    out.push_str(&self.s[chunk..self.pos]);
+                    match bytes.get(self.pos + 1) {
+                        Some(b'\\') => out.push('\\'),
+                        Some(b'"') => out.push('"'),
+                        Some(b'n') => out.push('\n'),
+                        Some(_) => {
+                            // Kept verbatim: the backslash here, the character in the next chunk.
+                            out.push('\\');
+                            self.pos += 1;
+                            chunk = self.pos;
+                            continue;
+                        }
+                        None => break,
+                    }
+                    self.pos += 2;
+                    chunk = self.pos;
+                }
+                _ => self.pos += 1,
+            }
+        }
+        Err(format!(
+            "unterminated value of label {name:?}: missing '\"'"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> ParsedSample {
+        let mut e = parse(line).unwrap();
+        assert_eq!(e.samples.len(), 1);
+        e.samples.remove(0)
+    }
+
+    fn err(text: &str) -> (usize, String) {
+        match parse(text).unwrap_err() {
+            Error::Parse { line, message } => (line, message),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_plain_and_labelled_samples() {
+        let s = one("http_requests_total 1027");
+        assert_eq!(s.name, "http_requests_total");
+        assert!(s.labels.is_empty());
+        assert_eq!(s.value, 1027.0);
+        assert_eq!(s.timestamp_ms, None);
+
+        let s = one(r#"http_requests_total{method="post",code="200"} 1027 1395066363000"#);
+        assert_eq!(
+            s.labels,
+            vec![
+                ("method".to_string(), "post".to_string()),
+                ("code".to_string(), "200".to_string())
+            ]
+        );
+        assert_eq!(s.timestamp_ms, Some(1395066363000));
+    }
+
+    #[test]
+    fn parses_special_values_and_negative_timestamps() {
+        assert!(one("a NaN").value.is_nan());
+        assert_eq!(one("a +Inf").value, f64::INFINITY);
+        assert_eq!(one("a -Inf").value, f64::NEG_INFINITY);
+        assert_eq!(one("a 1.5e-3").value, 0.0015);
+        assert_eq!(one("a -0.25 -5").timestamp_ms, Some(-5));
+        assert_eq!(one("a\t7\t\t8  ").timestamp_ms, Some(8));
+    }
+
+    #[test]
+    fn unescapes_label_values() {
+        let s = one(
+            r#"msdos_file_access_time_seconds{path="C:\\DIR\\FILE.TXT",error="Cannot find file:\n\"FILE.TXT\""} 1.458255915e9"#,
+        );
+        assert_eq!(s.labels[0].1, r"C:\DIR\FILE.TXT");
+        assert_eq!(s.labels[1].1, "Cannot find file:\n\"FILE.TXT\"");
+        // Unknown escapes are kept verbatim; UTF-8 passes through.
+        assert_eq!(one(r#"a{x="\q ü"} 1"#).labels[0].1, r"\q ü");
+    }
+
+    #[test]
+    fn accepts_trailing_comma_empty_set_blanks_and_crlf() {
+        assert_eq!(one(r#"a{x="1",} 1"#).labels.len(), 1);
+        assert!(one("a{} 1").labels.is_empty());
+        assert_eq!(one(r#"a { x = "1" , y="2" } 1"#).labels.len(), 2);
+        let e = parse("\n\n  a 1\r\n\t\nb 2\r\n").unwrap();
+        assert_eq!(e.samples.len(), 2);
+    }
+
+    #[test]
+    fn reads_help_and_type() {
+        let text = "# HELP http_requests_total The total number of HTTP requests.\n\
+                    # TYPE http_requests_total counter\n\
+                    # HELP esc A \\\\ backslash\\nand newline\n\
+                    # just a comment\n\
+                    #HELP notmeta x\n\
+                    # EOF\n\
+                    http_requests_total 3\n";
+        let e = parse(text).unwrap();
+        assert_eq!(e.metadata.len(), 2);
+        assert_eq!(e.metadata[0].name, "http_requests_total");
+        assert_eq!(e.metadata[0].kind, Some(MetricType::Counter));
+        assert_eq!(
+            e.metadata[0].help.as_deref(),
+            Some("The total number of HTTP requests.")
+        );
+        assert_eq!(
+            e.metadata[1].help.as_deref(),
+            Some("A \\ backslash\nand newline")
+        );
+        assert_eq!(e.samples.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_problem() {
+        let (line, msg) = err("ok 1\n\nbad{a=\"1\" 2\n");
+        assert_eq!(line, 3);
+        assert!(msg.contains("expected ',' or '}'"), "{msg}");
+
+        assert!(err("a{1x=\"1\"} 1").1.contains("invalid label name"));
+        assert!(err("1a 1").1.contains("invalid metric name"));
+        assert!(err("a{x=\"1} 1").1.contains("unterminated value"));
+        assert!(err("a{x=1} 1").1.contains("expected '\"'"));
+        assert!(err("a{x} 1").1.contains("expected '='"));
+        assert!(err("a").1.contains("missing value"));
+        assert!(err("a abc").1.contains("invalid value"));
+        assert!(err("a 1 1.5").1.contains("invalid timestamp"));
+        assert!(err("a 1 2 3").1.contains("after the timestamp"));
+        assert!(err("a{x=\"1\",x=\"2\"} 1").1.contains("duplicate label"));
+        assert!(err("a{x=\"1\"").1.contains("missing '}'"));
+        assert!(err("a{x=\"1\"}1").1.contains("expected a blank"));
+        assert!(err("# TYPE a countr").1.contains("unknown metric type"));
+        assert!(err("# HELP").1.contains("expected a metric name"));
+    }
+
+    #[test]
+    fn metric_name_rule() {
+        assert!(is_metric_name("a:b_c9"));
+        assert!(is_metric_name(":x"));
+        assert!(!is_metric_name("9x"));
+        assert!(!is_metric_name(""));
+        assert!(!is_metric_name("a-b"));
+    }
+}

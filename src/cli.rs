@@ -1,0 +1,119 @@
+//! The command line: one subcommand per component, each with flags and environment
+//! variables for its addresses.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "telltale", version, about = "Kubernetes-native metrics monitoring and alerting")]
+pub struct Cli {
+    /// Log filter, e.g. `info` or `telltale_scraper=debug,info`.
+    #[arg(long, global = true, env = "TELLTALE_LOG", default_value = "info")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Every component in one process: storage, scraper, query and alerting.
+    Standalone(StandaloneArgs),
+    /// A storage node: the time-series engine served over gRPC.
+    Storage(StorageArgs),
+    /// Scrapes targets and receives pushed samples, writing them to storage.
+    Scraper(ScraperArgs),
+    /// The PromQL engine and the Prometheus HTTP API over storage.
+    Query(QueryArgs),
+    /// Evaluates alert rules and sends notifications.
+    Alertmanager(AlertmanagerArgs),
+    /// The Kubernetes operator for MetricCluster, ScrapeTarget and AlertRule.
+    Operator(OperatorArgs),
+    /// Prints the CustomResourceDefinitions as YAML.
+    Crds,
+}
+
+#[derive(Args, Debug)]
+pub struct StandaloneArgs {
+    /// Where samples and state are kept.
+    #[arg(long, env = "TELLTALE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// HTTP address: Prometheus API, remote_write, health and metrics.
+    #[arg(long, env = "TELLTALE_LISTEN", default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+    /// gRPC address of the embedded storage node (port 0 picks a free one).
+    #[arg(long, env = "TELLTALE_GRPC_LISTEN", default_value = "127.0.0.1:0")]
+    pub grpc_listen: SocketAddr,
+    /// ScrapeTarget, AlertRule and MetricCluster YAML files (repeatable).
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
+    /// How often Telltale scrapes its own /metrics.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub self_scrape_interval: telltale_crds::PromDuration,
+    /// URL that alert notifications link back to.
+    #[arg(long, env = "TELLTALE_EXTERNAL_URL")]
+    pub external_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StorageArgs {
+    #[arg(long, env = "TELLTALE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// gRPC address of the storage API.
+    #[arg(long, env = "TELLTALE_GRPC_LISTEN", default_value = "0.0.0.0:9095")]
+    pub grpc_listen: SocketAddr,
+    /// HTTP address for health and metrics.
+    #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9091")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Args, Debug)]
+pub struct ScraperArgs {
+    /// gRPC address of the storage node (`host:port`).
+    #[arg(long, env = "TELLTALE_STORAGE", default_value = "127.0.0.1:9095")]
+    pub storage: String,
+    /// HTTP address: remote_write, targets, health and metrics.
+    #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9092")]
+    pub listen: SocketAddr,
+    /// ScrapeTarget YAML files (repeatable).
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    #[arg(long, env = "TELLTALE_STORAGE", default_value = "127.0.0.1:9095")]
+    pub storage: String,
+    /// HTTP address of the Prometheus API.
+    #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9090")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Args, Debug)]
+pub struct AlertmanagerArgs {
+    #[arg(long, env = "TELLTALE_STORAGE", default_value = "127.0.0.1:9095")]
+    pub storage: String,
+    /// HTTP address: alerts and rules API, health and metrics.
+    #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9093")]
+    pub listen: SocketAddr,
+    /// AlertRule and MetricCluster YAML files (repeatable).
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
+    #[arg(long, env = "TELLTALE_EXTERNAL_URL")]
+    pub external_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct OperatorArgs {
+    /// HTTP address for health and metrics.
+    #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9094")]
+    pub listen: SocketAddr,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "TELLTALE_NAMESPACE")]
+    pub namespace: Option<String>,
+}
+
+fn parse_duration(s: &str) -> Result<telltale_crds::PromDuration, String> {
+    telltale_crds::PromDuration::parse(s)
+}

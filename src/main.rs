@@ -1,0 +1,30 @@
+//! `telltale`: one binary, every component. The subcommand picks what this process runs;
+//! this file only parses the command line and hands over.
+
+mod cli;
+mod components;
+mod config;
+mod ops;
+mod standalone;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    ops::init_tracing(&cli.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("telltale: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(components::run(cli.command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line: the chain of causes, outermost first.
+            eprintln!("telltale: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `telltale standalone`: every component in one process, on an embedded default.
+//!
+//! The storage node is served over gRPC on a loopback port and the other components reach
+//! it through the same client they use in a cluster, so both modes share one storage API.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use telltale_crds::{PromDuration, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
+use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter};
+
+use crate::cli::StandaloneArgs;
+use crate::components::open_engine;
+use crate::ops::{self, Readiness, Shutdown};
+
+/// The job name of Telltale's scrape of itself.
+const SELF_JOB: &str = "telltale";
+
+pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
+    let mut config = crate::config::load(&args.files)?;
+    let registry = ops::new_registry("standalone")?;
+    let shutdown = Shutdown::on_signals();
+
+    let engine = open_engine(&args.data_dir, &registry).await?;
+    let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
+    let grpc_addr = grpc.local_addr()?;
+    let storage_task = tokio::spawn(telltale_storage::serve(
+        engine,
+        grpc,
+        shutdown.clone().wait(),
+    ));
+    let storage = GrpcStorage::connect_lazy(&grpc_addr.to_string())?;
+    let writer: Arc<dyn SampleWriter> = Arc::new(storage.clone());
+    let reader: Arc<dyn SampleReader> = Arc::new(storage);
+
+    let http = ops::bind(args.listen, "HTTP").await?;
+    let http_addr = http.local_addr()?;
+
+    let query = Arc::new(telltale_query::Engine::new(
+        reader,
+        Default::default(),
+        &registry,
+    ));
+
+    if !config
+        .scrape_targets
+        .iter()
+        .any(|t| t.metadata.name.as_deref() == Some(SELF_JOB))
+    {
+        config
+            .scrape_targets
+            .push(self_target(http_addr, args.self_scrape_interval));
+    }
+    let scraper = telltale_scraper::ScrapeManager::new(writer.clone(), &registry);
+    scraper.apply(&config.scrape_targets);
+
+    let external_url = args
+        .external_url
+        .unwrap_or_else(|| format!("http://{http_addr}"));
+    let rules = telltale_alertmanager::RuleManager::new(
+        query.clone(),
+        config.alerting,
+        telltale_alertmanager::ManagerOptions {
+            external_url,
+            ..Default::default()
+        },
+        &registry,
+    );
+    rules.apply(&config.alert_rules);
+
+    let readiness = Readiness::default();
+    let app = telltale_query::router(query)
+        .merge(telltale_scraper::router(
+            scraper.clone(),
+            writer,
+            Default::default(),
+        ))
+        .merge(telltale_alertmanager::router(rules.clone()))
+        .merge(ops::router(&registry, readiness.clone()));
+
+    tracing::info!(
+        url = %format!("http://{http_addr}"),
+        grpc = %grpc_addr,
+        data_dir = %args.data_dir.display(),
+        scrape_targets = config.scrape_targets.len(),
+        alert_rules = config.alert_rules.len(),
+        "telltale standalone started"
+    );
+    readiness.set_ready();
+    let served = ops::serve_http(http, app, shutdown).await;
+    scraper.shutdown();
+    rules.shutdown();
+    storage_task
+        .await
+        .context("storage task panicked")?
+        .context("storage gRPC server failed")?;
+    served
+}
+
+/// Telltale scraping its own `/metrics` (monitoring the monitor).
+fn self_target(addr: SocketAddr, interval: PromDuration) -> ScrapeTarget {
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+    } else {
+        addr
+    };
+    let timeout = PromDuration(interval.0.min(Duration::from_secs(10)));
+    ScrapeTarget::new(
+        SELF_JOB,
+        ScrapeTargetSpec {
+            job: Some(SELF_JOB.into()),
+            static_targets: vec![StaticTargets {
+                targets: vec![host.to_string()],
+                labels: BTreeMap::new(),
+            }],
+            path: "/metrics".into(),
+            scheme: Default::default(),
+            interval,
+            scrape_timeout: timeout,
+            params: BTreeMap::new(),
+        },
+    )
+}

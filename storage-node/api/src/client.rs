@@ -1,0 +1,72 @@
+//! [`GrpcStorage`]: the gRPC client of a storage node.
+
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+
+use crate::pb::storage_client::StorageClient;
+use crate::pb::{
+    LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesRequest, TimeSeries, WriteRequest,
+};
+use crate::{Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter};
+
+/// A client of one storage node. Cheap to clone; connects lazily and reconnects by itself.
+#[derive(Clone, Debug)]
+pub struct GrpcStorage {
+    client: StorageClient<Channel>,
+}
+
+impl GrpcStorage {
+    /// A client for `endpoint` (`host:port` or `http://host:port`). Does not connect yet:
+    /// the first request does, so components may start before storage is up.
+    pub fn connect_lazy(endpoint: &str) -> Result<Self> {
+        let uri = if endpoint.contains("://") {
+            endpoint.to_string()
+        } else {
+            format!("http://{endpoint}")
+        };
+        let ep = Endpoint::from_shared(uri).map_err(|e| Error::InvalidEndpoint {
+            endpoint: endpoint.to_string(),
+            reason: e.to_string(),
+        })?;
+        let channel = ep
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let client = StorageClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(GrpcStorage { client })
+    }
+}
+
+#[async_trait::async_trait]
+impl SampleWriter for GrpcStorage {
+    async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
+        let resp = self
+            .client
+            .clone()
+            .write(WriteRequest { series })
+            .await?;
+        Ok(resp.into_inner().samples_written)
+    }
+}
+
+#[async_trait::async_trait]
+impl SampleReader for GrpcStorage {
+    async fn select(&self, req: SelectRequest) -> Result<Vec<TimeSeries>> {
+        Ok(self.client.clone().select(req).await?.into_inner().series)
+    }
+
+    async fn series(&self, req: SeriesRequest) -> Result<Vec<TimeSeries>> {
+        Ok(self.client.clone().series(req).await?.into_inner().series)
+    }
+
+    async fn label_names(&self, req: LabelNamesRequest) -> Result<Vec<String>> {
+        Ok(self.client.clone().label_names(req).await?.into_inner().values)
+    }
+
+    async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>> {
+        Ok(self.client.clone().label_values(req).await?.into_inner().values)
+    }
+}

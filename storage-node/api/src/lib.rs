@@ -1,0 +1,66 @@
+//! The storage contract shared by every component that reads or writes samples.
+//!
+//! ```text
+//!  scraper / push receivers --SampleWriter--+
+//!                                           +--> GrpcStorage --gRPC--> storage node
+//!  query engine / alerting  --SampleReader--+
+//! ```
+//!
+//! The messages ([`TimeSeries`], [`Matcher`], ...) are generated from
+//! `proto/telltale/storage/v1/storage.proto`. Callers depend on the [`SampleWriter`] and
+//! [`SampleReader`] traits, never on where samples live; [`GrpcStorage`] is the
+//! implementation that talks to a storage node. This crate does not pull in the engine
+//! (or RocksDB): it is the small crate the other deployables link against.
+
+pub mod client;
+pub mod error;
+pub mod traits;
+
+/// Types and service stubs generated from `storage.proto`.
+pub mod pb {
+    tonic::include_proto!("telltale.storage.v1");
+}
+
+pub use client::GrpcStorage;
+pub use error::{Error, Result};
+pub use pb::matcher::Op as MatchOp;
+pub use pb::{
+    Label, LabelNamesRequest, LabelValuesRequest, Matcher, MatcherSet, Sample, SelectRequest,
+    SeriesRequest, TimeSeries,
+};
+pub use traits::{SampleReader, SampleWriter};
+
+/// The name of the label that holds a series' metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// Largest gRPC message either side accepts (a select over many series is large).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+impl Label {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl Matcher {
+    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Self {
+        Matcher {
+            op: op as i32,
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl TimeSeries {
+    /// The value of label `name`, if the series has it.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| l.value.as_str())
+    }
+}

@@ -1,0 +1,24 @@
+//! The two seams through which components reach samples.
+
+use crate::pb::{LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesRequest, TimeSeries};
+use crate::Result;
+
+/// Where collected samples go. Returns once the samples are durable (acknowledged).
+#[async_trait::async_trait]
+pub trait SampleWriter: Send + Sync {
+    /// Appends `series` and returns the number of samples made durable.
+    async fn write(&self, series: Vec<TimeSeries>) -> Result<u64>;
+}
+
+/// Where the query engine reads samples and the index from.
+#[async_trait::async_trait]
+pub trait SampleReader: Send + Sync {
+    /// Every series matching all matchers, with its samples in the request's time range.
+    async fn select(&self, req: SelectRequest) -> Result<Vec<TimeSeries>>;
+    /// Label sets of the series matching any of the request's matcher sets.
+    async fn series(&self, req: SeriesRequest) -> Result<Vec<TimeSeries>>;
+    /// Sorted label names.
+    async fn label_names(&self, req: LabelNamesRequest) -> Result<Vec<String>>;
+    /// Sorted values of one label.
+    async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>>;
+}

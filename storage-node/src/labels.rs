@@ -1,0 +1,205 @@
+//! [`LabelSet`]: the canonical, validated identity of a series.
+
+use std::fmt;
+
+use telltale_storage_api::{Label, METRIC_NAME};
+
+/// A series' labels, sorted by name, names unique, no empty values, `__name__` present.
+///
+/// Ordered the way Prometheus orders label sets (pairwise by name, then value; a
+/// prefix sorts first), which is the order series are returned in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LabelSet(Vec<(String, String)>);
+
+impl LabelSet {
+    /// Validates and canonicalises labels received in a write.
+    ///
+    /// Labels are sorted by name; a label with an empty value is dropped (an empty value
+    /// means "no such label", as in Prometheus). Rejected: an empty set, an invalid label
+    /// name, a duplicate name, a missing or invalid `__name__`, a value containing NUL.
+    pub fn from_labels(labels: &[Label]) -> Result<Self, String> {
+        if labels.is_empty() {
+            return Err("a series needs at least one label".into());
+        }
+        let mut pairs: Vec<(String, String)> = Vec::with_capacity(labels.len());
+        for Label { name, value } in labels {
+            if !is_valid_label_name(name) {
+                return Err(format!(
+                    "label name {name:?} is not valid (want [a-zA-Z_][a-zA-Z0-9_]*)"
+                ));
+            }
+            if value.contains('\0') {
+                return Err(format!("value of label {name:?} contains a NUL character"));
+            }
+            pairs.push((name.clone(), value.clone()));
+        }
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!("duplicate label name {:?}", w[0].0));
+        }
+        pairs.retain(|(_, v)| !v.is_empty());
+        match pairs.iter().find(|(n, _)| n == METRIC_NAME) {
+            None => Err(format!(
+                "missing (or empty) metric name label {METRIC_NAME:?}"
+            )),
+            Some((_, v)) if !is_valid_metric_name(v) => Err(format!(
+                "metric name {v:?} is not valid (want [a-zA-Z_:][a-zA-Z0-9_:]*)"
+            )),
+            Some(_) => Ok(LabelSet(pairs)),
+        }
+    }
+
+    /// Wraps pairs already known to be canonical (decoded from our own storage).
+    /// Returns `None` when they are not sorted by unique name or hold an empty value.
+    pub(crate) fn from_canonical(pairs: Vec<(String, String)>) -> Option<Self> {
+        let sorted = pairs.windows(2).all(|w| w[0].0 < w[1].0);
+        let non_empty = pairs.iter().all(|(_, v)| !v.is_empty());
+        (sorted && non_empty && !pairs.is_empty()).then_some(LabelSet(pairs))
+    }
+
+    /// The value of label `name`, if the series has it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].1.as_str())
+    }
+
+    /// `(name, value)` pairs in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The labels as protobuf messages, in name order.
+    pub fn to_labels(&self) -> Vec<Label> {
+        self.iter().map(|(n, v)| Label::new(n, v)).collect()
+    }
+}
+
+impl fmt::Display for LabelSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_labels(f, self.iter())
+    }
+}
+
+/// Renders labels as `{name="value", ...}` (for error messages about raw input).
+pub fn render_labels(labels: &[Label]) -> String {
+    struct Raw<'a>(&'a [Label]);
+    impl fmt::Display for Raw<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_labels(
+                f,
+                self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+            )
+        }
+    }
+    Raw(labels).to_string()
+}
+
+fn write_labels<'a>(
+    f: &mut fmt::Formatter<'_>,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+) -> fmt::Result {
+    f.write_str("{")?;
+    for (i, (n, v)) in labels.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{n}={v:?}")?;
+    }
+    f.write_str("}")
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, the Prometheus label name syntax.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, the Prometheus metric name syntax.
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Vec<Label> {
+        pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect()
+    }
+
+    #[test]
+    fn sorts_and_drops_empty_values() {
+        let set = LabelSet::from_labels(&labels(&[
+            ("zone", "a"),
+            ("__name__", "up"),
+            ("empty", ""),
+            ("job", "node"),
+        ]))
+        .unwrap();
+        assert_eq!(set.to_string(), r#"{__name__="up", job="node", zone="a"}"#);
+        assert_eq!(set.get("job"), Some("node"));
+        assert_eq!(set.get("empty"), None);
+        assert_eq!(set.get("absent"), None);
+    }
+
+    #[test]
+    fn rejects_malformed_label_sets() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "at least one label"),
+            (&[("job", "x")], "missing"),
+            (&[("__name__", "")], "missing"),
+            (&[("__name__", "1up")], "metric name \"1up\""),
+            (&[("__name__", "up"), ("1a", "x")], "label name \"1a\""),
+            (&[("__name__", "up"), ("a-b", "x")], "label name \"a-b\""),
+            (&[("__name__", "up"), ("", "x")], "label name \"\""),
+            (
+                &[("__name__", "up"), ("a", "x"), ("a", "y")],
+                "duplicate label name \"a\"",
+            ),
+            (&[("__name__", "up"), ("a", "x"), ("a", "")], "duplicate"),
+            (&[("__name__", "up"), ("a", "x\0y")], "NUL"),
+        ];
+        for (input, want) in cases {
+            let err = LabelSet::from_labels(&labels(input)).unwrap_err();
+            assert!(
+                err.contains(want),
+                "{input:?}: {err:?} should mention {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn name_syntax() {
+        assert!(is_valid_label_name("_a9"));
+        assert!(is_valid_label_name("__name__"));
+        assert!(!is_valid_label_name("a:b"));
+        assert!(!is_valid_label_name("é"));
+        assert!(is_valid_metric_name("job:up:rate5m"));
+        assert!(!is_valid_metric_name("http.requests"));
+    }
+
+    #[test]
+    fn orders_like_prometheus() {
+        let a = LabelSet::from_labels(&labels(&[("__name__", "a")])).unwrap();
+        let a_x = LabelSet::from_labels(&labels(&[("__name__", "a"), ("x", "1")])).unwrap();
+        let b = LabelSet::from_labels(&labels(&[("__name__", "b")])).unwrap();
+        assert!(a < a_x && a_x < b);
+    }
+
+    #[test]
+    fn from_canonical_checks_the_invariant() {
+        let ok = vec![("__name__".to_string(), "a".to_string())];
+        assert!(LabelSet::from_canonical(ok).is_some());
+        let unsorted = vec![
+            ("b".to_string(), "1".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ];
+        assert!(LabelSet::from_canonical(unsorted).is_none());
+        assert!(LabelSet::from_canonical(vec![]).is_none());
+    }
+}

@@ -1,0 +1,554 @@
+//! The engine through its public API, on a real RocksDB in a temporary directory.
+
+use std::path::Path;
+
+use prometheus::Registry;
+use proptest::prelude::*;
+use telltale_storage::{Engine, Error};
+use telltale_storage_api::{
+    Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher, MatcherSet, Sample,
+    SelectRequest, SeriesRequest, TimeSeries,
+};
+
+fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+        samples: samples
+            .iter()
+            .map(|&(timestamp_ms, value)| Sample {
+                timestamp_ms,
+                value,
+            })
+            .collect(),
+    }
+}
+
+fn eq(name: &str, value: &str) -> Matcher {
+    Matcher::new(MatchOp::Equal, name, value)
+}
+
+fn select(engine: &Engine, matchers: Vec<Matcher>, start_ms: i64, end_ms: i64) -> Vec<TimeSeries> {
+    engine
+        .select(&SelectRequest {
+            matchers,
+            start_ms,
+            end_ms,
+        })
+        .unwrap()
+}
+
+fn samples_of(ts: &TimeSeries) -> Vec<(i64, f64)> {
+    ts.samples
+        .iter()
+        .map(|s| (s.timestamp_ms, s.value))
+        .collect()
+}
+
+fn open(dir: &Path) -> Engine {
+    Engine::open(dir, &Registry::new()).unwrap()
+}
+
+/// The value of one exposed series, e.g. `telltale_storage_series` or
+/// `telltale_storage_write_requests_total{result="ok"}`; 0 when absent.
+fn metric(registry: &Registry, series: &str) -> f64 {
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+#[test]
+fn write_select_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::new();
+    let engine = Engine::open(dir.path(), &registry).unwrap();
+    let written = engine
+        .write(vec![
+            series(
+                &[("__name__", "up"), ("job", "node")],
+                &[(-20, 1.0), (10, 2.0), (30, 3.0)],
+            ),
+            // Labels out of order are sorted.
+            series(&[("job", "api"), ("__name__", "up")], &[(10, 5.0)]),
+            series(&[("__name__", "http_requests_total")], &[(10, 7.0)]),
+        ])
+        .unwrap();
+    assert_eq!(written, 5);
+    assert_eq!(metric(&registry, "telltale_storage_series"), 3.0);
+    assert_eq!(
+        metric(&registry, "telltale_storage_samples_appended_total"),
+        5.0
+    );
+    assert_eq!(
+        metric(
+            &registry,
+            r#"telltale_storage_write_requests_total{result="ok"}"#
+        ),
+        1.0
+    );
+
+    let check = |engine: &Engine| {
+        let got = select(engine, vec![eq("__name__", "up")], -20, 10);
+        // Ordered by labels: job="api" before job="node"; bounds are inclusive.
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].label("job"), Some("api"));
+        assert_eq!(samples_of(&got[0]), vec![(10, 5.0)]);
+        assert_eq!(got[1].label("job"), Some("node"));
+        assert_eq!(samples_of(&got[1]), vec![(-20, 1.0), (10, 2.0)]);
+        assert_eq!(got[1].labels[0].name, "__name__");
+
+        let later = select(engine, vec![eq("__name__", "up")], 11, 1000);
+        assert_eq!(
+            later.len(),
+            1,
+            "series without samples in range are left out"
+        );
+        assert_eq!(samples_of(&later[0]), vec![(30, 3.0)]);
+    };
+    check(&engine);
+    drop(engine);
+    assert_eq!(
+        registry.gather().len(),
+        0,
+        "metrics are unregistered on drop"
+    );
+
+    let engine = Engine::open(dir.path(), &registry).unwrap();
+    check(&engine);
+    assert_eq!(metric(&registry, "telltale_storage_series"), 3.0);
+    // New series after a reopen get fresh ids: nothing old is overwritten.
+    engine
+        .write(vec![series(
+            &[("__name__", "up"), ("job", "db")],
+            &[(10, 9.0)],
+        )])
+        .unwrap();
+    let got = select(&engine, vec![eq("__name__", "up")], i64::MIN, i64::MAX);
+    let jobs: Vec<_> = got.iter().map(|t| t.label("job").unwrap()).collect();
+    assert_eq!(jobs, vec!["api", "db", "node"]);
+    assert_eq!(samples_of(&got[2]), vec![(-20, 1.0), (10, 2.0), (30, 3.0)]);
+    drop(engine);
+    let engine = open(dir.path());
+    assert_eq!(
+        select(&engine, vec![eq("job", "db")], 0, 100)
+            .iter()
+            .map(samples_of)
+            .collect::<Vec<_>>(),
+        vec![vec![(10, 9.0)]]
+    );
+}
+
+#[test]
+fn a_rejected_batch_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::new();
+    let engine = Engine::open(dir.path(), &registry).unwrap();
+    let err = engine
+        .write(vec![
+            series(&[("__name__", "up"), ("job", "a")], &[(1, 1.0)]),
+            series(
+                &[("__name__", "up"), ("job", "a"), ("job", "b")],
+                &[(1, 1.0)],
+            ),
+        ])
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidSeries { index: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("duplicate label name \"job\""));
+    assert_eq!(
+        metric(
+            &registry,
+            r#"telltale_storage_write_requests_total{result="invalid_argument"}"#
+        ),
+        1.0
+    );
+    let nothing = |engine: &Engine| {
+        assert!(select(engine, vec![eq("__name__", "up")], i64::MIN, i64::MAX).is_empty());
+        let all = engine.series(&SeriesRequest {
+            match_sets: vec![],
+            start_ms: i64::MIN,
+            end_ms: i64::MAX,
+            limit: 0,
+        });
+        assert!(all.unwrap().is_empty());
+    };
+    nothing(&engine);
+    drop(engine);
+    nothing(&open(dir.path()));
+}
+
+#[test]
+fn duplicate_timestamps_last_write_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let labels = [("__name__", "temp")];
+    engine
+        .write(vec![series(&labels, &[(5, 1.0), (1, 0.5), (5, 2.0)])])
+        .unwrap();
+    let got = select(&engine, vec![eq("__name__", "temp")], 0, 10);
+    assert_eq!(samples_of(&got[0]), vec![(1, 0.5), (5, 2.0)]);
+
+    // The same series twice in one request, then again in a later request.
+    engine
+        .write(vec![
+            series(&labels, &[(1, 10.0)]),
+            series(&labels, &[(1, 11.0)]),
+        ])
+        .unwrap();
+    engine.write(vec![series(&labels, &[(5, 3.0)])]).unwrap();
+    let got = select(&engine, vec![eq("__name__", "temp")], 0, 10);
+    assert_eq!(got.len(), 1);
+    assert_eq!(samples_of(&got[0]), vec![(1, 11.0), (5, 3.0)]);
+}
+
+#[test]
+fn stale_markers_and_extreme_timestamps_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    engine
+        .write(vec![series(
+            &[("__name__", "m")],
+            &[(i64::MIN, 1.0), (0, stale), (i64::MAX, -0.0)],
+        )])
+        .unwrap();
+    let got = select(&engine, vec![eq("__name__", "m")], i64::MIN, i64::MAX);
+    let s = &got[0].samples;
+    assert_eq!(s.len(), 3);
+    assert_eq!(s[0].timestamp_ms, i64::MIN);
+    assert_eq!(s[1].value.to_bits(), stale.to_bits());
+    assert_eq!(s[2].timestamp_ms, i64::MAX);
+    assert!(s[2].value.is_sign_negative());
+}
+
+#[test]
+fn empty_requests_and_series_without_samples_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    assert_eq!(engine.write(vec![]).unwrap(), 0);
+    assert_eq!(
+        engine
+            .write(vec![series(&[("__name__", "m")], &[])])
+            .unwrap(),
+        0
+    );
+    let names = engine
+        .label_names(&LabelNamesRequest {
+            match_sets: vec![],
+            start_ms: i64::MIN,
+            end_ms: i64::MAX,
+            limit: 0,
+        })
+        .unwrap();
+    assert!(names.is_empty());
+}
+
+#[test]
+fn select_rejects_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let req = |matchers, start_ms, end_ms| SelectRequest {
+        matchers,
+        start_ms,
+        end_ms,
+    };
+    let empty_only = vec![Matcher::new(MatchOp::Regex, "job", ".*"), eq("zone", "")];
+    let err = engine.select(&req(empty_only, 0, 1)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vector selector must contain at least one non-empty matcher"
+    );
+    let err = engine
+        .select(&req(vec![eq("__name__", "up")], 2, 1))
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidTimeRange { .. }));
+    let bad_re = vec![Matcher::new(MatchOp::Regex, "job", "a(")];
+    assert!(
+        engine
+            .select(&req(bad_re, 0, 1))
+            .unwrap_err()
+            .is_invalid_argument()
+    );
+}
+
+#[test]
+fn concurrent_writers_share_new_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::new();
+    let engine = Engine::open(dir.path(), &registry).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4i64 {
+            let engine = &engine;
+            scope.spawn(move || {
+                for i in 0..10i64 {
+                    let ts = t * 100 + i;
+                    let shard = (i % 3).to_string();
+                    engine
+                        .write(vec![series(
+                            &[("__name__", "c"), ("shard", &shard)],
+                            &[(ts, ts as f64)],
+                        )])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(metric(&registry, "telltale_storage_series"), 3.0);
+    drop(engine);
+    let engine = open(dir.path());
+    let got = select(&engine, vec![eq("__name__", "c")], i64::MIN, i64::MAX);
+    assert_eq!(got.len(), 3);
+    let total: usize = got.iter().map(|t| t.samples.len()).sum();
+    assert_eq!(total, 40);
+    for t in &got {
+        assert!(t.samples.iter().all(|s| s.value == s.timestamp_ms as f64));
+    }
+}
+
+fn fixture(engine: &Engine) {
+    engine
+        .write(vec![
+            series(
+                &[("__name__", "up"), ("job", "node"), ("zone", "a")],
+                &[(100, 1.0)],
+            ),
+            series(&[("__name__", "up"), ("job", "api")], &[(200, 1.0)]),
+            series(
+                &[("__name__", "cpu"), ("job", "node"), ("mode", "idle")],
+                &[(300, 1.0)],
+            ),
+        ])
+        .unwrap();
+}
+
+#[test]
+fn matchers_follow_prometheus_semantics() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    fixture(&engine);
+    let names = |matchers: Vec<Matcher>| -> Vec<String> {
+        select(&engine, matchers, i64::MIN, i64::MAX)
+            .iter()
+            .map(|t| {
+                let l = &t.labels;
+                l.iter()
+                    .map(|l| format!("{}={}", l.name, l.value))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect()
+    };
+    // zone="" matches the series without a zone.
+    assert_eq!(
+        names(vec![eq("__name__", "up"), eq("zone", "")]),
+        vec!["__name__=up,job=api"]
+    );
+    // No equality matcher: found through the postings of `job`.
+    assert_eq!(
+        names(vec![Matcher::new(MatchOp::Regex, "job", "no.*")]),
+        vec![
+            "__name__=cpu,job=node,mode=idle",
+            "__name__=up,job=node,zone=a"
+        ]
+    );
+    // Anchored: "od" does not match "node".
+    assert!(names(vec![Matcher::new(MatchOp::Regex, "job", "od")]).is_empty());
+    assert_eq!(
+        names(vec![
+            Matcher::new(MatchOp::NotEqual, "job", "node"),
+            Matcher::new(MatchOp::Regex, "__name__", ".+"),
+        ]),
+        vec!["__name__=up,job=api"]
+    );
+    assert_eq!(
+        names(vec![
+            eq("job", "node"),
+            Matcher::new(MatchOp::NotRegex, "mode", "idle|user"),
+        ]),
+        vec!["__name__=up,job=node,zone=a"]
+    );
+}
+
+#[test]
+fn index_queries_by_match_sets_time_and_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    fixture(&engine);
+    let all = |m: Vec<Matcher>| MatcherSet { matchers: m };
+
+    let series = engine
+        .series(&SeriesRequest {
+            match_sets: vec![
+                all(vec![eq("job", "api")]),
+                all(vec![eq("__name__", "cpu")]),
+            ],
+            start_ms: i64::MIN,
+            end_ms: i64::MAX,
+            limit: 0,
+        })
+        .unwrap();
+    let got: Vec<_> = series
+        .iter()
+        .map(|s| s.label("__name__").unwrap())
+        .collect();
+    assert_eq!(got, vec!["cpu", "up"]);
+    assert!(series.iter().all(|s| s.samples.is_empty()));
+
+    // Time: only the series with a sample in [150, 250].
+    let series = engine
+        .series(&SeriesRequest {
+            match_sets: vec![],
+            start_ms: 150,
+            end_ms: 250,
+            limit: 0,
+        })
+        .unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].label("job"), Some("api"));
+
+    let limited = engine
+        .series(&SeriesRequest {
+            match_sets: vec![],
+            start_ms: i64::MIN,
+            end_ms: i64::MAX,
+            limit: 2,
+        })
+        .unwrap();
+    assert_eq!(limited.len(), 2);
+    assert_eq!(limited[0].label("__name__"), Some("cpu"));
+
+    let names = |match_sets, start_ms, end_ms, limit| {
+        engine
+            .label_names(&LabelNamesRequest {
+                match_sets,
+                start_ms,
+                end_ms,
+                limit,
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        names(vec![], i64::MIN, i64::MAX, 0),
+        vec!["__name__", "job", "mode", "zone"]
+    );
+    assert_eq!(names(vec![], 0, 150, 0), vec!["__name__", "job", "zone"]);
+    assert_eq!(
+        names(
+            vec![all(vec![eq("__name__", "cpu")])],
+            i64::MIN,
+            i64::MAX,
+            2
+        ),
+        vec!["__name__", "job"]
+    );
+
+    let values = |name: &str, match_sets, start_ms, end_ms, limit| {
+        engine.label_values(&LabelValuesRequest {
+            name: name.into(),
+            match_sets,
+            start_ms,
+            end_ms,
+            limit,
+        })
+    };
+    assert_eq!(
+        values("job", vec![], i64::MIN, i64::MAX, 0).unwrap(),
+        vec!["api", "node"]
+    );
+    assert_eq!(
+        values("job", vec![], 150, 400, 0).unwrap(),
+        vec!["api", "node"]
+    );
+    assert_eq!(values("job", vec![], 250, 400, 0).unwrap(), vec!["node"]);
+    assert_eq!(values("job", vec![], 0, 400, 1).unwrap(), vec!["api"]);
+    assert_eq!(
+        values("__name__", vec![], i64::MIN, i64::MAX, 0).unwrap(),
+        vec!["cpu", "up"]
+    );
+    assert_eq!(
+        values("zone", vec![all(vec![eq("__name__", "up")])], 0, 1000, 0).unwrap(),
+        vec!["a"]
+    );
+    assert!(
+        values("absent", vec![], i64::MIN, i64::MAX, 0)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        values("bad-name", vec![], 0, 1, 0)
+            .unwrap_err()
+            .is_invalid_argument()
+    );
+    assert!(
+        values("job", vec![all(vec![eq("job", "")])], 0, 1, 0)
+            .unwrap_err()
+            .is_invalid_argument()
+    );
+}
+
+/// A label set from a small alphabet, as `(name, value)` pairs without `__name__`.
+fn small_labels() -> impl Strategy<Value = Vec<(&'static str, &'static str)>> {
+    prop::collection::btree_map(
+        prop::sample::select(vec!["job", "zone"]),
+        prop::sample::select(vec!["a", "b", "ab"]),
+        0..3,
+    )
+    .prop_map(|m| m.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// The engine's select against a brute-force scan of what was written.
+    #[test]
+    fn select_equals_brute_force(
+        sets in prop::collection::vec(small_labels(), 1..12),
+        op in prop::sample::select(vec![MatchOp::Equal, MatchOp::NotEqual, MatchOp::Regex, MatchOp::NotRegex]),
+        name in prop::sample::select(vec!["job", "zone"]),
+        value in prop::sample::select(vec!["", "a", "a|b", "a.*"]),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = open(dir.path());
+        let mut written = Vec::new();
+        for (i, rest) in sets.iter().enumerate() {
+            let mut labels = vec![("__name__", "m")];
+            labels.extend(rest.iter().copied());
+            engine.write(vec![series(&labels, &[(i as i64, i as f64)])]).unwrap();
+            written.push(labels);
+        }
+        let re = regex::Regex::new(&format!("^(?:{value})$")).unwrap();
+        let want: Vec<f64> = {
+            // The last write of a label set wins (duplicate sets share a series).
+            let mut by_set = std::collections::BTreeMap::new();
+            for (i, labels) in written.iter().enumerate() {
+                let v = labels.iter().find(|(n, _)| *n == name).map_or("", |(_, v)| *v);
+                let ok = match op {
+                    MatchOp::Equal => v == value,
+                    MatchOp::NotEqual => v != value,
+                    MatchOp::Regex => re.is_match(v),
+                    MatchOp::NotRegex => !re.is_match(v),
+                };
+                if ok {
+                    let mut key = labels.clone();
+                    key.sort();
+                    by_set.entry(key).or_insert_with(Vec::new).push(i as f64);
+                }
+            }
+            by_set.into_values().flatten().collect()
+        };
+        let got: Vec<f64> = select(
+            &engine,
+            vec![eq("__name__", "m"), Matcher::new(op, name, value)],
+            i64::MIN,
+            i64::MAX,
+        )
+        .iter()
+        .flat_map(|t| t.samples.iter().map(|s| s.value))
+        .collect();
+        prop_assert_eq!(got, want);
+    }
+}
