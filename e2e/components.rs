@@ -52,7 +52,11 @@ async fn components_run_as_separate_processes() {
     let ts = now_ms();
     let status = push(
         &format!("http://{scraper_http}"),
-        vec![series(&[("__name__", "split_roles"), ("via", "scraper")], ts, 3.0)],
+        vec![series(
+            &[("__name__", "split_roles"), ("via", "scraper")],
+            ts,
+            3.0,
+        )],
     )
     .await;
     assert!(status.is_success(), "{status}");
@@ -65,7 +69,11 @@ async fn components_run_as_separate_processes() {
     assert_eq!(value_of(&result[0]), 3.0);
     assert_eq!(result[0]["metric"]["via"], "scraper");
 
-    for (name, addr) in [("storage", &storage_http), ("scraper", &scraper_http), ("query", &query_http)] {
+    for (name, addr) in [
+        ("storage", &storage_http),
+        ("scraper", &scraper_http),
+        ("query", &query_http),
+    ] {
         let metrics = reqwest::get(format!("http://{addr}/metrics"))
             .await
             .unwrap()
@@ -83,8 +91,11 @@ async fn components_run_as_separate_processes() {
 fn crds_subcommand_prints_the_committed_crds() {
     let out = Command::new(TELLTALE).arg("crds").output().unwrap();
     assert!(out.status.success());
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/telltale.dev.yaml")).unwrap();
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crds/telltale.dev.yaml"
+    ))
+    .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
 }
 
@@ -99,5 +110,8 @@ fn operator_without_a_cluster_fails_with_a_clear_line() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot reach the Kubernetes API"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the Kubernetes API"),
+        "{stderr}"
+    );
 }

@@ -19,15 +19,32 @@ async fn serves_health_and_scrapes_itself() {
         let r = client.get(t.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
-    let metrics = client.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = client
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("telltale_build_info"), "{metrics}");
 
     let up = eventually(&t.url(""), r#"up{job="telltale"}"#, Duration::from_secs(20)).await;
     assert_eq!(value_of(&up[0]), 1.0, "{up:?}");
     assert_eq!(up[0]["metric"]["instance"], t.addr.to_string());
     // The scrape's own series, and a metric Telltale exposes about itself.
-    eventually(&t.url(""), r#"scrape_samples_scraped{job="telltale"} > 0"#, Duration::from_secs(10)).await;
-    eventually(&t.url(""), r#"telltale_build_info{job="telltale"}"#, Duration::from_secs(10)).await;
+    eventually(
+        &t.url(""),
+        r#"scrape_samples_scraped{job="telltale"} > 0"#,
+        Duration::from_secs(10),
+    )
+    .await;
+    eventually(
+        &t.url(""),
+        r#"telltale_build_info{job="telltale"}"#,
+        Duration::from_secs(10),
+    )
+    .await;
 
     let info: serde_json::Value = client
         .get(t.url("/api/v1/status/buildinfo"))
@@ -64,17 +81,18 @@ spec:
 "
         ),
     );
-    let t = Telltale::start(
-        &dir.path().join("data"),
-        &["-f", targets.to_str().unwrap()],
-    )
-    .await;
+    let t = Telltale::start(&dir.path().join("data"), &["-f", targets.to_str().unwrap()]).await;
 
     let up = eventually(&t.url(""), r#"up{job="node"}"#, Duration::from_secs(20)).await;
     assert_eq!(value_of(&up[0]), 1.0);
     assert_eq!(up[0]["metric"]["instance"], exporter_addr.to_string());
     assert_eq!(up[0]["metric"]["env"], "e2e");
-    let cpu = eventually(&t.url(""), "node_cpu_seconds_total", Duration::from_secs(10)).await;
+    let cpu = eventually(
+        &t.url(""),
+        "node_cpu_seconds_total",
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(cpu.iter().all(|s| s["metric"]["job"] == "node"));
 
     let out = Command::new("promtool")
@@ -82,9 +100,17 @@ spec:
         .output()
         .expect("promtool (Debian package prometheus) is installed by .ci/run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "promtool failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("node_cpu_seconds_total{"), "{stdout}");
-    assert!(stdout.contains(&format!("instance=\"{exporter_addr}\"")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("instance=\"{exporter_addr}\"")),
+        "{stdout}"
+    );
 
     // A rate over the scraped counter is computed too.
     let rate = eventually(
@@ -93,7 +119,10 @@ spec:
         Duration::from_secs(15),
     )
     .await;
-    assert!(rate.iter().any(|s| s["metric"]["mode"] == "idle"), "{rate:?}");
+    assert!(
+        rate.iter().any(|s| s["metric"]["mode"] == "idle"),
+        "{rate:?}"
+    );
 }
 
 /// (b) A remote_write push is queryable, through the API and through promtool.
@@ -181,7 +210,11 @@ spec:
     let t = Telltale::start(&dir.path().join("data"), &["-f", rules.to_str().unwrap()]).await;
 
     let labels = [("__name__", "e2e_alert_value"), ("instance", "box-1")];
-    assert!(push(&t.url(""), vec![series(&labels, now_ms(), 10.0)]).await.is_success());
+    assert!(
+        push(&t.url(""), vec![series(&labels, now_ms(), 10.0)])
+            .await
+            .is_success()
+    );
     let crossed = Instant::now();
 
     let firing = tokio::time::timeout(Duration::from_secs(20), hooks.recv())
@@ -189,7 +222,10 @@ spec:
         .expect("no firing webhook within 20s")
         .unwrap();
     let waited = crossed.elapsed();
-    assert!(waited >= Duration::from_millis(1500), "fired after {waited:?}, before `for: 2s`");
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "fired after {waited:?}, before `for: 2s`"
+    );
     assert_eq!(firing["version"], "4", "{firing}");
     assert_eq!(firing["status"], "firing", "{firing}");
     assert_eq!(firing["receiver"], "sink", "{firing}");
@@ -201,10 +237,19 @@ spec:
     assert_eq!(alert["annotations"]["summary"], "value is 10 on box-1");
 
     // The Prometheus-style alerts API shows it firing.
-    let alerts: serde_json::Value = reqwest::get(t.url("/api/v1/alerts")).await.unwrap().json().await.unwrap();
+    let alerts: serde_json::Value = reqwest::get(t.url("/api/v1/alerts"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(alerts["data"]["alerts"][0]["state"], "firing", "{alerts}");
 
-    assert!(push(&t.url(""), vec![series(&labels, now_ms(), 1.0)]).await.is_success());
+    assert!(
+        push(&t.url(""), vec![series(&labels, now_ms(), 1.0)])
+            .await
+            .is_success()
+    );
     let resolved = loop {
         let hook = tokio::time::timeout(Duration::from_secs(20), hooks.recv())
             .await
@@ -230,7 +275,11 @@ async fn acknowledged_write_survives_kill_9() {
         let value = 1000.0 + round as f64;
         let status = push(
             &t.url(""),
-            vec![series(&[("__name__", "e2e_durable"), ("round", &round.to_string())], ts, value)],
+            vec![series(
+                &[("__name__", "e2e_durable"), ("round", &round.to_string())],
+                ts,
+                value,
+            )],
         )
         .await;
         assert!(status.is_success());
@@ -297,7 +346,10 @@ spec:
 
 /// A local HTTP server standing in for a webhook receiver: every JSON body POSTed to it
 /// arrives on the returned channel.
-async fn webhook_sink() -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+async fn webhook_sink() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) {
     use axum::routing::post;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let app = axum::Router::new().route(

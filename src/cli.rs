@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "telltale", version, about = "Kubernetes-native metrics monitoring and alerting")]
+#[command(
+    name = "telltale",
+    version,
+    about = "Kubernetes-native metrics monitoring and alerting"
+)]
 pub struct Cli {
     /// Log filter, e.g. `info` or `telltale_scraper=debug,info`.
     #[arg(long, global = true, env = "TELLTALE_LOG", default_value = "info")]

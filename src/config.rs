@@ -90,7 +90,9 @@ spec:
     fn duplicate_names_are_rejected_with_both_places() {
         let a = file(TARGET);
         let b = file(TARGET);
-        let err = load(&[a.path().into(), b.path().into()]).unwrap_err().to_string();
+        let err = load(&[a.path().into(), b.path().into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("metadata.name: defined twice"), "{err}");
         assert!(err.contains(&a.path().display().to_string()), "{err}");
     }
@@ -110,7 +112,10 @@ spec:
 ",
         );
         let err = load(&[f.path().into()]).unwrap_err().to_string();
-        assert!(err.contains("document 1 (AlertRule r): spec.groups[0].rules[0].expr"), "{err}");
+        assert!(
+            err.contains("document 1 (AlertRule r): spec.groups[0].rules[0].expr"),
+            "{err}"
+        );
         assert!(!err.contains('\n'), "{err}");
     }
 

@@ -70,7 +70,11 @@ async fn metrics(State(s): State<OpsState>) -> impl IntoResponse {
     if let Err(e) = encoder.encode(&s.registry.gather(), &mut buf) {
         return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
     }
-    ([(header::CONTENT_TYPE, encoder.format_type().to_string())], buf).into_response()
+    (
+        [(header::CONTENT_TYPE, encoder.format_type().to_string())],
+        buf,
+    )
+        .into_response()
 }
 
 /// A registry with the process collector (CPU, memory, fds) and build info registered.

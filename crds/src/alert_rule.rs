@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::PromDuration;
 use crate::error::FieldError;
 use crate::scrape_target::is_label_name;
+use crate::status::ResourceStatus;
 
 /// Rule groups in the shape of a Prometheus rule file's `groups`.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -18,7 +19,7 @@ use crate::scrape_target::is_label_name;
     kind = "AlertRule",
     namespaced,
     shortname = "ar",
-    status = "AlertRuleStatus"
+    status = "ResourceStatus"
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlertRuleSpec {
@@ -53,18 +54,6 @@ pub struct AlertingRule {
     pub annotations: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertRuleStatus {
-    /// `Accepted` or `Invalid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-}
-
 fn default_interval() -> PromDuration {
     PromDuration::from_secs(60)
 }
@@ -74,7 +63,10 @@ impl AlertRuleSpec {
     /// that evaluates the rules (see `telltale_alertmanager`), which owns the parser.
     pub fn validate(&self) -> Result<(), FieldError> {
         if self.groups.is_empty() {
-            return Err(FieldError::new("spec.groups", "at least one group is required"));
+            return Err(FieldError::new(
+                "spec.groups",
+                "at least one group is required",
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for (g, group) in self.groups.iter().enumerate() {
@@ -89,7 +81,10 @@ impl AlertRuleSpec {
                 ));
             }
             if group.interval.0.is_zero() {
-                return Err(FieldError::new(format!("{at}.interval"), "must be greater than 0"));
+                return Err(FieldError::new(
+                    format!("{at}.interval"),
+                    "must be greater than 0",
+                ));
             }
             for (r, rule) in group.rules.iter().enumerate() {
                 let at = format!("{at}.rules[{r}]");

@@ -139,10 +139,22 @@ mod tests {
 
     #[test]
     fn parses_prometheus_durations() {
-        assert_eq!(PromDuration::parse("30s").unwrap().0, Duration::from_secs(30));
-        assert_eq!(PromDuration::parse("1h30m").unwrap().0, Duration::from_secs(5400));
-        assert_eq!(PromDuration::parse("1500ms").unwrap().0, Duration::from_millis(1500));
-        assert_eq!(PromDuration::parse("7d").unwrap().0, Duration::from_secs(7 * 86400));
+        assert_eq!(
+            PromDuration::parse("30s").unwrap().0,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            PromDuration::parse("1h30m").unwrap().0,
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            PromDuration::parse("1500ms").unwrap().0,
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            PromDuration::parse("7d").unwrap().0,
+            Duration::from_secs(7 * 86400)
+        );
         assert_eq!(PromDuration::parse("0").unwrap().0, Duration::ZERO);
     }
 

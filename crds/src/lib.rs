@@ -23,6 +23,8 @@ pub mod load;
 pub mod metric_cluster;
 /// `ScrapeTarget`: what to scrape and how.
 pub mod scrape_target;
+/// `ResourceStatus`: the status every kind reports.
+pub mod status;
 
 pub use alert_rule::{AlertRule, AlertRuleSpec, AlertingRule, RuleGroup};
 pub use duration::PromDuration;
@@ -33,6 +35,7 @@ pub use metric_cluster::{
     AlertingSpec, MetricCluster, MetricClusterSpec, Receiver, Route, WebhookConfig,
 };
 pub use scrape_target::{Scheme, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
+pub use status::ResourceStatus;
 
 /// The API group of every Telltale resource.
 pub const GROUP: &str = "telltale.dev";

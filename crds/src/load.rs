@@ -196,7 +196,9 @@ spec:
         let text = format!("---\n{}", RULE.replace("for: 1m", "for: 1minute"));
         let err = load(&text).unwrap_err().to_string();
         assert!(
-            err.starts_with("rules.yaml: document 1 (AlertRule node): spec.groups[0].rules[0].for: "),
+            err.starts_with(
+                "rules.yaml: document 1 (AlertRule node): spec.groups[0].rules[0].for: "
+            ),
             "{err}"
         );
         assert!(!err.contains('\n'));
@@ -204,7 +206,9 @@ spec:
 
     #[test]
     fn unknown_field_is_named() {
-        let err = load(&RULE.replace("for: 1m", "fro: 1m")).unwrap_err().to_string();
+        let err = load(&RULE.replace("for: 1m", "fro: 1m"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("spec.groups[0].rules[0]"), "{err}");
         assert!(err.contains("fro"), "{err}");
     }
@@ -214,7 +218,10 @@ spec:
         let err = load(&RULE.replace("          expr: up == 0\n", ""))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("spec.groups[0].rules[0].expr: missing"), "{err}");
+        assert!(
+            err.contains("spec.groups[0].rules[0].expr: missing"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -233,7 +240,12 @@ spec:
 
     #[test]
     fn syntax_error_names_document() {
-        let err = load(&format!("{RULE}---\nkind: [\n")).unwrap_err().to_string();
-        assert!(err.starts_with("rules.yaml: document 2: not valid YAML"), "{err}");
+        let err = load(&format!("{RULE}---\nkind: [\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("rules.yaml: document 2: not valid YAML"),
+            "{err}"
+        );
     }
 }

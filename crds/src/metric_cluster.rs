@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
+use crate::status::ResourceStatus;
 
 /// One Telltale cluster. In standalone mode the storage layout does not apply (one node
 /// holds everything); the alerting section does.
@@ -15,7 +16,7 @@ use crate::error::FieldError;
     kind = "MetricCluster",
     namespaced,
     shortname = "mc",
-    status = "MetricClusterStatus"
+    status = "ResourceStatus"
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MetricClusterSpec {
@@ -64,17 +65,6 @@ pub struct WebhookConfig {
     /// Also notify when alerts resolve.
     #[serde(default = "yes")]
     pub send_resolved: bool,
-}
-
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MetricClusterStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
 }
 
 fn one() -> u32 {

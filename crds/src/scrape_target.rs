@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::PromDuration;
 use crate::error::FieldError;
+use crate::status::ResourceStatus;
 
 /// Endpoints to scrape and how to scrape them. In standalone mode only `static` targets
 /// are discovered.
@@ -18,7 +19,7 @@ use crate::error::FieldError;
     kind = "ScrapeTarget",
     namespaced,
     shortname = "st",
-    status = "ScrapeTargetStatus"
+    status = "ResourceStatus"
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScrapeTargetSpec {
@@ -72,20 +73,6 @@ impl Scheme {
     }
 }
 
-/// What the components report back about a ScrapeTarget.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScrapeTargetStatus {
-    /// `Accepted` or `Invalid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    /// Why the resource is invalid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-}
-
 fn default_path() -> String {
     "/metrics".into()
 }
@@ -114,7 +101,10 @@ impl ScrapeTargetSpec {
             return Err(FieldError::new("spec.interval", "must be greater than 0"));
         }
         if self.scrape_timeout.0.is_zero() {
-            return Err(FieldError::new("spec.scrapeTimeout", "must be greater than 0"));
+            return Err(FieldError::new(
+                "spec.scrapeTimeout",
+                "must be greater than 0",
+            ));
         }
         if self.scrape_timeout > self.interval {
             return Err(FieldError::new(
@@ -127,9 +117,8 @@ impl ScrapeTargetSpec {
         }
         for (g, group) in self.static_targets.iter().enumerate() {
             for (t, target) in group.targets.iter().enumerate() {
-                validate_host_port(target).map_err(|m| {
-                    FieldError::new(format!("spec.static[{g}].targets[{t}]"), m)
-                })?;
+                validate_host_port(target)
+                    .map_err(|m| FieldError::new(format!("spec.static[{g}].targets[{t}]"), m))?;
             }
             for name in group.labels.keys() {
                 if !is_label_name(name) {

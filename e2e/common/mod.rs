@@ -143,7 +143,11 @@ pub async fn query_at(base: &str, expr: &str) -> Vec<serde_json::Value> {
 
 /// `data.result` of an instant query evaluated at `time` (Unix seconds).
 pub async fn query_at_time(base: &str, expr: &str, time: f64) -> Vec<serde_json::Value> {
-    query_params(base, &[("query", expr.to_string()), ("time", time.to_string())]).await
+    query_params(
+        base,
+        &[("query", expr.to_string()), ("time", time.to_string())],
+    )
+    .await
 }
 
 async fn query_params(base: &str, params: &[(&str, String)]) -> Vec<serde_json::Value> {
@@ -158,7 +162,10 @@ async fn query_params(base: &str, params: &[(&str, String)]) -> Vec<serde_json::
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(status.is_success(), "query {expr:?} failed: {body}");
     assert_eq!(body["status"], "success", "{body}");
-    body["data"]["result"].as_array().cloned().unwrap_or_default()
+    body["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Polls `expr` until it returns at least one sample (or panics after `within`).

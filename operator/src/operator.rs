@@ -107,8 +107,12 @@ where
         .run(reconcile::<K>, error_policy::<K>, ctx)
         .for_each(|result| async move {
             match result {
-                Ok((obj, _)) => tracing::debug!(kind = K::kind(&()).as_ref(), name = %obj.name, "reconciled"),
-                Err(e) => tracing::warn!(kind = K::kind(&()).as_ref(), error = %e, "reconcile failed"),
+                Ok((obj, _)) => {
+                    tracing::debug!(kind = K::kind(&()).as_ref(), name = %obj.name, "reconciled")
+                }
+                Err(e) => {
+                    tracing::warn!(kind = K::kind(&()).as_ref(), error = %e, "reconcile failed")
+                }
             }
         })
         .await;

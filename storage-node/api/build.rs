@@ -1,7 +1,5 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tonic_prost_build::configure().compile_protos(
-        &["proto/telltale/storage/v1/storage.proto"],
-        &["proto"],
-    )?;
+    tonic_prost_build::configure()
+        .compile_protos(&["proto/telltale/storage/v1/storage.proto"], &["proto"])?;
     Ok(())
 }

@@ -43,11 +43,7 @@ impl GrpcStorage {
 #[async_trait::async_trait]
 impl SampleWriter for GrpcStorage {
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
-        let resp = self
-            .client
-            .clone()
-            .write(WriteRequest { series })
-            .await?;
+        let resp = self.client.clone().write(WriteRequest { series }).await?;
         Ok(resp.into_inner().samples_written)
     }
 }
@@ -63,10 +59,22 @@ impl SampleReader for GrpcStorage {
     }
 
     async fn label_names(&self, req: LabelNamesRequest) -> Result<Vec<String>> {
-        Ok(self.client.clone().label_names(req).await?.into_inner().values)
+        Ok(self
+            .client
+            .clone()
+            .label_names(req)
+            .await?
+            .into_inner()
+            .values)
     }
 
     async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>> {
-        Ok(self.client.clone().label_values(req).await?.into_inner().values)
+        Ok(self
+            .client
+            .clone()
+            .label_values(req)
+            .await?
+            .into_inner()
+            .values)
     }
 }

@@ -1,7 +1,7 @@
 //! The two seams through which components reach samples.
 
-use crate::pb::{LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesRequest, TimeSeries};
 use crate::Result;
+use crate::pb::{LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesRequest, TimeSeries};
 
 /// Where collected samples go. Returns once the samples are durable (acknowledged).
 #[async_trait::async_trait]
