@@ -16,6 +16,7 @@ async fn components_run_as_separate_processes() {
     let storage_http = format!("127.0.0.1:{}", free_port());
     let scraper_http = format!("127.0.0.1:{}", free_port());
     let query_http = format!("127.0.0.1:{}", free_port());
+    let alerts_http = format!("127.0.0.1:{}", free_port());
 
     // Addresses by flag for the storage node...
     let mut storage = Proc::spawn(
@@ -46,8 +47,19 @@ async fn components_run_as_separate_processes() {
             .env("TELLTALE_LISTEN", &query_http),
         dir.path().join("query.log"),
     );
+    let mut alertmanager = Proc::spawn(
+        "alertmanager",
+        Command::new(TELLTALE).arg("alertmanager").args([
+            "--storage",
+            &grpc,
+            "--listen",
+            &alerts_http,
+        ]),
+        dir.path().join("alertmanager.log"),
+    );
     wait_ready(&mut scraper, &format!("http://{scraper_http}/-/ready")).await;
     wait_ready(&mut query, &format!("http://{query_http}/-/ready")).await;
+    wait_ready(&mut alertmanager, &format!("http://{alerts_http}/-/ready")).await;
 
     let ts = now_ms();
     let status = push(
