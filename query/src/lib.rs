@@ -30,7 +30,8 @@ pub(crate) mod eval;
 pub mod labels;
 /// Self-metrics of the query service.
 pub mod metrics;
-/// An in-memory `SampleReader` for tests.
+/// An in-memory `SampleReader` for tests (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 /// Query results.
 pub mod value;
