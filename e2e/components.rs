@@ -85,13 +85,11 @@ async fn components_run_as_separate_processes() {
         ("storage", &storage_http),
         ("scraper", &scraper_http),
         ("query", &query_http),
+        ("alertmanager", &alerts_http),
     ] {
-        let metrics = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        get_text(&format!("http://{addr}/-/healthy")).await;
+        get_text(&format!("http://{addr}/-/ready")).await;
+        let metrics = get_text(&format!("http://{addr}/metrics")).await;
         assert!(
             metrics.contains(&format!("component=\"{name}\"")),
             "{name} /metrics lacks its build info"

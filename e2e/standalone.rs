@@ -14,19 +14,10 @@ use common::*;
 async fn serves_health_and_scrapes_itself() {
     let dir = tempfile::tempdir().unwrap();
     let t = Telltale::start(&dir.path().join("data"), &["--self-scrape-interval", "1s"]).await;
-    let client = reqwest::Client::new();
-    for path in ["/-/healthy", "/-/ready", "/metrics"] {
-        let r = client.get(t.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), 200, "{path}");
+    for path in ["/-/healthy", "/-/ready"] {
+        get_text(&t.url(path)).await;
     }
-    let metrics = client
-        .get(t.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&t.url("/metrics")).await;
     assert!(metrics.contains("telltale_build_info"), "{metrics}");
 
     let up = eventually(&t.url(""), r#"up{job="telltale"}"#, Duration::from_secs(20)).await;
@@ -46,14 +37,7 @@ async fn serves_health_and_scrapes_itself() {
     )
     .await;
 
-    let info: serde_json::Value = client
-        .get(t.url("/api/v1/status/buildinfo"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = get_json(&t.url("/api/v1/status/buildinfo")).await;
     assert_eq!(info["status"], "success");
     assert_eq!(info["data"]["version"], env!("CARGO_PKG_VERSION"));
 }
@@ -237,12 +221,7 @@ spec:
     assert_eq!(alert["annotations"]["summary"], "value is 10 on box-1");
 
     // The Prometheus-style alerts API shows it firing.
-    let alerts: serde_json::Value = reqwest::get(t.url("/api/v1/alerts"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alerts = get_json(&t.url("/api/v1/alerts")).await;
     assert_eq!(alerts["data"]["alerts"][0]["state"], "firing", "{alerts}");
 
     assert!(

@@ -115,6 +115,18 @@ impl Telltale {
     }
 }
 
+/// GETs `url` and returns the body as text.
+pub async fn get_text(url: &str) -> String {
+    let resp = reqwest::get(url).await.unwrap();
+    assert!(resp.status().is_success(), "GET {url}: {}", resp.status());
+    resp.text().await.unwrap()
+}
+
+/// GETs `url` and returns the body as JSON.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    serde_json::from_str(&get_text(url).await).unwrap()
+}
+
 /// Polls `ready_url` until it answers 200, failing with the process log if the process
 /// exits or 30 s pass.
 pub async fn wait_ready(proc: &mut Proc, ready_url: &str) {
