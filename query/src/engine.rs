@@ -279,6 +279,7 @@ impl Engine {
                     matchers: set.iter().map(to_storage_matcher).collect(),
                     start_ms: sel.min_ms,
                     end_ms: sel.max_ms,
+                    ..SelectRequest::default()
                 };
                 per_set.push(self.inner.reader.select(req).await?);
             }

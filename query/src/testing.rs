@@ -6,8 +6,9 @@
 use std::sync::Mutex;
 
 use telltale_storage_api::{
-    Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher, MatcherSet, Result,
-    SampleReader, SelectRequest, SeriesRequest, TimeSeries,
+    AggregatedSeries, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher,
+    MatcherSet, Resolution, Result, SampleReader, SelectRequest, SeriesRequest, TierInfo,
+    TimeSeries, rollup,
 };
 
 /// Series held in memory, answered with Prometheus matcher semantics.
@@ -105,6 +106,64 @@ impl SampleReader for MemoryReader {
             .unwrap_or_else(|e| e.into_inner())
             .push(req);
         Ok(out)
+    }
+
+    /// Rollup points computed from the raw samples on every call (every tier complete).
+    async fn select_aggregated(&self, req: SelectRequest) -> Result<Vec<AggregatedSeries>> {
+        let width = match Resolution::try_from(req.resolution) {
+            Ok(Resolution::OneHour) => 3_600_000,
+            _ => 60_000,
+        };
+        let set = MatcherSet {
+            matchers: req.matchers.clone(),
+        };
+        let out = self
+            .matching(std::slice::from_ref(&set))
+            .into_iter()
+            .map(|s| {
+                let raw: Vec<(i64, f64)> = s
+                    .samples
+                    .iter()
+                    .map(|x| (x.timestamp_ms, x.value))
+                    .collect();
+                let mut points = rollup::summarise(&raw, None, width);
+                points.retain(|p| p.timestamp_ms >= req.start_ms && p.timestamp_ms <= req.end_ms);
+                AggregatedSeries {
+                    labels: s.labels,
+                    points,
+                }
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect();
+        self.selects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(req);
+        Ok(out)
+    }
+
+    /// Every tier unlimited and complete up to the newest sample held.
+    async fn info(&self) -> Result<InfoResponse> {
+        let newest = {
+            let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+            all.iter()
+                .filter_map(|s| s.samples.last().map(|x| x.timestamp_ms))
+                .max()
+                .unwrap_or(0)
+        };
+        let tier = |resolution: Resolution| TierInfo {
+            resolution: resolution as i32,
+            retention_ms: 0,
+            complete_until_ms: newest,
+            disk_bytes: 0,
+        };
+        Ok(InfoResponse {
+            tiers: vec![
+                tier(Resolution::Raw),
+                tier(Resolution::OneMinute),
+                tier(Resolution::OneHour),
+            ],
+        })
     }
 
     async fn series(&self, req: SeriesRequest) -> Result<Vec<TimeSeries>> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use telltale_storage_api::MAX_MESSAGE_BYTES;
 use telltale_storage_api::pb::storage_server::{Storage, StorageServer};
 use telltale_storage_api::pb::{
-    LabelNamesRequest, LabelValuesRequest, SelectRequest, SelectResponse, SeriesRequest,
-    SeriesResponse, StringsResponse, WriteRequest, WriteResponse,
+    InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Resolution, SelectRequest,
+    SelectResponse, SeriesRequest, SeriesResponse, StringsResponse, WriteRequest, WriteResponse,
 };
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
@@ -86,8 +86,27 @@ impl Storage for GrpcService {
         req: Request<SelectRequest>,
     ) -> Result<Response<SelectResponse>, Status> {
         let req = req.into_inner();
-        let series = self.run("select", move |e| e.select(&req)).await?;
-        Ok(Response::new(SelectResponse { series }))
+        let resp = if req.resolution == Resolution::Raw as i32 {
+            let series = self.run("select", move |e| e.select(&req)).await?;
+            SelectResponse {
+                series,
+                aggregated: Vec::new(),
+            }
+        } else {
+            let aggregated = self
+                .run("select", move |e| e.select_aggregated(&req))
+                .await?;
+            SelectResponse {
+                series: Vec::new(),
+                aggregated,
+            }
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+        let tiers = self.run("info", |e| e.info()).await?;
+        Ok(Response::new(InfoResponse { tiers }))
     }
 
     async fn series(

@@ -151,6 +151,7 @@ fn select(engine: &Engine, metric: &str) -> Result<Vec<TimeSeries>, String> {
             matchers: vec![Matcher::new(MatchOp::Equal, "__name__", metric)],
             start_ms: i64::MIN,
             end_ms: i64::MAX,
+            ..SelectRequest::default()
         })
         .map_err(|e| format!("select {metric}: {e}"))
 }

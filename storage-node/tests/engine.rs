@@ -33,6 +33,7 @@ fn select(engine: &Engine, matchers: Vec<Matcher>, start_ms: i64, end_ms: i64) -
             matchers,
             start_ms,
             end_ms,
+            ..SelectRequest::default()
         })
         .unwrap()
 }
@@ -255,6 +256,7 @@ fn select_rejects_bad_requests() {
         matchers,
         start_ms,
         end_ms,
+        ..SelectRequest::default()
     };
     let empty_only = vec![Matcher::new(MatchOp::Regex, "job", ".*"), eq("zone", "")];
     let err = engine.select(&req(empty_only, 0, 1)).unwrap_err();

@@ -52,6 +52,7 @@ async fn serves_the_storage_contract() {
             matchers: vec![Matcher::new(MatchOp::Equal, "__name__", "up")],
             start_ms: 0,
             end_ms: 1500,
+            ..SelectRequest::default()
         })
         .await
         .unwrap();
@@ -114,6 +115,7 @@ async fn serves_the_storage_contract() {
             matchers: vec![Matcher::new(MatchOp::Regex, "job", ".*")],
             start_ms: 0,
             end_ms: 1,
+            ..SelectRequest::default()
         })
         .await
         .unwrap_err();

@@ -6,7 +6,8 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::pb::storage_client::StorageClient;
 use crate::pb::{
-    LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesRequest, TimeSeries, WriteRequest,
+    AggregatedSeries, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Resolution,
+    SelectRequest, SeriesRequest, TimeSeries, WriteRequest,
 };
 use crate::{Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter};
 
@@ -50,8 +51,28 @@ impl SampleWriter for GrpcStorage {
 
 #[async_trait::async_trait]
 impl SampleReader for GrpcStorage {
-    async fn select(&self, req: SelectRequest) -> Result<Vec<TimeSeries>> {
+    async fn select(&self, mut req: SelectRequest) -> Result<Vec<TimeSeries>> {
+        req.resolution = Resolution::Raw as i32;
         Ok(self.client.clone().select(req).await?.into_inner().series)
+    }
+
+    async fn select_aggregated(&self, req: SelectRequest) -> Result<Vec<AggregatedSeries>> {
+        if req.resolution == Resolution::Raw as i32 {
+            return Err(Error::InvalidRequest(
+                "select_aggregated needs a rollup resolution (ONE_MINUTE or ONE_HOUR)".into(),
+            ));
+        }
+        Ok(self
+            .client
+            .clone()
+            .select(req)
+            .await?
+            .into_inner()
+            .aggregated)
+    }
+
+    async fn info(&self) -> Result<InfoResponse> {
+        Ok(self.client.clone().info(InfoRequest {}).await?.into_inner())
     }
 
     async fn series(&self, req: SeriesRequest) -> Result<Vec<TimeSeries>> {

@@ -6,6 +6,9 @@ pub enum Error {
     /// The address could not be turned into a gRPC endpoint.
     #[error("invalid storage endpoint {endpoint:?}: {reason}")]
     InvalidEndpoint { endpoint: String, reason: String },
+    /// The request was rejected before it was sent.
+    #[error("invalid storage request: {0}")]
+    InvalidRequest(String),
     /// The node answered with a gRPC error status.
     #[error("storage {code}: {message}")]
     Status { code: tonic::Code, message: String },
@@ -16,10 +19,11 @@ impl Error {
     pub fn is_invalid_request(&self) -> bool {
         matches!(
             self,
-            Error::Status {
-                code: tonic::Code::InvalidArgument,
-                ..
-            }
+            Error::InvalidRequest(_)
+                | Error::Status {
+                    code: tonic::Code::InvalidArgument,
+                    ..
+                }
         )
     }
 
@@ -27,6 +31,7 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::InvalidEndpoint { .. } => "invalid_endpoint",
+            Error::InvalidRequest(_) => "invalid_argument",
             Error::Status { code, .. } => match code {
                 tonic::Code::InvalidArgument => "invalid_argument",
                 tonic::Code::Unavailable => "unavailable",

@@ -14,6 +14,7 @@
 
 pub mod client;
 pub mod error;
+pub mod rollup;
 pub mod traits;
 
 /// Types and service stubs generated from `storage.proto`.
@@ -25,8 +26,8 @@ pub use client::GrpcStorage;
 pub use error::{Error, Result};
 pub use pb::matcher::Op as MatchOp;
 pub use pb::{
-    Label, LabelNamesRequest, LabelValuesRequest, Matcher, MatcherSet, Sample, SelectRequest,
-    SeriesRequest, TimeSeries,
+    Aggregate, AggregatedSeries, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
+    Matcher, MatcherSet, Resolution, Sample, SelectRequest, SeriesRequest, TierInfo, TimeSeries,
 };
 pub use traits::{SampleReader, SampleWriter};
 

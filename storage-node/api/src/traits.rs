@@ -1,7 +1,10 @@
 //! The two seams through which components reach samples.
 
 use crate::Result;
-use crate::pb::{LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesRequest, TimeSeries};
+use crate::pb::{
+    AggregatedSeries, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
+    SeriesRequest, TimeSeries,
+};
 
 /// Where collected samples go. Returns once the samples are durable (acknowledged).
 #[async_trait::async_trait]
@@ -13,8 +16,14 @@ pub trait SampleWriter: Send + Sync {
 /// Where the query engine reads samples and the index from.
 #[async_trait::async_trait]
 pub trait SampleReader: Send + Sync {
-    /// Every series matching all matchers, with its samples in the request's time range.
+    /// Every series matching all matchers, with its raw samples in the request's time
+    /// range (the request's resolution is ignored: this is the raw tier).
     async fn select(&self, req: SelectRequest) -> Result<Vec<TimeSeries>>;
+    /// Every series matching all matchers, with its rollup points at the request's
+    /// resolution (`ONE_MINUTE` or `ONE_HOUR`) whose buckets start in the time range.
+    async fn select_aggregated(&self, req: SelectRequest) -> Result<Vec<AggregatedSeries>>;
+    /// Retention and rollup progress of each tier.
+    async fn info(&self) -> Result<InfoResponse>;
     /// Label sets of the series matching any of the request's matcher sets.
     async fn series(&self, req: SeriesRequest) -> Result<Vec<TimeSeries>>;
     /// Sorted label names.

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use telltale_storage_api::{
-    LabelNamesRequest, LabelValuesRequest, MatcherSet, Sample, SelectRequest, SeriesRequest,
-    TimeSeries,
+    AggregatedSeries, LabelNamesRequest, LabelValuesRequest, MatcherSet, Resolution, Sample,
+    SelectRequest, SeriesRequest, TierInfo, TimeSeries, rollup,
 };
 
 use super::Engine;
@@ -49,6 +49,40 @@ impl Engine {
         }
         timer.observe_duration();
         Ok(out)
+    }
+
+    /// Rollup points of the matching series at `req.resolution`.
+    pub fn select_aggregated(&self, req: &SelectRequest) -> Result<Vec<AggregatedSeries>> {
+        let width = match Resolution::try_from(req.resolution) {
+            Ok(Resolution::OneMinute) => 60_000,
+            Ok(Resolution::OneHour) => 3_600_000,
+            _ => {
+                return Err(Error::InvalidArgument {
+                    name: "resolution",
+                    reason: "a rollup resolution is needed".into(),
+                });
+            }
+        };
+        Ok(self
+            .select(req)?
+            .into_iter()
+            .map(|s| {
+                let raw: Vec<(i64, f64)> = s
+                    .samples
+                    .iter()
+                    .map(|x| (x.timestamp_ms, x.value))
+                    .collect();
+                AggregatedSeries {
+                    labels: s.labels,
+                    points: rollup::summarise(&raw, None, width),
+                }
+            })
+            .collect())
+    }
+
+    /// Retention and progress of each tier.
+    pub fn info(&self) -> Result<Vec<TierInfo>> {
+        Ok(Vec::new())
     }
 
     /// Label sets of the series matching any of `req.match_sets` (every series when

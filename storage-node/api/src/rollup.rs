@@ -1,0 +1,164 @@
+//! What a rollup point means, as one pure definition shared by the storage engine (which
+//! computes and stores them) and by readers that compute them from raw samples.
+//!
+//! A point summarises the samples of the bucket `[t, t + width)`: count, sum, min, max,
+//! last (and its timestamp) and a counter-reset-aware increase. Staleness markers are
+//! not samples here. The increase of a bucket includes the step from the last sample
+//! before it (when at most [`INCREASE_LOOKBACK_MS`] older) to its first sample, so the
+//! increases of consecutive buckets add up to the increase over their whole span, and a
+//! coarser rollup is the merge of finer ones ([`merge`]).
+
+use crate::pb::Aggregate;
+
+/// The bit pattern Prometheus writes as a staleness marker (a NaN).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// How far back the previous sample may lie and still count towards a bucket's increase
+/// (Prometheus's lookback delta).
+pub const INCREASE_LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// Whether `v` is a staleness marker (compared by bits: other NaNs are values).
+pub fn is_stale_marker(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// The start of the bucket of width `width_ms` that holds `t` (floor, also for negative
+/// timestamps).
+pub fn bucket_start(t: i64, width_ms: i64) -> i64 {
+    t.div_euclid(width_ms) * width_ms
+}
+
+/// Summarises time-ordered raw `samples` into buckets of `width_ms`.
+///
+/// `prev` is the last sample before `samples[0]` (if known), used for the first bucket's
+/// increase. Buckets without samples produce no point; points are in time order.
+pub fn summarise(
+    samples: &[(i64, f64)],
+    prev: Option<(i64, f64)>,
+    width_ms: i64,
+) -> Vec<Aggregate> {
+    let mut out: Vec<Aggregate> = Vec::new();
+    let mut prev = prev.filter(|(_, v)| !is_stale_marker(*v));
+    for &(t, v) in samples {
+        if is_stale_marker(v) {
+            // A gap: the next sample does not continue from before the marker.
+            prev = None;
+            continue;
+        }
+        let start = bucket_start(t, width_ms);
+        let step = match prev {
+            Some((pt, pv)) if t - pt <= INCREASE_LOOKBACK_MS && t > pt => {
+                if v >= pv {
+                    v - pv
+                } else {
+                    v
+                }
+            }
+            _ => 0.0,
+        };
+        match out.last_mut() {
+            Some(p) if p.timestamp_ms == start => {
+                p.count += 1;
+                p.sum += v;
+                p.min = p.min.min(v);
+                p.max = p.max.max(v);
+                p.last = v;
+                p.last_timestamp_ms = t;
+                p.increase += step;
+            }
+            _ => out.push(Aggregate {
+                timestamp_ms: start,
+                count: 1,
+                sum: v,
+                min: v,
+                max: v,
+                last: v,
+                increase: step,
+                last_timestamp_ms: t,
+            }),
+        }
+        prev = Some((t, v));
+    }
+    out
+}
+
+/// Merges time-ordered finer points into buckets of `width_ms` (a multiple of theirs).
+pub fn merge(points: &[Aggregate], width_ms: i64) -> Vec<Aggregate> {
+    let mut out: Vec<Aggregate> = Vec::new();
+    for p in points {
+        let start = bucket_start(p.timestamp_ms, width_ms);
+        match out.last_mut() {
+            Some(o) if o.timestamp_ms == start => {
+                o.count += p.count;
+                o.sum += p.sum;
+                o.min = o.min.min(p.min);
+                o.max = o.max.max(p.max);
+                o.last = p.last;
+                o.last_timestamp_ms = p.last_timestamp_ms;
+                o.increase += p.increase;
+            }
+            _ => out.push(Aggregate {
+                timestamp_ms: start,
+                ..*p
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    #[test]
+    fn buckets_hold_count_sum_min_max_last() {
+        let s = [(0, 1.0), (10_000, 5.0), (59_999, 3.0), (60_000, 2.0)];
+        let p = summarise(&s, None, MIN);
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            (p[0].count, p[0].sum, p[0].min, p[0].max, p[0].last),
+            (3, 9.0, 1.0, 5.0, 3.0)
+        );
+        assert_eq!(p[0].last_timestamp_ms, 59_999);
+        assert_eq!((p[1].timestamp_ms, p[1].count, p[1].sum), (60_000, 1, 2.0));
+    }
+
+    #[test]
+    fn increase_is_counter_reset_aware_and_crosses_bucket_edges() {
+        // 10 -> 15 (+5), 15 -> 3 reset (+3), 3 -> 4 (+1) across the edge.
+        let s = [(30_000, 15.0), (50_000, 3.0), (70_000, 4.0)];
+        let p = summarise(&s, Some((20_000, 10.0)), MIN);
+        assert_eq!(p[0].increase, 8.0);
+        assert_eq!(p[1].increase, 1.0);
+        let hour = merge(&p, 60 * MIN);
+        assert_eq!(hour.len(), 1);
+        assert_eq!(hour[0].increase, 9.0);
+        assert_eq!(hour[0].count, 3);
+        assert_eq!(hour[0].last, 4.0);
+    }
+
+    #[test]
+    fn staleness_markers_are_skipped_and_break_the_increase() {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let s = [(0, 1.0), (10_000, stale), (20_000, 7.0)];
+        let p = summarise(&s, None, MIN);
+        assert_eq!(p[0].count, 2);
+        assert_eq!(p[0].increase, 0.0);
+        assert!(is_stale_marker(stale));
+        assert!(!is_stale_marker(f64::NAN));
+    }
+
+    #[test]
+    fn previous_sample_too_old_does_not_count() {
+        let p = summarise(&[(600_000, 5.0)], Some((0, 1.0)), MIN);
+        assert_eq!(p[0].increase, 0.0);
+    }
+
+    #[test]
+    fn negative_timestamps_floor() {
+        assert_eq!(bucket_start(-1, MIN), -MIN);
+        assert_eq!(bucket_start(0, MIN), 0);
+    }
+}
