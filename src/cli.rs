@@ -58,12 +58,56 @@ pub struct StandaloneArgs {
     /// URL that alert notifications link back to.
     #[arg(long, env = "TELLTALE_EXTERNAL_URL")]
     pub external_url: Option<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// How the storage engine keeps data (retention per tier, out-of-order window, flushes).
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// How long raw samples are kept (`0`: forever).
+    #[arg(long = "retention-raw", default_value = "7d", value_parser = parse_duration)]
+    pub retention_raw: telltale_crds::PromDuration,
+    /// How long 1-minute rollups are kept (`0`: forever).
+    #[arg(long = "retention-1m", default_value = "30d", value_parser = parse_duration)]
+    pub retention_1m: telltale_crds::PromDuration,
+    /// How long 1-hour rollups are kept (`0`: forever).
+    #[arg(long = "retention-1h", default_value = "365d", value_parser = parse_duration)]
+    pub retention_1h: telltale_crds::PromDuration,
+    /// Samples this much older than the newest one are still taken in memory; older
+    /// ones are backfill, written straight to their day (both are kept).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub out_of_order_window: telltale_crds::PromDuration,
+    /// How often the in-memory head is flushed to compressed chunks.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub flush_interval: telltale_crds::PromDuration,
+}
+
+impl EngineArgs {
+    pub fn options(&self) -> telltale_storage::EngineOptions {
+        let keep = |d: &telltale_crds::PromDuration| {
+            let d = d.as_duration();
+            (!d.is_zero()).then_some(d)
+        };
+        telltale_storage::EngineOptions {
+            retention: telltale_storage::Retention {
+                raw: keep(&self.retention_raw),
+                minute: keep(&self.retention_1m),
+                hour: keep(&self.retention_1h),
+            },
+            out_of_order_window: self.out_of_order_window.as_duration(),
+            flush_interval: self.flush_interval.as_duration(),
+            ..telltale_storage::EngineOptions::default()
+        }
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct StorageArgs {
     #[arg(long, env = "TELLTALE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// gRPC address of the storage API.
     #[arg(long, env = "TELLTALE_GRPC_LISTEN", default_value = "0.0.0.0:9095")]
     pub grpc_listen: SocketAddr,

@@ -24,7 +24,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let registry = ops::new_registry("standalone")?;
     let shutdown = Shutdown::on_signals();
 
-    let engine = open_engine(&args.data_dir, &registry).await?;
+    let (engine, _maintenance) = open_engine(&args.data_dir, &args.engine, &registry).await?;
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
     let grpc_addr = grpc.local_addr()?;
     let storage_task = tokio::spawn(telltale_storage::serve(
@@ -121,6 +121,7 @@ fn self_target(addr: SocketAddr, interval: PromDuration) -> ScrapeTarget {
             interval,
             scrape_timeout: timeout,
             params: BTreeMap::new(),
+            ..Default::default()
         },
     )
 }

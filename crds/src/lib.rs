@@ -3,7 +3,7 @@
 //! Group `telltale.dev`, version `v1alpha1`:
 //! - [`MetricCluster`]: one monitoring cluster (shards, replicas, alert receivers);
 //! - [`ScrapeTarget`]: what to scrape and how;
-//! - [`AlertRule`]: groups of PromQL alerting rules.
+//! - [`AlertRule`]: groups of PromQL alerting and recording rules.
 //!
 //! The same YAML documents are applied with `kubectl` in a cluster and loaded from files by
 //! `telltale standalone -f FILE`; [`load`] reads such files and reports a bad document
@@ -19,22 +19,31 @@ pub mod error;
 pub mod generate;
 /// Reading resources from multi-document YAML files.
 pub mod load;
-/// `MetricCluster`: one monitoring cluster and its alert receivers.
+/// `MetricCluster`: one monitoring cluster and its alerting section.
 pub mod metric_cluster;
+/// `Receiver`: webhook, Slack, PagerDuty, email, SMS and voice integrations.
+pub mod receiver;
+/// `Route` and `InhibitRule`: the routing tree and inhibition.
+pub mod routing;
 /// `ScrapeTarget`: what to scrape and how.
 pub mod scrape_target;
+/// `SecretRef`: credentials from a Kubernetes Secret or a file.
+pub mod secret;
 /// `ResourceStatus`: the status every kind reports.
 pub mod status;
 
-pub use alert_rule::{AlertRule, AlertRuleSpec, AlertingRule, RuleGroup};
+pub use alert_rule::{AlertRule, AlertRuleSpec, Rule, RuleGroup};
 pub use duration::PromDuration;
 pub use error::{ConfigError, FieldError};
 pub use generate::crd_yaml;
 pub use load::{Document, Resource, load_file, load_str};
-pub use metric_cluster::{
-    AlertingSpec, MetricCluster, MetricClusterSpec, Receiver, Route, WebhookConfig,
+pub use metric_cluster::{AlertingSpec, MetricCluster, MetricClusterSpec};
+pub use receiver::{
+    EmailConfig, EmailTls, PagerdutyConfig, Receiver, SlackConfig, TwilioConfig, WebhookConfig,
 };
+pub use routing::{InhibitRule, Route};
 pub use scrape_target::{Scheme, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
+pub use secret::{SecretKeySelector, SecretRef};
 pub use status::ResourceStatus;
 
 /// The API group of every Telltale resource.

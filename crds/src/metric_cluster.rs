@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
+use crate::receiver::Receiver;
+use crate::routing::{InhibitRule, Route};
 use crate::status::ResourceStatus;
 
 /// One Telltale cluster. In standalone mode the storage layout does not apply (one node
@@ -30,41 +32,22 @@ pub struct MetricClusterSpec {
     pub alerting: AlertingSpec,
 }
 
-/// Receivers and the route that picks one for each alert.
+/// Receivers, the routing tree that picks them and the inhibition rules.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlertingSpec {
+    /// The root of the routing tree. Without one, every alert goes to the first receiver,
+    /// grouped by `alertname`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<Route>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub receivers: Vec<Receiver>,
-}
-
-/// The top of the routing tree.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Route {
-    /// Name of the receiver alerts go to.
-    pub receiver: String,
-}
-
-/// A named set of notification integrations.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Receiver {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub webhooks: Vec<WebhookConfig>,
-}
-
-/// POSTs the Alertmanager webhook JSON (version "4") to `url`.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WebhookConfig {
-    pub url: String,
-    /// Also notify when alerts resolve.
-    #[serde(default = "yes")]
-    pub send_resolved: bool,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        alias = "inhibit_rules"
+    )]
+    pub inhibit_rules: Vec<InhibitRule>,
 }
 
 fn one() -> u32 {
@@ -72,9 +55,6 @@ fn one() -> u32 {
 }
 fn three() -> u32 {
     3
-}
-fn yes() -> bool {
-    true
 }
 
 impl MetricClusterSpec {
@@ -96,34 +76,26 @@ impl AlertingSpec {
     pub fn validate(&self) -> Result<(), FieldError> {
         let mut names = std::collections::BTreeSet::new();
         for (i, r) in self.receivers.iter().enumerate() {
-            if r.name.is_empty() {
-                return Err(FieldError::new(
-                    format!("spec.alerting.receivers[{i}].name"),
-                    "must not be empty",
-                ));
-            }
+            let at = format!("spec.alerting.receivers[{i}]");
+            r.validate(&at)?;
             if !names.insert(r.name.as_str()) {
                 return Err(FieldError::new(
-                    format!("spec.alerting.receivers[{i}].name"),
+                    format!("{at}.name"),
                     format!("receiver {:?} is defined twice", r.name),
                 ));
             }
-            for (w, hook) in r.webhooks.iter().enumerate() {
-                if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
-                    return Err(FieldError::new(
-                        format!("spec.alerting.receivers[{i}].webhooks[{w}].url"),
-                        format!("{:?} is not an http(s) URL", hook.url),
-                    ));
-                }
-            }
         }
-        if let Some(route) = &self.route
-            && !names.contains(route.receiver.as_str())
-        {
-            return Err(FieldError::new(
-                "spec.alerting.route.receiver",
-                format!("no receiver named {:?}", route.receiver),
-            ));
+        if let Some(route) = &self.route {
+            let names: Vec<&str> = names.into_iter().collect();
+            route.validate("spec.alerting.route", &names, true)?;
+        }
+        for (i, rule) in self.inhibit_rules.iter().enumerate() {
+            if rule.target_matchers.is_empty() {
+                return Err(FieldError::new(
+                    format!("spec.alerting.inhibitRules[{i}].targetMatchers"),
+                    "needs at least one matcher",
+                ));
+            }
         }
         Ok(())
     }

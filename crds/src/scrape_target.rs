@@ -10,8 +10,8 @@ use crate::duration::PromDuration;
 use crate::error::FieldError;
 use crate::status::ResourceStatus;
 
-/// Endpoints to scrape and how to scrape them. In standalone mode only `static` targets
-/// are discovered.
+/// Endpoints to scrape and how to scrape them. In standalone mode targets come from
+/// `static` lists and from `fileSd` files.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "telltale.dev",
@@ -43,6 +43,235 @@ pub struct ScrapeTargetSpec {
     /// URL query parameters sent with every scrape.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, Vec<String>>,
+    /// Files listing more static targets (Prometheus's `file_sd_configs`), re-read when
+    /// they change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sd: Vec<FileSdConfig>,
+    /// Keep the scraped series' own labels when they collide with target labels (instead
+    /// of renaming them `exported_<name>`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub honor_labels: bool,
+    /// Use the timestamps written in the exposition (otherwise every sample gets the
+    /// scrape's time).
+    #[serde(default = "default_true")]
+    pub honor_timestamps: bool,
+    /// Relabeling of each target's labels before it is scraped; a target can be dropped
+    /// here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relabelings: Vec<RelabelConfig>,
+    /// Relabeling of every scraped sample before it is stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metric_relabelings: Vec<RelabelConfig>,
+    /// Fail a scrape with more samples than this (after metric relabeling); 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sample_limit: u64,
+    /// Fail a scrape with a series of more labels than this; 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_limit: u64,
+    /// Fail a scrape with a label name longer than this (bytes); 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_name_length_limit: u64,
+    /// Fail a scrape with a label value longer than this (bytes); 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_value_length_limit: u64,
+}
+
+/// Files of target groups, each a JSON or YAML list of `{targets: [...], labels: {...}}`
+/// as Prometheus's `file_sd_configs` reads them.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileSdConfig {
+    /// Paths of the files (`.json`, `.yml` or `.yaml`); the last path component may hold
+    /// `*` wildcards.
+    pub files: Vec<String>,
+    /// How often the files are checked for changes; defaults to the scrape interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<PromDuration>,
+}
+
+/// One relabeling step, as Prometheus's `relabel_config`. Unset fields take
+/// Prometheus's defaults: separator `;`, regex `(.*)` (always anchored at both ends),
+/// replacement `$1`, action `replace`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RelabelConfig {
+    /// Labels whose values, joined by `separator`, are matched against `regex`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_labels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separator: Option<String>,
+    /// The label written by `replace`, `hashmod`, `lowercase` and `uppercase`, compared
+    /// by `keepequal` and `dropequal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_label: Option<String>,
+    /// An RE2 regular expression, anchored at both ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// Modulus of `hashmod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modulus: Option<u64>,
+    /// What `replace` writes (`$1`, `${name}` refer to regex groups); for `labelmap`, the
+    /// new label name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+    #[serde(default)]
+    pub action: RelabelAction,
+}
+
+/// What a relabeling step does.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RelabelAction {
+    /// Writes `replacement` (expanded) to `target_label` when `regex` matches.
+    #[default]
+    Replace,
+    /// Drops the target or sample unless `regex` matches.
+    Keep,
+    /// Drops the target or sample when `regex` matches.
+    Drop,
+    /// Drops it unless the joined source values equal the value of `target_label`.
+    KeepEqual,
+    /// Drops it when the joined source values equal the value of `target_label`.
+    DropEqual,
+    /// Writes the hash of the joined source values modulo `modulus` to `target_label`.
+    HashMod,
+    /// Copies every label whose name matches `regex` to the name `replacement`.
+    LabelMap,
+    /// Removes every label whose name matches `regex`.
+    LabelDrop,
+    /// Removes every label whose name does not match `regex`.
+    LabelKeep,
+    /// Writes the joined source values in lower case to `target_label`.
+    Lowercase,
+    /// Writes the joined source values in upper case to `target_label`.
+    Uppercase,
+}
+
+impl RelabelAction {
+    /// The name written in configuration.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RelabelAction::Replace => "replace",
+            RelabelAction::Keep => "keep",
+            RelabelAction::Drop => "drop",
+            RelabelAction::KeepEqual => "keepequal",
+            RelabelAction::DropEqual => "dropequal",
+            RelabelAction::HashMod => "hashmod",
+            RelabelAction::LabelMap => "labelmap",
+            RelabelAction::LabelDrop => "labeldrop",
+            RelabelAction::LabelKeep => "labelkeep",
+            RelabelAction::Lowercase => "lowercase",
+            RelabelAction::Uppercase => "uppercase",
+        }
+    }
+}
+
+impl RelabelConfig {
+    /// The separator, `;` unless set.
+    pub fn separator(&self) -> &str {
+        self.separator.as_deref().unwrap_or(";")
+    }
+
+    /// The regular expression as written (unanchored), `(.*)` unless set.
+    pub fn regex(&self) -> &str {
+        self.regex.as_deref().unwrap_or("(.*)")
+    }
+
+    /// The replacement, `$1` unless set.
+    pub fn replacement(&self) -> &str {
+        self.replacement.as_deref().unwrap_or("$1")
+    }
+
+    /// Checks the combination of fields each action needs (the regex itself is compiled,
+    /// and checked, by the scraper). `field` is the path of this step, for errors.
+    pub fn validate(&self, field: &str) -> Result<(), FieldError> {
+        use RelabelAction as A;
+        let err = |sub: &str, m: String| FieldError::new(format!("{field}.{sub}"), m);
+        for (i, name) in self.source_labels.iter().enumerate() {
+            if !is_label_name(name) {
+                return Err(err(
+                    &format!("sourceLabels[{i}]"),
+                    format!("{name:?} is not a valid label name"),
+                ));
+            }
+        }
+        let action = self.action.as_str();
+        let target = self.target_label.as_deref().unwrap_or("");
+        match self.action {
+            A::Replace | A::HashMod | A::Lowercase | A::Uppercase | A::KeepEqual | A::DropEqual
+                if target.is_empty() =>
+            {
+                return Err(err(
+                    "targetLabel",
+                    format!("is required for action {action}"),
+                ));
+            }
+            A::Replace if !is_label_name_template(target) => {
+                return Err(err(
+                    "targetLabel",
+                    format!("{target:?} is not a valid label name (or $-template of one)"),
+                ));
+            }
+            A::HashMod | A::Lowercase | A::Uppercase | A::KeepEqual | A::DropEqual
+                if !is_label_name(target) =>
+            {
+                return Err(err(
+                    "targetLabel",
+                    format!("{target:?} is not a valid label name"),
+                ));
+            }
+            _ => {}
+        }
+        match self.action {
+            A::HashMod if self.modulus.unwrap_or(0) == 0 => {
+                return Err(err(
+                    "modulus",
+                    "must be set and greater than 0 for action hashmod".into(),
+                ));
+            }
+            A::LabelDrop | A::LabelKeep
+                if !self.source_labels.is_empty()
+                    || self.target_label.is_some()
+                    || self.modulus.is_some()
+                    || self.separator.is_some()
+                    || self.replacement.is_some() =>
+            {
+                return Err(err(
+                    "action",
+                    format!(
+                        "{action} takes only regex (no sourceLabels, separator, targetLabel, modulus or replacement)"
+                    ),
+                ));
+            }
+            A::KeepEqual | A::DropEqual if self.regex.is_some() || self.replacement.is_some() => {
+                return Err(err(
+                    "action",
+                    format!("{action} takes no regex or replacement"),
+                ));
+            }
+            A::LabelMap if !is_label_name_template(self.replacement()) => {
+                return Err(err(
+                    "replacement",
+                    format!(
+                        "{:?} is not a valid label name (or $-template of one)",
+                        self.replacement()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+fn default_true() -> bool {
+    true
 }
 
 /// A group of fixed endpoints sharing extra labels.
@@ -83,6 +312,30 @@ fn default_timeout() -> PromDuration {
     PromDuration::from_secs(10)
 }
 
+impl Default for ScrapeTargetSpec {
+    /// The spec of an empty YAML `spec: {}`: no endpoints, Prometheus's defaults.
+    fn default() -> Self {
+        ScrapeTargetSpec {
+            job: None,
+            static_targets: Vec::new(),
+            path: default_path(),
+            scheme: Scheme::default(),
+            interval: default_interval(),
+            scrape_timeout: default_timeout(),
+            params: BTreeMap::new(),
+            file_sd: Vec::new(),
+            honor_labels: false,
+            honor_timestamps: true,
+            relabelings: Vec::new(),
+            metric_relabelings: Vec::new(),
+            sample_limit: 0,
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+        }
+    }
+}
+
 impl ScrapeTargetSpec {
     /// Checks what the schema cannot: endpoint syntax, path, timeout within interval.
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -115,9 +368,31 @@ impl ScrapeTargetSpec {
                 ),
             ));
         }
+        for (i, r) in self.relabelings.iter().enumerate() {
+            r.validate(&format!("spec.relabelings[{i}]"))?;
+        }
+        for (i, r) in self.metric_relabelings.iter().enumerate() {
+            r.validate(&format!("spec.metricRelabelings[{i}]"))?;
+        }
+        for (i, f) in self.file_sd.iter().enumerate() {
+            if f.files.is_empty() {
+                return Err(FieldError::new(
+                    format!("spec.fileSd[{i}].files"),
+                    "must list at least one file",
+                ));
+            }
+            if let Some(r) = f.refresh_interval
+                && r.0.is_zero()
+            {
+                return Err(FieldError::new(
+                    format!("spec.fileSd[{i}].refreshInterval"),
+                    "must be greater than 0",
+                ));
+            }
+        }
         for (g, group) in self.static_targets.iter().enumerate() {
             for (t, target) in group.targets.iter().enumerate() {
-                validate_host_port(target)
+                validate_endpoint(target, !self.relabelings.is_empty())
                     .map_err(|m| FieldError::new(format!("spec.static[{g}].targets[{t}]"), m))?;
             }
             for name in group.labels.keys() {
@@ -140,15 +415,39 @@ pub fn is_label_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn validate_host_port(s: &str) -> Result<(), String> {
-    let (host, port) = s
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{s:?} is not host:port"))?;
-    if host.is_empty() || host.contains('/') {
-        return Err(format!("{s:?} is not host:port"));
+/// True for a label name that may contain `$1` / `${name}` references to regex groups
+/// (the target label of `replace`, the replacement of `labelmap`).
+fn is_label_name_template(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '{' | '}'))
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// A static endpoint: `host` or `host:port` (the scheme's port is added when missing).
+/// With relabelings any non-empty string is accepted (say, a URL a prober takes as
+/// `__param_target`); the address left after relabeling is checked by the scraper.
+fn validate_endpoint(s: &str, relabeled: bool) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
     }
-    port.parse::<u16>()
-        .map_err(|_| format!("{s:?} has no valid port"))?;
+    if relabeled {
+        return Ok(());
+    }
+    if s.contains('/') || s.contains(char::is_whitespace) {
+        return Err(format!(
+            "{s:?} is not host:port (use relabelings to turn other strings into an address)"
+        ));
+    }
+    if let Some((host, port)) = s.rsplit_once(':')
+        && !host.ends_with(':')
+    {
+        if host.is_empty() {
+            return Err(format!("{s:?} is not host:port"));
+        }
+        port.parse::<u16>()
+            .map_err(|_| format!("{s:?} has no valid port"))?;
+    }
     Ok(())
 }
 
@@ -170,14 +469,112 @@ mod tests {
     }
 
     #[test]
+    fn default_is_the_empty_spec() {
+        assert_eq!(ScrapeTargetSpec::default(), spec("{}"));
+    }
+
+    #[test]
     fn timeout_longer_than_interval_is_rejected() {
         let s = spec("interval: 5s\nscrapeTimeout: 10s");
         assert_eq!(s.validate().unwrap_err().field, "spec.scrapeTimeout");
     }
 
     #[test]
+    fn scrape_semantics_fields_parse_with_defaults() {
+        let s = spec("static: [{targets: ['a:1']}]");
+        assert!(!s.honor_labels);
+        assert!(s.honor_timestamps);
+        assert_eq!(s.sample_limit, 0);
+        let s = spec(
+            r#"
+honorLabels: true
+honorTimestamps: false
+sampleLimit: 100
+labelLimit: 5
+labelNameLengthLimit: 10
+labelValueLengthLimit: 20
+fileSd: [{files: [targets/*.json], refreshInterval: 1m}]
+relabelings:
+  - {sourceLabels: [__address__], regex: '(.*):\d+', targetLabel: host}
+  - {action: labeldrop, regex: tmp_.*}
+metricRelabelings:
+  - {action: hashmod, sourceLabels: [a], modulus: 4, targetLabel: shard}
+"#,
+        );
+        s.validate().unwrap();
+        assert!(s.honor_labels && !s.honor_timestamps);
+        assert_eq!(
+            (
+                s.sample_limit,
+                s.label_limit,
+                s.label_name_length_limit,
+                s.label_value_length_limit
+            ),
+            (100, 5, 10, 20)
+        );
+        let r = &s.relabelings[0];
+        assert_eq!(r.action, RelabelAction::Replace);
+        assert_eq!((r.separator(), r.replacement()), (";", "$1"));
+        assert_eq!(s.relabelings[1].action, RelabelAction::LabelDrop);
+        assert_eq!(s.relabelings[1].regex(), "tmp_.*");
+        assert_eq!(s.metric_relabelings[0].modulus, Some(4));
+        assert_eq!(
+            s.file_sd[0].refresh_interval,
+            Some(PromDuration::from_secs(60))
+        );
+        // Defaults are not written back.
+        let yaml = serde_yaml::to_string(&spec("static: [{targets: ['a:1']}]")).unwrap();
+        assert!(
+            !yaml.contains("honorLabels") && !yaml.contains("sampleLimit"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn relabel_steps_are_checked_per_action() {
+        let field = |yaml: &str| spec(yaml).validate().unwrap_err().field;
+        assert_eq!(
+            field("relabelings: [{sourceLabels: [a]}]"),
+            "spec.relabelings[0].targetLabel"
+        );
+        assert_eq!(
+            field("metricRelabelings: [{action: hashmod, sourceLabels: [a], targetLabel: b}]"),
+            "spec.metricRelabelings[0].modulus"
+        );
+        assert_eq!(
+            field("relabelings: [{action: labeldrop, regex: a, targetLabel: b}]"),
+            "spec.relabelings[0].action"
+        );
+        assert_eq!(
+            field("relabelings: [{action: keep, sourceLabels: ['bad-name']}]"),
+            "spec.relabelings[0].sourceLabels[0]"
+        );
+        assert_eq!(
+            field("relabelings: [{action: lowercase, sourceLabels: [a], targetLabel: '${1}'}]"),
+            "spec.relabelings[0].targetLabel"
+        );
+        assert_eq!(field("fileSd: [{files: []}]"), "spec.fileSd[0].files");
+        // A $-template is a fine target label for replace.
+        spec("relabelings: [{sourceLabels: [a], regex: '(.+)', targetLabel: 'x_${1}'}]")
+            .validate()
+            .unwrap();
+        assert!(serde_yaml::from_str::<ScrapeTargetSpec>("relabelings: [{action: nope}]").is_err());
+    }
+
+    #[test]
     fn bad_endpoint_names_its_index() {
-        let s = spec("static: [{targets: ['a:1', 'nope']}]");
+        let s = spec("static: [{targets: ['a:1', 'a/b']}]");
         assert_eq!(s.validate().unwrap_err().field, "spec.static[0].targets[1]");
+        let s = spec("static: [{targets: ['a:1', 'h:port']}]");
+        assert_eq!(s.validate().unwrap_err().field, "spec.static[0].targets[1]");
+        // A missing port is the scheme's; with relabelings anything goes.
+        spec("static: [{targets: ['example.org']}]")
+            .validate()
+            .unwrap();
+        spec(
+            "static: [{targets: ['https://x/y']}]\nrelabelings: [{targetLabel: a, replacement: b}]",
+        )
+        .validate()
+        .unwrap();
     }
 }

@@ -10,6 +10,18 @@ pub enum Error {
     #[error("text exposition line {line}: {message}")]
     Parse { line: usize, message: String },
 
+    /// The OpenMetrics exposition could not be parsed.
+    #[error("openmetrics exposition line {line}: {message}")]
+    OpenMetrics { line: usize, message: String },
+
+    /// A relabeling step is not valid (its regular expression does not compile).
+    #[error("{field}: {message}")]
+    Relabel { field: String, message: String },
+
+    /// A file of static targets (`fileSd`) cannot be read or parsed.
+    #[error("file_sd {path}: {message}")]
+    FileSd { path: String, message: String },
+
     /// The scrape request could not be sent or its body not read.
     #[error("Get {url:?}: {message}")]
     Http { url: String, message: String },
@@ -62,6 +74,9 @@ impl Error {
     pub fn status_code(&self) -> StatusCode {
         match self {
             Error::Parse { .. }
+            | Error::OpenMetrics { .. }
+            | Error::Relabel { .. }
+            | Error::FileSd { .. }
             | Error::Snappy { .. }
             | Error::Protobuf(_)
             | Error::InvalidSeries { .. } => StatusCode::BAD_REQUEST,
@@ -85,6 +100,9 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Parse { .. } => "parse",
+            Error::OpenMetrics { .. } => "parse_openmetrics",
+            Error::Relabel { .. } => "relabel_config",
+            Error::FileSd { .. } => "file_sd",
             Error::Http { .. } => "http",
             Error::HttpStatus { .. } => "http_status",
             Error::NotUtf8 { .. } => "not_utf8",
@@ -126,6 +144,29 @@ mod tests {
             storage(tonic::Code::Internal).status_code(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    #[test]
+    fn config_and_format_errors_are_bad_requests() {
+        let om = Error::OpenMetrics {
+            line: 2,
+            message: "x".into(),
+        };
+        assert_eq!(om.to_string(), "openmetrics exposition line 2: x");
+        assert_eq!(om.metric_label(), "parse_openmetrics");
+        let relabel = Error::Relabel {
+            field: "spec.relabelings[0].regex".into(),
+            message: "bad".into(),
+        };
+        assert_eq!(relabel.to_string(), "spec.relabelings[0].regex: bad");
+        let file = Error::FileSd {
+            path: "t.json".into(),
+            message: "eof".into(),
+        };
+        assert_eq!(file.to_string(), "file_sd t.json: eof");
+        for e in [om, relabel, file] {
+            assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        }
     }
 
     #[test]

@@ -1,15 +1,60 @@
-//! [`Fetcher`]: the HTTP side of a scrape — one GET, headers as Prometheus sends them.
+//! [`Fetcher`]: the HTTP side of a scrape — one GET, headers as Prometheus sends them:
+//! OpenMetrics 1.0 preferred over the text format 0.0.4 (the response's `Content-Type`
+//! picks the parser, [`Format`]), gzip accepted and decoded.
 
 use std::error::Error as _;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 
 use crate::error::{Error, Result};
 use crate::target::Target;
+use crate::text::Exposition;
 
-/// The `Accept` header of a scrape: the text format 0.0.4, anything else as a fallback.
-pub const ACCEPT_HEADER: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
+/// The `Accept` header of a scrape, Prometheus's: OpenMetrics 1.0.0, then 0.0.1, then the
+/// text format 0.0.4, anything else as a fallback.
+pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// The exposition format of a scraped body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `text/plain; version=0.0.4` (and anything not OpenMetrics, as Prometheus does).
+    Text,
+    /// `application/openmetrics-text`.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format a `Content-Type` header announces.
+    pub fn from_content_type(content_type: &str) -> Format {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if media == "application/openmetrics-text" {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    /// Parses `body` in this format.
+    pub fn parse(&self, body: &str) -> Result<Exposition> {
+        match self {
+            Format::Text => crate::text::parse(body),
+            Format::OpenMetrics => crate::openmetrics::parse(body),
+        }
+    }
+}
+
+/// A fetched page: its body (gzip already decoded) and format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub body: String,
+    pub format: Format,
+}
 /// The header telling the target how long the scraper waits.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
 
@@ -31,8 +76,8 @@ impl Fetcher {
         Fetcher { client }
     }
 
-    /// GETs the target's URL within its timeout and returns the body.
-    pub async fn fetch(&self, target: &Target) -> Result<String> {
+    /// GETs the target's URL within its timeout and returns the page.
+    pub async fn fetch(&self, target: &Target) -> Result<Page> {
         let url = target.url.as_str();
         let http = |e: reqwest::Error| Error::Http {
             url: url.to_string(),
@@ -57,10 +102,17 @@ impl Fetcher {
                 status: status.to_string(),
             });
         }
+        let format = Format::from_content_type(
+            resp.headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        );
         let body = resp.bytes().await.map_err(http)?;
-        String::from_utf8(body.into()).map_err(|_| Error::NotUtf8 {
+        let body = String::from_utf8(body.into()).map_err(|_| Error::NotUtf8 {
             url: url.to_string(),
-        })
+        })?;
+        Ok(Page { body, format })
     }
 }
 
@@ -87,4 +139,28 @@ fn error_chain(e: &reqwest::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_picks_the_parser() {
+        assert_eq!(
+            Format::from_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            Format::from_content_type("Application/OpenMetrics-Text"),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            Format::from_content_type("text/plain; version=0.0.4"),
+            Format::Text
+        );
+        assert_eq!(Format::from_content_type(""), Format::Text);
+        assert!(Format::OpenMetrics.parse("a 1\n").is_err(), "no # EOF");
+        assert!(Format::Text.parse("a 1\n").is_ok());
+    }
 }

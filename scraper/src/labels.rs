@@ -46,6 +46,20 @@ pub fn merge_target_labels(scraped: LabelPairs, target: &[(String, String)]) -> 
     set
 }
 
+/// Combines a scraped series' labels with the target's labels the `honor_labels: true`
+/// way: scraped labels win, target labels are added where the series has none (an empty
+/// scraped value counts as absent). The result is sorted by name, without empty values.
+pub fn honor_scraped_labels(scraped: LabelPairs, target: &[(String, String)]) -> LabelPairs {
+    let mut set: LabelPairs = scraped.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    for (name, value) in target {
+        if !value.is_empty() && !set.iter().any(|(n, _)| n == name) {
+            set.push((name.clone(), value.clone()));
+        }
+    }
+    set.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    set
+}
+
 /// The label set of a scraped sample before target labels are added: `__name__` first,
 /// then the sample's labels.
 pub fn with_metric_name(name: String, labels: Vec<(String, String)>) -> LabelPairs {
@@ -136,6 +150,23 @@ mod tests {
                 ("exported_exported_job", "a"),
                 ("exported_job", "u"),
                 ("job", "t"),
+            ])
+        );
+    }
+
+    #[test]
+    fn honored_scraped_labels_win() {
+        let got = honor_scraped_labels(
+            pairs(&[("__name__", "m"), ("job", "inner"), ("instance", "")]),
+            &pairs(&[("instance", "h:1"), ("job", "outer"), ("env", "p")]),
+        );
+        assert_eq!(
+            got,
+            pairs(&[
+                ("__name__", "m"),
+                ("env", "p"),
+                ("instance", "h:1"),
+                ("job", "inner")
             ])
         );
     }

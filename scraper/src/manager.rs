@@ -1,43 +1,58 @@
-//! [`ScrapeManager`]: owns one [`ScrapeLoop`] per target and reconciles them with the
-//! desired `ScrapeTarget` resources.
+//! [`ScrapeManager`]: owns one [`ScrapeLoop`] per owned target and reconciles them with
+//! the desired `ScrapeTarget` resources, their `fileSd` files and (optionally) the live
+//! scraper set of a [`Membership`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use telltale_crds::ScrapeTarget;
 use telltale_storage_api::SampleWriter;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{error, info};
+use tracing::{debug, error, info, warn};
 
+use crate::discovery::{DroppedTarget, discover};
 use crate::fetch::Fetcher;
+use crate::file_sd::FileSdCache;
 use crate::health::ScrapeHealth;
+use crate::membership::{Membership, owner};
 use crate::metrics::Metrics;
 use crate::reconcile::plan;
-use crate::scrape_loop::ScrapeLoop;
-use crate::target::{Target, TargetKey, targets_from_resources};
+use crate::scrape_loop::{LoopCommand, ScrapeLoop};
+use crate::target::{Target, TargetKey};
 
-/// Runs the scrape loops. Create it with [`ScrapeManager::new`] and feed it resources
-/// with [`ScrapeManager::apply`]; both `apply` and `shutdown` must be called from within
-/// a Tokio runtime.
+/// Runs the scrape loops. Create it with [`ScrapeManager::new`] (scrape every target) or
+/// [`ScrapeManager::with_membership`] (scrape the targets this replica owns) and feed it
+/// resources with [`ScrapeManager::apply`]; `apply`, `apply_targets` and `shutdown` must
+/// be called from within a Tokio runtime.
 pub struct ScrapeManager {
     writer: Arc<dyn SampleWriter>,
     fetcher: Fetcher,
     metrics: Metrics,
+    membership: Option<Membership>,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
+    /// The resources of the last `apply` (re-derived when their files change).
+    resources: Vec<ScrapeTarget>,
+    files: FileSdCache,
+    /// Every target wanted, owned by this replica or not.
+    desired: Vec<Target>,
+    dropped: Vec<DroppedTarget>,
     loops: HashMap<TargetKey, LoopEntry>,
     /// Loops told to stop that may still be writing their staleness markers.
     stopping: Vec<JoinHandle<()>>,
+    file_sd_task: Option<JoinHandle<()>>,
+    membership_task: Option<JoinHandle<()>>,
     shut_down: bool,
 }
 
 struct LoopEntry {
     target: Arc<Target>,
-    control: watch::Sender<Option<Arc<Target>>>,
+    control: watch::Sender<LoopCommand>,
     health: Arc<Mutex<ScrapeHealth>>,
     task: JoinHandle<()>,
 }
@@ -47,16 +62,38 @@ struct LoopEntry {
 pub struct TargetState {
     pub target: Arc<Target>,
     pub health: ScrapeHealth,
+    /// The replica scraping it (this one), when the manager has a membership.
+    pub scraper: Option<String>,
 }
 
 impl ScrapeManager {
-    /// A manager with no targets, writing every scrape through `writer` and registering
-    /// its metrics on `registry`.
+    /// A manager with no targets that scrapes every target it is given, writing every
+    /// scrape through `writer` and registering its metrics on `registry`.
     pub fn new(writer: Arc<dyn SampleWriter>, registry: &prometheus::Registry) -> Arc<Self> {
+        Self::build(writer, registry, None)
+    }
+
+    /// A manager that scrapes only the targets `membership` assigns to this replica
+    /// (rendezvous hashing of [`Target::identity_hash`] over the live members), and
+    /// re-assigns them whenever the member set changes.
+    pub fn with_membership(
+        writer: Arc<dyn SampleWriter>,
+        registry: &prometheus::Registry,
+        membership: Membership,
+    ) -> Arc<Self> {
+        Self::build(writer, registry, Some(membership))
+    }
+
+    fn build(
+        writer: Arc<dyn SampleWriter>,
+        registry: &prometheus::Registry,
+        membership: Option<Membership>,
+    ) -> Arc<Self> {
         Arc::new(ScrapeManager {
             writer,
             fetcher: Fetcher::new(),
             metrics: Metrics::new(registry),
+            membership,
             state: Mutex::new(State::default()),
         })
     }
@@ -66,14 +103,43 @@ impl ScrapeManager {
         &self.metrics
     }
 
-    /// Replaces the desired set of targets with those of `resources`: starts loops for new
-    /// targets, stops those of removed ones (they write staleness markers on the way out)
-    /// and updates the settings of changed ones in place.
-    pub fn apply(self: &Arc<Self>, resources: &[ScrapeTarget]) {
-        self.apply_targets(targets_from_resources(resources));
+    /// This replica's name, when it has a membership.
+    pub fn scraper_name(&self) -> Option<&str> {
+        self.membership.as_ref().map(|m| m.self_name.as_str())
     }
 
-    /// Like [`ScrapeManager::apply`], with targets already derived.
+    /// Replaces the desired set of targets with those of `resources` (their static
+    /// endpoints and the groups of their `fileSd` files, relabeled): starts loops for new
+    /// targets, stops those of removed ones (they write staleness markers on the way out)
+    /// and updates the settings of changed ones in place. Files are checked for changes
+    /// every `refreshInterval` (by default the resource's scrape interval).
+    pub fn apply(self: &Arc<Self>, resources: &[ScrapeTarget]) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            error!("ScrapeManager::apply called outside a Tokio runtime; targets not applied");
+            return;
+        };
+        let mut state = self.lock();
+        if state.shut_down {
+            error!("ScrapeManager::apply called after shutdown; targets not applied");
+            return;
+        }
+        state.resources = resources.to_vec();
+        let patterns = file_patterns(resources);
+        state.files.refresh(patterns.iter().map(String::as_str));
+        let discovery = discover(&state.resources, &state.files);
+        state.desired = discovery.active;
+        state.dropped = discovery.dropped;
+        if let Some(task) = state.file_sd_task.take() {
+            task.abort();
+        }
+        if let Some(period) = file_sd_period(resources) {
+            state.file_sd_task = Some(runtime.spawn(refresh_files(Arc::downgrade(self), period)));
+        }
+        self.reconcile(&mut state, &runtime);
+    }
+
+    /// Like [`ScrapeManager::apply`], with targets already derived (no dropped targets,
+    /// no files).
     pub fn apply_targets(self: &Arc<Self>, desired: Vec<Target>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             error!("ScrapeManager::apply called outside a Tokio runtime; targets not applied");
@@ -84,9 +150,45 @@ impl ScrapeManager {
             error!("ScrapeManager::apply called after shutdown; targets not applied");
             return;
         }
+        state.desired = desired;
+        state.dropped.clear();
+        self.reconcile(&mut state, &runtime);
+    }
+
+    /// Starts, updates and stops loops so that exactly the owned desired targets run.
+    fn reconcile(self: &Arc<Self>, state: &mut State, runtime: &tokio::runtime::Handle) {
+        if let Some(m) = &self.membership
+            && state.membership_task.is_none()
+        {
+            state.membership_task =
+                Some(runtime.spawn(follow_membership(Arc::downgrade(self), m.members.clone())));
+        }
+        let members = self.membership.as_ref().map(|m| m.members.borrow().clone());
+        let owned: Vec<Target> = state
+            .desired
+            .iter()
+            .filter(|t| match (&self.membership, &members) {
+                (Some(m), Some(set)) => owner(set, t.identity_hash()) == Some(m.self_name.as_str()),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        self.metrics
+            .scrape_targets_discovered
+            .set(state.desired.len() as i64);
+        if let (Some(m), Some(set)) = (&self.membership, &members) {
+            self.metrics.scraper_members.set(set.len() as i64);
+            if !set.contains(&m.self_name) {
+                warn!(
+                    scraper = %m.self_name,
+                    members = ?set,
+                    "this scraper is not in the live member set: it scrapes nothing"
+                );
+            }
+        }
         let plan = plan(
             state.loops.iter().map(|(k, e)| (k, e.target.as_ref())),
-            desired,
+            owned,
         );
         if plan.is_empty() {
             return;
@@ -97,9 +199,21 @@ impl ScrapeManager {
             stop = plan.stop.len(),
             "reconciling scrape targets"
         );
+        let still_wanted: HashSet<TargetKey> = if plan.stop.is_empty() {
+            HashSet::new()
+        } else {
+            state.desired.iter().map(Target::key).collect()
+        };
         for key in plan.stop {
             if let Some(entry) = state.loops.remove(&key) {
-                let _ = entry.control.send(None);
+                // A target still wanted but no longer ours is handed to another replica,
+                // which goes on writing its series: no staleness markers.
+                let command = if still_wanted.contains(&key) {
+                    LoopCommand::Handoff
+                } else {
+                    LoopCommand::Stop
+                };
+                let _ = entry.control.send(command);
                 state.stopping.push(entry.task);
             }
         }
@@ -107,14 +221,14 @@ impl ScrapeManager {
             if let Some(entry) = state.loops.get_mut(&target.key()) {
                 let target = Arc::new(target);
                 entry.target = target.clone();
-                let _ = entry.control.send(Some(target));
+                let _ = entry.control.send(LoopCommand::Run(target));
             }
         }
         for target in plan.start {
             let key = target.key();
             let target = Arc::new(target);
             let health = Arc::new(Mutex::new(ScrapeHealth::default()));
-            let (control, rx) = watch::channel(Some(target.clone()));
+            let (control, rx) = watch::channel(LoopCommand::Run(target.clone()));
             let scrape_loop = ScrapeLoop::new(
                 self.writer.clone(),
                 self.fetcher.clone(),
@@ -136,13 +250,35 @@ impl ScrapeManager {
         self.metrics.scrape_targets.set(state.loops.len() as i64);
     }
 
+    /// Re-reads changed `fileSd` files and reconciles when their targets changed.
+    fn refresh_file_sd(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        let mut state = self.lock();
+        if state.shut_down {
+            return;
+        }
+        let patterns = file_patterns(&state.resources);
+        if !state.files.refresh(patterns.iter().map(String::as_str)) {
+            return;
+        }
+        let discovery = discover(&state.resources, &state.files);
+        state.desired = discovery.active;
+        state.dropped = discovery.dropped;
+        self.reconcile(&mut state, runtime);
+    }
+
     /// Stops every loop (each writes its staleness markers) and refuses further `apply`.
     pub fn shutdown(&self) {
         let mut state = self.lock();
         state.shut_down = true;
+        for task in [state.file_sd_task.take(), state.membership_task.take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+        }
         let loops: Vec<LoopEntry> = state.loops.drain().map(|(_, e)| e).collect();
         for entry in loops {
-            let _ = entry.control.send(None);
+            let _ = entry.control.send(LoopCommand::Stop);
             state.stopping.push(entry.task);
         }
         self.metrics.scrape_targets.set(0);
@@ -162,12 +298,14 @@ impl ScrapeManager {
     /// Every running target with the outcome of its last scrape, by pool then URL.
     pub fn targets(&self) -> Vec<TargetState> {
         let state = self.lock();
+        let scraper = self.scraper_name().map(str::to_string);
         let mut out: Vec<TargetState> = state
             .loops
             .values()
             .map(|e| TargetState {
                 target: e.target.clone(),
                 health: e.health.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                scraper: scraper.clone(),
             })
             .collect();
         out.sort_by(|a, b| {
@@ -180,7 +318,66 @@ impl ScrapeManager {
         out
     }
 
+    /// The endpoints target relabeling dropped, in discovery order.
+    pub fn dropped_targets(&self) -> Vec<DroppedTarget> {
+        self.lock().dropped.clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Every `fileSd` file pattern of `resources`.
+fn file_patterns(resources: &[ScrapeTarget]) -> Vec<String> {
+    resources
+        .iter()
+        .flat_map(|r| r.spec.file_sd.iter())
+        .flat_map(|sd| sd.files.iter().cloned())
+        .collect()
+}
+
+/// How often files are checked: the shortest refresh interval (a resource's scrape
+/// interval unless set); `None` without files.
+fn file_sd_period(resources: &[ScrapeTarget]) -> Option<Duration> {
+    resources
+        .iter()
+        .flat_map(|r| {
+            r.spec
+                .file_sd
+                .iter()
+                .map(|sd| sd.refresh_interval.unwrap_or(r.spec.interval).0)
+        })
+        .filter(|d| !d.is_zero())
+        .min()
+}
+
+async fn refresh_files(manager: Weak<ScrapeManager>, period: Duration) {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Some(manager) = manager.upgrade() else {
+            return;
+        };
+        manager.refresh_file_sd(&tokio::runtime::Handle::current());
+    }
+}
+
+async fn follow_membership(
+    manager: Weak<ScrapeManager>,
+    mut members: watch::Receiver<Vec<String>>,
+) {
+    while members.changed().await.is_ok() {
+        let Some(manager) = manager.upgrade() else {
+            return;
+        };
+        debug!(members = ?*members.borrow(), "scraper membership changed");
+        let mut state = manager.lock();
+        if state.shut_down {
+            return;
+        }
+        manager.reconcile(&mut state, &tokio::runtime::Handle::current());
     }
 }

@@ -6,12 +6,18 @@ use tracing::warn;
 /// Counters and gauges about scraping and push ingestion. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Metrics {
-    /// `telltale_scrapes_total{result}`: `success`, `scrape_error` or `write_error`.
+    /// `telltale_scrapes_total{result}`: `success`, `scrape_error`, `limit_error` or
+    /// `write_error`.
     pub scrapes_total: IntCounterVec,
     /// `telltale_scraped_samples_total`: samples parsed from successful scrapes.
     pub scraped_samples_total: IntCounter,
     /// `telltale_scrape_targets`: targets with a running scrape loop.
     pub scrape_targets: IntGauge,
+    /// `telltale_scrape_targets_discovered`: targets wanted over all replicas (after
+    /// relabeling, before assignment).
+    pub scrape_targets_discovered: IntGauge,
+    /// `telltale_scraper_members`: live scraper replicas in the membership.
+    pub scraper_members: IntGauge,
     /// `telltale_remote_write_samples_total`: pushed samples acknowledged by storage.
     pub remote_write_samples_total: IntCounter,
     /// `telltale_remote_write_requests_total{code}`: push requests by HTTP status code.
@@ -38,6 +44,16 @@ impl Metrics {
                 "Targets with a running scrape loop.",
             )
             .expect("valid metric definition"),
+            scrape_targets_discovered: IntGauge::new(
+                "telltale_scrape_targets_discovered",
+                "Targets wanted over all scraper replicas, after relabeling.",
+            )
+            .expect("valid metric definition"),
+            scraper_members: IntGauge::new(
+                "telltale_scraper_members",
+                "Live scraper replicas sharing the targets.",
+            )
+            .expect("valid metric definition"),
             remote_write_samples_total: IntCounter::new(
                 "telltale_remote_write_samples_total",
                 "Samples received through remote_write and acknowledged by storage.",
@@ -52,10 +68,12 @@ impl Metrics {
             )
             .expect("valid metric definition"),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 5] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
             Box::new(m.scrapes_total.clone()),
             Box::new(m.scraped_samples_total.clone()),
             Box::new(m.scrape_targets.clone()),
+            Box::new(m.scrape_targets_discovered.clone()),
+            Box::new(m.scraper_members.clone()),
             Box::new(m.remote_write_samples_total.clone()),
             Box::new(m.remote_write_requests_total.clone()),
         ];

@@ -55,28 +55,13 @@ pub fn plan<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use telltale_crds::Scheme;
-
     use super::*;
-    use crate::target::{scrape_url, target_labels};
+    use crate::target::test_target;
 
     fn target(address: &str, interval_s: u64) -> Target {
-        Target {
-            pool: "p".into(),
-            job: "j".into(),
-            address: address.into(),
-            scheme: Scheme::Http,
-            path: "/metrics".into(),
-            params: BTreeMap::new(),
-            interval: Duration::from_secs(interval_s),
-            timeout: Duration::from_secs(1),
-            labels: target_labels("j", address, &BTreeMap::new()),
-            group_labels: BTreeMap::new(),
-            url: scrape_url(Scheme::Http, address, "/metrics", &BTreeMap::new()).unwrap(),
-        }
+        test_target(address, Duration::from_secs(interval_s))
     }
 
     fn running(ts: &[Target]) -> Vec<(TargetKey, Target)> {

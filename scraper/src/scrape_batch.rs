@@ -1,20 +1,27 @@
 //! [`BatchBuilder`]: turns one scrape's outcome into the batch written to storage — target
-//! labels, the report series (`up`, `scrape_duration_seconds`, `scrape_samples_scraped`)
-//! and staleness markers for series that disappeared. Pure: no I/O, no clock.
+//! labels (`honor_labels`), exposition timestamps (`honor_timestamps`), metric relabeling,
+//! limits, the report series (`up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
+//! `scrape_samples_post_metric_relabeling`, `scrape_series_added`) and staleness markers
+//! for series that disappeared. Pure: no I/O, no clock.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use telltale_storage_api::rollup::STALE_NAN_BITS as STORAGE_STALE_NAN_BITS;
 use telltale_storage_api::{METRIC_NAME, Sample, TimeSeries};
 use tracing::debug;
 
 use crate::labels::{
-    LabelPairs, format_labels, merge_target_labels, to_storage_labels, with_metric_name,
+    LabelPairs, format_labels, honor_scraped_labels, merge_target_labels, to_storage_labels,
+    with_metric_name,
 };
+use crate::limits::Limits;
+use crate::relabel::Relabeler;
 use crate::text::ParsedSample;
 
-/// The bit pattern of Prometheus's staleness marker, a NaN no arithmetic produces.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+/// The bit pattern of Prometheus's staleness marker, a NaN no arithmetic produces (the
+/// storage contract's constant).
+pub const STALE_NAN_BITS: u64 = STORAGE_STALE_NAN_BITS;
 /// The staleness marker value: written for a series that stopped being exposed.
 pub const STALE_NAN: f64 = f64::from_bits(STALE_NAN_BITS);
 
@@ -24,7 +31,40 @@ pub fn is_stale_nan(v: f64) -> bool {
 }
 
 /// The names of the series every scrape reports about itself.
-pub const REPORT_SERIES: [&str; 3] = ["up", "scrape_duration_seconds", "scrape_samples_scraped"];
+pub const REPORT_SERIES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// How the samples of one target become series: its settings, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleRules<'a> {
+    /// The target's labels (after target relabeling), sorted.
+    pub target_labels: &'a [(String, String)],
+    /// Scraped labels win over target labels instead of becoming `exported_*`.
+    pub honor_labels: bool,
+    /// Exposition timestamps are used instead of the scrape's time.
+    pub honor_timestamps: bool,
+    pub metric_relabelings: &'a Relabeler,
+    pub limits: Limits,
+}
+
+impl<'a> SampleRules<'a> {
+    /// Prometheus's defaults for a target with these labels: no honoring of labels,
+    /// exposition timestamps honored, no relabeling, no limits.
+    pub fn new(target_labels: &'a [(String, String)], metric_relabelings: &'a Relabeler) -> Self {
+        SampleRules {
+            target_labels,
+            honor_labels: false,
+            honor_timestamps: true,
+            metric_relabelings,
+            limits: Limits::default(),
+        }
+    }
+}
 
 /// One batch for storage and what it contains.
 #[derive(Debug, Default)]
@@ -32,10 +72,16 @@ pub struct Batch {
     pub series: Vec<TimeSeries>,
     /// Samples in the exposition (0 for a failed scrape).
     pub scraped: usize,
+    /// Samples left after metric relabeling.
+    pub post_relabeling: usize,
+    /// Series in this scrape that were not in the previous one.
+    pub series_added: usize,
     /// Staleness markers in the batch.
     pub stale_markers: usize,
     /// Samples dropped because their label set already appeared in this scrape.
     pub duplicates: usize,
+    /// Why the scrape failed although the body was fetched and parsed (a limit).
+    pub error: Option<String>,
 }
 
 /// Remembers the series of a target's previous scrape to mark vanished ones stale.
@@ -48,18 +94,19 @@ pub struct BatchBuilder {
 impl BatchBuilder {
     /// The batch of one scrape started at `timestamp_ms`. `samples` is `None` for a failed
     /// scrape (unreachable target, bad status, unparsable body): then `up` is 0 and every
-    /// series of the previous scrape gets a staleness marker.
+    /// series of the previous scrape gets a staleness marker. A scrape that breaks a limit
+    /// is failed the same way, its samples discarded and the reason in [`Batch::error`].
     ///
-    /// Every sample gets the scrape's timestamp; timestamps in the exposition are ignored
-    /// (Prometheus's `honor_timestamps: false`).
+    /// Series written with their own exposition timestamp (`honor_timestamps`) are not
+    /// tracked for staleness, as in Prometheus.
     pub fn scrape(
         &mut self,
-        target_labels: &[(String, String)],
+        rules: &SampleRules<'_>,
         samples: Option<Vec<ParsedSample>>,
         timestamp_ms: i64,
         duration: Duration,
     ) -> Batch {
-        let up = samples.is_some();
+        let mut up = samples.is_some();
         let samples = samples.unwrap_or_default();
         let mut batch = Batch {
             scraped: samples.len(),
@@ -67,15 +114,55 @@ impl BatchBuilder {
             ..Batch::default()
         };
         let mut current: HashSet<LabelPairs> = HashSet::with_capacity(samples.len());
+        let mut seen: HashSet<LabelPairs> = HashSet::with_capacity(samples.len());
         for s in samples {
-            let labels = merge_target_labels(with_metric_name(s.name, s.labels), target_labels);
-            if current.contains(&labels) {
+            let scraped = with_metric_name(s.name, s.labels);
+            let labels = if rules.honor_labels {
+                honor_scraped_labels(scraped, rules.target_labels)
+            } else {
+                merge_target_labels(scraped, rules.target_labels)
+            };
+            let Some(labels) = rules.metric_relabelings.process_pairs(labels) else {
+                continue;
+            };
+            if !labels.iter().any(|(n, _)| n == METRIC_NAME) {
+                continue;
+            }
+            batch.post_relabeling += 1;
+            if let Err(e) = rules.limits.check_labels(&labels) {
+                batch.error.get_or_insert(e);
+            }
+            if batch.error.is_some() {
+                continue;
+            }
+            if seen.contains(&labels) {
                 debug!(series = %format_labels(&labels), "duplicate series in one scrape dropped");
                 batch.duplicates += 1;
                 continue;
             }
-            batch.series.push(series(&labels, timestamp_ms, s.value));
-            current.insert(labels);
+            let ts = match s.timestamp_ms {
+                Some(ts) if rules.honor_timestamps => ts,
+                _ => {
+                    current.insert(labels.clone());
+                    timestamp_ms
+                }
+            };
+            if !self.previous.contains(&labels) {
+                batch.series_added += 1;
+            }
+            batch.series.push(series(&labels, ts, s.value));
+            seen.insert(labels);
+        }
+        if batch.error.is_none()
+            && let Err(e) = rules.limits.check_samples(batch.post_relabeling)
+        {
+            batch.error = Some(e);
+        }
+        if batch.error.is_some() {
+            up = false;
+            batch.series.clear();
+            batch.series_added = 0;
+            current.clear();
         }
         for gone in self.previous.difference(&current) {
             batch.series.push(series(gone, timestamp_ms, STALE_NAN));
@@ -86,10 +173,12 @@ impl BatchBuilder {
             if up { 1.0 } else { 0.0 },
             duration.as_secs_f64(),
             batch.scraped as f64,
+            batch.post_relabeling as f64,
+            batch.series_added as f64,
         ];
         for (name, value) in REPORT_SERIES.iter().zip(report) {
             batch.series.push(series(
-                &report_labels(name, target_labels),
+                &report_labels(name, rules.target_labels),
                 timestamp_ms,
                 value,
             ));
@@ -147,6 +236,14 @@ mod tests {
         ]
     }
 
+    /// Rules that ignore exposition timestamps, as the older tests expect.
+    fn plain<'a>(t: &'a [(String, String)], r: &'a Relabeler) -> SampleRules<'a> {
+        SampleRules {
+            honor_timestamps: false,
+            ..SampleRules::new(t, r)
+        }
+    }
+
     fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> ParsedSample {
         ParsedSample {
             name: name.into(),
@@ -168,14 +265,15 @@ mod tests {
 
     #[test]
     fn successful_scrape_adds_target_labels_and_report() {
+        let none = Relabeler::default();
         let mut bb = BatchBuilder::default();
         let b = bb.scrape(
-            &target(),
+            &plain(&target(), &none),
             Some(vec![sample("a", &[("x", "1")], 2.0), sample("b", &[], 3.0)]),
             1000,
             Duration::from_millis(250),
         );
-        assert_eq!(b.series.len(), 5);
+        assert_eq!(b.series.len(), 7);
         assert_eq!(b.scraped, 2);
         let a = find(&b, "a")[0];
         assert_eq!(a.label("job"), Some("j"));
@@ -204,55 +302,79 @@ mod tests {
 
     #[test]
     fn vanished_series_get_a_staleness_marker_once() {
+        let none = Relabeler::default();
         let mut bb = BatchBuilder::default();
         let t = target();
         bb.scrape(
-            &t,
+            &plain(&t, &none),
             Some(vec![sample("a", &[], 1.0), sample("b", &[], 1.0)]),
             1,
             Duration::ZERO,
         );
-        let b = bb.scrape(&t, Some(vec![sample("a", &[], 1.0)]), 2, Duration::ZERO);
+        let b = bb.scrape(
+            &plain(&t, &none),
+            Some(vec![sample("a", &[], 1.0)]),
+            2,
+            Duration::ZERO,
+        );
         assert_eq!(b.stale_markers, 1);
         let gone = find(&b, "b");
         assert!(is_stale_nan(gone[0].samples[0].value));
         assert_eq!(gone[0].samples[0].timestamp_ms, 2);
-        let b = bb.scrape(&t, Some(vec![sample("a", &[], 1.0)]), 3, Duration::ZERO);
+        let b = bb.scrape(
+            &plain(&t, &none),
+            Some(vec![sample("a", &[], 1.0)]),
+            3,
+            Duration::ZERO,
+        );
         assert_eq!(b.stale_markers, 0);
     }
 
     #[test]
     fn failed_scrape_is_down_and_stales_everything() {
+        let none = Relabeler::default();
         let mut bb = BatchBuilder::default();
         let t = target();
-        bb.scrape(&t, Some(vec![sample("a", &[], 1.0)]), 1, Duration::ZERO);
-        let b = bb.scrape(&t, None, 2, Duration::from_secs(1));
+        bb.scrape(
+            &plain(&t, &none),
+            Some(vec![sample("a", &[], 1.0)]),
+            1,
+            Duration::ZERO,
+        );
+        let b = bb.scrape(&plain(&t, &none), None, 2, Duration::from_secs(1));
         assert_eq!(find(&b, "up")[0].samples[0].value, 0.0);
         assert_eq!(find(&b, "scrape_samples_scraped")[0].samples[0].value, 0.0);
         assert!(is_stale_nan(find(&b, "a")[0].samples[0].value));
-        assert_eq!(b.series.len(), 4);
+        assert_eq!(b.series.len(), 6);
     }
 
     #[test]
     fn end_of_run_stales_series_and_report() {
+        let none = Relabeler::default();
         let mut bb = BatchBuilder::default();
         let t = target();
         assert!(
             bb.end_of_run(&t, 1).series.is_empty(),
             "nothing written yet"
         );
-        bb.scrape(&t, Some(vec![sample("a", &[], 1.0)]), 1, Duration::ZERO);
+        bb.scrape(
+            &plain(&t, &none),
+            Some(vec![sample("a", &[], 1.0)]),
+            1,
+            Duration::ZERO,
+        );
         let b = bb.end_of_run(&t, 9);
-        assert_eq!(b.series.len(), 4);
+        assert_eq!(b.series.len(), 6);
         assert!(b.series.iter().all(|s| is_stale_nan(s.samples[0].value)));
         assert!(bb.end_of_run(&t, 10).series.is_empty());
     }
 
     #[test]
     fn duplicates_are_dropped_and_conflicts_exported() {
+        let none = Relabeler::default();
         let mut bb = BatchBuilder::default();
         let b = bb.scrape(
-            &target(),
+            &plain(&target(), &none),
             Some(vec![
                 sample("a", &[("job", "inner")], 1.0),
                 sample("a", &[("job", "inner")], 2.0),
@@ -273,5 +395,125 @@ mod tests {
         assert!(STALE_NAN.is_nan());
         assert!(is_stale_nan(STALE_NAN));
         assert!(!is_stale_nan(f64::NAN));
+    }
+
+    #[test]
+    fn honor_timestamps_and_labels() {
+        let none = Relabeler::default();
+        let t = target();
+        let mut bb = BatchBuilder::default();
+        let honored = SampleRules {
+            honor_labels: true,
+            ..SampleRules::new(&t, &none)
+        };
+        let b = bb.scrape(
+            &honored,
+            Some(vec![
+                sample("a", &[("job", "inner")], 1.0),
+                ParsedSample {
+                    timestamp_ms: None,
+                    ..sample("b", &[], 2.0)
+                },
+            ]),
+            1000,
+            Duration::ZERO,
+        );
+        let a = find(&b, "a")[0];
+        assert_eq!(a.label("job"), Some("inner"));
+        assert_eq!(a.label("exported_job"), None);
+        assert_eq!(a.label("instance"), Some("h:1"));
+        assert_eq!(a.samples[0].timestamp_ms, 5, "exposition timestamp kept");
+        assert_eq!(find(&b, "b")[0].samples[0].timestamp_ms, 1000);
+        // Series with their own timestamps get no staleness marker when they vanish.
+        let b = bb.scrape(&honored, Some(vec![]), 2000, Duration::ZERO);
+        assert_eq!(b.stale_markers, 1);
+        assert!(find(&b, "a").is_empty());
+        assert!(is_stale_nan(find(&b, "b")[0].samples[0].value));
+    }
+
+    #[test]
+    fn metric_relabeling_and_report_counts() {
+        let t = target();
+        let configs: Vec<telltale_crds::scrape_target::RelabelConfig> = serde_yaml::from_str(
+            "[{action: drop, sourceLabels: [__name__], regex: 'go_.*'}, {sourceLabels: [x], targetLabel: y}]",
+        )
+        .unwrap();
+        let r = Relabeler::new(&configs, "m").unwrap();
+        let rules = plain(&t, &r);
+        let mut bb = BatchBuilder::default();
+        let scrape = |bb: &mut BatchBuilder, names: &[&str]| {
+            let samples = names
+                .iter()
+                .map(|n| sample(n, &[("x", "1")], 1.0))
+                .collect();
+            bb.scrape(&rules, Some(samples), 1, Duration::ZERO)
+        };
+        let b = scrape(&mut bb, &["go_gc", "a", "b"]);
+        assert_eq!((b.scraped, b.post_relabeling, b.series_added), (3, 2, 2));
+        assert_eq!(find(&b, "a")[0].label("y"), Some("1"));
+        assert!(find(&b, "go_gc").is_empty());
+        let value = |b: &Batch, n: &str| find(b, n)[0].samples[0].value;
+        assert_eq!(value(&b, "scrape_samples_post_metric_relabeling"), 2.0);
+        assert_eq!(value(&b, "scrape_series_added"), 2.0);
+        let b = scrape(&mut bb, &["a", "c"]);
+        assert_eq!(value(&b, "scrape_series_added"), 1.0);
+        assert_eq!(b.stale_markers, 1);
+    }
+
+    #[test]
+    fn a_broken_limit_fails_the_scrape() {
+        let none = Relabeler::default();
+        let t = target();
+        let limited = SampleRules {
+            limits: Limits {
+                sample_limit: 2,
+                ..Limits::default()
+            },
+            ..plain(&t, &none)
+        };
+        let mut bb = BatchBuilder::default();
+        let ok = bb.scrape(
+            &limited,
+            Some(vec![sample("a", &[], 1.0)]),
+            1,
+            Duration::ZERO,
+        );
+        assert!(ok.error.is_none());
+        let three = vec![
+            sample("a", &[], 1.0),
+            sample("b", &[], 1.0),
+            sample("c", &[], 1.0),
+        ];
+        let b = bb.scrape(&limited, Some(three), 2, Duration::ZERO);
+        assert_eq!(
+            b.error.as_deref(),
+            Some("sample limit exceeded (number of samples: 3, limit: 2)")
+        );
+        assert_eq!(find(&b, "up")[0].samples[0].value, 0.0);
+        assert_eq!(find(&b, "scrape_samples_scraped")[0].samples[0].value, 3.0);
+        assert!(
+            find(&b, "b").is_empty(),
+            "no sample of a failed scrape is written"
+        );
+        assert!(is_stale_nan(find(&b, "a")[0].samples[0].value));
+
+        let labels = SampleRules {
+            limits: Limits {
+                label_limit: 3,
+                ..Limits::default()
+            },
+            ..SampleRules::new(&t, &none)
+        };
+        let b = bb.scrape(
+            &labels,
+            Some(vec![sample("a", &[("x", "1")], 1.0)]),
+            3,
+            Duration::ZERO,
+        );
+        assert!(
+            b.error
+                .unwrap()
+                .starts_with("label_limit exceeded (metric: a, number of labels: 4")
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! [`ScrapeLoop`]: scrapes one target every interval and writes each scrape as one batch.
 //!
-//! The loop is driven by a `watch` channel: a new `Some(target)` updates its settings in
-//! place (keeping its staleness state), `None` or a dropped sender stops it, after it has
-//! written staleness markers for everything the target last exposed.
+//! The loop is driven by a `watch` channel of [`LoopCommand`]s: a new `Run(target)`
+//! updates its settings in place (keeping its staleness state); `Stop` or a dropped sender
+//! stops it after it has written staleness markers for everything the target last
+//! exposed; `Handoff` stops it without them, because another replica takes the target
+//! over and goes on writing the same series.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -17,10 +19,20 @@ use crate::health::{Health, ScrapeHealth};
 use crate::metrics::Metrics;
 use crate::scrape_batch::BatchBuilder;
 use crate::target::{Target, first_scrape_delay};
-use crate::text;
 
-/// The commands a loop follows: the latest target settings, or `None` to stop.
-pub type Control = watch::Receiver<Option<Arc<Target>>>;
+/// What a loop is told to do.
+#[derive(Clone, Debug)]
+pub enum LoopCommand {
+    /// Scrape this target (new settings take effect at once).
+    Run(Arc<Target>),
+    /// The target went away: stop, writing staleness markers.
+    Stop,
+    /// Another replica owns the target now: stop without staleness markers.
+    Handoff,
+}
+
+/// The commands a loop follows.
+pub type Control = watch::Receiver<LoopCommand>;
 
 /// The scrape loop of one target.
 pub struct ScrapeLoop {
@@ -49,7 +61,7 @@ impl ScrapeLoop {
 
     /// Runs until told to stop; then writes the end-of-run staleness markers.
     pub async fn run(mut self, mut control: Control) {
-        let Some(mut target) = control.borrow_and_update().clone() else {
+        let LoopCommand::Run(mut target) = control.borrow_and_update().clone() else {
             return;
         };
         'settings: loop {
@@ -63,15 +75,19 @@ impl ScrapeLoop {
                     changed = control.changed() => {
                         let next = match changed {
                             Ok(()) => control.borrow_and_update().clone(),
-                            Err(_) => None,
+                            Err(_) => LoopCommand::Stop,
                         };
                         match next {
-                            Some(t) => {
+                            LoopCommand::Run(t) => {
                                 debug!(url = %t.url, "scrape settings updated");
                                 target = t;
                                 continue 'settings;
                             }
-                            None => break 'settings,
+                            LoopCommand::Stop => break 'settings,
+                            LoopCommand::Handoff => {
+                                debug!(url = %target.url, "scrape loop handed off");
+                                return;
+                            }
                         }
                     }
                 }
@@ -91,24 +107,33 @@ impl ScrapeLoop {
         let started = SystemTime::now();
         let clock = Instant::now();
         let result = match self.fetcher.fetch(target).await {
-            Ok(body) => text::parse(&body),
+            Ok(page) => page.format.parse(&page.body),
             Err(e) => Err(e),
         };
         let duration = clock.elapsed();
-        let (samples, scrape_error) = match result {
+        let (samples, mut scrape_error) = match result {
             Ok(exposition) => (Some(exposition.samples), None),
             Err(e) => {
                 debug!(url = %target.url, error = %e, "scrape failed");
                 (None, Some(e.to_string()))
             }
         };
-        let batch = self
-            .builder
-            .scrape(&target.labels, samples, system_ms(started), duration);
-        if scrape_error.is_none() {
+        let parsed = samples.is_some();
+        let batch = self.builder.scrape(
+            &target.sample_rules(),
+            samples,
+            system_ms(started),
+            duration,
+        );
+        if parsed {
             self.metrics
                 .scraped_samples_total
                 .inc_by(batch.scraped as u64);
+        }
+        let limit_error = batch.error.is_some();
+        if let Some(e) = batch.error {
+            debug!(url = %target.url, error = %e, "scrape broke a limit");
+            scrape_error = Some(e);
         }
         let write_error = match self.writer.write(batch.series).await {
             Ok(_) => None,
@@ -118,6 +143,7 @@ impl ScrapeLoop {
             }
         };
         let result = match (&scrape_error, &write_error) {
+            (Some(_), _) if limit_error => "limit_error",
             (Some(_), _) => "scrape_error",
             (None, Some(_)) => "write_error",
             (None, None) => "success",

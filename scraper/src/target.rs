@@ -1,20 +1,28 @@
-//! [`Target`]: one endpoint to scrape, as derived from `ScrapeTarget` resources, and the
-//! pure decisions about it (its URL, its labels, when in each interval it is scraped).
+//! [`Target`]: one endpoint to scrape, after target relabeling (see [`crate::discovery`]
+//! for how it is derived), and the pure decisions about it: its identity and the hashes
+//! replicas agree on, its URL, when in each interval it is scraped.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::Url;
-use telltale_crds::{Scheme, ScrapeTarget};
-use tracing::warn;
+use telltale_crds::Scheme;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::labels::LabelPairs;
+use crate::limits::Limits;
+use crate::relabel::Relabeler;
+use crate::scrape_batch::SampleRules;
 
-/// One endpoint of one `ScrapeTarget` resource.
+/// The seed of [`Target::identity_hash`]; changing it reassigns every target.
+pub const IDENTITY_SEED: u64 = 0x7e11_7a1e_5c4a_9e01;
+
+/// One endpoint of one `ScrapeTarget` resource, after target relabeling.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     /// The scrape pool: the resource's `namespace/name` (or `name` without a namespace).
     pub pool: String,
+    /// The `job` label (empty if relabeling removed it).
     pub job: String,
     /// `host:port`.
     pub address: String,
@@ -23,13 +31,18 @@ pub struct Target {
     pub params: BTreeMap<String, Vec<String>>,
     pub interval: Duration,
     pub timeout: Duration,
-    /// Labels added to every scraped series: the group's static labels, `job` and
-    /// `instance` (= address) unless the group sets them. Sorted, no empty values.
+    /// Labels added to every scraped series: what relabeling left, without `__` labels,
+    /// with `instance` defaulting to the address. Sorted, no empty values.
     pub labels: LabelPairs,
-    /// The static group's labels before `job`/`instance` are added (for discovery views).
-    pub group_labels: BTreeMap<String, String>,
+    /// The labels before relabeling (`__address__`, `__meta_*`...), sorted.
+    pub discovered_labels: LabelPairs,
     /// The URL scraped.
     pub url: Url,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub limits: Limits,
+    /// `metricRelabelings`, compiled.
+    pub metric_relabelings: Relabeler,
 }
 
 /// What identifies a target across reconciliations: a change to anything else (interval,
@@ -62,6 +75,33 @@ impl Target {
             h.write(v.as_bytes());
         }
         h.0
+    }
+
+    /// The identity scraper replicas agree on to share targets: XXH3 (seeded with
+    /// [`IDENTITY_SEED`]) of the scrape URL and the labels after relabeling. The same in
+    /// every process and version.
+    pub fn identity_hash(&self) -> u64 {
+        let mut bytes = Vec::with_capacity(128);
+        bytes.extend_from_slice(self.url.as_str().as_bytes());
+        bytes.push(0xff);
+        for (n, v) in &self.labels {
+            bytes.extend_from_slice(n.as_bytes());
+            bytes.push(0xfe);
+            bytes.extend_from_slice(v.as_bytes());
+            bytes.push(0xff);
+        }
+        xxh3_64_with_seed(&bytes, IDENTITY_SEED)
+    }
+
+    /// How its scraped samples become series.
+    pub fn sample_rules(&self) -> SampleRules<'_> {
+        SampleRules {
+            target_labels: &self.labels,
+            honor_labels: self.honor_labels,
+            honor_timestamps: self.honor_timestamps,
+            metric_relabelings: &self.metric_relabelings,
+            limits: self.limits,
+        }
     }
 }
 
@@ -113,70 +153,18 @@ pub fn scrape_url(
     Ok(url)
 }
 
-/// The targets of `resources`, in resource order. A resource that fails validation is
-/// skipped with a warning (the operator reports it on the resource's status).
-pub fn targets_from_resources(resources: &[ScrapeTarget]) -> Vec<Target> {
-    let mut out = Vec::new();
-    for res in resources {
-        let name = res.metadata.name.clone().unwrap_or_default();
-        let pool = match &res.metadata.namespace {
-            Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
-            _ => name.clone(),
-        };
-        if let Err(e) = res.spec.validate() {
-            warn!(pool, error = %e, "skipping invalid ScrapeTarget");
-            continue;
-        }
-        let spec = &res.spec;
-        let job = spec.job.clone().unwrap_or(name);
-        for group in &spec.static_targets {
-            for address in &group.targets {
-                let url = match scrape_url(spec.scheme, address, &spec.path, &spec.params) {
-                    Ok(u) => u,
-                    Err(e) => {
-                        warn!(pool, error = %e, "skipping target");
-                        continue;
-                    }
-                };
-                out.push(Target {
-                    pool: pool.clone(),
-                    job: job.clone(),
-                    address: address.clone(),
-                    scheme: spec.scheme,
-                    path: spec.path.clone(),
-                    params: spec.params.clone(),
-                    interval: spec.interval.as_duration(),
-                    timeout: spec.scrape_timeout.as_duration(),
-                    labels: target_labels(&job, address, &group.labels),
-                    group_labels: group.labels.clone(),
-                    url,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Static labels (without `__` meta labels or empty values), then `job` and `instance`
-/// where the group does not set them. Sorted by name.
-pub fn target_labels(job: &str, address: &str, group: &BTreeMap<String, String>) -> LabelPairs {
-    let mut labels: BTreeMap<String, String> = group
-        .iter()
-        .filter(|(n, v)| !n.starts_with("__") && !v.is_empty())
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    labels
-        .entry("job".into())
-        .or_insert_with(|| job.to_string());
-    labels
-        .entry("instance".into())
-        .or_insert_with(|| address.to_string());
-    labels.into_iter().collect()
+/// A target of pool `p`, job `j`, scraped at `address` every `interval` (for tests).
+#[cfg(test)]
+pub(crate) fn test_target(address: &str, interval: Duration) -> Target {
+    crate::discovery::tests::test_target(address, interval)
 }
 
 #[cfg(test)]
 mod tests {
+    use telltale_crds::ScrapeTarget;
+
     use super::*;
+    use crate::discovery::targets_from_resources;
 
     fn resources(yaml: &str) -> Vec<ScrapeTarget> {
         telltale_crds::load_str(std::path::Path::new("t.yaml"), yaml)
@@ -187,70 +175,6 @@ mod tests {
                 _ => None,
             })
             .collect()
-    }
-
-    #[test]
-    fn one_target_per_static_address() {
-        let ts = resources(
-            r#"
-apiVersion: telltale.dev/v1alpha1
-kind: ScrapeTarget
-metadata: {name: node, namespace: mon}
-spec:
-  interval: 15s
-  scrapeTimeout: 5s
-  path: /probe
-  params: {module: [http_2xx], target: ["a b"]}
-  static:
-    - targets: ["h1:9100", "h2:9100"]
-      labels: {env: prod, __meta: x}
-    - targets: ["h3:9100"]
-      labels: {job: custom}
-"#,
-        );
-        let targets = targets_from_resources(&ts);
-        assert_eq!(targets.len(), 3);
-        let t = &targets[0];
-        assert_eq!(t.pool, "mon/node");
-        assert_eq!(t.job, "node");
-        assert_eq!(t.interval, Duration::from_secs(15));
-        assert_eq!(t.timeout, Duration::from_secs(5));
-        assert_eq!(
-            t.url.as_str(),
-            "http://h1:9100/probe?module=http_2xx&target=a+b"
-        );
-        let l = |v: &[(&str, &str)]| -> LabelPairs {
-            v.iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect()
-        };
-        assert_eq!(
-            t.labels,
-            l(&[("env", "prod"), ("instance", "h1:9100"), ("job", "node")])
-        );
-        assert_eq!(
-            targets[2].labels,
-            l(&[("instance", "h3:9100"), ("job", "custom")])
-        );
-    }
-
-    #[test]
-    fn job_field_wins_over_name_and_invalid_resources_are_skipped() {
-        let ts = resources(
-            r#"
-apiVersion: telltale.dev/v1alpha1
-kind: ScrapeTarget
-metadata: {name: a}
-spec: {job: j, scheme: https, static: [{targets: ["x:1"]}]}
-"#,
-        );
-        let mut bad = ts[0].clone();
-        bad.spec.path = "nopath".into();
-        let targets = targets_from_resources(&[ts[0].clone(), bad]);
-        assert_eq!(targets.len(), 1);
-        assert_eq!(targets[0].job, "j");
-        assert_eq!(targets[0].pool, "a");
-        assert_eq!(targets[0].url.as_str(), "https://x:1/metrics");
     }
 
     #[test]
@@ -287,5 +211,22 @@ spec: {job: j, scheme: https, static: [{targets: ["x:1"]}]}
         slower.interval = Duration::from_secs(99);
         assert_eq!(slower.stable_hash(), t[0].stable_hash());
         assert_eq!(slower.key(), t[0].key());
+    }
+
+    const GOLDEN: u64 = 17_777_269_874_512_205_173;
+
+    #[test]
+    fn identity_hash_is_fixed_across_versions() {
+        let t = test_target("h:1", Duration::from_secs(10));
+        // A change of this value moves targets between replicas: keep it stable.
+        assert_eq!(t.identity_hash(), t.clone().identity_hash());
+        let mut other = t.clone();
+        other.interval = Duration::from_secs(99);
+        assert_eq!(other.identity_hash(), t.identity_hash());
+        assert_ne!(
+            test_target("h:2", Duration::from_secs(10)).identity_hash(),
+            t.identity_hash()
+        );
+        assert_eq!(xxh3_64_with_seed(b"telltale", IDENTITY_SEED), GOLDEN);
     }
 }

@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use telltale_crds::PromDuration;
 
+use crate::discovery::DroppedTarget;
 use crate::manager::{ScrapeManager, TargetState};
 
 /// Query parameters: `state` (`active`, `dropped`, `any`) and `scrapePool`.
@@ -31,8 +32,16 @@ pub struct TargetsResponse {
 #[serde(rename_all = "camelCase")]
 pub struct TargetsData {
     pub active_targets: Vec<ActiveTarget>,
-    /// Always empty: static targets are never dropped (there is no relabeling yet).
-    pub dropped_targets: Vec<serde_json::Value>,
+    /// Endpoints target relabeling dropped.
+    pub dropped_targets: Vec<DroppedTargetView>,
+}
+
+/// One entry of `droppedTargets`: the labels before relabeling (and its pool).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DroppedTargetView {
+    pub discovered_labels: BTreeMap<String, String>,
+    pub scrape_pool: String,
 }
 
 /// One entry of `activeTargets`.
@@ -51,22 +60,43 @@ pub struct ActiveTarget {
     pub health: &'static str,
     pub scrape_interval: String,
     pub scrape_timeout: String,
+    /// The scraper replica that owns and scrapes the target (`null` without a
+    /// membership: a single scraper).
+    pub scraper: Option<String>,
 }
 
-/// The response for `states` under `query` (pure).
-pub fn targets_response(states: &[TargetState], query: &TargetsQuery) -> TargetsResponse {
+/// The response for `states` and `dropped` under `query` (pure).
+pub fn targets_response(
+    states: &[TargetState],
+    dropped: &[DroppedTarget],
+    query: &TargetsQuery,
+) -> TargetsResponse {
     let state = query.state.as_deref().unwrap_or("").to_ascii_lowercase();
     let show_active = matches!(state.as_str(), "" | "any" | "active");
+    let show_dropped = matches!(state.as_str(), "" | "any" | "dropped");
+    let in_pool = |pool: &str| {
+        query
+            .scrape_pool
+            .as_deref()
+            .is_none_or(|p| p.is_empty() || p == pool)
+    };
     let active_targets = if show_active {
         states
             .iter()
-            .filter(|s| {
-                query
-                    .scrape_pool
-                    .as_deref()
-                    .is_none_or(|p| p.is_empty() || p == s.target.pool)
-            })
+            .filter(|s| in_pool(&s.target.pool))
             .map(active_target)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let dropped_targets = if show_dropped {
+        dropped
+            .iter()
+            .filter(|d| in_pool(&d.pool))
+            .map(|d| DroppedTargetView {
+                discovered_labels: d.discovered_labels.iter().cloned().collect(),
+                scrape_pool: d.pool.clone(),
+            })
             .collect()
     } else {
         Vec::new()
@@ -75,7 +105,7 @@ pub fn targets_response(states: &[TargetState], query: &TargetsQuery) -> Targets
         status: "success",
         data: TargetsData {
             active_targets,
-            dropped_targets: Vec::new(),
+            dropped_targets,
         },
     }
 }
@@ -84,22 +114,8 @@ fn active_target(s: &TargetState) -> ActiveTarget {
     let t = &s.target;
     let interval = PromDuration(t.interval).to_string();
     let timeout = PromDuration(t.timeout).to_string();
-    let mut discovered: BTreeMap<String, String> = t.group_labels.clone();
-    discovered.insert("__address__".into(), t.address.clone());
-    discovered.insert("__metrics_path__".into(), t.path.clone());
-    discovered.insert("__scheme__".into(), t.scheme.as_str().into());
-    discovered.insert("__scrape_interval__".into(), interval.clone());
-    discovered.insert("__scrape_timeout__".into(), timeout.clone());
-    discovered
-        .entry("job".into())
-        .or_insert_with(|| t.job.clone());
-    for (name, values) in &t.params {
-        if let Some(first) = values.first() {
-            discovered.insert(format!("__param_{name}"), first.clone());
-        }
-    }
     ActiveTarget {
-        discovered_labels: discovered,
+        discovered_labels: t.discovered_labels.iter().cloned().collect(),
         labels: t.labels.iter().cloned().collect(),
         scrape_pool: t.pool.clone(),
         scrape_url: t.url.to_string(),
@@ -114,6 +130,7 @@ fn active_target(s: &TargetState) -> ActiveTarget {
         health: s.health.health.as_str(),
         scrape_interval: interval,
         scrape_timeout: timeout,
+        scraper: s.scraper.clone(),
     }
 }
 
@@ -126,48 +143,52 @@ pub async fn targets(
     State(manager): State<Arc<ScrapeManager>>,
     Query(query): Query<TargetsQuery>,
 ) -> Json<TargetsResponse> {
-    Json(targets_response(&manager.targets(), &query))
+    Json(targets_response(
+        &manager.targets(),
+        &manager.dropped_targets(),
+        &query,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use telltale_crds::Scheme;
-
     use super::*;
     use crate::health::{Health, ScrapeHealth};
-    use crate::target::{Target, scrape_url, target_labels};
 
     fn state() -> TargetState {
-        let params = BTreeMap::from([("module".to_string(), vec!["m".to_string()])]);
-        let group = BTreeMap::from([("env".to_string(), "prod".to_string())]);
+        let res = crate::discovery::discover(
+            &[serde_yaml::from_str(
+                "apiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\n\
+                 metadata: {name: node, namespace: ns}\n\
+                 spec: {params: {module: [m]}, static: [{targets: ['h:9100'], labels: {env: prod}}]}",
+            )
+            .unwrap()],
+            &crate::file_sd::FileSdCache::default(),
+        );
         TargetState {
-            target: Arc::new(Target {
-                pool: "ns/node".into(),
-                job: "node".into(),
-                address: "h:9100".into(),
-                scheme: Scheme::Http,
-                path: "/metrics".into(),
-                params: params.clone(),
-                interval: Duration::from_secs(30),
-                timeout: Duration::from_secs(10),
-                labels: target_labels("node", "h:9100", &group),
-                group_labels: group,
-                url: scrape_url(Scheme::Http, "h:9100", "/metrics", &params).unwrap(),
-            }),
+            target: Arc::new(res.active[0].clone()),
             health: ScrapeHealth {
                 health: Health::Down,
                 last_scrape: Some(UNIX_EPOCH + Duration::from_millis(1_600_000_000_500)),
                 last_duration: Duration::from_millis(20),
                 last_error: Some("server returned HTTP status 500".into()),
             },
+            scraper: Some("telltale-scraper-1".into()),
+        }
+    }
+
+    fn dropped() -> DroppedTarget {
+        DroppedTarget {
+            pool: "ns/node".into(),
+            discovered_labels: vec![("__address__".into(), "gone:1".into())],
         }
     }
 
     #[test]
     fn renders_prometheus_shape() {
-        let resp = targets_response(&[state()], &TargetsQuery::default());
+        let resp = targets_response(&[state()], &[dropped()], &TargetsQuery::default());
         let v = serde_json::to_value(&resp).unwrap();
         assert_eq!(v["status"], "success");
         let t = &v["data"]["activeTargets"][0];
@@ -182,7 +203,13 @@ mod tests {
         assert_eq!(t["lastScrape"], "2020-09-13T12:26:40.500000000Z");
         assert_eq!(t["lastScrapeDuration"], 0.02);
         assert_eq!(t["scrapeInterval"], "30s");
-        assert_eq!(v["data"]["droppedTargets"], serde_json::json!([]));
+        assert_eq!(t["scraper"], "telltale-scraper-1");
+        assert_eq!(t["discoveredLabels"]["__scheme__"], "http");
+        assert_eq!(t["discoveredLabels"]["job"], "node");
+        assert_eq!(
+            v["data"]["droppedTargets"][0]["discoveredLabels"]["__address__"],
+            "gone:1"
+        );
     }
 
     #[test]
@@ -191,9 +218,23 @@ mod tests {
             state: state.map(String::from),
             scrape_pool: pool.map(String::from),
         };
-        let n = |q: TargetsQuery| targets_response(&[state()], &q).data.active_targets.len();
+        let n = |q: TargetsQuery| {
+            targets_response(&[state()], &[dropped()], &q)
+                .data
+                .active_targets
+                .len()
+        };
+        let d = |q: TargetsQuery| {
+            targets_response(&[state()], &[dropped()], &q)
+                .data
+                .dropped_targets
+                .len()
+        };
         assert_eq!(n(q(Some("active"), None)), 1);
+        assert_eq!(d(q(Some("active"), None)), 0);
         assert_eq!(n(q(Some("dropped"), None)), 0);
+        assert_eq!(d(q(Some("dropped"), None)), 1);
+        assert_eq!(d(q(None, Some("other"))), 0);
         assert_eq!(n(q(None, Some("ns/node"))), 1);
         assert_eq!(n(q(Some("any"), Some("other"))), 0);
     }
@@ -202,7 +243,7 @@ mod tests {
     fn never_scraped_is_unknown_at_year_one() {
         let mut s = state();
         s.health = ScrapeHealth::default();
-        let resp = targets_response(&[s], &TargetsQuery::default());
+        let resp = targets_response(&[s], &[], &TargetsQuery::default());
         let t = &resp.data.active_targets[0];
         assert_eq!(t.health, "unknown");
         assert_eq!(t.last_scrape, "0001-01-01T00:00:00Z");

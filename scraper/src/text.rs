@@ -35,9 +35,33 @@ pub enum MetricType {
     Histogram,
     Summary,
     Untyped,
+    /// OpenMetrics only.
+    GaugeHistogram,
+    /// OpenMetrics only.
+    Info,
+    /// OpenMetrics only.
+    StateSet,
+    /// OpenMetrics' name for untyped.
+    Unknown,
 }
 
 impl MetricType {
+    /// The OpenMetrics type keywords.
+    pub(crate) fn parse_openmetrics(s: &str) -> Option<Self> {
+        Some(match s {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "gaugehistogram" => MetricType::GaugeHistogram,
+            "summary" => MetricType::Summary,
+            "info" => MetricType::Info,
+            "stateset" => MetricType::StateSet,
+            "unknown" => MetricType::Unknown,
+            _ => return None,
+        })
+    }
+
+    /// The text format 0.0.4 type keywords.
     fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "counter" => MetricType::Counter,
@@ -57,6 +81,10 @@ impl MetricType {
             MetricType::Histogram => "histogram",
             MetricType::Summary => "summary",
             MetricType::Untyped => "untyped",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
         }
     }
 }
@@ -67,6 +95,8 @@ pub struct Metadata {
     pub name: String,
     pub help: Option<String>,
     pub kind: Option<MetricType>,
+    /// `# UNIT` (OpenMetrics only).
+    pub unit: Option<String>,
 }
 
 /// A parsed exposition: samples in body order, metadata in order of first mention.
@@ -99,7 +129,7 @@ pub fn parse(text: &str) -> Result<Exposition> {
 }
 
 /// The line quoted for an error message, cut to a readable length.
-fn excerpt(line: &str) -> String {
+pub(crate) fn excerpt(line: &str) -> String {
     const MAX: usize = 120;
     if line.len() <= MAX {
         return format!("{line:?}");
@@ -151,7 +181,7 @@ fn parse_comment(comment: &str, metadata: &mut Vec<Metadata>) -> Result<(), Stri
     Ok(())
 }
 
-fn unescape_help(s: &str) -> String {
+pub(crate) fn unescape_help(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_string();
     }
@@ -218,7 +248,10 @@ fn parse_sample(line: &str) -> Result<ParsedSample, String> {
 }
 
 /// Parses `name="value",...}` (the `{` already consumed).
-fn parse_labels(cur: &mut Cursor<'_>, labels: &mut Vec<(String, String)>) -> Result<(), String> {
+pub(crate) fn parse_labels(
+    cur: &mut Cursor<'_>,
+    labels: &mut Vec<(String, String)>,
+) -> Result<(), String> {
     loop {
         cur.skip_blanks();
         match cur.peek() {
@@ -265,12 +298,12 @@ fn parse_labels(cur: &mut Cursor<'_>, labels: &mut Vec<(String, String)>) -> Res
 }
 
 /// Parses a sample value as Go's `strconv.ParseFloat` does for exposition values.
-fn parse_value(s: &str) -> Option<f64> {
+pub(crate) fn parse_value(s: &str) -> Option<f64> {
     // Rust's float parser accepts the same NaN / Inf spellings, case-insensitively.
     s.parse::<f64>().ok()
 }
 
-fn is_blank(b: u8) -> bool {
+pub(crate) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
@@ -282,38 +315,38 @@ pub fn is_metric_name(s: &str) -> bool {
 }
 
 /// A byte cursor over one line. It only stops at ASCII bytes, so slices are valid UTF-8.
-struct Cursor<'a> {
+pub(crate) struct Cursor<'a> {
     s: &'a str,
     pos: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn new(s: &'a str) -> Self {
+    pub(crate) fn new(s: &'a str) -> Self {
         Cursor { s, pos: 0 }
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.s.as_bytes().get(self.pos).copied()
     }
 
-    fn bump(&mut self) {
+    pub(crate) fn bump(&mut self) {
         self.pos += 1;
     }
 
-    fn at_end(&self) -> bool {
+    pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.s.len()
     }
 
-    fn rest(&self) -> &'a str {
+    pub(crate) fn rest(&self) -> &'a str {
         &self.s[self.pos..]
     }
 
     /// Skips blanks and returns how many were skipped.
-    fn skip_blanks(&mut self) -> usize {
+    pub(crate) fn skip_blanks(&mut self) -> usize {
         self.take_while(is_blank).len()
     }
 
-    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
+    pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
         let bytes = self.s.as_bytes();
         while self.pos < bytes.len() && f(bytes[self.pos]) {
@@ -322,7 +355,7 @@ impl<'a> Cursor<'a> {
         &self.s[start..self.pos]
     }
 
-    fn metric_name(&mut self) -> Result<&'a str, String> {
+    pub(crate) fn metric_name(&mut self) -> Result<&'a str, String> {
         let name = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
         if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
             let bad = self.take_while(|b| !is_blank(b) && b != b'{');
@@ -332,7 +365,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads a label value up to its closing quote (the opening one already consumed).
-    fn label_value(&mut self, name: &str) -> Result<String, String> {
+    pub(crate) fn label_value(&mut self, name: &str) -> Result<String, String> {
         let bytes = self.s.as_bytes();
         let start = self.pos;
         // Fast path: no escapes.

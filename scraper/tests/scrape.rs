@@ -39,11 +39,12 @@ async fn scrape_adds_target_labels_and_report_series() {
 
     writer.wait_for("one scrape", |b| !b.is_empty()).await;
     let batch = writer.batches()[0].clone();
-    assert_eq!(batch.len(), 5, "2 scraped + 3 report series: {batch:?}");
+    assert_eq!(batch.len(), 7, "2 scraped + 5 report series: {batch:?}");
     let ts = batch[0].samples[0].timestamp_ms;
     assert!(
         batch
             .iter()
+            .filter(|s| s.label("__name__") != Some("temperature"))
             .all(|s| s.samples.len() == 1 && s.samples[0].timestamp_ms == ts)
     );
 
@@ -54,13 +55,15 @@ async fn scrape_adds_target_labels_and_report_series() {
     assert_eq!(req.label("env"), Some("test"));
     assert_eq!(req.label("code"), Some("200"));
     assert_eq!(req.samples[0].value, 10.0);
-    // The exposition timestamp is ignored: the scrape's own time is used.
+    // The exposition timestamp is honored by default (honorTimestamps: true).
     let temp = series_named(std::slice::from_ref(&batch), "temperature")[0];
-    assert_eq!(temp.samples[0].timestamp_ms, ts);
+    assert_eq!(temp.samples[0].timestamp_ms, 1234);
 
     let value = |name: &str| series_named(std::slice::from_ref(&batch), name)[0].samples[0].value;
     assert_eq!(value("up"), 1.0);
     assert_eq!(value("scrape_samples_scraped"), 2.0);
+    assert_eq!(value("scrape_samples_post_metric_relabeling"), 2.0);
+    assert_eq!(value("scrape_series_added"), 2.0);
     let d = value("scrape_duration_seconds");
     assert!((0.0..0.15).contains(&d), "duration {d}");
     let up = series_named(std::slice::from_ref(&batch), "up")[0];
@@ -73,7 +76,13 @@ async fn scrape_adds_target_labels_and_report_series() {
     assert_eq!(first.uri.query(), Some("module=x"));
     assert_eq!(
         first.headers["accept"].to_str().unwrap(),
-        "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    );
+    assert!(
+        first.headers["accept-encoding"]
+            .to_str()
+            .unwrap()
+            .contains("gzip")
     );
     assert_eq!(
         first.headers["x-prometheus-scrape-timeout-seconds"]
@@ -259,7 +268,9 @@ async fn vanished_series_and_removed_targets_get_staleness_markers() {
         [
             "a",
             "scrape_duration_seconds",
+            "scrape_samples_post_metric_relabeling",
             "scrape_samples_scraped",
+            "scrape_series_added",
             "up"
         ]
     );
@@ -322,7 +333,7 @@ async fn scrapes_node_exporter_output() {
     let batch = &writer.batches()[0];
     let scraped = series_named(std::slice::from_ref(batch), "scrape_samples_scraped")[0];
     assert_eq!(scraped.samples[0].value, 507.0);
-    assert_eq!(batch.len(), 507 + 3);
+    assert_eq!(batch.len(), 507 + 5);
     let info = series_named(std::slice::from_ref(batch), "node_exporter_build_info")[0];
     assert_eq!(info.label("version"), Some("1.5.0"));
     manager.shutdown();

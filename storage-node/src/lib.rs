@@ -3,29 +3,33 @@
 //!
 //! ```text
 //!  GrpcStorage (client) --gRPC--> GrpcService --spawn_blocking--> Engine
-//!                                                                  |  SeriesIndex (memory)
-//!                                                                  v
-//!                                       Store (RocksDB: series, series_by_labels,
-//!                                              postings, samples, meta)
+//!   write: WriteCommand --> log record + index (one synced batch) --> Head (Gorilla)
+//!   flush: Head --> raw chunks, one per (day, series)          [background]
+//!   rollup: raw --> 1m points --> 1h points                    [background]
+//!   retention: drop whole day partitions per tier              [background]
+//!   select: day postings --> matchers --> head + chunks merged (raw or a rollup tier)
 //! ```
 //!
-//! - [`Engine`] validates and durably appends samples (one synced write batch per
-//!   request: acknowledged means it survives a crash) and answers selects and index
-//!   queries with Prometheus matcher semantics ([`matcher::Selector`]).
+//! - [`Engine`] validates and durably appends samples and answers selects and index
+//!   queries with Prometheus matcher semantics ([`matcher::Selector`]); its
+//!   [`Engine::apply`] is deterministic, so a Raft log can drive it, and
+//!   [`Engine::checkpoint`] is its snapshot.
 //! - [`serve`] runs the gRPC service on a listener; [`grpc_service`] gives the service
 //!   to callers composing their own tonic server.
-//! - Only the private `store` module knows RocksDB (column families and key layouts);
-//!   the engine's types do not, so the layout can be replaced (Gorilla chunks,
-//!   time-partitioned index, rollups) without touching callers.
-//!
-//! This is the first, single-node cut: no Raft yet, one key per sample.
+//! - Only the private `store` module knows RocksDB (column families and key layouts).
 
-/// The engine: open, write path, read paths.
+/// Compressed chunks of samples and of rollup points.
+pub mod chunk;
+/// The write command: the unit applied, logged and (later) replicated.
+pub mod command;
+/// The engine: open, recovery, write, read, flush, rollup and retention.
 pub mod engine;
 /// The crate's error type and its mapping to gRPC statuses.
 pub mod error;
 /// The gRPC service and server.
 pub mod grpc;
+/// The in-memory head of unflushed samples.
+pub mod head;
 /// The in-memory id <-> label set index.
 pub mod index;
 /// Validated, canonical label sets.
@@ -38,7 +42,12 @@ pub mod metrics;
 pub mod postings;
 /// The RocksDB mapping: column families, key encodings, batches and reads.
 mod store;
+/// Storage tiers (raw, 1m, 1h) and their retention.
+pub mod tier;
 
-pub use engine::Engine;
+pub use command::WriteCommand;
+pub use engine::maintenance::Maintenance;
+pub use engine::{Engine, EngineOptions};
 pub use error::{Error, Result};
 pub use grpc::{GrpcService, grpc_service, serve};
+pub use tier::{Retention, Tier};

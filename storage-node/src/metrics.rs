@@ -3,7 +3,7 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     exponential_buckets,
 };
 
@@ -23,6 +23,39 @@ pub struct EngineMetrics {
     pub write_duration: Histogram,
     /// `telltale_storage_select_duration_seconds`: one select, index and samples.
     pub select_duration: Histogram,
+    /// `telltale_storage_head_series`: series with unflushed samples.
+    pub head_series: IntGauge,
+    /// `telltale_storage_head_samples`: unflushed samples.
+    pub head_samples: IntGauge,
+    /// `telltale_storage_head_bytes`: memory the head holds (approximate).
+    pub head_bytes: IntGauge,
+    /// `telltale_storage_samples_out_of_order_total`: accepted samples older than their
+    /// series' newest one.
+    pub samples_out_of_order: IntCounter,
+    /// `telltale_storage_samples_backfilled_total`: samples older than the out-of-order
+    /// window, written straight to their partition.
+    pub samples_backfilled: IntCounter,
+    /// `telltale_storage_flushes_total{result}`.
+    pub flushes: IntCounterVec,
+    /// `telltale_storage_flush_duration_seconds`.
+    pub flush_duration: Histogram,
+    /// `telltale_storage_flushed_seq`: the last write whose samples are in chunks.
+    pub flushed_seq: IntGauge,
+    /// `telltale_storage_newest_sample_timestamp_seconds`.
+    pub newest_sample: IntGauge,
+    /// `telltale_storage_rollup_complete_until_timestamp_seconds{tier}`.
+    pub rollup_until: IntGaugeVec,
+    /// `telltale_storage_rollup_lag_seconds{tier}`: newest sample minus rollup progress.
+    pub rollup_lag: IntGaugeVec,
+    /// `telltale_storage_rollup_windows_total{tier,kind}`: windows rolled up (`new` or
+    /// `dirty` recomputations).
+    pub rollup_windows: IntCounterVec,
+    /// `telltale_storage_retention_dropped_days_total{tier}`.
+    pub retention_dropped: IntCounterVec,
+    /// `telltale_storage_retention_oldest_day_timestamp_seconds{tier}`.
+    pub oldest_day: IntGaugeVec,
+    /// `telltale_storage_disk_bytes{tier}`.
+    pub disk_bytes: IntGaugeVec,
 }
 
 impl EngineMetrics {
@@ -55,7 +88,85 @@ impl EngineMetrics {
                     "telltale_storage_select_duration_seconds",
                     "Time to answer one select.",
                 )
+                .buckets(buckets.clone()),
+            )?,
+            head_series: IntGauge::new(
+                "telltale_storage_head_series",
+                "Series with samples not yet flushed to chunks.",
+            )?,
+            head_samples: IntGauge::new(
+                "telltale_storage_head_samples",
+                "Samples not yet flushed to chunks.",
+            )?,
+            head_bytes: IntGauge::new(
+                "telltale_storage_head_bytes",
+                "Approximate memory held by the head.",
+            )?,
+            samples_out_of_order: IntCounter::new(
+                "telltale_storage_samples_out_of_order_total",
+                "Accepted samples older than their series' newest sample.",
+            )?,
+            samples_backfilled: IntCounter::new(
+                "telltale_storage_samples_backfilled_total",
+                "Samples older than the out-of-order window, written straight to disk.",
+            )?,
+            flushes: IntCounterVec::new(
+                Opts::new("telltale_storage_flushes_total", "Head flushes by result."),
+                &["result"],
+            )?,
+            flush_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "telltale_storage_flush_duration_seconds",
+                    "Time to flush the head to chunks.",
+                )
                 .buckets(buckets),
+            )?,
+            flushed_seq: IntGauge::new(
+                "telltale_storage_flushed_seq",
+                "Sequence number of the last write whose samples are in chunks.",
+            )?,
+            newest_sample: IntGauge::new(
+                "telltale_storage_newest_sample_timestamp_seconds",
+                "Timestamp of the newest sample stored.",
+            )?,
+            rollup_until: IntGaugeVec::new(
+                Opts::new(
+                    "telltale_storage_rollup_complete_until_timestamp_seconds",
+                    "Rollups of buckets before this time are complete.",
+                ),
+                &["tier"],
+            )?,
+            rollup_lag: IntGaugeVec::new(
+                Opts::new(
+                    "telltale_storage_rollup_lag_seconds",
+                    "Newest sample minus rollup progress.",
+                ),
+                &["tier"],
+            )?,
+            rollup_windows: IntCounterVec::new(
+                Opts::new(
+                    "telltale_storage_rollup_windows_total",
+                    "Rollup windows computed, new or recomputed after late data.",
+                ),
+                &["tier", "kind"],
+            )?,
+            retention_dropped: IntCounterVec::new(
+                Opts::new(
+                    "telltale_storage_retention_dropped_days_total",
+                    "Day partitions dropped by retention.",
+                ),
+                &["tier"],
+            )?,
+            oldest_day: IntGaugeVec::new(
+                Opts::new(
+                    "telltale_storage_retention_oldest_day_timestamp_seconds",
+                    "Start of the oldest day partition kept.",
+                ),
+                &["tier"],
+            )?,
+            disk_bytes: IntGaugeVec::new(
+                Opts::new("telltale_storage_disk_bytes", "Bytes on disk per tier."),
+                &["tier"],
             )?,
         };
         // All or none. Until `registry` is set, dropping `metrics` unregisters nothing,
@@ -72,13 +183,28 @@ impl EngineMetrics {
         Ok(metrics)
     }
 
-    fn boxed(&self) -> [Box<dyn Collector>; 5] {
-        [
+    fn boxed(&self) -> Vec<Box<dyn Collector>> {
+        vec![
             Box::new(self.series.clone()),
             Box::new(self.samples_appended.clone()),
             Box::new(self.write_requests.clone()),
             Box::new(self.write_duration.clone()),
             Box::new(self.select_duration.clone()),
+            Box::new(self.head_series.clone()),
+            Box::new(self.head_samples.clone()),
+            Box::new(self.head_bytes.clone()),
+            Box::new(self.samples_out_of_order.clone()),
+            Box::new(self.samples_backfilled.clone()),
+            Box::new(self.flushes.clone()),
+            Box::new(self.flush_duration.clone()),
+            Box::new(self.flushed_seq.clone()),
+            Box::new(self.newest_sample.clone()),
+            Box::new(self.rollup_until.clone()),
+            Box::new(self.rollup_lag.clone()),
+            Box::new(self.rollup_windows.clone()),
+            Box::new(self.retention_dropped.clone()),
+            Box::new(self.oldest_day.clone()),
+            Box::new(self.disk_bytes.clone()),
         ]
     }
 }

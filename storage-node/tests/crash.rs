@@ -13,7 +13,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use prometheus::Registry;
-use telltale_storage::Engine;
+use telltale_storage::{Engine, EngineOptions};
 use telltale_storage_api::{Label, MatchOp, Matcher, Sample, SelectRequest, TimeSeries};
 
 const CHILD_DIR: &str = "TELLTALE_CRASH_CHILD_DIR";
@@ -79,7 +79,8 @@ fn batch(ts: i64) -> Vec<TimeSeries> {
 /// Writes batches for timestamps `start, start + 1, ...` until killed, printing each
 /// timestamp once its write is acknowledged.
 fn child(dir: &Path, start: i64) {
-    let engine = Engine::open(dir, &Registry::new()).expect("child: open");
+    let engine =
+        Engine::open(dir, EngineOptions::default(), &Registry::new()).expect("child: open");
     let mut out = std::io::stdout().lock();
     for ts in start..start + 1_000_000 {
         engine.write(batch(ts)).expect("child: write");
@@ -157,7 +158,8 @@ fn select(engine: &Engine, metric: &str) -> Result<Vec<TimeSeries>, String> {
 }
 
 fn verify(dir: &Path, acked: &[i64], round: i64) -> Result<(), String> {
-    let engine = Engine::open(dir, &Registry::new()).map_err(|e| format!("reopen: {e}"))?;
+    let engine = Engine::open(dir, EngineOptions::default(), &Registry::new())
+        .map_err(|e| format!("reopen: {e}"))?;
     let mut fixed: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
     for ts in select(&engine, "crash_test")? {
         let s = ts.label("s").unwrap_or_default().to_string();

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use prometheus::Registry;
 use proptest::prelude::*;
-use telltale_storage::{Engine, Error};
+use telltale_storage::{Engine, EngineOptions, Error};
 use telltale_storage_api::{
     Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher, MatcherSet, Sample,
     SelectRequest, SeriesRequest, TimeSeries,
@@ -46,7 +46,7 @@ fn samples_of(ts: &TimeSeries) -> Vec<(i64, f64)> {
 }
 
 fn open(dir: &Path) -> Engine {
-    Engine::open(dir, &Registry::new()).unwrap()
+    Engine::open(dir, EngineOptions::default(), &Registry::new()).unwrap()
 }
 
 /// The value of one exposed series, e.g. `telltale_storage_series` or
@@ -64,7 +64,7 @@ fn metric(registry: &Registry, series: &str) -> f64 {
 fn write_select_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::new();
-    let engine = Engine::open(dir.path(), &registry).unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default(), &registry).unwrap();
     let written = engine
         .write(vec![
             series(
@@ -116,7 +116,7 @@ fn write_select_and_reopen() {
         "metrics are unregistered on drop"
     );
 
-    let engine = Engine::open(dir.path(), &registry).unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default(), &registry).unwrap();
     check(&engine);
     assert_eq!(metric(&registry, "telltale_storage_series"), 3.0);
     // New series after a reopen get fresh ids: nothing old is overwritten.
@@ -145,7 +145,7 @@ fn write_select_and_reopen() {
 fn a_rejected_batch_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::new();
-    let engine = Engine::open(dir.path(), &registry).unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default(), &registry).unwrap();
     let err = engine
         .write(vec![
             series(&[("__name__", "up"), ("job", "a")], &[(1, 1.0)]),
@@ -281,7 +281,7 @@ fn select_rejects_bad_requests() {
 fn concurrent_writers_share_new_series() {
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::new();
-    let engine = Engine::open(dir.path(), &registry).unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default(), &registry).unwrap();
     std::thread::scope(|scope| {
         for t in 0..4i64 {
             let engine = &engine;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use prometheus::Registry;
-use telltale_storage::{Engine, serve};
+use telltale_storage::{Engine, EngineOptions, serve};
 use telltale_storage_api::{
     GrpcStorage, Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher, MatcherSet,
     Sample, SampleReader, SampleWriter, SelectRequest, SeriesRequest, TimeSeries,
@@ -26,7 +26,8 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_storage_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Arc::new(Engine::open(dir.path(), &Registry::new()).unwrap());
+    let engine =
+        Arc::new(Engine::open(dir.path(), EngineOptions::default(), &Registry::new()).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -79,6 +79,8 @@ pub struct Exporter {
 struct ExporterState {
     body: Mutex<String>,
     status: Mutex<StatusCode>,
+    content_type: Mutex<String>,
+    gzip: AtomicBool,
     seen: Mutex<Vec<SeenRequest>>,
 }
 
@@ -88,6 +90,8 @@ impl Exporter {
         let state = Arc::new(ExporterState {
             body: Mutex::new(body.to_string()),
             status: Mutex::new(StatusCode::OK),
+            content_type: Mutex::new(TEXT_CONTENT_TYPE.to_string()),
+            gzip: AtomicBool::new(false),
             seen: Mutex::new(Vec::new()),
         });
         let app = Router::new().fallback(get(serve)).with_state(state.clone());
@@ -103,6 +107,16 @@ impl Exporter {
 
     pub fn set_status(&self, status: StatusCode) {
         *self.state.status.lock().unwrap() = status;
+    }
+
+    /// Answers with this `Content-Type` from now on.
+    pub fn set_content_type(&self, content_type: &str) {
+        *self.state.content_type.lock().unwrap() = content_type.to_string();
+    }
+
+    /// Compresses answers with gzip (`Content-Encoding: gzip`) from now on.
+    pub fn set_gzip(&self, gzip: bool) {
+        self.state.gzip.store(gzip, Ordering::SeqCst);
     }
 
     pub fn seen(&self) -> Vec<SeenRequest> {
@@ -122,12 +136,24 @@ async fn serve(
     });
     let status = *state.status.lock().unwrap();
     let body = state.body.lock().unwrap().clone();
-    (
-        status,
-        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-        body,
-    )
+    let content_type = state.content_type.lock().unwrap().clone();
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", content_type.parse().unwrap());
+    if state.gzip.load(Ordering::SeqCst) {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(body.as_bytes()).unwrap();
+        headers.insert("content-encoding", "gzip".parse().unwrap());
+        return (status, headers, enc.finish().unwrap());
+    }
+    (status, headers, body.into_bytes())
 }
+
+/// The Content-Type of the text format 0.0.4.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The Content-Type of OpenMetrics 1.0.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// ScrapeTarget resources from YAML, as `telltale standalone -f` reads them.
 pub fn scrape_targets(yaml: &str) -> Vec<ScrapeTarget> {

@@ -23,9 +23,9 @@ pub fn is_stale_marker(v: f64) -> bool {
 }
 
 /// The start of the bucket of width `width_ms` that holds `t` (floor, also for negative
-/// timestamps).
+/// timestamps; saturating at `i64::MIN`).
 pub fn bucket_start(t: i64, width_ms: i64) -> i64 {
-    t.div_euclid(width_ms) * width_ms
+    t.saturating_sub(t.rem_euclid(width_ms))
 }
 
 /// Summarises time-ordered raw `samples` into buckets of `width_ms`.

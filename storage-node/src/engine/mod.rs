@@ -1,44 +1,132 @@
-//! [`Engine`]: the time-series engine of one storage node — open and shared state. The
-//! write path is in [`write`](self::write), the read paths in [`read`](self::read).
+//! [`Engine`]: the time-series engine of one storage node — options, open and recovery,
+//! and the shared state. The write path is in [`apply`](self::apply), the read paths in
+//! [`read`](self::read), and the background work in [`flush`](self::flush),
+//! [`rollup`](self::rollup) and [`retention`](self::retention), driven by
+//! [`maintenance`](self::maintenance).
 //!
 //! ```text
-//!  write(series) --validate--> assign ids (under `writer`) --> Store::commit (one synced
-//!                                                              batch) --> SeriesIndex
-//!  select(matchers) --> Selector::plan --> postings (Store) --> filter (SeriesIndex)
-//!                                                          --> samples (Store)
+//!  write(series) -> WriteCommand -> one synced batch: log record + new series + postings
+//!                                   of new (series, day) pairs + backfill chunks
+//!                                -> head (open Gorilla chunk per series)
+//!  flush: head -> frozen (readable) -> raw chunks per (day, series) + log truncated
+//!  rollup: raw -> 1m points (per hour window) -> 1h points (per day window)
+//!  retention: drop whole days of a tier (and of the index past the longest retention)
 //! ```
 
+mod apply;
+mod flush;
+pub mod maintenance;
 mod read;
-mod write;
+mod retention;
+mod rollup;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use tracing::info;
 
+use crate::command::WriteCommand;
 use crate::error::{Error, Result};
+use crate::head::{Frozen, Head};
 use crate::index::SeriesIndex;
 use crate::metrics::EngineMetrics;
 use crate::store::Store;
+use crate::tier::{Retention, Tier};
+
+/// How the engine keeps data.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How long each tier keeps data.
+    pub retention: Retention,
+    /// Samples at most this much older than the newest sample go to the head; older ones
+    /// (backfill) are written straight to their day's chunks. Either way they are kept.
+    pub out_of_order_window: Duration,
+    /// How often the head is flushed to chunks.
+    pub flush_interval: Duration,
+    /// The head is flushed early once it holds this many samples.
+    pub head_max_samples: usize,
+    /// Whether rollups are computed.
+    pub rollups: bool,
+    /// How many rollup windows one maintenance pass computes at most (so that retention
+    /// and flushes are not starved after a long backfill).
+    pub rollup_windows_per_pass: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            retention: Retention::default(),
+            out_of_order_window: Duration::from_secs(3600),
+            flush_interval: Duration::from_secs(30 * 60),
+            head_max_samples: 8_000_000,
+            rollups: true,
+            rollup_windows_per_pass: 48,
+        }
+    }
+}
+
+/// State only the writer changes; held for a whole write, so sequence numbers and
+/// series ids are handed out and committed in order.
+#[derive(Debug)]
+struct WriterState {
+    next_series_id: u64,
+    /// The last applied write.
+    applied_seq: u64,
+    max_ts: Option<i64>,
+    min_ts: Option<i64>,
+    /// The newest day each series is known to be indexed on.
+    indexed_day: HashMap<u64, i64>,
+}
 
 /// Stores series and their samples durably and answers selects and index queries.
 ///
 /// Every method blocks on disk I/O; async callers run them on a blocking thread.
-/// Writes are serialised; reads run concurrently with each other and with writes.
+/// Writes are serialised; reads run concurrently with each other, with writes and with
+/// the background work.
 pub struct Engine {
     store: Store,
+    opts: EngineOptions,
     /// Every stored series, both directions; updated after each commit.
     index: RwLock<SeriesIndex>,
-    /// The id the next new series gets. Held for a whole write, so ids are handed out
-    /// and committed in order.
-    writer: Mutex<u64>,
+    writer: Mutex<WriterState>,
+    head: RwLock<Head>,
+    /// The head being flushed (empty when no flush runs).
+    frozen: RwLock<Arc<Frozen>>,
+    /// Newest sample time, for readers that must not take the writer lock.
+    max_ts: AtomicI64,
+    min_ts: AtomicI64,
+    /// Rollup progress per tier (i64::MIN: nothing yet).
+    minute_until: AtomicI64,
+    hour_until: AtomicI64,
+    /// One flush at a time.
+    flushing: Mutex<Instant>,
+    /// One rollup/retention pass at a time; holds the rollup sequence counter.
+    maintaining: Mutex<MaintenanceState>,
     metrics: EngineMetrics,
 }
 
+#[derive(Debug, Default)]
+struct MaintenanceState {
+    rollup_seq: u64,
+    /// First day still kept per tier, and for the index.
+    dropped_before: HashMap<Option<Tier>, i64>,
+}
+
+const NONE_TS: i64 = i64::MIN;
+
+fn opt_ts(v: i64) -> Option<i64> {
+    (v != NONE_TS).then_some(v)
+}
+
 impl Engine {
-    /// Opens the engine over the database in `dir` (created if missing), loads the series
-    /// index and registers the self-metrics on `registry` (unregistered on drop).
-    pub fn open(dir: &Path, registry: &prometheus::Registry) -> Result<Self> {
+    /// Opens the engine over the database in `dir` (created if missing), replays the
+    /// write-ahead log into the head and registers the self-metrics on `registry`
+    /// (unregistered on drop). Background work runs once [`Engine::start_maintenance`]
+    /// is called.
+    pub fn open(dir: &Path, opts: EngineOptions, registry: &prometheus::Registry) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.to_path_buf(),
             source,
@@ -51,22 +139,86 @@ impl Engine {
             index.insert(id, Arc::new(labels));
         }
         metrics.series.set(index.len() as i64);
+        let engine = Engine {
+            opts,
+            index: RwLock::new(index),
+            writer: Mutex::new(WriterState {
+                next_series_id: loaded.next_series_id,
+                applied_seq: loaded.flushed_seq,
+                max_ts: loaded.max_ts,
+                min_ts: loaded.min_ts,
+                indexed_day: HashMap::new(),
+            }),
+            head: RwLock::new(Head::default()),
+            frozen: RwLock::new(Arc::new(Frozen::default())),
+            max_ts: AtomicI64::new(loaded.max_ts.unwrap_or(NONE_TS)),
+            min_ts: AtomicI64::new(loaded.min_ts.unwrap_or(NONE_TS)),
+            minute_until: AtomicI64::new(loaded.minute_until.unwrap_or(NONE_TS)),
+            hour_until: AtomicI64::new(loaded.hour_until.unwrap_or(NONE_TS)),
+            flushing: Mutex::new(Instant::now()),
+            maintaining: Mutex::new(MaintenanceState {
+                rollup_seq: loaded.rollup_seq,
+                dropped_before: HashMap::new(),
+            }),
+            store,
+            metrics,
+        };
+        let replayed = engine.replay(loaded.flushed_seq)?;
+        engine.metrics.flushed_seq.set(loaded.flushed_seq as i64);
         info!(
             dir = %dir.display(),
-            series = index.len(),
-            next_series_id = loaded.next_series_id,
+            series = engine.index().len(),
+            flushed_seq = loaded.flushed_seq,
+            replayed,
             "storage engine opened"
         );
-        Ok(Engine {
-            store,
-            index: RwLock::new(index),
-            writer: Mutex::new(loaded.next_series_id),
-            metrics,
-        })
+        Ok(engine)
     }
 
-    // The index is only changed by whole-entry inserts, so a panic elsewhere while a
-    // guard was held cannot leave it half-updated: poisoning is safe to ignore.
+    /// Re-applies the log records written after the last flush: the head as it was.
+    fn replay(&self, flushed_seq: u64) -> Result<usize> {
+        let records = self.store.wal_after(flushed_seq)?;
+        let mut w = self.writer();
+        for (seq, bytes) in &records {
+            let cmd = WriteCommand::decode(bytes)?;
+            self.apply_locked(&mut w, *seq, &cmd, None, false)?;
+        }
+        Ok(records.len())
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// The last applied write's sequence number.
+    pub fn applied_seq(&self) -> u64 {
+        self.writer().applied_seq
+    }
+
+    /// A consistent copy of the whole database in `dir` (which must not exist), taken
+    /// between two writes: chunks, index and the log records not yet flushed, so opening
+    /// the copy rebuilds the same head. Returns the last write it holds.
+    pub fn checkpoint(&self, dir: &Path) -> Result<u64> {
+        let w = self.writer();
+        self.store.checkpoint(dir)?;
+        Ok(w.applied_seq)
+    }
+
+    /// Bytes on disk of every column family, after writing memtables out (measurement).
+    pub fn disk_usage_after_compaction(&self) -> Result<u64> {
+        self.store.flush_memtables()?;
+        self.store.compact_all();
+        Ok(self.store.total_disk_bytes())
+    }
+
+    /// Memory the head holds (approximate).
+    pub fn head_bytes(&self) -> usize {
+        self.head().heap_bytes()
+    }
+
+    // The guarded structures are only changed by whole-entry updates, so a panic
+    // elsewhere while a guard was held cannot leave them half-updated: poisoning is safe
+    // to ignore.
     fn index(&self) -> RwLockReadGuard<'_, SeriesIndex> {
         self.index.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -75,9 +227,49 @@ impl Engine {
         self.index.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    // The counter only moves after a successful commit.
-    fn writer(&self) -> MutexGuard<'_, u64> {
+    fn writer(&self) -> MutexGuard<'_, WriterState> {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn head(&self) -> RwLockReadGuard<'_, Head> {
+        self.head.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn head_mut(&self) -> RwLockWriteGuard<'_, Head> {
+        self.head.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn frozen(&self) -> Arc<Frozen> {
+        self.frozen
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_frozen(&self, frozen: Arc<Frozen>) {
+        *self.frozen.write().unwrap_or_else(PoisonError::into_inner) = frozen;
+    }
+
+    fn maintaining(&self) -> MutexGuard<'_, MaintenanceState> {
+        self.maintaining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn newest(&self) -> Option<i64> {
+        opt_ts(self.max_ts.load(Ordering::Acquire))
+    }
+
+    fn oldest(&self) -> Option<i64> {
+        opt_ts(self.min_ts.load(Ordering::Acquire))
+    }
+
+    fn until(&self, tier: Tier) -> Option<i64> {
+        match tier {
+            Tier::Raw => self.newest().map(|t| t.saturating_add(1)),
+            Tier::Minute => opt_ts(self.minute_until.load(Ordering::Acquire)),
+            Tier::Hour => opt_ts(self.hour_until.load(Ordering::Acquire)),
+        }
     }
 }
 

@@ -1,46 +1,101 @@
-//! The read paths: select (series with samples) and the index queries (series, label
-//! names, label values).
+//! The read paths: select (raw samples or rollup points) and the index queries (series,
+//! label names, label values), all restricted to the day partitions a time range
+//! touches.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use telltale_storage_api::{
-    AggregatedSeries, LabelNamesRequest, LabelValuesRequest, MatcherSet, Resolution, Sample,
-    SelectRequest, SeriesRequest, TierInfo, TimeSeries, rollup,
+    Aggregate, AggregatedSeries, LabelNamesRequest, LabelValuesRequest, MatcherSet, Resolution,
+    Sample, SelectRequest, SeriesRequest, TierInfo, TimeSeries,
 };
 
 use super::Engine;
+use crate::chunk::{aggregates, samples};
 use crate::error::{Error, Result};
 use crate::labels::{LabelSet, is_valid_label_name};
 use crate::matcher::Selector;
 use crate::postings::{PostingsSource, candidates};
-use crate::store::SampleCursor;
+use crate::store::Store;
+use crate::store::keys::{DAY_MS, day_of};
+use crate::tier::Tier;
 
-/// A series found in the index.
-type Found = (u64, Arc<LabelSet>);
+/// A series found in the index, with the days (ascending) it has postings on.
+pub(crate) struct Found {
+    pub id: u64,
+    pub labels: Arc<LabelSet>,
+    pub days: Vec<i64>,
+}
+
+/// The postings of one day partition.
+struct DayPostings<'a> {
+    store: &'a Store,
+    day: i64,
+}
+
+impl PostingsSource for DayPostings<'_> {
+    fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>> {
+        self.store.postings(self.day, name, value)
+    }
+
+    fn for_each_posting(&self, name: &str, f: &mut dyn FnMut(&str, u64)) -> Result<()> {
+        self.store.for_each_posting(self.day, name, f)
+    }
+}
+
+/// Samples from several sources with a priority each; on equal timestamps the highest
+/// priority (the latest write) wins.
+#[derive(Default)]
+pub(crate) struct Merge(Vec<(i64, u64, f64)>);
+
+impl Merge {
+    fn push(&mut self, prio: u64, samples: impl IntoIterator<Item = (i64, f64)>) {
+        self.0
+            .extend(samples.into_iter().map(|(t, v)| (t, prio, v)));
+    }
+
+    fn finish(mut self) -> Vec<(i64, f64)> {
+        self.0.sort_unstable_by_key(|&(t, p, _)| (t, p));
+        let mut out: Vec<(i64, f64)> = Vec::with_capacity(self.0.len());
+        for (t, _, v) in self.0 {
+            match out.last_mut() {
+                Some(last) if last.0 == t => last.1 = v,
+                _ => out.push((t, v)),
+            }
+        }
+        out
+    }
+}
+
+/// In-memory samples of some series, copied out so no lock is held during disk reads.
+pub(crate) type MemorySamples = HashMap<u64, Merge>;
 
 impl Engine {
-    /// Every series matching all of `req.matchers` that has samples in
+    /// Every series matching all of `req.matchers` that has raw samples in
     /// `[start_ms, end_ms]`, with those samples, ordered by labels.
     pub fn select(&self, req: &SelectRequest) -> Result<Vec<TimeSeries>> {
         let timer = self.metrics.select_duration.start_timer();
         check_range(req.start_ms, req.end_ms)?;
         let selector = Selector::from_proto(&req.matchers)?;
-        let found = self.matching(&selector)?;
-        let mut cursor = self.store.samples();
+        let found = self.find(std::slice::from_ref(&selector), req.start_ms, req.end_ms)?;
+        let mut memory = self.memory_samples(found.iter().map(|f| f.id), req.start_ms, req.end_ms);
         let mut out = Vec::new();
-        let mut samples = Vec::new();
-        for (id, labels) in found {
-            samples.clear();
-            cursor.read(id, req.start_ms, req.end_ms, &mut samples)?;
-            if samples.is_empty() {
+        for f in found {
+            let merged = self.raw_samples(
+                f.id,
+                &f.days,
+                req.start_ms,
+                req.end_ms,
+                memory.remove(&f.id),
+            )?;
+            if merged.is_empty() {
                 continue;
             }
             out.push(TimeSeries {
-                labels: labels.to_labels(),
-                samples: samples
-                    .iter()
-                    .map(|&(timestamp_ms, value)| Sample {
+                labels: f.labels.to_labels(),
+                samples: merged
+                    .into_iter()
+                    .map(|(timestamp_ms, value)| Sample {
                         timestamp_ms,
                         value,
                     })
@@ -51,38 +106,51 @@ impl Engine {
         Ok(out)
     }
 
-    /// Rollup points of the matching series at `req.resolution`.
+    /// Rollup points at `req.resolution` of every series matching all of `req.matchers`
+    /// whose buckets start within `[start_ms, end_ms]`, ordered by labels.
     pub fn select_aggregated(&self, req: &SelectRequest) -> Result<Vec<AggregatedSeries>> {
-        let width = match Resolution::try_from(req.resolution) {
-            Ok(Resolution::OneMinute) => 60_000,
-            Ok(Resolution::OneHour) => 3_600_000,
+        let timer = self.metrics.select_duration.start_timer();
+        check_range(req.start_ms, req.end_ms)?;
+        let tier = match Resolution::try_from(req.resolution) {
+            Ok(r @ (Resolution::OneMinute | Resolution::OneHour)) => Tier::from_resolution(r),
             _ => {
                 return Err(Error::InvalidArgument {
                     name: "resolution",
-                    reason: "a rollup resolution is needed".into(),
+                    reason: format!("{} is not a rollup resolution", req.resolution),
                 });
             }
         };
-        Ok(self
-            .select(req)?
-            .into_iter()
-            .map(|s| {
-                let raw: Vec<(i64, f64)> = s
-                    .samples
-                    .iter()
-                    .map(|x| (x.timestamp_ms, x.value))
-                    .collect();
-                AggregatedSeries {
-                    labels: s.labels,
-                    points: rollup::summarise(&raw, None, width),
-                }
-            })
-            .collect())
+        let selector = Selector::from_proto(&req.matchers)?;
+        let found = self.find(std::slice::from_ref(&selector), req.start_ms, req.end_ms)?;
+        let mut out = Vec::new();
+        for f in found {
+            let points = self.rollup_points(tier, f.id, &f.days, req.start_ms, req.end_ms)?;
+            if !points.is_empty() {
+                out.push(AggregatedSeries {
+                    labels: f.labels.to_labels(),
+                    points,
+                });
+            }
+        }
+        timer.observe_duration();
+        Ok(out)
     }
 
-    /// Retention and progress of each tier.
+    /// Retention, progress and size of each tier.
     pub fn info(&self) -> Result<Vec<TierInfo>> {
-        Ok(Vec::new())
+        Ok(Tier::ALL
+            .into_iter()
+            .map(|tier| TierInfo {
+                resolution: tier.resolution() as i32,
+                retention_ms: self
+                    .opts
+                    .retention
+                    .of(tier)
+                    .map_or(0, |d| d.as_millis() as i64),
+                complete_until_ms: self.until(tier).unwrap_or(0),
+                disk_bytes: self.store.disk_bytes(tier),
+            })
+            .collect())
     }
 
     /// Label sets of the series matching any of `req.match_sets` (every series when
@@ -91,8 +159,8 @@ impl Engine {
         let found = self.index_query(&req.match_sets, req.start_ms, req.end_ms, req.limit)?;
         Ok(found
             .into_iter()
-            .map(|(_, labels)| TimeSeries {
-                labels: labels.to_labels(),
+            .map(|f| TimeSeries {
+                labels: f.labels.to_labels(),
                 samples: Vec::new(),
             })
             .collect())
@@ -100,12 +168,23 @@ impl Engine {
 
     /// Sorted label names of the series [`Engine::series`] would return, at most `limit`.
     pub fn label_names(&self, req: &LabelNamesRequest) -> Result<Vec<String>> {
-        let found = self.index_query(&req.match_sets, req.start_ms, req.end_ms, 0)?;
-        let names: BTreeSet<&str> = found
-            .iter()
-            .flat_map(|(_, labels)| labels.iter().map(|(n, _)| n))
-            .collect();
-        Ok(limited(names.into_iter().map(str::to_string), req.limit))
+        check_range(req.start_ms, req.end_ms)?;
+        let days = self.days(req.start_ms, req.end_ms)?;
+        let names: BTreeSet<String> =
+            if req.match_sets.is_empty() && Self::whole_days(&days, req.start_ms, req.end_ms) {
+                let mut names = BTreeSet::new();
+                for day in days {
+                    self.store.label_names(day, &mut names)?;
+                }
+                names
+            } else {
+                let found = self.index_query(&req.match_sets, req.start_ms, req.end_ms, 0)?;
+                found
+                    .iter()
+                    .flat_map(|f| f.labels.iter().map(|(n, _)| n.to_string()))
+                    .collect()
+            };
+        Ok(limited(names.into_iter(), req.limit))
     }
 
     /// Sorted values of label `req.name` over the series [`Engine::series`] would return,
@@ -118,77 +197,179 @@ impl Engine {
             });
         }
         check_range(req.start_ms, req.end_ms)?;
-        if req.match_sets.is_empty() {
-            return self.all_label_values(&req.name, req.start_ms, req.end_ms, req.limit);
-        }
-        let found = self.index_query(&req.match_sets, req.start_ms, req.end_ms, 0)?;
-        let values: BTreeSet<&str> = found
-            .iter()
-            .filter_map(|(_, labels)| labels.get(&req.name))
-            .collect();
-        Ok(limited(values.into_iter().map(str::to_string), req.limit))
-    }
-
-    /// Values of `name` straight from its postings: a value counts when one of its
-    /// series has a sample in range.
-    fn all_label_values(
-        &self,
-        name: &str,
-        start: i64,
-        end: i64,
-        limit: u64,
-    ) -> Result<Vec<String>> {
-        let mut by_value: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-        self.store
-            .for_each_posting(name, &mut |value, id| match by_value.last_entry() {
-                Some(mut last) if last.key() == value => last.get_mut().push(id),
-                _ => {
-                    by_value.insert(value.to_string(), vec![id]);
+        let days = self.days(req.start_ms, req.end_ms)?;
+        let values: BTreeSet<String> =
+            if req.match_sets.is_empty() && Self::whole_days(&days, req.start_ms, req.end_ms) {
+                let mut values = BTreeSet::new();
+                for day in days {
+                    let mut last: Option<String> = None;
+                    self.store
+                        .for_each_posting(day, &req.name, &mut |value, _| {
+                            if last.as_deref() != Some(value) {
+                                last = Some(value.to_string());
+                                values.insert(value.to_string());
+                            }
+                        })?;
                 }
-            })?;
-        let mut cursor = self.store.samples();
-        let mut out = Vec::new();
-        for (value, ids) in by_value {
-            if limit > 0 && out.len() as u64 >= limit {
-                break;
-            }
-            // Postings of a series still being committed may be visible before the
-            // series is in the index; such a write is not acknowledged yet.
-            let ids: Vec<u64> = {
-                let index = self.index();
-                ids.into_iter()
-                    .filter(|id| index.labels_of(*id).is_some())
+                values
+            } else {
+                let found = self.index_query(&req.match_sets, req.start_ms, req.end_ms, 0)?;
+                found
+                    .iter()
+                    .filter_map(|f| f.labels.get(&req.name).map(str::to_string))
                     .collect()
             };
-            for id in ids {
-                if has_samples_in(&mut cursor, id, start, end)? {
-                    out.push(value);
-                    break;
+        Ok(limited(values.into_iter(), req.limit))
+    }
+
+    /// The day partitions `[start, end]` touches that have an index.
+    fn days(&self, start: i64, end: i64) -> Result<Vec<i64>> {
+        self.store.indexed_days(day_of(start), day_of(end))
+    }
+
+    /// Whether `[start, end]` covers every day in `days` whole.
+    fn whole_days(days: &[i64], start: i64, end: i64) -> bool {
+        days.iter().all(|d| {
+            let ds = d.saturating_mul(DAY_MS);
+            let de = d.saturating_add(1).saturating_mul(DAY_MS).saturating_sub(1);
+            start <= ds && de <= end
+        })
+    }
+
+    /// Series matching any of `selectors` that have postings on a day `[start, end]`
+    /// touches, ordered by labels.
+    pub(crate) fn find(&self, selectors: &[Selector], start: i64, end: i64) -> Result<Vec<Found>> {
+        let mut days_of: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+        for day in self.days(start, end)? {
+            let source = DayPostings {
+                store: &self.store,
+                day,
+            };
+            for selector in selectors {
+                for id in candidates(selector, &source)? {
+                    let days = days_of.entry(id).or_default();
+                    if days.last() != Some(&day) {
+                        days.push(day);
+                    }
                 }
+            }
+        }
+        let index = self.index();
+        let mut found: Vec<Found> = days_of
+            .into_iter()
+            .filter_map(|(id, days)| {
+                // Absent: postings of a series whose write is not acknowledged yet.
+                let labels = index.labels_of(id)?;
+                selectors.iter().any(|s| s.matches(labels)).then(|| Found {
+                    id,
+                    labels: labels.clone(),
+                    days,
+                })
+            })
+            .collect();
+        drop(index);
+        found.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(found)
+    }
+
+    /// Head and frozen samples of `found` within `[start, end]`. Taken under the head
+    /// lock, under which a flush swaps head and frozen, so no sample is missed.
+    pub(crate) fn memory_samples(
+        &self,
+        ids: impl Iterator<Item = u64>,
+        start: i64,
+        end: i64,
+    ) -> MemorySamples {
+        let head = self.head();
+        let frozen = self.frozen();
+        let mut out = MemorySamples::new();
+        for id in ids {
+            let mut merge = Merge::default();
+            if let Some(s) = frozen.series.get(&id) {
+                merge.push(frozen.seq, s.samples_in(start, end));
+            }
+            if let Some(s) = head.series.get(&id) {
+                merge.push(u64::MAX, s.samples_in(start, end));
+            }
+            if !merge.0.is_empty() {
+                out.insert(id, merge);
+            }
+        }
+        out
+    }
+
+    /// Raw samples of one series within `[start, end]`: memory and chunks merged.
+    pub(crate) fn raw_samples(
+        &self,
+        id: u64,
+        days: &[i64],
+        start: i64,
+        end: i64,
+        memory: Option<Merge>,
+    ) -> Result<Vec<(i64, f64)>> {
+        let mut merge = memory.unwrap_or_default();
+        let mut buf = Vec::new();
+        for &day in days {
+            self.store
+                .chunks(Tier::Raw, day, id, (start, end), &mut |seq, bytes| {
+                    buf.clear();
+                    samples::decode_into(bytes, &mut buf).map_err(|e| Error::Corrupt {
+                        what: "raw chunk",
+                        detail: format!("series {id} day {day}: {e}"),
+                    })?;
+                    merge.push(
+                        seq,
+                        buf.iter()
+                            .copied()
+                            .filter(|(t, _)| (start..=end).contains(t)),
+                    );
+                    Ok(())
+                })?;
+        }
+        Ok(merge.finish())
+    }
+
+    /// Rollup points of one series in `tier` whose buckets start within `[start, end]`.
+    pub(crate) fn rollup_points(
+        &self,
+        tier: Tier,
+        id: u64,
+        days: &[i64],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Aggregate>> {
+        let mut all: Vec<(u64, Aggregate)> = Vec::new();
+        let mut buf = Vec::new();
+        for &day in days {
+            self.store
+                .chunks(tier, day, id, (start, end), &mut |seq, bytes| {
+                    buf.clear();
+                    aggregates::decode_into(bytes, &mut buf).map_err(|e| Error::Corrupt {
+                        what: "rollup chunk",
+                        detail: format!("series {id} day {day}: {e}"),
+                    })?;
+                    all.extend(
+                        buf.drain(..)
+                            .filter(|p| (start..=end).contains(&p.timestamp_ms))
+                            .map(|p| (seq, p)),
+                    );
+                    Ok(())
+                })?;
+        }
+        all.sort_by_key(|(seq, p)| (p.timestamp_ms, *seq));
+        let mut out: Vec<Aggregate> = Vec::with_capacity(all.len());
+        for (_, p) in all {
+            match out.last_mut() {
+                Some(last) if last.timestamp_ms == p.timestamp_ms => *last = p,
+                _ => out.push(p),
             }
         }
         Ok(out)
     }
 
-    /// Series matching `selector`, ordered by labels (time is not considered).
-    fn matching(&self, selector: &Selector) -> Result<Vec<Found>> {
-        let ids = candidates(selector, &self.store)?;
-        let index = self.index();
-        let mut found: Vec<Found> = ids
-            .into_iter()
-            .filter_map(|id| {
-                // Absent: postings of a series whose write is not acknowledged yet.
-                let labels = index.labels_of(id)?;
-                selector.matches(labels).then(|| (id, labels.clone()))
-            })
-            .collect();
-        drop(index);
-        found.sort_by(|a, b| a.1.cmp(&b.1));
-        Ok(found)
-    }
-
-    /// Series matching any of `match_sets` (all series when empty) with a sample in
-    /// `[start, end]`, ordered by labels, at most `limit` (0: all).
+    /// Series matching any of `match_sets` (all series when empty) with data in
+    /// `[start, end]`, ordered by labels, at most `limit` (0: all). A day wholly inside
+    /// the range counts as data; on the range's edge days the raw samples are checked.
     fn index_query(
         &self,
         match_sets: &[MatcherSet],
@@ -197,46 +378,79 @@ impl Engine {
         limit: u64,
     ) -> Result<Vec<Found>> {
         check_range(start, end)?;
-        let selectors = match_sets
-            .iter()
-            .map(|set| Selector::from_proto(&set.matchers))
-            .collect::<Result<Vec<_>>>()?;
-        let mut found: Vec<Found> = if selectors.is_empty() {
-            self.index()
-                .iter()
-                .map(|(id, labels)| (id, labels.clone()))
-                .collect()
+        let found = if match_sets.is_empty() {
+            self.find_all(start, end)?
         } else {
-            let mut union: BTreeMap<u64, Arc<LabelSet>> = BTreeMap::new();
-            for selector in &selectors {
-                union.extend(self.matching(selector)?);
-            }
-            union.into_iter().collect()
+            let selectors = match_sets
+                .iter()
+                .map(|set| Selector::from_proto(&set.matchers))
+                .collect::<Result<Vec<_>>>()?;
+            self.find(&selectors, start, end)?
         };
-        found.sort_by(|a, b| a.1.cmp(&b.1));
-
-        let mut cursor = self.store.samples();
         let mut out = Vec::new();
         for f in found {
             if limit > 0 && out.len() as u64 >= limit {
                 break;
             }
-            if has_samples_in(&mut cursor, f.0, start, end)? {
+            if self.has_data_in(&f, start, end)? {
                 out.push(f);
             }
         }
         Ok(out)
     }
-}
 
-/// Whether series `id` has a sample in `[start, end]`. Every series in the index was
-/// created together with at least one sample and nothing is deleted yet, so the full
-/// range needs no disk read. (Retention will have to revisit this.)
-fn has_samples_in(cursor: &mut SampleCursor<'_>, id: u64, start: i64, end: i64) -> Result<bool> {
-    if start == i64::MIN && end == i64::MAX {
-        return Ok(true);
+    /// Whether series `f` has data in `[start, end]`: a day wholly inside the range
+    /// counts (its postings exist because data does); on the range's edge days the head
+    /// and the chunk spans of every tier are checked, without decoding chunks.
+    fn has_data_in(&self, f: &Found, start: i64, end: i64) -> Result<bool> {
+        if f.days.iter().any(|d| Self::whole_days(&[*d], start, end)) {
+            return Ok(true);
+        }
+        {
+            let head = self.head();
+            let frozen = self.frozen();
+            for s in [head.series.get(&f.id), frozen.series.get(&f.id)]
+                .into_iter()
+                .flatten()
+            {
+                if !s.samples_in(start, end).is_empty() {
+                    return Ok(true);
+                }
+            }
+        }
+        for tier in Tier::ALL {
+            for &day in &f.days {
+                if self.store.any_chunk(tier, day, f.id, (start, end))? {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
-    cursor.any_in(id, start, end)
+
+    /// Every series with postings on a day `[start, end]` touches, ordered by labels.
+    fn find_all(&self, start: i64, end: i64) -> Result<Vec<Found>> {
+        let mut days_of: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+        for day in self.days(start, end)? {
+            for id in self.store.all_postings(day)? {
+                days_of.entry(id).or_default().push(day);
+            }
+        }
+        let index = self.index();
+        let mut found: Vec<Found> = days_of
+            .into_iter()
+            .filter_map(|(id, days)| {
+                Some(Found {
+                    id,
+                    labels: index.labels_of(id)?.clone(),
+                    days,
+                })
+            })
+            .collect();
+        drop(index);
+        found.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(found)
+    }
 }
 
 fn check_range(start_ms: i64, end_ms: i64) -> Result<()> {

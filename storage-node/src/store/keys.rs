@@ -1,29 +1,50 @@
 //! Byte layouts of the keys and values in each column family. Integers are big-endian
-//! so that byte order is numeric order.
+//! so that byte order is numeric order; timestamps and day numbers are i64 with the sign
+//! bit flipped, so that byte order is time order for negative values too.
 //!
 //! ```text
-//! series            id:u64                        -> label set (see encode_labels)
-//! series_by_labels  label set                     -> id:u64
-//! postings          name 0x00 value 0x00 id:u64   -> (empty)
-//! samples           id:u64 ts:u64                 -> f64 bits:u64
-//! meta              "next_series_id"              -> u64
-//!                   "format_version"              -> u32
+//! series            id:u64                                -> label set (encode_labels)
+//! series_by_labels  label set                             -> id:u64
+//! postings          day name 0x00 value 0x00 id:u64       -> (empty)
+//!                   day 0x00 0x00 id:u64 ("all postings": the series has data that day)
+//! raw, m1, h1       day id:u64 start:ts seq:u64           -> uvarint(end - start) ++ chunk
+//! wal               seq:u64                               -> a write command (protobuf)
+//! dirty             tier:u8 window_start:ts               -> (empty)
+//! meta              "format_version" -> u32, "next_series_id" -> u64,
+//!                   "flushed_seq", "max_ts", "min_ts", "rollup_seq" -> u64 / i64,
+//!                   "m1_until", "h1_until" -> i64
 //! ```
-//! `ts` is the i64 timestamp with its sign bit flipped, so that byte order is time order
-//! for negative and positive timestamps alike. A label set is, for each label in name
-//! order, `len(name):u32 name len(value):u32 value`. Names and values never contain NUL
-//! (names by syntax, values by validation), so postings keys split unambiguously.
+//! `day` is the time partition: `floor(ts / 1 day)`. Every key of a chunk or posting
+//! starts with its day, so dropping a day is one range delete, and a query over an hour
+//! reads only that day's postings. Chunks never span days. `seq` orders writes of the
+//! same timestamp: the chunk with the higher `seq` wins. Label names and values never
+//! contain NUL (names by syntax, values by validation) and names are never empty, so
+//! postings keys split unambiguously and the empty name is free for "all postings".
 
 use crate::labels::LabelSet;
 
-pub const META_NEXT_SERIES_ID: &[u8] = b"next_series_id";
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
+pub const META_NEXT_SERIES_ID: &[u8] = b"next_series_id";
+pub const META_FLUSHED_SEQ: &[u8] = b"flushed_seq";
+pub const META_MAX_TS: &[u8] = b"max_ts";
+pub const META_MIN_TS: &[u8] = b"min_ts";
+pub const META_ROLLUP_SEQ: &[u8] = b"rollup_seq";
+pub const META_M1_UNTIL: &[u8] = b"m1_until";
+pub const META_H1_UNTIL: &[u8] = b"h1_until";
 /// Version of the layout described above.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Milliseconds in a time partition.
+pub const DAY_MS: i64 = 86_400_000;
 
 const SIGN: u64 = 1 << 63;
 
-/// A timestamp as 8 bytes whose byte order is time order.
+/// The partition holding `ts`.
+pub fn day_of(ts: i64) -> i64 {
+    ts.div_euclid(DAY_MS)
+}
+
+/// A timestamp (or day number) as 8 bytes whose byte order is time order.
 pub fn encode_ts(ts: i64) -> [u8; 8] {
     ((ts as u64) ^ SIGN).to_be_bytes()
 }
@@ -40,62 +61,88 @@ pub fn decode_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
-/// `id ++ ts`: all samples of a series are contiguous and in time order.
-pub fn sample_key(id: u64, ts: i64) -> [u8; 16] {
+/// `day`: the first key of a partition in a chunk or postings column family.
+pub fn day_prefix(day: i64) -> [u8; 8] {
+    encode_ts(day)
+}
+
+/// `day ++ id`: the prefix of every chunk of one series in one partition.
+pub fn chunk_prefix(day: i64, id: u64) -> [u8; 16] {
     let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&encode_id(id));
-    key[8..].copy_from_slice(&encode_ts(ts));
+    key[..8].copy_from_slice(&encode_ts(day));
+    key[8..].copy_from_slice(&encode_id(id));
     key
 }
 
-/// `(series id, timestamp)` of a sample key.
-pub fn decode_sample_key(key: &[u8]) -> Option<(u64, i64)> {
-    let key: &[u8; 16] = key.try_into().ok()?;
-    let (id, ts) = key.split_at(8);
-    Some((decode_u64(id)?, decode_ts(ts.try_into().ok()?)))
+pub fn chunk_key(day: i64, id: u64, start: i64, seq: u64) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(&chunk_prefix(day, id));
+    key[16..24].copy_from_slice(&encode_ts(start));
+    key[24..].copy_from_slice(&encode_id(seq));
+    key
 }
 
-/// The bits of a sample value; NaN payloads (such as staleness markers) survive.
-pub fn encode_value(v: f64) -> [u8; 8] {
-    v.to_bits().to_be_bytes()
+/// `(day, id, start, seq)` of a chunk key.
+pub fn decode_chunk_key(key: &[u8]) -> Option<(i64, u64, i64, u64)> {
+    let key: &[u8; 32] = key.try_into().ok()?;
+    Some((
+        decode_ts(key[..8].try_into().ok()?),
+        decode_u64(&key[8..16])?,
+        decode_ts(key[16..24].try_into().ok()?),
+        decode_u64(&key[24..])?,
+    ))
 }
 
-pub fn decode_value(bytes: &[u8]) -> Option<f64> {
-    decode_u64(bytes).map(f64::from_bits)
-}
-
-/// `name \0` : the prefix of every posting of label `name`.
-pub fn posting_name_prefix(name: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(name.len() + 1);
+/// `day name \0`: the prefix of every posting of label `name` in a partition.
+pub fn posting_name_prefix(day: i64, name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 9);
+    key.extend_from_slice(&encode_ts(day));
     key.extend_from_slice(name.as_bytes());
     key.push(0);
     key
 }
 
-/// `name \0 value \0` : the prefix of the postings of `name="value"`.
-pub fn posting_prefix(name: &str, value: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(name.len() + value.len() + 10);
-    key.extend_from_slice(name.as_bytes());
-    key.push(0);
+/// `day name \0 value \0`: the prefix of the postings of `name="value"`.
+pub fn posting_prefix(day: i64, name: &str, value: &str) -> Vec<u8> {
+    let mut key = posting_name_prefix(day, name);
     key.extend_from_slice(value.as_bytes());
     key.push(0);
     key
 }
 
-pub fn posting_key(name: &str, value: &str, id: u64) -> Vec<u8> {
-    let mut key = posting_prefix(name, value);
+pub fn posting_key(day: i64, name: &str, value: &str, id: u64) -> Vec<u8> {
+    let mut key = posting_prefix(day, name, value);
     key.extend_from_slice(&encode_id(id));
     key
 }
 
-/// `(name, value, id)` of a postings key.
-pub fn decode_posting_key(key: &[u8]) -> Option<(&str, &str, u64)> {
-    let (rest, id) = key.split_at_checked(key.len().checked_sub(8)?)?;
+/// The "all postings" key of series `id` in partition `day`.
+pub fn all_postings_key(day: i64, id: u64) -> Vec<u8> {
+    posting_key(day, "", "", id)
+}
+
+/// `(day, name, value, id)` of a postings key.
+pub fn decode_posting_key(key: &[u8]) -> Option<(i64, &str, &str, u64)> {
+    let (day, rest) = key.split_first_chunk::<8>()?;
+    let (rest, id) = rest.split_at_checked(rest.len().checked_sub(8)?)?;
     let rest = rest.strip_suffix(&[0])?;
     let sep = rest.iter().position(|b| *b == 0)?;
     let name = std::str::from_utf8(&rest[..sep]).ok()?;
     let value = std::str::from_utf8(&rest[sep + 1..]).ok()?;
-    Some((name, value, decode_u64(id)?))
+    Some((decode_ts(*day), name, value, decode_u64(id)?))
+}
+
+/// `tier ++ window start`.
+pub fn dirty_key(tier: u8, start: i64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = tier;
+    key[1..].copy_from_slice(&encode_ts(start));
+    key
+}
+
+pub fn decode_dirty_key(key: &[u8]) -> Option<(u8, i64)> {
+    let (tier, rest) = key.split_first()?;
+    Some((*tier, decode_ts(rest.try_into().ok()?)))
 }
 
 /// The canonical bytes of a label set (the `series_by_labels` key and `series` value).
@@ -155,17 +202,21 @@ mod tests {
         for t in ts {
             assert_eq!(decode_ts(encode_ts(t)), t);
         }
+        assert_eq!(day_of(-1), -1);
+        assert_eq!(day_of(DAY_MS), 1);
     }
 
     proptest! {
         #[test]
-        fn sample_keys_order_by_series_then_time(
-            a in (0u64..4, any::<i64>()),
-            b in (0u64..4, any::<i64>()),
+        fn chunk_keys_order_by_day_series_start_seq(
+            a in (-3i64..3, 0u64..4, any::<i64>(), 0u64..3),
+            b in (-3i64..3, 0u64..4, any::<i64>(), 0u64..3),
         ) {
-            let (ka, kb) = (sample_key(a.0, a.1), sample_key(b.0, b.1));
+            let (ka, kb) = (chunk_key(a.0, a.1, a.2, a.3), chunk_key(b.0, b.1, b.2, b.3));
             prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
-            prop_assert_eq!(decode_sample_key(&ka), Some(a));
+            prop_assert_eq!(decode_chunk_key(&ka), Some(a));
+            prop_assert!(ka.starts_with(&chunk_prefix(a.0, a.1)));
+            prop_assert!(ka.starts_with(&day_prefix(a.0)));
         }
 
         #[test]
@@ -182,58 +233,25 @@ mod tests {
     }
 
     #[test]
-    fn posting_keys_round_trip_and_group_by_value() {
-        let key = posting_key("job", "node", 42);
-        assert_eq!(decode_posting_key(&key), Some(("job", "node", 42)));
-        assert!(key.starts_with(&posting_prefix("job", "node")));
-        assert!(key.starts_with(&posting_name_prefix("job")));
-        // "job" postings do not run into "job2" postings, nor "a" into "ab".
-        assert!(!posting_key("job2", "x", 1).starts_with(&posting_name_prefix("job")));
-        assert!(!posting_key("job", "ab", 1).starts_with(&posting_prefix("job", "a")));
-        // Ids within one value are in numeric order.
-        assert!(posting_key("job", "a", 255) < posting_key("job", "a", 256));
+    fn posting_keys_round_trip_and_group_by_day_then_value() {
+        let key = posting_key(7, "job", "node", 42);
+        assert_eq!(decode_posting_key(&key), Some((7, "job", "node", 42)));
+        assert!(key.starts_with(&posting_prefix(7, "job", "node")));
+        assert!(key.starts_with(&posting_name_prefix(7, "job")));
+        assert!(key.starts_with(&day_prefix(7)));
+        assert!(!posting_key(8, "job", "node", 1).starts_with(&day_prefix(7)));
+        assert!(!posting_key(7, "job2", "x", 1).starts_with(&posting_name_prefix(7, "job")));
+        assert!(!posting_key(7, "job", "ab", 1).starts_with(&posting_prefix(7, "job", "a")));
+        assert!(posting_key(7, "job", "a", 255) < posting_key(7, "job", "a", 256));
+        assert_eq!(
+            decode_posting_key(&all_postings_key(3, 9)),
+            Some((3, "", "", 9))
+        );
         assert_eq!(decode_posting_key(b"short"), None);
     }
 
     #[test]
-    fn values_keep_their_bits() {
-        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
-        let back = decode_value(&encode_value(stale)).unwrap();
-        assert_eq!(back.to_bits(), stale.to_bits());
-        assert_eq!(decode_value(&encode_value(-2.5)), Some(-2.5));
-        assert_eq!(decode_value(b"123"), None);
-    }
-
-    /// Pins the on-disk bytes: changing them needs a new FORMAT_VERSION and a migration.
-    #[test]
-    fn format_v1_bytes() {
-        assert_eq!(FORMAT_VERSION, 1);
-        assert_eq!(
-            sample_key(1, -1),
-            [
-                0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
-            ]
-        );
-        assert_eq!(
-            sample_key(258, 0)[..],
-            [0, 0, 0, 0, 0, 0, 1, 2, 0x80, 0, 0, 0, 0, 0, 0, 0][..]
-        );
-        assert_eq!(encode_value(1.0), [0x3f, 0xf0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(posting_key("a", "b", 3), b"a\0b\0\0\0\0\0\0\0\0\x03");
-        let set =
-            LabelSet::from_labels(&[Label::new("__name__", "m"), Label::new("j", "xy")]).unwrap();
-        assert_eq!(
-            encode_labels(&set),
-            b"\0\0\0\x08__name__\0\0\0\x01m\0\0\0\x01j\0\0\0\x02xy"
-        );
-    }
-
-    #[test]
-    fn garbage_does_not_decode_as_labels() {
-        assert_eq!(decode_labels(&[0, 0, 0, 9, b'a']), None);
-        let set = LabelSet::from_labels(&[Label::new("__name__", "m")]).unwrap();
-        let mut bytes = encode_labels(&set);
-        bytes.push(1);
-        assert_eq!(decode_labels(&bytes), None);
+    fn dirty_keys_round_trip() {
+        assert_eq!(decode_dirty_key(&dirty_key(1, -5)), Some((1, -5)));
     }
 }

@@ -1,52 +1,47 @@
 //! [`Store`]: the one place that knows RocksDB — column families, key layouts
-//! ([`keys`]), the synced write batch and the reads. Nothing outside this module names a
-//! `rocksdb::` type.
+//! ([`keys`]), write batches ([`Batch`]) and the reads. Nothing outside this module names
+//! a `rocksdb::` type.
 
 pub mod keys;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType, Direction,
+    IteratorMode, Options, WriteBatch, WriteOptions,
+};
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
-use crate::postings::PostingsSource;
+use crate::tier::Tier;
 
 const CF_SERIES: &str = "series";
 const CF_SERIES_BY_LABELS: &str = "series_by_labels";
 const CF_POSTINGS: &str = "postings";
-const CF_SAMPLES: &str = "samples";
+const CF_RAW: &str = "raw";
+const CF_M1: &str = "m1";
+const CF_H1: &str = "h1";
+const CF_WAL: &str = "wal";
+const CF_DIRTY: &str = "dirty";
 const CF_META: &str = "meta";
-const COLUMN_FAMILIES: [&str; 5] = [
+const COLUMN_FAMILIES: [&str; 9] = [
     CF_SERIES,
     CF_SERIES_BY_LABELS,
     CF_POSTINGS,
-    CF_SAMPLES,
+    CF_RAW,
+    CF_M1,
+    CF_H1,
+    CF_WAL,
+    CF_DIRTY,
     CF_META,
 ];
 
-/// Everything one write request changes, applied atomically by [`Store::commit`].
-#[derive(Debug, Default)]
-pub struct Commit {
-    /// Series first seen in this request, with their new ids.
-    pub new_series: Vec<(u64, Arc<LabelSet>)>,
-    /// The id the next new series will get, when `new_series` is not empty.
-    pub next_series_id: Option<u64>,
-    /// `(series id, timestamp, value)`, applied in order: a later duplicate wins.
-    pub samples: Vec<(u64, i64, f64)>,
-}
-
-/// The index as persisted, read once at open.
-#[derive(Debug)]
-pub struct Loaded {
-    pub series: Vec<(u64, LabelSet)>,
-    pub next_series_id: u64,
-}
-
-/// A RocksDB database holding the series index and the samples.
-pub struct Store {
-    db: DB,
+fn tier_cf(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Raw => CF_RAW,
+        Tier::Minute => CF_M1,
+        Tier::Hour => CF_H1,
+    }
 }
 
 fn backend(op: &'static str) -> impl Fn(rocksdb::Error) -> Error {
@@ -56,15 +51,142 @@ fn backend(op: &'static str) -> impl Fn(rocksdb::Error) -> Error {
     }
 }
 
+fn corrupt(what: &'static str, key: &[u8]) -> Error {
+    Error::Corrupt {
+        what,
+        detail: format!("{key:?}"),
+    }
+}
+
+/// Column family options: chunks are already compressed by their codecs, so blocks get
+/// the cheap LZ4 and the bottommost level zstd; point lookups get bloom filters.
+fn cf_options(name: &str) -> Options {
+    let mut opts = Options::default();
+    let mut block = BlockBasedOptions::default();
+    block.set_bloom_filter(10.0, false);
+    block.set_block_size(32 * 1024);
+    opts.set_block_based_table_factory(&block);
+    opts.set_compression_type(DBCompressionType::Lz4);
+    opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+    if name == CF_WAL {
+        opts.set_compression_type(DBCompressionType::None);
+    }
+    opts
+}
+
+/// The persisted state read once at open.
+#[derive(Debug)]
+pub struct Loaded {
+    pub series: Vec<(u64, LabelSet)>,
+    pub next_series_id: u64,
+    pub flushed_seq: u64,
+    pub max_ts: Option<i64>,
+    pub min_ts: Option<i64>,
+    pub rollup_seq: u64,
+    pub minute_until: Option<i64>,
+    pub hour_until: Option<i64>,
+}
+
+/// A RocksDB database holding the index, the chunks of every tier and the write-ahead
+/// log.
+pub struct Store {
+    db: DB,
+}
+
+/// Changes applied atomically by [`Store::write`].
+pub struct Batch<'a> {
+    store: &'a Store,
+    batch: WriteBatch,
+}
+
+impl Batch<'_> {
+    pub fn put_series(&mut self, id: u64, labels: &LabelSet) {
+        let encoded = keys::encode_labels(labels);
+        self.batch
+            .put_cf(self.store.cf(CF_SERIES), keys::encode_id(id), &encoded);
+        self.batch.put_cf(
+            self.store.cf(CF_SERIES_BY_LABELS),
+            &encoded,
+            keys::encode_id(id),
+        );
+    }
+
+    /// Indexes series `id` with `labels` in partition `day`.
+    pub fn put_postings(&mut self, day: i64, id: u64, labels: &LabelSet) {
+        let cf = self.store.cf(CF_POSTINGS);
+        self.batch.put_cf(cf, keys::all_postings_key(day, id), []);
+        for (n, v) in labels.iter() {
+            self.batch.put_cf(cf, keys::posting_key(day, n, v, id), []);
+        }
+    }
+
+    /// A chunk covering `[start, end]` in `day`; `chunk` is the codec's stored form.
+    pub fn put_chunk(
+        &mut self,
+        tier: Tier,
+        day: i64,
+        id: u64,
+        (start, end): (i64, i64),
+        seq: u64,
+        chunk: &[u8],
+    ) {
+        let mut value = Vec::with_capacity(chunk.len() + 5);
+        crate::chunk::bits::put_uvarint(&mut value, end.wrapping_sub(start) as u64);
+        value.extend_from_slice(chunk);
+        self.batch.put_cf(
+            self.store.cf(tier_cf(tier)),
+            keys::chunk_key(day, id, start, seq),
+            value,
+        );
+    }
+
+    pub fn put_wal(&mut self, seq: u64, command: &[u8]) {
+        self.batch
+            .put_cf(self.store.cf(CF_WAL), keys::encode_id(seq), command);
+    }
+
+    /// Drops every log record up to and including `seq`.
+    pub fn delete_wal_through(&mut self, seq: u64) {
+        self.batch.delete_range_cf(
+            self.store.cf(CF_WAL),
+            keys::encode_id(0),
+            keys::encode_id(seq.saturating_add(1)),
+        );
+    }
+
+    pub fn put_meta_u64(&mut self, key: &[u8], v: u64) {
+        self.batch
+            .put_cf(self.store.cf(CF_META), key, v.to_be_bytes());
+    }
+
+    pub fn put_meta_i64(&mut self, key: &[u8], v: i64) {
+        self.put_meta_u64(key, v as u64);
+    }
+
+    pub fn put_dirty(&mut self, tier: Tier, start: i64) {
+        self.batch.put_cf(
+            self.store.cf(CF_DIRTY),
+            keys::dirty_key(tier.id(), start),
+            [],
+        );
+    }
+
+    pub fn delete_dirty(&mut self, tier: Tier, start: i64) {
+        self.batch
+            .delete_cf(self.store.cf(CF_DIRTY), keys::dirty_key(tier.id(), start));
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        opts.increase_parallelism(2);
         let cfs = COLUMN_FAMILIES
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name)));
         let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(backend("open the database"))?;
         let store = Store { db };
         store.check_format()?;
@@ -77,20 +199,32 @@ impl Store {
             .expect("every column family is created at open")
     }
 
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            store: self,
+            batch: WriteBatch::default(),
+        }
+    }
+
+    /// Applies `batch` atomically; with `sync` it is on disk before this returns, so it
+    /// survives a crash (and a crash before leaves none of it).
+    pub fn write(&self, batch: Batch<'_>, sync: bool) -> Result<()> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(sync);
+        self.db
+            .write_opt(batch.batch, &opts)
+            .map_err(backend("write a batch"))
+    }
+
     /// Stamps a new database with [`keys::FORMAT_VERSION`]; refuses another version.
     fn check_format(&self) -> Result<()> {
-        let meta = self.cf(CF_META);
         let want = keys::FORMAT_VERSION.to_be_bytes();
-        match self
-            .db
-            .get_cf(meta, keys::META_FORMAT_VERSION)
-            .map_err(backend("read the format version"))?
-        {
+        match self.meta(keys::META_FORMAT_VERSION)? {
             None => {
                 let mut opts = WriteOptions::default();
                 opts.set_sync(true);
                 self.db
-                    .put_cf_opt(meta, keys::META_FORMAT_VERSION, want, &opts)
+                    .put_cf_opt(self.cf(CF_META), keys::META_FORMAT_VERSION, want, &opts)
                     .map_err(backend("write the format version"))
             }
             Some(v) if v == want => Ok(()),
@@ -101,98 +235,81 @@ impl Store {
         }
     }
 
-    /// Reads every series and the id counter.
+    fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db
+            .get_cf(self.cf(CF_META), key)
+            .map_err(backend("read metadata"))
+    }
+
+    fn meta_u64(&self, key: &'static [u8]) -> Result<Option<u64>> {
+        self.meta(key)?
+            .map(|v| keys::decode_u64(&v).ok_or_else(|| corrupt("metadata value", key)))
+            .transpose()
+    }
+
+    /// Reads every series and the metadata.
     pub fn load(&self) -> Result<Loaded> {
         let mut series = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_SERIES), rocksdb::IteratorMode::Start)
-        {
+        for item in self.db.iterator_cf(self.cf(CF_SERIES), IteratorMode::Start) {
             let (k, v) = item.map_err(backend("read the series index"))?;
-            let id = keys::decode_u64(&k).ok_or_else(|| Error::Corrupt {
-                what: "series key",
-                detail: format!("{k:?}"),
-            })?;
+            let id = keys::decode_u64(&k).ok_or_else(|| corrupt("series key", &k))?;
             let labels = keys::decode_labels(&v).ok_or_else(|| Error::Corrupt {
                 what: "series labels",
                 detail: format!("series id {id}"),
             })?;
             series.push((id, labels));
         }
-        let stored = self
-            .db
-            .get_cf(self.cf(CF_META), keys::META_NEXT_SERIES_ID)
-            .map_err(backend("read the series id counter"))?
-            .map(|v| {
-                keys::decode_u64(&v).ok_or_else(|| Error::Corrupt {
-                    what: "series id counter",
-                    detail: format!("{v:?}"),
-                })
-            })
-            .transpose()?
-            .unwrap_or(0);
+        let next_series_id = self.meta_u64(keys::META_NEXT_SERIES_ID)?.unwrap_or(0);
         // The counter and the series are written in one batch, so it is always past the
         // highest id; checked anyway, since reusing an id would merge two series.
         let past_max = series.last().map_or(0, |(id, _)| id + 1);
-        if stored < past_max {
+        if next_series_id < past_max {
             return Err(Error::Corrupt {
                 what: "series id counter",
-                detail: format!("counter {stored} but series id {} exists", past_max - 1),
+                detail: format!(
+                    "counter {next_series_id} but series id {} exists",
+                    past_max - 1
+                ),
             });
         }
+        let i64_meta = |key| self.meta_u64(key).map(|v| v.map(|v| v as i64));
         Ok(Loaded {
             series,
-            next_series_id: stored,
+            next_series_id,
+            flushed_seq: self.meta_u64(keys::META_FLUSHED_SEQ)?.unwrap_or(0),
+            max_ts: i64_meta(keys::META_MAX_TS)?,
+            min_ts: i64_meta(keys::META_MIN_TS)?,
+            rollup_seq: self.meta_u64(keys::META_ROLLUP_SEQ)?.unwrap_or(0),
+            minute_until: i64_meta(keys::META_M1_UNTIL)?,
+            hour_until: i64_meta(keys::META_H1_UNTIL)?,
         })
     }
 
-    /// Applies `commit` as one batch, synced to disk before returning: once this returns
-    /// Ok the whole batch survives a crash, and a crash before leaves none of it.
-    pub fn commit(&self, commit: &Commit) -> Result<()> {
-        let mut batch = WriteBatch::default();
-        let (series, by_labels, postings, samples) = (
-            self.cf(CF_SERIES),
-            self.cf(CF_SERIES_BY_LABELS),
-            self.cf(CF_POSTINGS),
-            self.cf(CF_SAMPLES),
-        );
-        for (id, labels) in &commit.new_series {
-            let encoded = keys::encode_labels(labels);
-            batch.put_cf(series, keys::encode_id(*id), &encoded);
-            batch.put_cf(by_labels, &encoded, keys::encode_id(*id));
-            for (n, v) in labels.iter() {
-                batch.put_cf(postings, keys::posting_key(n, v, *id), []);
-            }
+    /// Log records after `seq`, in order.
+    pub fn wal_after(&self, seq: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let from = keys::encode_id(seq.saturating_add(1));
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            self.cf(CF_WAL),
+            IteratorMode::From(&from, Direction::Forward),
+        ) {
+            let (k, v) = item.map_err(backend("read the write-ahead log"))?;
+            let seq = keys::decode_u64(&k).ok_or_else(|| corrupt("log key", &k))?;
+            out.push((seq, v.to_vec()));
         }
-        if let Some(next) = commit.next_series_id {
-            batch.put_cf(
-                self.cf(CF_META),
-                keys::META_NEXT_SERIES_ID,
-                keys::encode_id(next),
-            );
-        }
-        for (id, ts, value) in &commit.samples {
-            batch.put_cf(
-                samples,
-                keys::sample_key(*id, *ts),
-                keys::encode_value(*value),
-            );
-        }
-        let mut opts = WriteOptions::default();
-        opts.set_sync(true);
-        self.db
-            .write_opt(batch, &opts)
-            .map_err(backend("write a batch"))
+        Ok(out)
     }
 
-    /// A reader of samples that reuses one iterator across series.
-    pub fn samples(&self) -> SampleCursor<'_> {
-        SampleCursor {
-            iter: self.db.raw_iterator_cf(self.cf(CF_SAMPLES)),
-        }
+    /// Whether series `id` is indexed in partition `day`.
+    pub fn indexed_on(&self, day: i64, id: u64) -> Result<bool> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_POSTINGS), keys::all_postings_key(day, id))
+            .map_err(backend("read postings"))?
+            .is_some())
     }
 
-    /// Calls `f` for every postings key starting with `prefix`, decoded.
+    /// Calls `f(name, value, id)` for every postings key of `day` starting with `prefix`.
     fn scan_postings(&self, prefix: &[u8], f: &mut dyn FnMut(&str, &str, u64)) -> Result<()> {
         let mut iter = self.db.raw_iterator_cf(self.cf(CF_POSTINGS));
         iter.seek(prefix);
@@ -200,73 +317,250 @@ impl Store {
             if !key.starts_with(prefix) {
                 break;
             }
-            let (n, v, id) = keys::decode_posting_key(key).ok_or_else(|| Error::Corrupt {
-                what: "postings key",
-                detail: format!("{key:?}"),
-            })?;
+            let (_, n, v, id) =
+                keys::decode_posting_key(key).ok_or_else(|| corrupt("postings key", key))?;
             f(n, v, id);
             iter.next();
         }
         iter.status().map_err(backend("read postings"))
     }
-}
 
-impl PostingsSource for Store {
-    fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>> {
+    /// Ids of `name="value"` in `day`, ascending.
+    pub fn postings(&self, day: i64, name: &str, value: &str) -> Result<Vec<u64>> {
         let mut ids = Vec::new();
-        self.scan_postings(&keys::posting_prefix(name, value), &mut |_, _, id| {
+        self.scan_postings(&keys::posting_prefix(day, name, value), &mut |_, _, id| {
             ids.push(id)
         })?;
         Ok(ids)
     }
 
-    fn for_each_posting(&self, name: &str, f: &mut dyn FnMut(&str, u64)) -> Result<()> {
-        self.scan_postings(&keys::posting_name_prefix(name), &mut |_, v, id| f(v, id))
+    /// Every series with data in `day`, ascending.
+    pub fn all_postings(&self, day: i64) -> Result<Vec<u64>> {
+        self.postings(day, "", "")
     }
-}
 
-/// Reads the samples of one series after another (see [`Store::samples`]).
-pub struct SampleCursor<'a> {
-    iter: rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
-}
+    /// Calls `f(value, id)` for every posting of label `name` in `day`, by value.
+    pub fn for_each_posting(
+        &self,
+        day: i64,
+        name: &str,
+        f: &mut dyn FnMut(&str, u64),
+    ) -> Result<()> {
+        self.scan_postings(&keys::posting_name_prefix(day, name), &mut |_, v, id| {
+            f(v, id)
+        })
+    }
 
-impl SampleCursor<'_> {
-    /// Appends the samples of series `id` within `[start, end]` to `out`, in time order.
-    pub fn read(&mut self, id: u64, start: i64, end: i64, out: &mut Vec<(i64, f64)>) -> Result<()> {
-        self.iter.seek(keys::sample_key(id, start));
-        while let (Some(key), Some(value)) = (self.iter.key(), self.iter.value()) {
-            let (sid, ts) = decode_sample(key)?;
-            if sid != id || ts > end {
+    /// Label names present in `day`, skipping from one name to the next.
+    pub fn label_names(
+        &self,
+        day: i64,
+        out: &mut std::collections::BTreeSet<String>,
+    ) -> Result<()> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_POSTINGS));
+        let prefix = keys::day_prefix(day);
+        iter.seek(keys::posting_name_prefix(day, "\u{1}"));
+        while let Some(key) = iter.key() {
+            if !key.starts_with(&prefix) {
                 break;
             }
-            let v = keys::decode_value(value).ok_or_else(|| Error::Corrupt {
-                what: "sample value",
-                detail: format!("series id {id} at {ts}: {value:?}"),
-            })?;
-            out.push((ts, v));
-            self.iter.next();
+            let (_, name, _, _) =
+                keys::decode_posting_key(key).ok_or_else(|| corrupt("postings key", key))?;
+            out.insert(name.to_string());
+            // Past every key of this name: `name \x01` sorts after `name \x00 ...`.
+            let mut next = keys::day_prefix(day).to_vec();
+            next.extend_from_slice(name.as_bytes());
+            next.push(1);
+            iter.seek(&next);
         }
-        self.iter.status().map_err(backend("read samples"))
+        iter.status().map_err(backend("read postings"))
     }
 
-    /// Whether series `id` has a sample within `[start, end]`: one seek.
-    pub fn any_in(&mut self, id: u64, start: i64, end: i64) -> Result<bool> {
-        self.iter.seek(keys::sample_key(id, start));
-        let found = match self.iter.key() {
-            Some(key) => {
-                let (sid, ts) = decode_sample(key)?;
-                sid == id && ts <= end
+    /// Calls `f(start, seq, chunk)` for every chunk of series `id` in `day` of `tier`
+    /// that may hold data within `[start, end]`, in key order.
+    pub fn chunks(
+        &self,
+        tier: Tier,
+        day: i64,
+        id: u64,
+        (start, end): (i64, i64),
+        f: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(tier_cf(tier)));
+        let prefix = keys::chunk_prefix(day, id);
+        iter.seek(prefix);
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if !key.starts_with(&prefix) {
+                break;
             }
-            None => false,
-        };
-        self.iter.status().map_err(backend("read samples"))?;
+            let (_, _, c_start, seq) =
+                keys::decode_chunk_key(key).ok_or_else(|| corrupt("chunk key", key))?;
+            if c_start > end {
+                break;
+            }
+            let (span, used) = crate::chunk::bits::read_uvarint(value)
+                .ok_or_else(|| corrupt("chunk header", key))?;
+            if c_start.wrapping_add(span as i64) >= start {
+                f(seq, &value[used..])?;
+            }
+            iter.next();
+        }
+        iter.status().map_err(backend("read chunks"))
+    }
+
+    /// Whether some chunk of series `id` in `day` of `tier` spans into `[start, end]`
+    /// (read from key and header only; a chunk spanning the range with a gap exactly
+    /// over it counts too).
+    pub fn any_chunk(&self, tier: Tier, day: i64, id: u64, range: (i64, i64)) -> Result<bool> {
+        let mut found = false;
+        self.chunks(tier, day, id, range, &mut |_, _| {
+            found = true;
+            Ok(())
+        })?;
         Ok(found)
     }
-}
 
-fn decode_sample(key: &[u8]) -> Result<(u64, i64)> {
-    keys::decode_sample_key(key).ok_or_else(|| Error::Corrupt {
-        what: "sample key",
-        detail: format!("{key:?}"),
-    })
+    /// The days in `[from, to]` that have postings, ascending: one seek per day found.
+    pub fn indexed_days(&self, from: i64, to: i64) -> Result<Vec<i64>> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_POSTINGS));
+        let mut out = Vec::new();
+        let mut day = from;
+        loop {
+            iter.seek(keys::day_prefix(day));
+            let Some(key) = iter.key() else { break };
+            let (found, ..) =
+                keys::decode_posting_key(key).ok_or_else(|| corrupt("postings key", key))?;
+            if found > to {
+                break;
+            }
+            out.push(found);
+            match found.checked_add(1) {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        iter.status().map_err(backend("read postings"))?;
+        Ok(out)
+    }
+
+    /// The oldest partition holding data in `tier`.
+    pub fn first_day(&self, tier: Tier) -> Result<Option<i64>> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(tier_cf(tier)));
+        iter.seek_to_first();
+        let day = iter
+            .key()
+            .map(|k| {
+                keys::decode_chunk_key(k)
+                    .map(|(d, ..)| d)
+                    .ok_or_else(|| corrupt("chunk key", k))
+            })
+            .transpose()?;
+        iter.status().map_err(backend("read chunks"))?;
+        Ok(day)
+    }
+
+    /// Window starts of `tier` whose rollups must be computed again.
+    pub fn dirty(&self, tier: Tier) -> Result<Vec<i64>> {
+        let prefix = [tier.id()];
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            self.cf(CF_DIRTY),
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (k, _) = item.map_err(backend("read dirty windows"))?;
+            match keys::decode_dirty_key(&k) {
+                Some((t, start)) if t == tier.id() => out.push(start),
+                Some(_) => break,
+                None => return Err(corrupt("dirty key", &k)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops every partition of `tier` before `day`, then compacts the range so the disk
+    /// space comes back.
+    pub fn drop_days_before(&self, tier: Tier, day: i64) -> Result<()> {
+        self.drop_range(tier_cf(tier), day)
+    }
+
+    /// Drops the postings of every day before `day` (and the dirty marks of windows
+    /// before it).
+    pub fn drop_index_days_before(&self, day: i64) -> Result<()> {
+        self.drop_range(CF_POSTINGS, day)?;
+        let mut batch = WriteBatch::default();
+        let cf = self.cf(CF_DIRTY);
+        for tier in Tier::ALL {
+            batch.delete_range_cf(
+                cf,
+                keys::dirty_key(tier.id(), i64::MIN),
+                keys::dirty_key(tier.id(), day.saturating_mul(keys::DAY_MS)),
+            );
+        }
+        self.db.write(batch).map_err(backend("drop dirty marks"))
+    }
+
+    fn drop_range(&self, cf_name: &'static str, day: i64) -> Result<()> {
+        let (from, to) = (keys::day_prefix(i64::MIN), keys::day_prefix(day));
+        let cf = self.cf(cf_name);
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(cf, from, to);
+        self.db.write(batch).map_err(backend("drop partitions"))?;
+        self.db.compact_range_cf(cf, Some(from), Some(to));
+        Ok(())
+    }
+
+    /// Bytes `tier` takes on disk (SST files plus memtables).
+    pub fn disk_bytes(&self, tier: Tier) -> u64 {
+        let cf = self.cf(tier_cf(tier));
+        [
+            "rocksdb.total-sst-files-size",
+            "rocksdb.cur-size-all-mem-tables",
+        ]
+        .iter()
+        .filter_map(|p| self.db.property_int_value_cf(cf, *p).ok().flatten())
+        .sum()
+    }
+
+    /// Bytes of every column family (SST files plus memtables).
+    pub fn total_disk_bytes(&self) -> u64 {
+        COLUMN_FAMILIES
+            .iter()
+            .flat_map(|name| {
+                let cf = self.cf(name);
+                [
+                    "rocksdb.total-sst-files-size",
+                    "rocksdb.cur-size-all-mem-tables",
+                ]
+                .iter()
+                .filter_map(|p| self.db.property_int_value_cf(cf, *p).ok().flatten())
+                .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
+    /// Flushes memtables to SST files (for measurements and before a checkpoint).
+    pub fn flush_memtables(&self) -> Result<()> {
+        for name in COLUMN_FAMILIES {
+            self.db
+                .flush_cf(self.cf(name))
+                .map_err(backend("flush memtables"))?;
+        }
+        Ok(())
+    }
+
+    /// Compacts every column family fully (benchmarks: the steady state on disk).
+    pub fn compact_all(&self) {
+        for name in COLUMN_FAMILIES {
+            self.db
+                .compact_range_cf(self.cf(name), None::<&[u8]>, None::<&[u8]>);
+        }
+    }
+
+    /// A consistent copy of the database in `dir` (hard links where possible): the
+    /// snapshot a follower is sent.
+    pub fn checkpoint(&self, dir: &Path) -> Result<()> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)
+            .and_then(|c| c.create_checkpoint(dir))
+            .map_err(backend("create a checkpoint"))
+    }
 }

@@ -1,0 +1,314 @@
+//! [`Receiver`]: a named set of notification integrations — webhooks, Slack, PagerDuty,
+//! email and Twilio-compatible SMS and voice calls.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::PromDuration;
+use crate::error::FieldError;
+use crate::secret::SecretRef;
+
+/// A named set of notification integrations; every integration gets every notification
+/// routed to the receiver.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Receiver {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookConfig>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        alias = "slack_configs"
+    )]
+    pub slack_configs: Vec<SlackConfig>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        alias = "pagerduty_configs"
+    )]
+    pub pagerduty_configs: Vec<PagerdutyConfig>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        alias = "email_configs"
+    )]
+    pub email_configs: Vec<EmailConfig>,
+    /// Text messages through a Twilio-compatible API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "sms_configs")]
+    pub sms_configs: Vec<TwilioConfig>,
+    /// Phone calls reading the notification out, through a Twilio-compatible API.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        alias = "voice_configs"
+    )]
+    pub voice_configs: Vec<TwilioConfig>,
+}
+
+/// POSTs the Alertmanager webhook JSON (version "4") to `url`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// Also notify when alerts resolve.
+    #[serde(default = "yes", alias = "send_resolved")]
+    pub send_resolved: bool,
+    /// Limit of one attempt (default 10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<PromDuration>,
+}
+
+/// Posts to a Slack incoming webhook.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SlackConfig {
+    /// The incoming webhook URL (it embeds a token, hence a secret).
+    #[serde(alias = "api_url")]
+    pub api_url: SecretRef,
+    /// Overrides the webhook's default channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Overrides the webhook's default user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, alias = "send_resolved")]
+    pub send_resolved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<PromDuration>,
+}
+
+/// Sends PagerDuty Events API v2 events: `trigger` while the group fires, `resolve` when
+/// all its alerts resolved, with one stable `dedup_key` per alert group.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PagerdutyConfig {
+    /// The integration's routing key.
+    #[serde(alias = "routing_key")]
+    pub routing_key: SecretRef,
+    /// Events endpoint (default `https://events.pagerduty.com/v2/enqueue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `critical`, `error`, `warning` or `info`; default: the alerts' common `severity`
+    /// label when it is one of those, else `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// The event's source (default: the alertmanager's external URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default = "yes", alias = "send_resolved")]
+    pub send_resolved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<PromDuration>,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// No encryption (a local relay).
+    None,
+}
+
+/// Sends an email with a text and an HTML body over SMTP.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailConfig {
+    pub to: Vec<String>,
+    pub from: String,
+    /// `host:port` of the SMTP server.
+    pub smarthost: String,
+    #[serde(default)]
+    pub tls: EmailTls,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "auth_username"
+    )]
+    pub auth_username: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "auth_password"
+    )]
+    pub auth_password: Option<SecretRef>,
+    #[serde(default, alias = "send_resolved")]
+    pub send_resolved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<PromDuration>,
+}
+
+/// An account of a Twilio-compatible API, for text messages or calls.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// API base (default `https://api.twilio.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(alias = "account_sid")]
+    pub account_sid: String,
+    #[serde(alias = "auth_token")]
+    pub auth_token: SecretRef,
+    /// The calling or sending number.
+    pub from: String,
+    /// Numbers to text or call.
+    pub to: Vec<String>,
+    #[serde(default, alias = "send_resolved")]
+    pub send_resolved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<PromDuration>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn http_url(at: String, url: &str) -> Result<(), FieldError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            at,
+            format!("{url:?} is not an http(s) URL"),
+        ))
+    }
+}
+
+impl Receiver {
+    /// Checks URLs, secrets, addresses and severities; `at` is the receiver's path.
+    pub fn validate(&self, at: &str) -> Result<(), FieldError> {
+        if self.name.is_empty() {
+            return Err(FieldError::new(format!("{at}.name"), "must not be empty"));
+        }
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            http_url(format!("{at}.webhooks[{i}].url"), &hook.url)?;
+        }
+        for (i, slack) in self.slack_configs.iter().enumerate() {
+            slack
+                .api_url
+                .validate(&format!("{at}.slackConfigs[{i}].apiUrl"))?;
+        }
+        for (i, pd) in self.pagerduty_configs.iter().enumerate() {
+            let here = format!("{at}.pagerdutyConfigs[{i}]");
+            pd.routing_key.validate(&format!("{here}.routingKey"))?;
+            if let Some(url) = &pd.url {
+                http_url(format!("{here}.url"), url)?;
+            }
+            if let Some(s) = &pd.severity
+                && !["critical", "error", "warning", "info"].contains(&s.as_str())
+            {
+                return Err(FieldError::new(
+                    format!("{here}.severity"),
+                    format!("{s:?} is not one of critical, error, warning, info"),
+                ));
+            }
+        }
+        for (i, email) in self.email_configs.iter().enumerate() {
+            let here = format!("{at}.emailConfigs[{i}]");
+            if email.to.is_empty() {
+                return Err(FieldError::new(format!("{here}.to"), "needs an address"));
+            }
+            for (field, addr) in email
+                .to
+                .iter()
+                .map(|a| ("to", a))
+                .chain([("from", &email.from)])
+            {
+                if !addr.contains('@') {
+                    return Err(FieldError::new(
+                        format!("{here}.{field}"),
+                        format!("{addr:?} is not an email address"),
+                    ));
+                }
+            }
+            match email.smarthost.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+                _ => {
+                    return Err(FieldError::new(
+                        format!("{here}.smarthost"),
+                        format!("{:?} is not host:port", email.smarthost),
+                    ));
+                }
+            }
+            if let Some(p) = &email.auth_password {
+                p.validate(&format!("{here}.authPassword"))?;
+            }
+        }
+        for (kind, configs) in [
+            ("smsConfigs", &self.sms_configs),
+            ("voiceConfigs", &self.voice_configs),
+        ] {
+            for (i, t) in configs.iter().enumerate() {
+                let here = format!("{at}.{kind}[{i}]");
+                if let Some(url) = &t.url {
+                    http_url(format!("{here}.url"), url)?;
+                }
+                if t.account_sid.is_empty() {
+                    return Err(FieldError::new(
+                        format!("{here}.accountSid"),
+                        "must not be empty",
+                    ));
+                }
+                t.auth_token.validate(&format!("{here}.authToken"))?;
+                if t.to.is_empty() {
+                    return Err(FieldError::new(format!("{here}.to"), "needs a number"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_integration() {
+        let r: Receiver = serde_yaml::from_str(
+            r##"
+name: oncall
+webhooks: [{url: "http://hook"}]
+slackConfigs: [{apiUrl: {file: /run/slack}, channel: "#ops"}]
+pagerduty_configs: [{routing_key: {secretKeyRef: {name: pd, key: key}}}]
+emailConfigs:
+  - {to: [ops@example.com], from: tt@example.com, smarthost: "smtp:587", tls: none}
+smsConfigs:
+  - {accountSid: AC1, authToken: {file: /run/tw}, from: "+1555", to: ["+1666"]}
+"##,
+        )
+        .unwrap();
+        assert!(r.validate("r").is_ok());
+        assert!(r.webhooks[0].send_resolved);
+        assert!(!r.slack_configs[0].send_resolved);
+        assert!(r.pagerduty_configs[0].send_resolved);
+        assert_eq!(r.email_configs[0].tls, EmailTls::None);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut r = Receiver {
+            name: "x".into(),
+            ..Default::default()
+        };
+        r.email_configs.push(EmailConfig {
+            to: vec!["ops@example.com".into()],
+            from: "tt@example.com".into(),
+            smarthost: "smtp".into(),
+            tls: EmailTls::Starttls,
+            auth_username: None,
+            auth_password: None,
+            send_resolved: false,
+            timeout: None,
+        });
+        assert_eq!(
+            r.validate("r").unwrap_err().field,
+            "r.emailConfigs[0].smarthost"
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! Retention: each tier drops the whole day partitions that lie entirely before its
+//! retention (measured back from the newest sample, as Prometheus measures it from its
+//! newest block), and the index drops days past the longest retention of any tier.
+//! Only range deletes: no sample is deleted one by one, and writes never wait.
+
+use std::time::Duration;
+
+use tracing::info;
+
+use super::Engine;
+use crate::error::Result;
+use crate::store::keys::day_of;
+use crate::tier::Tier;
+
+impl Engine {
+    /// Drops expired partitions of every tier and of the index.
+    pub fn enforce_retention(&self) -> Result<()> {
+        let Some(newest) = self.newest() else {
+            return Ok(());
+        };
+        let mut st = self.maintaining();
+        let cutoff = |r: Duration| day_of(newest.saturating_sub(r.as_millis() as i64));
+        for tier in Tier::ALL {
+            if let Some(r) = self.opts.retention.of(tier) {
+                let before = cutoff(r);
+                if st
+                    .dropped_before
+                    .get(&Some(tier))
+                    .is_some_and(|d| *d >= before)
+                {
+                    continue;
+                }
+                let first = self.store.first_day(tier)?;
+                if first.is_some_and(|f| f < before) {
+                    self.store.drop_days_before(tier, before)?;
+                    let dropped = before - first.unwrap_or(before);
+                    self.metrics
+                        .retention_dropped
+                        .with_label_values(&[tier.name()])
+                        .inc_by(dropped as u64);
+                    info!(
+                        tier = tier.name(),
+                        before_day = before,
+                        dropped,
+                        "retention dropped day partitions"
+                    );
+                }
+                st.dropped_before.insert(Some(tier), before);
+            }
+            if let Some(first) = self.store.first_day(tier)? {
+                self.metrics
+                    .oldest_day
+                    .with_label_values(&[tier.name()])
+                    .set(first.saturating_mul(86_400));
+            }
+        }
+        if let Some(r) = self.opts.retention.longest() {
+            let before = cutoff(r);
+            if st.dropped_before.get(&None).is_none_or(|d| *d < before) {
+                self.store.drop_index_days_before(before)?;
+                st.dropped_before.insert(None, before);
+            }
+        }
+        Ok(())
+    }
+
+    /// Refreshes the gauges that read disk state.
+    pub fn update_disk_metrics(&self) {
+        for tier in Tier::ALL {
+            self.metrics
+                .disk_bytes
+                .with_label_values(&[tier.name()])
+                .set(self.store.disk_bytes(tier) as i64);
+        }
+        self.metrics.head_bytes.set(self.head().heap_bytes() as i64);
+    }
+}

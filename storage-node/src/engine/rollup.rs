@@ -1,0 +1,212 @@
+//! Rollups: raw samples -> one point per minute (computed per hour window) -> one point
+//! per hour (computed per day window, from the minute points). A window is computed
+//! once it is older than the out-of-order window below the newest sample; samples that
+//! land in an already computed window later mark it dirty (in the write's own batch) and
+//! it is computed again. Recomputed chunks carry a higher sequence number and win.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use telltale_storage_api::rollup::{self, INCREASE_LOOKBACK_MS, bucket_start, is_stale_marker};
+use tracing::debug;
+
+use super::{Engine, MaintenanceState};
+use crate::chunk::aggregates;
+use crate::error::Result;
+use crate::store::keys::{self, DAY_MS, day_of};
+use crate::tier::Tier;
+
+const HOUR_MS: i64 = 3_600_000;
+
+impl Engine {
+    /// Computes due rollup windows: recomputations first, then new windows, at most
+    /// [`crate::EngineOptions::rollup_windows_per_pass`] windows holding data. Returns
+    /// how many windows were computed.
+    pub fn rollup_pass(&self) -> Result<usize> {
+        if !self.opts.rollups {
+            return Ok(0);
+        }
+        let (Some(oldest), Some(newest)) = (self.oldest(), self.newest()) else {
+            return Ok(0);
+        };
+        let mut st = self.maintaining();
+        let mut budget = self.opts.rollup_windows_per_pass;
+        let mut done = 0;
+        let ready = newest.saturating_sub(self.opts.out_of_order_window.as_millis() as i64);
+
+        for (tier, width) in [(Tier::Minute, HOUR_MS), (Tier::Hour, DAY_MS)] {
+            // Minute windows are also the input of hour windows: computed as far back
+            // as either tier keeps data.
+            let floor = match tier {
+                Tier::Minute => self
+                    .retention_floor(Tier::Minute, newest)
+                    .min(self.retention_floor(Tier::Hour, newest)),
+                _ => self.retention_floor(tier, newest),
+            };
+            for start in self.store.dirty(tier)? {
+                if budget == 0 {
+                    break;
+                }
+                let n = if start < floor {
+                    // Expired before it was recomputed: nothing to do.
+                    let mut batch = self.store.batch();
+                    batch.delete_dirty(tier, start);
+                    self.store.write(batch, false)?;
+                    0
+                } else {
+                    self.rollup_window(&mut st, tier, start, true)?
+                };
+                budget = budget.saturating_sub(n.min(1));
+                done += n.min(1);
+            }
+            // Hour windows wait for the minute windows they are made of.
+            let limit = match tier {
+                Tier::Minute => ready,
+                _ => self.until(Tier::Minute).unwrap_or(i64::MIN),
+            };
+            let mut next = self
+                .until(tier)
+                .unwrap_or_else(|| bucket_start(oldest, width))
+                .max(bucket_start(floor, width));
+            while budget > 0 && next.saturating_add(width) <= limit {
+                let end = next + width;
+                // Writes from now on mark this window dirty if they land in it.
+                {
+                    let _w = self.writer();
+                    watermark(self, tier).store(end, Ordering::Release);
+                }
+                let n = self.rollup_window(&mut st, tier, next, false)?;
+                if n > 0 {
+                    budget -= 1;
+                    done += 1;
+                }
+                next = end;
+            }
+            if let Some(until) = self.until(tier) {
+                self.metrics
+                    .rollup_until
+                    .with_label_values(&[tier.name()])
+                    .set(until.div_euclid(1000));
+                self.metrics
+                    .rollup_lag
+                    .with_label_values(&[tier.name()])
+                    .set(newest.saturating_sub(until).max(0) / 1000);
+            }
+        }
+        Ok(done)
+    }
+
+    /// The start of the oldest day `tier` keeps, relative to the newest sample.
+    fn retention_floor(&self, tier: Tier, newest: i64) -> i64 {
+        self.opts.retention.of(tier).map_or(i64::MIN, |r| {
+            day_of(newest.saturating_sub(r.as_millis() as i64)).saturating_mul(DAY_MS)
+        })
+    }
+
+    /// Computes one window of `tier` for every series with data in it; returns the
+    /// number of series that had data (0 for an empty window).
+    fn rollup_window(
+        &self,
+        st: &mut MaintenanceState,
+        tier: Tier,
+        start: i64,
+        dirty: bool,
+    ) -> Result<usize> {
+        let day = day_of(start);
+        let ids = self.store.all_postings(day)?;
+        st.rollup_seq += 1;
+        let seq = st.rollup_seq;
+        let mut batch = self.store.batch();
+        let mut series = 0;
+        match tier {
+            Tier::Minute => {
+                let end = start + HOUR_MS;
+                let from = start - INCREASE_LOOKBACK_MS;
+                let days: Vec<i64> = (day_of(from)..=day).collect();
+                let mut memory = self.memory_samples(ids.iter().copied(), from, end - 1);
+                for id in ids {
+                    let raw = self.raw_samples(id, &days, from, end - 1, memory.remove(&id))?;
+                    let split = raw.partition_point(|(t, _)| *t < start);
+                    let prev = raw[..split]
+                        .iter()
+                        .rev()
+                        .find(|(_, v)| !is_stale_marker(*v))
+                        .copied();
+                    let points = rollup::summarise(&raw[split..], prev, Tier::Minute.width_ms());
+                    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+                        let bounds = (first.timestamp_ms, last.timestamp_ms);
+                        batch.put_chunk(
+                            Tier::Minute,
+                            day,
+                            id,
+                            bounds,
+                            seq,
+                            &aggregates::encode(&points),
+                        );
+                        series += 1;
+                    }
+                }
+                if dirty && self.until(Tier::Hour).is_some_and(|u| start < u) {
+                    batch.put_dirty(Tier::Hour, day * DAY_MS);
+                }
+            }
+            Tier::Hour => {
+                let end = start + DAY_MS;
+                for id in ids {
+                    let minutes = self.rollup_points(Tier::Minute, id, &[day], start, end - 1)?;
+                    let points = rollup::merge(&minutes, Tier::Hour.width_ms());
+                    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+                        let bounds = (first.timestamp_ms, last.timestamp_ms);
+                        batch.put_chunk(
+                            Tier::Hour,
+                            day,
+                            id,
+                            bounds,
+                            seq,
+                            &aggregates::encode(&points),
+                        );
+                        series += 1;
+                    }
+                }
+            }
+            Tier::Raw => unreachable!("raw data is not rolled up"),
+        }
+        batch.put_meta_u64(keys::META_ROLLUP_SEQ, seq);
+        if dirty {
+            batch.delete_dirty(tier, start);
+        } else {
+            let key = match tier {
+                Tier::Minute => keys::META_M1_UNTIL,
+                _ => keys::META_H1_UNTIL,
+            };
+            batch.put_meta_i64(key, start + tier_window(tier));
+        }
+        // Not synced: a window lost in a crash is computed again from raw data.
+        self.store.write(batch, false)?;
+        let kind = if dirty { "dirty" } else { "new" };
+        if series > 0 {
+            self.metrics
+                .rollup_windows
+                .with_label_values(&[tier.name(), kind])
+                .inc();
+            debug!(
+                tier = tier.name(),
+                start, series, kind, "rollup window computed"
+            );
+        }
+        Ok(series)
+    }
+}
+
+fn tier_window(tier: Tier) -> i64 {
+    match tier {
+        Tier::Minute => HOUR_MS,
+        _ => DAY_MS,
+    }
+}
+
+fn watermark(engine: &Engine, tier: Tier) -> &AtomicI64 {
+    match tier {
+        Tier::Minute => &engine.minute_until,
+        _ => &engine.hour_until,
+    }
+}

@@ -1,0 +1,136 @@
+//! [`Head`]: the in-memory part of the engine — per series an open Gorilla chunk for
+//! in-order samples and a small map for out-of-order ones — and [`Frozen`], a head taken
+//! out whole by a flush and still readable until its chunks are on disk.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::chunk::samples::SampleAppender;
+
+/// The unflushed samples of one series.
+#[derive(Debug, Default, Clone)]
+pub struct HeadSeries {
+    /// Samples newer than every earlier one, compressed as they arrive.
+    pub chunk: SampleAppender,
+    /// Samples at or before the chunk's last timestamp; on equal timestamps these are
+    /// the later writes and win.
+    pub ooo: BTreeMap<i64, f64>,
+}
+
+impl HeadSeries {
+    pub fn append(&mut self, t: i64, v: f64) {
+        match self.chunk.bounds() {
+            Some((_, last)) if t <= last => {
+                self.ooo.insert(t, v);
+            }
+            _ => self.chunk.append(t, v),
+        }
+    }
+
+    /// The oldest timestamp held.
+    pub fn min_ts(&self) -> Option<i64> {
+        let chunk = self.chunk.bounds().map(|(first, _)| first);
+        let ooo = self.ooo.keys().next().copied();
+        match (chunk, ooo) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunk.len() + self.ooo.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every sample in time order, one per timestamp (out-of-order writes win).
+    pub fn samples(&self) -> Vec<(i64, f64)> {
+        let mut out: Vec<(i64, f64)> = Vec::with_capacity(self.len());
+        let mut ooo = self.ooo.iter().peekable();
+        for s in self.chunk.iter() {
+            let (t, v) = s.expect("the head's own chunk decodes");
+            while let Some((&ot, &ov)) = ooo.next_if(|(ot, _)| **ot < t) {
+                out.push((ot, ov));
+            }
+            match ooo.next_if(|(ot, _)| **ot == t) {
+                Some((&ot, &ov)) => out.push((ot, ov)),
+                None => out.push((t, v)),
+            }
+        }
+        out.extend(ooo.map(|(t, v)| (*t, *v)));
+        out
+    }
+
+    /// Samples within `[start, end]`, in time order.
+    pub fn samples_in(&self, start: i64, end: i64) -> Vec<(i64, f64)> {
+        let mut all = self.samples();
+        all.retain(|(t, _)| (start..=end).contains(t));
+        all
+    }
+
+    /// Heap bytes held (approximate).
+    pub fn heap_bytes(&self) -> usize {
+        self.chunk.heap_bytes() + self.ooo.len() * 40
+    }
+}
+
+/// Unflushed samples of every series that has some.
+#[derive(Debug, Default)]
+pub struct Head {
+    pub series: HashMap<u64, HeadSeries>,
+    /// Samples held.
+    pub samples: usize,
+}
+
+impl Head {
+    pub fn append(&mut self, id: u64, t: i64, v: f64) {
+        self.series.entry(id).or_default().append(t, v);
+        self.samples += 1;
+    }
+
+    /// The oldest sample of series `id` in the head.
+    pub fn min_ts(&self, id: u64) -> Option<i64> {
+        self.series.get(&id).and_then(HeadSeries::min_ts)
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.series
+            .values()
+            .map(HeadSeries::heap_bytes)
+            .sum::<usize>()
+            + self.series.capacity() * (std::mem::size_of::<(u64, HeadSeries)>() + 8)
+    }
+}
+
+/// A head being flushed: every sample it held is at most `seq`.
+#[derive(Debug, Default)]
+pub struct Frozen {
+    pub seq: u64,
+    pub series: HashMap<u64, HeadSeries>,
+    /// Newest and oldest sample time as of `seq`.
+    pub max_ts: Option<i64>,
+    pub min_ts: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_order_and_duplicates_merge_with_later_writes_winning() {
+        let mut s = HeadSeries::default();
+        s.append(10, 1.0);
+        s.append(20, 2.0);
+        s.append(15, 1.5); // out of order
+        s.append(20, 2.5); // duplicate of an in-order sample: later wins
+        s.append(5, 0.5); // older than everything
+        s.append(30, 3.0);
+        assert_eq!(
+            s.samples(),
+            vec![(5, 0.5), (10, 1.0), (15, 1.5), (20, 2.5), (30, 3.0)]
+        );
+        assert_eq!(s.min_ts(), Some(5));
+        assert_eq!(s.samples_in(10, 20), vec![(10, 1.0), (15, 1.5), (20, 2.5)]);
+    }
+}

@@ -1,0 +1,431 @@
+//! Head, flush, backfill, rollups, retention and checkpoints, through the public API on a
+//! real RocksDB in a temporary directory. Time only moves with the data written: every
+//! background step is called explicitly.
+
+use std::path::Path;
+use std::time::Duration;
+
+use prometheus::Registry;
+use telltale_storage::{Engine, EngineOptions, Retention};
+use telltale_storage_api::rollup::{self, STALE_NAN_BITS};
+use telltale_storage_api::{
+    Aggregate, Label, LabelValuesRequest, MatchOp, Matcher, Resolution, Sample, SelectRequest,
+    SeriesRequest, TimeSeries,
+};
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 86_400_000;
+/// 2026-01-01T00:00:00Z: a day boundary.
+const T0: i64 = 1_767_225_600_000;
+
+fn series(name: &str, instance: &str, samples: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: vec![
+            Label::new("__name__", name),
+            Label::new("instance", instance),
+        ],
+        samples: samples
+            .iter()
+            .map(|&(timestamp_ms, value)| Sample {
+                timestamp_ms,
+                value,
+            })
+            .collect(),
+    }
+}
+
+fn options() -> EngineOptions {
+    EngineOptions {
+        retention: Retention {
+            raw: None,
+            minute: None,
+            hour: None,
+        },
+        out_of_order_window: Duration::from_secs(600),
+        rollup_windows_per_pass: 1_000,
+        ..EngineOptions::default()
+    }
+}
+
+fn open(dir: &Path, opts: EngineOptions) -> Engine {
+    Engine::open(dir, opts, &Registry::new()).unwrap()
+}
+
+fn request(name: &str, start_ms: i64, end_ms: i64, resolution: Resolution) -> SelectRequest {
+    SelectRequest {
+        matchers: vec![Matcher::new(MatchOp::Equal, "__name__", name)],
+        start_ms,
+        end_ms,
+        resolution: resolution as i32,
+    }
+}
+
+fn raw(engine: &Engine, name: &str, start: i64, end: i64) -> Vec<(String, Vec<(i64, f64)>)> {
+    engine
+        .select(&request(name, start, end, Resolution::Raw))
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            (
+                s.label("instance").unwrap().to_string(),
+                s.samples
+                    .iter()
+                    .map(|x| (x.timestamp_ms, x.value))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn points(
+    engine: &Engine,
+    name: &str,
+    start: i64,
+    end: i64,
+    r: Resolution,
+) -> Vec<(String, Vec<Aggregate>)> {
+    engine
+        .select_aggregated(&request(name, start, end, r))
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let instance = s
+                .labels
+                .iter()
+                .find(|l| l.name == "instance")
+                .unwrap()
+                .value
+                .clone();
+            (instance, s.points)
+        })
+        .collect()
+}
+
+/// A counter with resets and a gauge, every `step` ms from `start` for `n` samples.
+fn workload(start: i64, step: i64, n: i64) -> Vec<TimeSeries> {
+    let mut out = Vec::new();
+    for inst in 0..3 {
+        let mut counter = 0.0;
+        let mut c = Vec::new();
+        let mut g = Vec::new();
+        for i in 0..n {
+            let t = start + i * step + inst * 7;
+            counter += (i % 13) as f64 + inst as f64;
+            if i % 500 == 499 {
+                counter = 1.0; // restart
+            }
+            c.push((t, counter));
+            g.push((t, ((i * 37 + inst * 11) % 101) as f64 - 50.0));
+        }
+        out.push(series("c_total", &format!("i{inst}"), &c));
+        out.push(series("g", &format!("i{inst}"), &g));
+    }
+    out
+}
+
+fn rollup_all(engine: &Engine) {
+    while engine.rollup_pass().unwrap() > 0 {}
+}
+
+fn assert_points_eq(got: &[Aggregate], want: &[Aggregate]) {
+    assert_eq!(got.len(), want.len(), "point count");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(
+            (
+                g.timestamp_ms,
+                g.count,
+                g.min,
+                g.max,
+                g.last,
+                g.last_timestamp_ms
+            ),
+            (
+                w.timestamp_ms,
+                w.count,
+                w.min,
+                w.max,
+                w.last,
+                w.last_timestamp_ms
+            ),
+            "at {}",
+            g.timestamp_ms
+        );
+        assert!(
+            (g.sum - w.sum).abs() <= 1e-9 * w.sum.abs().max(1.0),
+            "sum at {}",
+            g.timestamp_ms
+        );
+        assert!(
+            (g.increase - w.increase).abs() <= 1e-9 * w.increase.abs().max(1.0),
+            "increase at {}: {} vs {}",
+            g.timestamp_ms,
+            g.increase,
+            w.increase
+        );
+    }
+}
+
+#[test]
+fn rollups_equal_what_raw_data_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), options());
+    // 26 hours at 15 s: the first day's hour rollup becomes due.
+    let n = 26 * 240;
+    for batch in workload(T0, 15_000, n).chunks(2) {
+        engine.write(batch.to_vec()).unwrap();
+    }
+    engine.flush().unwrap();
+    rollup_all(&engine);
+
+    let info = engine.info().unwrap();
+    let until = |r: Resolution| {
+        info.iter()
+            .find(|t| t.resolution == r as i32)
+            .unwrap()
+            .complete_until_ms
+    };
+    assert_eq!(
+        until(Resolution::OneMinute),
+        T0 + 25 * HOUR,
+        "minute windows up to newest - 10m"
+    );
+    assert_eq!(until(Resolution::OneHour), T0 + DAY);
+
+    for name in ["c_total", "g"] {
+        let raw = raw(&engine, name, T0, T0 + DAY - 1);
+        let minutes = points(&engine, name, T0, T0 + 25 * HOUR - 1, Resolution::OneMinute);
+        let hours = points(&engine, name, T0, T0 + DAY - 1, Resolution::OneHour);
+        assert_eq!(raw.len(), 3);
+        for ((inst, samples), ((mi, m), (hi, h))) in raw.iter().zip(minutes.iter().zip(&hours)) {
+            assert_eq!((inst, inst), (mi, hi));
+            let want_m = rollup::summarise(samples, None, MIN);
+            let day_minutes: Vec<Aggregate> = m
+                .iter()
+                .filter(|p| p.timestamp_ms < T0 + DAY)
+                .cloned()
+                .collect();
+            assert_points_eq(&day_minutes, &want_m);
+            assert_points_eq(h, &rollup::summarise(samples, None, HOUR));
+            assert_eq!(h.len(), 24);
+        }
+    }
+    // A counter's increase over the day from hour points equals the raw answer.
+    let raw = raw(&engine, "c_total", T0, T0 + DAY - 1);
+    let hours = points(&engine, "c_total", T0, T0 + DAY - 1, Resolution::OneHour);
+    let mut want = 0.0;
+    for w in raw[0].1.windows(2) {
+        want += if w[1].1 >= w[0].1 {
+            w[1].1 - w[0].1
+        } else {
+            w[1].1
+        };
+    }
+    let got: f64 = hours[0].1.iter().map(|p| p.increase).sum();
+    assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+}
+
+#[test]
+fn late_samples_make_rolled_up_windows_dirty_and_they_are_recomputed() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), options());
+    engine.write(workload(T0, 60_000, 5 * 60)).unwrap();
+    rollup_all(&engine);
+    let before = points(&engine, "g", T0, T0 + HOUR - 1, Resolution::OneMinute);
+    assert_eq!(before[0].1[10].count, 1);
+    // Backfill into the first hour (older than the out-of-order window): a second
+    // sample in minute 10 of instance i0 and a new value for an existing timestamp.
+    engine
+        .write(vec![series(
+            "g",
+            "i0",
+            &[(T0 + 10 * MIN + 30_000, 1000.0), (T0 + 11 * MIN, -1000.0)],
+        )])
+        .unwrap();
+    rollup_all(&engine);
+    let after = points(&engine, "g", T0, T0 + HOUR - 1, Resolution::OneMinute);
+    assert_eq!(after[0].1[10].count, 2);
+    assert_eq!(after[0].1[10].max, 1000.0);
+    assert_eq!(
+        after[0].1[11].min, -1000.0,
+        "the later write replaced the sample"
+    );
+    assert_eq!(after[0].1[11].count, 1);
+    // Other instances untouched.
+    assert_eq!(after[1].1, before[1].1);
+}
+
+#[test]
+fn out_of_order_backfill_and_duplicates_survive_flush_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    let expected = vec![
+        (T0 - 3 * DAY, 1.0),
+        (T0 + 10_000, 5.0),
+        (T0 + 20_000, 2.5),
+        (T0 + 30_000, 3.0),
+        (T0 + HOUR, stale),
+        (T0 + 2 * HOUR, 7.0),
+    ];
+    {
+        let engine = open(dir.path(), options());
+        engine
+            .write(vec![series("m", "a", &[(T0 + 2 * HOUR, 7.0)])])
+            .unwrap();
+        // Older than the out-of-order window: backfill.
+        engine
+            .write(vec![series(
+                "m",
+                "a",
+                &[(T0 + 10_000, 1.0), (T0 + 30_000, 3.0)],
+            )])
+            .unwrap();
+        engine.flush().unwrap();
+        // Backfill again over the same timestamp: the later write wins.
+        engine
+            .write(vec![series(
+                "m",
+                "a",
+                &[(T0 + 10_000, 5.0), (T0 + 20_000, 2.0)],
+            )])
+            .unwrap();
+        engine
+            .write(vec![series("m", "a", &[(T0 + 20_000, 2.5)])])
+            .unwrap();
+        // A week-old-style backfill into another day, and a staleness marker.
+        engine
+            .write(vec![series(
+                "m",
+                "a",
+                &[(T0 - 3 * DAY, 1.0), (T0 + HOUR, stale)],
+            )])
+            .unwrap();
+        let got = &raw(&engine, "m", i64::MIN, i64::MAX)[0].1;
+        assert_eq!(bits(got), bits(&expected));
+    }
+    for flush in [false, true] {
+        let engine = open(dir.path(), options());
+        if flush {
+            engine.flush().unwrap();
+        }
+        let got = &raw(&engine, "m", i64::MIN, i64::MAX)[0].1;
+        assert_eq!(
+            bits(got),
+            bits(&expected),
+            "after reopen (flushed: {flush})"
+        );
+        // A range inside one day reads only that day.
+        assert_eq!(raw(&engine, "m", T0, T0 + 25_000)[0].1.len(), 2);
+    }
+}
+
+fn bits(s: &[(i64, f64)]) -> Vec<(i64, u64)> {
+    s.iter().map(|(t, v)| (*t, v.to_bits())).collect()
+}
+
+#[test]
+fn retention_drops_whole_expired_days_per_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = EngineOptions {
+        retention: Retention {
+            raw: Some(Duration::from_secs(2 * 86_400)),
+            minute: Some(Duration::from_secs(3 * 86_400)),
+            hour: None,
+        },
+        ..options()
+    };
+    let engine = open(dir.path(), opts);
+    // Six days, one sample every 10 minutes.
+    engine.write(workload(T0, 10 * MIN, 6 * 144)).unwrap();
+    engine.flush().unwrap();
+    rollup_all(&engine);
+    engine.enforce_retention().unwrap();
+    let newest = T0 + (6 * 144 - 1) * 10 * MIN + 14;
+    // Raw keeps the days that end after newest - 2d: days 3, 4 and 5.
+    let kept = raw(&engine, "g", i64::MIN, i64::MAX);
+    let first = kept[0].1.first().unwrap().0;
+    assert_eq!(first, T0 + 3 * DAY, "raw starts at the first kept day");
+    assert_eq!(
+        kept[0].1.len(),
+        3 * 144,
+        "nothing inside a kept day was deleted"
+    );
+    let cut = (newest - 2 * DAY).div_euclid(DAY) * DAY;
+    assert_eq!(cut, T0 + 3 * DAY);
+    // Minute rollups keep days 2..; hour rollups keep everything.
+    let minutes = points(&engine, "g", i64::MIN, i64::MAX, Resolution::OneMinute);
+    assert_eq!(minutes[0].1.first().unwrap().timestamp_ms, T0 + 2 * DAY);
+    let hours = points(&engine, "g", i64::MIN, i64::MAX, Resolution::OneHour);
+    assert_eq!(hours[0].1.first().unwrap().timestamp_ms, T0);
+    // The series is still listed (its rollups are kept).
+    let listed = engine
+        .series(&SeriesRequest {
+            start_ms: T0,
+            end_ms: T0 + DAY - 1,
+            ..SeriesRequest::default()
+        })
+        .unwrap();
+    assert_eq!(listed.len(), 6);
+}
+
+#[test]
+fn index_queries_read_only_the_days_in_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), options());
+    engine
+        .write(vec![series("old", "a", &[(T0, 1.0)])])
+        .unwrap();
+    engine
+        .write(vec![series("new", "b", &[(T0 + 5 * DAY, 1.0)])])
+        .unwrap();
+    let values = |start, end| {
+        engine
+            .label_values(&LabelValuesRequest {
+                name: "instance".into(),
+                start_ms: start,
+                end_ms: end,
+                ..LabelValuesRequest::default()
+            })
+            .unwrap()
+    };
+    assert_eq!(values(T0 + 5 * DAY - HOUR, T0 + 5 * DAY + HOUR), vec!["b"]);
+    assert_eq!(values(T0, T0 + HOUR), vec!["a"]);
+    assert_eq!(values(i64::MIN, i64::MAX), vec!["a", "b"]);
+    assert!(values(T0 + DAY, T0 + 2 * DAY).is_empty());
+    let series = |start, end| {
+        engine
+            .series(&SeriesRequest {
+                start_ms: start,
+                end_ms: end,
+                ..SeriesRequest::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        series(T0 + 1, T0 + HOUR),
+        0,
+        "edge days are checked sample by sample"
+    );
+    assert_eq!(series(T0, T0 + HOUR), 1);
+}
+
+#[test]
+fn a_checkpoint_opens_as_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), options());
+    engine.write(workload(T0, 10_000, 300)).unwrap();
+    engine.flush().unwrap();
+    engine.write(workload(T0 + 3_000_000, 10_000, 10)).unwrap();
+    let snap = dir.path().join("snap");
+    let seq = engine.checkpoint(&snap).unwrap();
+    assert_eq!(seq, engine.applied_seq());
+    let copy = open(&snap, options());
+    assert_eq!(copy.applied_seq(), seq);
+    for name in ["c_total", "g"] {
+        assert_eq!(
+            raw(&copy, name, i64::MIN, i64::MAX),
+            raw(&engine, name, i64::MIN, i64::MAX)
+        );
+    }
+}
