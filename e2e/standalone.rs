@@ -346,3 +346,107 @@ async fn webhook_sink() -> (
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{addr}/hook"), rx)
 }
+
+/// `telltale check rules` agrees with `promtool check rules` on a good and a bad file.
+#[test]
+fn check_rules_agrees_with_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_file(
+        dir.path(),
+        "good.yml",
+        "groups:
+  - name: node
+    rules:
+      - record: instance:node_cpu:rate5m
+        expr: sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))
+      - alert: HighCpu
+        expr: instance:node_cpu:rate5m > 0.9
+        for: 10m
+        labels:
+          severity: page
+        annotations:
+          summary: 'CPU high on {{ $labels.instance }}'
+",
+    );
+    let bad = write_file(
+        dir.path(),
+        "bad.yml",
+        "groups:
+  - name: node
+    rules:
+      - alert: Broken
+        expr: sum(rate(x[5m])
+",
+    );
+    let run = |tool: &str, file: &std::path::Path| {
+        // Both tools take the same arguments.
+        let out = Command::new(tool)
+            .args(["check", "rules"])
+            .arg(file)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, text) = run(TELLTALE, &good);
+    assert!(ok, "{text}");
+    assert!(text.contains("SUCCESS: 2 rules found"), "{text}");
+    let (promtool_ok, promtool_text) = run("promtool", &good);
+    assert!(
+        promtool_ok && promtool_text.contains("SUCCESS: 2 rules found"),
+        "{promtool_text}"
+    );
+
+    let (ok, text) = run(TELLTALE, &bad);
+    assert!(!ok, "a bad expression passed: {text}");
+    assert!(text.contains("FAILED"), "{text}");
+    assert!(
+        !run("promtool", &bad).0,
+        "promtool accepts the bad file too?"
+    );
+}
+
+/// A Prometheus rule file is taken as it is: its recording rule writes a series and its
+/// alerting rule writes `ALERTS`.
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_rule_file_records_and_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_file(
+        dir.path(),
+        "rules.yml",
+        "groups:
+  - name: e2e
+    interval: 1s
+    rules:
+      - record: job:e2e_value:sum
+        expr: sum by (job) (e2e_value)
+      - alert: E2EPositive
+        expr: job:e2e_value:sum > 0
+",
+    );
+    let t = Telltale::start(&dir.path().join("data"), &["-f", rules.to_str().unwrap()]).await;
+    for (instance, v) in [("a", 2.0), ("b", 3.0)] {
+        let labels = [
+            ("__name__", "e2e_value"),
+            ("job", "e2e"),
+            ("instance", instance),
+        ];
+        assert!(
+            push(&t.url(""), vec![series(&labels, now_ms(), v)])
+                .await
+                .is_success()
+        );
+    }
+    let recorded = eventually(&t.url(""), "job:e2e_value:sum", Duration::from_secs(20)).await;
+    assert_eq!(value_of(&recorded[0]), 5.0);
+    assert_eq!(recorded[0]["metric"]["job"], "e2e");
+    let alerts = eventually(
+        &t.url(""),
+        "ALERTS{alertname=\"E2EPositive\",alertstate=\"firing\"}",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(value_of(&alerts[0]), 1.0);
+}

@@ -5,9 +5,12 @@
 #   protobuf-compiler   protoc, for the gRPC contract (tonic-build)
 #   prometheus          promtool, the reference client the e2e tests query with
 #   prometheus-node-exporter   a real scrape target for the e2e tests
+#   prometheus-alertmanager    amtool, the reference client of the Alertmanager v2 API
+#   python3-aiosmtpd    a real SMTP server for the email receiver tests
 set -euo pipefail
 
-packages=(libclang-dev protobuf-compiler prometheus prometheus-node-exporter build-essential)
+packages=(libclang-dev protobuf-compiler prometheus prometheus-node-exporter
+  prometheus-alertmanager python3-aiosmtpd build-essential)
 
 missing=()
 for p in "${packages[@]}"; do

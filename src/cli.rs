@@ -36,6 +36,19 @@ pub enum Command {
     Operator(OperatorArgs),
     /// Prints the CustomResourceDefinitions as YAML.
     Crds,
+    /// Validates files without running anything.
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckCommand {
+    /// Checks Prometheus rule files (or AlertRule resources) like `promtool check rules`.
+    Rules {
+        /// Rule files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -142,6 +155,9 @@ pub struct QueryArgs {
 pub struct AlertmanagerArgs {
     #[arg(long, env = "TELLTALE_STORAGE", default_value = "127.0.0.1:9095")]
     pub storage: String,
+    /// Where alert state, the notification log and silences are kept.
+    #[arg(long, env = "TELLTALE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
     /// HTTP address: alerts and rules API, health and metrics.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9093")]
     pub listen: SocketAddr,

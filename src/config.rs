@@ -24,6 +24,18 @@ pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {
     let mut seen: BTreeMap<(&'static str, String), String> = BTreeMap::new();
     let mut cluster_seen = false;
     for file in files {
+        if is_prometheus_rule_file(file) {
+            let rule = telltale_alertmanager::alert_rule_from_file(file).map_err(|e| {
+                ConfigError::Invalid {
+                    file: file.clone(),
+                    document: 1,
+                    what: " (Prometheus rule file)".into(),
+                    error: FieldError::new("groups", e.to_string()),
+                }
+            })?;
+            config.alert_rules.push(rule);
+            continue;
+        }
         for doc in telltale_crds::load_file(file)? {
             let key = (doc.resource.kind(), qualified_name(&doc));
             let here = format!("{} document {}", doc.file.display(), doc.index);
@@ -47,12 +59,23 @@ pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {
                         )));
                     }
                     cluster_seen = true;
+                    telltale_alertmanager::validate_alerting(&c.spec.alerting)
+                        .map_err(|e| doc.error(e))?;
                     config.alerting = c.spec.alerting.clone();
                 }
             }
         }
     }
     Ok(config)
+}
+
+/// A Prometheus rule file (`groups:` at the top, no `kind:`), accepted as it is.
+fn is_prometheus_rule_file(file: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    let top = |key: &str| text.lines().any(|l| l.starts_with(key));
+    top("groups:") && !top("kind:") && !top("apiVersion:")
 }
 
 fn qualified_name(doc: &Document) -> String {

@@ -65,6 +65,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         config.alerting,
         telltale_alertmanager::ManagerOptions {
             external_url,
+            state_dir: Some(args.data_dir.join("alertmanager")),
+            writer: Some(writer.clone()),
             ..Default::default()
         },
         &registry,
@@ -92,7 +94,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     readiness.set_ready();
     let served = ops::serve_http(http, app, shutdown).await;
     scraper.shutdown();
-    rules.shutdown();
+    rules.stop(Duration::from_secs(5)).await;
     storage_task
         .await
         .context("storage task panicked")?

@@ -1,5 +1,5 @@
-//! The Prometheus-compatible HTTP API of the alertmanager: `GET /api/v1/alerts` and
-//! `GET /api/v1/rules`.
+//! The Prometheus-compatible HTTP API of the rule evaluator: `GET /api/v1/alerts` and
+//! `GET /api/v1/rules`; [`router`] also serves the Alertmanager v2 API.
 
 use std::sync::Arc;
 
@@ -14,12 +14,14 @@ use crate::labels::LabelSet;
 use crate::manager::RuleManager;
 use crate::state::{Alert, AlertState};
 
-/// The routes, over `manager`.
+/// The routes, over `manager`: Prometheus's `/api/v1/alerts` and `/api/v1/rules`, and
+/// Alertmanager's v2 API ([`crate::api_v2`]).
 pub fn router(manager: Arc<RuleManager>) -> Router {
     Router::new()
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/rules", get(rules))
-        .with_state(manager)
+        .with_state(manager.clone())
+        .merge(crate::api_v2::router(manager))
 }
 
 #[derive(Serialize)]
@@ -83,13 +85,17 @@ async fn alerts(State(manager): State<Arc<RuleManager>>) -> Json<Envelope<Alerts
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RuleView {
-    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
     name: String,
     query: String,
-    duration: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration: Option<f64>,
     labels: LabelSet,
-    annotations: LabelSet,
-    alerts: Vec<AlertView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<LabelSet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerts: Option<Vec<AlertView>>,
     health: &'static str,
     last_error: String,
     evaluation_time: f64,
@@ -107,19 +113,20 @@ impl RuleView {
         } else {
             AlertState::Inactive
         };
+        let alerting = !rule.rule.is_recording();
         RuleView {
-            state: state.as_str(),
-            name: rule.rule.alert.clone(),
+            state: alerting.then_some(state.as_str()),
+            name: rule.rule.name().to_string(),
             query: rule.rule.expr.clone(),
-            duration: rule.rule.for_.as_duration().as_secs_f64(),
+            duration: alerting.then(|| rule.rule.for_.as_duration().as_secs_f64()),
             labels: rule.rule.labels.clone(),
-            annotations: rule.rule.annotations.clone(),
-            alerts: active_alerts(rule),
+            annotations: alerting.then(|| rule.rule.annotations.clone()),
+            alerts: alerting.then(|| active_alerts(rule)),
             health: rule.health.as_str(),
             last_error: rule.last_error.clone().unwrap_or_default(),
             evaluation_time: rule.evaluation_seconds,
             last_evaluation: rfc3339_or_zero(rule.last_evaluation_ms),
-            kind: "alerting",
+            kind: if alerting { "alerting" } else { "recording" },
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Errors of rule evaluation and notification.
+//! Errors of rule evaluation, routing, notification and state persistence.
 
 /// Everything that can go wrong in the alertmanager.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -11,12 +11,49 @@ pub enum Error {
         "alert {alert}: vector contains metrics with the same labelset after applying alert labels: {labels}"
     )]
     DuplicateLabelSet { alert: String, labels: String },
-    /// A webhook could not be reached or timed out.
-    #[error("webhook {url}: {message}")]
-    WebhookTransport { url: String, message: String },
-    /// A webhook answered with an error status.
-    #[error("webhook {url} answered {status}")]
-    WebhookStatus { url: String, status: u16 },
+    /// A label matcher is not valid.
+    #[error("bad matcher {matcher:?}: {message}")]
+    Matcher { matcher: String, message: String },
+    /// The alerting configuration (routes, inhibition rules) is not valid.
+    #[error("{field}: {message}")]
+    Config { field: String, message: String },
+    /// An integration could not be reached, or its request could not be built or timed
+    /// out. The message never contains a secret (URLs are stripped).
+    #[error("{integration}: {message}")]
+    Transport {
+        integration: &'static str,
+        message: String,
+    },
+    /// An integration answered with an error status.
+    #[error("{integration} answered {status}")]
+    Status {
+        integration: &'static str,
+        status: u16,
+    },
+    /// An integration refused the notification for good (e.g. an SMTP 5xx reply).
+    #[error("{integration} rejected the notification: {message}")]
+    Rejected {
+        integration: &'static str,
+        message: String,
+    },
+    /// A secret could not be read; names where it is, never its value.
+    #[error("cannot read {reference}: {message}")]
+    Secret { reference: String, message: String },
+    /// Persisted state could not be read or written.
+    #[error("state {path}: {message}")]
+    Store { path: String, message: String },
+    /// Recorded series could not be written.
+    #[error("writing rule results: {message}")]
+    Write { message: String },
+    /// A Prometheus rule file could not be read or is not valid.
+    #[error("{path}: {message}")]
+    RuleFile { path: String, message: String },
+    /// A silence that does not exist (or no longer can be changed).
+    #[error("silence {id} not found")]
+    SilenceNotFound { id: String },
+    /// A silence that cannot be stored as it is.
+    #[error("invalid silence: {message}")]
+    InvalidSilence { message: String },
 }
 
 impl Error {
@@ -25,17 +62,49 @@ impl Error {
         match self {
             Error::Query { .. } => "query",
             Error::DuplicateLabelSet { .. } => "duplicate_labelset",
-            Error::WebhookTransport { .. } => "transport",
-            Error::WebhookStatus { .. } => "status",
+            Error::Matcher { .. } => "matcher",
+            Error::Config { .. } => "config",
+            Error::Transport { .. } => "transport",
+            Error::Status { .. } => "status",
+            Error::Rejected { .. } => "rejected",
+            Error::Secret { .. } => "secret",
+            Error::Store { .. } => "store",
+            Error::Write { .. } => "write",
+            Error::RuleFile { .. } => "rule_file",
+            Error::SilenceNotFound { .. } => "not_found",
+            Error::InvalidSilence { .. } => "invalid_silence",
         }
     }
 
     /// Whether trying the same notification again may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::WebhookTransport { .. } => true,
-            Error::WebhookStatus { status, .. } => *status >= 500 || *status == 429,
-            Error::Query { .. } | Error::DuplicateLabelSet { .. } => false,
+            Error::Transport { .. } => true,
+            Error::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+
+    /// The HTTP status an API answers this error with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::SilenceNotFound { .. } => 404,
+            Error::Matcher { .. } | Error::InvalidSilence { .. } | Error::Config { .. } => 400,
+            _ => 500,
+        }
+    }
+
+    /// The transport error of `integration` for a failed request, without its URL.
+    pub fn http(integration: &'static str, e: reqwest::Error) -> Error {
+        let timed_out = e.is_timeout();
+        let e = e.without_url();
+        Error::Transport {
+            integration,
+            message: if timed_out {
+                "request timed out".to_string()
+            } else {
+                e.to_string()
+            },
         }
     }
 }

@@ -122,6 +122,42 @@ fn rfc3339_system(time: SystemTime) -> String {
     }
 }
 
+/// RFC 3339 with milliseconds, as Go's `strfmt.DateTime` writes API times
+/// (`2024-05-01T12:00:00.250Z`).
+pub fn rfc3339_millis(ms: i64) -> String {
+    let time = if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        return "0001-01-01T00:00:00.000Z".to_string();
+    };
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// Parses an RFC 3339 time (`Z` or a `±hh:mm` offset, any fraction) into milliseconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (body, offset_ms) = if let Some(b) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
+        (b, 0)
+    } else {
+        let cut = s.len().checked_sub(6)?;
+        let (b, off) = s.split_at(cut);
+        let sign = match off.as_bytes().first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (h, m) = off[1..].split_once(':')?;
+        let minutes = h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?;
+        (b, sign * minutes * 60_000)
+    };
+    if body.starts_with("0001-01-01") {
+        return Some(i64::MIN);
+    }
+    let t = humantime::parse_rfc3339_weak(body).ok()?;
+    let ms = t.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64;
+    Some(ms - offset_ms)
+}
+
 /// [`rfc3339`] for an optional time, [`ZERO_TIME`] when unset.
 pub fn rfc3339_or_zero(ms: Option<i64>) -> String {
     ms.map_or_else(|| ZERO_TIME.to_string(), rfc3339)
@@ -165,6 +201,32 @@ mod tests {
         assert_eq!(go_float_4g(0.00001234), "1.234e-05");
         assert_eq!(go_float_4g(-42.0), "-42");
         assert_eq!(go_float_4g(0.0), "0");
+    }
+
+    #[test]
+    fn api_times_round_trip() {
+        assert_eq!(
+            rfc3339_millis(1_700_000_000_250),
+            "2023-11-14T22:13:20.250Z"
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20.250Z"),
+            Some(1_700_000_000_250)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T23:13:20.5+01:00"),
+            Some(1_700_000_000_500)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T21:13:20-01:00"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), Some(i64::MIN));
+        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
     #[test]

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use telltale_crds::{AlertingRule, RuleGroup};
+use std::collections::BTreeMap;
+
+use telltale_crds::{Rule, RuleGroup};
 
 use crate::labels::to_text;
-use crate::state::{AlertSet, AlertState};
+use crate::state::{Alert, AlertSet, AlertState};
 
 /// Identifies a rule group: the `AlertRule` it comes from (`namespace/name`) and its name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,10 +43,10 @@ impl Health {
     }
 }
 
-/// One alerting rule with its alerts.
+/// One rule with its alerts (none for a recording rule).
 #[derive(Clone, Debug)]
 pub struct RuleStatus {
-    pub rule: AlertingRule,
+    pub rule: Rule,
     /// Stable identity for notification grouping (group, name, labels, occurrence).
     pub id: String,
     pub alerts: AlertSet,
@@ -72,25 +74,30 @@ pub struct GroupState {
 
 impl GroupState {
     /// A fresh group; rules whose name and labels match one of `previous` keep its state,
-    /// as Prometheus carries alerts over on reload. Returns the group and the previous
-    /// rules that were not carried over.
+    /// as Prometheus carries alerts over on reload, and other rules take their alerts from
+    /// `restored` (persisted state, by rule id). Returns the group and the previous rules
+    /// that were not carried over.
     pub fn new(
         key: GroupKey,
         spec: &RuleGroup,
         previous: Vec<RuleStatus>,
+        restored: &BTreeMap<String, Vec<Alert>>,
     ) -> (Self, Vec<RuleStatus>) {
         let mut previous: Vec<Option<RuleStatus>> = previous.into_iter().map(Some).collect();
         let mut rules = Vec::with_capacity(spec.rules.len());
         for (i, rule) in spec.rules.iter().enumerate() {
             let occurrence = spec.rules[..i]
                 .iter()
-                .filter(|r| r.alert == rule.alert && r.labels == rule.labels)
+                .filter(|r| r.name() == rule.name() && r.labels == rule.labels)
                 .count();
             let carried = previous
                 .iter_mut()
                 .find(|p| {
-                    p.as_ref()
-                        .is_some_and(|p| p.rule.alert == rule.alert && p.rule.labels == rule.labels)
+                    p.as_ref().is_some_and(|p| {
+                        p.rule.name() == rule.name()
+                            && p.rule.is_recording() == rule.is_recording()
+                            && p.rule.labels == rule.labels
+                    })
                 })
                 .and_then(Option::take);
             let status = match carried {
@@ -102,7 +109,11 @@ impl GroupState {
                 None => RuleStatus {
                     rule: rule.clone(),
                     id: rule_id(&key, rule, occurrence),
-                    alerts: AlertSet::new(),
+                    alerts: restored
+                        .get(&rule_id(&key, rule, occurrence))
+                        .filter(|_| !rule.is_recording())
+                        .map(|a| AlertSet::from_alerts(a.clone()))
+                        .unwrap_or_default(),
                     health: Health::Unknown,
                     last_error: None,
                     last_evaluation_ms: None,
@@ -135,9 +146,17 @@ impl GroupState {
     }
 }
 
-fn rule_id(key: &GroupKey, rule: &AlertingRule, occurrence: usize) -> String {
-    let labels = rule.labels.clone();
-    format!("{key};{};{};{occurrence}", rule.alert, to_text(&labels))
+fn rule_id(key: &GroupKey, rule: &Rule, occurrence: usize) -> String {
+    let kind = if rule.is_recording() {
+        "record"
+    } else {
+        "alert"
+    };
+    format!(
+        "{key};{kind};{};{};{occurrence}",
+        rule.name(),
+        to_text(&rule.labels)
+    )
 }
 
 /// The group's stable offset within its interval (FNV-1a of its key), so that groups with
@@ -163,14 +182,8 @@ mod tests {
     use super::*;
     use telltale_crds::PromDuration;
 
-    fn rule(alert: &str, expr: &str) -> AlertingRule {
-        AlertingRule {
-            alert: alert.into(),
-            expr: expr.into(),
-            for_: PromDuration::default(),
-            labels: Default::default(),
-            annotations: Default::default(),
-        }
+    fn rule(alert: &str, expr: &str) -> Rule {
+        Rule::alert(alert, expr)
     }
 
     fn key() -> GroupKey {
@@ -198,19 +211,55 @@ mod tests {
             interval: PromDuration::from_secs(60),
             rules: vec![rule("A", "a > 1"), rule("B", "b > 1")],
         };
-        let (mut old, _) = GroupState::new(key(), &old_spec, vec![]);
+        let (mut old, _) = GroupState::new(key(), &old_spec, vec![], &BTreeMap::new());
         old.rules[0].health = Health::Ok;
         old.rules[1].health = Health::Err;
         let new_spec = RuleGroup {
             rules: vec![rule("C", "c"), rule("A", "a > 2")],
             ..old_spec
         };
-        let (new, dropped) = GroupState::new(key(), &new_spec, old.rules.clone());
+        let (new, dropped) = GroupState::new(key(), &new_spec, old.rules.clone(), &BTreeMap::new());
         assert_eq!(new.rules[0].health, Health::Unknown);
         assert_eq!(new.rules[1].health, Health::Ok);
         assert_eq!(new.rules[1].rule.expr, "a > 2");
         assert_eq!(new.rules[1].id, old.rules[0].id);
         assert_eq!(dropped.len(), 1);
         assert_eq!(dropped[0].rule.alert, "B");
+    }
+}
+
+#[cfg(test)]
+mod restore_tests {
+    use super::*;
+    use crate::state::AlertState;
+    use telltale_crds::PromDuration;
+
+    #[test]
+    fn persisted_alerts_are_restored_by_rule_id() {
+        let key = GroupKey {
+            file: "ns/r".into(),
+            group: "g".into(),
+        };
+        let spec = RuleGroup {
+            name: "g".into(),
+            interval: PromDuration::from_secs(10),
+            rules: vec![Rule::alert("A", "a > 1"), Rule::record("x:sum", "sum(x)")],
+        };
+        let (fresh, _) = GroupState::new(key.clone(), &spec, vec![], &BTreeMap::new());
+        assert_eq!(fresh.rules[0].id, "ns/r;g;alert;A;{};0");
+        let alert = Alert {
+            labels: [("alertname".to_string(), "A".to_string())].into(),
+            annotations: Default::default(),
+            state: AlertState::Pending,
+            value: 2.0,
+            active_at_ms: 5,
+            fired_at_ms: None,
+            resolved_at_ms: None,
+            keep_firing_since_ms: None,
+        };
+        let restored = BTreeMap::from([(fresh.rules[0].id.clone(), vec![alert])]);
+        let (group, _) = GroupState::new(key, &spec, vec![], &restored);
+        assert_eq!(group.rules[0].alerts.len(), 1);
+        assert!(group.rules[1].alerts.is_empty());
     }
 }

@@ -1,41 +1,23 @@
-//! [`RuleManager`]: runs every rule group of every `AlertRule` on its schedule and feeds
-//! the alerts to notification.
+//! [`RuleManager`]: runs every rule group of every `AlertRule` on its schedule, feeds the
+//! alerts to the [`Dispatcher`], writes recorded series, and persists alert state.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use telltale_crds::{AlertRule, AlertingSpec, RuleGroup};
 use tokio::task::JoinHandle;
 
-use crate::error::Error;
-use crate::group::{GroupKey, GroupState, Health, RuleStatus, eval_offset_ms, eval_timestamp};
+use crate::dispatch::{Dispatcher, DispatcherOptions};
+use crate::evaluation::{notify_alerts, run_group};
+use crate::group::{GroupKey, GroupState, RuleStatus};
 use crate::metrics::Metrics;
-use crate::notify::dispatch::{Dispatcher, RuleAlerts};
-use crate::notify::webhook::WorkerOptions;
-use crate::notify::{NotifyAlert, generator_url};
+use crate::options::ManagerOptions;
 use crate::querier::RuleQuerier;
-use crate::state::RuleContext;
+use crate::state::Alert;
+use crate::store::{FileStateStore, RULES_DOC, StateStore, load_json};
 use crate::validate::validate_rules;
-
-/// Settings of a [`RuleManager`].
-#[derive(Clone, Debug)]
-pub struct ManagerOptions {
-    /// Base of alerts' `generatorURL` and the webhook's `externalURL`.
-    pub external_url: String,
-    /// How often a still-firing group is notified again (default 4h).
-    pub repeat_interval: Duration,
-}
-
-impl Default for ManagerOptions {
-    fn default() -> Self {
-        ManagerOptions {
-            external_url: String::new(),
-            repeat_interval: Duration::from_secs(4 * 3600),
-        }
-    }
-}
 
 struct RunningGroup {
     spec: RuleGroup,
@@ -43,15 +25,62 @@ struct RunningGroup {
     task: JoinHandle<()>,
 }
 
-/// What each group task needs.
-struct Shared {
-    querier: Arc<dyn RuleQuerier>,
-    options: ManagerOptions,
-    metrics: Metrics,
-    dispatcher: Dispatcher,
+/// The persisted alert state of every rule, by rule id.
+#[derive(Default)]
+pub(crate) struct RuleStateDoc {
+    pub(crate) rules: BTreeMap<String, Vec<Alert>>,
+    /// The bytes last saved, to skip saving what did not change.
+    pub(crate) saved: Vec<u8>,
 }
 
-/// Evaluates alerting rules and sends their notifications.
+/// What each group task needs.
+pub(crate) struct Shared {
+    pub(crate) querier: Arc<dyn RuleQuerier>,
+    pub(crate) alerting: AlertingSpec,
+    pub(crate) options: ManagerOptions,
+    pub(crate) metrics: Metrics,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) store: Option<Arc<dyn StateStore>>,
+    pub(crate) rule_state: Mutex<RuleStateDoc>,
+}
+
+impl Shared {
+    /// Records the alerts of `rules` (and forgets `removed` ids), then saves the document
+    /// if it changed.
+    pub(crate) fn persist_rules(&self, rules: &[RuleStatus], removed: &[String]) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let mut doc = self.rule_state.lock().expect("rule state lock");
+        for id in removed {
+            doc.rules.remove(id);
+        }
+        for r in rules.iter().filter(|r| !r.rule.is_recording()) {
+            if r.alerts.is_empty() {
+                doc.rules.remove(&r.id);
+            } else {
+                doc.rules
+                    .insert(r.id.clone(), r.alerts.iter().cloned().collect());
+            }
+        }
+        let data = match serde_json::to_vec(&doc.rules) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode alert state");
+                return;
+            }
+        };
+        if data == doc.saved {
+            return;
+        }
+        match store.save(RULES_DOC, &data) {
+            Ok(()) => doc.saved = data,
+            Err(e) => tracing::error!(error = %e, "cannot persist alert state"),
+        }
+    }
+}
+
+/// Evaluates alerting and recording rules and sends their notifications.
 pub struct RuleManager {
     shared: Arc<Shared>,
     groups: Mutex<BTreeMap<GroupKey, RunningGroup>>,
@@ -66,8 +95,11 @@ pub fn now_ms() -> i64 {
 }
 
 impl RuleManager {
-    /// A manager with no rules yet; notifications go to the receiver `alerting` routes to.
-    /// Must be called inside a Tokio runtime (it starts the webhook workers).
+    /// A manager with no rules yet; alerts are routed by `alerting`. Persisted state is
+    /// loaded from `opts.state_dir` (or `opts.state_store`). An invalid routing tree or
+    /// inhibition rule is logged and replaced by routing everything to the first
+    /// receiver (check configurations first with [`crate::validate_alerting`]). Must be
+    /// called inside a Tokio runtime (it starts the dispatcher).
     pub fn new(
         querier: Arc<dyn RuleQuerier>,
         alerting: AlertingSpec,
@@ -75,14 +107,54 @@ impl RuleManager {
         registry: &prometheus::Registry,
     ) -> Arc<Self> {
         let metrics = Metrics::new(registry);
-        let worker_options = WorkerOptions::new(opts.external_url.clone(), opts.repeat_interval);
-        let dispatcher = Dispatcher::new(&alerting, worker_options, metrics.clone());
+        let store: Option<Arc<dyn StateStore>> = match (&opts.state_store, &opts.state_dir) {
+            (Some(store), _) => Some(store.clone()),
+            (None, Some(dir)) => match FileStateStore::open(dir) {
+                Ok(s) => Some(Arc::new(s)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot open the state directory, state is not persisted");
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        let rules = store
+            .as_deref()
+            .and_then(|s| load_json::<BTreeMap<String, Vec<Alert>>>(s, RULES_DOC))
+            .unwrap_or_default();
+        if !rules.is_empty() {
+            tracing::info!(rules = rules.len(), "restored alert state");
+        }
+        let dispatch_options = DispatcherOptions {
+            external_url: opts.external_url.clone(),
+            default_repeat: opts.repeat_interval,
+            retry: opts.retry,
+            secrets: opts.secrets.clone(),
+            store: store.clone(),
+        };
+        let dispatcher = Dispatcher::new(&alerting, dispatch_options.clone(), metrics.clone())
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "invalid alerting configuration: every alert goes to the first receiver");
+                let fallback = AlertingSpec {
+                    route: None,
+                    receivers: alerting.receivers.clone(),
+                    inhibit_rules: Vec::new(),
+                };
+                Dispatcher::new(&fallback, dispatch_options, metrics.clone())
+                    .expect("a tree without routes or inhibition rules is valid")
+            });
         Arc::new(RuleManager {
             shared: Arc::new(Shared {
                 querier,
+                alerting,
                 options: opts,
                 metrics,
                 dispatcher,
+                store,
+                rule_state: Mutex::new(RuleStateDoc {
+                    rules,
+                    saved: Vec::new(),
+                }),
             }),
             groups: Mutex::new(BTreeMap::new()),
             stopped: AtomicBool::new(false),
@@ -92,10 +164,10 @@ impl RuleManager {
     /// Replaces the evaluated rule set; keeps state of rules that did not change.
     ///
     /// Groups whose definition is unchanged keep running untouched; a changed group is
-    /// restarted, carrying over the alerts of rules with the same name and labels. Alerts
-    /// of removed rules are sent once more as resolved. An `AlertRule` that fails
-    /// [`validate_rules`] is logged and its previously applied groups keep running.
-    /// Must be called inside a Tokio runtime (each group runs in its own task).
+    /// restarted, carrying over the alerts of rules with the same name and labels; a new
+    /// group takes its rules' persisted state. Alerts of removed rules are sent once more
+    /// as resolved. An `AlertRule` that fails [`validate_rules`] is logged and its
+    /// previously applied groups keep running. Must be called inside a Tokio runtime.
     pub fn apply(self: &Arc<Self>, rules: &[AlertRule]) {
         if self.stopped.load(Ordering::SeqCst) {
             return;
@@ -137,8 +209,10 @@ impl RuleManager {
                 Some(_) => groups.remove(&key).map(|old| self.stop_group(&old)),
                 None => None,
             };
-            let (state, dropped) =
-                GroupState::new(key.clone(), &spec, previous.unwrap_or_default());
+            let (state, dropped) = {
+                let doc = self.shared.rule_state.lock().expect("rule state lock");
+                GroupState::new(key.clone(), &spec, previous.unwrap_or_default(), &doc.rules)
+            };
             self.retire(dropped, now);
             let state = Arc::new(Mutex::new(state));
             let task = tokio::spawn(run_group(self.shared.clone(), state.clone(), spec.clone()));
@@ -153,39 +227,32 @@ impl RuleManager {
         let mut state = group.state.lock().expect("group lock");
         state.stopped = true;
         let (pending, firing) = state.counted;
-        self.shared
-            .metrics
-            .alerts
-            .with_label_values(&["pending"])
-            .sub(pending);
-        self.shared
-            .metrics
-            .alerts
-            .with_label_values(&["firing"])
-            .sub(firing);
+        let gauge = &self.shared.metrics.alerts;
+        gauge.with_label_values(&["pending"]).sub(pending);
+        gauge.with_label_values(&["firing"]).sub(firing);
         state.counted = (0, 0);
         state.rules.clone()
     }
 
-    /// Sends the alerts of rules that no longer exist as resolved, once.
+    /// Sends the alerts of rules that no longer exist as resolved, once, and forgets
+    /// their persisted state.
     fn retire(&self, rules: Vec<RuleStatus>, now: i64) {
         if rules.is_empty() {
             return;
         }
         let url = &self.shared.options.external_url;
-        let updates = rules
-            .into_iter()
-            .map(|r| RuleAlerts {
-                alerts: notify_alerts(&r.alerts.resolve_all(now).notifiable(), url, &r.rule.expr),
-                rule: r.id,
-                alertname: r.rule.alert,
-                retire: true,
-            })
-            .collect();
-        self.shared.dispatcher.dispatch(updates, now);
+        let mut alerts = Vec::new();
+        for r in &rules {
+            let resolved = r.alerts.resolve_all(now);
+            alerts.extend(notify_alerts(&resolved.notifiable(), url, &r.rule.expr));
+        }
+        let ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
+        self.shared.persist_rules(&[], &ids);
+        self.shared.dispatcher.put(alerts, now);
     }
 
-    /// Stops evaluating; queued notifications are still delivered.
+    /// Stops evaluating (alert state stays persisted); notifications already started
+    /// are still delivered.
     pub fn shutdown(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         let mut groups = self.groups.lock().expect("groups lock");
@@ -195,6 +262,15 @@ impl RuleManager {
         self.shared.dispatcher.close();
     }
 
+    /// [`RuleManager::shutdown`], then waits (at most `limit`) until notifications already
+    /// being delivered are done and logged, so a restart does not repeat them.
+    pub async fn stop(&self, limit: std::time::Duration) {
+        self.shutdown();
+        if !self.shared.dispatcher.drain(limit).await {
+            tracing::warn!(?limit, "notifications still in flight at shutdown");
+        }
+    }
+
     /// A copy of every group's current state, in key order (for the HTTP API).
     pub fn groups(&self) -> Vec<GroupState> {
         let groups = self.groups.lock().expect("groups lock");
@@ -202,6 +278,16 @@ impl RuleManager {
             .values()
             .map(|g| g.state.lock().expect("group lock").clone())
             .collect()
+    }
+
+    /// The dispatcher: alerts, groups and silences (for the v2 API).
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.shared.dispatcher
+    }
+
+    /// The alerting section in use, as YAML (for `/api/v2/status`).
+    pub fn alerting_yaml(&self) -> String {
+        serde_yaml::to_string(&self.shared.alerting).unwrap_or_default()
     }
 
     /// The external URL alerts link to.
@@ -226,123 +312,4 @@ fn file_of(resource: &AlertRule) -> String {
         Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
         _ => name,
     }
-}
-
-fn notify_alerts(
-    alerts: &[crate::state::Alert],
-    external_url: &str,
-    expr: &str,
-) -> Vec<NotifyAlert> {
-    let url = generator_url(external_url, expr);
-    alerts
-        .iter()
-        .filter_map(|a| NotifyAlert::from_alert(a, &url))
-        .collect()
-}
-
-/// Evaluates the group every interval, at times aligned on its stable offset.
-async fn run_group(shared: Arc<Shared>, state: Arc<Mutex<GroupState>>, spec: RuleGroup) {
-    let (key, interval_ms) = {
-        let s = state.lock().expect("group lock");
-        (s.key.clone(), (s.interval.as_millis() as i64).max(1))
-    };
-    let offset = eval_offset_ms(&key, interval_ms);
-    let mut next = eval_timestamp(now_ms(), offset, interval_ms) + interval_ms;
-    loop {
-        let wait = next - now_ms();
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-        }
-        if !evaluate_group(&shared, &state, &spec, next).await {
-            return;
-        }
-        next += interval_ms;
-        let now = now_ms();
-        if now >= next + interval_ms {
-            let missed = (now - next) / interval_ms;
-            tracing::warn!(group = %key, missed, "rule group evaluation fell behind, skipping iterations");
-            next += missed * interval_ms;
-        }
-    }
-}
-
-/// Evaluates every rule of the group at `ts`, in order; returns false once the group is
-/// stopped.
-async fn evaluate_group(
-    shared: &Shared,
-    state: &Mutex<GroupState>,
-    spec: &RuleGroup,
-    ts: i64,
-) -> bool {
-    let group_started = Instant::now();
-    let mut results = Vec::with_capacity(spec.rules.len());
-    for rule in &spec.rules {
-        let started = Instant::now();
-        let result = shared.querier.query(&rule.expr, ts).await;
-        results.push((result, started.elapsed().as_secs_f64()));
-    }
-    let external_url = shared.options.external_url.as_str();
-    let mut state = state.lock().expect("group lock");
-    if state.stopped {
-        return false;
-    }
-    let key = state.key.clone();
-    let mut updates = Vec::new();
-    for (status, (result, seconds)) in state.rules.iter_mut().zip(results) {
-        shared.metrics.rule_evaluations.inc();
-        status.last_evaluation_ms = Some(ts);
-        status.evaluation_seconds = seconds;
-        let ctx = RuleContext {
-            rule: &status.rule,
-            external_url,
-        };
-        let outcome = result
-            .map_err(|message| Error::Query {
-                expr: status.rule.expr.clone(),
-                message,
-            })
-            .and_then(|samples| status.alerts.evaluate(ctx, &samples, ts));
-        match outcome {
-            Ok(evaluation) => {
-                status.alerts = evaluation.alerts;
-                status.health = Health::Ok;
-                status.last_error = None;
-                let alerts = notify_alerts(&evaluation.notify, external_url, &status.rule.expr);
-                if !alerts.is_empty() || status.notified_any {
-                    status.notified_any = !alerts.is_empty();
-                    updates.push(RuleAlerts {
-                        rule: status.id.clone(),
-                        alertname: status.rule.alert.clone(),
-                        alerts,
-                        retire: false,
-                    });
-                }
-            }
-            Err(e) => {
-                shared.metrics.rule_evaluation_failures.inc();
-                tracing::warn!(group = %key, alert = %status.rule.alert, error = %e, "rule evaluation failed");
-                status.health = Health::Err;
-                status.last_error = Some(e.to_string());
-            }
-        }
-    }
-    state.last_evaluation_ms = Some(ts);
-    state.evaluation_seconds = group_started.elapsed().as_secs_f64();
-    let (pending, firing) = state.alert_counts();
-    let (old_pending, old_firing) = state.counted;
-    shared
-        .metrics
-        .alerts
-        .with_label_values(&["pending"])
-        .add(pending - old_pending);
-    shared
-        .metrics
-        .alerts
-        .with_label_values(&["firing"])
-        .add(firing - old_firing);
-    state.counted = (pending, firing);
-    if !updates.is_empty() {
-        shared.dispatcher.dispatch(updates, ts);
-    }
-    true
 }

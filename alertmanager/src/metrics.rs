@@ -1,7 +1,7 @@
 //! [`Metrics`]: the alertmanager's own metrics.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 
 /// Counters, gauges and histograms registered once per manager.
@@ -11,9 +11,13 @@ pub struct Metrics {
     pub rule_evaluation_failures: IntCounter,
     /// Alerts by `state` (`pending`, `firing`).
     pub alerts: IntGaugeVec,
-    /// Notifications by `receiver` and `result` (`success`, `failure`, `dropped`).
+    /// Notifications by `integration` and `result` (`success`, `failure`).
     pub notifications: IntCounterVec,
-    pub notification_latency: Histogram,
+    /// Delivery time by `integration`, retries included.
+    pub notification_latency: HistogramVec,
+    /// Recorded and `ALERTS` samples written, and failed writes.
+    pub samples_written: IntCounter,
+    pub write_failures: IntCounter,
 }
 
 impl Metrics {
@@ -40,12 +44,12 @@ impl Metrics {
             notifications: IntCounterVec::new(
                 Opts::new(
                     "telltale_notifications_total",
-                    "Webhook notifications by receiver and result.",
+                    "Notifications by integration and result.",
                 ),
-                &["receiver", "result"],
+                &["integration", "result"],
             )
             .expect("valid metric"),
-            notification_latency: Histogram::with_opts(
+            notification_latency: HistogramVec::new(
                 HistogramOpts::new(
                     "telltale_notification_latency_seconds",
                     "Time to deliver one notification, retries included.",
@@ -53,15 +57,28 @@ impl Metrics {
                 .buckets(vec![
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
                 ]),
+                &["integration"],
+            )
+            .expect("valid metric"),
+            samples_written: IntCounter::new(
+                "telltale_rule_samples_written_total",
+                "Samples of recording rules and ALERTS series written.",
+            )
+            .expect("valid metric"),
+            write_failures: IntCounter::new(
+                "telltale_rule_write_failures_total",
+                "Failed writes of rule results.",
             )
             .expect("valid metric"),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 5] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
             Box::new(m.rule_evaluations.clone()),
             Box::new(m.rule_evaluation_failures.clone()),
             Box::new(m.alerts.clone()),
             Box::new(m.notifications.clone()),
             Box::new(m.notification_latency.clone()),
+            Box::new(m.samples_written.clone()),
+            Box::new(m.write_failures.clone()),
         ];
         for c in collectors {
             if let Err(e) = registry.register(c) {

@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use telltale_crds::AlertingRule;
+use serde::{Deserialize, Serialize};
+use telltale_crds::Rule;
 
 use crate::error::{Error, Result};
 use crate::labels::{ALERT_NAME, LabelSet, METRIC_NAME};
@@ -23,7 +24,8 @@ use crate::template::{TemplateData, expand};
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
 
 /// The state of one alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AlertState {
     /// Resolved: the label set is no longer in the rule's result.
     Inactive,
@@ -44,7 +46,7 @@ impl AlertState {
 }
 
 /// One alert: one label set of one rule's result.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub labels: LabelSet,
     pub annotations: LabelSet,
@@ -57,6 +59,9 @@ pub struct Alert {
     pub fired_at_ms: Option<i64>,
     /// When the alert resolved.
     pub resolved_at_ms: Option<i64>,
+    /// When a firing alert's label set left the result while `keep_firing_for` holds it.
+    #[serde(default)]
+    pub keep_firing_since_ms: Option<i64>,
 }
 
 /// The alerts of one rule, by label set.
@@ -76,14 +81,30 @@ pub struct Evaluation {
 /// What the state machine needs to know about a rule.
 #[derive(Clone, Copy, Debug)]
 pub struct RuleContext<'a> {
-    pub rule: &'a AlertingRule,
+    pub rule: &'a Rule,
     /// For `$externalURL` in templates.
     pub external_url: &'a str,
+    /// For `$externalLabels` in templates.
+    pub external_labels: &'a LabelSet,
 }
 
 impl AlertSet {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The set of `alerts` (as restored from persisted state).
+    pub fn from_alerts(alerts: Vec<Alert>) -> Self {
+        AlertSet {
+            alerts: alerts.into_iter().map(|a| (a.labels.clone(), a)).collect(),
+        }
+    }
+
+    /// Pending and firing alerts (what `ALERTS` reports).
+    pub fn active(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts
+            .values()
+            .filter(|a| a.state != AlertState::Inactive)
     }
 
     /// All alerts, pending, firing and resolved, in label order.
@@ -124,12 +145,15 @@ impl AlertSet {
     ) -> Result<Evaluation> {
         let rule = ctx.rule;
         let hold_ms = i64::try_from(rule.for_.as_duration().as_millis()).unwrap_or(i64::MAX);
+        let keep_ms =
+            i64::try_from(rule.keep_firing_for.as_duration().as_millis()).unwrap_or(i64::MAX);
         let mut current: BTreeMap<LabelSet, Alert> = BTreeMap::new();
         for sample in result {
             let data = TemplateData {
                 labels: &sample.labels,
                 value: sample.value,
                 external_url: ctx.external_url,
+                external_labels: ctx.external_labels,
             };
             let mut labels = sample.labels.clone();
             labels.remove(METRIC_NAME);
@@ -156,6 +180,7 @@ impl AlertSet {
                 active_at_ms: eval_ms,
                 fired_at_ms: None,
                 resolved_at_ms: None,
+                keep_firing_since_ms: None,
             };
             current.insert(labels, alert);
         }
@@ -166,6 +191,7 @@ impl AlertSet {
                 Some(known) if known.state != AlertState::Inactive => {
                     known.value = fresh.value;
                     known.annotations = fresh.annotations.clone();
+                    known.keep_firing_since_ms = None;
                 }
                 _ => {
                     next.insert(labels.clone(), fresh.clone());
@@ -180,9 +206,16 @@ impl AlertSet {
                 if alert.state == AlertState::Pending || expired {
                     return false;
                 }
+                if alert.state == AlertState::Firing && keep_ms > 0 {
+                    let since = *alert.keep_firing_since_ms.get_or_insert(eval_ms);
+                    if eval_ms - since < keep_ms {
+                        return true;
+                    }
+                }
                 if alert.state != AlertState::Inactive {
                     alert.state = AlertState::Inactive;
                     alert.resolved_at_ms = Some(eval_ms);
+                    alert.keep_firing_since_ms = None;
                 }
                 return true;
             }
@@ -220,12 +253,15 @@ mod tests {
 
     const T0: i64 = 1_700_000_000_000;
     const MIN: i64 = 60_000;
+    static NO_LABELS: LabelSet = LabelSet::new();
 
-    fn rule(for_secs: u64) -> AlertingRule {
-        AlertingRule {
+    fn rule(for_secs: u64) -> Rule {
+        Rule {
             alert: "HighLoad".into(),
             expr: "load > 1".into(),
             for_: PromDuration(Duration::from_secs(for_secs)),
+            keep_firing_for: PromDuration::default(),
+            record: String::new(),
             labels: [("severity".to_string(), "page".to_string())].into(),
             annotations: [(
                 "summary".to_string(),
@@ -246,10 +282,11 @@ mod tests {
         }
     }
 
-    fn eval(set: &AlertSet, rule: &AlertingRule, result: &[QueriedSample], t: i64) -> Evaluation {
+    fn eval(set: &AlertSet, rule: &Rule, result: &[QueriedSample], t: i64) -> Evaluation {
         let ctx = RuleContext {
             rule,
             external_url: "",
+            external_labels: &NO_LABELS,
         };
         set.evaluate(ctx, result, t).unwrap()
     }
@@ -278,6 +315,43 @@ mod tests {
         assert_eq!(a.active_at_ms, T0);
         assert_eq!(a.fired_at_ms, Some(T0 + 5 * MIN));
         assert_eq!(e.notify.len(), 1);
+    }
+
+    #[test]
+    fn keep_firing_for_holds_a_cleared_alert() {
+        let mut r = rule(0);
+        r.keep_firing_for = PromDuration(Duration::from_secs(120));
+        let e = eval(&AlertSet::new(), &r, &[sample("a", 2.0)], T0);
+        let e = eval(&e.alerts, &r, &[], T0 + MIN);
+        assert_eq!(only(&e.alerts).state, AlertState::Firing, "kept firing");
+        assert_eq!(only(&e.alerts).keep_firing_since_ms, Some(T0 + MIN));
+        // Back in the result: the hold is reset.
+        let e = eval(&e.alerts, &r, &[sample("a", 2.0)], T0 + 2 * MIN);
+        assert_eq!(only(&e.alerts).keep_firing_since_ms, None);
+        let e = eval(&e.alerts, &r, &[], T0 + 3 * MIN);
+        let e = eval(&e.alerts, &r, &[], T0 + 4 * MIN);
+        assert_eq!(only(&e.alerts).state, AlertState::Firing);
+        let e = eval(&e.alerts, &r, &[], T0 + 5 * MIN);
+        let a = only(&e.alerts);
+        assert_eq!(
+            a.state,
+            AlertState::Inactive,
+            "resolved once the hold ran out"
+        );
+        assert_eq!(a.resolved_at_ms, Some(T0 + 5 * MIN));
+        assert_eq!(a.fired_at_ms, Some(T0));
+    }
+
+    #[test]
+    fn restored_alerts_continue_their_for_period() {
+        let r = rule(300);
+        let e = eval(&AlertSet::new(), &r, &[sample("a", 2.0)], T0);
+        let saved = serde_json::to_string(&e.alerts.iter().cloned().collect::<Vec<_>>()).unwrap();
+        let restored = AlertSet::from_alerts(serde_json::from_str(&saved).unwrap());
+        assert_eq!(restored, e.alerts);
+        let e = eval(&restored, &r, &[sample("a", 2.0)], T0 + 5 * MIN);
+        assert_eq!(only(&e.alerts).state, AlertState::Firing);
+        assert_eq!(only(&e.alerts).active_at_ms, T0);
     }
 
     #[test]
@@ -386,6 +460,7 @@ mod tests {
                 RuleContext {
                     rule: &r,
                     external_url: "",
+                    external_labels: &NO_LABELS,
                 },
                 &[sample("a", 1.0), sample("b", 1.0)],
                 T0 + MIN,

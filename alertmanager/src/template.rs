@@ -3,6 +3,7 @@
 //!
 //! Supported inside `{{ }}` (with `{{-`/`-}}` trimming and `{{/* comments */}}`):
 //! `$labels.name`, `.Labels.name`, `$value`, `.Value`, `$externalURL`, `.ExternalURL`,
+//! `$externalLabels.name`,
 //! string and number literals, and pipelines through `humanize`, `humanize1024`,
 //! `humanizePercentage`, `humanizeDuration`, `toUpper`, `toLower`, `title`, and
 //! `printf "FORMAT" ARGS` (verbs `%s %v %d %f %g %e %q %%` with width and precision).
@@ -17,6 +18,8 @@ pub struct TemplateData<'a> {
     pub labels: &'a LabelSet,
     pub value: f64,
     pub external_url: &'a str,
+    /// `$externalLabels`: the labels this alertmanager adds to what it sends.
+    pub external_labels: &'a LabelSet,
 }
 
 /// Expands `text`; on error the result is `<error expanding template: ...>`, as
@@ -148,7 +151,9 @@ fn field(path: &str, data: &TemplateData<'_>) -> Result<Val, String> {
         }
         ("$value" | ".Value", None) => Ok(Val::Num(data.value)),
         ("$externalURL" | ".ExternalURL", None) => Ok(Val::Str(data.external_url.to_string())),
-        ("$externalLabels" | ".ExternalLabels", Some(_)) => Ok(Val::Str(String::new())),
+        ("$externalLabels" | ".ExternalLabels", Some(name)) => Ok(Val::Str(
+            data.external_labels.get(name).cloned().unwrap_or_default(),
+        )),
         _ => Err(format!("undefined variable or field {path:?}")),
     }
 }
@@ -424,12 +429,30 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
 mod tests {
     use super::*;
 
+    static NO_LABELS: LabelSet = LabelSet::new();
+
     fn data(labels: &LabelSet, value: f64) -> TemplateData<'_> {
         TemplateData {
             labels,
             value,
             external_url: "http://tt.example",
+            external_labels: &NO_LABELS,
         }
+    }
+
+    #[test]
+    fn external_labels_are_available() {
+        let l = labels();
+        let ext: LabelSet = [("cluster".to_string(), "eu-1".to_string())].into();
+        let d = TemplateData {
+            external_labels: &ext,
+            ..data(&l, 1.0)
+        };
+        assert_eq!(
+            expand("{{ $externalLabels.cluster }}/{{ $labels.job }}", &d),
+            "eu-1/node"
+        );
+        assert_eq!(expand("{{ $externalLabels.none }}", &d), "");
     }
 
     fn labels() -> LabelSet {

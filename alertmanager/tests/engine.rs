@@ -24,16 +24,16 @@ async fn engine_answers_rule_queries() {
         &prometheus::Registry::new(),
     );
 
-    let down = engine.query("up == 0", t).await.unwrap();
+    let down = RuleQuerier::query(&engine, "up == 0", t).await.unwrap();
     assert_eq!(down.len(), 1);
     assert_eq!(down[0].labels["instance"], "a:9100");
     assert_eq!(down[0].labels["job"], "node");
     assert_eq!(down[0].value, 0.0);
 
-    let scalar = engine.query("1 + 1", t).await.unwrap();
+    let scalar = RuleQuerier::query(&engine, "1 + 1", t).await.unwrap();
     assert_eq!(scalar.len(), 1);
     assert!(scalar[0].labels.is_empty());
     assert_eq!(scalar[0].value, 2.0);
 
-    assert!(engine.query("sum(", t).await.is_err());
+    assert!(RuleQuerier::query(&engine, "sum(", t).await.is_err());
 }

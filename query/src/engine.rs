@@ -1,31 +1,36 @@
 //! [`Engine`]: parses a query, fetches every selector once, evaluates the steps.
 //!
 //! ```text
-//!  expr --parse--> AST --plan_selections--> one SelectRequest per distinct selector
-//!                   |                          (time range covering every step)
+//!  expr --parse--> AST --Planner (tier per use)--plan_selections--> one select per
+//!                   |        distinct selector and tier (time range covering every step)
 //!                   `--Evaluator at start, start+step, ..., end (in memory)--> Value
+//!
+//!  Admission: a semaphore of `max_concurrent_queries` slots, a queue of at most
+//!  `max_queued_queries` waiting queries (then 503), the timeout covering queueing,
+//!  fetching and evaluation.
 //! ```
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self, Expr};
 use telltale_storage_api::{
-    LabelNamesRequest, LabelValuesRequest, MatcherSet, SampleReader, SelectRequest, SeriesRequest,
+    LabelNamesRequest, LabelValuesRequest, MatcherSet, SampleReader, SeriesRequest,
 };
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{Error, Result};
-use crate::eval::selector::{
-    Fetched, Selection, merge_fetched, plan_selections, to_storage_matcher,
-};
-use crate::eval::{Evaluator, StepValue};
+use crate::eval::selector::plan_selections;
+use crate::fetch::fetch_all;
+use crate::job::Job;
 use crate::labels::Labels;
 use crate::metrics::QueryMetrics;
-use crate::value::{Sample, Series, Value};
+use crate::plan::{Planner, Tier, TierLayout};
+use crate::value::Value;
 
-/// Limits of the engine.
+/// Limits and behaviour of the engine (and of the HTTP API over it).
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     /// How far back an instant selector looks for the latest sample.
@@ -34,6 +39,19 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Most samples a query may hold in memory (fetched plus produced).
     pub max_samples: usize,
+    /// Most series one storage select may return (0: unlimited).
+    pub max_series_per_select: usize,
+    /// Queries evaluated at once.
+    pub max_concurrent_queries: usize,
+    /// Queries waiting for a slot before new ones are refused with 503.
+    pub max_queued_queries: usize,
+    /// Most points per series a range query may return (Prometheus: 11,000).
+    pub max_points_per_series: i64,
+    /// Largest request body the HTTP API accepts (POST forms).
+    pub max_request_body_bytes: usize,
+    /// Answer long-range queries from rollup tiers (see [`crate::plan`]); when false
+    /// every selector reads raw samples.
+    pub use_rollups: bool,
 }
 
 impl Default for EngineOptions {
@@ -42,8 +60,57 @@ impl Default for EngineOptions {
             lookback_ms: 5 * 60 * 1000,
             timeout: Duration::from_secs(120),
             max_samples: 50_000_000,
+            max_series_per_select: 1_000_000,
+            max_concurrent_queries: 20,
+            max_queued_queries: 200,
+            max_points_per_series: crate::api::MAX_POINTS_PER_SERIES,
+            max_request_body_bytes: 8 * 1024 * 1024,
+            use_rollups: true,
         }
     }
+}
+
+/// One query: an expression at one time (`step_ms == 0`) or over `[start_ms, end_ms]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryRequest {
+    pub expr: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// 0 for an instant query at `start_ms`.
+    pub step_ms: i64,
+    /// Shortens the engine's timeout for this query.
+    pub timeout: Option<Duration>,
+    /// Replaces the engine's lookback delta for this query (the API's `lookback_delta`).
+    pub lookback_ms: Option<i64>,
+}
+
+/// What a query read, for the `stats` block and the `X-Telltale-Tier` header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Distinct tiers read, finest first (empty when no selector was read).
+    pub tiers: Vec<Tier>,
+    /// Samples and rollup points loaded from storage.
+    pub samples_loaded: usize,
+    /// Series loaded from storage.
+    pub series_loaded: usize,
+}
+
+impl QueryStats {
+    /// The tiers as the `X-Telltale-Tier` header spells them (`raw` when none was read).
+    pub fn tier_header(&self) -> String {
+        if self.tiers.is_empty() {
+            return Tier::Raw.as_str().to_string();
+        }
+        let names: Vec<&str> = self.tiers.iter().map(|t| t.as_str()).collect();
+        names.join(",")
+    }
+}
+
+/// A query's value and what it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryOutput {
+    pub value: Value,
+    pub stats: QueryStats,
 }
 
 /// The PromQL engine. Cheap to clone; all clones share the reader and metrics.
@@ -56,7 +123,14 @@ struct Inner {
     reader: Arc<dyn SampleReader>,
     opts: EngineOptions,
     metrics: QueryMetrics,
+    slots: Semaphore,
+    queued: AtomicUsize,
+    /// The last storage layout read, and when.
+    layout: std::sync::Mutex<Option<(Instant, TierLayout)>>,
 }
+
+/// How long a storage layout (tier retention and completeness) is reused.
+const LAYOUT_TTL: Duration = Duration::from_secs(5);
 
 /// Parses `expr` without evaluating it (used to validate rules).
 pub fn check_expr(expr: &str) -> Result<()> {
@@ -64,7 +138,11 @@ pub fn check_expr(expr: &str) -> Result<()> {
 }
 
 fn parse(expr: &str) -> Result<Expr> {
-    parser::parse(expr).map_err(Error::bad_data)
+    let e = parser::parse(expr).map_err(Error::bad_data)?;
+    if let Some(message) = crate::eval::unsupported(&e) {
+        return Err(Error::bad_data(message));
+    }
+    Ok(e)
 }
 
 impl Engine {
@@ -74,11 +152,15 @@ impl Engine {
         opts: EngineOptions,
         registry: &prometheus::Registry,
     ) -> Self {
+        let slots = Semaphore::new(opts.max_concurrent_queries.max(1));
         Engine {
             inner: Arc::new(Inner {
                 reader,
                 opts,
                 metrics: QueryMetrics::new(registry),
+                slots,
+                queued: AtomicUsize::new(0),
+                layout: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -105,9 +187,16 @@ impl Engine {
         time_ms: i64,
         timeout: Option<Duration>,
     ) -> Result<Value> {
-        let r = self.run(expr, time_ms, time_ms, 0, timeout).await;
-        self.count(&r);
-        r
+        self.query(QueryRequest {
+            expr: expr.to_string(),
+            start_ms: time_ms,
+            end_ms: time_ms,
+            step_ms: 0,
+            timeout,
+            lookback_ms: None,
+        })
+        .await
+        .map(|o| o.value)
     }
 
     /// Evaluates `expr` at `start_ms`, `start_ms + step_ms`, ... up to `end_ms`.
@@ -131,19 +220,78 @@ impl Engine {
         step_ms: i64,
         timeout: Option<Duration>,
     ) -> Result<Value> {
-        let r = if step_ms <= 0 {
-            Err(Error::bad_data(
+        if step_ms <= 0 {
+            let r = Err(Error::bad_data(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer",
-            ))
-        } else if end_ms < start_ms {
-            Err(Error::bad_data(
-                "end timestamp must not be before start time",
-            ))
-        } else {
-            self.run(expr, start_ms, end_ms, step_ms, timeout).await
-        };
+            ));
+            self.count(&r);
+            return r;
+        }
+        self.query(QueryRequest {
+            expr: expr.to_string(),
+            start_ms,
+            end_ms,
+            step_ms,
+            timeout,
+            lookback_ms: None,
+        })
+        .await
+        .map(|o| o.value)
+    }
+
+    /// Runs one query (instant when `step_ms == 0`) and reports what it read.
+    pub async fn query(&self, req: QueryRequest) -> Result<QueryOutput> {
+        let r = self.query_limited(req).await;
         self.count(&r);
         r
+    }
+
+    async fn query_limited(&self, req: QueryRequest) -> Result<QueryOutput> {
+        let opts = &self.inner.opts;
+        if req.step_ms < 0 {
+            return Err(Error::bad_data(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if req.end_ms < req.start_ms {
+            return Err(Error::bad_data(
+                "end timestamp must not be before start time",
+            ));
+        }
+        if req.step_ms > 0 && (req.end_ms - req.start_ms) / req.step_ms > opts.max_points_per_series
+        {
+            return Err(Error::TooManyPoints {
+                limit: thousands(opts.max_points_per_series),
+            });
+        }
+        let timeout = req.timeout.map_or(opts.timeout, |t| t.min(opts.timeout));
+        let deadline = Instant::now() + timeout;
+        let _slot = self.acquire_slot(deadline).await?;
+        self.run(&req, deadline).await
+    }
+
+    /// Waits for an evaluation slot, refusing when the queue is full.
+    async fn acquire_slot(&self, deadline: Instant) -> Result<SemaphorePermit<'_>> {
+        let inner = &self.inner;
+        if let Ok(p) = inner.slots.try_acquire() {
+            return Ok(p);
+        }
+        let queued = inner.queued.fetch_add(1, Ordering::SeqCst);
+        inner.metrics.set_queued(queued + 1);
+        let _leave = QueueSeat(&inner.queued, &inner.metrics);
+        if queued >= inner.opts.max_queued_queries {
+            return Err(Error::TooManyQueries {
+                running: inner.opts.max_concurrent_queries,
+                queued,
+            });
+        }
+        match tokio::time::timeout_at(deadline.into(), inner.slots.acquire()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(Error::internal("query slots closed")),
+            Err(_) => Err(Error::Timeout {
+                phase: "query queue",
+            }),
+        }
     }
 
     /// Label sets of the series matching any of `match_sets` in `[start_ms, end_ms]`.
@@ -212,7 +360,7 @@ impl Engine {
             .await?)
     }
 
-    fn count(&self, r: &Result<Value>) {
+    fn count<T>(&self, r: &Result<T>) {
         let label = match r {
             Ok(_) => "success",
             Err(e) => e.metric_label(),
@@ -220,73 +368,139 @@ impl Engine {
         self.inner.metrics.count_query(label);
     }
 
-    /// Parses, fetches and evaluates; `step_ms == 0` means an instant query.
-    async fn run(
-        &self,
-        expr: &str,
-        start: i64,
-        end: i64,
-        step: i64,
-        timeout: Option<Duration>,
-    ) -> Result<Value> {
+    /// Parses, plans tiers, fetches and evaluates.
+    async fn run(&self, req: &QueryRequest, deadline: Instant) -> Result<QueryOutput> {
         let opts = &self.inner.opts;
-        let timeout = timeout.map_or(opts.timeout, |t| t.min(opts.timeout));
-        let deadline = Instant::now() + timeout;
-        let expr = parse(expr)?;
+        let (start, end, step) = (req.start_ms, req.end_ms, req.step_ms);
+        let lookback = req
+            .lookback_ms
+            .filter(|l| *l > 0)
+            .unwrap_or(opts.lookback_ms);
+        let expr = parse(&req.expr)?;
         if step > 0 && !matches!(expr.value_type(), ValueType::Scalar | ValueType::Vector) {
             return Err(Error::bad_data(format!(
                 "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
                 type_name(expr.value_type())
             )));
         }
-        let plan = plan_selections(&expr, start, end, opts.lookback_ms);
-        let fetched = tokio::time::timeout_at(deadline.into(), self.fetch(plan))
+        let work = async {
+            let layout = self.layout(step).await;
+            let expr = Planner {
+                layout: &layout,
+                start,
+                end,
+                lookback,
+            }
+            .rewrite(expr, start, end, step);
+            let plan = plan_selections(&expr, start, end, lookback);
+            for sel in &plan {
+                self.inner.metrics.count_selection(sel.tier.as_str());
+            }
+            let mut tiers: Vec<Tier> = plan.iter().map(|s| s.tier).collect();
+            tiers.sort();
+            tiers.dedup();
+            let fetched = fetch_all(
+                self.inner.reader.as_ref(),
+                plan,
+                &layout,
+                opts.max_series_per_select,
+            )
+            .await?;
+            Ok::<_, Error>((expr, fetched, tiers))
+        };
+        let (expr, fetched, tiers) = tokio::time::timeout_at(deadline.into(), work)
             .await
             .map_err(|_| Error::Timeout {
                 phase: "query execution",
             })??;
-        let loaded: usize = fetched
-            .values()
-            .flat_map(|v| v.iter().map(|s| s.points.len()))
-            .sum();
+        let loaded = fetched.points();
+        self.inner.metrics.add_samples_loaded(loaded);
         if loaded > opts.max_samples {
             return Err(Error::TooManySamples {
                 phase: "query execution",
             });
         }
+        let stats = QueryStats {
+            tiers,
+            samples_loaded: loaded,
+            series_loaded: fetched.series(),
+        };
+        let canceled = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(canceled.clone());
         let job = Job {
             expr,
             fetched,
             start,
             end,
             step,
-            lookback: opts.lookback_ms,
+            lookback,
             deadline,
+            canceled,
             max_samples: opts.max_samples - loaded,
         };
-        tokio::task::spawn_blocking(move || job.evaluate())
+        let value = tokio::task::spawn_blocking(move || job.evaluate())
             .await
-            .map_err(|e| Error::internal(format!("evaluation task failed: {e}")))?
+            .map_err(|e| Error::internal(format!("evaluation task failed: {e}")))??;
+        Ok(QueryOutput { value, stats })
     }
 
-    /// One storage select per distinct selector (per `or` alternative).
-    async fn fetch(&self, plan: Vec<Selection>) -> Result<Fetched> {
-        let mut fetched = HashMap::with_capacity(plan.len());
-        for sel in plan {
-            let mut per_set = Vec::with_capacity(sel.matcher_sets.len());
-            for set in &sel.matcher_sets {
-                let req = SelectRequest {
-                    matchers: set.iter().map(to_storage_matcher).collect(),
-                    start_ms: sel.min_ms,
-                    end_ms: sel.max_ms,
-                    ..SelectRequest::default()
-                };
-                per_set.push(self.inner.reader.select(req).await?);
-            }
-            fetched.insert(sel.key.clone(), merge_fetched(&sel.matcher_sets, per_set));
+    /// The storage layout for tier planning; raw only when rollups are off, the step is
+    /// under a minute, or storage cannot say.
+    async fn layout(&self, step: i64) -> TierLayout {
+        if !self.inner.opts.use_rollups || (step > 0 && step < 60_000) {
+            return TierLayout::unlimited();
         }
-        Ok(fetched)
+        let cached = *self.inner.layout.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, layout)) = cached
+            && at.elapsed() < LAYOUT_TTL
+        {
+            return layout;
+        }
+        let layout = match self.inner.reader.info().await {
+            Ok(info) => TierLayout::from_info(&info),
+            Err(e) => {
+                // Remembered like a real layout, so a node without Info is not asked
+                // (and this not logged) on every query.
+                tracing::warn!(error = %e, "storage info unavailable; reading raw samples");
+                TierLayout::unlimited()
+            }
+        };
+        *self.inner.layout.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), layout));
+        layout
     }
+}
+
+/// Leaves the queue when dropped.
+struct QueueSeat<'a>(&'a AtomicUsize, &'a QueryMetrics);
+
+impl Drop for QueueSeat<'_> {
+    fn drop(&mut self) {
+        let left = self.0.fetch_sub(1, Ordering::SeqCst) - 1;
+        self.1.set_queued(left);
+    }
+}
+
+/// Tells a running evaluation to stop when the query's future is dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// `11000` as `11,000`.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 fn type_name(t: ValueType) -> &'static str {
@@ -298,84 +512,15 @@ fn type_name(t: ValueType) -> &'static str {
     }
 }
 
-/// Everything the CPU-bound evaluation needs, owned so it can run off the async runtime.
-struct Job {
-    expr: Expr,
-    fetched: Fetched,
-    start: i64,
-    end: i64,
-    step: i64,
-    lookback: i64,
-    deadline: Instant,
-    max_samples: usize,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Job {
-    fn evaluate(self) -> Result<Value> {
-        let ev = Evaluator {
-            fetched: &self.fetched,
-            start: self.start,
-            end: self.end,
-            lookback: self.lookback,
-        };
-        if self.step == 0 {
-            let t = self.start;
-            return Ok(match ev.eval(&self.expr, t)? {
-                StepValue::Scalar(value) => Value::Scalar { t_ms: t, value },
-                StepValue::String(value) => Value::String { t_ms: t, value },
-                StepValue::Vector(v) => {
-                    self.check_samples(v.len())?;
-                    Value::Vector(v.into_iter().map(|s| Sample { t_ms: t, ..s }).collect())
-                }
-                StepValue::Matrix(m) => {
-                    self.check_samples(m.iter().map(|s| s.points.len()).sum())?;
-                    Value::Matrix(m)
-                }
-            });
-        }
-        let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
-        let mut points = 0usize;
-        let mut t = self.start;
-        while t <= self.end {
-            if Instant::now() > self.deadline {
-                return Err(Error::Timeout {
-                    phase: "query execution",
-                });
-            }
-            match ev.eval(&self.expr, t)? {
-                StepValue::Scalar(v) => {
-                    series.entry(Labels::empty()).or_default().push((t, v));
-                    points += 1;
-                }
-                StepValue::Vector(v) => {
-                    points += v.len();
-                    for s in v {
-                        series.entry(s.metric).or_default().push((t, s.value));
-                    }
-                }
-                other => {
-                    return Err(Error::internal(format!(
-                        "range query step produced {other:?}"
-                    )));
-                }
-            }
-            self.check_samples(points)?;
-            t += self.step;
-        }
-        let mut out: Vec<Series> = series
-            .into_iter()
-            .map(|(metric, points)| Series { metric, points })
-            .collect();
-        out.sort_by(|a, b| a.metric.cmp(&b.metric));
-        Ok(Value::Matrix(out))
-    }
-
-    fn check_samples(&self, n: usize) -> Result<()> {
-        if n > self.max_samples {
-            return Err(Error::TooManySamples {
-                phase: "query execution",
-            });
-        }
-        Ok(())
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(11_000), "11,000");
+        assert_eq!(thousands(10), "10");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-1_000), "-1,000");
     }
 }

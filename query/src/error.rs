@@ -15,6 +15,23 @@ pub enum Error {
     /// The query would hold more samples in memory than allowed.
     #[error("query processing would load too many samples into memory in {phase}")]
     TooManySamples { phase: &'static str },
+    /// A select matched more series than allowed.
+    #[error("the query exceeded the maximum number of series per select (limit: {limit})")]
+    TooManySeries { limit: usize },
+    /// A range query would return more points per series than allowed.
+    #[error(
+        "exceeded maximum resolution of {limit} points per timeseries. Try decreasing the query resolution (?step=XX)"
+    )]
+    TooManyPoints { limit: String },
+    /// Every query slot is busy and the queue is full.
+    #[error("too many concurrent queries: {running} running and {queued} queued; try again later")]
+    TooManyQueries { running: usize, queued: usize },
+    /// The query was abandoned (the client went away).
+    #[error("query was canceled in {phase}")]
+    Canceled { phase: &'static str },
+    /// A request body was larger than allowed.
+    #[error("request body too large: more than {limit} bytes")]
+    BodyTooLarge { limit: usize },
     /// Storage could not answer.
     #[error("storage error: {0}")]
     Storage(#[from] telltale_storage_api::Error),
@@ -45,22 +62,33 @@ impl Error {
     /// The Prometheus API `errorType` of this error.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Error::BadData { .. } => "bad_data",
-            Error::Execution { .. } | Error::TooManySamples { .. } => "execution",
+            Error::BadData { .. } | Error::TooManyPoints { .. } | Error::BodyTooLarge { .. } => {
+                "bad_data"
+            }
+            Error::Execution { .. }
+            | Error::TooManySamples { .. }
+            | Error::TooManySeries { .. } => "execution",
             Error::Timeout { .. } => "timeout",
+            Error::TooManyQueries { .. } => "unavailable",
+            Error::Canceled { .. } => "canceled",
             Error::Storage(e) if e.is_invalid_request() => "bad_data",
             Error::Storage(e) if e.metric_label() == "deadline_exceeded" => "timeout",
-            Error::Storage(_) => "execution",
+            // Prometheus reports storage failures as internal errors.
+            Error::Storage(_) => "internal",
             Error::Internal { .. } => "internal",
         }
     }
 
     /// The HTTP status Prometheus answers this error with.
     pub fn http_status(&self) -> u16 {
+        if let Error::BodyTooLarge { .. } = self {
+            return 413;
+        }
         match self.error_type() {
             "bad_data" => 400,
             "execution" => 422,
-            "timeout" => 503,
+            "canceled" => 499,
+            "timeout" | "unavailable" => 503,
             _ => 500,
         }
     }
@@ -69,6 +97,10 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::TooManySamples { .. } => "too_many_samples",
+            Error::TooManySeries { .. } => "too_many_series",
+            Error::TooManyPoints { .. } => "too_many_points",
+            Error::TooManyQueries { .. } => "too_many_queries",
+            Error::BodyTooLarge { .. } => "body_too_large",
             Error::Storage(_) => "storage",
             _ => self.error_type(),
         }
@@ -93,6 +125,24 @@ mod tests {
             503
         );
         assert_eq!(Error::internal("x").http_status(), 500);
+        let busy = Error::TooManyQueries {
+            running: 2,
+            queued: 1,
+        };
+        assert_eq!(
+            (busy.error_type(), busy.http_status()),
+            ("unavailable", 503)
+        );
+        assert_eq!(Error::BodyTooLarge { limit: 1 }.http_status(), 413);
+        assert_eq!(Error::Canceled { phase: "x" }.error_type(), "canceled");
+        let points = Error::TooManyPoints {
+            limit: "11,000".into(),
+        };
+        assert_eq!(points.http_status(), 400);
+        assert_eq!(
+            points.to_string(),
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+        );
         let e = Error::TooManySamples {
             phase: "query execution",
         };

@@ -4,19 +4,23 @@
 //!  HTTP (/api/v1/query, query_range, series, labels, ...)   rule evaluation
 //!        |  api::router                                          |
 //!        v                                                       v
-//!      Engine --parse (promql-parser)--> plan: one select per selector
+//!      Engine --parse (promql-parser)--> admission (concurrency slots, queue, timeout)
+//!        |
+//!        |-- plan (tier per selector use: raw | 1m | 1h, from Info's retention,
+//!        |         the step and the function) --> one select per selector and tier
 //!        |                                   |
 //!        |                      Arc<dyn SampleReader>  (storage, any implementation)
 //!        v
-//!      Evaluator (eval/): selectors, functions, aggregations, binary operators
-//!        |
+//!      Evaluator (eval/): selectors, rollup windows, functions, aggregations, binary
+//!        |                operators
 //!        v
 //!      Value: Scalar | String | Vector(Vec<Sample>) | Matrix(Vec<Series>)
 //! ```
 //!
-//! Key types: [`Engine`] (with [`EngineOptions`]), [`Value`], [`Sample`], [`Series`],
-//! [`Labels`], [`Error`]; [`router`] serves the Prometheus-compatible HTTP API and
-//! [`check_expr`] validates an expression without evaluating it.
+//! Key types: [`Engine`] (with [`EngineOptions`], [`QueryRequest`], [`QueryOutput`],
+//! [`QueryStats`]), [`Value`], [`Sample`], [`Series`], [`Labels`], [`Tier`], [`Error`];
+//! [`router`] serves the Prometheus-compatible HTTP API and [`check_expr`] validates an
+//! expression without evaluating it.
 
 /// The Prometheus HTTP API over an [`Engine`].
 pub mod api;
@@ -26,10 +30,16 @@ pub mod engine;
 pub mod error;
 /// The PromQL evaluator (selectors, functions, aggregations, binary operators).
 pub(crate) mod eval;
+/// Reading a query's selections from storage (raw samples and rollup points).
+pub(crate) mod fetch;
+/// The CPU-bound evaluation of one query over its fetched series.
+pub(crate) mod job;
 /// Sorted label sets.
 pub mod labels;
 /// Self-metrics of the query service.
 pub mod metrics;
+/// Rollup-aware planning: which storage tier answers each selector.
+pub mod plan;
 /// An in-memory `SampleReader` for tests (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -37,7 +47,8 @@ pub mod testing;
 pub mod value;
 
 pub use api::router;
-pub use engine::{Engine, EngineOptions, check_expr};
+pub use engine::{Engine, EngineOptions, QueryOutput, QueryRequest, QueryStats, check_expr};
 pub use error::{Error, Result};
 pub use labels::Labels;
+pub use plan::{Tier, TierLayout};
 pub use value::{Sample, Series, Value};

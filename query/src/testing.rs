@@ -1,8 +1,12 @@
 //! [`MemoryReader`]: an in-memory [`SampleReader`] for tests of the engine and the API.
 //!
 //! It is not a store: no persistence, no index, linear scans. It exists so the evaluator
-//! and the HTTP API can be tested without a storage node.
+//! and the HTTP API can be tested without a storage node. Rollup points are computed from
+//! the raw samples on every call; [`MemoryReader::set_tier`] gives a tier a retention
+//! (data older than the newest sample minus the retention is not returned) and a
+//! completeness point (rollup buckets starting at or after it are not returned yet).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use telltale_storage_api::{
@@ -16,6 +20,8 @@ use telltale_storage_api::{
 pub struct MemoryReader {
     series: Mutex<Vec<TimeSeries>>,
     selects: Mutex<Vec<SelectRequest>>,
+    /// Per resolution: retention (0 = unlimited) and completeness point.
+    tiers: Mutex<HashMap<i32, (i64, Option<i64>)>>,
 }
 
 impl MemoryReader {
@@ -46,6 +52,54 @@ impl MemoryReader {
                 value: v,
             }));
         s.samples.sort_by_key(|x| x.timestamp_ms);
+    }
+
+    /// Sets a tier's retention (0 = unlimited) and, for rollup tiers, the start of the
+    /// first bucket not rolled up yet (None: every bucket up to the newest sample).
+    pub fn set_tier(
+        &self,
+        resolution: Resolution,
+        retention_ms: i64,
+        complete_until_ms: Option<i64>,
+    ) {
+        self.tiers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(resolution as i32, (retention_ms, complete_until_ms));
+    }
+
+    fn tier(&self, resolution: i32) -> (i64, Option<i64>) {
+        self.tiers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&resolution)
+            .copied()
+            .unwrap_or((0, None))
+    }
+
+    /// The newest sample held (0 when empty).
+    fn newest(&self) -> i64 {
+        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter()
+            .filter_map(|s| s.samples.last().map(|x| x.timestamp_ms))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The oldest timestamp a tier still holds.
+    fn horizon(&self, resolution: Resolution) -> i64 {
+        match self.tier(resolution as i32).0 {
+            0 => i64::MIN,
+            retention => self.newest() - retention,
+        }
+    }
+
+    /// Clears the recorded select requests.
+    pub fn clear_select_requests(&self) {
+        self.selects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// The select requests received so far.
@@ -91,12 +145,13 @@ impl SampleReader for MemoryReader {
         let set = MatcherSet {
             matchers: req.matchers.clone(),
         };
+        let from = req.start_ms.max(self.horizon(Resolution::Raw));
         let out = self
             .matching(std::slice::from_ref(&set))
             .into_iter()
             .map(|mut s| {
                 s.samples
-                    .retain(|x| x.timestamp_ms >= req.start_ms && x.timestamp_ms <= req.end_ms);
+                    .retain(|x| x.timestamp_ms >= from && x.timestamp_ms <= req.end_ms);
                 s
             })
             .filter(|s| !s.samples.is_empty())
@@ -110,10 +165,12 @@ impl SampleReader for MemoryReader {
 
     /// Rollup points computed from the raw samples on every call (every tier complete).
     async fn select_aggregated(&self, req: SelectRequest) -> Result<Vec<AggregatedSeries>> {
-        let width = match Resolution::try_from(req.resolution) {
-            Ok(Resolution::OneHour) => 3_600_000,
-            _ => 60_000,
+        let (resolution, width) = match Resolution::try_from(req.resolution) {
+            Ok(Resolution::OneHour) => (Resolution::OneHour, 3_600_000),
+            _ => (Resolution::OneMinute, 60_000),
         };
+        let from = req.start_ms.max(self.horizon(resolution));
+        let until = self.tier(resolution as i32).1.unwrap_or(i64::MAX);
         let set = MatcherSet {
             matchers: req.matchers.clone(),
         };
@@ -127,7 +184,9 @@ impl SampleReader for MemoryReader {
                     .map(|x| (x.timestamp_ms, x.value))
                     .collect();
                 let mut points = rollup::summarise(&raw, None, width);
-                points.retain(|p| p.timestamp_ms >= req.start_ms && p.timestamp_ms <= req.end_ms);
+                points.retain(|p| {
+                    p.timestamp_ms >= from && p.timestamp_ms <= req.end_ms && p.timestamp_ms < until
+                });
                 AggregatedSeries {
                     labels: s.labels,
                     points,
@@ -142,20 +201,18 @@ impl SampleReader for MemoryReader {
         Ok(out)
     }
 
-    /// Every tier unlimited and complete up to the newest sample held.
+    /// Each tier as set with [`MemoryReader::set_tier`] (default: unlimited, complete up
+    /// to the newest sample held).
     async fn info(&self) -> Result<InfoResponse> {
-        let newest = {
-            let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-            all.iter()
-                .filter_map(|s| s.samples.last().map(|x| x.timestamp_ms))
-                .max()
-                .unwrap_or(0)
-        };
-        let tier = |resolution: Resolution| TierInfo {
-            resolution: resolution as i32,
-            retention_ms: 0,
-            complete_until_ms: newest,
-            disk_bytes: 0,
+        let newest = self.newest();
+        let tier = |resolution: Resolution| {
+            let (retention_ms, until) = self.tier(resolution as i32);
+            TierInfo {
+                resolution: resolution as i32,
+                retention_ms,
+                complete_until_ms: until.unwrap_or(newest),
+                disk_bytes: 0,
+            }
         };
         Ok(InfoResponse {
             tiers: vec![

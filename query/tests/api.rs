@@ -312,3 +312,100 @@ async fn promtool_can_query() {
     .await;
     assert_eq!(out.trim(), "api\ndb");
 }
+
+#[tokio::test]
+async fn more_endpoints_take_get_and_post() {
+    let base = serve().await;
+    let (status, body) = post(
+        &base,
+        "/api/v1/label/job/values",
+        &[("match[]", "up"), ("limit", "1")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"status": "success", "data": ["api"], "warnings": ["results truncated due to limit"]})
+    );
+    let (_, body) = post(&base, "/api/v1/labels", &[("match[]", "requests_total")]).await;
+    assert_eq!(body["data"], json!(["__name__", "job"]));
+    let (status, body) = get(&base, "/api/v1/metadata").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"status": "success", "data": {}}));
+    let (status, body) = get(&base, "/api/v1/metadata?limit=abc").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "limit must be a number");
+    let (status, body) = post(
+        &base,
+        "/api/v1/query_exemplars",
+        &[("query", "up"), ("start", "0"), ("end", "300")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"status": "success", "data": []}));
+    let (status, _) = get(&base, "/api/v1/query_exemplars?query=sum(").await;
+    assert_eq!(status, 400);
+    let (status, body) = get(
+        &base,
+        "/api/v1/format_query?query=sum%20by(job)(rate(up%5B5m%5D))%2B1",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"status": "success", "data": "sum by (job) (rate(up[5m])) + 1"})
+    );
+    let (_, body) = post(&base, "/api/v1/format_query", &[("query", "up  >  bool 1")]).await;
+    assert_eq!(body["data"], "up > bool 1");
+    let (status, body) = get(&base, "/api/v1/format_query?query=up%7B").await;
+    assert_eq!(
+        (status, body["errorType"].as_str()),
+        (400, Some("bad_data"))
+    );
+}
+
+#[tokio::test]
+async fn tier_header_and_stats() {
+    let base = serve().await;
+    let resp = reqwest::get(format!(
+        "{base}/api/v1/query_range?query=sum(up)&start=0&end=300&step=60&stats=all"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(resp.headers()["x-telltale-tier"], "raw");
+    let body: Json = resp.json().await.unwrap();
+    assert_eq!(body["data"]["resultType"], "matrix");
+    assert_eq!(body["data"]["stats"]["tier"], "raw");
+    assert_eq!(body["data"]["stats"]["tiers"], json!(["raw"]));
+    // 2 series x 21 samples in [0, 300].
+    assert_eq!(
+        body["data"]["stats"]["samples"]["totalQueryableSamples"],
+        42
+    );
+    assert!(body["data"]["stats"]["timings"]["execTotalTime"].is_number());
+    // Without `stats` there is no stats block.
+    let (_, body) = get(&base, "/api/v1/query?query=up&time=300").await;
+    assert!(body["data"].get("stats").is_none());
+    // A query reading nothing still names a tier.
+    let resp = reqwest::get(format!("{base}/api/v1/query?query=1%2B1&time=1"))
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-telltale-tier"], "raw");
+}
+
+#[tokio::test]
+async fn lookback_delta_parameter() {
+    let base = serve().await;
+    // The last samples are at 300s: seen 4m later with the default 5m lookback...
+    let (_, body) = get(&base, "/api/v1/query?query=up&time=540").await;
+    assert_eq!(body["data"]["result"].as_array().unwrap().len(), 2);
+    // ...but not with a 1m lookback.
+    let (status, body) = get(&base, "/api/v1/query?query=up&time=540&lookback_delta=1m").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["result"], json!([]));
+    let (status, body) = get(&base, "/api/v1/query?query=up&lookback_delta=x").await;
+    assert_eq!(
+        (status, body["errorType"].as_str()),
+        (400, Some("bad_data"))
+    );
+}

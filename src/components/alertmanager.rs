@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use telltale_storage_api::{GrpcStorage, SampleReader};
+use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter};
 
 use crate::cli::AlertmanagerArgs;
 use crate::ops::{self, Readiness, Shutdown};
@@ -11,7 +11,9 @@ use crate::ops::{self, Readiness, Shutdown};
 pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
     let config = crate::config::load(&args.files)?;
     let registry = ops::new_registry("alertmanager")?;
-    let reader: Arc<dyn SampleReader> = Arc::new(GrpcStorage::connect_lazy(&args.storage)?);
+    let storage = GrpcStorage::connect_lazy(&args.storage)?;
+    let writer: Arc<dyn SampleWriter> = Arc::new(storage.clone());
+    let reader: Arc<dyn SampleReader> = Arc::new(storage);
     let engine = Arc::new(telltale_query::Engine::new(
         reader,
         Default::default(),
@@ -26,6 +28,8 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
         config.alerting,
         telltale_alertmanager::ManagerOptions {
             external_url,
+            state_dir: Some(args.data_dir.join("alertmanager")),
+            writer: Some(writer),
             ..Default::default()
         },
         &registry,
@@ -37,6 +41,6 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
     tracing::info!(http = %http.local_addr()?, storage = %args.storage, rules = config.alert_rules.len(), "alertmanager started");
     readiness.set_ready();
     let result = ops::serve_http(http, app, Shutdown::on_signals()).await;
-    manager.shutdown();
+    manager.stop(std::time::Duration::from_secs(5)).await;
     result
 }

@@ -9,7 +9,7 @@ mod storage;
 
 pub use storage::open_engine;
 
-use crate::cli::Command;
+use crate::cli::{CheckCommand, Command};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
@@ -23,5 +23,25 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             print!("{}", telltale_operator::crd_yaml()?);
             Ok(())
         }
+        Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
+    }
+}
+
+/// Prints what `promtool check rules` prints, per file; fails if any file is bad.
+fn check_rules(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for file in files {
+        println!("Checking {}", file.display());
+        match telltale_alertmanager::check_rules_file(file) {
+            Ok(summary) => println!("  {summary}\n"),
+            Err(e) => {
+                println!("  FAILED:\n{e}\n");
+                failed += 1;
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} of {} rule files failed the check", files.len()),
     }
 }

@@ -78,9 +78,17 @@ fn batch(ts: i64) -> Vec<TimeSeries> {
 
 /// Writes batches for timestamps `start, start + 1, ...` until killed, printing each
 /// timestamp once its write is acknowledged.
+///
+/// The head is flushed every few milliseconds in the background, so kills land before,
+/// during and after flushes: both the log replay and the flushed chunks are exercised.
 fn child(dir: &Path, start: i64) {
+    let opts = EngineOptions {
+        flush_interval: std::time::Duration::from_millis(20),
+        ..EngineOptions::default()
+    };
     let engine =
-        Engine::open(dir, EngineOptions::default(), &Registry::new()).expect("child: open");
+        std::sync::Arc::new(Engine::open(dir, opts, &Registry::new()).expect("child: open"));
+    let _maintenance = engine.start_maintenance(std::time::Duration::from_millis(5));
     let mut out = std::io::stdout().lock();
     for ts in start..start + 1_000_000 {
         engine.write(batch(ts)).expect("child: write");

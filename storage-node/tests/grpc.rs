@@ -6,7 +6,7 @@ use prometheus::Registry;
 use telltale_storage::{Engine, EngineOptions, serve};
 use telltale_storage_api::{
     GrpcStorage, Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher, MatcherSet,
-    Sample, SampleReader, SampleWriter, SelectRequest, SeriesRequest, TimeSeries,
+    Resolution, Sample, SampleReader, SampleWriter, SelectRequest, SeriesRequest, TimeSeries,
 };
 use tokio::sync::oneshot;
 
@@ -58,6 +58,60 @@ async fn serves_the_storage_contract() {
         .await
         .unwrap();
     assert_eq!(got.len(), 2);
+
+    // Rollups: not computed yet (all data is inside the out-of-order window), then
+    // asked for by resolution through the same Select call.
+    let minute = |client: GrpcStorage| async move {
+        client
+            .select_aggregated(SelectRequest {
+                matchers: vec![Matcher::new(MatchOp::Equal, "__name__", "up")],
+                start_ms: i64::MIN,
+                end_ms: i64::MAX,
+                resolution: Resolution::OneMinute as i32,
+            })
+            .await
+            .unwrap()
+    };
+    assert!(minute(client.clone()).await.is_empty());
+    client
+        .write(vec![series(
+            &[("__name__", "up"), ("job", "node")],
+            &[(3 * 3_600_000, 1.0)],
+        )])
+        .await
+        .unwrap();
+    engine.rollup_pass().unwrap();
+    let points = minute(client.clone()).await;
+    assert_eq!(points.len(), 2);
+    let node = points
+        .iter()
+        .find(|s| s.labels.iter().any(|l| l.value == "node"))
+        .unwrap();
+    assert_eq!(
+        node.points.len(),
+        1,
+        "both samples are in minute 0; hour 3 is not due"
+    );
+    assert_eq!((node.points[0].count, node.points[0].sum), (2, 1.0));
+    let info = client.info().await.unwrap();
+    let tier = |r: Resolution| {
+        *info
+            .tiers
+            .iter()
+            .find(|t| t.resolution == r as i32)
+            .unwrap()
+    };
+    assert_eq!(tier(Resolution::Raw).complete_until_ms, 3 * 3_600_000 + 1);
+    assert_eq!(tier(Resolution::OneMinute).complete_until_ms, 2 * 3_600_000);
+    assert_eq!(tier(Resolution::Raw).retention_ms, 7 * 86_400_000);
+    // The raw tier through select_aggregated is refused before it is sent.
+    assert!(
+        client
+            .select_aggregated(SelectRequest::default())
+            .await
+            .unwrap_err()
+            .is_invalid_request()
+    );
     assert_eq!(got[0].label("job"), Some("api"));
     assert_eq!(got[1].label("job"), Some("node"));
     assert_eq!(

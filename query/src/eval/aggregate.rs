@@ -36,6 +36,64 @@ impl KahanSum {
     }
 }
 
+/// Prometheus' mean: a Kahan-compensated sum divided by the count, switching to an
+/// incremental mean once the sum would overflow.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Mean {
+    count: f64,
+    sum: f64,
+    c: f64,
+    mean: f64,
+    incremental: bool,
+}
+
+impl Mean {
+    pub(crate) fn add(&mut self, v: f64) {
+        self.count += 1.0;
+        if self.count == 1.0 {
+            self.sum = v;
+            return;
+        }
+        if !self.incremental {
+            let mut k = KahanSum {
+                sum: self.sum,
+                c: self.c,
+            };
+            k.add(v);
+            if !k.sum.is_infinite() {
+                (self.sum, self.c) = (k.sum, k.c);
+                return;
+            }
+            self.incremental = true;
+            self.mean = self.sum / (self.count - 1.0);
+            self.c /= self.count - 1.0;
+        }
+        let q = (self.count - 1.0) / self.count;
+        let mut k = KahanSum {
+            sum: q * self.mean,
+            c: q * self.c,
+        };
+        k.add(v / self.count);
+        (self.mean, self.c) = (k.sum, k.c);
+    }
+
+    pub(crate) fn value(&self) -> f64 {
+        if self.incremental {
+            self.mean + self.c
+        } else {
+            self.sum / self.count + self.c / self.count
+        }
+    }
+}
+
+impl FromIterator<f64> for Mean {
+    fn from_iter<I: IntoIterator<Item = f64>>(iter: I) -> Self {
+        let mut m = Mean::default();
+        iter.into_iter().for_each(|v| m.add(v));
+        m
+    }
+}
+
 impl FromIterator<f64> for KahanSum {
     fn from_iter<I: IntoIterator<Item = f64>>(iter: I) -> Self {
         let mut k = KahanSum::default();
@@ -68,6 +126,17 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
         None => None,
     };
     let input = ev.eval_vector(&agg.expr, t)?;
+    if op == "count_values" {
+        let label = match &param {
+            Some(StepValue::String(l)) => l,
+            _ => {
+                return Err(Error::execution(
+                    "count_values() expects a string parameter",
+                ));
+            }
+        };
+        return count_values(label, input, &agg.modifier, t).map(StepValue::Vector);
+    }
 
     // Groups in order of first appearance.
     let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -86,7 +155,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
         let values = || samples.iter().map(|s| s.value);
         let value = match op.as_str() {
             "sum" => values().collect::<KahanSum>().value(),
-            "avg" => values().collect::<KahanSum>().value() / samples.len() as f64,
+            "avg" => values().collect::<Mean>().value(),
             "count" => samples.len() as f64,
             "group" => 1.0,
             "min" => values().fold(f64::NAN, |m, v| if v < m || m.is_nan() { v } else { m }),
@@ -108,7 +177,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
             "quantile" => {
                 let q = match &param {
                     Some(StepValue::Scalar(q)) => *q,
-                    _ => return Err(Error::bad_data("quantile() expects a scalar parameter")),
+                    _ => return Err(Error::execution("quantile() expects a scalar parameter")),
                 };
                 super::quantile::quantile(q, values().collect())
             }
@@ -116,7 +185,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
                 let k = match &param {
                     Some(StepValue::Scalar(k)) => *k,
                     _ => {
-                        return Err(Error::bad_data(format!(
+                        return Err(Error::execution(format!(
                             "{op}() expects a scalar parameter"
                         )));
                     }
@@ -139,10 +208,55 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
     Ok(StepValue::Vector(out))
 }
 
+/// `count_values(label, v)`: how many samples of each group have each value, the value
+/// (formatted as Prometheus formats sample values) in `label`.
+fn count_values(
+    label: &str,
+    input: Vec<Sample>,
+    modifier: &Option<LabelModifier>,
+    t: i64,
+) -> Result<Vec<Sample>> {
+    if label.is_empty() {
+        return Err(Error::execution(format!("invalid label name {label:?}")));
+    }
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vec<Sample> = Vec::new();
+    for s in input {
+        let mut metric = s.metric;
+        metric.set(label, &crate::api::response::format_value(s.value));
+        let key = match modifier {
+            Some(LabelModifier::Include(ls)) => {
+                let mut names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
+                names.push(label);
+                metric.keep(&names)
+            }
+            None => metric.keep(&[label]),
+            Some(LabelModifier::Exclude(_)) => group_labels(&metric, modifier),
+        };
+        match index.get(&key) {
+            Some(&i) => out[i].value += 1.0,
+            None => {
+                index.insert(key.clone(), out.len());
+                out.push(Sample {
+                    metric: key,
+                    t_ms: t,
+                    value: 1.0,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The `k` largest (or smallest) samples of one group, labels kept, NaN last.
 fn top_k(mut samples: Vec<Sample>, k: f64, bottom: bool, t: i64) -> Result<Vec<Sample>> {
     if k.is_nan() {
         return Err(Error::execution("Parameter value is NaN"));
+    }
+    if k >= i64::MAX as f64 {
+        return Err(Error::execution(format!(
+            "Scalar value {k} overflows int64"
+        )));
     }
     if k < 1.0 {
         return Ok(Vec::new());
@@ -163,6 +277,30 @@ fn top_k(mut samples: Vec<Sample>, k: f64, bottom: bool, t: i64) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_survives_overflow_and_keeps_exactness() {
+        let big = f64::MAX / 1.5;
+        assert_eq!([big, big].into_iter().collect::<Mean>().value(), big);
+        assert_eq!([-big, big].into_iter().collect::<Mean>().value(), 0.0);
+        assert_eq!([52.0; 13].into_iter().collect::<Mean>().value(), 52.0);
+        let inf = f64::INFINITY;
+        assert_eq!([inf, 0.0, inf].into_iter().collect::<Mean>().value(), inf);
+        assert!(
+            [inf, inf, inf, -inf]
+                .into_iter()
+                .collect::<Mean>()
+                .value()
+                .is_nan()
+        );
+        assert_eq!(
+            [1.0, 1e100, 1.0, -1e100]
+                .into_iter()
+                .collect::<Mean>()
+                .value(),
+            0.5
+        );
+    }
 
     #[test]
     fn kahan_sum_compensates() {

@@ -212,6 +212,10 @@ fn vector_vector(
     return_bool: bool,
     t: i64,
 ) -> Result<Vec<Sample>> {
+    if lhs.is_empty() || rhs.is_empty() {
+        // Nothing can match (and no duplicate check applies), as in Prometheus.
+        return Ok(Vec::new());
+    }
     let one_to_many = matches!(card, VectorMatchCardinality::OneToMany(_));
     // `many` is matched against the unique `one` side.
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
@@ -223,8 +227,8 @@ fn vector_vector(
             return Err(Error::execution(format!(
                 "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                 match_labels(&s.metric, matching),
-                prev.metric,
-                s.metric
+                s.metric,
+                prev.metric
             )));
         }
     }

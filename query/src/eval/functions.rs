@@ -4,12 +4,15 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr};
 use telltale_storage_api::METRIC_NAME;
 
-use super::quantile::{histogram_quantile, quantile};
+use super::date::{date_field, is_date_function};
+use super::quantile::{histogram_fraction, histogram_quantile, quantile};
 use super::rate::{count_changes, extrapolated_rate, instant_delta, linear_regression, over_time};
 use super::selector::{modified_time, reference_time};
+use super::sort;
 use super::{Evaluator, StepValue, check_unique};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
+use crate::plan::RollupSelector;
 use crate::value::{Sample, Series};
 
 /// Evaluates the call `call` at time `t`.
@@ -18,6 +21,15 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
     let name = call.func.name;
     let out = match name {
         "time" => return Ok(StepValue::Scalar(t as f64 / 1000.0)),
+        "pi" => return Ok(StepValue::Scalar(std::f64::consts::PI)),
+        _ if is_date_function(name) => match args.first() {
+            None => vec![sample(
+                Labels::empty(),
+                t,
+                date_field(name, t as f64 / 1000.0),
+            )],
+            Some(e) => map_values(ev.eval_vector(e, t)?, t, |v| date_field(name, v)),
+        },
         "vector" => {
             let v = ev.eval_scalar(arg(&args, 0)?, t)?;
             return Ok(StepValue::Vector(vec![Sample {
@@ -127,8 +139,24 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 vec![sample(absent_labels(arg(&args, 0)?), t, 1.0)]
             }
         }
-        "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sgn" => {
+        "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sgn" | "acos"
+        | "acosh" | "asin" | "asinh" | "atan" | "atanh" | "cos" | "cosh" | "sin" | "sinh"
+        | "tan" | "tanh" | "deg" | "rad" => {
             let f: fn(f64) -> f64 = match name {
+                "acos" => f64::acos,
+                "acosh" => f64::acosh,
+                "asin" => f64::asin,
+                "asinh" => f64::asinh,
+                "atan" => f64::atan,
+                "atanh" => f64::atanh,
+                "cos" => f64::cos,
+                "cosh" => f64::cosh,
+                "sin" => f64::sin,
+                "sinh" => f64::sinh,
+                "tan" => f64::tan,
+                "tanh" => f64::tanh,
+                "deg" => |v| v * 180.0 / std::f64::consts::PI,
+                "rad" => |v| v * std::f64::consts::PI / 180.0,
                 "abs" => f64::abs,
                 "ceil" => f64::ceil,
                 "floor" => f64::floor,
@@ -177,17 +205,30 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
             .collect(),
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(arg(&args, 0)?, t)?;
-            let desc = name == "sort_desc";
-            v.sort_by(|a, b| match (a.value.is_nan(), b.value.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ if desc => b.value.total_cmp(&a.value),
-                _ => a.value.total_cmp(&b.value),
-            });
+            sort::by_value(&mut v, name == "sort_desc");
+            return Ok(StepValue::Vector(v));
+        }
+        "sort_by_label" | "sort_by_label_desc" => {
+            let mut v = ev.eval_vector(arg(&args, 0)?, t)?;
+            let names = string_args(ev, &args[1..], t, 2)?;
+            sort::by_labels(&mut v, &names, name == "sort_by_label_desc");
             return Ok(StepValue::Vector(v));
         }
         "label_replace" => label_replace(ev, &args, t)?,
+        // Over classic histograms (series with an `le` label), like histogram_quantile.
+        "histogram_fraction" => {
+            let lower = ev.eval_scalar(arg(&args, 0)?, t)?;
+            let upper = ev.eval_scalar(arg(&args, 1)?, t)?;
+            histogram_fraction(lower, upper, ev.eval_vector(arg(&args, 2)?, t)?, t)
+        }
+        // Native-histogram functions: float samples are ignored, as in Prometheus.
+        "histogram_avg" | "histogram_count" | "histogram_stddev" | "histogram_stdvar"
+        | "histogram_sum" => {
+            for a in &args {
+                ev.eval(a, t)?;
+            }
+            Vec::new()
+        }
         other => {
             return Err(Error::execution(format!(
                 "function {other}() is not supported yet"
@@ -201,7 +242,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
 fn arg<'e>(args: &[&'e Expr], i: usize) -> Result<&'e Expr> {
     args.get(i)
         .copied()
-        .ok_or_else(|| Error::bad_data(format!("missing argument {}", i + 1)))
+        .ok_or_else(|| Error::execution(format!("missing argument {}", i + 1)))
 }
 
 fn sample(metric: Labels, t: i64, value: f64) -> Sample {
@@ -229,7 +270,15 @@ fn range_arg(
             sq.range.as_millis() as i64,
             modified_time(&sq.at, &sq.offset, t, ev.start, ev.end),
         ),
-        _ => return Err(Error::bad_data("expected a range vector argument")),
+        Expr::Extension(ext) => match ext.expr.as_any().downcast_ref::<RollupSelector>() {
+            Some(RollupSelector {
+                vs,
+                range_ms: Some(range),
+                ..
+            }) => (*range, reference_time(vs, t, ev.start, ev.end)),
+            _ => return Err(Error::execution("expected a range vector argument")),
+        },
+        _ => return Err(Error::execution("expected a range vector argument")),
     };
     match ev.eval(args[index], t)? {
         StepValue::Matrix(m) => Ok((range, m, range_end)),
@@ -278,6 +327,10 @@ fn absent_labels(expr: &Expr) -> Labels {
     let vs = match expr {
         Expr::VectorSelector(vs) => vs,
         Expr::MatrixSelector(ms) => &ms.vs,
+        Expr::Extension(ext) => match ext.expr.as_any().downcast_ref::<RollupSelector>() {
+            Some(r) => &r.vs,
+            None => return Labels::empty(),
+        },
         _ => return Labels::empty(),
     };
     let mut labels = Labels::empty();
@@ -296,36 +349,48 @@ fn absent_labels(expr: &Expr) -> Labels {
     labels
 }
 
-/// `label_replace(v, dst, replacement, src, regex)`.
-fn label_replace(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Vec<Sample>> {
-    let string_arg = |i: usize| -> Result<String> {
-        match ev.eval(arg(args, i)?, t)? {
+/// The string arguments `args`, evaluated (`first` is the 1-based position of the first
+/// one, for error messages).
+fn string_args(ev: &Evaluator<'_>, args: &[&Expr], t: i64, first: usize) -> Result<Vec<String>> {
+    args.iter()
+        .enumerate()
+        .map(|(i, e)| match ev.eval(e, t)? {
             StepValue::String(s) => Ok(s),
-            _ => Err(Error::bad_data(format!(
-                "argument {} must be a string",
-                i + 1
+            other => Err(Error::execution(format!(
+                "expected string argument {}, got {}",
+                i + first,
+                other.type_name()
             ))),
-        }
+        })
+        .collect()
+}
+
+/// `label_replace(v, dst, replacement, src, regex)`: where the regex (anchored, `.`
+/// matching newlines) matches the source label's value, `dst` becomes the expansion of
+/// `replacement`; other samples pass unchanged.
+fn label_replace(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Vec<Sample>> {
+    let strings = string_args(ev, args.get(1..5).unwrap_or(&[]), t, 2)?;
+    let [dst, replacement, src, pattern] = strings.as_slice() else {
+        return Err(Error::execution("label_replace() needs 5 arguments"));
     };
-    let (dst, replacement, src, pattern) = (
-        string_arg(1)?,
-        string_arg(2)?,
-        string_arg(3)?,
-        string_arg(4)?,
-    );
-    let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
-        Error::bad_data(format!(
-            "invalid regular expression in label_replace(): {e}"
+    let re = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|_| {
+        Error::execution(format!(
+            "invalid regular expression in label_replace(): {pattern}"
         ))
     })?;
+    if dst.is_empty() {
+        return Err(Error::execution(format!(
+            "invalid destination label name in label_replace(): {dst}"
+        )));
+    }
     let v = ev.eval_vector(arg(args, 0)?, t)?;
     Ok(v.into_iter()
         .map(|mut s| {
-            let src_value = s.metric.get(&src).unwrap_or("").to_string();
+            let src_value = s.metric.get(src).unwrap_or("").to_string();
             if let Some(caps) = re.captures(&src_value) {
                 let mut value = String::new();
-                caps.expand(&replacement, &mut value);
-                s.metric.set(&dst, &value);
+                caps.expand(replacement, &mut value);
+                s.metric.set(dst, &value);
             }
             s.t_ms = t;
             s
@@ -335,26 +400,22 @@ fn label_replace(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Vec<Sampl
 
 /// `label_join(v, dst, separator, src...)`.
 fn label_join(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Vec<Sample>> {
-    let mut strings = Vec::with_capacity(args.len().saturating_sub(1));
-    for (i, e) in args.iter().enumerate().skip(1) {
-        match ev.eval(e, t)? {
-            StepValue::String(s) => strings.push(s),
-            _ => {
-                return Err(Error::bad_data(format!(
-                    "argument {} must be a string",
-                    i + 1
-                )));
-            }
-        }
-    }
-    let (dst, sep, src) = match strings.as_slice() {
-        [dst, sep, src @ ..] => (dst, sep, src),
-        _ => {
-            return Err(Error::bad_data(
-                "label_join() needs a destination and a separator",
-            ));
-        }
+    let strings = string_args(ev, args.get(1..).unwrap_or(&[]), t, 2)?;
+    let [dst, sep, src @ ..] = strings.as_slice() else {
+        return Err(Error::execution(
+            "label_join() needs a destination and a separator",
+        ));
     };
+    if dst.is_empty() {
+        return Err(Error::execution(format!(
+            "invalid destination label name in label_join(): {dst}"
+        )));
+    }
+    if let Some(bad) = src.iter().find(|l| l.is_empty()) {
+        return Err(Error::execution(format!(
+            "invalid source label name in label_join(): {bad}"
+        )));
+    }
     let v = ev.eval_vector(arg(args, 0)?, t)?;
     Ok(v.into_iter()
         .map(|mut s| {

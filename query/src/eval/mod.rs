@@ -3,17 +3,21 @@
 //! ```text
 //!  Expr --Evaluator::eval(t)--> StepValue
 //!          |-- selector   (instant / range reads of prefetched points)
-//!          |-- functions  (rate, increase, *_over_time, math, ...)
+//!          |-- rollup     (nodes planned onto 1m / 1h rollup points, see `crate::plan`)
+//!          |-- functions  (rate, increase, *_over_time, math, date, trigonometry, ...)
 //!          |-- aggregate  (sum, avg, min, max, count, ... by/without)
 //!          `-- binary     (arithmetic, comparisons, and/or/unless, vector matching)
 //! ```
 
 pub(crate) mod aggregate;
 pub(crate) mod binary;
+pub(crate) mod date;
 pub(crate) mod functions;
 pub(crate) mod quantile;
 pub(crate) mod rate;
+pub(crate) mod rollup;
 pub(crate) mod selector;
+pub(crate) mod sort;
 #[cfg(test)]
 mod tests;
 
@@ -23,7 +27,9 @@ use promql_parser::parser::{Expr, SubqueryExpr};
 
 use crate::error::{Error, Result};
 use crate::labels::Labels;
+use crate::plan::{RollupCall, RollupSelector, Tier};
 use crate::value::{Sample, Series};
+use rollup::RollupSeries;
 use selector::{
     Fetched, StoredSeries, instant_at, modified_time, range_at, reference_time, selector_key,
 };
@@ -107,7 +113,7 @@ impl Evaluator<'_> {
             Expr::Binary(b) => binary::eval(self, b, t),
             Expr::Call(c) => functions::eval(self, c, t),
             Expr::Subquery(sq) => self.subquery(sq, t).map(StepValue::Matrix),
-            Expr::Extension(_) => Err(Error::internal("extension expressions cannot be evaluated")),
+            Expr::Extension(ext) => self.eval_rollup(ext.expr.as_any(), t),
         }
     }
 
@@ -164,11 +170,200 @@ impl Evaluator<'_> {
         }
     }
 
+    /// A node planned onto a rollup tier (`crate::plan`).
+    fn eval_rollup(&self, node: &dyn std::any::Any, t: i64) -> Result<StepValue> {
+        if let Some(c) = node.downcast_ref::<RollupCall>() {
+            let ref_t = reference_time(&c.vs, t, self.start, self.end);
+            let width = c.tier.width_ms();
+            let keep_name = c.func == "last_over_time";
+            let out = self
+                .rollup_series(c.tier, &selector_key(&c.vs))?
+                .iter()
+                .filter_map(|s| {
+                    let buckets = rollup::window(&s.points, ref_t, c.range_ms, width);
+                    let value = rollup::call(c.func, buckets, c.range_ms)?;
+                    Some(Sample {
+                        metric: if keep_name {
+                            s.labels.clone()
+                        } else {
+                            s.labels.without_name()
+                        },
+                        t_ms: t,
+                        value,
+                    })
+                })
+                .collect::<Vec<_>>();
+            check_unique(&out)?;
+            return Ok(StepValue::Vector(out));
+        }
+        if let Some(r) = node.downcast_ref::<RollupSelector>() {
+            let ref_t = reference_time(&r.vs, t, self.start, self.end);
+            let series = self.rollup_series(r.tier, &selector_key(&r.vs))?;
+            return Ok(match r.range_ms {
+                None => StepValue::Vector(
+                    series
+                        .iter()
+                        .filter_map(|s| {
+                            let (t_ms, value) = rollup::instant(
+                                &s.points,
+                                ref_t,
+                                self.lookback,
+                                r.tier.width_ms(),
+                            )?;
+                            Some(Sample {
+                                metric: s.labels.clone(),
+                                t_ms,
+                                value,
+                            })
+                        })
+                        .collect(),
+                ),
+                Some(range) => StepValue::Matrix(
+                    series
+                        .iter()
+                        .filter_map(|s| {
+                            let points = rollup::samples(&s.points, ref_t, range);
+                            (!points.is_empty()).then(|| Series {
+                                metric: s.labels.clone(),
+                                points,
+                            })
+                        })
+                        .collect(),
+                ),
+            });
+        }
+        Err(Error::internal("unknown extension expression"))
+    }
+
+    fn rollup_series(&self, tier: Tier, key: &str) -> Result<&[RollupSeries]> {
+        self.fetched
+            .rollup
+            .get(&(tier, key.to_string()))
+            .map(Vec::as_slice)
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "selector {key} was not prefetched from {}",
+                    tier.as_str()
+                ))
+            })
+    }
+
     fn series(&self, key: &str) -> Result<&[StoredSeries]> {
         self.fetched
+            .raw
             .get(key)
             .map(Vec::as_slice)
             .ok_or_else(|| Error::internal(format!("selector {key} was not prefetched")))
+    }
+}
+
+/// Functions the evaluator implements (every documented Prometheus 3 function for float
+/// samples, the native-histogram ones answering nothing for floats).
+const FUNCTIONS: &[&str] = &[
+    "abs",
+    "absent",
+    "absent_over_time",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atanh",
+    "avg_over_time",
+    "ceil",
+    "changes",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "cos",
+    "cosh",
+    "count_over_time",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "deg",
+    "delta",
+    "deriv",
+    "exp",
+    "floor",
+    "histogram_avg",
+    "histogram_count",
+    "histogram_fraction",
+    "histogram_quantile",
+    "histogram_stddev",
+    "histogram_stdvar",
+    "histogram_sum",
+    "hour",
+    "idelta",
+    "increase",
+    "irate",
+    "label_join",
+    "label_replace",
+    "last_over_time",
+    "ln",
+    "log10",
+    "log2",
+    "max_over_time",
+    "min_over_time",
+    "minute",
+    "month",
+    "pi",
+    "predict_linear",
+    "present_over_time",
+    "quantile_over_time",
+    "rad",
+    "rate",
+    "resets",
+    "round",
+    "scalar",
+    "sgn",
+    "sin",
+    "sinh",
+    "sort",
+    "sort_by_label",
+    "sort_by_label_desc",
+    "sort_desc",
+    "sqrt",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "sum_over_time",
+    "tan",
+    "tanh",
+    "time",
+    "timestamp",
+    "vector",
+    "year",
+];
+
+/// Why `expr` cannot be evaluated, if it uses a function or aggregation outside what
+/// the evaluator implements (Prometheus' experimental ones, or ones it does not have).
+pub(crate) fn unsupported(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Call(c) => {
+            if !FUNCTIONS.contains(&c.func.name) {
+                return Some(format!("function {:?} is not enabled", c.func.name));
+            }
+            c.args.args.iter().find_map(|a| unsupported(a))
+        }
+        Expr::Aggregate(a) => {
+            let op = a.op.to_string();
+            if op == "limitk" || op == "limit_ratio" {
+                return Some(
+                    "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions"
+                        .to_string(),
+                );
+            }
+            a.param
+                .as_deref()
+                .and_then(unsupported)
+                .or_else(|| unsupported(&a.expr))
+        }
+        Expr::Unary(u) => unsupported(&u.expr),
+        Expr::Binary(b) => unsupported(&b.lhs).or_else(|| unsupported(&b.rhs)),
+        Expr::Paren(p) => unsupported(&p.expr),
+        Expr::Subquery(s) => unsupported(&s.expr),
+        _ => None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Functions of range vectors: Prometheus' extrapolated rates, instant rates,
 //! `*_over_time`, changes/resets and linear regression.
 
-use super::aggregate::KahanSum;
+use super::aggregate::{KahanSum, Mean};
 
 /// Prometheus' `extrapolatedRate` (promql/functions.go): the increase over
 /// `(range_start, range_end]`, corrected for counter resets when `is_counter`,
@@ -88,7 +88,7 @@ pub(crate) fn over_time(name: &str, points: &[(i64, f64)]) -> f64 {
         "min_over_time" => values.fold(f64::NAN, |m, v| if v < m || m.is_nan() { v } else { m }),
         "max_over_time" => values.fold(f64::NAN, |m, v| if v > m || m.is_nan() { v } else { m }),
         "sum_over_time" => values.collect::<KahanSum>().value(),
-        "avg_over_time" => values.collect::<KahanSum>().value() / points.len() as f64,
+        "avg_over_time" => values.collect::<Mean>().value(),
         "count_over_time" => points.len() as f64,
         "present_over_time" => 1.0,
         "last_over_time" => points[points.len() - 1].1,

@@ -10,7 +10,9 @@ use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 use telltale_storage_api::{self as api, METRIC_NAME};
 
+use super::rollup::RollupSeries;
 use crate::labels::Labels;
+use crate::plan::{RollupCall, RollupSelector, Tier};
 use crate::value::{Sample, Series, is_stale_nan};
 
 /// One series as read from storage, points sorted by time.
@@ -20,18 +22,39 @@ pub(crate) struct StoredSeries {
     pub points: Vec<(i64, f64)>,
 }
 
-/// What to ask storage for, for one distinct selector.
+/// What to ask storage for, for one distinct selector and tier.
 #[derive(Debug, Clone)]
 pub(crate) struct Selection {
     pub key: String,
+    pub tier: Tier,
     /// A union of matcher sets (more than one for `{a="b" or c="d"}`).
     pub matcher_sets: Vec<Vec<Matcher>>,
     pub min_ms: i64,
     pub max_ms: i64,
 }
 
-/// The fetched series of every selector of a query, by selector key.
-pub(crate) type Fetched = HashMap<String, Vec<StoredSeries>>;
+/// The fetched series of every selector of a query: raw samples by selector key, rollup
+/// points by tier and selector key.
+#[derive(Debug, Default)]
+pub(crate) struct Fetched {
+    pub raw: HashMap<String, Vec<StoredSeries>>,
+    pub rollup: HashMap<(Tier, String), Vec<RollupSeries>>,
+}
+
+impl Fetched {
+    /// Points held in memory (raw samples plus rollup points).
+    pub fn points(&self) -> usize {
+        let raw: usize = self.raw.values().flatten().map(|s| s.points.len()).sum();
+        let rollup: usize = self.rollup.values().flatten().map(|s| s.points.len()).sum();
+        raw + rollup
+    }
+
+    /// Series held (raw and rollup).
+    pub fn series(&self) -> usize {
+        self.raw.values().map(Vec::len).sum::<usize>()
+            + self.rollup.values().map(Vec::len).sum::<usize>()
+    }
+}
 
 /// The key identifying a selector's matchers (not its offset, @ or range).
 pub(crate) fn selector_key(vs: &VectorSelector) -> String {
@@ -122,25 +145,37 @@ fn system_time_ms(t: std::time::SystemTime) -> i64 {
 pub(crate) fn plan_selections(expr: &Expr, start: i64, end: i64, lookback: i64) -> Vec<Selection> {
     let mut out: Vec<Selection> = Vec::new();
     let window = Window { start, end };
-    window.walk(expr, start, end, &mut |vs, range, lo, hi| {
-        let lo = reference_time(vs, lo, start, end);
-        let hi = reference_time(vs, hi, start, end);
-        let width = range.unwrap_or(lookback);
-        // Ranges are left-open: (ref - width, ref].
-        let (min_ms, max_ms) = (lo.min(hi) - width + 1, lo.max(hi));
-        let key = selector_key(vs);
-        if let Some(sel) = out.iter_mut().find(|s| s.key == key) {
-            sel.min_ms = sel.min_ms.min(min_ms);
-            sel.max_ms = sel.max_ms.max(max_ms);
-        } else {
-            out.push(Selection {
-                key,
-                matcher_sets: matcher_sets(vs),
-                min_ms,
-                max_ms,
-            });
-        }
-    });
+    window.walk(
+        expr,
+        start,
+        end,
+        &mut |vs, range, lo, hi, tier, whole_buckets| {
+            let lo = reference_time(vs, lo, start, end);
+            let mut hi = reference_time(vs, hi, start, end);
+            if whole_buckets {
+                // Only buckets that have ended by the evaluation time are read.
+                hi -= tier.width_ms();
+            }
+            // Rollup reads look up to two buckets further back (whole buckets, and `last`
+            // within lookback plus a bucket).
+            let width = range.unwrap_or(lookback) + 2 * tier.width_ms();
+            // Ranges are left-open: (ref - width, ref].
+            let (min_ms, max_ms) = (lo.min(hi) - width + 1, lo.max(hi));
+            let key = selector_key(vs);
+            if let Some(sel) = out.iter_mut().find(|s| s.key == key && s.tier == tier) {
+                sel.min_ms = sel.min_ms.min(min_ms);
+                sel.max_ms = sel.max_ms.max(max_ms);
+            } else {
+                out.push(Selection {
+                    key,
+                    tier,
+                    matcher_sets: matcher_sets(vs),
+                    min_ms,
+                    max_ms,
+                });
+            }
+        },
+    );
     out
 }
 
@@ -150,15 +185,32 @@ struct Window {
     end: i64,
 }
 
-type Visit<'f> = dyn FnMut(&VectorSelector, Option<i64>, i64, i64) + 'f;
+/// Called with a selector, its range (None: instant), the evaluation times `[lo, hi]`,
+/// its tier, and whether it reads only buckets that ended by the evaluation time.
+type Visit<'f> = dyn FnMut(&VectorSelector, Option<i64>, i64, i64, Tier, bool) + 'f;
 
 impl Window {
     /// Calls `f` for every selector in `expr` evaluated at times in `[lo, hi]`, with its
     /// range for matrix selectors. Subqueries widen the times of what they contain.
     fn walk(&self, expr: &Expr, lo: i64, hi: i64, f: &mut Visit<'_>) {
         match expr {
-            Expr::VectorSelector(vs) => f(vs, None, lo, hi),
-            Expr::MatrixSelector(ms) => f(&ms.vs, Some(ms.range.as_millis() as i64), lo, hi),
+            Expr::VectorSelector(vs) => f(vs, None, lo, hi, Tier::Raw, false),
+            Expr::MatrixSelector(ms) => f(
+                &ms.vs,
+                Some(ms.range.as_millis() as i64),
+                lo,
+                hi,
+                Tier::Raw,
+                false,
+            ),
+            Expr::Extension(ext) => {
+                let any = ext.expr.as_any();
+                if let Some(c) = any.downcast_ref::<RollupCall>() {
+                    f(&c.vs, Some(c.range_ms), lo, hi, c.tier, true);
+                } else if let Some(r) = any.downcast_ref::<RollupSelector>() {
+                    f(&r.vs, r.range_ms, lo, hi, r.tier, false);
+                }
+            }
             Expr::Aggregate(a) => {
                 if let Some(p) = &a.param {
                     self.walk(p, lo, hi, f);
@@ -178,7 +230,7 @@ impl Window {
                 self.walk(&sq.expr, a.min(b) - range, a.max(b), f);
             }
             Expr::Call(c) => c.args.args.iter().for_each(|a| self.walk(a, lo, hi, f)),
-            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) => {}
         }
     }
 }
@@ -206,6 +258,33 @@ pub(crate) fn merge_fetched(
             points.sort_by_key(|p| p.0);
             points.dedup_by_key(|p| p.0);
             StoredSeries { labels, points }
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
+/// Merges the rollup series storage returned for each matcher set of one selector, like
+/// [`merge_fetched`].
+pub(crate) fn merge_rollups(
+    sets: &[Vec<Matcher>],
+    per_set: Vec<Vec<(Labels, Vec<api::Aggregate>)>>,
+) -> Vec<RollupSeries> {
+    let mut by_labels: HashMap<Labels, Vec<api::Aggregate>> = HashMap::new();
+    for (set, series) in sets.iter().zip(per_set) {
+        for (labels, points) in series {
+            if !matches_all(set, &labels) {
+                continue;
+            }
+            by_labels.entry(labels).or_default().extend(points);
+        }
+    }
+    let mut out: Vec<RollupSeries> = by_labels
+        .into_iter()
+        .map(|(labels, mut points)| {
+            points.sort_by_key(|p| p.timestamp_ms);
+            points.dedup_by_key(|p| p.timestamp_ms);
+            RollupSeries { labels, points }
         })
         .collect();
     out.sort_by(|a, b| a.labels.cmp(&b.labels));

@@ -1,11 +1,17 @@
-//! [`NotificationLog`]: what one webhook was last told about each alert group, and the
-//! decision whether a group's current alerts need a notification (Alertmanager's
+//! [`NotificationLog`]: what each integration was last told about each alert group, and
+//! the decision whether a group's current alerts need a notification (Alertmanager's
 //! `DedupStage`): new firing alerts, newly resolved ones (when resolved alerts are sent),
-//! all resolved, or the repeat interval passed.
+//! all resolved, or the repeat interval passed. It is persisted, so a restart does not
+//! notify again what was already delivered.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
 
 use crate::notify::NotifyAlert;
+
+/// How long an entry is kept after its last notification (Alertmanager's retention).
+pub const RETENTION_MS: i64 = 120 * 3_600_000;
 
 /// What to do with a group's current alerts.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,17 +25,18 @@ pub enum Plan {
     RecordOnly,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Entry {
     firing: BTreeSet<u64>,
     resolved: BTreeSet<u64>,
     sent_at_ms: i64,
 }
 
-/// Per group key, the firing and resolved alerts last delivered and when.
-#[derive(Clone, Debug, Default)]
+/// Per key (integration and group key), the firing and resolved alerts last delivered
+/// and when.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NotificationLog {
-    entries: HashMap<String, Entry>,
+    entries: BTreeMap<String, Entry>,
 }
 
 fn split(alerts: &[NotifyAlert]) -> (BTreeSet<u64>, BTreeSet<u64>) {
@@ -58,6 +65,9 @@ impl NotificationLog {
         now_ms: i64,
         repeat_ms: i64,
     ) -> Plan {
+        if alerts.is_empty() {
+            return Plan::Skip;
+        }
         let (firing, resolved) = split(alerts);
         let needed = match self.entries.get(group) {
             None => !firing.is_empty(),
@@ -99,6 +109,22 @@ impl NotificationLog {
     /// Forgets a group that has no alerts left.
     pub fn forget(&mut self, group: &str) {
         self.entries.remove(group);
+    }
+
+    /// Forgets entries last sent more than [`RETENTION_MS`] ago; true if any was.
+    pub fn gc(&mut self, now_ms: i64) -> bool {
+        let before = self.entries.len();
+        self.entries
+            .retain(|_, e| now_ms - e.sent_at_ms < RETENTION_MS);
+        before != self.entries.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
@@ -168,6 +194,23 @@ mod tests {
         log.record("g", &all, 1);
         assert_eq!(log.plan("g", &all, true, 2, REPEAT), Plan::Skip);
         assert_eq!(log.plan("g", &all, true, 2 * REPEAT, REPEAT), Plan::Skip);
+    }
+
+    #[test]
+    fn nothing_to_say_is_skipped_and_the_log_survives_serialization() {
+        let mut log = NotificationLog::new();
+        log.record("g", &[alert("a", false)], 0);
+        assert_eq!(log.plan("g", &[], true, REPEAT, REPEAT), Plan::Skip);
+        let json = serde_json::to_string(&log).unwrap();
+        let restored: NotificationLog = serde_json::from_str(&json).unwrap();
+        assert_eq!(restored, log);
+        assert_eq!(
+            restored.plan("g", &[alert("a", false)], true, 1, REPEAT),
+            Plan::Skip
+        );
+        assert!(!log.gc(RETENTION_MS - 1));
+        assert!(log.gc(RETENTION_MS));
+        assert!(log.is_empty());
     }
 
     #[test]

@@ -1,0 +1,479 @@
+//! [`Dispatcher`]: runs the [`Aggregator`] on a timer task, mutes silenced and inhibited
+//! alerts, delivers to every integration of the receiver, keeps the notification log
+//! and the silences, and persists both.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use telltale_crds::AlertingSpec;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::dispatch::aggregator::{Aggregator, FlushJob};
+use crate::dispatch::dedup::{NotificationLog, Plan};
+use crate::error::Result;
+use crate::inhibit::Inhibitor;
+use crate::labels::LabelSet;
+use crate::manager::now_ms;
+use crate::metrics::Metrics;
+use crate::notify::retry::{RetryPolicy, deliver};
+use crate::notify::{IntegrationContext, Notification, Notifier, NotifyAlert, notifiers};
+use crate::route::RouteTree;
+use crate::secrets::SecretResolver;
+use crate::silence::{Silence, Silences};
+use crate::store::{NFLOG_DOC, SILENCES_DOC, StateStore, load_json, save_json};
+
+/// How long a resolved alert stays in the alert list after it resolved.
+pub const RESOLVED_ALERT_RETENTION_MS: i64 = 30 * 60_000;
+/// Longest sleep of the timer task when no group is waiting.
+const IDLE_TICK: Duration = Duration::from_secs(60);
+
+/// What the dispatcher needs besides the alerting spec.
+#[derive(Clone)]
+pub struct DispatcherOptions {
+    pub external_url: String,
+    /// The root route's repeat interval when the route sets none.
+    pub default_repeat: Duration,
+    pub retry: RetryPolicy,
+    pub secrets: Arc<dyn SecretResolver>,
+    pub store: Option<Arc<dyn StateStore>>,
+}
+
+/// An alert as stored, with when it was last updated.
+#[derive(Clone, Debug)]
+struct StoredAlert {
+    alert: NotifyAlert,
+    updated_at_ms: i64,
+}
+
+/// An alert as the v2 API shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertView {
+    pub alert: NotifyAlert,
+    pub updated_at_ms: i64,
+    pub receivers: Vec<String>,
+    pub silenced_by: Vec<String>,
+    /// Fingerprints (hex) of the alerts inhibiting it.
+    pub inhibited_by: Vec<String>,
+}
+
+/// An aggregation group as the v2 API shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupView {
+    pub labels: LabelSet,
+    pub receiver: String,
+    pub alerts: Vec<AlertView>,
+}
+
+struct State {
+    aggregator: Aggregator,
+    alerts: BTreeMap<u64, StoredAlert>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    nflog: Mutex<NotificationLog>,
+    silences: Mutex<Silences>,
+    inhibitor: Inhibitor,
+    receivers: BTreeMap<String, Vec<Arc<dyn Notifier>>>,
+    wake: Notify,
+    closed: AtomicBool,
+    /// Flushes taken but not finished.
+    in_flight: AtomicUsize,
+    store: Option<Arc<dyn StateStore>>,
+    metrics: Metrics,
+    retry: RetryPolicy,
+    external_url: String,
+}
+
+/// Routes, groups, mutes and notifies alerts.
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Dispatcher {
+    /// Builds the routing tree, inhibition rules and integrations of `spec`, loads the
+    /// notification log and silences from the store, and starts the timer task (so it
+    /// must be called inside a Tokio runtime). An invalid tree or inhibition rule is an
+    /// error.
+    pub fn new(
+        spec: &AlertingSpec,
+        opts: DispatcherOptions,
+        metrics: Metrics,
+    ) -> Result<Dispatcher> {
+        let tree = RouteTree::new(spec, opts.default_repeat)?;
+        let inhibitor = Inhibitor::new(&spec.inhibit_rules)?;
+        let ctx = IntegrationContext::new(opts.secrets.clone());
+        let receivers = spec
+            .receivers
+            .iter()
+            .map(|r| (r.name.clone(), notifiers(r, &ctx)))
+            .collect();
+        let (nflog, silences) = match &opts.store {
+            Some(store) => (
+                load_json::<NotificationLog>(store.as_ref(), NFLOG_DOC).unwrap_or_default(),
+                Silences::from_snapshot(
+                    load_json::<Vec<Silence>>(store.as_ref(), SILENCES_DOC).unwrap_or_default(),
+                ),
+            ),
+            None => (NotificationLog::new(), Silences::new()),
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                aggregator: Aggregator::new(tree),
+                alerts: BTreeMap::new(),
+            }),
+            nflog: Mutex::new(nflog),
+            silences: Mutex::new(silences),
+            inhibitor,
+            receivers,
+            wake: Notify::new(),
+            closed: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            store: opts.store,
+            metrics,
+            retry: opts.retry,
+            external_url: opts.external_url,
+        });
+        let task = tokio::spawn(run(shared.clone()));
+        Ok(Dispatcher {
+            shared,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// Takes new or updated alerts (firing, or resolved with their end time). Alerts
+    /// identical to the stored ones change nothing.
+    pub fn put(&self, alerts: Vec<NotifyAlert>, now_ms: i64) {
+        let mut inserted = false;
+        {
+            let mut state = self.shared.state.lock().expect("dispatch state lock");
+            for alert in alerts {
+                let fp = alert.fingerprint();
+                if state.alerts.get(&fp).is_some_and(|s| s.alert == alert) {
+                    continue;
+                }
+                state.aggregator.insert(&alert, now_ms);
+                state.alerts.insert(
+                    fp,
+                    StoredAlert {
+                        alert,
+                        updated_at_ms: now_ms,
+                    },
+                );
+                inserted = true;
+            }
+        }
+        if inserted {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// The alerts not resolved at `now_ms`, with their receivers and why they are muted.
+    pub fn alerts(&self, now_ms: i64) -> Vec<AlertView> {
+        let state = self.shared.state.lock().expect("dispatch state lock");
+        let silences = self.shared.silences.lock().expect("silences lock");
+        let firing = firing_labels(&state, now_ms);
+        state
+            .alerts
+            .values()
+            .filter(|s| !s.alert.is_resolved_at(now_ms))
+            .map(|s| self.view(&state, &silences, &firing, s, now_ms))
+            .collect()
+    }
+
+    fn view(
+        &self,
+        state: &State,
+        silences: &Silences,
+        firing: &[LabelSet],
+        stored: &StoredAlert,
+        now_ms: i64,
+    ) -> AlertView {
+        let labels = &stored.alert.labels;
+        let tree = state.aggregator.tree();
+        let mut receivers: Vec<String> = tree
+            .matches(labels)
+            .into_iter()
+            .map(|i| tree.nodes[i].receiver.clone())
+            .collect();
+        receivers.dedup();
+        AlertView {
+            alert: stored.alert.clone(),
+            updated_at_ms: stored.updated_at_ms,
+            receivers,
+            silenced_by: silences.silenced_by(labels, now_ms),
+            inhibited_by: self
+                .shared
+                .inhibitor
+                .inhibited_by(labels, firing)
+                .into_iter()
+                .map(|fp| format!("{fp:016x}"))
+                .collect(),
+        }
+    }
+
+    /// The aggregation groups with their unresolved alerts.
+    pub fn groups(&self, now_ms: i64) -> Vec<GroupView> {
+        let state = self.shared.state.lock().expect("dispatch state lock");
+        let silences = self.shared.silences.lock().expect("silences lock");
+        let firing = firing_labels(&state, now_ms);
+        let tree = state.aggregator.tree();
+        state
+            .aggregator
+            .groups()
+            .map(|(_, g)| GroupView {
+                labels: g.labels.clone(),
+                receiver: tree.nodes[g.route].receiver.clone(),
+                alerts: g
+                    .alerts
+                    .keys()
+                    .filter_map(|fp| state.alerts.get(fp))
+                    .filter(|s| !s.alert.is_resolved_at(now_ms))
+                    .map(|s| self.view(&state, &silences, &firing, s, now_ms))
+                    .collect(),
+            })
+            .filter(|g| !g.alerts.is_empty())
+            .collect()
+    }
+
+    /// Names of the configured receivers.
+    pub fn receivers(&self) -> Vec<String> {
+        self.shared.receivers.keys().cloned().collect()
+    }
+
+    /// Creates or updates a silence (see [`Silences::set`]) and persists the silences.
+    pub fn set_silence(&self, silence: Silence) -> Result<String> {
+        let (id, snapshot) = {
+            let mut s = self.shared.silences.lock().expect("silences lock");
+            let id = s.set(silence, now_ms())?;
+            (id, s.snapshot())
+        };
+        self.shared.persist_silences(&snapshot);
+        Ok(id)
+    }
+
+    /// Expires a silence now and persists the silences.
+    pub fn expire_silence(&self, id: &str) -> Result<()> {
+        let snapshot = {
+            let mut s = self.shared.silences.lock().expect("silences lock");
+            s.expire(id, now_ms())?;
+            s.snapshot()
+        };
+        self.shared.persist_silences(&snapshot);
+        Ok(())
+    }
+
+    /// Every silence.
+    pub fn silences(&self) -> Vec<Silence> {
+        self.shared
+            .silences
+            .lock()
+            .expect("silences lock")
+            .snapshot()
+    }
+
+    pub fn silence(&self, id: &str) -> Option<Silence> {
+        self.shared
+            .silences
+            .lock()
+            .expect("silences lock")
+            .get(id)
+            .cloned()
+    }
+
+    /// Waits until the flushes already started have finished (their notification log
+    /// entries persisted), at most `limit`; false if some were still running.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.shared.in_flight.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
+    /// Stops the timer task; flushes already started still finish.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+        if let Some(task) = self.task.lock().expect("task lock").take() {
+            drop(task);
+        }
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+}
+
+fn firing_labels(state: &State, now_ms: i64) -> Vec<LabelSet> {
+    state
+        .alerts
+        .values()
+        .filter(|s| !s.alert.is_resolved_at(now_ms))
+        .map(|s| s.alert.labels.clone())
+        .collect()
+}
+
+impl Shared {
+    fn persist_silences(&self, snapshot: &Vec<Silence>) {
+        if let Some(store) = &self.store
+            && let Err(e) = save_json(store.as_ref(), SILENCES_DOC, snapshot)
+        {
+            tracing::error!(error = %e, "cannot persist silences");
+        }
+    }
+
+    fn persist_nflog(&self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let log = self.nflog.lock().expect("nflog lock").clone();
+        if let Err(e) = save_json(store.as_ref(), NFLOG_DOC, &log) {
+            tracing::error!(error = %e, "cannot persist the notification log");
+        }
+    }
+
+    /// The alerts of `job` that no silence and no inhibition mutes.
+    fn unmuted(&self, job: &FlushJob) -> Vec<NotifyAlert> {
+        let firing = {
+            let state = self.state.lock().expect("dispatch state lock");
+            firing_labels(&state, job.now_ms)
+        };
+        let silences = self.silences.lock().expect("silences lock");
+        job.alerts
+            .iter()
+            .filter(|a| {
+                silences.silenced_by(&a.labels, job.now_ms).is_empty()
+                    && self.inhibitor.inhibited_by(&a.labels, &firing).is_empty()
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// The timer task: flushes due groups, sleeps until the next is due or alerts arrive.
+async fn run(shared: Arc<Shared>) {
+    let mut last_gc = 0;
+    while !shared.closed.load(Ordering::SeqCst) {
+        let now = now_ms();
+        let (jobs, deadline) = {
+            let mut state = shared.state.lock().expect("dispatch state lock");
+            if now - last_gc > 60_000 {
+                last_gc = now;
+                state.alerts.retain(|_, s| {
+                    s.alert
+                        .ends_at_ms
+                        .is_none_or(|end| now - end < RESOLVED_ALERT_RETENTION_MS)
+                });
+                let changed = shared.silences.lock().expect("silences lock").gc(now);
+                if changed {
+                    let snapshot = shared.silences.lock().expect("silences lock").snapshot();
+                    shared.persist_silences(&snapshot);
+                }
+                if shared.nflog.lock().expect("nflog lock").gc(now) {
+                    shared.persist_nflog();
+                }
+            }
+            let jobs = state.aggregator.take_due(now);
+            shared.in_flight.fetch_add(jobs.len(), Ordering::SeqCst);
+            (jobs, state.aggregator.next_deadline())
+        };
+        for job in jobs {
+            tokio::spawn(flush(shared.clone(), job));
+        }
+        let sleep = deadline.map_or(IDLE_TICK, |d| {
+            Duration::from_millis(u64::try_from(d - now_ms()).unwrap_or(0)).min(IDLE_TICK)
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = shared.wake.notified() => {}
+        }
+    }
+    tracing::debug!("dispatcher stopped");
+}
+
+/// Notifies every integration of the job's receiver that needs to hear about the group.
+async fn flush(shared: Arc<Shared>, job: FlushJob) {
+    let alerts = shared.unmuted(&job);
+    let notifiers = shared
+        .receivers
+        .get(&job.receiver)
+        .cloned()
+        .unwrap_or_default();
+    let repeat_ms = i64::try_from(job.repeat_interval.as_millis()).unwrap_or(i64::MAX);
+    let deliveries = notifiers.iter().enumerate().map(|(i, notifier)| {
+        let key = format!(
+            "{}/{}/{i}:{}",
+            job.receiver,
+            notifier.integration(),
+            job.group_key
+        );
+        let plan = shared.nflog.lock().expect("nflog lock").plan(
+            &key,
+            &alerts,
+            notifier.send_resolved(),
+            job.now_ms,
+            repeat_ms,
+        );
+        let shared = &shared;
+        let job = &job;
+        let alerts = &alerts;
+        async move {
+            let to_send = match plan {
+                Plan::Skip => return Ok(false),
+                Plan::RecordOnly => Vec::new(),
+                Plan::Send(a) => a,
+            };
+            if !to_send.is_empty() {
+                let n = Notification {
+                    receiver: job.receiver.clone(),
+                    group_key: job.group_key.clone(),
+                    group_labels: job.group_labels.clone(),
+                    alerts: to_send,
+                    external_url: shared.external_url.clone(),
+                };
+                deliver(notifier.as_ref(), &n, &shared.retry, &shared.metrics).await?;
+                tracing::debug!(receiver = %job.receiver, integration = notifier.integration(), group = %job.group_key, status = n.status(), alerts = n.alerts.len(), "notified");
+            }
+            shared
+                .nflog
+                .lock()
+                .expect("nflog lock")
+                .record(&key, alerts, job.now_ms);
+            Ok::<bool, crate::error::Error>(true)
+        }
+    });
+    let results = futures::future::join_all(deliveries).await;
+    let mut success = true;
+    let mut changed = false;
+    for (result, notifier) in results.into_iter().zip(&notifiers) {
+        match result {
+            Ok(c) => changed |= c,
+            Err(e) => {
+                success = false;
+                tracing::warn!(receiver = %job.receiver, integration = notifier.integration(), group = %job.group_key, error = %e, "notification failed; retried at the next group interval");
+            }
+        }
+    }
+    if changed {
+        shared.persist_nflog();
+    }
+    shared
+        .state
+        .lock()
+        .expect("dispatch state lock")
+        .aggregator
+        .finish(&job, success);
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    shared.wake.notify_one();
+}

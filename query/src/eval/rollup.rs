@@ -1,0 +1,146 @@
+//! Evaluation over rollup points (see `crate::plan` for when and the semantics): the
+//! functions computed from bucket aggregates, instant reads of `last`, and rollup points
+//! read as downsampled samples.
+
+use telltale_storage_api::Aggregate;
+
+use super::aggregate::KahanSum;
+use crate::labels::Labels;
+
+/// One series as read from a rollup tier, points in bucket order.
+#[derive(Debug, Clone)]
+pub(crate) struct RollupSeries {
+    pub labels: Labels,
+    pub points: Vec<Aggregate>,
+}
+
+/// The buckets of width `width` that end in `(t - range, t]`.
+pub(crate) fn window(points: &[Aggregate], t: i64, range: i64, width: i64) -> &[Aggregate] {
+    let lo = points.partition_point(|p| p.timestamp_ms + width <= t - range);
+    let hi = points.partition_point(|p| p.timestamp_ms + width <= t);
+    &points[lo..hi.max(lo)]
+}
+
+/// The value of range function `func` over `buckets` covering `range_ms`; None when
+/// there is no bucket (no output, as with no samples).
+pub(crate) fn call(func: &str, buckets: &[Aggregate], range_ms: i64) -> Option<f64> {
+    let last = buckets.last()?;
+    let count: u64 = buckets.iter().map(|b| b.count).sum();
+    if count == 0 {
+        return None;
+    }
+    let sum = || buckets.iter().map(|b| b.sum).collect::<KahanSum>().value();
+    Some(match func {
+        "increase" => buckets
+            .iter()
+            .map(|b| b.increase)
+            .collect::<KahanSum>()
+            .value(),
+        "rate" => {
+            buckets
+                .iter()
+                .map(|b| b.increase)
+                .collect::<KahanSum>()
+                .value()
+                / (range_ms as f64 / 1000.0)
+        }
+        "avg_over_time" => sum() / count as f64,
+        "sum_over_time" => sum(),
+        "count_over_time" => count as f64,
+        "min_over_time" => buckets
+            .iter()
+            .map(|b| b.min)
+            .fold(f64::NAN, |m, v| if v < m || m.is_nan() { v } else { m }),
+        "max_over_time" => buckets
+            .iter()
+            .map(|b| b.max)
+            .fold(f64::NAN, |m, v| if v > m || m.is_nan() { v } else { m }),
+        "last_over_time" => last.last,
+        "present_over_time" => 1.0,
+        _ => return None,
+    })
+}
+
+/// The newest `(last_timestamp_ms, last)` at or before `t`, if within `lookback` plus
+/// one bucket `width`.
+pub(crate) fn instant(
+    points: &[Aggregate],
+    t: i64,
+    lookback: i64,
+    width: i64,
+) -> Option<(i64, f64)> {
+    let idx = points.partition_point(|p| p.last_timestamp_ms <= t);
+    let p = points.get(idx.checked_sub(1)?)?;
+    (p.last_timestamp_ms > t - lookback - width).then_some((p.last_timestamp_ms, p.last))
+}
+
+/// The points as samples `(last_timestamp_ms, last)` within `(t - range, t]`.
+pub(crate) fn samples(points: &[Aggregate], t: i64, range: i64) -> Vec<(i64, f64)> {
+    points
+        .iter()
+        .filter(|p| p.last_timestamp_ms > t - range && p.last_timestamp_ms <= t)
+        .map(|p| (p.last_timestamp_ms, p.last))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telltale_storage_api::rollup::summarise;
+
+    const MIN: i64 = 60_000;
+
+    fn points() -> Vec<Aggregate> {
+        // A counter +1 every 15s from 7s: 4 samples per minute bucket.
+        let raw: Vec<(i64, f64)> = (0..40).map(|i| (7_000 + i * 15_000, i as f64)).collect();
+        summarise(&raw, None, MIN)
+    }
+
+    #[test]
+    fn window_takes_buckets_ending_in_the_range() {
+        let p = points();
+        let w = window(&p, 5 * MIN, 2 * MIN, MIN);
+        assert_eq!(
+            w.iter().map(|b| b.timestamp_ms).collect::<Vec<_>>(),
+            vec![3 * MIN, 4 * MIN]
+        );
+        // Not aligned: the bucket [5m, 6m) has not ended at 5m30s.
+        assert_eq!(window(&p, 5 * MIN + 30_000, 2 * MIN, MIN).len(), 2);
+        assert!(window(&p, 0, MIN, MIN).is_empty());
+    }
+
+    #[test]
+    fn functions_from_aggregates() {
+        let p = points();
+        let w = window(&p, 5 * MIN, 2 * MIN, MIN);
+        // Samples 12..=19 lie in [3m, 5m); the increase includes the step 11 -> 12.
+        assert_eq!(call("increase", w, 2 * MIN), Some(8.0));
+        assert_eq!(call("rate", w, 2 * MIN), Some(8.0 / 120.0));
+        assert_eq!(call("count_over_time", w, 2 * MIN), Some(8.0));
+        assert_eq!(
+            call("sum_over_time", w, 2 * MIN),
+            Some((12..20).sum::<i32>() as f64)
+        );
+        assert_eq!(call("avg_over_time", w, 2 * MIN), Some(15.5));
+        assert_eq!(call("min_over_time", w, 2 * MIN), Some(12.0));
+        assert_eq!(call("max_over_time", w, 2 * MIN), Some(19.0));
+        assert_eq!(call("last_over_time", w, 2 * MIN), Some(19.0));
+        assert_eq!(call("present_over_time", w, 2 * MIN), Some(1.0));
+        assert_eq!(call("rate", &[], 2 * MIN), None);
+        assert_eq!(call("irate", w, 2 * MIN), None);
+    }
+
+    #[test]
+    fn instant_reads_last_within_lookback_and_a_bucket() {
+        let p = points();
+        // At 5m the newest last at or before is 4m52s (sample 19).
+        assert_eq!(instant(&p, 5 * MIN, 5 * MIN, MIN), Some((292_000, 19.0)));
+        // Long after the last sample (9m52s): out of lookback + width.
+        assert_eq!(instant(&p, 17 * MIN, 5 * MIN, MIN), None);
+        assert_eq!(instant(&p, 0, 5 * MIN, MIN), None);
+        assert_eq!(
+            samples(&p, 5 * MIN, 2 * MIN),
+            vec![(232_000, 15.0), (292_000, 19.0)]
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! [`Job`]: the CPU-bound part of a query, evaluating the planned expression at every
+//! step over the fetched series, off the async runtime, within the deadline and the
+//! sample limit, stopping when the query is abandoned.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use promql_parser::parser::Expr;
+
+use crate::error::{Error, Result};
+use crate::eval::selector::Fetched;
+use crate::eval::{Evaluator, StepValue};
+use crate::labels::Labels;
+use crate::value::{Sample, Series, Value};
+
+/// Everything the CPU-bound evaluation needs, owned so it can run off the async runtime.
+pub(crate) struct Job {
+    pub expr: Expr,
+    pub fetched: Fetched,
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+    pub lookback: i64,
+    pub deadline: Instant,
+    pub canceled: Arc<AtomicBool>,
+    pub max_samples: usize,
+}
+
+impl Job {
+    pub(crate) fn evaluate(self) -> Result<Value> {
+        let ev = Evaluator {
+            fetched: &self.fetched,
+            start: self.start,
+            end: self.end,
+            lookback: self.lookback,
+        };
+        if self.step == 0 {
+            let t = self.start;
+            return Ok(match ev.eval(&self.expr, t)? {
+                StepValue::Scalar(value) => Value::Scalar { t_ms: t, value },
+                StepValue::String(value) => Value::String { t_ms: t, value },
+                StepValue::Vector(v) => {
+                    self.check_samples(v.len())?;
+                    Value::Vector(v.into_iter().map(|s| Sample { t_ms: t, ..s }).collect())
+                }
+                StepValue::Matrix(m) => {
+                    self.check_samples(m.iter().map(|s| s.points.len()).sum())?;
+                    Value::Matrix(m)
+                }
+            });
+        }
+        let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        let mut points = 0usize;
+        let mut t = self.start;
+        while t <= self.end {
+            if Instant::now() > self.deadline {
+                return Err(Error::Timeout {
+                    phase: "query execution",
+                });
+            }
+            if self.canceled.load(Ordering::Relaxed) {
+                return Err(Error::Canceled {
+                    phase: "query execution",
+                });
+            }
+            match ev.eval(&self.expr, t)? {
+                StepValue::Scalar(v) => {
+                    series.entry(Labels::empty()).or_default().push((t, v));
+                    points += 1;
+                }
+                StepValue::Vector(v) => {
+                    points += v.len();
+                    for s in v {
+                        series.entry(s.metric).or_default().push((t, s.value));
+                    }
+                }
+                other => {
+                    return Err(Error::internal(format!(
+                        "range query step produced {other:?}"
+                    )));
+                }
+            }
+            self.check_samples(points)?;
+            t += self.step;
+        }
+        let mut out: Vec<Series> = series
+            .into_iter()
+            .map(|(metric, points)| Series { metric, points })
+            .collect();
+        out.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(Value::Matrix(out))
+    }
+
+    fn check_samples(&self, n: usize) -> Result<()> {
+        if n > self.max_samples {
+            return Err(Error::TooManySamples {
+                phase: "query execution",
+            });
+        }
+        Ok(())
+    }
+}
