@@ -111,6 +111,8 @@ pub struct Frozen {
     /// Newest and oldest sample time as of `seq`.
     pub max_ts: Option<i64>,
     pub min_ts: Option<i64>,
+    /// The applier's metadata as of `seq`.
+    pub meta: Vec<u8>,
 }
 
 #[cfg(test)]

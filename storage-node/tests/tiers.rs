@@ -429,3 +429,40 @@ fn a_checkpoint_opens_as_the_same_data() {
         );
     }
 }
+
+/// The state-machine face used by Raft: commands applied by log index with opaque
+/// metadata, no engine log, a durable point at each flush, snapshots as checkpoints.
+#[test]
+fn applied_by_index_without_the_engine_log() {
+    use telltale_storage::WriteCommand;
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = |t: i64| WriteCommand::validate(vec![series("m", "a", &[(t, t as f64)])]).unwrap();
+    {
+        let engine = open(dir.path(), options());
+        assert_eq!(engine.apply(1, &cmd(T0), b"log-1").unwrap(), 1);
+        engine.apply_meta(2, b"log-2").unwrap();
+        assert_eq!(
+            engine.apply(2, &cmd(T0 + 1), b"again").unwrap(),
+            0,
+            "re-delivery is skipped"
+        );
+        engine.flush().unwrap();
+        assert_eq!(engine.durable(), (2, b"log-2".to_vec()));
+        engine.apply(3, &cmd(T0 + 2), b"log-3").unwrap();
+        assert_eq!(engine.applied(), (3, b"log-3".to_vec()));
+        assert_eq!(engine.durable().0, 2, "not flushed yet");
+        let snap = dir.path().join("snap");
+        assert_eq!(engine.snapshot(&snap).unwrap(), (3, b"log-3".to_vec()));
+        let copy = open(&snap, options());
+        assert_eq!(copy.applied(), (3, b"log-3".to_vec()));
+        assert_eq!(raw(&copy, "m", i64::MIN, i64::MAX)[0].1.len(), 2);
+        engine.apply(4, &cmd(T0 + 3), b"log-4").unwrap();
+    }
+    // Entry 4 was never flushed and the engine kept no log of it: the applier re-applies
+    // from its own log after `durable()`.
+    let engine = open(dir.path(), options());
+    assert_eq!(engine.applied(), (3, b"log-3".to_vec()));
+    assert_eq!(raw(&engine, "m", i64::MIN, i64::MAX)[0].1.len(), 2);
+    engine.apply(4, &cmd(T0 + 3), b"log-4").unwrap();
+    assert_eq!(raw(&engine, "m", i64::MIN, i64::MAX)[0].1.len(), 3);
+}

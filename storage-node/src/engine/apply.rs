@@ -59,15 +59,35 @@ impl Engine {
     }
 
     /// Applies `cmd` as write number `seq` without writing a log record: for a caller
-    /// that keeps its own durable log (the Raft state machine). `seq` must be greater
-    /// than [`Engine::applied_seq`]; a command at or below it was applied already and is
-    /// skipped, so re-delivery changes nothing.
-    pub fn apply(&self, seq: u64, cmd: &WriteCommand) -> Result<u64> {
+    /// that keeps its own durable log (the Raft state machine). `meta` is the caller's
+    /// opaque state as of `seq` (e.g. its last log id), kept with the applied state and
+    /// persisted with each flush ([`Engine::durable`]). A command at or below
+    /// [`Engine::applied_seq`] was applied already and is skipped, so re-delivery
+    /// changes nothing.
+    pub fn apply(&self, seq: u64, cmd: &WriteCommand, meta: &[u8]) -> Result<u64> {
         let mut w = self.writer();
         if seq <= w.applied_seq {
             return Ok(0);
         }
-        self.apply_locked(&mut w, seq, cmd, None, false)
+        let n = if cmd.series.is_empty() {
+            w.applied_seq = seq;
+            0
+        } else {
+            self.apply_locked(&mut w, seq, cmd, None, false)?
+        };
+        w.applied_meta = meta.to_vec();
+        Ok(n)
+    }
+
+    /// Advances the applied state over an entry that carries no samples (a Raft blank or
+    /// membership entry).
+    pub fn apply_meta(&self, seq: u64, meta: &[u8]) -> Result<()> {
+        let mut w = self.writer();
+        if seq > w.applied_seq {
+            w.applied_seq = seq;
+            w.applied_meta = meta.to_vec();
+        }
+        Ok(())
     }
 
     pub(super) fn apply_locked(

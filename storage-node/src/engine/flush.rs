@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use super::Engine;
+use super::{Engine, WriterState};
 use crate::chunk::samples;
 use crate::error::Result;
 use crate::head::Frozen;
@@ -46,24 +46,31 @@ impl Engine {
         }
         let frozen = {
             let w = self.writer();
-            let mut head = self.head_mut();
-            let series = std::mem::take(&mut head.series);
-            head.samples = 0;
-            let frozen = Arc::new(Frozen {
-                seq: w.applied_seq,
-                series,
-                max_ts: w.max_ts,
-                min_ts: w.min_ts,
-            });
-            self.set_frozen(frozen.clone());
-            self.metrics.head_series.set(0);
-            self.metrics.head_samples.set(0);
-            frozen
+            self.freeze(&w)
         };
         self.write_frozen(&frozen)
     }
 
-    fn write_frozen(&self, frozen: &Frozen) -> Result<()> {
+    /// Swaps the head out (readers see it as frozen) as of the state `w` holds; called
+    /// with the writer lock held, so no write is half in.
+    pub(super) fn freeze(&self, w: &WriterState) -> Arc<Frozen> {
+        let mut head = self.head_mut();
+        let series = std::mem::take(&mut head.series);
+        head.samples = 0;
+        let frozen = Arc::new(Frozen {
+            seq: w.applied_seq,
+            series,
+            max_ts: w.max_ts,
+            min_ts: w.min_ts,
+            meta: w.applied_meta.clone(),
+        });
+        self.set_frozen(frozen.clone());
+        self.metrics.head_series.set(0);
+        self.metrics.head_samples.set(0);
+        frozen
+    }
+
+    pub(super) fn write_frozen(&self, frozen: &Frozen) -> Result<()> {
         let mut batch = self.store.batch();
         let mut chunks = 0usize;
         for (id, series) in &frozen.series {
@@ -82,6 +89,7 @@ impl Engine {
             }
         }
         batch.put_meta_u64(keys::META_FLUSHED_SEQ, frozen.seq);
+        batch.put_meta_bytes(keys::META_FLUSHED_META, &frozen.meta);
         if let Some(m) = frozen.max_ts {
             batch.put_meta_i64(keys::META_MAX_TS, m);
         }
@@ -91,6 +99,7 @@ impl Engine {
         batch.delete_wal_through(frozen.seq);
         self.store.write(batch, true)?;
         self.set_frozen(Arc::new(Frozen::default()));
+        *self.durable.lock().unwrap_or_else(|e| e.into_inner()) = (frozen.seq, frozen.meta.clone());
         self.metrics.flushed_seq.set(frozen.seq as i64);
         debug!(
             seq = frozen.seq,

@@ -75,6 +75,8 @@ struct WriterState {
     next_series_id: u64,
     /// The last applied write.
     applied_seq: u64,
+    /// The applier's opaque metadata as of `applied_seq`.
+    applied_meta: Vec<u8>,
     max_ts: Option<i64>,
     min_ts: Option<i64>,
     /// The newest day each series is known to be indexed on.
@@ -103,6 +105,8 @@ pub struct Engine {
     hour_until: AtomicI64,
     /// One flush at a time.
     flushing: Mutex<Instant>,
+    /// The applied state as of the last flush: what a crash leaves.
+    durable: Mutex<(u64, Vec<u8>)>,
     /// One rollup/retention pass at a time; holds the rollup sequence counter.
     maintaining: Mutex<MaintenanceState>,
     metrics: EngineMetrics,
@@ -145,6 +149,7 @@ impl Engine {
             writer: Mutex::new(WriterState {
                 next_series_id: loaded.next_series_id,
                 applied_seq: loaded.flushed_seq,
+                applied_meta: loaded.flushed_meta.clone(),
                 max_ts: loaded.max_ts,
                 min_ts: loaded.min_ts,
                 indexed_day: HashMap::new(),
@@ -156,6 +161,7 @@ impl Engine {
             minute_until: AtomicI64::new(loaded.minute_until.unwrap_or(NONE_TS)),
             hour_until: AtomicI64::new(loaded.hour_until.unwrap_or(NONE_TS)),
             flushing: Mutex::new(Instant::now()),
+            durable: Mutex::new((loaded.flushed_seq, loaded.flushed_meta.clone())),
             maintaining: Mutex::new(MaintenanceState {
                 rollup_seq: loaded.rollup_seq,
                 dropped_before: HashMap::new(),
@@ -193,6 +199,38 @@ impl Engine {
     /// The last applied write's sequence number.
     pub fn applied_seq(&self) -> u64 {
         self.writer().applied_seq
+    }
+
+    /// The last applied sequence number and the applier's metadata with it.
+    pub fn applied(&self) -> (u64, Vec<u8>) {
+        let w = self.writer();
+        (w.applied_seq, w.applied_meta.clone())
+    }
+
+    /// The applied state a crash would leave (as of the last flush). An applier with its
+    /// own log (Raft) re-applies its entries after this point when the engine opens, so
+    /// it must keep them until a later flush.
+    pub fn durable(&self) -> (u64, Vec<u8>) {
+        self.durable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Flushes the head and writes a consistent copy of the database into `dir` (which
+    /// must not exist) holding every applied write and no log: the snapshot a Raft
+    /// follower installs. Returns the sequence number and metadata it holds.
+    pub fn snapshot(&self, dir: &Path) -> Result<(u64, Vec<u8>)> {
+        let _flushing = self.flushing.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = self.frozen();
+        if !previous.series.is_empty() {
+            self.write_frozen(&previous)?;
+        }
+        let w = self.writer();
+        let frozen = self.freeze(&w);
+        self.write_frozen(&frozen)?;
+        self.store.checkpoint(dir)?;
+        Ok((w.applied_seq, w.applied_meta.clone()))
     }
 
     /// A consistent copy of the whole database in `dir` (which must not exist), taken

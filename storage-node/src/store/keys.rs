@@ -12,6 +12,7 @@
 //! dirty             tier:u8 window_start:ts               -> (empty)
 //! meta              "format_version" -> u32, "next_series_id" -> u64,
 //!                   "flushed_seq", "max_ts", "min_ts", "rollup_seq" -> u64 / i64,
+//!                   "flushed_meta" -> the applier's opaque bytes at flushed_seq,
 //!                   "m1_until", "h1_until" -> i64
 //! ```
 //! `day` is the time partition: `floor(ts / 1 day)`. Every key of a chunk or posting
@@ -26,6 +27,8 @@ use crate::labels::LabelSet;
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_NEXT_SERIES_ID: &[u8] = b"next_series_id";
 pub const META_FLUSHED_SEQ: &[u8] = b"flushed_seq";
+/// Opaque bytes the applier keeps with the flushed state (Raft: last log id, membership).
+pub const META_FLUSHED_META: &[u8] = b"flushed_meta";
 pub const META_MAX_TS: &[u8] = b"max_ts";
 pub const META_MIN_TS: &[u8] = b"min_ts";
 pub const META_ROLLUP_SEQ: &[u8] = b"rollup_seq";

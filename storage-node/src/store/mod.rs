@@ -80,6 +80,7 @@ pub struct Loaded {
     pub series: Vec<(u64, LabelSet)>,
     pub next_series_id: u64,
     pub flushed_seq: u64,
+    pub flushed_meta: Vec<u8>,
     pub max_ts: Option<i64>,
     pub min_ts: Option<i64>,
     pub rollup_seq: u64,
@@ -157,6 +158,10 @@ impl Batch<'_> {
     pub fn put_meta_u64(&mut self, key: &[u8], v: u64) {
         self.batch
             .put_cf(self.store.cf(CF_META), key, v.to_be_bytes());
+    }
+
+    pub fn put_meta_bytes(&mut self, key: &[u8], v: &[u8]) {
+        self.batch.put_cf(self.store.cf(CF_META), key, v);
     }
 
     pub fn put_meta_i64(&mut self, key: &[u8], v: i64) {
@@ -277,6 +282,7 @@ impl Store {
             series,
             next_series_id,
             flushed_seq: self.meta_u64(keys::META_FLUSHED_SEQ)?.unwrap_or(0),
+            flushed_meta: self.meta(keys::META_FLUSHED_META)?.unwrap_or_default(),
             max_ts: i64_meta(keys::META_MAX_TS)?,
             min_ts: i64_meta(keys::META_MIN_TS)?,
             rollup_seq: self.meta_u64(keys::META_ROLLUP_SEQ)?.unwrap_or(0),
