@@ -1,9 +1,13 @@
-//! `telltale-bench`: the storage engine under a fixed, seeded, node_exporter-like workload,
-//! compared in the same run with Prometheus's TSDB (via `promtool`).
+//! `telltale-storage-bench`: the storage engine under a fixed, seeded,
+//! node_exporter-like workload, compared in the same run with Prometheus's TSDB (via
+//! `promtool`).
 //!
 //! ```text
-//! cargo run --release --bin telltale-bench -- --nodes 100 --hours 24 --prometheus
+//! cargo run --release -p telltale-storage --bin telltale-storage-bench -- --prometheus
 //! ```
+//! Flags: `--nodes N` (100 series each; default 100), `--hours H` (24), `--interval S`
+//! (10), `--seed N` (42), `--dir PATH` (/tmp/telltale-bench), `--prometheus`,
+//! `--promtool PATH` (/usr/bin/promtool).
 //! Prints append throughput (samples per CPU-second), bytes per sample on disk after
 //! flushing and compacting, head memory per active series, select latencies, and
 //! rollup cost; with `--prometheus`, Prometheus's bytes per sample and samples per
@@ -16,46 +20,59 @@ mod workload;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use prost::Message;
 use telltale_storage::{Engine, EngineOptions, Retention};
 use telltale_storage_api::pb::WriteRequest;
 use telltale_storage_api::{MatchOp, Matcher, Resolution, SelectRequest};
 use workload::Workload;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "telltale-bench",
-    about = "Storage engine benchmark with a fixed workload"
-)]
+type Error = Box<dyn std::error::Error>;
+
+#[derive(Debug)]
 struct Args {
-    /// Nodes to simulate; each has 100 series.
-    #[arg(long, default_value_t = 100)]
     nodes: usize,
-    /// Hours of data to write.
-    #[arg(long, default_value_t = 24)]
     hours: i64,
-    /// Scrape interval in seconds.
-    #[arg(long, default_value_t = 10)]
     interval: i64,
-    /// Seed of the workload.
-    #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Working directory (emptied first).
-    #[arg(long, default_value = "/tmp/telltale-bench")]
     dir: PathBuf,
-    /// Also build Prometheus blocks from the same data with this promtool.
-    #[arg(long)]
     prometheus: bool,
-    #[arg(long, default_value = "/usr/bin/promtool")]
     promtool: PathBuf,
+}
+
+impl Args {
+    fn parse() -> Result<Self, Error> {
+        let mut args = Args {
+            nodes: 100,
+            hours: 24,
+            interval: 10,
+            seed: 42,
+            dir: PathBuf::from("/tmp/telltale-bench"),
+            prometheus: false,
+            promtool: PathBuf::from("/usr/bin/promtool"),
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--nodes" => args.nodes = value()?.parse()?,
+                "--hours" => args.hours = value()?.parse()?,
+                "--interval" => args.interval = value()?.parse()?,
+                "--seed" => args.seed = value()?.parse()?,
+                "--dir" => args.dir = value()?.into(),
+                "--promtool" => args.promtool = value()?.into(),
+                "--prometheus" => args.prometheus = true,
+                other => return Err(format!("unknown flag {other} (see the file's header)").into()),
+            }
+        }
+        Ok(args)
+    }
 }
 
 /// 2026-01-01T00:00:00Z.
 const START: i64 = 1_767_225_600_000;
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> Result<(), Error> {
+    let args = Args::parse()?;
     if args.dir.exists() {
         std::fs::remove_dir_all(&args.dir)?;
     }
@@ -222,7 +239,7 @@ fn main() -> anyhow::Result<()> {
 fn median_ms<T>(
     n: usize,
     mut f: impl FnMut() -> telltale_storage::Result<T>,
-) -> anyhow::Result<(f64, T)> {
+) -> Result<(f64, T), Error> {
     let mut times = Vec::with_capacity(n);
     let mut last = None;
     for _ in 0..n {

@@ -7,9 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-
-use crate::cpu;
+use crate::{Error, cpu};
 use crate::workload::Workload;
 
 pub struct PrometheusFigures {
@@ -32,7 +30,7 @@ pub fn run(
     rounds: i64,
     promtool: &Path,
     dir: &Path,
-) -> anyhow::Result<PrometheusFigures> {
+) -> Result<PrometheusFigures, Error> {
     std::fs::create_dir_all(dir)?;
     let blocks = dir.join("blocks");
     let per_block = (BLOCK_MS / workload.interval_ms).max(1);
@@ -84,11 +82,11 @@ pub fn run(
             .arg(&file)
             .arg(&blocks)
             .status()
-            .with_context(|| format!("running {}", promtool.display()))?;
+            .map_err(|e| format!("running {}: {e}", promtool.display()))?;
         wall += began.elapsed();
         cpu += cpu::children().saturating_sub(before);
         if !status.success() {
-            bail!("promtool failed with {status}");
+            return Err(format!("promtool failed with {status}").into());
         }
         samples += n as u64 * workload.len() as u64;
         round += n;
@@ -119,7 +117,7 @@ fn exposition_name(labels: &[telltale_storage_api::Label]) -> String {
 }
 
 /// Total bytes under `dir`, and bytes under its `chunks` directories.
-fn sizes(dir: &Path) -> anyhow::Result<(u64, u64)> {
+fn sizes(dir: &Path) -> Result<(u64, u64), Error> {
     let (mut total, mut chunks) = (0, 0);
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
