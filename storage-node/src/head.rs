@@ -2,9 +2,10 @@
 //! in-order samples and a small map for out-of-order ones — and [`Frozen`], a head taken
 //! out whole by a flush and still readable until its chunks are on disk.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::chunk::samples::SampleAppender;
+use crate::hashing::IdMap;
 
 /// The unflushed samples of one series.
 #[derive(Debug, Default, Clone)]
@@ -78,7 +79,7 @@ impl HeadSeries {
 /// Unflushed samples of every series that has some.
 #[derive(Debug, Default)]
 pub struct Head {
-    pub series: HashMap<u64, HeadSeries>,
+    pub series: IdMap<HeadSeries>,
     /// Samples held.
     pub samples: usize,
 }
@@ -107,7 +108,7 @@ impl Head {
 #[derive(Debug, Default)]
 pub struct Frozen {
     pub seq: u64,
-    pub series: HashMap<u64, HeadSeries>,
+    pub series: IdMap<HeadSeries>,
     /// Newest and oldest sample time as of `seq`.
     pub max_ts: Option<i64>,
     pub min_ts: Option<i64>,

@@ -57,6 +57,11 @@ impl LabelSet {
         (sorted && non_empty && !pairs.is_empty()).then_some(LabelSet(pairs))
     }
 
+    /// The hash the index finds this set by ([`crate::hashing::label_hash`]).
+    pub fn hash_key(&self) -> u64 {
+        crate::hashing::label_hash(self.iter())
+    }
+
     /// The value of label `name`, if the series has it.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -66,7 +71,7 @@ impl LabelSet {
     }
 
     /// `(name, value)` pairs in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 

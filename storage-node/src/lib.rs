@@ -28,6 +28,8 @@ pub mod engine;
 pub mod error;
 /// The gRPC service and server.
 pub mod grpc;
+/// Fast hashing for maps keyed by ids, and the label set hash.
+pub mod hashing;
 /// The in-memory head of unflushed samples.
 pub mod head;
 /// The in-memory id <-> label set index.

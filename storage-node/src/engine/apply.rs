@@ -9,6 +9,7 @@
 //! written straight to its day. A backfilled timestamp is therefore never also in the
 //! head, and "the later write wins" holds across the head and the chunks.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,13 +20,29 @@ use tracing::debug;
 
 use super::{Engine, WriterState};
 use crate::chunk::samples;
-use crate::command::WriteCommand;
-use crate::error::Result;
-use crate::labels::LabelSet;
+use crate::command::{RecordWriter, WriteCommand};
+use crate::error::{Error, Result};
+use crate::index::{canonical_pairs, pairs_hash};
+use crate::labels::{LabelSet, render_labels};
 use crate::store::keys::{self, day_of};
 use crate::tier::Tier;
 
 const HOUR_MS: i64 = 3_600_000;
+
+/// How a series of a write is known when it is applied.
+pub(crate) enum Key<'a> {
+    /// Found in the index: its id and labels.
+    Known(u64, Arc<LabelSet>),
+    /// Validated labels not found yet (another write may create it first).
+    New(Cow<'a, LabelSet>),
+}
+
+/// One series of a write, ready to apply: samples in time order (equal timestamps in
+/// write order, so the last one wins).
+pub(crate) struct Item<'a> {
+    pub key: Key<'a>,
+    pub samples: Vec<(i64, f64)>,
+}
 
 impl Engine {
     /// Appends `series` and returns the number of samples written; returns only once
@@ -35,17 +52,12 @@ impl Engine {
     /// [`crate::Error::InvalidSeries`] and nothing is written. A series without samples
     /// is validated but not created. For duplicate timestamps the last sample wins, both
     /// within a request and against samples already stored.
+    ///
+    /// Known series are found from the request's labels by hash, without building or
+    /// validating a label set (their labels were validated when they were created).
     pub fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
         let timer = self.metrics.write_duration.start_timer();
-        let result = WriteCommand::validate(series).and_then(|cmd| {
-            if cmd.series.is_empty() {
-                return Ok(0);
-            }
-            let record = cmd.encode();
-            let mut w = self.writer();
-            let seq = w.applied_seq + 1;
-            self.apply_locked(&mut w, seq, &cmd, Some(&record), true)
-        });
+        let result = self.write_inner(&series);
         timer.observe_duration();
         let label = match &result {
             Ok(_) => "ok",
@@ -56,6 +68,52 @@ impl Engine {
             .with_label_values(&[label])
             .inc();
         result
+    }
+
+    fn write_inner(&self, series: &[TimeSeries]) -> Result<u64> {
+        let mut items: Vec<Item<'static>> = Vec::with_capacity(series.len());
+        {
+            let index = self.index();
+            for (i, ts) in series.iter().enumerate() {
+                let pairs = canonical_pairs(&ts.labels);
+                let key = match index.find_pairs(pairs_hash(&pairs), &pairs) {
+                    Some(id) => Key::Known(id, index.labels_of(id).expect("found by id").clone()),
+                    None => Key::New(Cow::Owned(LabelSet::from_labels(&ts.labels).map_err(
+                        |reason| Error::InvalidSeries {
+                            index: i,
+                            labels: render_labels(&ts.labels),
+                            reason,
+                        },
+                    )?)),
+                };
+                if ts.samples.is_empty() {
+                    continue;
+                }
+                let mut samples: Vec<(i64, f64)> = ts
+                    .samples
+                    .iter()
+                    .map(|s| (s.timestamp_ms, s.value))
+                    .collect();
+                // Stable: duplicates stay in request order.
+                samples.sort_by_key(|(t, _)| *t);
+                items.push(Item { key, samples });
+            }
+        }
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let mut record = RecordWriter::new(items.len());
+        for item in &items {
+            let labels = match &item.key {
+                Key::Known(_, l) => l.as_ref(),
+                Key::New(l) => l.as_ref(),
+            };
+            record.series(labels.iter(), &item.samples);
+        }
+        let record = record.finish();
+        let mut w = self.writer();
+        let seq = w.applied_seq + 1;
+        self.apply_locked(&mut w, seq, &items, Some(&record), true)
     }
 
     /// Applies `cmd` as write number `seq` without writing a log record: for a caller
@@ -73,7 +131,7 @@ impl Engine {
             w.applied_seq = seq;
             0
         } else {
-            self.apply_locked(&mut w, seq, cmd, None, false)?
+            self.apply_locked(&mut w, seq, &command_items(cmd), None, false)?
         };
         w.applied_meta = meta.to_vec();
         Ok(n)
@@ -94,7 +152,7 @@ impl Engine {
         &self,
         w: &mut WriterState,
         seq: u64,
-        cmd: &WriteCommand,
+        items: &[Item<'_>],
         record: Option<&[u8]>,
         sync: bool,
     ) -> Result<u64> {
@@ -104,9 +162,10 @@ impl Engine {
         if let Some(record) = record {
             batch.put_wal(seq, record);
         }
+        let total_samples: usize = items.iter().map(|i| i.samples.len()).sum();
         let mut new_series: Vec<(u64, Arc<LabelSet>)> = Vec::new();
-        let mut indexed: HashSet<(i64, u64)> = HashSet::new();
-        let mut to_head: Vec<(u64, i64, f64)> = Vec::with_capacity(cmd.sample_count());
+        let mut newly_indexed: Vec<(i64, u64)> = Vec::new();
+        let mut to_head: Vec<(u64, i64, f64)> = Vec::with_capacity(total_samples);
         let mut backfill: BTreeMap<(u64, i64), Vec<(i64, f64)>> = BTreeMap::new();
         let mut dirty: HashSet<i64> = HashSet::new();
         let (mut max_ts, mut min_ts) = (w.max_ts, w.min_ts);
@@ -114,20 +173,24 @@ impl Engine {
         {
             let index = self.index();
             let head = self.head();
-            let mut fresh: HashMap<&LabelSet, u64> = HashMap::new();
-            for s in &cmd.series {
-                let id = match index
-                    .id_of(&s.labels)
-                    .or_else(|| fresh.get(&s.labels).copied())
-                {
-                    Some(id) => id,
-                    None => {
-                        let id = w.next_series_id + new_series.len() as u64;
-                        fresh.insert(&s.labels, id);
-                        new_series.push((id, Arc::new(s.labels.clone())));
-                        batch.put_series(id, &s.labels);
-                        id
-                    }
+            let mut fresh: HashMap<&LabelSet, (u64, Arc<LabelSet>)> = HashMap::new();
+            for item in items {
+                let (id, labels) = match &item.key {
+                    Key::Known(id, labels) => (*id, labels.clone()),
+                    Key::New(labels) => match index.id_of(labels) {
+                        Some(id) => (id, index.labels_of(id).expect("found").clone()),
+                        None => match fresh.get(labels.as_ref()) {
+                            Some((id, l)) => (*id, l.clone()),
+                            None => {
+                                let id = w.next_series_id + new_series.len() as u64;
+                                let arc = Arc::new(labels.as_ref().clone());
+                                fresh.insert(labels.as_ref(), (id, arc.clone()));
+                                new_series.push((id, arc.clone()));
+                                batch.put_series(id, &arc);
+                                (id, arc)
+                            }
+                        },
+                    },
                 };
                 let mut head_min = head.min_ts(id);
                 let mut head_max = head
@@ -135,13 +198,16 @@ impl Engine {
                     .get(&id)
                     .and_then(|h| h.chunk.bounds())
                     .map(|b| b.1);
-                for &(t, v) in &s.samples {
+                // Samples are in time order: each day of this item is checked once.
+                let mut checked_day = w.indexed_day.get(&id).copied();
+                for &(t, v) in &item.samples {
                     let day = day_of(t);
-                    if !indexed.contains(&(day, id)) {
-                        if !self.is_indexed(w, day, id)? {
-                            batch.put_postings(day, id, &s.labels);
+                    if checked_day != Some(day) {
+                        if !self.store_indexed(w, day, id)? {
+                            batch.put_postings(day, id, &labels);
                         }
-                        indexed.insert((day, id));
+                        newly_indexed.push((day, id));
+                        checked_day = Some(day);
                     }
                     let inside = max_ts.is_none_or(|m| t >= m.saturating_sub(window))
                         || head_min.is_some_and(|m| t >= m);
@@ -190,7 +256,7 @@ impl Engine {
             }
             self.metrics.series.set(index.len() as i64);
         }
-        for (day, id) in indexed {
+        for (day, id) in newly_indexed {
             let known = w.indexed_day.entry(id).or_insert(day);
             *known = (*known).max(day);
         }
@@ -220,14 +286,26 @@ impl Engine {
         Ok(total)
     }
 
-    /// Whether series `id` already has postings on `day`: the newest indexed day is
-    /// remembered per series; any other day is looked up.
-    fn is_indexed(&self, w: &WriterState, day: i64, id: u64) -> Result<bool> {
+    /// Whether series `id` already has postings on `day` (the newest indexed day of
+    /// each series is remembered in `w`; other days are looked up).
+    fn store_indexed(&self, w: &WriterState, day: i64, id: u64) -> Result<bool> {
         match w.indexed_day.get(&id) {
             Some(known) if *known == day => Ok(true),
+            None if id >= w.next_series_id => Ok(false),
             _ => self.store.indexed_on(day, id),
         }
     }
+}
+
+/// The items of a command whose series are identified by labels only.
+pub(super) fn command_items(cmd: &WriteCommand) -> Vec<Item<'_>> {
+    cmd.series
+        .iter()
+        .map(|s| Item {
+            key: Key::New(Cow::Borrowed(&s.labels)),
+            samples: s.samples.clone(),
+        })
+        .collect()
 }
 
 /// Removes earlier samples with the same timestamp from a time-sorted run.

@@ -30,6 +30,7 @@ use tracing::info;
 
 use crate::command::WriteCommand;
 use crate::error::{Error, Result};
+use crate::hashing::IdMap;
 use crate::head::{Frozen, Head};
 use crate::index::SeriesIndex;
 use crate::metrics::EngineMetrics;
@@ -80,7 +81,7 @@ struct WriterState {
     max_ts: Option<i64>,
     min_ts: Option<i64>,
     /// The newest day each series is known to be indexed on.
-    indexed_day: HashMap<u64, i64>,
+    indexed_day: IdMap<i64>,
 }
 
 /// Stores series and their samples durably and answers selects and index queries.
@@ -152,7 +153,7 @@ impl Engine {
                 applied_meta: loaded.flushed_meta.clone(),
                 max_ts: loaded.max_ts,
                 min_ts: loaded.min_ts,
-                indexed_day: HashMap::new(),
+                indexed_day: IdMap::default(),
             }),
             head: RwLock::new(Head::default()),
             frozen: RwLock::new(Arc::new(Frozen::default())),
@@ -187,7 +188,7 @@ impl Engine {
         let mut w = self.writer();
         for (seq, bytes) in &records {
             let cmd = WriteCommand::decode(bytes)?;
-            self.apply_locked(&mut w, *seq, &cmd, None, false)?;
+            self.apply_locked(&mut w, *seq, &apply::command_items(&cmd), None, false)?;
         }
         Ok(records.len())
     }

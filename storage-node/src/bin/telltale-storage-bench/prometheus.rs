@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{Error, cpu};
 use crate::workload::Workload;
+use crate::{Error, cpu};
 
 pub struct PrometheusFigures {
     pub samples: u64,
