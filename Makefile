@@ -7,7 +7,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/telltale-target
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: deps run test build crds
+.PHONY: deps run test build crds bench-storage
 
 deps:
 	@scripts/install-deps.sh
@@ -23,6 +23,11 @@ test: deps
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 
-# Regenerates the committed CRD YAML from the Rust types.
+# Regenerates the committed CRD YAML from the Rust types (and the chart's copy).
 crds:
 	cargo run --quiet --bin telltale -- crds > crds/telltale.dev.yaml
+	cp crds/telltale.dev.yaml charts/telltale/crds/telltale.dev.yaml
+
+# The storage benchmark of the README (fixed, seeded workload; compares with promtool).
+bench-storage: deps
+	cargo run --release -p telltale-storage --bin telltale-storage-bench -- --prometheus

@@ -19,6 +19,24 @@ async fn serves_health_and_scrapes_itself() {
     }
     let metrics = get_text(&t.url("/metrics")).await;
     assert!(metrics.contains("telltale_build_info"), "{metrics}");
+    // The storage engine's self-metrics: series, head, appends, disk per tier,
+    // flush / rollup / retention progress.
+    for name in [
+        "telltale_storage_series",
+        "telltale_storage_head_series",
+        "telltale_storage_head_samples",
+        "telltale_storage_samples_appended_total",
+        "telltale_storage_flushed_seq",
+        "telltale_storage_flush_duration_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    eventually(
+        &t.url(""),
+        r#"telltale_storage_disk_bytes{job="telltale",tier="raw"}"#,
+        Duration::from_secs(20),
+    )
+    .await;
 
     let up = eventually(&t.url(""), r#"up{job="telltale"}"#, Duration::from_secs(20)).await;
     assert_eq!(value_of(&up[0]), 1.0, "{up:?}");
@@ -449,4 +467,78 @@ async fn prometheus_rule_file_records_and_alerts() {
     )
     .await;
     assert_eq!(value_of(&alerts[0]), 1.0);
+}
+
+/// Every query of the Grafana dashboards in `charts/dashboards` runs against Telltale's
+/// API without an error (Grafana's `$__rate_interval` replaced as Grafana would).
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_queries_run_without_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telltale::start(&dir.path().join("data"), &["--self-scrape-interval", "1s"]).await;
+    // Telltale's own metrics are in storage before the dashboards are read.
+    eventually(
+        &t.url(""),
+        "telltale_storage_samples_appended_total",
+        Duration::from_secs(20),
+    )
+    .await;
+    let dashboards = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/dashboards");
+    let client = reqwest::Client::new();
+    let mut checked = 0;
+    let mut with_data = 0;
+    for entry in std::fs::read_dir(&dashboards).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let dashboard: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"]
+                    .as_str()
+                    .unwrap()
+                    .replace("$__rate_interval", "1m");
+                let now = now_ms() as f64 / 1000.0;
+                let range = [
+                    ("query", expr.clone()),
+                    ("start", format!("{}", now - 600.0)),
+                    ("end", format!("{now}")),
+                    ("step", "15".to_string()),
+                ];
+                for (api, params) in [
+                    ("/api/v1/query", &[("query", expr.clone())][..]),
+                    ("/api/v1/query_range", &range[..]),
+                ] {
+                    let body: serde_json::Value = client
+                        .get(t.url(api))
+                        .query(params)
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        body["status"],
+                        "success",
+                        "{} panel {:?}: {expr}: {body}",
+                        path.display(),
+                        panel["title"]
+                    );
+                    if api == "/api/v1/query"
+                        && !body["data"]["result"].as_array().unwrap().is_empty()
+                    {
+                        with_data += 1;
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} dashboard queries found");
+    assert!(
+        with_data >= 5,
+        "only {with_data} of {checked} queries returned data"
+    );
 }

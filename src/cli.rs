@@ -34,6 +34,9 @@ pub enum Command {
     Alertmanager(AlertmanagerArgs),
     /// The Kubernetes operator for MetricCluster, ScrapeTarget and AlertRule.
     Operator(OperatorArgs),
+    /// A whole sharded, replicated cluster on this machine for development and tests:
+    /// every storage replica a child process, scraper/push and query roles in-process.
+    DevCluster(DevClusterArgs),
     /// Prints the CustomResourceDefinitions as YAML.
     Crds,
     /// Validates files without running anything.
@@ -73,6 +76,8 @@ pub struct StandaloneArgs {
     pub external_url: Option<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub push: PushArgs,
 }
 
 /// How the storage engine keeps data (retention per tier, out-of-order window, flushes).
@@ -127,6 +132,59 @@ pub struct StorageArgs {
     /// HTTP address for health and metrics.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9091")]
     pub listen: SocketAddr,
+    /// The shard this replica belongs to (with `--peers`).
+    #[arg(long, env = "TELLTALE_SHARD", default_value_t = 0)]
+    pub shard: u32,
+    /// This replica's id among `--peers`.
+    #[arg(long, env = "TELLTALE_REPLICA_ID", requires = "peers")]
+    pub replica_id: Option<u64>,
+    /// gRPC addresses of every replica of the shard, this one included:
+    /// `1=host:port,2=host:port,3=host:port`. Absent: a single node that keeps its own
+    /// write-ahead log instead of a Raft log.
+    #[arg(long, env = "TELLTALE_PEERS", requires = "replica_id")]
+    pub peers: Option<String>,
+    /// Raft: build a snapshot (and compact the log) after this many entries.
+    #[arg(long, default_value_t = 5000)]
+    pub raft_snapshot_every: u64,
+    /// Raft: entries kept in the log below the last snapshot (for followers slightly
+    /// behind); older ones are purged and a follower that needs them gets the snapshot.
+    #[arg(long, default_value_t = 1000)]
+    pub raft_logs_to_keep: u64,
+    /// Raft: the shortest election timeout (the longest is twice as long); heartbeats
+    /// go out five times as often.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub raft_election_timeout: telltale_crds::PromDuration,
+}
+
+#[derive(Args, Debug)]
+pub struct DevClusterArgs {
+    /// Number of shards.
+    #[arg(long, default_value_t = 1)]
+    pub shards: u32,
+    /// Replicas per shard.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: u64,
+    /// Each replica keeps its data in `DIR/shard-S/replica-N`, its log in `...log`.
+    #[arg(long, default_value = "./dev-cluster")]
+    pub data_dir: PathBuf,
+    /// HTTP address: remote_write, the Prometheus API, `/api/v1/status/cluster`.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+    /// Restart replica processes that exit (by default a dead replica stays dead).
+    #[arg(long)]
+    pub restart_dead: bool,
+    /// With `--restart-dead`: how long a dead replica stays down before its restart.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub restart_delay: telltale_crds::PromDuration,
+    /// Passed to every replica (`--raft-snapshot-every`).
+    #[arg(long, default_value_t = 5000)]
+    pub raft_snapshot_every: u64,
+    /// Read from any replica instead of the leader.
+    #[arg(long)]
+    pub follower_reads: bool,
+    /// ScrapeTarget YAML files for the scraper role (repeatable).
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -134,18 +192,94 @@ pub struct ScraperArgs {
     /// gRPC address of the storage node (`host:port`).
     #[arg(long, env = "TELLTALE_STORAGE", default_value = "127.0.0.1:9095")]
     pub storage: String,
+    /// YAML shard map of a sharded cluster (replaces `--storage`; re-read on change).
+    #[arg(long, env = "TELLTALE_SHARD_MAP")]
+    pub shard_map: Option<PathBuf>,
     /// HTTP address: remote_write, targets, health and metrics.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9092")]
     pub listen: SocketAddr,
     /// ScrapeTarget YAML files (repeatable).
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
+    /// This replica's name in a scraper StatefulSet (`<set>-<ordinal>`); with
+    /// `--members`, targets are spread over the replicas by rendezvous hashing.
+    #[arg(long, env = "POD_NAME", requires = "members")]
+    pub member_name: Option<String>,
+    /// Number of scraper replicas (the StatefulSet's replica count).
+    #[arg(long, requires = "member_name")]
+    pub members: Option<u32>,
+    /// Where the queue of batches storage could not take is kept (replayed in order
+    /// when storage returns; survives restarts).
+    #[arg(long, env = "TELLTALE_QUEUE_DIR", default_value = "./data/queue")]
+    pub queue_dir: PathBuf,
+    /// Largest size of that queue; beyond it writes fail and are counted.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub queue_max_bytes: u64,
+    #[command(flatten)]
+    pub push: PushArgs,
+    /// Watch Kubernetes (in-cluster config) for ScrapeTargets, pods and endpoints
+    /// instead of reading `-f` files.
+    #[arg(long)]
+    pub kubernetes_discovery: bool,
+    /// Namespace to watch (all namespaces when absent).
+    #[arg(long, env = "TELLTALE_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// Also scrape pods annotated `prometheus.io/scrape: "true"`.
+    #[arg(long)]
+    pub scrape_annotated_pods: bool,
+}
+
+/// Push receivers and series limits (scraper and standalone).
+#[derive(Args, Debug, Clone)]
+pub struct PushArgs {
+    /// File holding the bearer token push clients must send (no auth when absent).
+    #[arg(long, env = "TELLTALE_PUSH_TOKEN_FILE")]
+    pub push_token_file: Option<PathBuf>,
+    /// Largest push request body, in bytes.
+    #[arg(long, default_value_t = 32 << 20)]
+    pub push_max_body_bytes: usize,
+    /// New series one target (job, instance) may create per minute (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub series_limit_per_target: u64,
+    /// New series all targets together may create per minute (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub series_limit_global: u64,
+}
+
+impl PushArgs {
+    pub fn push_options(&self) -> anyhow::Result<telltale_scraper::PushOptions> {
+        let bearer_token = match &self.push_token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("--push-token-file {}: {e}", path.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        Ok(telltale_scraper::PushOptions {
+            bearer_token,
+            max_body_bytes: self.push_max_body_bytes,
+            ..Default::default()
+        })
+    }
+
+    pub fn limits(&self) -> telltale_scraper::CardinalityLimits {
+        telltale_scraper::CardinalityLimits {
+            per_target_new_series: self.series_limit_per_target,
+            global_new_series: self.series_limit_global,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct QueryArgs {
     #[arg(long, env = "TELLTALE_STORAGE", default_value = "127.0.0.1:9095")]
     pub storage: String,
+    /// YAML shard map of a sharded cluster (replaces `--storage`; re-read on change).
+    #[arg(long, env = "TELLTALE_SHARD_MAP")]
+    pub shard_map: Option<PathBuf>,
     /// HTTP address of the Prometheus API.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9090")]
     pub listen: SocketAddr,
@@ -155,6 +289,9 @@ pub struct QueryArgs {
 pub struct AlertmanagerArgs {
     #[arg(long, env = "TELLTALE_STORAGE", default_value = "127.0.0.1:9095")]
     pub storage: String,
+    /// YAML shard map of a sharded cluster (replaces `--storage`; re-read on change).
+    #[arg(long, env = "TELLTALE_SHARD_MAP")]
+    pub shard_map: Option<PathBuf>,
     /// Where alert state, the notification log and silences are kept.
     #[arg(long, env = "TELLTALE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,

@@ -9,6 +9,11 @@ mod standalone;
 
 use clap::Parser;
 
+// The write path allocates per series; mimalloc keeps that cheap (see the storage
+// benchmark in the README).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     ops::init_tracing(&cli.log_level);

@@ -43,7 +43,8 @@ struct OpsState {
     readiness: Readiness,
 }
 
-/// `/-/healthy`, `/-/ready` and `/metrics` (the registry, plus process metrics).
+/// `/-/healthy` (also `/healthz`), `/-/ready` (also `/ready`) and `/metrics` (the
+/// registry, plus process metrics).
 pub fn router(registry: &Registry, readiness: Readiness) -> Router {
     let state = OpsState {
         registry: registry.clone(),
@@ -52,6 +53,9 @@ pub fn router(registry: &Registry, readiness: Readiness) -> Router {
     Router::new()
         .route("/-/healthy", get(|| async { "Telltale is Healthy.\n" }))
         .route("/-/ready", get(ready))
+        // The paths the operator's probes use (Kubernetes convention).
+        .route("/healthz", get(|| async { "Telltale is Healthy.\n" }))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state)
 }

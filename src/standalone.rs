@@ -33,7 +33,15 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         shutdown.clone().wait(),
     ));
     let storage = GrpcStorage::connect_lazy(&grpc_addr.to_string())?;
-    let writer: Arc<dyn SampleWriter> = Arc::new(storage.clone());
+    // Collection writes through the series limits (and their /api/v1/status/tsdb).
+    let limited = telltale_scraper::CardinalityWriter::new(
+        Arc::new(storage.clone()),
+        args.push.limits(),
+        &registry,
+    );
+    let writer: Arc<dyn SampleWriter> = limited.clone();
+    // Recording rules and ALERTS are Telltale's own series: not subject to the limits.
+    let rules_writer: Arc<dyn SampleWriter> = Arc::new(storage.clone());
     let reader: Arc<dyn SampleReader> = Arc::new(storage);
 
     let http = ops::bind(args.listen, "HTTP").await?;
@@ -66,7 +74,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         telltale_alertmanager::ManagerOptions {
             external_url,
             state_dir: Some(args.data_dir.join("alertmanager")),
-            writer: Some(writer.clone()),
+            writer: Some(rules_writer),
             ..Default::default()
         },
         &registry,
@@ -74,12 +82,15 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     rules.apply(&config.alert_rules);
 
     let readiness = Readiness::default();
+    let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
     let app = telltale_query::router(query)
+        .merge(telltale_ui::router(ui))
         .merge(telltale_scraper::router(
             scraper.clone(),
             writer,
-            Default::default(),
+            args.push.push_options()?,
         ))
+        .merge(limited.router())
         .merge(telltale_alertmanager::router(rules.clone()))
         .merge(ops::router(&registry, readiness.clone()));
 

@@ -1,7 +1,8 @@
 //! The custom resources of Telltale, shared by the operator and every component.
 //!
 //! Group `telltale.dev`, version `v1alpha1`:
-//! - [`MetricCluster`]: one monitoring cluster (shards, replicas, alert receivers);
+//! - [`MetricCluster`]: one monitoring cluster (shards, replicas, retention, image and
+//!   resources of each component, alert receivers);
 //! - [`ScrapeTarget`]: what to scrape and how;
 //! - [`AlertRule`]: groups of PromQL alerting and recording rules.
 //!
@@ -11,6 +12,8 @@
 
 /// `AlertRule`: groups of alerting rules.
 pub mod alert_rule;
+/// `RetentionSpec`, `StorageSpec`, `ComponentSpec`: what a MetricCluster deploys.
+pub mod cluster_layout;
 /// `PromDuration`: durations written as Prometheus writes them.
 pub mod duration;
 /// Load and validation errors that name the file, document and field.
@@ -29,10 +32,11 @@ pub mod routing;
 pub mod scrape_target;
 /// `SecretRef`: credentials from a Kubernetes Secret or a file.
 pub mod secret;
-/// `ResourceStatus`: the status every kind reports.
+/// `ResourceStatus` and its condition types: the status every kind reports.
 pub mod status;
 
 pub use alert_rule::{AlertRule, AlertRuleSpec, Rule, RuleGroup};
+pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
 pub use duration::PromDuration;
 pub use error::{ConfigError, FieldError};
 pub use generate::crd_yaml;

@@ -1,9 +1,10 @@
 //! [`MetricCluster`]: one monitoring cluster and where its alerts go.
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
 use crate::error::FieldError;
 use crate::receiver::Receiver;
 use crate::routing::{InhibitRule, Route};
@@ -11,25 +12,59 @@ use crate::status::ResourceStatus;
 
 /// One Telltale cluster. In standalone mode the storage layout does not apply (one node
 /// holds everything); the alerting section does.
-#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "telltale.dev",
     version = "v1alpha1",
     kind = "MetricCluster",
     namespaced,
     shortname = "mc",
-    status = "ResourceStatus"
+    category = "telltale",
+    status = "ResourceStatus",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","description":"storage, scraper, query and alertmanager pods ready / desired","jsonPath":".status.ready"}"#,
+    printcolumn = r#"{"name":"Shards","type":"integer","jsonPath":".spec.shards"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MetricClusterSpec {
-    /// Number of storage shards.
+    /// Number of storage shards. Shards can be added, not removed.
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
+    #[x_kube(validation = Rule::new("self >= oldSelf").message("shards can be added, not removed"))]
     pub shards: u32,
-    /// Raft replicas per shard.
+    /// Raft replicas per shard: odd, so that a majority survives a minority's loss.
     #[serde(default = "three")]
+    #[x_kube(validation = Rule::new("self >= 1 && self % 2 == 1").message("replicasPerShard must be odd and at least 1"))]
     pub replicas_per_shard: u32,
     #[serde(default)]
     pub alerting: AlertingSpec,
+    /// The `telltale` image every pod runs.
+    #[serde(default = "default_image")]
+    pub image: String,
+    /// `Always`, `IfNotPresent` or `Never`; Kubernetes' default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self in ['Always', 'IfNotPresent', 'Never']").message("imagePullPolicy must be Always, IfNotPresent or Never"))]
+    pub image_pull_policy: Option<String>,
+    /// Volumes and resources of the storage pods.
+    #[serde(default)]
+    pub storage: StorageSpec,
+    /// Retention per rollup tier.
+    #[serde(default)]
+    pub retention: RetentionSpec,
+    /// The scraper StatefulSet (targets are spread over its pods).
+    #[serde(default = "two_replicas")]
+    pub scraper: ComponentSpec,
+    /// The query Deployment.
+    #[serde(default)]
+    pub query: ComponentSpec,
+    /// The alertmanager Deployment.
+    #[serde(default)]
+    pub alertmanager: ComponentSpec,
+    /// Delete the storage PersistentVolumeClaims when the MetricCluster is deleted
+    /// (default: keep them).
+    #[serde(default, rename = "deletePVCs")]
+    pub delete_pvcs: bool,
 }
 
 /// Receivers, the routing tree that picks them and the inhibition rules.
@@ -53,6 +88,12 @@ pub struct AlertingSpec {
 fn one() -> u32 {
     1
 }
+fn two_replicas() -> ComponentSpec {
+    ComponentSpec::replicas(2)
+}
+fn default_image() -> String {
+    DEFAULT_IMAGE.into()
+}
 fn three() -> u32 {
     3
 }
@@ -68,7 +109,45 @@ impl MetricClusterSpec {
                 format!("{} must be odd and at least 1", self.replicas_per_shard),
             ));
         }
+        if self.image.is_empty() {
+            return Err(FieldError::new("spec.image", "must not be empty"));
+        }
+        if let Some(p) = &self.image_pull_policy
+            && !matches!(p.as_str(), "Always" | "IfNotPresent" | "Never")
+        {
+            return Err(FieldError::new(
+                "spec.imagePullPolicy",
+                format!("{p:?} is not Always, IfNotPresent or Never"),
+            ));
+        }
+        if self.storage.size.is_empty() {
+            return Err(FieldError::new("spec.storage.size", "must not be empty"));
+        }
+        self.retention.validate()?;
+        self.scraper.validate("spec.scraper")?;
+        self.query.validate("spec.query")?;
+        self.alertmanager.validate("spec.alertmanager")?;
         self.alerting.validate()
+    }
+}
+
+impl Default for MetricClusterSpec {
+    /// The spec of `spec: {}`: one shard of three replicas, two scrapers, one query and
+    /// one alertmanager pod.
+    fn default() -> Self {
+        MetricClusterSpec {
+            shards: 1,
+            replicas_per_shard: 3,
+            alerting: AlertingSpec::default(),
+            image: default_image(),
+            image_pull_policy: None,
+            storage: StorageSpec::default(),
+            retention: RetentionSpec::default(),
+            scraper: two_replicas(),
+            query: ComponentSpec::default(),
+            alertmanager: ComponentSpec::default(),
+            delete_pvcs: false,
+        }
     }
 }
 
@@ -98,5 +177,37 @@ impl AlertingSpec {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_spec_gets_the_defaults() {
+        let s: MetricClusterSpec = serde_yaml::from_str("{}").unwrap();
+        assert_eq!(s, MetricClusterSpec::default());
+        assert_eq!(s.scraper.replicas, 2);
+        assert_eq!(s.storage.size, "10Gi");
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn cluster_fields_are_checked() {
+        let field = |yaml: &str| {
+            serde_yaml::from_str::<MetricClusterSpec>(yaml)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(field("replicasPerShard: 2"), "spec.replicasPerShard");
+        assert_eq!(field("shards: 0"), "spec.shards");
+        assert_eq!(field("imagePullPolicy: Sometimes"), "spec.imagePullPolicy");
+        assert_eq!(field("query: {replicas: 0}"), "spec.query.replicas");
+        assert_eq!(field("retention: {raw: 60d}"), "spec.retention.rollup1m");
+        let s: MetricClusterSpec = serde_yaml::from_str("deletePVCs: true").unwrap();
+        assert!(s.delete_pvcs);
     }
 }

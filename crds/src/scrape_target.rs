@@ -19,7 +19,11 @@ use crate::status::ResourceStatus;
     kind = "ScrapeTarget",
     namespaced,
     shortname = "st",
-    status = "ResourceStatus"
+    category = "telltale",
+    status = "ResourceStatus",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Message","type":"string","jsonPath":".status.message","priority":1}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScrapeTargetSpec {

@@ -11,6 +11,18 @@ pub enum Error {
     /// A metric could not be registered.
     #[error("metrics registration failed: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// A resource lacks metadata the operator needs (an object not read from the API).
+    #[error("{name}: {what} is missing")]
+    Incomplete { name: String, what: &'static str },
+    /// An object could not be converted to or from JSON.
+    #[error("cannot convert an object: {0}")]
+    Serialize(#[source] serde_json::Error),
+    /// The renderer produced a kind the applier does not know (a bug).
+    #[error("no API resource known for kind {0}")]
+    UnknownKind(String),
+    /// This replica lost the leader lease and must stop reconciling.
+    #[error("lost the leader lease {0}")]
+    LostLease(String),
 }
 
 impl Error {
@@ -20,6 +32,10 @@ impl Error {
             Error::Connect(_) => "connect",
             Error::Kube(_) => "kube",
             Error::Metrics(_) => "metrics",
+            Error::Incomplete { .. } => "incomplete",
+            Error::Serialize(_) => "serialize",
+            Error::UnknownKind(_) => "unknown_kind",
+            Error::LostLease(_) => "lost_lease",
         }
     }
 }

@@ -1,24 +1,51 @@
-//! The Telltale operator: watches Telltale's custom resources and reconciles them.
+//! The Telltale operator: reconciles Telltale's custom resources into a running,
+//! upgradable cluster.
 //!
 //! ```text
-//!  kube watch --> Controller<K> --reconcile--> status.{phase,message,observedGeneration}
-//!                                      ^
-//!                       status::decide (pure: spec -> status)
+//!  watch MetricCluster ─> controller::metric_cluster::reconcile
+//!        │                   render::render (pure)      ─> server-side apply
+//!        │                   observe (pods, workloads)  ─> rollout::next_step (pure)
+//!        │                                              ─> delete ≤ 1 storage pod
+//!        │                   cluster_status::decide (pure) ─> status + Events
+//!  watch ScrapeTarget, AlertRule ─> controller::validation ─> status::decide (pure)
+//!  leader::LeaderElector: only the Lease holder reconciles
 //! ```
 //!
-//! At this stage every resource kind is validated and its verdict written to its status
-//! subresource; rendering a MetricCluster into StatefulSets and Services grows here next.
-//! [`Operator`] owns the controllers; [`status::decide`] is the pure decision they apply.
+//! Key types and functions: [`Operator`] (runs the controllers), [`render()`] (a
+//! MetricCluster's objects, as the e2e tests run them), [`rollout::next_step`] (which
+//! storage pod to replace next), [`cluster_status::decide`] (conditions from readiness),
+//! [`leader::LeaderElector`] (Lease-based leader election).
 
+/// Server-side apply and cleanup of rendered objects.
+pub mod apply;
+/// Exponential backoff of failed reconciles.
+pub mod backoff;
+/// The pure decision of a MetricCluster's status and conditions.
+pub mod cluster_status;
+/// Shared reconcile context: client, Events, metrics.
+pub mod context;
+/// The reconcilers of each kind.
+pub mod controller;
 /// The operator's error type.
 pub mod error;
+/// Leader election through a coordination.k8s.io Lease.
+pub mod leader;
+/// Names, labels and ports of the objects a MetricCluster deploys.
+pub mod naming;
+/// Reading workloads and pods into the views the decisions take.
+pub mod observe;
 /// [`Operator`]: the controllers and their runtime.
 pub mod operator;
+/// The desired objects of a MetricCluster (pure).
+pub mod render;
+/// The pure storage rollout decision.
+pub mod rollout;
 /// The pure decision: which status a resource's spec deserves.
 pub mod status;
 
 pub use error::{Error, Result};
 pub use operator::Operator;
+pub use render::{Rendered, render, render_typed};
 pub use telltale_crds::crd_yaml;
 
 /// The field manager of every write the operator makes (server-side apply).

@@ -1,82 +1,107 @@
-//! [`Operator`]: one kube-runtime controller per resource kind, and the loop that runs them.
+//! [`Operator`]: the controllers (MetricCluster, ScrapeTarget, AlertRule), leader election
+//! and the loop that runs them.
 
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
-use prometheus::{IntCounterVec, Opts, Registry};
-use serde::Serialize;
+use prometheus::Registry;
 use serde::de::DeserializeOwned;
 use telltale_crds::{AlertRule, MetricCluster, ScrapeTarget};
 
-use crate::status::{self, Validate};
-use crate::{Error, FIELD_MANAGER, Result};
-
-/// How often an unchanged resource is looked at again.
-const RESYNC: Duration = Duration::from_secs(300);
-/// How long to wait after a failed reconcile.
-const RETRY: Duration = Duration::from_secs(15);
+use crate::context::{Context, Metrics};
+use crate::controller::validation::TelltaleResource;
+use crate::controller::{error_policy, metric_cluster, validation};
+use crate::leader::{LeaderElector, LeaseConfig};
+use crate::naming::{CLUSTER_LABEL, MANAGED_BY};
+use crate::{Error, Result};
 
 /// The controllers for every Telltale resource kind.
 pub struct Operator {
     client: Client,
     namespace: Option<String>,
-    reconciles: IntCounterVec,
-}
-
-struct Context {
-    client: Client,
-    reconciles: IntCounterVec,
+    metrics: Metrics,
+    lease: Option<LeaseConfig>,
 }
 
 impl Operator {
-    /// Connects with the in-cluster configuration or the local kubeconfig. `namespace`
-    /// limits the watch to one namespace.
+    /// Connects with the in-cluster configuration or the local kubeconfig, with leader
+    /// election ([`LeaseConfig::from_env`]). `namespace` limits the watch to one namespace.
     pub async fn connect(namespace: Option<String>, registry: &Registry) -> Result<Self> {
         let client = Client::try_default().await.map_err(Error::Connect)?;
-        Self::new(client, namespace, registry)
+        let lease = LeaseConfig::from_env(namespace.as_deref());
+        Ok(Self::new(client, namespace, registry)?.with_leader_election(lease))
     }
 
-    /// Uses an existing client (tests point one at an emulated API server).
+    /// Uses an existing client (tests point one at an emulated API server); no leader
+    /// election unless [`Operator::with_leader_election`] adds it.
     pub fn new(client: Client, namespace: Option<String>, registry: &Registry) -> Result<Self> {
-        let reconciles = IntCounterVec::new(
-            Opts::new(
-                "telltale_operator_reconciliations_total",
-                "Reconciliations by resource kind and result.",
-            ),
-            &["kind", "result"],
-        )?;
-        registry.register(Box::new(reconciles.clone()))?;
         Ok(Operator {
             client,
             namespace,
-            reconciles,
+            metrics: Metrics::register(registry)?,
+            lease: None,
         })
     }
 
-    /// Runs every controller until `shutdown` completes.
+    /// Reconciles only while holding this lease.
+    pub fn with_leader_election(mut self, lease: LeaseConfig) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Runs every controller until `shutdown` completes. With leader election it first
+    /// waits for the lease, and returns [`Error::LostLease`] if it loses it.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let ctx = Arc::new(Context {
-            client: self.client.clone(),
-            reconciles: self.reconciles.clone(),
-        });
-        let controllers = futures::future::join3(
-            run_controller::<ScrapeTarget>(self.api(), ctx.clone()),
-            run_controller::<AlertRule>(self.api(), ctx.clone()),
-            run_controller::<MetricCluster>(self.api(), ctx),
-        );
-        tokio::select! {
-            _ = controllers => {}
-            _ = shutdown => {}
-        }
-        Ok(())
+        let identity = self
+            .lease
+            .as_ref()
+            .map(|l| l.identity.clone())
+            .unwrap_or_else(|| crate::FIELD_MANAGER.to_string());
+        let ctx = Arc::new(Context::new(
+            self.client.clone(),
+            self.metrics.clone(),
+            &identity,
+        ));
+        let elector = self
+            .lease
+            .clone()
+            .map(|l| LeaderElector::new(self.client.clone(), l));
+        let work = async {
+            if let Some(e) = &elector {
+                e.acquire().await;
+            }
+            self.metrics.leader.set(1);
+            let controllers = futures::future::join3(
+                run_validation::<ScrapeTarget>(self.api(), ctx.clone()),
+                run_validation::<AlertRule>(self.api(), ctx.clone()),
+                self.run_metric_clusters(ctx.clone()),
+            );
+            match &elector {
+                Some(e) => tokio::select! {
+                    _ = controllers => Ok(()),
+                    lost = e.keep() => Err(lost),
+                },
+                None => {
+                    controllers.await;
+                    Ok(())
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = work => r,
+            _ = shutdown => Ok(()),
+        };
+        self.metrics.leader.set(0);
+        result
     }
 
     fn api<K>(&self) -> Api<K>
@@ -88,74 +113,45 @@ impl Operator {
             None => Api::all(self.client.clone()),
         }
     }
+
+    async fn run_metric_clusters(&self, ctx: Arc<Context>) {
+        let managed = watcher::Config::default()
+            .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+        Controller::new(self.api::<MetricCluster>(), watcher::Config::default())
+            .owns(self.api::<StatefulSet>(), managed.clone())
+            .owns(self.api::<Deployment>(), managed.clone())
+            // Pod readiness drives the rollout and the status: map a pod to its cluster.
+            .watches(self.api::<Pod>(), managed, |pod: Pod| {
+                let cluster = pod.labels().get(CLUSTER_LABEL)?.clone();
+                Some(ObjectRef::<MetricCluster>::new(&cluster).within(&pod.namespace()?))
+            })
+            .shutdown_on_signal()
+            .run(
+                metric_cluster::reconcile,
+                error_policy::<MetricCluster>,
+                ctx,
+            )
+            .for_each(log_result)
+            .await;
+    }
 }
 
-async fn run_controller<K>(api: Api<K>, ctx: Arc<Context>)
+async fn run_validation<K>(api: Api<K>, ctx: Arc<Context>)
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Validate
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: TelltaleResource + DeserializeOwned + Debug,
 {
     Controller::new(api, watcher::Config::default())
         .shutdown_on_signal()
-        .run(reconcile::<K>, error_policy::<K>, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((obj, _)) => {
-                    tracing::debug!(kind = K::kind(&()).as_ref(), name = %obj.name, "reconciled")
-                }
-                Err(e) => {
-                    tracing::warn!(kind = K::kind(&()).as_ref(), error = %e, "reconcile failed")
-                }
-            }
-        })
+        .run(validation::reconcile::<K>, error_policy::<K>, ctx)
+        .for_each(log_result)
         .await;
 }
 
-async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Validate
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned,
-{
-    let kind = K::kind(&());
-    let verdict = obj.validate_spec();
-    let patch = status::decide(&verdict, obj.meta().generation);
-    let current = serde_json::to_value(&*obj)
-        .ok()
-        .and_then(|v| v.get("status").cloned());
-    if current.as_ref() != Some(&patch["status"]) {
-        let ns = obj.namespace().unwrap_or_default();
-        let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-        let params = PatchParams::apply(FIELD_MANAGER);
-        if let Err(e) = api
-            .patch_status(&obj.name_any(), &params, &Patch::Merge(&patch))
-            .await
-        {
-            ctx.reconciles
-                .with_label_values(&[kind.as_ref(), "error"])
-                .inc();
-            return Err(e.into());
-        }
-        if let Err(e) = &verdict {
-            tracing::info!(kind = kind.as_ref(), name = %obj.name_any(), error = %e, "resource is invalid");
-        }
+async fn log_result<K: Resource, E: std::fmt::Display>(
+    result: std::result::Result<(ObjectRef<K>, Action), E>,
+) {
+    match result {
+        Ok((obj, _)) => tracing::debug!(name = %obj.name, "reconciled"),
+        Err(e) => tracing::debug!(error = %e, "reconcile error"),
     }
-    ctx.reconciles
-        .with_label_values(&[kind.as_ref(), "ok"])
-        .inc();
-    Ok(Action::requeue(RESYNC))
-}
-
-fn error_policy<K>(_obj: Arc<K>, _err: &Error, _ctx: Arc<Context>) -> Action {
-    Action::requeue(RETRY)
 }

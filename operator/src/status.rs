@@ -1,7 +1,12 @@
-//! Which status a resource deserves, decided from its spec alone.
+//! Which status a resource's spec deserves, decided from the spec alone, and the merge
+//! patch that writes a status.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
-use telltale_crds::{AlertRule, FieldError, MetricCluster, ScrapeTarget};
+use telltale_crds::status::condition::ACCEPTED as ACCEPTED_CONDITION;
+use telltale_crds::{AlertRule, FieldError, MetricCluster, ResourceStatus, ScrapeTarget};
+
+use crate::cluster_status::condition;
 
 /// A resource whose spec the operator can judge.
 pub trait Validate {
@@ -31,30 +36,86 @@ pub const ACCEPTED: &str = "Accepted";
 /// The phase written for a resource that did not.
 pub const INVALID: &str = "Invalid";
 
-/// The status patch (`{"status": {...}}`) for a resource with this verdict and generation.
-pub fn decide(verdict: &Result<(), FieldError>, generation: Option<i64>) -> Value {
-    let (phase, message) = match verdict {
-        Ok(()) => (ACCEPTED, Value::Null),
-        Err(e) => (INVALID, Value::String(e.to_string())),
+/// The status of a resource with this verdict: phase, message and the `Accepted`
+/// condition (its transition time kept from `previous` when unchanged).
+pub fn decide(
+    verdict: &Result<(), FieldError>,
+    generation: Option<i64>,
+    previous: &ResourceStatus,
+    now: &Time,
+) -> ResourceStatus {
+    let (phase, message, c) = match verdict {
+        Ok(()) => (
+            ACCEPTED,
+            None,
+            condition(
+                previous,
+                ACCEPTED_CONDITION,
+                true,
+                "Valid",
+                String::new(),
+                generation,
+                now,
+            ),
+        ),
+        Err(e) => (
+            INVALID,
+            Some(e.to_string()),
+            condition(
+                previous,
+                ACCEPTED_CONDITION,
+                false,
+                "InvalidSpec",
+                e.to_string(),
+                generation,
+                now,
+            ),
+        ),
     };
-    json!({
-        "status": {
-            "phase": phase,
-            "message": message,
-            "observedGeneration": generation,
+    ResourceStatus {
+        phase: Some(phase.into()),
+        message,
+        observed_generation: generation,
+        ready: None,
+        conditions: vec![c],
+    }
+}
+
+/// The merge patch (`{"status": {...}}`) that makes the stored status exactly `status`:
+/// fields it leaves out are cleared, and the condition list is replaced whole.
+pub fn status_patch(status: &ResourceStatus) -> Value {
+    let mut value = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
+    if let Some(map) = value.as_object_mut() {
+        for key in [
+            "phase",
+            "message",
+            "observedGeneration",
+            "ready",
+            "conditions",
+        ] {
+            map.entry(key).or_insert(Value::Null);
         }
-    })
+    }
+    json!({ "status": value })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn now() -> Time {
+        Time(Timestamp::from_second(1_000).unwrap())
+    }
 
     #[test]
     fn valid_spec_is_accepted_and_clears_the_message() {
-        let patch = decide(&Ok(()), Some(3));
-        assert_eq!(patch["status"]["phase"], ACCEPTED);
+        let s = decide(&Ok(()), Some(3), &ResourceStatus::default(), &now());
+        assert_eq!(s.phase.as_deref(), Some(ACCEPTED));
+        assert_eq!(s.conditions[0].status, "True");
+        let patch = status_patch(&s);
         assert!(patch["status"]["message"].is_null());
+        assert!(patch["status"].as_object().unwrap().contains_key("message"));
         assert_eq!(patch["status"]["observedGeneration"], 3);
     }
 
@@ -67,13 +128,24 @@ mod tests {
             "spec": {"interval": "5s", "scrapeTimeout": "10s"}
         }))
         .unwrap();
-        let patch = decide(&target.validate_spec(), target.metadata.generation);
-        assert_eq!(patch["status"]["phase"], INVALID);
+        let s = decide(
+            &target.validate_spec(),
+            target.metadata.generation,
+            &ResourceStatus::default(),
+            &now(),
+        );
+        assert_eq!(s.phase.as_deref(), Some(INVALID));
         assert!(
-            patch["status"]["message"]
-                .as_str()
+            s.message
+                .as_deref()
                 .unwrap()
                 .starts_with("spec.scrapeTimeout: ")
         );
+        let c = &s.conditions[0];
+        assert_eq!(
+            (c.type_.as_str(), c.status.as_str(), c.reason.as_str()),
+            ("Accepted", "False", "InvalidSpec")
+        );
+        assert_eq!(c.observed_generation, Some(2));
     }
 }

@@ -49,61 +49,78 @@ pub fn targets_from_resources(resources: &[ScrapeTarget]) -> Vec<Target> {
 pub fn discover(resources: &[ScrapeTarget], files: &FileSdCache) -> Discovery {
     let mut out = Discovery::default();
     for res in resources {
-        let name = res.metadata.name.clone().unwrap_or_default();
-        let pool = match &res.metadata.namespace {
-            Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
-            _ => name.clone(),
-        };
-        if let Err(e) = res.spec.validate() {
-            warn!(pool, error = %e, "skipping invalid ScrapeTarget");
-            continue;
-        }
-        let spec = &res.spec;
-        let compiled = Relabeler::new(&spec.relabelings, "spec.relabelings").and_then(|r| {
-            Relabeler::new(&spec.metric_relabelings, "spec.metricRelabelings").map(|m| (r, m))
-        });
-        let (relabelings, metric_relabelings) = match compiled {
-            Ok(c) => c,
-            Err(e) => {
-                warn!(pool, error = %e, "skipping ScrapeTarget with invalid relabeling");
-                continue;
-            }
-        };
-        let job = spec.job.clone().unwrap_or(name);
-        let mut endpoints: Vec<(&str, LabelMap)> = Vec::new();
-        for group in &spec.static_targets {
+        let mut endpoints: Vec<(String, LabelMap)> = Vec::new();
+        for group in &res.spec.static_targets {
             for address in &group.targets {
-                endpoints.push((address, group.labels.clone()));
+                endpoints.push((address.clone(), group.labels.clone()));
             }
         }
-        for sd in &spec.file_sd {
+        for sd in &res.spec.file_sd {
             for pattern in &sd.files {
                 for (path, group) in files.groups(pattern) {
                     for address in &group.targets {
                         let mut labels = group.labels.clone();
                         labels.insert(FILEPATH_LABEL.into(), path.display().to_string());
-                        endpoints.push((address, labels));
+                        endpoints.push((address.clone(), labels));
                     }
                 }
             }
         }
-        for (address, group) in endpoints {
-            let discovered = discovered_labels(spec, &job, address, group);
-            match finish(spec, &pool, discovered.clone(), &relabelings) {
-                Ok(Some(mut target)) => {
-                    target.metric_relabelings = metric_relabelings.clone();
-                    target.discovered_labels = discovered.into_iter().collect();
-                    out.active.push(target);
-                }
-                Ok(None) => out.dropped.push(DroppedTarget {
-                    pool: pool.clone(),
-                    discovered_labels: discovered.into_iter().collect(),
-                }),
-                Err(e) => warn!(pool, address, error = %e, "skipping target"),
-            }
-        }
+        discover_endpoints(res, endpoints, &mut out);
     }
     out
+}
+
+/// The pool of a resource: `namespace/name`, or `name` without a namespace.
+pub fn pool_name(res: &ScrapeTarget) -> String {
+    let name = res.metadata.name.clone().unwrap_or_default();
+    match &res.metadata.namespace {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name,
+    }
+}
+
+/// Relabels `endpoints` (address and discovered group labels, such as `__meta_*`) of
+/// `res` into `out`'s active or dropped targets. A resource that fails validation, or
+/// whose relabel regexes do not compile, adds nothing (with a warning).
+pub fn discover_endpoints(
+    res: &ScrapeTarget,
+    endpoints: Vec<(String, LabelMap)>,
+    out: &mut Discovery,
+) {
+    let name = res.metadata.name.clone().unwrap_or_default();
+    let pool = pool_name(res);
+    if let Err(e) = res.spec.validate() {
+        warn!(pool, error = %e, "skipping invalid ScrapeTarget");
+        return;
+    }
+    let spec = &res.spec;
+    let compiled = Relabeler::new(&spec.relabelings, "spec.relabelings").and_then(|r| {
+        Relabeler::new(&spec.metric_relabelings, "spec.metricRelabelings").map(|m| (r, m))
+    });
+    let (relabelings, metric_relabelings) = match compiled {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(pool, error = %e, "skipping ScrapeTarget with invalid relabeling");
+            return;
+        }
+    };
+    let job = spec.job.clone().unwrap_or(name);
+    for (address, group) in endpoints {
+        let discovered = discovered_labels(spec, &job, &address, group);
+        match finish(spec, &pool, discovered.clone(), &relabelings) {
+            Ok(Some(mut target)) => {
+                target.metric_relabelings = metric_relabelings.clone();
+                target.discovered_labels = discovered.into_iter().collect();
+                out.active.push(target);
+            }
+            Ok(None) => out.dropped.push(DroppedTarget {
+                pool: pool.clone(),
+                discovered_labels: discovered.into_iter().collect(),
+            }),
+            Err(e) => warn!(pool, address, error = %e, "skipping target"),
+        }
+    }
 }
 
 /// The labels of an endpoint before relabeling, as Prometheus populates them: the group's

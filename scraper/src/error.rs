@@ -55,10 +55,51 @@ pub enum Error {
     },
 
     /// The request's content type is not remote_write v1.
-    #[error(
-        "unsupported content type {content_type:?}: only remote_write v1 (prometheus.WriteRequest) is accepted"
-    )]
+    #[error("unsupported content type or encoding {content_type:?}")]
     UnsupportedMediaType { content_type: String },
+
+    /// A pushed protobuf body is malformed from this byte offset on.
+    #[error("cannot decode protobuf {what}: byte offset {offset}: {message}")]
+    ProtobufAt {
+        what: &'static str,
+        offset: usize,
+        message: String,
+    },
+
+    /// A pushed body cannot be decompressed.
+    #[error("cannot decode {encoding} body: {message}")]
+    Decompress {
+        encoding: &'static str,
+        message: String,
+    },
+
+    /// No line of an InfluxDB line-protocol body could be parsed.
+    #[error("unable to parse line {line}: {message}")]
+    LineProtocol { line: usize, message: String },
+
+    /// A request parameter is not valid (say, an unknown `precision`).
+    #[error("invalid parameter {name}: {message}")]
+    InvalidParameter { name: &'static str, message: String },
+
+    /// A push request without the right bearer token.
+    #[error("unauthorized: {message}")]
+    Unauthorized { message: String },
+
+    /// The on-disk queue's files cannot be read or written.
+    #[error("disk queue {path}: {source}")]
+    QueueIo {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A queue file holds something that is not a queued batch.
+    #[error("disk queue {path}: {message}")]
+    QueueCorrupt { path: String, message: String },
+
+    /// The Kubernetes API could not be reached or answered with an error.
+    #[error("kubernetes: {message}")]
+    Kubernetes { message: String },
 
     /// A bug or a crashed task inside the scraper.
     #[error("internal error: {message}")]
@@ -79,7 +120,15 @@ impl Error {
             | Error::FileSd { .. }
             | Error::Snappy { .. }
             | Error::Protobuf(_)
-            | Error::InvalidSeries { .. } => StatusCode::BAD_REQUEST,
+            | Error::InvalidSeries { .. }
+            | Error::ProtobufAt { .. }
+            | Error::Decompress { .. }
+            | Error::LineProtocol { .. }
+            | Error::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::QueueIo { .. } | Error::QueueCorrupt { .. } | Error::Kubernetes { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,6 +160,14 @@ impl Error {
             Error::InvalidSeries { .. } => "invalid_series",
             Error::TooLarge { .. } => "too_large",
             Error::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Error::ProtobufAt { .. } => "protobuf",
+            Error::Decompress { .. } => "decompress",
+            Error::LineProtocol { .. } => "parse_line_protocol",
+            Error::InvalidParameter { .. } => "invalid_parameter",
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::QueueIo { .. } => "queue_io",
+            Error::QueueCorrupt { .. } => "queue_corrupt",
+            Error::Kubernetes { .. } => "kubernetes",
             Error::Internal { .. } => "internal",
             Error::Storage(_) => "storage",
         }

@@ -2,23 +2,37 @@
 //! storage through [`telltale_storage_api::SampleWriter`].
 //!
 //! ```text
-//!  ScrapeTarget resources (static + fileSd files) --discovery::discover: relabelings-->
+//!  ScrapeTarget resources (static + fileSd files)  --discovery::discover--+
+//!  Kubernetes (watch: ScrapeTargets, Pods,                                |  relabelings
+//!    EndpointSlices, Services) --k8s::kubernetes_discovery (watch chan)---+
 //!    Targets (+ dropped) --membership::owner (rendezvous hashing over live replicas)-->
 //!    ScrapeManager --one ScrapeLoop per owned target-->
 //!      GET (Accept: OpenMetrics 1.0, text 0.0.4; gzip) --text / openmetrics parse-->
 //!      BatchBuilder (honor_labels/timestamps, metricRelabelings, limits, report series
-//!      up/scrape_*, staleness markers) --one batch per scrape--> SampleWriter
+//!      up/scrape_*, staleness markers) --one batch per scrape--> writer
 //!
-//!  POST /api/v1/write (remote_write v1) --snappy, protobuf, checks--> SampleWriter --> 204
-//!  GET  /api/v1/targets --> active (with owning scraper) and dropped targets
+//!  push (bearer token, body limit):
+//!  POST /api/v1/write (remote_write v1) -----+
+//!  POST /write, /api/v2/write (Influx line) -+--> partial-batch accounting --> writer
+//!  POST /v1/metrics (OTLP/HTTP protobuf) ----+
+//!
+//!  writer = CardinalityWriter (new-series limits, churn, /api/v1/status/tsdb)
+//!             --> DiskQueue (segment files when storage is unavailable, replay in order)
+//!               --> GrpcStorage / routing client
+//!  GET /api/v1/targets --> active (with owning scraper) and dropped targets
 //! ```
 //!
 //! Key types: [`ScrapeManager`] (owns and reconciles the loops), [`Membership`] (the live
 //! scraper set), [`Target`] (one endpoint after relabeling), [`Relabeler`], [`ScrapeLoop`],
 //! [`BatchBuilder`] (the pure part of a scrape), [`text::parse`] and
-//! [`openmetrics::parse`] (the exposition parsers), [`FileSdCache`], [`router`] with
-//! [`PushOptions`], and [`remote_write::proto`] (the `prometheus.WriteRequest` messages).
+//! [`openmetrics::parse`] (the exposition parsers), [`FileSdCache`],
+//! [`kubernetes_discovery`] with [`KubernetesSdOptions`], [`router`] with [`PushOptions`],
+//! the push parsers ([`influx::parse_lines`], [`otlp::convert::convert`],
+//! [`remote_write::decode::convert`]), [`DiskQueue`] with [`QueueOptions`], and
+//! [`CardinalityWriter`] with [`CardinalityLimits`].
 
+/// Limits on new series, churn metrics and `/api/v1/status/tsdb`.
+pub mod cardinality;
 /// Targets from resources and files, through target relabeling (pure).
 pub mod discovery;
 /// The crate's error type.
@@ -29,6 +43,10 @@ pub mod fetch;
 pub mod file_sd;
 /// Outcome of a target's last scrape.
 pub mod health;
+/// The InfluxDB line-protocol receiver (`/write`, `/api/v2/write`).
+pub mod influx;
+/// Kubernetes discovery: watches of ScrapeTargets, Pods, EndpointSlices, Services.
+pub mod k8s;
 /// Label-set rules: target labels over scraped ones, `exported_` renames, honor_labels.
 pub mod labels;
 /// Per-target limits that fail a scrape (pure).
@@ -41,6 +59,12 @@ pub mod membership;
 pub mod metrics;
 /// The OpenMetrics 1.0 text parser.
 pub mod openmetrics;
+/// The OTLP/HTTP metrics receiver (`/v1/metrics`).
+pub mod otlp;
+/// What the push receivers share: auth, body limits, partial-batch accounting.
+pub mod push;
+/// The bounded persistent on-disk queue in front of the storage writer.
+pub mod queue;
 /// Which loops to start, update and stop (pure).
 pub mod reconcile;
 /// Prometheus relabeling (pure).
@@ -60,13 +84,16 @@ pub mod targets_api;
 /// The Prometheus text exposition format (0.0.4) parser.
 pub mod text;
 
+pub use cardinality::{CardinalityLimits, CardinalityWriter};
 pub use discovery::{Discovery, DroppedTarget};
 pub use error::{Error, Result};
 pub use file_sd::FileSdCache;
+pub use k8s::{KubernetesDiscovery, KubernetesSdOptions, kubernetes_discovery};
 pub use manager::{ScrapeManager, TargetState};
 pub use membership::{Membership, stateful_set_members};
+pub use queue::{DiskQueue, QueueOptions};
 pub use relabel::Relabeler;
-pub use router::{PushOptions, router};
+pub use router::{PushOptions, push_router, router};
 pub use scrape_batch::{BatchBuilder, STALE_NAN, SampleRules, is_stale_nan};
 pub use scrape_loop::{LoopCommand, ScrapeLoop};
 pub use target::{Target, TargetKey};

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::discovery::{DroppedTarget, discover};
+use crate::discovery::{Discovery, DroppedTarget, discover};
 use crate::fetch::Fetcher;
 use crate::file_sd::FileSdCache;
 use crate::health::ScrapeHealth;
@@ -153,6 +153,35 @@ impl ScrapeManager {
         state.desired = desired;
         state.dropped.clear();
         self.reconcile(&mut state, &runtime);
+    }
+
+    /// Like [`ScrapeManager::apply_targets`], with the dropped targets of a discovery
+    /// made elsewhere (such as [`crate::k8s::kubernetes_discovery`]).
+    pub fn apply_discovery(self: &Arc<Self>, discovery: Discovery) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            error!("ScrapeManager::apply called outside a Tokio runtime; targets not applied");
+            return;
+        };
+        let mut state = self.lock();
+        if state.shut_down {
+            error!("ScrapeManager::apply called after shutdown; targets not applied");
+            return;
+        }
+        state.desired = discovery.active;
+        state.dropped = discovery.dropped;
+        self.reconcile(&mut state, &runtime);
+    }
+
+    /// Applies every new value of `targets` until the sender goes away or the manager
+    /// shuts down (the current value counts once it is marked changed).
+    pub async fn follow(self: Arc<Self>, mut targets: watch::Receiver<Discovery>) {
+        while targets.changed().await.is_ok() {
+            let discovery = targets.borrow_and_update().clone();
+            if self.lock().shut_down {
+                return;
+            }
+            self.apply_discovery(discovery);
+        }
     }
 
     /// Starts, updates and stops loops so that exactly the owned desired targets run.

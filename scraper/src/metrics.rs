@@ -22,6 +22,16 @@ pub struct Metrics {
     pub remote_write_samples_total: IntCounter,
     /// `telltale_remote_write_requests_total{code}`: push requests by HTTP status code.
     pub remote_write_requests_total: IntCounterVec,
+    /// `telltale_push_requests_total{protocol,code}`: push requests of every protocol
+    /// (`remote_write`, `influx`, `otlp`) by HTTP status code.
+    pub push_requests_total: IntCounterVec,
+    /// `telltale_push_samples_total{protocol}`: pushed samples written.
+    pub push_samples_total: IntCounterVec,
+    /// `telltale_push_rejected_samples_total{protocol,reason}`: pushed samples refused.
+    pub push_rejected_samples_total: IntCounterVec,
+    /// `telltale_push_skipped_values_total{protocol,reason}`: pushed values not stored on
+    /// purpose (Influx string fields).
+    pub push_skipped_values_total: IntCounterVec,
 }
 
 impl Metrics {
@@ -67,8 +77,40 @@ impl Metrics {
                 &["code"],
             )
             .expect("valid metric definition"),
+            push_requests_total: IntCounterVec::new(
+                Opts::new(
+                    "telltale_push_requests_total",
+                    "Push requests, by protocol and HTTP status code of the answer.",
+                ),
+                &["protocol", "code"],
+            )
+            .expect("valid metric definition"),
+            push_samples_total: IntCounterVec::new(
+                Opts::new(
+                    "telltale_push_samples_total",
+                    "Pushed samples written, by protocol.",
+                ),
+                &["protocol"],
+            )
+            .expect("valid metric definition"),
+            push_rejected_samples_total: IntCounterVec::new(
+                Opts::new(
+                    "telltale_push_rejected_samples_total",
+                    "Pushed samples refused, by protocol and reason.",
+                ),
+                &["protocol", "reason"],
+            )
+            .expect("valid metric definition"),
+            push_skipped_values_total: IntCounterVec::new(
+                Opts::new(
+                    "telltale_push_skipped_values_total",
+                    "Pushed values not stored on purpose (say, Influx strings), by protocol and reason.",
+                ),
+                &["protocol", "reason"],
+            )
+            .expect("valid metric definition"),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
             Box::new(m.scrapes_total.clone()),
             Box::new(m.scraped_samples_total.clone()),
             Box::new(m.scrape_targets.clone()),
@@ -76,6 +118,10 @@ impl Metrics {
             Box::new(m.scraper_members.clone()),
             Box::new(m.remote_write_samples_total.clone()),
             Box::new(m.remote_write_requests_total.clone()),
+            Box::new(m.push_requests_total.clone()),
+            Box::new(m.push_samples_total.clone()),
+            Box::new(m.push_rejected_samples_total.clone()),
+            Box::new(m.push_skipped_values_total.clone()),
         ];
         for c in collectors {
             if let Err(e) = registry.register(c) {

@@ -1,50 +1,79 @@
-//! [`router`]: the scraper's HTTP API — `POST /api/v1/write` and `GET /api/v1/targets`.
+//! [`router`]: the scraper's HTTP API — the push receivers (`POST /api/v1/write`,
+//! `/write`, `/api/v2/write`, `/v1/metrics`) and `GET /api/v1/targets`.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use telltale_storage_api::SampleWriter;
 
 use crate::manager::ScrapeManager;
-use crate::remote_write::handler::{self, PushState};
-use crate::targets_api;
+use crate::push::{PushState, auth};
+use crate::{influx, otlp, remote_write, targets_api};
 
-/// Settings of the push receiver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Settings of the push receivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushOptions {
-    /// Largest accepted (compressed) request body; larger ones get 413. The decompressed
-    /// message may be at most [`handler::DECODED_BODY_FACTOR`] times this.
+    /// When set, every push request must carry `Authorization: Bearer <token>` (or
+    /// `Token <token>`, as InfluxDB clients send it); others get 401.
+    pub bearer_token: Option<String>,
+    /// Largest accepted (compressed) request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// How much larger than `max_body_bytes` a decompressed body may be.
+    pub decoded_body_factor: usize,
 }
 
 impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
+            bearer_token: None,
             max_body_bytes: 32 * 1024 * 1024,
+            decoded_body_factor: 10,
         }
     }
 }
 
-/// The routes `/api/v1/write` (remote_write v1 into `writer`) and `/api/v1/targets`
-/// (the manager's targets). Push metrics go to the manager's registry.
+/// The push routes (into `writer`) and `/api/v1/targets` (the manager's targets). Push
+/// metrics go to the manager's registry.
 pub fn router(
     manager: Arc<ScrapeManager>,
     writer: Arc<dyn SampleWriter>,
     opts: PushOptions,
 ) -> Router {
-    let push = Arc::new(PushState {
-        writer,
-        metrics: manager.metrics().clone(),
-        max_body_bytes: opts.max_body_bytes,
-    });
-    let write = Router::new()
-        .route("/api/v1/write", post(handler::write))
-        .layer(DefaultBodyLimit::max(opts.max_body_bytes))
-        .with_state(push);
     let targets = Router::new()
         .route("/api/v1/targets", get(targets_api::targets))
-        .with_state(manager);
-    write.merge(targets)
+        .with_state(manager.clone());
+    push_router(&manager, writer, opts).merge(targets)
+}
+
+/// Only the push routes: remote_write v1, InfluxDB line protocol (1.x and 2.x paths) and
+/// OTLP/HTTP metrics, behind the bearer token and the body limit of `opts`.
+pub fn push_router(
+    manager: &ScrapeManager,
+    writer: Arc<dyn SampleWriter>,
+    opts: PushOptions,
+) -> Router {
+    let token = opts.bearer_token.clone().filter(|t| !t.is_empty());
+    let limit = opts.max_body_bytes;
+    let state = Arc::new(PushState {
+        writer,
+        metrics: manager.metrics().clone(),
+        options: opts,
+    });
+    let push = Router::new()
+        .route("/api/v1/write", post(remote_write::handler::write))
+        .route("/write", post(influx::handler::write_v1))
+        .route("/api/v2/write", post(influx::handler::write_v2))
+        .route("/v1/metrics", post(otlp::handler::metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state);
+    match token {
+        Some(token) => push.layer(middleware::from_fn_with_state(
+            Arc::<str>::from(token),
+            auth::require_token,
+        )),
+        None => push,
+    }
 }

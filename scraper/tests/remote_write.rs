@@ -117,7 +117,7 @@ async fn accepted_push_reaches_the_writer() {
 }
 
 #[tokio::test]
-async fn malformed_bodies_get_400() {
+async fn malformed_bodies_get_400_naming_the_offset() {
     let s = setup(PushOptions::default()).await;
     let (status, body) = s.post(b"definitely not snappy".to_vec()).await;
     assert_eq!(status, 400);
@@ -126,19 +126,40 @@ async fn malformed_bodies_get_400() {
     let (status, body) = s.post(snappy(b"\x0a\xff\xff\xff")).await;
     assert_eq!(status, 400);
     assert!(body.contains("protobuf"), "{body}");
+    assert!(body.contains("byte offset 1: truncated varint"), "{body}");
+    assert!(
+        s.writer.batches().is_empty(),
+        "nothing written from a bad body"
+    );
+    assert_eq!(
+        s.counter("telltale_remote_write_requests_total", Some("400")),
+        2.0
+    );
+}
 
+#[tokio::test]
+async fn a_partly_bad_request_stores_the_good_series_and_says_what_was_rejected() {
+    let s = setup(PushOptions::default()).await;
     let mut bad = request();
     bad.timeseries[1].labels[1].name = "bad-name".into();
     let (status, body) = s.post(snappy(&bad.encode_to_vec())).await;
     assert_eq!(status, 400);
-    assert!(body.contains("invalid label name \"bad-name\""), "{body}");
     assert!(
-        s.writer.batches().is_empty(),
-        "nothing written from a bad request"
+        body.starts_with("2 samples stored, 1 rejected (invalid_series: 1); first error: timeseries #1 at byte offset "),
+        "{body}"
     );
+    assert!(body.contains("invalid label name \"bad-name\""), "{body}");
+    let batches = s.writer.batches();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].len(), 1);
+    assert_eq!(batches[0][0].label("__name__"), Some("http_requests_total"));
+    assert_eq!(s.counter("telltale_remote_write_samples_total", None), 2.0);
     assert_eq!(
-        s.counter("telltale_remote_write_requests_total", Some("400")),
-        3.0
+        s.counter(
+            "telltale_push_rejected_samples_total",
+            Some("invalid_series")
+        ),
+        1.0
     );
 }
 
@@ -146,6 +167,7 @@ async fn malformed_bodies_get_400() {
 async fn over_limit_body_gets_413() {
     let s = setup(PushOptions {
         max_body_bytes: 1024,
+        ..PushOptions::default()
     })
     .await;
     // Incompressible bytes: the compressed body stays above the limit.

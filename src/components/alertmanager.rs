@@ -3,17 +3,14 @@
 
 use std::sync::Arc;
 
-use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter};
-
 use crate::cli::AlertmanagerArgs;
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
     let config = crate::config::load(&args.files)?;
     let registry = ops::new_registry("alertmanager")?;
-    let storage = GrpcStorage::connect_lazy(&args.storage)?;
-    let writer: Arc<dyn SampleWriter> = Arc::new(storage.clone());
-    let reader: Arc<dyn SampleReader> = Arc::new(storage);
+    let (writer, reader) =
+        super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
     let engine = Arc::new(telltale_query::Engine::new(
         reader,
         Default::default(),

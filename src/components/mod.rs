@@ -2,6 +2,7 @@
 //! it with the common health/ready/metrics endpoints until a signal stops it.
 
 mod alertmanager;
+mod dev_cluster;
 mod operator;
 mod query;
 mod scraper;
@@ -15,6 +16,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Standalone(args) => crate::standalone::run(args).await,
         Command::Storage(args) => storage::run(args).await,
+        Command::DevCluster(args) => dev_cluster::run(args).await,
         Command::Scraper(args) => scraper::run(args).await,
         Command::Query(args) => query::run(args).await,
         Command::Alertmanager(args) => alertmanager::run(args).await,

@@ -1,17 +1,23 @@
 //! Decoding a remote_write body: snappy (block format) around a protobuf
-//! [`WriteRequest`], then checked and converted to storage [`TimeSeries`]. Pure.
+//! [`WriteRequest`](super::proto::WriteRequest), each `TimeSeries` decoded and checked on
+//! its own and converted to storage [`TimeSeries`]: a bad series is rejected alone (and
+//! counted), a body that is not protobuf at all is refused naming the byte offset. Pure.
 
 use prost::Message;
 use telltale_crds::scrape_target::is_label_name;
 use telltale_storage_api::{Label, METRIC_NAME, Sample, TimeSeries};
 
-use super::proto::{self, WriteRequest};
+use super::proto;
 use crate::error::{Error, Result};
+use crate::push::outcome::PushOutcome;
+use crate::push::wire::{self, Value};
 use crate::text::is_metric_name;
 
-/// Unpacks a snappy-compressed `WriteRequest`, refusing to inflate beyond
-/// `max_decoded_bytes`.
-pub fn decode(body: &[u8], max_decoded_bytes: usize) -> Result<WriteRequest> {
+/// Field number of `WriteRequest.timeseries`.
+const TIMESERIES_FIELD: u32 = 1;
+
+/// Unpacks a snappy-compressed body, refusing to inflate beyond `max_decoded_bytes`.
+pub fn decompress(body: &[u8], max_decoded_bytes: usize) -> Result<Vec<u8>> {
     let len = snap::raw::decompress_len(body).map_err(|e| Error::Snappy {
         message: e.to_string(),
     })?;
@@ -22,47 +28,69 @@ pub fn decode(body: &[u8], max_decoded_bytes: usize) -> Result<WriteRequest> {
             limit: max_decoded_bytes,
         });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| Error::Snappy {
             message: e.to_string(),
-        })?;
-    Ok(WriteRequest::decode(raw.as_slice())?)
+        })
 }
 
-/// Storage series of a request and how many samples they hold.
+/// Storage series of a request, and the account of accepted and rejected samples.
 #[derive(Debug, Default, PartialEq)]
 pub struct Converted {
     pub series: Vec<TimeSeries>,
-    pub samples: u64,
+    pub outcome: PushOutcome,
 }
 
-/// Checks every series (valid metric and label names, no label twice) and converts the
-/// float samples. Labels with empty values are dropped and labels are sorted; series
-/// without float samples (only exemplars or native histograms, not stored yet) are
-/// skipped. Metadata is ignored.
-pub fn to_storage(req: WriteRequest) -> Result<Converted> {
-    let mut out = Converted {
-        series: Vec::with_capacity(req.timeseries.len()),
-        samples: 0,
-    };
-    for ts in req.timeseries {
-        let labels = check_labels(ts.labels)?;
+/// Decodes a `WriteRequest` series by series. Each series is checked (valid metric and
+/// label names, no label twice); labels with empty values are dropped and labels sorted.
+/// A series that does not decode or check is rejected with its samples (reason
+/// `protobuf` or `invalid_series`); series without float samples (only exemplars or
+/// native histograms, not stored yet) are skipped. Metadata is ignored. Fails only when
+/// the body is not a protobuf message at all (naming the byte offset).
+pub fn convert(raw: &[u8]) -> Result<Converted> {
+    let mut out = Converted::default();
+    for (index, field) in wire::fields(raw).enumerate() {
+        let field = field.map_err(|e| Error::ProtobufAt {
+            what: "WriteRequest",
+            offset: e.offset,
+            message: e.message,
+        })?;
+        let (TIMESERIES_FIELD, Value::Bytes(bytes)) = (field.number, field.value) else {
+            continue;
+        };
+        let ts = match proto::TimeSeries::decode(bytes) {
+            Ok(ts) => ts,
+            Err(e) => {
+                out.outcome.reject("protobuf", 1, || {
+                    format!("timeseries at byte offset {}: {e}", field.offset)
+                });
+                continue;
+            }
+        };
         if ts.samples.is_empty() {
             continue;
         }
-        out.samples += ts.samples.len() as u64;
-        out.series.push(TimeSeries {
-            labels,
-            samples: ts
-                .samples
-                .into_iter()
-                .map(|s| Sample {
-                    timestamp_ms: s.timestamp,
-                    value: s.value,
-                })
-                .collect(),
-        });
+        let samples = ts.samples.len() as u64;
+        match check_labels(ts.labels) {
+            Ok(labels) => {
+                out.outcome.accepted += samples;
+                out.series.push(TimeSeries {
+                    labels,
+                    samples: ts
+                        .samples
+                        .into_iter()
+                        .map(|s| Sample {
+                            timestamp_ms: s.timestamp,
+                            value: s.value,
+                        })
+                        .collect(),
+                });
+            }
+            Err(e) => out.outcome.reject("invalid_series", samples, || {
+                format!("timeseries #{index} at byte offset {}: {e}", field.offset)
+            }),
+        }
     }
     Ok(out)
 }
@@ -113,6 +141,9 @@ fn render(labels: &[Label]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    use super::proto::WriteRequest;
     use super::*;
 
     fn label(n: &str, v: &str) -> proto::Label {
@@ -122,16 +153,20 @@ mod tests {
         }
     }
 
+    fn series(labels: Vec<proto::Label>) -> proto::TimeSeries {
+        proto::TimeSeries {
+            labels,
+            samples: vec![proto::Sample {
+                value: 2.5,
+                timestamp: 1000,
+            }],
+            ..Default::default()
+        }
+    }
+
     fn request(labels: Vec<proto::Label>) -> WriteRequest {
         WriteRequest {
-            timeseries: vec![proto::TimeSeries {
-                labels,
-                samples: vec![proto::Sample {
-                    value: 2.5,
-                    timestamp: 1000,
-                }],
-                ..Default::default()
-            }],
+            timeseries: vec![series(labels)],
             metadata: vec![],
         }
     }
@@ -142,15 +177,19 @@ mod tests {
             .unwrap()
     }
 
+    fn run(req: &WriteRequest) -> Converted {
+        convert(&decompress(&compress(req), 1 << 20).unwrap()).unwrap()
+    }
+
     #[test]
     fn decodes_and_converts_sorting_labels() {
-        let req = request(vec![
+        let got = run(&request(vec![
             label("job", "a"),
             label("__name__", "m"),
             label("e", ""),
-        ]);
-        let got = to_storage(decode(&compress(&req), 1 << 20).unwrap()).unwrap();
-        assert_eq!(got.samples, 1);
+        ]));
+        assert_eq!(got.outcome.accepted, 1);
+        assert_eq!(got.outcome.rejected_total(), 0);
         let s = &got.series[0];
         assert_eq!(
             s.labels,
@@ -168,25 +207,21 @@ mod tests {
     #[test]
     fn rejects_bad_snappy_protobuf_and_oversize() {
         assert!(matches!(
-            decode(b"\xff\xff\xff\xff\xff", 1 << 20),
+            decompress(b"\xff\xff\xff\xff\xff", 1 << 20),
             Err(Error::Snappy { .. })
         ));
-        let not_proto = snap::raw::Encoder::new()
-            .compress_vec(b"\xff\xff\xff")
-            .unwrap();
-        assert!(matches!(
-            decode(&not_proto, 1 << 20),
-            Err(Error::Protobuf(_))
-        ));
+        let e = convert(b"\x0a\x05\x0a\x01").unwrap_err();
+        assert!(matches!(e, Error::ProtobufAt { offset: 0, .. }), "{e}");
+        assert!(e.to_string().contains("byte offset 0"), "{e}");
         let req = request(vec![label("__name__", "m")]);
         assert!(matches!(
-            decode(&compress(&req), 4),
+            decompress(&compress(&req), 4),
             Err(Error::TooLarge { .. })
         ));
     }
 
     #[test]
-    fn rejects_invalid_series() {
+    fn invalid_series_are_rejected_alone() {
         for (labels, wanted) in [
             (
                 vec![label("__name__", "m"), label("1x", "v")],
@@ -199,10 +234,37 @@ mod tests {
                 "duplicate label",
             ),
         ] {
-            let err = to_storage(request(labels)).unwrap_err();
-            assert!(err.to_string().contains(wanted), "{err} lacks {wanted}");
-            assert_eq!(err.status_code(), axum::http::StatusCode::BAD_REQUEST);
+            let req = WriteRequest {
+                timeseries: vec![series(vec![label("__name__", "ok")]), series(labels)],
+                metadata: vec![],
+            };
+            let got = run(&req);
+            assert_eq!(got.series.len(), 1);
+            assert_eq!(got.outcome.accepted, 1);
+            assert_eq!(got.outcome.rejected.get("invalid_series"), Some(&1));
+            let first = got.outcome.first_error.unwrap();
+            assert!(first.contains(wanted), "{first} lacks {wanted}");
+            assert!(
+                first.starts_with("timeseries #1 at byte offset "),
+                "{first}"
+            );
         }
+    }
+
+    #[test]
+    fn an_undecodable_series_is_rejected_with_its_offset() {
+        let good = request(vec![label("__name__", "ok")]).encode_to_vec();
+        let mut raw = good.clone();
+        // A second timeseries whose payload is garbage (a label field that runs short).
+        raw.extend_from_slice(&[0x0a, 0x03, 0x0a, 0x05, 0x01]);
+        let got = convert(&raw).unwrap();
+        assert_eq!(got.series.len(), 1);
+        assert_eq!(got.outcome.rejected.get("protobuf"), Some(&1));
+        let first = got.outcome.first_error.unwrap();
+        assert!(
+            first.starts_with(&format!("timeseries at byte offset {}", good.len())),
+            "{first}"
+        );
     }
 
     #[test]
@@ -212,6 +274,14 @@ mod tests {
         req.timeseries[0]
             .histograms
             .push(proto::Histogram::default());
-        assert_eq!(to_storage(req).unwrap(), Converted::default());
+        assert_eq!(run(&req), Converted::default());
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = convert(&bytes);
+            let _ = decompress(&bytes, 1 << 16);
+        }
     }
 }

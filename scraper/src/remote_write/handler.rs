@@ -1,5 +1,7 @@
 //! The `POST /api/v1/write` handler: decode, check, write, and answer 204 only once the
-//! storage acknowledged the samples.
+//! storage acknowledged the samples. A partly bad request stores its good series and is
+//! answered 400 saying how many samples were rejected and why (senders do not retry a
+//! 400, and the good part is already stored).
 
 use std::sync::Arc;
 
@@ -8,25 +10,18 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use telltale_storage_api::SampleWriter;
 use tracing::{debug, warn};
 
-use super::decode::{Converted, decode, to_storage};
+use super::decode::{Converted, convert, decompress};
 use crate::error::{Error, Result};
-use crate::metrics::Metrics;
+use crate::push::outcome::PushOutcome;
+use crate::push::{PushState, text_response};
 
-/// How much larger than the compressed body limit a decompressed body may be.
-pub const DECODED_BODY_FACTOR: usize = 10;
+/// The `protocol` label of this receiver's metrics.
+pub const PROTOCOL: &str = "remote_write";
 
 /// Bodies larger than this are decoded on a blocking thread.
 const INLINE_DECODE_BYTES: usize = 1 << 20;
-
-/// What the handler needs.
-pub struct PushState {
-    pub writer: Arc<dyn SampleWriter>,
-    pub metrics: Metrics,
-    pub max_body_bytes: usize,
-}
 
 /// Handles one remote_write request.
 pub async fn write(
@@ -34,20 +29,28 @@ pub async fn write(
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (status, response) = match body {
+    let (status, response, outcome) = match body {
         Err(rejection) => {
             let status = rejection.status();
             debug!(%status, error = %rejection.body_text(), "remote_write body rejected");
-            (status, text_error(status, &rejection.body_text()))
+            (status, text_response(status, &rejection.body_text()), None)
         }
         Ok(body) => match receive(&state, &headers, body).await {
-            Ok(samples) => {
-                state.metrics.remote_write_samples_total.inc_by(samples);
-                (
+            Ok(outcome) => match outcome.rejection_summary() {
+                None => (
                     StatusCode::NO_CONTENT,
                     StatusCode::NO_CONTENT.into_response(),
-                )
-            }
+                    Some(outcome),
+                ),
+                Some(summary) => {
+                    debug!(%summary, "remote_write partly rejected");
+                    (
+                        StatusCode::BAD_REQUEST,
+                        text_response(StatusCode::BAD_REQUEST, &summary),
+                        Some(outcome),
+                    )
+                }
+            },
             Err(e) => {
                 let status = e.status_code();
                 if status.is_server_error() {
@@ -55,7 +58,7 @@ pub async fn write(
                 } else {
                     debug!(error = %e, "remote_write rejected");
                 }
-                (status, text_error(status, &e.to_string()))
+                (status, text_response(status, &e.to_string()), None)
             }
         },
     };
@@ -64,16 +67,21 @@ pub async fn write(
         .remote_write_requests_total
         .with_label_values(&[status.as_str()])
         .inc();
+    if let Some(o) = &outcome {
+        state.metrics.remote_write_samples_total.inc_by(o.accepted);
+    }
+    state.record(PROTOCOL, status, outcome.as_ref());
     response
 }
 
-async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<u64> {
+async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<PushOutcome> {
     check_headers(headers)?;
-    let max_decoded = state.max_body_bytes.saturating_mul(DECODED_BODY_FACTOR);
+    let max_decoded = state.max_decoded_bytes();
+    let decode = move |body: &[u8]| decompress(body, max_decoded).and_then(|raw| convert(&raw));
     let converted = if body.len() <= INLINE_DECODE_BYTES {
-        decode(&body, max_decoded).and_then(to_storage)?
+        decode(&body)?
     } else {
-        tokio::task::spawn_blocking(move || decode(&body, max_decoded).and_then(to_storage))
+        tokio::task::spawn_blocking(move || decode(&body))
             .await
             .unwrap_or_else(|e| {
                 Err(Error::Internal {
@@ -81,12 +89,9 @@ async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<
                 })
             })?
     };
-    let Converted { series, samples } = converted;
-    if series.is_empty() {
-        return Ok(0);
-    }
-    state.writer.write(series).await?;
-    Ok(samples)
+    let Converted { series, outcome } = converted;
+    state.write(series).await?;
+    Ok(outcome)
 }
 
 /// Refuses remote_write 2.0 and encodings other than snappy; a request without these
@@ -113,15 +118,6 @@ fn check_headers(headers: &HeaderMap) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn text_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{message}\n"),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

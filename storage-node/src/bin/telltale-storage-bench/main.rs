@@ -13,6 +13,10 @@
 //! rollup cost; with `--prometheus`, Prometheus's bytes per sample and samples per
 //! CPU-second for the same data.
 
+// The allocator the telltale binary uses: the write path allocates per series.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cpu;
 mod prometheus;
 mod workload;

@@ -1,0 +1,109 @@
+//! Reading what a MetricCluster's workloads and storage pods report, into the plain views
+//! the rollout and status decisions take.
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+use telltale_crds::MetricClusterSpec;
+
+use crate::Result;
+use crate::cluster_status::WorkloadView;
+use crate::naming::{Component, Names, REVISION_LABEL, pod_ordinal, selector_string};
+use crate::rollout::{PodView, ShardView};
+
+/// Whether a pod's `Ready` condition is true.
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The rollout's view of a storage pod.
+pub fn pod_view(pod: &Pod) -> PodView {
+    let name = pod.name_any();
+    PodView {
+        ordinal: pod_ordinal(&name).unwrap_or(0),
+        revision: pod.labels().get(REVISION_LABEL).cloned(),
+        ready: pod_ready(pod),
+        terminating: pod.metadata.deletion_timestamp.is_some(),
+        name,
+    }
+}
+
+/// Everything the reconciler reads about one cluster.
+pub struct Observation {
+    pub shards: Vec<ShardView>,
+    pub workloads: Vec<WorkloadView>,
+}
+
+/// Reads the StatefulSets, Deployments and storage pods of the cluster `names`.
+pub async fn observe(
+    client: &Client,
+    names: &Names,
+    spec: &MetricClusterSpec,
+) -> Result<Observation> {
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), &names.namespace);
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), &names.namespace);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &names.namespace);
+    let mut shards = Vec::new();
+    let mut workloads = Vec::new();
+    for shard in 0..spec.shards {
+        let set = sts.get_opt(&names.storage(shard)).await?;
+        let selector = selector_string(&names.selector(Component::Storage, Some(shard)));
+        let list = pods.list(&ListParams::default().labels(&selector)).await?;
+        let view = ShardView {
+            shard,
+            desired: spec.replicas_per_shard,
+            update_revision: set
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .and_then(|s| s.update_revision.clone()),
+            pods: list.items.iter().map(pod_view).collect(),
+        };
+        let live = view.pods.iter().filter(|p| !p.terminating);
+        workloads.push(WorkloadView {
+            component: Component::Storage,
+            shard: Some(shard),
+            desired: spec.replicas_per_shard,
+            ready: live.clone().filter(|p| p.ready).count() as u32,
+            updated: live
+                .filter(|p| view.update_revision.is_some() && p.revision == view.update_revision)
+                .count() as u32,
+        });
+        shards.push(view);
+    }
+    let scraper = sts.get_opt(&names.component(Component::Scraper)).await?;
+    let status = scraper.and_then(|s| s.status);
+    workloads.push(WorkloadView {
+        component: Component::Scraper,
+        shard: None,
+        desired: spec.scraper.replicas,
+        ready: status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) as u32,
+        updated: status
+            .as_ref()
+            .and_then(|s| s.updated_replicas)
+            .unwrap_or(0) as u32,
+    });
+    for (c, layout) in [
+        (Component::Query, &spec.query),
+        (Component::Alertmanager, &spec.alertmanager),
+    ] {
+        let status = deploys
+            .get_opt(&names.component(c))
+            .await?
+            .and_then(|d| d.status);
+        workloads.push(WorkloadView {
+            component: c,
+            shard: None,
+            desired: layout.replicas,
+            ready: status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) as u32,
+            updated: status
+                .as_ref()
+                .and_then(|s| s.updated_replicas)
+                .unwrap_or(0) as u32,
+        });
+    }
+    Ok(Observation { shards, workloads })
+}

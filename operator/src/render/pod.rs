@@ -1,0 +1,167 @@
+//! The pieces every Telltale pod shares: the container, its probes, its security settings.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use telltale_crds::MetricClusterSpec;
+
+use crate::naming::{Component, SHARD_MAP_DIR};
+
+/// The container's user: not root, and the owner of `/data` through `fsGroup`.
+const RUN_AS: i64 = 65532;
+
+/// A container port named `name`.
+pub fn port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: port,
+        protocol: Some("TCP".into()),
+        ..ContainerPort::default()
+    }
+}
+
+/// An HTTP GET probe on the named port.
+fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String(port.into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Probe::default()
+    }
+}
+
+/// An environment variable taken from the pod's own metadata.
+pub fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+/// The one container of a component's pod: `telltale <component> args...` with probes on
+/// `/healthz` (liveness) and `/ready` (readiness) of its HTTP port.
+pub struct ContainerSpec<'a> {
+    pub component: Component,
+    pub command: Vec<String>,
+    pub args: Vec<String>,
+    pub ports: Vec<ContainerPort>,
+    /// Name of the HTTP port the probes use.
+    pub http_port: &'a str,
+    pub env: Vec<EnvVar>,
+    pub mounts: Vec<VolumeMount>,
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl ContainerSpec<'_> {
+    pub fn build(self, spec: &MetricClusterSpec) -> Container {
+        let mut mounts = self.mounts;
+        mounts.push(VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..VolumeMount::default()
+        });
+        Container {
+            name: self.component.as_str().into(),
+            image: Some(spec.image.clone()),
+            image_pull_policy: spec.image_pull_policy.clone(),
+            command: Some(self.command),
+            args: Some(self.args),
+            ports: Some(self.ports),
+            env: (!self.env.is_empty()).then_some(self.env),
+            volume_mounts: Some(mounts),
+            resources: self.resources,
+            readiness_probe: Some(http_probe("/ready", self.http_port, 5, 3)),
+            liveness_probe: Some(http_probe("/healthz", self.http_port, 10, 6)),
+            security_context: Some(SecurityContext {
+                allow_privilege_escalation: Some(false),
+                read_only_root_filesystem: Some(true),
+                run_as_non_root: Some(true),
+                capabilities: Some(Capabilities {
+                    drop: Some(vec!["ALL".into()]),
+                    ..Capabilities::default()
+                }),
+                ..SecurityContext::default()
+            }),
+            ..Container::default()
+        }
+    }
+}
+
+/// A pod spec around one container, with the writable `/tmp` and any extra volumes.
+pub fn pod_spec(
+    container: Container,
+    service_account: String,
+    mut volumes: Vec<Volume>,
+    automount_token: bool,
+) -> PodSpec {
+    volumes.push(Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    });
+    PodSpec {
+        containers: vec![container],
+        service_account_name: Some(service_account),
+        automount_service_account_token: Some(automount_token),
+        volumes: Some(volumes),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUN_AS),
+            run_as_group: Some(RUN_AS),
+            fs_group: Some(RUN_AS),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..SeccompProfile::default()
+            }),
+            ..PodSecurityContext::default()
+        }),
+        termination_grace_period_seconds: Some(30),
+        ..PodSpec::default()
+    }
+}
+
+/// The shard map volume and its mount.
+pub fn shard_map_volume(config_map: &str) -> (Volume, VolumeMount) {
+    (
+        Volume {
+            name: "shard-map".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map.into(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        VolumeMount {
+            name: "shard-map".into(),
+            mount_path: SHARD_MAP_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+    )
+}
+
+/// Pod template annotations: the hash of the configuration the pods read, so that a
+/// changed shard map rolls them.
+pub fn config_annotations(config_hash: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "telltale.dev/config-hash".to_string(),
+        config_hash.to_string(),
+    )])
+}

@@ -1,0 +1,208 @@
+//! One storage shard: a StatefulSet whose pods form one Raft group, its headless Service
+//! (stable peer names) and a PodDisruptionBudget that keeps a quorum.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::core::v1::{
+    Affinity, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
+    PodTemplateSpec, Service, ServicePort, ServiceSpec, VolumeMount, VolumeResourceRequirements,
+    WeightedPodAffinityTerm,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use telltale_crds::MetricClusterSpec;
+
+use super::Meta;
+use super::pod::{ContainerSpec, pod_spec, port};
+use crate::naming::{Component, Names, STORAGE_GRPC_PORT, STORAGE_HTTP_PORT, quorum};
+
+/// The shell line that turns the pod's ordinal (the suffix of its hostname) into its
+/// 1-based Raft replica id; every other flag follows as `"$@"`.
+pub const STORAGE_ENTRYPOINT: &str =
+    "exec telltale storage --replica-id \"$(( ${HOSTNAME##*-} + 1 ))\" \"$@\"";
+
+/// The flags of `telltale storage` for shard `shard` (everything but `--replica-id`).
+pub fn storage_args(names: &Names, spec: &MetricClusterSpec, shard: u32) -> Vec<String> {
+    let peers = (0..spec.replicas_per_shard)
+        .map(|i| format!("{}={}", i + 1, names.storage_address(shard, i)))
+        .collect::<Vec<_>>()
+        .join(",");
+    [
+        "--data-dir".to_string(),
+        "/data".into(),
+        "--grpc-listen".into(),
+        format!("0.0.0.0:{STORAGE_GRPC_PORT}"),
+        "--listen".into(),
+        format!("0.0.0.0:{STORAGE_HTTP_PORT}"),
+        "--shard".into(),
+        shard.to_string(),
+        "--peers".into(),
+        peers,
+        "--retention-raw".into(),
+        spec.retention.raw.to_string(),
+        "--retention-1m".into(),
+        spec.retention.rollup1m.to_string(),
+        "--retention-1h".into(),
+        spec.retention.rollup1h.to_string(),
+    ]
+    .into()
+}
+
+/// The headless Service giving shard `shard`'s pods their stable DNS names. Unready pods
+/// are published too: Raft peers must find each other before any of them is ready.
+pub fn service(m: &Meta, shard: u32) -> Service {
+    let names = &m.names;
+    Service {
+        metadata: m.object(names.storage(shard), Component::Storage, Some(shard)),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            publish_not_ready_addresses: Some(true),
+            selector: Some(names.selector(Component::Storage, Some(shard))),
+            ports: Some(vec![
+                service_port("grpc", STORAGE_GRPC_PORT),
+                service_port("http", STORAGE_HTTP_PORT),
+            ]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+/// A TCP service port whose target is the container port of the same name.
+pub fn service_port(name: &str, port: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.into()),
+        port,
+        target_port: Some(IntOrString::String(name.into())),
+        protocol: Some("TCP".into()),
+        ..ServicePort::default()
+    }
+}
+
+/// The StatefulSet of shard `shard`. Pods start in parallel (a Raft group needs a quorum
+/// before any member is ready) and are replaced only when the operator deletes them
+/// (`OnDelete`), one at a time, each after the previous one rejoined its group.
+pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, shard: u32) -> StatefulSet {
+    let names = &m.names;
+    let selector = names.selector(Component::Storage, Some(shard));
+    let container = ContainerSpec {
+        component: Component::Storage,
+        command: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            STORAGE_ENTRYPOINT.into(),
+            "telltale-storage".into(),
+        ],
+        args: storage_args(names, spec, shard),
+        ports: vec![
+            port("grpc", STORAGE_GRPC_PORT),
+            port("http", STORAGE_HTTP_PORT),
+        ],
+        http_port: "http",
+        env: Vec::new(),
+        mounts: vec![VolumeMount {
+            name: "data".into(),
+            mount_path: "/data".into(),
+            ..VolumeMount::default()
+        }],
+        resources: spec.storage.resources.clone(),
+    }
+    .build(spec);
+    let mut pod = pod_spec(
+        container,
+        names.component(Component::Storage),
+        Vec::new(),
+        false,
+    );
+    pod.affinity = Some(spread(&selector));
+    StatefulSet {
+        metadata: m.object(names.storage(shard), Component::Storage, Some(shard)),
+        spec: StatefulSetSpec {
+            replicas: Some(spec.replicas_per_shard as i32),
+            service_name: Some(names.storage(shard)),
+            pod_management_policy: Some("Parallel".into()),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("OnDelete".into()),
+                ..StatefulSetUpdateStrategy::default()
+            }),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..LabelSelector::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(names.labels(Component::Storage, Some(shard))),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod),
+            },
+            volume_claim_templates: Some(vec![PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some("data".into()),
+                    labels: Some(names.labels(Component::Storage, Some(shard))),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".into()]),
+                    storage_class_name: spec.storage.storage_class_name.clone(),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([(
+                            "storage".to_string(),
+                            Quantity(spec.storage.size.clone()),
+                        )])),
+                        ..VolumeResourceRequirements::default()
+                    }),
+                    ..PersistentVolumeClaimSpec::default()
+                }),
+                ..PersistentVolumeClaim::default()
+            }]),
+            ..StatefulSetSpec::default()
+        },
+        ..StatefulSet::default()
+    }
+}
+
+/// Prefer one replica of a group per node, and per zone where the nodes say which.
+pub fn spread(selector: &BTreeMap<String, String>) -> Affinity {
+    let term = |weight: i32, key: &str| WeightedPodAffinityTerm {
+        weight,
+        pod_affinity_term: PodAffinityTerm {
+            label_selector: Some(LabelSelector {
+                match_labels: Some(selector.clone()),
+                ..LabelSelector::default()
+            }),
+            topology_key: key.into(),
+            ..PodAffinityTerm::default()
+        },
+    };
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                term(100, "kubernetes.io/hostname"),
+                term(50, "topology.kubernetes.io/zone"),
+            ]),
+            ..PodAntiAffinity::default()
+        }),
+        ..Affinity::default()
+    }
+}
+
+/// Voluntary disruptions (drains) may take a shard down to its quorum, never below.
+pub fn disruption_budget(m: &Meta, spec: &MetricClusterSpec, shard: u32) -> PodDisruptionBudget {
+    let names = &m.names;
+    PodDisruptionBudget {
+        metadata: m.object(names.storage(shard), Component::Storage, Some(shard)),
+        spec: Some(PodDisruptionBudgetSpec {
+            min_available: Some(IntOrString::Int(quorum(spec.replicas_per_shard) as i32)),
+            selector: Some(LabelSelector {
+                match_labels: Some(names.selector(Component::Storage, Some(shard))),
+                ..LabelSelector::default()
+            }),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}

@@ -1,0 +1,311 @@
+//! A new MetricCluster gives the expected objects and specs (pure rendering, no API).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::cluster;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::ResourceExt;
+use telltale_operator::{render, render_typed};
+
+fn container_of(sts: &StatefulSet) -> &k8s_openapi::api::core::v1::Container {
+    &sts.spec.template.spec.as_ref().unwrap().containers[0]
+}
+
+#[test]
+fn a_new_cluster_renders_every_object_with_an_owner() {
+    let mc = cluster("mc", "shards: 2\nreplicasPerShard: 3");
+    let objects = render(&mc).unwrap();
+    let got: BTreeSet<(String, String)> = objects
+        .iter()
+        .map(|o| (o.types.as_ref().unwrap().kind.clone(), o.name_any()))
+        .collect();
+    let want: BTreeSet<(String, String)> = [
+        ("ConfigMap", "mc-shard-map"),
+        ("ServiceAccount", "mc-storage"),
+        ("ServiceAccount", "mc-scraper"),
+        ("ServiceAccount", "mc-query"),
+        ("ServiceAccount", "mc-alertmanager"),
+        ("Role", "mc-scraper"),
+        ("Role", "mc-alertmanager"),
+        ("RoleBinding", "mc-scraper"),
+        ("RoleBinding", "mc-alertmanager"),
+        ("Service", "mc-storage-0"),
+        ("Service", "mc-storage-1"),
+        ("Service", "mc-scraper"),
+        ("Service", "mc-query"),
+        ("Service", "mc-alertmanager"),
+        ("StatefulSet", "mc-storage-0"),
+        ("StatefulSet", "mc-storage-1"),
+        ("StatefulSet", "mc-scraper"),
+        ("Deployment", "mc-query"),
+        ("Deployment", "mc-alertmanager"),
+        ("PodDisruptionBudget", "mc-storage-0"),
+        ("PodDisruptionBudget", "mc-storage-1"),
+        ("PodDisruptionBudget", "mc-scraper"),
+        ("PodDisruptionBudget", "mc-query"),
+    ]
+    .iter()
+    .map(|(k, n)| (k.to_string(), n.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    for o in &objects {
+        assert_eq!(o.namespace().as_deref(), Some("monitoring"));
+        let owners = o.owner_references();
+        assert_eq!(owners.len(), 1, "{}", o.name_any());
+        assert_eq!(owners[0].kind, "MetricCluster");
+        assert_eq!(owners[0].controller, Some(true));
+        assert_eq!(
+            o.labels()
+                .get("app.kubernetes.io/managed-by")
+                .map(String::as_str),
+            Some("telltale-operator")
+        );
+    }
+}
+
+#[test]
+fn storage_shards_are_raft_groups_with_stable_identities() {
+    let mc = cluster(
+        "mc",
+        "shards: 2\nreplicasPerShard: 3\nimage: registry.local/telltale:1.2\nstorage: {size: 50Gi, storageClassName: fast}\nretention: {raw: 2d, rollup1m: 20d, rollup1h: 200d}",
+    );
+    let r = render_typed(&mc).unwrap();
+    let sts = r
+        .stateful_sets
+        .iter()
+        .find(|s| s.name_any() == "mc-storage-1")
+        .unwrap();
+    let spec = &sts.spec;
+    assert_eq!(spec.replicas, Some(3));
+    assert_eq!(spec.service_name.as_deref(), Some("mc-storage-1"));
+    assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
+    assert_eq!(
+        spec.update_strategy.as_ref().unwrap().type_.as_deref(),
+        Some("OnDelete")
+    );
+    let pvc = &spec.volume_claim_templates.as_ref().unwrap()[0];
+    let pvc_spec = pvc.spec.as_ref().unwrap();
+    assert_eq!(pvc_spec.storage_class_name.as_deref(), Some("fast"));
+    assert_eq!(
+        pvc_spec
+            .resources
+            .as_ref()
+            .unwrap()
+            .requests
+            .as_ref()
+            .unwrap()["storage"]
+            .0,
+        "50Gi"
+    );
+    let pod = spec.template.spec.as_ref().unwrap();
+    let anti = pod
+        .affinity
+        .as_ref()
+        .unwrap()
+        .pod_anti_affinity
+        .as_ref()
+        .unwrap();
+    assert!(
+        anti.preferred_during_scheduling_ignored_during_execution
+            .is_some()
+    );
+    let c = container_of(sts);
+    assert_eq!(c.image.as_deref(), Some("registry.local/telltale:1.2"));
+    let command = c.command.as_ref().unwrap();
+    assert_eq!(&command[..2], ["/bin/sh", "-c"]);
+    assert!(
+        command[2]
+            .contains("exec telltale storage --replica-id \"$(( ${HOSTNAME##*-} + 1 ))\" \"$@\"")
+    );
+    assert_eq!(
+        c.args.as_ref().unwrap().join(" "),
+        "--data-dir /data --grpc-listen 0.0.0.0:9095 --listen 0.0.0.0:9091 --shard 1 \
+         --peers 1=mc-storage-1-0.mc-storage-1.monitoring.svc:9095,\
+2=mc-storage-1-1.mc-storage-1.monitoring.svc:9095,\
+3=mc-storage-1-2.mc-storage-1.monitoring.svc:9095 \
+         --retention-raw 2d --retention-1m 2w6d --retention-1h 28w4d"
+    );
+    let ready = c
+        .readiness_probe
+        .as_ref()
+        .unwrap()
+        .http_get
+        .as_ref()
+        .unwrap();
+    assert_eq!(ready.path.as_deref(), Some("/ready"));
+    assert_eq!(pod.automount_service_account_token, Some(false));
+
+    let svc = r
+        .services
+        .iter()
+        .find(|s| s.name_any() == "mc-storage-1")
+        .unwrap();
+    let svc_spec = svc.spec.as_ref().unwrap();
+    assert_eq!(svc_spec.cluster_ip.as_deref(), Some("None"));
+    assert_eq!(svc_spec.publish_not_ready_addresses, Some(true));
+
+    let pdb = r
+        .disruption_budgets
+        .iter()
+        .find(|p| p.name_any() == "mc-storage-1")
+        .unwrap();
+    assert_eq!(
+        pdb.spec.as_ref().unwrap().min_available,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(2)),
+        "a drain keeps the quorum of 3"
+    );
+}
+
+#[test]
+fn components_read_the_shard_map() {
+    let mc = cluster("mc", "scraper: {replicas: 2}\nquery: {replicas: 2}");
+    let r = render_typed(&mc).unwrap();
+    let map = &r.config_maps[0].data.as_ref().unwrap()["shard-map.yaml"];
+    assert_eq!(
+        map,
+        "shards:\n- id: 0\n  replicas:\n  - mc-storage-0-0.mc-storage-0.monitoring.svc:9095\n  - mc-storage-0-1.mc-storage-0.monitoring.svc:9095\n  - mc-storage-0-2.mc-storage-0.monitoring.svc:9095\n"
+    );
+    let scraper = r
+        .stateful_sets
+        .iter()
+        .find(|s| s.name_any() == "mc-scraper")
+        .unwrap();
+    let c = container_of(scraper);
+    assert_eq!(
+        c.args.as_ref().unwrap().join(" "),
+        "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2"
+    );
+    assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAME"));
+    let args = |name: &str| {
+        let d = r.deployments.iter().find(|d| d.name_any() == name).unwrap();
+        d.spec.template.spec.as_ref().unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap()
+            .join(" ")
+    };
+    assert_eq!(
+        args("mc-query"),
+        "query --listen 0.0.0.0:9090 --shard-map /etc/telltale/shard-map.yaml"
+    );
+    assert_eq!(
+        args("mc-alertmanager"),
+        "alertmanager --listen 0.0.0.0:9093 --shard-map /etc/telltale/shard-map.yaml --data-dir /data"
+    );
+    let q = r
+        .deployments
+        .iter()
+        .find(|d| d.name_any() == "mc-query")
+        .unwrap();
+    assert_eq!(q.spec.replicas, Some(2));
+}
+
+#[test]
+fn rbac_is_least_privilege() {
+    let mc = cluster("mc", "{}");
+    let r = render_typed(&mc).unwrap();
+    let scraper = r
+        .roles
+        .iter()
+        .find(|x| x.name_any() == "mc-scraper")
+        .unwrap();
+    for rule in scraper.rules.as_ref().unwrap() {
+        assert_eq!(
+            rule.verbs,
+            ["get", "list", "watch"],
+            "the scraper only reads"
+        );
+    }
+    let resources: BTreeSet<String> = scraper
+        .rules
+        .as_ref()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.resources.clone().unwrap())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "endpoints",
+            "endpointslices",
+            "pods",
+            "scrapetargets",
+            "services"
+        ]
+        .map(String::from)
+        .into()
+    );
+    let am = r
+        .roles
+        .iter()
+        .find(|x| x.name_any() == "mc-alertmanager")
+        .unwrap();
+    assert!(
+        am.rules.as_ref().unwrap().iter().all(|r| !r
+            .resources
+            .as_ref()
+            .unwrap()
+            .contains(&"secrets".to_string())),
+        "no receiver names a Secret, so none is readable"
+    );
+    // Storage and query never call the API: no token mounted.
+    let sa = |n: &str| {
+        r.service_accounts
+            .iter()
+            .find(|s| s.name_any() == n)
+            .unwrap()
+    };
+    assert_eq!(
+        sa("mc-storage").automount_service_account_token,
+        Some(false)
+    );
+    assert_eq!(sa("mc-query").automount_service_account_token, Some(false));
+    assert_eq!(sa("mc-scraper").automount_service_account_token, Some(true));
+}
+
+#[test]
+fn adding_a_shard_leaves_existing_shards_alone() {
+    let one = render_typed(&cluster("mc", "shards: 1")).unwrap();
+    let two = render_typed(&cluster("mc", "shards: 2")).unwrap();
+    let shard0 = |r: &telltale_operator::Rendered| {
+        r.stateful_sets
+            .iter()
+            .find(|s| s.name_any() == "mc-storage-0")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(shard0(&one), shard0(&two), "shard 0's pods are not rolled");
+    assert_eq!(two.stateful_sets.len(), 3);
+    // The components read the new map: their template changes, so they roll.
+    let hash = |r: &telltale_operator::Rendered| {
+        r.deployments[0]
+            .spec
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .clone()
+    };
+    assert_ne!(hash(&one), hash(&two));
+}
+
+#[test]
+fn an_image_change_changes_every_template() {
+    let a = render_typed(&cluster("mc", "image: t:1")).unwrap();
+    let b = render_typed(&cluster("mc", "image: t:2")).unwrap();
+    for (x, y) in a.stateful_sets.iter().zip(&b.stateful_sets) {
+        assert_ne!(x.spec.template, y.spec.template);
+        assert_eq!(container_of(y).image.as_deref(), Some("t:2"));
+    }
+}
+
+#[test]
+fn rendering_needs_an_object_from_the_api() {
+    let mut mc = cluster("mc", "{}");
+    mc.metadata.uid = None;
+    let err = render(&mc).unwrap_err();
+    assert_eq!(err.to_string(), "mc: metadata.uid is missing");
+}

@@ -1,0 +1,213 @@
+//! Merging the answers of several shards: series by label set (samples by time, one per
+//! timestamp), rollup points of one bucket combined, tier information, string sets.
+//! After a change of the shard count a series may live on two shards; reads see one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use telltale_storage_api::Label;
+use telltale_storage_api::pb::{
+    Aggregate, AggregatedSeries, InfoResponse, Resolution, TierInfo, TimeSeries,
+};
+
+fn label_key(labels: &[Label]) -> Vec<(String, String)> {
+    let mut key: Vec<(String, String)> = labels
+        .iter()
+        .map(|l| (l.name.clone(), l.value.clone()))
+        .collect();
+    key.sort();
+    key
+}
+
+/// Merges series from several shards by label set: samples sorted by time, one per
+/// timestamp.
+pub fn merge_series(parts: Vec<Vec<TimeSeries>>) -> Vec<TimeSeries> {
+    let mut by_key: BTreeMap<Vec<(String, String)>, TimeSeries> = BTreeMap::new();
+    for series in parts.into_iter().flatten() {
+        match by_key.entry(label_key(&series.labels)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(series);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let merged = o.get_mut();
+                merged.samples.extend(series.samples);
+                merged.samples.sort_by_key(|s| s.timestamp_ms);
+                merged.samples.dedup_by_key(|s| s.timestamp_ms);
+            }
+        }
+    }
+    by_key.into_values().collect()
+}
+
+/// Combines two rollup points of the same bucket from different shards.
+fn combine(a: &mut Aggregate, b: Aggregate) {
+    a.count += b.count;
+    a.sum += b.sum;
+    a.min = a.min.min(b.min);
+    a.max = a.max.max(b.max);
+    a.increase += b.increase;
+    if b.last_timestamp_ms >= a.last_timestamp_ms {
+        a.last = b.last;
+        a.last_timestamp_ms = b.last_timestamp_ms;
+    }
+}
+
+/// Merges rollup series from several shards by label set.
+pub fn merge_aggregated(parts: Vec<Vec<AggregatedSeries>>) -> Vec<AggregatedSeries> {
+    type Key = Vec<(String, String)>;
+    type Points = BTreeMap<i64, Aggregate>;
+    let mut by_key: BTreeMap<Key, (Vec<Label>, Points)> = BTreeMap::new();
+    for series in parts.into_iter().flatten() {
+        let entry = by_key
+            .entry(label_key(&series.labels))
+            .or_insert_with(|| (series.labels.clone(), BTreeMap::new()));
+        for p in series.points {
+            match entry.1.entry(p.timestamp_ms) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(p);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => combine(o.get_mut(), p),
+            }
+        }
+    }
+    by_key
+        .into_values()
+        .map(|(labels, points)| AggregatedSeries {
+            labels,
+            points: points.into_values().collect(),
+        })
+        .collect()
+}
+
+/// Merges tier information: the newest raw sample anywhere, rollups complete only as
+/// far as every shard with data, disk bytes summed.
+pub fn merge_info(parts: Vec<InfoResponse>) -> InfoResponse {
+    let mut tiers: BTreeMap<i32, TierInfo> = BTreeMap::new();
+    for part in parts {
+        for t in part.tiers {
+            match tiers.entry(t.resolution) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(t);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let m = o.get_mut();
+                    m.disk_bytes += t.disk_bytes;
+                    m.complete_until_ms = if t.resolution == Resolution::Raw as i32 {
+                        m.complete_until_ms.max(t.complete_until_ms)
+                    } else if m.complete_until_ms == 0 {
+                        t.complete_until_ms
+                    } else if t.complete_until_ms == 0 {
+                        m.complete_until_ms
+                    } else {
+                        m.complete_until_ms.min(t.complete_until_ms)
+                    };
+                }
+            }
+        }
+    }
+    InfoResponse {
+        tiers: tiers.into_values().collect(),
+    }
+}
+
+pub fn union_sorted(parts: Vec<Vec<String>>) -> Vec<String> {
+    parts
+        .into_iter()
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telltale_storage_api::Sample;
+
+    fn ts(name: &str, samples: &[(i64, f64)]) -> TimeSeries {
+        TimeSeries {
+            labels: vec![Label::new("__name__", name), Label::new("a", "b")],
+            samples: samples
+                .iter()
+                .map(|(t, v)| Sample {
+                    timestamp_ms: *t,
+                    value: *v,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn series_merge_by_label_set_across_shards() {
+        let mut reversed = ts("m", &[(1, 1.0), (3, 3.0)]);
+        reversed.labels.reverse();
+        let merged = merge_series(vec![
+            vec![reversed, ts("x", &[(1, 9.0)])],
+            vec![ts("m", &[(2, 2.0), (3, 3.0)])],
+        ]);
+        assert_eq!(merged.len(), 2);
+        let m = merged
+            .iter()
+            .find(|s| s.label("__name__") == Some("m"))
+            .unwrap();
+        let times: Vec<i64> = m.samples.iter().map(|s| s.timestamp_ms).collect();
+        assert_eq!(times, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn rollups_of_one_bucket_from_two_shards_combine() {
+        let p = |count, sum, min, max, last, lt| Aggregate {
+            timestamp_ms: 0,
+            count,
+            sum,
+            min,
+            max,
+            last,
+            increase: 1.0,
+            last_timestamp_ms: lt,
+        };
+        let labels = vec![Label::new("__name__", "m")];
+        let merged = merge_aggregated(vec![
+            vec![AggregatedSeries {
+                labels: labels.clone(),
+                points: vec![p(2, 3.0, 1.0, 2.0, 2.0, 10)],
+            }],
+            vec![AggregatedSeries {
+                labels,
+                points: vec![p(1, 5.0, 5.0, 5.0, 5.0, 20)],
+            }],
+        ]);
+        let got = &merged[0].points[0];
+        assert_eq!((got.count, got.sum, got.min, got.max), (3, 8.0, 1.0, 5.0));
+        assert_eq!(
+            (got.last, got.last_timestamp_ms, got.increase),
+            (5.0, 20, 2.0)
+        );
+    }
+
+    #[test]
+    fn info_merges_tiers() {
+        let tier = |r: Resolution, until, bytes| TierInfo {
+            resolution: r as i32,
+            retention_ms: 0,
+            complete_until_ms: until,
+            disk_bytes: bytes,
+        };
+        let merged = merge_info(vec![
+            InfoResponse {
+                tiers: vec![
+                    tier(Resolution::Raw, 10, 1),
+                    tier(Resolution::OneMinute, 60, 2),
+                ],
+            },
+            InfoResponse {
+                tiers: vec![
+                    tier(Resolution::Raw, 20, 1),
+                    tier(Resolution::OneMinute, 30, 2),
+                ],
+            },
+        ]);
+        assert_eq!(merged.tiers[0].complete_until_ms, 20);
+        assert_eq!(merged.tiers[1].complete_until_ms, 30);
+        assert_eq!(merged.tiers[1].disk_bytes, 4);
+    }
+}

@@ -1,0 +1,318 @@
+//! [`SeriesTracker`]: the series written recently, and the decision which new series a
+//! batch may create under the per-target and global limits on new series per interval.
+//! Pure: the clock is passed in.
+//!
+//! A series is "new" when it was not seen within the tracker's TTL. A target is the
+//! series' `job` and `instance` labels (scraped and pushed series alike). Series that
+//! only carry staleness markers are never refused (they end series, they do not create
+//! them) and remove the series from the tracker; the report series of a scrape (`up`,
+//! `scrape_*`) are never refused either, so a limited target still reports `up`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use telltale_storage_api::{Label, METRIC_NAME, TimeSeries};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::scrape_batch::{REPORT_SERIES, is_stale_nan};
+
+/// Limits on series creation; 0 means unlimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CardinalityLimits {
+    /// New series one target (`job`, `instance`) may create per interval.
+    pub per_target_new_series: u64,
+    /// New series all targets together may create per interval.
+    pub global_new_series: u64,
+    /// The interval the limits count over (fixed windows aligned to the epoch).
+    pub interval: Duration,
+    /// A series not written for this long is forgotten (counted as removed).
+    pub series_ttl: Duration,
+}
+
+impl Default for CardinalityLimits {
+    fn default() -> Self {
+        CardinalityLimits {
+            per_target_new_series: 0,
+            global_new_series: 0,
+            interval: Duration::from_secs(60),
+            series_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// A series the tracker knows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tracked {
+    pub labels: Vec<Label>,
+    pub last_seen_ms: i64,
+}
+
+/// What [`SeriesTracker::admit`] decided for one batch.
+#[derive(Debug, Default, PartialEq)]
+pub struct Admission {
+    /// The series to write.
+    pub admitted: Vec<TimeSeries>,
+    /// New series refused because of `per_target_new_series`.
+    pub rejected_per_target: u64,
+    /// New series refused because of `global_new_series`.
+    pub rejected_global: u64,
+    /// Samples of the refused series.
+    pub rejected_samples: u64,
+    /// Series seen for the first time (within the TTL).
+    pub created: u64,
+    /// Series ended by staleness markers.
+    pub removed: u64,
+    /// The first refused series and the limit it broke.
+    pub first_rejection: Option<String>,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct SeriesTracker {
+    limits: CardinalityLimits,
+    series: HashMap<u64, Tracked>,
+    window_start_ms: i64,
+    new_global: u64,
+    new_per_target: HashMap<(String, String), u64>,
+}
+
+impl SeriesTracker {
+    pub fn new(limits: CardinalityLimits) -> Self {
+        SeriesTracker {
+            limits,
+            series: HashMap::new(),
+            window_start_ms: i64::MIN,
+            new_global: 0,
+            new_per_target: HashMap::new(),
+        }
+    }
+
+    pub fn limits(&self) -> CardinalityLimits {
+        self.limits
+    }
+
+    /// Series currently tracked.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Every tracked series.
+    pub fn iter(&self) -> impl Iterator<Item = &Tracked> {
+        self.series.values()
+    }
+
+    /// Decides which series of `batch` are written at `now_ms` and records them.
+    pub fn admit(&mut self, batch: Vec<TimeSeries>, now_ms: i64) -> Admission {
+        self.roll_window(now_ms);
+        let ttl = self.limits.series_ttl.as_millis() as i64;
+        let mut out = Admission {
+            admitted: Vec::with_capacity(batch.len()),
+            ..Admission::default()
+        };
+        for ts in batch {
+            let key = hash(&ts.labels);
+            let only_stale =
+                !ts.samples.is_empty() && ts.samples.iter().all(|s| is_stale_nan(s.value));
+            if only_stale {
+                if self.series.remove(&key).is_some() {
+                    out.removed += 1;
+                }
+                out.admitted.push(ts);
+                continue;
+            }
+            let known = self
+                .series
+                .get(&key)
+                .is_some_and(|t| now_ms.saturating_sub(t.last_seen_ms) <= ttl);
+            if known {
+                if let Some(t) = self.series.get_mut(&key) {
+                    t.last_seen_ms = t.last_seen_ms.max(now_ms);
+                }
+                out.admitted.push(ts);
+                continue;
+            }
+            let exempt = ts
+                .label(METRIC_NAME)
+                .is_some_and(|n| REPORT_SERIES.contains(&n));
+            let target = (
+                ts.label("job").unwrap_or("").to_string(),
+                ts.label("instance").unwrap_or("").to_string(),
+            );
+            if !exempt {
+                let per_target = self.new_per_target.get(&target).copied().unwrap_or(0);
+                let limit = if self.limits.global_new_series > 0
+                    && self.new_global >= self.limits.global_new_series
+                {
+                    out.rejected_global += 1;
+                    Some(("global", self.limits.global_new_series))
+                } else if self.limits.per_target_new_series > 0
+                    && per_target >= self.limits.per_target_new_series
+                {
+                    out.rejected_per_target += 1;
+                    Some(("per-target", self.limits.per_target_new_series))
+                } else {
+                    None
+                };
+                if let Some((which, n)) = limit {
+                    out.rejected_samples += ts.samples.len() as u64;
+                    out.first_rejection.get_or_insert_with(|| {
+                        format!(
+                            "{which} limit of {n} new series per {}s reached (job {:?}, instance {:?}), first refused series {}",
+                            self.limits.interval.as_secs(),
+                            target.0,
+                            target.1,
+                            render(&ts.labels)
+                        )
+                    });
+                    continue;
+                }
+            }
+            self.new_global += 1;
+            *self.new_per_target.entry(target).or_default() += 1;
+            out.created += 1;
+            self.series.insert(
+                key,
+                Tracked {
+                    labels: ts.labels.clone(),
+                    last_seen_ms: now_ms,
+                },
+            );
+            out.admitted.push(ts);
+        }
+        out
+    }
+
+    /// Forgets series not written within the TTL; returns how many.
+    pub fn expire(&mut self, now_ms: i64) -> u64 {
+        let ttl = self.limits.series_ttl.as_millis() as i64;
+        let before = self.series.len();
+        self.series
+            .retain(|_, t| now_ms.saturating_sub(t.last_seen_ms) <= ttl);
+        (before - self.series.len()) as u64
+    }
+
+    fn roll_window(&mut self, now_ms: i64) {
+        let interval = (self.limits.interval.as_millis() as i64).max(1);
+        let start = now_ms - now_ms.rem_euclid(interval);
+        if start != self.window_start_ms {
+            self.window_start_ms = start;
+            self.new_global = 0;
+            self.new_per_target.clear();
+        }
+    }
+}
+
+fn hash(labels: &[Label]) -> u64 {
+    let mut h = Xxh3::new();
+    for l in labels {
+        h.update(l.name.as_bytes());
+        h.update(&[0xff]);
+        h.update(l.value.as_bytes());
+        h.update(&[0xfe]);
+    }
+    h.digest()
+}
+
+fn render(labels: &[Label]) -> String {
+    let pairs: Vec<(String, String)> = labels
+        .iter()
+        .map(|l| (l.name.clone(), l.value.clone()))
+        .collect();
+    crate::labels::format_labels(&pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use telltale_storage_api::Sample;
+
+    use super::*;
+    use crate::scrape_batch::STALE_NAN;
+
+    fn series(name: &str, instance: &str, id: &str, v: f64) -> TimeSeries {
+        TimeSeries {
+            labels: vec![
+                Label::new("__name__", name),
+                Label::new("id", id),
+                Label::new("instance", instance),
+                Label::new("job", "j"),
+            ],
+            samples: vec![Sample {
+                timestamp_ms: 0,
+                value: v,
+            }],
+        }
+    }
+
+    fn limits(per_target: u64, global: u64) -> CardinalityLimits {
+        CardinalityLimits {
+            per_target_new_series: per_target,
+            global_new_series: global,
+            interval: Duration::from_secs(60),
+            series_ttl: Duration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn per_target_limit_refuses_only_new_series_of_that_target() {
+        let mut t = SeriesTracker::new(limits(2, 0));
+        let batch = |inst: &str, ids: &[&str]| {
+            ids.iter()
+                .map(|id| series("m", inst, id, 1.0))
+                .collect::<Vec<_>>()
+        };
+        let a = t.admit(batch("a", &["1", "2", "3"]), 1_000);
+        assert_eq!(
+            (a.admitted.len(), a.created, a.rejected_per_target),
+            (2, 2, 1)
+        );
+        assert!(a.first_rejection.unwrap().contains("per-target limit of 2"));
+        // Known series keep flowing; another target has its own budget.
+        let b = t.admit(batch("a", &["1", "2"]), 2_000);
+        assert_eq!(b.admitted.len(), 2);
+        let c = t.admit(batch("b", &["1", "2"]), 3_000);
+        assert_eq!(c.admitted.len(), 2);
+        // Report series are never refused.
+        let up = t.admit(vec![series("up", "a", "", 1.0)], 4_000);
+        assert_eq!(up.admitted.len(), 1);
+        // The next interval has a fresh budget.
+        let d = t.admit(batch("a", &["3"]), 61_000);
+        assert_eq!((d.admitted.len(), d.created), (1, 1));
+    }
+
+    #[test]
+    fn global_limit_counts_every_target() {
+        let mut t = SeriesTracker::new(limits(0, 3));
+        let batch: Vec<_> = (0..5)
+            .map(|i| series("m", &format!("i{i}"), "x", 1.0))
+            .collect();
+        let a = t.admit(batch, 0);
+        assert_eq!(
+            (a.admitted.len(), a.rejected_global, a.rejected_samples),
+            (3, 2, 2)
+        );
+        assert!(a.first_rejection.unwrap().starts_with("global limit of 3"));
+    }
+
+    #[test]
+    fn staleness_markers_remove_and_ttl_expires() {
+        let mut t = SeriesTracker::new(limits(0, 0));
+        t.admit(
+            vec![series("m", "a", "1", 1.0), series("m", "a", "2", 1.0)],
+            0,
+        );
+        assert_eq!(t.len(), 2);
+        let s = t.admit(vec![series("m", "a", "1", STALE_NAN)], 1_000);
+        assert_eq!((s.removed, s.admitted.len()), (1, 1));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.expire(300_000), 0);
+        assert_eq!(t.expire(300_001), 1);
+        assert!(t.is_empty());
+        // A series seen again after its TTL is new again.
+        let again = t.admit(vec![series("m", "a", "2", 1.0)], 400_000);
+        assert_eq!(again.created, 1);
+    }
+}

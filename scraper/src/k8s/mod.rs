@@ -1,0 +1,21 @@
+//! Kubernetes discovery: watches (kube's watcher + reflector, no polling) of
+//! ScrapeTargets, Pods, EndpointSlices and Services, turned into targets with
+//! Prometheus's `__meta_kubernetes_*` labels.
+//!
+//! ```text
+//!  watcher+reflector x4 --any change (debounced)--> Snapshot --kubernetes_targets-->
+//!    Discovery (active + dropped) --watch channel--> ScrapeManager::follow
+//! ```
+
+/// `__meta_kubernetes_*` labels of pods and endpoints (pure).
+pub mod meta;
+/// What a ScrapeTarget selects, and label selector matching (pure).
+pub mod selection;
+/// Cluster snapshot to targets (pure).
+pub mod targets;
+/// The watches and the discovery task.
+pub mod watch;
+
+pub use selection::{KubernetesSelection, NamespaceSelector, split_scrape_target};
+pub use targets::{ANNOTATED_PODS_POOL, AnnotatedPods, Snapshot, kubernetes_targets};
+pub use watch::{KubernetesDiscovery, KubernetesSdOptions, kubernetes_discovery};

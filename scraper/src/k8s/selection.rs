@@ -1,0 +1,216 @@
+//! What a `ScrapeTarget` selects in the cluster — a pod selector or a service selector
+//! (its EndpointSlices), the namespaces, the port by name or number — and label selector
+//! matching. Pure.
+//!
+//! The fields are read from the resource's raw `spec` (`podSelector`,
+//! `serviceSelector`, `namespaceSelector`, `port`), so discovery works whether or not the
+//! `ScrapeTarget` type of `telltale-crds` declares them yet; the rest of the spec is the
+//! ordinary [`ScrapeTargetSpec`].
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::DynamicObject;
+use serde::{Deserialize, Serialize};
+use telltale_crds::{ScrapeTarget, ScrapeTargetSpec};
+
+/// The spec keys that select cluster objects.
+pub const SELECTION_KEYS: [&str; 4] = [
+    "podSelector",
+    "serviceSelector",
+    "namespaceSelector",
+    "port",
+];
+
+/// Which namespaces a selector looks in; by default the resource's own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceSelector {
+    /// Every namespace.
+    #[serde(default)]
+    pub any: bool,
+    /// These namespaces.
+    #[serde(default)]
+    pub match_names: Vec<String>,
+}
+
+/// The cluster objects a `ScrapeTarget` scrapes.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesSelection {
+    /// Pods whose labels match (one target per matching container port).
+    #[serde(default)]
+    pub pod_selector: Option<LabelSelector>,
+    /// Services whose labels match (one target per ready or not-ready endpoint and
+    /// matching port of their EndpointSlices).
+    #[serde(default)]
+    pub service_selector: Option<LabelSelector>,
+    #[serde(default)]
+    pub namespace_selector: Option<NamespaceSelector>,
+    /// The container or endpoint port, by name or number; every port when unset.
+    #[serde(default)]
+    pub port: Option<IntOrString>,
+}
+
+impl KubernetesSelection {
+    /// Whether `namespace` is searched for a resource living in `own`.
+    pub fn in_namespace(&self, own: &str, namespace: &str) -> bool {
+        match &self.namespace_selector {
+            Some(ns) if ns.any => true,
+            Some(ns) if !ns.match_names.is_empty() => ns.match_names.iter().any(|n| n == namespace),
+            _ => own == namespace,
+        }
+    }
+
+    /// Whether a port of this name and number is selected.
+    pub fn port_matches(&self, name: Option<&str>, number: i32) -> bool {
+        match &self.port {
+            None => true,
+            Some(IntOrString::Int(n)) => *n == number,
+            Some(IntOrString::String(s)) => {
+                name == Some(s.as_str()) || s.parse::<i32>().is_ok_and(|n| n == number)
+            }
+        }
+    }
+}
+
+/// A `ScrapeTarget` read from the API as a dynamic object: the typed resource and what
+/// it selects in the cluster (`None` when it selects nothing, such as static targets).
+pub fn split_scrape_target(
+    obj: &DynamicObject,
+) -> Result<(ScrapeTarget, Option<KubernetesSelection>), String> {
+    let mut spec = obj
+        .data
+        .get("spec")
+        .cloned()
+        .unwrap_or(serde_json::json!({}));
+    let mut selection = serde_json::Map::new();
+    if let Some(map) = spec.as_object_mut() {
+        for key in SELECTION_KEYS {
+            if let Some(v) = map.remove(key) {
+                selection.insert(key.to_string(), v);
+            }
+        }
+    }
+    let spec: ScrapeTargetSpec = serde_json::from_value(spec).map_err(|e| format!("spec: {e}"))?;
+    let selection: Option<KubernetesSelection> = if selection.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_value(serde_json::Value::Object(selection))
+                .map_err(|e| format!("spec: {e}"))?,
+        )
+    };
+    if let Some(sel) = &selection
+        && sel.pod_selector.is_some() == sel.service_selector.is_some()
+    {
+        return Err("spec: set exactly one of podSelector and serviceSelector".into());
+    }
+    let mut res = ScrapeTarget::new(obj.metadata.name.as_deref().unwrap_or(""), spec);
+    res.metadata = obj.metadata.clone();
+    Ok((res, selection))
+}
+
+/// Whether `labels` satisfy `selector` (`matchLabels` and every `matchExpressions`
+/// requirement: `In`, `NotIn`, `Exists`, `DoesNotExist`). An empty selector matches
+/// everything; an unknown operator matches nothing.
+pub fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    if let Some(want) = &selector.match_labels
+        && !want.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
+    }
+    selector.match_expressions.iter().flatten().all(|req| {
+        let value = labels.get(&req.key);
+        let values = req.values.as_deref().unwrap_or(&[]);
+        match req.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    use super::*;
+
+    fn labels(v: &[(&str, &str)]) -> BTreeMap<String, String> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn selectors_match_labels_and_expressions() {
+        let sel = LabelSelector {
+            match_labels: Some(labels(&[("app", "api")])),
+            match_expressions: Some(vec![
+                LabelSelectorRequirement {
+                    key: "tier".into(),
+                    operator: "In".into(),
+                    values: Some(vec!["web".into(), "backend".into()]),
+                },
+                LabelSelectorRequirement {
+                    key: "canary".into(),
+                    operator: "DoesNotExist".into(),
+                    values: None,
+                },
+            ]),
+        };
+        assert!(matches(&sel, &labels(&[("app", "api"), ("tier", "web")])));
+        assert!(!matches(&sel, &labels(&[("app", "api"), ("tier", "db")])));
+        assert!(!matches(
+            &sel,
+            &labels(&[("app", "api"), ("tier", "web"), ("canary", "1")])
+        ));
+        assert!(!matches(&sel, &labels(&[("tier", "web")])));
+        assert!(matches(&LabelSelector::default(), &labels(&[])));
+    }
+
+    #[test]
+    fn splits_selection_from_the_spec() {
+        let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "telltale.dev/v1alpha1",
+            "kind": "ScrapeTarget",
+            "metadata": {"name": "api", "namespace": "shop"},
+            "spec": {
+                "interval": "15s",
+                "podSelector": {"matchLabels": {"app": "api"}},
+                "namespaceSelector": {"matchNames": ["shop", "shop-canary"]},
+                "port": "metrics"
+            }
+        }))
+        .unwrap();
+        let (res, sel) = split_scrape_target(&obj).unwrap();
+        assert_eq!(res.metadata.namespace.as_deref(), Some("shop"));
+        assert_eq!(res.spec.interval.to_string(), "15s");
+        let sel = sel.unwrap();
+        assert!(sel.in_namespace("shop", "shop-canary"));
+        assert!(!sel.in_namespace("shop", "other"));
+        assert!(sel.port_matches(Some("metrics"), 9000));
+        assert!(!sel.port_matches(Some("http"), 9000));
+        let by_number = KubernetesSelection {
+            port: Some(IntOrString::Int(9000)),
+            ..Default::default()
+        };
+        assert!(by_number.port_matches(None, 9000));
+        assert!(by_number.in_namespace("a", "a") && !by_number.in_namespace("a", "b"));
+
+        let mut both = obj.clone();
+        both.data["spec"]["serviceSelector"] = serde_json::json!({});
+        assert!(
+            split_scrape_target(&both)
+                .unwrap_err()
+                .contains("exactly one")
+        );
+        let mut bad = obj;
+        bad.data["spec"]["nope"] = serde_json::json!(1);
+        assert!(split_scrape_target(&bad).is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! What every push receiver shares: [`PushState`] (writer, metrics, options), bearer-token
+//! authentication ([`auth`]), body decompression within a limit ([`body`]), the accounting
+//! of a partly bad batch ([`outcome::PushOutcome`]), Prometheus name sanitising
+//! ([`names`]) and a protobuf field walker that names the byte offset of a malformed
+//! element ([`wire`]).
+
+/// Bearer-token checks (pure) and the middleware that applies them.
+pub mod auth;
+/// Request bodies: `Content-Encoding` (gzip, identity) within a size limit.
+pub mod body;
+/// Metric and label names made valid the way Prometheus does it.
+pub mod names;
+/// Accepted and rejected samples of one request, and the reasons.
+pub mod outcome;
+/// A top-level protobuf field walker reporting byte offsets.
+pub mod wire;
+
+use std::sync::Arc;
+
+use telltale_storage_api::{SampleWriter, TimeSeries};
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::push::outcome::PushOutcome;
+use crate::router::PushOptions;
+
+/// What the push handlers need.
+pub struct PushState {
+    pub writer: Arc<dyn SampleWriter>,
+    pub metrics: Metrics,
+    pub options: PushOptions,
+}
+
+impl PushState {
+    /// Largest decompressed body accepted.
+    pub fn max_decoded_bytes(&self) -> usize {
+        self.options
+            .max_body_bytes
+            .saturating_mul(self.options.decoded_body_factor.max(1))
+    }
+
+    /// Writes `series` (if any) and returns the samples written.
+    pub async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
+        if series.is_empty() {
+            return Ok(0);
+        }
+        let samples = series.iter().map(|s| s.samples.len() as u64).sum();
+        self.writer.write(series).await?;
+        Ok(samples)
+    }
+}
+
+impl PushState {
+    /// Counts one answered request of `protocol` and what happened to its samples.
+    pub fn record(&self, protocol: &str, status: StatusCode, outcome: Option<&PushOutcome>) {
+        let m = &self.metrics;
+        m.push_requests_total
+            .with_label_values(&[protocol, status.as_str()])
+            .inc();
+        if let Some(o) = outcome {
+            self.record_samples(protocol, o);
+        }
+    }
+
+    /// Counts what happened to the samples of one request of `protocol`.
+    pub fn record_samples(&self, protocol: &str, o: &PushOutcome) {
+        let m = &self.metrics;
+        m.push_samples_total
+            .with_label_values(&[protocol])
+            .inc_by(o.accepted);
+        for (reason, n) in &o.rejected {
+            m.push_rejected_samples_total
+                .with_label_values(&[protocol, reason])
+                .inc_by(*n);
+        }
+        for (reason, n) in &o.skipped {
+            m.push_skipped_values_total
+                .with_label_values(&[protocol, reason])
+                .inc_by(*n);
+        }
+    }
+}
+
+/// A `text/plain` answer.
+pub fn text_response(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}

@@ -1,0 +1,331 @@
+//! [`DiskQueue`]: a [`SampleWriter`] that writes through to storage while it is
+//! available and, when a write fails as unavailable, appends the batch to its segment
+//! files (fsync) and acknowledges it; a background task replays the queued batches in
+//! order once storage is back. While a backlog exists every new batch is queued behind
+//! it, so a writer's batches reach storage in the order it wrote them.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use prost::Message;
+use telltale_storage_api::pb::WriteRequest;
+use telltale_storage_api::{SampleWriter, TimeSeries};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+use super::metrics::QueueMetrics;
+use super::store::{AppendError, QueueStore, Record};
+use crate::error::{Error, Result};
+
+/// Settings of a [`DiskQueue`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueOptions {
+    /// Most bytes the queue holds on disk; a batch that does not fit is refused with an
+    /// error (and counted as dropped, reason `overflow`).
+    pub max_bytes: u64,
+    /// Size at which a new segment file is started.
+    pub segment_bytes: u64,
+    /// First pause between replay attempts while storage is down; doubled up to
+    /// `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// Most queued batches replayed in one downstream write (in order, concatenated).
+    pub replay_batches: usize,
+    /// Most queued bytes replayed in one downstream write.
+    pub replay_bytes: u64,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            max_bytes: 1 << 30,
+            segment_bytes: 64 << 20,
+            retry_min: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+            replay_batches: 256,
+            replay_bytes: 4 << 20,
+        }
+    }
+}
+
+/// The persistent queue in front of a writer. Dropping it stops the replay task; what is
+/// queued stays on disk for the next [`DiskQueue::open`] of the directory.
+pub struct DiskQueue {
+    inner: Arc<Inner>,
+    replayer: JoinHandle<()>,
+}
+
+struct Inner {
+    store: Mutex<QueueStore>,
+    /// Mirror of the store's pending record count, read without the lock.
+    pending: AtomicU64,
+    downstream: Arc<dyn SampleWriter>,
+    notify: Notify,
+    metrics: QueueMetrics,
+    options: QueueOptions,
+}
+
+impl DiskQueue {
+    /// Opens the queue in `dir` (created if needed; batches left by a previous run are
+    /// replayed first) in front of `downstream`, and starts the replay task. Must be
+    /// called within a Tokio runtime.
+    pub async fn open(
+        dir: impl Into<PathBuf>,
+        downstream: Arc<dyn SampleWriter>,
+        options: QueueOptions,
+        registry: &prometheus::Registry,
+    ) -> Result<DiskQueue> {
+        let dir = dir.into();
+        let (segment_bytes, max_bytes) = (options.segment_bytes, options.max_bytes);
+        let (store, _recovered) =
+            tokio::task::spawn_blocking(move || QueueStore::open(&dir, segment_bytes, max_bytes))
+                .await
+                .map_err(|e| Error::Internal {
+                    message: format!("disk queue open task failed: {e}"),
+                })??;
+        let metrics = QueueMetrics::new(registry);
+        let inner = Arc::new(Inner {
+            pending: AtomicU64::new(store.pending_records()),
+            store: Mutex::new(store),
+            downstream,
+            notify: Notify::new(),
+            metrics,
+            options,
+        });
+        inner.update_gauges(&inner.lock());
+        let replayer = tokio::spawn(replay(inner.clone()));
+        Ok(DiskQueue { inner, replayer })
+    }
+
+    /// Batches waiting on disk.
+    pub fn pending_batches(&self) -> u64 {
+        self.inner.pending.load(Ordering::SeqCst)
+    }
+
+    /// Bytes waiting on disk.
+    pub fn pending_bytes(&self) -> u64 {
+        self.inner.lock().pending_bytes()
+    }
+}
+
+impl Drop for DiskQueue {
+    fn drop(&mut self) {
+        self.replayer.abort();
+    }
+}
+
+#[async_trait::async_trait]
+impl SampleWriter for DiskQueue {
+    async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
+        if self.inner.pending.load(Ordering::SeqCst) == 0 {
+            match self.inner.downstream.write(series.clone()).await {
+                Ok(n) => return Ok(n),
+                Err(e) if e.is_invalid_request() => return Err(e),
+                Err(e) => debug!(error = %e, "storage write failed; queueing the batch on disk"),
+            }
+        }
+        self.inner.clone().enqueue(series).await
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, QueueStore> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update_gauges(&self, store: &QueueStore) {
+        self.pending
+            .store(store.pending_records(), Ordering::SeqCst);
+        self.metrics
+            .pending_batches
+            .set(store.pending_records() as i64);
+        self.metrics.pending_bytes.set(store.pending_bytes() as i64);
+    }
+
+    async fn enqueue(
+        self: Arc<Self>,
+        series: Vec<TimeSeries>,
+    ) -> telltale_storage_api::Result<u64> {
+        let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
+        let this = self.clone();
+        let appended = tokio::task::spawn_blocking(move || {
+            let payload = WriteRequest { series }.encode_to_vec();
+            let mut store = this.lock();
+            let r = store.append(&payload);
+            this.update_gauges(&store);
+            r
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(AppendError::Io(Error::Internal {
+                message: format!("disk queue append task failed: {e}"),
+            }))
+        });
+        match appended {
+            Ok(()) => {
+                self.metrics.enqueued_samples_total.inc_by(samples);
+                self.notify.notify_one();
+                Ok(samples)
+            }
+            Err(AppendError::Full {
+                pending,
+                needed,
+                limit,
+            }) => {
+                self.metrics
+                    .dropped_samples_total
+                    .with_label_values(&["overflow"])
+                    .inc_by(samples);
+                warn!(pending, limit, samples, "disk queue full: batch dropped");
+                Err(telltale_storage_api::Error::Status {
+                    code: tonic::Code::ResourceExhausted,
+                    message: format!(
+                        "storage unavailable and disk queue full ({pending} of {limit} bytes used, batch needs {needed}): {samples} samples dropped"
+                    ),
+                })
+            }
+            Err(AppendError::Io(e)) => {
+                self.metrics
+                    .dropped_samples_total
+                    .with_label_values(&["io"])
+                    .inc_by(samples);
+                error!(error = %e, samples, "cannot append to the disk queue: batch dropped");
+                Err(telltale_storage_api::Error::Status {
+                    code: tonic::Code::Unavailable,
+                    message: format!("storage unavailable and the disk queue failed: {e}"),
+                })
+            }
+        }
+    }
+}
+
+async fn replay(inner: Arc<Inner>) {
+    let mut backoff = inner.options.retry_min;
+    let mut down_logged = false;
+    loop {
+        let peeked = {
+            let inner = inner.clone();
+            let (n, bytes) = (inner.options.replay_batches, inner.options.replay_bytes);
+            tokio::task::spawn_blocking(move || inner.lock().peek_many(n, bytes)).await
+        };
+        let records = match peeked {
+            Ok(Ok(r)) if r.is_empty() => {
+                inner.notify.notified().await;
+                continue;
+            }
+            Ok(Ok(r)) => r,
+            Ok(Err(e @ Error::QueueCorrupt { .. })) => {
+                error!(error = %e, "disk queue record unreadable: skipping the rest of its segment");
+                let inner2 = inner.clone();
+                let lost = tokio::task::spawn_blocking(move || {
+                    let mut store = inner2.lock();
+                    let lost = store.skip_segment();
+                    inner2.update_gauges(&store);
+                    lost
+                })
+                .await
+                .unwrap_or(0);
+                warn!(batches = lost, "queued batches lost to corruption");
+                continue;
+            }
+            Ok(Err(e)) => {
+                error!(error = %e, "cannot read the disk queue; retrying");
+                tokio::time::sleep(inner.options.retry_max).await;
+                continue;
+            }
+            Err(e) => {
+                error!(error = %e, "disk queue read task failed; retrying");
+                tokio::time::sleep(inner.options.retry_max).await;
+                continue;
+            }
+        };
+        let mut batches: Vec<Vec<TimeSeries>> = Vec::with_capacity(records.len());
+        for r in &records {
+            match WriteRequest::decode(r.payload.as_slice()) {
+                Ok(req) => batches.push(req.series),
+                // The CRC matched, so this is a bug rather than a disk fault.
+                Err(e) => error!(error = %e, "queued batch does not decode; dropping it"),
+            }
+        }
+        let merged: Vec<TimeSeries> = batches.iter().flatten().cloned().collect();
+        let samples: u64 = merged.iter().map(|s| s.samples.len() as u64).sum();
+        loop {
+            match inner.downstream.write(merged.clone()).await {
+                Ok(_) => {
+                    inner.metrics.replayed_samples_total.inc_by(samples);
+                    if down_logged {
+                        info!("storage is back; replaying the disk queue");
+                        down_logged = false;
+                    }
+                    backoff = inner.options.retry_min;
+                    break;
+                }
+                Err(e) if e.is_invalid_request() => {
+                    // Find the batches storage refuses; write the others, in order.
+                    replay_one_by_one(&inner, std::mem::take(&mut batches)).await;
+                    break;
+                }
+                Err(e) => {
+                    if !down_logged {
+                        warn!(error = %e, "storage still unavailable; the disk queue waits");
+                        down_logged = true;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(inner.options.retry_max);
+                }
+            }
+        }
+        commit(&inner, records).await;
+    }
+}
+
+/// Writes queued batches one at a time, dropping (and counting) those storage refuses
+/// as invalid and retrying the others while storage is unavailable.
+async fn replay_one_by_one(inner: &Arc<Inner>, batches: Vec<Vec<TimeSeries>>) {
+    for series in batches {
+        let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
+        let mut backoff = inner.options.retry_min;
+        loop {
+            match inner.downstream.write(series.clone()).await {
+                Ok(_) => {
+                    inner.metrics.replayed_samples_total.inc_by(samples);
+                    break;
+                }
+                Err(e) if e.is_invalid_request() => {
+                    inner
+                        .metrics
+                        .dropped_samples_total
+                        .with_label_values(&["rejected"])
+                        .inc_by(samples);
+                    error!(error = %e, samples, "storage refused a queued batch; dropping it");
+                    break;
+                }
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(inner.options.retry_max);
+                }
+            }
+        }
+    }
+}
+
+async fn commit(inner: &Arc<Inner>, records: Vec<Record>) {
+    let inner2 = inner.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let mut store = inner2.lock();
+        let r = store.commit_many(&records);
+        inner2.update_gauges(&store);
+        r
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            error!(error = %e, "cannot persist the disk queue cursor (a restart may replay a batch twice)")
+        }
+        Err(e) => error!(error = %e, "disk queue commit task failed"),
+    }
+}

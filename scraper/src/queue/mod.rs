@@ -1,0 +1,27 @@
+//! The bounded persistent queue in front of the storage writer.
+//!
+//! ```text
+//!  write(batch) --queue empty?--yes--> downstream.write --ok--> acknowledged
+//!       |                                    | unavailable
+//!       | no (a backlog exists: keep order)  v
+//!       +--------------------------> append to segment file, fsync --> acknowledged
+//!                                          | over max_bytes: error + dropped counter
+//!  replay task: oldest record --downstream.write (retry with backoff)--> commit cursor
+//! ```
+//!
+//! [`DiskQueue`] is itself a [`telltale_storage_api::SampleWriter`]; [`QueueStore`] owns
+//! the files ([`segment`] has the byte layout, [`cursor`] the replay position).
+
+/// The replay position file.
+pub mod cursor;
+/// [`DiskQueue`]: the writer and its replay task.
+pub mod disk_queue;
+/// The queue's self-metrics.
+pub mod metrics;
+/// Segment files and record framing (pure).
+pub mod segment;
+/// [`QueueStore`]: appends, reads and commits over the files (blocking).
+pub mod store;
+
+pub use disk_queue::{DiskQueue, QueueOptions};
+pub use store::QueueStore;

@@ -1,0 +1,385 @@
+//! Kubernetes discovery against a fake API server over real HTTP: an axum server that
+//! answers list and watch requests for ScrapeTargets, Pods, EndpointSlices and Services
+//! the way the API server does (a list with a resourceVersion, then a stream of
+//! newline-delimited watch events). The scraper's real kube client code watches it; the
+//! pods point at a local exporter, so the targets are really scraped.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use common::{Exporter, MemoryWriter, series_named, serve_app};
+use serde_json::{Value, json};
+use telltale_scraper::k8s::{AnnotatedPods, KubernetesSdOptions, kubernetes_discovery};
+use telltale_scraper::{Discovery, ScrapeManager};
+use tokio::sync::{broadcast, watch};
+
+const PODS: &str = "/api/v1/pods";
+const SERVICES: &str = "/api/v1/services";
+const SLICES: &str = "/apis/discovery.k8s.io/v1/endpointslices";
+const SCRAPE_TARGETS: &str = "/apis/telltale.dev/v1alpha1/scrapetargets";
+
+/// One kind's objects, its event log and live watchers.
+struct Kind {
+    api_version: &'static str,
+    list_kind: &'static str,
+    objects: Mutex<BTreeMap<String, Value>>,
+    log: Mutex<Vec<(u64, String)>>,
+    events: broadcast::Sender<(u64, String)>,
+}
+
+#[derive(Clone)]
+struct FakeApi {
+    kinds: Arc<HashMap<&'static str, Kind>>,
+    rv: Arc<AtomicU64>,
+    watches: Arc<AtomicU64>,
+}
+
+impl FakeApi {
+    fn new() -> Self {
+        let kind = |api_version, list_kind| Kind {
+            api_version,
+            list_kind,
+            objects: Mutex::new(BTreeMap::new()),
+            log: Mutex::new(Vec::new()),
+            events: broadcast::channel(1024).0,
+        };
+        let kinds = HashMap::from([
+            (PODS, kind("v1", "PodList")),
+            (SERVICES, kind("v1", "ServiceList")),
+            (SLICES, kind("discovery.k8s.io/v1", "EndpointSliceList")),
+            (
+                SCRAPE_TARGETS,
+                kind("telltale.dev/v1alpha1", "ScrapeTargetList"),
+            ),
+        ]);
+        FakeApi {
+            kinds: Arc::new(kinds),
+            rv: Arc::new(AtomicU64::new(1)),
+            watches: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Stores `object` (ADDED, MODIFIED or DELETED) and tells the watchers.
+    fn event(&self, path: &str, kind_name: &str, event: &str, mut object: Value) {
+        let kind = &self.kinds[path];
+        let rv = self.rv.fetch_add(1, Ordering::SeqCst) + 1;
+        object["apiVersion"] = json!(kind.api_version);
+        object["kind"] = json!(kind_name);
+        object["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let key = format!(
+            "{}/{}",
+            object["metadata"]["namespace"].as_str().unwrap_or(""),
+            object["metadata"]["name"].as_str().unwrap()
+        );
+        {
+            let mut objects = kind.objects.lock().unwrap();
+            if event == "DELETED" {
+                objects.remove(&key);
+            } else {
+                objects.insert(key, object.clone());
+            }
+        }
+        let line = format!("{}\n", json!({"type": event, "object": object}));
+        kind.log.lock().unwrap().push((rv, line.clone()));
+        let _ = kind.events.send((rv, line));
+    }
+
+    fn router(&self) -> Router {
+        Router::new().fallback(serve).with_state(self.clone())
+    }
+}
+
+async fn serve(
+    State(api): State<FakeApi>,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(kind) = api.kinds.get(uri.path()) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        api.watches.fetch_add(1, Ordering::SeqCst);
+        let since: u64 = q
+            .get("resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let live = kind.events.subscribe();
+        let backlog: Vec<(u64, String)> = kind
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(rv, _)| *rv > since)
+            .cloned()
+            .collect();
+        let last = backlog.last().map_or(since, |(rv, _)| *rv);
+        let replay = futures::stream::iter(
+            backlog
+                .into_iter()
+                .map(|(_, l)| Ok::<Bytes, Infallible>(Bytes::from(l))),
+        );
+        let follow = futures::stream::unfold(live, move |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok((rv, line)) if rv > last => return Some((Ok(Bytes::from(line)), rx)),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        use futures::StreamExt;
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from_stream(replay.chain(follow)),
+        )
+            .into_response();
+    }
+    let items: Vec<Value> = kind.objects.lock().unwrap().values().cloned().collect();
+    let list = json!({
+        "apiVersion": kind.api_version,
+        "kind": kind.list_kind,
+        "metadata": {"resourceVersion": api.rv.load(Ordering::SeqCst).to_string()},
+        "items": items,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        list.to_string(),
+    )
+        .into_response()
+}
+
+fn pod(name: &str, ns: &str, app: &str, port: u16, annotations: Value) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"),
+            "labels": {"app": app}, "annotations": annotations},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "app:1",
+            "ports": [{"name": "metrics", "containerPort": port}, {"name": "http", "containerPort": 1}]}]},
+        "status": {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "10.1.0.1",
+            "conditions": [{"type": "Ready", "status": "True"}]}
+    })
+}
+
+async fn wait_for(
+    rx: &mut watch::Receiver<Discovery>,
+    what: &str,
+    pred: impl Fn(&Discovery) -> bool,
+) -> Discovery {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        {
+            let d = rx.borrow_and_update();
+            if pred(&d) {
+                return d.clone();
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "timed out waiting for {what}: {:?}",
+            *rx.borrow()
+        );
+        let _ = tokio::time::timeout(left, rx.changed()).await;
+    }
+}
+
+fn addresses(d: &Discovery) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = d
+        .active
+        .iter()
+        .map(|t| (t.pool.clone(), t.address.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_the_api_and_scrapes_what_it_selects() {
+    let exporter = Exporter::start("# TYPE requests_total counter\nrequests_total 7\n").await;
+    let port = exporter.addr.port();
+    let api = FakeApi::new();
+    api.event(
+        SCRAPE_TARGETS,
+        "ScrapeTarget",
+        "ADDED",
+        json!({
+            "metadata": {"name": "api", "namespace": "shop"},
+            "spec": {
+                "interval": "1s", "scrapeTimeout": "1s",
+                "podSelector": {"matchLabels": {"app": "api"}},
+                "port": "metrics",
+                "relabelings": [
+                    {"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod"},
+                    {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node"}
+                ]
+            }
+        }),
+    );
+    api.event(
+        SCRAPE_TARGETS,
+        "ScrapeTarget",
+        "ADDED",
+        json!({
+            "metadata": {"name": "svc", "namespace": "shop"},
+            "spec": {"serviceSelector": {"matchLabels": {"team": "a"}}, "port": port,
+                     "namespaceSelector": {"any": true}}
+        }),
+    );
+    api.event(
+        PODS,
+        "Pod",
+        "ADDED",
+        pod("api-1", "shop", "api", port, json!({})),
+    );
+    api.event(
+        PODS,
+        "Pod",
+        "ADDED",
+        pod("api-x", "elsewhere", "api", port, json!({})),
+    );
+    api.event(
+        SERVICES,
+        "Service",
+        "ADDED",
+        json!({"metadata": {"name": "backend", "namespace": "other", "labels": {"team": "a"}}}),
+    );
+    api.event(
+        SLICES,
+        "EndpointSlice",
+        "ADDED",
+        json!({
+            "metadata": {"name": "backend-1", "namespace": "other",
+                "labels": {"kubernetes.io/service-name": "backend"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["127.0.0.2"], "conditions": {"ready": true}}],
+            "ports": [{"name": "metrics", "port": port}]
+        }),
+    );
+    let base = serve_app(api.router()).await;
+    let config = kube::Config::new(base.parse().unwrap());
+    let client = kube::Client::try_from(config).unwrap();
+    let discovery = kubernetes_discovery(
+        client,
+        KubernetesSdOptions {
+            annotated_pods: Some(AnnotatedPods {
+                interval: telltale_crds::PromDuration::from_secs(1),
+                timeout: telltale_crds::PromDuration::from_secs(1),
+            }),
+            debounce: Duration::from_millis(20),
+            ..KubernetesSdOptions::default()
+        },
+    );
+    let mut rx = discovery.targets();
+    let d = wait_for(&mut rx, "the initial targets", |d| d.active.len() == 2).await;
+    assert_eq!(
+        addresses(&d),
+        vec![
+            ("shop/api".into(), format!("127.0.0.1:{port}")),
+            ("shop/svc".into(), format!("127.0.0.2:{port}")),
+        ]
+    );
+    let api_target = d.active.iter().find(|t| t.pool == "shop/api").unwrap();
+    let labels: BTreeMap<_, _> = api_target.labels.iter().cloned().collect();
+    assert_eq!(labels["pod"], "api-1");
+    assert_eq!(labels["node"], "node-1");
+    assert_eq!(labels["job"], "api");
+    let meta: BTreeMap<_, _> = api_target.discovered_labels.iter().cloned().collect();
+    assert_eq!(meta["__meta_kubernetes_namespace"], "shop");
+    assert_eq!(meta["__meta_kubernetes_pod_ready"], "true");
+    assert_eq!(meta["__meta_kubernetes_pod_ip"], "127.0.0.1");
+    assert_eq!(meta["__meta_kubernetes_pod_label_app"], "api");
+    assert_eq!(
+        meta["__meta_kubernetes_pod_container_port_number"],
+        port.to_string()
+    );
+    let svc_target = d.active.iter().find(|t| t.pool == "shop/svc").unwrap();
+    let meta: BTreeMap<_, _> = svc_target.discovered_labels.iter().cloned().collect();
+    assert_eq!(meta["__meta_kubernetes_service_name"], "backend");
+    assert_eq!(meta["__meta_kubernetes_service_label_team"], "a");
+    assert_eq!(meta["__meta_kubernetes_endpointslice_port_name"], "metrics");
+
+    // The manager follows the discovery and really scrapes the selected pod.
+    let writer = MemoryWriter::new();
+    let manager = ScrapeManager::new(writer.clone(), &prometheus::Registry::new());
+    tokio::spawn(manager.clone().follow(rx.clone()));
+    // Nudge the channel so the follower sees the current value.
+    api.event(
+        PODS,
+        "Pod",
+        "ADDED",
+        pod("api-2", "shop", "api", port, json!({})),
+    );
+    let d = wait_for(&mut rx, "the second pod", |d| d.active.len() == 3).await;
+    assert_eq!(d.active.iter().filter(|t| t.pool == "shop/api").count(), 2);
+    writer
+        .wait_for("a scrape of the discovered pod", |b| {
+            series_named(b, "requests_total")
+                .iter()
+                .any(|s| s.label("pod") == Some("api-1"))
+        })
+        .await;
+
+    // Watch events: an annotated pod appears, a selected one goes away.
+    api.event(
+        PODS,
+        "Pod",
+        "ADDED",
+        pod(
+            "annotated",
+            "tools",
+            "tool",
+            port,
+            json!({"prometheus.io/scrape": "true", "prometheus.io/path": "/custom"}),
+        ),
+    );
+    api.event(
+        PODS,
+        "Pod",
+        "DELETED",
+        pod("api-1", "shop", "api", port, json!({})),
+    );
+    let d = wait_for(&mut rx, "the annotated pod and the deletion", |d| {
+        d.active.iter().any(|t| t.pool == "kubernetes-pods")
+            && d.active.iter().filter(|t| t.pool == "shop/api").count() == 1
+    })
+    .await;
+    let annotated = d
+        .active
+        .iter()
+        .find(|t| t.pool == "kubernetes-pods")
+        .unwrap();
+    assert_eq!(
+        annotated.url.as_str(),
+        format!("http://127.0.0.1:{port}/custom")
+    );
+    let labels: BTreeMap<_, _> = annotated.labels.iter().cloned().collect();
+    assert_eq!(labels["namespace"], "tools");
+    assert_eq!(labels["pod"], "annotated");
+    assert_eq!(labels["app"], "tool");
+    writer
+        .wait_for("a scrape of the annotated pod", |b| {
+            series_named(b, "requests_total")
+                .iter()
+                .any(|s| s.label("pod") == Some("annotated"))
+        })
+        .await;
+    assert!(
+        exporter.seen().iter().any(|r| r.uri.path() == "/custom"),
+        "the annotation's path was scraped"
+    );
+    assert!(
+        api.watches.load(Ordering::SeqCst) >= 4,
+        "every kind is watched, not polled"
+    );
+    manager.shutdown();
+}

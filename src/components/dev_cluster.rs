@@ -1,0 +1,360 @@
+//! `telltale dev-cluster`: a sharded, replicated cluster on this machine. Every storage
+//! replica is a child `telltale storage` process on a free 127.0.0.1 port with its own
+//! data directory; the scraper/push role and the query role run in this process over a
+//! [`ShardedStorage`] client, and the HTTP address serves remote_write
+//! (`/api/v1/write`), the Prometheus API, and `/api/v1/status/cluster` (every replica's
+//! pid, address, role, applied index and lag) so tests can kill replicas. A replica that
+//! dies stays dead unless `--restart-dead`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Json;
+use axum::extract::State;
+use axum::routing::get;
+use telltale_raft::pb::StatusRequest;
+use telltale_raft::pb::raft_client::RaftClient;
+use telltale_raft::{Shard, ShardMap, ShardedOptions, ShardedStorage};
+use telltale_storage_api::{SampleReader, SampleWriter};
+use tokio::process::{Child, Command};
+
+use crate::cli::DevClusterArgs;
+use crate::ops::{self, Readiness, Shutdown};
+
+/// One replica process.
+struct Member {
+    shard: u32,
+    id: u64,
+    address: String,
+    data_dir: PathBuf,
+    log: PathBuf,
+    args: Vec<String>,
+    child: tokio::sync::Mutex<Option<Child>>,
+    state: Mutex<MemberState>,
+}
+
+#[derive(Default)]
+struct MemberState {
+    pid: Option<u32>,
+    restarts: u32,
+    exit: Option<String>,
+    /// When the process was noticed dead.
+    died: Option<std::time::Instant>,
+}
+
+struct Cluster {
+    members: Vec<Member>,
+    /// Restart dead replicas after this long (`None`: never).
+    restart_after: Option<Duration>,
+    exe: PathBuf,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Member {
+    fn state(&self) -> std::sync::MutexGuard<'_, MemberState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn spawn(&self, exe: &PathBuf) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("cannot open {}", self.log.display()))?;
+        let child = Command::new(exe)
+            .args(&self.args)
+            .env(super::storage::EXIT_WITH_PARENT_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start replica {} of shard {}", self.id, self.shard))?;
+        let pid = child.id();
+        tracing::info!(shard = self.shard, replica = self.id, address = %self.address, pid, log = %self.log.display(), "replica process started");
+        *self.child.lock().await = Some(child);
+        let mut st = self.state();
+        st.pid = pid;
+        st.exit = None;
+        st.died = None;
+        Ok(())
+    }
+
+    /// Notices an exit; returns true if the process is gone.
+    async fn reap(&self) -> bool {
+        let mut child = self.child.lock().await;
+        let Some(c) = child.as_mut() else { return true };
+        match c.try_wait() {
+            Ok(Some(status)) => {
+                tracing::warn!(shard = self.shard, replica = self.id, %status, "replica process exited");
+                *child = None;
+                let mut st = self.state();
+                st.pid = None;
+                st.exit = Some(status.to_string());
+                st.died = Some(std::time::Instant::now());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn stop(&self) {
+        let mut child = self.child.lock().await;
+        if let Some(c) = child.as_mut() {
+            if let Some(pid) = c.id() {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status()
+                    .await;
+            }
+            if tokio::time::timeout(Duration::from_secs(10), c.wait())
+                .await
+                .is_err()
+            {
+                let _ = c.kill().await;
+            }
+        }
+        *child = None;
+    }
+}
+
+pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.shards > 0 && args.replicas > 0,
+        "need at least one shard and one replica"
+    );
+    let registry = ops::new_registry("dev-cluster")?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let exe = std::env::current_exe().context("cannot find the telltale binary")?;
+    let mut members = Vec::new();
+    let mut shards = Vec::new();
+    for shard in 0..args.shards {
+        let ports: Vec<u16> = (0..args.replicas)
+            .map(|_| free_port())
+            .collect::<Result<_, _>>()?;
+        let peers: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1))
+            .collect();
+        let peers = peers.join(",");
+        let mut replicas = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            let id = i as u64 + 1;
+            let address = format!("127.0.0.1:{port}");
+            let data_dir = args
+                .data_dir
+                .join(format!("shard-{shard}"))
+                .join(format!("replica-{id}"));
+            let log = args
+                .data_dir
+                .join(format!("shard-{shard}"))
+                .join(format!("replica-{id}.log"));
+            std::fs::create_dir_all(&data_dir)?;
+            let child_args = vec![
+                "storage".to_string(),
+                "--data-dir".into(),
+                data_dir.display().to_string(),
+                "--grpc-listen".into(),
+                address.clone(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+                "--shard".into(),
+                shard.to_string(),
+                "--replica-id".into(),
+                id.to_string(),
+                "--peers".into(),
+                peers.clone(),
+                "--raft-snapshot-every".into(),
+                args.raft_snapshot_every.to_string(),
+            ];
+            replicas.push(address.clone());
+            members.push(Member {
+                shard,
+                id,
+                address,
+                data_dir,
+                log,
+                args: child_args,
+                child: tokio::sync::Mutex::new(None),
+                state: Mutex::new(MemberState::default()),
+            });
+        }
+        shards.push(Shard {
+            id: shard,
+            replicas,
+        });
+    }
+    let cluster = Arc::new(Cluster {
+        members,
+        restart_after: args.restart_dead.then(|| args.restart_delay.as_duration()),
+        exe,
+    });
+    for m in &cluster.members {
+        m.spawn(&cluster.exe).await?;
+    }
+    let map = ShardMap::new(shards)?;
+    let map_file = args.data_dir.join("shard-map.yaml");
+    std::fs::write(&map_file, map.to_yaml())
+        .with_context(|| format!("cannot write {}", map_file.display()))?;
+    let sharded = ShardedStorage::new(
+        map,
+        ShardedOptions {
+            follower_reads: args.follower_reads,
+            ..ShardedOptions::default()
+        },
+        &registry,
+    )?;
+    let writer: Arc<dyn SampleWriter> = Arc::new(sharded.clone());
+    let reader: Arc<dyn SampleReader> = Arc::new(sharded);
+
+    let supervisor = tokio::spawn(supervise(cluster.clone()));
+    let config = crate::config::load(&args.files)?;
+    let scraper = telltale_scraper::ScrapeManager::new(writer.clone(), &registry);
+    scraper.apply(&config.scrape_targets);
+    let query = Arc::new(telltale_query::Engine::new(
+        reader,
+        Default::default(),
+        &registry,
+    ));
+    let readiness = Readiness::default();
+    let app = telltale_query::router(query)
+        .merge(telltale_scraper::router(
+            scraper.clone(),
+            writer,
+            Default::default(),
+        ))
+        .merge(
+            axum::Router::new()
+                .route("/api/v1/status/cluster", get(status))
+                .with_state(cluster.clone()),
+        )
+        .merge(ops::router(&registry, readiness.clone()));
+    let http = ops::bind(args.listen, "HTTP").await?;
+    tracing::info!(
+        url = %format!("http://{}", http.local_addr()?),
+        shards = args.shards,
+        replicas = args.replicas,
+        shard_map = %map_file.display(),
+        "dev cluster started; replica processes: GET /api/v1/status/cluster"
+    );
+    for m in &cluster.members {
+        println!(
+            "shard {} replica {} pid {} address {} log {}",
+            m.shard,
+            m.id,
+            m.state().pid.unwrap_or(0),
+            m.address,
+            m.log.display()
+        );
+    }
+    readiness.set_ready();
+    let served = ops::serve_http(http, app, Shutdown::on_signals()).await;
+    supervisor.abort();
+    scraper.shutdown();
+    for m in &cluster.members {
+        m.stop().await;
+    }
+    served
+}
+
+/// Notices replica exits; restarts them only with `--restart-dead`, after the delay.
+async fn supervise(cluster: Arc<Cluster>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for m in &cluster.members {
+            if !m.reap().await {
+                continue;
+            }
+            let Some(delay) = cluster.restart_after else {
+                continue;
+            };
+            let due = m.state().died.is_none_or(|d| d.elapsed() >= delay);
+            if due {
+                m.state().restarts += 1;
+                if let Err(e) = m.spawn(&cluster.exe).await {
+                    tracing::error!(error = %e, "cannot restart a replica");
+                }
+            }
+        }
+    }
+}
+
+async fn replica_status(address: &str) -> Option<telltale_raft::pb::StatusResponse> {
+    let channel = telltale_raft::network::channel(address).ok()?;
+    let mut client = RaftClient::new(channel);
+    let mut req = tonic_request(StatusRequest {});
+    req.set_timeout(Duration::from_millis(800));
+    tokio::time::timeout(Duration::from_secs(1), client.status(req))
+        .await
+        .ok()?
+        .ok()
+        .map(|r| r.into_inner())
+}
+
+fn tonic_request<T>(msg: T) -> tonic::Request<T> {
+    tonic::Request::new(msg)
+}
+
+/// `GET /api/v1/status/cluster`.
+async fn status(State(cluster): State<Arc<Cluster>>) -> Json<serde_json::Value> {
+    let answers =
+        futures::future::join_all(cluster.members.iter().map(|m| replica_status(&m.address))).await;
+    let mut shards: std::collections::BTreeMap<u32, Vec<serde_json::Value>> = Default::default();
+    // (address, id, term) of the replica claiming leadership in the highest term.
+    let mut leaders: std::collections::BTreeMap<u32, (String, u64, u64)> = Default::default();
+    let mut newest: std::collections::BTreeMap<u32, u64> = Default::default();
+    for (m, s) in cluster.members.iter().zip(&answers) {
+        if let Some(s) = s {
+            let e = newest.entry(m.shard).or_default();
+            *e = (*e).max(s.last_log_index);
+            if s.role == "leader" && leaders.get(&m.shard).is_none_or(|l| l.2 < s.term) {
+                leaders.insert(m.shard, (m.address.clone(), m.id, s.term));
+            }
+        }
+    }
+    for (m, s) in cluster.members.iter().zip(answers) {
+        let st = m.state();
+        let newest = newest.get(&m.shard).copied().unwrap_or(0);
+        let replica = match s {
+            Some(s) => serde_json::json!({
+                "id": m.id, "address": m.address, "pid": st.pid, "alive": st.pid.is_some(),
+                "restarts": st.restarts, "exit": st.exit, "role": s.role, "term": s.term,
+                "leader_id": s.leader_id, "applied_index": s.applied_index,
+                "last_log_index": s.last_log_index, "snapshot_index": s.snapshot_index,
+                "durable_index": s.durable_index,
+                "lag": newest.saturating_sub(s.applied_index),
+                "data_dir": m.data_dir, "log": m.log,
+            }),
+            None => serde_json::json!({
+                "id": m.id, "address": m.address, "pid": st.pid, "alive": st.pid.is_some(),
+                "restarts": st.restarts, "exit": st.exit, "role": "unreachable",
+                "data_dir": m.data_dir, "log": m.log,
+            }),
+        };
+        shards.entry(m.shard).or_default().push(replica);
+    }
+    let shards: Vec<serde_json::Value> = shards
+        .into_iter()
+        .map(|(id, replicas)| {
+            let leader = leaders.get(&id);
+            serde_json::json!({
+                "id": id,
+                "leader": leader.map(|l| l.0.clone()),
+                "leader_id": leader.map(|l| l.1),
+                "replicas": replicas,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "status": "success", "data": { "shards": shards } }))
+}
