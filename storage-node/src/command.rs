@@ -67,37 +67,78 @@ impl WriteCommand {
         w.finish()
     }
 
-    /// Decodes a log record written by [`WriteCommand::encode`] or [`RecordWriter`].
+    /// Decodes a log record written by [`WriteCommand::encode`] (or a [`RecordWriter`]
+    /// that named every series by its labels).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        decode_record(bytes).ok_or_else(|| Error::Corrupt {
-            what: "log record",
-            detail: format!("{} bytes do not decode", bytes.len()),
-        })
+        let series = decode_record(bytes)
+            .ok_or_else(|| corrupt_record(bytes))?
+            .into_iter()
+            .map(|(series, samples)| match series {
+                RecordSeries::Labels(labels) => Ok(SeriesSamples { labels, samples }),
+                RecordSeries::Id(id) => Err(Error::Corrupt {
+                    what: "log record",
+                    detail: format!("names series {id} by id where labels are required"),
+                }),
+            })
+            .collect::<Result<_>>()?;
+        Ok(WriteCommand { series })
     }
 }
 
-const RECORD_VERSION: u8 = 1;
+/// How a log record names a series: by its labels, or, for a series the engine already
+/// stored, by its id (ids are never reused, and a series is stored in the same atomic
+/// batch as the record that creates it, so every id a record names resolves at replay).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordSeries {
+    Labels(LabelSet),
+    Id(u64),
+}
+
+/// The series of a log record, in record order, with their samples.
+pub type RecordItems = Vec<(RecordSeries, Vec<(i64, f64)>)>;
+
+/// Decodes a log record of either version, series named by labels or by id.
+pub fn decode_log_record(bytes: &[u8]) -> Result<RecordItems> {
+    decode_record(bytes).ok_or_else(|| corrupt_record(bytes))
+}
+
+fn corrupt_record(bytes: &[u8]) -> Error {
+    Error::Corrupt {
+        what: "log record",
+        detail: format!("{} bytes do not decode", bytes.len()),
+    }
+}
+
+/// Version 1 names every series by its labels; version 2 starts each series with a tag:
+/// 0 for labels, `id + 1` for a stored series. Both are read; version 2 is written.
+const RECORD_V1: u8 = 1;
+const RECORD_V2: u8 = 2;
 
 /// Builds a log record straight from borrowed data:
-/// `version:u8 uvarint(series) { uvarint(labels) { uvarint(len) name uvarint(len) value }
-/// uvarint(samples) { varint(t - previous t) f64 bits:u64le } }`. Labels are canonical
-/// (sorted, no empty values); samples are in time order.
+/// `version:u8 uvarint(series) { uvarint(tag) [uvarint(labels) { uvarint(len) name
+/// uvarint(len) value }] uvarint(samples) { varint(t - previous t) f64 bits:u64le } }`,
+/// where the labels follow only a tag of 0 and a tag `id + 1` names a stored series.
+/// Labels are canonical (sorted, no empty values); samples are in time order. Naming a
+/// known series by id keeps the record about an eighth of its size on a scrape-shaped
+/// write (one sample per series), which is most of what RocksDB has to move.
 pub struct RecordWriter(Vec<u8>);
 
 impl RecordWriter {
     pub fn new(series: usize) -> Self {
-        let mut out = Vec::with_capacity(16 + series * 64);
-        out.push(RECORD_VERSION);
+        let mut out = Vec::with_capacity(16 + series * 24);
+        out.push(RECORD_V2);
         put_uvarint(&mut out, series as u64);
         RecordWriter(out)
     }
 
+    /// A series named by its canonical labels.
     pub fn series<'a>(
         &mut self,
         labels: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
         samples: &[(i64, f64)],
     ) {
         let out = &mut self.0;
+        put_uvarint(out, 0);
         put_uvarint(out, labels.len() as u64);
         for (n, v) in labels {
             put_uvarint(out, n.len() as u64);
@@ -105,6 +146,17 @@ impl RecordWriter {
             put_uvarint(out, v.len() as u64);
             out.extend_from_slice(v.as_bytes());
         }
+        self.samples(samples);
+    }
+
+    /// A series already stored, named by its id.
+    pub fn known(&mut self, id: u64, samples: &[(i64, f64)]) {
+        put_uvarint(&mut self.0, id + 1);
+        self.samples(samples);
+    }
+
+    fn samples(&mut self, samples: &[(i64, f64)]) {
+        let out = &mut self.0;
         put_uvarint(out, samples.len() as u64);
         let mut prev = 0i64;
         for &(t, v) in samples {
@@ -119,9 +171,9 @@ impl RecordWriter {
     }
 }
 
-fn decode_record(bytes: &[u8]) -> Option<WriteCommand> {
+fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
     let (&version, mut rest) = bytes.split_first()?;
-    if version != RECORD_VERSION {
+    if version != RECORD_V1 && version != RECORD_V2 {
         return None;
     }
     let uvarint = |rest: &mut &[u8]| -> Option<u64> {
@@ -137,16 +189,25 @@ fn decode_record(bytes: &[u8]) -> Option<WriteCommand> {
     let n_series = uvarint(&mut rest)?;
     let mut series = Vec::with_capacity((n_series as usize).min(bytes.len()));
     for _ in 0..n_series {
-        let n_labels = uvarint(&mut rest)?;
-        let mut pairs = Vec::with_capacity((n_labels as usize).min(64));
-        for _ in 0..n_labels {
-            let len = uvarint(&mut rest)? as usize;
-            let name = String::from_utf8(take(&mut rest, len)?).ok()?;
-            let len = uvarint(&mut rest)? as usize;
-            let value = String::from_utf8(take(&mut rest, len)?).ok()?;
-            pairs.push((name, value));
-        }
-        let labels = LabelSet::from_canonical(pairs)?;
+        let tag = if version == RECORD_V1 {
+            0
+        } else {
+            uvarint(&mut rest)?
+        };
+        let named = if tag == 0 {
+            let n_labels = uvarint(&mut rest)?;
+            let mut pairs = Vec::with_capacity((n_labels as usize).min(64));
+            for _ in 0..n_labels {
+                let len = uvarint(&mut rest)? as usize;
+                let name = String::from_utf8(take(&mut rest, len)?).ok()?;
+                let len = uvarint(&mut rest)? as usize;
+                let value = String::from_utf8(take(&mut rest, len)?).ok()?;
+                pairs.push((name, value));
+            }
+            RecordSeries::Labels(LabelSet::from_canonical(pairs)?)
+        } else {
+            RecordSeries::Id(tag - 1)
+        };
         let n_samples = uvarint(&mut rest)?;
         let mut samples = Vec::with_capacity((n_samples as usize).min(bytes.len()));
         let mut t = 0i64;
@@ -156,9 +217,9 @@ fn decode_record(bytes: &[u8]) -> Option<WriteCommand> {
             rest = tail;
             samples.push((t, f64::from_bits(u64::from_le_bytes(*v))));
         }
-        series.push(SeriesSamples { labels, samples });
+        series.push((named, samples));
     }
-    rest.is_empty().then_some(WriteCommand { series })
+    rest.is_empty().then_some(series)
 }
 
 #[cfg(test)]
@@ -209,6 +270,72 @@ mod tests {
         );
         assert_eq!(WriteCommand::decode(&cmd.encode()).unwrap(), cmd);
         assert!(WriteCommand::decode(b"\xff\xff").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn records_naming_series_by_id_or_labels_round_trip(
+            items in proptest::collection::vec(
+                (proptest::option::of(0u64..u64::MAX - 1),
+                 proptest::collection::vec((any::<i64>(), any::<u64>()), 0..5)),
+                0..6,
+            )
+        ) {
+            let labels = LabelSet::from_canonical(vec![
+                ("__name__".to_string(), "up".to_string()),
+                ("job".to_string(), "x".to_string()),
+            ]).unwrap();
+            let mut w = RecordWriter::new(items.len());
+            let mut want = Vec::new();
+            for (id, samples) in &items {
+                let mut samples: Vec<(i64, f64)> =
+                    samples.iter().map(|(t, v)| (*t, f64::from_bits(*v))).collect();
+                samples.sort_by_key(|s| s.0);
+                match id {
+                    Some(id) => {
+                        w.known(*id, &samples);
+                        want.push((RecordSeries::Id(*id), samples));
+                    }
+                    None => {
+                        w.series(labels.iter(), &samples);
+                        want.push((RecordSeries::Labels(labels.clone()), samples));
+                    }
+                }
+            }
+            let got = decode_log_record(&w.finish()).unwrap();
+            prop_assert_eq!(got.len(), want.len());
+            for ((gs, gv), (ws, wv)) in got.iter().zip(&want) {
+                prop_assert_eq!(gs, ws);
+                let bits = |v: &[(i64, f64)]| v.iter().map(|(t, x)| (*t, x.to_bits())).collect::<Vec<_>>();
+                prop_assert_eq!(bits(gv), bits(wv));
+            }
+        }
+    }
+
+    #[test]
+    fn version_1_records_still_decode_and_commands_refuse_ids() {
+        // Version 1 as the previous release wrote it: one series {__name__="up"}, one
+        // sample (t=5, 1.0).
+        let mut v1 = vec![1u8, 1, 1, 8];
+        v1.extend_from_slice(b"__name__");
+        v1.push(2);
+        v1.extend_from_slice(b"up");
+        v1.extend_from_slice(&[1, 10]);
+        v1.extend_from_slice(&1.0f64.to_bits().to_le_bytes());
+        let cmd = WriteCommand::decode(&v1).unwrap();
+        assert_eq!(cmd.series[0].labels.to_string(), r#"{__name__="up"}"#);
+        assert_eq!(cmd.series[0].samples, vec![(5, 1.0)]);
+
+        let mut w = RecordWriter::new(1);
+        w.known(41, &[(5, 1.0)]);
+        let by_id = w.finish();
+        assert_eq!(
+            decode_log_record(&by_id).unwrap(),
+            vec![(RecordSeries::Id(41), vec![(5, 1.0)])]
+        );
+        let err = WriteCommand::decode(&by_id).unwrap_err().to_string();
+        assert!(err.contains("by id"), "{err}");
+        assert!(decode_log_record(&[3, 0]).is_err(), "unknown version");
     }
 
     #[test]

@@ -90,11 +90,6 @@ impl Head {
         self.samples += 1;
     }
 
-    /// The oldest sample of series `id` in the head.
-    pub fn min_ts(&self, id: u64) -> Option<i64> {
-        self.series.get(&id).and_then(HeadSeries::min_ts)
-    }
-
     pub fn heap_bytes(&self) -> usize {
         self.series
             .values()

@@ -20,7 +20,7 @@ use tracing::debug;
 
 use super::{Engine, WriterState};
 use crate::chunk::samples;
-use crate::command::{RecordWriter, WriteCommand};
+use crate::command::{RecordItems, RecordSeries, RecordWriter, WriteCommand};
 use crate::error::{Error, Result};
 use crate::index::{canonical_pairs, pairs_hash};
 use crate::labels::{LabelSet, render_labels};
@@ -104,11 +104,10 @@ impl Engine {
         }
         let mut record = RecordWriter::new(items.len());
         for item in &items {
-            let labels = match &item.key {
-                Key::Known(_, l) => l.as_ref(),
-                Key::New(l) => l.as_ref(),
-            };
-            record.series(labels.iter(), &item.samples);
+            match &item.key {
+                Key::Known(id, _) => record.known(*id, &item.samples),
+                Key::New(l) => record.series(l.iter(), &item.samples),
+            }
         }
         let record = record.finish();
         let mut w = self.writer();
@@ -192,12 +191,10 @@ impl Engine {
                         },
                     },
                 };
-                let mut head_min = head.min_ts(id);
-                let mut head_max = head
-                    .series
-                    .get(&id)
-                    .and_then(|h| h.chunk.bounds())
-                    .map(|b| b.1);
+                let (mut head_min, mut head_max) = match head.series.get(&id) {
+                    Some(h) => (h.min_ts(), h.chunk.bounds().map(|b| b.1)),
+                    None => (None, None),
+                };
                 // Samples are in time order: each day of this item is checked once.
                 let mut checked_day = w.indexed_day.get(&id).copied();
                 for &(t, v) in &item.samples {
@@ -295,6 +292,30 @@ impl Engine {
             _ => self.store.indexed_on(day, id),
         }
     }
+}
+
+/// The items of a log record: series named by id resolve through the index (they were
+/// stored by an earlier record, or the snapshot the database came from).
+pub(super) fn record_items(engine: &Engine, record: RecordItems) -> Result<Vec<Item<'static>>> {
+    let index = engine.index();
+    record
+        .into_iter()
+        .map(|(series, samples)| {
+            let key = match series {
+                RecordSeries::Labels(labels) => Key::New(Cow::Owned(labels)),
+                RecordSeries::Id(id) => match index.labels_of(id) {
+                    Some(labels) => Key::Known(id, labels.clone()),
+                    None => {
+                        return Err(Error::Corrupt {
+                            what: "log record",
+                            detail: format!("names series {id}, which is not stored"),
+                        });
+                    }
+                },
+            };
+            Ok(Item { key, samples })
+        })
+        .collect()
 }
 
 /// The items of a command whose series are identified by labels only.

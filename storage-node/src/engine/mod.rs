@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use crate::command::WriteCommand;
+use crate::command::decode_log_record;
 use crate::error::{Error, Result};
 use crate::hashing::IdMap;
 use crate::head::{Frozen, Head};
@@ -187,8 +187,8 @@ impl Engine {
         let records = self.store.wal_after(flushed_seq)?;
         let mut w = self.writer();
         for (seq, bytes) in &records {
-            let cmd = WriteCommand::decode(bytes)?;
-            self.apply_locked(&mut w, *seq, &apply::command_items(&cmd), None, false)?;
+            let items = apply::record_items(self, decode_log_record(bytes)?)?;
+            self.apply_locked(&mut w, *seq, &items, None, false)?;
         }
         Ok(records.len())
     }
