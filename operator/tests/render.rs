@@ -175,9 +175,20 @@ fn components_read_the_shard_map() {
     let c = container_of(scraper);
     assert_eq!(
         c.args.as_ref().unwrap().join(" "),
-        "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2"
+        "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2 \
+         --kubernetes-discovery --watch-namespace $(POD_NAMESPACE) --queue-dir /data/queue"
     );
     assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAME"));
+    assert!(
+        c.env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|e| e.name == "POD_NAMESPACE")
+    );
+    // The queue lives on a volume: the root filesystem is read-only.
+    let mounts = c.volume_mounts.as_ref().unwrap();
+    assert!(mounts.iter().any(|m| m.mount_path == "/data"), "{mounts:?}");
     let args = |name: &str| {
         let d = r.deployments.iter().find(|d| d.name_any() == name).unwrap();
         d.spec.template.spec.as_ref().unwrap().containers[0]
