@@ -314,7 +314,14 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
     );
     let mut running: Vec<RunningPod> = pods.iter().map(|p| kubelet.start(p)).collect();
     for pod in &running {
-        eprintln!("{}: {}", pod.name, pod.command.join(" "));
+        let env: Vec<String> = pod.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!(
+            "{} pod {}:\n  env: {}\n  command: {}",
+            pod.workload,
+            pod.name,
+            env.join(" "),
+            pod.command.join(" ")
+        );
     }
     for pod in &mut running {
         pod.wait_ready().await;

@@ -182,30 +182,6 @@ current-context: pod
             })
             .collect()
     }
-
-    /// One object, if it exists.
-    pub async fn get(
-        &self,
-        api_version: &str,
-        kind: &str,
-        namespace: &str,
-        name: &str,
-    ) -> Option<Value> {
-        let path = format!("{}/{name}", collection_path(api_version, kind, namespace));
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        if resp.status() == reqwest::StatusCode::NOT_FOUND {
-            return None;
-        }
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap();
-        assert!(status.is_success(), "GET {path}: {status} {body}");
-        Some(body)
-    }
 }
 
 impl Drop for KubeApi {

@@ -63,6 +63,8 @@ pub struct Kubelet {
 /// A pod's process.
 pub struct RunningPod {
     pub name: String,
+    /// `StatefulSet/<name>` or `Deployment/<name>`.
+    pub workload: String,
     pub proc: Proc,
     /// The command line as started (program first), after expansion and mapping.
     pub command: Vec<String>,
@@ -220,6 +222,7 @@ impl Kubelet {
         });
         RunningPod {
             name: pod.name.clone(),
+            workload: pod.workload.clone(),
             proc,
             command: argv,
             env,
@@ -394,11 +397,6 @@ impl RunningPod {
         if let Some(url) = self.ready_url.clone() {
             wait_ready(&mut self.proc, &url).await;
         }
-    }
-
-    /// The environment variable `name` the process got.
-    pub fn env(&self, name: &str) -> Option<&str> {
-        self.env.get(name).map(String::as_str)
     }
 
     /// The value of `--flag` (or `--flag=value`) on the command line.
