@@ -156,7 +156,7 @@ impl Kubelet {
                 )
             })
             .collect();
-        mounts.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
         let map = |s: &str| map_paths(&self.network.map(s, Some(&pod.name)), &mounts);
 
         let env = self.env(pod, c);
