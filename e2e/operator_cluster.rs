@@ -352,8 +352,8 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
             let leaders: Vec<&StatusResponse> =
                 statuses.iter().filter(|s| s.role == "leader").collect();
             let [leader] = leaders.as_slice() else {
-            return None;
-        };
+                return None;
+            };
             let agreed = statuses
                 .iter()
                 .all(|s| s.leader_id == leader.id && s.term == leader.term && s.voters.len() == 3);
