@@ -303,6 +303,19 @@ pub struct AlertmanagerArgs {
     pub files: Vec<PathBuf>,
     #[arg(long, env = "TELLTALE_EXTERNAL_URL")]
     pub external_url: Option<String>,
+    /// Read AlertRules, the MetricCluster's alerting section and receivers' Secrets from
+    /// the Kubernetes API (in-cluster config or kubeconfig), watched and applied live;
+    /// `-f` rules are applied as well.
+    #[arg(long)]
+    pub kubernetes: bool,
+    /// Namespace of the AlertRules, the MetricCluster and the Secrets (with
+    /// `--kubernetes`).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// The MetricCluster whose `spec.alerting` routes the alerts (with `--kubernetes`;
+    /// replaces an alerting section from `-f` files).
+    #[arg(long, env = "TELLTALE_METRIC_CLUSTER")]
+    pub metric_cluster: Option<String>,
 }
 
 #[derive(Args, Debug)]

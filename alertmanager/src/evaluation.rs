@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::group::{GroupState, Health, eval_offset_ms, eval_timestamp};
 use crate::manager::{Shared, now_ms};
 use crate::notify::{NotifyAlert, generator_url};
-use crate::series::{alert_series, recorded};
+use crate::series::{alert_series, label_set, recorded, stale_markers};
 use crate::state::{Alert, RuleContext};
 
 /// The notification form of `alerts` (pending ones are left out).
@@ -84,7 +84,12 @@ async fn evaluate_group(
             let outcome = if status.rule.is_recording() {
                 result
                     .and_then(|samples| recorded(&status.rule, &samples, ts))
-                    .map(|series| writes.extend(series))
+                    .map(|series| {
+                        let current = series.iter().map(label_set).collect();
+                        writes.extend(stale_markers(&status.written, &current, ts));
+                        status.written = current;
+                        writes.extend(series);
+                    })
             } else {
                 let ctx = RuleContext {
                     rule: &status.rule,
@@ -95,7 +100,11 @@ async fn evaluate_group(
                     .and_then(|samples| status.alerts.evaluate(ctx, &samples, ts))
                     .map(|evaluation| {
                         status.alerts = evaluation.alerts;
-                        writes.extend(alert_series(&status.alerts, ts));
+                        let series = alert_series(&status.alerts, ts);
+                        let current = series.iter().map(label_set).collect();
+                        writes.extend(stale_markers(&status.written, &current, ts));
+                        status.written = current;
+                        writes.extend(series);
                         to_dispatch.extend(notify_alerts(
                             &evaluation.notify,
                             external_url,

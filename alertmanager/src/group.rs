@@ -1,13 +1,12 @@
 //! [`GroupState`]: the rules of one rule group with their alerts and health, and the
 //! group's evaluation schedule (Prometheus's stable per-group offset).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-use std::collections::BTreeMap;
 
 use telltale_crds::{Rule, RuleGroup};
 
-use crate::labels::to_text;
+use crate::labels::{LabelSet, to_text};
 use crate::state::{Alert, AlertSet, AlertState};
 
 /// Identifies a rule group: the `AlertRule` it comes from (`namespace/name`) and its name.
@@ -56,6 +55,9 @@ pub struct RuleStatus {
     pub evaluation_seconds: f64,
     /// Whether the last update sent to notification had alerts.
     pub notified_any: bool,
+    /// The series the rule wrote at its last successful evaluation: those missing from
+    /// the next one get a staleness marker.
+    pub written: BTreeSet<LabelSet>,
 }
 
 /// A rule group and the state of its rules.
@@ -119,6 +121,7 @@ impl GroupState {
                     last_evaluation_ms: None,
                     evaluation_seconds: 0.0,
                     notified_any: false,
+                    written: BTreeSet::new(),
                 },
             };
             rules.push(status);

@@ -38,6 +38,8 @@ pub mod format;
 pub mod group;
 /// Inhibition rules.
 pub mod inhibit;
+/// In a Kubernetes cluster: AlertRules and routing from the API, Secrets.
+pub mod kubernetes;
 /// Label sets, fingerprints and their text form.
 pub mod labels;
 /// The rule manager: schedules group evaluations and applies rule changes.
@@ -73,6 +75,7 @@ pub mod validate;
 
 pub use api::router;
 pub use error::{Error, Result};
+pub use kubernetes::{ClusterWatch, ClusterWatchOptions, KubernetesSecrets, watch_cluster};
 pub use manager::{RuleManager, now_ms};
 pub use options::ManagerOptions;
 pub use querier::{QueriedSample, RuleQuerier};

@@ -1,7 +1,7 @@
 //! [`RuleManager`]: runs every rule group of every `AlertRule` on its schedule, feeds the
 //! alerts to the [`Dispatcher`], writes recorded series, and persists alert state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,14 +10,16 @@ use telltale_crds::{AlertRule, AlertingSpec, RuleGroup};
 use tokio::task::JoinHandle;
 
 use crate::dispatch::{Dispatcher, DispatcherOptions};
+use crate::error::{Error, Result};
 use crate::evaluation::{notify_alerts, run_group};
 use crate::group::{GroupKey, GroupState, RuleStatus};
 use crate::metrics::Metrics;
 use crate::options::ManagerOptions;
 use crate::querier::RuleQuerier;
+use crate::series::stale_markers;
 use crate::state::Alert;
 use crate::store::{FileStateStore, RULES_DOC, StateStore, load_json};
-use crate::validate::validate_rules;
+use crate::validate::{validate_alerting, validate_rules};
 
 struct RunningGroup {
     spec: RuleGroup,
@@ -36,7 +38,8 @@ pub(crate) struct RuleStateDoc {
 /// What each group task needs.
 pub(crate) struct Shared {
     pub(crate) querier: Arc<dyn RuleQuerier>,
-    pub(crate) alerting: AlertingSpec,
+    /// The alerting section in use (replaced by [`RuleManager::set_alerting`]).
+    pub(crate) alerting: Mutex<AlertingSpec>,
     pub(crate) options: ManagerOptions,
     pub(crate) metrics: Metrics,
     pub(crate) dispatcher: Dispatcher,
@@ -85,6 +88,9 @@ pub struct RuleManager {
     shared: Arc<Shared>,
     groups: Mutex<BTreeMap<GroupKey, RunningGroup>>,
     stopped: AtomicBool,
+    /// The spec of each AlertRule last rejected, by `namespace/name`, so that one bad
+    /// version is counted once however often the rule set is applied.
+    rejected: Mutex<BTreeMap<String, String>>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -146,7 +152,7 @@ impl RuleManager {
         Arc::new(RuleManager {
             shared: Arc::new(Shared {
                 querier,
-                alerting,
+                alerting: Mutex::new(alerting),
                 options: opts,
                 metrics,
                 dispatcher,
@@ -158,6 +164,7 @@ impl RuleManager {
             }),
             groups: Mutex::new(BTreeMap::new()),
             stopped: AtomicBool::new(false),
+            rejected: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -174,10 +181,21 @@ impl RuleManager {
         }
         let mut desired: BTreeMap<GroupKey, RuleGroup> = BTreeMap::new();
         let mut kept_files = Vec::new();
+        let mut rejected = self.rejected.lock().expect("rejected lock");
+        let mut still_rejected = BTreeMap::new();
         for resource in rules {
             let file = file_of(resource);
             if let Err(e) = validate_rules(&resource.spec) {
-                tracing::error!(alert_rule = %file, error = %e, "invalid AlertRule, keeping its previous rules");
+                let spec = serde_json::to_string(&resource.spec).unwrap_or_default();
+                if rejected.get(&file) != Some(&spec) {
+                    tracing::error!(alert_rule = %file, error = %e, "invalid AlertRule, keeping its previous rules");
+                    self.shared
+                        .metrics
+                        .config_rejected
+                        .with_label_values(&["AlertRule"])
+                        .inc();
+                }
+                still_rejected.insert(file.clone(), spec);
                 kept_files.push(file);
                 continue;
             }
@@ -189,6 +207,8 @@ impl RuleManager {
                 desired.insert(key, group.clone());
             }
         }
+        *rejected = still_rejected;
+        drop(rejected);
         let now = now_ms();
         let mut groups = self.groups.lock().expect("groups lock");
         let removed: Vec<GroupKey> = groups
@@ -221,6 +241,56 @@ impl RuleManager {
         }
     }
 
+    /// Replaces the routing tree, receivers and inhibition rules at once, keeping the
+    /// silences, the notification log and the alert state. An invalid section is logged,
+    /// counted (`telltale_alertmanager_config_rejected_total{kind="MetricCluster"}`) and
+    /// returned as an error; the section in use stays.
+    pub fn set_alerting(&self, alerting: &AlertingSpec) -> Result<()> {
+        let mut current = self.shared.alerting.lock().expect("alerting lock");
+        if *current == *alerting {
+            return Ok(());
+        }
+        let result = validate_alerting(alerting)
+            .map_err(|e| Error::Config {
+                field: e.field,
+                message: e.message,
+            })
+            .and_then(|()| self.shared.dispatcher.set_config(alerting));
+        match &result {
+            Ok(()) => {
+                *current = alerting.clone();
+                tracing::info!(
+                    receivers = alerting.receivers.len(),
+                    inhibit_rules = alerting.inhibit_rules.len(),
+                    "alerting configuration applied"
+                );
+            }
+            Err(e) => {
+                self.shared
+                    .metrics
+                    .config_rejected
+                    .with_label_values(&["MetricCluster"])
+                    .inc();
+                tracing::error!(error = %e, "invalid alerting configuration, keeping the one in use");
+            }
+        }
+        result
+    }
+
+    /// Counts a resource of `kind` refused because it could not be decoded.
+    pub fn count_rejected(&self, kind: &str) {
+        self.shared
+            .metrics
+            .config_rejected
+            .with_label_values(&[kind])
+            .inc();
+    }
+
+    /// The alerting section in use.
+    pub fn alerting(&self) -> AlertingSpec {
+        self.shared.alerting.lock().expect("alerting lock").clone()
+    }
+
     /// Stops a group's task and returns its rules.
     fn stop_group(&self, group: &RunningGroup) -> Vec<RuleStatus> {
         group.task.abort();
@@ -234,8 +304,8 @@ impl RuleManager {
         state.rules.clone()
     }
 
-    /// Sends the alerts of rules that no longer exist as resolved, once, and forgets
-    /// their persisted state.
+    /// Sends the alerts of rules that no longer exist as resolved, once, forgets their
+    /// persisted state, and writes staleness markers for every series they wrote.
     fn retire(&self, rules: Vec<RuleStatus>, now: i64) {
         if rules.is_empty() {
             return;
@@ -249,6 +319,22 @@ impl RuleManager {
         let ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
         self.shared.persist_rules(&[], &ids);
         self.shared.dispatcher.put(alerts, now);
+        let markers = stale_markers(rules.iter().flat_map(|r| &r.written), &BTreeSet::new(), now);
+        if let Some(writer) = self.shared.options.writer.clone()
+            && !markers.is_empty()
+        {
+            let metrics = self.shared.metrics.clone();
+            tokio::spawn(async move {
+                let count = markers.len() as u64;
+                match writer.write(markers).await {
+                    Ok(_) => metrics.samples_written.inc_by(count),
+                    Err(e) => {
+                        metrics.write_failures.inc();
+                        tracing::warn!(error = %e, "cannot write staleness markers of removed rules");
+                    }
+                }
+            });
+        }
     }
 
     /// Stops evaluating (alert state stays persisted); notifications already started
@@ -263,11 +349,15 @@ impl RuleManager {
     }
 
     /// [`RuleManager::shutdown`], then waits (at most `limit`) until notifications already
-    /// being delivered are done and logged, so a restart does not repeat them.
+    /// being delivered are done and logged, so a restart does not repeat them; then
+    /// closes the state store (a new manager may open it at once).
     pub async fn stop(&self, limit: std::time::Duration) {
         self.shutdown();
         if !self.shared.dispatcher.drain(limit).await {
             tracing::warn!(?limit, "notifications still in flight at shutdown");
+        }
+        if let Some(store) = &self.shared.store {
+            store.close();
         }
     }
 
@@ -287,7 +377,7 @@ impl RuleManager {
 
     /// The alerting section in use, as YAML (for `/api/v2/status`).
     pub fn alerting_yaml(&self) -> String {
-        serde_yaml::to_string(&self.shared.alerting).unwrap_or_default()
+        serde_yaml::to_string(&self.alerting()).unwrap_or_default()
     }
 
     /// The external URL alerts link to.

@@ -18,6 +18,8 @@ pub struct Metrics {
     /// Recorded and `ALERTS` samples written, and failed writes.
     pub samples_written: IntCounter,
     pub write_failures: IntCounter,
+    /// AlertRules and alerting sections refused as invalid, by `kind`.
+    pub config_rejected: IntCounterVec,
 }
 
 impl Metrics {
@@ -70,8 +72,16 @@ impl Metrics {
                 "Failed writes of rule results.",
             )
             .expect("valid metric"),
+            config_rejected: IntCounterVec::new(
+                Opts::new(
+                    "telltale_alertmanager_config_rejected_total",
+                    "Invalid AlertRules and alerting sections refused (the last good one stays), by kind.",
+                ),
+                &["kind"],
+            )
+            .expect("valid metric"),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 8] = [
             Box::new(m.rule_evaluations.clone()),
             Box::new(m.rule_evaluation_failures.clone()),
             Box::new(m.alerts.clone()),
@@ -79,6 +89,7 @@ impl Metrics {
             Box::new(m.notification_latency.clone()),
             Box::new(m.samples_written.clone()),
             Box::new(m.write_failures.clone()),
+            Box::new(m.config_rejected.clone()),
         ];
         for c in collectors {
             if let Err(e) = registry.register(c) {
@@ -87,6 +98,9 @@ impl Metrics {
         }
         for state in ["pending", "firing"] {
             m.alerts.with_label_values(&[state]).set(0);
+        }
+        for kind in ["AlertRule", "MetricCluster"] {
+            m.config_rejected.with_label_values(&[kind]).reset();
         }
         m
     }

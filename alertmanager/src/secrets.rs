@@ -41,7 +41,7 @@ pub trait SecretResolver: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FileSecrets;
 
-fn read_file(path: &str) -> Result<Secret> {
+pub(crate) fn read_file(path: &str) -> Result<Secret> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Secret {
         reference: format!("file {path}"),
         message: e.to_string(),

@@ -1,6 +1,14 @@
 //! Series that rules write back to storage: recording rule results, and Prometheus's
 //! `ALERTS{alertstate="pending|firing"}` (value 1) and `ALERTS_FOR_STATE` (value: when
 //! the alert became active, in seconds). Pure: builds [`TimeSeries`] for a writer.
+//!
+//! As in Prometheus, a series a rule wrote at one evaluation and not at the next (an
+//! alert that stopped being pending or firing, a recording that vanished from the
+//! result) gets a staleness marker at that next evaluation, and every series of a rule
+//! group that is removed gets one when it goes: queries stop seeing it at once instead
+//! of five minutes later.
+
+use std::collections::BTreeSet;
 
 use telltale_crds::Rule;
 use telltale_storage_api::{Label, Sample, TimeSeries};
@@ -16,6 +24,29 @@ pub const ALERTS: &str = "ALERTS";
 pub const ALERTS_FOR_STATE: &str = "ALERTS_FOR_STATE";
 /// The label of `ALERTS` that holds the state.
 pub const ALERT_STATE: &str = "alertstate";
+/// Prometheus's staleness marker: a NaN with this bit pattern ends a series.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The labels of a series as a set.
+pub fn label_set(ts: &TimeSeries) -> LabelSet {
+    ts.labels
+        .iter()
+        .map(|l| (l.name.clone(), l.value.clone()))
+        .collect()
+}
+
+/// Staleness markers at `t_ms` for each series of `previous` not in `current`.
+pub fn stale_markers<'a>(
+    previous: impl IntoIterator<Item = &'a LabelSet>,
+    current: &BTreeSet<LabelSet>,
+    t_ms: i64,
+) -> Vec<TimeSeries> {
+    previous
+        .into_iter()
+        .filter(|labels| !current.contains(*labels))
+        .map(|labels| series(labels.clone(), t_ms, f64::from_bits(STALE_NAN_BITS)))
+        .collect()
+}
 
 fn series(labels: LabelSet, t_ms: i64, value: f64) -> TimeSeries {
     TimeSeries {
@@ -116,6 +147,25 @@ mod tests {
         );
         rule.labels.insert("job".into(), "same".into());
         assert!(recorded(&rule, &[sample("a", 1.0), sample("b", 2.0)], 5000).is_err());
+    }
+
+    #[test]
+    fn vanished_series_get_staleness_markers() {
+        let set = |names: &[&str]| -> BTreeSet<LabelSet> {
+            names
+                .iter()
+                .map(|n| [("__name__".to_string(), n.to_string())].into())
+                .collect()
+        };
+        let previous = set(&["a", "b", "c"]);
+        let out = stale_markers(&previous, &set(&["b", "d"]), 9);
+        let names: Vec<String> = out.iter().map(|ts| ts.labels[0].value.clone()).collect();
+        assert_eq!(names, ["a", "c"]);
+        for ts in &out {
+            assert_eq!(ts.samples[0].timestamp_ms, 9);
+            assert_eq!(ts.samples[0].value.to_bits(), STALE_NAN_BITS);
+        }
+        assert!(stale_markers(&previous, &previous, 9).is_empty());
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub trait StateStore: Send + Sync {
     fn load(&self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Replaces the document atomically and durably.
     fn save(&self, name: &str, data: &[u8]) -> Result<()>;
+    /// Releases what the store holds (a database lock), so that another store can open
+    /// the same place; later loads and saves may fail.
+    fn close(&self) {}
 }
 
 /// Documents as files in one directory.

@@ -120,3 +120,107 @@ async fn recordings_and_alert_series_are_written() {
     assert!(common::metric(&registry, "telltale_rule_samples_written_total", &[]) >= 3.0);
     m.shutdown();
 }
+
+/// Whether `value` is Prometheus's staleness marker.
+fn is_stale(line: &str) -> bool {
+    // `f64::from_bits(0x7ff0000000000002)` prints as NaN; the bits are checked below.
+    line.ends_with(" NaN")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vanished_series_get_staleness_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("node.rules.yml");
+    std::fs::write(&file, RULE_FILE).unwrap();
+    let rule = alert_rule_from_file(&file).unwrap();
+    let querier = Arc::new(FakeQuerier::default());
+    querier.set(
+        "sum by (job) (up)",
+        Ok(vec![
+            sample(&[("job", "node")], 2.0),
+            sample(&[("job", "api")], 5.0),
+        ]),
+    );
+    querier.set(
+        "job:up:sum < 3",
+        Ok(vec![sample(
+            &[("__name__", "job:up:sum"), ("job", "node")],
+            2.0,
+        )]),
+    );
+    let writer = Arc::new(MemoryWriter::default());
+    let m = RuleManager::new(
+        querier.clone(),
+        AlertingSpec::default(),
+        ManagerOptions {
+            writer: Some(writer.clone()),
+            ..ManagerOptions::default()
+        },
+        &prometheus::Registry::new(),
+    );
+    m.apply(std::slice::from_ref(&rule));
+    wait_for("the pending alert's series", || {
+        !writer.lines("ALERTS_FOR_STATE").is_empty()
+    })
+    .await;
+    assert!(writer.lines("ALERTS").iter().all(|l| !is_stale(l)));
+
+    // The alert stops being pending and job=api drops out of the recording: both get a
+    // marker at the next evaluation, the series still present do not.
+    querier.set("job:up:sum < 3", Ok(vec![]));
+    querier.set(
+        "sum by (job) (up)",
+        Ok(vec![sample(&[("job", "node")], 2.0)]),
+    );
+    wait_for("the markers of the alert", || {
+        writer.lines("ALERTS").iter().any(|l| is_stale(l))
+    })
+    .await;
+    wait_for("the marker of the recording", || {
+        writer
+            .lines("job:up:sum")
+            .iter()
+            .any(|l| l == "job=api,source=recorded NaN")
+    })
+    .await;
+    let alerts = writer.lines("ALERTS");
+    assert_eq!(
+        alerts.last().unwrap(),
+        "alertname=TooFew,alertstate=pending,job=node,severity=warning NaN"
+    );
+    assert_eq!(
+        writer.lines("ALERTS_FOR_STATE").last().unwrap(),
+        "alertname=TooFew,job=node,severity=warning NaN"
+    );
+    assert!(
+        !writer
+            .lines("job:up:sum")
+            .iter()
+            .any(|l| l == "job=node,source=recorded NaN"),
+        "a series still returned is not marked"
+    );
+    for s in writer.written.lock().unwrap().iter() {
+        let v = s.samples[0].value;
+        if v.is_nan() {
+            assert_eq!(v.to_bits(), 0x7ff0_0000_0000_0002, "the staleness NaN");
+        }
+    }
+
+    // Removing the group marks every series it still wrote, once.
+    let before = writer.written.lock().unwrap().len();
+    m.apply(&[]);
+    wait_for("the markers of the removed group", || {
+        writer
+            .lines("job:up:sum")
+            .iter()
+            .any(|l| l == "job=node,source=recorded NaN")
+    })
+    .await;
+    let after: Vec<TimeSeries> = writer.written.lock().unwrap()[before..].to_vec();
+    let stale: Vec<&TimeSeries> = after
+        .iter()
+        .filter(|s| s.samples[0].value.is_nan())
+        .collect();
+    assert_eq!(stale.len(), 1, "only job=node was still written: {after:?}");
+    m.shutdown();
+}

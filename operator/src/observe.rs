@@ -86,24 +86,34 @@ pub async fn observe(
             .and_then(|s| s.updated_replicas)
             .unwrap_or(0) as u32,
     });
-    for (c, layout) in [
-        (Component::Query, &spec.query),
-        (Component::Alertmanager, &spec.alertmanager),
-    ] {
-        let status = deploys
-            .get_opt(&names.component(c))
-            .await?
-            .and_then(|d| d.status);
-        workloads.push(WorkloadView {
-            component: c,
-            shard: None,
-            desired: layout.replicas,
-            ready: status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) as u32,
-            updated: status
-                .as_ref()
-                .and_then(|s| s.updated_replicas)
-                .unwrap_or(0) as u32,
-        });
-    }
+    let query = deploys
+        .get_opt(&names.component(Component::Query))
+        .await?
+        .and_then(|d| d.status);
+    workloads.push(WorkloadView {
+        component: Component::Query,
+        shard: None,
+        desired: spec.query.replicas,
+        ready: query.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) as u32,
+        updated: query.as_ref().and_then(|s| s.updated_replicas).unwrap_or(0) as u32,
+    });
+    // The alertmanager is a StatefulSet of one pod, whatever spec.alertmanager.replicas says.
+    let alertmanager = sts
+        .get_opt(&names.component(Component::Alertmanager))
+        .await?
+        .and_then(|s| s.status);
+    workloads.push(WorkloadView {
+        component: Component::Alertmanager,
+        shard: None,
+        desired: 1,
+        ready: alertmanager
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0) as u32,
+        updated: alertmanager
+            .as_ref()
+            .and_then(|s| s.updated_replicas)
+            .unwrap_or(0) as u32,
+    });
     Ok(Observation { shards, workloads })
 }

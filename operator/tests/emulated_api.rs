@@ -63,7 +63,7 @@ async fn available_cluster(emu: &Emulator, name: &str, spec: serde_json::Value) 
             .ok()?
             .items
             .len();
-        (n >= 2 && d >= 2).then_some(())
+        (n >= 3 && d >= 1).then_some(())
     })
     .await;
     eventually("Available", || async {
@@ -337,9 +337,14 @@ async fn deletion_cleans_up_and_keeps_pvcs_unless_told() {
     };
     assert_eq!(
         claims(&emu).await,
-        ["data-drop-storage-0-0", "data-keep-storage-0-0"]
-            .map(String::from)
-            .into()
+        [
+            "data-drop-alertmanager-0",
+            "data-drop-storage-0-0",
+            "data-keep-alertmanager-0",
+            "data-keep-storage-0-0"
+        ]
+        .map(String::from)
+        .into()
     );
     let before = owned_names(&emu).await;
     assert!(before.contains("StatefulSet/keep-storage-0"));
@@ -367,7 +372,9 @@ async fn deletion_cleans_up_and_keeps_pvcs_unless_told() {
     assert!(pvcs.list(&ListParams::default()).await.is_ok());
     assert_eq!(
         claims(&emu).await,
-        ["data-keep-storage-0-0".to_string()].into(),
+        ["data-keep-alertmanager-0", "data-keep-storage-0-0"]
+            .map(String::from)
+            .into(),
         "deletePVCs: true removes that cluster's claims only"
     );
     let pods: Api<Pod> = emu.api();

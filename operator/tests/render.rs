@@ -39,8 +39,8 @@ fn a_new_cluster_renders_every_object_with_an_owner() {
         ("StatefulSet", "mc-storage-0"),
         ("StatefulSet", "mc-storage-1"),
         ("StatefulSet", "mc-scraper"),
+        ("StatefulSet", "mc-alertmanager"),
         ("Deployment", "mc-query"),
-        ("Deployment", "mc-alertmanager"),
         ("PodDisruptionBudget", "mc-storage-0"),
         ("PodDisruptionBudget", "mc-storage-1"),
         ("PodDisruptionBudget", "mc-scraper"),
@@ -175,9 +175,20 @@ fn components_read_the_shard_map() {
     let c = container_of(scraper);
     assert_eq!(
         c.args.as_ref().unwrap().join(" "),
-        "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2"
+        "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2 \
+         --kubernetes-discovery --watch-namespace $(POD_NAMESPACE) --queue-dir /data/queue"
     );
     assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAME"));
+    assert!(
+        c.env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|e| e.name == "POD_NAMESPACE")
+    );
+    // The queue lives on a volume: the root filesystem is read-only.
+    let mounts = c.volume_mounts.as_ref().unwrap();
+    assert!(mounts.iter().any(|m| m.mount_path == "/data"), "{mounts:?}");
     let args = |name: &str| {
         let d = r.deployments.iter().find(|d| d.name_any() == name).unwrap();
         d.spec.template.spec.as_ref().unwrap().containers[0]
@@ -190,9 +201,46 @@ fn components_read_the_shard_map() {
         args("mc-query"),
         "query --listen 0.0.0.0:9090 --shard-map /etc/telltale/shard-map.yaml"
     );
+    let am = r
+        .stateful_sets
+        .iter()
+        .find(|s| s.name_any() == "mc-alertmanager")
+        .unwrap();
+    let c = container_of(am);
     assert_eq!(
-        args("mc-alertmanager"),
-        "alertmanager --listen 0.0.0.0:9093 --shard-map /etc/telltale/shard-map.yaml --data-dir /data"
+        c.args.as_ref().unwrap().join(" "),
+        "alertmanager --listen 0.0.0.0:9093 --shard-map /etc/telltale/shard-map.yaml --data-dir /data --kubernetes"
+    );
+    let env: Vec<(String, Option<String>, Option<String>)> = c
+        .env
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e.name.clone(),
+                e.value.clone(),
+                e.value_from
+                    .as_ref()
+                    .and_then(|v| v.field_ref.as_ref())
+                    .map(|f| f.field_path.clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        env,
+        [
+            (
+                "POD_NAMESPACE".to_string(),
+                None,
+                Some("metadata.namespace".to_string())
+            ),
+            (
+                "TELLTALE_METRIC_CLUSTER".to_string(),
+                Some("mc".to_string()),
+                None
+            ),
+        ]
     );
     let q = r
         .deployments
@@ -277,7 +325,7 @@ fn adding_a_shard_leaves_existing_shards_alone() {
             .unwrap()
     };
     assert_eq!(shard0(&one), shard0(&two), "shard 0's pods are not rolled");
-    assert_eq!(two.stateful_sets.len(), 3);
+    assert_eq!(two.stateful_sets.len(), 4);
     // The components read the new map: their template changes, so they roll.
     let hash = |r: &telltale_operator::Rendered| {
         r.deployments[0]
@@ -290,6 +338,79 @@ fn adding_a_shard_leaves_existing_shards_alone() {
             .clone()
     };
     assert_ne!(hash(&one), hash(&two));
+}
+
+#[test]
+fn the_alertmanager_keeps_its_state_on_a_claim() {
+    let mc = cluster(
+        "mc",
+        "alertmanager: {replicas: 3}
+storage: {storageClassName: fast}
+alerting:
+  receivers:
+    - name: pd
+      pagerdutyConfigs: [{routingKey: {secretKeyRef: {name: pagerduty, key: key}}}]",
+    );
+    let r = render_typed(&mc).unwrap();
+    assert!(
+        r.deployments
+            .iter()
+            .all(|d| d.name_any() != "mc-alertmanager"),
+        "no Deployment with an emptyDir any more"
+    );
+    let am = r
+        .stateful_sets
+        .iter()
+        .find(|s| s.name_any() == "mc-alertmanager")
+        .unwrap();
+    assert_eq!(
+        am.spec.replicas,
+        Some(1),
+        "state is not shared between pods"
+    );
+    assert_eq!(am.spec.service_name.as_deref(), Some("mc-alertmanager"));
+    let claims = am.spec.volume_claim_templates.as_ref().unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].name_any(), "data");
+    let claim = claims[0].spec.as_ref().unwrap();
+    assert_eq!(claim.storage_class_name.as_deref(), Some("fast"));
+    assert_eq!(
+        claim.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0,
+        "1Gi"
+    );
+    let pod = am.spec.template.spec.as_ref().unwrap();
+    assert!(
+        pod.volumes.iter().flatten().all(|v| v.name != "data"),
+        "/data is the claim, not an emptyDir"
+    );
+    assert!(
+        container_of(am)
+            .volume_mounts
+            .iter()
+            .flatten()
+            .any(|m| m.name == "data" && m.mount_path == "/data")
+    );
+    assert_eq!(pod.automount_service_account_token, Some(true));
+    let role = r
+        .roles
+        .iter()
+        .find(|x| x.name_any() == "mc-alertmanager")
+        .unwrap();
+    let rules = role.rules.as_ref().unwrap();
+    let secrets = rules
+        .iter()
+        .find(|r| r.resources.as_deref() == Some(&["secrets".to_string()][..]))
+        .unwrap();
+    assert_eq!(secrets.verbs, ["get"], "Secrets are read with get only");
+    assert_eq!(
+        secrets.resource_names.as_deref(),
+        Some(&["pagerduty".to_string()][..])
+    );
+    let watched = rules
+        .iter()
+        .find(|r| r.api_groups.as_deref() == Some(&["telltale.dev".to_string()][..]))
+        .unwrap();
+    assert_eq!(watched.verbs, ["get", "list", "watch"]);
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! `telltale alertmanager`: rule evaluation (through the query engine, as a library) and
-//! notifications.
+//! notifications; with `--kubernetes`, AlertRules, routing and Secrets from the API.
 
 use std::sync::Arc;
+
+use anyhow::Context;
 
 use crate::cli::AlertmanagerArgs;
 use crate::ops::{self, Readiness, Shutdown};
@@ -16,26 +18,54 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
         Default::default(),
         &registry,
     ));
+    let cluster = if args.kubernetes {
+        let namespace = args
+            .watch_namespace
+            .clone()
+            .context("--kubernetes needs --watch-namespace (or POD_NAMESPACE)")?;
+        let client = kube::Client::try_default()
+            .await
+            .context("--kubernetes needs in-cluster or kubeconfig credentials")?;
+        Some((client, namespace))
+    } else {
+        None
+    };
+    let mut options = telltale_alertmanager::ManagerOptions {
+        state_dir: Some(args.data_dir.join("alertmanager")),
+        writer: Some(writer),
+        ..Default::default()
+    };
+    if let Some((client, namespace)) = &cluster {
+        options.secrets = Arc::new(telltale_alertmanager::KubernetesSecrets::new(
+            client.clone(),
+            namespace,
+            telltale_alertmanager::kubernetes::secrets::DEFAULT_SECRET_TTL,
+        ));
+    }
     let http = ops::bind(args.listen, "HTTP").await?;
-    let external_url = args
+    options.external_url = args
         .external_url
         .unwrap_or_else(|| format!("http://{}", http.local_addr().expect("bound")));
-    let manager = telltale_alertmanager::RuleManager::new(
-        engine,
-        config.alerting,
-        telltale_alertmanager::ManagerOptions {
-            external_url,
-            state_dir: Some(args.data_dir.join("alertmanager")),
-            writer: Some(writer),
-            ..Default::default()
-        },
-        &registry,
-    );
+    let manager =
+        telltale_alertmanager::RuleManager::new(engine, config.alerting, options, &registry);
     manager.apply(&config.alert_rules);
+    let _watch = cluster.map(|(client, namespace)| {
+        tracing::info!(namespace = %namespace, metric_cluster = args.metric_cluster.as_deref().unwrap_or(""), "watching AlertRules and routing in Kubernetes");
+        telltale_alertmanager::watch_cluster(
+            client,
+            manager.clone(),
+            telltale_alertmanager::ClusterWatchOptions {
+                namespace,
+                metric_cluster: args.metric_cluster.clone(),
+                file_rules: config.alert_rules.clone(),
+                debounce: std::time::Duration::from_millis(200),
+            },
+        )
+    });
     let readiness = Readiness::default();
     let app = telltale_alertmanager::router(manager.clone())
         .merge(ops::router(&registry, readiness.clone()));
-    tracing::info!(http = %http.local_addr()?, storage = %args.storage, rules = config.alert_rules.len(), "alertmanager started");
+    tracing::info!(http = %http.local_addr()?, storage = %args.storage, rules = config.alert_rules.len(), kubernetes = args.kubernetes, "alertmanager started");
     readiness.set_ready();
     let result = ops::serve_http(http, app, Shutdown::on_signals()).await;
     manager.stop(std::time::Duration::from_secs(5)).await;

@@ -72,12 +72,40 @@ struct State {
     alerts: BTreeMap<u64, StoredAlert>,
 }
 
+/// The parts of the alerting spec besides the route tree (which the aggregator holds).
+struct Routing {
+    inhibitor: Inhibitor,
+    receivers: BTreeMap<String, Vec<Arc<dyn Notifier>>>,
+}
+
+impl Routing {
+    /// The route tree, inhibition rules and integrations of `spec`.
+    fn build(spec: &AlertingSpec, opts: &DispatcherOptions) -> Result<(RouteTree, Routing)> {
+        let tree = RouteTree::new(spec, opts.default_repeat)?;
+        let inhibitor = Inhibitor::new(&spec.inhibit_rules)?;
+        let ctx = IntegrationContext::new(opts.secrets.clone());
+        let receivers = spec
+            .receivers
+            .iter()
+            .map(|r| (r.name.clone(), notifiers(r, &ctx)))
+            .collect();
+        Ok((
+            tree,
+            Routing {
+                inhibitor,
+                receivers,
+            },
+        ))
+    }
+}
+
 struct Shared {
     state: Mutex<State>,
     nflog: Mutex<NotificationLog>,
     silences: Mutex<Silences>,
-    inhibitor: Inhibitor,
-    receivers: BTreeMap<String, Vec<Arc<dyn Notifier>>>,
+    /// Replaced as a whole, together with the aggregator, by `set_config`.
+    routing: Mutex<Arc<Routing>>,
+    options: DispatcherOptions,
     wake: Notify,
     closed: AtomicBool,
     /// Flushes taken but not finished.
@@ -104,14 +132,7 @@ impl Dispatcher {
         opts: DispatcherOptions,
         metrics: Metrics,
     ) -> Result<Dispatcher> {
-        let tree = RouteTree::new(spec, opts.default_repeat)?;
-        let inhibitor = Inhibitor::new(&spec.inhibit_rules)?;
-        let ctx = IntegrationContext::new(opts.secrets.clone());
-        let receivers = spec
-            .receivers
-            .iter()
-            .map(|r| (r.name.clone(), notifiers(r, &ctx)))
-            .collect();
+        let (tree, routing) = Routing::build(spec, &opts)?;
         let (nflog, silences) = match &opts.store {
             Some(store) => (
                 load_json::<NotificationLog>(store.as_ref(), NFLOG_DOC).unwrap_or_default(),
@@ -128,21 +149,42 @@ impl Dispatcher {
             }),
             nflog: Mutex::new(nflog),
             silences: Mutex::new(silences),
-            inhibitor,
-            receivers,
+            routing: Mutex::new(Arc::new(routing)),
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
-            store: opts.store,
+            store: opts.store.clone(),
             metrics,
             retry: opts.retry,
-            external_url: opts.external_url,
+            external_url: opts.external_url.clone(),
+            options: opts,
         });
         let task = tokio::spawn(run(shared.clone()));
         Ok(Dispatcher {
             shared,
             task: Mutex::new(Some(task)),
         })
+    }
+
+    /// Replaces the routing tree, inhibition rules and receivers by those of `spec`, at
+    /// once: the alerts are routed again into new aggregation groups; silences, the
+    /// notification log (so nothing already sent is sent again under an unchanged route)
+    /// and the alerts themselves are kept. An invalid spec is an error and changes
+    /// nothing.
+    pub fn set_config(&self, spec: &AlertingSpec) -> Result<()> {
+        let (tree, routing) = Routing::build(spec, &self.shared.options)?;
+        let now = now_ms();
+        {
+            let mut state = self.shared.state.lock().expect("dispatch state lock");
+            let mut aggregator = Aggregator::new(tree);
+            for stored in state.alerts.values() {
+                aggregator.insert(&stored.alert, now);
+            }
+            state.aggregator = aggregator;
+            *self.shared.routing.lock().expect("routing lock") = Arc::new(routing);
+        }
+        self.shared.wake.notify_one();
+        Ok(())
     }
 
     /// Takes new or updated alerts (firing, or resolved with their end time). Alerts
@@ -208,6 +250,7 @@ impl Dispatcher {
             silenced_by: silences.silenced_by(labels, now_ms),
             inhibited_by: self
                 .shared
+                .routing()
                 .inhibitor
                 .inhibited_by(labels, firing)
                 .into_iter()
@@ -242,7 +285,7 @@ impl Dispatcher {
 
     /// Names of the configured receivers.
     pub fn receivers(&self) -> Vec<String> {
-        self.shared.receivers.keys().cloned().collect()
+        self.shared.routing().receivers.keys().cloned().collect()
     }
 
     /// Creates or updates a silence (see [`Silences::set`]) and persists the silences.
@@ -325,6 +368,10 @@ fn firing_labels(state: &State, now_ms: i64) -> Vec<LabelSet> {
 }
 
 impl Shared {
+    fn routing(&self) -> Arc<Routing> {
+        self.routing.lock().expect("routing lock").clone()
+    }
+
     fn persist_silences(&self, snapshot: &Vec<Silence>) {
         if let Some(store) = &self.store
             && let Err(e) = save_json(store.as_ref(), SILENCES_DOC, snapshot)
@@ -349,12 +396,16 @@ impl Shared {
             let state = self.state.lock().expect("dispatch state lock");
             firing_labels(&state, job.now_ms)
         };
+        let routing = self.routing();
         let silences = self.silences.lock().expect("silences lock");
         job.alerts
             .iter()
             .filter(|a| {
                 silences.silenced_by(&a.labels, job.now_ms).is_empty()
-                    && self.inhibitor.inhibited_by(&a.labels, &firing).is_empty()
+                    && routing
+                        .inhibitor
+                        .inhibited_by(&a.labels, &firing)
+                        .is_empty()
             })
             .cloned()
             .collect()
@@ -406,6 +457,7 @@ async fn run(shared: Arc<Shared>) {
 async fn flush(shared: Arc<Shared>, job: FlushJob) {
     let alerts = shared.unmuted(&job);
     let notifiers = shared
+        .routing()
         .receivers
         .get(&job.receiver)
         .cloned()

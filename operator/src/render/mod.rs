@@ -5,11 +5,14 @@
 //!  MetricCluster ──render()──> ConfigMap <mc>-shard-map
 //!                              per shard S: Service + StatefulSet + PDB <mc>-storage-S
 //!                              Service + StatefulSet + PDB <mc>-scraper
-//!                              Deployment + Service (+ PDB) <mc>-query, <mc>-alertmanager
+//!                              Deployment + Service + PDB <mc>-query
+//!                              StatefulSet (1 pod, PVC) + Service <mc>-alertmanager
 //!                              ServiceAccount per component; Role + RoleBinding for the
 //!                              scraper and the alertmanager
 //! ```
 
+/// The alertmanager StatefulSet.
+pub mod alertmanager;
 /// Shared container, probe and volume pieces.
 pub mod pod;
 /// ServiceAccounts, Roles and RoleBindings.
@@ -18,7 +21,7 @@ pub mod rbac;
 pub mod scraper;
 /// The shard map ConfigMap's content.
 pub mod shard_map;
-/// The query and alertmanager Deployments and Services.
+/// The query Deployment, and the query and alertmanager Services.
 pub mod stateless;
 /// One storage shard: StatefulSet, headless Service, PodDisruptionBudget.
 pub mod storage;
@@ -143,9 +146,10 @@ pub fn render_typed(mc: &MetricCluster) -> Result<Rendered> {
         .push(scraper::one_at_a_time(&m, Component::Scraper));
     for c in [Component::Query, Component::Alertmanager] {
         out.services.push(stateless::service(&m, c));
-        out.deployments
-            .push(stateless::deployment(&m, spec, c, &hash));
     }
+    out.deployments.push(stateless::deployment(&m, spec, &hash));
+    out.stateful_sets
+        .push(alertmanager::stateful_set(&m, spec, &hash));
     out.disruption_budgets
         .push(scraper::one_at_a_time(&m, Component::Query));
     Ok(out)

@@ -2,7 +2,9 @@
 //! are spread by consistent hashing, and the headless Service its peers are found by.
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{PodTemplateSpec, Service, ServiceSpec};
+use k8s_openapi::api::core::v1::{
+    EmptyDirVolumeSource, PodTemplateSpec, Service, ServiceSpec, Volume, VolumeMount,
+};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -13,7 +15,13 @@ use super::pod::{ContainerSpec, config_annotations, field_env, pod_spec, port, s
 use super::storage::{service_port, spread};
 use crate::naming::{Component, SCRAPER_PORT, SHARD_MAP_DIR, SHARD_MAP_FILE};
 
-/// The flags of `telltale scraper` (`$(POD_NAME)` is expanded by the kubelet).
+/// Where the scraper keeps its queue of batches storage could not take yet: an emptyDir
+/// (the root filesystem is read-only), which outlives container restarts.
+pub const QUEUE_DIR: &str = "/data/queue";
+
+/// The flags of `telltale scraper` (`$(POD_NAME)` and `$(POD_NAMESPACE)` are expanded by
+/// the kubelet). Targets come from the ScrapeTargets, pods and endpoints of the cluster's
+/// own namespace, the one its Role grants.
 pub fn scraper_args(spec: &MetricClusterSpec) -> Vec<String> {
     vec![
         "scraper".into(),
@@ -25,6 +33,11 @@ pub fn scraper_args(spec: &MetricClusterSpec) -> Vec<String> {
         "$(POD_NAME)".into(),
         "--members".into(),
         spec.scraper.replicas.to_string(),
+        "--kubernetes-discovery".into(),
+        "--watch-namespace".into(),
+        "$(POD_NAMESPACE)".into(),
+        "--queue-dir".into(),
+        QUEUE_DIR.into(),
     ]
 }
 
@@ -62,15 +75,27 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
             field_env("POD_NAME", "metadata.name"),
             field_env("POD_NAMESPACE", "metadata.namespace"),
         ],
-        mounts: vec![mount],
+        mounts: vec![
+            mount,
+            VolumeMount {
+                name: "data".into(),
+                mount_path: "/data".into(),
+                ..VolumeMount::default()
+            },
+        ],
         resources: spec.scraper.resources.clone(),
     }
     .build(spec);
     let selector = names.selector(Component::Scraper, None);
+    let data = Volume {
+        name: "data".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    };
     let mut pod = pod_spec(
         container,
         names.component(Component::Scraper),
-        vec![volume],
+        vec![volume, data],
         true,
     );
     pod.affinity = Some(spread(&selector));

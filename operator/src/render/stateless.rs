@@ -1,9 +1,7 @@
-//! The query and alertmanager Deployments and their Services.
+//! The query Deployment, and the ClusterIP Services of query and the alertmanager.
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{
-    EmptyDirVolumeSource, PodTemplateSpec, Service, ServiceSpec, Volume, VolumeMount,
-};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{PodTemplateSpec, Service, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use telltale_crds::MetricClusterSpec;
 
@@ -23,78 +21,33 @@ pub fn query_args() -> Vec<String> {
     ]
 }
 
-/// The flags of `telltale alertmanager`.
-pub fn alertmanager_args() -> Vec<String> {
-    vec![
-        "alertmanager".into(),
-        "--listen".into(),
-        format!("0.0.0.0:{ALERTMANAGER_PORT}"),
-        "--shard-map".into(),
-        format!("{SHARD_MAP_DIR}/{SHARD_MAP_FILE}"),
-        "--data-dir".into(),
-        "/data".into(),
-    ]
-}
-
-/// The Deployment of `component` (query or alertmanager).
-pub fn deployment(
-    m: &Meta,
-    spec: &MetricClusterSpec,
-    component: Component,
-    config_hash: &str,
-) -> Deployment {
+/// The query Deployment.
+pub fn deployment(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> Deployment {
     let names = &m.names;
+    let component = Component::Query;
     let (volume, mount) = shard_map_volume(&names.shard_map());
-    let mut volumes = vec![volume];
-    let mut mounts = vec![mount];
-    let (args, http, layout, needs_api) = match component {
-        Component::Alertmanager => {
-            volumes.push(Volume {
-                name: "data".into(),
-                empty_dir: Some(EmptyDirVolumeSource::default()),
-                ..Volume::default()
-            });
-            mounts.push(VolumeMount {
-                name: "data".into(),
-                mount_path: "/data".into(),
-                ..VolumeMount::default()
-            });
-            (
-                alertmanager_args(),
-                ALERTMANAGER_PORT,
-                &spec.alertmanager,
-                true,
-            )
-        }
-        _ => (query_args(), QUERY_PORT, &spec.query, false),
-    };
     let container = ContainerSpec {
         component,
         command: vec!["telltale".into()],
-        args,
-        ports: vec![port("http", http)],
+        args: query_args(),
+        ports: vec![port("http", QUERY_PORT)],
         http_port: "http",
         env: vec![field_env("POD_NAMESPACE", "metadata.namespace")],
-        mounts,
-        resources: layout.resources.clone(),
+        mounts: vec![mount],
+        resources: spec.query.resources.clone(),
     }
     .build(spec);
     let selector = names.selector(component, None);
-    let mut pod = pod_spec(container, names.component(component), volumes, needs_api);
+    let mut pod = pod_spec(container, names.component(component), vec![volume], false);
     pod.affinity = Some(spread(&selector));
     Deployment {
         metadata: m.object(names.component(component), component, None),
         spec: DeploymentSpec {
-            replicas: Some(layout.replicas as i32),
+            replicas: Some(spec.query.replicas as i32),
             selector: LabelSelector {
                 match_labels: Some(selector),
                 ..LabelSelector::default()
             },
-            // Alert state lives in the pod: never two alertmanagers of one replica slot.
-            strategy: (component == Component::Alertmanager).then(|| DeploymentStrategy {
-                type_: Some("Recreate".into()),
-                ..DeploymentStrategy::default()
-            }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(names.labels(component, None)),

@@ -1,0 +1,516 @@
+//! The proof that what the operator deploys works. `telltale operator` runs against an
+//! emulated Kubernetes API (kmock, over real HTTP) and renders a small MetricCluster:
+//! 1 shard × 3 storage replicas, 2 scrapers, 1 query, 1 alertmanager. Every pod its
+//! workloads would create runs as a local `telltale` process with the container's own
+//! command line and environment (see `kubelet/` for what stands in for Kubernetes, and
+//! the one address mapping onto 127.0.0.1). The API also holds a ScrapeTarget and a Pod
+//! standing for a real Debian `prometheus-node-exporter`, and an AlertRule. Shown:
+//! - the 3 storage replicas form one Raft group with one leader, and all apply the writes;
+//! - both scrapers run, and the node exporter is scraped by exactly one of them;
+//! - `up` and `node_*` series answer through the query pod (HTTP API and promtool);
+//! - an alert fires and reaches the webhook receiver of the MetricCluster;
+//! - no pod writes outside its volumes (the root filesystem is read-only in the cluster).
+
+mod common;
+mod kubelet;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Proc, TELLTALE, free_port, get_json, get_text, query_at, value_of, wait_ready};
+use kubelet::api::KubeApi;
+use kubelet::network::PodNetwork;
+use kubelet::pods::{PlannedPod, pods_of};
+use kubelet::run::{Kubelet, RunningPod};
+use serde_json::{Value, json};
+use telltale_raft::pb::StatusResponse;
+use telltale_raft::pb::raft_client::RaftClient;
+
+const NS: &str = "monitoring";
+const CLUSTER: &str = "mc";
+const COMPONENT: &str = "app.kubernetes.io/component";
+const ALERT: &str = "NodeExporterScraped";
+
+/// A local HTTP endpoint standing for the receiver's webhook: records every body.
+struct WebhookSink {
+    url: String,
+    received: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WebhookSink {
+    async fn start() -> WebhookSink {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let store = received.clone();
+        let app = axum::Router::new().route(
+            "/alerts",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let store = store.clone();
+                async move {
+                    store.lock().unwrap().push(body);
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        WebhookSink {
+            url,
+            received,
+            task,
+        }
+    }
+
+    /// The firing alerts named `name` received so far.
+    fn firing(&self, name: &str) -> Vec<Value> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|n| n["alerts"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["labels"]["alertname"] == name && a["status"] == "firing")
+            .collect()
+    }
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The resources a user would `kubectl apply`: the MetricCluster, a ScrapeTarget selecting
+/// the node exporter's pod, an AlertRule; and the node exporter's Pod as the kubelet
+/// reports it (running on this machine, at `exporter`).
+async fn apply_user_resources(api: &KubeApi, exporter: SocketAddr, webhook: &str) {
+    let pod = api
+        .create(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "node-exporter-7xk2p", "namespace": NS,
+                         "labels": {"app": "node-exporter"}},
+            "spec": {"containers": [{
+                "name": "node-exporter", "image": "debian:prometheus-node-exporter",
+                "ports": [{"name": "metrics", "containerPort": exporter.port(), "protocol": "TCP"}],
+            }]},
+        }))
+        .await;
+    api.patch_status(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": pod["metadata"]}),
+        json!({"phase": "Running", "podIP": exporter.ip().to_string(),
+               "hostIP": exporter.ip().to_string(),
+               "conditions": [{"type": "Ready", "status": "True"}]}),
+    )
+    .await;
+    api.create(json!({
+        "apiVersion": "telltale.dev/v1alpha1", "kind": "ScrapeTarget",
+        "metadata": {"name": "node", "namespace": NS},
+        "spec": {"job": "node", "interval": "1s", "scrapeTimeout": "1s",
+                 "podSelector": {"matchLabels": {"app": "node-exporter"}}, "port": "metrics"},
+    }))
+    .await;
+    api.create(json!({
+        "apiVersion": "telltale.dev/v1alpha1", "kind": "AlertRule",
+        "metadata": {"name": "node", "namespace": NS},
+        "spec": {"groups": [{"name": "node", "interval": "1s", "rules": [{
+            "alert": ALERT, "expr": "up{job=\"node\"} == 1",
+            "labels": {"severity": "info"},
+            "annotations": {"summary": "{{ $labels.instance }} is scraped"},
+        }]}]},
+    }))
+    .await;
+    api.create(json!({
+        "apiVersion": "telltale.dev/v1alpha1", "kind": "MetricCluster",
+        "metadata": {"name": CLUSTER, "namespace": NS},
+        "spec": {
+            "shards": 1, "replicasPerShard": 3,
+            "scraper": {"replicas": 2}, "query": {"replicas": 1}, "alertmanager": {"replicas": 1},
+            "alerting": {
+                "route": {"receiver": "sink", "groupWait": "1s", "groupInterval": "1s",
+                          "repeatInterval": "1h"},
+                "receivers": [{"name": "sink", "webhooks": [{"url": webhook}]}],
+            },
+        },
+    }))
+    .await;
+}
+
+/// What the operator rendered, read back from the API once a workload exists for every
+/// component and every ConfigMap the workloads mount exists.
+struct Rendered {
+    workloads: Vec<Value>,
+    services: Vec<Value>,
+    config_maps: Vec<Value>,
+    service_accounts: Vec<Value>,
+}
+
+async fn read_rendered(api: &KubeApi, operator: &mut Proc) -> Rendered {
+    let selector = format!("app.kubernetes.io/instance={CLUSTER}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut workloads = api.list("apps/v1", "StatefulSet", NS, &selector).await;
+        workloads.extend(api.list("apps/v1", "Deployment", NS, &selector).await);
+        let config_maps = api.list("v1", "ConfigMap", NS, "").await;
+        let components: BTreeSet<&str> = workloads
+            .iter()
+            .filter_map(|w| w["metadata"]["labels"][COMPONENT].as_str())
+            .collect();
+        let mounted: BTreeSet<&str> = workloads
+            .iter()
+            .flat_map(|w| w["spec"]["template"]["spec"]["volumes"].as_array())
+            .flatten()
+            .filter_map(|v| v["configMap"]["name"].as_str())
+            .collect();
+        let have: BTreeSet<&str> = config_maps
+            .iter()
+            .filter_map(|c| c["metadata"]["name"].as_str())
+            .collect();
+        if components == BTreeSet::from(["alertmanager", "query", "scraper", "storage"])
+            && mounted.is_subset(&have)
+        {
+            return Rendered {
+                workloads,
+                services: api.list("v1", "Service", NS, "").await,
+                config_maps,
+                service_accounts: api.list("v1", "ServiceAccount", NS, "").await,
+            };
+        }
+        if let Ok(Some(status)) = operator.child.try_wait() {
+            panic!(
+                "the operator exited with {status}:\n{}",
+                operator.log_text()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the operator rendered {components:?} only:\n{}",
+            operator.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn component(pod: &PlannedPod) -> &str {
+    pod.labels
+        .get(COMPONENT)
+        .map(String::as_str)
+        .unwrap_or_default()
+}
+
+/// `http://<address>` of a pod's `--listen` flag (mapped to 127.0.0.1).
+fn http_base(pod: &RunningPod) -> String {
+    format!("http://{}", pod.flag("--listen").expect("--listen"))
+}
+
+async fn raft_status(address: &str) -> Option<StatusResponse> {
+    let mut c = tokio::time::timeout(
+        Duration::from_millis(500),
+        RaftClient::connect(format!("http://{address}")),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let mut req = tonic::Request::new(telltale_raft::pb::StatusRequest {});
+    req.set_timeout(Duration::from_millis(800));
+    Some(c.status(req).await.ok()?.into_inner())
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, failing after `within` with
+/// `what` and the logs of `pods`.
+async fn eventually<T, F, Fut>(what: &str, within: Duration, pods: &[RunningPod], mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            let logs: String = pods
+                .iter()
+                .map(|p| {
+                    format!(
+                        "--- {} ({})\n{}\n",
+                        p.name,
+                        p.command.join(" "),
+                        tail(&p.proc.log_text())
+                    )
+                })
+                .collect();
+            panic!("{what}: not within {within:?}\n{logs}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// The value of an unlabelled (or first) sample of `name` in a /metrics page; 0 when absent.
+fn metric(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let api = KubeApi::start();
+    let kubeconfig = api.kubeconfig(dir, NS);
+    let (_exporter, exporter) = common::start_node_exporter(dir).await;
+    let sink = WebhookSink::start().await;
+
+    // The operator as its own process, with the environment its Deployment gives it.
+    let op_port = free_port();
+    let mut cmd = Command::new(TELLTALE);
+    cmd.args(["operator", "--namespace", NS])
+        .args(["--listen", &format!("127.0.0.1:{op_port}")])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("POD_NAME", "telltale-operator-0")
+        .env("POD_NAMESPACE", NS);
+    let mut operator = Proc::spawn("operator", &mut cmd, dir.join("operator.log"));
+    wait_ready(
+        &mut operator,
+        &format!("http://127.0.0.1:{op_port}/-/ready"),
+    )
+    .await;
+
+    apply_user_resources(&api, exporter, &sink.url).await;
+    let rendered = read_rendered(&api, &mut operator).await;
+
+    // The pods of the workloads, as the controllers would create them.
+    let pods = pods_of(&rendered.workloads);
+    let count = |c: &str| pods.iter().filter(|p| component(p) == c).count();
+    assert_eq!(
+        [
+            count("storage"),
+            count("scraper"),
+            count("query"),
+            count("alertmanager")
+        ],
+        [3, 2, 1, 1],
+        "pods: {:?}",
+        pods.iter().map(|p| &p.name).collect::<Vec<_>>()
+    );
+    let network = PodNetwork::new(&pods, &rendered.services);
+    let kubelet = Kubelet::new(
+        dir,
+        network,
+        rendered.config_maps,
+        rendered.service_accounts,
+        kubeconfig,
+    );
+    let mut running: Vec<RunningPod> = pods.iter().map(|p| kubelet.start(p)).collect();
+    for pod in &running {
+        let env: Vec<String> = pod.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!(
+            "{} pod {}:\n  env: {}\n  command: {}",
+            pod.workload,
+            pod.name,
+            env.join(" "),
+            pod.command.join(" ")
+        );
+    }
+    for pod in &mut running {
+        pod.wait_ready().await;
+    }
+    let of = |c: &str| -> Vec<&RunningPod> {
+        running
+            .iter()
+            .zip(&pods)
+            .filter(|(_, p)| component(p) == c)
+            .map(|(r, _)| r)
+            .collect()
+    };
+
+    // Storage: one Raft group of three, one leader.
+    let storage: Vec<String> = of("storage")
+        .iter()
+        .map(|p| p.flag("--grpc-listen").expect("--grpc-listen").to_string())
+        .collect();
+    let (leader, term) = eventually(
+        "one Raft leader among the 3 replicas",
+        Duration::from_secs(30),
+        &running,
+        || async {
+            let mut statuses = Vec::new();
+            for a in &storage {
+                statuses.push(raft_status(a).await?);
+            }
+            let leaders: Vec<&StatusResponse> =
+                statuses.iter().filter(|s| s.role == "leader").collect();
+            let [leader] = leaders.as_slice() else {
+                return None;
+            };
+            let agreed = statuses
+                .iter()
+                .all(|s| s.leader_id == leader.id && s.term == leader.term && s.voters.len() == 3);
+            agreed.then_some((leader.id, leader.term))
+        },
+    )
+    .await;
+    eprintln!("Raft leader: replica {leader} (term {term})");
+
+    // Scrapers: both run and see the target; exactly one scrapes it.
+    let scrapers: Vec<String> = of("scraper").iter().map(|p| http_base(p)).collect();
+    assert_eq!(scrapers.len(), 2);
+    let owner = eventually(
+        "the node exporter scraped by exactly one scraper",
+        Duration::from_secs(60),
+        &running,
+        || async {
+            let mut owners = Vec::new();
+            for (i, base) in scrapers.iter().enumerate() {
+                let targets = get_json(&format!("{base}/api/v1/targets")).await;
+                let active = targets["data"]["activeTargets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                for t in active.iter().filter(|t| t["labels"]["job"] == "node") {
+                    owners.push((
+                        i,
+                        t["health"].as_str().unwrap_or_default().to_string(),
+                        t["scrapeUrl"].clone(),
+                    ));
+                }
+            }
+            match &owners[..] {
+                [(i, health, url)] if health == "up" => {
+                    assert!(
+                        url.as_str().unwrap().contains(&exporter.to_string()),
+                        "{url}"
+                    );
+                    Some(*i)
+                }
+                _ => None,
+            }
+        },
+    )
+    .await;
+    for (i, base) in scrapers.iter().enumerate() {
+        let page = get_text(&format!("{base}/metrics")).await;
+        assert_eq!(
+            metric(&page, "telltale_scraper_members"),
+            2.0,
+            "{base}: {page}"
+        );
+        // Both see the target; only its owner runs a scrape loop for it.
+        assert_eq!(
+            metric(&page, "telltale_scrape_targets_discovered"),
+            1.0,
+            "{base}: {page}"
+        );
+        let (loops, scrapes) = (
+            metric(&page, "telltale_scrape_targets"),
+            metric(&page, "telltale_scrapes_total"),
+        );
+        if i == owner {
+            assert!(loops == 1.0 && scrapes > 0.0, "the owner {base}: {page}");
+        } else {
+            assert!(
+                loops == 0.0 && scrapes == 0.0,
+                "{base} scraped a target it does not own: {page}"
+            );
+        }
+    }
+
+    // Query: `up` and node_* series, through the HTTP API and promtool.
+    let query = http_base(of("query")[0]);
+    let up = eventually(
+        "up{job=\"node\"} through the query pod",
+        Duration::from_secs(60),
+        &running,
+        || async {
+            let r = query_at(&query, "up{job=\"node\"}").await;
+            (!r.is_empty()).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(up.len(), 1, "{up:?}");
+    assert_eq!(value_of(&up[0]), 1.0);
+    let node_series = query_at(&query, "count({__name__=~\"node_.+\", job=\"node\"})").await;
+    assert!(value_of(&node_series[0]) > 50.0, "{node_series:?}");
+    let promtool = Command::new("promtool")
+        .args([
+            "query",
+            "instant",
+            &query,
+            "node_exporter_build_info{job=\"node\"}",
+        ])
+        .output()
+        .expect("promtool (Debian package prometheus) is installed");
+    let out = String::from_utf8_lossy(&promtool.stdout);
+    assert!(
+        promtool.status.success(),
+        "promtool: {out} {}",
+        String::from_utf8_lossy(&promtool.stderr)
+    );
+    assert!(
+        out.contains("node_exporter_build_info{") && out.contains("=> 1 @["),
+        "promtool: {out}"
+    );
+    let promtool = Command::new("promtool")
+        .args(["query", "instant", &query, "up"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&promtool.stdout);
+    assert!(
+        out.contains("job=\"node\"") && out.contains("=> 1 @["),
+        "promtool: {out}"
+    );
+
+    // Every replica applies what the leader committed.
+    let leader_address = &storage[(leader - 1) as usize];
+    let committed = raft_status(leader_address)
+        .await
+        .expect("leader status")
+        .applied_index;
+    eventually(
+        "every replica applies the writes",
+        Duration::from_secs(30),
+        &running,
+        || async {
+            let mut all = true;
+            for a in &storage {
+                all &= raft_status(a).await?.applied_index >= committed;
+            }
+            all.then_some(())
+        },
+    )
+    .await;
+
+    // Alerting: the AlertRule fires and the MetricCluster's webhook receiver gets it.
+    let fired = eventually(
+        "the alert at the webhook receiver",
+        Duration::from_secs(60),
+        &running,
+        || async {
+            let alerts = sink.firing(ALERT);
+            (!alerts.is_empty()).then_some(alerts)
+        },
+    )
+    .await;
+    assert_eq!(fired[0]["labels"]["job"], "node", "{fired:?}");
+    assert_eq!(fired[0]["labels"]["severity"], "info", "{fired:?}");
+
+    for pod in &running {
+        pod.assert_root_untouched();
+    }
+    // Stop every pod by its PID (each is also killed if the test panics, on drop).
+    for mut pod in running {
+        pod.proc.kill9();
+    }
+    operator.kill9();
+}
