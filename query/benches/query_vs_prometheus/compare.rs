@@ -124,7 +124,7 @@ pub fn diff(a: &Matrix, b: &Matrix) -> Diff {
         for (t, va) in pa {
             let Some(vb) = tb.get(t) else { continue };
             d.points += 1;
-            let rel = if va.is_nan() && vb.is_nan() || va == vb {
+            let rel = if (va.is_nan() && vb.is_nan()) || va == vb {
                 0.0
             } else {
                 (va - vb).abs() / va.abs().max(vb.abs()).max(1e-300)

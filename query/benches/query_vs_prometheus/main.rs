@@ -167,7 +167,7 @@ async fn bench(args: &Args) -> Result<(), Error> {
         if t < day_start {
             t.div_euclid(DAY)
         } else {
-            1 << 40 | t.div_euclid(2 * HOUR)
+            (1 << 40) | t.div_euclid(2 * HOUR)
         }
     };
     let mut current_window = None;

@@ -39,7 +39,10 @@ impl Settled {
         let raw = if newest <= 0 {
             i64::MIN
         } else {
-            (now.saturating_sub(max_freshness_ms)).min(newest.saturating_sub(window_ms))
+            // Storage reports late writes older than `newest - window`; `complete_until`
+            // of the raw tier may be the newest sample or one past it.
+            (now.saturating_sub(max_freshness_ms))
+                .min(newest.saturating_sub(window_ms).saturating_sub(1))
         };
         Settled {
             raw,
