@@ -7,7 +7,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/telltale-target
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: deps run test build crds bench-storage
+.PHONY: deps run test build crds bench-storage bench-query
 
 deps:
 	@scripts/install-deps.sh
@@ -31,3 +31,8 @@ crds:
 # The storage benchmark of the README (fixed, seeded workload; compares with promtool).
 bench-storage: deps
 	cargo run --release -p telltale-storage --bin telltale-storage-bench -- --prometheus
+
+# The query benchmark of the README: dashboard queries against Telltale and Prometheus
+# 2.42 loaded with the same seeded data, in one run.
+bench-query: deps
+	cargo bench -p telltale-query --features bench --bench query-vs-prometheus

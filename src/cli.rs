@@ -78,6 +78,33 @@ pub struct StandaloneArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub push: PushArgs,
+    #[command(flatten)]
+    pub cache: ResultCacheArgs,
+}
+
+/// The range-query result cache of the query API.
+#[derive(Args, Debug, Clone)]
+pub struct ResultCacheArgs {
+    /// Memory for cached range-query intervals, in bytes (`0`: no cache).
+    #[arg(long, env = "TELLTALE_RESULT_CACHE_BYTES", default_value_t = 256 << 20)]
+    pub result_cache_bytes: usize,
+    /// Intervals newer than this are never cached (data may still arrive for them).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub result_cache_max_freshness: telltale_crds::PromDuration,
+}
+
+impl ResultCacheArgs {
+    /// Query engine options with this cache.
+    pub fn engine_options(&self) -> telltale_query::EngineOptions {
+        telltale_query::EngineOptions {
+            cache: telltale_query::CacheOptions {
+                max_bytes: self.result_cache_bytes,
+                max_freshness_ms: self.result_cache_max_freshness.as_duration().as_millis() as i64,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
 }
 
 /// How the storage engine keeps data (retention per tier, out-of-order window, flushes).
@@ -283,6 +310,8 @@ pub struct QueryArgs {
     /// HTTP address of the Prometheus API.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9090")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub cache: ResultCacheArgs,
 }
 
 #[derive(Args, Debug)]

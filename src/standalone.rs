@@ -49,7 +49,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
 
     let query = Arc::new(telltale_query::Engine::new(
         reader,
-        Default::default(),
+        args.cache.engine_options(),
         &registry,
     ));
 

@@ -19,8 +19,13 @@ use crate::value::{Sample, Series, Value};
 pub(crate) struct Job {
     pub expr: Expr,
     pub fetched: Fetched,
+    /// The query's bounds (for `@ start()` and `@ end()`).
     pub start: i64,
     pub end: i64,
+    /// The steps evaluated: `from`, `from + step`, ... up to `to` (a part of the query's
+    /// range when the result cache supplies the rest).
+    pub from: i64,
+    pub to: i64,
     pub step: i64,
     pub lookback: i64,
     pub deadline: Instant,
@@ -53,8 +58,8 @@ impl Job {
         }
         let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
         let mut points = 0usize;
-        let mut t = self.start;
-        while t <= self.end {
+        let mut t = self.from;
+        while t <= self.to {
             if Instant::now() > self.deadline {
                 return Err(Error::Timeout {
                     phase: "query execution",

@@ -24,6 +24,8 @@
 
 /// The Prometheus HTTP API over an [`Engine`].
 pub mod api;
+/// The range-query result cache: settled intervals reused, invalidated by late writes.
+pub mod cache;
 /// Query entry points, selection prefetch and step evaluation.
 pub mod engine;
 /// The crate's error type and its Prometheus error classification.
@@ -47,6 +49,7 @@ pub mod testing;
 pub mod value;
 
 pub use api::router;
+pub use cache::CacheOptions;
 pub use engine::{Engine, EngineOptions, QueryOutput, QueryRequest, QueryStats, check_expr};
 pub use error::{Error, Result};
 pub use labels::Labels;

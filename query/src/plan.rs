@@ -514,6 +514,7 @@ mod tests {
                 complete_until_ms: NOW,
                 disk_bytes: 0,
             }],
+            late_writes: None,
         };
         let l = TierLayout::from_info(&info);
         assert!(l.covers(Tier::Raw, NOW - DAY));

@@ -5,14 +5,18 @@
 //! the raw samples on every call; [`MemoryReader::set_tier`] gives a tier a retention
 //! (data older than the newest sample minus the retention is not returned) and a
 //! completeness point (rollup buckets starting at or after it are not returned yet).
+//! Like the engine, it numbers late writes (samples added behind the out-of-order window
+//! below the newest sample, see [`MemoryReader::set_out_of_order_window`]) and reports
+//! them in `Info`, for the result cache.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use telltale_storage_api::{
-    AggregatedSeries, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher,
-    MatcherSet, Resolution, Result, SampleReader, SelectRequest, SeriesRequest, TierInfo,
-    TimeSeries, rollup,
+    AggregatedSeries, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest, LateWrite,
+    LateWrites, MatchOp, Matcher, MatcherSet, Resolution, Result, SampleReader, SelectRequest,
+    SeriesRequest, TierInfo, TimeSeries, rollup,
 };
 
 /// Series held in memory, answered with Prometheus matcher semantics.
@@ -22,6 +26,11 @@ pub struct MemoryReader {
     selects: Mutex<Vec<SelectRequest>>,
     /// Per resolution: retention (0 = unlimited) and completeness point.
     tiers: Mutex<HashMap<i32, (i64, Option<i64>)>>,
+    /// Late writes so far, numbered from 1.
+    late: Mutex<Vec<LateWrite>>,
+    out_of_order_window_ms: AtomicI64,
+    /// Info answers without `late_writes` (as a merged, sharded answer does).
+    hide_late_writes: AtomicBool,
 }
 
 impl MemoryReader {
@@ -32,6 +41,15 @@ impl MemoryReader {
 
     /// Adds samples `(t_ms, value)` to the series with `labels`.
     pub fn add(&self, labels: &[(&str, &str)], samples: &[(i64, f64)]) {
+        let settled = self
+            .newest()
+            .saturating_sub(self.out_of_order_window_ms.load(Ordering::SeqCst));
+        let late = samples.iter().filter(|(t, _)| *t < settled).fold(
+            None,
+            |acc: Option<(i64, i64)>, &(t, _)| {
+                Some(acc.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))))
+            },
+        );
         let mut labels: Vec<Label> = labels.iter().map(|(n, v)| Label::new(*n, *v)).collect();
         labels.sort_by(|a, b| a.name.cmp(&b.name));
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
@@ -52,6 +70,41 @@ impl MemoryReader {
                 value: v,
             }));
         s.samples.sort_by_key(|x| x.timestamp_ms);
+        drop(all);
+        if let Some((min_ms, max_ms)) = late {
+            let mut log = self.late.lock().unwrap_or_else(|e| e.into_inner());
+            let generation = log.len() as u64 + 1;
+            log.push(LateWrite {
+                generation,
+                min_ms,
+                max_ms,
+            });
+        }
+    }
+
+    /// Samples added more than `ms` behind the newest one are reported as late writes
+    /// (default 0: any sample older than the newest).
+    pub fn set_out_of_order_window(&self, ms: i64) {
+        self.out_of_order_window_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Whether `Info` leaves out `late_writes` (as a merged answer of several shards does).
+    pub fn hide_late_writes(&self, hide: bool) {
+        self.hide_late_writes.store(hide, Ordering::SeqCst);
+    }
+
+    /// The late writes recorded so far.
+    fn late_writes(&self) -> Option<LateWrites> {
+        if self.hide_late_writes.load(Ordering::SeqCst) {
+            return None;
+        }
+        let log = self.late.lock().unwrap_or_else(|e| e.into_inner());
+        Some(LateWrites {
+            epoch: 1,
+            generation: log.len() as u64,
+            recent: log.iter().rev().take(256).rev().cloned().collect(),
+            out_of_order_window_ms: self.out_of_order_window_ms.load(Ordering::SeqCst),
+        })
     }
 
     /// Sets a tier's retention (0 = unlimited) and, for rollup tiers, the start of the
@@ -220,6 +273,7 @@ impl SampleReader for MemoryReader {
                 tier(Resolution::OneMinute),
                 tier(Resolution::OneHour),
             ],
+            late_writes: self.late_writes(),
         })
     }
 

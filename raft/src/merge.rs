@@ -106,6 +106,9 @@ pub fn merge_info(parts: Vec<InfoResponse>) -> InfoResponse {
     }
     InfoResponse {
         tiers: tiers.into_values().collect(),
+        // Each node numbers its own late writes: a merged answer cannot say which
+        // changed, so it reports none and result caches stay off.
+        late_writes: None,
     }
 }
 
@@ -198,12 +201,14 @@ mod tests {
                     tier(Resolution::Raw, 10, 1),
                     tier(Resolution::OneMinute, 60, 2),
                 ],
+                late_writes: None,
             },
             InfoResponse {
                 tiers: vec![
                     tier(Resolution::Raw, 20, 1),
                     tier(Resolution::OneMinute, 30, 2),
                 ],
+                late_writes: None,
             },
         ]);
         assert_eq!(merged.tiers[0].complete_until_ms, 20);

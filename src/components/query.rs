@@ -10,7 +10,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let (_, reader) = super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
     let engine = Arc::new(telltale_query::Engine::new(
         reader,
-        Default::default(),
+        args.cache.engine_options(),
         &registry,
     ));
     let http = ops::bind(args.listen, "HTTP").await?;

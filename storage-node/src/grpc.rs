@@ -105,8 +105,13 @@ impl Storage for GrpcService {
     }
 
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
-        let tiers = self.run("info", |e| e.info()).await?;
-        Ok(Response::new(InfoResponse { tiers }))
+        let (tiers, late_writes) = self
+            .run("info", |e| Ok((e.info()?, e.late_writes())))
+            .await?;
+        Ok(Response::new(InfoResponse {
+            tiers,
+            late_writes: Some(late_writes),
+        }))
     }
 
     async fn series(

@@ -554,3 +554,47 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+#[test]
+fn late_writes_are_numbered_with_their_time_range() {
+    const HOUR: i64 = 3_600_000;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let before = engine.late_writes();
+    assert_eq!(before.generation, 0);
+    assert_eq!(before.out_of_order_window_ms, HOUR);
+    // In order, then out of order inside the window: nothing settled changed.
+    engine
+        .write(vec![series(&[("__name__", "x")], &[(10 * HOUR, 1.0)])])
+        .unwrap();
+    engine
+        .write(vec![series(
+            &[("__name__", "x")],
+            &[(10 * HOUR - 60_000, 1.0)],
+        )])
+        .unwrap();
+    assert_eq!(engine.late_writes().generation, 0);
+    // Behind the window (backfill), for a new series too: reported with its range.
+    engine
+        .write(vec![
+            series(&[("__name__", "x")], &[(2 * HOUR, 1.0)]),
+            series(&[("__name__", "y")], &[(3 * HOUR, 1.0), (4 * HOUR, 2.0)]),
+        ])
+        .unwrap();
+    let late = engine.late_writes();
+    assert_eq!(late.generation, 1);
+    assert_eq!(late.epoch, before.epoch);
+    assert_eq!(late.recent.len(), 1);
+    assert_eq!(
+        (
+            late.recent[0].generation,
+            late.recent[0].min_ms,
+            late.recent[0].max_ms
+        ),
+        (1, 2 * HOUR, 4 * HOUR)
+    );
+    // Reopening starts a new epoch.
+    drop(engine);
+    let reopened = open(dir.path());
+    assert_ne!(reopened.late_writes().epoch, late.epoch);
+}

@@ -142,13 +142,27 @@ fn system_time_ms(t: std::time::SystemTime) -> i64 {
 }
 
 /// Every distinct selector of `expr` with the time range all steps in `[start, end]` need.
+#[cfg(test)]
 pub(crate) fn plan_selections(expr: &Expr, start: i64, end: i64, lookback: i64) -> Vec<Selection> {
+    plan_selections_between(expr, start, end, start, end, lookback)
+}
+
+/// [`plan_selections`] for the steps in `[from, to]` of a query over `[start, end]` (the
+/// query's bounds still resolve `@ start()` and `@ end()`).
+pub(crate) fn plan_selections_between(
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    from: i64,
+    to: i64,
+    lookback: i64,
+) -> Vec<Selection> {
     let mut out: Vec<Selection> = Vec::new();
     let window = Window { start, end };
     window.walk(
         expr,
-        start,
-        end,
+        from,
+        to,
         &mut |vs, range, lo, hi, tier, whole_buckets| {
             let lo = reference_time(vs, lo, start, end);
             let mut hi = reference_time(vs, hi, start, end);

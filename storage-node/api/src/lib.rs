@@ -27,7 +27,8 @@ pub use error::{Error, Result};
 pub use pb::matcher::Op as MatchOp;
 pub use pb::{
     Aggregate, AggregatedSeries, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
-    Matcher, MatcherSet, Resolution, Sample, SelectRequest, SeriesRequest, TierInfo, TimeSeries,
+    LateWrite, LateWrites, Matcher, MatcherSet, Resolution, Sample, SelectRequest, SeriesRequest,
+    TierInfo, TimeSeries,
 };
 pub use traits::{SampleReader, SampleWriter};
 

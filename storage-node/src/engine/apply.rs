@@ -169,6 +169,8 @@ impl Engine {
         let mut dirty: HashSet<i64> = HashSet::new();
         let (mut max_ts, mut min_ts) = (w.max_ts, w.min_ts);
         let (mut out_of_order, mut backfilled) = (0u64, 0u64);
+        // Samples older than the window below the newest one: changes to settled data.
+        let mut late: Option<(i64, i64)> = None;
         {
             let index = self.index();
             let head = self.head();
@@ -206,8 +208,11 @@ impl Engine {
                         newly_indexed.push((day, id));
                         checked_day = Some(day);
                     }
-                    let inside = max_ts.is_none_or(|m| t >= m.saturating_sub(window))
-                        || head_min.is_some_and(|m| t >= m);
+                    let recent = max_ts.is_none_or(|m| t >= m.saturating_sub(window));
+                    if !recent {
+                        late = Some(late.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+                    }
+                    let inside = recent || head_min.is_some_and(|m| t >= m);
                     if inside {
                         if head_max.is_some_and(|m| t <= m) {
                             out_of_order += 1;
@@ -275,6 +280,9 @@ impl Engine {
         if let Some(m) = max_ts {
             self.max_ts.store(m, Ordering::Release);
             self.metrics.newest_sample.set(m.div_euclid(1000));
+        }
+        if let Some((lo, hi)) = late {
+            self.late.record(lo, hi);
         }
         self.metrics.samples_appended.inc_by(total);
         self.metrics.samples_out_of_order.inc_by(out_of_order);

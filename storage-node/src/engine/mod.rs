@@ -15,6 +15,7 @@
 
 mod apply;
 mod flush;
+mod late;
 pub mod maintenance;
 mod read;
 mod retention;
@@ -111,6 +112,8 @@ pub struct Engine {
     /// One rollup/retention pass at a time; holds the rollup sequence counter.
     maintaining: Mutex<MaintenanceState>,
     metrics: EngineMetrics,
+    /// Changes to settled data, for readers' result caches.
+    late: late::LateWriteLog,
 }
 
 #[derive(Debug, Default)]
@@ -169,6 +172,7 @@ impl Engine {
             }),
             store,
             metrics,
+            late: late::LateWriteLog::new(),
         };
         let replayed = engine.replay(loaded.flushed_seq)?;
         engine.metrics.flushed_seq.set(loaded.flushed_seq as i64);
@@ -301,6 +305,12 @@ impl Engine {
 
     fn oldest(&self) -> Option<i64> {
         opt_ts(self.min_ts.load(Ordering::Acquire))
+    }
+
+    /// The late writes since the engine was opened (see [`late`]).
+    pub fn late_writes(&self) -> telltale_storage_api::LateWrites {
+        self.late
+            .report(self.opts.out_of_order_window.as_millis() as i64)
     }
 
     fn until(&self, tier: Tier) -> Option<i64> {

@@ -9,7 +9,7 @@ use tracing::info;
 
 use super::Engine;
 use crate::error::Result;
-use crate::store::keys::day_of;
+use crate::store::keys::{DAY_MS, day_of};
 use crate::tier::Tier;
 
 impl Engine {
@@ -33,6 +33,8 @@ impl Engine {
                 let first = self.store.first_day(tier)?;
                 if first.is_some_and(|f| f < before) {
                     self.store.drop_days_before(tier, before)?;
+                    self.late
+                        .record(i64::MIN, before.saturating_mul(DAY_MS) - 1);
                     let dropped = before - first.unwrap_or(before);
                     self.metrics
                         .retention_dropped

@@ -182,6 +182,10 @@ impl Engine {
         }
         // Not synced: a window lost in a crash is computed again from raw data.
         self.store.write(batch, false)?;
+        if dirty {
+            // Recomputed because late samples landed in it: its points changed.
+            self.late.record(start, start + tier_window(tier) - 1);
+        }
         let kind = if dirty { "dirty" } else { "new" };
         if series > 0 {
             self.metrics

@@ -5,6 +5,9 @@
 //!                   |        distinct selector and tier (time range covering every step)
 //!                   `--Evaluator at start, start+step, ..., end (in memory)--> Value
 //!
+//!  Range queries with the result cache on: see [`crate::cache`] (settled intervals are
+//!  reused, only the rest is fetched and evaluated).
+//!
 //!  Admission: a semaphore of `max_concurrent_queries` slots, a queue of at most
 //!  `max_queued_queries` waiting queries (then 503), the timeout covering queueing,
 //!  fetching and evaluation.
@@ -21,8 +24,11 @@ use telltale_storage_api::{
 };
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+mod cached;
+
+use crate::cache::{CacheOptions, ResultCache};
 use crate::error::{Error, Result};
-use crate::eval::selector::plan_selections;
+use crate::eval::selector::plan_selections_between;
 use crate::fetch::fetch_all;
 use crate::job::Job;
 use crate::labels::Labels;
@@ -52,6 +58,8 @@ pub struct EngineOptions {
     /// Answer long-range queries from rollup tiers (see [`crate::plan`]); when false
     /// every selector reads raw samples.
     pub use_rollups: bool,
+    /// The range-query result cache (off by default: `max_bytes` 0).
+    pub cache: CacheOptions,
 }
 
 impl Default for EngineOptions {
@@ -66,6 +74,7 @@ impl Default for EngineOptions {
             max_points_per_series: crate::api::MAX_POINTS_PER_SERIES,
             max_request_body_bytes: 8 * 1024 * 1024,
             use_rollups: true,
+            cache: CacheOptions::default(),
         }
     }
 }
@@ -127,6 +136,8 @@ struct Inner {
     queued: AtomicUsize,
     /// The last storage layout read, and when.
     layout: std::sync::Mutex<Option<(Instant, TierLayout)>>,
+    /// Settled intervals of range queries (None when off).
+    cache: Option<ResultCache>,
 }
 
 /// How long a storage layout (tier retention and completeness) is reused.
@@ -153,6 +164,8 @@ impl Engine {
         registry: &prometheus::Registry,
     ) -> Self {
         let slots = Semaphore::new(opts.max_concurrent_queries.max(1));
+        let cache =
+            (opts.cache.max_bytes > 0).then(|| ResultCache::new(opts.cache.clone(), registry));
         Engine {
             inner: Arc::new(Inner {
                 reader,
@@ -161,6 +174,7 @@ impl Engine {
                 slots,
                 queued: AtomicUsize::new(0),
                 layout: std::sync::Mutex::new(None),
+                cache,
             }),
         }
     }
@@ -383,36 +397,75 @@ impl Engine {
                 type_name(expr.value_type())
             )));
         }
-        let work = async {
-            let layout = self.layout(step).await;
-            let expr = Planner {
-                layout: &layout,
-                start,
-                end,
-                lookback,
-            }
-            .rewrite(expr, start, end, step);
-            let plan = plan_selections(&expr, start, end, lookback);
-            for sel in &plan {
-                self.inner.metrics.count_selection(sel.tier.as_str());
-            }
-            let mut tiers: Vec<Tier> = plan.iter().map(|s| s.tier).collect();
-            tiers.sort();
-            tiers.dedup();
-            let fetched = fetch_all(
-                self.inner.reader.as_ref(),
-                plan,
-                &layout,
-                opts.max_series_per_select,
-            )
-            .await?;
-            Ok::<_, Error>((expr, fetched, tiers))
+        let range = Steps {
+            start,
+            end,
+            from: start,
+            to: end,
+            step,
         };
-        let (expr, fetched, tiers) = tokio::time::timeout_at(deadline.into(), work)
+        if step > 0
+            && let Some(cache) = &self.inner.cache
+            && let Some(out) = self
+                .run_cached(cache, &expr, range, lookback, deadline)
+                .await?
+        {
+            return Ok(out);
+        }
+        let layout = tokio::time::timeout_at(deadline.into(), self.layout(step))
             .await
             .map_err(|_| Error::Timeout {
                 phase: "query execution",
-            })??;
+            })?;
+        let planned = Planner {
+            layout: &layout,
+            start,
+            end,
+            lookback,
+        }
+        .rewrite(expr, start, end, step);
+        self.evaluate(&planned, &layout, range, lookback, deadline)
+            .await
+    }
+
+    /// Fetches what the steps `range.from..=range.to` of the planned expression need and
+    /// evaluates them.
+    async fn evaluate(
+        &self,
+        planned: &Expr,
+        layout: &TierLayout,
+        range: Steps,
+        lookback: i64,
+        deadline: Instant,
+    ) -> Result<QueryOutput> {
+        let opts = &self.inner.opts;
+        let Steps {
+            start,
+            end,
+            from,
+            to,
+            step,
+        } = range;
+        let plan = plan_selections_between(planned, start, end, from, to, lookback);
+        for sel in &plan {
+            self.inner.metrics.count_selection(sel.tier.as_str());
+        }
+        let mut tiers: Vec<Tier> = plan.iter().map(|s| s.tier).collect();
+        tiers.sort();
+        tiers.dedup();
+        let fetched = tokio::time::timeout_at(
+            deadline.into(),
+            fetch_all(
+                self.inner.reader.as_ref(),
+                plan,
+                layout,
+                opts.max_series_per_select,
+            ),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            phase: "query execution",
+        })??;
         let loaded = fetched.points();
         self.inner.metrics.add_samples_loaded(loaded);
         if loaded > opts.max_samples {
@@ -428,10 +481,12 @@ impl Engine {
         let canceled = Arc::new(AtomicBool::new(false));
         let _cancel_on_drop = CancelOnDrop(canceled.clone());
         let job = Job {
-            expr,
+            expr: planned.clone(),
             fetched,
             start,
             end,
+            from,
+            to,
             step,
             lookback,
             deadline,
@@ -469,6 +524,16 @@ impl Engine {
             Some((Instant::now(), layout));
         layout
     }
+}
+
+/// A query's bounds and the part of its steps being evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Steps {
+    start: i64,
+    end: i64,
+    from: i64,
+    to: i64,
+    step: i64,
 }
 
 /// Leaves the queue when dropped.
