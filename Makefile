@@ -7,7 +7,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/telltale-target
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: deps run test build crds bench-storage
+.PHONY: deps run test build crds bench-storage bench-scrape
 
 deps:
 	@scripts/install-deps.sh
@@ -31,3 +31,9 @@ crds:
 # The storage benchmark of the README (fixed, seeded workload; compares with promtool).
 bench-storage: deps
 	cargo run --release -p telltale-storage --bin telltale-storage-bench -- --prometheus
+
+# The collection benchmark of the README (parse throughput; one scraper replica against
+# Prometheus 2.42 on the same synthetic targets).
+bench-scrape: deps
+	cargo build --release --bin telltale
+	cargo run --release -p telltale-scraper --bin telltale-scrape-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale

@@ -175,9 +175,13 @@ fn components_read_the_shard_map() {
     let c = container_of(scraper);
     assert_eq!(
         c.args.as_ref().unwrap().join(" "),
-        "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2"
+        "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2 --members-service mc-scraper"
     );
     assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAME"));
+    assert!(
+        c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAMESPACE"),
+        "--members-service reads the Service's namespace from POD_NAMESPACE"
+    );
     let args = |name: &str| {
         let d = r.deployments.iter().find(|d| d.name_any() == name).unwrap();
         d.spec.template.spec.as_ref().unwrap().containers[0]

@@ -1,5 +1,6 @@
 //! The scraper StatefulSet: stable member names (`<mc>-scraper-<i>`) over which targets
-//! are spread by consistent hashing, and the headless Service its peers are found by.
+//! are spread by consistent hashing, and the headless Service its peers are found by
+//! (each replica watches the Service's EndpointSlices for the live member set).
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{PodTemplateSpec, Service, ServiceSpec};
@@ -13,8 +14,11 @@ use super::pod::{ContainerSpec, config_annotations, field_env, pod_spec, port, s
 use super::storage::{service_port, spread};
 use crate::naming::{Component, SCRAPER_PORT, SHARD_MAP_DIR, SHARD_MAP_FILE};
 
-/// The flags of `telltale scraper` (`$(POD_NAME)` is expanded by the kubelet).
-pub fn scraper_args(spec: &MetricClusterSpec) -> Vec<String> {
+/// The flags of `telltale scraper` (`$(POD_NAME)` is expanded by the kubelet). The live
+/// member set is the ready endpoints of the headless Service `service` (in the pod's
+/// namespace, `POD_NAMESPACE`); the StatefulSet's ordinals are the set until they are
+/// first listed.
+pub fn scraper_args(spec: &MetricClusterSpec, service: &str) -> Vec<String> {
     vec![
         "scraper".into(),
         "--listen".into(),
@@ -25,6 +29,8 @@ pub fn scraper_args(spec: &MetricClusterSpec) -> Vec<String> {
         "$(POD_NAME)".into(),
         "--members".into(),
         spec.scraper.replicas.to_string(),
+        "--members-service".into(),
+        service.into(),
     ]
 }
 
@@ -55,7 +61,7 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
     let container = ContainerSpec {
         component: Component::Scraper,
         command: vec!["telltale".into()],
-        args: scraper_args(spec),
+        args: scraper_args(spec, &names.component(Component::Scraper)),
         ports: vec![port("http", SCRAPER_PORT)],
         http_port: "http",
         env: vec![

@@ -2,20 +2,24 @@
 //! available and, when a write fails as unavailable, appends the batch to its segment
 //! files (fsync) and acknowledges it; a background task replays the queued batches in
 //! order once storage is back. While a backlog exists every new batch is queued behind
-//! it, so a writer's batches reach storage in the order it wrote them.
+//! it, so a writer's batches reach storage in the order it wrote them. Replayed batches
+//! carry a persistent identity ([`super::identity`]), so a storage that de-duplicates
+//! takes each exactly once even when a crash repeats a replay.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use prost::Message;
 use telltale_storage_api::pb::WriteRequest;
-use telltale_storage_api::{SampleWriter, TimeSeries};
+use telltale_storage_api::{BatchId, SampleWriter, TimeSeries};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use super::cursor::{self, Position};
+use super::identity::{batch_id, load_or_create_writer};
 use super::metrics::QueueMetrics;
 use super::store::{AppendError, QueueStore, Record};
 use crate::error::{Error, Result};
@@ -60,6 +64,12 @@ pub struct DiskQueue {
 
 struct Inner {
     store: Mutex<QueueStore>,
+    dir: PathBuf,
+    /// This queue's persistent writer id (see [`super::identity`]).
+    writer: u64,
+    /// After a restart: the end of the group whose replay had begun, which the first
+    /// group replayed now must not pass.
+    bound: Mutex<Option<Position>>,
     /// Mirror of the store's pending record count, read without the lock.
     pending: AtomicU64,
     downstream: Arc<dyn SampleWriter>,
@@ -80,16 +90,25 @@ impl DiskQueue {
     ) -> Result<DiskQueue> {
         let dir = dir.into();
         let (segment_bytes, max_bytes) = (options.segment_bytes, options.max_bytes);
-        let (store, _recovered) =
-            tokio::task::spawn_blocking(move || QueueStore::open(&dir, segment_bytes, max_bytes))
-                .await
-                .map_err(|e| Error::Internal {
-                    message: format!("disk queue open task failed: {e}"),
-                })??;
+        let dir2 = dir.clone();
+        let (store, writer, bound) = tokio::task::spawn_blocking(move || {
+            let (store, _recovered) = QueueStore::open(&dir2, segment_bytes, max_bytes)?;
+            let writer = load_or_create_writer(&dir2).map_err(|e| Error::Internal {
+                message: format!("disk queue writer id in {}: {e}", dir2.display()),
+            })?;
+            Ok::<_, Error>((store, writer, cursor::load_inflight(&dir2)))
+        })
+        .await
+        .map_err(|e| Error::Internal {
+            message: format!("disk queue open task failed: {e}"),
+        })??;
         let metrics = QueueMetrics::new(registry);
         let inner = Arc::new(Inner {
             pending: AtomicU64::new(store.pending_records()),
             store: Mutex::new(store),
+            dir,
+            writer,
+            bound: Mutex::new(bound),
             downstream,
             notify: Notify::new(),
             metrics,
@@ -108,6 +127,11 @@ impl DiskQueue {
     /// Bytes waiting on disk.
     pub fn pending_bytes(&self) -> u64 {
         self.inner.lock().pending_bytes()
+    }
+
+    /// The writer id replayed batches are sent under.
+    pub fn writer_id(&self) -> u64 {
+        self.inner.writer
     }
 }
 
@@ -134,6 +158,21 @@ impl SampleWriter for DiskQueue {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, QueueStore> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cuts the first group replayed after a restart at the end of the group whose
+    /// replay had begun before it (storage may have applied that one; a larger group
+    /// under a higher batch number would apply its records again).
+    fn cut_at_bound(&self, records: &mut Vec<Record>) {
+        let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(end) = *bound else { return };
+        match records.first() {
+            Some(first) if first.at < end => {
+                let keep = records.iter().take_while(|r| r.next <= end).count();
+                records.truncate(keep.max(1));
+            }
+            _ => *bound = None,
+        }
     }
 
     fn update_gauges(&self, store: &QueueStore) {
@@ -211,7 +250,7 @@ async fn replay(inner: Arc<Inner>) {
             let (n, bytes) = (inner.options.replay_batches, inner.options.replay_bytes);
             tokio::task::spawn_blocking(move || inner.lock().peek_many(n, bytes)).await
         };
-        let records = match peeked {
+        let mut records = match peeked {
             Ok(Ok(r)) if r.is_empty() => {
                 inner.notify.notified().await;
                 continue;
@@ -242,18 +281,26 @@ async fn replay(inner: Arc<Inner>) {
                 continue;
             }
         };
-        let mut batches: Vec<Vec<TimeSeries>> = Vec::with_capacity(records.len());
+        inner.cut_at_bound(&mut records);
+        let Some(last) = records.last() else { continue };
+        let (id, end) = (batch_id(inner.writer, last.at), last.next);
+        if let Err(e) = persist_inflight(&inner.dir, end).await {
+            error!(error = %e, "cannot persist the disk queue's replay position; retrying");
+            tokio::time::sleep(inner.options.retry_max).await;
+            continue;
+        }
+        let mut batches: Vec<(BatchId, Vec<TimeSeries>)> = Vec::with_capacity(records.len());
         for r in &records {
             match WriteRequest::decode(r.payload.as_slice()) {
-                Ok(req) => batches.push(req.series),
+                Ok(req) => batches.push((batch_id(inner.writer, r.at), req.series)),
                 // The CRC matched, so this is a bug rather than a disk fault.
                 Err(e) => error!(error = %e, "queued batch does not decode; dropping it"),
             }
         }
-        let merged: Vec<TimeSeries> = batches.iter().flatten().cloned().collect();
+        let merged: Vec<TimeSeries> = batches.iter().flat_map(|b| b.1.iter().cloned()).collect();
         let samples: u64 = merged.iter().map(|s| s.samples.len() as u64).sum();
         loop {
-            match inner.downstream.write(merged.clone()).await {
+            match inner.downstream.write_identified(merged.clone(), id).await {
                 Ok(_) => {
                     inner.metrics.replayed_samples_total.inc_by(samples);
                     if down_logged {
@@ -282,14 +329,15 @@ async fn replay(inner: Arc<Inner>) {
     }
 }
 
-/// Writes queued batches one at a time, dropping (and counting) those storage refuses
-/// as invalid and retrying the others while storage is unavailable.
-async fn replay_one_by_one(inner: &Arc<Inner>, batches: Vec<Vec<TimeSeries>>) {
-    for series in batches {
+/// Writes queued batches one at a time (each under its own batch number, all at or
+/// below the group's), dropping (and counting) those storage refuses as invalid and
+/// retrying the others while storage is unavailable.
+async fn replay_one_by_one(inner: &Arc<Inner>, batches: Vec<(BatchId, Vec<TimeSeries>)>) {
+    for (id, series) in batches {
         let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
         let mut backoff = inner.options.retry_min;
         loop {
-            match inner.downstream.write(series.clone()).await {
+            match inner.downstream.write_identified(series.clone(), id).await {
                 Ok(_) => {
                     inner.metrics.replayed_samples_total.inc_by(samples);
                     break;
@@ -312,6 +360,13 @@ async fn replay_one_by_one(inner: &Arc<Inner>, batches: Vec<Vec<TimeSeries>>) {
     }
 }
 
+async fn persist_inflight(dir: &Path, end: Position) -> std::io::Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || cursor::store_inflight(&dir, end))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+}
+
 async fn commit(inner: &Arc<Inner>, records: Vec<Record>) {
     let inner2 = inner.clone();
     let done = tokio::task::spawn_blocking(move || {
@@ -324,7 +379,7 @@ async fn commit(inner: &Arc<Inner>, records: Vec<Record>) {
     match done {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
-            error!(error = %e, "cannot persist the disk queue cursor (a restart may replay a batch twice)")
+            error!(error = %e, "cannot persist the disk queue cursor (a restart replays a batch; storage that de-duplicates ignores it)")
         }
         Err(e) => error!(error = %e, "disk queue commit task failed"),
     }
