@@ -67,9 +67,10 @@ struct Inner {
     dir: PathBuf,
     /// This queue's persistent writer id (see [`super::identity`]).
     writer: u64,
-    /// After a restart: the end of the group whose replay had begun, which the first
-    /// group replayed now must not pass.
-    bound: Mutex<Option<Position>>,
+    /// The end of the group of records being replayed (persisted as `inflight` before
+    /// it is first sent): until it is committed it is re-sent exactly, after a restart
+    /// too, so storage sees the same batch number for the same records.
+    group_end: Mutex<Option<Position>>,
     /// Mirror of the store's pending record count, read without the lock.
     pending: AtomicU64,
     downstream: Arc<dyn SampleWriter>,
@@ -91,7 +92,7 @@ impl DiskQueue {
         let dir = dir.into();
         let (segment_bytes, max_bytes) = (options.segment_bytes, options.max_bytes);
         let dir2 = dir.clone();
-        let (store, writer, bound) = tokio::task::spawn_blocking(move || {
+        let (store, writer, group_end) = tokio::task::spawn_blocking(move || {
             let (store, _recovered) = QueueStore::open(&dir2, segment_bytes, max_bytes)?;
             let writer = load_or_create_writer(&dir2).map_err(|e| Error::Internal {
                 message: format!("disk queue writer id in {}: {e}", dir2.display()),
@@ -108,7 +109,7 @@ impl DiskQueue {
             store: Mutex::new(store),
             dir,
             writer,
-            bound: Mutex::new(bound),
+            group_end: Mutex::new(group_end),
             downstream,
             notify: Notify::new(),
             metrics,
@@ -160,19 +161,18 @@ impl Inner {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Cuts the first group replayed after a restart at the end of the group whose
-    /// replay had begun before it (storage may have applied that one; a larger group
-    /// under a higher batch number would apply its records again).
-    fn cut_at_bound(&self, records: &mut Vec<Record>) {
-        let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(end) = *bound else { return };
-        match records.first() {
-            Some(first) if first.at < end => {
-                let keep = records.iter().take_while(|r| r.next <= end).count();
-                records.truncate(keep.max(1));
-            }
-            _ => *bound = None,
+    /// The end of the group in flight, if it starts at `first` (the oldest unreplayed
+    /// record); a stale end (the group was committed) is forgotten.
+    fn group_in_flight(&self, first: Position) -> Option<Position> {
+        let mut end = self.group_end.lock().unwrap_or_else(|p| p.into_inner());
+        if end.is_some_and(|e| e <= first) {
+            *end = None;
         }
+        *end
+    }
+
+    fn set_group_end(&self, end: Option<Position>) {
+        *self.group_end.lock().unwrap_or_else(|p| p.into_inner()) = end;
     }
 
     fn update_gauges(&self, store: &QueueStore) {
@@ -247,11 +247,27 @@ async fn replay(inner: Arc<Inner>) {
     loop {
         let peeked = {
             let inner = inner.clone();
-            let (n, bytes) = (inner.options.replay_batches, inner.options.replay_bytes);
-            tokio::task::spawn_blocking(move || inner.lock().peek_many(n, bytes)).await
+            tokio::task::spawn_blocking(move || {
+                let mut store = inner.lock();
+                let first = store.peek_many(1, u64::MAX)?;
+                match first.first().and_then(|r| inner.group_in_flight(r.at)) {
+                    // The group in flight, exactly: read on to its end.
+                    Some(end) => {
+                        let mut records = store.peek_many(usize::MAX, u64::MAX)?;
+                        let keep = records.iter().take_while(|r| r.next <= end).count();
+                        records.truncate(keep.max(1));
+                        Ok((records, true))
+                    }
+                    None if first.is_empty() => Ok((first, false)),
+                    None => store
+                        .peek_many(inner.options.replay_batches, inner.options.replay_bytes)
+                        .map(|r| (r, false)),
+                }
+            })
+            .await
         };
-        let mut records = match peeked {
-            Ok(Ok(r)) if r.is_empty() => {
+        let (records, in_flight) = match peeked {
+            Ok(Ok((r, _))) if r.is_empty() => {
                 inner.notify.notified().await;
                 continue;
             }
@@ -281,13 +297,16 @@ async fn replay(inner: Arc<Inner>) {
                 continue;
             }
         };
-        inner.cut_at_bound(&mut records);
         let Some(last) = records.last() else { continue };
         let (id, end) = (batch_id(inner.writer, last.at), last.next);
-        if let Err(e) = persist_inflight(&inner.dir, end).await {
-            error!(error = %e, "cannot persist the disk queue's replay position; retrying");
-            tokio::time::sleep(inner.options.retry_max).await;
-            continue;
+        if !in_flight {
+            // A new group: its end is durable before any of it is sent.
+            if let Err(e) = persist_inflight(&inner.dir, end).await {
+                error!(error = %e, "cannot persist the disk queue's replay group; retrying");
+                tokio::time::sleep(inner.options.retry_max).await;
+                continue;
+            }
+            inner.set_group_end(Some(end));
         }
         let mut batches: Vec<(BatchId, Vec<TimeSeries>)> = Vec::with_capacity(records.len());
         for r in &records {
@@ -326,6 +345,7 @@ async fn replay(inner: Arc<Inner>) {
             }
         }
         commit(&inner, records).await;
+        inner.set_group_end(None);
     }
 }
 
@@ -367,7 +387,13 @@ async fn persist_inflight(dir: &Path, end: Position) -> std::io::Result<()> {
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
 }
 
+/// Marks the group replayed. The cursor must be durable before the next group is
+/// defined (a restart re-sends exactly the group after the cursor), so a failed cursor
+/// write is retried until it succeeds.
 async fn commit(inner: &Arc<Inner>, records: Vec<Record>) {
+    let Some(next) = records.last().map(|r| r.next) else {
+        return;
+    };
     let inner2 = inner.clone();
     let done = tokio::task::spawn_blocking(move || {
         let mut store = inner2.lock();
@@ -376,11 +402,19 @@ async fn commit(inner: &Arc<Inner>, records: Vec<Record>) {
         r
     })
     .await;
-    match done {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            error!(error = %e, "cannot persist the disk queue cursor (a restart replays a batch; storage that de-duplicates ignores it)")
+    let mut failed = match done {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("disk queue commit task failed: {e}"),
+    };
+    loop {
+        error!(error = %failed, "cannot persist the disk queue cursor; retrying");
+        tokio::time::sleep(inner.options.retry_max).await;
+        let dir = inner.dir.clone();
+        match tokio::task::spawn_blocking(move || cursor::store(&dir, next)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => failed = e.to_string(),
+            Err(e) => failed = e.to_string(),
         }
-        Err(e) => error!(error = %e, "disk queue commit task failed"),
     }
 }

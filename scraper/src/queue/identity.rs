@@ -7,11 +7,12 @@
 //!   only grow (segment numbers are never reused while the cursor file exists), so
 //!   batch numbers increase in replay order.
 //! - A replayed group of records is sent as the batch number of its last record. Before
-//!   it is sent, its end is persisted (`inflight`, see [`super::cursor`]); after a
-//!   restart the first group is cut at that end, so it is never larger than the group
-//!   storage may already have applied. A storage that remembers the last batch number
-//!   per writer (`seq <= last`: duplicate) then applies every record exactly once:
-//!   every record at or below an applied group's end was in an applied group.
+//!   a group is first sent its end is persisted (`inflight`, see [`super::cursor`]); until
+//!   the cursor moves past it, the same group is re-sent exactly (after a restart too,
+//!   whatever the replay limits), and the next group is only formed once the cursor
+//!   write is durable. A storage that remembers the last batch number per writer
+//!   (`seq <= last`: duplicate) then applies every record exactly once: the group after
+//!   the cursor is either wholly applied (its number is the last) or not at all.
 
 use std::path::Path;
 use std::time::SystemTime;
