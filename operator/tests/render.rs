@@ -179,7 +179,11 @@ fn components_read_the_shard_map() {
     );
     assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAME"));
     assert!(
-        c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAMESPACE"),
+        c.env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|e| e.name == "POD_NAMESPACE"),
         "--members-service reads the Service's namespace from POD_NAMESPACE"
     );
     let args = |name: &str| {

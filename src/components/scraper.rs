@@ -30,8 +30,7 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
     // The member set: the ready endpoints of the scrapers' Service (watched), or the
     // StatefulSet's ordinals; its watch (or sender) lives as long as the manager.
     let mut client: Option<kube::Client> = None;
-    let (manager, _member_set) = match (&args.member_name, args.members, &args.members_service)
-    {
+    let (manager, _member_set) = match (&args.member_name, args.members, &args.members_service) {
         (Some(name), replicas, Some(service)) => {
             let namespace = args
                 .watch_namespace

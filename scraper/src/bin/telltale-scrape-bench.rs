@@ -3,10 +3,14 @@
 //! 1. Parse throughput: the node_exporter 1.5 page of the tests (text 0.0.4) and the same
 //!    page written as OpenMetrics 1.0, parsed over and over for a fixed time.
 //! 2. Scrape capacity: synthetic exporters (`--targets` ports on 127.0.0.1, each serving
-//!    `--series` series whose values move every scrape) served by this process; a real
-//!    `telltale scraper` (writing to a real `telltale storage`) and Debian's Prometheus
+//!    `--series` series whose values move every scrape) served by this process; one
+//!    scraper replica (writing to a real `telltale storage`) and Debian's Prometheus
 //!    scrape all of them every 15 s in the same run; the CPU time of each process is read
-//!    from `/proc/PID/stat` over a fixed window after a warm-up.
+//!    from `/proc/PID/stat` over a fixed window after a warm-up. The scraper replica is
+//!    this binary re-run as `--scraper-child`: the pipeline of `telltale scraper` (scrape
+//!    manager -> series limits -> disk queue -> gRPC storage client, the targets API,
+//!    mimalloc) built from this checkout; `--real-scraper` runs `telltale scraper` of
+//!    `--telltale` instead.
 //!
 //! ```sh
 //! cargo build --release --bin telltale
@@ -18,6 +22,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -25,6 +30,11 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
+
+use telltale_storage_api::SampleWriter;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -40,6 +50,9 @@ struct Args {
     window: Duration,
     parse_seconds: f64,
     parse_only: bool,
+    real_scraper: bool,
+    /// `--scraper-child STORAGE FILE QUEUE_DIR LISTEN`.
+    child: Option<[String; 4]>,
 }
 
 fn parse_args() -> BenchResult<Args> {
@@ -53,6 +66,8 @@ fn parse_args() -> BenchResult<Args> {
         window: Duration::from_secs(120),
         parse_seconds: 3.0,
         parse_only: false,
+        real_scraper: false,
+        child: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -67,6 +82,8 @@ fn parse_args() -> BenchResult<Args> {
             "--window" => args.window = Duration::from_secs(value()?.parse()?),
             "--parse-seconds" => args.parse_seconds = value()?.parse()?,
             "--parse-only" => args.parse_only = true,
+            "--real-scraper" => args.real_scraper = true,
+            "--scraper-child" => args.child = Some([value()?, value()?, value()?, value()?]),
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -298,21 +315,41 @@ async fn capacity_in(args: &Args, work: &Path) -> BenchResult<()> {
         Duration::from_secs(30),
     )
     .await?;
-    let scraper = spawn(
-        "telltale scraper",
-        Command::new(&args.telltale).args([
-            "scraper",
-            "--storage",
-            &format!("127.0.0.1:{grpc}"),
-            "--listen",
-            &format!("127.0.0.1:{scraper_http}"),
-            "--queue-dir",
-            &work.join("queue").to_string_lossy(),
-            "-f",
-            &work.join("targets.yaml").to_string_lossy(),
-        ]),
-        &work.join("scraper.log"),
-    )?;
+    let (storage_addr, file, queue, listen) = (
+        format!("127.0.0.1:{grpc}"),
+        work.join("targets.yaml").to_string_lossy().into_owned(),
+        work.join("queue").to_string_lossy().into_owned(),
+        format!("127.0.0.1:{scraper_http}"),
+    );
+    let scraper = if args.real_scraper {
+        spawn(
+            "telltale scraper",
+            Command::new(&args.telltale).args([
+                "scraper",
+                "--storage",
+                &storage_addr,
+                "--listen",
+                &listen,
+                "--queue-dir",
+                &queue,
+                "-f",
+                &file,
+            ]),
+            &work.join("scraper.log"),
+        )?
+    } else {
+        spawn(
+            "scraper replica",
+            Command::new(std::env::current_exe()?).args([
+                "--scraper-child",
+                &storage_addr,
+                &file,
+                &queue,
+                &listen,
+            ]),
+            &work.join("scraper.log"),
+        )?
+    };
     let prometheus = match &args.prometheus {
         Some(bin) => Some(spawn(
             "prometheus",
@@ -326,7 +363,7 @@ async fn capacity_in(args: &Args, work: &Path) -> BenchResult<()> {
         None => None,
     };
     wait_http(
-        &format!("http://127.0.0.1:{scraper_http}/metrics"),
+        &format!("http://127.0.0.1:{scraper_http}/api/v1/targets"),
         Duration::from_secs(30),
     )
     .await?;
@@ -385,8 +422,48 @@ async fn capacity_in(args: &Args, work: &Path) -> BenchResult<()> {
     Ok(())
 }
 
+/// The scraper replica: the pipeline `telltale scraper` composes, on `-f`-style files.
+async fn scraper_child([storage, file, queue, listen]: [String; 4]) -> BenchResult<()> {
+    let registry = prometheus::Registry::new();
+    let storage = Arc::new(telltale_storage_api::GrpcStorage::connect_lazy(&storage)?);
+    let queue = telltale_scraper::DiskQueue::open(
+        queue,
+        storage,
+        telltale_scraper::QueueOptions::default(),
+        &registry,
+    )
+    .await?;
+    let limited = telltale_scraper::CardinalityWriter::new(
+        Arc::new(queue),
+        telltale_scraper::CardinalityLimits::default(),
+        &registry,
+    );
+    let writer: Arc<dyn SampleWriter> = limited.clone();
+    let manager = telltale_scraper::ScrapeManager::new(writer.clone(), &registry);
+    let resources: Vec<telltale_crds::ScrapeTarget> = telltale_crds::load_file(Path::new(&file))?
+        .into_iter()
+        .filter_map(|d| match d.resource {
+            telltale_crds::Resource::ScrapeTarget(st) => Some(*st),
+            _ => None,
+        })
+        .collect();
+    manager.apply(&resources);
+    let app = telltale_scraper::router(
+        manager.clone(),
+        writer,
+        telltale_scraper::PushOptions::default(),
+    )
+    .merge(limited.router());
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
 fn main() -> BenchResult<()> {
     let args = parse_args()?;
+    if let Some(child) = args.child.clone() {
+        return tokio::runtime::Runtime::new()?.block_on(scraper_child(child));
+    }
     let text_samples = |t: &str| {
         telltale_scraper::text::parse(t)
             .map(|e| e.samples.len())
