@@ -594,7 +594,7 @@ impl ShardedStorage {
     async fn write_split(
         &self,
         series: Vec<TimeSeries>,
-        id: Option<BatchId>,
+        batch_id: Option<BatchId>,
     ) -> telltale_storage_api::Result<u64> {
         let map = self.map();
         let mut batches: BTreeMap<u32, Vec<TimeSeries>> = BTreeMap::new();
@@ -606,7 +606,7 @@ impl ShardedStorage {
         }
         let sends = batches.into_iter().map(|(id, batch)| async move {
             match self.shard(id) {
-                Some(shard) => self.write_shard(shard, batch, id).await,
+                Some(shard) => self.write_shard(shard, batch, batch_id).await,
                 None => Err(Error::Shard {
                     shard: id,
                     reason: "not in the shard map".into(),
