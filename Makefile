@@ -7,7 +7,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/telltale-target
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: deps run test build crds bench-storage bench-query
+.PHONY: deps run test build crds bench-storage bench-query bench-scrape
 
 deps:
 	@scripts/install-deps.sh
@@ -36,3 +36,9 @@ bench-storage: deps
 # 2.42 loaded with the same seeded data, in one run.
 bench-query: deps
 	cargo bench -p telltale-query --features bench --bench query-vs-prometheus
+
+# The collection benchmark of the README (parse throughput; one scraper replica against
+# Prometheus 2.42 on the same synthetic targets).
+bench-scrape: deps
+	cargo build --release --bin telltale
+	cargo run --release -p telltale-scraper --bin telltale-scrape-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale

@@ -228,13 +228,24 @@ pub struct ScraperArgs {
     /// ScrapeTarget YAML files (repeatable).
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
-    /// This replica's name in a scraper StatefulSet (`<set>-<ordinal>`); with
-    /// `--members`, targets are spread over the replicas by rendezvous hashing.
-    #[arg(long, env = "POD_NAME", requires = "members")]
+    /// This replica's name (its pod, `<set>-<ordinal>` in a StatefulSet); with
+    /// `--members-service` or `--members`, targets are spread over the live replicas by
+    /// rendezvous hashing.
+    #[arg(long, env = "POD_NAME")]
     pub member_name: Option<String>,
-    /// Number of scraper replicas (the StatefulSet's replica count).
+    /// Number of scraper replicas (the StatefulSet's replica count): the member set is
+    /// the StatefulSet's ordinals. With `--members-service`, only the set used until the
+    /// Service's endpoints are first listed.
     #[arg(long, requires = "member_name")]
     pub members: Option<u32>,
+    /// The scrapers' headless Service: the live member set is its ready endpoints
+    /// (EndpointSlices, watched), named by pod. Its namespace is `--watch-namespace`,
+    /// else `POD_NAMESPACE`.
+    #[arg(long, requires = "member_name")]
+    pub members_service: Option<String>,
+    /// The pod's namespace (from the downward API), for `--members-service`.
+    #[arg(long, env = "POD_NAMESPACE", hide = true)]
+    pub pod_namespace: Option<String>,
     /// Where the queue of batches storage could not take is kept (replayed in order
     /// when storage returns; survives restarts).
     #[arg(long, env = "TELLTALE_QUEUE_DIR", default_value = "./data/queue")]

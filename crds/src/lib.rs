@@ -32,6 +32,8 @@ pub mod routing;
 pub mod scrape_target;
 /// `SecretRef`: credentials from a Kubernetes Secret or a file.
 pub mod secret;
+/// `NamespaceSelector`, port matching and selector checks: what a ScrapeTarget selects.
+pub mod selection;
 /// `ResourceStatus` and its condition types: the status every kind reports.
 pub mod status;
 
@@ -48,6 +50,7 @@ pub use receiver::{
 pub use routing::{InhibitRule, Route};
 pub use scrape_target::{Scheme, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
 pub use secret::{SecretKeySelector, SecretRef};
+pub use selection::NamespaceSelector;
 pub use status::ResourceStatus;
 
 /// The API group of every Telltale resource.

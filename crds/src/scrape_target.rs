@@ -2,17 +2,21 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::PromDuration;
 use crate::error::FieldError;
+use crate::selection::{self, NamespaceSelector, ONE_SELECTOR_RULE, SELECTOR_NEEDED_RULE};
 use crate::status::ResourceStatus;
 
-/// Endpoints to scrape and how to scrape them. In standalone mode targets come from
-/// `static` lists and from `fileSd` files.
-#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+/// Endpoints to scrape and how to scrape them: in a cluster, the pods of `podSelector` or
+/// the endpoints of the Services of `serviceSelector`; anywhere, `static` lists and
+/// `fileSd` files.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "telltale.dev",
     version = "v1alpha1",
@@ -25,11 +29,27 @@ use crate::status::ResourceStatus;
     printcolumn = r#"{"name":"Message","type":"string","jsonPath":".status.message","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
+#[x_kube(validation = Rule::new(ONE_SELECTOR_RULE).message("set exactly one of podSelector and serviceSelector"))]
+#[x_kube(validation = Rule::new(SELECTOR_NEEDED_RULE).message("namespaceSelector and port need a podSelector or serviceSelector"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScrapeTargetSpec {
     /// The `job` label of every series scraped; defaults to the resource's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
+    /// Scrape the pods whose labels match (one target per matching container port).
+    /// Exclusive with `serviceSelector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+    /// Scrape the endpoints (EndpointSlices) of the Services whose labels match (one
+    /// target per endpoint and matching port). Exclusive with `podSelector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_selector: Option<LabelSelector>,
+    /// The namespaces the selector looks in; the resource's own when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<NamespaceSelector>,
+    /// The container or endpoint port, by name or number; every port when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<IntOrString>,
     /// Fixed `host:port` endpoints, each group with extra labels.
     #[serde(default, rename = "static", skip_serializing_if = "Vec::is_empty")]
     pub static_targets: Vec<StaticTargets>,
@@ -321,6 +341,10 @@ impl Default for ScrapeTargetSpec {
     fn default() -> Self {
         ScrapeTargetSpec {
             job: None,
+            pod_selector: None,
+            service_selector: None,
+            namespace_selector: None,
+            port: None,
             static_targets: Vec::new(),
             path: default_path(),
             scheme: Scheme::default(),
@@ -341,13 +365,25 @@ impl Default for ScrapeTargetSpec {
 }
 
 impl ScrapeTargetSpec {
-    /// Checks what the schema cannot: endpoint syntax, path, timeout within interval.
+    /// Whether the spec selects cluster objects (pods or Services).
+    pub fn selects_cluster_objects(&self) -> bool {
+        self.pod_selector.is_some() || self.service_selector.is_some()
+    }
+
+    /// Checks what the schema cannot: endpoint syntax, path, timeout within interval,
+    /// one selector at most and well-formed selectors.
     pub fn validate(&self) -> Result<(), FieldError> {
         if let Some(job) = &self.job
             && job.is_empty()
         {
             return Err(FieldError::new("spec.job", "must not be empty"));
         }
+        selection::validate(
+            self.pod_selector.as_ref(),
+            self.service_selector.as_ref(),
+            self.namespace_selector.as_ref(),
+            self.port.as_ref(),
+        )?;
         if !self.path.starts_with('/') {
             return Err(FieldError::new(
                 "spec.path",

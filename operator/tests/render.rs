@@ -176,7 +176,8 @@ fn components_read_the_shard_map() {
     assert_eq!(
         c.args.as_ref().unwrap().join(" "),
         "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2 \
-         --kubernetes-discovery --watch-namespace $(POD_NAMESPACE) --queue-dir /data/queue"
+         --kubernetes-discovery --watch-namespace $(POD_NAMESPACE) --queue-dir /data/queue \
+         --members-service mc-scraper"
     );
     assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAME"));
     assert!(

@@ -16,7 +16,7 @@ use telltale_storage_api::pb::{
     AggregatedSeries, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Resolution,
     SelectRequest, SeriesRequest, TimeSeries, WriteRequest,
 };
-use telltale_storage_api::{MAX_MESSAGE_BYTES, SampleReader, SampleWriter};
+use telltale_storage_api::{BatchId, MAX_MESSAGE_BYTES, SampleReader, SampleWriter};
 use tonic::transport::Channel;
 use tonic::{Code, Response, Status};
 use tracing::{debug, warn};
@@ -322,9 +322,21 @@ impl ShardedStorage {
             .push(session);
     }
 
-    /// Sends one shard's batch to its leader until acknowledged or out of time.
-    async fn write_shard(&self, shard: Arc<ShardClient>, series: Vec<TimeSeries>) -> Result<u64> {
-        let session = self.checkout(&shard);
+    /// Sends one shard's batch to its leader until acknowledged or out of time, as the
+    /// batch `id` when given (a caller's persistent identity), else under a pooled session.
+    async fn write_shard(
+        &self,
+        shard: Arc<ShardClient>,
+        series: Vec<TimeSeries>,
+        id: Option<BatchId>,
+    ) -> Result<u64> {
+        let session = match id {
+            Some(id) => Session {
+                client_id: id.writer,
+                next_seq: id.seq,
+            },
+            None => self.checkout(&shard),
+        };
         let label = shard.id.to_string();
         let timer = self
             .inner
@@ -354,7 +366,9 @@ impl ShardedStorage {
             )
             .await;
         timer.observe_duration();
-        self.checkin(&shard, session);
+        if id.is_none() {
+            self.checkin(&shard, session);
+        }
         let outcome = if result.is_ok() { "ok" } else { "error" };
         self.inner
             .metrics
@@ -561,6 +575,27 @@ fn api_err(e: Error) -> telltale_storage_api::Error {
 #[async_trait::async_trait]
 impl SampleWriter for ShardedStorage {
     async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
+        self.write_split(series, None).await
+    }
+
+    /// Each shard's part of the batch carries `id`: every shard remembers the last batch
+    /// number it applied per writer, so a re-sent batch is a no-op on the shards that
+    /// took it and applied on those that did not.
+    async fn write_identified(
+        &self,
+        series: Vec<TimeSeries>,
+        id: BatchId,
+    ) -> telltale_storage_api::Result<u64> {
+        self.write_split(series, Some(id)).await
+    }
+}
+
+impl ShardedStorage {
+    async fn write_split(
+        &self,
+        series: Vec<TimeSeries>,
+        batch_id: Option<BatchId>,
+    ) -> telltale_storage_api::Result<u64> {
         let map = self.map();
         let mut batches: BTreeMap<u32, Vec<TimeSeries>> = BTreeMap::new();
         for s in series {
@@ -571,7 +606,7 @@ impl SampleWriter for ShardedStorage {
         }
         let sends = batches.into_iter().map(|(id, batch)| async move {
             match self.shard(id) {
-                Some(shard) => self.write_shard(shard, batch).await,
+                Some(shard) => self.write_shard(shard, batch, batch_id).await,
                 None => Err(Error::Shard {
                     shard: id,
                     reason: "not in the shard map".into(),

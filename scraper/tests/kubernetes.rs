@@ -2,7 +2,8 @@
 //! answers list and watch requests for ScrapeTargets, Pods, EndpointSlices and Services
 //! the way the API server does (a list with a resourceVersion, then a stream of
 //! newline-delimited watch events). The scraper's real kube client code watches it; the
-//! pods point at a local exporter, so the targets are really scraped.
+//! pods point at a local exporter, so the targets are really scraped. Scraper replicas
+//! learn their live member set from the EndpointSlices of their Service the same way.
 
 mod common;
 
@@ -19,7 +20,9 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use common::{Exporter, MemoryWriter, series_named, serve_app};
 use serde_json::{Value, json};
-use telltale_scraper::k8s::{AnnotatedPods, KubernetesSdOptions, kubernetes_discovery};
+use telltale_scraper::k8s::{
+    AnnotatedPods, KubernetesSdOptions, MemberSetOptions, kubernetes_discovery, watch_member_set,
+};
 use telltale_scraper::{Discovery, ScrapeManager};
 use tokio::sync::{broadcast, watch};
 
@@ -104,7 +107,16 @@ async fn serve(
     uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(kind) = api.kinds.get(uri.path()) else {
+    // A namespaced list or watch of endpoint slices reads the same store (the tests put
+    // every slice in the namespace asked for).
+    let path = match uri
+        .path()
+        .strip_prefix("/apis/discovery.k8s.io/v1/namespaces/")
+    {
+        Some(rest) if rest.ends_with("/endpointslices") => SLICES,
+        _ => uri.path(),
+    };
+    let Some(kind) = api.kinds.get(path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
@@ -382,4 +394,193 @@ async fn watches_the_api_and_scrapes_what_it_selects() {
         "every kind is watched, not polled"
     );
     manager.shutdown();
+}
+
+fn scraper_endpoints(names: &[&str]) -> Value {
+    let endpoints: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            json!({"addresses": [format!("10.0.0.{i}")], "conditions": {"ready": true},
+                   "targetRef": {"kind": "Pod", "name": n, "namespace": "monitoring"}})
+        })
+        .collect();
+    json!({
+        "metadata": {"name": "scrapers-x1", "namespace": "monitoring",
+            "labels": {"kubernetes.io/service-name": "scrapers"}},
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+    })
+}
+
+type Owned = Vec<std::collections::HashSet<String>>;
+
+/// The addresses each manager scrapes, and how many are scraped by two.
+fn ownership(managers: &[Arc<ScrapeManager>]) -> (Owned, usize) {
+    let owned: Owned = managers
+        .iter()
+        .map(|m| {
+            m.targets()
+                .iter()
+                .map(|t| t.target.address.clone())
+                .collect()
+        })
+        .collect();
+    let mut doubles = 0;
+    for (i, a) in owned.iter().enumerate() {
+        for b in &owned[i + 1..] {
+            doubles += a.intersection(b).count();
+        }
+    }
+    (owned, doubles)
+}
+
+/// [`ownership`], failing when a target is scraped by two replicas.
+fn owned_once(managers: &[Arc<ScrapeManager>]) -> Owned {
+    let (owned, doubles) = ownership(managers);
+    assert_eq!(doubles, 0, "targets scraped by two replicas: {owned:?}");
+    owned
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapers_learn_their_live_set_from_the_services_endpoints() {
+    const TARGETS: usize = 90;
+    let names = ["scraper-0", "scraper-1", "scraper-2"];
+    let api = FakeApi::new();
+    api.event(SLICES, "EndpointSlice", "ADDED", scraper_endpoints(&names));
+    // Another Service's endpoints are not members.
+    api.event(
+        SLICES,
+        "EndpointSlice",
+        "ADDED",
+        json!({
+            "metadata": {"name": "web-1", "namespace": "monitoring",
+                "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.0.1.1"], "targetRef": {"kind": "Pod", "name": "web-0"}}]
+        }),
+    );
+    let base = serve_app(api.router()).await;
+    let client = kube::Client::try_from(kube::Config::new(base.parse().unwrap())).unwrap();
+
+    // Targets nobody listens on: ownership is what is checked, not the scrapes.
+    let addrs: Vec<String> = (1..=TARGETS).map(|p| format!("'127.0.0.1:{p}'")).collect();
+    let resources = common::scrape_targets(&format!(
+        "apiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\nmetadata: {{name: fleet}}\n\
+spec:\n  interval: 1s\n  scrapeTimeout: 500ms\n  static: [{{targets: [{}]}}]\n",
+        addrs.join(", ")
+    ));
+    let writer = MemoryWriter::new();
+    let mut watches = Vec::new();
+    let mut managers = Vec::new();
+    for name in names {
+        let (membership, watch) = watch_member_set(
+            client.clone(),
+            name,
+            Vec::new(),
+            MemberSetOptions {
+                namespace: "monitoring".into(),
+                service: "scrapers".into(),
+                debounce: Duration::from_millis(50),
+            },
+        );
+        let manager = ScrapeManager::with_membership(
+            writer.clone(),
+            &prometheus::Registry::new(),
+            membership,
+        );
+        manager.apply(&resources);
+        watches.push(Some(watch));
+        managers.push(manager);
+    }
+
+    // Until the endpoints are listed nobody scrapes; then each target has one owner.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let before = loop {
+        let owned = owned_once(&managers);
+        if owned.iter().map(|o| o.len()).sum::<usize>() == TARGETS {
+            break owned;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "targets not all owned: {owned:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        before.iter().all(|o| !o.is_empty()),
+        "each replica has a share"
+    );
+
+    // scraper-2's pod goes away: it stops, and its endpoint leaves the slice.
+    managers[2].shutdown();
+    watches[2] = None;
+    let survivors = &managers[..2];
+    let removed_at = Instant::now();
+    api.event(
+        SLICES,
+        "EndpointSlice",
+        "MODIFIED",
+        scraper_endpoints(&names[..2]),
+    );
+    let after = loop {
+        let owned = owned_once(survivors);
+        if owned.iter().map(|o| o.len()).sum::<usize>() == TARGETS {
+            break owned;
+        }
+        assert!(
+            removed_at.elapsed() < Duration::from_secs(5),
+            "scraper-2's targets not taken over within the membership delay"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Only scraper-2's share moved.
+    for i in 0..2 {
+        assert!(before[i].is_subset(&after[i]), "scraper-{i} lost targets");
+    }
+    let moved: usize = (0..2).map(|i| after[i].len() - before[i].len()).sum();
+    assert_eq!(moved, before[2].len());
+
+    // A new pod joins: it takes a share from both. (While the replicas' watches catch
+    // up a moving target can briefly have two owners; once settled, exactly one.)
+    let (membership, _watch3) = watch_member_set(
+        client.clone(),
+        "scraper-3",
+        Vec::new(),
+        MemberSetOptions {
+            namespace: "monitoring".into(),
+            service: "scrapers".into(),
+            debounce: Duration::from_millis(50),
+        },
+    );
+    let joined =
+        ScrapeManager::with_membership(writer.clone(), &prometheus::Registry::new(), membership);
+    joined.apply(&resources);
+    api.event(
+        SLICES,
+        "EndpointSlice",
+        "MODIFIED",
+        scraper_endpoints(&["scraper-0", "scraper-1", "scraper-3"]),
+    );
+    let live = [managers[0].clone(), managers[1].clone(), joined.clone()];
+    let joined_at = Instant::now();
+    loop {
+        let (owned, doubles) = ownership(&live);
+        let total: usize = owned.iter().map(|o| o.len()).sum();
+        if doubles == 0 && total == TARGETS && !owned[2].is_empty() {
+            break;
+        }
+        assert!(
+            joined_at.elapsed() < Duration::from_secs(5),
+            "the new replica got no share: {owned:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        api.watches.load(Ordering::SeqCst) >= 4,
+        "each replica watches the endpoints"
+    );
+    for m in &live {
+        m.shutdown();
+    }
 }

@@ -27,14 +27,41 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
     let limited =
         telltale_scraper::CardinalityWriter::new(Arc::new(queue), args.push.limits(), &registry);
     let writer: Arc<dyn SampleWriter> = limited.clone();
-    // The member set is fixed by the StatefulSet's replica count; its sender lives as
-    // long as the manager.
-    let (manager, _member_set) = match (&args.member_name, args.members) {
-        (Some(name), Some(replicas)) => {
-            let members = telltale_scraper::membership::stateful_set_members(name, replicas)
-                .with_context(|| {
-                    format!("--member-name {name:?} is not `<statefulset>-<ordinal>`")
-                })?;
+    // The member set: the ready endpoints of the scrapers' Service (watched), or the
+    // StatefulSet's ordinals; its watch (or sender) lives as long as the manager.
+    let mut client: Option<kube::Client> = None;
+    let (manager, _member_set) = match (&args.member_name, args.members, &args.members_service) {
+        (Some(name), replicas, Some(service)) => {
+            let namespace = args
+                .watch_namespace
+                .clone()
+                .or_else(|| args.pod_namespace.clone())
+                .context("--members-service needs --watch-namespace or POD_NAMESPACE")?;
+            let initial = match replicas {
+                Some(n) => ordinals(name, n)?,
+                None => Vec::new(),
+            };
+            let c = kube_client(&mut client).await?;
+            tracing::info!(member = %name, %service, %namespace, "scraping this replica's share of targets; members from the Service's endpoints");
+            let (membership, watch) = telltale_scraper::k8s::watch_member_set(
+                c,
+                name.clone(),
+                initial,
+                telltale_scraper::k8s::MemberSetOptions {
+                    namespace,
+                    service: service.clone(),
+                    debounce: std::time::Duration::from_millis(500),
+                },
+            );
+            let manager = telltale_scraper::ScrapeManager::with_membership(
+                writer.clone(),
+                &registry,
+                membership,
+            );
+            (manager, Some(Box::new(watch) as KeepAlive))
+        }
+        (Some(name), Some(replicas), None) => {
+            let members = ordinals(name, replicas)?;
             tracing::info!(member = %name, ?members, "scraping this replica's share of targets");
             let (membership, sender) =
                 telltale_scraper::membership::Membership::new(name.clone(), members);
@@ -43,7 +70,7 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
                 &registry,
                 membership,
             );
-            (manager, Some(sender))
+            (manager, Some(Box::new(sender) as KeepAlive))
         }
         _ => (
             telltale_scraper::ScrapeManager::new(writer.clone(), &registry),
@@ -52,11 +79,9 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
     };
     // Kubernetes discovery replaces the files: both would set the same target list.
     let _discovery = if args.kubernetes_discovery {
-        let client = kube::Client::try_default()
-            .await
-            .context("--kubernetes-discovery needs in-cluster or kubeconfig credentials")?;
+        let c = kube_client(&mut client).await?;
         let sd = telltale_scraper::kubernetes_discovery(
-            client,
+            c,
             telltale_scraper::KubernetesSdOptions {
                 namespace: args.watch_namespace.clone(),
                 annotated_pods: args.scrape_annotated_pods.then(Default::default),
@@ -79,4 +104,25 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
     let result = ops::serve_http(http, app, Shutdown::on_signals()).await;
     manager.shutdown();
     result
+}
+
+/// What keeps a replica's member set alive: its watch, or the sender of a fixed set.
+type KeepAlive = Box<dyn std::any::Any + Send>;
+
+/// The StatefulSet's member names of `name` with `replicas` replicas.
+fn ordinals(name: &str, replicas: u32) -> anyhow::Result<Vec<String>> {
+    telltale_scraper::membership::stateful_set_members(name, replicas)
+        .with_context(|| format!("--member-name {name:?} is not `<statefulset>-<ordinal>`"))
+}
+
+/// The in-cluster (or kubeconfig) client, made once.
+async fn kube_client(client: &mut Option<kube::Client>) -> anyhow::Result<kube::Client> {
+    if let Some(c) = client {
+        return Ok(c.clone());
+    }
+    let c = kube::Client::try_default().await.context(
+        "Kubernetes discovery and --members-service need in-cluster or kubeconfig credentials",
+    )?;
+    *client = Some(c.clone());
+    Ok(c)
 }

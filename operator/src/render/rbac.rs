@@ -35,7 +35,8 @@ fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
 const READ: &[&str] = &["get", "list", "watch"];
 
 /// What the scraper reads: pods, services and endpoints (service discovery), endpoint
-/// slices, and the ScrapeTargets.
+/// slices (service discovery, and the live scraper set from its own headless Service),
+/// and the ScrapeTargets.
 pub fn scraper_rules() -> Vec<PolicyRule> {
     vec![
         rule("", &["pods", "services", "endpoints"], READ),

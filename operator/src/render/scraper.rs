@@ -1,5 +1,6 @@
 //! The scraper StatefulSet: stable member names (`<mc>-scraper-<i>`) over which targets
-//! are spread by consistent hashing, and the headless Service its peers are found by.
+//! are spread by consistent hashing, and the headless Service its peers are found by
+//! (each replica watches the Service's EndpointSlices for the live member set).
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -22,7 +23,10 @@ pub const QUEUE_DIR: &str = "/data/queue";
 /// The flags of `telltale scraper` (`$(POD_NAME)` and `$(POD_NAMESPACE)` are expanded by
 /// the kubelet). Targets come from the ScrapeTargets, pods and endpoints of the cluster's
 /// own namespace, the one its Role grants.
-pub fn scraper_args(spec: &MetricClusterSpec) -> Vec<String> {
+///
+/// The live member set is the ready endpoints of the headless Service `service`; the
+/// StatefulSet's ordinals are the set until they are first listed.
+pub fn scraper_args(spec: &MetricClusterSpec, service: &str) -> Vec<String> {
     vec![
         "scraper".into(),
         "--listen".into(),
@@ -38,6 +42,8 @@ pub fn scraper_args(spec: &MetricClusterSpec) -> Vec<String> {
         "$(POD_NAMESPACE)".into(),
         "--queue-dir".into(),
         QUEUE_DIR.into(),
+        "--members-service".into(),
+        service.into(),
     ]
 }
 
@@ -68,7 +74,7 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
     let container = ContainerSpec {
         component: Component::Scraper,
         command: vec!["telltale".into()],
-        args: scraper_args(spec),
+        args: scraper_args(spec, &names.component(Component::Scraper)),
         ports: vec![port("http", SCRAPER_PORT)],
         http_port: "http",
         env: vec![

@@ -7,6 +7,8 @@
 //!    Discovery (active + dropped) --watch channel--> ScrapeManager::follow
 //! ```
 
+/// The live scraper set from the EndpointSlices of the scrapers' headless Service.
+pub mod members;
 /// `__meta_kubernetes_*` labels of pods and endpoints (pure).
 pub mod meta;
 /// What a ScrapeTarget selects, and label selector matching (pure).
@@ -16,6 +18,8 @@ pub mod targets;
 /// The watches and the discovery task.
 pub mod watch;
 
-pub use selection::{KubernetesSelection, NamespaceSelector, split_scrape_target};
+pub use members::{MemberSetOptions, MemberSetWatch, ready_members, watch_member_set};
+pub use selection::{KubernetesSelection, split_scrape_target};
 pub use targets::{ANNOTATED_PODS_POOL, AnnotatedPods, Snapshot, kubernetes_targets};
+pub use telltale_crds::NamespaceSelector;
 pub use watch::{KubernetesDiscovery, KubernetesSdOptions, kubernetes_discovery};

@@ -1,112 +1,68 @@
 //! What a `ScrapeTarget` selects in the cluster — a pod selector or a service selector
-//! (its EndpointSlices), the namespaces, the port by name or number — and label selector
-//! matching. Pure.
-//!
-//! The fields are read from the resource's raw `spec` (`podSelector`,
-//! `serviceSelector`, `namespaceSelector`, `port`), so discovery works whether or not the
-//! `ScrapeTarget` type of `telltale-crds` declares them yet; the rest of the spec is the
-//! ordinary [`ScrapeTargetSpec`].
+//! (its EndpointSlices), the namespaces, the port by name or number (the typed fields of
+//! [`ScrapeTargetSpec`]) — and label selector matching. Pure.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
-use serde::{Deserialize, Serialize};
-use telltale_crds::{ScrapeTarget, ScrapeTargetSpec};
+use telltale_crds::selection::port_matches;
+use telltale_crds::{NamespaceSelector, ScrapeTarget, ScrapeTargetSpec};
 
-/// The spec keys that select cluster objects.
-pub const SELECTION_KEYS: [&str; 4] = [
-    "podSelector",
-    "serviceSelector",
-    "namespaceSelector",
-    "port",
-];
-
-/// Which namespaces a selector looks in; by default the resource's own.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamespaceSelector {
-    /// Every namespace.
-    #[serde(default)]
-    pub any: bool,
-    /// These namespaces.
-    #[serde(default)]
-    pub match_names: Vec<String>,
-}
-
-/// The cluster objects a `ScrapeTarget` scrapes.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The cluster objects a `ScrapeTarget` scrapes (its selection fields).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct KubernetesSelection {
     /// Pods whose labels match (one target per matching container port).
-    #[serde(default)]
     pub pod_selector: Option<LabelSelector>,
     /// Services whose labels match (one target per ready or not-ready endpoint and
     /// matching port of their EndpointSlices).
-    #[serde(default)]
     pub service_selector: Option<LabelSelector>,
-    #[serde(default)]
     pub namespace_selector: Option<NamespaceSelector>,
     /// The container or endpoint port, by name or number; every port when unset.
-    #[serde(default)]
     pub port: Option<IntOrString>,
 }
 
 impl KubernetesSelection {
+    /// The selection of `spec`; `None` when it selects no cluster objects (static
+    /// targets, files).
+    pub fn of(spec: &ScrapeTargetSpec) -> Option<KubernetesSelection> {
+        spec.selects_cluster_objects().then(|| KubernetesSelection {
+            pod_selector: spec.pod_selector.clone(),
+            service_selector: spec.service_selector.clone(),
+            namespace_selector: spec.namespace_selector.clone(),
+            port: spec.port.clone(),
+        })
+    }
+
     /// Whether `namespace` is searched for a resource living in `own`.
     pub fn in_namespace(&self, own: &str, namespace: &str) -> bool {
         match &self.namespace_selector {
-            Some(ns) if ns.any => true,
-            Some(ns) if !ns.match_names.is_empty() => ns.match_names.iter().any(|n| n == namespace),
-            _ => own == namespace,
+            Some(ns) => ns.includes(own, namespace),
+            None => own == namespace,
         }
     }
 
     /// Whether a port of this name and number is selected.
     pub fn port_matches(&self, name: Option<&str>, number: i32) -> bool {
-        match &self.port {
-            None => true,
-            Some(IntOrString::Int(n)) => *n == number,
-            Some(IntOrString::String(s)) => {
-                name == Some(s.as_str()) || s.parse::<i32>().is_ok_and(|n| n == number)
-            }
-        }
+        port_matches(self.port.as_ref(), name, number)
     }
 }
 
-/// A `ScrapeTarget` read from the API as a dynamic object: the typed resource and what
-/// it selects in the cluster (`None` when it selects nothing, such as static targets).
+/// A `ScrapeTarget` read from the API as a dynamic object (one bad object must not stop
+/// the watch of the others): the typed resource, checked, and what it selects in the
+/// cluster (`None` when it selects nothing, such as static targets).
 pub fn split_scrape_target(
     obj: &DynamicObject,
 ) -> Result<(ScrapeTarget, Option<KubernetesSelection>), String> {
-    let mut spec = obj
+    let spec = obj
         .data
         .get("spec")
         .cloned()
         .unwrap_or(serde_json::json!({}));
-    let mut selection = serde_json::Map::new();
-    if let Some(map) = spec.as_object_mut() {
-        for key in SELECTION_KEYS {
-            if let Some(v) = map.remove(key) {
-                selection.insert(key.to_string(), v);
-            }
-        }
-    }
     let spec: ScrapeTargetSpec = serde_json::from_value(spec).map_err(|e| format!("spec: {e}"))?;
-    let selection: Option<KubernetesSelection> = if selection.is_empty() {
-        None
-    } else {
-        Some(
-            serde_json::from_value(serde_json::Value::Object(selection))
-                .map_err(|e| format!("spec: {e}"))?,
-        )
-    };
-    if let Some(sel) = &selection
-        && sel.pod_selector.is_some() == sel.service_selector.is_some()
-    {
-        return Err("spec: set exactly one of podSelector and serviceSelector".into());
-    }
+    spec.validate().map_err(|e| e.to_string())?;
+    let selection = KubernetesSelection::of(&spec);
     let mut res = ScrapeTarget::new(obj.metadata.name.as_deref().unwrap_or(""), spec);
     res.metadata = obj.metadata.clone();
     Ok((res, selection))
@@ -209,6 +165,13 @@ mod tests {
                 .unwrap_err()
                 .contains("exactly one")
         );
+        let static_only: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "telltale.dev/v1alpha1", "kind": "ScrapeTarget",
+            "metadata": {"name": "s", "namespace": "shop"},
+            "spec": {"static": [{"targets": ["a:1"]}]}
+        }))
+        .unwrap();
+        assert_eq!(split_scrape_target(&static_only).unwrap().1, None);
         let mut bad = obj;
         bad.data["spec"]["nope"] = serde_json::json!(1);
         assert!(split_scrape_target(&bad).is_err());

@@ -1,6 +1,7 @@
 //! The replay cursor: the position of the next record to replay, persisted in a small
 //! file `cursor` (segment: u64 LE | offset: u64 LE | crc32 of both: u32 LE), replaced
-//! atomically (write a temporary file, fsync, rename, fsync the directory).
+//! atomically (write a temporary file, fsync, rename, fsync the directory). The file
+//! `inflight` has the same layout: the end of the group of records being replayed.
 
 use std::fs;
 use std::io::Write;
@@ -14,7 +15,7 @@ pub struct Position {
 }
 
 const FILE: &str = "cursor";
-const TMP: &str = "cursor.tmp";
+const INFLIGHT: &str = "inflight";
 
 /// Encodes a position (pure).
 pub fn encode(p: Position) -> [u8; 20] {
@@ -48,13 +49,28 @@ pub fn load(dir: &Path) -> Option<Position> {
 
 /// Persists `p` durably.
 pub fn store(dir: &Path, p: Position) -> std::io::Result<()> {
-    let tmp = dir.join(TMP);
+    replace(dir, FILE, &encode(p))
+}
+
+/// The end of the last group of records whose replay began, `None` when there is none.
+pub fn load_inflight(dir: &Path) -> Option<Position> {
+    fs::read(dir.join(INFLIGHT)).ok().and_then(|b| decode(&b))
+}
+
+/// Persists the end of the group about to be replayed, durably, before it is sent.
+pub fn store_inflight(dir: &Path, end: Position) -> std::io::Result<()> {
+    replace(dir, INFLIGHT, &encode(end))
+}
+
+/// Replaces the file `name` in `dir` by `bytes` atomically and durably.
+pub fn replace(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(&encode(p))?;
+        f.write_all(bytes)?;
         f.sync_data()?;
     }
-    fs::rename(&tmp, dir.join(FILE))?;
+    fs::rename(&tmp, dir.join(name))?;
     sync_dir(dir)
 }
 
@@ -82,5 +98,22 @@ mod tests {
         assert_eq!(load(dir.path()), None);
         store(dir.path(), p).unwrap();
         assert_eq!(load(dir.path()), Some(p));
+        assert_eq!(load_inflight(dir.path()), None);
+        store_inflight(
+            dir.path(),
+            Position {
+                segment: 4,
+                offset: 8,
+            },
+        )
+        .unwrap();
+        assert_eq!(load(dir.path()), Some(p));
+        assert_eq!(
+            load_inflight(dir.path()),
+            Some(Position {
+                segment: 4,
+                offset: 8
+            })
+        );
     }
 }

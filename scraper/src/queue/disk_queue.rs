@@ -2,20 +2,24 @@
 //! available and, when a write fails as unavailable, appends the batch to its segment
 //! files (fsync) and acknowledges it; a background task replays the queued batches in
 //! order once storage is back. While a backlog exists every new batch is queued behind
-//! it, so a writer's batches reach storage in the order it wrote them.
+//! it, so a writer's batches reach storage in the order it wrote them. Replayed batches
+//! carry a persistent identity ([`super::identity`]), so a storage that de-duplicates
+//! takes each exactly once even when a crash repeats a replay.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use prost::Message;
 use telltale_storage_api::pb::WriteRequest;
-use telltale_storage_api::{SampleWriter, TimeSeries};
+use telltale_storage_api::{BatchId, SampleWriter, TimeSeries};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use super::cursor::{self, Position};
+use super::identity::{batch_id, load_or_create_writer};
 use super::metrics::QueueMetrics;
 use super::store::{AppendError, QueueStore, Record};
 use crate::error::{Error, Result};
@@ -60,6 +64,13 @@ pub struct DiskQueue {
 
 struct Inner {
     store: Mutex<QueueStore>,
+    dir: PathBuf,
+    /// This queue's persistent writer id (see [`super::identity`]).
+    writer: u64,
+    /// The end of the group of records being replayed (persisted as `inflight` before
+    /// it is first sent): until it is committed it is re-sent exactly, after a restart
+    /// too, so storage sees the same batch number for the same records.
+    group_end: Mutex<Option<Position>>,
     /// Mirror of the store's pending record count, read without the lock.
     pending: AtomicU64,
     downstream: Arc<dyn SampleWriter>,
@@ -80,16 +91,25 @@ impl DiskQueue {
     ) -> Result<DiskQueue> {
         let dir = dir.into();
         let (segment_bytes, max_bytes) = (options.segment_bytes, options.max_bytes);
-        let (store, _recovered) =
-            tokio::task::spawn_blocking(move || QueueStore::open(&dir, segment_bytes, max_bytes))
-                .await
-                .map_err(|e| Error::Internal {
-                    message: format!("disk queue open task failed: {e}"),
-                })??;
+        let dir2 = dir.clone();
+        let (store, writer, group_end) = tokio::task::spawn_blocking(move || {
+            let (store, _recovered) = QueueStore::open(&dir2, segment_bytes, max_bytes)?;
+            let writer = load_or_create_writer(&dir2).map_err(|e| Error::Internal {
+                message: format!("disk queue writer id in {}: {e}", dir2.display()),
+            })?;
+            Ok::<_, Error>((store, writer, cursor::load_inflight(&dir2)))
+        })
+        .await
+        .map_err(|e| Error::Internal {
+            message: format!("disk queue open task failed: {e}"),
+        })??;
         let metrics = QueueMetrics::new(registry);
         let inner = Arc::new(Inner {
             pending: AtomicU64::new(store.pending_records()),
             store: Mutex::new(store),
+            dir,
+            writer,
+            group_end: Mutex::new(group_end),
             downstream,
             notify: Notify::new(),
             metrics,
@@ -108,6 +128,11 @@ impl DiskQueue {
     /// Bytes waiting on disk.
     pub fn pending_bytes(&self) -> u64 {
         self.inner.lock().pending_bytes()
+    }
+
+    /// The writer id replayed batches are sent under.
+    pub fn writer_id(&self) -> u64 {
+        self.inner.writer
     }
 }
 
@@ -134,6 +159,20 @@ impl SampleWriter for DiskQueue {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, QueueStore> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The end of the group in flight, if it starts at `first` (the oldest unreplayed
+    /// record); a stale end (the group was committed) is forgotten.
+    fn group_in_flight(&self, first: Position) -> Option<Position> {
+        let mut end = self.group_end.lock().unwrap_or_else(|p| p.into_inner());
+        if end.is_some_and(|e| e <= first) {
+            *end = None;
+        }
+        *end
+    }
+
+    fn set_group_end(&self, end: Option<Position>) {
+        *self.group_end.lock().unwrap_or_else(|p| p.into_inner()) = end;
     }
 
     fn update_gauges(&self, store: &QueueStore) {
@@ -208,11 +247,27 @@ async fn replay(inner: Arc<Inner>) {
     loop {
         let peeked = {
             let inner = inner.clone();
-            let (n, bytes) = (inner.options.replay_batches, inner.options.replay_bytes);
-            tokio::task::spawn_blocking(move || inner.lock().peek_many(n, bytes)).await
+            tokio::task::spawn_blocking(move || {
+                let mut store = inner.lock();
+                let first = store.peek_many(1, u64::MAX)?;
+                match first.first().and_then(|r| inner.group_in_flight(r.at)) {
+                    // The group in flight, exactly: read on to its end.
+                    Some(end) => {
+                        let mut records = store.peek_many(usize::MAX, u64::MAX)?;
+                        let keep = records.iter().take_while(|r| r.next <= end).count();
+                        records.truncate(keep.max(1));
+                        Ok((records, true))
+                    }
+                    None if first.is_empty() => Ok((first, false)),
+                    None => store
+                        .peek_many(inner.options.replay_batches, inner.options.replay_bytes)
+                        .map(|r| (r, false)),
+                }
+            })
+            .await
         };
-        let records = match peeked {
-            Ok(Ok(r)) if r.is_empty() => {
+        let (records, in_flight) = match peeked {
+            Ok(Ok((r, _))) if r.is_empty() => {
                 inner.notify.notified().await;
                 continue;
             }
@@ -242,18 +297,29 @@ async fn replay(inner: Arc<Inner>) {
                 continue;
             }
         };
-        let mut batches: Vec<Vec<TimeSeries>> = Vec::with_capacity(records.len());
+        let Some(last) = records.last() else { continue };
+        let (id, end) = (batch_id(inner.writer, last.at), last.next);
+        if !in_flight {
+            // A new group: its end is durable before any of it is sent.
+            if let Err(e) = persist_inflight(&inner.dir, end).await {
+                error!(error = %e, "cannot persist the disk queue's replay group; retrying");
+                tokio::time::sleep(inner.options.retry_max).await;
+                continue;
+            }
+            inner.set_group_end(Some(end));
+        }
+        let mut batches: Vec<(BatchId, Vec<TimeSeries>)> = Vec::with_capacity(records.len());
         for r in &records {
             match WriteRequest::decode(r.payload.as_slice()) {
-                Ok(req) => batches.push(req.series),
+                Ok(req) => batches.push((batch_id(inner.writer, r.at), req.series)),
                 // The CRC matched, so this is a bug rather than a disk fault.
                 Err(e) => error!(error = %e, "queued batch does not decode; dropping it"),
             }
         }
-        let merged: Vec<TimeSeries> = batches.iter().flatten().cloned().collect();
+        let merged: Vec<TimeSeries> = batches.iter().flat_map(|b| b.1.iter().cloned()).collect();
         let samples: u64 = merged.iter().map(|s| s.samples.len() as u64).sum();
         loop {
-            match inner.downstream.write(merged.clone()).await {
+            match inner.downstream.write_identified(merged.clone(), id).await {
                 Ok(_) => {
                     inner.metrics.replayed_samples_total.inc_by(samples);
                     if down_logged {
@@ -279,17 +345,19 @@ async fn replay(inner: Arc<Inner>) {
             }
         }
         commit(&inner, records).await;
+        inner.set_group_end(None);
     }
 }
 
-/// Writes queued batches one at a time, dropping (and counting) those storage refuses
-/// as invalid and retrying the others while storage is unavailable.
-async fn replay_one_by_one(inner: &Arc<Inner>, batches: Vec<Vec<TimeSeries>>) {
-    for series in batches {
+/// Writes queued batches one at a time (each under its own batch number, all at or
+/// below the group's), dropping (and counting) those storage refuses as invalid and
+/// retrying the others while storage is unavailable.
+async fn replay_one_by_one(inner: &Arc<Inner>, batches: Vec<(BatchId, Vec<TimeSeries>)>) {
+    for (id, series) in batches {
         let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
         let mut backoff = inner.options.retry_min;
         loop {
-            match inner.downstream.write(series.clone()).await {
+            match inner.downstream.write_identified(series.clone(), id).await {
                 Ok(_) => {
                     inner.metrics.replayed_samples_total.inc_by(samples);
                     break;
@@ -312,7 +380,20 @@ async fn replay_one_by_one(inner: &Arc<Inner>, batches: Vec<Vec<TimeSeries>>) {
     }
 }
 
+async fn persist_inflight(dir: &Path, end: Position) -> std::io::Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || cursor::store_inflight(&dir, end))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+}
+
+/// Marks the group replayed. The cursor must be durable before the next group is
+/// defined (a restart re-sends exactly the group after the cursor), so a failed cursor
+/// write is retried until it succeeds.
 async fn commit(inner: &Arc<Inner>, records: Vec<Record>) {
+    let Some(next) = records.last().map(|r| r.next) else {
+        return;
+    };
     let inner2 = inner.clone();
     let done = tokio::task::spawn_blocking(move || {
         let mut store = inner2.lock();
@@ -321,11 +402,19 @@ async fn commit(inner: &Arc<Inner>, records: Vec<Record>) {
         r
     })
     .await;
-    match done {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            error!(error = %e, "cannot persist the disk queue cursor (a restart may replay a batch twice)")
+    let mut failed = match done {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("disk queue commit task failed: {e}"),
+    };
+    loop {
+        error!(error = %failed, "cannot persist the disk queue cursor; retrying");
+        tokio::time::sleep(inner.options.retry_max).await;
+        let dir = inner.dir.clone();
+        match tokio::task::spawn_blocking(move || cursor::store(&dir, next)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => failed = e.to_string(),
+            Err(e) => failed = e.to_string(),
         }
-        Err(e) => error!(error = %e, "disk queue commit task failed"),
     }
 }

@@ -6,7 +6,8 @@
 //!       | no (a backlog exists: keep order)  v
 //!       +--------------------------> append to segment file, fsync --> acknowledged
 //!                                          | over max_bytes: error + dropped counter
-//!  replay task: oldest record --downstream.write (retry with backoff)--> commit cursor
+//!  replay task: oldest records --persist group end (inflight)-->
+//!    downstream.write_identified(writer id, batch number; retry with backoff) --> commit cursor
 //! ```
 //!
 //! [`DiskQueue`] is itself a [`telltale_storage_api::SampleWriter`]; [`QueueStore`] owns
@@ -16,6 +17,8 @@
 pub mod cursor;
 /// [`DiskQueue`]: the writer and its replay task.
 pub mod disk_queue;
+/// The writer id and batch numbers replayed batches carry (de-duplication by storage).
+pub mod identity;
 /// The queue's self-metrics.
 pub mod metrics;
 /// Segment files and record framing (pure).

@@ -9,7 +9,10 @@ use crate::pb::{
     AggregatedSeries, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Resolution,
     SelectRequest, SeriesRequest, TimeSeries, WriteRequest,
 };
-use crate::{Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter};
+use crate::{
+    BatchId, Error, HEADER_BATCH_SEQ, HEADER_WRITER_ID, MAX_MESSAGE_BYTES, Result, SampleReader,
+    SampleWriter,
+};
 
 /// A client of one storage node. Cheap to clone; connects lazily and reconnects by itself.
 #[derive(Clone, Debug)]
@@ -45,6 +48,17 @@ impl GrpcStorage {
 impl SampleWriter for GrpcStorage {
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
         let resp = self.client.clone().write(WriteRequest { series }).await?;
+        Ok(resp.into_inner().samples_written)
+    }
+
+    /// Sends the identity as the `telltale-client-id` / `telltale-batch-seq` headers a
+    /// replicated storage node de-duplicates by (a plain node ignores them).
+    async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
+        let mut req = tonic::Request::new(WriteRequest { series });
+        let md = req.metadata_mut();
+        md.insert(HEADER_WRITER_ID, id.writer.into());
+        md.insert(HEADER_BATCH_SEQ, id.seq.into());
+        let resp = self.client.clone().write(req).await?;
         Ok(resp.into_inner().samples_written)
     }
 }

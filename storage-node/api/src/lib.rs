@@ -30,7 +30,12 @@ pub use pb::{
     LateWrite, LateWrites, Matcher, MatcherSet, Resolution, Sample, SelectRequest, SeriesRequest,
     TierInfo, TimeSeries,
 };
-pub use traits::{SampleReader, SampleWriter};
+pub use traits::{BatchId, SampleReader, SampleWriter};
+
+/// gRPC request header carrying [`BatchId::writer`] of a write.
+pub const HEADER_WRITER_ID: &str = "telltale-client-id";
+/// gRPC request header carrying [`BatchId::seq`] of a write.
+pub const HEADER_BATCH_SEQ: &str = "telltale-batch-seq";
 
 /// The name of the label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";

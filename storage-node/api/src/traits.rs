@@ -11,6 +11,25 @@ use crate::pb::{
 pub trait SampleWriter: Send + Sync {
     /// Appends `series` and returns the number of samples made durable.
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64>;
+
+    /// Appends `series` as the batch `id`. A storage that de-duplicates (the replicated
+    /// cluster) applies a batch only when `id.seq` is above the last one applied for
+    /// `id.writer`, so re-sending an acknowledged batch changes nothing. A writer sends
+    /// its identified batches one at a time, in increasing `seq`. The default ignores
+    /// the identity.
+    async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
+        let _ = id;
+        self.write(series).await
+    }
+}
+
+/// The persistent identity of a batch: which writer sent it and its number, increasing
+/// per writer (gaps allowed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BatchId {
+    /// The writer's id; never 0 (0 means anonymous).
+    pub writer: u64,
+    pub seq: u64,
 }
 
 /// Where the query engine reads samples and the index from.
