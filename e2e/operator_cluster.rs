@@ -326,6 +326,7 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
     for pod in &mut running {
         pod.wait_ready().await;
     }
+    kubelet::endpoints::publish(&api, &rendered.services, &pods).await;
     let of = |c: &str| -> Vec<&RunningPod> {
         running
             .iter()

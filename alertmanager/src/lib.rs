@@ -13,7 +13,7 @@
 //!     RouteTree -> Aggregator groups (group_wait / group_interval)
 //!     -> mute: Silences, Inhibitor -> NotificationLog (repeat_interval, dedup)
 //!     -> Notifier per integration, retried with backoff
-//!  StateStore (FileStateStore): rules.json, nflog.json, silences.json
+//!  StateStore (RocksStateStore, synced writes): rules.json, nflog.json, silences.json
 //!  router(): /api/v1/alerts, /api/v1/rules, Alertmanager's /api/v2/...
 //! ```
 //!
@@ -66,7 +66,9 @@ pub mod series;
 pub mod silence;
 /// The pure alert state machine of one rule.
 pub mod state;
-/// Persisted state: the store trait and its file implementation.
+/// Persisted state in RocksDB (the store the alertmanager uses).
+pub mod state_db;
+/// Persisted state: the store trait, its documents, and the former file implementation.
 pub mod store;
 /// Prometheus-style templates of annotations and labels.
 pub mod template;
@@ -81,5 +83,6 @@ pub use options::ManagerOptions;
 pub use querier::{QueriedSample, RuleQuerier};
 pub use rule_file::{alert_rule_from_file, check_rules_file, load_prometheus_rule_file};
 pub use secrets::{FileSecrets, Secret, SecretResolver, StaticSecrets};
+pub use state_db::RocksStateStore;
 pub use store::{FileStateStore, StateStore};
 pub use validate::{validate_alerting, validate_rules};

@@ -18,7 +18,8 @@ use crate::options::ManagerOptions;
 use crate::querier::RuleQuerier;
 use crate::series::stale_markers;
 use crate::state::Alert;
-use crate::store::{FileStateStore, RULES_DOC, StateStore, load_json};
+use crate::state_db::RocksStateStore;
+use crate::store::{RULES_DOC, StateStore, load_json};
 use crate::validate::{validate_alerting, validate_rules};
 
 struct RunningGroup {
@@ -115,7 +116,7 @@ impl RuleManager {
         let metrics = Metrics::new(registry);
         let store: Option<Arc<dyn StateStore>> = match (&opts.state_store, &opts.state_dir) {
             (Some(store), _) => Some(store.clone()),
-            (None, Some(dir)) => match FileStateStore::open(dir) {
+            (None, Some(dir)) => match RocksStateStore::open(dir) {
                 Ok(s) => Some(Arc::new(s)),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot open the state directory, state is not persisted");

@@ -22,7 +22,8 @@ pub struct ManagerOptions {
     /// The root route's repeat interval when the route sets none (default 4h).
     pub repeat_interval: Duration,
     /// Where alert state, the notification log and silences persist (a
-    /// [`crate::store::FileStateStore`]); `None` keeps them in memory only.
+    /// [`crate::RocksStateStore`] in `state.rocksdb` inside it; documents of the former
+    /// file store found there are imported once); `None` keeps them in memory only.
     pub state_dir: Option<PathBuf>,
     /// A store to use instead of one in `state_dir`.
     pub state_store: Option<Arc<dyn StateStore>>,

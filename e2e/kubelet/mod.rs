@@ -6,6 +6,8 @@
 
 /// The emulated Kubernetes API (kmock) and the JSON calls the test makes.
 pub mod api;
+/// The EndpointSlices of the Services, as the cluster would publish them.
+pub mod endpoints;
 /// `$(VAR)` expansion as the kubelet does it.
 pub mod expand;
 /// Cluster addresses to 127.0.0.1 ports.
