@@ -31,6 +31,15 @@ async fn serves_health_and_scrapes_itself() {
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
+    // Storage is a one-replica Raft group, the cluster's path with N = 1: it leads, and
+    // its log is on disk beside the engine.
+    assert!(
+        metrics.contains("telltale_raft_is_leader 1"),
+        "standalone storage does not lead its Raft group"
+    );
+    for sub in ["raft-log", "sm"] {
+        assert!(dir.path().join("data").join(sub).is_dir(), "no {sub}/");
+    }
     eventually(
         &t.url(""),
         r#"telltale_storage_disk_bytes{job="telltale",tier="raw"}"#,
@@ -295,6 +304,27 @@ async fn acknowledged_write_survives_kill_9() {
         assert_eq!(result.len(), 1, "round {round} lost: {result:?}");
         assert_eq!(value_of(&result[0]), value);
     }
+}
+
+/// A data directory in the single-node engine layout (RocksDB at the top, no Raft log) is
+/// refused with one clear error, and nothing in it is touched.
+#[test]
+fn data_dir_in_the_single_node_layout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("CURRENT"), "MANIFEST-000005\n").unwrap();
+    let out = Command::new(TELLTALE)
+        .args(["standalone", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("single-node layout"), "{stderr}");
+    assert!(stderr.contains(&data.display().to_string()), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&data).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1, "the directory was changed: {left:?}");
 }
 
 /// A bad file: non-zero exit and one line naming the file, the document and the field.

@@ -1,7 +1,9 @@
 //! `telltale standalone`: every component in one process, on an embedded default.
 //!
-//! The storage node is served over gRPC on a loopback port and the other components reach
-//! it through the same client they use in a cluster, so both modes share one storage API.
+//! Storage is a one-replica Raft group (the cluster's code path with N = 1): its log is the
+//! write-ahead log and the engine its state machine, so a standalone data directory has the
+//! layout of a cluster replica's. It is served over gRPC on a loopback port and the other
+//! components reach it through the same client they use in a cluster.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,10 +12,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use telltale_crds::{PromDuration, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
+use telltale_raft::{Peers, RaftOptions, Replica, ReplicaConfig};
 use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter};
 
 use crate::cli::StandaloneArgs;
-use crate::components::open_engine;
 use crate::ops::{self, Readiness, Shutdown};
 
 /// The job name of Telltale's scrape of itself.
@@ -24,14 +26,10 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let registry = ops::new_registry("standalone")?;
     let shutdown = Shutdown::on_signals();
 
-    let (engine, _maintenance) = open_engine(&args.data_dir, &args.engine, &registry).await?;
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
     let grpc_addr = grpc.local_addr()?;
-    let storage_task = tokio::spawn(telltale_storage::serve(
-        engine,
-        grpc,
-        shutdown.clone().wait(),
-    ));
+    let replica = start_replica(&args, grpc_addr, &registry).await?;
+    let storage_task = tokio::spawn(replica.serve(grpc, shutdown.clone().wait()));
     let storage = GrpcStorage::connect_lazy(&grpc_addr.to_string())?;
     // Collection writes through the series limits (and their /api/v1/status/tsdb).
     let limited = telltale_scraper::CardinalityWriter::new(
@@ -111,6 +109,48 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .context("storage task panicked")?
         .context("storage gRPC server failed")?;
     served
+}
+
+/// The replica id of the standalone storage: its group has this one member.
+const REPLICA_ID: u64 = 1;
+
+/// Starts the one-replica Raft group under `--data-dir` and waits until it leads (at once
+/// on a fresh directory after the bootstrap, one election timeout after a restart).
+async fn start_replica(
+    args: &StandaloneArgs,
+    grpc_addr: SocketAddr,
+    registry: &prometheus::Registry,
+) -> anyhow::Result<Replica> {
+    let dir = &args.data_dir;
+    // A RocksDB `CURRENT` file at the top is the layout of releases before the Raft group.
+    if dir.join("CURRENT").is_file() && !dir.join("raft-log").exists() {
+        anyhow::bail!(
+            "{} holds a storage engine in the single-node layout (no raft-log/); \
+             standalone now keeps its data as a one-replica Raft group: start with an \
+             empty --data-dir",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let config = ReplicaConfig {
+        data_dir: dir.clone(),
+        shard: 0,
+        id: REPLICA_ID,
+        peers: Peers(BTreeMap::from([(REPLICA_ID, grpc_addr.to_string())])),
+        engine: args.engine.options(),
+        raft: RaftOptions::default(),
+    };
+    let replica = Replica::start(config, registry)
+        .await
+        .with_context(|| format!("cannot start storage in {}", dir.display()))?;
+    replica
+        .raft()
+        .wait(Some(Duration::from_secs(30)))
+        .current_leader(REPLICA_ID, "standalone storage leads its group")
+        .await
+        .with_context(|| format!("storage in {} did not become ready", dir.display()))?;
+    Ok(replica)
 }
 
 /// Telltale scraping its own `/metrics` (monitoring the monitor).

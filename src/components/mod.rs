@@ -8,8 +8,6 @@ mod query;
 mod scraper;
 mod storage;
 
-pub use storage::open_engine;
-
 use crate::cli::{CheckCommand, Command};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {

@@ -121,7 +121,7 @@ pub fn client(
 
 /// Opens (creating if needed) the engine under `dir` and starts its background work
 /// (flushes, rollups, retention), which runs until the returned handle is dropped.
-pub async fn open_engine(
+async fn open_engine(
     dir: &Path,
     args: &EngineArgs,
     registry: &Registry,
