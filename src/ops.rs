@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -143,6 +144,13 @@ pub async fn serve_http(
     app: Router,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    // No Nagle: a response's last segment goes out at once instead of waiting up to a
+    // delayed ACK (40 ms) for the one before it.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.wait())
         .await

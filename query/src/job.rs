@@ -40,6 +40,8 @@ impl Job {
             start: self.start,
             end: self.end,
             lookback: self.lookback,
+            memo: Default::default(),
+            cursors: Default::default(),
         };
         if self.step == 0 {
             let t = self.start;

@@ -1,64 +1,102 @@
 //! [`Labels`]: the sorted label set that names a series.
+//!
+//! A range query evaluates its expression at every step, and every step hands the same
+//! series' labels on through selectors, functions and aggregations. So a label set is
+//! shared, not copied: cloning one is a reference count, its hash is computed once, and
+//! the set without `__name__` (which most functions return) is derived once per series.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use telltale_storage_api::METRIC_NAME;
 
 /// A label set sorted by label name, with unique names and no empty values.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+#[derive(Clone)]
+pub struct Labels(Arc<Inner>);
+
+struct Inner {
+    pairs: Vec<(String, String)>,
+    /// The hash of `pairs` (a fixed-key hasher, so equal sets hash equally).
+    hash: u64,
+    /// `without_name()`, computed on first use.
+    without_name: OnceLock<Labels>,
+}
+
+static EMPTY: LazyLock<Labels> = LazyLock::new(|| Labels::from_sorted(Vec::new()));
 
 impl Labels {
     /// The empty label set.
     pub fn empty() -> Self {
-        Labels(Vec::new())
+        EMPTY.clone()
+    }
+
+    /// A set from pairs already sorted by name, names unique, values non-empty.
+    fn from_sorted(pairs: Vec<(String, String)>) -> Self {
+        let mut h = std::hash::DefaultHasher::new();
+        pairs.hash(&mut h);
+        Labels(Arc::new(Inner {
+            hash: h.finish(),
+            pairs,
+            without_name: OnceLock::new(),
+        }))
     }
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        let pairs = &self.0.pairs;
+        pairs
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
             .ok()
-            .map(|i| self.0[i].1.as_str())
+            .map(|i| pairs[i].1.as_str())
     }
 
     /// The labels in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.0.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.pairs.len()
     }
 
     /// True when there are no labels.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.pairs.is_empty()
     }
 
-    /// The same set without `__name__`.
+    /// The same set without `__name__` (derived once per set, then shared).
     pub fn without_name(&self) -> Labels {
-        self.without(&[METRIC_NAME])
+        if self.get(METRIC_NAME).is_none() {
+            return self.clone();
+        }
+        self.0
+            .without_name
+            .get_or_init(|| self.without(&[METRIC_NAME]))
+            .clone()
     }
 
     /// The same set without the given names.
     pub fn without(&self, names: &[&str]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|(n, _)| !names.contains(&n.as_str()))
-                .cloned()
-                .collect(),
-        )
+        self.filtered(|n| !names.contains(&n))
     }
 
     /// Only the labels with the given names.
     pub fn keep(&self, names: &[&str]) -> Labels {
-        Labels(
+        self.filtered(|n| names.contains(&n))
+    }
+
+    fn filtered(&self, keep: impl Fn(&str) -> bool) -> Labels {
+        if self.0.pairs.iter().all(|(n, _)| keep(n)) {
+            return self.clone();
+        }
+        Labels::from_sorted(
             self.0
+                .pairs
                 .iter()
-                .filter(|(n, _)| names.contains(&n.as_str()))
+                .filter(|(n, _)| keep(n))
                 .cloned()
                 .collect(),
         )
@@ -66,26 +104,59 @@ impl Labels {
 
     /// Sets `name` to `value`; an empty value removes the label.
     pub fn set(&mut self, name: &str, value: &str) {
-        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+        let mut pairs = self.0.pairs.clone();
+        match pairs.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                pairs.remove(i);
             }
-            Ok(i) => self.0[i].1 = value.to_string(),
-            Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name.to_string(), value.to_string())),
+            Ok(i) if pairs[i].1 == value => return,
+            Ok(i) => pairs[i].1 = value.to_string(),
+            Err(_) if value.is_empty() => return,
+            Err(i) => pairs.insert(i, (name.to_string(), value.to_string())),
         }
+        *self = Labels::from_sorted(pairs);
     }
+}
 
-    /// A string that is equal for two sets exactly when the sets are equal.
-    pub(crate) fn signature(&self) -> String {
-        let mut s = String::new();
-        for (n, v) in &self.0 {
-            s.push_str(n);
-            s.push('\u{ff}');
-            s.push_str(v);
-            s.push('\u{fe}');
+impl Default for Labels {
+    fn default() -> Self {
+        Labels::empty()
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.hash == other.0.hash && self.0.pairs == other.0.pairs)
+    }
+}
+
+impl Eq for Labels {}
+
+impl Hash for Labels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return Ordering::Equal;
         }
-        s
+        self.0.pairs.cmp(&other.0.pairs)
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Labels").field(&self.0.pairs).finish()
     }
 }
 
@@ -101,7 +172,7 @@ impl From<Vec<(String, String)>> for Labels {
                 _ => out.push((n, value)),
             }
         }
-        Labels(out)
+        Labels::from_sorted(out)
     }
 }
 
@@ -118,7 +189,7 @@ impl From<&[telltale_storage_api::Label]> for Labels {
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, (n, v)) in self.0.iter().enumerate() {
+        for (i, (n, v)) in self.0.pairs.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
@@ -161,11 +232,28 @@ mod tests {
     }
 
     #[test]
-    fn signature_distinguishes_sets() {
-        assert_ne!(
-            ls(&[("a", "bc")]).signature(),
-            ls(&[("ab", "c")]).signature()
+    fn shared_sets_compare_hash_and_order_like_their_pairs() {
+        use std::collections::HashSet;
+        let a = ls(&[("__name__", "up"), ("job", "api")]);
+        let b = ls(&[("job", "api"), ("__name__", "up")]);
+        assert_eq!(a, b);
+        assert_eq!(a.cmp(&b), Ordering::Equal);
+        assert_eq!(HashSet::from([a.clone(), b.clone()]).len(), 1);
+        let c = ls(&[("__name__", "up"), ("job", "db")]);
+        assert!(a < c && a != c);
+        // The derived set is shared, and equal to one built from scratch.
+        let n1 = a.without_name();
+        assert!(Arc::ptr_eq(&n1.0, &a.without_name().0));
+        assert_eq!(n1, ls(&[("job", "api")]));
+        assert_eq!(HashSet::from([n1, ls(&[("job", "api")])]).len(), 1);
+        let mut d = a.clone();
+        d.set("job", "db");
+        assert_eq!(d, c);
+        assert_eq!(
+            a.get("job"),
+            Some("api"),
+            "set must not change a shared copy"
         );
-        assert_eq!(ls(&[("a", "1")]).signature(), ls(&[("a", "1")]).signature());
+        assert_eq!(Labels::default(), ls(&[]));
     }
 }

@@ -10,7 +10,7 @@ use telltale_storage_api::pb::{
     InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Resolution, SelectRequest,
     SelectResponse, SeriesRequest, SeriesResponse, StringsResponse, WriteRequest, WriteResponse,
 };
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use tracing::{error, info};
 
@@ -68,7 +68,12 @@ pub async fn serve(
     }
     tonic::transport::Server::builder()
         .add_service(grpc_service(engine))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            // No Nagle: a response's header and data frames go out at once, not one
+            // delayed-ACK (40 ms) apart.
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await?;
     Ok(())
 }

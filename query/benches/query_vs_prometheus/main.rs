@@ -312,6 +312,10 @@ async fn serve_api(reader: Arc<GrpcStorage>, cache: CacheOptions) -> Result<Sock
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = telltale_query::router(Arc::new(engine));
+    // As `telltale query` serves it: without Nagle.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        tcp.set_nodelay(true).ok();
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(addr)
 }

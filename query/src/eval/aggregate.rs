@@ -142,7 +142,12 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<(Labels, Vec<Sample>)> = Vec::new();
     for s in input {
-        let key = group_labels(&s.metric, &agg.modifier);
+        let key = match &agg.modifier {
+            None => Labels::empty(),
+            Some(modifier) => ev.memo.derive(modifier, &s.metric, || {
+                group_labels(&s.metric, &agg.modifier)
+            }),
+        };
         let i = *index.entry(key.clone()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1

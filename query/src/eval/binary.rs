@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use telltale_storage_api::METRIC_NAME;
 
-use super::{Evaluator, StepValue, check_unique};
+use super::{Evaluator, LabelMemo, StepValue, check_unique};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::value::Sample;
@@ -34,7 +34,10 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepVal
             vector_scalar(&op, r, l, true, return_bool, t).map(StepValue::Vector)
         }
         (StepValue::Vector(l), StepValue::Vector(r)) => {
-            let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
+            let matching = Matching {
+                modifier: b.modifier.as_ref().and_then(|m| m.matching.as_ref()),
+                memo: &ev.memo,
+            };
             let out = match op.as_str() {
                 "and" | "or" | "unless" => set_op(&op, l, r, &matching, t),
                 _ => {
@@ -138,23 +141,27 @@ fn vector_scalar(
     Ok(out)
 }
 
-/// The matching signature of `metric` under `on(...)` / `ignoring(...)`.
-fn signature(metric: &Labels, matching: &Option<LabelModifier>) -> String {
-    match matching {
-        Some(LabelModifier::Include(ls)) => {
-            let names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
-            metric.keep(&names).signature()
+/// How a binary expression matches series (`on`/`ignoring`), with the match labels of
+/// each series derived once per query rather than once per step.
+pub(crate) struct Matching<'a> {
+    pub modifier: Option<&'a LabelModifier>,
+    pub memo: &'a LabelMemo,
+}
+
+impl Matching<'_> {
+    /// The labels `metric` is matched by.
+    fn key(&self, metric: &Labels) -> Labels {
+        match self.modifier {
+            // Cached in the label set itself.
+            None => metric.without_name(),
+            Some(modifier) => self
+                .memo
+                .derive(modifier, metric, || match_labels(metric, Some(modifier))),
         }
-        Some(LabelModifier::Exclude(ls)) => {
-            let mut names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
-            names.push(METRIC_NAME);
-            metric.without(&names).signature()
-        }
-        None => metric.without_name().signature(),
     }
 }
 
-fn match_labels(metric: &Labels, matching: &Option<LabelModifier>) -> Labels {
+fn match_labels(metric: &Labels, matching: Option<&LabelModifier>) -> Labels {
     match matching {
         Some(LabelModifier::Include(ls)) => {
             let names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
@@ -170,30 +177,23 @@ fn match_labels(metric: &Labels, matching: &Option<LabelModifier>) -> Labels {
 }
 
 /// `and`, `or`, `unless`.
-fn set_op(
-    op: &str,
-    lhs: Vec<Sample>,
-    rhs: Vec<Sample>,
-    matching: &Option<LabelModifier>,
-    t: i64,
-) -> Vec<Sample> {
-    let rhs_sigs: HashSet<String> = rhs.iter().map(|s| signature(&s.metric, matching)).collect();
+fn set_op(op: &str, lhs: Vec<Sample>, rhs: Vec<Sample>, m: &Matching<'_>, t: i64) -> Vec<Sample> {
+    let rhs_sigs: HashSet<Labels> = rhs.iter().map(|s| m.key(&s.metric)).collect();
     let mut out: Vec<Sample> = match op {
         "and" => lhs
             .into_iter()
-            .filter(|s| rhs_sigs.contains(&signature(&s.metric, matching)))
+            .filter(|s| rhs_sigs.contains(&m.key(&s.metric)))
             .collect(),
         "unless" => lhs
             .into_iter()
-            .filter(|s| !rhs_sigs.contains(&signature(&s.metric, matching)))
+            .filter(|s| !rhs_sigs.contains(&m.key(&s.metric)))
             .collect(),
         _ => {
-            let lhs_sigs: HashSet<String> =
-                lhs.iter().map(|s| signature(&s.metric, matching)).collect();
+            let lhs_sigs: HashSet<Labels> = lhs.iter().map(|s| m.key(&s.metric)).collect();
             let mut out = lhs;
             out.extend(
                 rhs.into_iter()
-                    .filter(|s| !lhs_sigs.contains(&signature(&s.metric, matching))),
+                    .filter(|s| !lhs_sigs.contains(&m.key(&s.metric))),
             );
             out
         }
@@ -207,7 +207,7 @@ fn vector_vector(
     op: &str,
     lhs: Vec<Sample>,
     rhs: Vec<Sample>,
-    matching: &Option<LabelModifier>,
+    m: &Matching<'_>,
     card: &VectorMatchCardinality,
     return_bool: bool,
     t: i64,
@@ -221,12 +221,12 @@ fn vector_vector(
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
 
-    let mut one_by_sig: HashMap<String, &Sample> = HashMap::with_capacity(one.len());
+    let mut one_by_sig: HashMap<Labels, &Sample> = HashMap::with_capacity(one.len());
     for s in &one {
-        if let Some(prev) = one_by_sig.insert(signature(&s.metric, matching), s) {
+        if let Some(prev) = one_by_sig.insert(m.key(&s.metric), s) {
             return Err(Error::execution(format!(
                 "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                match_labels(&s.metric, matching),
+                match_labels(&s.metric, m.modifier),
                 s.metric,
                 prev.metric
             )));
@@ -237,11 +237,11 @@ fn vector_vector(
         .labels()
         .map(|ls| ls.labels.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    let mut matched: HashSet<String> = HashSet::new();
+    let mut matched: HashSet<Labels> = HashSet::new();
     let mut inserted: HashSet<Labels> = HashSet::new();
     let mut out = Vec::new();
     for ms in &many {
-        let sig = signature(&ms.metric, matching);
+        let sig = m.key(&ms.metric);
         let Some(os) = one_by_sig.get(&sig) else {
             continue;
         };
@@ -261,7 +261,7 @@ fn vector_vector(
             metric = metric.without_name();
         }
         if matches!(card, VectorMatchCardinality::OneToOne) {
-            match matching {
+            match m.modifier {
                 Some(LabelModifier::Include(ls)) => {
                     let names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
                     metric = metric.keep(&names);
@@ -299,6 +299,13 @@ fn vector_vector(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plain(modifier: Option<&LabelModifier>) -> Matching<'_> {
+        Matching {
+            modifier,
+            memo: Box::leak(Box::default()),
+        }
+    }
 
     fn s(pairs: &[(&str, &str)], value: f64) -> Sample {
         Sample {
@@ -344,7 +351,7 @@ mod tests {
             "/",
             l,
             r,
-            &None,
+            &plain(None),
             &VectorMatchCardinality::OneToOne,
             false,
             0,
@@ -367,7 +374,7 @@ mod tests {
             "*",
             l.clone(),
             r.clone(),
-            &on,
+            &plain(on.as_ref()),
             &VectorMatchCardinality::OneToOne,
             false,
             0,
@@ -378,7 +385,7 @@ mod tests {
                 .contains("many-to-one matching must be explicit")
         );
         let card = VectorMatchCardinality::many_to_one(vec!["v"]);
-        let out = vector_vector("*", l, r, &on, &card, false, 0).unwrap();
+        let out = vector_vector("*", l, r, &plain(on.as_ref()), &card, false, 0).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].metric.to_string(), r#"{i="1", m="b", v="x"}"#);
         assert_eq!(out[1].value, 20.0);
@@ -392,8 +399,16 @@ mod tests {
             s(&[("i", "1"), ("x", "b")], 1.0),
         ];
         let on = Some(LabelModifier::include(vec!["i"]));
-        let err =
-            vector_vector("+", l, r, &on, &VectorMatchCardinality::OneToOne, false, 0).unwrap_err();
+        let err = vector_vector(
+            "+",
+            l,
+            r,
+            &plain(on.as_ref()),
+            &VectorMatchCardinality::OneToOne,
+            false,
+            0,
+        )
+        .unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("found duplicate series for the match group {i=\"1\"} on the right")
@@ -404,14 +419,14 @@ mod tests {
     fn set_operators() {
         let l = vec![s(&[("i", "1")], 1.0), s(&[("i", "2")], 2.0)];
         let r = vec![s(&[("i", "2")], 20.0), s(&[("i", "3")], 30.0)];
-        let and = set_op("and", l.clone(), r.clone(), &None, 0);
+        let and = set_op("and", l.clone(), r.clone(), &plain(None), 0);
         assert_eq!(and.iter().map(|s| s.value).collect::<Vec<_>>(), vec![2.0]);
-        let or = set_op("or", l.clone(), r.clone(), &None, 0);
+        let or = set_op("or", l.clone(), r.clone(), &plain(None), 0);
         assert_eq!(
             or.iter().map(|s| s.value).collect::<Vec<_>>(),
             vec![1.0, 2.0, 30.0]
         );
-        let unless = set_op("unless", l, r, &None, 0);
+        let unless = set_op("unless", l, r, &plain(None), 0);
         assert_eq!(
             unless.iter().map(|s| s.value).collect::<Vec<_>>(),
             vec![1.0]

@@ -21,6 +21,7 @@ pub(crate) mod sort;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use promql_parser::parser::{Expr, SubqueryExpr};
@@ -31,7 +32,8 @@ use crate::plan::{RollupCall, RollupSelector, Tier};
 use crate::value::{Sample, Series};
 use rollup::RollupSeries;
 use selector::{
-    Fetched, StoredSeries, instant_at, modified_time, range_at, reference_time, selector_key,
+    Cursors, Fetched, StoredSeries, instant_at, modified_time, range_at, reference_time,
+    selector_key,
 };
 
 /// Step of a subquery written without one (`x[1h:]`): Prometheus' default evaluation
@@ -65,6 +67,37 @@ pub(crate) struct Evaluator<'a> {
     pub start: i64,
     pub end: i64,
     pub lookback: i64,
+    /// Label sets derived from series (group and match labels), kept for the query.
+    pub memo: LabelMemo,
+    /// Read positions of every selector node (by address) in its series.
+    pub cursors: RefCell<HashMap<usize, Cursors>>,
+}
+
+/// Label sets derived from a series' labels at one place in the expression, computed once
+/// per query: a range query derives the same group (`by`/`without`) or match
+/// (`on`/`ignoring`) labels from the same series at every step.
+#[derive(Default)]
+pub(crate) struct LabelMemo {
+    derived: RefCell<HashMap<(usize, Labels), Labels>>,
+}
+
+impl LabelMemo {
+    /// `derive()`'s result for `metric` at `site` (a node of the query's expression, which
+    /// lives as long as the memo), computed on first use.
+    pub(crate) fn derive<T>(
+        &self,
+        site: &T,
+        metric: &Labels,
+        derive: impl FnOnce() -> Labels,
+    ) -> Labels {
+        let key = (site as *const T as usize, metric.clone());
+        if let Some(found) = self.derived.borrow().get(&key) {
+            return found.clone();
+        }
+        let value = derive();
+        self.derived.borrow_mut().insert(key, value.clone());
+        value
+    }
 }
 
 impl Evaluator<'_> {
@@ -95,18 +128,22 @@ impl Evaluator<'_> {
             },
             Expr::VectorSelector(vs) => {
                 let ref_t = reference_time(vs, t, self.start, self.end);
+                let mut cursors = self.cursors.borrow_mut();
                 Ok(StepValue::Vector(instant_at(
                     self.series(&selector_key(vs))?,
                     ref_t,
                     self.lookback,
+                    cursors.entry(vs as *const _ as usize).or_default(),
                 )))
             }
             Expr::MatrixSelector(ms) => {
                 let ref_t = reference_time(&ms.vs, t, self.start, self.end);
+                let mut cursors = self.cursors.borrow_mut();
                 Ok(StepValue::Matrix(range_at(
                     self.series(&selector_key(&ms.vs))?,
                     ref_t,
                     ms.range.as_millis() as i64,
+                    cursors.entry(ms as *const _ as usize).or_default(),
                 )))
             }
             Expr::Aggregate(a) => aggregate::eval(self, a, t),

@@ -305,13 +305,55 @@ pub(crate) fn merge_rollups(
     out
 }
 
+/// Where each series' previous read at one selector ended. A range query reads every
+/// series at step after step, moving forward in time, so the next read searches from
+/// there: a few comparisons on nearby memory instead of a binary search over the whole
+/// series for every series at every step.
+#[derive(Debug, Default)]
+pub(crate) struct Cursors(Vec<usize>);
+
+impl Cursors {
+    fn at(&mut self, n: usize) -> &mut [usize] {
+        self.0.resize(n, 0);
+        &mut self.0
+    }
+}
+
+/// How far a cursor walks forward before it falls back to a binary search.
+const WALK: usize = 16;
+
+/// The index of the first point after `t` in `points` (sorted by time), searched from
+/// `*hint` and stored back there.
+fn first_after(points: &[(i64, f64)], t: i64, hint: &mut usize) -> usize {
+    let mut i = (*hint).min(points.len());
+    if i > 0 && points[i - 1].0 > t {
+        // Moved back in time (a new subquery window): search the whole series.
+        i = points.partition_point(|p| p.0 <= t);
+    } else {
+        let stop = (i + WALK).min(points.len());
+        while i < stop && points[i].0 <= t {
+            i += 1;
+        }
+        if i == stop && i < points.len() {
+            i += points[i..].partition_point(|p| p.0 <= t);
+        }
+    }
+    *hint = i;
+    i
+}
+
 /// The instant vector of `series` at reference time `ref_t`: for each series the latest
 /// point in `(ref_t - lookback, ref_t]`, unless that point is a staleness marker. The
 /// samples carry the point's own timestamp (for `timestamp()`).
-pub(crate) fn instant_at(series: &[StoredSeries], ref_t: i64, lookback: i64) -> Vec<Sample> {
+pub(crate) fn instant_at(
+    series: &[StoredSeries],
+    ref_t: i64,
+    lookback: i64,
+    cursors: &mut Cursors,
+) -> Vec<Sample> {
     let mut out = Vec::new();
-    for s in series {
-        let idx = s.points.partition_point(|p| p.0 <= ref_t);
+    for (s, hint) in series.iter().zip(cursors.at(series.len())) {
+        let idx = first_after(&s.points, ref_t, hint);
         if idx == 0 {
             continue;
         }
@@ -330,16 +372,33 @@ pub(crate) fn instant_at(series: &[StoredSeries], ref_t: i64, lookback: i64) -> 
 
 /// The range vector of `series` at reference time `ref_t`: the points in
 /// `(ref_t - range, ref_t]`, staleness markers dropped; series without points omitted.
-pub(crate) fn range_at(series: &[StoredSeries], ref_t: i64, range: i64) -> Vec<Series> {
+/// `cursors` holds two positions per series (the window's start and end).
+pub(crate) fn range_at(
+    series: &[StoredSeries],
+    ref_t: i64,
+    range: i64,
+    cursors: &mut Cursors,
+) -> Vec<Series> {
     let mut out = Vec::new();
-    for s in series {
-        let lo = s.points.partition_point(|p| p.0 <= ref_t - range);
-        let hi = s.points.partition_point(|p| p.0 <= ref_t);
-        let points: Vec<(i64, f64)> = s.points[lo..hi]
-            .iter()
-            .copied()
-            .filter(|p| !is_stale_nan(p.1))
-            .collect();
+    for (s, hints) in series
+        .iter()
+        .zip(cursors.at(2 * series.len()).chunks_mut(2))
+    {
+        let lo = first_after(&s.points, ref_t - range, &mut hints[0]);
+        let hi = first_after(&s.points, ref_t, &mut hints[1]).max(lo);
+        let window = &s.points[lo..hi];
+        if window.is_empty() {
+            continue;
+        }
+        let points: Vec<(i64, f64)> = if window.iter().any(|p| is_stale_nan(p.1)) {
+            window
+                .iter()
+                .copied()
+                .filter(|p| !is_stale_nan(p.1))
+                .collect()
+        } else {
+            window.to_vec()
+        };
         if !points.is_empty() {
             out.push(Series {
                 metric: s.labels.clone(),
@@ -365,27 +424,78 @@ mod tests {
     #[test]
     fn instant_lookback_is_left_open() {
         let s = series(&[(1_000, 1.0), (2_000, 2.0)]);
-        assert_eq!(instant_at(&s, 2_500, 1_000)[0].value, 2.0);
-        assert_eq!(instant_at(&s, 2_000, 1_000)[0].t_ms, 2_000);
-        assert_eq!(instant_at(&s, 1_999, 1_000)[0].value, 1.0);
-        assert!(instant_at(&s, 3_000, 1_000).is_empty());
-        assert!(instant_at(&s, 999, 1_000).is_empty());
+        assert_eq!(
+            instant_at(&s, 2_500, 1_000, &mut Cursors::default())[0].value,
+            2.0
+        );
+        assert_eq!(
+            instant_at(&s, 2_000, 1_000, &mut Cursors::default())[0].t_ms,
+            2_000
+        );
+        assert_eq!(
+            instant_at(&s, 1_999, 1_000, &mut Cursors::default())[0].value,
+            1.0
+        );
+        assert!(instant_at(&s, 3_000, 1_000, &mut Cursors::default()).is_empty());
+        assert!(instant_at(&s, 999, 1_000, &mut Cursors::default()).is_empty());
     }
 
     #[test]
     fn stale_marker_hides_the_series() {
         let s = series(&[(1_000, 1.0), (2_000, f64::from_bits(STALE_NAN_BITS))]);
-        assert!(instant_at(&s, 2_000, 300_000).is_empty());
-        assert_eq!(instant_at(&s, 1_500, 300_000)[0].value, 1.0);
-        let r = range_at(&s, 2_000, 5_000);
+        assert!(instant_at(&s, 2_000, 300_000, &mut Cursors::default()).is_empty());
+        assert_eq!(
+            instant_at(&s, 1_500, 300_000, &mut Cursors::default())[0].value,
+            1.0
+        );
+        let r = range_at(&s, 2_000, 5_000, &mut Cursors::default());
         assert_eq!(r[0].points, vec![(1_000, 1.0)]);
     }
 
     #[test]
     fn range_is_left_open_right_closed() {
         let s = series(&[(1_000, 1.0), (2_000, 2.0), (3_000, 3.0)]);
-        let r = range_at(&s, 3_000, 2_000);
+        let r = range_at(&s, 3_000, 2_000, &mut Cursors::default());
         assert_eq!(r[0].points, vec![(2_000, 2.0), (3_000, 3.0)]);
+    }
+
+    /// Reads through cursors, at times moving forward in small and large jumps and back,
+    /// equal reads without them.
+    #[test]
+    fn cursor_reads_equal_fresh_reads() {
+        let points: Vec<(i64, f64)> = (0..500)
+            .map(|i| (i * 1_000 + (i * 7919) % 13, i as f64))
+            .collect();
+        let mut s = series(&points);
+        s.push(StoredSeries {
+            labels: Labels::from(vec![("__name__".to_string(), "y".to_string())]),
+            points: points.iter().step_by(3).copied().collect(),
+        });
+        let (mut range_c, mut instant_c) = (Cursors::default(), Cursors::default());
+        let mut seed = 42u64;
+        let mut t = -5_000i64;
+        for _ in 0..2_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            t += match seed >> 60 {
+                0 => -((seed >> 20) as i64 % 200_000),
+                1 => (seed >> 20) as i64 % 100_000,
+                _ => (seed >> 20) as i64 % 3_000,
+            };
+            for range in [1_000, 5_000, 60_000] {
+                assert_eq!(
+                    range_at(&s, t, range, &mut range_c),
+                    range_at(&s, t, range, &mut Cursors::default()),
+                    "range {range} at {t}"
+                );
+            }
+            assert_eq!(
+                instant_at(&s, t, 5_000, &mut instant_c),
+                instant_at(&s, t, 5_000, &mut Cursors::default()),
+                "instant at {t}"
+            );
+        }
     }
 
     #[test]
