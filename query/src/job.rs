@@ -2,12 +2,12 @@
 //! step over the fetched series, off the async runtime, within the deadline and the
 //! sample limit, stopping when the query is abandoned.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use promql_parser::parser::Expr;
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::eval::selector::Fetched;
@@ -41,7 +41,7 @@ impl Job {
             end: self.end,
             lookback: self.lookback,
             memo: Default::default(),
-            cursors: Default::default(),
+            selectors: Default::default(),
         };
         if self.step == 0 {
             let t = self.start;
@@ -58,7 +58,7 @@ impl Job {
                 }
             });
         }
-        let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        let mut series: FxHashMap<Labels, Vec<(i64, f64)>> = FxHashMap::default();
         let mut points = 0usize;
         let mut t = self.from;
         while t <= self.to {

@@ -20,7 +20,9 @@ struct Inner {
     pairs: Vec<(String, String)>,
     /// The hash of `pairs` (a fixed-key hasher, so equal sets hash equally).
     hash: u64,
-    /// `without_name()`, computed on first use.
+    /// Whether `pairs` holds `__name__`.
+    has_name: bool,
+    /// `without_name()` (when `has_name`), computed on first use.
     without_name: OnceLock<Labels>,
 }
 
@@ -38,6 +40,7 @@ impl Labels {
         pairs.hash(&mut h);
         Labels(Arc::new(Inner {
             hash: h.finish(),
+            has_name: pairs.iter().any(|(n, _)| n == METRIC_NAME),
             pairs,
             without_name: OnceLock::new(),
         }))
@@ -69,7 +72,7 @@ impl Labels {
 
     /// The same set without `__name__` (derived once per set, then shared).
     pub fn without_name(&self) -> Labels {
-        if self.get(METRIC_NAME).is_none() {
+        if !self.0.has_name {
             return self.clone();
         }
         self.0

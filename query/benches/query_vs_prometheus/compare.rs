@@ -72,6 +72,28 @@ pub async fn run(
     Ok((out, tier))
 }
 
+/// Telltale's own split of one run (the `stats` block): milliseconds reading storage and
+/// evaluating.
+pub async fn split(http: &reqwest::Client, base: &str, q: &Query) -> Result<(f64, f64), Error> {
+    let secs = |ms: i64| format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000));
+    let body: Json = http
+        .get(format!("{base}/api/v1/query_range"))
+        .query(&[
+            ("query", q.expr.as_str()),
+            ("start", &secs(q.start_ms)),
+            ("end", &secs(q.end_ms)),
+            ("step", &secs(q.step_ms)),
+            ("stats", "all"),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let timings = &body["data"]["stats"]["timings"];
+    let ms = |name: &str| timings[name].as_f64().unwrap_or(f64::NAN) * 1000.0;
+    Ok((ms("queryPreparationTime"), ms("innerEvalTime")))
+}
+
 /// Wall times of `n` runs, in milliseconds, sorted.
 pub async fn time(
     http: &reqwest::Client,

@@ -238,9 +238,9 @@ async fn bench(args: &Args) -> Result<(), Error> {
         .timeout(Duration::from_secs(300))
         .build()?;
     println!(
-        "\n| query | range, step | series | Telltale p50 / p99 ms | Prometheus 2.42 p50 / p99 ms | Telltale, result cache warm p50 ms | tier | answers |"
+        "\n| query | range, step | series | Telltale p50 / p99 ms | of which read / eval ms | Prometheus 2.42 p50 / p99 ms | Telltale, result cache warm p50 ms | tier | answers |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut differ = Vec::new();
     for q in queries(args) {
         let telltale = format!("http://{plain}");
@@ -259,6 +259,7 @@ async fn bench(args: &Args) -> Result<(), Error> {
             )
         };
         let t_ours = compare::time(&http, &telltale, &q, args.runs).await?;
+        let (read_ms, eval_ms) = compare::split(&http, &telltale, &q).await?;
         let t_theirs = compare::time(&http, &prom.url, &q, args.runs).await?;
         // The newest hour is never cached (out-of-order window): a 1-hour query gains
         // nothing from the cache.
@@ -277,7 +278,7 @@ async fn bench(args: &Args) -> Result<(), Error> {
             format!("{} h, {} s", span / HOUR, q.step_ms / 1000)
         };
         println!(
-            "| `{}` | {range} | {} | {:.1} / {:.1} | {:.1} / {:.1} | {cached_p50} | {} | {verdict} |",
+            "| `{}` | {range} | {} | {:.1} / {:.1} | {read_ms:.0} / {eval_ms:.0} | {:.1} / {:.1} | {cached_p50} | {} | {verdict} |",
             q.expr,
             ours.len(),
             compare::quantile(&t_ours, 0.5),

@@ -113,8 +113,10 @@ fn stats_json(out: &QueryOutput, seconds: f64) -> String {
         "timings": {
             "evalTotalTime": seconds,
             "resultSortTime": 0.0,
-            "queryPreparationTime": 0.0,
-            "innerEvalTime": seconds,
+            // Reading the selected series from storage, as Prometheus' preparation
+            // (series selection and loading) is.
+            "queryPreparationTime": out.stats.fetch.as_secs_f64(),
+            "innerEvalTime": out.stats.eval.as_secs_f64(),
             "execQueueTime": 0.0,
             "execTotalTime": seconds,
         },

@@ -176,6 +176,8 @@ impl Engine {
                 .await?;
             stats.samples_loaded += out.stats.samples_loaded;
             stats.series_loaded += out.stats.series_loaded;
+            stats.fetch += out.stats.fetch;
+            stats.eval += out.stats.eval;
             stats.tiers.extend(out.stats.tiers);
             let Value::Matrix(series) = out.value else {
                 return Err(Error::internal("range evaluation returned no matrix"));

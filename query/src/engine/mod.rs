@@ -102,6 +102,10 @@ pub struct QueryStats {
     pub samples_loaded: usize,
     /// Series loaded from storage.
     pub series_loaded: usize,
+    /// Time spent reading from storage (all shards, concurrently).
+    pub fetch: Duration,
+    /// Time spent evaluating the expression over what was read.
+    pub eval: Duration,
 }
 
 impl QueryStats {
@@ -453,6 +457,7 @@ impl Engine {
         let mut tiers: Vec<Tier> = plan.iter().map(|s| s.tier).collect();
         tiers.sort();
         tiers.dedup();
+        let fetch_started = Instant::now();
         let fetched = tokio::time::timeout_at(
             deadline.into(),
             fetch_all(
@@ -473,10 +478,12 @@ impl Engine {
                 phase: "query execution",
             });
         }
-        let stats = QueryStats {
+        let mut stats = QueryStats {
             tiers,
             samples_loaded: loaded,
             series_loaded: fetched.series(),
+            fetch: fetch_started.elapsed(),
+            eval: Duration::ZERO,
         };
         let canceled = Arc::new(AtomicBool::new(false));
         let _cancel_on_drop = CancelOnDrop(canceled.clone());
@@ -493,9 +500,11 @@ impl Engine {
             canceled,
             max_samples: opts.max_samples - loaded,
         };
+        let eval_started = Instant::now();
         let value = tokio::task::spawn_blocking(move || job.evaluate())
             .await
             .map_err(|e| Error::internal(format!("evaluation task failed: {e}")))??;
+        stats.eval = eval_started.elapsed();
         Ok(QueryOutput { value, stats })
     }
 

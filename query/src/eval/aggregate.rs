@@ -1,9 +1,8 @@
 //! Aggregation operators: sum, avg, min, max, count, group, stddev, stdvar, quantile,
 //! topk, bottomk.
 
-use std::collections::HashMap;
-
 use promql_parser::parser::{AggregateExpr, LabelModifier};
+use rustc_hash::FxHashMap;
 use telltale_storage_api::METRIC_NAME;
 
 use super::{Evaluator, StepValue};
@@ -139,7 +138,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
     }
 
     // Groups in order of first appearance.
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
     let mut groups: Vec<(Labels, Vec<Sample>)> = Vec::new();
     for s in input {
         let key = match &agg.modifier {
@@ -224,7 +223,7 @@ fn count_values(
     if label.is_empty() {
         return Err(Error::execution(format!("invalid label name {label:?}")));
     }
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
     let mut out: Vec<Sample> = Vec::new();
     for s in input {
         let mut metric = s.metric;

@@ -1,9 +1,8 @@
 //! Binary operators: arithmetic, comparisons (filtering or `bool`), set operators, and
 //! vector matching (one-to-one, group_left, group_right, on, ignoring).
 
-use std::collections::{HashMap, HashSet};
-
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
+use rustc_hash::{FxHashMap, FxHashSet};
 use telltale_storage_api::METRIC_NAME;
 
 use super::{Evaluator, LabelMemo, StepValue, check_unique};
@@ -178,7 +177,7 @@ fn match_labels(metric: &Labels, matching: Option<&LabelModifier>) -> Labels {
 
 /// `and`, `or`, `unless`.
 fn set_op(op: &str, lhs: Vec<Sample>, rhs: Vec<Sample>, m: &Matching<'_>, t: i64) -> Vec<Sample> {
-    let rhs_sigs: HashSet<Labels> = rhs.iter().map(|s| m.key(&s.metric)).collect();
+    let rhs_sigs: FxHashSet<Labels> = rhs.iter().map(|s| m.key(&s.metric)).collect();
     let mut out: Vec<Sample> = match op {
         "and" => lhs
             .into_iter()
@@ -189,7 +188,7 @@ fn set_op(op: &str, lhs: Vec<Sample>, rhs: Vec<Sample>, m: &Matching<'_>, t: i64
             .filter(|s| !rhs_sigs.contains(&m.key(&s.metric)))
             .collect(),
         _ => {
-            let lhs_sigs: HashSet<Labels> = lhs.iter().map(|s| m.key(&s.metric)).collect();
+            let lhs_sigs: FxHashSet<Labels> = lhs.iter().map(|s| m.key(&s.metric)).collect();
             let mut out = lhs;
             out.extend(
                 rhs.into_iter()
@@ -221,7 +220,8 @@ fn vector_vector(
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
     let one_side = if one_to_many { "left" } else { "right" };
 
-    let mut one_by_sig: HashMap<Labels, &Sample> = HashMap::with_capacity(one.len());
+    let mut one_by_sig: FxHashMap<Labels, &Sample> =
+        FxHashMap::with_capacity_and_hasher(one.len(), Default::default());
     for s in &one {
         if let Some(prev) = one_by_sig.insert(m.key(&s.metric), s) {
             return Err(Error::execution(format!(
@@ -237,8 +237,8 @@ fn vector_vector(
         .labels()
         .map(|ls| ls.labels.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    let mut matched: HashSet<Labels> = HashSet::new();
-    let mut inserted: HashSet<Labels> = HashSet::new();
+    let mut matched: FxHashSet<Labels> = FxHashSet::default();
+    let mut inserted: FxHashSet<Labels> = FxHashSet::default();
     let mut out = Vec::new();
     for ms in &many {
         let sig = m.key(&ms.metric);

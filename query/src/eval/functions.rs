@@ -7,13 +7,13 @@ use telltale_storage_api::METRIC_NAME;
 use super::date::{date_field, is_date_function};
 use super::quantile::{histogram_fraction, histogram_quantile, quantile};
 use super::rate::{count_changes, extrapolated_rate, instant_delta, linear_regression, over_time};
-use super::selector::{modified_time, reference_time};
+use super::selector::{RangeView, modified_time, reference_time};
 use super::sort;
 use super::{Evaluator, StepValue, check_unique};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::plan::RollupSelector;
-use crate::value::{Sample, Series};
+use crate::value::Sample;
 
 /// Evaluates the call `call` at time `t`.
 pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue> {
@@ -255,12 +255,12 @@ fn sample(metric: Labels, t: i64, value: f64) -> Sample {
 
 /// The range argument (matrix selector or subquery): its range, its series at `t`, and
 /// the end of its range.
-fn range_arg(
-    ev: &Evaluator<'_>,
+fn range_arg<'a>(
+    ev: &Evaluator<'a>,
     args: &[&Expr],
     index: usize,
     t: i64,
-) -> Result<(i64, Vec<Series>, i64)> {
+) -> Result<(i64, Vec<RangeView<'a>>, i64)> {
     let (range, range_end) = match arg(args, index)? {
         Expr::MatrixSelector(ms) => (
             ms.range.as_millis() as i64,
@@ -280,8 +280,15 @@ fn range_arg(
         },
         _ => return Err(Error::execution("expected a range vector argument")),
     };
+    if let Expr::MatrixSelector(ms) = args[index] {
+        return Ok((range, ev.range_views(ms, t)?, range_end));
+    }
     match ev.eval(args[index], t)? {
-        StepValue::Matrix(m) => Ok((range, m, range_end)),
+        StepValue::Matrix(m) => Ok((
+            range,
+            m.into_iter().map(RangeView::from).collect(),
+            range_end,
+        )),
         _ => Err(Error::internal(
             "range argument did not yield a range vector",
         )),

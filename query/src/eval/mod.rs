@@ -22,9 +22,10 @@ pub(crate) mod sort;
 mod tests;
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use promql_parser::parser::{Expr, SubqueryExpr};
+use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
 use crate::labels::Labels;
@@ -32,8 +33,8 @@ use crate::plan::{RollupCall, RollupSelector, Tier};
 use crate::value::{Sample, Series};
 use rollup::RollupSeries;
 use selector::{
-    Cursors, Fetched, StoredSeries, instant_at, modified_time, range_at, reference_time,
-    selector_key,
+    Cursors, Fetched, RangeView, StoredSeries, instant_at, modified_time, range_at, range_views,
+    reference_time, selector_key,
 };
 
 /// Step of a subquery written without one (`x[1h:]`): Prometheus' default evaluation
@@ -69,8 +70,15 @@ pub(crate) struct Evaluator<'a> {
     pub lookback: i64,
     /// Label sets derived from series (group and match labels), kept for the query.
     pub memo: LabelMemo,
-    /// Read positions of every selector node (by address) in its series.
-    pub cursors: RefCell<HashMap<usize, Cursors>>,
+    /// Every selector node's series and read positions, by the node's address.
+    pub selectors: RefCell<FxHashMap<usize, SelectorState<'a>>>,
+}
+
+/// A selector node's place in the fetched series: where they are (resolved once, not by
+/// building the selector's key at every step) and where the last read ended in each.
+pub(crate) struct SelectorState<'a> {
+    series: &'a [StoredSeries],
+    cursors: Cursors,
 }
 
 /// Label sets derived from a series' labels at one place in the expression, computed once
@@ -78,7 +86,7 @@ pub(crate) struct Evaluator<'a> {
 /// (`on`/`ignoring`) labels from the same series at every step.
 #[derive(Default)]
 pub(crate) struct LabelMemo {
-    derived: RefCell<HashMap<(usize, Labels), Labels>>,
+    derived: RefCell<FxHashMap<(usize, Labels), Labels>>,
 }
 
 impl LabelMemo {
@@ -100,7 +108,7 @@ impl LabelMemo {
     }
 }
 
-impl Evaluator<'_> {
+impl<'a> Evaluator<'a> {
     /// The value of `expr` at time `t` (milliseconds).
     pub fn eval(&self, expr: &Expr, t: i64) -> Result<StepValue> {
         match expr {
@@ -128,23 +136,18 @@ impl Evaluator<'_> {
             },
             Expr::VectorSelector(vs) => {
                 let ref_t = reference_time(vs, t, self.start, self.end);
-                let mut cursors = self.cursors.borrow_mut();
-                Ok(StepValue::Vector(instant_at(
-                    self.series(&selector_key(vs))?,
-                    ref_t,
-                    self.lookback,
-                    cursors.entry(vs as *const _ as usize).or_default(),
-                )))
+                self.with_selector(vs, |series, cursors| {
+                    instant_at(series, ref_t, self.lookback, cursors)
+                })
+                .map(StepValue::Vector)
             }
             Expr::MatrixSelector(ms) => {
                 let ref_t = reference_time(&ms.vs, t, self.start, self.end);
-                let mut cursors = self.cursors.borrow_mut();
-                Ok(StepValue::Matrix(range_at(
-                    self.series(&selector_key(&ms.vs))?,
-                    ref_t,
-                    ms.range.as_millis() as i64,
-                    cursors.entry(ms as *const _ as usize).or_default(),
-                )))
+                let range = ms.range.as_millis() as i64;
+                self.with_selector(&ms.vs, |series, cursors| {
+                    range_at(series, ref_t, range, cursors)
+                })
+                .map(StepValue::Matrix)
             }
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
             Expr::Binary(b) => binary::eval(self, b, t),
@@ -183,6 +186,15 @@ impl Evaluator<'_> {
             .collect();
         out.sort_by(|a, b| a.metric.cmp(&b.metric));
         Ok(out)
+    }
+
+    /// The range vector of matrix selector `ms` at `t`, its points borrowed.
+    pub(crate) fn range_views(&self, ms: &MatrixSelector, t: i64) -> Result<Vec<RangeView<'a>>> {
+        let ref_t = reference_time(&ms.vs, t, self.start, self.end);
+        let range = ms.range.as_millis() as i64;
+        self.with_selector(&ms.vs, |series, cursors| {
+            range_views(series, ref_t, range, cursors)
+        })
     }
 
     /// Evaluates `expr` and requires an instant vector.
@@ -285,7 +297,24 @@ impl Evaluator<'_> {
             })
     }
 
-    fn series(&self, key: &str) -> Result<&[StoredSeries]> {
+    /// Runs `read` on the fetched series of selector node `vs` and its read positions.
+    fn with_selector<R>(
+        &self,
+        vs: &VectorSelector,
+        read: impl FnOnce(&'a [StoredSeries], &mut Cursors) -> R,
+    ) -> Result<R> {
+        let mut selectors = self.selectors.borrow_mut();
+        let state = match selectors.entry(vs as *const VectorSelector as usize) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(SelectorState {
+                series: self.series(&selector_key(vs))?,
+                cursors: Cursors::default(),
+            }),
+        };
+        Ok(read(state.series, &mut state.cursors))
+    }
+
+    fn series(&self, key: &str) -> Result<&'a [StoredSeries]> {
         self.fetched
             .raw
             .get(key)
@@ -406,7 +435,7 @@ pub(crate) fn unsupported(expr: &Expr) -> Option<String> {
 
 /// Fails when two samples of `v` have the same label set.
 pub(crate) fn check_unique(v: &[Sample]) -> Result<()> {
-    let mut seen = HashSet::with_capacity(v.len());
+    let mut seen = FxHashSet::with_capacity_and_hasher(v.len(), Default::default());
     for s in v {
         if !seen.insert(&s.metric) {
             return Err(Error::execution(

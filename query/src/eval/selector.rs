@@ -4,6 +4,7 @@
 //! fetched from storage once, over the union of the time ranges all steps need. Steps
 //! then read the fetched points in memory ([`instant_at`], [`range_at`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use promql_parser::label::{MatchOp, Matcher};
@@ -370,6 +371,23 @@ pub(crate) fn instant_at(
     out
 }
 
+/// One series' points in a range window: borrowed from the fetched series, copied only
+/// when staleness markers had to be dropped from it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RangeView<'a> {
+    pub metric: Labels,
+    pub points: Cow<'a, [(i64, f64)]>,
+}
+
+impl From<Series> for RangeView<'_> {
+    fn from(s: Series) -> Self {
+        RangeView {
+            metric: s.metric,
+            points: Cow::Owned(s.points),
+        }
+    }
+}
+
 /// The range vector of `series` at reference time `ref_t`: the points in
 /// `(ref_t - range, ref_t]`, staleness markers dropped; series without points omitted.
 /// `cursors` holds two positions per series (the window's start and end).
@@ -379,6 +397,22 @@ pub(crate) fn range_at(
     range: i64,
     cursors: &mut Cursors,
 ) -> Vec<Series> {
+    range_views(series, ref_t, range, cursors)
+        .into_iter()
+        .map(|v| Series {
+            metric: v.metric,
+            points: v.points.into_owned(),
+        })
+        .collect()
+}
+
+/// [`range_at`] without copying the points (what range functions read).
+pub(crate) fn range_views<'a>(
+    series: &'a [StoredSeries],
+    ref_t: i64,
+    range: i64,
+    cursors: &mut Cursors,
+) -> Vec<RangeView<'a>> {
     let mut out = Vec::new();
     for (s, hints) in series
         .iter()
@@ -390,17 +424,19 @@ pub(crate) fn range_at(
         if window.is_empty() {
             continue;
         }
-        let points: Vec<(i64, f64)> = if window.iter().any(|p| is_stale_nan(p.1)) {
-            window
-                .iter()
-                .copied()
-                .filter(|p| !is_stale_nan(p.1))
-                .collect()
+        let points = if window.iter().any(|p| is_stale_nan(p.1)) {
+            Cow::Owned(
+                window
+                    .iter()
+                    .copied()
+                    .filter(|p| !is_stale_nan(p.1))
+                    .collect(),
+            )
         } else {
-            window.to_vec()
+            Cow::Borrowed(window)
         };
         if !points.is_empty() {
-            out.push(Series {
+            out.push(RangeView {
                 metric: s.labels.clone(),
                 points,
             });
