@@ -7,7 +7,8 @@
 //!     majority elects, the old leader rejoins as a follower, nothing acknowledged is
 //!     lost and the replicas converge;
 //! (c) one replica's disk is wiped: it catches up by snapshot;
-//! (d) every replica restarts at once: the data is intact.
+//! (d) every replica restarts at once: the data is intact;
+//! (e) the query role's result cache over two shards sees samples backfilled on both.
 //! Failover times and acknowledged-then-lost counts are printed (`--nocapture`).
 
 mod common;
@@ -717,4 +718,74 @@ async fn partition_wipe_and_full_restart_keep_every_acknowledged_sample() {
         n.kill();
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The query role's result cache over a sharded cluster: a repeated range query over
+/// settled data is answered from the cache, and samples backfilled into a cached interval
+/// (on every shard) are in the next answer. This is the shards' late-write counters,
+/// merged (`telltale_raft::merge::merge_late_writes`), at work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn result_cache_sees_backfill_on_every_shard() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = DevCluster::start(&dir.path().join("c"), 2).await;
+    const N: usize = 20;
+    const MIN: i64 = 60_000;
+    let now = common::now_ms() / MIN * MIN;
+    let t0 = now - 4 * 60 * MIN;
+    let sample = |i: usize, ts: i64, v: f64| {
+        remote_write::series(&[("__name__", "cache_e2e"), ("i", &i.to_string())], ts, v)
+    };
+    // 20 series (both shards get some), value 1 every minute for two hours, without
+    // samples in [t0 + 33m, t0 + 37m) (within the 5 m lookback); and one sample now, so that the two hours lie
+    // before the newest sample minus the out-of-order window (settled, cacheable).
+    let mut batch = Vec::new();
+    for i in 0..N {
+        for m in (0..120).filter(|m| !(33..37).contains(m)) {
+            batch.push(sample(i, t0 + m * MIN, 1.0));
+        }
+        batch.push(sample(i, now, 1.0));
+    }
+    assert!(push(&cluster.base, batch).await, "initial write");
+
+    let url = format!(
+        "{}/api/v1/query_range?query=sum(cache_e2e)&start={}&end={}&step=60",
+        cluster.base,
+        t0 / 1000,
+        (t0 + 120 * MIN) / 1000
+    );
+    let at = |answer: &serde_json::Value, t_ms: i64| -> f64 {
+        let values = answer["data"]["result"][0]["values"].as_array().unwrap();
+        let p = values
+            .iter()
+            .find(|p| p[0].as_f64() == Some((t_ms / 1000) as f64))
+            .unwrap_or_else(|| panic!("no point at {t_ms}: {answer}"));
+        p[1].as_str().unwrap().parse().unwrap()
+    };
+    let hits = || async {
+        let text = common::get_text(&format!("{}/metrics", cluster.base)).await;
+        text.lines()
+            .find_map(|l| l.strip_prefix("telltale_query_result_cache_hits_total "))
+            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
+    let first = get_json(&url).await;
+    assert_eq!(at(&first, t0 + 35 * MIN), N as f64, "{first}");
+    let before = hits().await;
+    let second = get_json(&url).await;
+    assert_eq!(second["data"], first["data"]);
+    assert!(
+        hits().await > before,
+        "the repeated query was not answered from the cache"
+    );
+
+    // Backfill into the gap: every series (so every shard) gets a late sample.
+    let late: Vec<_> = (0..N).map(|i| sample(i, t0 + 35 * MIN, 1000.0)).collect();
+    assert!(push(&cluster.base, late).await, "backfill");
+    let third = get_json(&url).await;
+    assert_eq!(
+        at(&third, t0 + 35 * MIN),
+        1000.0 * N as f64,
+        "a cached interval hid the backfilled samples: {third}"
+    );
+    assert_eq!(at(&third, t0 + 20 * MIN), N as f64);
 }

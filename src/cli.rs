@@ -212,6 +212,8 @@ pub struct DevClusterArgs {
     /// ScrapeTarget YAML files for the scraper role (repeatable).
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cache: ResultCacheArgs,
 }
 
 #[derive(Args, Debug)]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use telltale_storage_api::Label;
 use telltale_storage_api::pb::{
-    Aggregate, AggregatedSeries, InfoResponse, Resolution, TierInfo, TimeSeries,
+    Aggregate, AggregatedSeries, InfoResponse, LateWrites, Resolution, TierInfo, TimeSeries,
 };
 
 fn label_key(labels: &[Label]) -> Vec<(String, String)> {
@@ -81,6 +81,7 @@ pub fn merge_aggregated(parts: Vec<Vec<AggregatedSeries>>) -> Vec<AggregatedSeri
 /// Merges tier information: the newest raw sample anywhere, rollups complete only as
 /// far as every shard with data, disk bytes summed.
 pub fn merge_info(parts: Vec<InfoResponse>) -> InfoResponse {
+    let late: Vec<Option<LateWrites>> = parts.iter().map(|p| p.late_writes.clone()).collect();
     let mut tiers: BTreeMap<i32, TierInfo> = BTreeMap::new();
     for part in parts {
         for t in part.tiers {
@@ -106,10 +107,46 @@ pub fn merge_info(parts: Vec<InfoResponse>) -> InfoResponse {
     }
     InfoResponse {
         tiers: tiers.into_values().collect(),
-        // Each node numbers its own late writes: a merged answer cannot say which
-        // changed, so it reports none and result caches stay off.
-        late_writes: None,
+        late_writes: merge_late_writes(&late),
     }
+}
+
+/// The late writes of every shard (in shard order) as one counter a result cache can
+/// follow. Each node numbers its own, so the merge is conservative:
+/// - the epoch changes whenever any shard's does (a restart, or reading another replica)
+///   or the set of shards does, and the cache then starts over;
+/// - the generation is the sum of the shards', so it grows with every late write
+///   anywhere;
+/// - every shard's recent writes are listed under the current generation, so a cache
+///   drops whatever overlaps any of them: possibly more than needed, never less.
+///
+/// Absent when any shard does not report its late writes.
+pub fn merge_late_writes(parts: &[Option<LateWrites>]) -> Option<LateWrites> {
+    use std::hash::{Hash, Hasher};
+    let mut epoch = std::hash::DefaultHasher::new();
+    parts.len().hash(&mut epoch);
+    let (mut generation, mut window) = (0u64, 0i64);
+    for part in parts {
+        let part = part.as_ref()?;
+        part.epoch.hash(&mut epoch);
+        generation = generation.saturating_add(part.generation);
+        window = window.max(part.out_of_order_window_ms);
+    }
+    let recent = parts
+        .iter()
+        .flatten()
+        .flat_map(|p| p.recent.iter())
+        .map(|w| telltale_storage_api::pb::LateWrite {
+            generation,
+            ..w.clone()
+        })
+        .collect();
+    Some(LateWrites {
+        epoch: epoch.finish(),
+        generation,
+        recent,
+        out_of_order_window_ms: window,
+    })
 }
 
 pub fn union_sorted(parts: Vec<Vec<String>>) -> Vec<String> {
@@ -214,5 +251,62 @@ mod tests {
         assert_eq!(merged.tiers[0].complete_until_ms, 20);
         assert_eq!(merged.tiers[1].complete_until_ms, 30);
         assert_eq!(merged.tiers[1].disk_bytes, 4);
+    }
+
+    fn late(epoch: u64, generation: u64, recent: &[(u64, i64, i64)]) -> Option<LateWrites> {
+        Some(LateWrites {
+            epoch,
+            generation,
+            recent: recent
+                .iter()
+                .map(
+                    |&(generation, min_ms, max_ms)| telltale_storage_api::pb::LateWrite {
+                        generation,
+                        min_ms,
+                        max_ms,
+                    },
+                )
+                .collect(),
+            out_of_order_window_ms: 3_600_000,
+        })
+    }
+
+    #[test]
+    fn late_writes_merge_conservatively() {
+        let a = late(7, 3, &[(2, 10, 20), (3, 30, 40)]);
+        let b = late(9, 5, &[(5, 100, 200)]);
+        let m = merge_late_writes(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(m.generation, 8);
+        // Every shard's recent writes, all under the merged generation.
+        assert_eq!(m.recent.len(), 3);
+        assert!(m.recent.iter().all(|w| w.generation == 8));
+        assert_eq!(
+            m.recent
+                .iter()
+                .map(|w| (w.min_ms, w.max_ms))
+                .collect::<Vec<_>>(),
+            vec![(10, 20), (30, 40), (100, 200)]
+        );
+        // A late write anywhere raises the generation; the epoch stays.
+        let b2 = late(9, 6, &[(5, 100, 200), (6, 50, 60)]);
+        let m2 = merge_late_writes(&[a.clone(), b2]).unwrap();
+        assert_eq!((m2.epoch, m2.generation), (m.epoch, 9));
+        // A restarted shard, another replica, or another set of shards: a new epoch.
+        assert_ne!(
+            merge_late_writes(&[a.clone(), late(10, 5, &[])])
+                .unwrap()
+                .epoch,
+            m.epoch
+        );
+        assert_ne!(
+            merge_late_writes(&[b.clone(), a.clone()]).unwrap().epoch,
+            m.epoch
+        );
+        assert_ne!(
+            merge_late_writes(std::slice::from_ref(&a)).unwrap().epoch,
+            m.epoch
+        );
+        // A shard that does not track them: no counter at all.
+        assert!(merge_late_writes(&[a, None]).is_none());
     }
 }

@@ -674,7 +674,13 @@ impl SampleReader for ShardedStorage {
             })
             .await
             .map_err(api_err)?;
-        Ok(merge_info(parts))
+        let mut info = merge_info(parts);
+        if self.inner.opts.partial_ok {
+            // An answer may lack a shard that failed: nothing derived from answers may be
+            // kept, so result caches stay off.
+            info.late_writes = None;
+        }
+        Ok(info)
     }
 
     async fn series(&self, req: SeriesRequest) -> telltale_storage_api::Result<Vec<TimeSeries>> {

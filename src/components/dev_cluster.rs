@@ -224,7 +224,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     scraper.apply(&config.scrape_targets);
     let query = Arc::new(telltale_query::Engine::new(
         reader,
-        Default::default(),
+        args.cache.engine_options(),
         &registry,
     ));
     let readiness = Readiness::default();

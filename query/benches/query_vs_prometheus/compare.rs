@@ -125,6 +125,12 @@ pub struct Diff {
     pub point_count_mismatch: usize,
     pub points: usize,
     pub max_rel: f64,
+    /// Where the largest difference is: series, time (ms), ours, theirs.
+    pub worst: Option<(String, i64, f64, f64)>,
+    /// The first point in one answer and not the other: series, time (ms), in ours.
+    pub missing: Option<(String, i64, bool)>,
+    /// The latest time (ms) at which the answers differ at all.
+    pub latest: Option<i64>,
 }
 
 impl Diff {
@@ -142,6 +148,22 @@ pub fn diff(a: &Matrix, b: &Matrix) -> Diff {
         let tb: BTreeMap<i64, f64> = pb.iter().copied().collect();
         if pa.len() != pb.len() {
             d.point_count_mismatch += 1;
+            let ta: BTreeMap<i64, f64> = pa.iter().copied().collect();
+            let first = pa
+                .iter()
+                .find(|p| !tb.contains_key(&p.0))
+                .map(|p| (p.0, true))
+                .or_else(|| {
+                    pb.iter()
+                        .find(|p| !ta.contains_key(&p.0))
+                        .map(|p| (p.0, false))
+                });
+            if d.missing.is_none() {
+                d.missing = first.map(|(t, ours)| (k.clone(), t, ours));
+            }
+            let ta_keys = pa.iter().map(|p| p.0).filter(|t| !tb.contains_key(t));
+            let tb_keys = pb.iter().map(|p| p.0).filter(|t| !ta.contains_key(t));
+            d.latest = ta_keys.chain(tb_keys).chain(d.latest).max();
         }
         for (t, va) in pa {
             let Some(vb) = tb.get(t) else { continue };
@@ -151,7 +173,13 @@ pub fn diff(a: &Matrix, b: &Matrix) -> Diff {
             } else {
                 (va - vb).abs() / va.abs().max(vb.abs()).max(1e-300)
             };
-            d.max_rel = d.max_rel.max(rel);
+            if rel > 1e-9 {
+                d.latest = d.latest.max(Some(*t));
+            }
+            if rel > d.max_rel {
+                d.max_rel = rel;
+                d.worst = Some((k.clone(), *t, *va, *vb));
+            }
         }
     }
     d

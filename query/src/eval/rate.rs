@@ -197,6 +197,17 @@ mod tests {
         assert!(close(inc, 21.0), "{inc}");
     }
 
+    /// The zero-point limit applies after the choice between extrapolating to the range
+    /// start and half an interval (Prometheus >= 2.51, #13725): a series starting 210 s
+    /// into a 5 m window, zero point 40 s before its first sample, extrapolates 30 s to the
+    /// left (6.0), where Prometheus <= 2.50 extrapolated 40 s (6.5).
+    #[test]
+    fn zero_point_limit_follows_the_threshold_choice() {
+        let points = vec![(210_000, 2.0), (270_000, 5.0)];
+        let increase = extrapolated_rate(&points, 0, 300_000, true, false).unwrap();
+        assert!((increase - 6.0).abs() < 1e-12, "{increase}");
+    }
+
     #[test]
     fn counter_resets_are_compensated() {
         let points = vec![(10_000, 5.0), (20_000, 10.0), (30_000, 2.0), (40_000, 7.0)];
