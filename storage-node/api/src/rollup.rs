@@ -13,9 +13,13 @@ use crate::pb::Aggregate;
 /// The bit pattern Prometheus writes as a staleness marker (a NaN).
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
-/// How far back the previous sample may lie and still count towards a bucket's increase
-/// (Prometheus's lookback delta).
-pub const INCREASE_LOOKBACK_MS: i64 = 5 * 60 * 1000;
+/// How far back the previous sample may lie and still count towards a bucket's increase.
+/// It must cover the scrape intervals in use: with 5 minutes (Prometheus's lookback
+/// delta) a counter scraped every 10 minutes had no increase at all in its rollups, so
+/// `rate()` over rollups answered 0. 15 minutes covers the usual slow exporters (up to
+/// 15 m) and keeps the raw data a rollup pass re-reads small; a step across a longer gap
+/// is not counted (as a gap with a staleness marker never is).
+pub const INCREASE_LOOKBACK_MS: i64 = 15 * 60 * 1000;
 
 /// Whether `v` is a staleness marker (compared by bits: other NaNs are values).
 pub fn is_stale_marker(v: f64) -> bool {
@@ -139,6 +143,17 @@ mod tests {
         assert_eq!(hour[0].last, 4.0);
     }
 
+    /// A counter scraped every 10 minutes: each minute bucket holds one sample and its
+    /// increase is the step from the previous scrape, so an hour adds up.
+    #[test]
+    fn slow_scrapes_still_count_towards_the_increase() {
+        let s: Vec<(i64, f64)> = (0..7).map(|i| (i * 10 * MIN, i as f64 * 6.0)).collect();
+        let minutes = summarise(&s[1..], Some(s[0]), MIN);
+        assert!(minutes.iter().all(|p| p.increase == 6.0), "{minutes:?}");
+        let hours = merge(&minutes, 60 * MIN);
+        assert_eq!((hours[0].increase, hours[1].increase), (30.0, 6.0));
+    }
+
     #[test]
     fn staleness_markers_are_skipped_and_break_the_increase() {
         let stale = f64::from_bits(STALE_NAN_BITS);
@@ -152,8 +167,10 @@ mod tests {
 
     #[test]
     fn previous_sample_too_old_does_not_count() {
-        let p = summarise(&[(600_000, 5.0)], Some((0, 1.0)), MIN);
+        let p = summarise(&[(20 * MIN, 5.0)], Some((0, 1.0)), MIN);
         assert_eq!(p[0].increase, 0.0);
+        let p = summarise(&[(15 * MIN, 5.0)], Some((0, 1.0)), MIN);
+        assert_eq!(p[0].increase, 4.0);
     }
 
     #[test]
