@@ -136,10 +136,7 @@ pub fn merge_late_writes(parts: &[Option<LateWrites>]) -> Option<LateWrites> {
         .iter()
         .flatten()
         .flat_map(|p| p.recent.iter())
-        .map(|w| telltale_storage_api::pb::LateWrite {
-            generation,
-            ..w.clone()
-        })
+        .map(|w| telltale_storage_api::pb::LateWrite { generation, ..*w })
         .collect();
     Some(LateWrites {
         epoch: epoch.finish(),
