@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,13 +13,11 @@ pub mod remote_write;
 /// The binary under test, built by cargo for this test target.
 pub const TELLTALE: &str = env!("CARGO_BIN_EXE_telltale");
 
-/// A free 127.0.0.1 port (bound, then released for the process we are about to start).
+/// A free 127.0.0.1 port for a process we are about to start, outside the ephemeral
+/// range so that no outgoing connection takes it before the process binds it, or while a
+/// replica that keeps its address is down.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    telltale_raft::loopback::stable_port().unwrap()
 }
 
 pub fn now_ms() -> i64 {

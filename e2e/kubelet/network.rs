@@ -17,7 +17,6 @@
 //! first pod answers.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 
 use serde_json::Value;
 
@@ -35,12 +34,10 @@ pub struct PodNetwork {
     rewrites: Vec<(String, String)>,
 }
 
+/// A pod's port keeps its local port across restarts, so it comes from outside the
+/// ephemeral range (see `telltale_raft::loopback`).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    telltale_raft::loopback::stable_port().unwrap()
 }
 
 /// Whether every `key=value` of a Service selector is among `labels`.

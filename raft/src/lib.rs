@@ -21,6 +21,8 @@ pub mod archive;
 pub mod error;
 /// The Raft log in RocksDB.
 pub mod log_store;
+/// Loopback ports for local replicas whose address outlives their process.
+pub mod loopback;
 /// Merging the answers of several shards.
 pub mod merge;
 /// Self-metrics of replicas and of the sharded client.

@@ -52,12 +52,6 @@ struct Cluster {
     exe: PathBuf,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 impl Member {
     fn state(&self) -> std::sync::MutexGuard<'_, MemberState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -140,8 +134,9 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     let mut shards = Vec::new();
     for shard in 0..args.shards {
         let ports: Vec<u16> = (0..args.replicas)
-            .map(|_| free_port())
-            .collect::<Result<_, _>>()?;
+            .map(|_| telltale_raft::loopback::stable_port())
+            .collect::<Result<_, _>>()
+            .context("cannot pick the replicas' ports")?;
         let peers: Vec<String> = ports
             .iter()
             .enumerate()
