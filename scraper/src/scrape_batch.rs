@@ -4,9 +4,10 @@
 //! `scrape_samples_post_metric_relabeling`, `scrape_series_added`) and staleness markers
 //! for series that disappeared. Pure: no I/O, no clock.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use telltale_storage_api::rollup::STALE_NAN_BITS as STORAGE_STALE_NAN_BITS;
 use telltale_storage_api::{METRIC_NAME, Sample, TimeSeries};
 use tracing::debug;
@@ -84,10 +85,14 @@ pub struct Batch {
     pub error: Option<String>,
 }
 
+/// The series of one scrape: label set -> whether it is tracked for staleness (written at
+/// the scrape's time rather than with its own exposition timestamp).
+type ScrapeSeries = FxHashMap<LabelPairs, bool>;
+
 /// Remembers the series of a target's previous scrape to mark vanished ones stale.
 #[derive(Debug, Default)]
 pub struct BatchBuilder {
-    previous: HashSet<LabelPairs>,
+    previous: ScrapeSeries,
     reported: bool,
 }
 
@@ -113,8 +118,12 @@ impl BatchBuilder {
             series: Vec::with_capacity(samples.len() + REPORT_SERIES.len()),
             ..Batch::default()
         };
-        let mut current: HashSet<LabelPairs> = HashSet::with_capacity(samples.len());
-        let mut seen: HashSet<LabelPairs> = HashSet::with_capacity(samples.len());
+        // Every series of this scrape, hashed once per sample: the duplicate check, the
+        // comparison with the previous scrape and the next scrape's `previous` in one map.
+        let mut current = ScrapeSeries::with_capacity_and_hasher(
+            samples.len().max(self.previous.len()),
+            Default::default(),
+        );
         for s in samples {
             let scraped = with_metric_name(s.name, s.labels);
             let labels = if rules.honor_labels {
@@ -135,23 +144,23 @@ impl BatchBuilder {
             if batch.error.is_some() {
                 continue;
             }
-            if seen.contains(&labels) {
-                debug!(series = %format_labels(&labels), "duplicate series in one scrape dropped");
-                batch.duplicates += 1;
-                continue;
-            }
-            let ts = match s.timestamp_ms {
-                Some(ts) if rules.honor_timestamps => ts,
-                _ => {
-                    current.insert(labels.clone());
-                    timestamp_ms
+            let slot = match current.entry(labels) {
+                Entry::Occupied(dup) => {
+                    debug!(series = %format_labels(dup.key()), "duplicate series in one scrape dropped");
+                    batch.duplicates += 1;
+                    continue;
                 }
+                Entry::Vacant(slot) => slot,
             };
-            if !self.previous.contains(&labels) {
+            let (ts, tracked) = match s.timestamp_ms {
+                Some(ts) if rules.honor_timestamps => (ts, false),
+                _ => (timestamp_ms, true),
+            };
+            if !self.previous.contains_key(slot.key()) {
                 batch.series_added += 1;
             }
-            batch.series.push(series(&labels, ts, s.value));
-            seen.insert(labels);
+            batch.series.push(series(slot.key(), ts, s.value));
+            slot.insert(tracked);
         }
         if batch.error.is_none()
             && let Err(e) = rules.limits.check_samples(batch.post_relabeling)
@@ -164,7 +173,9 @@ impl BatchBuilder {
             batch.series_added = 0;
             current.clear();
         }
-        for gone in self.previous.difference(&current) {
+        for (gone, _) in self.previous.iter().filter(|(labels, tracked)| {
+            **tracked && !current.get(*labels).copied().unwrap_or(false)
+        }) {
             batch.series.push(series(gone, timestamp_ms, STALE_NAN));
             batch.stale_markers += 1;
         }
@@ -191,8 +202,10 @@ impl BatchBuilder {
     /// included: the batch written when the target goes away.
     pub fn end_of_run(&mut self, target_labels: &[(String, String)], timestamp_ms: i64) -> Batch {
         let mut batch = Batch::default();
-        for gone in self.previous.drain() {
-            batch.series.push(series(&gone, timestamp_ms, STALE_NAN));
+        for (gone, tracked) in self.previous.drain() {
+            if tracked {
+                batch.series.push(series(&gone, timestamp_ms, STALE_NAN));
+            }
         }
         if std::mem::take(&mut self.reported) {
             for name in REPORT_SERIES {
@@ -429,6 +442,37 @@ mod tests {
         assert_eq!(b.stale_markers, 1);
         assert!(find(&b, "a").is_empty());
         assert!(is_stale_nan(find(&b, "b")[0].samples[0].value));
+    }
+
+    #[test]
+    fn series_with_own_timestamps_count_as_added_once() {
+        let none = Relabeler::default();
+        let t = target();
+        let rules = SampleRules::new(&t, &none);
+        let mut bb = BatchBuilder::default();
+        let own = || vec![sample("a", &[], 1.0)];
+        assert_eq!(
+            bb.scrape(&rules, Some(own()), 1, Duration::ZERO)
+                .series_added,
+            1
+        );
+        let again = bb.scrape(&rules, Some(own()), 2, Duration::ZERO);
+        assert_eq!((again.series_added, again.stale_markers), (0, 0));
+        // A series that was tracked and now brings its own timestamp is ended once.
+        let mut bb = BatchBuilder::default();
+        let tracked = ParsedSample {
+            timestamp_ms: None,
+            ..sample("a", &[], 1.0)
+        };
+        bb.scrape(&rules, Some(vec![tracked]), 1, Duration::ZERO);
+        let b = bb.scrape(&rules, Some(own()), 2, Duration::ZERO);
+        assert_eq!((b.series_added, b.stale_markers), (0, 1));
+        assert!(
+            bb.end_of_run(&t, 3)
+                .series
+                .iter()
+                .all(|s| s.label(METRIC_NAME) != Some("a"))
+        );
     }
 
     #[test]
