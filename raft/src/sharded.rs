@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use telltale_storage_api::encoded_write::{self, EncodedWrite};
 use telltale_storage_api::pb::storage_client::StorageClient;
 use telltale_storage_api::pb::{
     AggregatedSeries, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Resolution,
-    SelectRequest, SeriesRequest, TimeSeries, WriteRequest,
+    SelectRequest, SeriesRequest, TimeSeries,
 };
 use telltale_storage_api::{BatchId, MAX_MESSAGE_BYTES, SampleReader, SampleWriter};
 use tonic::transport::Channel;
@@ -119,7 +120,8 @@ impl ShardClient {
 struct Inner {
     map: RwLock<Arc<ShardMap>>,
     shards: Mutex<HashMap<u32, Arc<ShardClient>>>,
-    clients: Mutex<HashMap<String, StorageClient<Channel>>>,
+    /// One lazily connecting channel per replica address.
+    channels: Mutex<HashMap<String, Channel>>,
     opts: ShardedOptions,
     metrics: ClientMetrics,
     seed: u64,
@@ -170,7 +172,7 @@ impl ShardedStorage {
             inner: Arc::new(Inner {
                 map: RwLock::new(Arc::new(map.clone())),
                 shards: Mutex::new(HashMap::new()),
-                clients: Mutex::new(HashMap::new()),
+                channels: Mutex::new(HashMap::new()),
                 opts,
                 metrics,
                 seed: random_seed(),
@@ -281,20 +283,22 @@ impl ShardedStorage {
         all
     }
 
-    fn client(&self, address: &str) -> Result<StorageClient<Channel>> {
-        let mut clients = self
+    fn channel(&self, address: &str) -> Result<Channel> {
+        let mut channels = self
             .inner
-            .clients
+            .channels
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = clients.get(address) {
+        if let Some(c) = channels.get(address) {
             return Ok(c.clone());
         }
-        let c = StorageClient::new(channel(address)?)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        clients.insert(address.to_string(), c.clone());
+        let c = channel(address)?;
+        channels.insert(address.to_string(), c.clone());
         Ok(c)
+    }
+
+    fn client(&self, address: &str) -> Result<StorageClient<Channel>> {
+        Ok(storage_client(self.channel(address)?))
     }
 
     fn checkout(&self, shard: &ShardClient) -> Session {
@@ -327,9 +331,10 @@ impl ShardedStorage {
     async fn write_shard(
         &self,
         shard: Arc<ShardClient>,
-        series: Vec<TimeSeries>,
+        series: &[&TimeSeries],
         id: Option<BatchId>,
     ) -> Result<u64> {
+        let encoded = EncodedWrite::encode(series.iter().copied());
         let session = match id {
             Some(id) => Session {
                 client_id: id.writer,
@@ -348,10 +353,9 @@ impl ShardedStorage {
             .with_leader(
                 &shard,
                 &label,
-                |mut client| {
-                    let mut req = tonic::Request::new(WriteRequest {
-                        series: series.clone(),
-                    });
+                |channel| {
+                    // Encoded once above: an attempt re-sends the bytes, copying nothing.
+                    let mut req = tonic::Request::new(encoded.clone());
                     let md = req.metadata_mut();
                     if let Ok(v) = session.client_id.to_string().parse() {
                         md.insert(HEADER_CLIENT_ID, v);
@@ -360,7 +364,7 @@ impl ShardedStorage {
                         md.insert(HEADER_BATCH_SEQ, v);
                     }
                     req.set_timeout(self.inner.opts.request_timeout);
-                    async move { client.write(req).await }
+                    encoded_write::send(channel, req)
                 },
                 self.inner.opts.write_timeout,
             )
@@ -390,14 +394,14 @@ impl ShardedStorage {
         budget: Duration,
     ) -> Result<Response<T>>
     where
-        F: Fn(StorageClient<Channel>) -> Fut,
+        F: Fn(Channel) -> Fut,
         Fut: Future<Output = std::result::Result<Response<T>, Status>>,
     {
         let deadline = Instant::now() + budget;
         let mut target = shard.leader();
         let mut backoff = Duration::from_millis(20);
         loop {
-            let status = match f(self.client(&target)?).await {
+            let status = match f(self.channel(&target)?).await {
                 Ok(resp) => {
                     shard.set_leader(&target);
                     return Ok(resp);
@@ -494,7 +498,7 @@ impl ShardedStorage {
             .with_leader(
                 &shard,
                 &label,
-                |c| f(c, false),
+                |c| f(storage_client(c), false),
                 self.inner.opts.request_timeout,
             )
             .await?;
@@ -575,6 +579,10 @@ fn api_err(e: Error) -> telltale_storage_api::Error {
 #[async_trait::async_trait]
 impl SampleWriter for ShardedStorage {
     async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
+        self.write_split(&series, None).await
+    }
+
+    async fn write_borrowed(&self, series: &[TimeSeries]) -> telltale_storage_api::Result<u64> {
         self.write_split(series, None).await
     }
 
@@ -586,18 +594,18 @@ impl SampleWriter for ShardedStorage {
         series: Vec<TimeSeries>,
         id: BatchId,
     ) -> telltale_storage_api::Result<u64> {
-        self.write_split(series, Some(id)).await
+        self.write_split(&series, Some(id)).await
     }
 }
 
 impl ShardedStorage {
     async fn write_split(
         &self,
-        series: Vec<TimeSeries>,
+        series: &[TimeSeries],
         batch_id: Option<BatchId>,
     ) -> telltale_storage_api::Result<u64> {
         let map = self.map();
-        let mut batches: BTreeMap<u32, Vec<TimeSeries>> = BTreeMap::new();
+        let mut batches: BTreeMap<u32, Vec<&TimeSeries>> = BTreeMap::new();
         for s in series {
             batches
                 .entry(map.shard_for(&s.labels).id)
@@ -606,7 +614,7 @@ impl ShardedStorage {
         }
         let sends = batches.into_iter().map(|(id, batch)| async move {
             match self.shard(id) {
-                Some(shard) => self.write_shard(shard, batch, batch_id).await,
+                Some(shard) => self.write_shard(shard, &batch, batch_id).await,
                 None => Err(Error::Shard {
                     shard: id,
                     reason: "not in the shard map".into(),
@@ -726,4 +734,11 @@ impl SampleReader for ShardedStorage {
             .map_err(api_err)?;
         Ok(union_sorted(parts))
     }
+}
+
+/// A storage client on `channel` with the message size limits both ways.
+fn storage_client(channel: Channel) -> StorageClient<Channel> {
+    StorageClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }

@@ -146,7 +146,8 @@ impl Drop for DiskQueue {
 impl SampleWriter for DiskQueue {
     async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
         if self.inner.pending.load(Ordering::SeqCst) == 0 {
-            match self.inner.downstream.write(series.clone()).await {
+            // Borrowed: the batch stays here for the queue should the write fail.
+            match self.inner.downstream.write_borrowed(&series).await {
                 Ok(n) => return Ok(n),
                 Err(e) if e.is_invalid_request() => return Err(e),
                 Err(e) => debug!(error = %e, "storage write failed; queueing the batch on disk"),

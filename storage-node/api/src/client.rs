@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
 
+use crate::encoded_write::{self, EncodedWrite};
 use crate::pb::storage_client::StorageClient;
 use crate::pb::{
     AggregatedSeries, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Resolution,
-    SelectRequest, SeriesRequest, TimeSeries, WriteRequest,
+    SelectRequest, SeriesRequest, TimeSeries,
 };
 use crate::{
     BatchId, Error, HEADER_BATCH_SEQ, HEADER_WRITER_ID, MAX_MESSAGE_BYTES, Result, SampleReader,
@@ -18,6 +19,8 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct GrpcStorage {
     client: StorageClient<Channel>,
+    /// The client's channel, for writes sent pre-encoded ([`EncodedWrite`]).
+    channel: Channel,
 }
 
 impl GrpcStorage {
@@ -37,28 +40,33 @@ impl GrpcStorage {
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .connect_lazy();
-        let client = StorageClient::new(channel)
+        let client = StorageClient::new(channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(GrpcStorage { client })
+        Ok(GrpcStorage { client, channel })
     }
 }
 
 #[async_trait::async_trait]
 impl SampleWriter for GrpcStorage {
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
-        let resp = self.client.clone().write(WriteRequest { series }).await?;
+        self.write_borrowed(&series).await
+    }
+
+    async fn write_borrowed(&self, series: &[TimeSeries]) -> Result<u64> {
+        let req = tonic::Request::new(EncodedWrite::encode(series));
+        let resp = encoded_write::send(self.channel.clone(), req).await?;
         Ok(resp.into_inner().samples_written)
     }
 
     /// Sends the identity as the `telltale-client-id` / `telltale-batch-seq` headers a
     /// replicated storage node de-duplicates by (a plain node ignores them).
     async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
-        let mut req = tonic::Request::new(WriteRequest { series });
+        let mut req = tonic::Request::new(EncodedWrite::encode(&series));
         let md = req.metadata_mut();
         md.insert(HEADER_WRITER_ID, id.writer.into());
         md.insert(HEADER_BATCH_SEQ, id.seq.into());
-        let resp = self.client.clone().write(req).await?;
+        let resp = encoded_write::send(self.channel.clone(), req).await?;
         Ok(resp.into_inner().samples_written)
     }
 }

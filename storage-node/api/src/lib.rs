@@ -13,6 +13,7 @@
 //! (or RocksDB): it is the small crate the other deployables link against.
 
 pub mod client;
+pub mod encoded_write;
 pub mod error;
 pub mod rollup;
 pub mod traits;
@@ -23,6 +24,7 @@ pub mod pb {
 }
 
 pub use client::GrpcStorage;
+pub use encoded_write::EncodedWrite;
 pub use error::{Error, Result};
 pub use pb::matcher::Op as MatchOp;
 pub use pb::{

@@ -12,6 +12,13 @@ pub trait SampleWriter: Send + Sync {
     /// Appends `series` and returns the number of samples made durable.
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64>;
 
+    /// Appends `series`, borrowed: for a caller that keeps the batch whatever happens (the
+    /// disk queue keeps it for replay when the write fails). Network clients encode the
+    /// request from the borrow; the default copies the batch.
+    async fn write_borrowed(&self, series: &[TimeSeries]) -> Result<u64> {
+        self.write(series.to_vec()).await
+    }
+
     /// Appends `series` as the batch `id`. A storage that de-duplicates (the replicated
     /// cluster) applies a batch only when `id.seq` is above the last one applied for
     /// `id.writer`, so re-sending an acknowledged batch changes nothing. A writer sends
