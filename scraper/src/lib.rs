@@ -77,6 +77,8 @@ pub mod router;
 pub mod scrape_batch;
 /// The loop scraping one target.
 pub mod scrape_loop;
+/// What each exposed series of a target became last scrape (Prometheus's scrape cache).
+pub mod series_cache;
 /// One endpoint to scrape: identity, hashes, URL, phase.
 pub mod target;
 /// `/api/v1/targets`.

@@ -5,6 +5,7 @@
 //! for series that disappeared. Pure: no I/O, no clock.
 
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
@@ -18,6 +19,7 @@ use crate::labels::{
 };
 use crate::limits::Limits;
 use crate::relabel::Relabeler;
+use crate::series_cache::{Series, SeriesCache, SeriesKey};
 use crate::text::ParsedSample;
 
 /// The bit pattern of Prometheus's staleness marker, a NaN no arithmetic produces (the
@@ -87,12 +89,14 @@ pub struct Batch {
 
 /// The series of one scrape: label set -> whether it is tracked for staleness (written at
 /// the scrape's time rather than with its own exposition timestamp).
-type ScrapeSeries = FxHashMap<LabelPairs, bool>;
+type ScrapeSeries = FxHashMap<SeriesKey, bool>;
 
-/// Remembers the series of a target's previous scrape to mark vanished ones stale.
+/// Remembers the series of a target's previous scrape to mark vanished ones stale, and
+/// what each exposed series became ([`SeriesCache`]).
 #[derive(Debug, Default)]
 pub struct BatchBuilder {
     previous: ScrapeSeries,
+    cache: SeriesCache,
     reported: bool,
 }
 
@@ -118,35 +122,30 @@ impl BatchBuilder {
             series: Vec::with_capacity(samples.len() + REPORT_SERIES.len()),
             ..Batch::default()
         };
-        // Every series of this scrape, hashed once per sample: the duplicate check, the
+        // Every series of this scrape, hashed once (in the cache): the duplicate check, the
         // comparison with the previous scrape and the next scrape's `previous` in one map.
         let mut current = ScrapeSeries::with_capacity_and_hasher(
             samples.len().max(self.previous.len()),
             Default::default(),
         );
+        self.cache
+            .begin(rules.target_labels, rules.honor_labels, rules.limits);
         for s in samples {
-            let scraped = with_metric_name(s.name, s.labels);
-            let labels = if rules.honor_labels {
-                honor_scraped_labels(scraped, rules.target_labels)
-            } else {
-                merge_target_labels(scraped, rules.target_labels)
-            };
-            let Some(labels) = rules.metric_relabelings.process_pairs(labels) else {
+            let Some(key) = self.cache.resolve(s.name, s.labels, |name, labels| {
+                final_series(rules, name, labels)
+            }) else {
                 continue;
             };
-            if !labels.iter().any(|(n, _)| n == METRIC_NAME) {
-                continue;
-            }
             batch.post_relabeling += 1;
-            if let Err(e) = rules.limits.check_labels(&labels) {
-                batch.error.get_or_insert(e);
+            if let Some(e) = &key.0.label_error {
+                batch.error.get_or_insert_with(|| e.clone());
             }
             if batch.error.is_some() {
                 continue;
             }
-            let slot = match current.entry(labels) {
+            let slot = match current.entry(key) {
                 Entry::Occupied(dup) => {
-                    debug!(series = %format_labels(dup.key()), "duplicate series in one scrape dropped");
+                    debug!(series = %format_labels(&dup.key().0.labels), "duplicate series in one scrape dropped");
                     batch.duplicates += 1;
                     continue;
                 }
@@ -159,8 +158,11 @@ impl BatchBuilder {
             if !self.previous.contains_key(slot.key()) {
                 batch.series_added += 1;
             }
-            batch.series.push(series(slot.key(), ts, s.value));
+            batch.series.push(series(&slot.key().0.labels, ts, s.value));
             slot.insert(tracked);
+        }
+        if up {
+            self.cache.end();
         }
         if batch.error.is_none()
             && let Err(e) = rules.limits.check_samples(batch.post_relabeling)
@@ -173,10 +175,14 @@ impl BatchBuilder {
             batch.series_added = 0;
             current.clear();
         }
-        for (gone, _) in self.previous.iter().filter(|(labels, tracked)| {
-            **tracked && !current.get(*labels).copied().unwrap_or(false)
-        }) {
-            batch.series.push(series(gone, timestamp_ms, STALE_NAN));
+        for (gone, _) in self
+            .previous
+            .iter()
+            .filter(|(key, tracked)| **tracked && !current.get(*key).copied().unwrap_or(false))
+        {
+            batch
+                .series
+                .push(series(&gone.0.labels, timestamp_ms, STALE_NAN));
             batch.stale_markers += 1;
         }
         self.previous = current;
@@ -198,13 +204,22 @@ impl BatchBuilder {
         batch
     }
 
+    /// Forgets what the exposed series became: the target's settings changed, its metric
+    /// relabeling perhaps (the other rules are compared at every scrape).
+    pub fn settings_changed(&mut self) {
+        self.cache.clear();
+    }
+
     /// Staleness markers for everything this target last wrote, its report series
     /// included: the batch written when the target goes away.
     pub fn end_of_run(&mut self, target_labels: &[(String, String)], timestamp_ms: i64) -> Batch {
         let mut batch = Batch::default();
+        self.cache.clear();
         for (gone, tracked) in self.previous.drain() {
             if tracked {
-                batch.series.push(series(&gone, timestamp_ms, STALE_NAN));
+                batch
+                    .series
+                    .push(series(&gone.0.labels, timestamp_ms, STALE_NAN));
             }
         }
         if std::mem::take(&mut self.reported) {
@@ -219,6 +234,26 @@ impl BatchBuilder {
         batch.stale_markers = batch.series.len();
         batch
     }
+}
+
+/// The series an exposed sample becomes under `rules`: `__name__` and target labels
+/// added, metric relabeling applied; `None` when relabeling drops it or its name.
+fn final_series(
+    rules: &SampleRules<'_>,
+    name: String,
+    labels: Vec<(String, String)>,
+) -> Option<SeriesKey> {
+    let scraped = with_metric_name(name, labels);
+    let labels = if rules.honor_labels {
+        honor_scraped_labels(scraped, rules.target_labels)
+    } else {
+        merge_target_labels(scraped, rules.target_labels)
+    };
+    let labels = rules.metric_relabelings.process_pairs(labels)?;
+    if !labels.iter().any(|(n, _)| n == METRIC_NAME) {
+        return None;
+    }
+    Some(SeriesKey(Arc::new(Series::new(labels, &rules.limits))))
 }
 
 fn report_labels(name: &str, target_labels: &[(String, String)]) -> LabelPairs {
@@ -502,6 +537,39 @@ mod tests {
         let b = scrape(&mut bb, &["a", "c"]);
         assert_eq!(value(&b, "scrape_series_added"), 1.0);
         assert_eq!(b.stale_markers, 1);
+    }
+
+    #[test]
+    fn changed_rules_apply_to_cached_series() {
+        let none = Relabeler::default();
+        let configs: Vec<telltale_crds::scrape_target::RelabelConfig> =
+            serde_yaml::from_str("[{action: drop, sourceLabels: [__name__], regex: 'a'}]").unwrap();
+        let drop_a = Relabeler::new(&configs, "m").unwrap();
+        let t = target();
+        let mut bb = BatchBuilder::default();
+        let scrape = |bb: &mut BatchBuilder, rules: &SampleRules<'_>| {
+            bb.scrape(rules, Some(vec![sample("a", &[], 1.0)]), 1, Duration::ZERO)
+        };
+        assert_eq!(find(&scrape(&mut bb, &plain(&t, &none)), "a").len(), 1);
+        bb.settings_changed();
+        let dropped = scrape(&mut bb, &plain(&t, &drop_a));
+        assert!(
+            find(&dropped, "a")
+                .iter()
+                .all(|s| is_stale_nan(s.samples[0].value))
+        );
+        assert_eq!(dropped.post_relabeling, 0);
+        bb.settings_changed();
+        assert_eq!(find(&scrape(&mut bb, &plain(&t, &none)), "a").len(), 1);
+        // New target labels are seen without being told.
+        let moved = vec![
+            ("instance".to_string(), "h:2".to_string()),
+            ("job".to_string(), "j".to_string()),
+        ];
+        let b = scrape(&mut bb, &plain(&moved, &none));
+        assert_eq!(find(&b, "a")[0].label("instance"), Some("h:2"));
+        assert_eq!(b.stale_markers, 1, "the series under the old instance ends");
+        assert_eq!(b.series_added, 1);
     }
 
     #[test]

@@ -81,6 +81,7 @@ impl ScrapeLoop {
                             LoopCommand::Run(t) => {
                                 debug!(url = %t.url, "scrape settings updated");
                                 target = t;
+                                self.builder.settings_changed();
                                 continue 'settings;
                             }
                             LoopCommand::Stop => break 'settings,

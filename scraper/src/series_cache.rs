@@ -1,0 +1,236 @@
+//! [`SeriesCache`]: what each series a target exposes became the last time it was scraped
+//! (its label set after target labels and metric relabeling, or dropped), keyed by the
+//! series as exposed. An unchanged series skips label merging, relabeling and the label
+//! limit on every later scrape, as with Prometheus's scrape cache. Entries of series
+//! absent from a scrape are evicted after it; the whole cache is dropped when the
+//! target's rules change.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+use crate::labels::LabelPairs;
+use crate::limits::Limits;
+
+/// A series as the exposition wrote it: metric name and labels in exposition order.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Exposed {
+    name: String,
+    labels: Vec<(String, String)>,
+}
+
+/// A series' final label set, hashed once; the key of a scrape's series maps.
+#[derive(Debug)]
+pub struct Series {
+    pub labels: LabelPairs,
+    hash: u64,
+    /// The label limit this label set breaks, if any.
+    pub label_error: Option<String>,
+}
+
+impl Series {
+    pub fn new(labels: LabelPairs, limits: &Limits) -> Self {
+        Series {
+            hash: FxBuildHasher.hash_one(&labels),
+            label_error: limits.check_labels(&labels).err(),
+            labels,
+        }
+    }
+}
+
+/// A shared [`Series`]: hashes as its precomputed hash, equal by label set.
+#[derive(Clone, Debug)]
+pub struct SeriesKey(pub Arc<Series>);
+
+impl Hash for SeriesKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+impl PartialEq for SeriesKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.labels == other.0.labels
+    }
+}
+
+impl Eq for SeriesKey {}
+
+/// What an exposed series became: `None` when relabeling dropped it (or left it nameless).
+type Outcome = Option<SeriesKey>;
+
+#[derive(Debug)]
+struct Entry {
+    outcome: Outcome,
+    /// The scrape that last saw the series.
+    seen: u64,
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct SeriesCache {
+    entries: FxHashMap<Exposed, Entry>,
+    scrape: u64,
+    /// The target labels, `honor_labels` and limits the entries were computed under.
+    rules: Option<(LabelPairs, bool, Limits)>,
+}
+
+impl SeriesCache {
+    /// Starts a scrape under these rules; entries computed under other rules are dropped.
+    pub fn begin(
+        &mut self,
+        target_labels: &[(String, String)],
+        honor_labels: bool,
+        limits: Limits,
+    ) {
+        self.scrape += 1;
+        let same = self.rules.as_ref().is_some_and(|(labels, honor, l)| {
+            labels == target_labels && *honor == honor_labels && *l == limits
+        });
+        if !same {
+            self.entries.clear();
+            self.rules = Some((target_labels.to_vec(), honor_labels, limits));
+        }
+    }
+
+    /// The final series of the exposed series `name` + `labels`, computed by `compute`
+    /// (from the exposed name and labels) when not cached.
+    pub fn resolve(
+        &mut self,
+        name: String,
+        labels: Vec<(String, String)>,
+        compute: impl FnOnce(String, Vec<(String, String)>) -> Outcome,
+    ) -> Outcome {
+        let exposed = Exposed { name, labels };
+        if let Some(entry) = self.entries.get_mut(&exposed) {
+            entry.seen = self.scrape;
+            return entry.outcome.clone();
+        }
+        let outcome = compute(exposed.name.clone(), exposed.labels.clone());
+        self.entries.insert(
+            exposed,
+            Entry {
+                outcome: outcome.clone(),
+                seen: self.scrape,
+            },
+        );
+        outcome
+    }
+
+    /// Ends a scrape whose body was parsed: forgets the series it did not expose.
+    pub fn end(&mut self) {
+        let scrape = self.scrape;
+        self.entries.retain(|_, e| e.seen == scrape);
+    }
+
+    /// Forgets everything (the target's metric relabeling changed).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.rules = None;
+    }
+
+    /// Exposed series cached.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> LabelPairs {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    fn kept(name: String, labels: Vec<(String, String)>) -> Outcome {
+        let mut all = labels;
+        all.push(("__name__".into(), name));
+        Some(SeriesKey(Arc::new(Series::new(all, &Limits::default()))))
+    }
+
+    #[test]
+    fn computes_once_and_evicts_what_a_scrape_did_not_expose() {
+        let mut cache = SeriesCache::default();
+        let mut computed = 0;
+        for round in 0..3 {
+            cache.begin(&pairs(&[("job", "j")]), false, Limits::default());
+            for name in ["a", "b"].iter().take(if round == 2 { 1 } else { 2 }) {
+                let out = cache.resolve(name.to_string(), pairs(&[("x", "1")]), |n, l| {
+                    computed += 1;
+                    kept(n, l)
+                });
+                assert!(
+                    out.unwrap()
+                        .0
+                        .labels
+                        .contains(&("__name__".into(), name.to_string()))
+                );
+            }
+            cache.end();
+        }
+        assert_eq!(computed, 2, "each series computed on its first scrape only");
+        assert_eq!(cache.len(), 1, "b was not exposed by the last scrape");
+    }
+
+    #[test]
+    fn other_rules_drop_the_entries() {
+        let mut cache = SeriesCache::default();
+        let mut computed = 0;
+        let mut scrape = |cache: &mut SeriesCache, job: &str, limits: Limits| {
+            cache.begin(&pairs(&[("job", job)]), false, limits);
+            cache.resolve("a".into(), vec![], |n, l| {
+                computed += 1;
+                kept(n, l)
+            });
+            cache.end();
+        };
+        scrape(&mut cache, "j", Limits::default());
+        scrape(&mut cache, "j", Limits::default());
+        scrape(&mut cache, "k", Limits::default());
+        let limited = Limits {
+            label_limit: 1,
+            ..Limits::default()
+        };
+        scrape(&mut cache, "k", limited);
+        cache.clear();
+        scrape(&mut cache, "k", limited);
+        assert_eq!(computed, 4);
+    }
+
+    #[test]
+    fn keys_are_equal_by_label_set() {
+        let a = SeriesKey(Arc::new(Series::new(
+            pairs(&[("a", "1")]),
+            &Limits::default(),
+        )));
+        let b = SeriesKey(Arc::new(Series::new(
+            pairs(&[("a", "1")]),
+            &Limits::default(),
+        )));
+        let c = SeriesKey(Arc::new(Series::new(
+            pairs(&[("a", "2")]),
+            &Limits::default(),
+        )));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let limited = Limits {
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            ..Limits::default()
+        };
+        assert!(
+            Series::new(pairs(&[("a", "1")]), &limited)
+                .label_error
+                .is_none()
+        );
+    }
+}
