@@ -54,7 +54,7 @@ pub enum Error {
         limit: usize,
     },
 
-    /// The request's content type is not remote_write v1.
+    /// The request's content type is neither remote_write v1 nor 2.0 (or not snappy).
     #[error("unsupported content type or encoding {content_type:?}")]
     UnsupportedMediaType { content_type: String },
 

@@ -12,7 +12,7 @@
 //!      up/scrape_*, staleness markers) --one batch per scrape--> writer
 //!
 //!  push (bearer token, body limit):
-//!  POST /api/v1/write (remote_write v1) -----+
+//!  POST /api/v1/write (remote_write 1/2) ----+
 //!  POST /write, /api/v2/write (Influx line) -+--> partial-batch accounting --> writer
 //!  POST /v1/metrics (OTLP/HTTP protobuf) ----+
 //!
@@ -69,7 +69,7 @@ pub mod queue;
 pub mod reconcile;
 /// Prometheus relabeling (pure).
 pub mod relabel;
-/// The remote_write v1 receiver and its message types.
+/// The remote_write receiver (v1 and 2.0) and its message types.
 pub mod remote_write;
 /// The HTTP routes of the scraper.
 pub mod router;

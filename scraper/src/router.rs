@@ -48,7 +48,7 @@ pub fn router(
     push_router(&manager, writer, opts).merge(targets)
 }
 
-/// Only the push routes: remote_write v1, InfluxDB line protocol (1.x and 2.x paths) and
+/// Only the push routes: remote_write (v1, 2.0), InfluxDB line protocol (1.x and 2.x paths) and
 /// OTLP/HTTP metrics, behind the bearer token and the body limit of `opts`.
 pub fn push_router(
     manager: &ScrapeManager,

@@ -5,6 +5,7 @@ mod common;
 use common::{MemoryWriter, serve_app};
 use prost::Message;
 use telltale_scraper::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
+use telltale_scraper::remote_write::proto_v2 as v2;
 use telltale_scraper::{PushOptions, ScrapeManager, router};
 
 fn request() -> WriteRequest {
@@ -203,19 +204,106 @@ async fn storage_failure_gets_503() {
     assert_eq!(s.counter("telltale_remote_write_samples_total", None), 0.0);
 }
 
-#[tokio::test]
-async fn remote_write_v2_is_refused() {
-    let s = setup(PushOptions::default()).await;
-    let resp = s
-        .client
+/// The v1 request of [`request`] as a 2.0 message: every string once in the symbols.
+fn request_v2() -> v2::Request {
+    let symbols = [
+        "",
+        "__name__",
+        "http_requests_total",
+        "job",
+        "api",
+        "temp",
+        "room",
+        "a",
+    ];
+    let sample = |value, timestamp| Sample { value, timestamp };
+    v2::Request {
+        symbols: symbols.map(String::from).to_vec(),
+        timeseries: vec![
+            v2::TimeSeries {
+                labels_refs: vec![1, 2, 3, 4],
+                samples: vec![sample(1.0, 1_000), sample(2.0, 2_000)],
+                ..Default::default()
+            },
+            v2::TimeSeries {
+                labels_refs: vec![1, 5, 6, 7],
+                samples: vec![sample(-3.5, 1_500)],
+                ..Default::default()
+            },
+            // A reference past the symbol table: rejected alone.
+            v2::TimeSeries {
+                labels_refs: vec![1, 42],
+                samples: vec![sample(1.0, 1_000)],
+                ..Default::default()
+            },
+        ],
+    }
+}
+
+async fn post_v2(s: &Setup, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    s.client
         .post(format!("{}/api/v1/write", s.base))
-        .header(
-            "Content-Type",
-            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-        )
-        .body(snappy(&request().encode_to_vec()))
+        .header("Content-Type", content_type)
+        .header("Content-Encoding", "snappy")
+        .header("X-Prometheus-Remote-Write-Version", "2.0.0")
+        .body(snappy(&body))
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+
+#[tokio::test]
+async fn remote_write_v2_stores_the_good_series_and_says_what_was_written() {
+    let s = setup(PushOptions::default()).await;
+    let resp = post_v2(&s, V2, request_v2().encode_to_vec()).await;
+    assert_eq!(resp.status().as_u16(), 400, "one series is bad");
+    let written = |h: &str| resp.headers()[h].to_str().unwrap().to_string();
+    assert_eq!(written("X-Prometheus-Remote-Write-Samples-Written"), "3");
+    assert_eq!(written("X-Prometheus-Remote-Write-Histograms-Written"), "0");
+    assert_eq!(written("X-Prometheus-Remote-Write-Exemplars-Written"), "0");
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.starts_with("3 samples stored, 1 rejected (invalid_series: 1)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("label reference 42 outside the symbol table of 8"),
+        "{body}"
+    );
+    let series = &s.writer.batches()[0];
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0].label("__name__"), Some("http_requests_total"));
+    assert_eq!(series[0].label("job"), Some("api"));
+    assert_eq!(series[0].samples[1].timestamp_ms, 2_000);
+    assert_eq!(series[1].label("room"), Some("a"));
+
+    let mut good = request_v2();
+    good.timeseries.pop();
+    let resp = post_v2(&s, V2, good.encode_to_vec()).await;
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(
+        resp.headers()["X-Prometheus-Remote-Write-Samples-Written"],
+        "3"
+    );
+}
+
+#[tokio::test]
+async fn a_v1_body_sent_as_v2_stores_nothing_and_other_messages_are_refused() {
+    let s = setup(PushOptions::default()).await;
+    // v1's fields are reserved in v2: no series, nothing written, and the headers say so.
+    let resp = post_v2(&s, V2, request().encode_to_vec()).await;
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(
+        resp.headers()["X-Prometheus-Remote-Write-Samples-Written"],
+        "0"
+    );
+    let resp = post_v2(
+        &s,
+        "application/x-protobuf;proto=io.prometheus.write.v3.Request",
+        request_v2().encode_to_vec(),
+    )
+    .await;
     assert_eq!(resp.status().as_u16(), 415);
 }

@@ -71,28 +71,40 @@ pub fn convert(raw: &[u8]) -> Result<Converted> {
         if ts.samples.is_empty() {
             continue;
         }
-        let samples = ts.samples.len() as u64;
-        match check_labels(ts.labels) {
-            Ok(labels) => {
-                out.outcome.accepted += samples;
-                out.series.push(TimeSeries {
-                    labels,
-                    samples: ts
-                        .samples
-                        .into_iter()
-                        .map(|s| Sample {
-                            timestamp_ms: s.timestamp,
-                            value: s.value,
-                        })
-                        .collect(),
-                });
-            }
-            Err(e) => out.outcome.reject("invalid_series", samples, || {
-                format!("timeseries #{index} at byte offset {}: {e}", field.offset)
-            }),
-        }
+        accept_series(&mut out, ts.labels, ts.samples, || {
+            format!("timeseries #{index} at byte offset {}", field.offset)
+        });
     }
     Ok(out)
+}
+
+/// Checks one series' labels and takes its samples into `out`, or rejects them all
+/// (`invalid_series`, the message prefixed by `at`). Shared by both protocol versions.
+pub(super) fn accept_series(
+    out: &mut Converted,
+    labels: Vec<proto::Label>,
+    samples: Vec<proto::Sample>,
+    at: impl FnOnce() -> String,
+) {
+    let n = samples.len() as u64;
+    match check_labels(labels) {
+        Ok(labels) => {
+            out.outcome.accepted += n;
+            out.series.push(TimeSeries {
+                labels,
+                samples: samples
+                    .into_iter()
+                    .map(|s| Sample {
+                        timestamp_ms: s.timestamp,
+                        value: s.value,
+                    })
+                    .collect(),
+            });
+        }
+        Err(e) => out
+            .outcome
+            .reject("invalid_series", n, || format!("{}: {e}", at())),
+    }
 }
 
 fn check_labels(labels: Vec<proto::Label>) -> Result<Vec<Label>> {

@@ -1,18 +1,22 @@
 //! The `POST /api/v1/write` handler: decode, check, write, and answer 204 only once the
 //! storage acknowledged the samples. A partly bad request stores its good series and is
 //! answered 400 saying how many samples were rejected and why (senders do not retry a
-//! 400, and the good part is already stored).
+//! 400, and the good part is already stored). The message is v1's
+//! `prometheus.WriteRequest` or 2.0's `io.prometheus.write.v2.Request`, told apart by the
+//! Content-Type's `proto` parameter; either way the answer carries the
+//! `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written` headers.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::{debug, warn};
 
 use super::decode::{Converted, convert, decompress};
+use super::decode_v2::convert_v2;
 use crate::error::{Error, Result};
 use crate::push::outcome::PushOutcome;
 use crate::push::{PushState, text_response};
@@ -22,6 +26,21 @@ pub const PROTOCOL: &str = "remote_write";
 
 /// Bodies larger than this are decoded on a blocking thread.
 const INLINE_DECODE_BYTES: usize = 1 << 20;
+
+/// The response headers of remote_write 2.0: what was stored of the request.
+pub const SAMPLES_WRITTEN: HeaderName =
+    HeaderName::from_static("x-prometheus-remote-write-samples-written");
+pub const HISTOGRAMS_WRITTEN: HeaderName =
+    HeaderName::from_static("x-prometheus-remote-write-histograms-written");
+pub const EXEMPLARS_WRITTEN: HeaderName =
+    HeaderName::from_static("x-prometheus-remote-write-exemplars-written");
+
+/// The protocol version of a request, from its Content-Type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
 
 /// Handles one remote_write request.
 pub async fn write(
@@ -36,21 +55,26 @@ pub async fn write(
             (status, text_response(status, &rejection.body_text()), None)
         }
         Ok(body) => match receive(&state, &headers, body).await {
-            Ok(outcome) => match outcome.rejection_summary() {
-                None => (
-                    StatusCode::NO_CONTENT,
-                    StatusCode::NO_CONTENT.into_response(),
-                    Some(outcome),
-                ),
-                Some(summary) => {
-                    debug!(%summary, "remote_write partly rejected");
-                    (
-                        StatusCode::BAD_REQUEST,
-                        text_response(StatusCode::BAD_REQUEST, &summary),
-                        Some(outcome),
-                    )
-                }
-            },
+            Ok(outcome) => {
+                let (status, mut response) = match outcome.rejection_summary() {
+                    None => (
+                        StatusCode::NO_CONTENT,
+                        StatusCode::NO_CONTENT.into_response(),
+                    ),
+                    Some(summary) => {
+                        debug!(%summary, "remote_write partly rejected");
+                        (
+                            StatusCode::BAD_REQUEST,
+                            text_response(StatusCode::BAD_REQUEST, &summary),
+                        )
+                    }
+                };
+                let written = response.headers_mut();
+                written.insert(SAMPLES_WRITTEN, HeaderValue::from(outcome.accepted));
+                written.insert(HISTOGRAMS_WRITTEN, HeaderValue::from(0));
+                written.insert(EXEMPLARS_WRITTEN, HeaderValue::from(0));
+                (status, response, Some(outcome))
+            }
             Err(e) => {
                 let status = e.status_code();
                 if status.is_server_error() {
@@ -75,9 +99,14 @@ pub async fn write(
 }
 
 async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<PushOutcome> {
-    check_headers(headers)?;
+    let version = check_headers(headers)?;
     let max_decoded = state.max_decoded_bytes();
-    let decode = move |body: &[u8]| decompress(body, max_decoded).and_then(|raw| convert(&raw));
+    let decode = move |body: &[u8]| {
+        decompress(body, max_decoded).and_then(|raw| match version {
+            Version::V1 => convert(&raw),
+            Version::V2 => convert_v2(&raw),
+        })
+    };
     let converted = if body.len() <= INLINE_DECODE_BYTES {
         decode(&body)?
     } else {
@@ -94,20 +123,23 @@ async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<
     Ok(outcome)
 }
 
-/// Refuses remote_write 2.0 and encodings other than snappy; a request without these
-/// headers is taken as v1 (older senders omit them).
-fn check_headers(headers: &HeaderMap) -> Result<()> {
+/// The message version of a request: v1 without a `proto` parameter (older senders omit
+/// the headers), v1 or 2.0 by its value; other messages and encodings other than snappy
+/// are refused (415, as the 2.0 spec asks).
+fn check_headers(headers: &HeaderMap) -> Result<Version> {
+    let mut version = Version::V1;
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = String::from_utf8_lossy(ct.as_bytes()).to_ascii_lowercase();
         let proto = ct
             .split(';')
             .filter_map(|p| p.trim().strip_prefix("proto="))
-            .next();
-        if let Some(proto) = proto
-            && proto != "prometheus.writerequest"
-        {
-            return Err(Error::UnsupportedMediaType { content_type: ct });
-        }
+            .next()
+            .map(|p| p.trim().trim_matches('"'));
+        version = match proto {
+            None | Some("prometheus.writerequest") => Version::V1,
+            Some("io.prometheus.write.v2.request") => Version::V2,
+            Some(_) => return Err(Error::UnsupportedMediaType { content_type: ct }),
+        };
     }
     if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
         let enc = String::from_utf8_lossy(enc.as_bytes()).to_ascii_lowercase();
@@ -117,7 +149,7 @@ fn check_headers(headers: &HeaderMap) -> Result<()> {
             });
         }
     }
-    Ok(())
+    Ok(version)
 }
 
 #[cfg(test)]
@@ -135,28 +167,32 @@ mod tests {
     }
 
     #[test]
-    fn accepts_v1_headers_and_none() {
-        check_headers(&HeaderMap::new()).unwrap();
-        check_headers(&headers(&[
+    fn tells_the_version_from_the_content_type() {
+        let check = |ct: &'static str| check_headers(&headers(&[(header::CONTENT_TYPE, ct)]));
+        assert_eq!(check_headers(&HeaderMap::new()).unwrap(), Version::V1);
+        let v1 = headers(&[
             (header::CONTENT_TYPE, "application/x-protobuf"),
             (header::CONTENT_ENCODING, "snappy"),
-        ]))
-        .unwrap();
-        check_headers(&headers(&[(
-            header::CONTENT_TYPE,
-            "application/x-protobuf;proto=prometheus.WriteRequest",
-        )]))
-        .unwrap();
+        ]);
+        assert_eq!(check_headers(&v1).unwrap(), Version::V1);
+        assert_eq!(
+            check("application/x-protobuf;proto=prometheus.WriteRequest").unwrap(),
+            Version::V1
+        );
+        assert_eq!(
+            check("application/x-protobuf; proto=io.prometheus.write.v2.Request").unwrap(),
+            Version::V2
+        );
     }
 
     #[test]
-    fn refuses_v2_and_other_encodings() {
-        let v2 = check_headers(&headers(&[(
+    fn refuses_other_messages_and_encodings() {
+        let other = check_headers(&headers(&[(
             header::CONTENT_TYPE,
-            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            "application/x-protobuf;proto=io.prometheus.write.v3.Request",
         )]));
         assert_eq!(
-            v2.unwrap_err().status_code(),
+            other.unwrap_err().status_code(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         let gzip = check_headers(&headers(&[(header::CONTENT_ENCODING, "gzip")]));

@@ -1,0 +1,232 @@
+//! Decoding a remote_write 2.0 body: snappy (as in v1) around an
+//! `io.prometheus.write.v2.Request`. The symbol table is read first, wherever it lies in
+//! the body; then each series is decoded on its own, its label references resolved and
+//! checked as a v1 series is: a bad series is rejected alone (and counted). Native
+//! histograms and exemplars are not stored yet: they are counted as skipped, and the
+//! response's `X-Prometheus-Remote-Write-*-Written` headers say none were written. Pure.
+
+use prost::Message;
+
+use super::decode::{Converted, accept_series};
+use super::{proto, proto_v2};
+use crate::error::{Error, Result};
+use crate::push::wire::{self, Value};
+
+/// Field numbers of `Request.symbols` and `Request.timeseries`.
+const SYMBOLS_FIELD: u32 = 4;
+const TIMESERIES_FIELD: u32 = 5;
+const WHAT: &str = "io.prometheus.write.v2.Request";
+
+/// Decodes a v2 `Request` series by series (see the module documentation). Fails only
+/// when the body is not a protobuf message, a symbol is not UTF-8, or `symbols[0]` is
+/// not the empty string, naming the byte offset.
+pub fn convert_v2(raw: &[u8]) -> Result<Converted> {
+    let mut symbols: Vec<&str> = Vec::new();
+    let mut series = Vec::new();
+    for field in wire::fields(raw) {
+        let field = field.map_err(|e| Error::ProtobufAt {
+            what: WHAT,
+            offset: e.offset,
+            message: e.message,
+        })?;
+        match (field.number, field.value) {
+            (SYMBOLS_FIELD, Value::Bytes(bytes)) => {
+                let symbol = std::str::from_utf8(bytes).map_err(|e| Error::ProtobufAt {
+                    what: WHAT,
+                    offset: field.offset,
+                    message: format!("symbol #{} is not UTF-8: {e}", symbols.len()),
+                })?;
+                if symbols.is_empty() && !symbol.is_empty() {
+                    return Err(Error::ProtobufAt {
+                        what: WHAT,
+                        offset: field.offset,
+                        message: format!("symbols[0] must be the empty string, not {symbol:?}"),
+                    });
+                }
+                symbols.push(symbol);
+            }
+            (TIMESERIES_FIELD, Value::Bytes(bytes)) => series.push((field.offset, bytes)),
+            _ => {}
+        }
+    }
+    let mut out = Converted::default();
+    for (index, (offset, bytes)) in series.into_iter().enumerate() {
+        let ts = match proto_v2::TimeSeries::decode(bytes) {
+            Ok(ts) => ts,
+            Err(e) => {
+                out.outcome.reject("protobuf", 1, || {
+                    format!("timeseries at byte offset {offset}: {e}")
+                });
+                continue;
+            }
+        };
+        for _ in &ts.histograms {
+            out.outcome.skip("native_histogram");
+        }
+        for _ in &ts.exemplars {
+            out.outcome.skip("exemplar");
+        }
+        if ts.samples.is_empty() {
+            continue;
+        }
+        let at = || format!("timeseries #{index} at byte offset {offset}");
+        match resolve(&symbols, &ts.labels_refs) {
+            Ok(labels) => accept_series(&mut out, labels, ts.samples, at),
+            Err(message) => out
+                .outcome
+                .reject("invalid_series", ts.samples.len() as u64, || {
+                    format!("{}: {message}", at())
+                }),
+        }
+    }
+    Ok(out)
+}
+
+/// The labels named by `refs` (name, value, name, value, ... indexes into `symbols`).
+fn resolve(symbols: &[&str], refs: &[u32]) -> std::result::Result<Vec<proto::Label>, String> {
+    if refs.len() % 2 != 0 {
+        return Err(format!(
+            "odd number of label references ({}): they come in name/value pairs",
+            refs.len()
+        ));
+    }
+    let symbol = |r: u32| {
+        symbols.get(r as usize).copied().ok_or_else(|| {
+            format!(
+                "label reference {r} outside the symbol table of {}",
+                symbols.len()
+            )
+        })
+    };
+    refs.chunks_exact(2)
+        .map(|pair| {
+            Ok(proto::Label {
+                name: symbol(pair[0])?.to_string(),
+                value: symbol(pair[1])?.to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use telltale_storage_api::{Label, Sample};
+
+    use super::proto_v2::{Request, TimeSeries};
+    use super::*;
+
+    fn sample(value: f64, timestamp: i64) -> proto::Sample {
+        proto::Sample { value, timestamp }
+    }
+
+    fn series(refs: &[u32], samples: Vec<proto::Sample>) -> TimeSeries {
+        TimeSeries {
+            labels_refs: refs.to_vec(),
+            samples,
+            ..Default::default()
+        }
+    }
+
+    fn request(timeseries: Vec<TimeSeries>) -> Request {
+        Request {
+            symbols: ["", "__name__", "up", "job", "x", "", "e"]
+                .map(String::from)
+                .to_vec(),
+            timeseries,
+        }
+    }
+
+    fn run(req: &Request) -> Converted {
+        convert_v2(&req.encode_to_vec()).unwrap()
+    }
+
+    #[test]
+    fn resolves_symbols_and_sorts_labels() {
+        // job first, an empty-valued label dropped, as in v1.
+        let got = run(&request(vec![series(
+            &[3, 4, 1, 2, 6, 0],
+            vec![sample(1.0, 1000), sample(2.0, 2000)],
+        )]));
+        assert_eq!(got.outcome.accepted, 2);
+        assert_eq!(got.outcome.rejected_total(), 0);
+        assert_eq!(
+            got.series[0].labels,
+            vec![Label::new("__name__", "up"), Label::new("job", "x")]
+        );
+        assert_eq!(
+            got.series[0].samples[1],
+            Sample {
+                timestamp_ms: 2000,
+                value: 2.0
+            }
+        );
+    }
+
+    #[test]
+    fn bad_references_reject_their_series_alone() {
+        let got = run(&request(vec![
+            series(&[1, 2, 3], vec![sample(1.0, 1)]),
+            series(&[1, 99], vec![sample(1.0, 1), sample(2.0, 2)]),
+            series(&[3, 4], vec![sample(1.0, 1)]),
+            series(&[1, 2], vec![sample(1.0, 1)]),
+        ]));
+        assert_eq!(got.outcome.accepted, 1);
+        assert_eq!(got.outcome.rejected.get("invalid_series"), Some(&4));
+        let first = got.outcome.first_error.unwrap();
+        assert!(first.starts_with("timeseries #0 at byte offset"), "{first}");
+        assert!(
+            first.contains("odd number of label references (3)"),
+            "{first}"
+        );
+        assert_eq!(got.series.len(), 1);
+    }
+
+    #[test]
+    fn histograms_and_exemplars_are_skipped_and_counted() {
+        let mut ts = series(&[1, 2], vec![]);
+        ts.histograms = vec![proto::Histogram::default(); 2];
+        let mut with_exemplar = series(&[1, 2], vec![sample(3.0, 5)]);
+        with_exemplar.exemplars = vec![proto_v2::Exemplar::default()];
+        let got = run(&request(vec![ts, with_exemplar]));
+        assert_eq!(got.outcome.accepted, 1);
+        assert_eq!(got.outcome.skipped.get("native_histogram"), Some(&2));
+        assert_eq!(got.outcome.skipped.get("exemplar"), Some(&1));
+    }
+
+    #[test]
+    fn a_bad_symbol_table_refuses_the_request() {
+        let mut req = request(vec![series(&[1, 2], vec![sample(1.0, 1)])]);
+        req.symbols[0] = "x".into();
+        let e = convert_v2(&req.encode_to_vec()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("symbols[0] must be the empty string"),
+            "{e}"
+        );
+        let mut bytes = request(vec![]).encode_to_vec();
+        bytes.extend_from_slice(&[0x22, 0x01, 0xff]);
+        let e = convert_v2(&bytes).unwrap_err();
+        assert!(e.to_string().contains("is not UTF-8"), "{e}");
+        let e = convert_v2(&[0x2a, 0x10, 0x01]).unwrap_err();
+        assert!(e.to_string().contains("byte offset 0"), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = convert_v2(&bytes);
+        }
+
+        #[test]
+        fn accepted_plus_rejected_is_every_float_sample(
+            refs in proptest::collection::vec(proptest::collection::vec(0u32..9, 0..6), 1..8)
+        ) {
+            let timeseries: Vec<TimeSeries> =
+                refs.iter().map(|r| series(r, vec![sample(1.0, 1)])).collect();
+            let got = run(&request(timeseries));
+            prop_assert_eq!(got.outcome.accepted + got.outcome.rejected_total(), refs.len() as u64);
+            prop_assert_eq!(got.series.len() as u64, got.outcome.accepted);
+        }
+    }
+}
