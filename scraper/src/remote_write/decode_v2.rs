@@ -84,7 +84,7 @@ pub fn convert_v2(raw: &[u8]) -> Result<Converted> {
 
 /// The labels named by `refs` (name, value, name, value, ... indexes into `symbols`).
 fn resolve(symbols: &[&str], refs: &[u32]) -> std::result::Result<Vec<proto::Label>, String> {
-    if refs.len() % 2 != 0 {
+    if !refs.len().is_multiple_of(2) {
         return Err(format!(
             "odd number of label references ({}): they come in name/value pairs",
             refs.len()

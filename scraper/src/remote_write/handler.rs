@@ -28,12 +28,9 @@ pub const PROTOCOL: &str = "remote_write";
 const INLINE_DECODE_BYTES: usize = 1 << 20;
 
 /// The response headers of remote_write 2.0: what was stored of the request.
-pub const SAMPLES_WRITTEN: HeaderName =
-    HeaderName::from_static("x-prometheus-remote-write-samples-written");
-pub const HISTOGRAMS_WRITTEN: HeaderName =
-    HeaderName::from_static("x-prometheus-remote-write-histograms-written");
-pub const EXEMPLARS_WRITTEN: HeaderName =
-    HeaderName::from_static("x-prometheus-remote-write-exemplars-written");
+pub const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
+pub const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
+pub const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
 
 /// The protocol version of a request, from its Content-Type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,9 +67,13 @@ pub async fn write(
                     }
                 };
                 let written = response.headers_mut();
-                written.insert(SAMPLES_WRITTEN, HeaderValue::from(outcome.accepted));
-                written.insert(HISTOGRAMS_WRITTEN, HeaderValue::from(0));
-                written.insert(EXEMPLARS_WRITTEN, HeaderValue::from(0));
+                for (name, n) in [
+                    (SAMPLES_WRITTEN, outcome.accepted),
+                    (HISTOGRAMS_WRITTEN, 0),
+                    (EXEMPLARS_WRITTEN, 0),
+                ] {
+                    written.insert(HeaderName::from_static(name), HeaderValue::from(n));
+                }
                 (status, response, Some(outcome))
             }
             Err(e) => {
