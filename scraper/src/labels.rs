@@ -91,10 +91,11 @@ pub fn format_labels(pairs: &[(String, String)]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn pairs(v: &[(&str, &str)]) -> LabelPairs {
+    /// A label set from string pairs (also used by the other modules' tests).
+    pub(crate) fn pairs(v: &[(&str, &str)]) -> LabelPairs {
         v.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()

@@ -143,12 +143,7 @@ impl SeriesCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(v: &[(&str, &str)]) -> LabelPairs {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    }
+    use crate::labels::tests::pairs;
 
     fn kept(name: String, labels: Vec<(String, String)>) -> Outcome {
         let mut all = labels;

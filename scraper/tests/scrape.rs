@@ -318,6 +318,36 @@ async fn apply_starts_updates_and_stops_loops() {
 }
 
 #[tokio::test]
+async fn a_changed_metric_relabeling_applies_to_a_running_loop() {
+    let exporter = Exporter::start("x 1\ny 2\n").await;
+    let writer = MemoryWriter::new();
+    let manager = ScrapeManager::new(writer.clone(), &prometheus::Registry::new());
+    let yaml = target_yaml("r", &[exporter.addr.to_string()], "100ms", "100ms");
+    manager.apply(&scrape_targets(&yaml));
+    writer
+        .wait_for("x scraped", |b| series_named(b, "x").len() >= 2)
+        .await;
+    // Same target, now dropping `x`: the loop is updated in place, and the series cache
+    // of the loop must not keep answering with what `x` became before.
+    let dropping = format!(
+        "{yaml}  metricRelabelings: [{{action: drop, sourceLabels: [__name__], regex: x}}]\n"
+    );
+    manager.apply(&scrape_targets(&dropping));
+    let before = writer.batches().len();
+    writer
+        .wait_for("three scrapes under the new rules", |b| {
+            b.len() >= before + 3
+        })
+        .await;
+    let batches = writer.batches();
+    let last = &batches[batches.len() - 1..];
+    assert!(series_named(last, "x").is_empty(), "x is dropped");
+    assert_eq!(series_named(last, "y").len(), 1);
+    manager.shutdown();
+    manager.stopped().await;
+}
+
+#[tokio::test]
 async fn scrapes_node_exporter_output() {
     let fixture = include_str!("fixtures/node_exporter.txt");
     let exporter = Exporter::start(fixture).await;

@@ -12,50 +12,25 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
 use crate::MAX_MESSAGE_BYTES;
-use crate::pb::{TimeSeries, WriteRequest, WriteResponse};
+use crate::pb::{TimeSeries, WriteResponse};
 
 /// The field number of `WriteRequest.series`.
 const SERIES_FIELD: u32 = 1;
 
-/// The wire bytes of a `WriteRequest` and the number of samples in it. Cheap to clone.
+/// The wire bytes of a `WriteRequest`. Cheap to clone.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EncodedWrite {
     bytes: Bytes,
-    samples: u64,
 }
 
 impl EncodedWrite {
     /// Encodes `series` as the `series` field of a `WriteRequest`, in order.
     pub fn encode<'a>(series: impl IntoIterator<Item = &'a TimeSeries>) -> Self {
         let mut buf = Vec::new();
-        let mut samples = 0;
         for s in series {
-            samples += s.samples.len() as u64;
             prost::encoding::message::encode(SERIES_FIELD, s, &mut buf);
         }
-        EncodedWrite {
-            bytes: buf.into(),
-            samples,
-        }
-    }
-
-    /// Samples in the batch.
-    pub fn samples(&self) -> u64 {
-        self.samples
-    }
-
-    /// Size of the encoded request in bytes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    /// The request decoded again.
-    pub fn to_request(&self) -> Result<WriteRequest, prost::DecodeError> {
-        prost::Message::decode(self.bytes.clone())
+        EncodedWrite { bytes: buf.into() }
     }
 }
 
@@ -81,7 +56,6 @@ impl prost::Message for EncodedWrite {
         let mut bytes = self.bytes.to_vec();
         prost::encoding::message::encode(SERIES_FIELD, &series, &mut bytes);
         self.bytes = bytes.into();
-        self.samples += series.samples.len() as u64;
         Ok(())
     }
 
@@ -119,7 +93,7 @@ pub async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pb::{Label, Sample};
+    use crate::pb::{Label, Sample, WriteRequest};
     use prost::Message;
 
     fn series(name: &str, n: usize) -> TimeSeries {
@@ -144,9 +118,11 @@ mod tests {
         assert_eq!(encoded.bytes.as_ref(), request.encode_to_vec().as_slice());
         assert_eq!(encoded.encode_to_vec(), request.encode_to_vec());
         assert_eq!(encoded.encoded_len(), request.encoded_len());
-        assert_eq!(encoded.samples(), 5);
-        assert_eq!(encoded.to_request().unwrap(), request);
-        assert!(EncodedWrite::encode(&[]).is_empty());
+        assert_eq!(
+            WriteRequest::decode(encoded.bytes.clone()).unwrap(),
+            request
+        );
+        assert_eq!(EncodedWrite::encode(&[]).encoded_len(), 0);
     }
 
     #[test]
@@ -155,7 +131,6 @@ mod tests {
         let bytes = WriteRequest { series: batch }.encode_to_vec();
         let decoded = <EncodedWrite as Message>::decode(bytes.as_slice()).unwrap();
         assert_eq!(decoded.encode_to_vec(), bytes);
-        assert_eq!(decoded.samples(), 5);
         assert!(<EncodedWrite as Message>::decode(&bytes[..bytes.len() - 1]).is_err());
     }
 }
