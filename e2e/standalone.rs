@@ -306,6 +306,52 @@ async fn acknowledged_write_survives_kill_9() {
     }
 }
 
+/// A data directory written before Raft log entries named series by id (labels in every
+/// entry, the packed-file snapshot layout, two entries after the engine's last flush) opens,
+/// replays and answers exactly what the release that wrote it answered
+/// (`e2e/fixtures/labels-in-log/README.md`).
+#[tokio::test(flavor = "multi_thread")]
+async fn data_dir_with_labels_in_the_log_opens_and_replays() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/fixtures/labels-in-log");
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("tar")
+        .arg("-xJf")
+        .arg(fixture.join("data.tar.xz"))
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "cannot unpack the fixture");
+    let data = dir.path().join("replica-1");
+    let base_ms: i64 = std::fs::read_to_string(fixture.join("base_ms.txt"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (start, end) = (base_ms / 1000, base_ms / 1000 + 600);
+    // Twice: the first start replays the old log (and may rewrite the directory in the
+    // new layout), the second opens what the first left.
+    for round in 0..2 {
+        let t = Telltale::start(&data, &[]).await;
+        for metric in ["fixture_counter_total", "fixture_gauge", "fixture_late"] {
+            let want: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(fixture.join(format!("{metric}.json"))).unwrap(),
+            )
+            .unwrap();
+            let got = get_json(&t.url(&format!(
+                "/api/v1/query_range?query={metric}&start={start}&end={end}&step=10"
+            )))
+            .await;
+            assert_eq!(
+                got["data"]["result"], want["data"]["result"],
+                "round {round}: {metric} differs from what the old release answered"
+            );
+        }
+        drop(t);
+    }
+}
+
 /// A data directory in the single-node engine layout (RocksDB at the top, no Raft log) is
 /// refused with one clear error, and nothing in it is touched.
 #[test]
