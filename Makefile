@@ -30,7 +30,7 @@ crds:
 
 # The storage benchmark of the README (fixed, seeded workload; compares with promtool).
 bench-storage: deps
-	cargo run --release -p telltale-storage --bin telltale-storage-bench -- --prometheus
+	cargo run --release -p telltale-replica --bin telltale-storage-bench -- --prometheus
 
 # The query benchmark of the README: dashboard queries against Telltale and Prometheus
 # 2.42 loaded with the same seeded data, in one run.

@@ -21,12 +21,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Proc, TELLTALE, free_port, get_json, remote_write, wait_ready};
-use telltale_raft::pb::StatusResponse;
-use telltale_raft::pb::raft_client::RaftClient;
-use telltale_raft::{ShardMap, ShardedOptions, ShardedStorage};
+use telltale_storage_api::cluster::{ShardMap, ShardedOptions, ShardedStorage};
 use telltale_storage_api::pb::WriteRequest;
 use telltale_storage_api::pb::storage_client::StorageClient;
-use telltale_storage_api::{Label, MatchOp, Matcher, SampleReader, SampleWriter, SelectRequest};
+use telltale_storage_api::raft_pb::StatusResponse;
+use telltale_storage_api::raft_pb::raft_client::RaftClient;
+use telltale_storage_api::{
+    Label, MatchOp, Matcher, SampleReader, SampleWriter, SelectRequest, Selection,
+};
 
 /// One heavy test at a time: each starts several processes on a small machine.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -43,18 +45,19 @@ type Acked = Arc<Mutex<BTreeSet<(String, i64)>>>;
 
 async fn read_all(reader: &ShardedStorage) -> BTreeSet<(String, i64)> {
     let got = reader
-        .select(SelectRequest {
+        .select(SelectRequest::one(Selection {
             matchers: vec![Matcher::new(MatchOp::Equal, "__name__", METRIC)],
             start_ms: 0,
             end_ms: i64::MAX,
             resolution: 0,
-        })
+        }))
         .await
         .expect("read every shard");
     got.iter()
         .flat_map(|s| {
             let id = s.label("writer").unwrap_or_default().to_string();
-            s.samples.iter().map(move |p| (id.clone(), p.timestamp_ms))
+            let samples = s.samples().expect("chunks decode");
+            samples.into_iter().map(move |p| (id.clone(), p.0))
         })
         .collect()
 }
@@ -71,7 +74,7 @@ async fn raft_status(address: &str) -> Option<StatusResponse> {
     .await
     .ok()?
     .ok()?;
-    let mut req = tonic::Request::new(telltale_raft::pb::StatusRequest {});
+    let mut req = tonic::Request::new(telltale_storage_api::raft_pb::StatusRequest {});
     req.set_timeout(Duration::from_millis(800));
     Some(c.status(req).await.ok()?.into_inner())
 }
@@ -723,12 +726,17 @@ async fn partition_wipe_and_full_restart_keep_every_acknowledged_sample() {
 /// The query role's result cache over a sharded cluster: a repeated range query over
 /// settled data is answered from the cache, and samples backfilled into a cached interval
 /// (on every shard) are in the next answer. This is the shards' late-write counters,
-/// merged (`telltale_raft::merge::merge_late_writes`), at work.
+/// merged (`telltale_storage_api::cluster::merge::merge_late_writes`), at work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn result_cache_sees_backfill_on_every_shard() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = DevCluster::start(&dir.path().join("c"), 2).await;
+    assert!(
+        cluster.settled(5, Duration::from_secs(60)).await,
+        "cluster did not settle: {}",
+        cluster.status().await
+    );
     const N: usize = 20;
     const MIN: i64 = 60_000;
     let now = common::now_ms() / MIN * MIN;

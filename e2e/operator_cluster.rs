@@ -26,8 +26,8 @@ use kubelet::network::PodNetwork;
 use kubelet::pods::{PlannedPod, pods_of};
 use kubelet::run::{Kubelet, RunningPod};
 use serde_json::{Value, json};
-use telltale_raft::pb::StatusResponse;
-use telltale_raft::pb::raft_client::RaftClient;
+use telltale_storage_api::raft_pb::StatusResponse;
+use telltale_storage_api::raft_pb::raft_client::RaftClient;
 
 const NS: &str = "monitoring";
 const CLUSTER: &str = "mc";
@@ -215,7 +215,7 @@ async fn raft_status(address: &str) -> Option<StatusResponse> {
     .await
     .ok()?
     .ok()?;
-    let mut req = tonic::Request::new(telltale_raft::pb::StatusRequest {});
+    let mut req = tonic::Request::new(telltale_storage_api::raft_pb::StatusRequest {});
     req.set_timeout(Duration::from_millis(800));
     Some(c.status(req).await.ok()?.into_inner())
 }

@@ -177,6 +177,65 @@ async fn remote_write_push_is_queryable() {
     assert_eq!(query_at(&t.url(""), "count(e2e_pushed)").await.len(), 1);
 }
 
+/// Standalone's components call their replica in process: pushes, queries and the self
+/// scrape send nothing over the storage gRPC port, which still serves callers outside.
+#[tokio::test(flavor = "multi_thread")]
+async fn standalone_components_reach_storage_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let grpc = format!("127.0.0.1:{}", free_port());
+    let t = Telltale::start(
+        &dir.path().join("data"),
+        &["--grpc-listen", &grpc, "--self-scrape-interval", "1s"],
+    )
+    .await;
+    let ts = now_ms();
+    let status = push(
+        &t.url(""),
+        vec![series(&[("__name__", "e2e_local"), ("k", "v")], ts, 1.0)],
+    )
+    .await;
+    assert!(status.is_success());
+    eventually(&t.url(""), r#"up{job="telltale"}"#, Duration::from_secs(20)).await;
+    assert_eq!(query_at(&t.url(""), "e2e_local").await.len(), 1);
+    let grpc_calls = |metrics: &str| -> Vec<String> {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("telltale_storage_grpc_requests_total{"))
+            .map(str::to_string)
+            .collect()
+    };
+    let metrics = get_text(&t.url("/metrics")).await;
+    assert!(
+        metrics.contains("telltale_storage_samples_appended_total"),
+        "{metrics}"
+    );
+    assert_eq!(
+        grpc_calls(&metrics),
+        Vec::<String>::new(),
+        "a component used gRPC"
+    );
+
+    // The same API from outside, over gRPC, is counted.
+    let outside = telltale_storage_api::GrpcStorage::connect_lazy(&grpc).unwrap();
+    let names = telltale_storage_api::SampleReader::label_names(
+        &outside,
+        telltale_storage_api::LabelNamesRequest {
+            match_sets: vec![],
+            start_ms: i64::MIN,
+            end_ms: i64::MAX,
+            limit: 0,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(names.contains(&"k".to_string()), "{names:?}");
+    let metrics = get_text(&t.url("/metrics")).await;
+    assert_eq!(
+        grpc_calls(&metrics),
+        vec![r#"telltale_storage_grpc_requests_total{method="label_names"} 1"#.to_string()]
+    );
+}
+
 /// (c) An alert rule goes pending, fires after `for`, reaches a webhook; then resolves.
 #[tokio::test(flavor = "multi_thread")]
 async fn alert_fires_and_resolves_through_webhook() {

@@ -77,6 +77,8 @@ pub struct StandaloneArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
+    pub raft_log: RaftLogArgs,
+    #[command(flatten)]
     pub push: PushArgs,
     #[command(flatten)]
     pub cache: ResultCacheArgs,
@@ -147,6 +149,24 @@ impl EngineArgs {
     }
 }
 
+/// How a replica keeps its Raft log bounded (standalone and storage).
+#[derive(Args, Debug, Clone)]
+pub struct RaftLogArgs {
+    /// Raft: build a snapshot (flush the engine, purge the log before it) after this
+    /// many entries.
+    #[arg(long, default_value_t = 5000)]
+    pub raft_snapshot_every: u64,
+    /// Raft: or once the entries since the last snapshot hold this many bytes (`0`: no
+    /// byte bound).
+    #[arg(long, default_value_t = telltale_replica::DEFAULT_LOG_MAX_BYTES)]
+    pub raft_log_max_bytes: u64,
+    /// Raft: entries kept in the log below the last snapshot (for followers slightly
+    /// behind); older ones are purged and a follower that needs them gets the snapshot.
+    /// A group of one keeps none.
+    #[arg(long, default_value_t = 1000)]
+    pub raft_logs_to_keep: u64,
+}
+
 #[derive(Args, Debug)]
 pub struct StorageArgs {
     #[arg(long, env = "TELLTALE_DATA_DIR", default_value = "./data")]
@@ -166,17 +186,11 @@ pub struct StorageArgs {
     #[arg(long, env = "TELLTALE_REPLICA_ID", requires = "peers")]
     pub replica_id: Option<u64>,
     /// gRPC addresses of every replica of the shard, this one included:
-    /// `1=host:port,2=host:port,3=host:port`. Absent: a single node that keeps its own
-    /// write-ahead log instead of a Raft log.
+    /// `1=host:port,2=host:port,3=host:port`. Absent: a group of this one replica.
     #[arg(long, env = "TELLTALE_PEERS", requires = "replica_id")]
     pub peers: Option<String>,
-    /// Raft: build a snapshot (and compact the log) after this many entries.
-    #[arg(long, default_value_t = 5000)]
-    pub raft_snapshot_every: u64,
-    /// Raft: entries kept in the log below the last snapshot (for followers slightly
-    /// behind); older ones are purged and a follower that needs them gets the snapshot.
-    #[arg(long, default_value_t = 1000)]
-    pub raft_logs_to_keep: u64,
+    #[command(flatten)]
+    pub raft_log: RaftLogArgs,
     /// Raft: the shortest election timeout (the longest is twice as long); heartbeats
     /// go out five times as often.
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]

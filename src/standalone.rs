@@ -2,8 +2,9 @@
 //!
 //! Storage is a one-replica Raft group (the cluster's code path with N = 1): its log is the
 //! write-ahead log and the engine its state machine, so a standalone data directory has the
-//! layout of a cluster replica's. It is served over gRPC on a loopback port and the other
-//! components reach it through the same client they use in a cluster.
+//! layout of a cluster replica's. The other components call the replica in process
+//! ([`telltale_replica::LocalStorage`]: the same proposals and reads as over gRPC, without
+//! encoding or sockets); its gRPC API stays up on a loopback port for callers outside.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use telltale_crds::{PromDuration, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
-use telltale_raft::{Peers, RaftOptions, Replica, ReplicaConfig};
-use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter};
+use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
+use telltale_storage_api::{SampleReader, SampleWriter};
 
 use crate::cli::StandaloneArgs;
 use crate::ops::{self, Readiness, Shutdown};
@@ -29,8 +30,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
     let grpc_addr = grpc.local_addr()?;
     let replica = start_replica(&args, grpc_addr, &registry).await?;
+    let storage = replica.local_storage();
     let storage_task = tokio::spawn(replica.serve(grpc, shutdown.clone().wait()));
-    let storage = GrpcStorage::connect_lazy(&grpc_addr.to_string())?;
     // Collection writes through the series limits (and their /api/v1/status/tsdb).
     let limited = telltale_scraper::CardinalityWriter::new(
         Arc::new(storage.clone()),
@@ -122,15 +123,6 @@ async fn start_replica(
     registry: &prometheus::Registry,
 ) -> anyhow::Result<Replica> {
     let dir = &args.data_dir;
-    // A RocksDB `CURRENT` file at the top is the layout of releases before the Raft group.
-    if dir.join("CURRENT").is_file() && !dir.join("raft-log").exists() {
-        anyhow::bail!(
-            "{} holds a storage engine in the single-node layout (no raft-log/); \
-             standalone now keeps its data as a one-replica Raft group: start with an \
-             empty --data-dir",
-            dir.display()
-        );
-    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let config = ReplicaConfig {
@@ -139,7 +131,12 @@ async fn start_replica(
         id: REPLICA_ID,
         peers: Peers(BTreeMap::from([(REPLICA_ID, grpc_addr.to_string())])),
         engine: args.engine.options(),
-        raft: RaftOptions::default(),
+        raft: RaftOptions {
+            snapshot_every: args.raft_log.raft_snapshot_every,
+            log_max_bytes: args.raft_log.raft_log_max_bytes,
+            logs_to_keep: args.raft_log.raft_logs_to_keep,
+            ..RaftOptions::default()
+        },
     };
     let replica = Replica::start(config, registry)
         .await

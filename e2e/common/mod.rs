@@ -17,7 +17,7 @@ pub const TELLTALE: &str = env!("CARGO_BIN_EXE_telltale");
 /// range so that no outgoing connection takes it before the process binds it, or while a
 /// replica that keeps its address is down.
 pub fn free_port() -> u16 {
-    telltale_raft::loopback::stable_port().unwrap()
+    telltale_replica::loopback::stable_port().unwrap()
 }
 
 pub fn now_ms() -> i64 {

@@ -35,9 +35,9 @@ pub struct PodNetwork {
 }
 
 /// A pod's port keeps its local port across restarts, so it comes from outside the
-/// ephemeral range (see `telltale_raft::loopback`).
+/// ephemeral range (see `telltale_replica::loopback`).
 fn free_port() -> u16 {
-    telltale_raft::loopback::stable_port().unwrap()
+    telltale_replica::loopback::stable_port().unwrap()
 }
 
 /// Whether every `key=value` of a Service selector is among `labels`.

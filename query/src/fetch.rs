@@ -1,46 +1,177 @@
-//! Reading a query's selections from storage: raw samples, or rollup points completed
-//! from raw samples past the point where a rollup tier is complete.
+//! Reading a query's selections from storage in one request: raw samples, or rollup
+//! points completed from raw samples past the point where a rollup tier is complete.
 
 use std::collections::HashMap;
 
 use telltale_storage_api::rollup::{INCREASE_LOOKBACK_MS, bucket_start, summarise};
-use telltale_storage_api::{Aggregate, SampleReader, SelectRequest};
+use telltale_storage_api::{self as api, Aggregate, SampleReader, SelectRequest};
 
 use crate::error::{Error, Result};
-use crate::eval::selector::{Fetched, Selection, merge_fetched, merge_rollups, to_storage_matcher};
+use crate::eval::selector::{
+    Fetched, Selection, SetSeries, merge_fetched, merge_rollups, to_storage_matcher,
+};
 use crate::labels::Labels;
 use crate::plan::{Tier, TierLayout};
 
-/// Reads every selection of a plan, failing when one select returns more than
-/// `max_series` series (0: unlimited).
+/// What one storage selection of the request is for.
+enum Part {
+    /// The raw samples of matcher set `set` of plan entry `sel`.
+    Raw { sel: usize, set: usize },
+    /// Stored rollup points of buckets before `first_open`.
+    Rollup {
+        sel: usize,
+        set: usize,
+        first_open: i64,
+    },
+    /// Raw samples that complete a rollup tier from `from` on, `width` per bucket.
+    Completing {
+        sel: usize,
+        set: usize,
+        from: i64,
+        width: i64,
+    },
+}
+
+/// Reads every selection of a plan in one storage request (one round, one linearizable
+/// check per shard) within the query's budget, which storage enforces while it reads:
+/// at most `max_series` series (0: unlimited) and `max_samples` samples.
 pub(crate) async fn fetch_all(
     reader: &dyn SampleReader,
     plan: Vec<Selection>,
     layout: &TierLayout,
     max_series: usize,
+    max_samples: usize,
 ) -> Result<Fetched> {
+    let mut req = SelectRequest {
+        selections: Vec::new(),
+        max_series: max_series as u64,
+        max_samples: max_samples as u64,
+    };
+    let mut parts = Vec::new();
+    for (i, sel) in plan.iter().enumerate() {
+        for (j, set) in sel.matcher_sets.iter().enumerate() {
+            match sel.tier {
+                Tier::Raw => {
+                    req.selections
+                        .push(selection(set, sel.min_ms, sel.max_ms, Tier::Raw));
+                    parts.push(Part::Raw { sel: i, set: j });
+                }
+                tier => {
+                    let width = tier.width_ms();
+                    let complete = layout.complete_until(tier);
+                    // The first bucket storage may not have complete: the one starting
+                    // at or after it.
+                    let first_open = if complete == i64::MAX {
+                        i64::MAX
+                    } else {
+                        let b = bucket_start(complete, width);
+                        if b == complete { b } else { b + width }
+                    };
+                    if sel.min_ms < first_open {
+                        let end = sel.max_ms.min(first_open - 1);
+                        req.selections.push(selection(set, sel.min_ms, end, tier));
+                        parts.push(Part::Rollup {
+                            sel: i,
+                            set: j,
+                            first_open,
+                        });
+                    }
+                    // Raw samples complete the tier, unless storage holds nothing that
+                    // recent; from one lookback earlier, for the increase into the first
+                    // bucket.
+                    if sel.max_ms >= first_open && first_open <= layout.complete_until(Tier::Raw) {
+                        let from = sel.min_ms.max(first_open);
+                        req.selections.push(selection(
+                            set,
+                            from - INCREASE_LOOKBACK_MS,
+                            sel.max_ms + width,
+                            Tier::Raw,
+                        ));
+                        parts.push(Part::Completing {
+                            sel: i,
+                            set: j,
+                            from,
+                            width,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let answer = if req.selections.is_empty() {
+        Vec::new()
+    } else {
+        reader.select(req).await.map_err(over_budget(max_series))?
+    };
+    let mut raw: Vec<Vec<SetSeries>> = plan
+        .iter()
+        .map(|s| vec![Vec::new(); s.matcher_sets.len()])
+        .collect();
+    let mut rollups: Vec<Vec<HashMap<Labels, Vec<Aggregate>>>> = plan
+        .iter()
+        .map(|s| vec![HashMap::new(); s.matcher_sets.len()])
+        .collect();
+    for series in answer {
+        let Some(part) = parts.get(series.selection as usize) else {
+            return Err(Error::internal(format!(
+                "storage answered selection {} of {}",
+                series.selection,
+                parts.len()
+            )));
+        };
+        match *part {
+            Part::Raw { sel, set } => {
+                let samples = series.samples()?;
+                raw[sel][set].push((Labels::from(series.labels.as_slice()), samples));
+            }
+            Part::Rollup {
+                sel,
+                set,
+                first_open,
+            } => {
+                let mut points = series.points()?;
+                points.retain(|p| p.timestamp_ms < first_open);
+                rollups[sel][set]
+                    .entry(Labels::from(series.labels.as_slice()))
+                    .or_default()
+                    .extend(points);
+            }
+            Part::Completing {
+                sel,
+                set,
+                from,
+                width,
+            } => {
+                let samples = series.samples()?;
+                let max_ms = plan[sel].max_ms;
+                let points = summarise(&samples, None, width)
+                    .into_iter()
+                    .filter(|p| p.timestamp_ms >= from && p.timestamp_ms <= max_ms);
+                rollups[sel][set]
+                    .entry(Labels::from(series.labels.as_slice()))
+                    .or_default()
+                    .extend(points);
+            }
+        }
+    }
     let mut fetched = Fetched::default();
-    for sel in plan {
+    for ((sel, raw), rollups) in plan.into_iter().zip(raw).zip(rollups) {
         match sel.tier {
             Tier::Raw => {
-                let mut per_set = Vec::with_capacity(sel.matcher_sets.len());
-                for set in &sel.matcher_sets {
-                    let series = reader
-                        .select(request(set, sel.min_ms, sel.max_ms, Tier::Raw))
-                        .await?;
-                    check_series(series.len(), max_series)?;
-                    per_set.push(series);
+                for set in &raw {
+                    check_series(set.len(), max_series)?;
                 }
                 fetched
                     .raw
-                    .insert(sel.key.clone(), merge_fetched(&sel.matcher_sets, per_set));
+                    .insert(sel.key.clone(), merge_fetched(&sel.matcher_sets, raw));
             }
             tier => {
-                let mut per_set = Vec::with_capacity(sel.matcher_sets.len());
-                for set in &sel.matcher_sets {
-                    let series = rollup_points(reader, set, &sel, tier, layout).await?;
-                    check_series(series.len(), max_series)?;
-                    per_set.push(series);
+                let per_set: Vec<Vec<(Labels, Vec<Aggregate>)>> = rollups
+                    .into_iter()
+                    .map(|m| m.into_iter().filter(|(_, p)| !p.is_empty()).collect())
+                    .collect();
+                for set in &per_set {
+                    check_series(set.len(), max_series)?;
                 }
                 fetched.rollup.insert(
                     (tier, sel.key.clone()),
@@ -52,6 +183,17 @@ pub(crate) async fn fetch_all(
     Ok(fetched)
 }
 
+/// Storage stopped reading because the query went over its budget of series or samples.
+fn over_budget(max_series: usize) -> impl Fn(api::Error) -> Error {
+    move |e| match e.exhausted_budget() {
+        Some("series") => Error::TooManySeries { limit: max_series },
+        Some(_) => Error::TooManySamples {
+            phase: "query execution",
+        },
+        None => Error::Storage(e),
+    }
+}
+
 fn check_series(n: usize, max_series: usize) -> Result<()> {
     if max_series > 0 && n > max_series {
         return Err(Error::TooManySeries { limit: max_series });
@@ -59,81 +201,16 @@ fn check_series(n: usize, max_series: usize) -> Result<()> {
     Ok(())
 }
 
-fn request(
+fn selection(
     set: &[promql_parser::label::Matcher],
     start_ms: i64,
     end_ms: i64,
     tier: Tier,
-) -> SelectRequest {
-    SelectRequest {
+) -> api::Selection {
+    api::Selection {
         matchers: set.iter().map(to_storage_matcher).collect(),
         start_ms,
         end_ms,
         resolution: tier.resolution() as i32,
     }
-}
-
-/// The rollup points of one matcher set: from storage for buckets starting before the
-/// tier's completeness point, summarised from raw samples after it.
-async fn rollup_points(
-    reader: &dyn SampleReader,
-    set: &[promql_parser::label::Matcher],
-    sel: &Selection,
-    tier: Tier,
-    layout: &TierLayout,
-) -> Result<Vec<(Labels, Vec<Aggregate>)>> {
-    let width = tier.width_ms();
-    let complete = layout.complete_until(tier);
-    // The first bucket storage may not have complete: the one starting at or after it.
-    let first_open = if complete == i64::MAX {
-        i64::MAX
-    } else {
-        let b = bucket_start(complete, width);
-        if b == complete { b } else { b + width }
-    };
-    let mut by_labels: HashMap<Labels, Vec<Aggregate>> = HashMap::new();
-    if sel.min_ms < first_open {
-        let end = sel.max_ms.min(first_open - 1);
-        for s in reader
-            .select_aggregated(request(set, sel.min_ms, end, tier))
-            .await?
-        {
-            let points = s.points.into_iter().filter(|p| p.timestamp_ms < first_open);
-            by_labels
-                .entry(Labels::from(s.labels.as_slice()))
-                .or_default()
-                .extend(points);
-        }
-    }
-    // Raw samples complete the tier, unless storage holds nothing that recent.
-    if sel.max_ms >= first_open && first_open <= layout.complete_until(Tier::Raw) {
-        let from = sel.min_ms.max(first_open);
-        // Raw from one lookback earlier, for the increase into the first bucket.
-        let raw = reader
-            .select(request(
-                set,
-                from - INCREASE_LOOKBACK_MS,
-                sel.max_ms + width,
-                Tier::Raw,
-            ))
-            .await?;
-        for s in raw {
-            let samples: Vec<(i64, f64)> = s
-                .samples
-                .iter()
-                .map(|x| (x.timestamp_ms, x.value))
-                .collect();
-            let points = summarise(&samples, None, width)
-                .into_iter()
-                .filter(|p| p.timestamp_ms >= from && p.timestamp_ms <= sel.max_ms);
-            by_labels
-                .entry(Labels::from(s.labels.as_slice()))
-                .or_default()
-                .extend(points);
-        }
-    }
-    Ok(by_labels
-        .into_iter()
-        .filter(|(_, p)| !p.is_empty())
-        .collect())
 }

@@ -14,16 +14,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use telltale_storage_api::{
-    AggregatedSeries, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest, LateWrite,
-    LateWrites, MatchOp, Matcher, MatcherSet, Resolution, Result, SampleReader, SelectRequest,
-    SeriesRequest, TierInfo, TimeSeries, rollup,
+    Chunk, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest, LateWrite, LateWrites,
+    MatchOp, Matcher, MatcherSet, Resolution, Result, SampleReader, SelectRequest, Selection,
+    SeriesChunks, SeriesRequest, TierInfo, TimeSeries, rollup,
 };
 
 /// Series held in memory, answered with Prometheus matcher semantics.
 #[derive(Default)]
 pub struct MemoryReader {
     series: Mutex<Vec<TimeSeries>>,
-    selects: Mutex<Vec<SelectRequest>>,
+    selects: Mutex<Vec<Selection>>,
     /// Per resolution: retention (0 = unlimited) and completeness point.
     tiers: Mutex<HashMap<i32, (i64, Option<i64>)>>,
     /// Late writes so far, numbered from 1.
@@ -155,8 +155,8 @@ impl MemoryReader {
             .clear();
     }
 
-    /// The select requests received so far.
-    pub fn select_requests(&self) -> Vec<SelectRequest> {
+    /// The selections asked for so far.
+    pub fn select_requests(&self) -> Vec<Selection> {
         self.selects
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -194,63 +194,71 @@ fn limit<T>(mut v: Vec<T>, limit: u64) -> Vec<T> {
 
 #[async_trait::async_trait]
 impl SampleReader for MemoryReader {
-    async fn select(&self, req: SelectRequest) -> Result<Vec<TimeSeries>> {
-        let set = MatcherSet {
-            matchers: req.matchers.clone(),
-        };
-        let from = req.start_ms.max(self.horizon(Resolution::Raw));
-        let out = self
-            .matching(std::slice::from_ref(&set))
-            .into_iter()
-            .map(|mut s| {
-                s.samples
-                    .retain(|x| x.timestamp_ms >= from && x.timestamp_ms <= req.end_ms);
-                s
-            })
-            .filter(|s| !s.samples.is_empty())
-            .collect();
-        self.selects
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(req);
-        Ok(out)
-    }
-
-    /// Rollup points computed from the raw samples on every call (every tier complete).
-    async fn select_aggregated(&self, req: SelectRequest) -> Result<Vec<AggregatedSeries>> {
-        let (resolution, width) = match Resolution::try_from(req.resolution) {
-            Ok(Resolution::OneHour) => (Resolution::OneHour, 3_600_000),
-            _ => (Resolution::OneMinute, 60_000),
-        };
-        let from = req.start_ms.max(self.horizon(resolution));
-        let until = self.tier(resolution as i32).1.unwrap_or(i64::MAX);
-        let set = MatcherSet {
-            matchers: req.matchers.clone(),
-        };
-        let out = self
-            .matching(std::slice::from_ref(&set))
-            .into_iter()
-            .map(|s| {
+    /// Raw samples as stored; rollup points computed from the raw samples on every call
+    /// (every tier complete up to its completeness point). The request's budget is
+    /// enforced as storage enforces it.
+    async fn select(&self, req: SelectRequest) -> Result<Vec<SeriesChunks>> {
+        let mut out = Vec::new();
+        let (mut series, mut samples) = (0u64, 0u64);
+        for (i, sel) in req.selections.iter().enumerate() {
+            let set = MatcherSet {
+                matchers: sel.matchers.clone(),
+            };
+            let resolution = Resolution::try_from(sel.resolution).unwrap_or(Resolution::Raw);
+            let from = sel.start_ms.max(self.horizon(resolution));
+            for s in self.matching(std::slice::from_ref(&set)) {
                 let raw: Vec<(i64, f64)> = s
                     .samples
                     .iter()
                     .map(|x| (x.timestamp_ms, x.value))
+                    .filter(|(t, _)| {
+                        resolution != Resolution::Raw || (from..=sel.end_ms).contains(t)
+                    })
                     .collect();
-                let mut points = rollup::summarise(&raw, None, width);
-                points.retain(|p| {
-                    p.timestamp_ms >= from && p.timestamp_ms <= req.end_ms && p.timestamp_ms < until
-                });
-                AggregatedSeries {
-                    labels: s.labels,
-                    points,
+                let chunk = match resolution {
+                    Resolution::Raw => Chunk::from_samples(&raw),
+                    r => {
+                        let width = if r == Resolution::OneHour {
+                            3_600_000
+                        } else {
+                            60_000
+                        };
+                        let until = self.tier(r as i32).1.unwrap_or(i64::MAX);
+                        let mut points = rollup::summarise(&raw, None, width);
+                        points.retain(|p| {
+                            p.timestamp_ms >= from
+                                && p.timestamp_ms <= sel.end_ms
+                                && p.timestamp_ms < until
+                        });
+                        Chunk::from_points(&points)
+                    }
+                };
+                let Some(chunk) = chunk else { continue };
+                series += 1;
+                samples += u64::from(chunk.count);
+                if req.max_series > 0 && series > req.max_series {
+                    return Err(telltale_storage_api::Error::over_budget(
+                        "series",
+                        req.max_series,
+                    ));
                 }
-            })
-            .filter(|s| !s.points.is_empty())
-            .collect();
+                if req.max_samples > 0 && samples > req.max_samples {
+                    return Err(telltale_storage_api::Error::over_budget(
+                        "samples",
+                        req.max_samples,
+                    ));
+                }
+                out.push(SeriesChunks {
+                    selection: i as u32,
+                    labels: s.labels,
+                    chunks: vec![chunk],
+                });
+            }
+        }
         self.selects
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(req);
+            .extend(req.selections);
         Ok(out)
     }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use telltale_query::testing::MemoryReader;
 use telltale_query::{Engine, EngineOptions, Error, router};
 use telltale_storage_api::{
-    AggregatedSeries, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result as StorageResult,
-    SampleReader, SelectRequest, SeriesRequest, TimeSeries,
+    InfoResponse, LabelNamesRequest, LabelValuesRequest, Result as StorageResult, SampleReader,
+    SelectRequest, SeriesChunks, SeriesRequest, TimeSeries,
 };
 
 /// Two series `x{i="1"|"2"}`, a sample every 15s for 10 minutes.
@@ -28,12 +28,9 @@ struct Slow {
 
 #[async_trait::async_trait]
 impl SampleReader for Slow {
-    async fn select(&self, req: SelectRequest) -> StorageResult<Vec<TimeSeries>> {
+    async fn select(&self, req: SelectRequest) -> StorageResult<Vec<SeriesChunks>> {
         tokio::time::sleep(self.delay).await;
         self.inner.select(req).await
-    }
-    async fn select_aggregated(&self, req: SelectRequest) -> StorageResult<Vec<AggregatedSeries>> {
-        self.inner.select_aggregated(req).await
     }
     async fn info(&self) -> StorageResult<InfoResponse> {
         self.inner.info().await

@@ -3,7 +3,7 @@
 //! sample per (series, timestamp) and each arrives exactly once.
 //!
 //! The storage is a gRPC server in this test process speaking the storage API, which
-//! applies a write and de-duplicates like the replicated cluster does (telltale-raft's
+//! applies a write and de-duplicates like the replicated cluster does (telltale-replica's
 //! `SmMeta::is_duplicate`: per writer id, a batch number at or below the last applied
 //! one changes nothing) and answers only after a pause: a kill during that pause is a
 //! crash between storage applying a batch and the queue's cursor write. The replaying
@@ -24,7 +24,8 @@ use telltale_storage_api::pb::{
     SelectResponse, SeriesRequest, SeriesResponse, StringsResponse, WriteRequest, WriteResponse,
 };
 use telltale_storage_api::{
-    GrpcStorage, HEADER_BATCH_SEQ, HEADER_WRITER_ID, Label, Sample, SampleWriter, TimeSeries,
+    GrpcStorage, Label, Sample, SampleWriter, TimeSeries,
+    headers::{HEADER_BATCH_SEQ, HEADER_WRITER_ID},
 };
 use tonic::{Request, Response, Status};
 
@@ -94,7 +95,12 @@ impl Storage for Service {
         }))
     }
 
-    async fn select(&self, _: Request<SelectRequest>) -> Result<Response<SelectResponse>, Status> {
+    type SelectStream = futures::stream::Empty<Result<SelectResponse, Status>>;
+
+    async fn select(
+        &self,
+        _: Request<SelectRequest>,
+    ) -> Result<Response<Self::SelectStream>, Status> {
         Err(Status::unimplemented("select"))
     }
 

@@ -15,9 +15,9 @@ use anyhow::Context;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use telltale_raft::pb::StatusRequest;
-use telltale_raft::pb::raft_client::RaftClient;
-use telltale_raft::{Shard, ShardMap, ShardedOptions, ShardedStorage};
+use telltale_storage_api::cluster::{Shard, ShardMap, ShardedOptions, ShardedStorage};
+use telltale_storage_api::raft_pb::StatusRequest;
+use telltale_storage_api::raft_pb::raft_client::RaftClient;
 use telltale_storage_api::{SampleReader, SampleWriter};
 use tokio::process::{Child, Command};
 
@@ -134,7 +134,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     let mut shards = Vec::new();
     for shard in 0..args.shards {
         let ports: Vec<u16> = (0..args.replicas)
-            .map(|_| telltale_raft::loopback::stable_port())
+            .map(|_| telltale_replica::loopback::stable_port())
             .collect::<Result<_, _>>()
             .context("cannot pick the replicas' ports")?;
         let peers: Vec<String> = ports
@@ -285,8 +285,8 @@ async fn supervise(cluster: Arc<Cluster>) {
     }
 }
 
-async fn replica_status(address: &str) -> Option<telltale_raft::pb::StatusResponse> {
-    let channel = telltale_raft::network::channel(address).ok()?;
+async fn replica_status(address: &str) -> Option<telltale_storage_api::raft_pb::StatusResponse> {
+    let channel = telltale_storage_api::client::channel(address).ok()?;
     let mut client = RaftClient::new(channel);
     let mut req = tonic_request(StatusRequest {});
     req.set_timeout(Duration::from_millis(800));

@@ -1,6 +1,6 @@
-//! `telltale storage`: one storage node — a single node with the engine's own write-ahead
-//! log, or (with `--peers`) one replica of a shard's Raft group — and [`client`], the
-//! storage client the other components build from `--storage` or `--shard-map`.
+//! `telltale storage`: one replica of a shard's Raft group (without `--peers`, a group of
+//! one, as in standalone) — and [`client`], the storage client the other components
+//! build from `--storage` or `--shard-map`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,39 +8,37 @@ use std::time::Duration;
 
 use anyhow::Context;
 use prometheus::Registry;
-use telltale_raft::{Peers, RaftOptions, Replica, ReplicaConfig, ShardedOptions, ShardedStorage};
+use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
+use telltale_storage_api::cluster::{ShardedOptions, ShardedStorage};
 use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter};
 
-use crate::cli::{EngineArgs, StorageArgs};
+use crate::cli::StorageArgs;
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: StorageArgs) -> anyhow::Result<()> {
-    match (&args.peers, args.replica_id) {
-        (Some(peers), Some(id)) => run_replica(&args, peers, id).await,
-        _ => run_single(args).await,
-    }
+    run_replica(&args).await
 }
 
-async fn run_single(args: StorageArgs) -> anyhow::Result<()> {
+/// One replica of a shard: storage and Raft gRPC on `--grpc-listen`. Without `--peers`
+/// the group has this one replica (id 1), reached at its own gRPC address.
+async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
     let registry = ops::new_registry("storage")?;
-    let (engine, _maintenance) = open_engine(&args.data_dir, &args.engine, &registry).await?;
+    // Bind before starting Raft so peers reach us as soon as we vote.
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
     let http = ops::bind(args.listen, "HTTP").await?;
-    let shutdown = Shutdown::on_signals();
-    let readiness = Readiness::default();
-    tracing::info!(grpc = %grpc.local_addr()?, http = %http.local_addr()?, data_dir = %args.data_dir.display(), "storage node started");
-    readiness.set_ready();
-    let grpc_task = telltale_storage::serve(engine, grpc, shutdown.clone().wait());
-    let http_task = ops::serve_http(http, ops::router(&registry, readiness), shutdown);
-    let (g, h) = tokio::join!(grpc_task, http_task);
-    g.context("storage gRPC server failed")?;
-    h
-}
-
-/// One replica of a shard: storage and Raft gRPC on `--grpc-listen`.
-async fn run_replica(args: &StorageArgs, peers: &str, id: u64) -> anyhow::Result<()> {
-    let registry = ops::new_registry("storage")?;
-    let peers = Peers::parse(peers)?;
+    let (peers, id) = match (&args.peers, args.replica_id) {
+        (Some(peers), Some(id)) => (Peers::parse(peers)?, id),
+        _ => {
+            let mut own = grpc.local_addr()?;
+            if own.ip().is_unspecified() {
+                own.set_ip([127, 0, 0, 1].into());
+            }
+            (
+                Peers(std::collections::BTreeMap::from([(1, own.to_string())])),
+                1,
+            )
+        }
+    };
     let election = args.raft_election_timeout.as_duration();
     let config = ReplicaConfig {
         data_dir: args.data_dir.clone(),
@@ -52,15 +50,13 @@ async fn run_replica(args: &StorageArgs, peers: &str, id: u64) -> anyhow::Result
             heartbeat: election / 5,
             election_timeout_min: election,
             election_timeout_max: election * 2,
-            snapshot_every: args.raft_snapshot_every,
-            logs_to_keep: args.raft_logs_to_keep,
+            snapshot_every: args.raft_log.raft_snapshot_every,
+            log_max_bytes: args.raft_log.raft_log_max_bytes,
+            logs_to_keep: args.raft_log.raft_logs_to_keep,
         },
     };
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
-    // Bind before starting Raft so peers reach us as soon as we vote.
-    let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
-    let http = ops::bind(args.listen, "HTTP").await?;
     let replica = Replica::start(config, &registry)
         .await
         .with_context(|| format!("cannot start replica {id} in {}", args.data_dir.display()))?;
@@ -117,26 +113,4 @@ pub fn client(
             Ok((Arc::new(grpc.clone()), Arc::new(grpc)))
         }
     }
-}
-
-/// Opens (creating if needed) the engine under `dir` and starts its background work
-/// (flushes, rollups, retention), which runs until the returned handle is dropped.
-async fn open_engine(
-    dir: &Path,
-    args: &EngineArgs,
-    registry: &Registry,
-) -> anyhow::Result<(Arc<telltale_storage::Engine>, telltale_storage::Maintenance)> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    let dir = dir.to_path_buf();
-    let registry = registry.clone();
-    let opts = args.options();
-    let engine = tokio::task::spawn_blocking(move || {
-        telltale_storage::Engine::open(&dir, opts, &registry)
-            .with_context(|| format!("cannot open storage in {}", dir.display()))
-    })
-    .await??;
-    let engine = Arc::new(engine);
-    let maintenance = engine.start_maintenance(Duration::from_secs(1));
-    Ok((engine, maintenance))
 }

@@ -1,89 +1,10 @@
-//! [`WriteCommand`]: one validated write, the unit the engine applies. Its encoding is
-//! the write-ahead log record today and the Raft log entry tomorrow, so applying the same
-//! commands in the same order always gives the same state.
-
-use telltale_storage_api::TimeSeries;
+//! The log record: one write, the unit the engine applies and the payload of a Raft log
+//! entry ([`RecordWriter`], [`decode_log_record`]). Applying the same records in the same
+//! order always gives the same state.
 
 use crate::chunk::bits::{put_uvarint, put_varint, read_uvarint, unzigzag};
 use crate::error::{Error, Result};
-use crate::labels::{LabelSet, render_labels};
-
-/// One series of a command: canonical labels, samples in time order (equal timestamps
-/// keep their request order, so the last one is applied last and wins).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesSamples {
-    pub labels: LabelSet,
-    pub samples: Vec<(i64, f64)>,
-}
-
-/// A validated write: every series well-formed, samples sorted.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WriteCommand {
-    pub series: Vec<SeriesSamples>,
-}
-
-impl WriteCommand {
-    /// Validates every series of a request; the first bad one rejects the whole request.
-    /// Series without samples are dropped.
-    pub fn validate(series: Vec<TimeSeries>) -> Result<Self> {
-        let series = series
-            .into_iter()
-            .enumerate()
-            .map(|(index, ts)| {
-                let labels =
-                    LabelSet::from_labels(&ts.labels).map_err(|reason| Error::InvalidSeries {
-                        index,
-                        labels: render_labels(&ts.labels),
-                        reason,
-                    })?;
-                let mut samples: Vec<(i64, f64)> = ts
-                    .samples
-                    .iter()
-                    .map(|s| (s.timestamp_ms, s.value))
-                    .collect();
-                // Stable: duplicates stay in request order.
-                samples.sort_by_key(|(t, _)| *t);
-                Ok(SeriesSamples { labels, samples })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(WriteCommand {
-            series: series
-                .into_iter()
-                .filter(|s| !s.samples.is_empty())
-                .collect(),
-        })
-    }
-
-    pub fn sample_count(&self) -> usize {
-        self.series.iter().map(|s| s.samples.len()).sum()
-    }
-
-    /// The log record (see [`RecordWriter`]).
-    pub fn encode(&self) -> Vec<u8> {
-        let mut w = RecordWriter::new(self.series.len());
-        for s in &self.series {
-            w.series(s.labels.iter(), &s.samples);
-        }
-        w.finish()
-    }
-
-    /// Decodes a log record written by [`WriteCommand::encode`] (or a [`RecordWriter`]
-    /// that named every series by its labels).
-    pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let series = decode_record(bytes)
-            .ok_or_else(|| corrupt_record(bytes))?
-            .into_iter()
-            .map(|(series, samples)| match series {
-                RecordSeries::Labels(labels) => Ok(SeriesSamples { labels, samples }),
-                RecordSeries::Id(id) => Err(Error::Corrupt {
-                    what: "log record",
-                    detail: format!("names series {id} by id where labels are required"),
-                }),
-            })
-            .collect::<Result<_>>()?;
-        Ok(WriteCommand { series })
-    }
-}
+use crate::labels::LabelSet;
 
 /// How a log record names a series: by its labels, or, for a series the engine already
 /// stored, by its id (ids are never reused, and a series is stored in the same atomic
@@ -225,51 +146,14 @@ fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use telltale_storage_api::{Label, Sample};
 
     use super::*;
 
     proptest! {
         #[test]
         fn garbage_records_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let _ = WriteCommand::decode(&bytes);
+            let _ = decode_log_record(&bytes);
         }
-    }
-
-    fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-        TimeSeries {
-            labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
-            samples: samples
-                .iter()
-                .map(|&(timestamp_ms, value)| Sample {
-                    timestamp_ms,
-                    value,
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn sorts_samples_keeping_duplicates_in_request_order_and_round_trips() {
-        let cmd = WriteCommand::validate(vec![
-            series(
-                &[("job", "a"), ("__name__", "up")],
-                &[(3, 1.0), (1, 2.0), (3, 3.0), (-5, 4.0)],
-            ),
-            series(&[("__name__", "empty")], &[]),
-        ])
-        .unwrap();
-        assert_eq!(cmd.series.len(), 1);
-        assert_eq!(
-            cmd.series[0].labels.to_string(),
-            r#"{__name__="up", job="a"}"#
-        );
-        assert_eq!(
-            cmd.series[0].samples,
-            vec![(-5, 4.0), (1, 2.0), (3, 1.0), (3, 3.0)]
-        );
-        assert_eq!(WriteCommand::decode(&cmd.encode()).unwrap(), cmd);
-        assert!(WriteCommand::decode(b"\xff\xff").is_err());
     }
 
     proptest! {
@@ -313,44 +197,29 @@ mod tests {
     }
 
     #[test]
-    fn version_1_records_still_decode_and_commands_refuse_ids() {
-        // Version 1 as the previous release wrote it: one series {__name__="up"}, one
-        // sample (t=5, 1.0).
+    fn version_1_records_still_decode() {
+        // Version 1 as the release before id-named series wrote it: one series
+        // {__name__="up"}, one sample (t=5, 1.0).
         let mut v1 = vec![1u8, 1, 1, 8];
         v1.extend_from_slice(b"__name__");
         v1.push(2);
         v1.extend_from_slice(b"up");
         v1.extend_from_slice(&[1, 10]);
         v1.extend_from_slice(&1.0f64.to_bits().to_le_bytes());
-        let cmd = WriteCommand::decode(&v1).unwrap();
-        assert_eq!(cmd.series[0].labels.to_string(), r#"{__name__="up"}"#);
-        assert_eq!(cmd.series[0].samples, vec![(5, 1.0)]);
+        let items = decode_log_record(&v1).unwrap();
+        assert_eq!(items.len(), 1);
+        match &items[0].0 {
+            RecordSeries::Labels(l) => assert_eq!(l.to_string(), r#"{__name__="up"}"#),
+            other => panic!("named by {other:?}"),
+        }
+        assert_eq!(items[0].1, vec![(5, 1.0)]);
 
         let mut w = RecordWriter::new(1);
         w.known(41, &[(5, 1.0)]);
-        let by_id = w.finish();
         assert_eq!(
-            decode_log_record(&by_id).unwrap(),
+            decode_log_record(&w.finish()).unwrap(),
             vec![(RecordSeries::Id(41), vec![(5, 1.0)])]
         );
-        let err = WriteCommand::decode(&by_id).unwrap_err().to_string();
-        assert!(err.contains("by id"), "{err}");
         assert!(decode_log_record(&[3, 0]).is_err(), "unknown version");
-    }
-
-    #[test]
-    fn one_bad_series_rejects_the_request_and_names_it() {
-        let err = WriteCommand::validate(vec![
-            series(&[("__name__", "up")], &[(1, 1.0)]),
-            series(&[("__name__", "up"), ("bad-name", "x")], &[(1, 1.0)]),
-        ])
-        .unwrap_err();
-        assert!(err.is_invalid_argument());
-        let msg = err.to_string();
-        assert!(msg.starts_with("invalid series #1 {"), "{msg}");
-        assert!(
-            msg.contains("label name \"bad-name\" is not valid"),
-            "{msg}"
-        );
     }
 }

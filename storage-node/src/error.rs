@@ -2,7 +2,7 @@
 
 /// What can go wrong in the storage node. Each error is either the caller's fault
 /// ([`Error::is_invalid_argument`]) or ours; [`Error::metric_label`] names it for metrics
-/// and `From<Error> for tonic::Status` maps it to a gRPC status.
+/// (the replica maps it to a gRPC status).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A series of a write request is malformed; the whole request was rejected.
@@ -24,6 +24,9 @@ pub enum Error {
     /// The request's time range is inverted.
     #[error("invalid time range: start {start_ms} ms is after end {end_ms} ms")]
     InvalidTimeRange { start_ms: i64, end_ms: i64 },
+    /// A select would answer more than its budget allows; reading stopped.
+    #[error("the query would read more than {limit} {what}")]
+    OverBudget { what: &'static str, limit: u64 },
     /// A request argument other than series, matchers and times is wrong.
     #[error("invalid argument {name}: {reason}")]
     InvalidArgument { name: &'static str, reason: String },
@@ -42,9 +45,6 @@ pub enum Error {
     /// The self-metrics could not be registered.
     #[error("registering self-metrics: {0}")]
     Metrics(#[from] prometheus::Error),
-    /// The gRPC server failed.
-    #[error("gRPC transport: {0}")]
-    Transport(#[from] tonic::transport::Error),
     /// A blocking task running engine work panicked or was cancelled.
     #[error("engine task failed: {0}")]
     Task(String),
@@ -72,18 +72,8 @@ impl Error {
             Error::Io { .. } | Error::Backend { .. } => "backend",
             Error::Corrupt { .. } => "corrupt",
             Error::Metrics(_) => "metrics",
-            Error::Transport(_) => "transport",
+            Error::OverBudget { .. } => "over_budget",
             _ => "internal",
-        }
-    }
-}
-
-impl From<Error> for tonic::Status {
-    fn from(e: Error) -> Self {
-        if e.is_invalid_argument() {
-            tonic::Status::invalid_argument(e.to_string())
-        } else {
-            tonic::Status::internal(e.to_string())
         }
     }
 }
@@ -95,24 +85,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bad_input_maps_to_invalid_argument_and_the_rest_to_internal() {
+    fn bad_input_is_told_apart_by_its_metric_label() {
         let bad = Error::InvalidTimeRange {
             start_ms: 2,
             end_ms: 1,
         };
+        assert!(bad.is_invalid_argument());
         assert_eq!(bad.metric_label(), "invalid_argument");
-        assert_eq!(
-            tonic::Status::from(bad).code(),
-            tonic::Code::InvalidArgument
-        );
-
         let ours = Error::Backend {
             op: "write",
             message: "disk full".into(),
         };
+        assert!(!ours.is_invalid_argument());
         assert_eq!(ours.metric_label(), "backend");
-        let status = tonic::Status::from(ours);
-        assert_eq!(status.code(), tonic::Code::Internal);
-        assert!(status.message().contains("disk full"));
+        let over = Error::OverBudget {
+            what: "samples",
+            limit: 3,
+        };
+        assert_eq!(over.metric_label(), "over_budget");
+        assert_eq!(over.to_string(), "the query would read more than 3 samples");
     }
 }

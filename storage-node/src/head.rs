@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::chunk::samples::SampleAppender;
+use crate::engine::sessions::Sessions;
 use crate::hashing::IdMap;
 
 /// The unflushed samples of one series.
@@ -109,6 +110,8 @@ pub struct Frozen {
     pub min_ts: Option<i64>,
     /// The applier's metadata as of `seq`.
     pub meta: Vec<u8>,
+    /// The last batch per writer as of `seq`.
+    pub sessions: Sessions,
 }
 
 #[cfg(test)]

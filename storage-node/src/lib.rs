@@ -1,33 +1,30 @@
-//! The storage node of Telltale: a time-series engine over RocksDB and the gRPC server
-//! that exposes it through the storage contract (`telltale-storage-api`).
+//! The time-series engine of a Telltale storage replica, over RocksDB. The replica
+//! (`telltale-replica`) drives it from its Raft log and serves it over gRPC.
 //!
 //! ```text
-//!  GrpcStorage (client) --gRPC--> GrpcService --spawn_blocking--> Engine
-//!   write: WriteCommand --> log record + index (one synced batch) --> Head (Gorilla)
+//!   prepare: request --> log record (stored series by id) --> the Raft log
+//!   apply:   log record --> index + chunks (one batch) --> Head (Gorilla)
 //!   flush: Head --> raw chunks, one per (day, series)          [background]
 //!   rollup: raw --> 1m points --> 1h points                    [background]
 //!   retention: drop whole day partitions per tier              [background]
-//!   select: day postings --> matchers --> head + chunks merged (raw or a rollup tier)
+//!   select: day postings --> matchers --> stored chunks (raw or a rollup tier) passed
+//!           through, overlaps and the head merged into new chunks, within a budget
 //! ```
 //!
-//! - [`Engine`] validates and durably appends samples and answers selects and index
-//!   queries with Prometheus matcher semantics ([`matcher::Selector`]); its
-//!   [`Engine::apply`] is deterministic, so a Raft log can drive it, and
-//!   [`Engine::checkpoint`] is its snapshot.
-//! - [`serve`] runs the gRPC service on a listener; [`grpc_service`] gives the service
-//!   to callers composing their own tonic server.
+//! - [`Engine`] validates writes ([`Engine::prepare`]), applies them deterministically
+//!   ([`Engine::apply`], so a Raft log drives it and replays it) and answers selects and
+//!   index queries with Prometheus matcher semantics ([`matcher::Selector`]);
+//!   [`Engine::snapshot`] is its snapshot.
 //! - Only the private `store` module knows RocksDB (column families and key layouts).
 
-/// Compressed chunks of samples and of rollup points.
-pub mod chunk;
-/// The write command: the unit applied, logged and (later) replicated.
+/// Compressed chunks of samples and of rollup points (the storage contract's codecs).
+pub use telltale_storage_api::chunk;
+/// The log record: the unit prepared, logged (replicated) and applied.
 pub mod command;
-/// The engine: open, recovery, write, read, flush, rollup and retention.
+/// The engine: open, prepare and apply, read, flush, rollup and retention.
 pub mod engine;
 /// The crate's error type and its mapping to gRPC statuses.
 pub mod error;
-/// The gRPC service and server.
-pub mod grpc;
 /// Fast hashing for maps keyed by ids, and the label set hash.
 pub mod hashing;
 /// The in-memory head of unflushed samples.
@@ -47,9 +44,10 @@ mod store;
 /// Storage tiers (raw, 1m, 1h) and their retention.
 pub mod tier;
 
-pub use command::WriteCommand;
+pub use engine::apply::{Applied, PreparedWrite};
 pub use engine::maintenance::Maintenance;
+pub use engine::read::IndexQuery;
+pub use engine::select::{ChunkData, Encoding, SelectSpec, SelectionSpec, SeriesData};
 pub use engine::{Engine, EngineOptions};
 pub use error::{Error, Result};
-pub use grpc::{GrpcService, grpc_service, serve};
 pub use tier::{Retention, Tier};

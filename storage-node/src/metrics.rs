@@ -19,7 +19,7 @@ pub struct EngineMetrics {
     pub samples_appended: IntCounter,
     /// `telltale_storage_write_requests_total{result}`: `ok` or an error's metric label.
     pub write_requests: IntCounterVec,
-    /// `telltale_storage_write_duration_seconds`: validate + commit (incl. fsync).
+    /// `telltale_storage_write_duration_seconds`: applying a write (index, batch, head).
     pub write_duration: Histogram,
     /// `telltale_storage_select_duration_seconds`: one select, index and samples.
     pub select_duration: Histogram,
@@ -35,6 +35,8 @@ pub struct EngineMetrics {
     /// `telltale_storage_samples_backfilled_total`: samples older than the out-of-order
     /// window, written straight to their partition.
     pub samples_backfilled: IntCounter,
+    /// `telltale_storage_raw_chunks_compacted_total`: raw chunks merged into larger ones.
+    pub chunks_compacted: IntCounter,
     /// `telltale_storage_flushes_total{result}`.
     pub flushes: IntCounterVec,
     /// `telltale_storage_flush_duration_seconds`.
@@ -109,6 +111,10 @@ impl EngineMetrics {
             samples_backfilled: IntCounter::new(
                 "telltale_storage_samples_backfilled_total",
                 "Samples older than the out-of-order window, written straight to disk.",
+            )?,
+            chunks_compacted: IntCounter::new(
+                "telltale_storage_raw_chunks_compacted_total",
+                "Raw chunks merged with their neighbours in an hour window.",
             )?,
             flushes: IntCounterVec::new(
                 Opts::new("telltale_storage_flushes_total", "Head flushes by result."),
@@ -195,6 +201,7 @@ impl EngineMetrics {
             Box::new(self.head_bytes.clone()),
             Box::new(self.samples_out_of_order.clone()),
             Box::new(self.samples_backfilled.clone()),
+            Box::new(self.chunks_compacted.clone()),
             Box::new(self.flushes.clone()),
             Box::new(self.flush_duration.clone()),
             Box::new(self.flushed_seq.clone()),

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use prometheus::Registry;
 use proptest::prelude::*;
-use telltale_storage::{Engine, EngineOptions, Error};
-use telltale_storage_api::{
-    Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher, MatcherSet, Sample,
-    SelectRequest, SeriesRequest, TimeSeries,
-};
+use telltale_storage::{Engine, EngineOptions, Error, Tier};
+use telltale_storage_api::{Label, MatchOp, Matcher, MatcherSet, Sample, TimeSeries};
+
+mod common;
+use common::{Selected, index, select_tier};
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
@@ -27,22 +27,12 @@ fn eq(name: &str, value: &str) -> Matcher {
     Matcher::new(MatchOp::Equal, name, value)
 }
 
-fn select(engine: &Engine, matchers: Vec<Matcher>, start_ms: i64, end_ms: i64) -> Vec<TimeSeries> {
-    engine
-        .select(&SelectRequest {
-            matchers,
-            start_ms,
-            end_ms,
-            ..SelectRequest::default()
-        })
-        .unwrap()
+fn select(engine: &Engine, matchers: Vec<Matcher>, start_ms: i64, end_ms: i64) -> Vec<Selected> {
+    select_tier(engine, &matchers, start_ms, end_ms, Tier::Raw).unwrap()
 }
 
-fn samples_of(ts: &TimeSeries) -> Vec<(i64, f64)> {
-    ts.samples
-        .iter()
-        .map(|s| (s.timestamp_ms, s.value))
-        .collect()
+fn samples_of(s: &Selected) -> Vec<(i64, f64)> {
+    s.samples.clone()
 }
 
 fn open(dir: &Path) -> Engine {
@@ -66,7 +56,7 @@ fn write_select_and_reopen() {
     let registry = Registry::new();
     let engine = Engine::open(dir.path(), EngineOptions::default(), &registry).unwrap();
     let written = engine
-        .write(vec![
+        .apply_write(&[
             series(
                 &[("__name__", "up"), ("job", "node")],
                 &[(-20, 1.0), (10, 2.0), (30, 3.0)],
@@ -98,7 +88,7 @@ fn write_select_and_reopen() {
         assert_eq!(samples_of(&got[0]), vec![(10, 5.0)]);
         assert_eq!(got[1].label("job"), Some("node"));
         assert_eq!(samples_of(&got[1]), vec![(-20, 1.0), (10, 2.0)]);
-        assert_eq!(got[1].labels[0].name, "__name__");
+        assert_eq!(got[1].labels[0].0, "__name__");
 
         let later = select(engine, vec![eq("__name__", "up")], 11, 1000);
         assert_eq!(
@@ -109,6 +99,8 @@ fn write_select_and_reopen() {
         assert_eq!(samples_of(&later[0]), vec![(30, 3.0)]);
     };
     check(&engine);
+    // Applied writes are durable from a flush on (until then the caller's log holds them).
+    engine.flush().unwrap();
     drop(engine);
     assert_eq!(
         registry.gather().len(),
@@ -121,15 +113,13 @@ fn write_select_and_reopen() {
     assert_eq!(metric(&registry, "telltale_storage_series"), 3.0);
     // New series after a reopen get fresh ids: nothing old is overwritten.
     engine
-        .write(vec![series(
-            &[("__name__", "up"), ("job", "db")],
-            &[(10, 9.0)],
-        )])
+        .apply_write(&[series(&[("__name__", "up"), ("job", "db")], &[(10, 9.0)])])
         .unwrap();
     let got = select(&engine, vec![eq("__name__", "up")], i64::MIN, i64::MAX);
     let jobs: Vec<_> = got.iter().map(|t| t.label("job").unwrap()).collect();
     assert_eq!(jobs, vec!["api", "db", "node"]);
     assert_eq!(samples_of(&got[2]), vec![(-20, 1.0), (10, 2.0), (30, 3.0)]);
+    engine.flush().unwrap();
     drop(engine);
     let engine = open(dir.path());
     assert_eq!(
@@ -147,7 +137,7 @@ fn a_rejected_batch_writes_nothing() {
     let registry = Registry::new();
     let engine = Engine::open(dir.path(), EngineOptions::default(), &registry).unwrap();
     let err = engine
-        .write(vec![
+        .apply_write(&[
             series(&[("__name__", "up"), ("job", "a")], &[(1, 1.0)]),
             series(
                 &[("__name__", "up"), ("job", "a"), ("job", "b")],
@@ -169,12 +159,7 @@ fn a_rejected_batch_writes_nothing() {
     );
     let nothing = |engine: &Engine| {
         assert!(select(engine, vec![eq("__name__", "up")], i64::MIN, i64::MAX).is_empty());
-        let all = engine.series(&SeriesRequest {
-            match_sets: vec![],
-            start_ms: i64::MIN,
-            end_ms: i64::MAX,
-            limit: 0,
-        });
+        let all = engine.series(&index(&[], i64::MIN, i64::MAX, 0));
         assert!(all.unwrap().is_empty());
     };
     nothing(&engine);
@@ -188,19 +173,16 @@ fn duplicate_timestamps_last_write_wins() {
     let engine = open(dir.path());
     let labels = [("__name__", "temp")];
     engine
-        .write(vec![series(&labels, &[(5, 1.0), (1, 0.5), (5, 2.0)])])
+        .apply_write(&[series(&labels, &[(5, 1.0), (1, 0.5), (5, 2.0)])])
         .unwrap();
     let got = select(&engine, vec![eq("__name__", "temp")], 0, 10);
     assert_eq!(samples_of(&got[0]), vec![(1, 0.5), (5, 2.0)]);
 
     // The same series twice in one request, then again in a later request.
     engine
-        .write(vec![
-            series(&labels, &[(1, 10.0)]),
-            series(&labels, &[(1, 11.0)]),
-        ])
+        .apply_write(&[series(&labels, &[(1, 10.0)]), series(&labels, &[(1, 11.0)])])
         .unwrap();
-    engine.write(vec![series(&labels, &[(5, 3.0)])]).unwrap();
+    engine.apply_write(&[series(&labels, &[(5, 3.0)])]).unwrap();
     let got = select(&engine, vec![eq("__name__", "temp")], 0, 10);
     assert_eq!(got.len(), 1);
     assert_eq!(samples_of(&got[0]), vec![(1, 11.0), (5, 3.0)]);
@@ -212,7 +194,7 @@ fn stale_markers_and_extreme_timestamps_round_trip() {
     let engine = open(dir.path());
     let stale = f64::from_bits(0x7ff0_0000_0000_0002);
     engine
-        .write(vec![series(
+        .apply_write(&[series(
             &[("__name__", "m")],
             &[(i64::MIN, 1.0), (0, stale), (i64::MAX, -0.0)],
         )])
@@ -220,30 +202,25 @@ fn stale_markers_and_extreme_timestamps_round_trip() {
     let got = select(&engine, vec![eq("__name__", "m")], i64::MIN, i64::MAX);
     let s = &got[0].samples;
     assert_eq!(s.len(), 3);
-    assert_eq!(s[0].timestamp_ms, i64::MIN);
-    assert_eq!(s[1].value.to_bits(), stale.to_bits());
-    assert_eq!(s[2].timestamp_ms, i64::MAX);
-    assert!(s[2].value.is_sign_negative());
+    assert_eq!(s[0].0, i64::MIN);
+    assert_eq!(s[1].1.to_bits(), stale.to_bits());
+    assert_eq!(s[2].0, i64::MAX);
+    assert!(s[2].1.is_sign_negative());
 }
 
 #[test]
 fn empty_requests_and_series_without_samples_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    assert_eq!(engine.write(vec![]).unwrap(), 0);
+    assert_eq!(engine.apply_write(&[]).unwrap(), 0);
     assert_eq!(
         engine
-            .write(vec![series(&[("__name__", "m")], &[])])
+            .apply_write(&[series(&[("__name__", "m")], &[])])
             .unwrap(),
         0
     );
     let names = engine
-        .label_names(&LabelNamesRequest {
-            match_sets: vec![],
-            start_ms: i64::MIN,
-            end_ms: i64::MAX,
-            limit: 0,
-        })
+        .label_names(&index(&[], i64::MIN, i64::MAX, 0))
         .unwrap();
     assert!(names.is_empty());
 }
@@ -252,29 +229,19 @@ fn empty_requests_and_series_without_samples_write_nothing() {
 fn select_rejects_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    let req = |matchers, start_ms, end_ms| SelectRequest {
-        matchers,
-        start_ms,
-        end_ms,
-        ..SelectRequest::default()
+    let select = |matchers: Vec<Matcher>, start, end| {
+        select_tier(&engine, &matchers, start, end, Tier::Raw).map(|_| ())
     };
     let empty_only = vec![Matcher::new(MatchOp::Regex, "job", ".*"), eq("zone", "")];
-    let err = engine.select(&req(empty_only, 0, 1)).unwrap_err();
+    let err = select(empty_only, 0, 1).unwrap_err();
     assert_eq!(
         err.to_string(),
         "vector selector must contain at least one non-empty matcher"
     );
-    let err = engine
-        .select(&req(vec![eq("__name__", "up")], 2, 1))
-        .unwrap_err();
+    let err = select(vec![eq("__name__", "up")], 2, 1).unwrap_err();
     assert!(matches!(err, Error::InvalidTimeRange { .. }));
     let bad_re = vec![Matcher::new(MatchOp::Regex, "job", "a(")];
-    assert!(
-        engine
-            .select(&req(bad_re, 0, 1))
-            .unwrap_err()
-            .is_invalid_argument()
-    );
+    assert!(select(bad_re, 0, 1).unwrap_err().is_invalid_argument());
 }
 
 #[test]
@@ -290,7 +257,7 @@ fn concurrent_writers_share_new_series() {
                     let ts = t * 100 + i;
                     let shard = (i % 3).to_string();
                     engine
-                        .write(vec![series(
+                        .apply_write(&[series(
                             &[("__name__", "c"), ("shard", &shard)],
                             &[(ts, ts as f64)],
                         )])
@@ -300,6 +267,7 @@ fn concurrent_writers_share_new_series() {
         }
     });
     assert_eq!(metric(&registry, "telltale_storage_series"), 3.0);
+    engine.flush().unwrap();
     drop(engine);
     let engine = open(dir.path());
     let got = select(&engine, vec![eq("__name__", "c")], i64::MIN, i64::MAX);
@@ -307,13 +275,13 @@ fn concurrent_writers_share_new_series() {
     let total: usize = got.iter().map(|t| t.samples.len()).sum();
     assert_eq!(total, 40);
     for t in &got {
-        assert!(t.samples.iter().all(|s| s.value == s.timestamp_ms as f64));
+        assert!(t.samples.iter().all(|&(t, v)| v == t as f64));
     }
 }
 
 fn fixture(engine: &Engine) {
     engine
-        .write(vec![
+        .apply_write(&[
             series(
                 &[("__name__", "up"), ("job", "node"), ("zone", "a")],
                 &[(100, 1.0)],
@@ -338,7 +306,7 @@ fn matchers_follow_prometheus_semantics() {
             .map(|t| {
                 let l = &t.labels;
                 l.iter()
-                    .map(|l| format!("{}={}", l.name, l.value))
+                    .map(|(name, value)| format!("{name}={value}"))
                     .collect::<Vec<_>>()
                     .join(",")
             })
@@ -383,54 +351,33 @@ fn index_queries_by_match_sets_time_and_limit() {
     let all = |m: Vec<Matcher>| MatcherSet { matchers: m };
 
     let series = engine
-        .series(&SeriesRequest {
-            match_sets: vec![
+        .series(&index(
+            &[
                 all(vec![eq("job", "api")]),
                 all(vec![eq("__name__", "cpu")]),
             ],
-            start_ms: i64::MIN,
-            end_ms: i64::MAX,
-            limit: 0,
-        })
+            i64::MIN,
+            i64::MAX,
+            0,
+        ))
         .unwrap();
-    let got: Vec<_> = series
-        .iter()
-        .map(|s| s.label("__name__").unwrap())
-        .collect();
+    let got: Vec<_> = series.iter().map(|s| s.get("__name__").unwrap()).collect();
     assert_eq!(got, vec!["cpu", "up"]);
-    assert!(series.iter().all(|s| s.samples.is_empty()));
 
     // Time: only the series with a sample in [150, 250].
-    let series = engine
-        .series(&SeriesRequest {
-            match_sets: vec![],
-            start_ms: 150,
-            end_ms: 250,
-            limit: 0,
-        })
-        .unwrap();
+    let series = engine.series(&index(&[], 150, 250, 0)).unwrap();
     assert_eq!(series.len(), 1);
-    assert_eq!(series[0].label("job"), Some("api"));
+    assert_eq!(series[0].get("job"), Some("api"));
 
     let limited = engine
-        .series(&SeriesRequest {
-            match_sets: vec![],
-            start_ms: i64::MIN,
-            end_ms: i64::MAX,
-            limit: 2,
-        })
+        .series(&index(&[], i64::MIN, i64::MAX, 2))
         .unwrap();
     assert_eq!(limited.len(), 2);
-    assert_eq!(limited[0].label("__name__"), Some("cpu"));
+    assert_eq!(limited[0].get("__name__"), Some("cpu"));
 
-    let names = |match_sets, start_ms, end_ms, limit| {
+    let names = |match_sets: Vec<MatcherSet>, start_ms, end_ms, limit| {
         engine
-            .label_names(&LabelNamesRequest {
-                match_sets,
-                start_ms,
-                end_ms,
-                limit,
-            })
+            .label_names(&index(&match_sets, start_ms, end_ms, limit))
             .unwrap()
     };
     assert_eq!(
@@ -448,14 +395,8 @@ fn index_queries_by_match_sets_time_and_limit() {
         vec!["__name__", "job"]
     );
 
-    let values = |name: &str, match_sets, start_ms, end_ms, limit| {
-        engine.label_values(&LabelValuesRequest {
-            name: name.into(),
-            match_sets,
-            start_ms,
-            end_ms,
-            limit,
-        })
+    let values = |name: &str, match_sets: Vec<MatcherSet>, start_ms, end_ms, limit| {
+        engine.label_values(name, &index(&match_sets, start_ms, end_ms, limit))
     };
     assert_eq!(
         values("job", vec![], i64::MIN, i64::MAX, 0).unwrap(),
@@ -519,7 +460,7 @@ proptest! {
         for (i, rest) in sets.iter().enumerate() {
             let mut labels = vec![("__name__", "m")];
             labels.extend(rest.iter().copied());
-            engine.write(vec![series(&labels, &[(i as i64, i as f64)])]).unwrap();
+            engine.apply_write(&[series(&labels, &[(i as i64, i as f64)])]).unwrap();
             written.push(labels);
         }
         let re = regex::Regex::new(&format!("^(?:{value})$")).unwrap();
@@ -549,7 +490,7 @@ proptest! {
             i64::MAX,
         )
         .iter()
-        .flat_map(|t| t.samples.iter().map(|s| s.value))
+        .flat_map(|t| t.samples.iter().map(|&(_, v)| v))
         .collect();
         prop_assert_eq!(got, want);
     }
@@ -565,18 +506,15 @@ fn late_writes_are_numbered_with_their_time_range() {
     assert_eq!(before.out_of_order_window_ms, HOUR);
     // In order, then out of order inside the window: nothing settled changed.
     engine
-        .write(vec![series(&[("__name__", "x")], &[(10 * HOUR, 1.0)])])
+        .apply_write(&[series(&[("__name__", "x")], &[(10 * HOUR, 1.0)])])
         .unwrap();
     engine
-        .write(vec![series(
-            &[("__name__", "x")],
-            &[(10 * HOUR - 60_000, 1.0)],
-        )])
+        .apply_write(&[series(&[("__name__", "x")], &[(10 * HOUR - 60_000, 1.0)])])
         .unwrap();
     assert_eq!(engine.late_writes().generation, 0);
     // Behind the window (backfill), for a new series too: reported with its range.
     engine
-        .write(vec![
+        .apply_write(&[
             series(&[("__name__", "x")], &[(2 * HOUR, 1.0)]),
             series(&[("__name__", "y")], &[(3 * HOUR, 1.0), (4 * HOUR, 2.0)]),
         ])

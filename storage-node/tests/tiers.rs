@@ -6,12 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use prometheus::Registry;
-use telltale_storage::{Engine, EngineOptions, Retention};
+use telltale_storage::{Engine, EngineOptions, Retention, Tier};
 use telltale_storage_api::rollup::{self, STALE_NAN_BITS};
-use telltale_storage_api::{
-    Aggregate, Label, LabelValuesRequest, MatchOp, Matcher, Resolution, Sample, SelectRequest,
-    SeriesRequest, TimeSeries,
-};
+use telltale_storage_api::{Aggregate, Label, MatchOp, Matcher, Resolution, Sample, TimeSeries};
+
+mod common;
+use common::{index, select_tier};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
@@ -52,29 +52,15 @@ fn open(dir: &Path, opts: EngineOptions) -> Engine {
     Engine::open(dir, opts, &Registry::new()).unwrap()
 }
 
-fn request(name: &str, start_ms: i64, end_ms: i64, resolution: Resolution) -> SelectRequest {
-    SelectRequest {
-        matchers: vec![Matcher::new(MatchOp::Equal, "__name__", name)],
-        start_ms,
-        end_ms,
-        resolution: resolution as i32,
-    }
+fn by_name(name: &str) -> Vec<Matcher> {
+    vec![Matcher::new(MatchOp::Equal, "__name__", name)]
 }
 
 fn raw(engine: &Engine, name: &str, start: i64, end: i64) -> Vec<(String, Vec<(i64, f64)>)> {
-    engine
-        .select(&request(name, start, end, Resolution::Raw))
+    select_tier(engine, &by_name(name), start, end, Tier::Raw)
         .unwrap()
         .into_iter()
-        .map(|s| {
-            (
-                s.label("instance").unwrap().to_string(),
-                s.samples
-                    .iter()
-                    .map(|x| (x.timestamp_ms, x.value))
-                    .collect(),
-            )
-        })
+        .map(|s| (s.label("instance").unwrap().to_string(), s.samples))
         .collect()
 }
 
@@ -85,20 +71,10 @@ fn points(
     end: i64,
     r: Resolution,
 ) -> Vec<(String, Vec<Aggregate>)> {
-    engine
-        .select_aggregated(&request(name, start, end, r))
+    select_tier(engine, &by_name(name), start, end, Tier::from_resolution(r))
         .unwrap()
         .into_iter()
-        .map(|s| {
-            let instance = s
-                .labels
-                .iter()
-                .find(|l| l.name == "instance")
-                .unwrap()
-                .value
-                .clone();
-            (instance, s.points)
-        })
+        .map(|s| (s.label("instance").unwrap().to_string(), s.points))
         .collect()
 }
 
@@ -173,7 +149,7 @@ fn rollups_equal_what_raw_data_gives() {
     // 26 hours at 15 s: the first day's hour rollup becomes due.
     let n = 26 * 240;
     for batch in workload(T0, 15_000, n).chunks(2) {
-        engine.write(batch.to_vec()).unwrap();
+        engine.apply_write(batch).unwrap();
     }
     engine.flush().unwrap();
     rollup_all(&engine);
@@ -229,14 +205,14 @@ fn rollups_equal_what_raw_data_gives() {
 fn late_samples_make_rolled_up_windows_dirty_and_they_are_recomputed() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path(), options());
-    engine.write(workload(T0, 60_000, 5 * 60)).unwrap();
+    engine.apply_write(&workload(T0, 60_000, 5 * 60)).unwrap();
     rollup_all(&engine);
     let before = points(&engine, "g", T0, T0 + HOUR - 1, Resolution::OneMinute);
     assert_eq!(before[0].1[10].count, 1);
     // Backfill into the first hour (older than the out-of-order window): a second
     // sample in minute 10 of instance i0 and a new value for an existing timestamp.
     engine
-        .write(vec![series(
+        .apply_write(&[series(
             "g",
             "i0",
             &[(T0 + 10 * MIN + 30_000, 1000.0), (T0 + 11 * MIN, -1000.0)],
@@ -270,35 +246,23 @@ fn out_of_order_backfill_and_duplicates_survive_flush_and_reopen() {
     {
         let engine = open(dir.path(), options());
         engine
-            .write(vec![series("m", "a", &[(T0 + 2 * HOUR, 7.0)])])
+            .apply_write(&[series("m", "a", &[(T0 + 2 * HOUR, 7.0)])])
             .unwrap();
         // Older than the out-of-order window: backfill.
         engine
-            .write(vec![series(
-                "m",
-                "a",
-                &[(T0 + 10_000, 1.0), (T0 + 30_000, 3.0)],
-            )])
+            .apply_write(&[series("m", "a", &[(T0 + 10_000, 1.0), (T0 + 30_000, 3.0)])])
             .unwrap();
         engine.flush().unwrap();
         // Backfill again over the same timestamp: the later write wins.
         engine
-            .write(vec![series(
-                "m",
-                "a",
-                &[(T0 + 10_000, 5.0), (T0 + 20_000, 2.0)],
-            )])
+            .apply_write(&[series("m", "a", &[(T0 + 10_000, 5.0), (T0 + 20_000, 2.0)])])
             .unwrap();
         engine
-            .write(vec![series("m", "a", &[(T0 + 20_000, 2.5)])])
+            .apply_write(&[series("m", "a", &[(T0 + 20_000, 2.5)])])
             .unwrap();
         // A week-old-style backfill into another day, and a staleness marker.
         engine
-            .write(vec![series(
-                "m",
-                "a",
-                &[(T0 - 3 * DAY, 1.0), (T0 + HOUR, stale)],
-            )])
+            .apply_write(&[series("m", "a", &[(T0 - 3 * DAY, 1.0), (T0 + HOUR, stale)])])
             .unwrap();
         let got = &raw(&engine, "m", i64::MIN, i64::MAX)[0].1;
         assert_eq!(bits(got), bits(&expected));
@@ -336,7 +300,9 @@ fn retention_drops_whole_expired_days_per_tier() {
     };
     let engine = open(dir.path(), opts);
     // Six days, one sample every 10 minutes.
-    engine.write(workload(T0, 10 * MIN, 6 * 144)).unwrap();
+    engine
+        .apply_write(&workload(T0, 10 * MIN, 6 * 144))
+        .unwrap();
     engine.flush().unwrap();
     rollup_all(&engine);
     engine.enforce_retention().unwrap();
@@ -358,13 +324,7 @@ fn retention_drops_whole_expired_days_per_tier() {
     let hours = points(&engine, "g", i64::MIN, i64::MAX, Resolution::OneHour);
     assert_eq!(hours[0].1.first().unwrap().timestamp_ms, T0);
     // The series is still listed (its rollups are kept).
-    let listed = engine
-        .series(&SeriesRequest {
-            start_ms: T0,
-            end_ms: T0 + DAY - 1,
-            ..SeriesRequest::default()
-        })
-        .unwrap();
+    let listed = engine.series(&index(&[], T0, T0 + DAY - 1, 0)).unwrap();
     assert_eq!(listed.len(), 6);
 }
 
@@ -373,35 +333,21 @@ fn index_queries_read_only_the_days_in_range() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path(), options());
     engine
-        .write(vec![series("old", "a", &[(T0, 1.0)])])
+        .apply_write(&[series("old", "a", &[(T0, 1.0)])])
         .unwrap();
     engine
-        .write(vec![series("new", "b", &[(T0 + 5 * DAY, 1.0)])])
+        .apply_write(&[series("new", "b", &[(T0 + 5 * DAY, 1.0)])])
         .unwrap();
     let values = |start, end| {
         engine
-            .label_values(&LabelValuesRequest {
-                name: "instance".into(),
-                start_ms: start,
-                end_ms: end,
-                ..LabelValuesRequest::default()
-            })
+            .label_values("instance", &index(&[], start, end, 0))
             .unwrap()
     };
     assert_eq!(values(T0 + 5 * DAY - HOUR, T0 + 5 * DAY + HOUR), vec!["b"]);
     assert_eq!(values(T0, T0 + HOUR), vec!["a"]);
     assert_eq!(values(i64::MIN, i64::MAX), vec!["a", "b"]);
     assert!(values(T0 + DAY, T0 + 2 * DAY).is_empty());
-    let series = |start, end| {
-        engine
-            .series(&SeriesRequest {
-                start_ms: start,
-                end_ms: end,
-                ..SeriesRequest::default()
-            })
-            .unwrap()
-            .len()
-    };
+    let series = |start, end| engine.series(&index(&[], start, end, 0)).unwrap().len();
     assert_eq!(
         series(T0 + 1, T0 + HOUR),
         0,
@@ -411,14 +357,16 @@ fn index_queries_read_only_the_days_in_range() {
 }
 
 #[test]
-fn a_checkpoint_opens_as_the_same_data() {
+fn a_snapshot_opens_as_the_same_data() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path(), options());
-    engine.write(workload(T0, 10_000, 300)).unwrap();
+    engine.apply_write(&workload(T0, 10_000, 300)).unwrap();
     engine.flush().unwrap();
-    engine.write(workload(T0 + 3_000_000, 10_000, 10)).unwrap();
+    engine
+        .apply_write(&workload(T0 + 3_000_000, 10_000, 10))
+        .unwrap();
     let snap = dir.path().join("snap");
-    let seq = engine.checkpoint(&snap).unwrap();
+    let (seq, _) = engine.snapshot(&snap).unwrap();
     assert_eq!(seq, engine.applied_seq());
     let copy = open(&snap, options());
     assert_eq!(copy.applied_seq(), seq);
@@ -430,39 +378,69 @@ fn a_checkpoint_opens_as_the_same_data() {
     }
 }
 
-/// The state-machine face used by Raft: commands applied by log index with opaque
-/// metadata, no engine log, a durable point at each flush, snapshots as checkpoints.
+/// The state-machine face used by Raft: records applied by log index with opaque
+/// metadata, no engine log, a durable point at each flush, snapshots, and the writers'
+/// batches remembered through flushes, snapshots and reopening.
 #[test]
 fn applied_by_index_without_the_engine_log() {
-    use telltale_storage::WriteCommand;
+    use telltale_storage_api::BatchId;
     let dir = tempfile::tempdir().unwrap();
-    let cmd = |t: i64| WriteCommand::validate(vec![series("m", "a", &[(t, t as f64)])]).unwrap();
+    let batch = |seq: u64| Some(BatchId { writer: 7, seq });
     {
         let engine = open(dir.path(), options());
-        assert_eq!(engine.apply(1, &cmd(T0), b"log-1").unwrap(), 1);
-        engine.apply_meta(2, b"log-2").unwrap();
+        let rec = |t: i64| {
+            engine
+                .prepare(&[series("m", "a", &[(t, t as f64)])])
+                .unwrap()
+                .record
+        };
+        let first = rec(T0);
         assert_eq!(
-            engine.apply(2, &cmd(T0 + 1), b"again").unwrap(),
-            0,
-            "re-delivery is skipped"
+            engine
+                .apply(1, batch(1), &first, Some(b"log-1"))
+                .unwrap()
+                .samples,
+            1
         );
+        engine.apply_meta(2, b"log-2").unwrap();
+        let again = engine.apply(2, None, &rec(T0 + 1), Some(b"again")).unwrap();
+        assert_eq!(again.samples, 0, "re-delivery is skipped");
         engine.flush().unwrap();
         assert_eq!(engine.durable(), (2, b"log-2".to_vec()));
-        engine.apply(3, &cmd(T0 + 2), b"log-3").unwrap();
-        assert_eq!(engine.applied(), (3, b"log-3".to_vec()));
+        let retried = engine.apply(3, batch(1), &first, None).unwrap();
+        assert!(retried.duplicate, "a retried batch is applied once");
+        engine
+            .apply(4, batch(2), &rec(T0 + 2), Some(b"log-4"))
+            .unwrap();
+        assert_eq!(engine.applied(), (4, b"log-4".to_vec()));
         assert_eq!(engine.durable().0, 2, "not flushed yet");
         let snap = dir.path().join("snap");
-        assert_eq!(engine.snapshot(&snap).unwrap(), (3, b"log-3".to_vec()));
+        assert_eq!(engine.snapshot(&snap).unwrap(), (4, b"log-4".to_vec()));
         let copy = open(&snap, options());
-        assert_eq!(copy.applied(), (3, b"log-3".to_vec()));
+        assert_eq!(copy.applied(), (4, b"log-4".to_vec()));
         assert_eq!(raw(&copy, "m", i64::MIN, i64::MAX)[0].1.len(), 2);
-        engine.apply(4, &cmd(T0 + 3), b"log-4").unwrap();
+        assert!(
+            copy.apply(5, batch(2), &rec(T0 + 9), None)
+                .unwrap()
+                .duplicate,
+            "the snapshot remembers the writer"
+        );
+        // The record names the series by id: it resolves in the copy too.
+        let later = rec(T0 + 3);
+        assert!(later.len() < 30, "{} bytes", later.len());
+        assert_eq!(copy.apply(6, batch(3), &later, None).unwrap().samples, 1);
+        engine.apply(5, batch(3), &later, None).unwrap();
     }
-    // Entry 4 was never flushed and the engine kept no log of it: the applier re-applies
+    // Entry 5 was never flushed and the engine kept no log of it: the applier re-applies
     // from its own log after `durable()`.
     let engine = open(dir.path(), options());
-    assert_eq!(engine.applied(), (3, b"log-3".to_vec()));
+    assert_eq!(engine.applied(), (4, b"log-4".to_vec()));
     assert_eq!(raw(&engine, "m", i64::MIN, i64::MAX)[0].1.len(), 2);
-    engine.apply(4, &cmd(T0 + 3), b"log-4").unwrap();
+    let rec = engine
+        .prepare(&[series("m", "a", &[(T0 + 3, 3.0)])])
+        .unwrap()
+        .record;
+    assert!(engine.apply(5, batch(2), &rec, None).unwrap().duplicate);
+    assert_eq!(engine.apply(6, batch(3), &rec, None).unwrap().samples, 1);
     assert_eq!(raw(&engine, "m", i64::MIN, i64::MAX)[0].1.len(), 3);
 }

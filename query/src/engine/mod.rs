@@ -465,6 +465,7 @@ impl Engine {
                 plan,
                 layout,
                 opts.max_series_per_select,
+                opts.max_samples,
             ),
         )
         .await

@@ -250,21 +250,24 @@ impl Window {
     }
 }
 
+/// The series storage returned for one matcher set: labels and samples.
+pub(crate) type SetSeries = Vec<(Labels, Vec<(i64, f64)>)>;
+
 /// Merges the series storage returned for each matcher set of one selector, keeping only
 /// series every matcher of some set really matches, sorted by labels.
-pub(crate) fn merge_fetched(
-    sets: &[Vec<Matcher>],
-    per_set: Vec<Vec<api::TimeSeries>>,
-) -> Vec<StoredSeries> {
+pub(crate) fn merge_fetched(sets: &[Vec<Matcher>], per_set: Vec<SetSeries>) -> Vec<StoredSeries> {
     let mut by_labels: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
     for (set, series) in sets.iter().zip(per_set) {
-        for ts in series {
-            let labels = Labels::from(ts.labels.as_slice());
+        for (labels, samples) in series {
             if !matches_all(set, &labels) {
                 continue;
             }
             let points = by_labels.entry(labels).or_default();
-            points.extend(ts.samples.iter().map(|s| (s.timestamp_ms, s.value)));
+            if points.is_empty() {
+                *points = samples;
+            } else {
+                points.extend(samples);
+            }
         }
     }
     let mut out: Vec<StoredSeries> = by_labels

@@ -5,15 +5,13 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::encoded_write::{self, EncodedWrite};
+use crate::headers::{HEADER_BATCH_SEQ, HEADER_WRITER_ID};
 use crate::pb::storage_client::StorageClient;
 use crate::pb::{
-    AggregatedSeries, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Resolution,
-    SelectRequest, SeriesRequest, TimeSeries,
+    InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
+    SelectResponse, SeriesChunks, SeriesRequest, TimeSeries,
 };
-use crate::{
-    BatchId, Error, HEADER_BATCH_SEQ, HEADER_WRITER_ID, MAX_MESSAGE_BYTES, Result, SampleReader,
-    SampleWriter,
-};
+use crate::{BatchId, Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter};
 
 /// A client of one storage node. Cheap to clone; connects lazily and reconnects by itself.
 #[derive(Clone, Debug)]
@@ -27,24 +25,38 @@ impl GrpcStorage {
     /// A client for `endpoint` (`host:port` or `http://host:port`). Does not connect yet:
     /// the first request does, so components may start before storage is up.
     pub fn connect_lazy(endpoint: &str) -> Result<Self> {
-        let uri = if endpoint.contains("://") {
-            endpoint.to_string()
-        } else {
-            format!("http://{endpoint}")
-        };
-        let ep = Endpoint::from_shared(uri).map_err(|e| Error::InvalidEndpoint {
-            endpoint: endpoint.to_string(),
-            reason: e.to_string(),
-        })?;
-        let channel = ep
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .connect_lazy();
-        let client = StorageClient::new(channel.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let channel = channel(endpoint)?;
+        let client = storage_client(channel.clone());
         Ok(GrpcStorage { client, channel })
     }
+}
+
+/// A lazily connecting gRPC channel to a storage replica at `address` (`host:port` or a
+/// URL): no Nagle, keep-alive pings, a short connect timeout. Every client of a replica
+/// (storage, Raft, status) uses one of these.
+pub fn channel(address: &str) -> Result<Channel> {
+    let uri = if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    };
+    let endpoint = Endpoint::from_shared(uri).map_err(|e| Error::InvalidEndpoint {
+        endpoint: address.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(endpoint
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .connect_lazy())
+}
+
+/// A storage client on `channel` with the message size limits both ways.
+pub fn storage_client(channel: Channel) -> StorageClient<Channel> {
+    StorageClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
 #[async_trait::async_trait]
@@ -73,24 +85,8 @@ impl SampleWriter for GrpcStorage {
 
 #[async_trait::async_trait]
 impl SampleReader for GrpcStorage {
-    async fn select(&self, mut req: SelectRequest) -> Result<Vec<TimeSeries>> {
-        req.resolution = Resolution::Raw as i32;
-        Ok(self.client.clone().select(req).await?.into_inner().series)
-    }
-
-    async fn select_aggregated(&self, req: SelectRequest) -> Result<Vec<AggregatedSeries>> {
-        if req.resolution == Resolution::Raw as i32 {
-            return Err(Error::InvalidRequest(
-                "select_aggregated needs a rollup resolution (ONE_MINUTE or ONE_HOUR)".into(),
-            ));
-        }
-        Ok(self
-            .client
-            .clone()
-            .select(req)
-            .await?
-            .into_inner()
-            .aggregated)
+    async fn select(&self, req: SelectRequest) -> Result<Vec<SeriesChunks>> {
+        collect_select(self.client.clone().select(req).await?.into_inner()).await
     }
 
     async fn info(&self) -> Result<InfoResponse> {
@@ -120,4 +116,15 @@ impl SampleReader for GrpcStorage {
             .into_inner()
             .values)
     }
+}
+
+/// Every series of a streamed `Select` answer.
+pub async fn collect_select(
+    mut stream: tonic::Streaming<SelectResponse>,
+) -> Result<Vec<SeriesChunks>> {
+    let mut out = Vec::new();
+    while let Some(batch) = stream.message().await? {
+        out.extend(batch.series);
+    }
+    Ok(out)
 }

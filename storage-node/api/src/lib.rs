@@ -1,21 +1,29 @@
 //! The storage contract shared by every component that reads or writes samples.
 //!
 //! ```text
-//!  scraper / push receivers --SampleWriter--+
-//!                                           +--> GrpcStorage --gRPC--> storage node
-//!  query engine / alerting  --SampleReader--+
+//!  scraper / push receivers --SampleWriter--+   GrpcStorage    --gRPC--> one replica
+//!                                           +-> ShardedStorage --gRPC--> every shard's
+//!  query engine / alerting  --SampleReader--+   (cluster/)               Raft group
 //! ```
 //!
 //! The messages ([`TimeSeries`], [`Matcher`], ...) are generated from
 //! `proto/telltale/storage/v1/storage.proto`. Callers depend on the [`SampleWriter`] and
 //! [`SampleReader`] traits, never on where samples live; [`GrpcStorage`] is the
-//! implementation that talks to a storage node. This crate does not pull in the engine
-//! (or RocksDB): it is the small crate the other deployables link against.
+//! implementation that talks to one storage replica, [`cluster::ShardedStorage`] the one
+//! that routes series over the shards of a cluster. The wire contract of the replicas
+//! (`telltale.storage.v1`, and `telltale.raft.v1` whose status call clients use to find
+//! leaders) and its metadata ([`headers`]) are defined here once. This crate does not pull
+//! in the engine, Raft or RocksDB: it is the small crate the other deployables link
+//! against.
 
+pub mod chunk;
 pub mod client;
+pub mod cluster;
 pub mod encoded_write;
 pub mod error;
+pub mod headers;
 pub mod rollup;
+pub mod select;
 pub mod traits;
 
 /// Types and service stubs generated from `storage.proto`.
@@ -23,21 +31,22 @@ pub mod pb {
     tonic::include_proto!("telltale.storage.v1");
 }
 
+/// Types and service stubs generated from `raft.proto`: the replicas' Raft transport and
+/// the shard admin and status calls.
+pub mod raft_pb {
+    tonic::include_proto!("telltale.raft.v1");
+}
+
 pub use client::GrpcStorage;
 pub use encoded_write::EncodedWrite;
 pub use error::{Error, Result};
 pub use pb::matcher::Op as MatchOp;
 pub use pb::{
-    Aggregate, AggregatedSeries, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
-    LateWrite, LateWrites, Matcher, MatcherSet, Resolution, Sample, SelectRequest, SeriesRequest,
-    TierInfo, TimeSeries,
+    Aggregate, Chunk, ChunkEncoding, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
+    LateWrite, LateWrites, Matcher, MatcherSet, Resolution, Sample, SelectRequest, Selection,
+    SeriesChunks, SeriesRequest, TierInfo, TimeSeries,
 };
 pub use traits::{BatchId, SampleReader, SampleWriter};
-
-/// gRPC request header carrying [`BatchId::writer`] of a write.
-pub const HEADER_WRITER_ID: &str = "telltale-client-id";
-/// gRPC request header carrying [`BatchId::seq`] of a write.
-pub const HEADER_BATCH_SEQ: &str = "telltale-batch-seq";
 
 /// The name of the label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";

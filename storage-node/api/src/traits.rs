@@ -2,7 +2,7 @@
 
 use crate::Result;
 use crate::pb::{
-    AggregatedSeries, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
+    InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesChunks,
     SeriesRequest, TimeSeries,
 };
 
@@ -42,12 +42,12 @@ pub struct BatchId {
 /// Where the query engine reads samples and the index from.
 #[async_trait::async_trait]
 pub trait SampleReader: Send + Sync {
-    /// Every series matching all matchers, with its raw samples in the request's time
-    /// range (the request's resolution is ignored: this is the raw tier).
-    async fn select(&self, req: SelectRequest) -> Result<Vec<TimeSeries>>;
-    /// Every series matching all matchers, with its rollup points at the request's
-    /// resolution (`ONE_MINUTE` or `ONE_HOUR`) whose buckets start in the time range.
-    async fn select_aggregated(&self, req: SelectRequest) -> Result<Vec<AggregatedSeries>>;
+    /// Every selection of a query in one round: per selection, the series matching it
+    /// with their data within its bounds (raw samples, or rollup points at its
+    /// resolution) as compressed chunks, ordered by labels within a selection. Fails
+    /// with a `RESOURCE_EXHAUSTED` status, having stopped reading, when the answer would
+    /// pass the request's budget of series or samples.
+    async fn select(&self, req: SelectRequest) -> Result<Vec<SeriesChunks>>;
     /// Retention and rollup progress of each tier.
     async fn info(&self) -> Result<InfoResponse>;
     /// Label sets of the series matching any of the request's matcher sets.

@@ -1,6 +1,8 @@
-//! The write path: a [`WriteCommand`] becomes one atomic batch (log record, new series,
-//! postings of new (series, day) pairs, backfill chunks, rollup windows made dirty),
-//! then the head takes the recent samples.
+//! The write path, one for every caller: [`Engine::prepare`] turns a request into a log
+//! record (series the engine stores named by id, new ones by validated labels), the
+//! caller makes it durable in its own log (Raft), and [`Engine::apply`] turns the record
+//! into one atomic batch (new series, postings of new (series, day) pairs, backfill
+//! chunks, rollup windows made dirty); then the head takes the recent samples.
 //!
 //! Which samples go to the head is decided from the state the commands built, never from
 //! the clock, so replaying the log (or a Raft log) gives the same result. A sample goes
@@ -14,13 +16,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use telltale_storage_api::TimeSeries;
 use telltale_storage_api::rollup::bucket_start;
+use telltale_storage_api::{BatchId, TimeSeries};
 use tracing::debug;
 
 use super::{Engine, WriterState};
 use crate::chunk::samples;
-use crate::command::{RecordItems, RecordSeries, RecordWriter, WriteCommand};
+use crate::command::{RecordItems, RecordSeries, RecordWriter, decode_log_record};
 use crate::error::{Error, Result};
 use crate::index::{canonical_pairs, pairs_hash};
 use crate::labels::{LabelSet, render_labels};
@@ -44,20 +46,119 @@ pub(crate) struct Item<'a> {
     pub samples: Vec<(i64, f64)>,
 }
 
+/// A write prepared against the engine's index ([`Engine::prepare`]): the log record of
+/// the one apply path ([`Engine::apply`]), naming every series the engine already stores
+/// by its id and new series by their validated labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedWrite {
+    pub record: Vec<u8>,
+    pub samples: u64,
+}
+
+/// How a prepared record names a series.
+enum Named {
+    Id(u64),
+    Labels(LabelSet),
+}
+
+/// What applying a write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Samples written (0 for a duplicate batch).
+    pub samples: u64,
+    /// The batch had been applied before: nothing changed.
+    pub duplicate: bool,
+}
+
 impl Engine {
-    /// Appends `series` and returns the number of samples written; returns only once
-    /// they are durable (the log record is synced to disk).
+    /// Turns `series` into the log record [`Engine::apply`] takes. Series the engine stores
+    /// are found by a hash of their labels and named by id (no label set is built or
+    /// validated for them: that was done when they were created); new series are
+    /// validated. One invalid series rejects the whole write with
+    /// [`crate::Error::InvalidSeries`]. Samples are sorted per series (duplicates keep
+    /// their request order, so the last one wins); series without samples are left out.
     ///
-    /// The request is all or nothing: one invalid series rejects it with
-    /// [`crate::Error::InvalidSeries`] and nothing is written. A series without samples
-    /// is validated but not created. For duplicate timestamps the last sample wins, both
-    /// within a request and against samples already stored.
+    /// Ids stay valid for any later apply: series are never deleted and ids never reused,
+    /// and a record is applied after every write that stored the series it names.
+    pub fn prepare(&self, series: &[TimeSeries]) -> Result<PreparedWrite> {
+        let mut record = RecordWriter::new(series.iter().filter(|s| !s.samples.is_empty()).count());
+        let mut samples: Vec<(i64, f64)> = Vec::new();
+        let mut total = 0u64;
+        let index = self.index();
+        for (i, ts) in series.iter().enumerate() {
+            let pairs = canonical_pairs(&ts.labels);
+            let named = match index.find_pairs(pairs_hash(&pairs), &pairs) {
+                Some(id) => Named::Id(id),
+                None => Named::Labels(LabelSet::from_labels(&ts.labels).map_err(|reason| {
+                    Error::InvalidSeries {
+                        index: i,
+                        labels: render_labels(&ts.labels),
+                        reason,
+                    }
+                })?),
+            };
+            if ts.samples.is_empty() {
+                continue;
+            }
+            samples.clear();
+            samples.extend(ts.samples.iter().map(|s| (s.timestamp_ms, s.value)));
+            if !samples.is_sorted_by_key(|s| s.0) {
+                // Stable: duplicates stay in request order.
+                samples.sort_by_key(|(t, _)| *t);
+            }
+            total += samples.len() as u64;
+            match &named {
+                Named::Id(id) => record.known(*id, &samples),
+                Named::Labels(labels) => record.series(labels.iter(), &samples),
+            }
+        }
+        Ok(PreparedWrite {
+            record: record.finish(),
+            samples: total,
+        })
+    }
+
+    /// The one apply path: applies the log `record` ([`Engine::prepare`], or a record of
+    /// an earlier release that named every series by labels) as write number `seq`,
+    /// for a caller that keeps the log (the Raft state machine; a crash loses what was
+    /// applied since the last flush, [`Engine::durable`], and the caller re-applies it).
     ///
-    /// Known series are found from the request's labels by hash, without building or
-    /// validating a label set (their labels were validated when they were created).
-    pub fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
+    /// A write at or below [`Engine::applied_seq`] was applied already and is skipped, so
+    /// re-delivery changes nothing; so is a `batch` its writer had applied before
+    /// ([`sessions`](super::sessions)). `meta` replaces the caller's opaque state kept
+    /// with the applied state (`None`: unchanged).
+    pub fn apply(
+        &self,
+        seq: u64,
+        batch: Option<BatchId>,
+        record: &[u8],
+        meta: Option<&[u8]>,
+    ) -> Result<Applied> {
+        let mut w = self.writer();
+        if seq <= w.applied_seq {
+            return Ok(Applied::default());
+        }
+        if let Some(meta) = meta {
+            w.applied_meta = meta.to_vec();
+        }
+        if let Some(batch) = batch {
+            if w.sessions.is_duplicate(batch) {
+                w.applied_seq = seq;
+                return Ok(Applied {
+                    samples: 0,
+                    duplicate: true,
+                });
+            }
+            w.sessions.record(batch, seq);
+        }
         let timer = self.metrics.write_duration.start_timer();
-        let result = self.write_inner(&series);
+        let items = record_items(self, decode_log_record(record)?)?;
+        let result = if items.is_empty() {
+            w.applied_seq = seq;
+            Ok(0)
+        } else {
+            self.apply_locked(&mut w, seq, &items)
+        };
         timer.observe_duration();
         let label = match &result {
             Ok(_) => "ok",
@@ -67,73 +168,18 @@ impl Engine {
             .write_requests
             .with_label_values(&[label])
             .inc();
-        result
+        Ok(Applied {
+            samples: result?,
+            duplicate: false,
+        })
     }
 
-    fn write_inner(&self, series: &[TimeSeries]) -> Result<u64> {
-        let mut items: Vec<Item<'static>> = Vec::with_capacity(series.len());
-        {
-            let index = self.index();
-            for (i, ts) in series.iter().enumerate() {
-                let pairs = canonical_pairs(&ts.labels);
-                let key = match index.find_pairs(pairs_hash(&pairs), &pairs) {
-                    Some(id) => Key::Known(id, index.labels_of(id).expect("found by id").clone()),
-                    None => Key::New(Cow::Owned(LabelSet::from_labels(&ts.labels).map_err(
-                        |reason| Error::InvalidSeries {
-                            index: i,
-                            labels: render_labels(&ts.labels),
-                            reason,
-                        },
-                    )?)),
-                };
-                if ts.samples.is_empty() {
-                    continue;
-                }
-                let mut samples: Vec<(i64, f64)> = ts
-                    .samples
-                    .iter()
-                    .map(|s| (s.timestamp_ms, s.value))
-                    .collect();
-                // Stable: duplicates stay in request order.
-                samples.sort_by_key(|(t, _)| *t);
-                items.push(Item { key, samples });
-            }
-        }
-        if items.is_empty() {
-            return Ok(0);
-        }
-        let mut record = RecordWriter::new(items.len());
-        for item in &items {
-            match &item.key {
-                Key::Known(id, _) => record.known(*id, &item.samples),
-                Key::New(l) => record.series(l.iter(), &item.samples),
-            }
-        }
-        let record = record.finish();
-        let mut w = self.writer();
-        let seq = w.applied_seq + 1;
-        self.apply_locked(&mut w, seq, &items, Some(&record), true)
-    }
-
-    /// Applies `cmd` as write number `seq` without writing a log record: for a caller
-    /// that keeps its own durable log (the Raft state machine). `meta` is the caller's
-    /// opaque state as of `seq` (e.g. its last log id), kept with the applied state and
-    /// persisted with each flush ([`Engine::durable`]). A command at or below
-    /// [`Engine::applied_seq`] was applied already and is skipped, so re-delivery
-    /// changes nothing.
-    pub fn apply(&self, seq: u64, cmd: &WriteCommand, meta: &[u8]) -> Result<u64> {
-        let mut w = self.writer();
-        if seq <= w.applied_seq {
-            return Ok(0);
-        }
-        let n = if cmd.series.is_empty() {
-            w.applied_seq = seq;
-            0
-        } else {
-            self.apply_locked(&mut w, seq, &command_items(cmd), None, false)?
-        };
-        w.applied_meta = meta.to_vec();
-        Ok(n)
+    /// Prepares and applies `series` as the next write, without a log: for tests and
+    /// tools that drive an engine directly (nothing is durable until a flush).
+    pub fn apply_write(&self, series: &[TimeSeries]) -> Result<u64> {
+        let prepared = self.prepare(series)?;
+        let seq = self.applied_seq() + 1;
+        Ok(self.apply(seq, None, &prepared.record, None)?.samples)
     }
 
     /// Advances the applied state over an entry that carries no samples (a Raft blank or
@@ -152,15 +198,10 @@ impl Engine {
         w: &mut WriterState,
         seq: u64,
         items: &[Item<'_>],
-        record: Option<&[u8]>,
-        sync: bool,
     ) -> Result<u64> {
         let window = self.opts.out_of_order_window.as_millis() as i64;
         let minute_until = self.until(Tier::Minute);
         let mut batch = self.store.batch();
-        if let Some(record) = record {
-            batch.put_wal(seq, record);
-        }
         let total_samples: usize = items.iter().map(|i| i.samples.len()).sum();
         let mut new_series: Vec<(u64, Arc<LabelSet>)> = Vec::new();
         let mut newly_indexed: Vec<(i64, u64)> = Vec::new();
@@ -247,7 +288,8 @@ impl Engine {
                 w.next_series_id + new_series.len() as u64,
             );
         }
-        self.store.write(batch, sync)?;
+        // Not synced: the caller's log holds the write until a flush makes it durable.
+        self.store.write(batch, false)?;
 
         // Committed: publish.
         if !new_series.is_empty() {
@@ -322,17 +364,6 @@ pub(super) fn record_items(engine: &Engine, record: RecordItems) -> Result<Vec<I
                 },
             };
             Ok(Item { key, samples })
-        })
-        .collect()
-}
-
-/// The items of a command whose series are identified by labels only.
-pub(super) fn command_items(cmd: &WriteCommand) -> Vec<Item<'_>> {
-    cmd.series
-        .iter()
-        .map(|s| Item {
-            key: Key::New(Cow::Borrowed(&s.labels)),
-            samples: s.samples.clone(),
         })
         .collect()
 }

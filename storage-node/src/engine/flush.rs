@@ -1,6 +1,8 @@
 //! Flushing: the head is frozen between two writes (a cheap move), its samples are
-//! cut into one chunk per (series, day) and written with the log truncation in one
-//! synced batch; readers see the frozen head until the chunks are on disk.
+//! cut into one chunk per (series, day) and written with the applied state (sequence
+//! number, the applier's metadata, writer sessions) in one synced batch: the durable
+//! point the applier's log may be purged up to. Readers see the frozen head until the
+//! chunks are on disk.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,7 +17,7 @@ use crate::store::keys::{self, day_of};
 use crate::tier::Tier;
 
 impl Engine {
-    /// Writes every sample of the head to chunks and truncates the log. Writes wait only
+    /// Writes every sample of the head to chunks and moves the durable point. Writes wait only
     /// while the head is swapped out, not while chunks are encoded and written.
     pub fn flush(&self) -> Result<()> {
         let mut last = self.flushing.lock().unwrap_or_else(|e| e.into_inner());
@@ -63,6 +65,7 @@ impl Engine {
             max_ts: w.max_ts,
             min_ts: w.min_ts,
             meta: w.applied_meta.clone(),
+            sessions: w.sessions.clone(),
         });
         self.set_frozen(frozen.clone());
         self.metrics.head_series.set(0);
@@ -90,13 +93,13 @@ impl Engine {
         }
         batch.put_meta_u64(keys::META_FLUSHED_SEQ, frozen.seq);
         batch.put_meta_bytes(keys::META_FLUSHED_META, &frozen.meta);
+        batch.put_meta_bytes(keys::META_SESSIONS, &frozen.sessions.encode());
         if let Some(m) = frozen.max_ts {
             batch.put_meta_i64(keys::META_MAX_TS, m);
         }
         if let Some(m) = frozen.min_ts {
             batch.put_meta_i64(keys::META_MIN_TS, m);
         }
-        batch.delete_wal_through(frozen.seq);
         self.store.write(batch, true)?;
         self.set_frozen(Arc::new(Frozen::default()));
         *self.durable.lock().unwrap_or_else(|e| e.into_inner()) = (frozen.seq, frozen.meta.clone());

@@ -5,21 +5,25 @@
 //! [`maintenance`](self::maintenance).
 //!
 //! ```text
-//!  write(series) -> WriteCommand -> one synced batch: log record + new series + postings
-//!                                   of new (series, day) pairs + backfill chunks
-//!                                -> head (open Gorilla chunk per series)
-//!  flush: head -> frozen (readable) -> raw chunks per (day, series) + log truncated
-//!  rollup: raw -> 1m points (per hour window) -> 1h points (per day window)
+//!  prepare(series) -> log record (ids of stored series) -> the caller's log (Raft)
+//!  apply(seq, record) -> one batch: new series + postings of new (series, day) pairs +
+//!                        backfill chunks -> head (open Gorilla chunk per series)
+//!  flush: head -> frozen (readable) -> raw chunks per (day, series): the durable point
+//!  rollup: raw -> 1m points (per hour window) -> 1h points (per day window); the raw
+//!          chunks of each hour window merged into one (compact)
 //!  retention: drop whole days of a tier (and of the index past the longest retention)
 //! ```
 
-mod apply;
+pub mod apply;
+mod compact;
 mod flush;
 mod late;
 pub mod maintenance;
-mod read;
+pub mod read;
 mod retention;
 mod rollup;
+pub mod select;
+pub mod sessions;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,7 +33,6 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use crate::command::decode_log_record;
 use crate::error::{Error, Result};
 use crate::hashing::IdMap;
 use crate::head::{Frozen, Head};
@@ -37,6 +40,7 @@ use crate::index::SeriesIndex;
 use crate::metrics::EngineMetrics;
 use crate::store::Store;
 use crate::tier::{Retention, Tier};
+use sessions::Sessions;
 
 /// How the engine keeps data.
 #[derive(Debug, Clone)]
@@ -83,6 +87,8 @@ struct WriterState {
     min_ts: Option<i64>,
     /// The newest day each series is known to be indexed on.
     indexed_day: IdMap<i64>,
+    /// The last batch applied per writer.
+    sessions: Sessions,
 }
 
 /// Stores series and their samples durably and answers selects and index queries.
@@ -130,10 +136,10 @@ fn opt_ts(v: i64) -> Option<i64> {
 }
 
 impl Engine {
-    /// Opens the engine over the database in `dir` (created if missing), replays the
-    /// write-ahead log into the head and registers the self-metrics on `registry`
-    /// (unregistered on drop). Background work runs once [`Engine::start_maintenance`]
-    /// is called.
+    /// Opens the engine over the database in `dir` (created if missing) as of its last
+    /// flush ([`Engine::durable`]: the caller's log re-applies what followed) and
+    /// registers the self-metrics on `registry` (unregistered on drop). Background work
+    /// runs once [`Engine::start_maintenance`] is called.
     pub fn open(dir: &Path, opts: EngineOptions, registry: &prometheus::Registry) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.to_path_buf(),
@@ -157,6 +163,7 @@ impl Engine {
                 max_ts: loaded.max_ts,
                 min_ts: loaded.min_ts,
                 indexed_day: IdMap::default(),
+                sessions: loaded.sessions,
             }),
             head: RwLock::new(Head::default()),
             frozen: RwLock::new(Arc::new(Frozen::default())),
@@ -174,27 +181,14 @@ impl Engine {
             metrics,
             late: late::LateWriteLog::new(),
         };
-        let replayed = engine.replay(loaded.flushed_seq)?;
         engine.metrics.flushed_seq.set(loaded.flushed_seq as i64);
         info!(
             dir = %dir.display(),
             series = engine.index().len(),
             flushed_seq = loaded.flushed_seq,
-            replayed,
             "storage engine opened"
         );
         Ok(engine)
-    }
-
-    /// Re-applies the log records written after the last flush: the head as it was.
-    fn replay(&self, flushed_seq: u64) -> Result<usize> {
-        let records = self.store.wal_after(flushed_seq)?;
-        let mut w = self.writer();
-        for (seq, bytes) in &records {
-            let items = apply::record_items(self, decode_log_record(bytes)?)?;
-            self.apply_locked(&mut w, *seq, &items, None, false)?;
-        }
-        Ok(records.len())
     }
 
     pub fn options(&self) -> &EngineOptions {
@@ -212,9 +206,9 @@ impl Engine {
         (w.applied_seq, w.applied_meta.clone())
     }
 
-    /// The applied state a crash would leave (as of the last flush). An applier with its
-    /// own log (Raft) re-applies its entries after this point when the engine opens, so
-    /// it must keep them until a later flush.
+    /// The applied state a crash would leave (as of the last flush). The applier's log
+    /// (Raft) re-applies its entries after this point when the engine opens, so it must
+    /// keep them until a later flush.
     pub fn durable(&self) -> (u64, Vec<u8>) {
         self.durable
             .lock()
@@ -238,13 +232,10 @@ impl Engine {
         Ok((w.applied_seq, w.applied_meta.clone()))
     }
 
-    /// A consistent copy of the whole database in `dir` (which must not exist), taken
-    /// between two writes: chunks, index and the log records not yet flushed, so opening
-    /// the copy rebuilds the same head. Returns the last write it holds.
-    pub fn checkpoint(&self, dir: &Path) -> Result<u64> {
-        let w = self.writer();
-        self.store.checkpoint(dir)?;
-        Ok(w.applied_seq)
+    /// Adds writers whose last batches an earlier release kept outside the engine (the
+    /// Raft state machine's metadata), so their retries stay de-duplicated.
+    pub fn import_sessions(&self, writers: impl IntoIterator<Item = (u64, (u64, u64))>) {
+        self.writer().sessions.import(writers);
     }
 
     /// Bytes on disk of every column family, after writing memtables out (measurement).

@@ -1,14 +1,11 @@
-//! The read paths: select (raw samples or rollup points) and the index queries (series,
-//! label names, label values), all restricted to the day partitions a time range
-//! touches.
+//! The read paths' shared parts — finding series in the day partitions a time range
+//! touches, the head's samples, merging by write order — and the index queries (series,
+//! label names, label values). Select itself is in [`super::select`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use telltale_storage_api::{
-    Aggregate, AggregatedSeries, LabelNamesRequest, LabelValuesRequest, MatcherSet, Resolution,
-    Sample, SelectRequest, SeriesRequest, TierInfo, TimeSeries,
-};
+use telltale_storage_api::{Aggregate, TierInfo};
 
 use super::Engine;
 use crate::chunk::{aggregates, samples};
@@ -19,6 +16,16 @@ use crate::postings::{PostingsSource, candidates};
 use crate::store::Store;
 use crate::store::keys::{DAY_MS, day_of};
 use crate::tier::Tier;
+
+/// An index query: the series matching any of `selectors` (every series when there are
+/// none) with data in `[start, end]`, at most `limit` of them (0: no limit).
+#[derive(Debug, Clone, Default)]
+pub struct IndexQuery {
+    pub selectors: Vec<Selector>,
+    pub start: i64,
+    pub end: i64,
+    pub limit: u64,
+}
 
 /// A series found in the index, with the days (ascending) it has postings on.
 pub(crate) struct Found {
@@ -49,12 +56,19 @@ impl PostingsSource for DayPostings<'_> {
 pub(crate) struct Merge(Vec<(i64, u64, f64)>);
 
 impl Merge {
-    fn push(&mut self, prio: u64, samples: impl IntoIterator<Item = (i64, f64)>) {
+    pub(crate) fn push(&mut self, prio: u64, samples: impl IntoIterator<Item = (i64, f64)>) {
         self.0
             .extend(samples.into_iter().map(|(t, v)| (t, prio, v)));
     }
 
-    fn finish(mut self) -> Vec<(i64, f64)> {
+    /// The first and last timestamp held.
+    pub(crate) fn span(&self) -> Option<(i64, i64)> {
+        let min = self.0.iter().map(|s| s.0).min()?;
+        let max = self.0.iter().map(|s| s.0).max()?;
+        Some((min, max))
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<(i64, f64)> {
         self.0.sort_unstable_by_key(|&(t, p, _)| (t, p));
         let mut out: Vec<(i64, f64)> = Vec::with_capacity(self.0.len());
         for (t, _, v) in self.0 {
@@ -71,71 +85,6 @@ impl Merge {
 pub(crate) type MemorySamples = HashMap<u64, Merge>;
 
 impl Engine {
-    /// Every series matching all of `req.matchers` that has raw samples in
-    /// `[start_ms, end_ms]`, with those samples, ordered by labels.
-    pub fn select(&self, req: &SelectRequest) -> Result<Vec<TimeSeries>> {
-        let timer = self.metrics.select_duration.start_timer();
-        check_range(req.start_ms, req.end_ms)?;
-        let selector = Selector::from_proto(&req.matchers)?;
-        let found = self.find(std::slice::from_ref(&selector), req.start_ms, req.end_ms)?;
-        let mut memory = self.memory_samples(found.iter().map(|f| f.id), req.start_ms, req.end_ms);
-        let mut out = Vec::new();
-        for f in found {
-            let merged = self.raw_samples(
-                f.id,
-                &f.days,
-                req.start_ms,
-                req.end_ms,
-                memory.remove(&f.id),
-            )?;
-            if merged.is_empty() {
-                continue;
-            }
-            out.push(TimeSeries {
-                labels: f.labels.to_labels(),
-                samples: merged
-                    .into_iter()
-                    .map(|(timestamp_ms, value)| Sample {
-                        timestamp_ms,
-                        value,
-                    })
-                    .collect(),
-            });
-        }
-        timer.observe_duration();
-        Ok(out)
-    }
-
-    /// Rollup points at `req.resolution` of every series matching all of `req.matchers`
-    /// whose buckets start within `[start_ms, end_ms]`, ordered by labels.
-    pub fn select_aggregated(&self, req: &SelectRequest) -> Result<Vec<AggregatedSeries>> {
-        let timer = self.metrics.select_duration.start_timer();
-        check_range(req.start_ms, req.end_ms)?;
-        let tier = match Resolution::try_from(req.resolution) {
-            Ok(r @ (Resolution::OneMinute | Resolution::OneHour)) => Tier::from_resolution(r),
-            _ => {
-                return Err(Error::InvalidArgument {
-                    name: "resolution",
-                    reason: format!("{} is not a rollup resolution", req.resolution),
-                });
-            }
-        };
-        let selector = Selector::from_proto(&req.matchers)?;
-        let found = self.find(std::slice::from_ref(&selector), req.start_ms, req.end_ms)?;
-        let mut out = Vec::new();
-        for f in found {
-            let points = self.rollup_points(tier, f.id, &f.days, req.start_ms, req.end_ms)?;
-            if !points.is_empty() {
-                out.push(AggregatedSeries {
-                    labels: f.labels.to_labels(),
-                    points,
-                });
-            }
-        }
-        timer.observe_duration();
-        Ok(out)
-    }
-
     /// Retention, progress and size of each tier.
     pub fn info(&self) -> Result<Vec<TierInfo>> {
         Ok(Tier::ALL
@@ -153,73 +102,66 @@ impl Engine {
             .collect())
     }
 
-    /// Label sets of the series matching any of `req.match_sets` (every series when
-    /// there are none) with a sample in the time range, ordered, at most `limit`.
-    pub fn series(&self, req: &SeriesRequest) -> Result<Vec<TimeSeries>> {
-        let found = self.index_query(&req.match_sets, req.start_ms, req.end_ms, req.limit)?;
-        Ok(found
-            .into_iter()
-            .map(|f| TimeSeries {
-                labels: f.labels.to_labels(),
-                samples: Vec::new(),
-            })
-            .collect())
+    /// Label sets of the series matching any of `q.selectors` (every series when there
+    /// are none) with a sample in the time range, ordered, at most `limit`.
+    pub fn series(&self, q: &IndexQuery) -> Result<Vec<Arc<LabelSet>>> {
+        let found = self.index_query(q, q.limit)?;
+        Ok(found.into_iter().map(|f| f.labels).collect())
     }
 
     /// Sorted label names of the series [`Engine::series`] would return, at most `limit`.
-    pub fn label_names(&self, req: &LabelNamesRequest) -> Result<Vec<String>> {
-        check_range(req.start_ms, req.end_ms)?;
-        let days = self.days(req.start_ms, req.end_ms)?;
+    pub fn label_names(&self, q: &IndexQuery) -> Result<Vec<String>> {
+        check_range(q.start, q.end)?;
+        let days = self.days(q.start, q.end)?;
         let names: BTreeSet<String> =
-            if req.match_sets.is_empty() && Self::whole_days(&days, req.start_ms, req.end_ms) {
+            if q.selectors.is_empty() && Self::whole_days(&days, q.start, q.end) {
                 let mut names = BTreeSet::new();
                 for day in days {
                     self.store.label_names(day, &mut names)?;
                 }
                 names
             } else {
-                let found = self.index_query(&req.match_sets, req.start_ms, req.end_ms, 0)?;
+                let found = self.index_query(q, 0)?;
                 found
                     .iter()
                     .flat_map(|f| f.labels.iter().map(|(n, _)| n.to_string()))
                     .collect()
             };
-        Ok(limited(names.into_iter(), req.limit))
+        Ok(limited(names.into_iter(), q.limit))
     }
 
-    /// Sorted values of label `req.name` over the series [`Engine::series`] would return,
-    /// at most `limit`.
-    pub fn label_values(&self, req: &LabelValuesRequest) -> Result<Vec<String>> {
-        if !is_valid_label_name(&req.name) {
+    /// Sorted values of label `name` over the series [`Engine::series`] would return, at
+    /// most `limit`.
+    pub fn label_values(&self, name: &str, q: &IndexQuery) -> Result<Vec<String>> {
+        if !is_valid_label_name(name) {
             return Err(Error::InvalidArgument {
                 name: "name",
-                reason: format!("label name {:?} is not valid", req.name),
+                reason: format!("label name {name:?} is not valid"),
             });
         }
-        check_range(req.start_ms, req.end_ms)?;
-        let days = self.days(req.start_ms, req.end_ms)?;
+        check_range(q.start, q.end)?;
+        let days = self.days(q.start, q.end)?;
         let values: BTreeSet<String> =
-            if req.match_sets.is_empty() && Self::whole_days(&days, req.start_ms, req.end_ms) {
+            if q.selectors.is_empty() && Self::whole_days(&days, q.start, q.end) {
                 let mut values = BTreeSet::new();
                 for day in days {
                     let mut last: Option<String> = None;
-                    self.store
-                        .for_each_posting(day, &req.name, &mut |value, _| {
-                            if last.as_deref() != Some(value) {
-                                last = Some(value.to_string());
-                                values.insert(value.to_string());
-                            }
-                        })?;
+                    self.store.for_each_posting(day, name, &mut |value, _| {
+                        if last.as_deref() != Some(value) {
+                            last = Some(value.to_string());
+                            values.insert(value.to_string());
+                        }
+                    })?;
                 }
                 values
             } else {
-                let found = self.index_query(&req.match_sets, req.start_ms, req.end_ms, 0)?;
+                let found = self.index_query(q, 0)?;
                 found
                     .iter()
-                    .filter_map(|f| f.labels.get(&req.name).map(str::to_string))
+                    .filter_map(|f| f.labels.get(name).map(str::to_string))
                     .collect()
             };
-        Ok(limited(values.into_iter(), req.limit))
+        Ok(limited(values.into_iter(), q.limit))
     }
 
     /// The day partitions `[start, end]` touches that have an index.
@@ -367,32 +309,22 @@ impl Engine {
         Ok(out)
     }
 
-    /// Series matching any of `match_sets` (all series when empty) with data in
-    /// `[start, end]`, ordered by labels, at most `limit` (0: all). A day wholly inside
+    /// Series matching any of `q.selectors` (all series when empty) with data in the
+    /// query's time range, ordered by labels, at most `limit` (0: all). A day wholly inside
     /// the range counts as data; on the range's edge days the raw samples are checked.
-    fn index_query(
-        &self,
-        match_sets: &[MatcherSet],
-        start: i64,
-        end: i64,
-        limit: u64,
-    ) -> Result<Vec<Found>> {
-        check_range(start, end)?;
-        let found = if match_sets.is_empty() {
-            self.find_all(start, end)?
+    fn index_query(&self, q: &IndexQuery, limit: u64) -> Result<Vec<Found>> {
+        check_range(q.start, q.end)?;
+        let found = if q.selectors.is_empty() {
+            self.find_all(q.start, q.end)?
         } else {
-            let selectors = match_sets
-                .iter()
-                .map(|set| Selector::from_proto(&set.matchers))
-                .collect::<Result<Vec<_>>>()?;
-            self.find(&selectors, start, end)?
+            self.find(&q.selectors, q.start, q.end)?
         };
         let mut out = Vec::new();
         for f in found {
             if limit > 0 && out.len() as u64 >= limit {
                 break;
             }
-            if self.has_data_in(&f, start, end)? {
+            if self.has_data_in(&f, q.start, q.end)? {
                 out.push(f);
             }
         }

@@ -132,6 +132,7 @@ impl Engine {
                         .find(|(_, v)| !is_stale_marker(*v))
                         .copied();
                     let points = rollup::summarise(&raw[split..], prev, Tier::Minute.width_ms());
+                    self.compact_raw_window(&mut batch, day, id, start, end)?;
                     if let (Some(first), Some(last)) = (points.first(), points.last()) {
                         let bounds = (first.timestamp_ms, last.timestamp_ms);
                         batch.put_chunk(

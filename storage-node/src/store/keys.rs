@@ -8,11 +8,13 @@
 //! postings          day name 0x00 value 0x00 id:u64       -> (empty)
 //!                   day 0x00 0x00 id:u64 ("all postings": the series has data that day)
 //! raw, m1, h1       day id:u64 start:ts seq:u64           -> uvarint(end - start) ++ chunk
-//! wal               seq:u64                               -> a write command (protobuf)
+//! wal               (unused: the log of releases before the Raft log; kept so that their
+//!                   databases open)
 //! dirty             tier:u8 window_start:ts               -> (empty)
 //! meta              "format_version" -> u32, "next_series_id" -> u64,
 //!                   "flushed_seq", "max_ts", "min_ts", "rollup_seq" -> u64 / i64,
 //!                   "flushed_meta" -> the applier's opaque bytes at flushed_seq,
+//!                   "sessions" -> the last batch per writer at flushed_seq,
 //!                   "m1_until", "h1_until" -> i64
 //! ```
 //! `day` is the time partition: `floor(ts / 1 day)`. Every key of a chunk or posting
@@ -34,6 +36,8 @@ pub const META_MIN_TS: &[u8] = b"min_ts";
 pub const META_ROLLUP_SEQ: &[u8] = b"rollup_seq";
 pub const META_M1_UNTIL: &[u8] = b"m1_until";
 pub const META_H1_UNTIL: &[u8] = b"h1_until";
+/// The last batch applied per writer, as of `flushed_seq` (`engine::sessions`).
+pub const META_SESSIONS: &[u8] = b"sessions";
 /// Version of the layout described above.
 pub const FORMAT_VERSION: u32 = 2;
 

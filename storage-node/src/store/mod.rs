@@ -11,6 +11,7 @@ use rocksdb::{
     IteratorMode, Options, WriteBatch, WriteOptions,
 };
 
+use crate::engine::sessions::Sessions;
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::tier::Tier;
@@ -21,6 +22,7 @@ const CF_POSTINGS: &str = "postings";
 const CF_RAW: &str = "raw";
 const CF_M1: &str = "m1";
 const CF_H1: &str = "h1";
+/// Unused since the Raft log became the only log; listed so older databases open.
 const CF_WAL: &str = "wal";
 const CF_DIRTY: &str = "dirty";
 const CF_META: &str = "meta";
@@ -86,12 +88,22 @@ pub struct Loaded {
     pub rollup_seq: u64,
     pub minute_until: Option<i64>,
     pub hour_until: Option<i64>,
+    pub sessions: Sessions,
 }
 
 /// A RocksDB database holding the index, the chunks of every tier and the write-ahead
 /// log.
 pub struct Store {
     db: DB,
+}
+
+/// One stored chunk: its time bounds, write sequence number and codec bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChunk {
+    pub start: i64,
+    pub end: i64,
+    pub seq: u64,
+    pub data: Vec<u8>,
 }
 
 /// Changes applied atomically by [`Store::write`].
@@ -141,17 +153,12 @@ impl Batch<'_> {
         );
     }
 
-    pub fn put_wal(&mut self, seq: u64, command: &[u8]) {
-        self.batch
-            .put_cf(self.store.cf(CF_WAL), keys::encode_id(seq), command);
-    }
-
-    /// Drops every log record up to and including `seq`.
-    pub fn delete_wal_through(&mut self, seq: u64) {
-        self.batch.delete_range_cf(
-            self.store.cf(CF_WAL),
-            keys::encode_id(0),
-            keys::encode_id(seq.saturating_add(1)),
+    /// Removes the chunk of series `id` in `day` of `tier` that starts at `start` and was
+    /// written at `seq`.
+    pub fn delete_chunk(&mut self, tier: Tier, day: i64, id: u64, start: i64, seq: u64) {
+        self.batch.delete_cf(
+            self.store.cf(tier_cf(tier)),
+            keys::chunk_key(day, id, start, seq),
         );
     }
 
@@ -288,22 +295,12 @@ impl Store {
             rollup_seq: self.meta_u64(keys::META_ROLLUP_SEQ)?.unwrap_or(0),
             minute_until: i64_meta(keys::META_M1_UNTIL)?,
             hour_until: i64_meta(keys::META_H1_UNTIL)?,
+            sessions: match self.meta(keys::META_SESSIONS)? {
+                None => Sessions::default(),
+                Some(bytes) => Sessions::decode(&bytes)
+                    .ok_or_else(|| corrupt("writer sessions", keys::META_SESSIONS))?,
+            },
         })
-    }
-
-    /// Log records after `seq`, in order.
-    pub fn wal_after(&self, seq: u64) -> Result<Vec<(u64, Vec<u8>)>> {
-        let from = keys::encode_id(seq.saturating_add(1));
-        let mut out = Vec::new();
-        for item in self.db.iterator_cf(
-            self.cf(CF_WAL),
-            IteratorMode::From(&from, Direction::Forward),
-        ) {
-            let (k, v) = item.map_err(backend("read the write-ahead log"))?;
-            let seq = keys::decode_u64(&k).ok_or_else(|| corrupt("log key", &k))?;
-            out.push((seq, v.to_vec()));
-        }
-        Ok(out)
     }
 
     /// Whether series `id` is indexed in partition `day`.
@@ -412,6 +409,45 @@ impl Store {
             iter.next();
         }
         iter.status().map_err(backend("read chunks"))
+    }
+
+    /// Every chunk of series `id` in `day` of `tier` that may hold data within
+    /// `[start, end]`, in key order, with its key fields and stored bytes.
+    pub fn chunk_list(
+        &self,
+        tier: Tier,
+        day: i64,
+        id: u64,
+        (start, end): (i64, i64),
+    ) -> Result<Vec<StoredChunk>> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(tier_cf(tier)));
+        let prefix = keys::chunk_prefix(day, id);
+        iter.seek(prefix);
+        let mut out = Vec::new();
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let (_, _, c_start, seq) =
+                keys::decode_chunk_key(key).ok_or_else(|| corrupt("chunk key", key))?;
+            if c_start > end {
+                break;
+            }
+            let (span, used) = crate::chunk::bits::read_uvarint(value)
+                .ok_or_else(|| corrupt("chunk header", key))?;
+            let c_end = c_start.wrapping_add(span as i64);
+            if c_end >= start {
+                out.push(StoredChunk {
+                    start: c_start,
+                    end: c_end,
+                    seq,
+                    data: value[used..].to_vec(),
+                });
+            }
+            iter.next();
+        }
+        iter.status().map_err(backend("read chunks"))?;
+        Ok(out)
     }
 
     /// Whether some chunk of series `id` in `day` of `tier` spans into `[start, end]`

@@ -1,5 +1,0 @@
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tonic_prost_build::configure()
-        .compile_protos(&["proto/telltale/raft/v1/raft.proto"], &["proto"])?;
-    Ok(())
-}

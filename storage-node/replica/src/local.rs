@@ -1,0 +1,80 @@
+//! [`LocalStorage`]: the storage traits over a replica in the same process, for
+//! `telltale standalone` (scraper, push receivers, query engine and rule evaluator beside
+//! their replica). Calls go straight to the replica's storage service — the same
+//! proposal, linearizable check and engine reads a gRPC request runs — with no protobuf
+//! encoding and no socket on the way.
+
+use async_trait::async_trait;
+use telltale_storage::Engine;
+use telltale_storage_api::{
+    BatchId, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result, SampleReader,
+    SampleWriter, SelectRequest, SeriesChunks, SeriesRequest, TimeSeries,
+};
+
+use crate::convert;
+use crate::storage_service::{ReplicaStorage, run_blocking};
+
+/// A replica's storage API, called in process. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct LocalStorage {
+    storage: ReplicaStorage,
+}
+
+impl LocalStorage {
+    pub(crate) fn new(storage: ReplicaStorage) -> Self {
+        LocalStorage { storage }
+    }
+
+    /// Runs `f` on the engine after the read is admitted (leader, linearizable).
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> telltale_storage::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let engine = self.storage.admit(false).await?;
+        Ok(run_blocking(move || f(&engine)).await?)
+    }
+}
+
+#[async_trait]
+impl SampleWriter for LocalStorage {
+    async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
+        self.write_borrowed(&series).await
+    }
+
+    async fn write_borrowed(&self, series: &[TimeSeries]) -> Result<u64> {
+        Ok(self.storage.propose(series, None).await?.samples)
+    }
+
+    async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
+        Ok(self.storage.propose(&series, Some(id)).await?.samples)
+    }
+}
+
+#[async_trait]
+impl SampleReader for LocalStorage {
+    async fn select(&self, req: SelectRequest) -> Result<Vec<SeriesChunks>> {
+        self.read(move |e| convert::select(e, &req)).await
+    }
+
+    async fn info(&self) -> Result<InfoResponse> {
+        self.read(|e| {
+            Ok(InfoResponse {
+                tiers: e.info()?,
+                late_writes: Some(e.late_writes()),
+            })
+        })
+        .await
+    }
+
+    async fn series(&self, req: SeriesRequest) -> Result<Vec<TimeSeries>> {
+        self.read(move |e| convert::series(e, &req)).await
+    }
+
+    async fn label_names(&self, req: LabelNamesRequest) -> Result<Vec<String>> {
+        self.read(move |e| convert::label_names(e, &req)).await
+    }
+
+    async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>> {
+        self.read(move |e| convert::label_values(e, &req)).await
+    }
+}

@@ -1,0 +1,441 @@
+//! Select: every selection of a query in one pass, each matching series answered as the
+//! chunks it is stored in — raw Gorilla chunks or rollup chunks — trimmed to the
+//! selection's bounds, not as decoded samples. The reader decodes them as it goes.
+//!
+//! A stored chunk inside the bounds that overlaps no other data of the series is passed
+//! through as it is. Whatever overlaps (out-of-order writes, backfill, recomputed rollup
+//! windows, the head) or crosses a bound is decoded, merged (the later write wins) and
+//! encoded again, cut wherever a passed-through chunk lies, so the chunks of a series are
+//! always in time order and never overlap. The request's budget of series and samples is
+//! checked while reading: an over-budget select stops before it has read everything.
+
+use std::sync::Arc;
+
+use telltale_storage_api::Aggregate;
+
+use super::Engine;
+use super::read::Merge;
+use crate::chunk::bits::read_uvarint;
+use crate::chunk::{aggregates, samples};
+use crate::error::{Error, Result};
+use crate::labels::LabelSet;
+use crate::matcher::Selector;
+use crate::store::StoredChunk;
+use crate::tier::Tier;
+
+/// One selection: the series matching `selector` with data in `[start, end]` of `tier`
+/// (a rollup tier: points whose bucket starts in the bounds).
+#[derive(Debug, Clone)]
+pub struct SelectionSpec {
+    pub selector: Selector,
+    pub start: i64,
+    pub end: i64,
+    pub tier: Tier,
+}
+
+/// The selections of one query and its budget (0: unlimited).
+#[derive(Debug, Clone, Default)]
+pub struct SelectSpec {
+    pub selections: Vec<SelectionSpec>,
+    pub max_series: u64,
+    pub max_samples: u64,
+}
+
+/// How a chunk's bytes are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Raw samples ([`crate::chunk::samples`]).
+    Samples,
+    /// Rollup points ([`crate::chunk::aggregates`]).
+    Points,
+}
+
+/// Compressed data of one series: `count` samples or points in `[min_t, max_t]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkData {
+    pub min_t: i64,
+    pub max_t: i64,
+    pub count: u32,
+    pub encoding: Encoding,
+    pub data: Vec<u8>,
+}
+
+/// One series of a selection and its chunks (time-ordered, non-overlapping).
+#[derive(Debug, Clone)]
+pub struct SeriesData {
+    pub selection: u32,
+    pub labels: Arc<LabelSet>,
+    pub chunks: Vec<ChunkData>,
+}
+
+/// What a select may still answer.
+struct Budget {
+    max_series: u64,
+    max_samples: u64,
+    series: u64,
+    samples: u64,
+}
+
+impl Budget {
+    fn spend(&mut self, samples: u64) -> Result<()> {
+        self.series += 1;
+        self.samples += samples;
+        if self.max_series > 0 && self.series > self.max_series {
+            return Err(Error::OverBudget {
+                what: "series",
+                limit: self.max_series,
+            });
+        }
+        if self.max_samples > 0 && self.samples > self.max_samples {
+            return Err(Error::OverBudget {
+                what: "samples",
+                limit: self.max_samples,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Answers every selection of `spec`, series by series to `emit` (per selection in
+    /// label order), within the budget.
+    pub fn select_chunks(
+        &self,
+        spec: &SelectSpec,
+        emit: &mut dyn FnMut(SeriesData) -> Result<()>,
+    ) -> Result<()> {
+        let timer = self.metrics.select_duration.start_timer();
+        let mut budget = Budget {
+            max_series: spec.max_series,
+            max_samples: spec.max_samples,
+            series: 0,
+            samples: 0,
+        };
+        for (i, sel) in spec.selections.iter().enumerate() {
+            if sel.start > sel.end {
+                return Err(Error::InvalidTimeRange {
+                    start_ms: sel.start,
+                    end_ms: sel.end,
+                });
+            }
+            let found = self.find(std::slice::from_ref(&sel.selector), sel.start, sel.end)?;
+            let mut memory = match sel.tier {
+                Tier::Raw => self.memory_samples(found.iter().map(|f| f.id), sel.start, sel.end),
+                _ => Default::default(),
+            };
+            for f in found {
+                let chunks = match sel.tier {
+                    Tier::Raw => {
+                        let stored = self.stored(Tier::Raw, f.id, &f.days, sel.start, sel.end)?;
+                        raw_chunks(stored, memory.remove(&f.id), sel.start, sel.end)?
+                    }
+                    tier => {
+                        let stored = self.stored(tier, f.id, &f.days, sel.start, sel.end)?;
+                        rollup_chunks(stored, sel.start, sel.end)?
+                    }
+                };
+                if chunks.is_empty() {
+                    continue;
+                }
+                budget.spend(chunks.iter().map(|c| u64::from(c.count)).sum())?;
+                emit(SeriesData {
+                    selection: i as u32,
+                    labels: f.labels,
+                    chunks,
+                })?;
+            }
+        }
+        timer.observe_duration();
+        Ok(())
+    }
+
+    /// The stored chunks of series `id` in `tier` that may hold data in `[start, end]`.
+    fn stored(
+        &self,
+        tier: Tier,
+        id: u64,
+        days: &[i64],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<StoredChunk>> {
+        let mut out = Vec::new();
+        for &day in days {
+            out.extend(self.store.chunk_list(tier, day, id, (start, end))?);
+        }
+        Ok(out)
+    }
+}
+
+/// Which of `chunks` (sorted by start) pass through as stored: inside `[start, end]`
+/// and overlapping neither another chunk nor `other` (the span of data held elsewhere).
+fn pass_through(
+    chunks: &[StoredChunk],
+    start: i64,
+    end: i64,
+    other: Option<(i64, i64)>,
+) -> Vec<bool> {
+    let mut pass = vec![false; chunks.len()];
+    let mut max_end_before = i64::MIN;
+    for (i, c) in chunks.iter().enumerate() {
+        let inside = c.start >= start && c.end <= end;
+        let after_previous = i == 0 || max_end_before < c.start;
+        let before_next = chunks.get(i + 1).is_none_or(|n| c.end < n.start);
+        let clear_of_other = other.is_none_or(|(lo, hi)| hi < c.start || c.end < lo);
+        pass[i] = inside && after_previous && before_next && clear_of_other;
+        max_end_before = max_end_before.max(c.end);
+    }
+    pass
+}
+
+fn count_of(data: &[u8]) -> u32 {
+    read_uvarint(data).map_or(0, |(n, _)| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::Corrupt {
+        what,
+        detail: e.to_string(),
+    }
+}
+
+/// The raw chunks of one series: `stored` (from disk) and `memory` (head and frozen
+/// samples already within the bounds).
+pub(crate) fn raw_chunks(
+    mut stored: Vec<StoredChunk>,
+    memory: Option<Merge>,
+    start: i64,
+    end: i64,
+) -> Result<Vec<ChunkData>> {
+    stored.sort_by_key(|c| (c.start, c.end));
+    let memory = memory.unwrap_or_default();
+    let pass = pass_through(&stored, start, end, memory.span());
+    let mut merge = memory;
+    let mut buf = Vec::new();
+    for (c, passes) in stored.iter().zip(&pass) {
+        if !passes {
+            buf.clear();
+            samples::decode_into(&c.data, &mut buf).map_err(|e| corrupt("raw chunk", e))?;
+            merge.push(
+                c.seq,
+                buf.iter()
+                    .copied()
+                    .filter(|(t, _)| (start..=end).contains(t)),
+            );
+        }
+    }
+    let merged = merge.finish();
+    Ok(interleave(
+        stored
+            .into_iter()
+            .zip(pass)
+            .filter(|(_, p)| *p)
+            .map(|(c, _)| c),
+        &merged,
+        |t| t.0,
+        |run| {
+            let data = samples::encode(run);
+            ChunkData {
+                min_t: run[0].0,
+                max_t: run[run.len() - 1].0,
+                count: run.len() as u32,
+                encoding: Encoding::Samples,
+                data,
+            }
+        },
+        Encoding::Samples,
+    ))
+}
+
+/// The rollup chunks of one series: recomputed windows overlap the chunks they replace
+/// (the higher sequence number wins per bucket).
+pub(crate) fn rollup_chunks(
+    mut stored: Vec<StoredChunk>,
+    start: i64,
+    end: i64,
+) -> Result<Vec<ChunkData>> {
+    stored.sort_by_key(|c| (c.start, c.end));
+    let pass = pass_through(&stored, start, end, None);
+    let mut all: Vec<(u64, Aggregate)> = Vec::new();
+    let mut buf = Vec::new();
+    for (c, passes) in stored.iter().zip(&pass) {
+        if !passes {
+            buf.clear();
+            aggregates::decode_into(&c.data, &mut buf).map_err(|e| corrupt("rollup chunk", e))?;
+            all.extend(
+                buf.drain(..)
+                    .filter(|p| (start..=end).contains(&p.timestamp_ms))
+                    .map(|p| (c.seq, p)),
+            );
+        }
+    }
+    all.sort_by_key(|(seq, p)| (p.timestamp_ms, *seq));
+    let mut merged: Vec<Aggregate> = Vec::with_capacity(all.len());
+    for (_, p) in all {
+        match merged.last_mut() {
+            Some(last) if last.timestamp_ms == p.timestamp_ms => *last = p,
+            _ => merged.push(p),
+        }
+    }
+    Ok(interleave(
+        stored
+            .into_iter()
+            .zip(pass)
+            .filter(|(_, p)| *p)
+            .map(|(c, _)| c),
+        &merged,
+        |p| p.timestamp_ms,
+        |run| ChunkData {
+            min_t: run[0].timestamp_ms,
+            max_t: run[run.len() - 1].timestamp_ms,
+            count: run.len() as u32,
+            encoding: Encoding::Points,
+            data: aggregates::encode(run),
+        },
+        Encoding::Points,
+    ))
+}
+
+/// Chunks in time order: the passed-through ones as stored, and `merged` (which lies
+/// outside all of them) encoded in runs cut at each of them.
+fn interleave<T>(
+    passed: impl Iterator<Item = StoredChunk>,
+    merged: &[T],
+    time: impl Fn(&T) -> i64,
+    encode: impl Fn(&[T]) -> ChunkData,
+    encoding: Encoding,
+) -> Vec<ChunkData> {
+    let mut out = Vec::new();
+    let mut rest = merged;
+    for c in passed {
+        let before = rest.partition_point(|x| time(x) < c.start);
+        if before > 0 {
+            out.push(encode(&rest[..before]));
+            rest = &rest[before..];
+        }
+        out.push(ChunkData {
+            min_t: c.start,
+            max_t: c.end,
+            count: count_of(&c.data),
+            encoding,
+            data: c.data,
+        });
+    }
+    if !rest.is_empty() {
+        out.push(encode(rest));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(points: &[(i64, f64)], seq: u64) -> StoredChunk {
+        StoredChunk {
+            start: points[0].0,
+            end: points[points.len() - 1].0,
+            seq,
+            data: samples::encode(points),
+        }
+    }
+
+    fn decoded(chunks: &[ChunkData]) -> Vec<(i64, f64)> {
+        let mut out = Vec::new();
+        for c in chunks {
+            samples::decode_into(&c.data, &mut out).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn disjoint_chunks_pass_through_and_the_rest_is_merged_around_them() {
+        let a = stored(&[(10, 1.0), (20, 2.0)], 1);
+        let b = stored(&[(30, 3.0), (40, 4.0)], 2);
+        // Overlaps c2: both decoded; the later write (seq 5) wins at 60.
+        let c1 = stored(&[(50, 5.0), (60, 6.0)], 3);
+        let c2 = stored(&[(60, 66.0), (70, 7.0)], 5);
+        let d = stored(&[(80, 8.0)], 4);
+        let mut memory = Merge::default();
+        memory.push(u64::MAX, [(90, 9.0), (95, 9.5)]);
+        let chunks = raw_chunks(
+            vec![d.clone(), c2, a.clone(), c1, b.clone()],
+            Some(memory),
+            i64::MIN,
+            i64::MAX,
+        )
+        .unwrap();
+        assert_eq!(chunks[0].data, a.data, "passed through unchanged");
+        assert_eq!(chunks[1].data, b.data);
+        assert_eq!(
+            (chunks[2].min_t, chunks[2].max_t, chunks[2].count),
+            (50, 70, 3)
+        );
+        assert_eq!(chunks[3].data, d.data);
+        assert_eq!((chunks[4].min_t, chunks[4].count), (90, 2));
+        assert_eq!(
+            decoded(&chunks),
+            vec![
+                (10, 1.0),
+                (20, 2.0),
+                (30, 3.0),
+                (40, 4.0),
+                (50, 5.0),
+                (60, 66.0),
+                (70, 7.0),
+                (80, 8.0),
+                (90, 9.0),
+                (95, 9.5)
+            ]
+        );
+        for w in chunks.windows(2) {
+            assert!(w[0].max_t < w[1].min_t, "chunks overlap: {chunks:?}");
+        }
+    }
+
+    #[test]
+    fn chunks_are_trimmed_to_the_bounds() {
+        let a = stored(&[(10, 1.0), (20, 2.0), (30, 3.0)], 1);
+        let b = stored(&[(40, 4.0)], 2);
+        let chunks = raw_chunks(vec![a, b.clone()], None, 15, 45).unwrap();
+        assert_eq!(decoded(&chunks), vec![(20, 2.0), (30, 3.0), (40, 4.0)]);
+        assert_eq!(chunks[1].data, b.data);
+        // Memory interleaved with a passed-through chunk is cut around it.
+        let mut memory = Merge::default();
+        memory.push(u64::MAX, [(5, 0.5)]);
+        let chunks = raw_chunks(vec![stored(&[(10, 1.0)], 1)], Some(memory), 0, 100).unwrap();
+        assert_eq!(decoded(&chunks), vec![(5, 0.5), (10, 1.0)]);
+        assert!(raw_chunks(vec![], None, 0, 1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn budget_counts_series_and_samples() {
+        let mut b = Budget {
+            max_series: 2,
+            max_samples: 10,
+            series: 0,
+            samples: 0,
+        };
+        b.spend(4).unwrap();
+        b.spend(6).unwrap();
+        assert!(matches!(
+            b.spend(0),
+            Err(Error::OverBudget {
+                what: "series",
+                limit: 2
+            })
+        ));
+        let mut b = Budget {
+            max_series: 0,
+            max_samples: 3,
+            series: 0,
+            samples: 0,
+        };
+        assert!(matches!(
+            b.spend(4),
+            Err(Error::OverBudget {
+                what: "samples",
+                limit: 3
+            })
+        ));
+    }
+}

@@ -1,0 +1,83 @@
+//! Reading the engine in the tests: its select answers chunks (decoded here) and its
+//! index queries take [`IndexQuery`].
+
+#![allow(dead_code)]
+
+use telltale_storage::chunk::{aggregates, samples};
+use telltale_storage::matcher::Selector;
+use telltale_storage::{Encoding, Engine, IndexQuery, Result, SelectSpec, SelectionSpec, Tier};
+use telltale_storage_api::{Aggregate, Matcher, MatcherSet};
+
+/// One selection's series: labels as `name=value` pairs, and the decoded samples or
+/// rollup points.
+pub struct Selected {
+    pub labels: Vec<(String, String)>,
+    pub samples: Vec<(i64, f64)>,
+    pub points: Vec<Aggregate>,
+}
+
+impl Selected {
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Selects series matching `matchers` in `[start, end]` of `tier`, chunks decoded.
+pub fn select_tier(
+    engine: &Engine,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+    tier: Tier,
+) -> Result<Vec<Selected>> {
+    let spec = SelectSpec {
+        selections: vec![SelectionSpec {
+            selector: Selector::from_proto(matchers)?,
+            start,
+            end,
+            tier,
+        }],
+        ..SelectSpec::default()
+    };
+    let mut out = Vec::new();
+    engine.select_chunks(&spec, &mut |s| {
+        let mut selected = Selected {
+            labels: s
+                .labels
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            samples: Vec::new(),
+            points: Vec::new(),
+        };
+        for w in s.chunks.windows(2) {
+            assert!(w[0].max_t < w[1].min_t, "chunks overlap");
+        }
+        for c in &s.chunks {
+            match c.encoding {
+                Encoding::Samples => samples::decode_into(&c.data, &mut selected.samples),
+                Encoding::Points => aggregates::decode_into(&c.data, &mut selected.points),
+            }
+            .expect("chunks from select decode");
+        }
+        out.push(selected);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// An index query over `match_sets` (none: every series).
+pub fn index(match_sets: &[MatcherSet], start: i64, end: i64, limit: u64) -> IndexQuery {
+    IndexQuery {
+        selectors: match_sets
+            .iter()
+            .map(|s| Selector::from_proto(&s.matchers).expect("valid matchers"))
+            .collect(),
+        start,
+        end,
+        limit,
+    }
+}
