@@ -16,6 +16,7 @@ use telltale_raft::{Peers, RaftOptions, Replica, ReplicaConfig};
 use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter};
 
 use crate::cli::StandaloneArgs;
+use crate::cluster_api::status::Replicas;
 use crate::ops::{self, Readiness, Shutdown};
 
 /// The job name of Telltale's scrape of itself.
@@ -90,6 +91,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         ))
         .merge(limited.router())
         .merge(telltale_alertmanager::router(rules.clone()))
+        .merge(crate::cluster_api::status::router(Replicas::Fixed(vec![
+            telltale_raft::Shard {
+                id: 0,
+                replicas: vec![grpc_addr.to_string()],
+            },
+        ])))
         .merge(ops::router(&registry, readiness.clone()));
 
     tracing::info!(
