@@ -27,6 +27,9 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let registry = ops::new_registry("standalone")?;
     let shutdown = Shutdown::on_signals();
 
+    // The HTTP address first: a port already taken fails before anything is opened.
+    let http = ops::bind(args.listen, "HTTP").await?;
+    let http_addr = http.local_addr()?;
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
     let grpc_addr = grpc.local_addr()?;
     let replica = start_replica(&args, grpc_addr, &registry).await?;
@@ -42,9 +45,6 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     // Recording rules and ALERTS are Telltale's own series: not subject to the limits.
     let rules_writer: Arc<dyn SampleWriter> = Arc::new(storage.clone());
     let reader: Arc<dyn SampleReader> = Arc::new(storage);
-
-    let http = ops::bind(args.listen, "HTTP").await?;
-    let http_addr = http.local_addr()?;
 
     let query = Arc::new(telltale_query::Engine::new(
         reader,
