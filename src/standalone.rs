@@ -3,7 +3,9 @@
 //! Storage is a one-replica Raft group (the cluster's code path with N = 1): its log is the
 //! write-ahead log and the engine its state machine, so a standalone data directory has the
 //! layout of a cluster replica's. It is served over gRPC on a loopback port and the other
-//! components reach it through the same client they use in a cluster.
+//! components reach it through the same client they use in a cluster. Its HTTP address
+//! serves what a cluster's query service serves, `/api/v1/status/cluster` (the one
+//! replica) included.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
