@@ -3,17 +3,28 @@
 #
 #   docker build -t telltale:dev .
 #
-# Stage 1 builds the release binary; RocksDB's bindings need libclang, the gRPC contract
-# needs protoc. Stage 2 is a slim Debian with the binary, a shell (the storage pods'
-# entrypoint derives the Raft replica id from the pod name) and CA certificates (outgoing
-# HTTPS notifications), running as an unprivileged user.
+# Stage 1 builds the web UI and the release binary: the packages of scripts/deps/run.txt
+# (RocksDB's bindings need libclang, the gRPC contract protoc, the UI Node and npm —
+# Debian's Node 18 will do). The UI is built in a step of its own (the npm steps
+# ui/build.rs would run), cached until ui/web changes, and embedded as built
+# (TELLTALE_UI_DIST). Stage 2 is a slim Debian with the binary, a shell (the storage
+# pods' entrypoint derives the Raft replica id from the pod name) and CA certificates
+# (outgoing HTTPS notifications), running as an unprivileged user.
+#
+# `cargo test --test dockerfile` checks this stage: with `docker build` where a Docker
+# daemon runs, else by running its steps in a plain shell (see e2e/dockerfile.rs).
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libclang-dev clang protobuf-compiler \
+ && apt-get install -y --no-install-recommends libclang-dev clang protobuf-compiler nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+COPY ui/web ui/web
+RUN cd ui/web \
+ && npm ci --no-audit --no-fund --loglevel=error \
+ && npm run build -- --outdir /out/ui
 COPY . .
+ENV TELLTALE_UI_DIST=/out/ui
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin telltale \

@@ -1,24 +1,35 @@
 # The two entry points of the README, and what CI runs.
 #   make run    builds Telltale and starts `telltale standalone` on its embedded default
+#               (make run LISTEN=127.0.0.1:9190 when 9090 is taken, e.g. by Debian's
+#               `prometheus` service)
 #   make test   formatting, lints and every test (unit, integration, e2e)
-# Both install the Debian packages they need first (scripts/install-deps.sh).
+# Each installs the Debian packages it needs first: `make run` only what building and
+# running need, `make test` also the test tools (scripts/install-deps.sh, scripts/deps/).
 
 # One warm target directory outside the clone, shared by every checkout and by CI.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/telltale-target
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: deps run test build crds bench-storage bench-query bench-scrape
+# The HTTP address of `make run`.
+LISTEN ?= 127.0.0.1:9090
 
-deps:
-	@scripts/install-deps.sh
+.PHONY: deps-run deps-test run test build crds bench-storage bench-query bench-scrape
 
-run: deps
-	cargo run --release --bin telltale -- standalone
+deps-run:
+	@scripts/install-deps.sh run
 
-build: deps
+deps-test:
+	@scripts/install-deps.sh test
+
+run: deps-run
+	cargo run --release --bin telltale -- standalone --listen $(LISTEN)
+
+build: deps-run
 	cargo build --release --bin telltale
 
-test: deps
+# Clippy checks every target before the test build; both share one build of RocksDB's
+# C++ (see `[profile.dev.build-override]` in Cargo.toml).
+test: deps-test
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
@@ -29,16 +40,16 @@ crds:
 	cp crds/telltale.dev.yaml charts/telltale/crds/telltale.dev.yaml
 
 # The storage benchmark of the README (fixed, seeded workload; compares with promtool).
-bench-storage: deps
+bench-storage: deps-test
 	cargo run --release -p telltale-replica --bin telltale-storage-bench -- --prometheus
 
 # The query benchmark of the README: dashboard queries against Telltale and Prometheus
 # 2.42 loaded with the same seeded data, in one run.
-bench-query: deps
+bench-query: deps-test
 	cargo bench -p telltale-query --features bench --bench query-vs-prometheus
 
 # The collection benchmark of the README (parse throughput; one scraper replica against
 # Prometheus 2.42 on the same synthetic targets).
-bench-scrape: deps
+bench-scrape: deps-test
 	cargo build --release --bin telltale
 	cargo run --release -p telltale-scraper --bin telltale-scrape-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale

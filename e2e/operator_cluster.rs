@@ -9,6 +9,8 @@
 //! - both scrapers run, and the node exporter is scraped by exactly one of them;
 //! - `up` and `node_*` series answer through the query pod (HTTP API and promtool);
 //! - an alert fires and reaches the webhook receiver of the MetricCluster;
+//! - the query pod answers `/api/v1/targets` (both scrapers), the alerting API (amtool
+//!   through it) and `/api/v1/status/cluster` (the three replicas);
 //! - no pod writes outside its volumes (the root filesystem is read-only in the cluster).
 
 mod common;
@@ -505,6 +507,73 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
     .await;
     assert_eq!(fired[0]["labels"]["job"], "node", "{fired:?}");
     assert_eq!(fired[0]["labels"]["severity"], "info", "{fired:?}");
+
+    // The query pod answers for the other components, through the flags the operator
+    // rendered: both scrapers' targets merged (the node exporter once, named by the
+    // replica that owns it), the alertmanager's alerts, rules and silences, and every
+    // storage replica's Raft status and disk.
+    let owner_name = &of("scraper")[owner].name;
+    let targets = get_json(&format!("{query}/api/v1/targets")).await;
+    let node: Vec<&Value> = targets["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["labels"]["job"] == "node")
+        .collect();
+    assert_eq!(node.len(), 1, "{targets}");
+    assert_eq!(node[0]["scraper"], owner_name.as_str(), "{targets}");
+    assert!(
+        targets.get("warnings").is_none(),
+        "a scraper is missing: {targets}"
+    );
+    let alerts = get_json(&format!("{query}/api/v1/alerts")).await;
+    assert!(
+        alerts["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == ALERT && a["state"] == "firing"),
+        "{alerts}"
+    );
+    let rules = get_json(&format!("{query}/api/v1/rules")).await;
+    assert_eq!(rules["data"]["groups"][0]["name"], "node", "{rules}");
+    let amtool = Command::new("amtool")
+        .args([
+            "silence",
+            "add",
+            &format!("alertname={ALERT}"),
+            "--comment=through the query pod",
+            "--author=e2e",
+            "--duration=1h",
+            &format!("--alertmanager.url={query}"),
+        ])
+        .output()
+        .expect("amtool (Debian package prometheus-alertmanager) is installed");
+    assert!(
+        amtool.status.success(),
+        "amtool: {}",
+        String::from_utf8_lossy(&amtool.stderr)
+    );
+    let silences = get_json(&format!("{query}/api/v2/silences")).await;
+    assert!(
+        silences
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["comment"] == "through the query pod"),
+        "{silences}"
+    );
+    let status = get_json(&format!("{query}/api/v1/status/cluster")).await;
+    let shard = &status["data"]["shards"][0];
+    assert_eq!(shard["leader_id"], leader, "{status}");
+    let replicas = shard["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 3, "{status}");
+    assert!(
+        replicas
+            .iter()
+            .all(|r| r["lag"].is_u64() && r["disk_bytes"]["raw"].is_u64()),
+        "{status}"
+    );
 
     for pod in &running {
         pod.assert_root_untouched();

@@ -432,6 +432,32 @@ fn data_dir_in_the_single_node_layout_is_refused() {
     assert_eq!(left.len(), 1, "the directory was changed: {left:?}");
 }
 
+/// A port another program listens on (Debian's `prometheus` service takes 9090, the
+/// default): one line saying so and naming the flag, before any data directory is made.
+#[test]
+fn a_taken_port_is_one_line_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = dir.path().join("data");
+    let out = Command::new(TELLTALE)
+        .args(["standalone", "--listen", &addr, "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("telltale: cannot listen on")
+            && last.contains(&addr)
+            && last.contains("another program is listening")
+            && last.contains("--listen"),
+        "{stderr}"
+    );
+    assert!(!data.exists(), "the data directory was created");
+}
+
 /// A bad file: non-zero exit and one line naming the file, the document and the field.
 #[test]
 fn bad_file_is_one_line_naming_file_document_and_field() {

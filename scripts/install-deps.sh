@@ -1,44 +1,54 @@
 #!/usr/bin/env bash
-# Installs what building and testing Telltale needs on Debian, once: each package is
-# installed only when it is missing, so running this again does nothing.
-#   libclang-dev        RocksDB's Rust bindings (bindgen)
-#   protobuf-compiler   protoc, for the gRPC contract (tonic-build)
-#   prometheus          promtool, the reference client the e2e tests query with
-#   prometheus-node-exporter   a real scrape target for the e2e tests
-#   prometheus-alertmanager    amtool, the reference client of the Alertmanager v2 API
-#   python3-aiosmtpd    a real SMTP server for the email receiver tests
-#   chromium chromium-driver   headless browser + WebDriver for the UI's browser tests
+# Installs what Telltale needs on Debian, once: each package is installed only when it is
+# missing, so running this again does nothing.
+#   scripts/install-deps.sh run    what building and running need (scripts/deps/run.txt)
+#   scripts/install-deps.sh test   that, plus what the tests need (scripts/deps/test.txt),
+#                                  rustfmt and clippy, and the tests' Python venv
 set -euo pipefail
 
-packages=(libclang-dev protobuf-compiler prometheus prometheus-node-exporter
-  prometheus-alertmanager python3-aiosmtpd build-essential chromium chromium-driver)
+mode="${1:-test}"
+case "$mode" in
+  run | test) ;;
+  *)
+    echo "usage: $0 run|test" >&2
+    exit 2
+    ;;
+esac
+here="$(cd "$(dirname "$0")" && pwd)"
+
+# The package names of a list file (comments and blank lines skipped).
+packages_of() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1"; }
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "installing: $*" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+lists=("$here/deps/run.txt")
+if [ "$mode" = test ]; then lists+=("$here/deps/test.txt"); fi
 
 missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+for list in "${lists[@]}"; do
+  while read -r p; do
+    # Any Node with npm on the PATH will do (Debian's, NodeSource's, nvm's).
+    if { [ "$p" = nodejs ] || [ "$p" = npm ]; } && command -v npm >/dev/null 2>&1; then
+      continue
+    fi
+    if ! installed "$p"; then missing+=("$p"); fi
+  done < <(packages_of "$list")
 done
+if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
 
-if ((${#missing[@]})); then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "installing: ${missing[*]}" >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+if [ "$mode" = run ]; then exit 0; fi
 
-# The web UI is built with npm at build time (ui/build.rs). Any Node >= 18 with npm will
-# do; Debian's packages are installed only when no npm is on the PATH.
-if ! command -v npm >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
-
-# Debian's packages start their daemons where an init system runs; the tests start their
-# own on free ports, so a packaged instance is not needed (and not touched).
+# Debian's packages start their daemons where an init system runs (Prometheus on 9090,
+# which `make run` then cannot use: see the README); the tests start their own on free
+# ports, so a packaged instance is not needed (and not touched).
 for tool in rustfmt clippy-driver; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     rustup component add rustfmt clippy
@@ -49,14 +59,7 @@ done
 # The Python test tools (kmock, kubernetes-validate, helm-python-sdk) of the operator and
 # chart tests, in a venv outside the clone; reinstalled only when the requirements change.
 venv="${HOME}/.cache/telltale-venv"
-requirements="$(cd "$(dirname "$0")" && pwd)/requirements-test.txt"
-if ! dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" \
-  && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-fi
+requirements="$here/requirements-test.txt"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi

@@ -208,7 +208,8 @@ pub struct DevClusterArgs {
     /// Each replica keeps its data in `DIR/shard-S/replica-N`, its log in `...log`.
     #[arg(long, default_value = "./dev-cluster")]
     pub data_dir: PathBuf,
-    /// HTTP address: remote_write, the Prometheus API, `/api/v1/status/cluster`.
+    /// HTTP address: remote_write, the Prometheus and Alertmanager APIs, the web UI,
+    /// `/api/v1/status/cluster`.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
     /// Restart replica processes that exit (by default a dead replica stays dead).
@@ -223,7 +224,8 @@ pub struct DevClusterArgs {
     /// Read from any replica instead of the leader.
     #[arg(long)]
     pub follower_reads: bool,
-    /// ScrapeTarget YAML files for the scraper role (repeatable).
+    /// ScrapeTarget, AlertRule and MetricCluster YAML files (repeatable), as
+    /// `standalone` takes them.
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
@@ -337,6 +339,18 @@ pub struct QueryArgs {
     /// HTTP address of the Prometheus API.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9090")]
     pub listen: SocketAddr,
+    /// Base URL of a scraper replica (repeatable, or comma-separated): `/api/v1/targets`
+    /// merges every replica's targets, each naming the replica that owns it.
+    #[arg(
+        long = "scraper-url",
+        env = "TELLTALE_SCRAPER_URLS",
+        value_delimiter = ','
+    )]
+    pub scraper_urls: Vec<String>,
+    /// Base URL of the alertmanager: `/api/v1/alerts`, `/api/v1/rules` and `/api/v2/...`
+    /// are forwarded to it.
+    #[arg(long, env = "TELLTALE_ALERTMANAGER_URL")]
+    pub alertmanager_url: Option<String>,
     #[command(flatten)]
     pub cache: ResultCacheArgs,
 }

@@ -98,11 +98,28 @@ pub fn new_registry(component: &str) -> anyhow::Result<Registry> {
     Ok(registry)
 }
 
-/// Binds `addr`, naming it in the error.
+/// Binds `addr`, naming it in the error; a port another program holds says so, and how
+/// to choose another.
 pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} ({what})"))
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
+            "cannot listen on {addr} ({what}): another program is listening on port {}{}; \
+             choose another address with {}",
+            addr.port(),
+            if addr.port() == 9090 {
+                " (Debian's `prometheus` service listens on 9090)"
+            } else {
+                ""
+            },
+            if what.contains("gRPC") {
+                "--grpc-listen (or TELLTALE_GRPC_LISTEN)"
+            } else {
+                "--listen (or TELLTALE_LISTEN)"
+            }
+        )),
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {addr} ({what})")),
+    }
 }
 
 /// A shutdown signal shared by every task of the process.

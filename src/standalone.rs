@@ -4,7 +4,9 @@
 //! write-ahead log and the engine its state machine, so a standalone data directory has the
 //! layout of a cluster replica's. The other components call the replica in process
 //! ([`telltale_replica::LocalStorage`]: the same proposals and reads as over gRPC, without
-//! encoding or sockets); its gRPC API stays up on a loopback port for callers outside.
+//! encoding or sockets); its gRPC API stays up on a loopback port for callers outside. Its
+//! HTTP address serves what a cluster's query service serves, `/api/v1/status/cluster`
+//! (the one replica) included.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
 use telltale_storage_api::{SampleReader, SampleWriter};
 
 use crate::cli::StandaloneArgs;
+use crate::cluster_api::status::Replicas;
 use crate::ops::{self, Readiness, Shutdown};
 
 /// The job name of Telltale's scrape of itself.
@@ -27,6 +30,9 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let registry = ops::new_registry("standalone")?;
     let shutdown = Shutdown::on_signals();
 
+    // The HTTP address first: a port already taken fails before anything is opened.
+    let http = ops::bind(args.listen, "HTTP").await?;
+    let http_addr = http.local_addr()?;
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
     let grpc_addr = grpc.local_addr()?;
     let replica = start_replica(&args, grpc_addr, &registry).await?;
@@ -42,9 +48,6 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     // Recording rules and ALERTS are Telltale's own series: not subject to the limits.
     let rules_writer: Arc<dyn SampleWriter> = Arc::new(storage.clone());
     let reader: Arc<dyn SampleReader> = Arc::new(storage);
-
-    let http = ops::bind(args.listen, "HTTP").await?;
-    let http_addr = http.local_addr()?;
 
     let query = Arc::new(telltale_query::Engine::new(
         reader,
@@ -91,6 +94,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         ))
         .merge(limited.router())
         .merge(telltale_alertmanager::router(rules.clone()))
+        .merge(crate::cluster_api::status::router(Replicas::Fixed(vec![
+            telltale_storage_api::cluster::Shard {
+                id: 0,
+                replicas: vec![grpc_addr.to_string()],
+            },
+        ])))
         .merge(ops::router(&registry, readiness.clone()));
 
     tracing::info!(

@@ -88,6 +88,25 @@ impl Names {
         )
     }
 
+    /// Base URL of scraper replica `ordinal` (0-based), through the scrapers' headless
+    /// Service.
+    pub fn scraper_url(&self, ordinal: u32) -> String {
+        let set = self.component(Component::Scraper);
+        format!(
+            "http://{set}-{ordinal}.{set}.{}.svc:{SCRAPER_PORT}",
+            self.namespace
+        )
+    }
+
+    /// Base URL of the alertmanager, through its Service.
+    pub fn alertmanager_url(&self) -> String {
+        format!(
+            "http://{}.{}.svc:{ALERTMANAGER_PORT}",
+            self.component(Component::Alertmanager),
+            self.namespace
+        )
+    }
+
     /// Objects of a single-workload component: `<mc>-scraper`, `<mc>-query`, ...
     pub fn component(&self, c: Component) -> String {
         format!("{}-{}", self.cluster, c.as_str())

@@ -198,9 +198,13 @@ fn components_read_the_shard_map() {
             .unwrap()
             .join(" ")
     };
+    // Every scraper replica's targets, and the alertmanager's API, through the query.
     assert_eq!(
         args("mc-query"),
-        "query --listen 0.0.0.0:9090 --shard-map /etc/telltale/shard-map.yaml"
+        "query --listen 0.0.0.0:9090 --shard-map /etc/telltale/shard-map.yaml \
+         --scraper-url http://mc-scraper-0.mc-scraper.monitoring.svc:9092 \
+         --scraper-url http://mc-scraper-1.mc-scraper.monitoring.svc:9092 \
+         --alertmanager-url http://mc-alertmanager.monitoring.svc:9093"
     );
     let am = r
         .stateful_sets

@@ -1,10 +1,12 @@
 //! `telltale dev-cluster`: a sharded, replicated cluster on this machine. Every storage
 //! replica is a child `telltale storage` process on a free 127.0.0.1 port with its own
-//! data directory; the scraper/push role and the query role run in this process over a
-//! [`ShardedStorage`] client, and the HTTP address serves remote_write
-//! (`/api/v1/write`), the Prometheus API, and `/api/v1/status/cluster` (every replica's
-//! pid, address, role, applied index and lag) so tests can kill replicas. A replica that
-//! dies stays dead unless `--restart-dead`.
+//! data directory; the scraper/push role, the query role (with the web UI) and the rule
+//! evaluator run in this process over a [`ShardedStorage`] client, so the HTTP address
+//! serves what `telltale standalone` serves: remote_write (`/api/v1/write`), the
+//! Prometheus API, `/api/v1/targets`, `/api/v1/alerts`, `/api/v1/rules`, the Alertmanager
+//! `/api/v2` API and the UI — and `/api/v1/status/cluster` (every replica's Raft status
+//! and disk per tier, plus its pid, restarts and log) so tests can kill replicas. A
+//! replica that dies stays dead unless `--restart-dead`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -12,16 +14,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use telltale_storage_api::cluster::{Shard, ShardMap, ShardedOptions, ShardedStorage};
-use telltale_storage_api::raft_pb::StatusRequest;
-use telltale_storage_api::raft_pb::raft_client::RaftClient;
 use telltale_storage_api::{SampleReader, SampleWriter};
 use tokio::process::{Child, Command};
 
 use crate::cli::DevClusterArgs;
+use crate::cluster_api::status::{self, ClusterStatus};
 use crate::ops::{self, Readiness, Shutdown};
 
 /// One replica process.
@@ -210,7 +211,15 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         },
         &registry,
     )?;
-    let writer: Arc<dyn SampleWriter> = Arc::new(sharded.clone());
+    // Recording rules and ALERTS are Telltale's own series: not subject to the limits.
+    let rules_writer: Arc<dyn SampleWriter> = Arc::new(sharded.clone());
+    // Collection writes through the series limits (and their /api/v1/status/tsdb).
+    let limited = telltale_scraper::CardinalityWriter::new(
+        Arc::new(sharded.clone()),
+        Default::default(),
+        &registry,
+    );
+    let writer: Arc<dyn SampleWriter> = limited.clone();
     let reader: Arc<dyn SampleReader> = Arc::new(sharded);
 
     let supervisor = tokio::spawn(supervise(cluster.clone()));
@@ -222,22 +231,39 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         args.cache.engine_options(),
         &registry,
     ));
+    let http = ops::bind(args.listen, "HTTP").await?;
+    let http_addr = http.local_addr()?;
+    let rules = telltale_alertmanager::RuleManager::new(
+        query.clone(),
+        config.alerting,
+        telltale_alertmanager::ManagerOptions {
+            external_url: format!("http://{http_addr}"),
+            state_dir: Some(args.data_dir.join("alertmanager")),
+            writer: Some(rules_writer),
+            ..Default::default()
+        },
+        &registry,
+    );
+    rules.apply(&config.alert_rules);
     let readiness = Readiness::default();
+    let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
     let app = telltale_query::router(query)
+        .merge(telltale_ui::router(ui))
         .merge(telltale_scraper::router(
             scraper.clone(),
             writer,
             Default::default(),
         ))
+        .merge(limited.router())
+        .merge(telltale_alertmanager::router(rules.clone()))
         .merge(
             axum::Router::new()
-                .route("/api/v1/status/cluster", get(status))
+                .route("/api/v1/status/cluster", get(cluster_status))
                 .with_state(cluster.clone()),
         )
         .merge(ops::router(&registry, readiness.clone()));
-    let http = ops::bind(args.listen, "HTTP").await?;
     tracing::info!(
-        url = %format!("http://{}", http.local_addr()?),
+        url = %format!("http://{http_addr}"),
         shards = args.shards,
         replicas = args.replicas,
         shard_map = %map_file.display(),
@@ -257,6 +283,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     let served = ops::serve_http(http, app, Shutdown::on_signals()).await;
     supervisor.abort();
     scraper.shutdown();
+    rules.stop(Duration::from_secs(5)).await;
     for m in &cluster.members {
         m.stop().await;
     }
@@ -285,71 +312,33 @@ async fn supervise(cluster: Arc<Cluster>) {
     }
 }
 
-async fn replica_status(address: &str) -> Option<telltale_storage_api::raft_pb::StatusResponse> {
-    let channel = telltale_storage_api::client::channel(address).ok()?;
-    let mut client = RaftClient::new(channel);
-    let mut req = tonic_request(StatusRequest {});
-    req.set_timeout(Duration::from_millis(800));
-    tokio::time::timeout(Duration::from_secs(1), client.status(req))
-        .await
-        .ok()?
-        .ok()
-        .map(|r| r.into_inner())
-}
-
-fn tonic_request<T>(msg: T) -> tonic::Request<T> {
-    tonic::Request::new(msg)
-}
-
-/// `GET /api/v1/status/cluster`.
-async fn status(State(cluster): State<Arc<Cluster>>) -> Json<serde_json::Value> {
-    let answers =
-        futures::future::join_all(cluster.members.iter().map(|m| replica_status(&m.address))).await;
-    let mut shards: std::collections::BTreeMap<u32, Vec<serde_json::Value>> = Default::default();
-    // (address, id, term) of the replica claiming leadership in the highest term.
-    let mut leaders: std::collections::BTreeMap<u32, (String, u64, u64)> = Default::default();
-    let mut newest: std::collections::BTreeMap<u32, u64> = Default::default();
-    for (m, s) in cluster.members.iter().zip(&answers) {
-        if let Some(s) = s {
-            let e = newest.entry(m.shard).or_default();
-            *e = (*e).max(s.last_log_index);
-            if s.role == "leader" && leaders.get(&m.shard).is_none_or(|l| l.2 < s.term) {
-                leaders.insert(m.shard, (m.address.clone(), m.id, s.term));
-            }
+/// `GET /api/v1/status/cluster`: the replicas' Raft status and tiers, and each one's
+/// process (pid, liveness, restarts, last exit, data directory and log file).
+async fn cluster_status(State(cluster): State<Arc<Cluster>>) -> Response {
+    let mut shards: Vec<Shard> = Vec::new();
+    for m in &cluster.members {
+        match shards.iter_mut().find(|s| s.id == m.shard) {
+            Some(s) => s.replicas.push(m.address.clone()),
+            None => shards.push(Shard {
+                id: m.shard,
+                replicas: vec![m.address.clone()],
+            }),
         }
     }
-    for (m, s) in cluster.members.iter().zip(answers) {
-        let st = m.state();
-        let newest = newest.get(&m.shard).copied().unwrap_or(0);
-        let replica = match s {
-            Some(s) => serde_json::json!({
-                "id": m.id, "address": m.address, "pid": st.pid, "alive": st.pid.is_some(),
-                "restarts": st.restarts, "exit": st.exit, "role": s.role, "term": s.term,
-                "leader_id": s.leader_id, "applied_index": s.applied_index,
-                "last_log_index": s.last_log_index, "snapshot_index": s.snapshot_index,
-                "durable_index": s.durable_index,
-                "lag": newest.saturating_sub(s.applied_index),
-                "data_dir": m.data_dir, "log": m.log,
-            }),
-            None => serde_json::json!({
-                "id": m.id, "address": m.address, "pid": st.pid, "alive": st.pid.is_some(),
-                "restarts": st.restarts, "exit": st.exit, "role": "unreachable",
-                "data_dir": m.data_dir, "log": m.log,
-            }),
+    let mut report = ClusterStatus::from_probes(&status::probe(&shards).await);
+    for m in &cluster.members {
+        let Some(r) = report.replica_mut(m.shard, &m.address) else {
+            continue;
         };
-        shards.entry(m.shard).or_default().push(replica);
+        r.id.get_or_insert(m.id);
+        let st = m.state();
+        let process = serde_json::json!({
+            "pid": st.pid, "alive": st.pid.is_some(), "restarts": st.restarts,
+            "exit": st.exit, "data_dir": m.data_dir, "log": m.log,
+        });
+        if let serde_json::Value::Object(fields) = process {
+            r.extra.extend(fields);
+        }
     }
-    let shards: Vec<serde_json::Value> = shards
-        .into_iter()
-        .map(|(id, replicas)| {
-            let leader = leaders.get(&id);
-            serde_json::json!({
-                "id": id,
-                "leader": leader.map(|l| l.0.clone()),
-                "leader_id": leader.map(|l| l.1),
-                "replicas": replicas,
-            })
-        })
-        .collect();
-    Json(serde_json::json!({ "status": "success", "data": { "shards": shards } }))
+    status::success(&report)
 }

@@ -1,8 +1,13 @@
-//! `telltale query`: PromQL and the Prometheus HTTP API over a storage node.
+//! `telltale query`: PromQL and the Prometheus HTTP API over storage, and — so that the UI
+//! and API clients see one server — the cluster's status, its scrapers' targets and its
+//! alertmanager's API (see `cluster_api`).
 
 use std::sync::Arc;
 
+use telltale_storage_api::cluster::Shard;
+
 use crate::cli::QueryArgs;
+use crate::cluster_api::{self, status::Replicas};
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
@@ -16,10 +21,30 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let http = ops::bind(args.listen, "HTTP").await?;
     let readiness = Readiness::default();
     let ui = telltale_ui::UiConfig::new(engine.clone(), &registry)?;
-    let app = telltale_query::router(engine)
+    let replicas = match &args.shard_map {
+        Some(path) => Replicas::ShardMapFile(path.clone()),
+        None => Replicas::Fixed(vec![Shard {
+            id: 0,
+            replicas: vec![args.storage.clone()],
+        }]),
+    };
+    let mut app = telltale_query::router(engine)
         .merge(telltale_ui::router(ui))
+        .merge(cluster_api::status::router(replicas))
         .merge(ops::router(&registry, readiness.clone()));
-    tracing::info!(http = %http.local_addr()?, storage = %args.storage, "query started");
+    if !args.scraper_urls.is_empty() {
+        app = app.merge(cluster_api::targets::router(&args.scraper_urls)?);
+    }
+    if let Some(url) = &args.alertmanager_url {
+        app = app.merge(cluster_api::forward::router(url)?);
+    }
+    tracing::info!(
+        http = %http.local_addr()?,
+        storage = %args.storage,
+        scrapers = args.scraper_urls.len(),
+        alertmanager = args.alertmanager_url.as_deref().unwrap_or("none"),
+        "query started"
+    );
     readiness.set_ready();
     ops::serve_http(http, app, Shutdown::on_signals()).await
 }

@@ -14,7 +14,7 @@ type Socket =
 
 #[tokio::test]
 async fn every_page_serves_the_app_and_its_bundles_are_cacheable() {
-    let stack = Stack::start(None).await;
+    let stack = Stack::start().await;
     let client = reqwest::Client::new();
     let mut page = String::new();
     for path in telltale_ui::PAGES
@@ -129,7 +129,7 @@ fn points(msg: &Value) -> Vec<(f64, String)> {
 
 #[tokio::test]
 async fn live_catches_up_then_pushes_each_new_step_with_new_samples() {
-    let stack = Stack::start(None).await;
+    let stack = Stack::start().await;
     let start = now_ms() - 3_000;
     let (mut ws, _) = tokio_tungstenite::connect_async(live_url(&stack, "demo_live", "1", start))
         .await
@@ -186,7 +186,7 @@ async fn live_catches_up_then_pushes_each_new_step_with_new_samples() {
 
 #[tokio::test]
 async fn live_evaluation_errors_are_pushed_and_the_connection_stays() {
-    let stack = Stack::start(None).await;
+    let stack = Stack::start().await;
     // A valid expression whose evaluation fails: a string result cannot be graphed.
     let (mut ws, _) = tokio_tungstenite::connect_async(live_url(&stack, "\"text\"", "1", now_ms()))
         .await
@@ -214,7 +214,7 @@ async fn refused(url: String) -> (u16, Value) {
 
 #[tokio::test]
 async fn bad_live_requests_are_refused_before_the_upgrade() {
-    let stack = Stack::start(None).await;
+    let stack = Stack::start().await;
     let (status, body) = refused(live_url(&stack, "sum(", "1", now_ms())).await;
     assert_eq!(status, 400);
     assert_eq!(body["status"], "error");

@@ -8,17 +8,29 @@ use telltale_crds::MetricClusterSpec;
 use super::Meta;
 use super::pod::{ContainerSpec, config_annotations, field_env, pod_spec, port, shard_map_volume};
 use super::storage::{service_port, spread};
-use crate::naming::{ALERTMANAGER_PORT, Component, QUERY_PORT, SHARD_MAP_DIR, SHARD_MAP_FILE};
+use crate::naming::{
+    ALERTMANAGER_PORT, Component, Names, QUERY_PORT, SHARD_MAP_DIR, SHARD_MAP_FILE,
+};
 
-/// The flags of `telltale query`.
-pub fn query_args() -> Vec<String> {
-    vec![
+/// The flags of `telltale query`: storage from the shard map; `/api/v1/targets` merged
+/// from every scraper replica (one `--scraper-url` per StatefulSet ordinal, so scaling
+/// the scrapers rolls the query pods); the alerting API forwarded to the alertmanager's
+/// Service.
+pub fn query_args(names: &Names, spec: &MetricClusterSpec) -> Vec<String> {
+    let mut args = vec![
         "query".into(),
         "--listen".into(),
         format!("0.0.0.0:{QUERY_PORT}"),
         "--shard-map".into(),
         format!("{SHARD_MAP_DIR}/{SHARD_MAP_FILE}"),
-    ]
+    ];
+    for ordinal in 0..spec.scraper.replicas {
+        args.push("--scraper-url".into());
+        args.push(names.scraper_url(ordinal));
+    }
+    args.push("--alertmanager-url".into());
+    args.push(names.alertmanager_url());
+    args
 }
 
 /// The query Deployment.
@@ -29,7 +41,7 @@ pub fn deployment(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> Depl
     let container = ContainerSpec {
         component,
         command: vec!["telltale".into()],
-        args: query_args(),
+        args: query_args(names, spec),
         ports: vec![port("http", QUERY_PORT)],
         http_port: "http",
         env: vec![field_env("POD_NAMESPACE", "metadata.namespace")],

@@ -1,5 +1,5 @@
-// Cluster status: /api/v1/status/cluster (shards, leaders, replicas, lag) when the server
-// has it, build info, and disk per tier and ingestion rate from Telltale's own metrics.
+// Cluster status: /api/v1/status/cluster (shards, leaders, replicas, lag, disk per tier),
+// build info, and disk per tier and ingestion rate from Telltale's own metrics.
 
 import { apiGet } from '../api.js';
 import { failure, h, note, replace } from '../dom.js';
@@ -26,7 +26,7 @@ export function statusPage(root) {
     if (ingest.status === 'fulfilled') {
       for (const s of ingest.value.data.result ?? []) rows.push(['ingestion rate', `${parseFloat(s.value[1]).toFixed(1)} samples/s`]);
     }
-    replace(storage, rows.length ? kvTable(Object.fromEntries(rows)) : note('na', 'Disk per tier and ingestion rate: not available (no self-monitoring data yet)'));
+    replace(storage, rows.length ? kvTable(Object.fromEntries(rows)) : note('empty', 'Disk per tier and ingestion rate: no self-monitoring data yet (Telltale scraping its own /metrics)'));
   });
   return () => {};
 }
@@ -40,6 +40,7 @@ function clusterView(data) {
   for (const [key, value] of Object.entries(data)) {
     if (value === null || typeof value !== 'object') continue;
     if (key === 'shards' && Array.isArray(value)) parts.push(shardsView(value));
+    else if (key === 'disk_bytes') parts.push(h('h2', {}, 'Disk per tier'), h('table', { class: 'kv disk' }, h('tbody', {}, Object.entries(value).map(([tier, n]) => h('tr', {}, h('th', {}, tier), h('td', {}, bytes(n)))))));
     else if (Array.isArray(value)) parts.push(h('h2', {}, key), objectsTable(value));
     else parts.push(h('h2', {}, key), kvTable(value));
   }
@@ -57,7 +58,7 @@ function shardsView(shards) {
 }
 
 /** Replica fields shown first, in this order; any others follow as reported. */
-const FIRST_COLUMNS = ['id', 'address', 'role', 'alive', 'lag', 'applied_index', 'last_log_index', 'term', 'pid', 'restarts', 'exit'];
+const FIRST_COLUMNS = ['id', 'address', 'role', 'alive', 'lag', 'applied_index', 'last_log_index', 'term', 'disk_bytes', 'pid', 'restarts', 'exit', 'error'];
 
 /** A table with one row per object and one column per key seen; the leader's row marked. */
 function objectsTable(rows, leader) {
@@ -67,7 +68,13 @@ function objectsTable(rows, leader) {
   return h('table', { class: 'kv-rows' },
     h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, c)))),
     h('tbody', {}, rows.map((r) => h('tr', { class: isLeader(r) ? 'leader' : '' },
-      cols.map((c) => h('td', { class: c === 'lag' && Number(r[c]) > 0 ? 'lagging' : '' }, show(r[c])))))));
+      cols.map((c) => h('td', { class: c === 'lag' && Number(r[c]) > 0 ? 'lagging' : '' }, c === 'disk_bytes' ? tiers(r[c]) : show(r[c])))))));
+}
+
+/** `{raw: n, 1m: n, 1h: n}` as "raw 3.0 MiB · 1m 2.0 KiB · 1h 0 B". */
+function tiers(v) {
+  if (!v || typeof v !== 'object') return show(v);
+  return Object.entries(v).map(([tier, n]) => `${tier} ${bytes(n)}`).join(' · ');
 }
 
 function kvTable(obj) {

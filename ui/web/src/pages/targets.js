@@ -10,12 +10,15 @@ export function targetsPage(root) {
   const body = h('div', { class: 'targets' }, note('loading', 'Loading…'));
   root.append(h('div', { class: 'page page-targets' }, h('h1', {}, 'Targets'), h('div', { class: 'toolbar' }, filter), body));
   let data = null;
+  // A scraper replica that did not answer: its targets are missing from the list.
+  let warnings = [];
 
   const render = () => {
     if (!data) return;
+    const warned = warnings.map((w) => note('warn', w));
     const active = (data.activeTargets ?? []).filter((t) => filter.value === 'all' || t.health !== 'up');
     if (!active.length) {
-      replace(body, note('empty', 'No targets.'));
+      replace(body, ...warned, note('empty', 'No targets.'));
       return;
     }
     const pools = new Map();
@@ -23,7 +26,7 @@ export function targetsPage(root) {
       if (!pools.has(t.scrapePool)) pools.set(t.scrapePool, []);
       pools.get(t.scrapePool).push(t);
     }
-    replace(body, [...pools.keys()].sort().map((pool) => {
+    replace(body, ...warned, [...pools.keys()].sort().map((pool) => {
       const ts = pools.get(pool);
       const up = ts.filter((t) => t.health === 'up').length;
       return h('section', { class: 'pool' },
@@ -41,7 +44,7 @@ export function targetsPage(root) {
     }));
   };
 
-  apiGet('/api/v1/targets').then(({ data: d }) => { data = d; render(); }, (e) => replace(body, failure(e, 'Targets')));
+  apiGet('/api/v1/targets').then(({ data: d, warnings: w }) => { data = d; warnings = w; render(); }, (e) => replace(body, failure(e, 'Targets')));
   return () => {};
 }
 
