@@ -199,6 +199,7 @@ pub async fn run(
             rss_max_bytes: m.rss_max[0],
             settle_cpu_s,
             ready_s,
+            other_cores: m.other_cores,
             send: m.send,
         },
         replicas_cpu_s,

@@ -82,6 +82,8 @@ pub struct PushMeasure {
     pub rss_max: Vec<u64>,
     /// Largest sampled size of the directory, if one was watched.
     pub dir_max: Option<DirSize>,
+    /// Cores other processes of the machine kept busy meanwhile, on average.
+    pub other_cores: f64,
 }
 
 /// Pushes `push` to `url` while measuring `pids` (and `dir`).
@@ -98,9 +100,11 @@ pub async fn timed_push(
             .collect()
     };
     let sampler = Sampler::start(pids.to_vec(), dir.clone());
+    let other = measure::OtherLoad::start(pids, setup.ticks)?;
     let before = cpu(pids)?;
     let send = remote_write::send(&setup.client, url, push, setup.sizes.slack_steps).await;
     let after = cpu(pids);
+    let other_cores = other.cores(pids, setup.ticks)?;
     let mut peaks = sampler.finish();
     let (send, after) = (send?, after?);
     if let Some(d) = &dir {
@@ -117,6 +121,7 @@ pub async fn timed_push(
         hwm,
         rss_max: peaks.rss,
         dir_max: peaks.dir,
+        other_cores,
     })
 }
 
@@ -135,6 +140,8 @@ pub struct IngestFigures {
     /// CPU seconds in the settle pause after the last request (deferred work).
     pub settle_cpu_s: f64,
     pub ready_s: f64,
+    /// Cores other processes of the machine kept busy during the push, on average.
+    pub other_cores: f64,
     pub send: SendStats,
 }
 
@@ -204,6 +211,7 @@ pub async fn run(
             rss_max_bytes: m.rss_max[0],
             settle_cpu_s,
             ready_s,
+            other_cores: m.other_cores,
             send: m.send,
         },
         queries: runs,

@@ -52,6 +52,65 @@ pub fn cpu_seconds(pid: u32, ticks: f64) -> Result<f64> {
     Ok((field(11)? + field(12)?) / ticks)
 }
 
+/// CPU seconds the whole machine has been busy (every CPU; all but idle and iowait),
+/// from the first line of `/proc/stat`.
+pub fn machine_busy_seconds(ticks: f64) -> Result<f64> {
+    let stat =
+        std::fs::read_to_string("/proc/stat").map_err(Error::io("cannot read", "/proc/stat"))?;
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    if fields.len() < 8 {
+        return Err(Error::Proc {
+            pid: 0,
+            file: "../stat",
+            detail: "no cpu line with 8 fields".into(),
+        });
+    }
+    // user nice system idle iowait irq softirq steal
+    let busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7];
+    Ok(busy / ticks)
+}
+
+/// Measures how busy the machine is apart from some processes (the servers under
+/// test) and this one: other builds and tests make wall times and latencies noisy.
+pub struct OtherLoad {
+    machine: f64,
+    ours: f64,
+    at: std::time::Instant,
+}
+
+impl OtherLoad {
+    fn ours(pids: &[u32], ticks: f64) -> f64 {
+        pids.iter()
+            .chain(std::iter::once(&std::process::id()))
+            .filter_map(|p| cpu_seconds(*p, ticks).ok())
+            .sum()
+    }
+
+    pub fn start(pids: &[u32], ticks: f64) -> Result<OtherLoad> {
+        Ok(OtherLoad {
+            machine: machine_busy_seconds(ticks)?,
+            ours: Self::ours(pids, ticks),
+            at: std::time::Instant::now(),
+        })
+    }
+
+    /// The average number of cores other processes kept busy since the start.
+    pub fn cores(&self, pids: &[u32], ticks: f64) -> Result<f64> {
+        let machine = machine_busy_seconds(ticks)? - self.machine;
+        let ours = Self::ours(pids, ticks) - self.ours;
+        Ok(((machine - ours) / self.at.elapsed().as_secs_f64()).max(0.0))
+    }
+}
+
 /// The parent PID of a process.
 fn parent_of(pid: u32) -> Option<u32> {
     stat_fields(pid).ok()?.get(1)?.parse().ok()

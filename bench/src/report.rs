@@ -70,7 +70,7 @@ impl Repetition {
         };
         let ing = |s| pick(&self.ingest, s, |f| f.server);
         let (ti, pi) = (ing(Side::Telltale), ing(Side::Prometheus));
-        let ingest: [Figure<IngestFigures>; 6] = [
+        let ingest: [Figure<IngestFigures>; 7] = [
             ("ingest: CPU-s per million samples", |f| f.cpu_s_per_million),
             ("ingest: peak RSS (VmHWM), MiB", |f| {
                 f.vm_hwm_bytes as f64 / MIB
@@ -82,6 +82,9 @@ impl Repetition {
             ("ingest: samples per second", |f| f.samples_per_s),
             ("ingest: CPU-s in the settle pause after", |f| {
                 f.settle_cpu_s
+            }),
+            ("ingest: other processes' load meanwhile, cores", |f| {
+                f.other_cores
             }),
         ];
         for (name, f) in ingest {
@@ -114,7 +117,7 @@ impl Repetition {
         }
         let sc = |s| pick(&self.scrape, s, |f| f.server);
         let (ts, ps) = (sc(Side::Telltale), sc(Side::Prometheus));
-        let scrape: [Figure<ScrapeFigures>; 4] = [
+        let scrape: [Figure<ScrapeFigures>; 5] = [
             ("scrape: CPU-s per million samples", |f| f.cpu_s_per_million),
             ("scrape: peak RSS (VmHWM), MiB", |f| {
                 f.vm_hwm_bytes as f64 / MIB
@@ -124,6 +127,9 @@ impl Repetition {
             }),
             ("scrape: targets up after the window", |f| {
                 f.up_after.0 as f64
+            }),
+            ("scrape: other processes' load meanwhile, cores", |f| {
+                f.other_cores
             }),
         ];
         for (name, f) in scrape {
@@ -180,6 +186,11 @@ impl Repetition {
                 "cluster: wall time, s".into(),
                 Some(c.parent.wall_s),
                 pi.map(|f| f.wall_s),
+            );
+            row(
+                "cluster: other processes' load meanwhile, cores".into(),
+                Some(c.parent.other_cores),
+                pi.map(|f| f.other_cores),
             );
             for q in &c.queries {
                 row(

@@ -231,6 +231,8 @@ pub struct ScrapeFigures {
     pub up_after: (usize, usize),
     /// This process's CPU in the window (the exporters), for reference.
     pub exporters_cpu_s: f64,
+    /// Cores other processes of the machine kept busy in the window, on average.
+    pub other_cores: f64,
 }
 
 async fn one_server(
@@ -272,6 +274,7 @@ async fn one_server(
         measure::cpu_seconds(pid, setup.ticks)?,
         measure::cpu_seconds(me, setup.ticks)?,
     );
+    let other = measure::OtherLoad::start(&[pid], setup.ticks)?;
     let hits0 = exporters.hits.load(Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(sizes.scrape_window_s)).await;
@@ -281,6 +284,7 @@ async fn one_server(
         measure::cpu_seconds(pid, setup.ticks)?,
         measure::cpu_seconds(me, setup.ticks)?,
     );
+    let other_cores = other.cores(&[pid], setup.ticks)?;
     let peaks = sampler.finish();
     let hwm = measure::memory(pid)?.hwm;
     let up_after = targets_up(setup, &server.url).await?;
@@ -304,6 +308,7 @@ async fn one_server(
         up_before,
         up_after,
         exporters_cpu_s: me1 - me0,
+        other_cores,
     })
 }
 
