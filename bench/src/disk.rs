@@ -1,8 +1,9 @@
 //! Part 4: disk. One day of busy series (the day ending at the run's start, in time
 //! order) pushed into a fresh server; the whole data directory's size (each inode once,
-//! allocated blocks, as `du`) sampled every second during the push (largest kept) and
-//! measured again after a clean stop (SIGTERM, exit waited for), with its top-level
-//! entries.
+//! allocated blocks, as `du`) sampled every second during the push (largest kept), again
+//! after a pause of `--disk-settle-s` (background work: Prometheus compacts and
+//! truncates its WAL on a one-minute timer), and after a clean stop (SIGTERM, exit waited
+//! for), with its top-level entries.
 
 use std::sync::Arc;
 
@@ -21,8 +22,10 @@ pub struct DiskFigures {
     pub wall_s: f64,
     pub cpu_s: f64,
     pub during_max: DirSize,
+    pub after_settle: DirSize,
     pub after_stop: DirSize,
     pub bytes_per_sample_during: f64,
+    pub bytes_per_sample_after_settle: f64,
     pub bytes_per_sample_after: f64,
     pub apparent_bytes_per_sample_after: f64,
     pub stop_s: f64,
@@ -42,6 +45,8 @@ async fn one_server(setup: &Setup, side: Side, tag: &str, push: &Arc<Push>) -> R
         Some(dir.clone()),
     )
     .await?;
+    tokio::time::sleep(std::time::Duration::from_secs(setup.sizes.disk_settle_s)).await;
+    let settled = measure::dir_size(&dir);
     let stop = server.stop(setup.stop_timeout).await?;
     let after = measure::dir_size(&dir);
     let top_level = measure::top_level_sizes(&dir);
@@ -55,8 +60,10 @@ async fn one_server(setup: &Setup, side: Side, tag: &str, push: &Arc<Push>) -> R
         wall_s: m.send.wall_s,
         cpu_s: m.cpu_s[0],
         during_max: during,
+        after_settle: settled,
         after_stop: after,
         bytes_per_sample_during: during.allocated as f64 / samples,
+        bytes_per_sample_after_settle: settled.allocated as f64 / samples,
         bytes_per_sample_after: after.allocated as f64 / samples,
         apparent_bytes_per_sample_after: after.apparent as f64 / samples,
         stop_s: stop.as_secs_f64(),

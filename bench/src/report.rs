@@ -137,7 +137,7 @@ impl Repetition {
         }
         let dk = |s| pick(&self.disk, s, |f| f.server);
         let (td, pd) = (dk(Side::Telltale), dk(Side::Prometheus));
-        let disk: [Figure<DiskFigures>; 4] = [
+        let disk: [Figure<DiskFigures>; 5] = [
             ("disk: bytes per sample, largest during ingest", |f| {
                 f.bytes_per_sample_during
             }),
@@ -145,6 +145,9 @@ impl Repetition {
                 "disk: apparent bytes per sample, largest during ingest",
                 |f| f.during_max.apparent as f64 / f.samples as f64,
             ),
+            ("disk: bytes per sample after the settle pause", |f| {
+                f.bytes_per_sample_after_settle
+            }),
             ("disk: bytes per sample after a clean stop", |f| {
                 f.bytes_per_sample_after
             }),
@@ -250,9 +253,10 @@ pub fn print_repetition(rep: &Repetition) {
             .map(|(n, s)| format!("{n} {:.1} MiB", s.allocated as f64 / MIB))
             .collect();
         println!(
-            "disk {}: {:.1} MiB during (max), {:.1} MiB after the stop ({:.1} s to stop): {}",
+            "disk {}: {:.1} MiB during (max), {:.1} MiB after the pause, {:.1} MiB after the stop ({:.1} s to stop): {}",
             d.server.name(),
             d.during_max.allocated as f64 / MIB,
+            d.after_settle.allocated as f64 / MIB,
             d.after_stop.allocated as f64 / MIB,
             d.stop_s,
             top.join(", ")

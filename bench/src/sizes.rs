@@ -43,6 +43,10 @@ pub struct SizeArgs {
     /// Points per series in part 4 (at --interval-s; 8,640 = one day at 10 s).
     #[arg(long)]
     disk_points: Option<usize>,
+    /// Pause after part 4's push before the data directory is measured and the server
+    /// stopped (Prometheus compacts on a one-minute timer).
+    #[arg(long)]
+    disk_settle_s: Option<u64>,
     #[arg(long)]
     cluster_shards: Option<u32>,
     #[arg(long)]
@@ -73,6 +77,7 @@ pub struct Sizes {
     pub scrape_window_s: u64,
     pub disk_series: usize,
     pub disk_points: usize,
+    pub disk_settle_s: u64,
     pub cluster_shards: u32,
     pub cluster_replicas: u32,
     pub settle_s: u64,
@@ -99,6 +104,7 @@ impl Sizes {
             scrape_window_s: 120,
             disk_series: 1_000,
             disk_points: 8_640,
+            disk_settle_s: 70,
             cluster_shards: 2,
             cluster_replicas: 3,
             settle_s: 10,
@@ -121,6 +127,7 @@ impl Sizes {
             scrape_window_s: 5,
             disk_series: 100,
             disk_points: 720,
+            disk_settle_s: 2,
             settle_s: 1,
             ..Sizes::full()
         }
@@ -145,6 +152,7 @@ impl Sizes {
             scrape_window_s: a.scrape_window_s.unwrap_or(d.scrape_window_s),
             disk_series: a.disk_series.unwrap_or(d.disk_series),
             disk_points: a.disk_points.unwrap_or(d.disk_points),
+            disk_settle_s: a.disk_settle_s.unwrap_or(d.disk_settle_s),
             cluster_shards: a.cluster_shards.unwrap_or(d.cluster_shards),
             cluster_replicas: a.cluster_replicas.unwrap_or(d.cluster_replicas),
             settle_s: a.settle_s.unwrap_or(d.settle_s),
