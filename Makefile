@@ -13,7 +13,7 @@ export CARGO_BUILD_JOBS ?= 2
 # The HTTP address of `make run`.
 LISTEN ?= 127.0.0.1:9090
 
-.PHONY: deps-run deps-test run test build crds bench-storage bench-query bench-scrape
+.PHONY: deps-run deps-test run test build crds bench bench-storage bench-query bench-scrape
 
 deps-run:
 	@scripts/install-deps.sh run
@@ -53,3 +53,11 @@ bench-query: deps-test
 bench-scrape: deps-test
 	cargo build --release --bin telltale
 	cargo run --release -p telltale-scraper --bin telltale-scrape-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale
+
+# The benchmark of issue 15: the telltale release binary (standalone and dev-cluster) and
+# Prometheus 2.42 fed the same workload in one run, ratios printed, JSON in BENCH_OUT.
+# Arguments in BENCH_ARGS (e.g. BENCH_ARGS="--only ingest,query --repetitions 1").
+BENCH_OUT ?= $(CARGO_TARGET_DIR)/telltale-bench.json
+bench: deps-test
+	cargo build --release --bin telltale
+	cargo run --release -p telltale-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale --out $(BENCH_OUT) $(BENCH_ARGS)
