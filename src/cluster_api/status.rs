@@ -18,11 +18,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use telltale_storage_api::raft_pb::{StatusRequest, StatusResponse};
-use telltale_storage_api::headers::HEADER_READ;
 use telltale_storage_api::cluster::{Shard, ShardMap};
+use telltale_storage_api::headers::HEADER_READ;
 use telltale_storage_api::pb::storage_client::StorageClient;
 use telltale_storage_api::pb::{InfoRequest, Resolution, TierInfo};
+use telltale_storage_api::raft_pb::{StatusRequest, StatusResponse};
 
 /// How long one replica may take to answer.
 const TIMEOUT: Duration = Duration::from_millis(800);

@@ -8,7 +8,7 @@ use telltale_storage::{Engine, EngineOptions, Error, Tier};
 use telltale_storage_api::{Label, MatchOp, Matcher, MatcherSet, Sample, TimeSeries};
 
 mod common;
-use common::{Selected, index, select_tier};
+use common::{Selected, index, select_tier, try_index};
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
@@ -369,9 +369,7 @@ fn index_queries_by_match_sets_time_and_limit() {
     assert_eq!(series.len(), 1);
     assert_eq!(series[0].get("job"), Some("api"));
 
-    let limited = engine
-        .series(&index(&[], i64::MIN, i64::MAX, 2))
-        .unwrap();
+    let limited = engine.series(&index(&[], i64::MIN, i64::MAX, 2)).unwrap();
     assert_eq!(limited.len(), 2);
     assert_eq!(limited[0].get("__name__"), Some("cpu"));
 
@@ -396,7 +394,7 @@ fn index_queries_by_match_sets_time_and_limit() {
     );
 
     let values = |name: &str, match_sets: Vec<MatcherSet>, start_ms, end_ms, limit| {
-        engine.label_values(name, &index(&match_sets, start_ms, end_ms, limit))
+        try_index(&match_sets, start_ms, end_ms, limit).and_then(|q| engine.label_values(name, &q))
     };
     assert_eq!(
         values("job", vec![], i64::MIN, i64::MAX, 0).unwrap(),

@@ -81,6 +81,18 @@ impl Engine {
     /// Ids stay valid for any later apply: series are never deleted and ids never reused,
     /// and a record is applied after every write that stored the series it names.
     pub fn prepare(&self, series: &[TimeSeries]) -> Result<PreparedWrite> {
+        let prepared = self.prepare_record(series);
+        if let Err(e) = &prepared {
+            // A rejected request never reaches `apply`: counted here.
+            self.metrics
+                .write_requests
+                .with_label_values(&[e.metric_label()])
+                .inc();
+        }
+        prepared
+    }
+
+    fn prepare_record(&self, series: &[TimeSeries]) -> Result<PreparedWrite> {
         let mut record = RecordWriter::new(series.iter().filter(|s| !s.samples.is_empty()).count());
         let mut samples: Vec<(i64, f64)> = Vec::new();
         let mut total = 0u64;

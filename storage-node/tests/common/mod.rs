@@ -71,13 +71,23 @@ pub fn select_tier(
 
 /// An index query over `match_sets` (none: every series).
 pub fn index(match_sets: &[MatcherSet], start: i64, end: i64, limit: u64) -> IndexQuery {
-    IndexQuery {
+    try_index(match_sets, start, end, limit).expect("valid matchers")
+}
+
+/// An index query over `match_sets`, or the engine's error for invalid matchers.
+pub fn try_index(
+    match_sets: &[MatcherSet],
+    start: i64,
+    end: i64,
+    limit: u64,
+) -> Result<IndexQuery> {
+    Ok(IndexQuery {
         selectors: match_sets
             .iter()
-            .map(|s| Selector::from_proto(&s.matchers).expect("valid matchers"))
-            .collect(),
+            .map(|s| Selector::from_proto(&s.matchers))
+            .collect::<Result<_>>()?,
         start,
         end,
         limit,
-    }
+    })
 }
