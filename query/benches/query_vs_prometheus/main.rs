@@ -1,5 +1,6 @@
 //! `query-vs-prometheus`: latency of typical dashboard range queries against Telltale
-//! (a real storage engine served over gRPC, the query API over HTTP) and Prometheus
+//! (a one-replica Raft group read in process, as `telltale standalone` runs it, the query
+//! API over HTTP) and Prometheus
 //! 2.42 (Debian's `prometheus`, blocks built by `promtool`) holding the same data, in one
 //! run. Every answer is compared between the two.
 //!
@@ -31,8 +32,9 @@ use std::time::{Duration, Instant};
 
 use compare::Query;
 use telltale_query::{CacheOptions, EngineOptions};
-use telltale_storage::{Engine, EngineOptions as StorageOptions};
-use telltale_storage_api::GrpcStorage;
+use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
+use telltale_storage::EngineOptions as StorageOptions;
+use telltale_storage_api::{SampleReader, SampleWriter};
 use workload::Workload;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -151,11 +153,10 @@ async fn bench(args: &Args) -> Result<(), Error> {
         rollup_windows_per_pass: usize::MAX,
         ..StorageOptions::default()
     };
-    let engine = Arc::new(Engine::open(
-        &args.dir.join("telltale"),
-        storage,
-        &::prometheus::Registry::new(),
-    )?);
+    // As `telltale standalone` runs it: a one-replica Raft group, written and read in
+    // process (`LocalStorage`).
+    let replica = start_replica(&args.dir.join("telltale"), storage).await?;
+    let local = Arc::new(replica.local_storage());
     let mut blocks = prometheus::BlockWriter::new(&args.promtool, &args.dir.join("prometheus"))?;
 
     // Both workloads in time order, as scrapes would arrive; the head flushed every 30
@@ -194,19 +195,21 @@ async fn bench(args: &Args) -> Result<(), Error> {
         current_window = Some(window(ts));
         blocks.add(&scrape);
         let w = Instant::now();
-        engine.write(scrape)?;
+        local.write(scrape).await?;
         if ts.div_euclid(30 * MIN) != last_flush {
             if last_flush != i64::MIN {
-                engine.flush()?;
+                replica.engine()?.flush()?;
             }
             last_flush = ts.div_euclid(30 * MIN);
         }
         append += w.elapsed();
     }
     blocks.cut()?;
+    let engine = replica.engine()?;
     engine.flush()?;
     let w = Instant::now();
     while engine.rollup_pass()? > 0 {}
+    drop(engine);
     println!(
         "loaded in {:.0} s: telltale append {:.0} s + rollups {:.0} s; promtool {:.0} s",
         t.elapsed().as_secs_f64(),
@@ -215,14 +218,8 @@ async fn bench(args: &Args) -> Result<(), Error> {
         blocks.promtool_wall.as_secs_f64()
     );
 
-    // Telltale's query API over gRPC storage, without and with the result cache.
-    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let grpc_addr = grpc.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(telltale_storage::serve(engine.clone(), grpc, async {
-        stop_rx.await.ok();
-    }));
-    let reader = Arc::new(GrpcStorage::connect_lazy(&grpc_addr.to_string())?);
+    // Telltale's query API over the replica, without and with the result cache.
+    let reader: Arc<dyn SampleReader> = local.clone();
     let plain = serve_api(reader.clone(), CacheOptions::default()).await?;
     let cached = serve_api(
         reader,
@@ -314,8 +311,7 @@ async fn bench(args: &Args) -> Result<(), Error> {
         }
     }
     drop(prom);
-    stop_tx.send(()).ok();
-    server.await??;
+    replica.shutdown().await;
     if !differ.is_empty() {
         return Err(format!("answers differ: {}", differ.join("; ")).into());
     }
@@ -323,7 +319,10 @@ async fn bench(args: &Args) -> Result<(), Error> {
 }
 
 /// The query API over `reader` on a free loopback port.
-async fn serve_api(reader: Arc<GrpcStorage>, cache: CacheOptions) -> Result<SocketAddr, Error> {
+async fn serve_api(
+    reader: Arc<dyn SampleReader>,
+    cache: CacheOptions,
+) -> Result<SocketAddr, Error> {
     let engine = telltale_query::Engine::new(
         reader,
         EngineOptions {
@@ -398,4 +397,26 @@ fn queries(args: &Args) -> Vec<Query> {
         });
     }
     out
+}
+
+/// A one-replica group in `dir`, leading (standalone's storage).
+async fn start_replica(dir: &std::path::Path, engine: StorageOptions) -> Result<Replica, Error> {
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await?
+        .local_addr()?;
+    let config = ReplicaConfig {
+        data_dir: dir.to_path_buf(),
+        shard: 0,
+        id: 1,
+        peers: Peers(std::collections::BTreeMap::from([(1, addr.to_string())])),
+        engine,
+        raft: RaftOptions::default(),
+    };
+    let replica = Replica::start(config, &::prometheus::Registry::new()).await?;
+    replica
+        .raft()
+        .wait(Some(Duration::from_secs(30)))
+        .current_leader(1, "the bench's replica leads")
+        .await?;
+    Ok(replica)
 }

@@ -29,7 +29,8 @@ use crate::state_machine::write_atomic;
 use crate::types::{NodeId, SmMeta, decode, encode};
 
 /// A checkpoint made for sending is removed when no transfer uses it and it is older
-/// than this (followers catching up together share one).
+/// than this (the newest is kept while young: a follower that asks again before
+/// anything is applied reuses it).
 const SEND_REUSE: Duration = Duration::from_secs(60);
 
 /// First bytes of a manifest file (an older release's snapshot file starts with
@@ -177,13 +178,15 @@ impl Snapshots {
         Ok(path)
     }
 
-    /// The newest sending checkpoint, if it is young or nothing was applied since.
+    /// The newest sending checkpoint, if nothing was applied since it was made. Only
+    /// then: Raft expects the snapshot it ships to be at least as new as the last one
+    /// it built or installed, and an older checkpoint would roll a follower back.
     fn reusable(&self, engine: &Engine) -> Option<PathBuf> {
-        let (name, age) = self.send_checkpoints().into_iter().next()?;
+        let (name, _) = self.send_checkpoints().into_iter().next()?;
         let path = self.dir.join(format!("{name}.manifest"));
         let manifest = Manifest::decode(&fs::read(&path).ok()?)?.ok()?;
         let held = manifest.meta.last_log_id.map_or(0, |l| l.index);
-        (age < SEND_REUSE || held == engine.applied_seq()).then_some(path)
+        (held == engine.applied_seq()).then_some(path)
     }
 
     /// Sending checkpoints, newest first, with their age.
@@ -282,6 +285,55 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().to_string())
             .collect();
         assert_eq!(left, vec!["built.meta".to_string()]);
+    }
+
+    /// A checkpoint made for sending is reused only while nothing was applied since: Raft
+    /// expects the snapshot it ships to be no older than the last one it built.
+    #[test]
+    fn a_sending_checkpoint_is_reused_only_while_current() {
+        use openraft::{CommittedLeaderId, LogId};
+        use telltale_storage::EngineOptions;
+        use telltale_storage_api::{Label, Sample, TimeSeries};
+
+        let dir = tempfile::tempdir().unwrap();
+        let snapshots = Snapshots::open(dir.path()).unwrap();
+        let engine = Engine::open(
+            &dir.path().join("engine"),
+            EngineOptions::default(),
+            &prometheus::Registry::new(),
+        )
+        .unwrap();
+        let write = |t: i64| {
+            let series = TimeSeries {
+                labels: vec![Label {
+                    name: "__name__".into(),
+                    value: "m".into(),
+                }],
+                samples: vec![Sample {
+                    timestamp_ms: t,
+                    value: 1.0,
+                }],
+            };
+            engine.apply_write(&[series]).unwrap();
+            let seq = engine.applied_seq();
+            let meta = SmMeta {
+                last_applied: Some(LogId::new(CommittedLeaderId::new(1, 1), seq)),
+                membership: Default::default(),
+            };
+            engine.apply_meta(seq + 1, &meta.encode()).unwrap();
+        };
+        let index = |path: &Path| {
+            let m = Manifest::decode(&fs::read(path).unwrap()).unwrap().unwrap();
+            m.meta.last_log_id.unwrap().index
+        };
+        write(1);
+        let first = snapshots.for_sending(&engine).unwrap();
+        let first_index = index(&first);
+        assert_eq!(snapshots.for_sending(&engine).unwrap(), first, "reused");
+        write(2);
+        let second = snapshots.for_sending(&engine).unwrap();
+        assert_ne!(second, first, "a young but stale checkpoint is not reused");
+        assert!(index(&second) > first_index);
     }
 
     #[test]
