@@ -309,11 +309,17 @@ async fn query_answers_for_the_scrapers_and_the_alertmanager() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    // The storage node's status: one node without Raft, its disk per tier.
+    // The storage node's status: `telltale storage` without --peers is a group of one
+    // replica, which leads; its disk per tier.
     let status = get_json(&format!("{query_base}/api/v1/status/cluster")).await;
     let replica = &status["data"]["shards"][0]["replicas"][0];
     assert_eq!(replica["address"], grpc.as_str(), "{status}");
-    assert_eq!(replica["role"], "single-node", "{status}");
+    assert_eq!(replica["role"], "leader", "{status}");
+    assert_eq!(
+        status["data"]["shards"][0]["voters"],
+        serde_json::json!([1]),
+        "{status}"
+    );
     assert!(replica["disk_bytes"]["raw"].is_u64(), "{status}");
 
     // With the alertmanager gone, its routes say so (503) instead of hanging or lying.

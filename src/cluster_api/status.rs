@@ -65,7 +65,7 @@ pub struct ReplicaStatus {
     pub id: Option<u64>,
     pub address: String,
     /// `leader`, `follower`, `candidate`, `learner`, `shutdown`, `single-node` (a
-    /// storage node without Raft) or `unreachable`.
+    /// storage node of an earlier release, without Raft) or `unreachable`.
     pub role: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub term: Option<u64>,
@@ -157,7 +157,7 @@ async fn raft_status(address: &str) -> Result<StatusResponse, String> {
     }
 }
 
-/// The Raft status error of a storage node that runs without Raft.
+/// The role of a storage node of an earlier release, which ran without Raft.
 const SINGLE_NODE: &str = "single-node";
 
 /// The replica's own tiers: a follower read, so every replica answers for itself.
