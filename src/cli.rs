@@ -42,6 +42,20 @@ pub enum Command {
     /// Validates files without running anything.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Runs unit tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestCommand {
+    /// Runs promtool's rule unit-test files as `promtool test rules` does (exit code 1
+    /// when a test fails).
+    Rules {
+        /// Unit-test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -5,6 +5,7 @@ mod cli;
 mod components;
 mod config;
 mod ops;
+mod rule_querier;
 mod standalone;
 
 use clap::Parser;

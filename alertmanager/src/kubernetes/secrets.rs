@@ -12,7 +12,7 @@ use kube::{Api, Client};
 use telltale_crds::SecretRef;
 
 use crate::error::{Error, Result};
-use crate::secrets::{Secret, SecretResolver, read_file};
+use crate::alerting::secrets::{Secret, SecretResolver, read_file};
 
 /// How long a Secret read from the API is used before it is read again.
 pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(10);
