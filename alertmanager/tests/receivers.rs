@@ -39,6 +39,7 @@ fn manager(querier: &Arc<FakeQuerier>, receiver: Receiver) -> Arc<RuleManager> {
             route: route(),
             receivers: vec![receiver],
             inhibit_rules: vec![],
+            templates: vec![],
         },
         ManagerOptions {
             external_url: EXTERNAL.into(),
@@ -104,6 +105,16 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
             username: Some("telltale".into()),
             send_resolved: true,
             timeout: None,
+            title: None,
+            title_link: None,
+            pretext: None,
+            text: None,
+            fallback: None,
+            color: None,
+            footer: None,
+            icon_emoji: None,
+            icon_url: None,
+            fields: vec![],
         }],
         pagerduty_configs: vec![PagerdutyConfig {
             routing_key: secret(dir.path(), "pd", "R-KEY"),
@@ -112,6 +123,10 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
             source: Some("telltale-test".into()),
             send_resolved: true,
             timeout: None,
+            description: None,
+            details: Default::default(),
+            client: None,
+            client_url: None,
         }],
         sms_configs: vec![TwilioConfig {
             url: Some(url.clone()),
@@ -294,6 +309,9 @@ async fn email_reaches_a_real_smtp_server() {
             auth_password: None,
             send_resolved: true,
             timeout: Some(telltale_crds::PromDuration::from_secs(5)),
+            subject: None,
+            html: None,
+            text: None,
         }],
         ..Default::default()
     };

@@ -147,6 +147,7 @@ impl RuleManager {
                     route: None,
                     receivers: alerting.receivers.clone(),
                     inhibit_rules: Vec::new(),
+                    templates: vec![],
                 };
                 Dispatcher::new(&fallback, dispatch_options, metrics.clone())
                     .expect("a tree without routes or inhibition rules is valid")

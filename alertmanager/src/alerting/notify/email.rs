@@ -128,6 +128,9 @@ mod tests {
                 auth_password: None,
                 send_resolved: false,
                 timeout: None,
+                subject: None,
+                html: None,
+                text: None,
             },
             IntegrationContext::new(Arc::new(FileSecrets)),
         )

@@ -151,6 +151,10 @@ mod tests {
             source: None,
             send_resolved: true,
             timeout: None,
+            description: None,
+            details: Default::default(),
+            client: None,
+            client_url: None,
         }
     }
 

@@ -107,6 +107,16 @@ mod tests {
             username: None,
             send_resolved: true,
             timeout: None,
+            title: None,
+            title_link: None,
+            pretext: None,
+            text: None,
+            fallback: None,
+            color: None,
+            footer: None,
+            icon_emoji: None,
+            icon_url: None,
+            fields: vec![],
         };
         let n = notification(vec![alert("a", false)]);
         let json = serde_json::to_value(SlackMessage::new(&config, &n)).unwrap();
