@@ -4,6 +4,7 @@
 use telltale_crds::{AlertingSpec, FieldError};
 
 use crate::alerting::inhibit::Inhibitor;
+use crate::alerting::notify::template::NotifyTemplates;
 use crate::alerting::route::{DEFAULT_REPEAT_INTERVAL, RouteTree};
 use crate::error::Error;
 
@@ -17,6 +18,55 @@ pub fn validate_alerting(spec: &AlertingSpec) -> Result<(), FieldError> {
     };
     RouteTree::new(spec, DEFAULT_REPEAT_INTERVAL).map_err(as_field)?;
     Inhibitor::new(&spec.inhibit_rules).map_err(as_field)?;
+    let templates = NotifyTemplates::load(&spec.templates).map_err(as_field)?;
+    for (i, r) in spec.receivers.iter().enumerate() {
+        let at = format!("spec.alerting.receivers[{i}]");
+        let mut fields: Vec<(String, &str)> = Vec::new();
+        let mut add = |path: String, v: &Option<String>| {
+            if let Some(v) = v {
+                fields.push((path, v.as_str()))
+            }
+        };
+        for (j, c) in r.slack_configs.iter().enumerate() {
+            let here = format!("{at}.slackConfigs[{j}]");
+            for (name, v) in [
+                ("username", &c.username),
+                ("title", &c.title),
+                ("titleLink", &c.title_link),
+                ("pretext", &c.pretext),
+                ("text", &c.text),
+                ("fallback", &c.fallback),
+                ("color", &c.color),
+                ("footer", &c.footer),
+                ("iconEmoji", &c.icon_emoji),
+                ("iconUrl", &c.icon_url),
+            ] {
+                add(format!("{here}.{name}"), v);
+            }
+            for (k, f) in c.fields.iter().enumerate() {
+                add(format!("{here}.fields[{k}].title"), &Some(f.title.clone()));
+                add(format!("{here}.fields[{k}].value"), &Some(f.value.clone()));
+            }
+        }
+        for (j, c) in r.pagerduty_configs.iter().enumerate() {
+            let here = format!("{at}.pagerdutyConfigs[{j}]");
+            for (name, v) in [("description", &c.description), ("client", &c.client), ("clientUrl", &c.client_url), ("source", &c.source)] {
+                add(format!("{here}.{name}"), v);
+            }
+            for (k, v) in &c.details {
+                add(format!("{here}.details.{k}"), &Some(v.clone()));
+            }
+        }
+        for (j, c) in r.email_configs.iter().enumerate() {
+            let here = format!("{at}.emailConfigs[{j}]");
+            for (name, v) in [("subject", &c.subject), ("html", &c.html), ("text", &c.text)] {
+                add(format!("{here}.{name}"), v);
+            }
+        }
+        for (field, text) in fields {
+            templates.check(text).map_err(|e| FieldError::new(field, e))?;
+        }
+    }
     Ok(())
 }
 
@@ -55,5 +105,12 @@ mod tests {
             validate_alerting(&spec).unwrap_err().field,
             "spec.alerting.inhibitRules[0].sourceMatchers"
         );
+        spec.inhibit_rules.clear();
+        spec.receivers[0].slack_configs.push(serde_yaml::from_str(
+            "{apiUrl: {file: /x}, title: '{{ template \"__subject\" . }} {{ nosuch }}'}",
+        ).unwrap());
+        let err = validate_alerting(&spec).unwrap_err();
+        assert_eq!(err.field, "spec.alerting.receivers[0].slackConfigs[0].title");
+        assert!(err.message.contains("function \"nosuch\" not defined"), "{}", err.message);
     }
 }

@@ -79,6 +79,18 @@ pub fn execute(
     funcs: &dyn Functions,
     missing: MissingKey,
 ) -> Result<String, ExecError> {
+    execute_with(trees, name, data, funcs, missing, false)
+}
+
+/// [`execute`]; with `html`, what actions print is HTML-escaped.
+pub fn execute_with(
+    trees: &BTreeMap<String, Arc<Tree>>,
+    name: &str,
+    data: &Value,
+    funcs: &dyn Functions,
+    missing: MissingKey,
+    html: bool,
+) -> Result<String, ExecError> {
     let tree = trees.get(name).ok_or_else(|| {
         ExecError(format!(
             "template: no template {name:?} associated with template {name:?}"
@@ -94,6 +106,7 @@ pub fn execute(
         name: name.to_string(),
         node: None,
         depth: 0,
+        html,
     };
     match st.walk_list(data, &tree.root) {
         Ok(_) => Ok(st.out),
@@ -150,6 +163,8 @@ struct State<'a> {
     name: String,
     node: Option<At<'a>>,
     depth: usize,
+    /// HTML-escape what actions print.
+    html: bool,
 }
 
 /// An argument: not given (`missing`), or a value.
@@ -237,7 +252,9 @@ impl<'a> State<'a> {
 
     fn print(&mut self, v: &Value) {
         match v {
+            Value::Nil if self.html => self.out.push_str("&lt;no value&gt;"),
             Value::Nil => self.out.push_str("<no value>"),
+            v if self.html => self.out.push_str(&crate::template::funcs::html_escape(&print_value(v))),
             v => {
                 let _ = write!(self.out, "{}", print_value(v));
             }

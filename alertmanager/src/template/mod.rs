@@ -76,6 +76,11 @@ impl Templates {
         Ok(())
     }
 
+    /// [`Templates::execute`] with what actions print HTML-escaped (for HTML bodies).
+    pub fn execute_html(&self, name: &str, data: &Value, funcs: &dyn Functions, missing: MissingKey) -> Result<String, ExecError> {
+        exec::execute_with(&self.trees, name, data, funcs, missing, true)
+    }
+
     /// Executes the template `name` over `data`.
     pub fn execute(&self, name: &str, data: &Value, funcs: &dyn Functions, missing: MissingKey) -> Result<String, ExecError> {
         exec::execute(&self.trees, name, data, funcs, missing)

@@ -19,6 +19,7 @@ use crate::labels::LabelSet;
 use crate::rules::manager::now_ms;
 use crate::metrics::Metrics;
 use crate::alerting::notify::retry::{RetryPolicy, deliver};
+use crate::alerting::notify::template::NotifyTemplates;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, NotifyAlert, notifiers};
 use crate::alerting::route::RouteTree;
 use crate::alerting::secrets::SecretResolver;
@@ -85,7 +86,8 @@ impl Routing {
     fn build(spec: &AlertingSpec, opts: &DispatcherOptions) -> Result<(RouteTree, Routing)> {
         let tree = RouteTree::new(spec, opts.default_repeat)?;
         let inhibitor = Inhibitor::new(&spec.inhibit_rules)?;
-        let ctx = IntegrationContext::new(opts.secrets.clone());
+        let mut ctx = IntegrationContext::new(opts.secrets.clone());
+        ctx.templates = Arc::new(NotifyTemplates::load(&spec.templates)?);
         let receivers = spec
             .receivers
             .iter()

@@ -9,7 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use telltale_crds::{EmailConfig, EmailTls};
 
 use crate::error::{Error, Result};
-use crate::alerting::notify::text::{html, plain, subject};
+use crate::alerting::notify::template::notification_data;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, timeout_of};
 
 /// One SMTP server and its recipients.
@@ -23,7 +23,8 @@ impl Email {
         Email { config, ctx }
     }
 
-    /// The message for `n`: subject, text and HTML alternatives.
+    /// The message for `n`: subject and HTML body from the templates (Alertmanager's
+    /// defaults when unset), and a plain-text alternative when `text` is configured.
     pub fn message(&self, n: &Notification) -> Result<Message> {
         let invalid = |e: String| Error::Rejected {
             integration: "email",
@@ -33,15 +34,34 @@ impl Email {
             a.parse::<Mailbox>()
                 .map_err(|e| invalid(format!("address {a:?}: {e}")))
         };
+        let t = &self.ctx.templates;
+        let data = notification_data(n);
+        let subject = t.field(
+            self.config.subject.as_deref(),
+            r#"{{ template "email.default.subject" . }}"#,
+            &data,
+        )?;
+        let html = t.render(
+            self.config.html.as_deref().unwrap_or(r#"{{ template "email.default.html" . }}"#),
+            &data,
+            true,
+        )?;
         let mut builder = Message::builder()
             .from(mailbox(&self.config.from)?)
-            .subject(subject(n));
+            .subject(subject);
         for to in &self.config.to {
             builder = builder.to(mailbox(to)?);
         }
-        builder
-            .multipart(MultiPart::alternative_plain_html(plain(n), html(n)))
-            .map_err(|e| invalid(e.to_string()))
+        let built = match &self.config.text {
+            Some(text) => {
+                let text = t.render(text, &data, false)?;
+                builder.multipart(MultiPart::alternative_plain_html(text, html))
+            }
+            None => builder
+                .header(lettre::message::header::ContentType::TEXT_HTML)
+                .body(html),
+        };
+        built.map_err(|e| invalid(e.to_string()))
     }
 
     fn transport(&self, password: Option<String>) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
@@ -137,18 +157,21 @@ mod tests {
     }
 
     #[test]
-    fn message_has_both_bodies() {
+    fn default_message_is_html_with_alertmanagers_subject() {
         let n = notification(vec![alert("a", false)]);
         let raw =
             String::from_utf8(email("ops@example.com").message(&n).unwrap().formatted()).unwrap();
-        assert!(
-            raw.contains("Subject: [FIRING:1] Down (a node page)"),
-            "{raw}"
-        );
+        assert!(raw.contains("Subject: [FIRING:1] Down (a node page)"), "{raw}");
         assert!(raw.contains("To: ops@example.com"), "{raw}");
-        assert!(raw.contains("multipart/alternative"), "{raw}");
-        assert!(raw.contains("text/plain"), "{raw}");
         assert!(raw.contains("text/html"), "{raw}");
+        assert!(!raw.contains("text/plain"), "no text part unless configured: {raw}");
+        assert!(raw.contains("a &lt;down&gt;"), "values are escaped: {raw}");
+        let mut with_text = email("ops@example.com");
+        with_text.config.text = Some("{{ len .Alerts }} alert(s)".into());
+        with_text.config.subject = Some("{{ .CommonLabels.alertname }}!".into());
+        let raw = String::from_utf8(with_text.message(&n).unwrap().formatted()).unwrap();
+        assert!(raw.contains("multipart/alternative") && raw.contains("1 alert(s)"), "{raw}");
+        assert!(raw.contains("Subject: Down!"), "{raw}");
     }
 
     #[test]

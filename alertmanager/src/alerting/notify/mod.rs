@@ -12,6 +12,7 @@ pub mod pagerduty;
 pub mod payload;
 pub mod retry;
 pub mod slack;
+pub mod template;
 pub mod text;
 pub mod twilio;
 pub mod webhook;
@@ -75,6 +76,11 @@ impl NotifyAlert {
 
     pub fn fingerprint(&self) -> u64 {
         fingerprint(&self.labels)
+    }
+
+    /// The fingerprint as Alertmanager prints it.
+    pub fn fingerprint_hex(&self) -> String {
+        format!("{:016x}", self.fingerprint())
     }
 }
 
@@ -149,6 +155,8 @@ pub trait Notifier: Send + Sync {
 pub struct IntegrationContext {
     pub client: reqwest::Client,
     pub secrets: Arc<dyn SecretResolver>,
+    /// The alerting section's message templates.
+    pub templates: Arc<template::NotifyTemplates>,
 }
 
 impl IntegrationContext {
@@ -161,7 +169,11 @@ impl IntegrationContext {
                 tracing::warn!(error = %e, "cannot build the notification HTTP client, using defaults");
                 reqwest::Client::new()
             });
-        IntegrationContext { client, secrets }
+        IntegrationContext {
+            client,
+            secrets,
+            templates: Arc::default(),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! all its alerts resolved, with a `dedup_key` derived from the group key (SHA-256, hex,
 //! as Alertmanager derives it) so every notification of a group updates one incident.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use sha2::{Digest, Sha256};
 use telltale_crds::PagerdutyConfig;
 
 use crate::error::Result;
-use crate::alerting::notify::text::{plain, subject};
+use crate::alerting::notify::template::{NotifyTemplates, notification_data, render_map};
 use crate::alerting::notify::webhook::post_json;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, timeout_of};
 
@@ -23,26 +24,25 @@ pub struct PagerDuty {
     ctx: IntegrationContext,
 }
 
-/// An Events API v2 event.
+/// An Events API v2 event, as Alertmanager sends it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PagerDutyEvent {
     pub routing_key: String,
+    pub dedup_key: String,
     /// `trigger` or `resolve`.
     pub event_action: &'static str,
-    pub dedup_key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload: Option<PagerDutyPayload>,
-    pub client: &'static str,
+    pub payload: PagerDutyPayload,
+    pub client: String,
     pub client_url: String,
 }
 
-/// What a `trigger` event says.
+/// What an event says.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PagerDutyPayload {
     pub summary: String,
     pub source: String,
     pub severity: String,
-    pub custom_details: serde_json::Value,
+    pub custom_details: BTreeMap<String, String>,
 }
 
 /// The stable deduplication key of a group: hex SHA-256 of its group key.
@@ -53,59 +53,64 @@ pub fn dedup_key(group_key: &str) -> String {
         .collect()
 }
 
-impl PagerDutyEvent {
-    /// The event for `n`; `routing_key` is the resolved secret.
-    pub fn new(config: &PagerdutyConfig, routing_key: &str, n: &Notification) -> PagerDutyEvent {
-        let firing = n.status() == "firing";
-        let payload = firing.then(|| {
-            let common = n.common_labels();
-            let severity = config.severity.clone().unwrap_or_else(|| {
-                common
-                    .get("severity")
-                    .map(|s| s.to_lowercase())
-                    .filter(|s| SEVERITIES.contains(&s.as_str()))
-                    .unwrap_or_else(|| "error".to_string())
-            });
-            let mut summary = subject(n);
-            if summary.len() > 1024 {
-                let mut cut = 1021;
-                while !summary.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                summary.truncate(cut);
-                summary.push_str("...");
-            }
-            PagerDutyPayload {
-                summary,
-                source: config
-                    .source
-                    .clone()
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| non_empty(&n.external_url, "telltale")),
-                severity,
-                custom_details: serde_json::json!({
-                    "num_firing": n.firing().count(),
-                    "num_resolved": n.resolved().count(),
-                    "details": plain(n),
-                }),
-            }
-        });
-        PagerDutyEvent {
-            routing_key: routing_key.to_string(),
-            event_action: if firing { "trigger" } else { "resolve" },
-            dedup_key: dedup_key(&n.group_key),
-            payload,
-            client: "Telltale",
-            client_url: n.external_url.clone(),
-        }
-    }
+/// Alertmanager's default details.
+fn default_details() -> BTreeMap<String, String> {
+    [
+        ("firing", r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#),
+        ("resolved", r#"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#),
+        ("num_firing", "{{ .Alerts.Firing | len }}"),
+        ("num_resolved", "{{ .Alerts.Resolved | len }}"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
-fn non_empty(s: &str, default: &str) -> String {
-    if s.is_empty() {
-        default.to_string()
-    } else {
-        s.to_string()
+/// At most `max` characters, the last one `…` when cut (Alertmanager's `Truncate`).
+fn truncate(s: String, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s;
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+impl PagerDutyEvent {
+    /// The event for `n`; `routing_key` is the resolved secret.
+    pub fn new(config: &PagerdutyConfig, routing_key: &str, n: &Notification, t: &NotifyTemplates) -> Result<PagerDutyEvent> {
+        let firing = n.status() == "firing";
+        let data = notification_data(n);
+        let f = |configured: &Option<String>, default: &str| t.field(configured.as_deref(), default, &data);
+        let common = n.common_labels();
+        let severity = config.severity.clone().unwrap_or_else(|| {
+            common
+                .get("severity")
+                .map(|s| s.to_lowercase())
+                .filter(|s| SEVERITIES.contains(&s.as_str()))
+                .unwrap_or_else(|| "error".to_string())
+        });
+        let client = f(&config.client, r#"{{ template "pagerduty.default.client" . }}"#)?;
+        let details = if config.details.is_empty() { default_details() } else { config.details.clone() };
+        Ok(PagerDutyEvent {
+            routing_key: routing_key.to_string(),
+            dedup_key: dedup_key(&n.group_key),
+            event_action: if firing { "trigger" } else { "resolve" },
+            payload: PagerDutyPayload {
+                summary: truncate(
+                    f(&config.description, r#"{{ template "pagerduty.default.description" . }}"#)?,
+                    1024,
+                ),
+                source: match config.source.as_deref().filter(|s| !s.is_empty()) {
+                    Some(s) => t.render(s, &data, false)?,
+                    None => client.clone(),
+                },
+                severity,
+                custom_details: render_map(t, &details, &data)?,
+            },
+            client_url: f(&config.client_url, r#"{{ template "pagerduty.default.clientURL" . }}"#)?,
+            client,
+        })
     }
 }
 
@@ -131,7 +136,7 @@ impl Notifier for PagerDuty {
 
     async fn notify(&self, n: &Notification) -> Result<()> {
         let key = self.ctx.secrets.resolve(&self.config.routing_key).await?;
-        let event = PagerDutyEvent::new(&self.config, key.expose(), n);
+        let event = PagerDutyEvent::new(&self.config, key.expose(), n, &self.ctx.templates)?;
         let url = self.config.url.as_deref().unwrap_or(DEFAULT_URL);
         post_json(&self.ctx, "pagerduty", url, &event, self.timeout()).await
     }
@@ -169,16 +174,26 @@ mod tests {
 
     #[test]
     fn trigger_then_resolve_share_the_key() {
-        let firing = PagerDutyEvent::new(&config(), "R", &notification(vec![alert("a", false)]));
+        let t = NotifyTemplates::default();
+        let mut a = alert("a", false);
+        a.labels.insert("instance".into(), "a<1>".into());
+        let firing = PagerDutyEvent::new(&config(), "R", &notification(vec![a]), &t).unwrap();
         assert_eq!(firing.event_action, "trigger");
-        let p = firing.payload.as_ref().unwrap();
+        let p = &firing.payload;
         assert_eq!(p.severity, "error", "`page` is not a PagerDuty severity");
-        assert_eq!(p.summary, "[FIRING:1] Down (a node page)");
-        assert_eq!(p.source, "http://tt");
-        let resolved = PagerDutyEvent::new(&config(), "R", &notification(vec![alert("a", true)]));
+        assert_eq!(p.summary, "[FIRING:1] Down (a<1> node page)");
+        assert_eq!(p.source, "Alertmanager");
+        // Alertmanager 0.25's details for the same alert.
+        assert_eq!(
+            p.custom_details["firing"],
+            "Labels:\n - alertname = Down\n - instance = a<1>\n - job = node\n - severity = page\nAnnotations:\n - summary = a <down>\nSource: http://tt/graph\n"
+        );
+        assert_eq!((p.custom_details["num_firing"].as_str(), p.custom_details["resolved"].as_str()), ("1", ""));
+        assert_eq!(firing.client, "Alertmanager");
+        assert_eq!(firing.client_url, "http://tt/#/alerts?receiver=ops");
+        let resolved = PagerDutyEvent::new(&config(), "R", &notification(vec![alert("a", true)]), &t).unwrap();
         assert_eq!(resolved.event_action, "resolve");
-        assert!(resolved.payload.is_none());
-        assert_eq!(resolved.dedup_key, firing.dedup_key);
+        assert_eq!(resolved.dedup_key, dedup_key("{}:{alertname=\"Down\"}"));
         assert_eq!(resolved.routing_key, "R");
     }
 }

@@ -7,9 +7,9 @@ use serde::Serialize;
 use telltale_crds::SlackConfig;
 
 use crate::error::Result;
-use crate::alerting::notify::text::{slack_text, subject};
+use crate::alerting::notify::template::{NotifyTemplates, notification_data};
 use crate::alerting::notify::webhook::post_json;
-use crate::alerting::notify::{IntegrationContext, Notification, Notifier, query_escape, timeout_of};
+use crate::alerting::notify::{IntegrationContext, Notification, Notifier, timeout_of};
 
 /// One Slack incoming webhook.
 pub struct Slack {
@@ -17,52 +17,84 @@ pub struct Slack {
     ctx: IntegrationContext,
 }
 
-/// The body of an incoming-webhook POST.
+/// The body of an incoming-webhook POST, as Alertmanager sends it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SlackMessage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub icon_emoji: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub icon_url: String,
     pub attachments: Vec<SlackAttachment>,
 }
 
 /// The one attachment of a [`SlackMessage`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SlackAttachment {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub title_link: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pretext: String,
     pub text: String,
     pub fallback: String,
-    /// `danger` while firing, `good` once resolved.
-    pub color: &'static str,
+    pub callback_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<SlackFieldJson>,
+    pub footer: String,
+    /// `danger` while firing, `good` once resolved (by default).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub color: String,
     pub mrkdwn_in: Vec<&'static str>,
 }
 
+/// A rendered attachment field.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SlackFieldJson {
+    pub title: String,
+    pub value: String,
+    pub short: bool,
+}
+
 impl SlackMessage {
-    pub fn new(config: &SlackConfig, n: &Notification) -> SlackMessage {
-        let title = subject(n);
-        let title_link = format!(
-            "{}/#/alerts?receiver={}",
-            n.external_url.trim_end_matches('/'),
-            query_escape(&n.receiver)
-        );
-        SlackMessage {
+    /// The message for `n`, its fields rendered from the configured templates (or
+    /// Alertmanager's defaults).
+    pub fn new(config: &SlackConfig, n: &Notification, t: &NotifyTemplates) -> Result<SlackMessage> {
+        let data = notification_data(n);
+        let f = |configured: &Option<String>, default: &str| t.field(configured.as_deref(), default, &data);
+        let fields = config
+            .fields
+            .iter()
+            .map(|field| {
+                Ok(SlackFieldJson {
+                    title: t.render(&field.title, &data, false)?,
+                    value: t.render(&field.value, &data, false)?,
+                    short: field.short.unwrap_or(false),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SlackMessage {
             channel: config.channel.clone(),
-            username: config.username.clone(),
+            username: f(&config.username, r#"{{ template "slack.default.username" . }}"#)?,
+            icon_emoji: f(&config.icon_emoji, "")?,
+            icon_url: f(&config.icon_url, "")?,
             attachments: vec![SlackAttachment {
-                fallback: format!("{title} | {title_link}"),
-                title,
-                title_link,
-                text: slack_text(n),
-                color: if n.status() == "firing" {
-                    "danger"
-                } else {
-                    "good"
-                },
+                title: f(&config.title, r#"{{ template "slack.default.title" . }}"#)?,
+                title_link: f(&config.title_link, r#"{{ template "slack.default.titlelink" . }}"#)?,
+                pretext: f(&config.pretext, "")?,
+                text: f(&config.text, r#"{{ template "slack.default.text" . }}"#)?,
+                fallback: f(&config.fallback, r#"{{ template "slack.default.fallback" . }}"#)?,
+                callback_id: String::new(),
+                fields,
+                footer: f(&config.footer, "")?,
+                color: f(&config.color, r#"{{ template "slack.default.color" . }}"#)?,
                 mrkdwn_in: vec!["fallback", "pretext", "text"],
             }],
-        }
+        })
     }
 }
 
@@ -88,7 +120,7 @@ impl Notifier for Slack {
 
     async fn notify(&self, n: &Notification) -> Result<()> {
         let url = self.ctx.secrets.resolve(&self.config.api_url).await?;
-        let message = SlackMessage::new(&self.config, n);
+        let message = SlackMessage::new(&self.config, n, &self.ctx.templates)?;
         post_json(&self.ctx, "slack", url.expose(), &message, self.timeout()).await
     }
 }
@@ -100,7 +132,7 @@ mod tests {
     use telltale_crds::SecretRef;
 
     #[test]
-    fn message_is_deterministic() {
+    fn default_message_is_alertmanagers() {
         let config = SlackConfig {
             api_url: SecretRef::file("/x"),
             channel: Some("#ops".into()),
@@ -118,21 +150,39 @@ mod tests {
             icon_url: None,
             fields: vec![],
         };
-        let n = notification(vec![alert("a", false)]);
-        let json = serde_json::to_value(SlackMessage::new(&config, &n)).unwrap();
+        let n = notification(vec![alert("a", false), alert("b", false)]);
+        let json = serde_json::to_value(SlackMessage::new(&config, &n, &NotifyTemplates::default()).unwrap()).unwrap();
+        // What Alertmanager 0.25 posts for the same group (captured from the real one).
         assert_eq!(
             json,
             serde_json::json!({
                 "channel": "#ops",
+                "username": "Alertmanager",
                 "attachments": [{
-                    "title": "[FIRING:1] Down (a node page)",
+                    "title": "[FIRING:2] Down (node page)",
                     "title_link": "http://tt/#/alerts?receiver=ops",
-                    "text": "[FIRING] Down: a <down>\n*Labels:* alertname=Down, instance=a, job=node, severity=page",
-                    "fallback": "[FIRING:1] Down (a node page) | http://tt/#/alerts?receiver=ops",
+                    "text": "",
+                    "fallback": "[FIRING:2] Down (node page) | http://tt/#/alerts?receiver=ops",
+                    "callback_id": "",
+                    "footer": "",
                     "color": "danger",
                     "mrkdwn_in": ["fallback", "pretext", "text"],
                 }]
             })
         );
+        let custom = SlackConfig {
+            title: Some("{{ .CommonLabels.job }} {{ len .Alerts }}".into()),
+            text: Some("{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}".into()),
+            fields: vec![telltale_crds::SlackField {
+                title: "severity".into(),
+                value: "{{ .CommonLabels.severity }}".into(),
+                short: Some(true),
+            }],
+            ..config
+        };
+        let m = SlackMessage::new(&custom, &n, &NotifyTemplates::default()).unwrap();
+        assert_eq!(m.attachments[0].title, "node 2");
+        assert_eq!(m.attachments[0].text, "a <down>\nb <down>\n");
+        assert_eq!(m.attachments[0].fields[0].value, "page");
     }
 }
