@@ -21,10 +21,10 @@ pub fn validate_alerting(spec: &AlertingSpec) -> Result<(), FieldError> {
     let templates = NotifyTemplates::load(&spec.templates).map_err(as_field)?;
     for (i, r) in spec.receivers.iter().enumerate() {
         let at = format!("spec.alerting.receivers[{i}]");
-        let mut fields: Vec<(String, &str)> = Vec::new();
+        let mut fields: Vec<(String, String)> = Vec::new();
         let mut add = |path: String, v: &Option<String>| {
             if let Some(v) = v {
-                fields.push((path, v.as_str()))
+                fields.push((path, v.clone()))
             }
         };
         for (j, c) in r.slack_configs.iter().enumerate() {
@@ -64,7 +64,7 @@ pub fn validate_alerting(spec: &AlertingSpec) -> Result<(), FieldError> {
             }
         }
         for (field, text) in fields {
-            templates.check(text).map_err(|e| FieldError::new(field, e))?;
+            templates.check(&text).map_err(|e| FieldError::new(field, e))?;
         }
     }
     Ok(())

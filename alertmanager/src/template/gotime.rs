@@ -191,7 +191,7 @@ pub fn format(nanos: i64, layout: &str) -> String {
         for (chunk, f) in chunks {
             if rest.starts_with(chunk) && best.is_none_or(|(b, _)| chunk.len() > b.len()) {
                 // `Jan` must not match inside `January`'s prefix check: longest wins.
-                best = Some((chunk, *f));
+                best = Some((*chunk, *f));
             }
         }
         match best {

@@ -156,7 +156,7 @@ impl<'a> Lexer<'a> {
                     return Err((self.line, "unclosed left paren".into()));
                 }
                 let (p, l) = (self.pos, self.line);
-                self.advance(if trim { 2 } else { 0 } + RIGHT.len());
+                self.advance((if trim { 2 } else { 0 }) + RIGHT.len());
                 self.emit(Tok::RightDelim, p, l);
                 if trim {
                     let skip = self.rest().len() - self.rest().trim_start_matches(SPACE_CHARS).len();
@@ -191,7 +191,7 @@ impl<'a> Lexer<'a> {
             Some(t) => t,
             None => return Err((self.line, "comment ends before closing delimiter".into())),
         };
-        self.advance(if trim { 2 } else { 0 } + RIGHT.len());
+        self.advance((if trim { 2 } else { 0 }) + RIGHT.len());
         self.emit(Tok::Comment, start, line);
         if trim {
             let skip = self.rest().len() - self.rest().trim_start_matches(SPACE_CHARS).len();

@@ -93,14 +93,14 @@ struct Parser<'a> {
 
 /// Go's `item.String()` for "unexpected" messages.
 fn describe(t: &Tok) -> String {
-    let quote = |s: &str| {
+    fn quote(s: &str) -> String {
         if s.chars().count() > 10 {
             let head: String = s.chars().take(10).collect();
             format!("{head:?}...")
         } else {
             format!("{s:?}")
         }
-    };
+    }
     match t {
         Tok::Eof => "EOF".into(),
         Tok::Keyword(k) => format!("<{}>", keyword_name(*k)),

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::template::gotime;
-use crate::template::value::{ListKind, StructKind, Value};
+use crate::template::value::{StructKind, Value};
 
 /// `fmt.Sprintf(format, args...)`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
@@ -290,10 +290,8 @@ impl Printer {
             }
             Value::Duration { nanos, ptr: false } => self.fmt_integer(*nanos, verb, arg),
             Value::Time { .. } | Value::Duration { .. } => self.bad_verb(verb, arg),
+            // Go prints pointers nested in a list as addresses; samples are shown whole.
             Value::List(l) => {
-                if depth > 0 && l.kind == ListKind::QueryResult {
-                    // Go prints nested pointers as addresses; a sample list is shown whole.
-                }
                 self.buf.push('[');
                 for (k, item) in l.items.iter().enumerate() {
                     if k > 0 {
@@ -596,18 +594,14 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
     match verb {
         'f' | 'F' => match prec {
             Some(p) => format!("{v:.p$}"),
-            None => {
-                let s = format!("{v}");
-                s
-            }
+            None => format!("{v}"),
         },
         'e' | 'E' => {
             let (digits, exp) = match prec {
                 Some(p) => rounded_digits(v, p + 1),
                 None => shortest_digits(v),
             };
-            let s = exp_form(v.is_sign_negative(), &digits, exp, prec.map(|p| p + 1), verb == 'E');
-            s
+            exp_form(v.is_sign_negative(), &digits, exp, prec.map(|p| p + 1), verb == 'E')
         }
         'g' | 'G' => {
             let (digits, exp, eprec) = match prec {

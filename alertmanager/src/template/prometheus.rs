@@ -320,15 +320,16 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
     if s == "0" {
         return Ok(0.0);
     }
-    let units: [(&str, u64); 8] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("ms", 1),
-        ("m", 60_000),
-        ("s", 1000),
-        ("", 0),
+    // (unit, milliseconds, rank in the required order y w d h m s ms); `ms` is tried
+    // before `m`.
+    let units: [(&str, u64, usize); 7] = [
+        ("y", 365 * 86_400_000, 0),
+        ("w", 7 * 86_400_000, 1),
+        ("d", 86_400_000, 2),
+        ("h", 3_600_000, 3),
+        ("ms", 1, 6),
+        ("m", 60_000, 4),
+        ("s", 1000, 5),
     ];
     let mut rest = s;
     let mut total: u64 = 0;
@@ -340,7 +341,7 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let Some((i, (unit, ms))) = units[..7].iter().enumerate().find(|(_, (u, _))| rest.starts_with(u)) else {
+        let Some(&(unit, ms, i)) = units.iter().find(|(u, _, _)| rest.starts_with(u)) else {
             return Err(bad());
         };
         // Units must come in decreasing order, each once.
@@ -349,7 +350,7 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
         }
         last_unit = i;
         rest = &rest[unit.len()..];
-        total = n.checked_mul(*ms).and_then(|v| total.checked_add(v)).ok_or_else(|| "duration out of range".to_string())?;
+        total = n.checked_mul(ms).and_then(|v| total.checked_add(v)).ok_or_else(|| "duration out of range".to_string())?;
     }
     Ok(total as f64 / 1000.0)
 }

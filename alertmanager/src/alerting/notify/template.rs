@@ -42,6 +42,13 @@ pub const DEFAULT_TEMPLATES: &str = r#"
 {{- define "pagerduty.default.client" }}{{ template "__alertmanager" . }}{{ end }}
 {{- define "pagerduty.default.clientURL" }}{{ template "__alertmanagerURL" . }}{{ end }}
 {{- define "pagerduty.default.instances" }}{{ template "__text_alert_list" . }}{{ end }}
+{{- define "__html_alert_list" }}{{ range . }}
+<p><strong>Labels</strong><br />
+{{ range .Labels.SortedPairs }}{{ .Name }} = {{ .Value }}<br />
+{{ end }}{{ if .Annotations }}<strong>Annotations</strong><br />
+{{ range .Annotations.SortedPairs }}{{ .Name }} = {{ .Value }}<br />
+{{ end }}{{ end }}<a href="{{ .GeneratorURL }}">Source</a></p>
+{{- end }}{{ end }}
 {{- define "email.default.subject" }}{{ template "__subject" . }}{{ end }}
 {{- define "email.default.html" -}}
 <!DOCTYPE html>
@@ -50,15 +57,10 @@ pub const DEFAULT_TEMPLATES: &str = r#"
 <body style="font-family: sans-serif; font-size: 14px; background-color: #f6f6f6;">
 <h2 style="background-color: #E6522C; color: #fff; padding: 12px;">{{ len .Alerts }} alert{{ if gt (len .Alerts) 1 }}s{{ end }} for {{ range .GroupLabels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}</h2>
 <p><a href="{{ template "__alertmanagerURL" . }}">View in {{ template "__alertmanager" . }}</a></p>
-{{- range $section, $alerts := args .Alerts.Firing .Alerts.Resolved }}{{ if $alerts }}
-<h3>[{{ len $alerts }}] {{ if eq $section "arg0" }}Firing{{ else }}Resolved{{ end }}</h3>
-{{- range $alerts }}
-<p><strong>Labels</strong><br />
-{{ range .Labels.SortedPairs }}{{ .Name }} = {{ .Value }}<br />
-{{ end }}{{ if .Annotations }}<strong>Annotations</strong><br />
-{{ range .Annotations.SortedPairs }}{{ .Name }} = {{ .Value }}<br />
-{{ end }}{{ end }}<a href="{{ .GeneratorURL }}">Source</a></p>
-{{- end }}{{ end }}{{ end }}
+{{- with .Alerts.Firing }}
+<h3>[{{ len . }}] Firing</h3>{{ template "__html_alert_list" . }}{{ end }}
+{{- with .Alerts.Resolved }}
+<h3>[{{ len . }}] Resolved</h3>{{ template "__html_alert_list" . }}{{ end }}
 <p style="color: #999;"><a href="{{ .ExternalURL }}">Sent by {{ template "__alertmanager" . }}</a></p>
 </body>
 </html>
