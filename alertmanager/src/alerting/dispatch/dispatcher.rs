@@ -114,6 +114,10 @@ struct Shared {
     closed: AtomicBool,
     /// Flushes taken but not finished.
     in_flight: AtomicUsize,
+    /// The notification log changed since it was last saved.
+    nflog_dirty: AtomicBool,
+    /// A blocking task is saving the notification log.
+    nflog_saving: AtomicBool,
     store: Option<Arc<dyn StateStore>>,
     metrics: Metrics,
     retry: RetryPolicy,
@@ -158,6 +162,8 @@ impl Dispatcher {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            nflog_dirty: AtomicBool::new(false),
+            nflog_saving: AtomicBool::new(false),
             store: opts.store.clone(),
             metrics,
             retry: opts.retry,
@@ -288,6 +294,7 @@ impl Dispatcher {
             (id, s.snapshot())
         };
         self.shared.persist_silences(&snapshot);
+        self.shared.count_silences(now_ms());
         Ok(id)
     }
 
@@ -299,6 +306,7 @@ impl Dispatcher {
             s.snapshot()
         };
         self.shared.persist_silences(&snapshot);
+        self.shared.count_silences(now_ms());
         Ok(())
     }
 
@@ -324,7 +332,10 @@ impl Dispatcher {
     /// entries persisted), at most `limit`; false if some were still running.
     pub async fn drain(&self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
-        while self.shared.in_flight.load(Ordering::SeqCst) > 0 {
+        while self.shared.in_flight.load(Ordering::SeqCst) > 0
+            || self.shared.nflog_saving.load(Ordering::SeqCst)
+            || self.shared.nflog_dirty.load(Ordering::SeqCst)
+        {
             if tokio::time::Instant::now() >= deadline {
                 return false;
             }
@@ -379,6 +390,20 @@ impl Shared {
         self.routing.lock().expect("routing lock").clone()
     }
 
+    /// Sets the `telltale_silences{state}` gauge.
+    fn count_silences(&self, now_ms: i64) {
+        let mut counts = BTreeMap::new();
+        for s in self.silences.lock().expect("silences lock").snapshot() {
+            *counts.entry(s.state(now_ms).as_str()).or_insert(0i64) += 1;
+        }
+        for state in ["active", "pending", "expired"] {
+            self.metrics
+                .silences
+                .with_label_values(&[state])
+                .set(counts.get(state).copied().unwrap_or(0));
+        }
+    }
+
     fn persist_silences(&self, snapshot: &Vec<Silence>) {
         if let Some(store) = &self.store
             && let Err(e) = save_json(store.as_ref(), SILENCES_DOC, snapshot)
@@ -423,6 +448,31 @@ impl Shared {
     }
 }
 
+/// Saves the notification log on a blocking thread; flushes finishing meanwhile are
+/// saved by the same task (one save covers any number of them), so many groups flushing
+/// at once do not each encode the whole log.
+fn save_nflog_soon(shared: &Arc<Shared>) {
+    shared.nflog_dirty.store(true, Ordering::SeqCst);
+    if shared.nflog_saving.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let shared = shared.clone();
+    tokio::task::spawn_blocking(move || {
+        loop {
+            while shared.nflog_dirty.swap(false, Ordering::SeqCst) {
+                shared.persist_nflog();
+            }
+            shared.nflog_saving.store(false, Ordering::SeqCst);
+            // A change that came after the last save and before `saving` was cleared.
+            if !shared.nflog_dirty.load(Ordering::SeqCst)
+                || shared.nflog_saving.swap(true, Ordering::SeqCst)
+            {
+                return;
+            }
+        }
+    });
+}
+
 /// The timer task: flushes due groups, sleeps until the next is due or alerts arrive.
 async fn run(shared: Arc<Shared>) {
     let mut last_gc = 0;
@@ -450,8 +500,9 @@ async fn run(shared: Arc<Shared>) {
                     shared.persist_silences(&snapshot);
                 }
                 if shared.nflog.lock().expect("nflog lock").gc(now) {
-                    shared.persist_nflog();
+                    save_nflog_soon(&shared);
                 }
+                shared.count_silences(now);
             }
             let jobs = state.aggregator.take_due(now);
             shared
@@ -558,7 +609,7 @@ async fn flush(shared: Arc<Shared>, job: FlushJob) {
         }
     }
     if changed {
-        shared.persist_nflog();
+        save_nflog_soon(&shared);
     }
     shared
         .state
