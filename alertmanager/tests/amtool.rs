@@ -47,6 +47,7 @@ fn alerting(hook: &str) -> AlertingSpec {
             ..Default::default()
         }],
         inhibit_rules: vec![],
+        templates: vec![],
     }
 }
 

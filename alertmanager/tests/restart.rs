@@ -30,6 +30,7 @@ fn alerting(url: &str) -> AlertingSpec {
             ..Default::default()
         }],
         inhibit_rules: vec![],
+        templates: vec![],
     }
 }
 

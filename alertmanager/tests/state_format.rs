@@ -72,6 +72,7 @@ async fn documents_of_this_format_are_restored() {
                 ..Default::default()
             }],
             inhibit_rules: vec![],
+            templates: vec![],
         },
         ManagerOptions {
             state_dir: Some(dir.path().to_path_buf()),

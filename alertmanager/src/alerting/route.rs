@@ -211,6 +211,7 @@ mod tests {
                 })
                 .collect(),
             inhibit_rules: vec![],
+            templates: vec![],
         }
     }
 

@@ -91,6 +91,7 @@ mod tests {
                 ..Default::default()
             }],
             inhibit_rules: vec![],
+            templates: vec![],
         };
         let err = validate_alerting(&spec).unwrap_err();
         assert_eq!(err.field, "spec.alerting.route.routes[0].matchers");

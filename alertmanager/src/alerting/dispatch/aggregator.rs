@@ -203,6 +203,7 @@ mod tests {
                 ..Default::default()
             }],
             inhibit_rules: vec![],
+            templates: vec![],
         };
         Aggregator::new(RouteTree::new(&spec, Duration::from_secs(3600)).unwrap())
     }

@@ -531,9 +531,9 @@ async fn flush(shared: Arc<Shared>, job: FlushJob) {
     let started = std::time::Instant::now();
     // Muting costs in proportion to the group's alerts: off the async workers.
     let (job, alerts) = {
-        let shared = shared.clone();
+        let muting = shared.clone();
         match tokio::task::spawn_blocking(move || {
-            let alerts = shared.unmuted(&job);
+            let alerts = muting.unmuted(&job);
             (job, alerts)
         })
         .await
