@@ -77,8 +77,9 @@ mod tests {
         );
         let e = validate_rules(&spec("{{ toUpper 3 }}"), promql_only).unwrap_err();
         assert!(e.message.ends_with("expected string; found 3"), "{}", e.message);
-        let e = validate_rules(&spec("{{ $value | humanize | printf }}"), promql_only).unwrap_err();
-        assert!(e.message.ends_with("wrong number of args for printf: want at least 1 got 0"), "{}", e.message);
+        let e = validate_rules(&spec("{{ $value | humanize 1 }}"), promql_only).unwrap_err();
+        assert!(e.message.ends_with("wrong number of args for humanize: want 1 got 2"), "{}", e.message);
+        assert!(validate_rules(&spec("{{ $value | humanize | printf }}"), promql_only).is_ok(), "the piped value is printf's format");
         assert!(validate_rules(&spec("{{ $value | printf \"%.2f\" }}"), promql_only).is_ok());
     }
 

@@ -304,7 +304,7 @@ mod tests {
         );
         assert_eq!(
             t.render(r#"{{ .CommonLabels.SortedPairs.Names | join " " }}|{{ .CommonAnnotations.summary }}|{{ .GroupLabels.nope }}"#, &data, false).unwrap(),
-            "alertname job severity||<no value>"
+            "alertname job severity|<no value>|<no value>"
         );
         assert_eq!(t.render("<{{ (index .Alerts 0).Annotations.summary }}>", &data, true).unwrap(), "<a &lt;down&gt;>");
         assert!(NotifyTemplates::load(&["/nonexistent/x.tmpl".into()]).is_err());

@@ -238,7 +238,7 @@ mod tests {
         seen.lock().unwrap().clear();
         let n2 = notification(vec![alert("b", false)]);
         crate::alerting::notify::retry::deliver(&sms, &n2, &policy, &metrics).await.unwrap();
-        assert_eq!(*seen.lock().unwrap(), ["+1", "+2", "+3"]);
+        assert_eq!(*seen.lock().unwrap(), ["+1", "+2", "+2", "+3"]);
     }
 
     #[test]
