@@ -27,11 +27,18 @@ const TELLTALE: &str = env!("CARGO_BIN_EXE_telltale");
 const PER_GROUP: usize = 5;
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 type Groups = Arc<Mutex<(BTreeSet<String>, u64)>>;
@@ -98,7 +105,12 @@ async fn push_all(base: &str, alerts: usize) {
 }
 
 async fn metric(base: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -115,7 +127,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
 
     let groups: Groups = Arc::default();
-    let app = Router::new().route("/hook", post(hook)).with_state(groups.clone());
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(groups.clone());
     let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sink_url = format!("http://{}/hook", sink.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(sink, app).await.unwrap() });
@@ -169,7 +183,13 @@ spec:
     let mut child = Command::new(TELLTALE)
         .args(["standalone", "--data-dir"])
         .arg(dir.path().join("data"))
-        .args(["--listen", &addr.to_string(), "--self-scrape-interval", "1h", "-f"])
+        .args([
+            "--listen",
+            &addr.to_string(),
+            "--self-scrape-interval",
+            "1h",
+            "-f",
+        ])
         .arg(&config)
         .env("TELLTALE_LOG", "warn")
         .stdin(Stdio::null())
@@ -180,7 +200,13 @@ spec:
     let pid = child.id();
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{base}/-/ready")).send().await.map(|r| r.status().is_success()) != Ok(true) {
+    while client
+        .get(format!("{base}/-/ready"))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        != Ok(true)
+    {
         assert!(Instant::now() < deadline, "telltale not ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -195,19 +221,34 @@ spec:
             "matchers": [{"name": "namespace", "value": format!("ns-{ns}"), "isRegex": false, "isEqual": true}],
             "startsAt": now, "endsAt": later, "createdBy": "bench", "comment": "maintenance",
         });
-        let r = client.post(format!("{base}/api/v2/silences")).json(&body).send().await.unwrap();
-        assert!(r.status().is_success(), "silence: {}", r.text().await.unwrap());
+        let r = client
+            .post(format!("{base}/api/v2/silences"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "silence: {}",
+            r.text().await.unwrap()
+        );
     }
 
     // Probe /-/ready and a simple query every 20 ms for the whole run.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let probes: Arc<Mutex<(Vec<Duration>, Vec<Duration>)>> = Arc::default();
     let prober = {
-        let (stop, probes, base, client) = (stop.clone(), probes.clone(), base.clone(), client.clone());
+        let (stop, probes, base, client) =
+            (stop.clone(), probes.clone(), base.clone(), client.clone());
         tokio::spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let t = Instant::now();
-                let ok = client.get(format!("{base}/-/ready")).timeout(Duration::from_secs(30)).send().await.is_ok();
+                let ok = client
+                    .get(format!("{base}/-/ready"))
+                    .timeout(Duration::from_secs(30))
+                    .send()
+                    .await
+                    .is_ok();
                 let ready = t.elapsed();
                 let t = Instant::now();
                 let q = client
@@ -248,7 +289,10 @@ spec:
         if notified >= expected_groups {
             break;
         }
-        assert!(Instant::now() < deadline, "only {notified} of {expected_groups} groups notified after 600 s");
+        assert!(
+            Instant::now() < deadline,
+            "only {notified} of {expected_groups} groups notified after 600 s"
+        );
         if refreshed.elapsed() > Duration::from_secs(60) {
             push_all(&base, alerts).await;
             refreshed = Instant::now();
@@ -277,13 +321,17 @@ spec:
         (g.0.len(), g.1)
     };
 
-    println!("alerting at scale: {alerts} firing alerts in {groups_total} groups, 1 inhibition rule, 100 silences");
+    println!(
+        "alerting at scale: {alerts} firing alerts in {groups_total} groups, 1 inhibition rule, 100 silences"
+    );
     println!("| | |");
     println!("|---|---|");
     println!("| samples pushed (remote_write) | {pushed:.1?} |");
     println!("| firing alerts (telltale_alerts) | {firing} |");
     println!("| aggregation groups | {agg_groups} |");
-    println!("| groups notified (not muted) / alerts in them | {notified_groups} / {notified_alerts} |");
+    println!(
+        "| groups notified (not muted) / alerts in them | {notified_groups} / {notified_alerts} |"
+    );
     println!("| time until every unmuted group was notified | {all_notified:.1?} |");
     println!("| rule group evaluation (last) | {eval:.2} s |");
     println!(
@@ -323,5 +371,10 @@ fn chrono_like(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", sod / 3600, sod / 60 % 60, sod % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
 }

@@ -19,7 +19,9 @@ use common::*;
 const EXTERNAL_URL: &str = "http://alerts.example:9090";
 
 fn testdata(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/testdata").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("e2e/testdata")
+        .join(path)
 }
 
 /// The samples both servers get: in the shape of the mixins' metrics.
@@ -52,7 +54,13 @@ fn corpus_series(t: i64) -> Vec<TimeSeries> {
     };
     let special = |kind: &str, v: f64| series(&[("__name__", "e2e_special"), ("kind", kind)], t, v);
     vec![
-        volume(Some("eu1"), "node-1.example.com:9100", "monitoring", "data-0", 0.0342),
+        volume(
+            Some("eu1"),
+            "node-1.example.com:9100",
+            "monitoring",
+            "data-0",
+            0.0342,
+        ),
         volume(None, "10.0.0.2:9100", "default", "cache", 0.5),
         shards("e2e_desired_shards", 15.0),
         shards("e2e_max_shards", 12.0),
@@ -63,7 +71,11 @@ fn corpus_series(t: i64) -> Vec<TimeSeries> {
         special("small", 0.000123),
         special("timestamp", 1_700_000_000.123),
         series(
-            &[("__name__", "e2e_text"), ("job", "text"), ("path", "/a b/<x>&'\"é")],
+            &[
+                ("__name__", "e2e_text"),
+                ("job", "text"),
+                ("path", "/a b/<x>&'\"é"),
+            ],
             t,
             3.0,
         ),
@@ -83,7 +95,10 @@ async fn start_prometheus(dir: &Path, rules: &Path) -> (Proc, String) {
     );
     let mut cmd = Command::new("/usr/bin/prometheus");
     cmd.arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("prom-data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("prom-data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--web.enable-remote-write-receiver")
         .arg(format!("--web.external-url={EXTERNAL_URL}"))
@@ -99,7 +114,10 @@ async fn alerts_by_labels(base: &str, want: usize) -> BTreeMap<String, serde_jso
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let body = get_json(&format!("{base}/api/v1/alerts")).await;
-        let alerts = body["data"]["alerts"].as_array().cloned().unwrap_or_default();
+        let alerts = body["data"]["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if alerts.len() >= want {
             return alerts
                 .into_iter()
@@ -124,7 +142,12 @@ async fn templates_expand_byte_identical_to_prometheus() {
     let (_prom, prom) = start_prometheus(dir.path(), &rules).await;
     let t = Telltale::start(
         &dir.path().join("data"),
-        &["-f", rules.to_str().unwrap(), "--external-url", EXTERNAL_URL],
+        &[
+            "-f",
+            rules.to_str().unwrap(),
+            "--external-url",
+            EXTERNAL_URL,
+        ],
     )
     .await;
     let now = now_ms();
@@ -153,7 +176,10 @@ async fn templates_expand_byte_identical_to_prometheus() {
             );
             compared += 1;
         }
-        assert_eq!(got.as_object().unwrap().len(), expected.as_object().unwrap().len());
+        assert_eq!(
+            got.as_object().unwrap().len(),
+            expected.as_object().unwrap().len()
+        );
     }
     assert!(compared >= 40, "{compared} annotations compared");
 }
@@ -188,7 +214,12 @@ fn test_rules_gives_promtools_verdicts() {
                 String::from_utf8_lossy(&o.stderr)
             )
         };
-        assert_eq!(promtool.status.success(), passes, "promtool on {file}: {}", show(&promtool));
+        assert_eq!(
+            promtool.status.success(),
+            passes,
+            "promtool on {file}: {}",
+            show(&promtool)
+        );
         assert_eq!(
             ours.status.code(),
             promtool.status.code(),
@@ -199,7 +230,10 @@ fn test_rules_gives_promtools_verdicts() {
         if !passes {
             // The report names what failed with expected and got, as promtool's does.
             let text = show(&ours);
-            assert!(text.contains("FAILED:") && text.contains("exp:") && text.contains("got:"), "{text}");
+            assert!(
+                text.contains("FAILED:") && text.contains("exp:") && text.contains("got:"),
+                "{text}"
+            );
             assert_eq!(
                 String::from_utf8_lossy(&ours.stderr),
                 String::from_utf8_lossy(&promtool.stderr),

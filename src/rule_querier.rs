@@ -117,7 +117,11 @@ mod tests {
         let samples = samples_of(value).unwrap();
         assert_eq!(samples[0].labels["job"], "node");
         assert_eq!(samples[0].labels["__name__"], "up");
-        let scalar = samples_of(Value::Scalar { t_ms: 5, value: 2.5 }).unwrap();
+        let scalar = samples_of(Value::Scalar {
+            t_ms: 5,
+            value: 2.5,
+        })
+        .unwrap();
         assert!(scalar[0].labels.is_empty());
         assert!(samples_of(Value::Matrix(vec![])).is_err());
     }

@@ -94,7 +94,11 @@ impl Metrics {
     pub fn new(registry: &Registry) -> Self {
         let group = &["rule_group"];
         let m = Metrics {
-            rule_evaluations: counter_vec("telltale_rule_evaluations_total", "Rule evaluations.", group),
+            rule_evaluations: counter_vec(
+                "telltale_rule_evaluations_total",
+                "Rule evaluations.",
+                group,
+            ),
             rule_evaluation_failures: counter_vec(
                 "telltale_rule_evaluation_failures_total",
                 "Rule evaluations that failed.",
@@ -140,7 +144,11 @@ impl Metrics {
                 "Evaluations of the rule group skipped because the previous ones ran late.",
                 group,
             ),
-            group_rules: int_gauge_vec("telltale_rule_group_rules", "Rules of the rule group.", group),
+            group_rules: int_gauge_vec(
+                "telltale_rule_group_rules",
+                "Rules of the rule group.",
+                group,
+            ),
             alerts: int_gauge_vec("telltale_alerts", "Active alerts by state.", &["state"]),
             notifications: counter_vec(
                 "telltale_notifications_total",
@@ -162,7 +170,9 @@ impl Metrics {
                     "telltale_notification_latency_seconds",
                     "Time to deliver one notification, retries included.",
                 )
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ]),
                 &["integration"],
             )
             .expect("valid metric"),
@@ -171,8 +181,11 @@ impl Metrics {
                 "Alerts taken by the dispatcher (new or changed), by status.",
                 &["status"],
             ),
-            alerts_invalid: IntCounter::new("telltale_alerts_invalid_total", "Alerts refused by the v2 API.")
-                .expect("valid metric"),
+            alerts_invalid: IntCounter::new(
+                "telltale_alerts_invalid_total",
+                "Alerts refused by the v2 API.",
+            )
+            .expect("valid metric"),
             aggregation_groups: IntGauge::new(
                 "telltale_dispatcher_aggregation_groups",
                 "Aggregation groups in the dispatcher.",
@@ -189,8 +202,11 @@ impl Metrics {
                 "Samples of recording rules and ALERTS series written.",
             )
             .expect("valid metric"),
-            write_failures: IntCounter::new("telltale_rule_write_failures_total", "Failed writes of rule results.")
-                .expect("valid metric"),
+            write_failures: IntCounter::new(
+                "telltale_rule_write_failures_total",
+                "Failed writes of rule results.",
+            )
+            .expect("valid metric"),
             config_rejected: counter_vec(
                 "telltale_alertmanager_config_rejected_total",
                 "Invalid AlertRules and alerting sections refused (the last good one stays), by kind.",

@@ -249,7 +249,10 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
         resolve["dedup_key"],
         "17c4e445d234645c9e547ff6d32a864af0ebdadcd1902771c24c8d366637ff41"
     );
-    assert_eq!(resolve["payload"]["summary"], "[RESOLVED] DiskFull (db-1 / critical)");
+    assert_eq!(
+        resolve["payload"]["summary"],
+        "[RESOLVED] DiskFull (db-1 / critical)"
+    );
     assert_eq!(resolve["payload"]["custom_details"]["num_resolved"], "1");
     assert_eq!(resolve["client"], "Alertmanager");
     let slack = by_path(&all, "/services/T0/B0/XYZ");

@@ -47,8 +47,7 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
     options.external_url = args
         .external_url
         .unwrap_or_else(|| format!("http://{}", http.local_addr().expect("bound")));
-    let manager =
-        telltale_alertmanager::RuleManager::new(
+    let manager = telltale_alertmanager::RuleManager::new(
         Arc::new(crate::rule_querier::EngineQuerier(engine)),
         config.alerting,
         options,

@@ -14,13 +14,13 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::alerting::dispatch::{AlertView, GroupView};
+use crate::alerting::matcher::{Matcher, parse_matchers};
+use crate::alerting::postable::parse_postable;
+use crate::alerting::silence::{Silence, SilenceMatcher};
 use crate::error::Error;
 use crate::format::{parse_rfc3339, rfc3339_millis};
 use crate::labels::{LabelSet, fingerprint_hex};
 use crate::rules::manager::{RuleManager, now_ms};
-use crate::alerting::matcher::{Matcher, parse_matchers};
-use crate::alerting::postable::parse_postable;
-use crate::alerting::silence::{Silence, SilenceMatcher};
 
 pub use crate::alerting::postable::RESOLVE_TIMEOUT_MS;
 
@@ -211,7 +211,10 @@ fn time_field(name: &str, value: &Option<String>) -> Result<Option<i64>, ApiErro
     }
 }
 
-async fn post_alerts(State(api): State<Api>, body: axum::body::Bytes) -> Result<StatusCode, ApiError> {
+async fn post_alerts(
+    State(api): State<Api>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
     let now = now_ms();
     let accepted = match parse_postable(&body, now) {
         Ok(a) => a,

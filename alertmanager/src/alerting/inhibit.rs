@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use telltale_crds::InhibitRule;
 
+use crate::alerting::matcher::Matchers;
 use crate::error::{Error, Result};
 use crate::labels::{LabelSet, fingerprint};
-use crate::alerting::matcher::Matchers;
 
 /// One inhibition rule with its matchers parsed.
 #[derive(Clone, Debug)]
@@ -126,7 +126,12 @@ impl Inhibitor {
     }
 
     /// [`Inhibitor::inhibited_by`] over the index: the sources firing at `now_ms`.
-    pub fn inhibited_by_indexed(&self, index: &SourceIndex, labels: &LabelSet, now_ms: i64) -> Vec<u64> {
+    pub fn inhibited_by_indexed(
+        &self,
+        index: &SourceIndex,
+        labels: &LabelSet,
+        now_ms: i64,
+    ) -> Vec<u64> {
         let own = fingerprint(labels);
         let mut by = Vec::new();
         for (rule, sources) in self.rules.iter().zip(&index.per_rule) {
@@ -227,11 +232,24 @@ mod tests {
         let warning_b = labels(&[("severity", "warning"), ("cluster", "b")]);
         inh.add_source(&mut index, &critical, Some(2_000));
         inh.add_source(&mut index, &warning_a, None);
-        assert_eq!(inh.inhibited_by_indexed(&index, &warning_a, 1_000), vec![fingerprint(&critical)]);
-        assert!(inh.inhibited_by_indexed(&index, &warning_b, 1_000).is_empty());
-        assert!(inh.inhibited_by_indexed(&index, &warning_a, 2_000).is_empty(), "resolved by then");
+        assert_eq!(
+            inh.inhibited_by_indexed(&index, &warning_a, 1_000),
+            vec![fingerprint(&critical)]
+        );
+        assert!(
+            inh.inhibited_by_indexed(&index, &warning_b, 1_000)
+                .is_empty()
+        );
+        assert!(
+            inh.inhibited_by_indexed(&index, &warning_a, 2_000)
+                .is_empty(),
+            "resolved by then"
+        );
         inh.remove_source(&mut index, &critical);
-        assert!(inh.inhibited_by_indexed(&index, &warning_a, 1_000).is_empty());
+        assert!(
+            inh.inhibited_by_indexed(&index, &warning_a, 1_000)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -5,9 +5,9 @@
 
 use serde::Deserialize;
 
+use crate::alerting::notify::NotifyAlert;
 use crate::format::parse_rfc3339;
 use crate::labels::LabelSet;
-use crate::alerting::notify::NotifyAlert;
 
 /// How long an alert posted without `endsAt` stays firing unless posted again
 /// (Alertmanager's `resolve_timeout`).
@@ -57,11 +57,16 @@ pub fn is_label_name(s: &str) -> bool {
 
 fn check_set(i: usize, what: &str, set: &LabelSet, names: bool) -> Result<(), String> {
     if set.len() > MAX_LABELS {
-        return Err(format!("alerts[{i}].{what}: {} entries, at most {MAX_LABELS} allowed", set.len()));
+        return Err(format!(
+            "alerts[{i}].{what}: {} entries, at most {MAX_LABELS} allowed",
+            set.len()
+        ));
     }
     let bytes: usize = set.iter().map(|(k, v)| k.len() + v.len()).sum();
     if bytes > MAX_LABEL_BYTES {
-        return Err(format!("alerts[{i}].{what}: {bytes} bytes, at most {MAX_LABEL_BYTES} allowed"));
+        return Err(format!(
+            "alerts[{i}].{what}: {bytes} bytes, at most {MAX_LABEL_BYTES} allowed"
+        ));
     }
     if names && let Some(name) = set.keys().find(|n| !is_label_name(n)) {
         return Err(format!("alerts[{i}].{what}: invalid label name {name:?}"));
@@ -74,7 +79,10 @@ pub fn parse_postable(body: &[u8], now_ms: i64) -> Result<Vec<NotifyAlert>, Stri
     let alerts: Vec<PostableAlert> =
         serde_json::from_slice(body).map_err(|e| format!("invalid alerts: {e}"))?;
     if alerts.len() > MAX_ALERTS {
-        return Err(format!("{} alerts in one request, at most {MAX_ALERTS} allowed", alerts.len()));
+        return Err(format!(
+            "{} alerts in one request, at most {MAX_ALERTS} allowed",
+            alerts.len()
+        ));
     }
     let mut accepted = Vec::with_capacity(alerts.len());
     for (i, a) in alerts.into_iter().enumerate() {
@@ -88,7 +96,8 @@ pub fn parse_postable(body: &[u8], now_ms: i64) -> Result<Vec<NotifyAlert>, Stri
         let annotations = a.annotations.unwrap_or_default();
         check_set(i, "annotations", &annotations, false)?;
         let starts = time_field(i, "startsAt", &a.starts_at)?.unwrap_or(now_ms);
-        let ends = time_field(i, "endsAt", &a.ends_at)?.unwrap_or(now_ms.saturating_add(RESOLVE_TIMEOUT_MS));
+        let ends = time_field(i, "endsAt", &a.ends_at)?
+            .unwrap_or(now_ms.saturating_add(RESOLVE_TIMEOUT_MS));
         if ends < starts {
             return Err(format!("alerts[{i}]: endsAt is before startsAt"));
         }
@@ -117,15 +126,33 @@ mod tests {
             err(r#"[{"labels":{"a":"1"},"startsAt":"aé12345"}]"#),
             "alerts[0].startsAt: \"aé12345\" is not an RFC 3339 time"
         );
-        assert!(err(r#"[{"labels":{"a":"1"},"endsAt":"9999-99-99T00:00:00Z"}]"#).starts_with("alerts[0].endsAt"));
-        assert_eq!(err(r#"[{"labels":{}}]"#), "alerts[0].labels: must not be empty");
-        assert_eq!(err(r#"[{"labels":{"a-b":"1"}}]"#), "alerts[0].labels: invalid label name \"a-b\"");
+        assert!(
+            err(r#"[{"labels":{"a":"1"},"endsAt":"9999-99-99T00:00:00Z"}]"#)
+                .starts_with("alerts[0].endsAt")
+        );
+        assert_eq!(
+            err(r#"[{"labels":{}}]"#),
+            "alerts[0].labels: must not be empty"
+        );
+        assert_eq!(
+            err(r#"[{"labels":{"a-b":"1"}}]"#),
+            "alerts[0].labels: invalid label name \"a-b\""
+        );
         assert!(err(r#"[{"labels":{"a":1}}]"#).starts_with("invalid alerts: invalid type"));
         assert!(err("{").starts_with("invalid alerts:"));
-        let many: LabelSet = (0..300).map(|i| (format!("l{i}"), "v".to_string())).collect();
+        let many: LabelSet = (0..300)
+            .map(|i| (format!("l{i}"), "v".to_string()))
+            .collect();
         let body = serde_json::to_string(&serde_json::json!([{ "labels": many }])).unwrap();
-        assert_eq!(err(&body), "alerts[0].labels: 300 entries, at most 256 allowed");
-        let ok = parse_postable(br#"[{"labels":{"a":"1"},"startsAt":"2023-11-14T22:13:20.5+01:00"}]"#, NOW).unwrap();
+        assert_eq!(
+            err(&body),
+            "alerts[0].labels: 300 entries, at most 256 allowed"
+        );
+        let ok = parse_postable(
+            br#"[{"labels":{"a":"1"},"startsAt":"2023-11-14T22:13:20.5+01:00"}]"#,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(ok[0].starts_at_ms, 1_699_996_400_500);
         assert_eq!(ok[0].ends_at_ms, Some(NOW + RESOLVE_TIMEOUT_MS));
     }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use telltale_crds::{AlertingSpec, Route};
 
+use crate::alerting::matcher::Matchers;
 use crate::error::{Error, Result};
 use crate::labels::{ALERT_NAME, LabelSet, to_text};
-use crate::alerting::matcher::Matchers;
 
 /// How long a new group waits before its first notification when no route says.
 /// (Alertmanager's default is 30s; Telltale aims at notifying within seconds.)

@@ -7,9 +7,9 @@ use std::hash::{BuildHasher, Hasher};
 
 use serde::{Deserialize, Serialize};
 
+use crate::alerting::matcher::{MatchType, Matcher, Matchers};
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
-use crate::alerting::matcher::{MatchType, Matcher, Matchers};
 
 /// How long expired silences are kept (Alertmanager's default retention, 120h).
 pub const EXPIRED_RETENTION_MS: i64 = 120 * 3_600_000;

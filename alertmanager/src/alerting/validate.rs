@@ -50,7 +50,12 @@ pub fn validate_alerting(spec: &AlertingSpec) -> Result<(), FieldError> {
         }
         for (j, c) in r.pagerduty_configs.iter().enumerate() {
             let here = format!("{at}.pagerdutyConfigs[{j}]");
-            for (name, v) in [("description", &c.description), ("client", &c.client), ("clientUrl", &c.client_url), ("source", &c.source)] {
+            for (name, v) in [
+                ("description", &c.description),
+                ("client", &c.client),
+                ("clientUrl", &c.client_url),
+                ("source", &c.source),
+            ] {
                 add(format!("{here}.{name}"), v);
             }
             for (k, v) in &c.details {
@@ -59,12 +64,18 @@ pub fn validate_alerting(spec: &AlertingSpec) -> Result<(), FieldError> {
         }
         for (j, c) in r.email_configs.iter().enumerate() {
             let here = format!("{at}.emailConfigs[{j}]");
-            for (name, v) in [("subject", &c.subject), ("html", &c.html), ("text", &c.text)] {
+            for (name, v) in [
+                ("subject", &c.subject),
+                ("html", &c.html),
+                ("text", &c.text),
+            ] {
                 add(format!("{here}.{name}"), v);
             }
         }
         for (field, text) in fields {
-            templates.check(&text).map_err(|e| FieldError::new(field, e))?;
+            templates
+                .check(&text)
+                .map_err(|e| FieldError::new(field, e))?;
         }
     }
     Ok(())
@@ -107,11 +118,21 @@ mod tests {
             "spec.alerting.inhibitRules[0].sourceMatchers"
         );
         spec.inhibit_rules.clear();
-        spec.receivers[0].slack_configs.push(serde_yaml::from_str(
-            "{apiUrl: {file: /x}, title: '{{ template \"__subject\" . }} {{ nosuch }}'}",
-        ).unwrap());
+        spec.receivers[0].slack_configs.push(
+            serde_yaml::from_str(
+                "{apiUrl: {file: /x}, title: '{{ template \"__subject\" . }} {{ nosuch }}'}",
+            )
+            .unwrap(),
+        );
         let err = validate_alerting(&spec).unwrap_err();
-        assert_eq!(err.field, "spec.alerting.receivers[0].slackConfigs[0].title");
-        assert!(err.message.contains("function \"nosuch\" not defined"), "{}", err.message);
+        assert_eq!(
+            err.field,
+            "spec.alerting.receivers[0].slackConfigs[0].title"
+        );
+        assert!(
+            err.message.contains("function \"nosuch\" not defined"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use crate::format::{go_float_e, rfc3339, rfc3339_or_zero};
-use crate::rules::group::{GroupState, RuleStatus};
 use crate::labels::LabelSet;
+use crate::rules::group::{GroupState, RuleStatus};
 use crate::rules::manager::RuleManager;
 use crate::rules::state::{Alert, AlertState};
 

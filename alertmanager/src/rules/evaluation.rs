@@ -246,7 +246,8 @@ async fn evaluate_group(
         if !notify.is_empty() {
             let shared = shared.clone();
             // Comparing with the stored alerts costs in proportion to them: not here.
-            let _ = tokio::task::spawn_blocking(move || shared.dispatcher.put(notify, now_ms())).await;
+            let _ =
+                tokio::task::spawn_blocking(move || shared.dispatcher.put(notify, now_ms())).await;
         }
         if let Some(writer) = &shared.options.writer
             && !writes.is_empty()
@@ -272,8 +273,12 @@ async fn evaluate_group(
         let (pending, firing) = state.alert_counts();
         let (old_pending, old_firing) = state.counted;
         let gauge = &shared.metrics.alerts;
-        gauge.with_label_values(&["pending"]).add(pending - old_pending);
-        gauge.with_label_values(&["firing"]).add(firing - old_firing);
+        gauge
+            .with_label_values(&["pending"])
+            .add(pending - old_pending);
+        gauge
+            .with_label_values(&["firing"])
+            .add(firing - old_firing);
         state.counted = (pending, firing);
         let m = &shared.metrics;
         m.group_last_duration

@@ -10,17 +10,17 @@ use telltale_crds::{AlertRule, AlertingSpec, RuleGroup};
 use tokio::task::JoinHandle;
 
 use crate::alerting::dispatch::{Dispatcher, DispatcherOptions};
+use crate::alerting::validate::validate_alerting;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::persistence::state_db::RocksStateStore;
+use crate::persistence::store::{RULES_DOC, StateStore, load_json};
 use crate::rules::evaluation::{notify_alerts, run_group};
 use crate::rules::group::{GroupKey, GroupState, RuleStatus};
-use crate::metrics::Metrics;
 use crate::rules::options::ManagerOptions;
 use crate::rules::querier::RuleQuerier;
 use crate::rules::series::stale_markers;
 use crate::rules::state::Alert;
-use crate::persistence::state_db::RocksStateStore;
-use crate::persistence::store::{RULES_DOC, StateStore, load_json};
-use crate::alerting::validate::validate_alerting;
 use crate::rules::validate::validate_rules;
 
 struct RunningGroup {
@@ -322,7 +322,11 @@ impl RuleManager {
         let ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
         self.shared.persist_rules(&[], &ids);
         self.shared.dispatcher.put(alerts, now);
-        let markers = stale_markers(rules.iter().flat_map(|r| r.written.iter()), &BTreeSet::new(), now);
+        let markers = stale_markers(
+            rules.iter().flat_map(|r| r.written.iter()),
+            &BTreeSet::new(),
+            now,
+        );
         if let Some(writer) = self.shared.options.writer.clone()
             && !markers.is_empty()
         {

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use telltale_storage_api::SampleWriter;
 
-use crate::labels::LabelSet;
-use crate::rules::validate::{ExprCheck, promql_only};
 use crate::alerting::notify::retry::RetryPolicy;
 use crate::alerting::route::DEFAULT_REPEAT_INTERVAL;
 use crate::alerting::secrets::{FileSecrets, SecretResolver};
+use crate::labels::LabelSet;
 use crate::persistence::store::StateStore;
+use crate::rules::validate::{ExprCheck, promql_only};
 
 /// Settings of a [`crate::RuleManager`].
 #[derive(Clone)]

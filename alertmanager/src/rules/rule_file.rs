@@ -100,7 +100,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.rules.yml");
         std::fs::write(&path, FILE).unwrap();
-        assert_eq!(check_rules_file(&path, promql_only).unwrap(), "SUCCESS: 3 rules found");
+        assert_eq!(
+            check_rules_file(&path, promql_only).unwrap(),
+            "SUCCESS: 3 rules found"
+        );
         let rule = alert_rule_from_file(&path, promql_only).unwrap();
         assert_eq!(rule.metadata.name.as_deref(), Some("node.rules"));
     }

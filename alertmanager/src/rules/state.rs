@@ -181,7 +181,12 @@ impl AlertSet {
             external_url: ctx.external_url,
         };
         for sample in result {
-            let data = alert_data(&sample.labels, ctx.external_labels, ctx.external_url, sample.value);
+            let data = alert_data(
+                &sample.labels,
+                ctx.external_labels,
+                ctx.external_url,
+                sample.value,
+            );
             let mut labels = sample.labels.clone();
             labels.remove(METRIC_NAME);
             for (name, template) in &ctx.templates.labels {

@@ -32,7 +32,8 @@ pub fn validate_rules(spec: &AlertRuleSpec, check: ExprCheck) -> Result<(), Fiel
             if rule.is_recording() {
                 continue;
             }
-            for (kind, templates) in [("labels", &rule.labels), ("annotations", &rule.annotations)] {
+            for (kind, templates) in [("labels", &rule.labels), ("annotations", &rule.annotations)]
+            {
                 for (name, text) in templates {
                     AlertTemplate::new(&rule.alert, text).check().map_err(|e| {
                         FieldError::new(
@@ -66,26 +67,52 @@ mod tests {
 
     #[test]
     fn templates_are_parsed_and_type_checked() {
-        assert!(validate_rules(&spec("{{ with $labels.cluster -}} on {{ . }} {{- end }}"), promql_only).is_ok());
+        assert!(
+            validate_rules(
+                &spec("{{ with $labels.cluster -}} on {{ . }} {{- end }}"),
+                promql_only
+            )
+            .is_ok()
+        );
         let e = validate_rules(&spec("a\n{{ nosuch $value }}"), promql_only).unwrap_err();
         assert_eq!(e.field, "spec.groups[0].rules[1].annotations.summary");
-        assert_eq!(e.message, "alert \"Disk\": template: __alert_Disk:2: function \"nosuch\" not defined");
+        assert_eq!(
+            e.message,
+            "alert \"Disk\": template: __alert_Disk:2: function \"nosuch\" not defined"
+        );
         let e = validate_rules(&spec("{{ humanize $value 2 }}"), promql_only).unwrap_err();
         assert_eq!(
             e.message,
             "alert \"Disk\": template: __alert_Disk:1:115: executing \"__alert_Disk\" at <humanize>: wrong number of args for humanize: want 1 got 2"
         );
         let e = validate_rules(&spec("{{ toUpper 3 }}"), promql_only).unwrap_err();
-        assert!(e.message.ends_with("expected string; found 3"), "{}", e.message);
+        assert!(
+            e.message.ends_with("expected string; found 3"),
+            "{}",
+            e.message
+        );
         let e = validate_rules(&spec("{{ $value | humanize 1 }}"), promql_only).unwrap_err();
-        assert!(e.message.ends_with("wrong number of args for humanize: want 1 got 2"), "{}", e.message);
-        assert!(validate_rules(&spec("{{ $value | humanize | printf }}"), promql_only).is_ok(), "the piped value is printf's format");
+        assert!(
+            e.message
+                .ends_with("wrong number of args for humanize: want 1 got 2"),
+            "{}",
+            e.message
+        );
+        assert!(
+            validate_rules(&spec("{{ $value | humanize | printf }}"), promql_only).is_ok(),
+            "the piped value is printf's format"
+        );
         assert!(validate_rules(&spec("{{ $value | printf \"%.2f\" }}"), promql_only).is_ok());
     }
 
     #[test]
     fn expressions_pass_the_given_check() {
-        assert_eq!(validate_rules(&spec(""), |_| Err("no".into())).unwrap_err().field, "spec.groups[0].rules[0].expr");
+        assert_eq!(
+            validate_rules(&spec(""), |_| Err("no".into()))
+                .unwrap_err()
+                .field,
+            "spec.groups[0].rules[0].expr"
+        );
         let mut s = spec("");
         s.groups[0].rules[0].expr = "sum(".into();
         assert!(validate_rules(&s, promql_only).is_err());

@@ -69,7 +69,11 @@ impl Checker<'_> {
         let ArgKind::Ident(name) = &cmd.args[0].kind else {
             return;
         };
-        let Some(sig) = self.funcs.signature(name).or_else(|| builtin_signature(name)) else {
+        let Some(sig) = self
+            .funcs
+            .signature(name)
+            .or_else(|| builtin_signature(name))
+        else {
             return;
         };
         let given = cmd.args.len() - 1 + usize::from(piped);
@@ -79,15 +83,22 @@ impl Checker<'_> {
                 "wrong number of args for {name}: want at least {fixed} got {}",
                 cmd.args.len() - 1
             )),
-            None if given != fixed => Some(format!("wrong number of args for {name}: want {fixed} got {given}")),
+            None if given != fixed => Some(format!(
+                "wrong number of args for {name}: want {fixed} got {given}"
+            )),
             _ => None,
         };
         if let Some(m) = message {
-            self.found.get_or_insert((cmd.args[0].pos, cmd.args[0].to_string(), m));
+            self.found
+                .get_or_insert((cmd.args[0].pos, cmd.args[0].to_string(), m));
             return;
         }
         for (i, a) in cmd.args[1..].iter().enumerate() {
-            let p = if i < fixed { sig.params[i] } else { sig.variadic.unwrap_or(Param::Any) };
+            let p = if i < fixed {
+                sig.params[i]
+            } else {
+                sig.variadic.unwrap_or(Param::Any)
+            };
             if let Some(m) = constant_mismatch(p, a) {
                 self.found.get_or_insert((a.pos, a.to_string(), m));
                 return;

@@ -235,7 +235,8 @@ impl<'a> State<'a> {
                 if self.depth >= MAX_DEPTH {
                     return self.error(format!("exceeded maximum template depth ({MAX_DEPTH})"));
                 }
-                let saved_vars = std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
+                let saved_vars =
+                    std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
                 let saved_tree = std::mem::replace(&mut self.tree, tree);
                 let saved_name = std::mem::replace(&mut self.name, name.clone());
                 let result = self.walk_list(&new_dot, &tree.root);
@@ -254,7 +255,9 @@ impl<'a> State<'a> {
         match v {
             Value::Nil if self.html => self.out.push_str("&lt;no value&gt;"),
             Value::Nil => self.out.push_str("<no value>"),
-            v if self.html => self.out.push_str(&crate::template::funcs::html_escape(&print_value(v))),
+            v if self.html => self
+                .out
+                .push_str(&crate::template::funcs::html_escape(&print_value(v))),
             v => {
                 let _ = write!(self.out, "{}", print_value(v));
             }
@@ -350,12 +353,16 @@ impl<'a> State<'a> {
     fn eval_command(&mut self, dot: &Value, cmd: &'a Command, fin: Final) -> Res<Value> {
         let first = &cmd.args[0];
         match &first.kind {
-            ArgKind::Field(names) => return self.eval_field_chain(dot, dot.clone(), first, names, &cmd.args, fin),
+            ArgKind::Field(names) => {
+                return self.eval_field_chain(dot, dot.clone(), first, names, &cmd.args, fin);
+            }
             ArgKind::Chain(node, names) => {
                 let receiver = self.eval_arg_any(dot, node)?;
                 return self.eval_field_chain(dot, receiver, first, names, &cmd.args, fin);
             }
-            ArgKind::Ident(name) => return self.eval_function(dot, name, At::Cmd(cmd), first, &cmd.args, fin),
+            ArgKind::Ident(name) => {
+                return self.eval_function(dot, name, At::Cmd(cmd), first, &cmd.args, fin);
+            }
             ArgKind::Pipe(p) => {
                 if cmd.args.len() > 1 || fin.is_some() {
                     self.at(At::Arg(first));
@@ -363,7 +370,9 @@ impl<'a> State<'a> {
                 }
                 return self.eval_pipeline(dot, p);
             }
-            ArgKind::Variable(names) => return self.eval_variable(dot, first, names, &cmd.args, fin),
+            ArgKind::Variable(names) => {
+                return self.eval_variable(dot, first, names, &cmd.args, fin);
+            }
             _ => {}
         }
         self.at(At::Arg(first));
@@ -385,8 +394,10 @@ impl<'a> State<'a> {
         if n.is_complex {
             return self.error("complex numbers are not supported");
         }
-        let hex_int = (n.text.starts_with("0x") || n.text.starts_with("0X")) && !n.text.contains(['p', 'P']);
-        if n.float.is_some() && !hex_int && !n.is_char && n.text.contains(['.', 'e', 'E', 'p', 'P']) {
+        let hex_int =
+            (n.text.starts_with("0x") || n.text.starts_with("0X")) && !n.text.contains(['p', 'P']);
+        if n.float.is_some() && !hex_int && !n.is_char && n.text.contains(['.', 'e', 'E', 'p', 'P'])
+        {
             return Ok(Value::Float(n.float.unwrap_or_default()));
         }
         match n.int {
@@ -402,7 +413,14 @@ impl<'a> State<'a> {
         }
     }
 
-    fn eval_variable(&mut self, dot: &Value, node: &'a Arg, names: &'a [String], args: &'a [Arg], fin: Final) -> Res<Value> {
+    fn eval_variable(
+        &mut self,
+        dot: &Value,
+        node: &'a Arg,
+        names: &'a [String],
+        args: &'a [Arg],
+        fin: Final,
+    ) -> Res<Value> {
         self.at(At::Arg(node));
         let value = self.lookup_var(&names[0])?;
         if names.len() == 1 {
@@ -431,7 +449,15 @@ impl<'a> State<'a> {
         self.eval_field(dot, &names[n - 1], node, args, fin, receiver)
     }
 
-    fn eval_field(&mut self, dot: &Value, name: &str, node: &'a Arg, args: &'a [Arg], fin: Final, receiver: Value) -> Res<Value> {
+    fn eval_field(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        node: &'a Arg,
+        args: &'a [Arg],
+        fin: Final,
+        receiver: Value,
+    ) -> Res<Value> {
         self.at(At::Arg(node));
         if receiver == Value::Nil {
             if self.missing == MissingKey::Error {
@@ -452,11 +478,16 @@ impl<'a> State<'a> {
             Value::Struct(s) => match s.field(name) {
                 Some(v) => {
                     if has_args {
-                        return self.error(format!("{name} has arguments but cannot be invoked as function"));
+                        return self.error(format!(
+                            "{name} has arguments but cannot be invoked as function"
+                        ));
                     }
                     Ok(v.clone())
                 }
-                None => self.error(format!("can't evaluate field {name} in type {}", receiver.type_name())),
+                None => self.error(format!(
+                    "can't evaluate field {name} in type {}",
+                    receiver.type_name()
+                )),
             },
             Value::Map(m) => {
                 if has_args {
@@ -470,11 +501,16 @@ impl<'a> State<'a> {
                             MapKind::Any => Value::Nil,
                             MapKind::Strings | MapKind::Kv => Value::str(""),
                         }),
-                        MissingKey::Error => self.error(format!("map has no entry for key {name:?}")),
+                        MissingKey::Error => {
+                            self.error(format!("map has no entry for key {name:?}"))
+                        }
                     },
                 }
             }
-            other => self.error(format!("can't evaluate field {name} in type {}", other.type_name())),
+            other => self.error(format!(
+                "can't evaluate field {name} in type {}",
+                other.type_name()
+            )),
         }
     }
 
@@ -517,7 +553,9 @@ impl<'a> State<'a> {
 
     fn eval_and_or(&mut self, dot: &Value, name: &str, args: &'a [Arg], fin: Final) -> Res<Value> {
         if args.len() < 2 && fin.is_none() {
-            return self.error(format!("wrong number of args for {name}: want at least 1 got 0"));
+            return self.error(format!(
+                "wrong number of args for {name}: want at least 1 got 0"
+            ));
         }
         let mut v = Value::Nil;
         for arg in &args[1..] {
@@ -533,16 +571,28 @@ impl<'a> State<'a> {
     }
 
     /// Evaluates `args` (after the function's own word) and the piped value against `sig`.
-    fn eval_args(&mut self, dot: &Value, name: &str, sig: &Signature, args: &'a [Arg], fin: Final) -> Res<Vec<Value>> {
+    fn eval_args(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        sig: &Signature,
+        args: &'a [Arg],
+        fin: Final,
+    ) -> Res<Vec<Value>> {
         let args = if args.is_empty() { args } else { &args[1..] };
         let num_in = args.len() + usize::from(fin.is_some());
         let fixed = sig.params.len();
         match sig.variadic {
             Some(_) if num_in < fixed => {
-                return self.error(format!("wrong number of args for {name}: want at least {fixed} got {}", args.len()));
+                return self.error(format!(
+                    "wrong number of args for {name}: want at least {fixed} got {}",
+                    args.len()
+                ));
             }
             None if num_in != fixed => {
-                return self.error(format!("wrong number of args for {name}: want {fixed} got {num_in}"));
+                return self.error(format!(
+                    "wrong number of args for {name}: want {fixed} got {num_in}"
+                ));
             }
             _ => {}
         }
@@ -580,12 +630,19 @@ impl<'a> State<'a> {
                 }
                 return self.error(format!("cannot assign nil to {}", p.go_type()));
             }
-            ArgKind::Field(names) => self.eval_field_chain(dot, dot.clone(), arg, names, &[], None)?,
+            ArgKind::Field(names) => {
+                self.eval_field_chain(dot, dot.clone(), arg, names, &[], None)?
+            }
             ArgKind::Variable(names) => self.eval_variable(dot, arg, names, &[], None)?,
             ArgKind::Pipe(pipe) => self.eval_pipeline(dot, pipe)?,
-            ArgKind::Ident(name) => {
-                self.eval_function(dot, name, At::Arg(arg), arg, std::slice::from_ref(arg), None)?
-            }
+            ArgKind::Ident(name) => self.eval_function(
+                dot,
+                name,
+                At::Arg(arg),
+                arg,
+                std::slice::from_ref(arg),
+                None,
+            )?,
             ArgKind::Chain(node, names) => {
                 let receiver = self.eval_arg_any(dot, node)?;
                 self.eval_field_chain(dot, receiver, arg, names, &[], None)?
@@ -605,7 +662,9 @@ impl<'a> State<'a> {
             ArgKind::Number(n) => {
                 return match p {
                     Param::Any => self.ideal_constant(n),
-                    Param::Float if n.float.is_some() => Ok(Value::Float(n.float.unwrap_or_default())),
+                    Param::Float if n.float.is_some() => {
+                        Ok(Value::Float(n.float.unwrap_or_default()))
+                    }
                     Param::Int if n.int.is_some() => Ok(Value::Int(n.int.unwrap_or_default())),
                     _ => self.constant_mismatch(p, arg),
                 };
@@ -621,7 +680,12 @@ impl<'a> State<'a> {
             Param::Float => "float",
             Param::Int => "integer",
             Param::Str => "string",
-            _ => return self.error(format!("can't handle {arg} for arg of type {}", p.go_type())),
+            _ => {
+                return self.error(format!(
+                    "can't handle {arg} for arg of type {}",
+                    p.go_type()
+                ));
+            }
         };
         self.error(format!("expected {what}; found {arg}"))
     }

@@ -40,7 +40,10 @@ impl Param {
 
     /// Whether `nil` is a value of the type.
     pub fn can_be_nil(self) -> bool {
-        matches!(self, Param::Any | Param::Sample | Param::QueryResult | Param::Strings)
+        matches!(
+            self,
+            Param::Any | Param::Sample | Param::QueryResult | Param::Strings
+        )
     }
 
     /// The value as this type, or the value back when it is not assignable.
@@ -51,7 +54,9 @@ impl Param {
             (Param::Float, Value::Float(_)) => true,
             (Param::Int, Value::Int(_)) => true,
             (Param::Bool, Value::Bool(_)) => true,
-            (Param::Sample, Value::Struct(s)) => s.kind == crate::template::value::StructKind::Sample,
+            (Param::Sample, Value::Struct(s)) => {
+                s.kind == crate::template::value::StructKind::Sample
+            }
             (Param::QueryResult, Value::List(l)) => l.kind == ListKind::QueryResult,
             (Param::Strings, Value::List(l)) => l.kind == ListKind::Strings,
             _ => false,
@@ -128,8 +133,12 @@ pub fn call_builtin(name: &str, args: Vec<Value>) -> Result<Value, String> {
         "eq" => eq(&args[0], &args[1..]).map(Value::Bool),
         "ne" => eq(&args[0], &args[1..2]).map(|b| Value::Bool(!b)),
         "lt" => lt(&args[0], &args[1]).map(Value::Bool),
-        "le" => Ok(Value::Bool(lt(&args[0], &args[1])? || eq(&args[0], &args[1..2])?)),
-        "gt" => Ok(Value::Bool(!(lt(&args[0], &args[1])? || eq(&args[0], &args[1..2])?))),
+        "le" => Ok(Value::Bool(
+            lt(&args[0], &args[1])? || eq(&args[0], &args[1..2])?,
+        )),
+        "gt" => Ok(Value::Bool(
+            !(lt(&args[0], &args[1])? || eq(&args[0], &args[1..2])?),
+        )),
         "ge" => lt(&args[0], &args[1]).map(|b| Value::Bool(!b)),
         _ => Err(format!("function {name:?} not defined")),
     }
@@ -274,7 +283,10 @@ fn index_arg(i: &Value, len: usize) -> Result<usize, String> {
             }
         }
         Value::Nil => Err("cannot index slice/array with nil".into()),
-        v => Err(format!("cannot index slice/array with type {}", v.type_name())),
+        v => Err(format!(
+            "cannot index slice/array with type {}",
+            v.type_name()
+        )),
     }
 }
 
@@ -295,7 +307,12 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
                         _ => Value::str(""),
                     },
                 },
-                v => return Err(format!("value has type {}; should be string", v.type_name())),
+                v => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        v.type_name()
+                    ));
+                }
             },
             v => return Err(format!("can't index item of type {}", v.type_name())),
         };
@@ -323,7 +340,12 @@ fn slice(item: &Value, indexes: &[Value]) -> Result<Value, String> {
         idx[k] = match i {
             Value::Int(x) if *x >= 0 && (*x as usize) <= len => *x as usize,
             Value::Int(x) => return Err(format!("index out of range: {x}")),
-            v => return Err(format!("cannot index slice/array with type {}", v.type_name())),
+            v => {
+                return Err(format!(
+                    "cannot index slice/array with type {}",
+                    v.type_name()
+                ));
+            }
         };
     }
     if idx[0] > idx[1] {
@@ -349,19 +371,40 @@ mod tests {
 
     #[test]
     fn escapes_as_go() {
-        assert_eq!(html_escape("<a href=\"x\">'&'</a>"), "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(js_escape("a'b\"c<d>=&\n"), "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\u0026\\u000A");
+        assert_eq!(
+            html_escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(
+            js_escape("a'b\"c<d>=&\n"),
+            "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\u0026\\u000A"
+        );
     }
 
     #[test]
     fn comparisons_follow_go_kinds() {
-        assert_eq!(eq(&Value::Int(1), &[Value::Int(2), Value::Int(1)]), Ok(true));
-        assert_eq!(eq(&Value::Float(1.0), &[Value::Int(1)]), Err("incompatible types for comparison".into()));
+        assert_eq!(
+            eq(&Value::Int(1), &[Value::Int(2), Value::Int(1)]),
+            Ok(true)
+        );
+        assert_eq!(
+            eq(&Value::Float(1.0), &[Value::Int(1)]),
+            Err("incompatible types for comparison".into())
+        );
         assert_eq!(eq(&Value::Nil, &[Value::str("x")]), Ok(false));
         assert_eq!(lt(&Value::str("a"), &Value::str("b")), Ok(true));
         assert!(lt(&Value::Bool(true), &Value::Bool(false)).is_err());
-        assert_eq!(index(&Value::str("ab"), &[Value::Int(1)]), Ok(Value::Int(98)));
-        assert_eq!(index(&Value::str("ab"), &[Value::Int(5)]), Err("index out of range: 5".into()));
-        assert_eq!(slice(&Value::str("abcd"), &[Value::Int(1), Value::Int(3)]), Ok(Value::str("bc")));
+        assert_eq!(
+            index(&Value::str("ab"), &[Value::Int(1)]),
+            Ok(Value::Int(98))
+        );
+        assert_eq!(
+            index(&Value::str("ab"), &[Value::Int(5)]),
+            Err("index out of range: 5".into())
+        );
+        assert_eq!(
+            slice(&Value::str("abcd"), &[Value::Int(1), Value::Int(3)]),
+            Ok(Value::str("bc"))
+        );
     }
 }

@@ -79,11 +79,27 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const DAYS: [&str; 7] = [
-    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
 ];
 
 /// Go's `Time.String()` of a UTC time.
@@ -152,8 +168,12 @@ pub fn format(nanos: i64, layout: &str) -> String {
             ("5", &|o| {
                 let _ = write!(o, "{}", p.second);
             }),
-            ("PM", &|o| o.push_str(if p.hour >= 12 { "PM" } else { "AM" })),
-            ("pm", &|o| o.push_str(if p.hour >= 12 { "pm" } else { "am" })),
+            ("PM", &|o| {
+                o.push_str(if p.hour >= 12 { "PM" } else { "AM" })
+            }),
+            ("pm", &|o| {
+                o.push_str(if p.hour >= 12 { "pm" } else { "am" })
+            }),
             ("Z07:00:00", &|o| o.push('Z')),
             ("Z07:00", &|o| o.push('Z')),
             ("Z0700", &|o| o.push('Z')),
@@ -237,7 +257,11 @@ pub fn duration_string(nanos: i64) -> String {
     if h > 0 || m > 0 {
         let _ = write!(out, "{m}m");
     }
-    let _ = write!(out, "{}s", fraction(s * 1_000_000_000 + frac, 1_000_000_000));
+    let _ = write!(
+        out,
+        "{}s",
+        fraction(s * 1_000_000_000 + frac, 1_000_000_000)
+    );
     out
 }
 
@@ -259,14 +283,29 @@ mod tests {
 
     #[test]
     fn time_strings_as_go() {
-        assert_eq!(time_string(1_700_000_000_250_000_000), "2023-11-14 22:13:20.25 +0000 UTC");
+        assert_eq!(
+            time_string(1_700_000_000_250_000_000),
+            "2023-11-14 22:13:20.25 +0000 UTC"
+        );
         assert_eq!(time_string(0), "1970-01-01 00:00:00 +0000 UTC");
-        assert_eq!(time_string(GO_ZERO_TIME_NANOS), "0001-01-01 00:00:00 +0000 UTC");
+        assert_eq!(
+            time_string(GO_ZERO_TIME_NANOS),
+            "0001-01-01 00:00:00 +0000 UTC"
+        );
         assert_eq!(time_string(-1_000_000_000), "1969-12-31 23:59:59 +0000 UTC");
         let t = 1_700_000_000_123_000_000;
-        assert_eq!(format(t, "2006-01-02T15:04:05Z07:00"), "2023-11-14T22:13:20Z");
-        assert_eq!(format(t, "Mon Jan _2 03:04:05.000 PM 2006"), "Tue Nov 14 10:13:20.123 PM 2023");
-        assert_eq!(format(t, "January 2, 06 -0700 MST"), "November 14, 23 +0000 UTC");
+        assert_eq!(
+            format(t, "2006-01-02T15:04:05Z07:00"),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            format(t, "Mon Jan _2 03:04:05.000 PM 2006"),
+            "Tue Nov 14 10:13:20.123 PM 2023"
+        );
+        assert_eq!(
+            format(t, "January 2, 06 -0700 MST"),
+            "November 14, 23 +0000 UTC"
+        );
     }
 
     #[test]

@@ -159,7 +159,8 @@ impl<'a> Lexer<'a> {
                 self.advance((if trim { 2 } else { 0 }) + RIGHT.len());
                 self.emit(Tok::RightDelim, p, l);
                 if trim {
-                    let skip = self.rest().len() - self.rest().trim_start_matches(SPACE_CHARS).len();
+                    let skip =
+                        self.rest().len() - self.rest().trim_start_matches(SPACE_CHARS).len();
                     self.advance(skip);
                 }
                 return Ok(());
@@ -250,7 +251,8 @@ impl<'a> Lexer<'a> {
                 self.emit(Tok::Comma, start, line);
             }
             '"' => {
-                let n = quoted_len(rest, '"').ok_or((self.line, "unterminated quoted string".to_string()))?;
+                let n = quoted_len(rest, '"')
+                    .ok_or((self.line, "unterminated quoted string".to_string()))?;
                 self.advance(n);
                 self.emit(Tok::Str(rest[..n].to_string()), start, line);
             }
@@ -263,12 +265,15 @@ impl<'a> Lexer<'a> {
                 self.emit(Tok::RawStr(rest[1..n - 1].to_string()), start, line);
             }
             '\'' => {
-                let n = quoted_len(rest, '\'').ok_or((self.line, "unterminated character constant".to_string()))?;
+                let n = quoted_len(rest, '\'')
+                    .ok_or((self.line, "unterminated character constant".to_string()))?;
                 self.advance(n);
                 self.emit(Tok::Char(rest[..n].to_string()), start, line);
             }
             '$' => {
-                let n = 1 + rest[1..].find(|c: char| !is_alnum(c)).unwrap_or(rest.len() - 1);
+                let n = 1 + rest[1..]
+                    .find(|c: char| !is_alnum(c))
+                    .unwrap_or(rest.len() - 1);
                 self.advance(n);
                 self.emit(Tok::Variable(rest[..n].to_string()), start, line);
             }
@@ -290,7 +295,9 @@ impl<'a> Lexer<'a> {
                 if next.is_some_and(|d| d.is_ascii_digit()) {
                     return self.lex_number();
                 }
-                let n = 1 + rest[1..].find(|c: char| !is_alnum(c)).unwrap_or(rest.len() - 1);
+                let n = 1 + rest[1..]
+                    .find(|c: char| !is_alnum(c))
+                    .unwrap_or(rest.len() - 1);
                 self.advance(n);
                 if n == 1 {
                     self.emit(Tok::Dot, start, line);
@@ -320,7 +327,9 @@ impl<'a> Lexer<'a> {
                     _ => Tok::Ident(word.to_string()),
                 };
                 if !self.rest().starts_with(|c: char| {
-                    is_space(c) || matches!(c, '.' | ',' | '|' | ':' | ')' | '(' | '=') || self.at_right_delim().is_some()
+                    is_space(c)
+                        || matches!(c, '.' | ',' | '|' | ':' | ')' | '(' | '=')
+                        || self.at_right_delim().is_some()
                 }) && !self.rest().is_empty()
                 {
                     let bad = self.rest().chars().next().unwrap_or(' ');
@@ -395,7 +404,10 @@ impl<'a> Lexer<'a> {
             let end = rest[i..]
                 .find(|c: char| !is_alnum(c) && c != '.')
                 .map_or(rest.len(), |e| e + i);
-            return Err((self.line, format!("bad number syntax: {:?}", &rest[..end.max(1)])));
+            return Err((
+                self.line,
+                format!("bad number syntax: {:?}", &rest[..end.max(1)]),
+            ));
         }
         self.advance(i);
         self.emit(Tok::Number(rest[..i].to_string()), start, line);
@@ -480,11 +492,33 @@ mod tests {
 
     #[test]
     fn comments_and_errors() {
-        assert_eq!(toks("a {{- /* x */ -}} b"), vec![Tok::Text("a".into()), Tok::Comment, Tok::Text("b".into()), Tok::Eof]);
-        assert!(lex("{{ /* x */ }}").is_err(), "a comment must start the action");
-        assert_eq!(lex("{{/* x */ 1}}").unwrap_err().1, "comment ends before closing delimiter");
-        assert_eq!(lex("x\n{{ \"a }}").unwrap_err(), (2, "unterminated quoted string".into()));
-        assert!(lex("{{ 3x }}").unwrap_err().1.starts_with("bad number syntax"));
+        assert_eq!(
+            toks("a {{- /* x */ -}} b"),
+            vec![
+                Tok::Text("a".into()),
+                Tok::Comment,
+                Tok::Text("b".into()),
+                Tok::Eof
+            ]
+        );
+        assert!(
+            lex("{{ /* x */ }}").is_err(),
+            "a comment must start the action"
+        );
+        assert_eq!(
+            lex("{{/* x */ 1}}").unwrap_err().1,
+            "comment ends before closing delimiter"
+        );
+        assert_eq!(
+            lex("x\n{{ \"a }}").unwrap_err(),
+            (2, "unterminated quoted string".into())
+        );
+        assert!(
+            lex("{{ 3x }}")
+                .unwrap_err()
+                .1
+                .starts_with("bad number syntax")
+        );
         assert!(lex("{{ ( }}").is_err());
     }
 }

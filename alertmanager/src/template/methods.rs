@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::template::funcs::{Param, Signature};
 use crate::template::gotime;
-use crate::template::value::{ListKind, MapKind, StructKind, Value, GO_ZERO_TIME_NANOS};
+use crate::template::value::{GO_ZERO_TIME_NANOS, ListKind, MapKind, StructKind, Value};
 
 const NONE: Signature = Signature::fixed(&[]);
 
@@ -25,14 +25,13 @@ pub fn signature(receiver: &Value, name: &str) -> Option<Signature> {
         },
         Value::Time { .. } => match name {
             "Format" => Some(Signature::fixed(&[Param::Str])),
-            "Unix" | "UnixMilli" | "UnixNano" | "UTC" | "Local" | "String" | "IsZero" | "Year" | "Day"
-            | "Hour" | "Minute" | "Second" | "Nanosecond" | "YearDay" => Some(NONE),
+            "Unix" | "UnixMilli" | "UnixNano" | "UTC" | "Local" | "String" | "IsZero" | "Year"
+            | "Day" | "Hour" | "Minute" | "Second" | "Nanosecond" | "YearDay" => Some(NONE),
             _ => None,
         },
         Value::Duration { .. } => match name {
-            "String" | "Seconds" | "Minutes" | "Hours" | "Milliseconds" | "Microseconds" | "Nanoseconds" => {
-                Some(NONE)
-            }
+            "String" | "Seconds" | "Minutes" | "Hours" | "Milliseconds" | "Microseconds"
+            | "Nanoseconds" => Some(NONE),
             _ => None,
         },
         _ => None,
@@ -58,7 +57,12 @@ fn pair_list(pairs: Vec<(String, Value)>) -> Value {
         ListKind::Pairs,
         pairs
             .into_iter()
-            .map(|(n, v)| Value::structure(StructKind::Pair, vec![("Name", Value::str(n)), ("Value", v)]))
+            .map(|(n, v)| {
+                Value::structure(
+                    StructKind::Pair,
+                    vec![("Name", Value::str(n)), ("Value", v)],
+                )
+            })
             .collect(),
     )
 }
@@ -78,7 +82,11 @@ pub fn call(receiver: &Value, name: &str, args: Vec<Value>) -> Result<Value, Str
                 "Values" => strings(pairs.into_iter().map(|(_, v)| v)),
                 _ => {
                     let remove: Vec<String> = match args.first() {
-                        Some(Value::List(l)) => l.items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+                        Some(Value::List(l)) => l
+                            .items
+                            .iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect(),
                         _ => Vec::new(),
                     };
                     let kept = m
@@ -93,13 +101,19 @@ pub fn call(receiver: &Value, name: &str, args: Vec<Value>) -> Result<Value, Str
         }
         Value::List(l) => Ok(match (l.kind, name) {
             (ListKind::Alerts, _) => {
-                let want = if name == "Firing" { "firing" } else { "resolved" };
+                let want = if name == "Firing" {
+                    "firing"
+                } else {
+                    "resolved"
+                };
                 Value::list(
                     ListKind::Alerts,
                     l.items
                         .iter()
                         .filter(|a| match a {
-                            Value::Struct(s) => s.field("Status").and_then(Value::as_str) == Some(want),
+                            Value::Struct(s) => {
+                                s.field("Status").and_then(Value::as_str) == Some(want)
+                            }
                             _ => false,
                         })
                         .cloned()
@@ -116,14 +130,28 @@ pub fn call(receiver: &Value, name: &str, args: Vec<Value>) -> Result<Value, Str
         }),
         Value::Time { nanos, .. } => {
             let n = *nanos;
-            let secs = if n == GO_ZERO_TIME_NANOS { -62_135_596_800 } else { n.div_euclid(1_000_000_000) };
+            let secs = if n == GO_ZERO_TIME_NANOS {
+                -62_135_596_800
+            } else {
+                n.div_euclid(1_000_000_000)
+            };
             let parts = |layout: &str| gotime::format(n, layout).parse::<i64>().unwrap_or(0);
             Ok(match name {
-                "Format" => Value::str(gotime::format(n, args.first().and_then(Value::as_str).unwrap_or(""))),
+                "Format" => Value::str(gotime::format(
+                    n,
+                    args.first().and_then(Value::as_str).unwrap_or(""),
+                )),
                 "Unix" => Value::Int(secs),
-                "UnixMilli" => Value::Int(if n == GO_ZERO_TIME_NANOS { secs * 1000 } else { n.div_euclid(1_000_000) }),
+                "UnixMilli" => Value::Int(if n == GO_ZERO_TIME_NANOS {
+                    secs * 1000
+                } else {
+                    n.div_euclid(1_000_000)
+                }),
                 "UnixNano" => Value::Int(n),
-                "UTC" | "Local" => Value::Time { nanos: n, ptr: false },
+                "UTC" | "Local" => Value::Time {
+                    nanos: n,
+                    ptr: false,
+                },
                 "String" => Value::str(gotime::time_string(n)),
                 "IsZero" => Value::Bool(n == GO_ZERO_TIME_NANOS),
                 "Year" => Value::Int(parts("2006")),

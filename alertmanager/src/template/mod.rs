@@ -51,11 +51,21 @@ impl Templates {
 
     /// Parses `text` as the template `name`, adding it and the templates it defines to
     /// the set (a later definition replaces an earlier one, unless it is empty).
-    pub fn parse(&mut self, name: &str, text: &str, funcs: &dyn Functions) -> Result<(), ParseError> {
+    pub fn parse(
+        &mut self,
+        name: &str,
+        text: &str,
+        funcs: &dyn Functions,
+    ) -> Result<(), ParseError> {
         let is_func = |f: &str| funcs.signature(f).is_some();
         let trees = parse::parse(name, text, &is_func)?;
         for (n, t) in trees.trees {
-            if parse::is_empty(&t.root) && self.trees.get(&n).is_some_and(|old| !parse::is_empty(&old.root)) {
+            if parse::is_empty(&t.root)
+                && self
+                    .trees
+                    .get(&n)
+                    .is_some_and(|old| !parse::is_empty(&old.root))
+            {
                 continue;
             }
             self.trees.insert(n, Arc::new(t));
@@ -77,12 +87,24 @@ impl Templates {
     }
 
     /// [`Templates::execute`] with what actions print HTML-escaped (for HTML bodies).
-    pub fn execute_html(&self, name: &str, data: &Value, funcs: &dyn Functions, missing: MissingKey) -> Result<String, ExecError> {
+    pub fn execute_html(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &dyn Functions,
+        missing: MissingKey,
+    ) -> Result<String, ExecError> {
         exec::execute_with(&self.trees, name, data, funcs, missing, true)
     }
 
     /// Executes the template `name` over `data`.
-    pub fn execute(&self, name: &str, data: &Value, funcs: &dyn Functions, missing: MissingKey) -> Result<String, ExecError> {
+    pub fn execute(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &dyn Functions,
+        missing: MissingKey,
+    ) -> Result<String, ExecError> {
         exec::execute(&self.trees, name, data, funcs, missing)
     }
 }

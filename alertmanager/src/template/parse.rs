@@ -63,13 +63,14 @@ pub fn parse(name: &str, text: &str, is_func: &dyn Fn(&str) -> bool) -> Result<T
 
 /// Whether a body is only whitespace (Go's `IsEmptyTree`).
 pub fn is_empty(list: &[Node]) -> bool {
-    list.iter().all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+    list.iter()
+        .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
 }
 
 /// Go's built-in function names.
 pub const BUILTINS: &[&str] = &[
-    "and", "call", "eq", "ge", "gt", "html", "index", "js", "le", "len", "lt", "ne", "not",
-    "or", "print", "printf", "println", "slice", "urlquery",
+    "and", "call", "eq", "ge", "gt", "html", "index", "js", "le", "len", "lt", "ne", "not", "or",
+    "print", "printf", "println", "slice", "urlquery",
 ];
 
 /// The end of an item list.
@@ -104,7 +105,13 @@ fn describe(t: &Tok) -> String {
     match t {
         Tok::Eof => "EOF".into(),
         Tok::Keyword(k) => format!("<{}>", keyword_name(*k)),
-        Tok::Text(s) | Tok::Ident(s) | Tok::Field(s) | Tok::Variable(s) | Tok::Str(s) | Tok::Char(s) | Tok::Number(s) => quote(s),
+        Tok::Text(s)
+        | Tok::Ident(s)
+        | Tok::Field(s)
+        | Tok::Variable(s)
+        | Tok::Str(s)
+        | Tok::Char(s)
+        | Tok::Number(s) => quote(s),
         Tok::RawStr(s) => quote(&format!("`{s}`")),
         Tok::LeftDelim => quote("{{"),
         Tok::RightDelim => quote("}}"),
@@ -232,7 +239,13 @@ impl Parser<'_> {
 
     fn add_tree(&mut self, name: String, list: Vec<Node>) {
         // A later empty definition does not replace a non-empty one (Go's rule).
-        if is_empty(&list) && self.trees.trees.get(&name).is_some_and(|t| !is_empty(&t.root)) {
+        if is_empty(&list)
+            && self
+                .trees
+                .trees
+                .get(&name)
+                .is_some_and(|t| !is_empty(&t.root))
+        {
             return;
         }
         let tree = Tree {
@@ -245,7 +258,9 @@ impl Parser<'_> {
 
     fn template_name(&self, t: &Token, context: &str) -> PResult<String> {
         match &t.tok {
-            Tok::Str(s) => unquote(s).ok_or(()).or_else(|_| self.error(format!("invalid string {s}"))),
+            Tok::Str(s) => unquote(s)
+                .ok_or(())
+                .or_else(|_| self.error(format!("invalid string {s}"))),
             Tok::RawStr(s) => Ok(s.clone()),
             _ => self.unexpected(t, context),
         }
@@ -287,7 +302,11 @@ impl Parser<'_> {
                     return self.error(format!("{{{{{word}}}}} outside {{{{range}}}}"));
                 }
                 self.expect_right(&format!("{{{{{word}}}}}"))?;
-                if is_break { Node::Break(t.pos) } else { Node::Continue(t.pos) }
+                if is_break {
+                    Node::Break(t.pos)
+                } else {
+                    Node::Continue(t.pos)
+                }
             }
             Tok::Keyword(Keyword::Else) => {
                 let p = self.peek_non_space();
@@ -376,7 +395,10 @@ impl Parser<'_> {
                 }])
             }
             Stop::Else(Some(k)) => {
-                return self.error(format!("unexpected <{}> after {{{{else}}}}", keyword_name(k)));
+                return self.error(format!(
+                    "unexpected <{}> after {{{{else}}}}",
+                    keyword_name(k)
+                ));
             }
             Stop::Else(None) => {
                 let (else_list, stop) = self.item_list()?;
@@ -474,9 +496,16 @@ impl Parser<'_> {
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
             if matches!(
                 c.args[0].kind,
-                ArgKind::Bool(_) | ArgKind::Dot | ArgKind::Nil | ArgKind::Number(_) | ArgKind::Str(..)
+                ArgKind::Bool(_)
+                    | ArgKind::Dot
+                    | ArgKind::Nil
+                    | ArgKind::Number(_)
+                    | ArgKind::Str(..)
             ) {
-                return self.error(format!("non executable command in pipeline stage {}", i + 1));
+                return self.error(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                ));
             }
         }
         Ok(())
@@ -532,7 +561,11 @@ impl Parser<'_> {
                 names.extend(fields);
                 ArgKind::Variable(names)
             }
-            ArgKind::Bool(_) | ArgKind::Str(..) | ArgKind::Number(_) | ArgKind::Nil | ArgKind::Dot => {
+            ArgKind::Bool(_)
+            | ArgKind::Str(..)
+            | ArgKind::Number(_)
+            | ArgKind::Nil
+            | ArgKind::Dot => {
                 return self.error(format!("unexpected . after term {:?}", term.to_string()));
             }
             _ => ArgKind::Chain(Box::new(term), fields),
@@ -594,7 +627,11 @@ enum Item {
 }
 
 fn keyword_of(context: &str) -> Keyword {
-    if context == "if" { Keyword::If } else { Keyword::With }
+    if context == "if" {
+        Keyword::If
+    } else {
+        Keyword::With
+    }
 }
 
 /// A number constant as Go's `newNumber` reads it: every type it fits.
@@ -659,7 +696,11 @@ fn go_int(text: &str) -> Option<i64> {
     } else {
         (10, lower.clone())
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let digits = digits.replace('_', "");
@@ -723,7 +764,9 @@ fn escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, quote: char) -> 
         'u' => char::from_u32(hex(chars, 4)?)?,
         'U' => char::from_u32(hex(chars, 8)?)?,
         c @ '0'..='7' => {
-            let s: String = std::iter::once(c).chain((0..2).filter_map(|_| chars.next())).collect();
+            let s: String = std::iter::once(c)
+                .chain((0..2).filter_map(|_| chars.next()))
+                .collect();
             let v = u32::from_str_radix(&s, 8).ok()?;
             if v > 255 {
                 return None;
@@ -744,21 +787,50 @@ mod tests {
 
     #[test]
     fn go_parse_errors() {
-        assert_eq!(p("{{ if }}x{{ end }}").unwrap_err(), "template: t:1: missing value for if");
-        assert_eq!(p("a\n{{ nosuch 1 }}").unwrap_err(), "template: t:2: function \"nosuch\" not defined");
-        assert_eq!(p("{{ $x }}").unwrap_err(), "template: t:1: undefined variable \"$x\"");
-        assert_eq!(p("{{ with 1 }}").unwrap_err(), "template: t:1: unexpected EOF");
-        assert_eq!(p("{{ end }}").unwrap_err(), "template: t:1: unexpected {{end}}");
-        assert_eq!(p("{{ 1 | 2 }}").unwrap_err(), "template: t:1: non executable command in pipeline stage 2");
-        assert_eq!(p("{{ break }}").unwrap_err(), "template: t:1: {{break}} outside {{range}}");
-        assert_eq!(p("{{ ( }}").unwrap_err(), "template: t:1: unclosed left paren");
+        assert_eq!(
+            p("{{ if }}x{{ end }}").unwrap_err(),
+            "template: t:1: missing value for if"
+        );
+        assert_eq!(
+            p("a\n{{ nosuch 1 }}").unwrap_err(),
+            "template: t:2: function \"nosuch\" not defined"
+        );
+        assert_eq!(
+            p("{{ $x }}").unwrap_err(),
+            "template: t:1: undefined variable \"$x\""
+        );
+        assert_eq!(
+            p("{{ with 1 }}").unwrap_err(),
+            "template: t:1: unexpected EOF"
+        );
+        assert_eq!(
+            p("{{ end }}").unwrap_err(),
+            "template: t:1: unexpected {{end}}"
+        );
+        assert_eq!(
+            p("{{ 1 | 2 }}").unwrap_err(),
+            "template: t:1: non executable command in pipeline stage 2"
+        );
+        assert_eq!(
+            p("{{ break }}").unwrap_err(),
+            "template: t:1: {{break}} outside {{range}}"
+        );
+        assert_eq!(
+            p("{{ ( }}").unwrap_err(),
+            "template: t:1: unclosed left paren"
+        );
     }
 
     #[test]
     fn scopes_and_definitions() {
-        assert!(p("{{ with $x := 1 }}{{ $x }}{{ end }}{{ $x }}").is_err(), "$x ends with its with");
+        assert!(
+            p("{{ with $x := 1 }}{{ $x }}{{ end }}{{ $x }}").is_err(),
+            "$x ends with its with"
+        );
         assert!(p("{{ $x := 1 }}{{ if 1 }}{{ $x = 2 }}{{ end }}{{ $x }}").is_ok());
-        let t = p("{{ define \"a\" }}A{{ end }}{{ template \"a\" . }}{{ block \"b\" 1 }}B{{ end }}").unwrap();
+        let t =
+            p("{{ define \"a\" }}A{{ end }}{{ template \"a\" . }}{{ block \"b\" 1 }}B{{ end }}")
+                .unwrap();
         assert_eq!(t.trees.keys().collect::<Vec<_>>(), ["a", "b", "t"]);
         assert!(p("{{ range $i, $e := . }}{{ $i }}{{ break }}{{ end }}").is_ok());
         assert!(p("{{ if 1 }}a{{ else if 2 }}b{{ else }}c{{ end }}").is_ok());

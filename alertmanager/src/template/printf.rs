@@ -96,7 +96,13 @@ fn parse_num(b: &[u8], mut i: usize) -> (usize, bool, usize) {
 }
 
 impl Printer {
-    fn arg_number(&mut self, arg_num: usize, b: &[u8], i: usize, num_args: usize) -> (usize, usize, bool) {
+    fn arg_number(
+        &mut self,
+        arg_num: usize,
+        b: &[u8],
+        i: usize,
+        num_args: usize,
+    ) -> (usize, usize, bool) {
         if i >= b.len() || b[i] != b'[' {
             return (arg_num, i, false);
         }
@@ -186,7 +192,9 @@ impl Printer {
                 if i < end && b[i] == b'*' {
                     i += 1;
                     match a.get(arg_num) {
-                        Some(Value::Int(p)) if *p >= 0 => self.flags.prec = Some((*p as usize).min(1_000_000)),
+                        Some(Value::Int(p)) if *p >= 0 => {
+                            self.flags.prec = Some((*p as usize).min(1_000_000))
+                        }
                         Some(Value::Int(_)) => self.flags.prec = None,
                         _ => self.buf.push_str("%!(BADPREC)"),
                     }
@@ -348,7 +356,11 @@ impl Printer {
             self.buf.push_str(s);
             return;
         }
-        let fill = if self.flags.zero && !self.flags.minus { '0' } else { ' ' };
+        let fill = if self.flags.zero && !self.flags.minus {
+            '0'
+        } else {
+            ' '
+        };
         let padding: String = std::iter::repeat_n(fill, wid - width).collect();
         if self.flags.minus {
             self.buf.push_str(s);
@@ -383,7 +395,11 @@ impl Printer {
             Some(p) if p < bytes.len() => &bytes[..p],
             _ => bytes,
         };
-        let digits = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+        let digits = if upper {
+            b"0123456789ABCDEF"
+        } else {
+            b"0123456789abcdef"
+        };
         let mut out = String::new();
         for (k, byte) in bytes.iter().enumerate() {
             if self.flags.space && k > 0 {
@@ -422,12 +438,18 @@ impl Printer {
             'x' => (16, false),
             'X' => (16, true),
             'c' => {
-                let c = u32::try_from(v).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+                let c = u32::try_from(v)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{FFFD}');
                 self.pad(&c.to_string());
                 return;
             }
             'q' => {
-                let c = u32::try_from(v).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+                let c = u32::try_from(v)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{FFFD}');
                 let q = go_quote_rune(c, self.flags.plus);
                 self.pad(&q);
                 return;
@@ -486,7 +508,8 @@ impl Printer {
             ""
         };
         let body = format!("{prefix}{digits}");
-        if zero && !self.flags.minus
+        if zero
+            && !self.flags.minus
             && let Some(w) = self.flags.wid
         {
             let len = sign.len() + body.len();
@@ -538,7 +561,8 @@ impl Printer {
             return;
         }
         if self.flags.plus || sign != '+' {
-            if self.flags.zero && !self.flags.minus
+            if self.flags.zero
+                && !self.flags.minus
                 && let Some(w) = self.flags.wid
                 && w > body.len() + 1
             {
@@ -550,7 +574,8 @@ impl Printer {
             self.pad(&format!("{sign}{body}"));
             return;
         }
-        if self.flags.zero && !self.flags.minus
+        if self.flags.zero
+            && !self.flags.minus
             && let Some(w) = self.flags.wid
             && w > body.len()
         {
@@ -574,7 +599,10 @@ fn sharp_float(num: &str, verb: char, prec: Option<usize>) -> String {
     }
     if matches!(verb, 'g' | 'G') {
         let want = prec.unwrap_or(6).max(1);
-        let digits = mant.chars().filter(char::is_ascii_digit).collect::<String>();
+        let digits = mant
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>();
         let significant = digits.trim_start_matches('0').len().max(1);
         for _ in significant..want {
             mant.push('0');
@@ -589,7 +617,11 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     match verb {
         'f' | 'F' => match prec {
@@ -601,7 +633,13 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
                 Some(p) => rounded_digits(v, p + 1),
                 None => shortest_digits(v),
             };
-            exp_form(v.is_sign_negative(), &digits, exp, prec.map(|p| p + 1), verb == 'E')
+            exp_form(
+                v.is_sign_negative(),
+                &digits,
+                exp,
+                prec.map(|p| p + 1),
+                verb == 'E',
+            )
         }
         'g' | 'G' => {
             let (digits, exp, eprec) = match prec {
@@ -639,7 +677,11 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
                 mant |= 1 << 52;
                 exp - 1075
             };
-            format!("{}{mant}p{}{e}", if neg { "-" } else { "" }, if e >= 0 { "+" } else { "" })
+            format!(
+                "{}{mant}p{}{e}",
+                if neg { "-" } else { "" },
+                if e >= 0 { "+" } else { "" }
+            )
         }
         'x' | 'X' => hex_float(v, prec, verb == 'X'),
         _ => format!("%!{verb}(float64={})", format_float(v, 'g', None)),
@@ -750,10 +792,18 @@ fn hex_float(v: f64, prec: Option<usize>, upper: bool) -> String {
             }
             let lead = kept >> (p * 4);
             let fr = kept & ((1u64 << (p * 4)) - 1);
-            frac = if p == 0 { String::new() } else { format!("{fr:0w$x}", w = p) };
+            frac = if p == 0 {
+                String::new()
+            } else {
+                format!("{fr:0w$x}", w = p)
+            };
             if lead > 1 {
                 // Carried into 2.0: Go renormalises to 0x1p+(exp+1).
-                return hex_float(2f64.powi(exp + 1) * if neg { -1.0 } else { 1.0 }, prec, upper);
+                return hex_float(
+                    2f64.powi(exp + 1) * if neg { -1.0 } else { 1.0 },
+                    prec,
+                    upper,
+                );
             }
         }
         Some(p) => {
@@ -767,7 +817,12 @@ fn hex_float(v: f64, prec: Option<usize>, upper: bool) -> String {
         out.push('.');
         out.push_str(&frac);
     }
-    let _ = write!(out, "p{}{:02}", if exp < 0 { '-' } else { '+' }, exp.unsigned_abs());
+    let _ = write!(
+        out,
+        "p{}{:02}",
+        if exp < 0 { '-' } else { '+' },
+        exp.unsigned_abs()
+    );
     if upper { out.to_uppercase() } else { out }
 }
 
@@ -776,7 +831,9 @@ fn is_print(c: char) -> bool {
     if c == ' ' {
         return true;
     }
-    !(c.is_control() || c.is_whitespace() || matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E000}'..='\u{F8FF}'))
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E000}'..='\u{F8FF}'))
 }
 
 fn push_escaped(out: &mut String, c: char, quote: char, ascii: bool) {
@@ -846,41 +903,123 @@ mod tests {
         assert_eq!(f("%.2f", &[Value::Float(1.005)]), "1.00");
         assert_eq!(f("%.0f", &[Value::Float(2.5)]), "2");
         assert_eq!(f("%0.0f", &[Value::Float(99.5)]), "100");
-        assert_eq!(f("%v %v %v", &[Value::Float(1e6), Value::Float(123456.0), Value::Float(1e-5)]), "1e+06 123456 1e-05");
-        assert_eq!(f("%g %G", &[Value::Float(1e21), Value::Float(1e-7)]), "1e+21 1E-07");
+        assert_eq!(
+            f(
+                "%v %v %v",
+                &[
+                    Value::Float(1e6),
+                    Value::Float(123456.0),
+                    Value::Float(1e-5)
+                ]
+            ),
+            "1e+06 123456 1e-05"
+        );
+        assert_eq!(
+            f("%g %G", &[Value::Float(1e21), Value::Float(1e-7)]),
+            "1e+21 1E-07"
+        );
         assert_eq!(f("%.4g", &[Value::Float(12345.0)]), "1.234e+04");
         assert_eq!(f("%.3g", &[Value::Float(0.0001234)]), "0.000123");
         assert_eq!(f("%e", &[Value::Float(1234.5678)]), "1.234568e+03");
         assert_eq!(f("%.1E", &[Value::Float(-0.0)]), "-0.0E+00");
         assert_eq!(f("%08.3f", &[Value::Float(-3.14159)]), "-003.142");
-        assert_eq!(f("%+.2f % .2f", &[Value::Float(1.0), Value::Float(1.0)]), "+1.00  1.00");
+        assert_eq!(
+            f("%+.2f % .2f", &[Value::Float(1.0), Value::Float(1.0)]),
+            "+1.00  1.00"
+        );
         assert_eq!(f("%x", &[Value::Float(1.0)]), "0x1p+00");
         assert_eq!(f("%.2x", &[Value::Float(3.0)]), "0x1.80p+01");
     }
 
     #[test]
     fn integers_strings_and_errors_as_go() {
-        assert_eq!(f("%d|%5d|%-5d|%05d", &[Value::Int(42), Value::Int(42), Value::Int(42), Value::Int(-42)]), "42|   42|42   |-0042");
-        assert_eq!(f("%x %X %o %b %#x %c %q %U", &[Value::Int(255), Value::Int(255), Value::Int(8), Value::Int(5), Value::Int(255), Value::Int(65), Value::Int(65), Value::Int(65)]), "ff FF 10 101 0xff A 'A' U+0041");
-        assert_eq!(f("%s|%10s|%-10s|%.2s", &[Value::str("abc"), Value::str("abc"), Value::str("abc"), Value::str("abc")]), "abc|       abc|abc       |ab");
-        assert_eq!(f("%q", &[Value::str("a\"b\n\u{1}é")]), "\"a\\\"b\\n\\x01é\"");
+        assert_eq!(
+            f(
+                "%d|%5d|%-5d|%05d",
+                &[
+                    Value::Int(42),
+                    Value::Int(42),
+                    Value::Int(42),
+                    Value::Int(-42)
+                ]
+            ),
+            "42|   42|42   |-0042"
+        );
+        assert_eq!(
+            f(
+                "%x %X %o %b %#x %c %q %U",
+                &[
+                    Value::Int(255),
+                    Value::Int(255),
+                    Value::Int(8),
+                    Value::Int(5),
+                    Value::Int(255),
+                    Value::Int(65),
+                    Value::Int(65),
+                    Value::Int(65)
+                ]
+            ),
+            "ff FF 10 101 0xff A 'A' U+0041"
+        );
+        assert_eq!(
+            f(
+                "%s|%10s|%-10s|%.2s",
+                &[
+                    Value::str("abc"),
+                    Value::str("abc"),
+                    Value::str("abc"),
+                    Value::str("abc")
+                ]
+            ),
+            "abc|       abc|abc       |ab"
+        );
+        assert_eq!(
+            f("%q", &[Value::str("a\"b\n\u{1}é")]),
+            "\"a\\\"b\\n\\x01é\""
+        );
         assert_eq!(f("%+q", &[Value::str("é")]), "\"\\u00e9\"");
-        assert_eq!(f("%x % x", &[Value::str("hi"), Value::str("hi")]), "6869 68 69");
+        assert_eq!(
+            f("%x % x", &[Value::str("hi"), Value::str("hi")]),
+            "6869 68 69"
+        );
         assert_eq!(f("%d", &[Value::str("x")]), "%!d(string=x)");
         assert_eq!(f("%s", &[Value::Float(1.5)]), "%!s(float64=1.5)");
         assert_eq!(f("%d %d", &[Value::Int(1)]), "1 %!d(MISSING)");
-        assert_eq!(f("%d", &[Value::Int(1), Value::str("a")]), "1%!(EXTRA string=a)");
+        assert_eq!(
+            f("%d", &[Value::Int(1), Value::str("a")]),
+            "1%!(EXTRA string=a)"
+        );
         assert_eq!(f("%[2]s %[1]s", &[Value::str("a"), Value::str("b")]), "b a");
-        assert_eq!(f("%*d|%-*d", &[Value::Int(4), Value::Int(7), Value::Int(3), Value::Int(7)]), "   7|7  ");
+        assert_eq!(
+            f(
+                "%*d|%-*d",
+                &[Value::Int(4), Value::Int(7), Value::Int(3), Value::Int(7)]
+            ),
+            "   7|7  "
+        );
         assert_eq!(f("%z", &[Value::Int(1)]), "%!z(int=1)");
         assert_eq!(f("100%%", &[]), "100%");
         assert_eq!(f("%", &[]), "%!(NOVERB)");
-        assert_eq!(f("%T %T %v %t", &[Value::Float(1.0), Value::str(""), Value::Nil, Value::Bool(true)]), "float64 string <nil> true");
+        assert_eq!(
+            f(
+                "%T %T %v %t",
+                &[
+                    Value::Float(1.0),
+                    Value::str(""),
+                    Value::Nil,
+                    Value::Bool(true)
+                ]
+            ),
+            "float64 string <nil> true"
+        );
     }
 
     #[test]
     fn sprint_spaces_between_non_strings() {
-        assert_eq!(sprint(&[Value::Int(1), Value::Int(2), Value::str("a"), Value::Int(3)]), "1 2a3");
+        assert_eq!(
+            sprint(&[Value::Int(1), Value::Int(2), Value::str("a"), Value::Int(3)]),
+            "1 2a3"
+        );
         assert_eq!(sprintln(&[Value::str("a"), Value::Int(1)]), "a 1\n");
     }
 }

@@ -55,12 +55,20 @@ impl PromFunctions<'static> {
 }
 
 /// The data of an alert template: `.Labels`, `.ExternalLabels`, `.ExternalURL`, `.Value`.
-pub fn alert_data(labels: &LabelSet, external_labels: &LabelSet, external_url: &str, value: f64) -> Value {
+pub fn alert_data(
+    labels: &LabelSet,
+    external_labels: &LabelSet,
+    external_url: &str,
+    value: f64,
+) -> Value {
     Value::structure(
         StructKind::AlertData,
         vec![
             ("Labels", Value::string_map(MapKind::Strings, labels)),
-            ("ExternalLabels", Value::string_map(MapKind::Strings, external_labels)),
+            (
+                "ExternalLabels",
+                Value::string_map(MapKind::Strings, external_labels),
+            ),
             ("ExternalURL", Value::str(external_url)),
             ("Value", Value::Float(value)),
         ],
@@ -82,9 +90,15 @@ impl AlertTemplate {
         let name = format!("__alert_{alert}");
         let mut set = Templates::new();
         let full = format!("{ALERT_DEFS}{text}");
-        let parsed = set.parse(&name, &full, &PromFunctions::for_parsing()).map(|()| set);
+        let parsed = set
+            .parse(&name, &full, &PromFunctions::for_parsing())
+            .map(|()| set);
         let plain = (!text.contains("{{")).then(|| text.to_string());
-        AlertTemplate { name, parsed, plain }
+        AlertTemplate {
+            name,
+            parsed,
+            plain,
+        }
     }
 
     /// The parse error, as promtool reports it.
@@ -335,7 +349,9 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
     let mut total: u64 = 0;
     let mut last_unit = usize::MAX;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(bad());
         }
@@ -350,14 +366,22 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
         }
         last_unit = i;
         rest = &rest[unit.len()..];
-        total = n.checked_mul(ms).and_then(|v| total.checked_add(v)).ok_or_else(|| "duration out of range".to_string())?;
+        total = n
+            .checked_mul(ms)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| "duration out of range".to_string())?;
     }
     Ok(total as f64 / 1000.0)
 }
 
 /// Compiles a Go (RE2) regular expression.
 pub fn go_regex(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| format!("error parsing regexp: {}", e.to_string().lines().last().unwrap_or("invalid")))
+    Regex::new(pattern).map_err(|e| {
+        format!(
+            "error parsing regexp: {}",
+            e.to_string().lines().last().unwrap_or("invalid")
+        )
+    })
 }
 
 /// Go's `Regexp.ReplaceAllString`: `$1`, `${name}` expand; `$$` is a dollar.
@@ -399,12 +423,12 @@ impl Functions for PromFunctions<'_> {
             "value" | "strvalue" => Signature::fixed(&[Sample]),
             "args" => Signature::variadic(&[], Any),
             "reReplaceAll" => Signature::fixed(&[Str, Str, Str]),
-            "safeHtml" | "title" | "toUpper" | "toLower" | "graphLink" | "tableLink" | "stripPort"
-            | "stripDomain" | "parseDuration" => Signature::fixed(&[Str]),
+            "safeHtml" | "title" | "toUpper" | "toLower" | "graphLink" | "tableLink"
+            | "stripPort" | "stripDomain" | "parseDuration" => Signature::fixed(&[Str]),
             "match" => Signature::fixed(&[Str, Str]),
             "sortByLabel" => Signature::fixed(&[Str, QueryResult]),
-            "humanize" | "humanize1024" | "humanizeDuration" | "humanizePercentage" | "humanizeTimestamp"
-            | "toTime" | "toDuration" => Signature::fixed(&[Any]),
+            "humanize" | "humanize1024" | "humanizeDuration" | "humanizePercentage"
+            | "humanizeTimestamp" | "toTime" | "toDuration" => Signature::fixed(&[Any]),
             "pathPrefix" | "externalURL" | "now" => Signature::fixed(&[]),
             "tmpl" => Signature::fixed(&[Str, Any]),
             _ => return None,
@@ -418,7 +442,10 @@ impl Functions for PromFunctions<'_> {
         tmpl: &mut dyn FnMut(&str, Value) -> Result<String, String>,
     ) -> Result<Value, String> {
         let s = |i: usize| args.get(i).and_then(Value::as_str).unwrap_or_default();
-        let num = |i: usize| args.get(i).map_or(Err("missing argument".to_string()), to_float);
+        let num = |i: usize| {
+            args.get(i)
+                .map_or(Err("missing argument".to_string()), to_float)
+        };
         Ok(match name {
             "query" => {
                 let Some(q) = self.querier else {
@@ -427,7 +454,10 @@ impl Functions for PromFunctions<'_> {
                 let result = q.query(s(0), self.time_ms)?;
                 Value::list(
                     ListKind::QueryResult,
-                    result.iter().map(|r| sample_value(&r.labels, r.value)).collect(),
+                    result
+                        .iter()
+                        .map(|r| sample_value(&r.labels, r.value))
+                        .collect(),
                 )
             }
             "first" => match &args[0] {
@@ -441,11 +471,17 @@ impl Functions for PromFunctions<'_> {
             "value" => Value::Float(sample_of(&args[0]).ok_or("not a sample")?.1),
             "strvalue" => {
                 let (labels, _) = sample_of(&args[0]).ok_or("not a sample")?;
-                labels.get("__value__").cloned().unwrap_or_else(|| Value::str(""))
+                labels
+                    .get("__value__")
+                    .cloned()
+                    .unwrap_or_else(|| Value::str(""))
             }
             "args" => Value::map(
                 MapKind::Any,
-                args.iter().enumerate().map(|(i, a)| (format!("arg{i}"), a.clone())).collect(),
+                args.iter()
+                    .enumerate()
+                    .map(|(i, a)| (format!("arg{i}"), a.clone()))
+                    .collect(),
             ),
             "reReplaceAll" => Value::str(re_replace_all(s(0), s(1), s(2))?),
             "safeHtml" => Value::str(s(0)),
@@ -456,25 +492,38 @@ impl Functions for PromFunctions<'_> {
             "graphLink" => Value::str(format!("/graph?g0.expr={}&g0.tab=0", query_escape(s(0)))),
             "tableLink" => Value::str(format!("/graph?g0.expr={}&g0.tab=1", query_escape(s(0)))),
             "sortByLabel" => {
-                let Value::List(l) = &args[1] else { return Ok(args[1].clone()) };
+                let Value::List(l) = &args[1] else {
+                    return Ok(args[1].clone());
+                };
                 let key = s(0).to_string();
                 let mut items = l.items.clone();
                 items.sort_by(|a, b| {
-                    let la = sample_of(a).and_then(|(m, _)| m.get(&key).and_then(Value::as_str).map(String::from)).unwrap_or_default();
-                    let lb = sample_of(b).and_then(|(m, _)| m.get(&key).and_then(Value::as_str).map(String::from)).unwrap_or_default();
+                    let la = sample_of(a)
+                        .and_then(|(m, _)| m.get(&key).and_then(Value::as_str).map(String::from))
+                        .unwrap_or_default();
+                    let lb = sample_of(b)
+                        .and_then(|(m, _)| m.get(&key).and_then(Value::as_str).map(String::from))
+                        .unwrap_or_default();
                     la.cmp(&lb)
                 });
                 Value::list(ListKind::QueryResult, items)
             }
-            "stripPort" => Value::str(split_host_port(s(0)).map_or_else(|| s(0).to_string(), |(h, _)| h)),
+            "stripPort" => {
+                Value::str(split_host_port(s(0)).map_or_else(|| s(0).to_string(), |(h, _)| h))
+            }
             "stripDomain" => {
                 let hp = s(0);
-                let (host, port) = split_host_port(hp).unwrap_or_else(|| (hp.to_string(), String::new()));
+                let (host, port) =
+                    split_host_port(hp).unwrap_or_else(|| (hp.to_string(), String::new()));
                 if host.parse::<std::net::IpAddr>().is_ok() {
                     Value::str(hp)
                 } else {
                     let short = host.split('.').next().unwrap_or_default();
-                    Value::str(if port.is_empty() { short.to_string() } else { join_host_port(short, &port) })
+                    Value::str(if port.is_empty() {
+                        short.to_string()
+                    } else {
+                        join_host_port(short, &port)
+                    })
                 }
             }
             "humanize" => Value::str(humanize(num(0)?)),
@@ -514,7 +563,11 @@ impl Functions for PromFunctions<'_> {
 fn url_path(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     match rest.find('/') {
-        Some(i) => rest[i..].split(['?', '#']).next().unwrap_or_default().to_string(),
+        Some(i) => rest[i..]
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         None => String::new(),
     }
 }
@@ -532,7 +585,11 @@ mod tests {
             }
             Ok(vec![
                 QuerySample {
-                    labels: [("instance".to_string(), "b:9100".to_string()), ("job".to_string(), expr.to_string())].into(),
+                    labels: [
+                        ("instance".to_string(), "b:9100".to_string()),
+                        ("job".to_string(), expr.to_string()),
+                    ]
+                    .into(),
                     value: time_ms as f64 / 1000.0,
                 },
                 QuerySample {
@@ -545,7 +602,10 @@ mod tests {
 
     fn expand(text: &str, value: f64) -> String {
         let labels: LabelSet = [
-            ("instance".to_string(), "node-1.example.com:9100".to_string()),
+            (
+                "instance".to_string(),
+                "node-1.example.com:9100".to_string(),
+            ),
             ("job".to_string(), "node".to_string()),
             ("cluster".to_string(), "eu1".to_string()),
         ]
@@ -563,31 +623,100 @@ mod tests {
     #[test]
     fn mixin_annotations() {
         assert_eq!(
-            expand("{{ with $labels.cluster -}} on Cluster {{ . }} {{- end }}", 1.0),
+            expand(
+                "{{ with $labels.cluster -}} on Cluster {{ . }} {{- end }}",
+                1.0
+            ),
             "on Cluster eu1"
         );
-        assert_eq!(expand("{{ with $labels.missing -}} on {{ . }} {{- end }}x", 1.0), "x");
-        assert_eq!(expand(r#"{{ printf "%.2f" $value }}%"#, f64::INFINITY), "+Inf%");
-        assert_eq!(expand(r#"{{ printf "%.2f" $value }}"#, f64::NEG_INFINITY), "-Inf");
+        assert_eq!(
+            expand("{{ with $labels.missing -}} on {{ . }} {{- end }}x", 1.0),
+            "x"
+        );
+        assert_eq!(
+            expand(r#"{{ printf "%.2f" $value }}%"#, f64::INFINITY),
+            "+Inf%"
+        );
+        assert_eq!(
+            expand(r#"{{ printf "%.2f" $value }}"#, f64::NEG_INFINITY),
+            "-Inf"
+        );
         assert_eq!(expand(r#"{{ printf "%0.0f" $value }}"#, 99.5), "100");
         assert_eq!(
-            expand(r#"{{ printf "up{job=%q}" $labels.job | query | first | value }}"#, 0.0),
+            expand(
+                r#"{{ printf "up{job=%q}" $labels.job | query | first | value }}"#,
+                0.0
+            ),
             "1.7e+09"
         );
         assert_eq!(
-            expand(r#"{{ range query "up" | sortByLabel "instance" }}{{ .Labels.instance }}={{ .Value }};{{ end }}"#, 0.0),
+            expand(
+                r#"{{ range query "up" | sortByLabel "instance" }}{{ .Labels.instance }}={{ .Value }};{{ end }}"#,
+                0.0
+            ),
             "a:9100=2;b:9100=1.7e+09;"
         );
-        assert_eq!(expand("{{ $value | humanizePercentage }}", 0.12345), "12.35%");
-        assert_eq!(expand("{{ $labels.instance | stripPort }} {{ $labels.instance | stripDomain }}", 0.0), "node-1.example.com node-1:9100");
-        assert_eq!(expand("{{ $externalLabels.region }} {{ $externalURL }} {{ pathPrefix }}", 0.0), "west http://prom.example:9090/prom /prom");
-        assert_eq!(expand("{{ 1700000000.123456 | humanizeTimestamp }}", 0.0), "2023-11-14 22:13:20.123 +0000 UTC");
-        assert_eq!(expand("{{ (1700000000 | toTime).Format \"2006-01-02\" }}", 0.0), "2023-11-14");
-        assert_eq!(expand("{{ 90 | toDuration }} {{ \"1h30m\" | parseDuration }} {{ now }}", 0.0), "1m30s 5400 1.7e+09");
-        assert_eq!(expand("{{ reReplaceAll \"(.*):.*\" \"$1\" $labels.instance }} {{ match \"^node\" $labels.job }}", 0.0), "node-1.example.com true");
-        assert_eq!(expand("{{ title \"hello world-x\" }} {{ toUpper \"ab\" }} {{ .Labels.job }}", 0.0), "Hello World-X AB node");
-        assert_eq!(expand("{{ define \"x\" }}[{{ . }}]{{ end }}{{ tmpl \"x\" 5 }}{{ template \"x\" 6 }}", 0.0), "[5][6]");
-        assert_eq!(expand("{{ $a := args 1 \"b\" }}{{ $a.arg0 }}{{ $a.arg1 }}{{ $a.arg2 }}", 0.0), "1b<no value>");
+        assert_eq!(
+            expand("{{ $value | humanizePercentage }}", 0.12345),
+            "12.35%"
+        );
+        assert_eq!(
+            expand(
+                "{{ $labels.instance | stripPort }} {{ $labels.instance | stripDomain }}",
+                0.0
+            ),
+            "node-1.example.com node-1:9100"
+        );
+        assert_eq!(
+            expand(
+                "{{ $externalLabels.region }} {{ $externalURL }} {{ pathPrefix }}",
+                0.0
+            ),
+            "west http://prom.example:9090/prom /prom"
+        );
+        assert_eq!(
+            expand("{{ 1700000000.123456 | humanizeTimestamp }}", 0.0),
+            "2023-11-14 22:13:20.123 +0000 UTC"
+        );
+        assert_eq!(
+            expand("{{ (1700000000 | toTime).Format \"2006-01-02\" }}", 0.0),
+            "2023-11-14"
+        );
+        assert_eq!(
+            expand(
+                "{{ 90 | toDuration }} {{ \"1h30m\" | parseDuration }} {{ now }}",
+                0.0
+            ),
+            "1m30s 5400 1.7e+09"
+        );
+        assert_eq!(
+            expand(
+                "{{ reReplaceAll \"(.*):.*\" \"$1\" $labels.instance }} {{ match \"^node\" $labels.job }}",
+                0.0
+            ),
+            "node-1.example.com true"
+        );
+        assert_eq!(
+            expand(
+                "{{ title \"hello world-x\" }} {{ toUpper \"ab\" }} {{ .Labels.job }}",
+                0.0
+            ),
+            "Hello World-X AB node"
+        );
+        assert_eq!(
+            expand(
+                "{{ define \"x\" }}[{{ . }}]{{ end }}{{ tmpl \"x\" 5 }}{{ template \"x\" 6 }}",
+                0.0
+            ),
+            "[5][6]"
+        );
+        assert_eq!(
+            expand(
+                "{{ $a := args 1 \"b\" }}{{ $a.arg0 }}{{ $a.arg1 }}{{ $a.arg2 }}",
+                0.0
+            ),
+            "1b<no value>"
+        );
     }
 
     #[test]

@@ -17,9 +17,15 @@ pub enum Value {
     Float(f64),
     Str(Arc<str>),
     /// `time.Time` (or `*time.Time` when `ptr`), as Unix nanoseconds in UTC.
-    Time { nanos: i64, ptr: bool },
+    Time {
+        nanos: i64,
+        ptr: bool,
+    },
     /// `time.Duration` (or `*time.Duration` when `ptr`), in nanoseconds.
-    Duration { nanos: i64, ptr: bool },
+    Duration {
+        nanos: i64,
+        ptr: bool,
+    },
     List(Arc<List>),
     Map(Arc<Map>),
     Struct(Arc<Struct>),
@@ -151,7 +157,9 @@ impl Value {
             },
             Value::Struct(s) => match s.kind {
                 StructKind::Sample => "*template.sample",
-                StructKind::AlertData => "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }",
+                StructKind::AlertData => {
+                    "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }"
+                }
                 StructKind::NotificationData => "*template.Data",
                 StructKind::Alert => "template.Alert",
                 StructKind::Pair => "template.Pair",

@@ -13,9 +13,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::labels::LabelSet;
 use crate::alerting::notify::NotifyAlert;
 use crate::alerting::route::RouteTree;
+use crate::labels::LabelSet;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)

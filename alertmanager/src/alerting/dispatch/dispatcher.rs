@@ -13,18 +13,18 @@ use tokio::task::JoinHandle;
 
 use crate::alerting::dispatch::aggregator::{Aggregator, FlushJob};
 use crate::alerting::dispatch::dedup::{NotificationLog, Plan};
-use crate::error::Result;
 use crate::alerting::inhibit::{Inhibitor, SourceIndex};
-use crate::labels::LabelSet;
-use crate::rules::manager::now_ms;
-use crate::metrics::Metrics;
 use crate::alerting::notify::retry::{RetryPolicy, deliver};
 use crate::alerting::notify::template::NotifyTemplates;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, NotifyAlert, notifiers};
 use crate::alerting::route::RouteTree;
 use crate::alerting::secrets::SecretResolver;
 use crate::alerting::silence::{Silence, Silences};
+use crate::error::Result;
+use crate::labels::LabelSet;
+use crate::metrics::Metrics;
 use crate::persistence::store::{NFLOG_DOC, SILENCES_DOC, StateStore, load_json, save_json};
+use crate::rules::manager::now_ms;
 
 /// How long a resolved alert stays in the alert list after it resolved.
 pub const RESOLVED_ALERT_RETENTION_MS: i64 = 30 * 60_000;
@@ -191,9 +191,11 @@ impl Dispatcher {
             let mut sources = routing.inhibitor.index();
             for stored in state.alerts.values() {
                 aggregator.insert(&stored.alert, now);
-                routing
-                    .inhibitor
-                    .add_source(&mut sources, &stored.alert.labels, stored.alert.ends_at_ms);
+                routing.inhibitor.add_source(
+                    &mut sources,
+                    &stored.alert.labels,
+                    stored.alert.ends_at_ms,
+                );
             }
             state.aggregator = aggregator;
             state.sources = sources;
@@ -216,7 +218,11 @@ impl Dispatcher {
                 if state.alerts.get(&fp).is_some_and(|s| s.alert == alert) {
                     continue;
                 }
-                let status = if alert.is_resolved_at(now_ms) { "resolved" } else { "firing" };
+                let status = if alert.is_resolved_at(now_ms) {
+                    "resolved"
+                } else {
+                    "firing"
+                };
                 metrics.alerts_received.with_label_values(&[status]).inc();
                 state.aggregator.insert(&alert, now_ms);
                 let State { sources, .. } = &mut *state;
@@ -255,7 +261,6 @@ impl Dispatcher {
             .map(|s| view(&routing, &state, &silences, s, now_ms))
             .collect()
     }
-
 
     /// The aggregation groups with their unresolved alerts.
     pub fn groups(&self, now_ms: i64) -> Vec<GroupView> {
@@ -362,7 +367,13 @@ impl Drop for Dispatcher {
 }
 
 /// An alert as the API shows it: its receivers and what mutes it.
-fn view(routing: &Routing, state: &State, silences: &Silences, stored: &StoredAlert, now_ms: i64) -> AlertView {
+fn view(
+    routing: &Routing,
+    state: &State,
+    silences: &Silences,
+    stored: &StoredAlert,
+    now_ms: i64,
+) -> AlertView {
     let labels = &stored.alert.labels;
     let tree = state.aggregator.tree();
     let mut receivers: Vec<String> = tree
@@ -442,7 +453,9 @@ impl Shared {
         job.alerts
             .iter()
             .zip(inhibited)
-            .filter(|(a, inhibited)| !inhibited && silences.silenced_by(&a.labels, job.now_ms).is_empty())
+            .filter(|(a, inhibited)| {
+                !inhibited && silences.silenced_by(&a.labels, job.now_ms).is_empty()
+            })
             .map(|(a, _)| a.clone())
             .collect()
     }
@@ -483,7 +496,9 @@ async fn run(shared: Arc<Shared>) {
             if now - last_gc > 60_000 {
                 last_gc = now;
                 let routing = shared.routing();
-                let State { alerts, sources, .. } = &mut *state;
+                let State {
+                    alerts, sources, ..
+                } = &mut *state;
                 alerts.retain(|_, s| {
                     let keep = s
                         .alert
@@ -546,7 +561,10 @@ async fn flush(shared: Arc<Shared>, job: FlushJob) {
             }
         }
     };
-    shared.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
+    shared
+        .metrics
+        .flush_seconds
+        .observe(started.elapsed().as_secs_f64());
     let notifiers = shared
         .routing()
         .receivers

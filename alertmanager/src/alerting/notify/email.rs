@@ -8,9 +8,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use telltale_crds::{EmailConfig, EmailTls};
 
-use crate::error::{Error, Result};
 use crate::alerting::notify::template::notification_data;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, timeout_of};
+use crate::error::{Error, Result};
 
 /// One SMTP server and its recipients.
 pub struct Email {
@@ -42,7 +42,10 @@ impl Email {
             &data,
         )?;
         let html = t.render(
-            self.config.html.as_deref().unwrap_or(r#"{{ template "email.default.html" . }}"#),
+            self.config
+                .html
+                .as_deref()
+                .unwrap_or(r#"{{ template "email.default.html" . }}"#),
             &data,
             true,
         )?;
@@ -161,16 +164,25 @@ mod tests {
         let n = notification(vec![alert("a", false)]);
         let raw =
             String::from_utf8(email("ops@example.com").message(&n).unwrap().formatted()).unwrap();
-        assert!(raw.contains("Subject: [FIRING:1] Down (a node page)"), "{raw}");
+        assert!(
+            raw.contains("Subject: [FIRING:1] Down (a node page)"),
+            "{raw}"
+        );
         assert!(raw.contains("To: ops@example.com"), "{raw}");
         assert!(raw.contains("text/html"), "{raw}");
-        assert!(!raw.contains("text/plain"), "no text part unless configured: {raw}");
+        assert!(
+            !raw.contains("text/plain"),
+            "no text part unless configured: {raw}"
+        );
         assert!(raw.contains("a &lt;down&gt;"), "values are escaped: {raw}");
         let mut with_text = email("ops@example.com");
         with_text.config.text = Some("{{ len .Alerts }} alert(s)".into());
         with_text.config.subject = Some("{{ .CommonLabels.alertname }}!".into());
         let raw = String::from_utf8(with_text.message(&n).unwrap().formatted()).unwrap();
-        assert!(raw.contains("multipart/alternative") && raw.contains("1 alert(s)"), "{raw}");
+        assert!(
+            raw.contains("multipart/alternative") && raw.contains("1 alert(s)"),
+            "{raw}"
+        );
         assert!(raw.contains("Subject: Down!"), "{raw}");
     }
 

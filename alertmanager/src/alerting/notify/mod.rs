@@ -23,10 +23,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use telltale_crds::{PromDuration, Receiver};
 
+use crate::alerting::secrets::SecretResolver;
 use crate::error::Result;
 pub use crate::format::query_escape;
 use crate::labels::{LabelSet, fingerprint};
-use crate::alerting::secrets::SecretResolver;
 use crate::rules::state::{Alert, AlertState};
 
 /// Limit of one attempt when the integration sets none.

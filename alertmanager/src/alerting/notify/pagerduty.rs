@@ -9,10 +9,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use telltale_crds::PagerdutyConfig;
 
-use crate::error::Result;
 use crate::alerting::notify::template::{NotifyTemplates, notification_data, render_map};
 use crate::alerting::notify::webhook::post_json;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, timeout_of};
+use crate::error::Result;
 
 /// The Events API v2 endpoint.
 pub const DEFAULT_URL: &str = "https://events.pagerduty.com/v2/enqueue";
@@ -56,8 +56,14 @@ pub fn dedup_key(group_key: &str) -> String {
 /// Alertmanager's default details.
 fn default_details() -> BTreeMap<String, String> {
     [
-        ("firing", r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#),
-        ("resolved", r#"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#),
+        (
+            "firing",
+            r#"{{ template "pagerduty.default.instances" .Alerts.Firing }}"#,
+        ),
+        (
+            "resolved",
+            r#"{{ template "pagerduty.default.instances" .Alerts.Resolved }}"#,
+        ),
         ("num_firing", "{{ .Alerts.Firing | len }}"),
         ("num_resolved", "{{ .Alerts.Resolved | len }}"),
     ]
@@ -78,10 +84,17 @@ fn truncate(s: String, max: usize) -> String {
 
 impl PagerDutyEvent {
     /// The event for `n`; `routing_key` is the resolved secret.
-    pub fn new(config: &PagerdutyConfig, routing_key: &str, n: &Notification, t: &NotifyTemplates) -> Result<PagerDutyEvent> {
+    pub fn new(
+        config: &PagerdutyConfig,
+        routing_key: &str,
+        n: &Notification,
+        t: &NotifyTemplates,
+    ) -> Result<PagerDutyEvent> {
         let firing = n.status() == "firing";
         let data = notification_data(n);
-        let f = |configured: &Option<String>, default: &str| t.field(configured.as_deref(), default, &data);
+        let f = |configured: &Option<String>, default: &str| {
+            t.field(configured.as_deref(), default, &data)
+        };
         let common = n.common_labels();
         let severity = config.severity.clone().unwrap_or_else(|| {
             common
@@ -90,15 +103,25 @@ impl PagerDutyEvent {
                 .filter(|s| SEVERITIES.contains(&s.as_str()))
                 .unwrap_or_else(|| "error".to_string())
         });
-        let client = f(&config.client, r#"{{ template "pagerduty.default.client" . }}"#)?;
-        let details = if config.details.is_empty() { default_details() } else { config.details.clone() };
+        let client = f(
+            &config.client,
+            r#"{{ template "pagerduty.default.client" . }}"#,
+        )?;
+        let details = if config.details.is_empty() {
+            default_details()
+        } else {
+            config.details.clone()
+        };
         Ok(PagerDutyEvent {
             routing_key: routing_key.to_string(),
             dedup_key: dedup_key(&n.group_key),
             event_action: if firing { "trigger" } else { "resolve" },
             payload: PagerDutyPayload {
                 summary: truncate(
-                    f(&config.description, r#"{{ template "pagerduty.default.description" . }}"#)?,
+                    f(
+                        &config.description,
+                        r#"{{ template "pagerduty.default.description" . }}"#,
+                    )?,
                     1024,
                 ),
                 source: match config.source.as_deref().filter(|s| !s.is_empty()) {
@@ -108,7 +131,10 @@ impl PagerDutyEvent {
                 severity,
                 custom_details: render_map(t, &details, &data)?,
             },
-            client_url: f(&config.client_url, r#"{{ template "pagerduty.default.clientURL" . }}"#)?,
+            client_url: f(
+                &config.client_url,
+                r#"{{ template "pagerduty.default.clientURL" . }}"#,
+            )?,
             client,
         })
     }
@@ -188,10 +214,17 @@ mod tests {
             p.custom_details["firing"],
             "Labels:\n - alertname = Down\n - instance = a<1>\n - job = node\n - severity = page\nAnnotations:\n - summary = a <down>\nSource: http://tt/graph\n"
         );
-        assert_eq!((p.custom_details["num_firing"].as_str(), p.custom_details["resolved"].as_str()), ("1", ""));
+        assert_eq!(
+            (
+                p.custom_details["num_firing"].as_str(),
+                p.custom_details["resolved"].as_str()
+            ),
+            ("1", "")
+        );
         assert_eq!(firing.client, "Alertmanager");
         assert_eq!(firing.client_url, "http://tt/#/alerts?receiver=ops");
-        let resolved = PagerDutyEvent::new(&config(), "R", &notification(vec![alert("a", true)]), &t).unwrap();
+        let resolved =
+            PagerDutyEvent::new(&config(), "R", &notification(vec![alert("a", true)]), &t).unwrap();
         assert_eq!(resolved.event_action, "resolve");
         assert_eq!(resolved.dedup_key, dedup_key("{}:{alertname=\"Down\"}"));
         assert_eq!(resolved.routing_key, "R");

@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
+use crate::alerting::notify::Notification;
 use crate::format::rfc3339_or_zero;
 use crate::labels::{LabelSet, fingerprint_hex};
-use crate::alerting::notify::Notification;
 
 /// The body POSTed to a webhook, field for field as Alertmanager sends it.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::alerting::notify::{Notification, Notifier};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::alerting::notify::{Notification, Notifier};
 
 /// How often and how patiently a notification is retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde::Serialize;
 use telltale_crds::SlackConfig;
 
-use crate::error::Result;
 use crate::alerting::notify::template::{NotifyTemplates, notification_data};
 use crate::alerting::notify::webhook::post_json;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, timeout_of};
+use crate::error::Result;
 
 /// One Slack incoming webhook.
 pub struct Slack {
@@ -63,9 +63,15 @@ pub struct SlackFieldJson {
 impl SlackMessage {
     /// The message for `n`, its fields rendered from the configured templates (or
     /// Alertmanager's defaults).
-    pub fn new(config: &SlackConfig, n: &Notification, t: &NotifyTemplates) -> Result<SlackMessage> {
+    pub fn new(
+        config: &SlackConfig,
+        n: &Notification,
+        t: &NotifyTemplates,
+    ) -> Result<SlackMessage> {
         let data = notification_data(n);
-        let f = |configured: &Option<String>, default: &str| t.field(configured.as_deref(), default, &data);
+        let f = |configured: &Option<String>, default: &str| {
+            t.field(configured.as_deref(), default, &data)
+        };
         let fields = config
             .fields
             .iter()
@@ -79,15 +85,24 @@ impl SlackMessage {
             .collect::<Result<Vec<_>>>()?;
         Ok(SlackMessage {
             channel: config.channel.clone(),
-            username: f(&config.username, r#"{{ template "slack.default.username" . }}"#)?,
+            username: f(
+                &config.username,
+                r#"{{ template "slack.default.username" . }}"#,
+            )?,
             icon_emoji: f(&config.icon_emoji, "")?,
             icon_url: f(&config.icon_url, "")?,
             attachments: vec![SlackAttachment {
                 title: f(&config.title, r#"{{ template "slack.default.title" . }}"#)?,
-                title_link: f(&config.title_link, r#"{{ template "slack.default.titlelink" . }}"#)?,
+                title_link: f(
+                    &config.title_link,
+                    r#"{{ template "slack.default.titlelink" . }}"#,
+                )?,
                 pretext: f(&config.pretext, "")?,
                 text: f(&config.text, r#"{{ template "slack.default.text" . }}"#)?,
-                fallback: f(&config.fallback, r#"{{ template "slack.default.fallback" . }}"#)?,
+                fallback: f(
+                    &config.fallback,
+                    r#"{{ template "slack.default.fallback" . }}"#,
+                )?,
                 callback_id: String::new(),
                 fields,
                 footer: f(&config.footer, "")?,
@@ -151,7 +166,10 @@ mod tests {
             fields: vec![],
         };
         let n = notification(vec![alert("a", false), alert("b", false)]);
-        let json = serde_json::to_value(SlackMessage::new(&config, &n, &NotifyTemplates::default()).unwrap()).unwrap();
+        let json = serde_json::to_value(
+            SlackMessage::new(&config, &n, &NotifyTemplates::default()).unwrap(),
+        )
+        .unwrap();
         // What Alertmanager 0.25 posts for the same group (captured from the real one).
         assert_eq!(
             json,

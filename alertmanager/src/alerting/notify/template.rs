@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use crate::alerting::notify::{Notification, NotifyAlert};
 use crate::error::{Error, Result};
 use crate::format::query_escape;
+use crate::template::Templates;
 use crate::template::exec::{Functions, MissingKey};
 use crate::template::funcs::{Param, Signature};
 use crate::template::prometheus::{change_case, go_regex, re_replace_all, title};
 use crate::template::value::{GO_ZERO_TIME_NANOS, ListKind, MapKind, StructKind, Value};
-use crate::template::Templates;
 
 /// Telltale's default templates: the same text as Alertmanager's defaults for the same
 /// data (written here, not copied).
@@ -125,7 +125,14 @@ fn alert_value(a: &NotifyAlert) -> Value {
     Value::structure(
         StructKind::Alert,
         vec![
-            ("Status", Value::str(if a.is_resolved() { "resolved" } else { "firing" })),
+            (
+                "Status",
+                Value::str(if a.is_resolved() {
+                    "resolved"
+                } else {
+                    "firing"
+                }),
+            ),
             ("Labels", kv(&a.labels)),
             ("Annotations", kv(&a.annotations)),
             ("StartsAt", time_value(Some(a.starts_at_ms))),
@@ -143,7 +150,10 @@ pub fn notification_data(n: &Notification) -> Value {
         vec![
             ("Receiver", Value::str(receiver_name(&n.receiver))),
             ("Status", Value::str(n.status())),
-            ("Alerts", Value::list(ListKind::Alerts, n.alerts.iter().map(alert_value).collect())),
+            (
+                "Alerts",
+                Value::list(ListKind::Alerts, n.alerts.iter().map(alert_value).collect()),
+            ),
             ("GroupLabels", kv(&n.group_labels)),
             ("CommonLabels", kv(&n.common_labels())),
             ("CommonAnnotations", kv(&n.common_annotations())),
@@ -176,11 +186,17 @@ impl Default for NotifyTemplates {
 /// The files a glob names (`*`, `?` in the file name), sorted.
 fn glob(pattern: &str) -> std::result::Result<Vec<PathBuf>, String> {
     let path = Path::new(pattern);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     if !name.contains(['*', '?']) {
         return Ok(vec![path.to_path_buf()]);
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let re = regex::Regex::new(&format!(
         "^{}$",
         regex::escape(name).replace("\\*", ".*").replace("\\?", ".")
@@ -211,11 +227,17 @@ impl NotifyTemplates {
                     field: field.clone(),
                     message: format!("{}: {e}", f.display()),
                 })?;
-                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("template").to_string();
-                t.set.parse(&name, &text, &AmFunctions).map_err(|e| Error::Config {
-                    field: field.clone(),
-                    message: e.to_string(),
-                })?;
+                let name = f
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("template")
+                    .to_string();
+                t.set
+                    .parse(&name, &text, &AmFunctions)
+                    .map_err(|e| Error::Config {
+                        field: field.clone(),
+                        message: e.to_string(),
+                    })?;
             }
         }
         Ok(t)
@@ -224,7 +246,8 @@ impl NotifyTemplates {
     /// Checks that `text` parses (for configuration checks).
     pub fn check(&self, text: &str) -> std::result::Result<(), String> {
         let mut set = self.set.clone();
-        set.parse("check", text, &AmFunctions).map_err(|e| e.to_string())?;
+        set.parse("check", text, &AmFunctions)
+            .map_err(|e| e.to_string())?;
         set.check(&AmFunctions)
     }
 
@@ -236,7 +259,8 @@ impl NotifyTemplates {
         }
         let mut set = self.set.clone();
         let fail = |message: String| Error::Template { message };
-        set.parse("__text", text, &AmFunctions).map_err(|e| fail(e.to_string()))?;
+        set.parse("__text", text, &AmFunctions)
+            .map_err(|e| fail(e.to_string()))?;
         let out = if html {
             set.execute_html("__text", data, &AmFunctions, MissingKey::Default)
         } else {
@@ -261,7 +285,11 @@ pub fn alerts_url(n: &Notification) -> String {
 }
 
 /// Details map of templates rendered over `data`.
-pub fn render_map(t: &NotifyTemplates, map: &BTreeMap<String, String>, data: &Value) -> Result<BTreeMap<String, String>> {
+pub fn render_map(
+    t: &NotifyTemplates,
+    map: &BTreeMap<String, String>,
+    data: &Value,
+) -> Result<BTreeMap<String, String>> {
     map.iter()
         .map(|(k, v)| Ok((k.clone(), t.render(v, data, false)?)))
         .collect()
@@ -275,7 +303,14 @@ mod tests {
     #[test]
     fn subject_is_alertmanagers_byte_for_byte() {
         let t = NotifyTemplates::default();
-        let subject = |n: &Notification| t.render(r#"{{ template "__subject" . }}"#, &notification_data(n), false).unwrap();
+        let subject = |n: &Notification| {
+            t.render(
+                r#"{{ template "__subject" . }}"#,
+                &notification_data(n),
+                false,
+            )
+            .unwrap()
+        };
         // Alertmanager 0.25 on the same alerts: "[FIRING:2] Down (node page)".
         let n = notification(vec![alert("a", false), alert("b", false), alert("c", true)]);
         assert_eq!(subject(&n), "[FIRING:2] Down (node page)");
@@ -297,7 +332,11 @@ mod tests {
         let t = NotifyTemplates::load(&[format!("{}/*.tmpl", dir.path().display())]).unwrap();
         let n = notification(vec![alert("a", false), alert("b", true)]);
         let data = notification_data(&n);
-        assert_eq!(t.render(r#"{{ template "my.title" . }}"#, &data, false).unwrap(), "down x1");
+        assert_eq!(
+            t.render(r#"{{ template "my.title" . }}"#, &data, false)
+                .unwrap(),
+            "down x1"
+        );
         assert_eq!(
             t.render(r#"{{ range .Alerts }}{{ .Status }}:{{ .Labels.instance }} {{ end }}{{ join "," (stringSlice "a" "b") }}"#, &data, false).unwrap(),
             "firing:a resolved:b a,b"
@@ -306,7 +345,11 @@ mod tests {
             t.render(r#"{{ .CommonLabels.SortedPairs.Names | join " " }}|{{ .CommonAnnotations.summary }}|{{ .GroupLabels.nope }}"#, &data, false).unwrap(),
             "alertname job severity|<no value>|<no value>"
         );
-        assert_eq!(t.render("<{{ (index .Alerts 0).Annotations.summary }}>", &data, true).unwrap(), "<a &lt;down&gt;>");
+        assert_eq!(
+            t.render("<{{ (index .Alerts 0).Annotations.summary }}>", &data, true)
+                .unwrap(),
+            "<a &lt;down&gt;>"
+        );
         assert!(NotifyTemplates::load(&["/nonexistent/x.tmpl".into()]).is_err());
         assert!(t.check("{{ nosuch }}").is_err());
     }

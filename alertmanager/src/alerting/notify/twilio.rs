@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use telltale_crds::TwilioConfig;
 
-use crate::error::{Error, Result};
 use crate::alerting::notify::text::short;
-use crate::template::funcs::html_escape as escape_html;
 use crate::alerting::notify::webhook::check_status;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, timeout_of};
+use crate::error::{Error, Result};
+use crate::template::funcs::html_escape as escape_html;
 
 /// The Twilio API.
 pub const DEFAULT_URL: &str = "https://api.twilio.com";
@@ -194,7 +194,10 @@ mod tests {
         use axum::extract::{Form, State};
         use axum::http::StatusCode;
         type Seen = Arc<std::sync::Mutex<Vec<String>>>;
-        async fn messages(State(seen): State<Seen>, Form(form): Form<HashMap<String, String>>) -> StatusCode {
+        async fn messages(
+            State(seen): State<Seen>,
+            Form(form): Form<HashMap<String, String>>,
+        ) -> StatusCode {
             let to = form.get("To").cloned().unwrap_or_default();
             let mut seen = seen.lock().unwrap();
             seen.push(to.clone());
@@ -207,7 +210,10 @@ mod tests {
         }
         let seen: Seen = Arc::default();
         let app = axum::Router::new()
-            .route("/2010-04-01/Accounts/AC1/Messages.json", axum::routing::post(messages))
+            .route(
+                "/2010-04-01/Accounts/AC1/Messages.json",
+                axum::routing::post(messages),
+            )
             .with_state(seen.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -232,12 +238,20 @@ mod tests {
             max_backoff: std::time::Duration::from_millis(2),
         };
         let metrics = crate::metrics::Metrics::new(&prometheus::Registry::new());
-        crate::alerting::notify::retry::deliver(&sms, &n, &policy, &metrics).await.unwrap();
-        assert_eq!(*seen.lock().unwrap(), ["+1", "+2", "+2", "+3"], "+1 is not texted twice");
+        crate::alerting::notify::retry::deliver(&sms, &n, &policy, &metrics)
+            .await
+            .unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["+1", "+2", "+2", "+3"],
+            "+1 is not texted twice"
+        );
         // A later notification of other content goes to everyone again.
         seen.lock().unwrap().clear();
         let n2 = notification(vec![alert("b", false)]);
-        crate::alerting::notify::retry::deliver(&sms, &n2, &policy, &metrics).await.unwrap();
+        crate::alerting::notify::retry::deliver(&sms, &n2, &policy, &metrics)
+            .await
+            .unwrap();
         assert_eq!(*seen.lock().unwrap(), ["+1", "+2", "+2", "+3"]);
     }
 

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use telltale_crds::WebhookConfig;
 
-use crate::error::{Error, Result};
 use crate::alerting::notify::payload::WebhookMessage;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, timeout_of};
+use crate::error::{Error, Result};
 
 /// One webhook of a receiver.
 pub struct Webhook {

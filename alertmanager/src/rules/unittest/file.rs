@@ -102,9 +102,9 @@ fn go_float<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
             ".inf" | "+.inf" | "Inf" | "+Inf" => Ok(f64::INFINITY),
             "-.inf" | "-Inf" => Ok(f64::NEG_INFINITY),
             ".nan" | "NaN" => Ok(f64::NAN),
-            other => other
-                .parse()
-                .map_err(|_| serde::de::Error::custom(format!("cannot unmarshal {other:?} into float64"))),
+            other => other.parse().map_err(|_| {
+                serde::de::Error::custom(format!("cannot unmarshal {other:?} into float64"))
+            }),
         },
     }
 }

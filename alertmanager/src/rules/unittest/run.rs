@@ -59,8 +59,13 @@ pub async fn run_files(
 }
 
 /// Runs one unit-test file; the errors are promtool's lines.
-pub async fn test_file(path: &Path, stores: &StoreFactory, check: ExprCheck) -> Result<(), Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("open {}: {e}", path.display())])?;
+pub async fn test_file(
+    path: &Path,
+    stores: &StoreFactory,
+    check: ExprCheck,
+) -> Result<(), Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| vec![format!("open {}: {e}", path.display())])?;
     let file: TestFile = serde_yaml::from_str(&text).map_err(|e| vec![e.to_string()])?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut rule_files = Vec::new();
@@ -74,7 +79,9 @@ pub async fn test_file(path: &Path, stores: &StoreFactory, check: ExprCheck) -> 
     let mut order = BTreeMap::new();
     for (i, g) in file.group_eval_order.iter().enumerate() {
         if order.insert(g.clone(), i).is_some() {
-            return Err(vec![format!("group name repeated in evaluation order: {g}")]);
+            return Err(vec![format!(
+                "group name repeated in evaluation order: {g}"
+            )]);
         }
     }
     let mut groups: Vec<RuleGroup> = Vec::new();
@@ -87,12 +94,19 @@ pub async fn test_file(path: &Path, stores: &StoreFactory, check: ExprCheck) -> 
     for t in &file.tests {
         errors.extend(test_group(t, &groups, eval_interval, stores).await);
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// The files a pattern names (`*` and `?` in the last component), sorted.
 fn glob(pattern: &Path) -> Result<Vec<PathBuf>, String> {
-    let name = pattern.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = pattern
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     if !name.contains(['*', '?', '[']) {
         return Ok(vec![pattern.to_path_buf()]);
     }
@@ -118,13 +132,19 @@ fn ms(d: PromDuration) -> i64 {
 
 /// Prometheus's `labels.Labels.String()`: `{a="1", b="x"}`.
 fn labels_text(l: &LabelSet) -> String {
-    let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}={}", go_quote(v, false))).collect();
+    let inner: Vec<String> = l
+        .iter()
+        .map(|(k, v)| format!("{k}={}", go_quote(v, false)))
+        .collect();
     format!("{{{}}}", inner.join(", "))
 }
 
 /// promtool's `indentLines`.
 fn indent(lines: &str, prefix: &str) -> String {
-    lines.split('\n').collect::<Vec<_>>().join(&format!("\n{prefix}"))
+    lines
+        .split('\n')
+        .collect::<Vec<_>>()
+        .join(&format!("\n{prefix}"))
 }
 
 /// promtool's `labelsAndAnnotations.String()`.
@@ -137,7 +157,11 @@ fn alerts_text(alerts: &[(LabelSet, LabelSet)]) -> String {
         if i > 0 {
             s.push(',');
         }
-        let one = format!("\nLabels:{}\nAnnotations:{}", labels_text(l), labels_text(a));
+        let one = format!(
+            "\nLabels:{}\nAnnotations:{}",
+            labels_text(l),
+            labels_text(a)
+        );
         s.push_str(&format!("\n{i}:{}", indent(&one, "  ")));
     }
     s.push_str("\n]");
@@ -163,9 +187,17 @@ struct RuleRun {
     written: Arc<BTreeSet<LabelSet>>,
 }
 
-async fn test_group(t: &TestGroup, groups: &[RuleGroup], eval_interval: PromDuration, stores: &StoreFactory) -> Vec<String> {
+async fn test_group(
+    t: &TestGroup,
+    groups: &[RuleGroup],
+    eval_interval: PromDuration,
+    stores: &StoreFactory,
+) -> Vec<String> {
     let store = stores();
-    let interval_ms = ms(t.interval.filter(|d| !d.as_duration().is_zero()).unwrap_or(eval_interval));
+    let interval_ms = ms(t
+        .interval
+        .filter(|d| !d.as_duration().is_zero())
+        .unwrap_or(eval_interval));
     let eval_ms = ms(eval_interval).max(1);
     let test_name = if t.name.is_empty() {
         String::new()
@@ -204,7 +236,11 @@ async fn test_group(t: &TestGroup, groups: &[RuleGroup], eval_interval: PromDura
     }
     for a in &t.alert_rule_test {
         if a.alertname.is_empty() {
-            let in_group = if t.name.is_empty() { String::new() } else { format!(" (in TestGroup {})", t.name) };
+            let in_group = if t.name.is_empty() {
+                String::new()
+            } else {
+                format!(" (in TestGroup {})", t.name)
+            };
             return vec![format!(
                 "an item under alert_rule_test misses required attribute alertname at eval_time {}{in_group}",
                 a.eval_time
@@ -285,7 +321,10 @@ async fn test_group(t: &TestGroup, groups: &[RuleGroup], eval_interval: PromDura
             errors.extend(eval_errors);
             return errors;
         }
-        while curr < alert_times.len() && ts <= alert_times[curr] && alert_times[curr] < ts + eval_ms {
+        while curr < alert_times.len()
+            && ts <= alert_times[curr]
+            && alert_times[curr] < ts + eval_ms
+        {
             let at = alert_times[curr];
             for case in t.alert_rule_test.iter().filter(|a| ms(a.eval_time) == at) {
                 let mut got: Vec<(LabelSet, LabelSet)> = runs
@@ -325,7 +364,11 @@ async fn test_group(t: &TestGroup, groups: &[RuleGroup], eval_interval: PromDura
         let got = match store.querier.query(&case.expr, at).await {
             Ok(g) => g,
             Err(e) => {
-                errors.push(format!("    expr: {}, time: {}, err: {e}", go_quote(&case.expr, false), case.eval_time));
+                errors.push(format!(
+                    "    expr: {}, time: {}, err: {e}",
+                    go_quote(&case.expr, false),
+                    case.eval_time
+                ));
                 continue;
             }
         };
@@ -347,7 +390,8 @@ async fn test_group(t: &TestGroup, groups: &[RuleGroup], eval_interval: PromDura
         }
         exp.sort_by(|a, b| a.0.cmp(&b.0));
         got.sort_by(|a, b| a.0.cmp(&b.0));
-        let equal = exp.len() == got.len() && exp.iter().zip(&got).all(|(e, g)| e.0 == g.0 && e.1 == g.1);
+        let equal =
+            exp.len() == got.len() && exp.iter().zip(&got).all(|(e, g)| e.0 == g.0 && e.1 == g.1);
         if !equal {
             errors.push(format!(
                 "    expr: {}, time: {},\n        exp: {}\n        got: {}",
@@ -367,7 +411,11 @@ mod tests {
 
     #[test]
     fn reports_read_as_promtool() {
-        let l: LabelSet = [("alertname".to_string(), "A".to_string()), ("x".to_string(), "é\"".to_string())].into();
+        let l: LabelSet = [
+            ("alertname".to_string(), "A".to_string()),
+            ("x".to_string(), "é\"".to_string()),
+        ]
+        .into();
         assert_eq!(labels_text(&l), r#"{alertname="A", x="é\""}"#);
         assert_eq!(
             alerts_text(&[(l.clone(), LabelSet::new())]),

@@ -28,7 +28,9 @@ pub fn parse_series(text: &str) -> Result<LabelSet, String> {
     }
     for m in &vs.matchers.matchers {
         if m.op != MatchOp::Equal {
-            return Err(format!("bad series {text:?}: only = matchers describe a series"));
+            return Err(format!(
+                "bad series {text:?}: only = matchers describe a series"
+            ));
         }
         labels.insert(m.name.clone(), m.value.clone());
     }
@@ -100,11 +102,31 @@ mod tests {
 
     #[test]
     fn expanding_notation() {
-        assert_eq!(parse_values("1+2x3").unwrap(), vec![Sample(1.0), Sample(3.0), Sample(5.0), Sample(7.0)]);
-        assert_eq!(parse_values("10-1x2 _ _x2 4").unwrap(), vec![Sample(10.0), Sample(9.0), Sample(8.0), Omitted, Omitted, Omitted, Sample(4.0)]);
+        assert_eq!(
+            parse_values("1+2x3").unwrap(),
+            vec![Sample(1.0), Sample(3.0), Sample(5.0), Sample(7.0)]
+        );
+        assert_eq!(
+            parse_values("10-1x2 _ _x2 4").unwrap(),
+            vec![
+                Sample(10.0),
+                Sample(9.0),
+                Sample(8.0),
+                Omitted,
+                Omitted,
+                Omitted,
+                Sample(4.0)
+            ]
+        );
         assert_eq!(parse_values("0x2").unwrap(), vec![Sample(0.0); 3]);
-        assert_eq!(parse_values("-2+1x1").unwrap(), vec![Sample(-2.0), Sample(-1.0)]);
-        assert_eq!(parse_values("1e3 1e-1+1e-1x1").unwrap(), vec![Sample(1000.0), Sample(0.1), Sample(0.2)]);
+        assert_eq!(
+            parse_values("-2+1x1").unwrap(),
+            vec![Sample(-2.0), Sample(-1.0)]
+        );
+        assert_eq!(
+            parse_values("1e3 1e-1+1e-1x1").unwrap(),
+            vec![Sample(1000.0), Sample(0.1), Sample(0.2)]
+        );
         let stale = parse_values("stale").unwrap();
         assert!(matches!(stale[0], Sample(v) if v.to_bits() == STALE_NAN_BITS));
         assert!(parse_values("1+x3").is_err());
