@@ -242,3 +242,58 @@ fn test_rules_gives_promtools_verdicts() {
         }
     }
 }
+
+/// `telltale check rules` flags the same rules as `promtool check rules` on a file of
+/// (mostly) broken templates, each with promtool's message and line.
+#[test]
+fn check_rules_reports_template_errors_as_promtool() {
+    let path = testdata("templates/broken.rules.yml");
+    let run = |tool: &str| {
+        let out = Command::new(tool)
+            .args(["check", "rules"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    // (rule's place in the group, from 0; the message from "template: " on).
+    let flagged = |text: &str, rule_at: &dyn Fn(&str) -> Option<usize>| {
+        let mut v: Vec<(usize, String)> = text
+            .lines()
+            .filter_map(|l| {
+                let message = &l[l.find("template: ")?..];
+                Some((rule_at(l)?, message.to_string()))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (promtool_code, promtool_text) = run("/usr/bin/promtool");
+    let theirs = flagged(&promtool_text, &|l| {
+        // `FILE: group "broken", rule 3, "Broken2": annotation "summary": template: ...`
+        let n = l.split(", rule ").nth(1)?.split(',').next()?;
+        n.parse::<usize>().ok().map(|n| n - 1)
+    });
+    let (code, text) = run(TELLTALE);
+    let ours = flagged(&text, &|l| {
+        // `FILE: groups[0].rules[2].annotations.summary: alert "Broken2": template: ...`
+        let n = l.split(".rules[").nth(1)?.split(']').next()?;
+        n.parse().ok()
+    });
+    assert_eq!(promtool_code, Some(1), "{promtool_text}");
+    assert_eq!(code, promtool_code, "{text}");
+    assert!(theirs.len() >= 40, "{promtool_text}");
+    assert_eq!(
+        ours, theirs,
+        "\n telltale:\n{text}\n promtool:\n{promtool_text}"
+    );
+    // Each line names the rule by its alert name too.
+    for (rule, _) in &ours {
+        assert!(text.contains(&format!("alert \"Broken{rule}\"")), "{text}");
+    }
+}

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use telltale_crds::{AlertRule, AlertRuleSpec};
+use telltale_crds::{AlertRule, AlertRuleSpec, FieldError};
 
 use crate::error::{Error, Result};
-use crate::rules::validate::{ExprCheck, validate_rules};
+use crate::rules::validate::{ExprCheck, rule_errors, validate_rules};
 
 fn file_error(path: &Path, message: impl Into<String>) -> Error {
     Error::RuleFile {
@@ -24,20 +24,20 @@ pub fn load_prometheus_rule_file(path: &Path, check: ExprCheck) -> Result<AlertR
 
 /// [`load_prometheus_rule_file`] of text already read.
 pub fn parse_prometheus_rules(path: &Path, text: &str, check: ExprCheck) -> Result<AlertRuleSpec> {
-    let spec: AlertRuleSpec = serde_yaml::from_str(text).map_err(|e| {
-        let message = e.to_string();
-        // serde_yaml names the field in "groups[0].rules[1]: unknown field ..." form.
-        file_error(path, message)
-    })?;
-    validate_rules(&spec, check).map_err(|e| {
-        let field = e
-            .field
-            .strip_prefix("spec.")
-            .unwrap_or(&e.field)
-            .to_string();
-        file_error(path, format!("{field}: {}", e.message))
-    })?;
+    let spec = parse_yaml(path, text)?;
+    validate_rules(&spec, check).map_err(|e| file_error(path, field_message(&e)))?;
     Ok(spec)
+}
+
+fn parse_yaml(path: &Path, text: &str) -> Result<AlertRuleSpec> {
+    // serde_yaml names the field in "groups[0].rules[1]: unknown field ..." form.
+    serde_yaml::from_str(text).map_err(|e| file_error(path, e.to_string()))
+}
+
+/// `groups[0].rules[1].expr: message` (the file's fields, not the resource's).
+fn field_message(e: &FieldError) -> String {
+    let field = e.field.strip_prefix("spec.").unwrap_or(&e.field);
+    format!("{field}: {}", e.message)
 }
 
 /// The file as an `AlertRule` resource named after the file's stem, for standalone.
@@ -52,9 +52,19 @@ pub fn alert_rule_from_file(path: &Path, check: ExprCheck) -> Result<AlertRule> 
 }
 
 /// Validates the file; on success the summary line `SUCCESS: N rules found`, as
-/// `promtool check rules` prints it.
+/// `promtool check rules` prints it; like promtool, it lists every bad expression and
+/// template, one a line.
 pub fn check_rules_file(path: &Path, check: ExprCheck) -> Result<String> {
-    let spec = load_prometheus_rule_file(path, check)?;
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e.to_string()))?;
+    let spec = parse_yaml(path, &text)?;
+    let errors = rule_errors(&spec, check);
+    if !errors.is_empty() {
+        let lines: Vec<String> = errors.iter().map(field_message).collect();
+        return Err(file_error(
+            path,
+            lines.join(&format!("\n{}: ", path.display())),
+        ));
+    }
     let rules: usize = spec.groups.iter().map(|g| g.rules.len()).sum();
     Ok(format!("SUCCESS: {rules} rules found"))
 }
@@ -121,5 +131,29 @@ mod tests {
         let err = parse_prometheus_rules(Path::new("r.yml"), &unknown, promql_only).unwrap_err();
         assert!(err.to_string().contains("keep_firing"), "{err}");
         assert!(check_rules_file(Path::new("/nonexistent/r.yml"), promql_only).is_err());
+    }
+
+    #[test]
+    fn check_lists_every_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.yml");
+        let bad = FILE
+            .replace("up == 0", "up ==")
+            .replace("$value | humanize }}", "$value | nosuch }}");
+        std::fs::write(&path, bad).unwrap();
+        let text = check_rules_file(&path, promql_only)
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let file = path.display();
+        assert!(
+            lines[0].starts_with(&format!("{file}: groups[0].rules[1].annotations.summary: ")),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with(&format!("{file}: groups[1].rules[0].expr: ")),
+            "{text}"
+        );
     }
 }

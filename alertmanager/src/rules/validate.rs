@@ -22,30 +22,43 @@ pub fn promql_only(expr: &str) -> Result<(), String> {
 /// parses and type-checks; the error names the field, e.g.
 /// `spec.groups[0].rules[2].annotations.summary`, and the rule.
 pub fn validate_rules(spec: &AlertRuleSpec, check: ExprCheck) -> Result<(), FieldError> {
-    spec.validate()?;
+    match rule_errors(spec, check).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Every error [`validate_rules`] would find, in file order, as promtool lists them: the
+/// resource's own constraints first (the first of them only), then each expression and
+/// template.
+pub fn rule_errors(spec: &AlertRuleSpec, check: ExprCheck) -> Vec<FieldError> {
+    if let Err(e) = spec.validate() {
+        return vec![e];
+    }
+    let mut errors = Vec::new();
     for (g, group) in spec.groups.iter().enumerate() {
         for (r, rule) in group.rules.iter().enumerate() {
             let at = format!("spec.groups[{g}].rules[{r}]");
-            promql_only(&rule.expr)
-                .and_then(|()| check(&rule.expr))
-                .map_err(|e| FieldError::new(format!("{at}.expr"), e))?;
+            if let Err(e) = promql_only(&rule.expr).and_then(|()| check(&rule.expr)) {
+                errors.push(FieldError::new(format!("{at}.expr"), e));
+            }
             if rule.is_recording() {
                 continue;
             }
             for (kind, templates) in [("labels", &rule.labels), ("annotations", &rule.annotations)]
             {
                 for (name, text) in templates {
-                    AlertTemplate::new(&rule.alert, text).check().map_err(|e| {
-                        FieldError::new(
+                    if let Err(e) = AlertTemplate::new(&rule.alert, text).check() {
+                        errors.push(FieldError::new(
                             format!("{at}.{kind}.{name}"),
                             format!("alert {:?}: {e}", rule.alert),
-                        )
-                    })?;
+                        ));
+                    }
                 }
             }
         }
     }
-    Ok(())
+    errors
 }
 
 #[cfg(test)]
@@ -116,5 +129,32 @@ mod tests {
         let mut s = spec("");
         s.groups[0].rules[0].expr = "sum(".into();
         assert!(validate_rules(&s, promql_only).is_err());
+    }
+
+    #[test]
+    fn every_error_is_listed_in_order() {
+        let mut s = spec("{{ nosuch }}");
+        s.groups[0].rules[0].expr = "sum(".into();
+        s.groups[0].rules[1]
+            .labels
+            .insert("severity".into(), "{{ if }}".into());
+        let fields: Vec<_> = rule_errors(&s, promql_only)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.groups[0].rules[0].expr",
+                "spec.groups[0].rules[1].labels.severity",
+                "spec.groups[0].rules[1].annotations.summary",
+            ]
+        );
+        s.groups[0].name.clear();
+        assert_eq!(
+            rule_errors(&s, promql_only).len(),
+            1,
+            "the spec's own first"
+        );
     }
 }

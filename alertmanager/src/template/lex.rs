@@ -27,10 +27,15 @@ pub enum Tok {
     RightParen,
     Declare,
     Assign,
-    Comma,
+    /// Any other printable ASCII character in an action (Go's `itemChar`), e.g. the `,`
+    /// of `range $i, $x := ...`; the parser calls it unexpected anywhere else.
+    Punct(char),
     Space,
     Keyword(Keyword),
     Eof,
+    /// What is wrong with the input from here on (Go's `itemError`): the lexer stops,
+    /// and the parser reports it when it gets there, after any earlier error.
+    Error(String),
 }
 
 /// Go's template keywords.
@@ -60,8 +65,9 @@ const LEFT: &str = "{{";
 const RIGHT: &str = "}}";
 const SPACE_CHARS: &[char] = &[' ', '\t', '\r', '\n'];
 
-/// Splits `input` into tokens, or says what is wrong at which line.
-pub fn lex(input: &str) -> Result<Vec<Token>, (usize, String)> {
+/// Splits `input` into tokens; when the input is malformed, the last token is a
+/// [`Tok::Error`] saying what is wrong at that line (as Go's lexer, which stops there).
+pub fn lex(input: &str) -> Vec<Token> {
     let mut l = Lexer {
         input,
         pos: 0,
@@ -69,8 +75,15 @@ pub fn lex(input: &str) -> Result<Vec<Token>, (usize, String)> {
         out: Vec::new(),
         paren_depth: 0,
     };
-    l.run()?;
-    Ok(l.out)
+    if let Err((line, message)) = l.run() {
+        let pos = l.pos;
+        l.out.push(Token {
+            tok: Tok::Error(message),
+            pos,
+            line,
+        });
+    }
+    l.out
 }
 
 struct Lexer<'a> {
@@ -246,10 +259,6 @@ impl<'a> Lexer<'a> {
                 self.advance(1);
                 self.emit(Tok::Pipe, start, line);
             }
-            ',' => {
-                self.advance(1);
-                self.emit(Tok::Comma, start, line);
-            }
             '"' => {
                 let n = quoted_len(rest, '"')
                     .ok_or((self.line, "unterminated quoted string".to_string()))?;
@@ -275,6 +284,7 @@ impl<'a> Lexer<'a> {
                     .find(|c: char| !is_alnum(c))
                     .unwrap_or(rest.len() - 1);
                 self.advance(n);
+                self.expect_terminator()?;
                 self.emit(Tok::Variable(rest[..n].to_string()), start, line);
             }
             '(' => {
@@ -283,12 +293,13 @@ impl<'a> Lexer<'a> {
                 self.emit(Tok::LeftParen, start, line);
             }
             ')' => {
-                if self.paren_depth == 0 {
-                    return Err((self.line, "unexpected right paren".into()));
-                }
-                self.paren_depth -= 1;
+                // Go emits the paren before it finds it unbalanced.
                 self.advance(1);
                 self.emit(Tok::RightParen, start, line);
+                if self.paren_depth == 0 {
+                    return Err((self.line, format!("unexpected right paren {}", go_rune(c))));
+                }
+                self.paren_depth -= 1;
             }
             '.' => {
                 let next = rest[1..].chars().next();
@@ -299,6 +310,9 @@ impl<'a> Lexer<'a> {
                     .find(|c: char| !is_alnum(c))
                     .unwrap_or(rest.len() - 1);
                 self.advance(n);
+                if n > 1 {
+                    self.expect_terminator()?;
+                }
                 if n == 1 {
                     self.emit(Tok::Dot, start, line);
                 } else {
@@ -326,16 +340,12 @@ impl<'a> Lexer<'a> {
                     "nil" => Tok::Nil,
                     _ => Tok::Ident(word.to_string()),
                 };
-                if !self.rest().starts_with(|c: char| {
-                    is_space(c)
-                        || matches!(c, '.' | ',' | '|' | ':' | ')' | '(' | '=')
-                        || self.at_right_delim().is_some()
-                }) && !self.rest().is_empty()
-                {
-                    let bad = self.rest().chars().next().unwrap_or(' ');
-                    return Err((self.line, format!("bad character {}", go_rune(bad))));
-                }
+                self.expect_terminator()?;
                 self.emit(tok, start, line);
+            }
+            c if c.is_ascii_graphic() => {
+                self.advance(1);
+                self.emit(Tok::Punct(c), start, line);
             }
             c => {
                 return Err((
@@ -345,6 +355,22 @@ impl<'a> Lexer<'a> {
             }
         }
         Ok(())
+    }
+
+    /// After a word, `$variable` or `.Field`: what may follow it (Go's `atTerminator`).
+    fn expect_terminator(&self) -> Result<(), (usize, String)> {
+        let rest = self.rest();
+        match rest.chars().next() {
+            None => Ok(()),
+            Some(c)
+                if is_space(c)
+                    || matches!(c, '.' | ',' | '|' | ':' | ')' | '(')
+                    || rest.starts_with(RIGHT) =>
+            {
+                Ok(())
+            }
+            Some(c) => Err((self.line, format!("bad character {}", go_rune(c)))),
+        }
     }
 
     /// A number as Go's scanner reads it: sign, base prefix, digits with `_`, fraction,
@@ -440,7 +466,7 @@ mod tests {
     use super::*;
 
     fn toks(s: &str) -> Vec<Tok> {
-        lex(s).unwrap().into_iter().map(|t| t.tok).collect()
+        lex(s).into_iter().map(|t| t.tok).collect()
     }
 
     #[test]
@@ -490,6 +516,18 @@ mod tests {
         );
     }
 
+    /// The lexer's complaint (line, message), if it stopped on one.
+    fn lex_err(s: &str) -> Option<(usize, String)> {
+        match lex(s).pop()? {
+            Token {
+                tok: Tok::Error(m),
+                line,
+                ..
+            } => Some((line, m)),
+            _ => None,
+        }
+    }
+
     #[test]
     fn comments_and_errors() {
         assert_eq!(
@@ -501,24 +539,49 @@ mod tests {
                 Tok::Eof
             ]
         );
-        assert!(
-            lex("{{ /* x */ }}").is_err(),
-            "a comment must start the action"
-        );
+        // A comment must start the action: otherwise `/` is just a character.
+        assert_eq!(toks("{{ /* x */ }}")[2], Tok::Punct('/'));
         assert_eq!(
-            lex("{{/* x */ 1}}").unwrap_err().1,
+            lex_err("{{/* x */ 1}}").unwrap().1,
             "comment ends before closing delimiter"
         );
         assert_eq!(
-            lex("x\n{{ \"a }}").unwrap_err(),
-            (2, "unterminated quoted string".into())
+            lex_err("x\n{{ \"a }}"),
+            Some((2, "unterminated quoted string".into()))
         );
         assert!(
-            lex("{{ 3x }}")
-                .unwrap_err()
+            lex_err("{{ 3x }}")
+                .unwrap()
                 .1
                 .starts_with("bad number syntax")
         );
-        assert!(lex("{{ ( }}").is_err());
+        assert!(lex_err("{{ ( }}").is_some());
+        assert_eq!(lex_err("{{ 1 }}"), None);
+    }
+
+    #[test]
+    fn errors_come_where_go_finds_them() {
+        // Tokens before the error reach the parser first (its error may come earlier).
+        let t = toks("{{ f }} {{ $x }");
+        assert_eq!(t[t.len() - 2], Tok::Punct('}'));
+        assert_eq!(t[t.len() - 1], Tok::Error("unclosed action".into()));
+        // `)` is emitted before it is found unbalanced.
+        let t = toks("{{ ) }}");
+        assert_eq!(
+            &t[2..],
+            [
+                Tok::RightParen,
+                Tok::Error("unexpected right paren U+0029 ')'".into())
+            ]
+        );
+        // What may follow a word, a variable or a field.
+        for s in ["{{ x= }}", "{{ $x=1 }}", "{{ .a=1 }}"] {
+            assert_eq!(lex_err(s).unwrap().1, "bad character U+003D '='", "{s}");
+        }
+        assert_eq!(lex_err("{{ é }}"), None, "a letter starts an identifier");
+        assert_eq!(
+            lex_err("{{ \u{a0} }}").unwrap().1,
+            "unrecognized character in action: U+00A0 '\u{a0}'"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! defined, variables declared before use, `break`/`continue` only inside `range`) and
 //! Go's error messages, `template: NAME:LINE: message`.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -41,11 +42,7 @@ impl std::fmt::Display for ParseError {
 /// Parses `text` as the template `name` (and the templates it defines). `is_func` says
 /// which function names exist besides Go's built-in ones.
 pub fn parse(name: &str, text: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Trees, ParseError> {
-    let tokens = lex(text).map_err(|(line, message)| ParseError {
-        name: name.to_string(),
-        line,
-        message,
-    })?;
+    let tokens = lex(text);
     let mut p = Parser {
         name,
         text: Arc::from(text),
@@ -53,11 +50,13 @@ pub fn parse(name: &str, text: &str, is_func: &dyn Fn(&str) -> bool) -> Result<T
         i: 0,
         vars: vec!["$".to_string()],
         range_depth: 0,
+        furthest: Cell::new(0),
+        action_line: None,
         is_func,
         trees: Trees::default(),
     };
     let root = p.parse_root()?;
-    p.add_tree(name.to_string(), root);
+    p.add_tree(name.to_string(), root)?;
     Ok(p.trees)
 }
 
@@ -88,6 +87,10 @@ struct Parser<'a> {
     i: usize,
     vars: Vec<String>,
     range_depth: usize,
+    /// The furthest token read, lookahead included: Go reports errors at its line.
+    furthest: Cell<usize>,
+    /// The line of the `{{` of the action being parsed (Go's `actionLine`).
+    action_line: Option<usize>,
     is_func: &'a dyn Fn(&str) -> bool,
     trees: Trees,
 }
@@ -116,15 +119,17 @@ fn describe(t: &Tok) -> String {
         Tok::LeftDelim => quote("{{"),
         Tok::RightDelim => quote("}}"),
         Tok::Comment => quote("/* */"),
-        Tok::Dot => quote("."),
+        // Go lists `.` and `nil` among its keywords.
+        Tok::Dot => "<.>".into(),
         Tok::Bool(b) => quote(&b.to_string()),
-        Tok::Nil => quote("nil"),
+        Tok::Nil => "<nil>".into(),
         Tok::Pipe => quote("|"),
         Tok::LeftParen => quote("("),
         Tok::RightParen => quote(")"),
         Tok::Declare => quote(":="),
         Tok::Assign => quote("="),
-        Tok::Comma => quote(","),
+        Tok::Punct(c) => quote(&c.to_string()),
+        Tok::Error(message) => message.clone(),
         Tok::Space => quote(" "),
     }
 }
@@ -148,7 +153,7 @@ type PResult<T> = Result<T, ParseError>;
 
 impl Parser<'_> {
     fn error<T>(&self, message: impl Into<String>) -> PResult<T> {
-        let line = self.tokens[self.i.saturating_sub(1).min(self.tokens.len() - 1)].line;
+        let line = self.tokens[self.furthest.get()].line;
         Err(ParseError {
             name: self.name.to_string(),
             line,
@@ -157,7 +162,7 @@ impl Parser<'_> {
     }
 
     fn next(&mut self) -> Token {
-        let t = self.tokens[self.i.min(self.tokens.len() - 1)].clone();
+        let t = self.peek().clone();
         if self.i < self.tokens.len() {
             self.i += 1;
         }
@@ -169,7 +174,9 @@ impl Parser<'_> {
     }
 
     fn peek(&self) -> &Token {
-        &self.tokens[self.i.min(self.tokens.len() - 1)]
+        let i = self.i.min(self.tokens.len() - 1);
+        self.furthest.set(self.furthest.get().max(i));
+        &self.tokens[i]
     }
 
     fn next_non_space(&mut self) -> Token {
@@ -188,6 +195,21 @@ impl Parser<'_> {
     }
 
     fn unexpected<T>(&self, t: &Token, context: &str) -> PResult<T> {
+        if let Tok::Error(message) = &t.tok {
+            // The lexer's complaint, and where its action started if on another line.
+            let extra = match self.action_line {
+                Some(line) if line != t.line => {
+                    let at = format!(" started at {}:{line}", self.name);
+                    if message.ends_with(" action") {
+                        at
+                    } else {
+                        format!(" in action{at}")
+                    }
+                }
+                _ => String::new(),
+            };
+            return self.error(format!("{message}{extra}"));
+        }
         self.error(format!("unexpected {} in {context}", describe(&t.tok)))
     }
 
@@ -233,20 +255,21 @@ impl Parser<'_> {
         if !matches!(stop, Stop::End) {
             return self.error("unexpected {{else}} in define clause");
         }
-        self.add_tree(name, list);
-        Ok(())
+        self.add_tree(name, list)
     }
 
-    fn add_tree(&mut self, name: String, list: Vec<Node>) {
-        // A later empty definition does not replace a non-empty one (Go's rule).
-        if is_empty(&list)
-            && self
-                .trees
-                .trees
-                .get(&name)
-                .is_some_and(|t| !is_empty(&t.root))
+    /// Go's `Tree.add`: an empty body does not replace a non-empty one, and two
+    /// non-empty ones of one name in one text are an error.
+    fn add_tree(&mut self, name: String, list: Vec<Node>) -> PResult<()> {
+        if let Some(old) = self.trees.trees.get(&name)
+            && !is_empty(&old.root)
         {
-            return;
+            if is_empty(&list) {
+                return Ok(());
+            }
+            return self.error(format!(
+                "template: multiple definition of template {name:?}"
+            ));
         }
         let tree = Tree {
             root: list,
@@ -254,6 +277,7 @@ impl Parser<'_> {
             text: self.text.clone(),
         };
         self.trees.trees.insert(name, tree);
+        Ok(())
     }
 
     fn template_name(&self, t: &Token, context: &str) -> PResult<String> {
@@ -285,7 +309,12 @@ impl Parser<'_> {
         let t = self.next_non_space();
         match t.tok {
             Tok::Text(s) => Ok(Item::Node(Some(Node::Text(s)))),
-            Tok::LeftDelim => self.action(),
+            Tok::LeftDelim => {
+                self.action_line = Some(t.line);
+                let item = self.action();
+                self.action_line = None;
+                item
+            }
             Tok::Comment => Ok(Item::Node(None)),
             _ => self.unexpected(&t, "input"),
         }
@@ -361,7 +390,7 @@ impl Parser<'_> {
         if !matches!(stop, Stop::End) {
             return self.error("unexpected {{else}} in block clause");
         }
-        self.add_tree(name.clone(), list);
+        self.add_tree(name.clone(), list)?;
         Ok(Node::Template {
             name,
             pipe: Some(pipe),
@@ -435,16 +464,14 @@ impl Parser<'_> {
             let next = self.peek_non_space();
             match next.tok {
                 Tok::Assign | Tok::Declare => {
+                    // Assigning an undeclared variable fails when it runs, as in Go.
                     pipe.is_assign = next.tok == Tok::Assign;
                     self.next_non_space();
-                    if pipe.is_assign {
-                        self.use_var(&name)?;
-                    }
                     pipe.decl.push(name.clone());
                     self.vars.push(name);
                     break 'decls;
                 }
-                Tok::Comma => {
+                Tok::Punct(',') => {
                     self.next_non_space();
                     pipe.decl.push(name.clone());
                     self.vars.push(name);
