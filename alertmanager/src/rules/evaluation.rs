@@ -41,6 +41,16 @@ pub(crate) async fn run_group(shared: Arc<Shared>, state: Arc<Mutex<GroupState>>
         (s.key.clone(), (s.interval.as_millis() as i64).max(1))
     };
     let group_label = key.to_string();
+    // The counters start at 0 for a new group, as Prometheus's do.
+    let m = &shared.metrics;
+    for counter in [
+        &m.group_iterations,
+        &m.group_iterations_missed,
+        &m.rule_evaluations,
+        &m.rule_evaluation_failures,
+    ] {
+        counter.with_label_values(&[&group_label]);
+    }
     shared
         .metrics
         .group_interval

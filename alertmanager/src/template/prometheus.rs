@@ -4,6 +4,10 @@
 //! variable definitions, is parsed as `__alert_<name>` with `missingkey=zero`, and an
 //! error becomes `<error expanding template: ...>`. `query` runs through a
 //! [`TemplateQuerier`] at the rule's evaluation time.
+//!
+//! Beyond 2.42's alert functions, `toDuration` (Prometheus 2.45 and later) and `tmpl`
+//! (Prometheus's console templates) are defined too; promtool 2.42 rejects both in
+//! rule files.
 
 use std::collections::BTreeMap;
 

@@ -107,11 +107,10 @@ impl PagerDutyEvent {
             &config.client,
             r#"{{ template "pagerduty.default.client" . }}"#,
         )?;
-        let details = if config.details.is_empty() {
-            default_details()
-        } else {
-            config.details.clone()
-        };
+        // The configured details go over Alertmanager's defaults, which stay for the
+        // keys not configured.
+        let mut details = default_details();
+        details.extend(config.details.clone());
         Ok(PagerDutyEvent {
             routing_key: routing_key.to_string(),
             dedup_key: dedup_key(&n.group_key),
