@@ -89,7 +89,7 @@ async fn start_prometheus(dir: &Path, rules: &Path) -> (Proc, String) {
         dir,
         "prometheus.yml",
         &format!(
-            "global:\n  evaluation_interval: 1s\nrule_files:\n  - {}\n",
+            "global:\n  evaluation_interval: 1s\n  external_labels:\n    region: west\n    cluster: eu1\nrule_files:\n  - {}\n",
             rules.display()
         ),
     );
@@ -147,6 +147,10 @@ async fn templates_expand_byte_identical_to_prometheus() {
             rules.to_str().unwrap(),
             "--external-url",
             EXTERNAL_URL,
+            "--external-label",
+            "region=west",
+            "--external-label",
+            "cluster=eu1",
         ],
     )
     .await;
@@ -182,6 +186,25 @@ async fn templates_expand_byte_identical_to_prometheus() {
         );
     }
     assert!(compared >= 40, "{compared} annotations compared");
+
+    // Prometheus's rule group metrics, Telltale-named, for the corpus group.
+    let metrics = get_text(&t.url("/metrics")).await;
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("corpus"))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} of the corpus group:\n{metrics}"))
+    };
+    assert!(value("telltale_rule_group_iterations_total") >= 1.0);
+    assert_eq!(value("telltale_rule_group_iterations_missed_total"), 0.0);
+    assert!(value("telltale_rule_group_last_duration_seconds") > 0.0);
+    assert_eq!(value("telltale_rule_group_rules"), 10.0);
+    assert_eq!(value("telltale_rule_group_interval_seconds"), 1.0);
+    assert!(value("telltale_rule_evaluations_total") >= 10.0);
+    assert_eq!(value("telltale_rule_evaluation_failures_total"), 0.0);
+    let last = value("telltale_rule_group_last_evaluation_timestamp_seconds");
+    assert!((now_ms() as f64 / 1000.0 - last).abs() < 60.0, "{last}");
 }
 
 /// `telltale test rules` and Debian's `promtool test rules` give the same verdict on each
@@ -193,6 +216,8 @@ fn test_rules_gives_promtools_verdicts() {
         ("unittest/failing_alert.test.yml", false),
         ("unittest/failing_expr.test.yml", false),
         ("unittest/recording_chain.test.yml", true),
+        ("unittest/kube.test.yml", true),
+        ("unittest/kube_failing.test.yml", false),
     ];
     for (file, passes) in cases {
         let path = testdata(file);

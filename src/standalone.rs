@@ -71,6 +71,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         config.alerting,
         telltale_alertmanager::ManagerOptions {
             external_url,
+            external_labels: args.external_labels.into_iter().collect(),
             state_dir: Some(args.data_dir.join("alertmanager")),
             writer: Some(rules_writer),
             expr_check: crate::rule_querier::check_expr,

@@ -34,6 +34,7 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
         state_dir: Some(args.data_dir.join("alertmanager")),
         writer: Some(writer),
         expr_check: crate::rule_querier::check_expr,
+        external_labels: args.external_labels.iter().cloned().collect(),
         ..Default::default()
     };
     if let Some((client, namespace)) = &cluster {
