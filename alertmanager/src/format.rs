@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::template::printf::format_float;
+use crate::template::gofloat::format_float;
 
 /// What Go prints for a time that was never set (`time.Time{}`), as Alertmanager does for
 /// an alert's `endsAt` while it fires.

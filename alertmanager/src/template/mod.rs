@@ -22,6 +22,7 @@ pub mod ast;
 pub mod check;
 pub mod exec;
 pub mod funcs;
+pub mod gofloat;
 pub mod gotime;
 pub mod lex;
 pub mod methods;

@@ -17,8 +17,8 @@ use crate::format::query_escape;
 use crate::labels::LabelSet;
 use crate::template::exec::{Functions, MissingKey};
 use crate::template::funcs::{Param, Signature};
+use crate::template::gofloat::format_float;
 use crate::template::gotime;
-use crate::template::printf::format_float;
 use crate::template::value::{ListKind, MapKind, StructKind, Value};
 use crate::template::{ParseError, Templates};
 

@@ -16,8 +16,9 @@ use crate::rules::state::{AlertSet, AlertState, RuleTemplates};
 use crate::rules::unittest::file::{TestFile, TestGroup};
 use crate::rules::unittest::series::{SeriesValue, parse_series, parse_values};
 use crate::rules::validate::ExprCheck;
+use crate::template::gofloat::format_float;
 use crate::template::gotime::duration_string;
-use crate::template::printf::{format_float, go_quote};
+use crate::template::printf::go_quote;
 
 /// A fresh, empty store for one test group: the engine over it and where samples go.
 pub struct Store {
