@@ -209,12 +209,11 @@ spec:
     let pid = child.id();
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while client
+    while !client
         .get(format!("{base}/-/ready"))
         .send()
         .await
-        .map(|r| r.status().is_success())
-        != Ok(true)
+        .is_ok_and(|r| r.status().is_success())
     {
         assert!(Instant::now() < deadline, "telltale not ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -269,10 +268,12 @@ spec:
                     .await
                     .is_ok_and(|r| r.status().is_success());
                 let query = t.elapsed();
-                let mut p = probes.lock().unwrap();
-                p.0.push(ready);
-                p.1.push(query);
-                p.2 += usize::from(!ok) + usize::from(!q);
+                {
+                    let mut p = probes.lock().unwrap();
+                    p.0.push(ready);
+                    p.1.push(query);
+                    p.2 += usize::from(!ok) + usize::from(!q);
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
