@@ -56,7 +56,8 @@ pub struct Metrics {
     pub alerts_received: IntCounterVec,
     pub alerts_invalid: IntCounter,
     pub aggregation_groups: IntGauge,
-    /// Time of one group flush (muting and planning, delivery not included).
+    /// Time to mute one group's alerts at a flush (inhibition and silences; the wait for
+    /// a blocking thread and delivery not included).
     pub flush_seconds: Histogram,
     /// Silences by `state` (`active`, `pending`, `expired`).
     pub silences: IntGaugeVec,
@@ -193,7 +194,7 @@ impl Metrics {
             .expect("valid metric"),
             flush_seconds: histogram(
                 "telltale_dispatcher_flush_duration_seconds",
-                "Time to mute and plan one aggregation group's flush (delivery excluded).",
+                "Time to mute one aggregation group's alerts at a flush (inhibition, silences).",
                 SECONDS.to_vec(),
             ),
             silences: int_gauge_vec("telltale_silences", "Silences by state.", &["state"]),
