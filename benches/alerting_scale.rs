@@ -43,6 +43,9 @@ fn free_port() -> u16 {
 
 type Groups = Arc<Mutex<(BTreeSet<String>, u64)>>;
 
+/// `/-/ready` and `/api/v1/query` latencies, and the number of failed probes.
+type Probes = (Vec<Duration>, Vec<Duration>, usize);
+
 async fn hook(State(groups): State<Groups>, Json(body): Json<serde_json::Value>) {
     let mut g = groups.lock().unwrap();
     g.0.insert(body["groupKey"].as_str().unwrap_or_default().to_string());
@@ -102,7 +105,7 @@ fn series(i: usize, t: i64) -> TimeSeries {
 /// Pods 0, 10, ..., 990 are critical: each mutes the warnings of the 19 other pods of its
 /// namespace (ns-0, ns-10, ..., ns-990).
 fn is_critical(pod: usize) -> bool {
-    pod < 1000 && pod % 10 == 0
+    pod < 1000 && pod.is_multiple_of(10)
 }
 
 async fn push_all(base: &str, alerts: usize) {
@@ -246,7 +249,7 @@ spec:
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Latencies of every probe, failed ones (error or 30 s timeout) included, and the
     // number of failures.
-    let probes: Arc<Mutex<(Vec<Duration>, Vec<Duration>, usize)>> = Arc::default();
+    let probes: Arc<Mutex<Probes>> = Arc::default();
     let prober = {
         let (stop, probes, base, client) =
             (stop.clone(), probes.clone(), base.clone(), client.clone());

@@ -525,7 +525,7 @@ impl<'a> State<'a> {
     ) -> Res<Value> {
         self.at(At::Arg(node));
         let user = self.funcs.signature(name);
-        let sig = match user.clone().or_else(|| funcs::builtin_signature(name)) {
+        let sig = match user.or_else(|| funcs::builtin_signature(name)) {
             Some(s) => s,
             None => return self.error(format!("{name:?} is not a defined function")),
         };

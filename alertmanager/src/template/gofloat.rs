@@ -69,7 +69,7 @@ pub fn format_float(v: f64, verb: char, prec: Option<usize>) -> String {
                     let d = d.trim_end_matches('0').to_string();
                     let d = if d.is_empty() { "0".to_string() } else { d };
                     let mut eprec = p;
-                    if eprec > d.len() && d.len() as i32 >= e + 1 {
+                    if eprec > d.len() && d.len() as i32 > e {
                         eprec = d.len();
                     }
                     (d, e, eprec)

@@ -107,6 +107,9 @@ pub fn time_string(nanos: i64) -> String {
     format(nanos, "2006-01-02 15:04:05.999999999 -0700 MST")
 }
 
+/// A layout chunk (`Jan`, `2006`, ...) and what it writes.
+type Chunk<'a> = (&'a str, &'a dyn Fn(&mut String));
+
 /// Go's `Time.Format(layout)` of a UTC time.
 pub fn format(nanos: i64, layout: &str) -> String {
     let p = parts(nanos);
@@ -114,7 +117,7 @@ pub fn format(nanos: i64, layout: &str) -> String {
     let mut rest = layout;
     while !rest.is_empty() {
         // Longest chunks first, as Go's nextStdChunk.
-        let chunks: &[(&str, &dyn Fn(&mut String))] = &[
+        let chunks: &[Chunk] = &[
             ("January", &|o| o.push_str(MONTHS[p.month as usize - 1])),
             ("Jan", &|o| o.push_str(&MONTHS[p.month as usize - 1][..3])),
             ("Monday", &|o| o.push_str(DAYS[p.weekday])),
@@ -148,7 +151,15 @@ pub fn format(nanos: i64, layout: &str) -> String {
                 let _ = write!(o, "{:02}", p.hour);
             }),
             ("03", &|o| {
-                let _ = write!(o, "{:02}", if p.hour % 12 == 0 { 12 } else { p.hour % 12 });
+                let _ = write!(
+                    o,
+                    "{:02}",
+                    if p.hour.is_multiple_of(12) {
+                        12
+                    } else {
+                        p.hour % 12
+                    }
+                );
             }),
             ("04", &|o| {
                 let _ = write!(o, "{:02}", p.minute);
@@ -160,7 +171,15 @@ pub fn format(nanos: i64, layout: &str) -> String {
                 let _ = write!(o, "{}", p.month);
             }),
             ("3", &|o| {
-                let _ = write!(o, "{}", if p.hour % 12 == 0 { 12 } else { p.hour % 12 });
+                let _ = write!(
+                    o,
+                    "{}",
+                    if p.hour.is_multiple_of(12) {
+                        12
+                    } else {
+                        p.hour % 12
+                    }
+                );
             }),
             ("4", &|o| {
                 let _ = write!(o, "{}", p.minute);
@@ -207,7 +226,7 @@ pub fn format(nanos: i64, layout: &str) -> String {
                 continue;
             }
         }
-        let mut best: Option<(&str, &dyn Fn(&mut String))> = None;
+        let mut best: Option<Chunk> = None;
         for (chunk, f) in chunks {
             if rest.starts_with(chunk) && best.is_none_or(|(b, _)| chunk.len() > b.len()) {
                 // `Jan` must not match inside `January`'s prefix check: longest wins.

@@ -655,7 +655,7 @@ mod tests {
     #[test]
     fn floats_as_go() {
         let inf = Value::Float(f64::INFINITY);
-        assert_eq!(f("%.2f", &[inf.clone()]), "+Inf");
+        assert_eq!(f("%.2f", std::slice::from_ref(&inf)), "+Inf");
         assert_eq!(f("%.2f", &[Value::Float(f64::NEG_INFINITY)]), "-Inf");
         assert_eq!(f("%.2f", &[Value::Float(f64::NAN)]), "NaN");
         assert_eq!(f("%v", &[inf]), "+Inf");
@@ -684,7 +684,7 @@ mod tests {
         assert_eq!(f("%.3g", &[Value::Float(0.0001234)]), "0.000123");
         assert_eq!(f("%e", &[Value::Float(1234.5678)]), "1.234568e+03");
         assert_eq!(f("%.1E", &[Value::Float(-0.0)]), "-0.0E+00");
-        assert_eq!(f("%08.3f", &[Value::Float(-3.14159)]), "-003.142");
+        assert_eq!(f("%08.3f", &[Value::Float(-3.14259)]), "-003.143");
         assert_eq!(
             f("%+.2f % .2f", &[Value::Float(1.0), Value::Float(1.0)]),
             "+1.00  1.00"
