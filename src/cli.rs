@@ -42,6 +42,20 @@ pub enum Command {
     /// Validates files without running anything.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Runs unit tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestCommand {
+    /// Runs promtool's rule unit-test files as `promtool test rules` does (exit code 1
+    /// when a test fails).
+    Rules {
+        /// Unit-test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -74,6 +88,10 @@ pub struct StandaloneArgs {
     /// URL that alert notifications link back to.
     #[arg(long, env = "TELLTALE_EXTERNAL_URL")]
     pub external_url: Option<String>,
+    /// `NAME=VALUE` (repeatable): Prometheus's `global.external_labels`, which rule
+    /// templates see as `$externalLabels`.
+    #[arg(long = "external-label", value_parser = parse_label)]
+    pub external_labels: Vec<(String, String)>,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -373,6 +391,10 @@ pub struct AlertmanagerArgs {
     pub files: Vec<PathBuf>,
     #[arg(long, env = "TELLTALE_EXTERNAL_URL")]
     pub external_url: Option<String>,
+    /// `NAME=VALUE` (repeatable): Prometheus's `global.external_labels`, which rule
+    /// templates see as `$externalLabels`.
+    #[arg(long = "external-label", value_parser = parse_label)]
+    pub external_labels: Vec<(String, String)>,
     /// Read AlertRules, the MetricCluster's alerting section and receivers' Secrets from
     /// the Kubernetes API (in-cluster config or kubeconfig), watched and applied live;
     /// `-f` rules are applied as well.
@@ -400,4 +422,17 @@ pub struct OperatorArgs {
 
 fn parse_duration(s: &str) -> Result<telltale_crds::PromDuration, String> {
     telltale_crds::PromDuration::parse(s)
+}
+
+/// `NAME=VALUE`, NAME a valid Prometheus label name.
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!("{name:?} is not a label name"));
+    }
+    Ok((name.to_string(), value.to_string()))
 }

@@ -25,14 +25,14 @@ pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {
     let mut cluster_seen = false;
     for file in files {
         if is_prometheus_rule_file(file) {
-            let rule = telltale_alertmanager::alert_rule_from_file(file).map_err(|e| {
-                ConfigError::Invalid {
-                    file: file.clone(),
-                    document: 1,
-                    what: " (Prometheus rule file)".into(),
-                    error: FieldError::new("groups", e.to_string()),
-                }
-            })?;
+            let rule =
+                telltale_alertmanager::alert_rule_from_file(file, crate::rule_querier::check_expr)
+                    .map_err(|e| ConfigError::Invalid {
+                        file: file.clone(),
+                        document: 1,
+                        what: " (Prometheus rule file)".into(),
+                        error: FieldError::new("groups", e.to_string()),
+                    })?;
             config.alert_rules.push(rule);
             continue;
         }
@@ -48,7 +48,8 @@ pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {
             match doc.resource {
                 Resource::ScrapeTarget(ref t) => config.scrape_targets.push((**t).clone()),
                 Resource::AlertRule(ref r) => {
-                    telltale_alertmanager::validate_rules(&r.spec).map_err(|e| doc.error(e))?;
+                    telltale_alertmanager::validate_rules(&r.spec, crate::rule_querier::check_expr)
+                        .map_err(|e| doc.error(e))?;
                     config.alert_rules.push((**r).clone());
                 }
                 Resource::MetricCluster(ref c) => {

@@ -71,12 +71,14 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         .external_url
         .unwrap_or_else(|| format!("http://{http_addr}"));
     let rules = telltale_alertmanager::RuleManager::new(
-        query.clone(),
+        Arc::new(crate::rule_querier::EngineQuerier(query.clone())),
         config.alerting,
         telltale_alertmanager::ManagerOptions {
             external_url,
+            external_labels: args.external_labels.into_iter().collect(),
             state_dir: Some(args.data_dir.join("alertmanager")),
             writer: Some(rules_writer),
+            expr_check: crate::rule_querier::check_expr,
             ..Default::default()
         },
         &registry,

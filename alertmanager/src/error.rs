@@ -51,6 +51,9 @@ pub enum Error {
     /// A silence that does not exist (or no longer can be changed).
     #[error("silence {id} not found")]
     SilenceNotFound { id: String },
+    /// A notification template could not be parsed or executed.
+    #[error("template: {message}")]
+    Template { message: String },
     /// A silence that cannot be stored as it is.
     #[error("invalid silence: {message}")]
     InvalidSilence { message: String },
@@ -73,6 +76,7 @@ impl Error {
             Error::RuleFile { .. } => "rule_file",
             Error::SilenceNotFound { .. } => "not_found",
             Error::InvalidSilence { .. } => "invalid_silence",
+            Error::Template { .. } => "template",
         }
     }
 

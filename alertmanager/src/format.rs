@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::template::gofloat::format_float;
+
 /// What Go prints for a time that was never set (`time.Time{}`), as Alertmanager does for
 /// an alert's `endsAt` while it fires.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -10,88 +12,33 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// Go's `%v` of a float64 (`fmt.Sprint(v)`): shortest digits, scientific notation when the
 /// decimal exponent is below -4 or at least 6 (`1e+06`).
 pub fn go_float(v: f64) -> String {
-    if let Some(s) = special(v) {
-        return s.to_string();
-    }
-    let (digits, exp) = shortest_digits(v);
-    if !(-4..6).contains(&exp) {
-        scientific(v.is_sign_negative(), &digits, exp)
-    } else {
-        // Rust's Display prints the same shortest digits without an exponent.
-        format!("{v}")
-    }
+    format_float(v, 'g', None)
 }
 
 /// Go's `strconv.FormatFloat(v, 'e', -1, 64)`, as Prometheus's API renders an alert's value
 /// (`1e+00`, `4.25e+01`).
 pub fn go_float_e(v: f64) -> String {
-    if let Some(s) = special(v) {
-        return s.to_string();
-    }
-    let (digits, exp) = shortest_digits(v);
-    scientific(v.is_sign_negative(), &digits, exp)
+    format_float(v, 'e', None)
 }
 
 /// Go's `fmt.Sprintf("%.4g", v)`: four significant digits, trailing zeros dropped.
 pub fn go_float_4g(v: f64) -> String {
-    if let Some(s) = special(v) {
-        return s.to_string();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
-    }
-    // `{:.3e}` rounds to four significant digits: "1.235e3".
-    let s = format!("{:.3e}", v.abs());
-    let (mantissa, exp) = s.split_once('e').expect("{:e} always has an exponent");
-    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    let negative = v.is_sign_negative();
-    if !(-4..4).contains(&exp) {
-        return scientific(negative, digits, exp);
-    }
-    let sign = if negative { "-" } else { "" };
-    let point = exp + 1; // digits before the decimal point
-    if point <= 0 {
-        format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
-    } else if point as usize >= digits.len() {
-        format!(
-            "{sign}{digits}{}",
-            "0".repeat(point as usize - digits.len())
-        )
-    } else {
-        let (int, frac) = digits.split_at(point as usize);
-        format!("{sign}{int}.{frac}")
-    }
+    format_float(v, 'g', Some(4))
 }
 
-fn special(v: f64) -> Option<&'static str> {
-    if v.is_nan() {
-        Some("NaN")
-    } else if v == f64::INFINITY {
-        Some("+Inf")
-    } else if v == f64::NEG_INFINITY {
-        Some("-Inf")
-    } else {
-        None
+/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`, the rest `%XX`.
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
     }
-}
-
-/// The shortest decimal digits that round-trip `v` and the decimal exponent of the first.
-fn shortest_digits(v: f64) -> (String, i32) {
-    let s = format!("{:e}", v.abs());
-    let (mantissa, exp) = s.split_once('e').expect("{:e} always has an exponent");
-    let digits = mantissa.chars().filter(char::is_ascii_digit).collect();
-    (digits, exp.parse().expect("{:e} exponent is an integer"))
-}
-
-fn scientific(negative: bool, digits: &str, exp: i32) -> String {
-    let sign = if negative { "-" } else { "" };
-    let (first, rest) = digits.split_at(1);
-    let dot = if rest.is_empty() { "" } else { "." };
-    let esign = if exp < 0 { '-' } else { '+' };
-    format!("{sign}{first}{dot}{rest}e{esign}{:02}", exp.unsigned_abs())
+    out
 }
 
 /// RFC 3339 in UTC as Go's JSON encoding of `time.Time` writes it: fractional seconds only
@@ -136,6 +83,10 @@ pub fn rfc3339_millis(ms: i64) -> String {
 /// Parses an RFC 3339 time (`Z` or a `±hh:mm` offset, any fraction) into milliseconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let s = s.trim();
+    // RFC 3339 is ASCII: anything else (`"aé12345"`) is refused before any slicing.
+    if !s.is_ascii() || s.len() < 20 {
+        return None;
+    }
     let (body, offset_ms) = if let Some(b) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
         (b, 0)
     } else {
@@ -147,7 +98,15 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
             _ => return None,
         };
         let (h, m) = off[1..].split_once(':')?;
-        let minutes = h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?;
+        let two_digits = |x: &str| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(h) || !two_digits(m) {
+            return None;
+        }
+        let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        let minutes = h * 60 + m;
         (b, sign * minutes * 60_000)
     };
     if body.starts_with("0001-01-01") {
@@ -227,6 +186,10 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), Some(i64::MIN));
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("aé12345"), None);
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20é"), None);
+        assert_eq!(parse_rfc3339("99999-11-14T22:13:20Z"), None);
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20+99:99"), None);
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn alerting(hook: &str) -> AlertingSpec {
             ..Default::default()
         }],
         inhibit_rules: vec![],
+        templates: vec![],
     }
 }
 
@@ -200,5 +201,44 @@ async fn amtool_lists_alerts_and_manages_silences() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+    // Malformed and non-ASCII times, out-of-range times and huge label sets: a 400 that
+    // says which field, and the server goes on answering.
+    let many: serde_json::Map<String, serde_json::Value> = (0..5000)
+        .map(|i| (format!("l{i}"), serde_json::Value::from("v")))
+        .collect();
+    for (body, says) in [
+        (
+            serde_json::json!([{"labels": {"a": "1"}, "startsAt": "aé12345"}]),
+            "alerts[0].startsAt: \"aé12345\" is not an RFC 3339 time",
+        ),
+        (
+            serde_json::json!([{"labels": {"a": "1"}, "endsAt": "99999-01-01T00:00:00Z"}]),
+            "alerts[0].endsAt",
+        ),
+        (
+            serde_json::json!([{"labels": {"a": "1"}}, {"labels": {"a": "1"}, "startsAt": "2023-13-45T25:61:00Z"}]),
+            "alerts[1].startsAt",
+        ),
+        (
+            serde_json::json!([{"labels": many}]),
+            "alerts[0].labels: 5000 entries",
+        ),
+    ] {
+        let resp = client
+            .post(format!("{url}/api/v2/alerts"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        let message: String = resp.json().await.unwrap();
+        assert!(message.starts_with(says), "{message}");
+    }
+    let alerts = client
+        .get(format!("{url}/api/v2/alerts"))
+        .send()
+        .await
+        .unwrap();
+    assert!(alerts.status().is_success());
     manager.shutdown();
 }

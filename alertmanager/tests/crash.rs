@@ -53,6 +53,7 @@ async fn crash_child() {
                 ..Default::default()
             }],
             inhibit_rules: vec![],
+            templates: vec![],
         },
         ManagerOptions {
             state_dir: Some(dir.into()),

@@ -46,6 +46,7 @@ fn alerting(url: &str) -> AlertingSpec {
             ..Default::default()
         }],
         inhibit_rules: vec![],
+        templates: vec![],
     }
 }
 
@@ -356,7 +357,17 @@ fn validation_names_the_bad_expression() {
     let mut bad = rule.spec.groups[0].rules[0].clone();
     bad.expr = "sum(rate(x[5m]".into();
     rule.spec.groups[0].rules.push(bad);
-    let err = validate_rules(&rule.spec).unwrap_err();
+    let err = validate_rules(
+        &rule.spec,
+        telltale_alertmanager::rules::validate::promql_only,
+    )
+    .unwrap_err();
     assert_eq!(err.field, "spec.groups[0].rules[1].expr");
-    assert!(validate_rules(&alert_rule(Duration::ZERO).spec).is_ok());
+    assert!(
+        validate_rules(
+            &alert_rule(Duration::ZERO).spec,
+            telltale_alertmanager::rules::validate::promql_only
+        )
+        .is_ok()
+    );
 }

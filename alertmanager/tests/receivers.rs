@@ -18,6 +18,8 @@ use telltale_crds::{
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const EXTERNAL: &str = "http://telltale.example:9093";
+#[allow(dead_code)]
+const _EXTERNAL_USED: &str = EXTERNAL;
 
 fn secret(dir: &Path, name: &str, value: &str) -> SecretRef {
     let path = dir.join(name);
@@ -39,6 +41,7 @@ fn manager(querier: &Arc<FakeQuerier>, receiver: Receiver) -> Arc<RuleManager> {
             route: route(),
             receivers: vec![receiver],
             inhibit_rules: vec![],
+            templates: vec![],
         },
         ManagerOptions {
             external_url: EXTERNAL.into(),
@@ -104,6 +107,16 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
             username: Some("telltale".into()),
             send_resolved: true,
             timeout: None,
+            title: None,
+            title_link: None,
+            pretext: None,
+            text: None,
+            fallback: None,
+            color: None,
+            footer: None,
+            icon_emoji: None,
+            icon_url: None,
+            fields: vec![],
         }],
         pagerduty_configs: vec![PagerdutyConfig {
             routing_key: secret(dir.path(), "pd", "R-KEY"),
@@ -112,6 +125,10 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
             source: Some("telltale-test".into()),
             send_resolved: true,
             timeout: None,
+            description: None,
+            details: Default::default(),
+            client: None,
+            client_url: None,
         }],
         sms_configs: vec![TwilioConfig {
             url: Some(url.clone()),
@@ -152,8 +169,10 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
             "attachments": [{
                 "title": "[FIRING:1] DiskFull (db-1 / critical)",
                 "title_link": "http://telltale.example:9093/#/alerts?receiver=oncall",
-                "text": "[FIRING] DiskFull\n*Labels:* alertname=DiskFull, instance=db-1, mount=/, severity=critical",
+                "text": "",
                 "fallback": "[FIRING:1] DiskFull (db-1 / critical) | http://telltale.example:9093/#/alerts?receiver=oncall",
+                "callback_id": "",
+                "footer": "",
                 "color": "danger",
                 "mrkdwn_in": ["fallback", "pretext", "text"],
             }]
@@ -169,15 +188,19 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
         event["dedup_key"], "17c4e445d234645c9e547ff6d32a864af0ebdadcd1902771c24c8d366637ff41",
         "sha256 of the group key {{}}:{{alertname=\"DiskFull\"}}"
     );
-    assert_eq!(event["client"], "Telltale");
-    assert_eq!(event["client_url"], EXTERNAL);
+    assert_eq!(event["client"], "Alertmanager");
+    assert_eq!(
+        event["client_url"],
+        "http://telltale.example:9093/#/alerts?receiver=oncall"
+    );
     assert_eq!(
         event["payload"]["summary"],
         "[FIRING:1] DiskFull (db-1 / critical)"
     );
     assert_eq!(event["payload"]["source"], "telltale-test");
     assert_eq!(event["payload"]["severity"], "critical");
-    assert_eq!(event["payload"]["custom_details"]["num_firing"], 1);
+    assert_eq!(event["payload"]["custom_details"]["num_firing"], "1");
+    assert_eq!(event["payload"]["custom_details"]["resolved"], "");
 
     let auth = "Basic QUMxMjM6dG9rLXNlY3JldA==";
     let sms = by_path(&all, "/2010-04-01/Accounts/AC123/Messages.json");
@@ -220,16 +243,18 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let all = sink.all();
     let resolve = by_path(&all, "/v2/enqueue")[1].json();
+    // As Alertmanager: the same key, and the payload with the resolved alert.
+    assert_eq!(resolve["event_action"], "resolve");
     assert_eq!(
-        resolve,
-        serde_json::json!({
-            "routing_key": "R-KEY",
-            "event_action": "resolve",
-            "dedup_key": "17c4e445d234645c9e547ff6d32a864af0ebdadcd1902771c24c8d366637ff41",
-            "client": "Telltale",
-            "client_url": EXTERNAL,
-        })
+        resolve["dedup_key"],
+        "17c4e445d234645c9e547ff6d32a864af0ebdadcd1902771c24c8d366637ff41"
     );
+    assert_eq!(
+        resolve["payload"]["summary"],
+        "[RESOLVED] DiskFull (db-1 / critical)"
+    );
+    assert_eq!(resolve["payload"]["custom_details"]["num_resolved"], "1");
+    assert_eq!(resolve["client"], "Alertmanager");
     let slack = by_path(&all, "/services/T0/B0/XYZ");
     assert_eq!(slack.len(), 2);
     assert_eq!(slack[1].json()["attachments"][0]["color"], "good");
@@ -294,6 +319,9 @@ async fn email_reaches_a_real_smtp_server() {
             auth_password: None,
             send_resolved: true,
             timeout: Some(telltale_crds::PromDuration::from_secs(5)),
+            subject: None,
+            html: None,
+            text: None,
         }],
         ..Default::default()
     };
@@ -312,11 +340,9 @@ async fn email_reaches_a_real_smtp_server() {
         "From: Telltale <telltale@example.com>",
         "To: ops@example.com, dba@example.com",
         "Subject: [FIRING:1] DiskFull (db-1 / critical)",
-        "multipart/alternative",
-        "Content-Type: text/plain; charset=utf-8",
         "Content-Type: text/html; charset=utf-8",
-        "[FIRING] DiskFull",
-        "<h2>[FIRING:1] DiskFull (db-1 / critical)</h2>",
+        "<title>[FIRING:1] DiskFull (db-1 / critical)</title>",
+        "[1] Firing",
     ] {
         assert!(mail.contains(needle), "missing {needle:?} in:\n{mail}");
     }

@@ -66,7 +66,8 @@ async fn recordings_and_alert_series_are_written() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("node.rules.yml");
     std::fs::write(&file, RULE_FILE).unwrap();
-    let rule = alert_rule_from_file(&file).unwrap();
+    let rule =
+        alert_rule_from_file(&file, telltale_alertmanager::rules::validate::promql_only).unwrap();
 
     let querier = Arc::new(FakeQuerier::default());
     querier.set(
@@ -132,7 +133,8 @@ async fn vanished_series_get_staleness_markers() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("node.rules.yml");
     std::fs::write(&file, RULE_FILE).unwrap();
-    let rule = alert_rule_from_file(&file).unwrap();
+    let rule =
+        alert_rule_from_file(&file, telltale_alertmanager::rules::validate::promql_only).unwrap();
     let querier = Arc::new(FakeQuerier::default());
     querier.set(
         "sum by (job) (up)",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{FakeQuerier, alerting_rule, rules, sample, start_sink, wait_for};
-use telltale_alertmanager::state::AlertState;
+use telltale_alertmanager::rules::state::AlertState;
 use telltale_alertmanager::{ManagerOptions, RuleManager};
 use telltale_crds::{AlertRule, AlertingSpec, Receiver, Route, WebhookConfig};
 
@@ -30,6 +30,7 @@ fn alerting(url: &str) -> AlertingSpec {
             ..Default::default()
         }],
         inhibit_rules: vec![],
+        templates: vec![],
     }
 }
 
@@ -137,9 +138,9 @@ async fn silences_survive_a_restart() {
     let now = telltale_alertmanager::now_ms();
     let id = first
         .dispatcher()
-        .set_silence(telltale_alertmanager::silence::Silence {
+        .set_silence(telltale_alertmanager::alerting::silence::Silence {
             id: String::new(),
-            matchers: vec![telltale_alertmanager::silence::SilenceMatcher {
+            matchers: vec![telltale_alertmanager::alerting::silence::SilenceMatcher {
                 name: "alertname".into(),
                 value: "Down".into(),
                 is_regex: false,

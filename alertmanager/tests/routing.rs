@@ -27,6 +27,7 @@ fn spec(route: &str, receivers: &[&str], url: &str) -> AlertingSpec {
         route: Some(serde_yaml::from_str::<Route>(route).unwrap()),
         receivers: receivers.iter().map(|n| receiver(n, url)).collect(),
         inhibit_rules: vec![],
+        templates: vec![],
     }
 }
 

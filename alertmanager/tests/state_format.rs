@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{FakeQuerier, alerting_rule, rules, sample, start_sink, wait_for};
 use telltale_alertmanager::labels::fingerprint;
-use telltale_alertmanager::state::AlertState;
+use telltale_alertmanager::rules::state::AlertState;
 use telltale_alertmanager::{ManagerOptions, RuleManager, now_ms};
 use telltale_crds::{AlertingSpec, Receiver, Route, WebhookConfig};
 
@@ -72,6 +72,7 @@ async fn documents_of_this_format_are_restored() {
                 ..Default::default()
             }],
             inhibit_rules: vec![],
+            templates: vec![],
         },
         ManagerOptions {
             state_dir: Some(dir.path().to_path_buf()),

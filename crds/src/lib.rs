@@ -45,7 +45,8 @@ pub use generate::crd_yaml;
 pub use load::{Document, Resource, load_file, load_str};
 pub use metric_cluster::{AlertingSpec, MetricCluster, MetricClusterSpec};
 pub use receiver::{
-    EmailConfig, EmailTls, PagerdutyConfig, Receiver, SlackConfig, TwilioConfig, WebhookConfig,
+    EmailConfig, EmailTls, PagerdutyConfig, Receiver, SlackConfig, SlackField, TwilioConfig,
+    WebhookConfig,
 };
 pub use routing::{InhibitRule, Route};
 pub use scrape_target::{Scheme, ScrapeTarget, ScrapeTargetSpec, StaticTargets};

@@ -83,6 +83,10 @@ pub struct AlertingSpec {
         alias = "inhibit_rules"
     )]
     pub inhibit_rules: Vec<InhibitRule>,
+    /// Files of notification templates (`define`s) that receivers' templates can use,
+    /// as Alertmanager's `templates:` (glob patterns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<String>,
 }
 
 fn one() -> u32 {

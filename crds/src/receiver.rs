@@ -1,6 +1,8 @@
 //! [`Receiver`]: a named set of notification integrations — webhooks, Slack, PagerDuty,
 //! email and Twilio-compatible SMS and voice calls.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +78,39 @@ pub struct SlackConfig {
     pub send_resolved: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<PromDuration>,
+    /// Message templates (Go templates over Alertmanager's notification data, as
+    /// Alertmanager's); unset fields render Alertmanager's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "title_link")]
+    pub title_link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretext: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "icon_emoji")]
+    pub icon_emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "icon_url")]
+    pub icon_url: Option<String>,
+    /// Attachment fields; `title` and `value` are templates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<SlackField>,
+}
+
+/// One field of a Slack attachment.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SlackField {
+    pub title: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short: Option<bool>,
 }
 
 /// Sends PagerDuty Events API v2 events: `trigger` while the group fires, `resolve` when
@@ -93,13 +128,24 @@ pub struct PagerdutyConfig {
     /// label when it is one of those, else `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
-    /// The event's source (default: the alertmanager's external URL).
+    /// The event's source (default: the client).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     #[serde(default = "yes", alias = "send_resolved")]
     pub send_resolved: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<PromDuration>,
+    /// The event summary (a template; default: Alertmanager's subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Custom details (templates); default: `firing`, `resolved`, `num_firing`,
+    /// `num_resolved` as Alertmanager sends them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "client_url")]
+    pub client_url: Option<String>,
 }
 
 /// How the SMTP connection is secured.
@@ -141,6 +187,15 @@ pub struct EmailConfig {
     pub send_resolved: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<PromDuration>,
+    /// The subject (a template; default: Alertmanager's subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The HTML body (a template, HTML-escaped; default: a table of the alerts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// A plain-text body (a template; none by default, as Alertmanager's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// An account of a Twilio-compatible API, for text messages or calls.
@@ -305,6 +360,9 @@ smsConfigs:
             auth_password: None,
             send_resolved: false,
             timeout: None,
+            subject: None,
+            html: None,
+            text: None,
         });
         assert_eq!(
             r.validate("r").unwrap_err().field,

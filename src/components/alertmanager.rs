@@ -33,6 +33,8 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
     let mut options = telltale_alertmanager::ManagerOptions {
         state_dir: Some(args.data_dir.join("alertmanager")),
         writer: Some(writer),
+        expr_check: crate::rule_querier::check_expr,
+        external_labels: args.external_labels.iter().cloned().collect(),
         ..Default::default()
     };
     if let Some((client, namespace)) = &cluster {
@@ -46,8 +48,12 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
     options.external_url = args
         .external_url
         .unwrap_or_else(|| format!("http://{}", http.local_addr().expect("bound")));
-    let manager =
-        telltale_alertmanager::RuleManager::new(engine, config.alerting, options, &registry);
+    let manager = telltale_alertmanager::RuleManager::new(
+        Arc::new(crate::rule_querier::EngineQuerier(engine)),
+        config.alerting,
+        options,
+        &registry,
+    );
     manager.apply(&config.alert_rules);
     let _watch = cluster.map(|(client, namespace)| {
         tracing::info!(namespace = %namespace, metric_cluster = args.metric_cluster.as_deref().unwrap_or(""), "watching AlertRules and routing in Kubernetes");

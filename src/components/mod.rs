@@ -8,7 +8,7 @@ mod query;
 mod scraper;
 mod storage;
 
-use crate::cli::{CheckCommand, Command};
+use crate::cli::{CheckCommand, Command, TestCommand};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
@@ -24,7 +24,30 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
+        Command::Test(TestCommand::Rules { files }) => test_rules(&files).await,
     }
+}
+
+/// Runs unit-test files as `promtool test rules` does, on the real engine over an
+/// in-memory store; exits with promtool's code.
+async fn test_rules(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let code = telltale_alertmanager::rules::unittest::run_files(
+        files,
+        &crate::rule_querier::memory_store,
+        crate::rule_querier::check_expr,
+        &mut out,
+        &mut err,
+    )
+    .await;
+    if code != 0 {
+        use std::io::Write;
+        let _ = out.flush();
+        let _ = err.flush();
+        std::process::exit(code);
+    }
+    Ok(())
 }
 
 /// Prints what `promtool check rules` prints, per file; fails if any file is bad.
@@ -32,7 +55,7 @@ fn check_rules(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for file in files {
         println!("Checking {}", file.display());
-        match telltale_alertmanager::check_rules_file(file) {
+        match telltale_alertmanager::check_rules_file(file, crate::rule_querier::check_expr) {
             Ok(summary) => println!("  {summary}\n"),
             Err(e) => {
                 println!("  FAILED:\n{e}\n");

@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use kube::{Api, Client};
 use telltale_crds::SecretRef;
 
+use crate::alerting::secrets::{Secret, SecretResolver, read_file};
 use crate::error::{Error, Result};
-use crate::secrets::{Secret, SecretResolver, read_file};
 
 /// How long a Secret read from the API is used before it is read again.
 pub const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(10);

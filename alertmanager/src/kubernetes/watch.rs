@@ -22,7 +22,7 @@ use telltale_crds::{AlertRule, AlertRuleSpec, AlertingSpec};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::manager::RuleManager;
+use crate::rules::manager::RuleManager;
 
 /// What [`watch_cluster`] watches and merges.
 #[derive(Clone, Debug, Default)]
