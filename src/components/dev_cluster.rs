@@ -234,7 +234,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     let http = ops::bind(args.listen, "HTTP").await?;
     let http_addr = http.local_addr()?;
     let rules = telltale_alertmanager::RuleManager::new(
-        query.clone(),
+        Arc::new(crate::rule_querier::EngineQuerier(query.clone())),
         config.alerting,
         telltale_alertmanager::ManagerOptions {
             external_url: format!("http://{http_addr}"),
