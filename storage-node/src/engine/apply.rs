@@ -147,6 +147,17 @@ impl Engine {
         meta: Option<&[u8]>,
     ) -> Result<Applied> {
         let mut w = self.writer();
+        self.apply_in(&mut w, seq, batch, record, meta)
+    }
+
+    fn apply_in(
+        &self,
+        w: &mut WriterState,
+        seq: u64,
+        batch: Option<BatchId>,
+        record: &[u8],
+        meta: Option<&[u8]>,
+    ) -> Result<Applied> {
         if seq <= w.applied_seq {
             return Ok(Applied::default());
         }
@@ -169,7 +180,7 @@ impl Engine {
             w.applied_seq = seq;
             Ok(0)
         } else {
-            self.apply_locked(&mut w, seq, &items)
+            self.apply_locked(w, seq, &items)
         };
         timer.observe_duration();
         let label = match &result {
@@ -190,8 +201,12 @@ impl Engine {
     /// tools that drive an engine directly (nothing is durable until a flush).
     pub fn apply_write(&self, series: &[TimeSeries]) -> Result<u64> {
         let prepared = self.prepare(series)?;
-        let seq = self.applied_seq() + 1;
-        Ok(self.apply(seq, None, &prepared.record, None)?.samples)
+        // Numbered under the writer lock: concurrent callers each get their own write.
+        let mut w = self.writer();
+        let seq = w.applied_seq + 1;
+        Ok(self
+            .apply_in(&mut w, seq, None, &prepared.record, None)?
+            .samples)
     }
 
     /// Advances the applied state over an entry that carries no samples (a Raft blank or
