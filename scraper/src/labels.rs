@@ -79,8 +79,17 @@ pub fn to_storage_labels(pairs: &[(String, String)]) -> Vec<Label> {
 
 /// `{__name__="x", a="b"}` style rendering for logs and error messages.
 pub fn format_labels(pairs: &[(String, String)]) -> String {
+    format_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+/// [`format_labels`] of the storage contract's labels.
+pub fn format_storage_labels(labels: &[Label]) -> String {
+    format_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+}
+
+fn format_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::from("{");
-    for (i, (n, v)) in pairs.iter().enumerate() {
+    for (i, (n, v)) in pairs.enumerate() {
         if i > 0 {
             out.push_str(", ");
         }

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use telltale_storage_api::rollup::STALE_NAN_BITS as STORAGE_STALE_NAN_BITS;
-use telltale_storage_api::{METRIC_NAME, Sample, TimeSeries};
+use telltale_storage_api::{METRIC_NAME, SeriesLabels, SharedSample};
 use tracing::debug;
 
 use crate::labels::{
-    LabelPairs, format_labels, honor_scraped_labels, merge_target_labels, to_storage_labels,
-    with_metric_name,
+    LabelPairs, format_storage_labels, honor_scraped_labels, merge_target_labels,
+    to_storage_labels, with_metric_name,
 };
 use crate::limits::Limits;
 use crate::relabel::Relabeler;
@@ -72,7 +72,8 @@ impl<'a> SampleRules<'a> {
 /// One batch for storage and what it contains.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub series: Vec<TimeSeries>,
+    /// One sample per series, its label set shared with the series cache.
+    pub series: Vec<SharedSample>,
     /// Samples in the exposition (0 for a failed scrape).
     pub scraped: usize,
     /// Samples left after metric relabeling.
@@ -98,6 +99,8 @@ pub struct BatchBuilder {
     previous: ScrapeSeries,
     cache: SeriesCache,
     reported: bool,
+    /// The report series under the target labels they were built for.
+    report: Option<(LabelPairs, Vec<Arc<SeriesLabels>>)>,
 }
 
 impl BatchBuilder {
@@ -145,7 +148,7 @@ impl BatchBuilder {
             }
             let slot = match current.entry(key) {
                 Entry::Occupied(dup) => {
-                    debug!(series = %format_labels(&dup.key().0.labels), "duplicate series in one scrape dropped");
+                    debug!(series = %format_storage_labels(dup.key().0.labels.labels()), "duplicate series in one scrape dropped");
                     batch.duplicates += 1;
                     continue;
                 }
@@ -158,7 +161,7 @@ impl BatchBuilder {
             if !self.previous.contains_key(slot.key()) {
                 batch.series_added += 1;
             }
-            batch.series.push(series(&slot.key().0.labels, ts, s.value));
+            batch.series.push(sample(&slot.key().0.labels, ts, s.value));
             slot.insert(tracked);
         }
         if up {
@@ -182,7 +185,7 @@ impl BatchBuilder {
         {
             batch
                 .series
-                .push(series(&gone.0.labels, timestamp_ms, STALE_NAN));
+                .push(sample(&gone.0.labels, timestamp_ms, STALE_NAN));
             batch.stale_markers += 1;
         }
         self.previous = current;
@@ -193,15 +196,33 @@ impl BatchBuilder {
             batch.post_relabeling as f64,
             batch.series_added as f64,
         ];
-        for (name, value) in REPORT_SERIES.iter().zip(report) {
-            batch.series.push(series(
-                &report_labels(name, rules.target_labels),
-                timestamp_ms,
-                value,
-            ));
+        for (labels, value) in self.report_series(rules.target_labels).iter().zip(report) {
+            batch.series.push(sample(labels, timestamp_ms, value));
         }
         self.reported = true;
         batch
+    }
+
+    /// The report series ([`REPORT_SERIES`]) under `target_labels`, built once per
+    /// set of target labels.
+    fn report_series(&mut self, target_labels: &[(String, String)]) -> &[Arc<SeriesLabels>] {
+        if self
+            .report
+            .as_ref()
+            .is_none_or(|(labels, _)| labels != target_labels)
+        {
+            let series = REPORT_SERIES
+                .iter()
+                .map(|name| {
+                    Arc::new(SeriesLabels::new(to_storage_labels(&report_labels(
+                        name,
+                        target_labels,
+                    ))))
+                })
+                .collect();
+            self.report = Some((target_labels.to_vec(), series));
+        }
+        self.report.as_ref().map_or(&[], |(_, s)| s.as_slice())
     }
 
     /// Forgets what the exposed series became: the target's settings changed, its metric
@@ -219,16 +240,12 @@ impl BatchBuilder {
             if tracked {
                 batch
                     .series
-                    .push(series(&gone.0.labels, timestamp_ms, STALE_NAN));
+                    .push(sample(&gone.0.labels, timestamp_ms, STALE_NAN));
             }
         }
         if std::mem::take(&mut self.reported) {
-            for name in REPORT_SERIES {
-                batch.series.push(series(
-                    &report_labels(name, target_labels),
-                    timestamp_ms,
-                    STALE_NAN,
-                ));
+            for labels in self.report_series(target_labels) {
+                batch.series.push(sample(labels, timestamp_ms, STALE_NAN));
             }
         }
         batch.stale_markers = batch.series.len();
@@ -263,18 +280,18 @@ fn report_labels(name: &str, target_labels: &[(String, String)]) -> LabelPairs {
     )
 }
 
-fn series(labels: &[(String, String)], timestamp_ms: i64, value: f64) -> TimeSeries {
-    TimeSeries {
-        labels: to_storage_labels(labels),
-        samples: vec![Sample {
-            timestamp_ms,
-            value,
-        }],
+fn sample(labels: &Arc<SeriesLabels>, timestamp_ms: i64, value: f64) -> SharedSample {
+    SharedSample {
+        series: labels.clone(),
+        timestamp_ms,
+        value,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use telltale_storage_api::{Sample, TimeSeries};
+
     use super::*;
 
     fn target() -> LabelPairs {
@@ -304,9 +321,10 @@ mod tests {
         }
     }
 
-    fn find<'a>(b: &'a Batch, name: &str) -> Vec<&'a TimeSeries> {
-        b.series
-            .iter()
+    /// The batch's samples of metric `name`, as messages.
+    fn find(b: &Batch, name: &str) -> Vec<TimeSeries> {
+        telltale_storage_api::shared::to_time_series(&b.series)
+            .into_iter()
             .filter(|s| s.label(METRIC_NAME) == Some(name))
             .collect()
     }
@@ -323,7 +341,7 @@ mod tests {
         );
         assert_eq!(b.series.len(), 7);
         assert_eq!(b.scraped, 2);
-        let a = find(&b, "a")[0];
+        let a = &find(&b, "a")[0];
         assert_eq!(a.label("job"), Some("j"));
         assert_eq!(a.label("instance"), Some("h:1"));
         assert_eq!(a.label("x"), Some("1"));
@@ -366,7 +384,7 @@ mod tests {
             Duration::ZERO,
         );
         assert_eq!(b.stale_markers, 1);
-        let gone = find(&b, "b");
+        let gone = &find(&b, "b");
         assert!(is_stale_nan(gone[0].samples[0].value));
         assert_eq!(gone[0].samples[0].timestamp_ms, 2);
         let b = bb.scrape(
@@ -413,7 +431,7 @@ mod tests {
         );
         let b = bb.end_of_run(&t, 9);
         assert_eq!(b.series.len(), 6);
-        assert!(b.series.iter().all(|s| is_stale_nan(s.samples[0].value)));
+        assert!(b.series.iter().all(|s| is_stale_nan(s.value)));
         assert!(bb.end_of_run(&t, 10).series.is_empty());
     }
 
@@ -432,7 +450,7 @@ mod tests {
         );
         assert_eq!(b.duplicates, 1);
         assert_eq!(b.scraped, 2);
-        let a = find(&b, "a");
+        let a = &find(&b, "a");
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].label("exported_job"), Some("inner"));
         assert_eq!(a[0].label("job"), Some("j"));
@@ -466,7 +484,7 @@ mod tests {
             1000,
             Duration::ZERO,
         );
-        let a = find(&b, "a")[0];
+        let a = &find(&b, "a")[0];
         assert_eq!(a.label("job"), Some("inner"));
         assert_eq!(a.label("exported_job"), None);
         assert_eq!(a.label("instance"), Some("h:1"));
@@ -506,7 +524,7 @@ mod tests {
             bb.end_of_run(&t, 3)
                 .series
                 .iter()
-                .all(|s| s.label(METRIC_NAME) != Some("a"))
+                .all(|s| s.series.get(METRIC_NAME) != Some("a"))
         );
     }
 

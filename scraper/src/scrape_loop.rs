@@ -96,7 +96,7 @@ impl ScrapeLoop {
         }
         let batch = self.builder.end_of_run(&target.labels, now_ms());
         if !batch.series.is_empty()
-            && let Err(e) = self.writer.write(batch.series).await
+            && let Err(e) = self.writer.write_shared(&batch.series).await
         {
             warn!(url = %target.url, error = %e, "cannot write staleness markers of a stopped target");
         }
@@ -136,7 +136,7 @@ impl ScrapeLoop {
             debug!(url = %target.url, error = %e, "scrape broke a limit");
             scrape_error = Some(e);
         }
-        let write_error = match self.writer.write(batch.series).await {
+        let write_error = match self.writer.write_shared(&batch.series).await {
             Ok(_) => None,
             Err(e) => {
                 warn!(url = %target.url, error = %e, "cannot write scraped samples");

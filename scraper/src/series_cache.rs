@@ -5,12 +5,13 @@
 //! absent from a scrape are evicted after it; the whole cache is dropped when the
 //! target's rules change.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
+use telltale_storage_api::SeriesLabels;
 
-use crate::labels::LabelPairs;
+use crate::labels::{LabelPairs, to_storage_labels};
 use crate::limits::Limits;
 
 /// A series as the exposition wrote it: metric name and labels in exposition order.
@@ -20,11 +21,12 @@ struct Exposed {
     labels: Vec<(String, String)>,
 }
 
-/// A series' final label set, hashed once; the key of a scrape's series maps.
+/// A series' final label set, in the storage contract's canonical form and hashed once:
+/// the key of a scrape's series maps, and shared with every sample written for it
+/// ([`SharedSample`](telltale_storage_api::SharedSample)), down to storage's index.
 #[derive(Debug)]
 pub struct Series {
-    pub labels: LabelPairs,
-    hash: u64,
+    pub labels: Arc<SeriesLabels>,
     /// The label limit this label set breaks, if any.
     pub label_error: Option<String>,
 }
@@ -32,9 +34,8 @@ pub struct Series {
 impl Series {
     pub fn new(labels: LabelPairs, limits: &Limits) -> Self {
         Series {
-            hash: FxBuildHasher.hash_one(&labels),
             label_error: limits.check_labels(&labels).err(),
-            labels,
+            labels: Arc::new(SeriesLabels::new(to_storage_labels(&labels))),
         }
     }
 }
@@ -45,7 +46,7 @@ pub struct SeriesKey(pub Arc<Series>);
 
 impl Hash for SeriesKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.hash);
+        state.write_u64(self.0.labels.hash());
     }
 }
 
@@ -162,12 +163,7 @@ mod tests {
                     computed += 1;
                     kept(n, l)
                 });
-                assert!(
-                    out.unwrap()
-                        .0
-                        .labels
-                        .contains(&("__name__".into(), name.to_string()))
-                );
+                assert_eq!(out.unwrap().0.labels.get("__name__"), Some(*name));
             }
             cache.end();
         }

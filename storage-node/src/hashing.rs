@@ -1,6 +1,7 @@
 //! Hashing on the write path: [`IdMap`], a map keyed by series ids (or by label hashes,
 //! which are already uniformly distributed) with a multiply-shift hasher instead of
-//! SipHash, and [`label_hash`], the stable 64-bit hash of a canonical label set.
+//! SipHash, and [`label_hash`], the stable 64-bit hash of a canonical label set (the storage
+//! contract's, which writers share).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -34,34 +35,11 @@ impl Hasher for IdHasher {
 /// A `HashMap` keyed by a `u64` the engine controls.
 pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-/// The xxh3 hash of canonical `(name, value)` pairs (sorted by name, no empty values):
-/// equal label sets hash equally whether held as a `LabelSet` or as borrowed pairs.
-pub fn label_hash<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    for (n, v) in pairs {
-        h.update(n.as_bytes());
-        h.update(&[0xff]);
-        h.update(v.as_bytes());
-        h.update(&[0xfe]);
-    }
-    h.digest()
-}
+pub use telltale_storage_api::label_hash;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn label_hash_separates_names_from_values() {
-        assert_ne!(
-            label_hash([("ab", "c")].into_iter()),
-            label_hash([("a", "bc")].into_iter())
-        );
-        assert_eq!(
-            label_hash([("a", "b")].into_iter()),
-            label_hash([("a", "b")].into_iter())
-        );
-    }
 
     #[test]
     fn id_map_works_for_sequential_ids() {

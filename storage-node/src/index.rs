@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::hashing::{IdMap, label_hash};
 use crate::labels::LabelSet;
+use telltale_storage_api::SeriesLabels;
 
 /// Ids sharing one label hash (almost always one).
 #[derive(Debug)]
@@ -45,6 +46,13 @@ impl SeriesIndex {
     /// The id of the series whose labels are the canonical `pairs` with hash `hash`.
     pub fn find_pairs(&self, hash: u64, pairs: &[(&str, &str)]) -> Option<u64> {
         self.find(hash, |candidate| candidate.iter().eq(pairs.iter().copied()))
+    }
+
+    /// The id of the series with these shared labels (found by their precomputed hash).
+    pub fn find_shared(&self, series: &SeriesLabels) -> Option<u64> {
+        self.find(series.hash(), |candidate| {
+            candidate.iter().eq(series.pairs())
+        })
     }
 
     fn find(&self, hash: u64, same: impl Fn(&LabelSet) -> bool) -> Option<u64> {

@@ -534,3 +534,57 @@ fn late_writes_are_numbered_with_their_time_range() {
     let reopened = open(dir.path());
     assert_ne!(reopened.late_writes().epoch, late.epoch);
 }
+
+/// Shared label sets (a scrape's series cache) take the same write path: a stored
+/// series is named by id, the same record `prepare` makes from messages, and a new one is
+/// validated.
+#[test]
+fn shared_label_sets_write_as_messages_do() {
+    use std::sync::Arc;
+    use telltale_storage_api::{SeriesLabels, SharedSample};
+
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::new();
+    let engine = Engine::open(dir.path(), EngineOptions::default(), &registry).unwrap();
+    let labels = |pairs: &[(&str, &str)]| {
+        Arc::new(SeriesLabels::new(
+            pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+        ))
+    };
+    // Unsorted and with an empty label: the same series as the message below.
+    let up = labels(&[("job", "a"), ("__name__", "up"), ("zone", "")]);
+    let shared = |series: &Arc<SeriesLabels>, t: i64, v: f64| SharedSample {
+        series: series.clone(),
+        timestamp_ms: t,
+        value: v,
+    };
+    let seq = |e: &Engine| e.applied_seq() + 1;
+    let new = engine.prepare_shared(&[shared(&up, 10, 1.0)]).unwrap();
+    engine.apply(seq(&engine), None, &new.record, None).unwrap();
+    assert_eq!(metric(&registry, "telltale_storage_series"), 1.0);
+    let known = engine.prepare_shared(&[shared(&up, 20, 2.0)]).unwrap();
+    let as_message = engine
+        .prepare(&[series(&[("__name__", "up"), ("job", "a")], &[(20, 2.0)])])
+        .unwrap();
+    assert_eq!(
+        known, as_message,
+        "a stored series is named by id either way"
+    );
+    assert!(known.record.len() < new.record.len());
+    engine
+        .apply(seq(&engine), None, &known.record, None)
+        .unwrap();
+    let got = select(&engine, vec![eq("__name__", "up")], 0, 100);
+    assert_eq!(got.len(), 1);
+    assert_eq!(samples_of(&got[0]), vec![(10, 1.0), (20, 2.0)]);
+
+    let bad = labels(&[("__name__", "up"), ("0bad", "x")]);
+    let err = engine
+        .prepare_shared(&[shared(&up, 30, 3.0), shared(&bad, 30, 1.0)])
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidSeries { index: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(metric(&registry, "telltale_storage_series"), 1.0);
+}

@@ -8,12 +8,11 @@
 //! them) and remove the series from the tracker; the report series of a scrape (`up`,
 //! `scrape_*`) are never refused either, so a limited target still reports `up`.
 
-use std::cell::RefCell;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
-use telltale_storage_api::{Label, METRIC_NAME, TimeSeries};
-use xxhash_rust::xxh3::xxh3_64;
+use telltale_storage_api::shared::canonical_hash;
+use telltale_storage_api::{Label, METRIC_NAME, SharedSample, TimeSeries};
 
 use crate::scrape_batch::{REPORT_SERIES, is_stale_nan};
 
@@ -48,11 +47,58 @@ pub struct Tracked {
     pub last_seen_ms: i64,
 }
 
+/// A series of a batch as the tracker sees it: a message of the push path, or a sample
+/// of a scrape whose label set is shared (and hashed once).
+pub trait BatchSeries {
+    fn labels(&self) -> &[Label];
+    /// The tracker's key: the canonical label hash ([`canonical_hash`]).
+    fn key(&self) -> u64;
+    fn samples(&self) -> usize;
+    /// True when every sample is a staleness marker.
+    fn only_stale(&self) -> bool;
+}
+
+impl BatchSeries for TimeSeries {
+    fn labels(&self) -> &[Label] {
+        &self.labels
+    }
+
+    fn key(&self) -> u64 {
+        canonical_hash(&self.labels)
+    }
+
+    fn samples(&self) -> usize {
+        self.samples.len()
+    }
+
+    fn only_stale(&self) -> bool {
+        !self.samples.is_empty() && self.samples.iter().all(|s| is_stale_nan(s.value))
+    }
+}
+
+impl BatchSeries for SharedSample {
+    fn labels(&self) -> &[Label] {
+        self.series.labels()
+    }
+
+    fn key(&self) -> u64 {
+        self.series.hash()
+    }
+
+    fn samples(&self) -> usize {
+        1
+    }
+
+    fn only_stale(&self) -> bool {
+        is_stale_nan(self.value)
+    }
+}
+
 /// What [`SeriesTracker::admit`] decided for one batch.
-#[derive(Debug, Default, PartialEq)]
-pub struct Admission {
+#[derive(Debug, PartialEq)]
+pub struct Admission<T> {
     /// The series to write.
-    pub admitted: Vec<TimeSeries>,
+    pub admitted: Vec<T>,
     /// New series refused because of `per_target_new_series`.
     pub rejected_per_target: u64,
     /// New series refused because of `global_new_series`.
@@ -65,6 +111,20 @@ pub struct Admission {
     pub removed: u64,
     /// The first refused series and the limit it broke.
     pub first_rejection: Option<String>,
+}
+
+impl<T> Default for Admission<T> {
+    fn default() -> Self {
+        Admission {
+            admitted: Vec::new(),
+            rejected_per_target: 0,
+            rejected_global: 0,
+            rejected_samples: 0,
+            created: 0,
+            removed: 0,
+            first_rejection: None,
+        }
+    }
 }
 
 /// See the module documentation.
@@ -108,7 +168,12 @@ impl SeriesTracker {
     }
 
     /// Decides which series of `batch` are written at `now_ms` and records them.
-    pub fn admit(&mut self, batch: Vec<TimeSeries>, now_ms: i64) -> Admission {
+    pub fn admit<T: BatchSeries>(
+        &mut self,
+        batch: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
+        now_ms: i64,
+    ) -> Admission<T> {
+        let batch = batch.into_iter();
         self.roll_window(now_ms);
         let ttl = self.limits.series_ttl.as_millis() as i64;
         let mut out = Admission {
@@ -116,10 +181,8 @@ impl SeriesTracker {
             ..Admission::default()
         };
         for ts in batch {
-            let key = hash(&ts.labels);
-            let only_stale =
-                !ts.samples.is_empty() && ts.samples.iter().all(|s| is_stale_nan(s.value));
-            if only_stale {
+            let key = ts.key();
+            if ts.only_stale() {
                 if self.series.remove(&key).is_some() {
                     out.removed += 1;
                 }
@@ -133,12 +196,16 @@ impl SeriesTracker {
                 out.admitted.push(ts);
                 continue;
             }
-            let exempt = ts
-                .label(METRIC_NAME)
-                .is_some_and(|n| REPORT_SERIES.contains(&n));
+            let label = |name: &str| {
+                ts.labels()
+                    .iter()
+                    .find(|l| l.name == name)
+                    .map(|l| l.value.as_str())
+            };
+            let exempt = label(METRIC_NAME).is_some_and(|n| REPORT_SERIES.contains(&n));
             let target = (
-                ts.label("job").unwrap_or("").to_string(),
-                ts.label("instance").unwrap_or("").to_string(),
+                label("job").unwrap_or("").to_string(),
+                label("instance").unwrap_or("").to_string(),
             );
             if !exempt {
                 let per_target = self.new_per_target.get(&target).copied().unwrap_or(0);
@@ -156,14 +223,14 @@ impl SeriesTracker {
                     None
                 };
                 if let Some((which, n)) = limit {
-                    out.rejected_samples += ts.samples.len() as u64;
+                    out.rejected_samples += ts.samples() as u64;
                     out.first_rejection.get_or_insert_with(|| {
                         format!(
                             "{which} limit of {n} new series per {}s reached (job {:?}, instance {:?}), first refused series {}",
                             self.limits.interval.as_secs(),
                             target.0,
                             target.1,
-                            render(&ts.labels)
+                            crate::labels::format_storage_labels(ts.labels())
                         )
                     });
                     continue;
@@ -175,7 +242,7 @@ impl SeriesTracker {
             self.series.insert(
                 key,
                 Tracked {
-                    labels: ts.labels.clone(),
+                    labels: ts.labels().to_vec(),
                     last_seen_ms: now_ms,
                 },
             );
@@ -202,33 +269,6 @@ impl SeriesTracker {
             self.new_per_target.clear();
         }
     }
-}
-
-thread_local! {
-    /// The bytes hashed for a label set, reused: one-shot xxh3 over a buffer is several
-    /// times faster than feeding the streaming hasher four short slices per label.
-    static HASH_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-fn hash(labels: &[Label]) -> u64 {
-    HASH_BUFFER.with_borrow_mut(|buf| {
-        buf.clear();
-        for l in labels {
-            buf.extend_from_slice(l.name.as_bytes());
-            buf.push(0xff);
-            buf.extend_from_slice(l.value.as_bytes());
-            buf.push(0xfe);
-        }
-        xxh3_64(buf)
-    })
-}
-
-fn render(labels: &[Label]) -> String {
-    let pairs: Vec<(String, String)> = labels
-        .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
-        .collect();
-    crate::labels::format_labels(&pairs)
 }
 
 #[cfg(test)]

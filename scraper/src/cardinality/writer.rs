@@ -10,11 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::routing::get;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
-use telltale_storage_api::{SampleWriter, TimeSeries};
+use telltale_storage_api::{SampleWriter, SharedSample, TimeSeries};
 use tracing::{debug, warn};
 
 use super::status::{TsdbStatus, tsdb, tsdb_status};
-use super::tracker::{CardinalityLimits, SeriesTracker};
+use super::tracker::{BatchSeries, CardinalityLimits, SeriesTracker};
 
 /// See the module documentation.
 pub struct CardinalityWriter {
@@ -112,9 +112,14 @@ impl CardinalityWriter {
     }
 }
 
-#[async_trait::async_trait]
-impl SampleWriter for CardinalityWriter {
-    async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
+impl CardinalityWriter {
+    /// Admits `batch` ([`SeriesTracker::admit`]), writes what was admitted with `write`,
+    /// and fails with the refusals if there were any.
+    async fn admit_and_write<T: BatchSeries>(
+        &self,
+        batch: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
+        write: impl AsyncFnOnce(Vec<T>) -> telltale_storage_api::Result<u64>,
+    ) -> telltale_storage_api::Result<u64> {
         let now = now_ms();
         let admission = {
             let mut state = self.lock();
@@ -124,7 +129,7 @@ impl SampleWriter for CardinalityWriter {
                 let expired = state.tracker.expire(now);
                 self.metrics.removed.inc_by(expired);
             }
-            let a = state.tracker.admit(series, now);
+            let a = state.tracker.admit(batch, now);
             self.metrics.active.set(state.tracker.len() as i64);
             a
         };
@@ -144,7 +149,7 @@ impl SampleWriter for CardinalityWriter {
         let written = if admission.admitted.is_empty() {
             0
         } else {
-            self.downstream.write(admission.admitted).await?
+            write(admission.admitted).await?
         };
         if refused > 0 {
             let reason = admission.first_rejection.unwrap_or_default();
@@ -155,6 +160,23 @@ impl SampleWriter for CardinalityWriter {
             )));
         }
         Ok(written)
+    }
+}
+
+#[async_trait::async_trait]
+impl SampleWriter for CardinalityWriter {
+    async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
+        self.admit_and_write(series, async |admitted| {
+            self.downstream.write(admitted).await
+        })
+        .await
+    }
+
+    async fn write_shared(&self, samples: &[SharedSample]) -> telltale_storage_api::Result<u64> {
+        self.admit_and_write(samples.iter().cloned(), async |admitted| {
+            self.downstream.write_shared(&admitted).await
+        })
+        .await
     }
 }
 

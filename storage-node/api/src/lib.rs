@@ -24,6 +24,7 @@ pub mod error;
 pub mod headers;
 pub mod rollup;
 pub mod select;
+pub mod shared;
 pub mod traits;
 
 /// Types and service stubs generated from `storage.proto`.
@@ -46,6 +47,7 @@ pub use pb::{
     LateWrite, LateWrites, Matcher, MatcherSet, Resolution, Sample, SelectRequest, Selection,
     SeriesChunks, SeriesRequest, TierInfo, TimeSeries,
 };
+pub use shared::{SeriesLabels, SharedSample, label_hash};
 pub use traits::{BatchId, SampleReader, SampleWriter};
 
 /// The name of the label that holds a series' metric name.

@@ -5,6 +5,7 @@ use crate::pb::{
     InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesChunks,
     SeriesRequest, TimeSeries,
 };
+use crate::shared::SharedSample;
 
 /// Where collected samples go. Returns once the samples are durable (acknowledged).
 #[async_trait::async_trait]
@@ -27,6 +28,13 @@ pub trait SampleWriter: Send + Sync {
     async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
         let _ = id;
         self.write(series).await
+    }
+
+    /// Appends one sample per entry of `samples`, whose label sets are shared with the
+    /// writer ([`crate::shared`]). A storage in the same process finds each series by its
+    /// precomputed hash; the default converts to messages and calls [`Self::write`].
+    async fn write_shared(&self, samples: &[SharedSample]) -> Result<u64> {
+        self.write(crate::shared::to_time_series(samples)).await
     }
 }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use telltale_storage::Engine;
 use telltale_storage_api::{
     BatchId, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result, SampleReader,
-    SampleWriter, SelectRequest, SeriesChunks, SeriesRequest, TimeSeries,
+    SampleWriter, SelectRequest, SeriesChunks, SeriesRequest, SharedSample, TimeSeries,
 };
 
 use crate::convert;
@@ -47,6 +47,10 @@ impl SampleWriter for LocalStorage {
 
     async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
         Ok(self.storage.propose(&series, Some(id)).await?.samples)
+    }
+
+    async fn write_shared(&self, samples: &[SharedSample]) -> Result<u64> {
+        Ok(self.storage.propose_shared(samples).await?.samples)
     }
 }
 

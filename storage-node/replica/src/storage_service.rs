@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use openraft::Raft;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
-use telltale_storage::Engine;
-use telltale_storage_api::BatchId;
+use telltale_storage::{Engine, PreparedWrite};
 use telltale_storage_api::pb::storage_server::Storage;
 use telltale_storage_api::pb::{
     InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
     SelectResponse, SeriesChunks, SeriesRequest, SeriesResponse, StringsResponse, TimeSeries,
     WriteRequest, WriteResponse,
 };
+use telltale_storage_api::{BatchId, SharedSample};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
@@ -128,12 +128,30 @@ impl ReplicaStorage {
         series: &[TimeSeries],
         batch: Option<BatchId>,
     ) -> Result<Committed, Status> {
-        let prepared = self
-            .shared
+        let prepared = self.engine()?.prepare(series).map_err(status)?;
+        self.propose_prepared(prepared, batch).await
+    }
+
+    /// [`Self::propose`] for samples whose label sets the writer shares (in process).
+    pub(crate) async fn propose_shared(
+        &self,
+        samples: &[SharedSample],
+    ) -> Result<Committed, Status> {
+        let prepared = self.engine()?.prepare_shared(samples).map_err(status)?;
+        self.propose_prepared(prepared, None).await
+    }
+
+    fn engine(&self) -> Result<Arc<Engine>, Status> {
+        self.shared
             .engine()
-            .map_err(|e| Status::unavailable(e.to_string()))?
-            .prepare(series)
-            .map_err(status)?;
+            .map_err(|e| Status::unavailable(e.to_string()))
+    }
+
+    async fn propose_prepared(
+        &self,
+        prepared: PreparedWrite,
+        batch: Option<BatchId>,
+    ) -> Result<Committed, Status> {
         if prepared.samples == 0 {
             return Ok(Committed::default());
         }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use telltale_storage_api::rollup::bucket_start;
-use telltale_storage_api::{BatchId, TimeSeries};
+use telltale_storage_api::{BatchId, SharedSample, TimeSeries};
 use tracing::debug;
 
 use super::{Engine, WriterState};
@@ -81,7 +81,18 @@ impl Engine {
     /// Ids stay valid for any later apply: series are never deleted and ids never reused,
     /// and a record is applied after every write that stored the series it names.
     pub fn prepare(&self, series: &[TimeSeries]) -> Result<PreparedWrite> {
-        let prepared = self.prepare_record(series);
+        self.counted(self.prepare_record(series))
+    }
+
+    /// [`Engine::prepare`] for samples whose label sets the writer shares
+    /// ([`telltale_storage_api::shared`]): each series is found by its precomputed hash
+    /// and its labels compared in place, so a write of series the engine holds copies no
+    /// label. One sample per entry; new series are validated as in `prepare`.
+    pub fn prepare_shared(&self, samples: &[SharedSample]) -> Result<PreparedWrite> {
+        self.counted(self.prepare_shared_record(samples))
+    }
+
+    fn counted(&self, prepared: Result<PreparedWrite>) -> Result<PreparedWrite> {
         if let Err(e) = &prepared {
             // A rejected request never reaches `apply`: counted here.
             self.metrics
@@ -127,6 +138,31 @@ impl Engine {
         Ok(PreparedWrite {
             record: record.finish(),
             samples: total,
+        })
+    }
+
+    fn prepare_shared_record(&self, samples: &[SharedSample]) -> Result<PreparedWrite> {
+        let mut record = RecordWriter::new(samples.len());
+        let index = self.index();
+        for (i, s) in samples.iter().enumerate() {
+            let sample = [(s.timestamp_ms, s.value)];
+            match index.find_shared(&s.series) {
+                Some(id) => record.known(id, &sample),
+                None => {
+                    let labels = LabelSet::from_labels(s.series.labels()).map_err(|reason| {
+                        Error::InvalidSeries {
+                            index: i,
+                            labels: render_labels(s.series.labels()),
+                            reason,
+                        }
+                    })?;
+                    record.series(labels.iter(), &sample);
+                }
+            }
+        }
+        Ok(PreparedWrite {
+            record: record.finish(),
+            samples: samples.len() as u64,
         })
     }
 

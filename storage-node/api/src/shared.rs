@@ -1,0 +1,176 @@
+//! Series written again and again by the same writer — a scrape target's series — carry
+//! their label set once: [`SeriesLabels`] holds it in canonical form with its hash, built
+//! when the writer first sees the series, and every [`SharedSample`] of it points there.
+//! A storage in the same process finds the series by the hash and compares the labels
+//! in place ([`crate::SampleWriter::write_shared`]): no label is copied, re-sorted or
+//! re-hashed between a parsed scrape and the head. Writers over the network convert to
+//! [`TimeSeries`] ([`to_time_series`]).
+
+use std::sync::Arc;
+
+use crate::{Label, Sample, TimeSeries};
+
+/// The stable 64-bit hash of canonical `(name, value)` pairs (sorted by name, no empty
+/// values): the hash storage indexes series by, and the one writers key their own maps
+/// with, so equal label sets hash equally wherever they are held.
+pub fn label_hash<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    for (n, v) in pairs {
+        h.update(n.as_bytes());
+        h.update(&[0xff]);
+        h.update(v.as_bytes());
+        h.update(&[0xfe]);
+    }
+    h.digest()
+}
+
+/// True when `labels` are canonical: sorted by name (duplicates are left for storage to
+/// reject) and without empty values.
+pub fn is_canonical(labels: &[Label]) -> bool {
+    labels.is_sorted_by(|a, b| a.name <= b.name) && labels.iter().all(|l| !l.value.is_empty())
+}
+
+/// [`label_hash`] of raw labels, as storage would index them (an empty value is the same
+/// as no label). Canonical labels (the common case) are hashed in place.
+pub fn canonical_hash(labels: &[Label]) -> u64 {
+    if is_canonical(labels) {
+        return label_hash(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+    }
+    let mut pairs: Vec<(&str, &str)> = labels
+        .iter()
+        .filter(|l| !l.value.is_empty())
+        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    label_hash(pairs.into_iter())
+}
+
+/// A series' labels in canonical form with their [`label_hash`]. Not validated: storage
+/// validates the labels of a series it does not hold yet, as for any write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesLabels {
+    labels: Box<[Label]>,
+    hash: u64,
+}
+
+impl SeriesLabels {
+    /// Canonicalises `labels` (empty values dropped, sorted by name, stable) and hashes
+    /// them once.
+    pub fn new(mut labels: Vec<Label>) -> Self {
+        if !is_canonical(&labels) {
+            labels.retain(|l| !l.value.is_empty());
+            labels.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        let hash = label_hash(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        SeriesLabels {
+            labels: labels.into_boxed_slice(),
+            hash,
+        }
+    }
+
+    pub fn labels(&self) -> &[Label] {
+        &self.labels
+    }
+
+    /// The labels as `(name, value)` pairs, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+    }
+
+    /// The value of label `name`, if the series has it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| l.value.as_str())
+    }
+
+    /// [`label_hash`] of the labels.
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// One sample of a series whose labels are shared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedSample {
+    pub series: Arc<SeriesLabels>,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// The samples as messages, one series per sample (for writers that send them).
+pub fn to_time_series(samples: &[SharedSample]) -> Vec<TimeSeries> {
+    samples
+        .iter()
+        .map(|s| TimeSeries {
+            labels: s.series.labels().to_vec(),
+            samples: vec![Sample {
+                timestamp_ms: s.timestamp_ms,
+                value: s.value,
+            }],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn canonical_form_drops_empty_values_and_sorts() {
+        let s = SeriesLabels::new(vec![
+            Label::new("job", "a"),
+            Label::new("zone", ""),
+            Label::new("__name__", "up"),
+        ]);
+        let names: Vec<&str> = s.pairs().map(|p| p.0).collect();
+        assert_eq!(names, ["__name__", "job"]);
+        assert_eq!(s.get("job"), Some("a"));
+        assert_eq!(s.get("zone"), None);
+        assert_eq!(
+            s.hash(),
+            label_hash([("__name__", "up"), ("job", "a")].into_iter())
+        );
+    }
+
+    #[test]
+    fn the_hash_separates_names_from_values() {
+        assert_ne!(
+            label_hash([("ab", "c")].into_iter()),
+            label_hash([("a", "bc")].into_iter())
+        );
+    }
+
+    proptest! {
+        /// Any order and any empty labels hash as the canonical set does.
+        #[test]
+        fn hash_is_that_of_the_canonical_set(
+            pairs in proptest::collection::btree_map("[a-z_]{1,6}", "[a-z]{0,3}", 0..8),
+            seed in any::<u64>(),
+        ) {
+            let mut labels: Vec<Label> =
+                pairs.iter().map(|(n, v)| Label::new(n.clone(), v.clone())).collect();
+            let canonical: Vec<(&str, &str)> = pairs
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let expected = label_hash(canonical.iter().copied());
+            // A seeded rotation and reversal: not sorted any more.
+            if !labels.is_empty() {
+                let k = (seed as usize) % labels.len();
+                labels.rotate_left(k);
+                if seed % 2 == 1 {
+                    labels.reverse();
+                }
+            }
+            prop_assert_eq!(canonical_hash(&labels), expected);
+            prop_assert_eq!(SeriesLabels::new(labels).hash(), expected);
+        }
+    }
+}
