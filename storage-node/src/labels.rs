@@ -8,8 +8,17 @@ use telltale_storage_api::{Label, METRIC_NAME};
 ///
 /// Ordered the way Prometheus orders label sets (pairwise by name, then value; a
 /// prefix sorts first), which is the order series are returned in.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LabelSet(Vec<(String, String)>);
+///
+/// Packed: every name and value in one string, and where each ends. The index holds one
+/// per series, so two allocations instead of two per label keep it small, and comparing
+/// two sets reads contiguous memory.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct LabelSet {
+    /// Name, value, name, value, ... concatenated.
+    data: Box<str>,
+    /// The end of each name and value in `data`.
+    ends: Box<[u32]>,
+}
 
 impl LabelSet {
     /// Validates and canonicalises labels received in a write.
@@ -21,7 +30,7 @@ impl LabelSet {
         if labels.is_empty() {
             return Err("a series needs at least one label".into());
         }
-        let mut pairs: Vec<(String, String)> = Vec::with_capacity(labels.len());
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(labels.len());
         for Label { name, value } in labels {
             if !is_valid_label_name(name) {
                 return Err(format!(
@@ -31,21 +40,22 @@ impl LabelSet {
             if value.contains('\0') {
                 return Err(format!("value of label {name:?} contains a NUL character"));
             }
-            pairs.push((name.clone(), value.clone()));
+            pairs.push((name, value));
         }
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
         if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(format!("duplicate label name {:?}", w[0].0));
         }
         pairs.retain(|(_, v)| !v.is_empty());
-        match pairs.iter().find(|(n, _)| n == METRIC_NAME) {
+        match pairs.iter().find(|(n, _)| *n == METRIC_NAME) {
             None => Err(format!(
                 "missing (or empty) metric name label {METRIC_NAME:?}"
             )),
             Some((_, v)) if !is_valid_metric_name(v) => Err(format!(
                 "metric name {v:?} is not valid (want [a-zA-Z_:][a-zA-Z0-9_:]*)"
             )),
-            Some(_) => Ok(LabelSet(pairs)),
+            Some(_) => Self::pack(pairs.iter().copied())
+                .ok_or_else(|| "labels longer than 4 GiB in total".to_string()),
         }
     }
 
@@ -54,7 +64,27 @@ impl LabelSet {
     pub(crate) fn from_canonical(pairs: Vec<(String, String)>) -> Option<Self> {
         let sorted = pairs.windows(2).all(|w| w[0].0 < w[1].0);
         let non_empty = pairs.iter().all(|(_, v)| !v.is_empty());
-        (sorted && non_empty && !pairs.is_empty()).then_some(LabelSet(pairs))
+        if !(sorted && non_empty && !pairs.is_empty()) {
+            return None;
+        }
+        Self::pack(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    }
+
+    fn pack<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Option<Self> {
+        let len: usize = pairs.clone().map(|(n, v)| n.len() + v.len()).sum();
+        u32::try_from(len).ok()?;
+        let mut data = String::with_capacity(len);
+        let mut ends = Vec::new();
+        for (n, v) in pairs {
+            data.push_str(n);
+            ends.push(data.len() as u32);
+            data.push_str(v);
+            ends.push(data.len() as u32);
+        }
+        Some(LabelSet {
+            data: data.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        })
     }
 
     /// The hash the index finds this set by ([`crate::hashing::label_hash`]).
@@ -64,20 +94,43 @@ impl LabelSet {
 
     /// The value of label `name`, if the series has it.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// `(name, value)` pairs in name order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone {
+        self.ends.chunks_exact(2).enumerate().map(|(i, end)| {
+            let start = if i == 0 {
+                0
+            } else {
+                self.ends[2 * i - 1] as usize
+            };
+            let (name_end, value_end) = (end[0] as usize, end[1] as usize);
+            (&self.data[start..name_end], &self.data[name_end..value_end])
+        })
     }
 
     /// The labels as protobuf messages, in name order.
     pub fn to_labels(&self) -> Vec<Label> {
         self.iter().map(|(n, v)| Label::new(n, v)).collect()
+    }
+}
+
+impl Ord for LabelSet {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl PartialOrd for LabelSet {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for LabelSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -206,5 +259,34 @@ mod tests {
         ];
         assert!(LabelSet::from_canonical(unsorted).is_none());
         assert!(LabelSet::from_canonical(vec![]).is_none());
+    }
+
+    proptest::proptest! {
+        /// Packing keeps the pairs, and sets order as their pairs do (Prometheus's order).
+        #[test]
+        fn packed_sets_keep_pairs_and_order(
+            a in proptest::collection::btree_map("[a-z_]{1,5}", "[a-zé]{1,4}", 0..6),
+            b in proptest::collection::btree_map("[a-z_]{1,5}", "[a-zé]{1,4}", 0..6),
+        ) {
+            let with_name = |m: &std::collections::BTreeMap<String, String>| {
+                let mut pairs: Vec<(String, String)> = m.clone().into_iter().collect();
+                pairs.push(("__name__".into(), "m".into()));
+                pairs.sort();
+                pairs
+            };
+            let (pa, pb) = (with_name(&a), with_name(&b));
+            let (sa, sb) = (
+                LabelSet::from_canonical(pa.clone()).unwrap(),
+                LabelSet::from_canonical(pb.clone()).unwrap(),
+            );
+            let back: Vec<(String, String)> =
+                sa.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+            proptest::prop_assert_eq!(&back, &pa);
+            proptest::prop_assert_eq!(sa.cmp(&sb), pa.cmp(&pb));
+            proptest::prop_assert_eq!(sa == sb, pa == pb);
+            for (n, v) in &pa {
+                proptest::prop_assert_eq!(sa.get(n), Some(v.as_str()));
+            }
+        }
     }
 }

@@ -588,3 +588,50 @@ fn shared_label_sets_write_as_messages_do() {
     );
     assert_eq!(metric(&registry, "telltale_storage_series"), 1.0);
 }
+
+/// A label set remembers where an engine filed it, per engine: two engines that gave the
+/// same series different ids each get their own id back.
+#[test]
+fn a_shared_label_set_remembers_its_id_per_engine() {
+    use std::sync::Arc;
+    use telltale_storage_api::{SeriesLabels, SharedSample};
+
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (open(da.path()), open(db.path()));
+    let labels = |name: &str| {
+        Arc::new(SeriesLabels::new(vec![
+            Label::new("__name__", name),
+            Label::new("job", "j"),
+        ]))
+    };
+    let (x, y) = (labels("x"), labels("y"));
+    let write = |e: &Engine, s: &Arc<SeriesLabels>, t: i64| {
+        let p = e
+            .prepare_shared(&[SharedSample {
+                series: s.clone(),
+                timestamp_ms: t,
+                value: t as f64,
+            }])
+            .unwrap();
+        e.apply(e.applied_seq() + 1, None, &p.record, None).unwrap();
+    };
+    // x is series 0 in a and series 1 in b.
+    write(&a, &x, 1);
+    write(&b, &y, 1);
+    write(&b, &x, 1);
+    write(&a, &y, 1);
+    for t in 2..5 {
+        for e in [&a, &b] {
+            write(e, &x, t);
+            write(e, &y, t);
+        }
+    }
+    for e in [&a, &b] {
+        for name in ["x", "y"] {
+            let got = select(e, vec![eq("__name__", name)], 0, 10);
+            assert_eq!(got.len(), 1, "{name}");
+            let want: Vec<(i64, f64)> = (1..5).map(|t| (t, t as f64)).collect();
+            assert_eq!(samples_of(&got[0]), want, "{name}");
+        }
+    }
+}

@@ -52,7 +52,7 @@ pub fn tsdb_status<'a>(series: impl Iterator<Item = &'a Tracked>, limit: usize) 
         n += 1;
         min_time = min_time.min(s.last_seen_ms);
         max_time = max_time.max(s.last_seen_ms);
-        for l in &s.labels {
+        for l in s.labels.labels() {
             if l.name == METRIC_NAME {
                 *by_metric.entry(&l.value).or_default() += 1;
             }
@@ -125,13 +125,17 @@ pub async fn tsdb(
 
 #[cfg(test)]
 mod tests {
-    use telltale_storage_api::Label;
+    use std::sync::Arc;
+
+    use telltale_storage_api::{Label, SeriesLabels};
 
     use super::*;
 
     fn tracked(pairs: &[(&str, &str)], t: i64) -> Tracked {
         Tracked {
-            labels: pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+            labels: Arc::new(SeriesLabels::new(
+                pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+            )),
             last_seen_ms: t,
         }
     }

@@ -8,11 +8,12 @@
 //! them) and remove the series from the tracker; the report series of a scrape (`up`,
 //! `scrape_*`) are never refused either, so a limited target still reports `up`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use telltale_storage_api::shared::canonical_hash;
-use telltale_storage_api::{Label, METRIC_NAME, SharedSample, TimeSeries};
+use telltale_storage_api::{Label, METRIC_NAME, SeriesLabels, SharedSample, TimeSeries};
 
 use crate::scrape_batch::{REPORT_SERIES, is_stale_nan};
 
@@ -43,7 +44,8 @@ impl Default for CardinalityLimits {
 /// A series the tracker knows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tracked {
-    pub labels: Vec<Label>,
+    /// Shared with the scrape's series cache for scraped series.
+    pub labels: Arc<SeriesLabels>,
     pub last_seen_ms: i64,
 }
 
@@ -51,6 +53,8 @@ pub struct Tracked {
 /// of a scrape whose label set is shared (and hashed once).
 pub trait BatchSeries {
     fn labels(&self) -> &[Label];
+    /// The label set to keep for a new series (shared where the writer shares it).
+    fn to_shared(&self) -> Arc<SeriesLabels>;
     /// The tracker's key: the canonical label hash ([`canonical_hash`]).
     fn key(&self) -> u64;
     fn samples(&self) -> usize;
@@ -61,6 +65,10 @@ pub trait BatchSeries {
 impl BatchSeries for TimeSeries {
     fn labels(&self) -> &[Label] {
         &self.labels
+    }
+
+    fn to_shared(&self) -> Arc<SeriesLabels> {
+        Arc::new(SeriesLabels::new(self.labels.clone()))
     }
 
     fn key(&self) -> u64 {
@@ -79,6 +87,10 @@ impl BatchSeries for TimeSeries {
 impl BatchSeries for SharedSample {
     fn labels(&self) -> &[Label] {
         self.series.labels()
+    }
+
+    fn to_shared(&self) -> Arc<SeriesLabels> {
+        self.series.clone()
     }
 
     fn key(&self) -> u64 {
@@ -242,7 +254,7 @@ impl SeriesTracker {
             self.series.insert(
                 key,
                 Tracked {
-                    labels: ts.labels().to_vec(),
+                    labels: ts.to_shared(),
                     last_seen_ms: now_ms,
                 },
             );

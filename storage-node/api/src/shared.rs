@@ -6,7 +6,7 @@
 //! re-hashed between a parsed scrape and the head. Writers over the network convert to
 //! [`TimeSeries`] ([`to_time_series`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::{Label, Sample, TimeSeries};
 
@@ -47,11 +47,36 @@ pub fn canonical_hash(labels: &[Label]) -> u64 {
 
 /// A series' labels in canonical form with their [`label_hash`]. Not validated: storage
 /// validates the labels of a series it does not hold yet, as for any write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It also remembers where a storage in the same process filed the series
+/// ([`Self::storage_ref`]), as Prometheus's scrape cache keeps the head's series
+/// reference: the next write of the series skips the index lookup.
+#[derive(Debug)]
 pub struct SeriesLabels {
     labels: Box<[Label]>,
     hash: u64,
+    /// The identity of the storage that last filed the series, and its id there.
+    filed: Mutex<Option<(u64, u64)>>,
 }
+
+impl Clone for SeriesLabels {
+    /// A copy of the labels; where storage filed them is not copied.
+    fn clone(&self) -> Self {
+        SeriesLabels {
+            labels: self.labels.clone(),
+            hash: self.hash,
+            filed: Mutex::new(None),
+        }
+    }
+}
+
+impl PartialEq for SeriesLabels {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.labels == other.labels
+    }
+}
+
+impl Eq for SeriesLabels {}
 
 impl SeriesLabels {
     /// Canonicalises `labels` (empty values dropped, sorted by name, stable) and hashes
@@ -65,7 +90,23 @@ impl SeriesLabels {
         SeriesLabels {
             labels: labels.into_boxed_slice(),
             hash,
+            filed: Mutex::new(None),
         }
+    }
+
+    /// The id storage `storage` (an identity unique in the process) gave this series
+    /// when it last took it, if that storage was the last to take it.
+    pub fn storage_ref(&self, storage: u64) -> Option<u64> {
+        match *self.filed.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some((by, id)) if by == storage => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Records that storage `storage` holds this series as `id`: for storage, which must
+    /// keep `id` valid for these labels as long as it keeps its identity.
+    pub fn set_storage_ref(&self, storage: u64, id: u64) {
+        *self.filed.lock().unwrap_or_else(PoisonError::into_inner) = Some((storage, id));
     }
 
     pub fn labels(&self) -> &[Label] {
@@ -136,6 +177,20 @@ mod tests {
             s.hash(),
             label_hash([("__name__", "up"), ("job", "a")].into_iter())
         );
+    }
+
+    #[test]
+    fn a_storage_ref_belongs_to_one_storage_and_is_not_cloned() {
+        let s = SeriesLabels::new(vec![Label::new("__name__", "up")]);
+        assert_eq!(s.storage_ref(1), None);
+        s.set_storage_ref(1, 42);
+        assert_eq!(s.storage_ref(1), Some(42));
+        assert_eq!(s.storage_ref(2), None);
+        let copy = s.clone();
+        assert_eq!(copy, s);
+        assert_eq!(copy.storage_ref(1), None);
+        s.set_storage_ref(2, 7);
+        assert_eq!((s.storage_ref(1), s.storage_ref(2)), (None, Some(7)));
     }
 
     #[test]

@@ -85,9 +85,14 @@ impl Engine {
     }
 
     /// [`Engine::prepare`] for samples whose label sets the writer shares
-    /// ([`telltale_storage_api::shared`]): each series is found by its precomputed hash
-    /// and its labels compared in place, so a write of series the engine holds copies no
-    /// label. One sample per entry; new series are validated as in `prepare`.
+    /// ([`telltale_storage_api::shared`]): a series this engine filed before is named by
+    /// the id it left in the label set ([`SeriesLabels::storage_ref`], valid for as long
+    /// as this engine is open: ids are never reused); another is found by its
+    /// precomputed hash and its labels compared in place. A write of series the engine
+    /// holds copies no label. One sample per entry; new series are validated as in
+    /// `prepare`.
+    ///
+    /// [`SeriesLabels::storage_ref`]: telltale_storage_api::SeriesLabels::storage_ref
     pub fn prepare_shared(&self, samples: &[SharedSample]) -> Result<PreparedWrite> {
         self.counted(self.prepare_shared_record(samples))
     }
@@ -146,7 +151,13 @@ impl Engine {
         let index = self.index();
         for (i, s) in samples.iter().enumerate() {
             let sample = [(s.timestamp_ms, s.value)];
-            match index.find_shared(&s.series) {
+            // Where this engine filed the series last time, else a lookup by hash.
+            let known = s.series.storage_ref(self.identity).or_else(|| {
+                let id = index.find_shared(&s.series)?;
+                s.series.set_storage_ref(self.identity, id);
+                Some(id)
+            });
+            match known {
                 Some(id) => record.known(id, &sample),
                 None => {
                     let labels = LabelSet::from_labels(s.series.labels()).map_err(|reason| {

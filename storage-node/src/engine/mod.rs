@@ -27,7 +27,7 @@ pub mod sessions;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -120,7 +120,13 @@ pub struct Engine {
     metrics: EngineMetrics,
     /// Changes to settled data, for readers' result caches.
     late: late::LateWriteLog,
+    /// This open engine's identity in the process, for writers' series references
+    /// ([`telltale_storage_api::SeriesLabels::storage_ref`]).
+    identity: u64,
 }
+
+/// The next engine identity: unique per `Engine::open` in the process.
+static NEXT_IDENTITY: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Debug, Default)]
 struct MaintenanceState {
@@ -180,6 +186,7 @@ impl Engine {
             store,
             metrics,
             late: late::LateWriteLog::new(),
+            identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
         };
         engine.metrics.flushed_seq.set(loaded.flushed_seq as i64);
         info!(
