@@ -303,3 +303,18 @@ impl RaftService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::committed;
+
+    #[test]
+    fn the_commit_index_is_what_a_majority_stored() {
+        assert_eq!(committed(vec![]), 0);
+        assert_eq!(committed(vec![7]), 7);
+        assert_eq!(committed(vec![10, 4]), 4);
+        assert_eq!(committed(vec![10, 4, 8]), 8);
+        assert_eq!(committed(vec![10, 4, 8, 9]), 8);
+        assert_eq!(committed(vec![1, 10, 4, 8, 9]), 8);
+    }
+}
