@@ -11,7 +11,8 @@
 //! `POST /dev-cluster/shards/{shard}/replicas?count=N` changes a shard's group live
 //! ([`replicas`]): new replica processes are started and added one at a time as learners,
 //! caught up and promoted; surplus ones are removed one at a time (the leader last) and
-//! then stopped — through `telltale_replica::reconcile`, the operator's implementation.
+//! then stopped — through `telltale_storage_api::cluster::reconcile`, the implementation the
+//! operator's rollout is to share.
 
 /// `POST /dev-cluster/shards/{shard}/replicas`.
 mod replicas;

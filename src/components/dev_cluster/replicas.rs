@@ -19,8 +19,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use telltale_replica::membership::PlanError;
-use telltale_replica::reconcile::{self, ChangeError, ChangeOptions, change_voters};
+use telltale_storage_api::cluster::membership::PlanError;
+use telltale_storage_api::cluster::reconcile::{self, ChangeError, ChangeOptions, change_voters};
 
 use super::{Cluster, Member};
 

@@ -15,9 +15,9 @@
 //!   listener, and the bootstrap of a new group by the lowest replica id.
 //! - [`LocalStorage`] is the storage traits over a replica in the same process
 //!   (standalone): the same calls as over gRPC, without encoding or sockets.
-//! - [`membership`] plans a change of a group's voters (learner, catch-up, promotion;
-//!   removal one at a time, never below quorum, the leader last) and [`reconcile`] carries
-//!   it out over gRPC — dev-cluster's and the operator's one implementation.
+//! - Changing a running group's voters is planned and carried out by the clients
+//!   (`telltale_storage_api::cluster::{membership, reconcile}`) over this replica's
+//!   `ChangeMembership` and `Status` calls.
 //! - [`Peers`] parses `--peers`. The clients (`ShardMap`, `ShardedStorage`) live with the
 //!   storage contract in `telltale-storage-api`.
 
@@ -33,8 +33,6 @@ pub mod local;
 pub mod log_store;
 /// Loopback ports for local replicas whose address outlives their process.
 pub mod loopback;
-/// Planning a change of a group's voters, one member at a time.
-pub mod membership;
 /// Self-metrics of a replica.
 pub mod metrics;
 /// openraft's transport over gRPC.
@@ -43,8 +41,6 @@ pub mod network;
 pub mod peers;
 /// The Raft and admin gRPC service.
 pub mod raft_service;
-/// Changing a running group's voters over gRPC, step by step.
-pub mod reconcile;
 /// One replica: engine, log, Raft, services, bootstrap, the log's size bound.
 pub mod replica;
 /// Snapshots: the engine flushed, checkpoints made only to send.

@@ -17,7 +17,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::types::NodeId;
+/// A replica's id inside its shard's group.
+pub type NodeId = u64;
 
 /// A shard's Raft group as its leader reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

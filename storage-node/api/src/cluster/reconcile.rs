@@ -1,9 +1,9 @@
-//! Changing a running shard's voters over gRPC, one member at a time: the one
-//! implementation behind `telltale dev-cluster`'s `POST /dev-cluster/shards/{shard}/replicas`
-//! and the operator's storage rollout.
+//! Changing a running shard's voters over gRPC, one member at a time: the implementation
+//! behind `telltale dev-cluster`'s `POST /dev-cluster/shards/{shard}/replicas`, kept in the
+//! client crate (no engine, no RocksDB) for the operator's storage rollout to share.
 //!
 //! Each round asks every replica for its Raft status, takes the group as the leader of
-//! the highest term reports it, [plans](crate::membership::plan) from there and sends the
+//! the highest term reports it, [plans](super::membership::plan) from there and sends the
 //! plan's first step to the leader as a `ChangeMembership` (which adds a learner with
 //! openraft's blocking catch-up, then changes the voters with `retain = false`). The
 //! next round starts from what the group then reports, so a leader change in the middle
@@ -14,15 +14,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use telltale_storage_api::client::channel;
-use telltale_storage_api::raft_pb::{
-    ChangeMembershipRequest, Member, StatusRequest, StatusResponse,
-};
+use tonic::transport::Channel;
 use tracing::info;
 
-use crate::membership::{Group, PlanError, Step, plan};
-use crate::network::raft_client;
-use crate::types::NodeId;
+use super::membership::{Group, NodeId, PlanError, Step, plan};
+use crate::client::channel;
+use crate::raft_pb::raft_client::RaftClient;
+use crate::raft_pb::{ChangeMembershipRequest, Member, StatusRequest, StatusResponse};
+
+fn raft_client(channel: Channel) -> RaftClient<Channel> {
+    RaftClient::new(channel)
+}
 
 /// How long the steps may take.
 #[derive(Debug, Clone)]
@@ -189,7 +191,7 @@ pub async fn change_voters(
         if done.len() >= max_steps || retries >= 4 * max_steps {
             return Err(ChangeError::TooManySteps(done.len()));
         }
-        let voters = crate::membership::apply(&probed.group.voters, step);
+        let voters = super::membership::apply(&probed.group.voters, step);
         let members: Vec<Member> = voters
             .iter()
             .map(|id| Member {
