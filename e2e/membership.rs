@@ -7,9 +7,12 @@
 //!   `/api/v1/status/cluster` shows them (members, voters, leader, commit index, lag);
 //! - the removed replicas' processes are gone and the term does not climb after they
 //!   stopped (no election storm);
-//! - replicas 2 and 3 come back with empty disks and catch up;
+//! - replicas 2 and 3 come back with empty disks and catch up (by log here: the leader
+//!   keeps 1000 entries below its snapshot; catch-up by snapshot after a wipe is
+//!   `e2e/cluster.rs`'s partition and wipe test);
 //! - every acknowledged sample is readable at the end through the query API;
-//! - malformed or impossible requests are refused (400, unknown shard 404).
+//! - malformed or impossible requests are refused (400, unknown shard 404), and so is a
+//!   shrink that would need a replica that is down to keep the quorum.
 
 mod common;
 
@@ -315,7 +318,35 @@ async fn a_shard_grows_and_shrinks_under_load_and_loses_nothing() {
     let pids3 = change(&cluster, 3, &acked, &[pids5[&4], pids5[&5]]).await;
     change(&cluster, 1, &acked, &[pids3[&2], pids3[&3]]).await;
     // Growing from one: replicas 2 and 3 return with empty disks and catch up.
-    change(&cluster, 3, &acked, &[]).await;
+    let pids3 = change(&cluster, 3, &acked, &[]).await;
+
+    // With a voter of {1, 2} down, shrinking to 2 would leave a group of two with one
+    // answering: refused before anything changes.
+    let leader = cluster.shard().await["leader_id"].as_u64().unwrap();
+    let down = if leader == 1 { 2 } else { 1 };
+    let _ = Command::new("kill")
+        .args(["-9", &pids3[&down].to_string()])
+        .status();
+    let t0 = Instant::now();
+    while cluster.shard().await["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"].as_u64() == Some(down) && r["error"].is_null())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "replica {down} still answers"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, body) = cluster.set_replicas("0", "2").await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("quorum"), "{body}");
+    // It restarts (--restart-dead) and the group is the same three.
+    cluster
+        .settled(&[1, 2, 3], 400, Duration::from_secs(60))
+        .await;
 
     stop.store(true, Ordering::Relaxed);
     for l in loads {
