@@ -56,8 +56,19 @@ pub struct ShardStatus {
     /// Voting members, as the leader (else any replica) reports them.
     pub voters: Vec<u64>,
     pub learners: Vec<u64>,
+    /// Voters and learners.
+    pub members: Vec<u64>,
+    /// The leader's commit index: the highest log index a majority of voters stored.
+    pub commit_index: Option<u64>,
+    /// A leader leads and a majority of the voters answer.
+    pub quorum: bool,
+    /// A voter does not answer or is behind, or a learner is still catching up.
+    pub under_replicated: bool,
     pub replicas: Vec<ReplicaStatus>,
 }
+
+/// Entries a voter may be behind its leader and still count as replicating.
+pub const UNDER_REPLICATED_LAG: u64 = 1000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplicaStatus {
@@ -79,9 +90,14 @@ pub struct ReplicaStatus {
     pub snapshot_index: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub durable_index: Option<u64>,
-    /// Entries the shard's newest log holds that this replica has not applied yet.
+    /// Entries behind: as the leader's replication reports it (its last log index less
+    /// what it knows this replica stored), else the shard's newest log index less what
+    /// this replica applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag: Option<u64>,
+    /// On the leader's replication: the highest log index this replica stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_index: Option<u64>,
     /// Bytes on disk per tier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_bytes: Option<BTreeMap<&'static str, u64>>,
@@ -257,6 +273,7 @@ fn shard_status(id: u32, probes: &[&Probe]) -> ShardStatus {
                 snapshot_index: None,
                 durable_index: None,
                 lag: None,
+                matched_index: None,
                 disk_bytes,
                 error: None,
                 extra: Map::new(),
@@ -276,15 +293,49 @@ fn shard_status(id: u32, probes: &[&Probe]) -> ShardStatus {
                 Err(e) if e == SINGLE_NODE && p.tiers.is_some() => r.role = SINGLE_NODE.into(),
                 Err(e) => r.error = Some(e.clone()),
             }
+            if let Some((_, l)) = leader
+                && let Some(id) = r.id
+                && let Some(matched) = l.matched.get(&id)
+            {
+                r.matched_index = Some(*matched);
+                r.lag = Some(l.last_log_index.saturating_sub(*matched));
+            }
             r
         })
-        .collect();
+        .collect::<Vec<ReplicaStatus>>();
+    let voters: Vec<u64> =
+        members.map_or_else(Vec::new, |m| m.voters.iter().map(|v| v.id).collect());
+    let learners: Vec<u64> =
+        members.map_or_else(Vec::new, |m| m.learners.iter().map(|v| v.id).collect());
+    let replicating = |id: &u64| {
+        replicas.iter().any(|r| {
+            r.id == Some(*id)
+                && r.error.is_none()
+                && r.lag.is_some_and(|lag| lag <= UNDER_REPLICATED_LAG)
+        })
+    };
+    let answering = voters
+        .iter()
+        .filter(|id| {
+            replicas
+                .iter()
+                .any(|r| r.id == Some(**id) && r.error.is_none())
+        })
+        .count();
+    let quorum = leader.is_some() && answering > voters.len() / 2;
+    let under_replicated = !quorum || !learners.is_empty() || !voters.iter().all(replicating);
+    let mut all_members: Vec<u64> = voters.iter().chain(&learners).copied().collect();
+    all_members.sort_unstable();
     ShardStatus {
         id,
         leader: leader.map(|(address, _)| address.to_string()),
         leader_id: leader.map(|(_, l)| l.id),
-        voters: members.map_or_else(Vec::new, |m| m.voters.iter().map(|v| v.id).collect()),
-        learners: members.map_or_else(Vec::new, |m| m.learners.iter().map(|v| v.id).collect()),
+        commit_index: leader.map(|(_, l)| l.commit_index),
+        voters,
+        learners,
+        members: all_members,
+        quorum,
+        under_replicated,
         replicas,
     }
 }
@@ -399,6 +450,55 @@ mod tests {
         let json = serde_json::to_value(&status).unwrap();
         assert_eq!(json["shards"][0]["replicas"][1]["disk_bytes"]["raw"], 20);
         assert!(json["shards"][0]["replicas"][2].get("term").is_none());
+    }
+
+    #[test]
+    fn lag_from_the_leaders_replication_and_the_shards_health() {
+        let mut leader = raft(1, "leader", 3, 100, 100);
+        leader.matched = [(1, 100), (2, 90), (3, 40)].into();
+        leader.commit_index = 90;
+        leader.learners = vec![Member {
+            id: 4,
+            address: "r4:1".into(),
+        }];
+        let status = ClusterStatus::from_probes(&[
+            probe(0, 1, Ok(leader.clone()), 0),
+            probe(0, 2, Ok(raft(2, "follower", 3, 100, 95)), 0),
+            probe(0, 3, Ok(raft(3, "follower", 3, 40, 40)), 0),
+        ]);
+        let shard = &status.shards[0];
+        assert_eq!(shard.commit_index, Some(90));
+        assert_eq!(shard.members, [1, 2, 3, 4]);
+        assert_eq!(shard.learners, [4]);
+        // The leader's view: what it knows each follower stored.
+        let lags: Vec<Option<u64>> = shard.replicas.iter().map(|r| r.lag).collect();
+        assert_eq!(lags[..3], [Some(0), Some(10), Some(60)]);
+        assert_eq!(shard.replicas[2].matched_index, Some(40));
+        assert!(shard.quorum);
+        assert!(shard.under_replicated, "a learner is catching up");
+
+        leader.learners.clear();
+        let healthy = ClusterStatus::from_probes(&[
+            probe(0, 1, Ok(leader.clone()), 0),
+            probe(0, 2, Ok(raft(2, "follower", 3, 100, 95)), 0),
+            probe(0, 3, Ok(raft(3, "follower", 3, 40, 40)), 0),
+        ]);
+        assert!(healthy.shards[0].quorum && !healthy.shards[0].under_replicated);
+
+        let degraded = ClusterStatus::from_probes(&[
+            probe(0, 1, Ok(leader), 0),
+            probe(0, 2, Ok(raft(2, "follower", 3, 100, 95)), 0),
+            probe(0, 3, Err("connection refused".into()), 0),
+        ]);
+        assert!(degraded.shards[0].quorum && degraded.shards[0].under_replicated);
+
+        let lost = ClusterStatus::from_probes(&[
+            probe(0, 1, Ok(raft(1, "candidate", 4, 100, 100)), 0),
+            probe(0, 2, Err("connection refused".into()), 0),
+            probe(0, 3, Err("connection refused".into()), 0),
+        ]);
+        assert!(!lost.shards[0].quorum && lost.shards[0].under_replicated);
+        assert_eq!(lost.shards[0].commit_index, None);
     }
 
     #[test]

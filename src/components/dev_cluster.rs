@@ -7,6 +7,15 @@
 //! `/api/v2` API and the UI — and `/api/v1/status/cluster` (every replica's Raft status
 //! and disk per tier, plus its pid, restarts and log) so tests can kill replicas. A
 //! replica that dies stays dead unless `--restart-dead`.
+//!
+//! `POST /dev-cluster/shards/{shard}/replicas?count=N` changes a shard's group live
+//! ([`replicas`]): new replica processes are started and added one at a time as learners,
+//! caught up and promoted; surplus ones are removed one at a time (the leader last) and
+//! then stopped — through `telltale_storage_api::cluster::reconcile`, the implementation the
+//! operator's rollout is to share.
+
+/// `POST /dev-cluster/shards/{shard}/replicas`.
+mod replicas;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -16,7 +25,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use telltale_storage_api::cluster::{Shard, ShardMap, ShardedOptions, ShardedStorage};
 use telltale_storage_api::{SampleReader, SampleWriter};
 use tokio::process::{Child, Command};
@@ -26,7 +35,7 @@ use crate::cluster_api::status::{self, ClusterStatus};
 use crate::ops::{self, Readiness, Shutdown};
 
 /// One replica process.
-struct Member {
+pub(super) struct Member {
     shard: u32,
     id: u64,
     address: String,
@@ -44,13 +53,102 @@ struct MemberState {
     exit: Option<String>,
     /// When the process was noticed dead.
     died: Option<std::time::Instant>,
+    /// Removed from its group and stopped (it may be added again, with an empty disk).
+    removed: bool,
 }
 
-struct Cluster {
-    members: Vec<Member>,
+pub(super) struct Cluster {
+    members: Mutex<Vec<Arc<Member>>>,
     /// Restart dead replicas after this long (`None`: never).
     restart_after: Option<Duration>,
     exe: PathBuf,
+    data_dir: PathBuf,
+    shards: u32,
+    raft_snapshot_every: u64,
+    /// The in-process client, told about every change of a shard's replicas.
+    storage: ShardedStorage,
+    map_file: PathBuf,
+    /// One membership change at a time.
+    changing: tokio::sync::Mutex<()>,
+}
+
+impl Cluster {
+    /// The replicas that are members (not removed), in shard and id order.
+    fn active(&self) -> Vec<Arc<Member>> {
+        self.all()
+            .into_iter()
+            .filter(|m| !m.state().removed)
+            .collect()
+    }
+
+    fn all(&self) -> Vec<Arc<Member>> {
+        self.members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The shards and their active replicas.
+    fn shard_list(&self) -> Vec<Shard> {
+        let mut shards: Vec<Shard> = (0..self.shards)
+            .map(|id| Shard {
+                id,
+                replicas: Vec::new(),
+            })
+            .collect();
+        for m in self.active() {
+            if let Some(s) = shards.get_mut(m.shard as usize) {
+                s.replicas.push(m.address.clone());
+            }
+        }
+        shards
+    }
+
+    /// Tells the client and the shard map file about the active replicas.
+    fn publish_map(&self) -> anyhow::Result<()> {
+        let map = ShardMap::new(self.shard_list())?;
+        std::fs::write(&self.map_file, map.to_yaml())
+            .with_context(|| format!("cannot write {}", self.map_file.display()))?;
+        self.storage.set_map(map);
+        Ok(())
+    }
+
+    /// A new replica process's description (not started).
+    fn new_member(&self, shard: u32, id: u64, port: u16, peers: &str) -> anyhow::Result<Member> {
+        let address = format!("127.0.0.1:{port}");
+        let shard_dir = self.data_dir.join(format!("shard-{shard}"));
+        let data_dir = shard_dir.join(format!("replica-{id}"));
+        let log = shard_dir.join(format!("replica-{id}.log"));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let args = vec![
+            "storage".to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--grpc-listen".into(),
+            address.clone(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--shard".into(),
+            shard.to_string(),
+            "--replica-id".into(),
+            id.to_string(),
+            "--peers".into(),
+            peers.to_string(),
+            "--raft-snapshot-every".into(),
+            self.raft_snapshot_every.to_string(),
+        ];
+        Ok(Member {
+            shard,
+            id,
+            address,
+            data_dir,
+            log,
+            args,
+            child: tokio::sync::Mutex::new(None),
+            state: Mutex::new(MemberState::default()),
+        })
+    }
 }
 
 impl Member {
@@ -131,78 +229,23 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let exe = std::env::current_exe().context("cannot find the telltale binary")?;
-    let mut members = Vec::new();
-    let mut shards = Vec::new();
-    for shard in 0..args.shards {
-        let ports: Vec<u16> = (0..args.replicas)
+    let mut ports = Vec::new();
+    for _ in 0..args.shards {
+        let shard_ports: Vec<u16> = (0..args.replicas)
             .map(|_| telltale_replica::loopback::stable_port())
             .collect::<Result<_, _>>()
             .context("cannot pick the replicas' ports")?;
-        let peers: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1))
-            .collect();
-        let peers = peers.join(",");
-        let mut replicas = Vec::new();
-        for (i, port) in ports.iter().enumerate() {
-            let id = i as u64 + 1;
-            let address = format!("127.0.0.1:{port}");
-            let data_dir = args
-                .data_dir
-                .join(format!("shard-{shard}"))
-                .join(format!("replica-{id}"));
-            let log = args
-                .data_dir
-                .join(format!("shard-{shard}"))
-                .join(format!("replica-{id}.log"));
-            std::fs::create_dir_all(&data_dir)?;
-            let child_args = vec![
-                "storage".to_string(),
-                "--data-dir".into(),
-                data_dir.display().to_string(),
-                "--grpc-listen".into(),
-                address.clone(),
-                "--listen".into(),
-                "127.0.0.1:0".into(),
-                "--shard".into(),
-                shard.to_string(),
-                "--replica-id".into(),
-                id.to_string(),
-                "--peers".into(),
-                peers.clone(),
-                "--raft-snapshot-every".into(),
-                args.raft_snapshot_every.to_string(),
-            ];
-            replicas.push(address.clone());
-            members.push(Member {
-                shard,
-                id,
-                address,
-                data_dir,
-                log,
-                args: child_args,
-                child: tokio::sync::Mutex::new(None),
-                state: Mutex::new(MemberState::default()),
-            });
-        }
-        shards.push(Shard {
-            id: shard,
-            replicas,
-        });
+        ports.push(shard_ports);
     }
-    let cluster = Arc::new(Cluster {
-        members,
-        restart_after: args.restart_dead.then(|| args.restart_delay.as_duration()),
-        exe,
-    });
-    for m in &cluster.members {
-        m.spawn(&cluster.exe).await?;
-    }
+    let shards: Vec<Shard> = ports
+        .iter()
+        .enumerate()
+        .map(|(shard, ports)| Shard {
+            id: shard as u32,
+            replicas: ports.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
+        })
+        .collect();
     let map = ShardMap::new(shards)?;
-    let map_file = args.data_dir.join("shard-map.yaml");
-    std::fs::write(&map_file, map.to_yaml())
-        .with_context(|| format!("cannot write {}", map_file.display()))?;
     let sharded = ShardedStorage::new(
         map,
         ShardedOptions {
@@ -211,6 +254,38 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         },
         &registry,
     )?;
+    let map_file = args.data_dir.join("shard-map.yaml");
+    let cluster = Arc::new(Cluster {
+        members: Mutex::new(Vec::new()),
+        restart_after: args.restart_dead.then(|| args.restart_delay.as_duration()),
+        exe,
+        data_dir: args.data_dir.clone(),
+        shards: args.shards,
+        raft_snapshot_every: args.raft_snapshot_every,
+        storage: sharded.clone(),
+        map_file: map_file.clone(),
+        changing: tokio::sync::Mutex::new(()),
+    });
+    for (shard, ports) in ports.iter().enumerate() {
+        let peers: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{}=127.0.0.1:{p}", i + 1))
+            .collect();
+        let peers = peers.join(",");
+        for (i, port) in ports.iter().enumerate() {
+            let member = cluster.new_member(shard as u32, i as u64 + 1, *port, &peers)?;
+            cluster
+                .members
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Arc::new(member));
+        }
+    }
+    for m in cluster.all() {
+        m.spawn(&cluster.exe).await?;
+    }
+    cluster.publish_map()?;
     // Recording rules and ALERTS are Telltale's own series: not subject to the limits.
     let rules_writer: Arc<dyn SampleWriter> = Arc::new(sharded.clone());
     // Collection writes through the series limits (and their /api/v1/status/tsdb).
@@ -259,6 +334,10 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         .merge(
             axum::Router::new()
                 .route("/api/v1/status/cluster", get(cluster_status))
+                .route(
+                    "/dev-cluster/shards/{shard}/replicas",
+                    post(replicas::set_count),
+                )
                 .with_state(cluster.clone()),
         )
         .merge(ops::router(&registry, readiness.clone()));
@@ -269,7 +348,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         shard_map = %map_file.display(),
         "dev cluster started; replica processes: GET /api/v1/status/cluster"
     );
-    for m in &cluster.members {
+    for m in cluster.all() {
         println!(
             "shard {} replica {} pid {} address {} log {}",
             m.shard,
@@ -284,7 +363,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     supervisor.abort();
     scraper.shutdown();
     rules.stop(Duration::from_secs(5)).await;
-    for m in &cluster.members {
+    for m in cluster.all() {
         m.stop().await;
     }
     served
@@ -294,7 +373,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
 async fn supervise(cluster: Arc<Cluster>) {
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        for m in &cluster.members {
+        for m in cluster.active() {
             if !m.reap().await {
                 continue;
             }
@@ -315,18 +394,9 @@ async fn supervise(cluster: Arc<Cluster>) {
 /// `GET /api/v1/status/cluster`: the replicas' Raft status and tiers, and each one's
 /// process (pid, liveness, restarts, last exit, data directory and log file).
 async fn cluster_status(State(cluster): State<Arc<Cluster>>) -> Response {
-    let mut shards: Vec<Shard> = Vec::new();
-    for m in &cluster.members {
-        match shards.iter_mut().find(|s| s.id == m.shard) {
-            Some(s) => s.replicas.push(m.address.clone()),
-            None => shards.push(Shard {
-                id: m.shard,
-                replicas: vec![m.address.clone()],
-            }),
-        }
-    }
+    let shards = cluster.shard_list();
     let mut report = ClusterStatus::from_probes(&status::probe(&shards).await);
-    for m in &cluster.members {
+    for m in cluster.active() {
         let Some(r) = report.replica_mut(m.shard, &m.address) else {
             continue;
         };

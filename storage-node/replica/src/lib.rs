@@ -15,6 +15,9 @@
 //!   listener, and the bootstrap of a new group by the lowest replica id.
 //! - [`LocalStorage`] is the storage traits over a replica in the same process
 //!   (standalone): the same calls as over gRPC, without encoding or sockets.
+//! - Changing a running group's voters is planned and carried out by the clients
+//!   (`telltale_storage_api::cluster::{membership, reconcile}`) over this replica's
+//!   `ChangeMembership` and `Status` calls.
 //! - [`Peers`] parses `--peers`. The clients (`ShardMap`, `ShardedStorage`) live with the
 //!   storage contract in `telltale-storage-api`.
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, Raft, ServerState, Snapshot};
+use openraft::{BasicNode, ChangeMembers, Raft, ServerState, Snapshot};
 use serde::Serialize;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -103,7 +103,7 @@ impl RaftService {
             .current_leader
             .map(|id| address(id, membership.get_node(&id)))
             .unwrap_or_default();
-        let matched = m
+        let matched: std::collections::HashMap<NodeId, u64> = m
             .replication
             .as_ref()
             .map(|r| {
@@ -112,6 +112,20 @@ impl RaftService {
                     .collect()
             })
             .unwrap_or_default();
+        let commit_index = if m.state == ServerState::Leader {
+            let own = m.last_log_index.unwrap_or(0);
+            let stored: Vec<u64> = voter_ids
+                .iter()
+                .map(|id| match matched.get(id) {
+                    Some(index) => *index,
+                    None if *id == m.id => own,
+                    None => 0,
+                })
+                .collect();
+            committed(stored)
+        } else {
+            0
+        };
         StatusResponse {
             id: m.id,
             role: role_name(m.state).to_string(),
@@ -127,8 +141,18 @@ impl RaftService {
             voters,
             learners,
             matched,
+            commit_index,
         }
     }
+}
+
+/// The highest index stored by a majority, given the index each voter stored.
+pub fn committed(mut stored: Vec<u64>) -> u64 {
+    if stored.is_empty() {
+        return 0;
+    }
+    stored.sort_unstable_by(|a, b| b.cmp(a));
+    stored[stored.len() / 2]
 }
 
 #[tonic::async_trait]
@@ -205,32 +229,53 @@ impl RaftRpc for RaftService {
         if members.is_empty() {
             return Err(Status::invalid_argument("a group needs at least one voter"));
         }
-        let known: BTreeSet<NodeId> = {
+        let (voters, known): (BTreeSet<NodeId>, BTreeSet<NodeId>) = {
             let m = self.raft.metrics().borrow().clone();
-            m.membership_config
-                .membership()
-                .nodes()
-                .map(|(id, _)| *id)
-                .collect()
+            let membership = m.membership_config.membership();
+            (
+                membership.voter_ids().collect(),
+                membership.nodes().map(|(id, _)| *id).collect(),
+            )
         };
-        for m in members.iter().filter(|m| !known.contains(&m.id)) {
-            tracing::info!(id = m.id, address = %m.address, "adding a learner");
+        let ids: BTreeSet<NodeId> = members.iter().map(|m| m.id).collect();
+        // Learners of the group that are wanted (an earlier add that did not finish) are
+        // caught up again like new ones.
+        for m in members.iter().filter(|m| !voters.contains(&m.id)) {
+            tracing::info!(id = m.id, address = %m.address, "adding a learner and waiting for it to catch up");
             self.raft
                 .add_learner(m.id, BasicNode::new(&m.address), true)
                 .await
                 .map_err(|e| self.write_error(e))?;
+            tracing::info!(id = m.id, "the learner caught up");
         }
-        let ids: BTreeSet<NodeId> = members.iter().map(|m| m.id).collect();
-        let resp = self
-            .raft
-            .change_membership(ids, false)
-            .await
-            .map_err(|e| self.write_error(e))?;
-        tracing::info!(log_index = resp.log_id.index, "membership changed");
+        let mut log_index = 0;
+        if ids != voters {
+            let resp = self
+                .raft
+                .change_membership(ids.clone(), false)
+                .await
+                .map_err(|e| self.write_error(e))?;
+            log_index = resp.log_id.index;
+            tracing::info!(log_index, voters = ?ids, "membership changed");
+        }
+        let stale: BTreeSet<NodeId> = known
+            .difference(&voters)
+            .filter(|id| !ids.contains(id))
+            .copied()
+            .collect();
+        if !stale.is_empty() {
+            let resp = self
+                .raft
+                .change_membership(ChangeMembers::RemoveNodes(stale.clone()), false)
+                .await
+                .map_err(|e| self.write_error(e))?;
+            log_index = resp.log_id.index;
+            tracing::info!(log_index, learners = ?stale, "learners removed");
+        }
         let status = self.status();
         Ok(Response::new(ChangeMembershipResponse {
             members: status.voters,
-            log_index: resp.log_id.index,
+            log_index,
         }))
     }
 
@@ -256,5 +301,20 @@ impl RaftService {
             }
             other => Status::unavailable(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::committed;
+
+    #[test]
+    fn the_commit_index_is_what_a_majority_stored() {
+        assert_eq!(committed(vec![]), 0);
+        assert_eq!(committed(vec![7]), 7);
+        assert_eq!(committed(vec![10, 4]), 4);
+        assert_eq!(committed(vec![10, 4, 8]), 8);
+        assert_eq!(committed(vec![10, 4, 8, 9]), 8);
+        assert_eq!(committed(vec![1, 10, 4, 8, 9]), 8);
     }
 }

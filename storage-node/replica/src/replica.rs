@@ -89,6 +89,7 @@ pub struct Replica {
     config: ReplicaConfig,
     overrides: Arc<BTreeMap<NodeId, String>>,
     metrics: Arc<ReplicaMetrics>,
+    left: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Replica {
@@ -155,6 +156,7 @@ impl Replica {
         let raft = Raft::new(config.id, Arc::new(raft_config), network, log, sm)
             .await
             .map_err(|e| Error::Raft(e.to_string()))?;
+        let left = spawn_left_watch(&raft, config.id);
         let replica = Replica {
             raft,
             shared,
@@ -163,6 +165,7 @@ impl Replica {
             config,
             overrides,
             metrics,
+            left,
         };
         replica.spawn_metrics();
         replica.spawn_log_bound();
@@ -195,6 +198,7 @@ impl Replica {
             self.shared.clone(),
             self.overrides.clone(),
             self.metrics.clone(),
+            self.left.clone(),
         )
     }
 
@@ -424,6 +428,34 @@ impl Replica {
             Probe::Wait
         }
     }
+}
+
+/// A flag that is true while replica `id` is in an initialized group's membership but
+/// not among its voters, and does not lead: removed from the group (or a learner, which
+/// never leads). It changes only when that does, so waiting on it costs writes nothing.
+pub(crate) fn spawn_left_watch(
+    raft: &Raft<TypeConfig>,
+    id: NodeId,
+) -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut metrics = raft.metrics();
+    tokio::spawn(async move {
+        loop {
+            let left = {
+                let m = metrics.borrow_and_update();
+                let membership = m.membership_config.membership();
+                let initialized = membership.voter_ids().next().is_some();
+                initialized
+                    && m.state != ServerState::Leader
+                    && !membership.voter_ids().any(|v| v == id)
+            };
+            tx.send_if_modified(|current| std::mem::replace(current, left) != left);
+            if metrics.changed().await.is_err() || tx.is_closed() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 enum Probe {

@@ -68,6 +68,9 @@ pub struct ReplicaStorage {
     shared: Arc<SharedEngine>,
     overrides: Arc<BTreeMap<NodeId, String>>,
     metrics: Arc<ReplicaMetrics>,
+    /// True while this replica is out of its group's voters and does not lead (see
+    /// [`crate::replica::spawn_left_watch`]).
+    left: tokio::sync::watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for ReplicaStorage {
@@ -82,12 +85,14 @@ impl ReplicaStorage {
         shared: Arc<SharedEngine>,
         overrides: Arc<BTreeMap<NodeId, String>>,
         metrics: Arc<ReplicaMetrics>,
+        left: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         ReplicaStorage {
             raft,
             shared,
             overrides,
             metrics,
+            left,
         }
     }
 
@@ -161,7 +166,20 @@ impl ReplicaStorage {
             command: prepared.record,
         };
         let timer = self.metrics.write_duration.start_timer();
-        let result = self.raft.client_write(entry).await;
+        // A leader removed from the group steps down once the membership without it
+        // commits; entries it proposed after that membership are committed by the new
+        // leader, which it no longer hears from, so their answers would never come. The
+        // writer is told to retry elsewhere: its batch id makes the retry a no-op if the
+        // entry did commit.
+        let mut left = self.left.clone();
+        let result = tokio::select! {
+            result = self.raft.client_write(entry) => result,
+            _ = left.wait_for(|left| *left) => {
+                timer.observe_duration();
+                self.metrics.writes.with_label_values(&["not_leader"]).inc();
+                return Err(not_leader(None, None));
+            }
+        };
         timer.observe_duration();
         match result {
             Ok(resp) => {

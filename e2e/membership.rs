@@ -1,0 +1,374 @@
+//! Raft membership that changes under load, with real processes: `telltale dev-cluster`
+//! runs one shard of 3 replica processes while remote_write pushes samples through its
+//! HTTP address, and the shard goes 3 → 5 → 3 → 1 → 3 replicas through
+//! `POST /dev-cluster/shards/0/replicas?count=N`, with the leader killed (SIGKILL) at 5.
+//! Shown:
+//! - each change ends with exactly the replicas `1..=N` as voters, and
+//!   `/api/v1/status/cluster` shows them (members, voters, leader, commit index, lag);
+//! - the removed replicas' processes are gone and the term does not climb after they
+//!   stopped (no election storm);
+//! - replicas 2 and 3 come back with empty disks and catch up (by log here: the leader
+//!   keeps 1000 entries below its snapshot; catch-up by snapshot after a wipe is
+//!   `e2e/cluster.rs`'s partition and wipe test);
+//! - every acknowledged sample is readable at the end through the query API;
+//! - malformed or impossible requests are refused (400, unknown shard 404), and so is a
+//!   shrink that would need a replica that is down to keep the quorum.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Proc, TELLTALE, free_port, get_json, remote_write, wait_ready};
+use serde_json::Value;
+
+const METRIC: &str = "membership_test_samples";
+/// Series per push.
+const WRITERS: usize = 8;
+
+/// Every (writer, timestamp) the cluster acknowledged.
+type Acked = Arc<Mutex<BTreeSet<(String, i64)>>>;
+
+fn base_ts() -> i64 {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| (common::now_ms() - 3_600_000) / 1000 * 1000)
+}
+
+struct DevCluster {
+    proc: Proc,
+    base: String,
+}
+
+impl DevCluster {
+    async fn start(dir: &Path) -> DevCluster {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut cmd = Command::new(TELLTALE);
+        cmd.args(["dev-cluster", "--shards", "1", "--replicas", "3"])
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--restart-dead", "--restart-delay", "3s"])
+            // Small snapshots: a returning replica catches up by snapshot, then log.
+            .args(["--raft-snapshot-every", "200"])
+            .env("TELLTALE_LOG", "info");
+        let mut proc = Proc::spawn("dev-cluster", &mut cmd, dir.with_extension("log"));
+        wait_ready(&mut proc, &format!("{base}/-/ready")).await;
+        DevCluster { proc, base }
+    }
+
+    async fn shard(&self) -> Value {
+        let s = get_json(&format!("{}/api/v1/status/cluster", self.base)).await;
+        s["data"]["shards"][0].clone()
+    }
+
+    /// POST count=`count`: (HTTP status, body).
+    async fn set_replicas(&self, shard: &str, count: &str) -> (u16, Value) {
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "{}/dev-cluster/shards/{shard}/replicas?count={count}",
+                self.base
+            ))
+            .timeout(Duration::from_secs(180))
+            .send()
+            .await
+            .unwrap();
+        let code = resp.status().as_u16();
+        (code, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every voter answers, within `lag` entries of the leader, and there is no learner.
+    async fn settled(&self, voters: &[u64], lag: u64, within: Duration) -> Value {
+        let t0 = Instant::now();
+        loop {
+            let sh = self.shard().await;
+            let ok = ids(&sh["voters"]) == voters
+                && sh["learners"].as_array().is_some_and(Vec::is_empty)
+                && sh["leader_id"].as_u64().is_some()
+                && sh["replicas"].as_array().unwrap().len() == voters.len()
+                && sh["replicas"].as_array().unwrap().iter().all(|r| {
+                    r["alive"].as_bool() == Some(true)
+                        && r["lag"].as_u64().is_some_and(|l| l <= lag)
+                });
+            if ok {
+                return sh;
+            }
+            assert!(
+                t0.elapsed() < within,
+                "the shard did not settle on voters {voters:?} within {within:?}: {sh}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Highest term any replica reports.
+    async fn term(&self) -> u64 {
+        let sh = self.shard().await;
+        sh["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["term"].as_u64())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+fn ids(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+fn alive(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+/// Pushes batches through remote_write until `stop`; records what was acknowledged.
+async fn load(loader: usize, base: String, acked: Acked, stop: Arc<AtomicBool>) {
+    let mut batch = 0i64;
+    while !stop.load(Ordering::Relaxed) {
+        let ts = base_ts() + batch * 1000;
+        let series: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let writer = format!("l{loader}w{w}");
+                remote_write::series(
+                    &[("__name__", METRIC), ("writer", &writer)],
+                    ts,
+                    batch as f64,
+                )
+            })
+            .collect();
+        use prost::Message;
+        let body = remote_write::WriteRequest { timeseries: series }.encode_to_vec();
+        let compressed = snap::raw::Encoder::new().compress_vec(&body).unwrap();
+        let ok = reqwest::Client::new()
+            .post(format!("{base}/api/v1/write"))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .timeout(Duration::from_secs(30))
+            .body(compressed)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok {
+            let mut a = acked.lock().unwrap();
+            for w in 0..WRITERS {
+                a.insert((format!("l{loader}w{w}"), ts));
+            }
+        }
+        batch += 1;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until `n` more samples were acknowledged than `before`.
+async fn writes_go_on(acked: &Acked, before: usize, n: usize, what: &str) {
+    let t0 = Instant::now();
+    while acked.lock().unwrap().len() < before + n {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "writes did not go on {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every sample of the test's series, through the query API (a range selector at a time
+/// after the last one).
+async fn read_back(base: &str) -> BTreeSet<(String, i64)> {
+    let at = (common::now_ms() / 1000) as f64;
+    let expr = format!("{METRIC}[2h]");
+    let result = common::query_at_time(base, &expr, at).await;
+    let mut found = BTreeSet::new();
+    for series in result {
+        let writer = series["metric"]["writer"].as_str().unwrap().to_string();
+        for v in series["values"].as_array().unwrap() {
+            let ts = (v[0].as_f64().unwrap() * 1000.0).round() as i64;
+            found.insert((writer.clone(), ts));
+        }
+    }
+    found
+}
+
+/// Term may rise by an election or two around a change (the leader's removal), not more.
+const TERM_BOUND: u64 = 3;
+
+async fn change(
+    cluster: &DevCluster,
+    count: u64,
+    acked: &Acked,
+    removed_pids: &[u64],
+) -> BTreeMap<u64, u64> {
+    let term_before = cluster.term().await;
+    let t0 = Instant::now();
+    let (code, body) = cluster.set_replicas("0", &count.to_string()).await;
+    assert_eq!(code, 200, "count={count}: {body}");
+    let voters: Vec<u64> = (1..=count).collect();
+    assert_eq!(ids(&body["data"]["voters"]), voters, "{body}");
+    eprintln!(
+        "count={count} in {:?}: steps {}",
+        t0.elapsed(),
+        body["data"]["steps"]
+    );
+    let sh = cluster.settled(&voters, 400, Duration::from_secs(60)).await;
+    assert_eq!(ids(&sh["members"]), voters, "{sh}");
+    assert!(sh["commit_index"].as_u64().unwrap() > 0, "{sh}");
+    assert_eq!(sh["quorum"], true, "{sh}");
+    for pid in removed_pids {
+        assert!(!alive(*pid), "removed replica process {pid} still runs");
+    }
+    // The removed processes are gone: no election storm follows.
+    let term_after = cluster.term().await;
+    let before = acked.lock().unwrap().len();
+    writes_go_on(acked, before, 200, &format!("after count={count}")).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let term_later = cluster.term().await;
+    eprintln!("count={count}: term {term_before} -> {term_after} -> {term_later}");
+    assert!(
+        term_later <= term_before + TERM_BOUND,
+        "count={count}: the term climbed from {term_before} to {term_later}"
+    );
+    assert_eq!(
+        term_later, term_after,
+        "count={count}: elections after the change"
+    );
+    pids(&cluster.shard().await)
+}
+
+/// Replica id -> pid.
+fn pids(shard: &Value) -> BTreeMap<u64, u64> {
+    shard["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| Some((r["id"].as_u64()?, r["pid"].as_u64()?)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shard_grows_and_shrinks_under_load_and_loses_nothing() {
+    // Kept when the test fails (the replicas' logs are there).
+    let dir = tempfile::tempdir().unwrap().keep();
+    let cluster = DevCluster::start(&dir.join("cluster")).await;
+    cluster
+        .settled(&[1, 2, 3], 5, Duration::from_secs(30))
+        .await;
+
+    // Refused without changing anything.
+    for (shard, count, code) in [
+        ("0", "0", 400),
+        ("0", "three", 400),
+        ("0", "", 400),
+        ("7", "3", 404),
+        ("x", "3", 404),
+    ] {
+        let (got, body) = cluster.set_replicas(shard, count).await;
+        assert_eq!(got, code, "shard {shard} count {count:?}: {body}");
+        assert_eq!(body["status"], "error", "{body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+
+    let acked: Acked = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads: Vec<_> = (0..2)
+        .map(|l| tokio::spawn(load(l, cluster.base.clone(), acked.clone(), stop.clone())))
+        .collect();
+    writes_go_on(&acked, 0, 200, "at the start").await;
+
+    // 3 -> 5.
+    let pids5 = change(&cluster, 5, &acked, &[]).await;
+    assert_eq!(pids5.len(), 5);
+
+    // The leader is killed; a new one is elected, writes go on, the dead one restarts
+    // (--restart-dead) and catches up.
+    let leader = cluster.shard().await["leader_id"].as_u64().unwrap();
+    let before = acked.lock().unwrap().len();
+    let _ = Command::new("kill")
+        .args(["-9", &pids5[&leader].to_string()])
+        .status();
+    let t0 = Instant::now();
+    loop {
+        let sh = cluster.shard().await;
+        if sh["leader_id"].as_u64().is_some_and(|l| l != leader) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no new leader: {sh}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("leader {leader} killed; a new one after {:?}", t0.elapsed());
+    writes_go_on(&acked, before, 200, "after the leader's kill").await;
+    cluster
+        .settled(&[1, 2, 3, 4, 5], 400, Duration::from_secs(60))
+        .await;
+
+    // 5 -> 3 -> 1 -> 3.
+    let pids5 = pids(&cluster.shard().await);
+    let pids3 = change(&cluster, 3, &acked, &[pids5[&4], pids5[&5]]).await;
+    change(&cluster, 1, &acked, &[pids3[&2], pids3[&3]]).await;
+    // Growing from one: replicas 2 and 3 return with empty disks and catch up.
+    let pids3 = change(&cluster, 3, &acked, &[]).await;
+
+    // With a voter of {1, 2} down, shrinking to 2 would leave a group of two with one
+    // answering: refused before anything changes.
+    let leader = cluster.shard().await["leader_id"].as_u64().unwrap();
+    let down = if leader == 1 { 2 } else { 1 };
+    let _ = Command::new("kill")
+        .args(["-9", &pids3[&down].to_string()])
+        .status();
+    let t0 = Instant::now();
+    while cluster.shard().await["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"].as_u64() == Some(down) && r["error"].is_null())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "replica {down} still answers"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, body) = cluster.set_replicas("0", "2").await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("quorum"), "{body}");
+    // It restarts (--restart-dead) and the group is the same three.
+    cluster
+        .settled(&[1, 2, 3], 400, Duration::from_secs(60))
+        .await;
+
+    stop.store(true, Ordering::Relaxed);
+    for l in loads {
+        l.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let found = read_back(&cluster.base).await;
+    let lost: Vec<_> = acked.difference(&found).take(10).collect();
+    eprintln!(
+        "acknowledged {} samples, read back {}, lost {}",
+        acked.len(),
+        found.len(),
+        acked.difference(&found).count()
+    );
+    assert!(acked.len() > 2000, "too few acknowledged: {}", acked.len());
+    assert!(lost.is_empty(), "acknowledged samples lost: {lost:?}");
+
+    let status = cluster.shard().await;
+    let mut cluster = cluster;
+    cluster.proc.kill9();
+    for pid in pids(&status).values() {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
