@@ -6,7 +6,9 @@
 //! rule group's evaluation time, and the latency of `/-/ready` and of a simple
 //! `/api/v1/query` measured every 20 ms throughout (p50, p99, max).
 //!
-//! `cargo bench --bench alerting_scale` (`TELLTALE_BENCH_ALERTS`, default 100000).
+//! `cargo bench --bench alerting_scale` (`TELLTALE_BENCH_ALERTS`, default 100000;
+//! `TELLTALE_BIN` runs another `telltale` binary than the one cargo built with the bench,
+//! e.g. the release binary under a debug-built driver).
 
 #[path = "../e2e/common/remote_write.rs"]
 #[allow(dead_code)]
@@ -192,7 +194,9 @@ spec:
 
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let base = format!("http://{addr}");
-    let mut child = Command::new(TELLTALE)
+    let telltale = std::env::var("TELLTALE_BIN").unwrap_or_else(|_| TELLTALE.to_string());
+    println!("telltale: {telltale}");
+    let mut child = Command::new(&telltale)
         .args(["standalone", "--data-dir"])
         .arg(dir.path().join("data"))
         .args([

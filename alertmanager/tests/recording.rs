@@ -14,12 +14,15 @@ use telltale_storage_api::{SampleWriter, TimeSeries};
 #[derive(Default)]
 struct MemoryWriter {
     written: Mutex<Vec<TimeSeries>>,
+    /// Series per write call.
+    writes: Mutex<Vec<usize>>,
 }
 
 #[async_trait::async_trait]
 impl SampleWriter for MemoryWriter {
     async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
         let n = series.iter().map(|s| s.samples.len() as u64).sum();
+        self.writes.lock().unwrap().push(series.len());
         self.written.lock().unwrap().extend(series);
         Ok(n)
     }
@@ -225,4 +228,49 @@ async fn vanished_series_get_staleness_markers() {
         .collect();
     assert_eq!(stale.len(), 1, "only job=node was still written: {after:?}");
     m.shutdown();
+}
+
+/// A group whose results are larger than one write's bound is written in several writes,
+/// every series once.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_results_are_written_in_bounded_writes() {
+    use telltale_alertmanager::rules::evaluation::RULE_WRITE_BATCH;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wide.rules.yml");
+    std::fs::write(
+        &file,
+        "groups:\n  - name: wide\n    interval: 100ms\n    rules:\n      - record: pod:load:max\n        expr: max by (pod) (load)\n",
+    )
+    .unwrap();
+    let rule =
+        alert_rule_from_file(&file, telltale_alertmanager::rules::validate::promql_only).unwrap();
+    let n = 2 * RULE_WRITE_BATCH + 123;
+    let pods: Vec<String> = (0..n).map(|i| format!("pod-{i}")).collect();
+    let querier = Arc::new(FakeQuerier::default());
+    querier.set(
+        "max by (pod) (load)",
+        Ok(pods.iter().map(|p| sample(&[("pod", p)], 1.0)).collect()),
+    );
+    let writer = Arc::new(MemoryWriter::default());
+    let m = RuleManager::new(
+        querier,
+        AlertingSpec::default(),
+        ManagerOptions {
+            writer: Some(writer.clone()),
+            ..ManagerOptions::default()
+        },
+        &prometheus::Registry::new(),
+    );
+    m.apply(&[rule]);
+    wait_for("every recorded series", || {
+        writer.lines("pod:load:max").len() >= n
+    })
+    .await;
+    let writes = writer.writes.lock().unwrap().clone();
+    let distinct: std::collections::BTreeSet<String> =
+        writer.lines("pod:load:max").into_iter().collect();
+    assert_eq!(distinct.len(), n);
+    assert!(writes.len() >= 3, "{writes:?}");
+    assert!(writes.iter().all(|&w| w <= RULE_WRITE_BATCH), "{writes:?}");
 }

@@ -25,6 +25,10 @@ use crate::rules::querier::{BlockingQuerier, QueriedSample};
 use crate::rules::series::{alert_series, label_set, recorded, stale_markers};
 use crate::rules::state::{Alert, AlertSet, RuleContext, RuleTemplates};
 
+/// The most series one write of a group's results carries (recordings, `ALERTS`,
+/// `ALERTS_FOR_STATE`): larger results go in several writes.
+pub const RULE_WRITE_BATCH: usize = 5_000;
+
 /// The notification form of `alerts` (pending ones are left out).
 pub(crate) fn notify_alerts(alerts: &[Alert], external_url: &str, expr: &str) -> Vec<NotifyAlert> {
     let url = generator_url(external_url, expr);
@@ -262,13 +266,16 @@ async fn evaluate_group(
         if let Some(writer) = &shared.options.writer
             && !writes.is_empty()
         {
-            let count = writes.len();
-            samples_written += count;
-            match writer.write(writes).await {
-                Ok(_) => shared.metrics.samples_written.inc_by(count as u64),
-                Err(e) => {
-                    shared.metrics.write_failures.inc();
-                    tracing::warn!(error = %e, "cannot write rule results");
+            samples_written += writes.len();
+            // In bounded writes: one storage write (a Raft entry) applies in bounded time,
+            // so reads waiting for the applied state are not held behind 100,000 alerts.
+            for batch in writes.chunks(RULE_WRITE_BATCH) {
+                match writer.write_borrowed(batch).await {
+                    Ok(_) => shared.metrics.samples_written.inc_by(batch.len() as u64),
+                    Err(e) => {
+                        shared.metrics.write_failures.inc();
+                        tracing::warn!(error = %e, "cannot write rule results");
+                    }
                 }
             }
         }
