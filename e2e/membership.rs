@@ -53,7 +53,7 @@ impl DevCluster {
             .arg(dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--restart-dead", "--restart-delay", "3s"])
-            // Small snapshots: a returning replica catches up by snapshot, then log.
+            // Frequent snapshots keep the log short while replicas come and go.
             .args(["--raft-snapshot-every", "200"])
             .env("TELLTALE_LOG", "info");
         let mut proc = Proc::spawn("dev-cluster", &mut cmd, dir.with_extension("log"));
