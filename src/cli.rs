@@ -207,6 +207,11 @@ pub struct StorageArgs {
     /// `1=host:port,2=host:port,3=host:port`. Absent: a group of this one replica.
     #[arg(long, env = "TELLTALE_PEERS", requires = "replica_id")]
     pub peers: Option<String>,
+    /// How many of `--peers`, lowest ids first, form the group when it is first created
+    /// (default: all). The other peers are replicas that a membership change adds later
+    /// (`telltale operator` lists every replica a shard can grow to).
+    #[arg(long, env = "TELLTALE_INITIAL_VOTERS", requires = "peers")]
+    pub initial_voters: Option<usize>,
     #[command(flatten)]
     pub raft_log: RaftLogArgs,
     /// Raft: the shortest election timeout (the longest is twice as long); heartbeats

@@ -141,6 +141,7 @@ async fn start_replica(
         shard: 0,
         id: REPLICA_ID,
         peers: Peers(BTreeMap::from([(REPLICA_ID, grpc_addr.to_string())])),
+        initial_voters: None,
         engine: args.engine.options(),
         raft: RaftOptions {
             snapshot_every: args.raft_log.raft_snapshot_every,

@@ -43,7 +43,7 @@ pub use duration::PromDuration;
 pub use error::{ConfigError, FieldError};
 pub use generate::crd_yaml;
 pub use load::{Document, Resource, load_file, load_str};
-pub use metric_cluster::{AlertingSpec, MetricCluster, MetricClusterSpec};
+pub use metric_cluster::{AlertingSpec, MAX_REPLICAS_PER_SHARD, MetricCluster, MetricClusterSpec};
 pub use receiver::{
     EmailConfig, EmailTls, PagerdutyConfig, Receiver, SlackConfig, SlackField, TwilioConfig,
     WebhookConfig,

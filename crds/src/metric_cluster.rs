@@ -33,9 +33,12 @@ pub struct MetricClusterSpec {
     #[schemars(range(min = 1))]
     #[x_kube(validation = Rule::new("self >= oldSelf").message("shards can be added, not removed"))]
     pub shards: u32,
-    /// Raft replicas per shard: odd, so that a majority survives a minority's loss.
+    /// Raft replicas per shard: odd, so that a majority survives a minority's loss, and
+    /// at most 9. Changing it is a membership change of each shard's group, one replica
+    /// at a time (new replicas are caught up before they vote; removed ones leave before
+    /// their pods stop).
     #[serde(default = "three")]
-    #[x_kube(validation = Rule::new("self >= 1 && self % 2 == 1").message("replicasPerShard must be odd and at least 1"))]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 9 && self % 2 == 1").message("replicasPerShard must be odd, between 1 and 9"))]
     pub replicas_per_shard: u32,
     #[serde(default)]
     pub alerting: AlertingSpec,
@@ -98,6 +101,10 @@ fn two_replicas() -> ComponentSpec {
 fn default_image() -> String {
     DEFAULT_IMAGE.into()
 }
+/// The largest Raft group of a shard (every replica's address is on each replica's
+/// command line, so that replicas can be added without restarting the others).
+pub const MAX_REPLICAS_PER_SHARD: u32 = 9;
+
 fn three() -> u32 {
     3
 }
@@ -107,10 +114,16 @@ impl MetricClusterSpec {
         if self.shards == 0 {
             return Err(FieldError::new("spec.shards", "must be at least 1"));
         }
-        if self.replicas_per_shard == 0 || self.replicas_per_shard.is_multiple_of(2) {
+        if self.replicas_per_shard == 0
+            || self.replicas_per_shard > MAX_REPLICAS_PER_SHARD
+            || self.replicas_per_shard.is_multiple_of(2)
+        {
             return Err(FieldError::new(
                 "spec.replicasPerShard",
-                format!("{} must be odd and at least 1", self.replicas_per_shard),
+                format!(
+                    "{} must be odd, between 1 and {MAX_REPLICAS_PER_SHARD}",
+                    self.replicas_per_shard
+                ),
             ));
         }
         if self.image.is_empty() {

@@ -27,6 +27,51 @@ pub struct ResourceStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// MetricCluster: each storage shard's Raft group as its replicas report it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardStatus>,
+}
+
+/// One storage shard's Raft group.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardStatus {
+    pub shard: u32,
+    /// The leader's replica id (absent while the group has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<u64>,
+    /// The leader's pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_pod: Option<String>,
+    #[serde(default)]
+    pub term: u64,
+    /// The highest log index stored by a majority of the voters.
+    #[serde(default)]
+    pub commit_index: u64,
+    /// Replica ids that vote.
+    #[serde(default)]
+    pub voters: Vec<u64>,
+    /// Replica ids being caught up before they vote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learners: Vec<u64>,
+    /// Every replica that is a member or has a pod.
+    #[serde(default)]
+    pub members: Vec<MemberStatus>,
+}
+
+/// One replica of a shard.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    /// The replica id (the pod's ordinal + 1).
+    pub id: u64,
+    pub pod: String,
+    /// `leader`, `follower`, `candidate`, `learner`, `removed` (answers but is not a
+    /// member) or `unreachable`.
+    pub role: String,
+    /// Log entries the replica is behind the leader's last entry (as the leader knows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
 }
 
 impl ResourceStatus {
@@ -46,4 +91,10 @@ pub mod condition {
     pub const PROGRESSING: &str = "Progressing";
     /// Some shard has lost its quorum, or a component has no ready pod (MetricCluster).
     pub const DEGRADED: &str = "Degraded";
+    /// Some shard has fewer voting replicas than `replicasPerShard`, or a voter does not
+    /// answer (MetricCluster).
+    pub const UNDER_REPLICATED: &str = "UnderReplicated";
+    /// Some shard's group has no leader or fewer answering voters than its quorum
+    /// (MetricCluster).
+    pub const NO_QUORUM: &str = "NoQuorum";
 }

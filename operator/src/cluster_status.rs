@@ -3,7 +3,12 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use telltale_crds::ResourceStatus;
-use telltale_crds::status::condition::{ACCEPTED, AVAILABLE, DEGRADED, PROGRESSING};
+use telltale_crds::status::ShardStatus;
+use telltale_crds::status::condition::{
+    ACCEPTED, AVAILABLE, DEGRADED, NO_QUORUM, PROGRESSING, UNDER_REPLICATED,
+};
+
+use crate::membership::{under_replicated, without_quorum};
 
 use crate::naming::{Component, quorum};
 
@@ -43,6 +48,13 @@ pub struct Observed {
     pub workloads: Vec<WorkloadView>,
     /// Why the storage rollout is waiting or which pod it replaced, while one is going on.
     pub rollout: Option<String>,
+    /// The membership change going on (or waiting), while a shard's voters are not
+    /// `replicasPerShard`.
+    pub membership: Option<String>,
+    /// Every shard's Raft group (empty when no storage pod answered yet).
+    pub shards: Vec<ShardStatus>,
+    /// `spec.replicasPerShard`.
+    pub replicas_per_shard: u32,
 }
 
 /// Phases a valid MetricCluster goes through.
@@ -105,7 +117,8 @@ pub fn decide(observed: &Observed, previous: &ResourceStatus, now: &Time) -> Res
         .iter()
         .any(|t| previous.condition(t).is_some_and(|c| c.status == "True"));
     let degraded = !available && was_up;
-    let progressing = !converging.is_empty() || observed.rollout.is_some();
+    let progressing =
+        !converging.is_empty() || observed.rollout.is_some() || observed.membership.is_some();
 
     let available_c = if available {
         condition(
@@ -129,6 +142,15 @@ pub fn decide(observed: &Observed, previous: &ResourceStatus, now: &Time) -> Res
         )
     };
     let progressing_c = match (&observed.rollout, progressing) {
+        (None, _) if observed.membership.is_some() => condition(
+            previous,
+            PROGRESSING,
+            true,
+            "MembershipChange",
+            observed.membership.clone().unwrap_or_default(),
+            g,
+            now,
+        ),
         (Some(r), _) => condition(
             previous,
             PROGRESSING,
@@ -171,6 +193,41 @@ pub fn decide(observed: &Observed, previous: &ResourceStatus, now: &Time) -> Res
         condition(previous, DEGRADED, false, "Healthy", String::new(), g, now)
     };
     let accepted_c = condition(previous, ACCEPTED, true, "Valid", String::new(), g, now);
+    let under: Vec<String> = observed
+        .shards
+        .iter()
+        .filter_map(|s| under_replicated(s, observed.replicas_per_shard))
+        .collect();
+    let no_quorum: Vec<String> = observed.shards.iter().filter_map(without_quorum).collect();
+    let (unknown, answered) = (observed.shards.is_empty(), "every shard answered");
+    let under_c = if under.is_empty() && !unknown {
+        condition(
+            previous,
+            UNDER_REPLICATED,
+            false,
+            "FullyReplicated",
+            format!("{answered} with {} voters", observed.replicas_per_shard),
+            g,
+            now,
+        )
+    } else {
+        let message = if unknown {
+            "no storage replica answered yet".to_string()
+        } else {
+            under.join("; ")
+        };
+        condition(previous, UNDER_REPLICATED, true, "UnderReplicated", message, g, now)
+    };
+    let quorum_c = if no_quorum.is_empty() && !unknown {
+        condition(previous, NO_QUORUM, false, "QuorumAvailable", String::new(), g, now)
+    } else {
+        let message = if unknown {
+            "no storage replica answered yet".to_string()
+        } else {
+            no_quorum.join("; ")
+        };
+        condition(previous, NO_QUORUM, true, "NoQuorum", message, g, now)
+    };
     let phase = if degraded {
         phase::DEGRADED
     } else if progressing || !available {
@@ -183,7 +240,15 @@ pub fn decide(observed: &Observed, previous: &ResourceStatus, now: &Time) -> Res
         message: None,
         observed_generation: g,
         ready: Some(format!("{ready}/{desired}")),
-        conditions: vec![accepted_c, available_c, progressing_c, degraded_c],
+        conditions: vec![
+            accepted_c,
+            available_c,
+            progressing_c,
+            degraded_c,
+            under_c,
+            quorum_c,
+        ],
+        shards: observed.shards.clone(),
     }
 }
 
@@ -213,6 +278,9 @@ mod tests {
                 w(Component::Alertmanager, None, 1, others_ready.min(1)),
             ],
             rollout: None,
+            membership: None,
+            shards: Vec::new(),
+            replicas_per_shard: 3,
         }
     }
 

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub duration: HistogramVec,
     /// Storage pods deleted by the rollout.
     pub pods_rolled: IntCounter,
+    /// Membership changes (a replica added or removed) the operator made.
+    pub membership_steps: IntCounter,
     /// 1 while this replica holds the leader lease (or runs without election).
     pub leader: IntGauge,
 }
@@ -45,6 +47,10 @@ impl Metrics {
                 "telltale_operator_storage_pods_rolled_total",
                 "Storage pods deleted to move them to a new template, one at a time.",
             )?,
+            membership_steps: IntCounter::new(
+                "telltale_operator_membership_steps_total",
+                "Replicas added to or removed from a shard's Raft group, one per step.",
+            )?,
             leader: IntGauge::new(
                 "telltale_operator_leader",
                 "1 while this replica holds the leader lease.",
@@ -53,6 +59,7 @@ impl Metrics {
         registry.register(Box::new(m.reconciles.clone()))?;
         registry.register(Box::new(m.duration.clone()))?;
         registry.register(Box::new(m.pods_rolled.clone()))?;
+        registry.register(Box::new(m.membership_steps.clone()))?;
         registry.register(Box::new(m.leader.clone()))?;
         Ok(m)
     }

@@ -2,11 +2,13 @@
 //! upgradable cluster.
 //!
 //! ```text
-//!  watch MetricCluster ─> controller::metric_cluster::reconcile
-//!        │                   render::render (pure)      ─> server-side apply
-//!        │                   observe (pods, workloads)  ─> rollout::next_step (pure)
-//!        │                                              ─> delete ≤ 1 storage pod
-//!        │                   cluster_status::decide (pure) ─> status + Events
+//!  watch MetricCluster (spec changes), owned workloads, pods
+//!        ─> controller::metric_cluster::reconcile
+//!           observe (workloads, pods) + membership::probe (each replica's Raft status)
+//!           render::render_with (pure, layouts from the groups) ─> server-side apply
+//!           membership::ShardGroup::next (pure) ─> ≤ 1 membership step per shard
+//!           rollout::next_step (pure, while no shard changes) ─> delete ≤ 1 storage pod
+//!           cluster_status::decide (pure) ─> status (+ status.shards) + Events
 //!  watch ScrapeTarget, AlertRule ─> controller::validation ─> status::decide (pure)
 //!  leader::LeaderElector: only the Lease holder reconciles
 //! ```
@@ -30,6 +32,8 @@ pub mod controller;
 pub mod error;
 /// Leader election through a coordination.k8s.io Lease.
 pub mod leader;
+/// Raft membership that follows `replicasPerShard`, one replica at a time.
+pub mod membership;
 /// Names, labels and ports of the objects a MetricCluster deploys.
 pub mod naming;
 /// Reading workloads and pods into the views the decisions take.

@@ -36,6 +36,8 @@ pub fn pod_view(pod: &Pod) -> PodView {
 pub struct Observation {
     pub shards: Vec<ShardView>,
     pub workloads: Vec<WorkloadView>,
+    /// Per shard: its StatefulSet (if it exists) and its pods.
+    pub storage: Vec<(Option<StatefulSet>, Vec<Pod>)>,
 }
 
 /// Reads the StatefulSets, Deployments and storage pods of the cluster `names`.
@@ -49,6 +51,7 @@ pub async fn observe(
     let pods: Api<Pod> = Api::namespaced(client.clone(), &names.namespace);
     let mut shards = Vec::new();
     let mut workloads = Vec::new();
+    let mut storage = Vec::new();
     for shard in 0..spec.shards {
         let set = sts.get_opt(&names.storage(shard)).await?;
         let selector = selector_string(&names.selector(Component::Storage, Some(shard)));
@@ -63,16 +66,18 @@ pub async fn observe(
             pods: list.items.iter().map(pod_view).collect(),
         };
         let live = view.pods.iter().filter(|p| !p.terminating);
+        let ready = live.clone().filter(|p| p.ready).count() as u32;
         workloads.push(WorkloadView {
             component: Component::Storage,
             shard: Some(shard),
             desired: spec.replicas_per_shard,
-            ready: live.clone().filter(|p| p.ready).count() as u32,
+            ready,
             updated: live
                 .filter(|p| view.update_revision.is_some() && p.revision == view.update_revision)
                 .count() as u32,
         });
         shards.push(view);
+        storage.push((set, list.items));
     }
     let scraper = sts.get_opt(&names.component(Component::Scraper)).await?;
     let status = scraper.and_then(|s| s.status);
@@ -115,5 +120,9 @@ pub async fn observe(
             .and_then(|s| s.updated_replicas)
             .unwrap_or(0) as u32,
     });
-    Ok(Observation { shards, workloads })
+    Ok(Observation {
+        shards,
+        workloads,
+        storage,
+    })
 }

@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use prometheus::Registry;
 use serde::de::DeserializeOwned;
@@ -117,7 +117,15 @@ impl Operator {
     async fn run_metric_clusters(&self, ctx: Arc<Context>) {
         let managed = watcher::Config::default()
             .labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
-        Controller::new(self.api::<MetricCluster>(), watcher::Config::default())
+        // Spec changes and deletion start a reconcile; the operator's own status writes
+        // (the shards' commit index moves all the time) do not.
+        let (reader, writer) = reflector::store();
+        let clusters = watcher(self.api::<MetricCluster>(), watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(spec_or_deletion, PredicateConfig::default());
+        Controller::for_stream(clusters, reader)
             .owns(self.api::<StatefulSet>(), managed.clone())
             .owns(self.api::<Deployment>(), managed.clone())
             // Pod readiness drives the rollout and the status: map a pod to its cluster.
@@ -134,6 +142,17 @@ impl Operator {
             .for_each(log_result)
             .await;
     }
+}
+
+/// What a MetricCluster reconcile follows: its generation (the spec), whether it is
+/// being deleted, and its finalizers.
+fn spec_or_deletion(mc: &MetricCluster) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    mc.metadata.generation.hash(&mut h);
+    mc.metadata.deletion_timestamp.is_some().hash(&mut h);
+    mc.metadata.finalizers.hash(&mut h);
+    Some(h.finish())
 }
 
 async fn run_validation<K>(api: Api<K>, ctx: Arc<Context>)

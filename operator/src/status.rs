@@ -78,6 +78,7 @@ pub fn decide(
         observed_generation: generation,
         ready: None,
         conditions: vec![c],
+        shards: Vec::new(),
     }
 }
 
@@ -92,6 +93,7 @@ pub fn status_patch(status: &ResourceStatus) -> Value {
             "observedGeneration",
             "ready",
             "conditions",
+            "shards",
         ] {
             map.entry(key).or_insert(Value::Null);
         }

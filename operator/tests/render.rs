@@ -2,11 +2,13 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use common::cluster;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::ResourceExt;
+use telltale_operator::render::storage::initial_voters_of;
+use telltale_operator::render::{ShardLayout, render_with};
 use telltale_operator::{render, render_typed};
 
 fn container_of(sts: &StatefulSet) -> &k8s_openapi::api::core::v1::Container {
@@ -124,7 +126,14 @@ fn storage_shards_are_raft_groups_with_stable_identities() {
         "--data-dir /data --grpc-listen 0.0.0.0:9095 --listen 0.0.0.0:9091 --shard 1 \
          --peers 1=mc-storage-1-0.mc-storage-1.monitoring.svc:9095,\
 2=mc-storage-1-1.mc-storage-1.monitoring.svc:9095,\
-3=mc-storage-1-2.mc-storage-1.monitoring.svc:9095 \
+3=mc-storage-1-2.mc-storage-1.monitoring.svc:9095,\
+4=mc-storage-1-3.mc-storage-1.monitoring.svc:9095,\
+5=mc-storage-1-4.mc-storage-1.monitoring.svc:9095,\
+6=mc-storage-1-5.mc-storage-1.monitoring.svc:9095,\
+7=mc-storage-1-6.mc-storage-1.monitoring.svc:9095,\
+8=mc-storage-1-7.mc-storage-1.monitoring.svc:9095,\
+9=mc-storage-1-8.mc-storage-1.monitoring.svc:9095 \
+         --initial-voters 3 \
          --retention-raw 2d --retention-1m 2w6d --retention-1h 28w4d"
     );
     let ready = c
@@ -156,6 +165,106 @@ fn storage_shards_are_raft_groups_with_stable_identities() {
         Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(2)),
         "a drain keeps the quorum of 3"
     );
+    let retention = spec
+        .persistent_volume_claim_retention_policy
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (
+            retention.when_scaled.as_deref(),
+            retention.when_deleted.as_deref()
+        ),
+        (Some("Delete"), Some("Retain")),
+        "a replica that left its group starts empty when the shard grows again"
+    );
+}
+
+/// Growing or shrinking a shard changes its StatefulSet's `replicas`, its PDB and the
+/// shard map, never a storage pod's template (which would restart the group's pods).
+#[test]
+fn replicas_per_shard_changes_no_storage_template() {
+    let three = cluster("mc", "replicasPerShard: 3");
+    let five = cluster("mc", "replicasPerShard: 5");
+    let running_three = BTreeMap::from([(
+        0,
+        ShardLayout {
+            replicas: 3,
+            min_available: 2,
+            initial_voters: 3,
+        },
+    )]);
+    let before = render_typed(&three).unwrap();
+    // Right after the spec says 5: the new pods exist, the voters are still 3.
+    let growing = render_with(
+        &five,
+        &BTreeMap::from([(
+            0,
+            ShardLayout {
+                replicas: 5,
+                min_available: 2,
+                initial_voters: 3,
+            },
+        )]),
+    )
+    .unwrap();
+    let shard = |r: &telltale_operator::Rendered| {
+        r.stateful_sets
+            .iter()
+            .find(|s| s.name_any() == "mc-storage-0")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        shard(&before).spec.template,
+        shard(&growing).spec.template,
+        "the storage pod template does not depend on replicasPerShard"
+    );
+    assert_eq!(shard(&growing).spec.replicas, Some(5));
+    assert_eq!(
+        render_with(&three, &running_three).unwrap().stateful_sets,
+        before.stateful_sets
+    );
+    let pdb = growing
+        .disruption_budgets
+        .iter()
+        .find(|p| p.name_any() == "mc-storage-0")
+        .unwrap();
+    assert_eq!(
+        pdb.spec.as_ref().unwrap().min_available,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(2)),
+        "the PDB follows the voters, not the spec"
+    );
+    // The other components read the shard map live: no restart of theirs either.
+    let templates = |r: &telltale_operator::Rendered| {
+        (
+            r.deployments[0].spec.template.clone(),
+            r.stateful_sets
+                .iter()
+                .filter(|s| !s.name_any().starts_with("mc-storage"))
+                .map(|s| s.spec.template.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(templates(&before), templates(&growing));
+    let map = |r: &telltale_operator::Rendered| {
+        r.config_maps[0].data.as_ref().unwrap()["shard-map.yaml"].clone()
+    };
+    assert!(map(&growing).contains("mc-storage-0-4.mc-storage-0"), "{}", map(&growing));
+    assert!(!map(&before).contains("mc-storage-0-3."), "{}", map(&before));
+
+    // A StatefulSet rendered before `--initial-voters` existed: all of its peers formed
+    // the group.
+    let mut old = shard(&before);
+    let args = old.spec.template.spec.as_mut().unwrap().containers[0]
+        .args
+        .as_mut()
+        .unwrap();
+    let at = args.iter().position(|a| a == "--initial-voters").unwrap();
+    args.drain(at..at + 2);
+    let peers = args.iter().position(|a| a == "--peers").unwrap() + 1;
+    args[peers] = "1=a:1,2=b:1,3=c:1".into();
+    assert_eq!(initial_voters_of(&old), Some(3));
+    assert_eq!(initial_voters_of(&shard(&growing)), Some(3));
 }
 
 #[test]

@@ -45,6 +45,7 @@ async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
         shard: args.shard,
         id,
         peers,
+        initial_voters: args.initial_voters,
         engine: args.engine.options(),
         raft: RaftOptions {
             heartbeat: election / 5,

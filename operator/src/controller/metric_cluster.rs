@@ -9,6 +9,7 @@
 //!     ─> delete at most one storage pod ─> cluster_status::decide ─> status + Events
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +27,10 @@ use crate::apply::{OWNED_KINDS, apply_all, delete_matching};
 use crate::cluster_status::{self, Observed, phase};
 use crate::context::Context;
 use crate::naming::Names;
+use crate::membership::{self, Next, ShardGroup};
 use crate::observe::observe;
-use crate::render::render;
+use crate::render::storage::initial_voters_of;
+use crate::render::{ShardLayout, render_with};
 use crate::rollout::{Step, next_step};
 use crate::status::{self, Validate};
 use crate::{Error, Result};
@@ -36,8 +39,11 @@ use crate::{Error, Result};
 pub const FINALIZER: &str = "telltale.dev/cleanup";
 /// Requeue while the cluster converges (pods starting, a rollout going on).
 pub const CONVERGING: Duration = Duration::from_secs(10);
-/// Requeue of an available cluster.
-pub const RESYNC: Duration = Duration::from_secs(300);
+/// Requeue of an available cluster (the shards' Raft status in `status.shards` is as
+/// fresh as this).
+pub const RESYNC: Duration = Duration::from_secs(30);
+/// Requeue while a shard's voters are changing: the next step follows soon.
+pub const MEMBERSHIP: Duration = Duration::from_secs(2);
 
 const KIND: &str = "MetricCluster";
 
@@ -150,12 +156,45 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
         set_finalizers(api, mc, finalizers).await?;
     }
     let ns = mc.namespace().unwrap_or_default();
-    let objects = render(mc)?;
+    let names = Names::new(mc.name_any(), &ns);
+    let desired = mc.spec.replicas_per_shard;
+    let seen = observe(&ctx.client, &names, &mc.spec).await?;
+    let groups: Vec<ShardGroup> = futures::future::join_all(
+        seen.storage
+            .iter()
+            .enumerate()
+            .map(|(shard, (_, pods))| membership::probe(shard as u32, pods)),
+    )
+    .await;
+    let layouts: BTreeMap<u32, ShardLayout> = seen
+        .storage
+        .iter()
+        .zip(&groups)
+        .filter_map(|((set, _), group)| {
+            let set = set.as_ref()?;
+            let current = set.spec.replicas.map(|r| r as u32);
+            let layout = group.layout(desired, current);
+            Some((
+                group.shard,
+                ShardLayout {
+                    replicas: layout.replicas,
+                    min_available: layout.min_available,
+                    initial_voters: initial_voters_of(set).unwrap_or(desired),
+                },
+            ))
+        })
+        .collect();
+    let objects = render_with(mc, &layouts)?.into_dynamic()?;
     apply_all(&ctx.client, &ns, &objects).await?;
 
-    let names = Names::new(mc.name_any(), &ns);
-    let seen = observe(&ctx.client, &names, &mc.spec).await?;
-    let rollout = match next_step(&seen.shards) {
+    let membership = change_membership(mc, ctx, &names, &groups, desired).await;
+    // Pods are replaced only while no shard's voters are changing.
+    let step = if membership.is_some() {
+        Step::Done
+    } else {
+        next_step(&seen.shards)
+    };
+    let rollout = match step {
         Step::Done => None,
         Step::Wait { reason } => Some(format!("storage rollout waiting: {reason}")),
         Step::Delete { shard, pod } => {
@@ -178,11 +217,15 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
             Some(format!("replacing storage pod {pod}"))
         }
     };
+    let changing = membership.is_some();
     let next = cluster_status::decide(
         &Observed {
             generation,
             workloads: seen.workloads,
             rollout,
+            membership,
+            shards: groups.iter().map(ShardGroup::status).collect(),
+            replicas_per_shard: desired,
         },
         &previous,
         &now,
@@ -191,11 +234,68 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
         write_status(ctx, mc, &next).await?;
         announce(ctx, mc, &previous, &next).await;
     }
-    Ok(if next.phase.as_deref() == Some(phase::AVAILABLE) {
+    Ok(if changing {
+        Action::requeue(MEMBERSHIP)
+    } else if next.phase.as_deref() == Some(phase::AVAILABLE) {
         Action::requeue(RESYNC)
     } else {
         Action::requeue(CONVERGING)
     })
+}
+
+/// Takes the next membership step of every shard whose voters are not the wanted ones
+/// (one step per shard per reconcile); what is going on, if anything.
+async fn change_membership(
+    mc: &MetricCluster,
+    ctx: &Context,
+    names: &Names,
+    groups: &[ShardGroup],
+    desired: u32,
+) -> Option<String> {
+    let mut notes = Vec::new();
+    for group in groups {
+        let shard = group.shard;
+        match group.next(desired) {
+            Next::Done => {}
+            // A group that is still being created has nothing to change.
+            Next::Wait(_) if group.answers.values().all(|s| !s.initialized) => {}
+            Next::Wait(why) => notes.push(format!("shard {shard}: waiting: {why}")),
+            Next::Take(step) => {
+                tracing::info!(cluster = %names.cluster, shard, %step, "membership step");
+                match membership::step(names, group, desired).await {
+                    Ok(changed) => {
+                        ctx.metrics.membership_steps.inc();
+                        for s in &changed.steps {
+                            ctx.event(
+                                mc,
+                                false,
+                                "MembershipChange",
+                                "ChangeMembership",
+                                format!("shard {shard}: {s}"),
+                            )
+                            .await;
+                        }
+                        if !changed.complete {
+                            notes.push(format!("shard {shard}: took `{step}`"));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(cluster = %names.cluster, shard, error = %e, "membership step failed");
+                        ctx.event(
+                            mc,
+                            true,
+                            "MembershipChangeFailed",
+                            "ChangeMembership",
+                            format!("shard {shard}: {e}"),
+                        )
+                        .await;
+                        notes.push(format!("shard {shard}: `{step}` failed: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 /// An Event when the phase changes.

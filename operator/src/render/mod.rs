@@ -41,6 +41,7 @@ use telltale_crds::MetricCluster;
 use crate::naming::{Component, Names, SHARD_MAP_FILE};
 use crate::{Error, Result};
 use shard_map::{ShardMap, config_hash};
+pub use storage::ShardLayout;
 
 /// Metadata every rendered object shares: namespace, labels, the owner reference.
 pub struct Meta {
@@ -97,14 +98,29 @@ pub struct Rendered {
     pub disruption_budgets: Vec<PodDisruptionBudget>,
 }
 
-/// The objects of `mc`, typed. The spec is assumed valid (see
-/// `MetricClusterSpec::validate`).
+/// The objects of `mc` for a cluster whose groups do not exist yet, typed. The spec is
+/// assumed valid (see `MetricClusterSpec::validate`).
 pub fn render_typed(mc: &MetricCluster) -> Result<Rendered> {
+    render_with(mc, &BTreeMap::new())
+}
+
+/// The objects of `mc`, typed, with each shard's workloads as its running group needs
+/// them (`layouts`; a shard without one is new: see [`ShardLayout::new`]).
+pub fn render_with(mc: &MetricCluster, layouts: &BTreeMap<u32, ShardLayout>) -> Result<Rendered> {
     let m = Meta::new(mc)?;
     let spec = &mc.spec;
     let names = &m.names;
-    let shard_map = ShardMap::new(names, spec.shards, spec.replicas_per_shard).to_yaml();
-    let hash = config_hash(&shard_map);
+    let layout = |shard: u32| {
+        layouts
+            .get(&shard)
+            .copied()
+            .unwrap_or_else(|| ShardLayout::new(spec))
+    };
+    let replicas: Vec<u32> = (0..spec.shards).map(|s| layout(s).replicas).collect();
+    let shard_map = ShardMap::new(names, &replicas).to_yaml();
+    // The components re-read the shard map when it changes; only a new shard restarts
+    // them (a shard's replicas come and go live).
+    let hash = config_hash(&format!("shards: {}", spec.shards));
     let mut out = Rendered {
         config_maps: vec![ConfigMap {
             metadata: m.with_labels(names.shard_map(), names.cluster_labels()),
@@ -134,10 +150,11 @@ pub fn render_typed(mc: &MetricCluster) -> Result<Rendered> {
         .push(rbac::role_binding(&m, Component::Alertmanager));
     for shard in 0..spec.shards {
         out.services.push(storage::service(&m, shard));
+        let layout = layout(shard);
         out.stateful_sets
-            .push(storage::stateful_set(&m, spec, shard));
+            .push(storage::stateful_set(&m, spec, shard, &layout));
         out.disruption_budgets
-            .push(storage::disruption_budget(&m, spec, shard));
+            .push(storage::disruption_budget(&m, shard, &layout));
     }
     out.services.push(scraper::service(&m));
     out.stateful_sets

@@ -20,12 +20,13 @@ pub struct ShardEntry {
 
 impl ShardMap {
     /// The map of a cluster of `shards` shards with `replicas` replicas each.
-    pub fn new(names: &Names, shards: u32, replicas: u32) -> Self {
+    /// Shard `i` with `replicas[i]` replicas.
+    pub fn new(names: &Names, replicas: &[u32]) -> Self {
         ShardMap {
-            shards: (0..shards)
+            shards: (0..replicas.len() as u32)
                 .map(|id| ShardEntry {
                     id,
-                    replicas: (0..replicas)
+                    replicas: (0..replicas[id as usize])
                         .map(|i| names.storage_address(id, i))
                         .collect(),
                 })
@@ -56,7 +57,7 @@ mod tests {
 
     #[test]
     fn lists_every_replica_of_every_shard() {
-        let map = ShardMap::new(&Names::new("mc", "ns"), 2, 3);
+        let map = ShardMap::new(&Names::new("mc", "ns"), &[3, 3]);
         let yaml = map.to_yaml();
         assert_eq!(map.shards.len(), 2);
         assert_eq!(

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+    StatefulSetUpdateStrategy,
+};
 use k8s_openapi::api::core::v1::{
     Affinity, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
     PodTemplateSpec, Service, ServicePort, ServiceSpec, VolumeMount, VolumeResourceRequirements,
@@ -13,7 +16,7 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use telltale_crds::MetricClusterSpec;
+use telltale_crds::{MAX_REPLICAS_PER_SHARD, MetricClusterSpec};
 
 use super::Meta;
 use super::pod::{ContainerSpec, pod_spec, port};
@@ -24,9 +27,62 @@ use crate::naming::{Component, Names, STORAGE_GRPC_PORT, STORAGE_HTTP_PORT, quor
 pub const STORAGE_ENTRYPOINT: &str =
     "exec telltale storage --replica-id \"$(( ${HOSTNAME##*-} + 1 ))\" \"$@\"";
 
-/// The flags of `telltale storage` for shard `shard` (everything but `--replica-id`).
-pub fn storage_args(names: &Names, spec: &MetricClusterSpec, shard: u32) -> Vec<String> {
-    let peers = (0..spec.replicas_per_shard)
+/// What a shard's objects take from its running group (see `crate::membership`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardLayout {
+    /// StatefulSet `replicas`.
+    pub replicas: u32,
+    /// PodDisruptionBudget `minAvailable`.
+    pub min_available: u32,
+    /// `--initial-voters`: the replicas the group was (or will be) created with.
+    pub initial_voters: u32,
+}
+
+impl ShardLayout {
+    /// A shard whose group does not exist yet: created with `replicasPerShard` voters.
+    pub fn new(spec: &MetricClusterSpec) -> Self {
+        ShardLayout {
+            replicas: spec.replicas_per_shard,
+            min_available: quorum(spec.replicas_per_shard),
+            initial_voters: spec.replicas_per_shard,
+        }
+    }
+}
+
+/// The `--initial-voters` a shard's StatefulSet runs with: the flag, or for a
+/// StatefulSet rendered before it existed, the number of `--peers` (all of which
+/// formed the group).
+pub fn initial_voters_of(set: &StatefulSet) -> Option<u32> {
+    let args = set
+        .spec
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .args
+        .as_ref()?;
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    if let Some(n) = value("--initial-voters") {
+        return n.parse().ok();
+    }
+    value("--peers").map(|p| p.split(',').filter(|s| !s.is_empty()).count() as u32)
+}
+
+/// The flags of `telltale storage` for shard `shard` (everything but `--replica-id`):
+/// every replica the shard can have is a peer, so that growing or shrinking the group
+/// changes no pod's command line.
+pub fn storage_args(
+    names: &Names,
+    spec: &MetricClusterSpec,
+    shard: u32,
+    initial_voters: u32,
+) -> Vec<String> {
+    let peers = (0..MAX_REPLICAS_PER_SHARD)
         .map(|i| format!("{}={}", i + 1, names.storage_address(shard, i)))
         .collect::<Vec<_>>()
         .join(",");
@@ -41,6 +97,8 @@ pub fn storage_args(names: &Names, spec: &MetricClusterSpec, shard: u32) -> Vec<
         shard.to_string(),
         "--peers".into(),
         peers,
+        "--initial-voters".into(),
+        initial_voters.to_string(),
         "--retention-raw".into(),
         spec.retention.raw.to_string(),
         "--retention-1m".into(),
@@ -85,7 +143,12 @@ pub fn service_port(name: &str, port: i32) -> ServicePort {
 /// The StatefulSet of shard `shard`. Pods start in parallel (a Raft group needs a quorum
 /// before any member is ready) and are replaced only when the operator deletes them
 /// (`OnDelete`), one at a time, each after the previous one rejoined its group.
-pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, shard: u32) -> StatefulSet {
+pub fn stateful_set(
+    m: &Meta,
+    spec: &MetricClusterSpec,
+    shard: u32,
+    layout: &ShardLayout,
+) -> StatefulSet {
     let names = &m.names;
     let selector = names.selector(Component::Storage, Some(shard));
     let container = ContainerSpec {
@@ -96,7 +159,7 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, shard: u32) -> StatefulS
             STORAGE_ENTRYPOINT.into(),
             "telltale-storage".into(),
         ],
-        args: storage_args(names, spec, shard),
+        args: storage_args(names, spec, shard, layout.initial_voters),
         ports: vec![
             port("grpc", STORAGE_GRPC_PORT),
             port("http", STORAGE_HTTP_PORT),
@@ -121,13 +184,22 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, shard: u32) -> StatefulS
     StatefulSet {
         metadata: m.object(names.storage(shard), Component::Storage, Some(shard)),
         spec: StatefulSetSpec {
-            replicas: Some(spec.replicas_per_shard as i32),
+            replicas: Some(layout.replicas as i32),
             service_name: Some(names.storage(shard)),
             pod_management_policy: Some("Parallel".into()),
             update_strategy: Some(StatefulSetUpdateStrategy {
                 type_: Some("OnDelete".into()),
                 ..StatefulSetUpdateStrategy::default()
             }),
+            // A replica that left its group loses its volume with its pod, so that a
+            // later grow starts it empty (it is caught up by snapshot); deleting the
+            // cluster keeps the claims unless `spec.deletePVCs`.
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_scaled: Some("Delete".into()),
+                    when_deleted: Some("Retain".into()),
+                },
+            ),
             selector: LabelSelector {
                 match_labels: Some(selector),
                 ..LabelSelector::default()
@@ -190,13 +262,14 @@ pub fn spread(selector: &BTreeMap<String, String>) -> Affinity {
     }
 }
 
-/// Voluntary disruptions (drains) may take a shard down to its quorum, never below.
-pub fn disruption_budget(m: &Meta, spec: &MetricClusterSpec, shard: u32) -> PodDisruptionBudget {
+/// Voluntary disruptions (drains) may take a shard down to the quorum of its voters,
+/// never below.
+pub fn disruption_budget(m: &Meta, shard: u32, layout: &ShardLayout) -> PodDisruptionBudget {
     let names = &m.names;
     PodDisruptionBudget {
         metadata: m.object(names.storage(shard), Component::Storage, Some(shard)),
         spec: Some(PodDisruptionBudgetSpec {
-            min_available: Some(IntOrString::Int(quorum(spec.replicas_per_shard) as i32)),
+            min_available: Some(IntOrString::Int(layout.min_available as i32)),
             selector: Some(LabelSelector {
                 match_labels: Some(names.selector(Component::Storage, Some(shard))),
                 ..LabelSelector::default()

@@ -409,6 +409,7 @@ async fn start_replica(dir: &std::path::Path, engine: StorageOptions) -> Result<
         shard: 0,
         id: 1,
         peers: Peers(std::collections::BTreeMap::from([(1, addr.to_string())])),
+        initial_voters: None,
         engine,
         raft: RaftOptions::default(),
     };

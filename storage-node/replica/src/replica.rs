@@ -73,8 +73,12 @@ pub struct ReplicaConfig {
     pub data_dir: PathBuf,
     pub shard: u32,
     pub id: NodeId,
-    /// Every replica of the shard, this one included.
+    /// Every replica of the shard, this one included: the address of each replica id
+    /// (also of replicas that join the group later).
     pub peers: Peers,
+    /// How many of the peers, lowest ids first, form the group when it is created
+    /// (`None`: all of them). The others wait until a membership change adds them.
+    pub initial_voters: Option<usize>,
     pub engine: EngineOptions,
     pub raft: RaftOptions,
 }
@@ -109,6 +113,17 @@ impl Replica {
             return Err(Error::InvalidPeers {
                 input: config.peers.to_string(),
                 reason: format!("replica {} is not among the peers", config.id),
+            });
+        }
+        if let Some(n) = config.initial_voters
+            && !(1..=config.peers.0.len()).contains(&n)
+        {
+            return Err(Error::InvalidPeers {
+                input: config.peers.to_string(),
+                reason: format!(
+                    "{n} initial voters: between 1 and the {} peers",
+                    config.peers.0.len()
+                ),
             });
         }
         let dir = &config.data_dir;
@@ -358,9 +373,21 @@ impl Replica {
         });
     }
 
-    /// The replica with the lowest id initializes the group with every peer once a
-    /// majority of the group answers that it is uninitialized and nobody says otherwise
-    /// (so a replica that lost its disk never starts a second group); others wait to be
+    /// The replicas that form the group when it is created: the first
+    /// `initial_voters` peers by id.
+    fn initial_voters(&self) -> BTreeMap<NodeId, String> {
+        let peers = &self.config.peers.0;
+        let n = self.config.initial_voters.unwrap_or(peers.len());
+        peers
+            .iter()
+            .take(n)
+            .map(|(id, a)| (*id, a.clone()))
+            .collect()
+    }
+
+    /// The replica with the lowest id initializes the group with the initial voters once
+    /// a majority of them answers that it is uninitialized and no peer says otherwise (so
+    /// a replica that lost its disk never starts a second group); others wait to be
     /// contacted by the leader.
     fn spawn_bootstrap(&self) {
         if self.config.peers.lowest() != Some(self.config.id) {
@@ -380,9 +407,7 @@ impl Replica {
                     }
                     Probe::Majority => {
                         let members: BTreeMap<NodeId, BasicNode> = this
-                            .config
-                            .peers
-                            .0
+                            .initial_voters()
                             .iter()
                             .map(|(id, a)| (*id, BasicNode::new(a)))
                             .collect();
@@ -398,16 +423,20 @@ impl Replica {
         });
     }
 
+    /// Asks every other peer whether it belongs to a group: one that does means the group
+    /// exists; otherwise a majority of the initial voters answering "no" (this one
+    /// included) means it can be created.
     async fn probe_peers(&self) -> Probe {
-        let others: Vec<String> = self
+        let initial = self.initial_voters();
+        let others: Vec<(NodeId, String)> = self
             .config
             .peers
             .0
             .iter()
             .filter(|(id, _)| **id != self.config.id)
-            .map(|(_, a)| a.clone())
+            .map(|(id, a)| (*id, a.clone()))
             .collect();
-        let asks = others.iter().map(|address| async move {
+        let asks = others.iter().map(|(id, address)| async move {
             let mut client = raft_client(channel(address).ok()?);
             let mut req = tonic::Request::new(StatusRequest {});
             req.set_timeout(Duration::from_secs(1));
@@ -415,14 +444,21 @@ impl Replica {
                 .status(req)
                 .await
                 .ok()
-                .map(|r| r.into_inner().initialized)
+                .map(|r| (*id, r.into_inner().initialized))
         });
-        let answers = futures::future::join_all(asks).await;
-        if answers.contains(&Some(true)) {
+        let answers: Vec<(NodeId, bool)> = futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        if answers.iter().any(|(_, initialized)| *initialized) {
             return Probe::Initialized;
         }
-        let uninitialized = 1 + answers.iter().filter(|a| **a == Some(false)).count();
-        if uninitialized > self.config.peers.0.len() / 2 {
+        let uninitialized = 1 + answers
+            .iter()
+            .filter(|(id, _)| initial.contains_key(id))
+            .count();
+        if uninitialized > initial.len() / 2 {
             Probe::Majority
         } else {
             Probe::Wait

@@ -59,6 +59,7 @@ async fn run(replicas: u64, batches: usize, series_per_batch: usize) -> Result {
             shard: 0,
             id,
             peers: peers.clone(),
+            initial_voters: None,
             engine: EngineOptions::default(),
             raft: RaftOptions::default(),
         };

@@ -94,6 +94,7 @@ async fn open_replica(dir: &Path) -> Result<(Replica, tokio::net::TcpListener), 
         shard: 0,
         id: 1,
         peers: Peers(BTreeMap::from([(1, addr.to_string())])),
+        initial_voters: None,
         engine: EngineOptions {
             flush_interval: Duration::from_millis(20),
             ..EngineOptions::default()

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
 use telltale_storage::EngineOptions;
+use telltale_storage_api::cluster::reconcile::{ChangeOptions, change_voters};
 use telltale_storage_api::cluster::{ShardMap, ShardedOptions, ShardedStorage};
 use telltale_storage_api::pb::storage_client::StorageClient;
 use telltale_storage_api::pb::{MatcherSet, SelectRequest, Selection, WriteRequest};
@@ -34,11 +35,22 @@ async fn free_listener() -> tokio::net::TcpListener {
 }
 
 async fn start(dir: &Path, id: u64, peers: &Peers, listener: tokio::net::TcpListener) -> Running {
+    start_with(dir, id, peers, None, listener).await
+}
+
+async fn start_with(
+    dir: &Path,
+    id: u64,
+    peers: &Peers,
+    initial_voters: Option<usize>,
+    listener: tokio::net::TcpListener,
+) -> Running {
     let config = ReplicaConfig {
         data_dir: dir.join(format!("r{id}")),
         shard: 0,
         id,
         peers: peers.clone(),
+        initial_voters,
         engine: EngineOptions::default(),
         raft: RaftOptions {
             snapshot_every: 20,
@@ -265,6 +277,85 @@ async fn a_shard_survives_its_leader_and_catches_up_a_new_replica_by_snapshot() 
     let _ = MatcherSet::default();
     for mut n in nodes {
         let _ = n.stop.take().unwrap().send(());
+        let _ = n.task.await;
+    }
+}
+
+/// The operator's layout: every replica a shard can have is a peer, the group is created
+/// with the first of them, and the others join by membership change. A replica that
+/// returns with an empty disk while the group exists rejoins it instead of creating a
+/// second group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn peers_beyond_the_initial_voters_wait_to_be_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut listeners = Vec::new();
+    for _ in 0..3 {
+        listeners.push(free_listener().await);
+    }
+    let addrs: Vec<String> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect();
+    let peers = Peers(
+        (1..=3u64)
+            .map(|i| (i, addrs[i as usize - 1].clone()))
+            .collect::<BTreeMap<_, _>>(),
+    );
+    let mut nodes = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        nodes.push(start_with(dir.path(), i as u64 + 1, &peers, Some(1), l).await);
+    }
+    let (leader, _) = wait_leader(&addrs, None).await;
+    assert_eq!(leader, 1, "the lowest initial voter creates the group");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let one = status(&addrs[0]).await.unwrap();
+    assert_eq!(one.voters.iter().map(|m| m.id).collect::<Vec<_>>(), [1]);
+    for a in &addrs[1..] {
+        assert!(!status(a).await.unwrap().initialized, "{a} joined by itself");
+    }
+
+    let all: BTreeMap<u64, String> = peers.0.clone();
+    let changed = change_voters(&all, &[1, 2, 3].into(), &ChangeOptions::default())
+        .await
+        .unwrap();
+    assert!(changed.complete);
+    assert_eq!(changed.group.voters, [1, 2, 3].into());
+    let map = ShardMap::parse(&format!("0={}", addrs.join(","))).unwrap();
+    let client =
+        ShardedStorage::new(map, ShardedOptions::default(), &prometheus::Registry::new()).unwrap();
+    for b in 0..30 {
+        assert_eq!(client.write(series(b)).await.unwrap(), 4);
+    }
+
+    // Replica 1 (the one that would create a group) loses its disk and comes back.
+    let mut first = nodes.remove(0);
+    first.stop.take().unwrap().send(()).unwrap();
+    first.task.await.unwrap();
+    std::fs::remove_dir_all(dir.path().join("r1")).unwrap();
+    let (new_leader, _) = wait_leader(&addrs[1..], Some(1)).await;
+    let l = tokio::net::TcpListener::bind(&addrs[0]).await.unwrap();
+    nodes.push(start_with(dir.path(), 1, &peers, Some(1), l).await);
+    let t0 = Instant::now();
+    loop {
+        let s = status(&addrs[0]).await;
+        if let Some(s) = &s
+            && s.initialized
+        {
+            let voters: Vec<u64> = s.voters.iter().map(|m| m.id).collect();
+            assert_eq!(voters, [1, 2, 3], "replica 1 started a group of its own: {s:?}");
+            if s.applied_index > 0 && s.leader_id == new_leader {
+                break;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "replica 1 did not rejoin: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count_samples(&client).await, 120);
+    for mut n in nodes {
+        n.stop.take().unwrap().send(()).unwrap();
         let _ = n.task.await;
     }
 }

@@ -43,6 +43,7 @@ async fn one_replica(
         shard: 0,
         id: 1,
         peers: Peers(BTreeMap::from([(1, addr.clone())])),
+        initial_voters: None,
         engine: EngineOptions::default(),
         raft: RaftOptions::default(),
     };

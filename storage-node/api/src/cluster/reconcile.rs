@@ -35,6 +35,13 @@ pub struct ChangeOptions {
     pub step_timeout: Duration,
     /// How long the group may be without a leader (an election) before giving up.
     pub election_wait: Duration,
+    /// Stop after this many steps (the operator takes one per reconcile, so that its
+    /// status follows each step); `None`: go on until the group has the wanted voters.
+    pub max_steps: Option<usize>,
+    /// The address the group records for a replica where it differs from the one it is
+    /// reached at here (the operator reaches pods by IP and records their stable DNS
+    /// names).
+    pub advertised: BTreeMap<NodeId, String>,
 }
 
 impl Default for ChangeOptions {
@@ -43,6 +50,8 @@ impl Default for ChangeOptions {
             probe_timeout: Duration::from_secs(1),
             step_timeout: Duration::from_secs(120),
             election_wait: Duration::from_secs(20),
+            max_steps: None,
+            advertised: BTreeMap::new(),
         }
     }
 }
@@ -71,6 +80,8 @@ pub struct Changed {
     pub steps: Vec<Step>,
     /// The group at the end, as its leader reports it.
     pub group: Group,
+    /// The group has the wanted voters (false when `max_steps` stopped the change).
+    pub complete: bool,
 }
 
 /// What every replica answered: the group, the leader's address, every member's address.
@@ -186,8 +197,16 @@ pub async fn change_voters(
             return Ok(Changed {
                 steps: done,
                 group: probed.group,
+                complete: true,
             });
         };
+        if opts.max_steps.is_some_and(|max| done.len() >= max) {
+            return Ok(Changed {
+                steps: done,
+                group: probed.group,
+                complete: false,
+            });
+        }
         if done.len() >= max_steps || retries >= 4 * max_steps {
             return Err(ChangeError::TooManySteps(done.len()));
         }
@@ -196,7 +215,12 @@ pub async fn change_voters(
             .iter()
             .map(|id| Member {
                 id: *id,
-                address: probed.addresses.get(id).cloned().unwrap_or_default(),
+                address: opts
+                    .advertised
+                    .get(id)
+                    .or_else(|| probed.addresses.get(id))
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect();
         info!(%step, leader = %leader_address, "membership step");

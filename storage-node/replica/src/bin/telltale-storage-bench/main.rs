@@ -264,6 +264,7 @@ async fn start_replica(dir: &Path, engine: EngineOptions) -> Result<Replica, Err
         shard: 0,
         id: 1,
         peers: Peers(BTreeMap::from([(1, addr.to_string())])),
+        initial_voters: None,
         engine,
         raft: RaftOptions::default(),
     };
