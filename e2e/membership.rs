@@ -16,27 +16,14 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Proc, TELLTALE, free_port, get_json, remote_write, wait_ready};
+use common::load::{Load, assert_nothing_lost, read_back};
+use common::{Proc, TELLTALE, free_port, get_json, wait_ready};
 use serde_json::Value;
-
-const METRIC: &str = "membership_test_samples";
-/// Series per push.
-const WRITERS: usize = 8;
-
-/// Every (writer, timestamp) the cluster acknowledged.
-type Acked = Arc<Mutex<BTreeSet<(String, i64)>>>;
-
-fn base_ts() -> i64 {
-    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *BASE.get_or_init(|| (common::now_ms() - 3_600_000) / 1000 * 1000)
-}
 
 struct DevCluster {
     proc: Proc,
@@ -131,81 +118,13 @@ fn alive(pid: u64) -> bool {
             .contains(") Z ")
 }
 
-/// Pushes batches through remote_write until `stop`; records what was acknowledged.
-async fn load(loader: usize, base: String, acked: Acked, stop: Arc<AtomicBool>) {
-    let mut batch = 0i64;
-    while !stop.load(Ordering::Relaxed) {
-        let ts = base_ts() + batch * 1000;
-        let series: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                let writer = format!("l{loader}w{w}");
-                remote_write::series(
-                    &[("__name__", METRIC), ("writer", &writer)],
-                    ts,
-                    batch as f64,
-                )
-            })
-            .collect();
-        use prost::Message;
-        let body = remote_write::WriteRequest { timeseries: series }.encode_to_vec();
-        let compressed = snap::raw::Encoder::new().compress_vec(&body).unwrap();
-        let ok = reqwest::Client::new()
-            .post(format!("{base}/api/v1/write"))
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .timeout(Duration::from_secs(30))
-            .body(compressed)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ok {
-            let mut a = acked.lock().unwrap();
-            for w in 0..WRITERS {
-                a.insert((format!("l{loader}w{w}"), ts));
-            }
-        }
-        batch += 1;
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Waits until `n` more samples were acknowledged than `before`.
-async fn writes_go_on(acked: &Acked, before: usize, n: usize, what: &str) {
-    let t0 = Instant::now();
-    while acked.lock().unwrap().len() < before + n {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "writes did not go on {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Every sample of the test's series, through the query API (a range selector at a time
-/// after the last one).
-async fn read_back(base: &str) -> BTreeSet<(String, i64)> {
-    let at = (common::now_ms() / 1000) as f64;
-    let expr = format!("{METRIC}[2h]");
-    let result = common::query_at_time(base, &expr, at).await;
-    let mut found = BTreeSet::new();
-    for series in result {
-        let writer = series["metric"]["writer"].as_str().unwrap().to_string();
-        for v in series["values"].as_array().unwrap() {
-            let ts = (v[0].as_f64().unwrap() * 1000.0).round() as i64;
-            found.insert((writer.clone(), ts));
-        }
-    }
-    found
-}
-
 /// Term may rise by an election or two around a change (the leader's removal), not more.
 const TERM_BOUND: u64 = 3;
 
 async fn change(
     cluster: &DevCluster,
     count: u64,
-    acked: &Acked,
+    load: &Load,
     removed_pids: &[u64],
 ) -> BTreeMap<u64, u64> {
     let term_before = cluster.term().await;
@@ -228,8 +147,7 @@ async fn change(
     }
     // The removed processes are gone: no election storm follows.
     let term_after = cluster.term().await;
-    let before = acked.lock().unwrap().len();
-    writes_go_on(acked, before, 200, &format!("after count={count}")).await;
+    load.goes_on(200, &format!("after count={count}")).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let term_later = cluster.term().await;
     eprintln!("count={count}: term {term_before} -> {term_after} -> {term_later}");
@@ -277,21 +195,17 @@ async fn a_shard_grows_and_shrinks_under_load_and_loses_nothing() {
         assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()));
     }
 
-    let acked: Acked = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let loads: Vec<_> = (0..2)
-        .map(|l| tokio::spawn(load(l, cluster.base.clone(), acked.clone(), stop.clone())))
-        .collect();
-    writes_go_on(&acked, 0, 200, "at the start").await;
+    let load = Load::start(&cluster.base, 2);
+    load.goes_on(200, "at the start").await;
 
     // 3 -> 5.
-    let pids5 = change(&cluster, 5, &acked, &[]).await;
+    let pids5 = change(&cluster, 5, &load, &[]).await;
     assert_eq!(pids5.len(), 5);
 
     // The leader is killed; a new one is elected, writes go on, the dead one restarts
     // (--restart-dead) and catches up.
     let leader = cluster.shard().await["leader_id"].as_u64().unwrap();
-    let before = acked.lock().unwrap().len();
+    let before = load.count();
     let _ = Command::new("kill")
         .args(["-9", &pids5[&leader].to_string()])
         .status();
@@ -308,17 +222,18 @@ async fn a_shard_grows_and_shrinks_under_load_and_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("leader {leader} killed; a new one after {:?}", t0.elapsed());
-    writes_go_on(&acked, before, 200, "after the leader's kill").await;
+    assert!(load.count() >= before);
+    load.goes_on(200, "after the leader's kill").await;
     cluster
         .settled(&[1, 2, 3, 4, 5], 400, Duration::from_secs(60))
         .await;
 
     // 5 -> 3 -> 1 -> 3.
     let pids5 = pids(&cluster.shard().await);
-    let pids3 = change(&cluster, 3, &acked, &[pids5[&4], pids5[&5]]).await;
-    change(&cluster, 1, &acked, &[pids3[&2], pids3[&3]]).await;
+    let pids3 = change(&cluster, 3, &load, &[pids5[&4], pids5[&5]]).await;
+    change(&cluster, 1, &load, &[pids3[&2], pids3[&3]]).await;
     // Growing from one: replicas 2 and 3 return with empty disks and catch up.
-    let pids3 = change(&cluster, 3, &acked, &[]).await;
+    let pids3 = change(&cluster, 3, &load, &[]).await;
 
     // With a voter of {1, 2} down, shrinking to 2 would leave a group of two with one
     // answering: refused before anything changes.
@@ -348,21 +263,9 @@ async fn a_shard_grows_and_shrinks_under_load_and_loses_nothing() {
         .settled(&[1, 2, 3], 400, Duration::from_secs(60))
         .await;
 
-    stop.store(true, Ordering::Relaxed);
-    for l in loads {
-        l.await.unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = load.stop().await;
     let found = read_back(&cluster.base).await;
-    let lost: Vec<_> = acked.difference(&found).take(10).collect();
-    eprintln!(
-        "acknowledged {} samples, read back {}, lost {}",
-        acked.len(),
-        found.len(),
-        acked.difference(&found).count()
-    );
-    assert!(acked.len() > 2000, "too few acknowledged: {}", acked.len());
-    assert!(lost.is_empty(), "acknowledged samples lost: {lost:?}");
+    assert_nothing_lost(&acked, &found);
 
     let status = cluster.shard().await;
     let mut cluster = cluster;

@@ -16,24 +16,23 @@
 mod common;
 mod kubelet;
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Proc, TELLTALE, free_port, get_json, get_text, query_at, value_of, wait_ready};
+use common::{get_json, get_text, query_at, value_of};
 use kubelet::api::KubeApi;
+use kubelet::cluster::{
+    CLUSTER, component, eventually, http_base, raft_status, read_rendered, start_operator,
+};
 use kubelet::network::PodNetwork;
-use kubelet::pods::{PlannedPod, pods_of};
+use kubelet::pods::pods_of;
 use kubelet::run::{Kubelet, RunningPod};
 use serde_json::{Value, json};
 use telltale_storage_api::raft_pb::StatusResponse;
-use telltale_storage_api::raft_pb::raft_client::RaftClient;
 
 const NS: &str = "monitoring";
-const CLUSTER: &str = "mc";
-const COMPONENT: &str = "app.kubernetes.io/component";
 const ALERT: &str = "NodeExporterScraped";
 
 /// A local HTTP endpoint standing for the receiver's webhook: records every body.
@@ -142,121 +141,6 @@ async fn apply_user_resources(api: &KubeApi, exporter: SocketAddr, webhook: &str
     .await;
 }
 
-/// What the operator rendered, read back from the API once a workload exists for every
-/// component and every ConfigMap the workloads mount exists.
-struct Rendered {
-    workloads: Vec<Value>,
-    services: Vec<Value>,
-    config_maps: Vec<Value>,
-    service_accounts: Vec<Value>,
-}
-
-async fn read_rendered(api: &KubeApi, operator: &mut Proc) -> Rendered {
-    let selector = format!("app.kubernetes.io/instance={CLUSTER}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut workloads = api.list("apps/v1", "StatefulSet", NS, &selector).await;
-        workloads.extend(api.list("apps/v1", "Deployment", NS, &selector).await);
-        let config_maps = api.list("v1", "ConfigMap", NS, "").await;
-        let components: BTreeSet<&str> = workloads
-            .iter()
-            .filter_map(|w| w["metadata"]["labels"][COMPONENT].as_str())
-            .collect();
-        let mounted: BTreeSet<&str> = workloads
-            .iter()
-            .flat_map(|w| w["spec"]["template"]["spec"]["volumes"].as_array())
-            .flatten()
-            .filter_map(|v| v["configMap"]["name"].as_str())
-            .collect();
-        let have: BTreeSet<&str> = config_maps
-            .iter()
-            .filter_map(|c| c["metadata"]["name"].as_str())
-            .collect();
-        if components == BTreeSet::from(["alertmanager", "query", "scraper", "storage"])
-            && mounted.is_subset(&have)
-        {
-            return Rendered {
-                workloads,
-                services: api.list("v1", "Service", NS, "").await,
-                config_maps,
-                service_accounts: api.list("v1", "ServiceAccount", NS, "").await,
-            };
-        }
-        if let Ok(Some(status)) = operator.child.try_wait() {
-            panic!(
-                "the operator exited with {status}:\n{}",
-                operator.log_text()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the operator rendered {components:?} only:\n{}",
-            operator.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn component(pod: &PlannedPod) -> &str {
-    pod.labels
-        .get(COMPONENT)
-        .map(String::as_str)
-        .unwrap_or_default()
-}
-
-/// `http://<address>` of a pod's `--listen` flag (mapped to 127.0.0.1).
-fn http_base(pod: &RunningPod) -> String {
-    format!("http://{}", pod.flag("--listen").expect("--listen"))
-}
-
-async fn raft_status(address: &str) -> Option<StatusResponse> {
-    let mut c = tokio::time::timeout(
-        Duration::from_millis(500),
-        RaftClient::connect(format!("http://{address}")),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let mut req = tonic::Request::new(telltale_storage_api::raft_pb::StatusRequest {});
-    req.set_timeout(Duration::from_millis(800));
-    Some(c.status(req).await.ok()?.into_inner())
-}
-
-/// Polls `check` every 250 ms until it returns `Some`, failing after `within` with
-/// `what` and the logs of `pods`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, pods: &[RunningPod], mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        if Instant::now() > deadline {
-            let logs: String = pods
-                .iter()
-                .map(|p| {
-                    format!(
-                        "--- {} ({})\n{}\n",
-                        p.name,
-                        p.command.join(" "),
-                        tail(&p.proc.log_text())
-                    )
-                })
-                .collect();
-            panic!("{what}: not within {within:?}\n{logs}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
 /// The value of an unlabelled (or first) sample of `name` in a /metrics page; 0 when absent.
 fn metric(page: &str, name: &str) -> f64 {
     page.lines()
@@ -274,23 +158,9 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
     let (_exporter, exporter) = common::start_node_exporter(dir).await;
     let sink = WebhookSink::start().await;
 
-    // The operator as its own process, with the environment its Deployment gives it.
-    let op_port = free_port();
-    let mut cmd = Command::new(TELLTALE);
-    cmd.args(["operator", "--namespace", NS])
-        .args(["--listen", &format!("127.0.0.1:{op_port}")])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("POD_NAME", "telltale-operator-0")
-        .env("POD_NAMESPACE", NS);
-    let mut operator = Proc::spawn("operator", &mut cmd, dir.join("operator.log"));
-    wait_ready(
-        &mut operator,
-        &format!("http://127.0.0.1:{op_port}/-/ready"),
-    )
-    .await;
-
+    let mut operator = start_operator(dir, &kubeconfig, NS).await;
     apply_user_resources(&api, exporter, &sink.url).await;
-    let rendered = read_rendered(&api, &mut operator).await;
+    let rendered = read_rendered(&api, NS, &mut operator).await;
 
     // The pods of the workloads, as the controllers would create them.
     let pods = pods_of(&rendered.workloads);

@@ -45,7 +45,7 @@ fn metric_cluster_crd_has_columns_defaults_and_cel_rules() {
     assert_eq!(spec["replicasPerShard"]["default"], 3);
     assert_eq!(
         spec["replicasPerShard"]["x-kubernetes-validations"][0]["rule"],
-        "self >= 1 && self % 2 == 1"
+        "self >= 1 && self <= 9 && self % 2 == 1"
     );
     assert_eq!(spec["shards"]["minimum"].as_f64(), Some(1.0));
     assert_eq!(
@@ -59,6 +59,11 @@ fn metric_cluster_crd_has_columns_defaults_and_cel_rules() {
     assert!(retention_rule.contains("findAll"), "{retention_rule}");
     let status = &version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"];
     assert_eq!(status["conditions"]["x-kubernetes-list-type"], "map");
+    let shard = &status["shards"]["items"]["properties"];
+    for field in ["leader", "commitIndex", "voters", "learners", "members"] {
+        assert!(shard[field].is_object(), "status.shards[].{field}: {shard}");
+    }
+    assert!(shard["members"]["items"]["properties"]["lag"].is_object());
     for kind in [
         telltale_crds::ScrapeTarget::crd(),
         telltale_crds::AlertRule::crd(),

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod browser;
+pub mod load;
 pub mod remote_write;
 
 /// The binary under test, built by cargo for this test target.

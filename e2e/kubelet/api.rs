@@ -122,6 +122,33 @@ current-context: pod
         body
     }
 
+    /// Merge-patches an object (what `kubectl patch --type merge` does).
+    pub async fn patch(&self, obj: &Value, patch: Value) {
+        let path = format!(
+            "{}/{}",
+            collection_path(
+                obj["apiVersion"].as_str().unwrap(),
+                obj["kind"].as_str().unwrap(),
+                obj["metadata"]["namespace"].as_str().unwrap(),
+            ),
+            obj["metadata"]["name"].as_str().unwrap()
+        );
+        let resp = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(patch.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        assert!(
+            status.is_success(),
+            "PATCH {path}: {status} {}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+
     /// Merge-patches the status subresource of an object (what a controller or the
     /// kubelet would report).
     pub async fn patch_status(&self, obj: &Value, status: Value) {
@@ -146,6 +173,47 @@ current-context: pod
         assert!(
             status.is_success(),
             "PATCH {path}: {status} {}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+
+    /// The object `name` of a kind, if it exists.
+    pub async fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
+        let path = format!("{}/{name}", collection_path(api_version, kind, namespace));
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return None;
+        }
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        Some(body)
+    }
+
+    /// Deletes the object `name` of a kind (gone already is fine).
+    pub async fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) {
+        let path = format!("{}/{name}", collection_path(api_version, kind, namespace));
+        let resp = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        assert!(
+            status.is_success() || status == reqwest::StatusCode::NOT_FOUND,
+            "DELETE {path}: {status} {}",
             resp.text().await.unwrap_or_default()
         );
     }

@@ -70,13 +70,19 @@ fn labels_of(template: &Value) -> BTreeMap<String, String> {
 /// The pods of every workload in `workloads` (StatefulSets and Deployments, as read from
 /// the API), in a stable order.
 pub fn pods_of(workloads: &[Value]) -> Vec<PlannedPod> {
+    pods_scaled(workloads, |w| w["spec"]["replicas"].as_u64().unwrap_or(1))
+}
+
+/// The pods of `workloads` if each had `replicas(workload)` replicas (e.g. every pod a
+/// StatefulSet can grow to, whose DNS names exist before the pods do).
+pub fn pods_scaled(workloads: &[Value], replicas: impl Fn(&Value) -> u64) -> Vec<PlannedPod> {
     let mut pods = Vec::new();
     for w in workloads {
         let kind = w["kind"].as_str().expect("workload kind");
         let name = w["metadata"]["name"].as_str().unwrap();
         let namespace = w["metadata"]["namespace"].as_str().unwrap();
         let template = &w["spec"]["template"];
-        let replicas = w["spec"]["replicas"].as_u64().unwrap_or(1);
+        let replicas = replicas(w);
         let spec = template["spec"].clone();
         for i in 0..replicas {
             let mut labels = labels_of(template);

@@ -256,6 +256,20 @@ impl Kubelet {
         out
     }
 
+    /// The network the pods run on.
+    pub fn network(&self) -> &PodNetwork {
+        &self.network
+    }
+
+    /// Deletes a PersistentVolumeClaim's volume (what a StatefulSet's `whenScaled: Delete`
+    /// does to the claims of the pods it removes).
+    pub fn delete_claim(&self, claim: &str) {
+        let dir = self.dir.join("persistent-volumes").join(claim);
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
     fn claim_dir(&self, claim: &str) -> PathBuf {
         let dir = self.dir.join("persistent-volumes").join(claim);
         std::fs::create_dir_all(&dir).unwrap();

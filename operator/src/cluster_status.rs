@@ -216,10 +216,26 @@ pub fn decide(observed: &Observed, previous: &ResourceStatus, now: &Time) -> Res
         } else {
             under.join("; ")
         };
-        condition(previous, UNDER_REPLICATED, true, "UnderReplicated", message, g, now)
+        condition(
+            previous,
+            UNDER_REPLICATED,
+            true,
+            "UnderReplicated",
+            message,
+            g,
+            now,
+        )
     };
     let quorum_c = if no_quorum.is_empty() && !unknown {
-        condition(previous, NO_QUORUM, false, "QuorumAvailable", String::new(), g, now)
+        condition(
+            previous,
+            NO_QUORUM,
+            false,
+            "QuorumAvailable",
+            String::new(),
+            g,
+            now,
+        )
     } else {
         let message = if unknown {
             "no storage replica answered yet".to_string()

@@ -169,7 +169,11 @@ impl ShardGroup {
                 });
                 MemberStatus {
                     id,
-                    pod: self.pods.get(&id).map(|p| p.name.clone()).unwrap_or_default(),
+                    pod: self
+                        .pods
+                        .get(&id)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default(),
                     role,
                     lag: if member { lag } else { None },
                 }
@@ -273,11 +277,7 @@ pub async fn probe(shard: u32, pods: &[Pod]) -> ShardGroup {
 }
 
 /// Takes one step towards the replicas `1..=desired` of `group` as voters.
-pub async fn step(
-    names: &Names,
-    group: &ShardGroup,
-    desired: u32,
-) -> Result<Changed, ChangeError> {
+pub async fn step(names: &Names, group: &ShardGroup, desired: u32) -> Result<Changed, ChangeError> {
     let replicas: BTreeMap<u64, String> = group
         .pods
         .iter()
@@ -357,7 +357,11 @@ mod tests {
         let g = shard(5, &[1, 2, 3, 4, 5], &[1, 2, 3], &[]);
         assert_eq!(g.next(5), Next::Take(Step::Add(4)));
         assert_eq!(g.layout(5, Some(5)).replicas, 5);
-        assert_eq!(g.layout(5, Some(5)).min_available, 2, "quorum of the 3 voters");
+        assert_eq!(
+            g.layout(5, Some(5)).min_available,
+            2,
+            "quorum of the 3 voters"
+        );
         let mut waiting = g.clone();
         waiting.pods.get_mut(&5).unwrap().ready = false;
         assert!(
@@ -399,11 +403,8 @@ mod tests {
         assert_eq!(s.leader_pod.as_deref(), Some("mc-storage-0-0"));
         assert_eq!(s.voters, vec![1, 2, 3]);
         assert_eq!(s.learners, vec![4]);
-        let roles: Vec<(&str, Option<u64>)> = s
-            .members
-            .iter()
-            .map(|m| (m.role.as_str(), m.lag))
-            .collect();
+        let roles: Vec<(&str, Option<u64>)> =
+            s.members.iter().map(|m| (m.role.as_str(), m.lag)).collect();
         assert_eq!(
             roles,
             vec![

@@ -249,8 +249,16 @@ fn replicas_per_shard_changes_no_storage_template() {
     let map = |r: &telltale_operator::Rendered| {
         r.config_maps[0].data.as_ref().unwrap()["shard-map.yaml"].clone()
     };
-    assert!(map(&growing).contains("mc-storage-0-4.mc-storage-0"), "{}", map(&growing));
-    assert!(!map(&before).contains("mc-storage-0-3."), "{}", map(&before));
+    assert!(
+        map(&growing).contains("mc-storage-0-4.mc-storage-0"),
+        "{}",
+        map(&growing)
+    );
+    assert!(
+        !map(&before).contains("mc-storage-0-3."),
+        "{}",
+        map(&before)
+    );
 
     // A StatefulSet rendered before `--initial-voters` existed: all of its peers formed
     // the group.

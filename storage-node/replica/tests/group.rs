@@ -311,7 +311,10 @@ async fn peers_beyond_the_initial_voters_wait_to_be_added() {
     let one = status(&addrs[0]).await.unwrap();
     assert_eq!(one.voters.iter().map(|m| m.id).collect::<Vec<_>>(), [1]);
     for a in &addrs[1..] {
-        assert!(!status(a).await.unwrap().initialized, "{a} joined by itself");
+        assert!(
+            !status(a).await.unwrap().initialized,
+            "{a} joined by itself"
+        );
     }
 
     let all: BTreeMap<u64, String> = peers.0.clone();
@@ -342,7 +345,11 @@ async fn peers_beyond_the_initial_voters_wait_to_be_added() {
             && s.initialized
         {
             let voters: Vec<u64> = s.voters.iter().map(|m| m.id).collect();
-            assert_eq!(voters, [1, 2, 3], "replica 1 started a group of its own: {s:?}");
+            assert_eq!(
+                voters,
+                [1, 2, 3],
+                "replica 1 started a group of its own: {s:?}"
+            );
             if s.applied_index > 0 && s.leader_id == new_leader {
                 break;
             }

@@ -1,0 +1,164 @@
+//! The operator as the tests run it: its own process against the emulated API (with the
+//! environment its Deployment gives it), what it rendered read back from the API, and
+//! waiting on the pods it runs.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use telltale_storage_api::raft_pb::StatusResponse;
+use telltale_storage_api::raft_pb::raft_client::RaftClient;
+
+use super::api::KubeApi;
+use super::pods::PlannedPod;
+use super::run::RunningPod;
+use crate::common::{Proc, TELLTALE, free_port, wait_ready};
+
+/// The instance label of every object of the MetricCluster the tests create.
+pub const CLUSTER: &str = "mc";
+pub const COMPONENT: &str = "app.kubernetes.io/component";
+
+/// `telltale operator --namespace NS` as its own process, ready.
+pub async fn start_operator(dir: &Path, kubeconfig: &Path, namespace: &str) -> Proc {
+    let op_port = free_port();
+    let mut cmd = Command::new(TELLTALE);
+    cmd.args(["operator", "--namespace", namespace])
+        .args(["--listen", &format!("127.0.0.1:{op_port}")])
+        .env("KUBECONFIG", kubeconfig)
+        .env("POD_NAME", "telltale-operator-0")
+        .env("POD_NAMESPACE", namespace);
+    let mut operator = Proc::spawn("operator", &mut cmd, dir.join("operator.log"));
+    wait_ready(
+        &mut operator,
+        &format!("http://127.0.0.1:{op_port}/-/ready"),
+    )
+    .await;
+    operator
+}
+
+/// What the operator rendered, read back from the API once a workload exists for every
+/// component and every ConfigMap the workloads mount exists.
+pub struct Rendered {
+    pub workloads: Vec<Value>,
+    pub services: Vec<Value>,
+    pub config_maps: Vec<Value>,
+    pub service_accounts: Vec<Value>,
+}
+
+pub async fn read_rendered(api: &KubeApi, namespace: &str, operator: &mut Proc) -> Rendered {
+    let selector = format!("app.kubernetes.io/instance={CLUSTER}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut workloads = api
+            .list("apps/v1", "StatefulSet", namespace, &selector)
+            .await;
+        workloads.extend(
+            api.list("apps/v1", "Deployment", namespace, &selector)
+                .await,
+        );
+        let config_maps = api.list("v1", "ConfigMap", namespace, "").await;
+        let components: BTreeSet<&str> = workloads
+            .iter()
+            .filter_map(|w| w["metadata"]["labels"][COMPONENT].as_str())
+            .collect();
+        let mounted: BTreeSet<&str> = workloads
+            .iter()
+            .flat_map(|w| w["spec"]["template"]["spec"]["volumes"].as_array())
+            .flatten()
+            .filter_map(|v| v["configMap"]["name"].as_str())
+            .collect();
+        let have: BTreeSet<&str> = config_maps
+            .iter()
+            .filter_map(|c| c["metadata"]["name"].as_str())
+            .collect();
+        if components == BTreeSet::from(["alertmanager", "query", "scraper", "storage"])
+            && mounted.is_subset(&have)
+        {
+            return Rendered {
+                workloads,
+                services: api.list("v1", "Service", namespace, "").await,
+                config_maps,
+                service_accounts: api.list("v1", "ServiceAccount", namespace, "").await,
+            };
+        }
+        if let Ok(Some(status)) = operator.child.try_wait() {
+            panic!(
+                "the operator exited with {status}:\n{}",
+                operator.log_text()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the operator rendered {components:?} only:\n{}",
+            operator.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn component(pod: &PlannedPod) -> &str {
+    pod.labels
+        .get(COMPONENT)
+        .map(String::as_str)
+        .unwrap_or_default()
+}
+
+/// `http://<address>` of a pod's `--listen` flag (mapped to 127.0.0.1).
+pub fn http_base(pod: &RunningPod) -> String {
+    format!("http://{}", pod.flag("--listen").expect("--listen"))
+}
+
+pub async fn raft_status(address: &str) -> Option<StatusResponse> {
+    let mut c = tokio::time::timeout(
+        Duration::from_millis(500),
+        RaftClient::connect(format!("http://{address}")),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let mut req = tonic::Request::new(telltale_storage_api::raft_pb::StatusRequest {});
+    req.set_timeout(Duration::from_millis(800));
+    Some(c.status(req).await.ok()?.into_inner())
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, failing after `within` with
+/// `what` and the logs of `pods`.
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    within: Duration,
+    pods: &[RunningPod],
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            let logs: String = pods
+                .iter()
+                .map(|p| {
+                    format!(
+                        "--- {} ({})\n{}\n",
+                        p.name,
+                        p.command.join(" "),
+                        tail(&p.proc.log_text())
+                    )
+                })
+                .collect();
+            panic!("{what}: not within {within:?}\n{logs}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}

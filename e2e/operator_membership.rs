@@ -1,0 +1,346 @@
+//! Raft membership that follows the MetricCluster, with real processes: `telltale
+//! operator` runs against the emulated API (kmock), and the pods of what it renders run
+//! as local `telltale` processes (see `kubelet/`); the storage StatefulSet's pods follow
+//! its `replicas` as the StatefulSet controller would (`kubelet/stateful_set.rs`: new pods
+//! start, pods above `replicas` stop and, with `whenScaled: Delete`, lose their volumes;
+//! a crashed container restarts). While remote_write pushes through the scraper pod,
+//! `spec.replicasPerShard` goes 3 → 5 → 3 → 1 → 3, with the leader killed (SIGKILL) at 5.
+//! Shown:
+//! - each change ends with the replicas `1..=N` as the shard's voters, in the
+//!   MetricCluster's `status.shards` (members, voters, leader, commit index, lag) and as
+//!   the replicas themselves report; the StatefulSet and the PDB follow (`replicas` = N,
+//!   `minAvailable` = quorum of N) and the storage pod template never changes, so no pod
+//!   but the killed one restarts;
+//! - a shrink removes the replicas before their pods stop, and the term does not climb
+//!   after the pods stopped (no election storm);
+//! - replicas 2 and 3 come back with empty volumes and catch up;
+//! - every acknowledged sample is readable at the end through the query pod.
+
+mod common;
+mod kubelet;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::load::{Load, assert_nothing_lost, read_back};
+use kubelet::api::KubeApi;
+use kubelet::cluster::{CLUSTER, component, http_base, raft_status, read_rendered, start_operator};
+use kubelet::network::PodNetwork;
+use kubelet::pods::{pods_of, pods_scaled};
+use kubelet::run::{Kubelet, RunningPod};
+use kubelet::stateful_set::StatefulSetPods;
+use serde_json::{Value, json};
+
+const NS: &str = "monitoring";
+const SHARD: &str = "mc-storage-0";
+/// Every replica a shard can have (`MAX_REPLICAS_PER_SHARD`): their DNS names exist in
+/// the test's network before their pods do.
+const MAX_REPLICAS: u64 = 9;
+
+fn cluster_ref() -> Value {
+    json!({"apiVersion": "telltale.dev/v1alpha1", "kind": "MetricCluster",
+           "metadata": {"name": CLUSTER, "namespace": NS}})
+}
+
+fn ids(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+/// The storage pods and what the test reads of them.
+struct Shard {
+    api: Arc<KubeApi>,
+    pods: Arc<StatefulSetPods>,
+}
+
+impl Shard {
+    /// `status.shards[0]` of the MetricCluster.
+    async fn status(&self) -> Value {
+        let mc = self
+            .api
+            .get("telltale.dev/v1alpha1", "MetricCluster", NS, CLUSTER)
+            .await
+            .expect("the MetricCluster");
+        mc["status"]["shards"][0].clone()
+    }
+
+    async fn condition(&self, type_: &str) -> Value {
+        let mc = self
+            .api
+            .get("telltale.dev/v1alpha1", "MetricCluster", NS, CLUSTER)
+            .await
+            .unwrap();
+        mc["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == type_)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Replica id -> Raft status, of every running pod that answers.
+    async fn raft(&self) -> BTreeMap<u64, telltale_storage_api::raft_pb::StatusResponse> {
+        let mut out = BTreeMap::new();
+        for ordinal in self.pods.ordinals().await {
+            let Some(address) = self.pods.flag(ordinal, "--grpc-listen").await else {
+                continue;
+            };
+            if let Some(s) = raft_status(&address).await {
+                out.insert(ordinal + 1, s);
+            }
+        }
+        out
+    }
+
+    async fn term(&self) -> u64 {
+        self.raft()
+            .await
+            .values()
+            .map(|s| s.term)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Waits until the status, the replicas, the StatefulSet and the PDB all say the
+    /// voters are exactly `1..=n`, with every voter caught up.
+    async fn settled(&self, n: u64, within: Duration) -> Value {
+        let voters: Vec<u64> = (1..=n).collect();
+        let t0 = Instant::now();
+        loop {
+            let s = self.status().await;
+            let raft = self.raft().await;
+            let leader = raft.values().find(|r| r.role == "leader");
+            // A voter's pod is never stopped: replicas leave the group first.
+            let running = self.pods.ordinals().await;
+            if let Some(l) = leader {
+                for v in &l.voters {
+                    assert!(
+                        running.contains(&(v.id - 1)),
+                        "voter {} lost its pod while still in the group (pods {running:?})",
+                        v.id
+                    );
+                }
+            }
+            let set = self
+                .api
+                .get("apps/v1", "StatefulSet", NS, SHARD)
+                .await
+                .unwrap();
+            let pdb = self
+                .api
+                .get("policy/v1", "PodDisruptionBudget", NS, SHARD)
+                .await
+                .unwrap();
+            let members_ok = s["members"].as_array().is_some_and(|m| {
+                m.len() == n as usize
+                    && m.iter().all(|m| {
+                        m["role"] != "unreachable" && m["lag"].as_u64().is_some_and(|l| l < 2000)
+                    })
+            });
+            let ok = ids(&s["voters"]) == voters
+                && s["learners"].as_array().is_none_or(Vec::is_empty)
+                && s["leader"].as_u64().is_some()
+                && s["commitIndex"].as_u64().is_some_and(|c| c > 0)
+                && members_ok
+                && leader.is_some_and(|l| {
+                    l.voters.iter().map(|m| m.id).collect::<Vec<_>>() == voters
+                        && l.learners.is_empty()
+                })
+                && set["spec"]["replicas"] == n
+                && pdb["spec"]["minAvailable"] == n / 2 + 1
+                && self.pods.ordinals().await == (0..n).collect::<Vec<_>>();
+            if ok {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < within,
+                "shard 0 did not settle on voters {voters:?} within {within:?}:\n\
+                 status {s}\nStatefulSet replicas {}\nPDB {}\nrunning pods {:?}\n{}",
+                set["spec"]["replicas"],
+                pdb["spec"],
+                self.pods.ordinals().await,
+                self.pods.logs().await
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+/// Term may rise by an election or two around a change (the leader's removal), not more.
+const TERM_BOUND: u64 = 3;
+
+/// Sets `replicasPerShard` to `n` and waits until the shard follows, under load.
+async fn scale(shard: &Shard, n: u64, load: &Load) {
+    let term_before = shard.term().await;
+    let t0 = Instant::now();
+    shard
+        .api
+        .patch(&cluster_ref(), json!({"spec": {"replicasPerShard": n}}))
+        .await;
+    let status = shard.settled(n, Duration::from_secs(120)).await;
+    eprintln!("replicasPerShard={n} in {:?}: {status}", t0.elapsed());
+    let under = shard.condition("UnderReplicated").await;
+    let t1 = Instant::now();
+    // The status is re-decided on the next reconcile.
+    let mut under = under;
+    while under["status"] != "False" && t1.elapsed() < Duration::from_secs(40) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        under = shard.condition("UnderReplicated").await;
+    }
+    assert_eq!(under["status"], "False", "{under}");
+    load.goes_on(200, &format!("after replicasPerShard={n}"))
+        .await;
+    let term_after = shard.term().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let term_later = shard.term().await;
+    eprintln!("replicasPerShard={n}: term {term_before} -> {term_after} -> {term_later}");
+    assert!(
+        term_later <= term_before + TERM_BOUND,
+        "replicasPerShard={n}: the term climbed from {term_before} to {term_later}"
+    );
+    assert_eq!(
+        term_later, term_after,
+        "replicasPerShard={n}: elections after the change"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_operator_grows_and_shrinks_a_shard_under_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let api = Arc::new(KubeApi::start());
+    let kubeconfig = api.kubeconfig(dir, NS);
+    let mut operator = start_operator(dir, &kubeconfig, NS).await;
+    api.create(json!({
+        "apiVersion": "telltale.dev/v1alpha1", "kind": "MetricCluster",
+        "metadata": {"name": CLUSTER, "namespace": NS},
+        "spec": {"shards": 1, "replicasPerShard": 3,
+                 "scraper": {"replicas": 1}, "query": {"replicas": 1},
+                 "alertmanager": {"replicas": 1}},
+    }))
+    .await;
+    let rendered = read_rendered(&api, NS, &mut operator).await;
+    let storage_template = rendered
+        .workloads
+        .iter()
+        .find(|w| w["metadata"]["name"] == SHARD)
+        .unwrap()["spec"]["template"]
+        .clone();
+
+    // Every storage pod the shard can grow to has its address from the start, as its
+    // DNS name would in a cluster.
+    let every = pods_scaled(&rendered.workloads, |w| {
+        if w["metadata"]["name"] == SHARD {
+            MAX_REPLICAS
+        } else {
+            w["spec"]["replicas"].as_u64().unwrap_or(1)
+        }
+    });
+    let network = PodNetwork::new(&every, &rendered.services);
+    let kubelet = Arc::new(Kubelet::new(
+        dir,
+        network,
+        rendered.config_maps,
+        rendered.service_accounts,
+        kubeconfig,
+    ));
+    let shard = Shard {
+        api: api.clone(),
+        pods: StatefulSetPods::start(api.clone(), kubelet.clone(), NS, SHARD, 10),
+    };
+    // The scraper (remote_write) and the query pod; the alerting pod is not needed here.
+    let pods = pods_of(&rendered.workloads);
+    let others: Vec<_> = pods
+        .iter()
+        .filter(|p| ["scraper", "query"].contains(&component(p)))
+        .cloned()
+        .collect();
+    let mut running: Vec<RunningPod> = others.iter().map(|p| kubelet.start(p)).collect();
+    for pod in &mut running {
+        pod.wait_ready().await;
+    }
+    kubelet::endpoints::publish(&api, &rendered.services, &others).await;
+    let scraper = http_base(
+        running
+            .iter()
+            .find(|p| p.workload.contains("scraper"))
+            .unwrap(),
+    );
+    let query = http_base(
+        running
+            .iter()
+            .find(|p| p.workload.contains("query"))
+            .unwrap(),
+    );
+
+    shard.settled(3, Duration::from_secs(60)).await;
+    let first_pids: Vec<u32> = {
+        let mut v = Vec::new();
+        for o in 0..3 {
+            v.push(shard.pods.pid(o).await.unwrap());
+        }
+        v
+    };
+    let load = Load::start(&scraper, 2);
+    load.goes_on(200, "at the start").await;
+
+    scale(&shard, 5, &load).await;
+
+    // The leader is killed: a new one is elected, writes go on, the dead one restarts on
+    // its volume and catches up.
+    let raft = shard.raft().await;
+    let old = raft.values().find(|s| s.role == "leader").unwrap();
+    let (leader, old_term) = (old.id, old.term);
+    let pid = shard.pods.pid(leader - 1).await.unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    let t0 = Instant::now();
+    while !shard
+        .raft()
+        .await
+        .values()
+        .any(|s| s.role == "leader" && s.id != leader && s.term > old_term)
+    {
+        assert!(t0.elapsed() < Duration::from_secs(20), "no new leader");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("leader {leader} killed; a new one after {:?}", t0.elapsed());
+    load.goes_on(200, "after the leader's kill").await;
+    shard.settled(5, Duration::from_secs(60)).await;
+
+    scale(&shard, 3, &load).await;
+    let volume = |ordinal: u64| dir.join(format!("persistent-volumes/data-{SHARD}-{ordinal}"));
+    assert!(
+        !volume(3).exists() && !volume(4).exists(),
+        "the removed replicas' volumes are deleted (whenScaled: Delete)"
+    );
+    scale(&shard, 1, &load).await;
+    // Growing from one: replicas 2 and 3 return with empty volumes and catch up.
+    scale(&shard, 3, &load).await;
+
+    let acked = load.stop().await;
+    let found = read_back(&query).await;
+    assert_nothing_lost(&acked, &found);
+
+    // No storage pod was restarted by a change of its template: replica 1 (never killed,
+    // never removed) runs the process it started with, under the first template.
+    if leader != 1 {
+        assert_eq!(shard.pods.pid(0).await, Some(first_pids[0]));
+    }
+    let set = api.get("apps/v1", "StatefulSet", NS, SHARD).await.unwrap();
+    assert_eq!(
+        set["spec"]["template"], storage_template,
+        "the storage pod template changed"
+    );
+    let quorum = shard.condition("NoQuorum").await;
+    assert_eq!(quorum["status"], "False", "{quorum}");
+    for mut pod in running {
+        pod.proc.kill9();
+    }
+    drop(shard);
+    operator.kill9();
+}
