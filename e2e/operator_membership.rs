@@ -309,6 +309,21 @@ async fn the_operator_grows_and_shrinks_a_shard_under_load() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("leader {leader} killed; a new one after {:?}", t0.elapsed());
+    // While its pod is down (the kubelet restarts it after 3 s), the status says so.
+    let t0 = Instant::now();
+    loop {
+        let c = shard.condition("UnderReplicated").await;
+        let message = c["message"].as_str().unwrap_or_default();
+        // (Or "no leader" while the others elect one.)
+        if c["status"] == "True" && message.contains(&format!("down: [{leader}]")) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the status never said a voter is down: {c}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     load.goes_on(200, "after the leader's kill").await;
     shard.settled(5, Duration::from_secs(60)).await;
 
