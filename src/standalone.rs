@@ -181,7 +181,7 @@ fn self_target(addr: SocketAddr, interval: PromDuration) -> ScrapeTarget {
             path: "/metrics".into(),
             scheme: Default::default(),
             interval,
-            scrape_timeout: timeout,
+            scrape_timeout: Some(timeout),
             params: BTreeMap::new(),
             ..Default::default()
         },

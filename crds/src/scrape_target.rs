@@ -61,9 +61,10 @@ pub struct ScrapeTargetSpec {
     /// How often to scrape.
     #[serde(default = "default_interval")]
     pub interval: PromDuration,
-    /// Give up on a scrape after this long; at most `interval`.
-    #[serde(default = "default_timeout")]
-    pub scrape_timeout: PromDuration,
+    /// Give up on a scrape after this long; at most `interval`. Unset: 10s, or
+    /// `interval` when that is shorter (as Prometheus). See [`ScrapeTargetSpec::timeout`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_timeout: Option<PromDuration>,
     /// URL query parameters sent with every scrape.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, Vec<String>>,
@@ -332,9 +333,8 @@ fn default_path() -> String {
 fn default_interval() -> PromDuration {
     PromDuration::from_secs(30)
 }
-fn default_timeout() -> PromDuration {
-    PromDuration::from_secs(10)
-}
+/// Prometheus's `scrape_timeout` default, capped at the interval.
+const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
 impl Default for ScrapeTargetSpec {
     /// The spec of an empty YAML `spec: {}`: no endpoints, Prometheus's defaults.
@@ -349,7 +349,7 @@ impl Default for ScrapeTargetSpec {
             path: default_path(),
             scheme: Scheme::default(),
             interval: default_interval(),
-            scrape_timeout: default_timeout(),
+            scrape_timeout: None,
             params: BTreeMap::new(),
             file_sd: Vec::new(),
             honor_labels: false,
@@ -368,6 +368,13 @@ impl ScrapeTargetSpec {
     /// Whether the spec selects cluster objects (pods or Services).
     pub fn selects_cluster_objects(&self) -> bool {
         self.pod_selector.is_some() || self.service_selector.is_some()
+    }
+
+    /// The scrape timeout: `scrapeTimeout`, or 10s capped at the interval.
+    pub fn timeout(&self) -> PromDuration {
+        self.scrape_timeout.unwrap_or_else(|| {
+            PromDuration::from_secs(DEFAULT_TIMEOUT_SECS).min(self.interval)
+        })
     }
 
     /// Checks what the schema cannot: endpoint syntax, path, timeout within interval,
@@ -393,20 +400,19 @@ impl ScrapeTargetSpec {
         if self.interval.0.is_zero() {
             return Err(FieldError::new("spec.interval", "must be greater than 0"));
         }
-        if self.scrape_timeout.0.is_zero() {
-            return Err(FieldError::new(
-                "spec.scrapeTimeout",
-                "must be greater than 0",
-            ));
-        }
-        if self.scrape_timeout > self.interval {
-            return Err(FieldError::new(
-                "spec.scrapeTimeout",
-                format!(
-                    "{} is longer than spec.interval {}",
-                    self.scrape_timeout, self.interval
-                ),
-            ));
+        if let Some(timeout) = self.scrape_timeout {
+            if timeout.0.is_zero() {
+                return Err(FieldError::new(
+                    "spec.scrapeTimeout",
+                    "must be greater than 0",
+                ));
+            }
+            if timeout > self.interval {
+                return Err(FieldError::new(
+                    "spec.scrapeTimeout",
+                    format!("{timeout} is longer than spec.interval {}", self.interval),
+                ));
+            }
         }
         for (i, r) in self.relabelings.iter().enumerate() {
             r.validate(&format!("spec.relabelings[{i}]"))?;
@@ -517,6 +523,20 @@ mod tests {
     fn timeout_longer_than_interval_is_rejected() {
         let s = spec("interval: 5s\nscrapeTimeout: 10s");
         assert_eq!(s.validate().unwrap_err().field, "spec.scrapeTimeout");
+    }
+
+    /// As Prometheus: an unset timeout is 10s, or the interval when that is shorter.
+    #[test]
+    fn the_default_timeout_is_capped_at_the_interval() {
+        let s = spec("interval: 5s\nstatic: [{targets: ['a:1']}]");
+        s.validate().unwrap();
+        assert_eq!(s.timeout(), PromDuration::from_secs(5));
+        assert_eq!(spec("interval: 1m").timeout(), PromDuration::from_secs(10));
+        assert_eq!(spec("{}").timeout(), PromDuration::from_secs(10));
+        assert_eq!(
+            spec("interval: 1m\nscrapeTimeout: 30s").timeout(),
+            PromDuration::from_secs(30)
+        );
     }
 
     #[test]

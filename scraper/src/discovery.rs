@@ -139,7 +139,7 @@ pub fn discovered_labels(
         ("__scheme__", spec.scheme.as_str().to_string()),
         ("__metrics_path__", spec.path.clone()),
         ("__scrape_interval__", spec.interval.to_string()),
-        ("__scrape_timeout__", spec.scrape_timeout.to_string()),
+        ("__scrape_timeout__", spec.timeout().to_string()),
     ];
     for (name, value) in defaults {
         labels.entry(name.to_string()).or_insert(value);
@@ -189,7 +189,7 @@ fn finish(
         }
     };
     let interval = duration("__scrape_interval__", spec.interval)?;
-    let timeout = duration("__scrape_timeout__", spec.scrape_timeout)?;
+    let timeout = duration("__scrape_timeout__", spec.timeout())?;
     if interval.is_zero() || timeout.is_zero() {
         return Err("scrape interval and timeout must be greater than 0".into());
     }
