@@ -6,9 +6,9 @@
 //!    |  per series: output labels once, then one sweep over its points with two
 //!    |  moving indices (the window's start and end), values at every step
 //!    v
-//!  Table (an aggregation without parameter over a Source: sum, avg, count, group,
-//!         min, max, stddev, stdvar), each series' group found once, accumulated per
-//!         step in series order
+//!  Table (an aggregation over a Source: sum, avg, count, group, min, max, stddev,
+//!         stdvar, quantile, topk, bottomk; parameters number literals), each series'
+//!         group found once, accumulated per step in series order
 //!    |
 //!    |-- at the top of the query: the result matrix, no per-step vectors
 //!    `-- elsewhere: the vector at a step, when step-major evaluation reaches the node
@@ -23,12 +23,15 @@
 //! Anything else (subqueries, `@`, parameters, rollup tiers, functions of expressions)
 //! is evaluated step by step (`Evaluator::eval`), reading tables where they exist.
 
+use std::cmp::Ordering;
+
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier, MatrixSelector, VectorSelector};
 use rustc_hash::{FxHashMap, FxHashSet};
 use telltale_storage_api::METRIC_NAME;
 
 use super::Evaluator;
 use super::aggregate::{KahanSum, Mean, group_labels};
+use super::quantile::quantile;
 use super::rate::{count_changes, extrapolate, instant_delta, linear_regression, over_time};
 use super::selector::{StoredSeries, reference_time};
 use crate::error::Result;
@@ -374,8 +377,8 @@ fn range(
     }
 }
 
-/// The aggregations evaluated series-major.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The aggregations evaluated series-major (parameters: number literals).
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
     Sum,
     Avg,
@@ -385,26 +388,51 @@ enum Op {
     Max,
     Stddev,
     Stdvar,
+    Quantile(f64),
+    /// `topk` (false) or `bottomk` (true) of at most this many per group.
+    Pick(usize, bool),
 }
 
+/// The largest `k` kept series-major: each group keeps its picks in order, inserting
+/// each new one, so a large `k` is left to step-major evaluation.
+const MAX_PICK: f64 = 100.0;
+
 impl Op {
-    fn of(name: &str) -> Option<Self> {
-        Some(match name {
-            "sum" => Op::Sum,
-            "avg" => Op::Avg,
-            "count" => Op::Count,
-            "group" => Op::Group,
-            "min" => Op::Min,
-            "max" => Op::Max,
-            "stddev" => Op::Stddev,
-            "stdvar" => Op::Stdvar,
+    fn of(agg: &AggregateExpr) -> Option<Self> {
+        let param = match &agg.param {
+            None => None,
+            Some(p) => Some(literal(p)?),
+        };
+        Some(match (agg.op.to_string().as_str(), param) {
+            ("sum", None) => Op::Sum,
+            ("avg", None) => Op::Avg,
+            ("count", None) => Op::Count,
+            ("group", None) => Op::Group,
+            ("min", None) => Op::Min,
+            ("max", None) => Op::Max,
+            ("stddev", None) => Op::Stddev,
+            ("stdvar", None) => Op::Stdvar,
+            ("quantile", Some(q)) => Op::Quantile(q),
+            // NaN and overflowing `k` fail at every step: step-major says so.
+            (op @ ("topk" | "bottomk"), Some(k)) if (..=MAX_PICK).contains(&k) => {
+                Op::Pick(if k < 1.0 { 0 } else { k as usize }, op == "bottomk")
+            }
             _ => return None,
         })
     }
 }
 
+/// A number literal, in parentheses or not.
+fn literal(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::NumberLiteral(n) => Some(n.val),
+        Expr::Paren(p) => literal(&p.expr),
+        _ => None,
+    }
+}
+
 /// One group's aggregate at one step, as `aggregate::eval` accumulates it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Acc {
     Empty,
     Sum(KahanSum),
@@ -419,10 +447,14 @@ enum Acc {
         mean: f64,
         m2: f64,
     },
+    /// The values, in series order (`quantile`).
+    Values(Vec<f64>),
+    /// The picks so far, `(value, series)` in output order (`topk`, `bottomk`).
+    Picks(Vec<(f64, u32)>),
 }
 
 impl Acc {
-    fn add(&mut self, op: Op, v: f64) {
+    fn add(&mut self, op: Op, v: f64, series: u32) {
         if let Acc::Empty = self {
             *self = match op {
                 Op::Sum => Acc::Sum(KahanSum::default()),
@@ -434,6 +466,8 @@ impl Acc {
                     mean: 0.0,
                     m2: 0.0,
                 },
+                Op::Quantile(_) => Acc::Values(Vec::new()),
+                Op::Pick(..) => Acc::Picks(Vec::new()),
             };
         }
         match self {
@@ -452,21 +486,47 @@ impl Acc {
                 *mean += d / *n;
                 *m2 += d * (v - *mean);
             }
+            Acc::Values(values) => values.push(v),
+            Acc::Picks(picks) => {
+                let Op::Pick(k, bottom) = op else { return };
+                // `aggregate::top_k`'s stable sort: after every pick it does not
+                // order before (equal ones came from earlier series).
+                let at = picks.partition_point(|p| pick_order(p.0, v, bottom).is_le());
+                if at < k {
+                    picks.insert(at, (v, series));
+                    picks.truncate(k);
+                }
+            }
             Acc::Empty => {}
         }
     }
 
     fn value(&self, op: Op) -> f64 {
-        match *self {
+        match self {
             Acc::Sum(k) => k.value(),
             Acc::Mean(m) => m.value(),
             Acc::Count(_) if op == Op::Group => 1.0,
-            Acc::Count(n) => n,
-            Acc::Extreme(m) => m,
+            Acc::Count(n) => *n,
+            Acc::Extreme(m) => *m,
             Acc::Var { n, m2, .. } if op == Op::Stddev => (m2 / n).sqrt(),
             Acc::Var { n, m2, .. } => m2 / n,
-            Acc::Empty => f64::NAN,
+            Acc::Values(values) => match op {
+                Op::Quantile(q) => quantile(q, values.clone()),
+                _ => f64::NAN,
+            },
+            Acc::Empty | Acc::Picks(_) => f64::NAN,
         }
+    }
+}
+
+/// The order of `topk` (or `bottomk`) picks: largest (smallest) first, NaN last.
+fn pick_order(a: f64, b: f64, bottom: bool) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if bottom => a.total_cmp(&b),
+        _ => b.total_cmp(&a),
     }
 }
 
@@ -475,6 +535,8 @@ pub(crate) struct Table {
     op: Op,
     grid: Grid,
     groups: Vec<Labels>,
+    /// The output labels of each series (`topk` and `bottomk` return series).
+    members: Vec<Labels>,
     /// Per step, the groups with a value in order of first appearance (the order of a
     /// step-major aggregation's output).
     order: Vec<Vec<u32>>,
@@ -483,53 +545,69 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// The aggregation's vector at step `k` (time `t`).
-    pub(crate) fn vector(&self, k: usize, t: i64) -> Vec<Sample> {
-        self.order[k]
-            .iter()
-            .map(|&g| Sample {
-                metric: self.groups[g as usize].clone(),
-                t_ms: t,
-                value: self.cells[g as usize * self.grid.len + k].value(self.op),
-            })
-            .collect()
+    fn cell(&self, g: u32, k: usize) -> &Acc {
+        &self.cells[g as usize * self.grid.len + k]
     }
 
-    /// Every group with a value at some step, as the matrix a range query returns
-    /// (sorted by labels).
-    pub(crate) fn matrix(&self) -> Vec<Series> {
-        let len = self.grid.len;
-        let mut out: Vec<Series> = self
-            .groups
-            .iter()
-            .enumerate()
-            .filter_map(|(g, metric)| {
-                let points: Vec<(i64, f64)> = self.cells[g * len..(g + 1) * len]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| !matches!(c, Acc::Empty))
-                    .map(|(k, c)| (self.grid.time(k), c.value(self.op)))
-                    .collect();
-                (!points.is_empty()).then(|| Series {
-                    metric: metric.clone(),
-                    points,
-                })
+    /// Calls `f(labels, value)` for each sample of step `k`, in step-major order.
+    fn each<'s>(&'s self, k: usize, mut f: impl FnMut(&'s Labels, f64)) {
+        for &g in &self.order[k] {
+            match self.cell(g, k) {
+                Acc::Picks(picks) => {
+                    for &(v, i) in picks {
+                        f(&self.members[i as usize], v);
+                    }
+                }
+                cell => f(&self.groups[g as usize], cell.value(self.op)),
+            }
+        }
+    }
+
+    /// The aggregation's vector at step `k` (time `t`).
+    pub(crate) fn vector(&self, k: usize, t: i64) -> Vec<Sample> {
+        let mut out = Vec::with_capacity(self.order[k].len());
+        self.each(k, |metric, value| {
+            out.push(Sample {
+                metric: metric.clone(),
+                t_ms: t,
+                value,
             })
-            .collect();
+        });
+        out
+    }
+
+    /// Every output series with a value at some step, as the matrix a range query
+    /// returns (sorted by labels).
+    pub(crate) fn matrix(&self) -> Vec<Series> {
+        let mut index: FxHashMap<&Labels, usize> = FxHashMap::default();
+        let mut out: Vec<Series> = Vec::new();
+        for k in 0..self.grid.len {
+            let t = self.grid.time(k);
+            self.each(k, |metric, value| {
+                let i = *index.entry(metric).or_insert_with(|| {
+                    out.push(Series {
+                        metric: metric.clone(),
+                        points: Vec::new(),
+                    });
+                    out.len() - 1
+                });
+                out[i].points.push((t, value));
+            });
+        }
         out.sort_by(|a, b| a.metric.cmp(&b.metric));
         out
     }
 }
 
-/// Aggregation `agg` at every step of `grid`, when it is one without parameter over a
-/// source whose output labels are distinct; None otherwise.
+/// Aggregation `agg` at every step of `grid`, when it is one [`Op`] over a source
+/// whose output labels are distinct; None otherwise.
 pub(crate) fn aggregate(
     ev: &Evaluator<'_>,
     agg: &AggregateExpr,
     grid: Grid,
     check: &dyn Fn() -> Result<()>,
 ) -> Result<Option<Table>> {
-    let (Some(op), None) = (Op::of(&agg.op.to_string()), &agg.param) else {
+    let Some(op) = Op::of(agg) else {
         return Ok(None);
     };
     let Some(source) = Source::of(&agg.expr) else {
@@ -542,14 +620,14 @@ pub(crate) fn aggregate(
         Some(LabelModifier::Include(ls)) => !ls.labels.iter().any(|l| l == METRIC_NAME),
         _ => true,
     };
-    let output = if by_stored {
+    let output = if by_stored && !matches!(op, Op::Pick(..)) {
         if !sweep.distinct() {
             return Ok(None);
         }
-        None
+        Vec::new()
     } else {
         match sweep.labels() {
-            Some(l) => Some(l),
+            Some(l) => l,
             None => return Ok(None),
         }
     };
@@ -557,6 +635,7 @@ pub(crate) fn aggregate(
         op,
         grid,
         groups: Vec::new(),
+        members: Vec::new(),
         order: vec![Vec::new(); grid.len],
         cells: Vec::new(),
     };
@@ -569,10 +648,7 @@ pub(crate) fn aggregate(
         if sweep.values.is_empty() {
             continue;
         }
-        let labels = match &output {
-            Some(out) => &out[i],
-            None => &sweep.series[i].labels,
-        };
+        let labels = output.get(i).unwrap_or(&sweep.series[i].labels);
         let key = group_labels(labels, &agg.modifier);
         let g = *index.entry(key).or_insert_with_key(|key| {
             table.groups.push(key.clone());
@@ -587,8 +663,11 @@ pub(crate) fn aggregate(
             if let Acc::Empty = cell {
                 table.order[k as usize].push(g);
             }
-            cell.add(op, v);
+            cell.add(op, v, i as u32);
         }
+    }
+    if matches!(op, Op::Pick(..)) {
+        table.members = output;
     }
     Ok(Some(table))
 }

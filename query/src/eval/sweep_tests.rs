@@ -53,6 +53,16 @@ const QUERIES: &[&str] = &[
     "-sum(X)",
     "topk(2, rate(X[R]))",
     "quantile(0.5, rate(X[R]))",
+    "quantile without (instance) (0.9, X)",
+    "topk by (job) (3, X offset 20s)",
+    "bottomk(2, last_over_time(X[R]))",
+    "bottomk by (instance) (1, X)",
+    "topk((2), X)",
+    "topk(0, X)",
+    "topk(NaN, X)",
+    "topk(1e30, X)",
+    "topk(150, X)",
+    "topk(2, X) + on() group_left sum(X)",
     "sum(sum by (job) (rate(X[R])))",
     "max_over_time(sum(rate(X[R]))[2m:20s])",
     "sum(rate(X[R] @ 100))",
@@ -82,6 +92,8 @@ fn points() -> impl Strategy<Value = Vec<(i64, f64)>> {
                     5 => f64::NAN,
                     6 => f64::from_bits(STALE_NAN_BITS),
                     7 => f64::INFINITY,
+                    // Ties, for the order of topk and bottomk.
+                    8..=40 => (x.abs() as i64 % 3) as f64,
                     _ => {
                         v += x.abs();
                         v
@@ -206,6 +218,44 @@ fn rate_windows_over_resets() {
     for query in ["rate(x[1m])", "increase(x[5m])", "sum(rate(x[35s]))"] {
         let a = job(query, &series, 0, 15_000, 300).evaluate().unwrap();
         let b = job(query, &series, 0, 15_000, 300)
+            .evaluate_step_major()
+            .unwrap();
+        assert_same(query, &a, &b);
+    }
+}
+
+/// Ties and NaNs decide which series `topk` and `bottomk` pick: the earlier series in
+/// label order, NaN last, as the stable sort of step-major evaluation.
+#[test]
+fn picks_break_ties_by_series_order() {
+    let series: Vec<StoredSeries> = (0..6)
+        .map(|i| StoredSeries {
+            labels: Labels::from(vec![
+                ("__name__".to_string(), "x".to_string()),
+                ("instance".to_string(), format!("i{i}")),
+                ("job".to_string(), ["a", "b"][i % 2].to_string()),
+            ]),
+            points: (0..20)
+                .map(|t| {
+                    let v = match (i + t) % 4 {
+                        0 => f64::NAN,
+                        1 => 2.0,
+                        _ => 1.0,
+                    };
+                    (t as i64 * 10_000, v)
+                })
+                .collect(),
+        })
+        .collect();
+    for query in [
+        "topk(2, x)",
+        "bottomk(3, x)",
+        "topk by (job) (2, x)",
+        "bottomk without (instance) (1, x)",
+        "topk(5, x)",
+    ] {
+        let a = job(query, &series, 0, 10_000, 20).evaluate().unwrap();
+        let b = job(query, &series, 0, 10_000, 20)
             .evaluate_step_major()
             .unwrap();
         assert_same(query, &a, &b);
