@@ -56,6 +56,7 @@ impl Job {
             selectors: Default::default(),
             grid: None,
             tables: Default::default(),
+            columns: Default::default(),
         };
         if self.step == 0 {
             let t = self.start;
@@ -74,8 +75,8 @@ impl Job {
         }
         let check = || self.check_running();
         if series_major {
-            ev.prepare(&self.expr, Grid::new(self.from, self.to, self.step), &check)?;
-            if let Some(m) = ev.matrix(&self.expr, &check)? {
+            let grid = Grid::new(self.from, self.to, self.step);
+            if let Some(m) = ev.sweep(&self.expr, grid, self.max_samples, &check)? {
                 self.check_samples(m.iter().map(|s| s.points.len()).sum())?;
                 return Ok(Value::Matrix(m));
             }

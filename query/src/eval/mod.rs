@@ -29,7 +29,7 @@ mod tests;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use promql_parser::parser::{AggregateExpr, Expr, MatrixSelector, SubqueryExpr, VectorSelector};
+use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
@@ -41,7 +41,7 @@ use selector::{
     Cursors, Fetched, RangeView, StoredSeries, instant_at, modified_time, range_at, range_views,
     reference_time, selector_key,
 };
-use sweep::{Grid, Table};
+use sweep::{Columns, Grid, Table};
 
 /// Step of a subquery written without one (`x[1h:]`): Prometheus' default evaluation
 /// interval.
@@ -82,6 +82,8 @@ pub(crate) struct Evaluator<'a> {
     pub grid: Option<Grid>,
     /// Aggregations evaluated series-major at every step of `grid`, by node address.
     pub tables: FxHashMap<usize, Table>,
+    /// Range functions evaluated series-major at every step of `grid`, by node address.
+    pub columns: FxHashMap<usize, Columns>,
 }
 
 /// A selector node's place in the fetched series: where they are (resolved once, not by
@@ -159,91 +161,18 @@ impl<'a> Evaluator<'a> {
                 })
                 .map(StepValue::Matrix)
             }
-            Expr::Aggregate(a) => match self.table_at(a, t) {
+            Expr::Aggregate(a) => match self.aggregate_at(a, t) {
                 Some(v) => Ok(StepValue::Vector(v)),
                 None => aggregate::eval(self, a, t),
             },
             Expr::Binary(b) => binary::eval(self, b, t),
-            Expr::Call(c) => functions::eval(self, c, t),
+            Expr::Call(c) => match self.call_at(c, t) {
+                Some(v) => Ok(StepValue::Vector(v)),
+                None => functions::eval(self, c, t),
+            },
             Expr::Subquery(sq) => self.subquery(sq, t).map(StepValue::Matrix),
             Expr::Extension(ext) => self.eval_rollup(ext.expr.as_any(), t),
         }
-    }
-
-    /// Evaluates series-major, over every step of `grid`, each aggregation in `expr` that
-    /// [`sweep::aggregate`] can (not inside subqueries, which step at their own times).
-    /// `check` fails when the query ran out of time or was abandoned.
-    pub(crate) fn prepare(
-        &mut self,
-        expr: &Expr,
-        grid: Grid,
-        check: &dyn Fn() -> Result<()>,
-    ) -> Result<()> {
-        self.grid = Some(grid);
-        match expr {
-            Expr::Aggregate(a) => match sweep::aggregate(self, a, grid, check)? {
-                Some(table) => {
-                    self.tables
-                        .insert(a as *const AggregateExpr as usize, table);
-                }
-                None => {
-                    if let Some(p) = &a.param {
-                        self.prepare(p, grid, check)?;
-                    }
-                    self.prepare(&a.expr, grid, check)?;
-                }
-            },
-            Expr::Paren(p) => self.prepare(&p.expr, grid, check)?,
-            Expr::Unary(u) => self.prepare(&u.expr, grid, check)?,
-            Expr::Binary(b) => {
-                self.prepare(&b.lhs, grid, check)?;
-                self.prepare(&b.rhs, grid, check)?;
-            }
-            Expr::Call(c) => {
-                for a in &c.args.args {
-                    self.prepare(a, grid, check)?;
-                }
-            }
-            Expr::Subquery(_)
-            | Expr::NumberLiteral(_)
-            | Expr::StringLiteral(_)
-            | Expr::VectorSelector(_)
-            | Expr::MatrixSelector(_)
-            | Expr::Extension(_) => {}
-        }
-        Ok(())
-    }
-
-    /// The whole result of a range query over the grid of [`Evaluator::prepare`], when
-    /// `expr` was evaluated series-major (an aggregation with a table) or is a source
-    /// (`sweep::Source`) evaluated here; None when it needs step-major evaluation.
-    pub(crate) fn matrix(
-        &self,
-        expr: &Expr,
-        check: &dyn Fn() -> Result<()>,
-    ) -> Result<Option<Vec<Series>>> {
-        let Some(grid) = self.grid else {
-            return Ok(None);
-        };
-        if let Expr::Paren(p) = expr {
-            return self.matrix(&p.expr, check);
-        }
-        if let Expr::Aggregate(a) = expr
-            && let Some(table) = self.tables.get(&(a as *const AggregateExpr as usize))
-        {
-            return Ok(Some(table.matrix()));
-        }
-        match sweep::Source::of(expr) {
-            Some(source) => sweep::Sweep::new(self, source, grid)?.matrix(grid, check),
-            None => Ok(None),
-        }
-    }
-
-    /// Aggregation `a`'s vector at `t` from its table, if it has one and `t` is a step.
-    fn table_at(&self, a: &AggregateExpr, t: i64) -> Option<Vec<Sample>> {
-        let table = self.tables.get(&(a as *const AggregateExpr as usize))?;
-        let k = self.grid?.index(t)?;
-        Some(table.vector(k, t))
     }
 
     /// A subquery at `t`: the inner expression at every multiple of the step in

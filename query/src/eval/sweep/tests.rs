@@ -67,6 +67,14 @@ const QUERIES: &[&str] = &[
     "max_over_time(sum(rate(X[R]))[2m:20s])",
     "sum(rate(X[R] @ 100))",
     "abs(sum by (job) (deriv(X[R])))",
+    "rate(X[R]) * 2",
+    "-irate(X[R])",
+    "sum(rate(X[R]) > 0.5)",
+    "label_replace(delta(X[R]), \"i\", \"$1\", \"instance\", \"i(.*)\")",
+    "rate(X[R]) / on(instance, job) group_left rate(X[R] offset 1m)",
+    "topk(200, increase(X[R]))",
+    "count_values(\"v\", changes(X[R]))",
+    "timestamp(X)",
 ];
 
 const SELECTORS: &[&str] = &["x", r#"{__name__=~"x|y"}"#, r#"x{job="a"}"#];
