@@ -24,11 +24,17 @@ const POINTS: i64 = 360;
 /// 2026-01-01T00:00:00Z.
 const START_MS: i64 = 1_767_225_600_000;
 
-const QUERIES: [&str; 4] = [
+/// The four of issue 15's targets first, then the other two of its table and two that
+/// read range functions step by step.
+const QUERIES: [&str; 8] = [
     r#"sum by (job) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))"#,
     "sum(rate(node_network_receive_bytes_total[5m]))",
     "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
     "topk(10, go_memstats_heap_alloc_bytes)",
+    "avg by (instance) (node_filesystem_avail_bytes)",
+    r#"node_load1{instance="host-042:9100"}"#,
+    "sum by (instance) (rate(node_network_receive_bytes_total[5m]) * 8)",
+    r#"rate(node_cpu_seconds_total{mode="user"}[5m]) > 0.1"#,
 ];
 
 const MODES: [&str; 8] = [

@@ -2,13 +2,14 @@
 //! functions: one pass over each series' points for all steps at once.
 //!
 //! ```text
-//!  Source (a range function of a matrix selector, or an instant selector)
+//!  Source (a range function of a matrix selector, or an instant selector; no `@`)
 //!    |  per series: output labels once, then one sweep over its points with two
 //!    |  moving indices (the window's start and end), values at every step
 //!    v
-//!  Table (an aggregation over a Source: sum, avg, count, group, min, max, stddev,
-//!         stdvar, quantile, topk, bottomk; parameters number literals), each series'
-//!         group found once, accumulated per step in series order
+//!  Table (table.rs: an aggregation over a Source: sum, avg, count, group, min, max,
+//!         stddev, stdvar, quantile, topk, bottomk; parameters number literals), each
+//!         series' group found once, accumulated per step in series order
+//!  Columns (table.rs: a range function anywhere else), each step's values
 //!    |
 //!    |-- at the top of the query: the result matrix, no per-step vectors
 //!    `-- elsewhere: the vector at a step, when step-major evaluation reaches the node
@@ -20,8 +21,12 @@
 //! found once per series; a window's correction adds only the resets inside it, in order,
 //! as `extrapolated_rate` adds them while it scans the window.
 //!
-//! Anything else (subqueries, `@`, parameters, rollup tiers, functions of expressions)
-//! is evaluated step by step (`Evaluator::eval`), reading tables where they exist.
+//! Anything else (subqueries and what they contain, `@`, parameters other than number
+//! literals, nodes planned onto rollup tiers, functions of expressions, binary operators)
+//! is evaluated step by step (`Evaluator::eval`), reading tables and columns where they
+//! exist. So are sources whose output labels collide (two series differing only in the
+//! name a function drops), where step-major evaluation reports the error at its step,
+//! and tables or columns over the query's sample budget.
 
 mod table;
 #[cfg(test)]
@@ -388,8 +393,8 @@ impl Evaluator<'_> {
     /// A range query over `grid`, series-major where it can be: the whole result when
     /// `expr` is a [`Source`] or an aggregation [`table::aggregate`] takes; otherwise
     /// None, after computing the tables and columns that step-major evaluation of `expr`
-    /// then reads (not inside subqueries, which step at their own times). A column holds
-    /// at most `budget` values; `check` fails when the query ran out of time or was
+    /// then reads (not inside subqueries, which step at their own times). A table or a
+    /// column holds at most `budget` values; `check` fails when the query ran out of time or was
     /// abandoned.
     pub(crate) fn sweep(
         &mut self,
@@ -423,7 +428,7 @@ impl Evaluator<'_> {
         check: &dyn Fn() -> Result<()>,
     ) -> Result<()> {
         match expr {
-            Expr::Aggregate(a) => match table::aggregate(self, a, grid, check)? {
+            Expr::Aggregate(a) => match table::aggregate(self, a, grid, budget, check)? {
                 Some(table) => {
                     self.tables.insert(node_key(a), table);
                 }

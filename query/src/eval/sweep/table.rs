@@ -238,11 +238,13 @@ impl Table {
 }
 
 /// Aggregation `agg` at every step of `grid`, when it is one [`Op`] over a source
-/// whose output labels are distinct; None otherwise.
+/// whose output labels are distinct and it has at most `budget` values at all steps
+/// together; None otherwise.
 pub(crate) fn aggregate(
     ev: &Evaluator<'_>,
     agg: &AggregateExpr,
     grid: Grid,
+    budget: usize,
     check: &dyn Fn() -> Result<()>,
 ) -> Result<Option<Table>> {
     let Some(op) = Op::of(agg) else {
@@ -295,6 +297,9 @@ pub(crate) fn aggregate(
                 .extend(std::iter::repeat_n(Acc::Empty, grid.len));
             (table.groups.len() - 1) as u32
         });
+        if table.cells.len() > budget {
+            return Ok(None);
+        }
         let cells = &mut table.cells[g as usize * grid.len..][..grid.len];
         for &(k, v) in &sweep.values {
             let cell = &mut cells[k as usize];

@@ -138,6 +138,17 @@ fn series() -> impl Strategy<Value = Vec<StoredSeries>> {
 }
 
 fn job(expr: &str, series: &[StoredSeries], from: i64, step: i64, steps: i64) -> Job {
+    limited_job(expr, series, from, step, steps, 1_000_000)
+}
+
+fn limited_job(
+    expr: &str,
+    series: &[StoredSeries],
+    from: i64,
+    step: i64,
+    steps: i64,
+    max_samples: usize,
+) -> Job {
     let expr = promql_parser::parser::parse(expr).expect("test query parses");
     let to = from + (steps - 1) * step;
     let mut fetched = Fetched::default();
@@ -155,7 +166,7 @@ fn job(expr: &str, series: &[StoredSeries], from: i64, step: i64, steps: i64) ->
         lookback: 60_000,
         deadline: Instant::now() + Duration::from_secs(60),
         canceled: Arc::new(AtomicBool::new(false)),
-        max_samples: 1_000_000,
+        max_samples,
     }
 }
 
@@ -193,12 +204,13 @@ proptest! {
         from in -30_000i64..400_000,
         step in 1_000i64..60_000,
         steps in 1i64..40,
+        limit in prop::sample::select(vec![1_000_000usize, 150, 30]),
     ) {
         let query = QUERIES[query]
             .replace('X', SELECTORS[selector])
             .replace('R', RANGES[range]);
-        let a = job(&query, &series, from, step, steps).evaluate();
-        let b = job(&query, &series, from, step, steps).evaluate_step_major();
+        let a = limited_job(&query, &series, from, step, steps, limit).evaluate();
+        let b = limited_job(&query, &series, from, step, steps, limit).evaluate_step_major();
         match (a, b) {
             (Ok(a), Ok(b)) => assert_same(&query, &a, &b),
             (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
