@@ -128,8 +128,10 @@ fn vector_scalar(
         }
         if keep {
             let metric = if drops_name(op) || return_bool {
-                renamed |= s.metric.get(METRIC_NAME).is_some();
-                s.metric.without_name()
+                let without = s.metric.without_name();
+                // The same set (shared, compared by address) when it had no name.
+                renamed |= without != s.metric;
+                without
             } else {
                 s.metric
             };
