@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::eval::selector::Fetched;
+use crate::eval::sweep::Grid;
 use crate::eval::{Evaluator, StepValue};
 use crate::labels::Labels;
 use crate::value::{Sample, Series, Value};
@@ -35,13 +36,27 @@ pub(crate) struct Job {
 
 impl Job {
     pub(crate) fn evaluate(self) -> Result<Value> {
-        let ev = Evaluator {
+        self.run(true)
+    }
+
+    /// Evaluates step by step only (what series-major evaluation is compared with).
+    #[cfg(test)]
+    pub(crate) fn evaluate_step_major(self) -> Result<Value> {
+        self.run(false)
+    }
+
+    /// Evaluates the query; a range query `series_major` where it can (`eval::sweep`).
+    fn run(self, series_major: bool) -> Result<Value> {
+        let mut ev = Evaluator {
             fetched: &self.fetched,
             start: self.start,
             end: self.end,
             lookback: self.lookback,
             memo: Default::default(),
             selectors: Default::default(),
+            grid: None,
+            tables: Default::default(),
+            columns: Default::default(),
         };
         if self.step == 0 {
             let t = self.start;
@@ -58,20 +73,19 @@ impl Job {
                 }
             });
         }
+        let check = || self.check_running();
+        if series_major {
+            let grid = Grid::new(self.from, self.to, self.step);
+            if let Some(m) = ev.sweep(&self.expr, grid, self.max_samples, &check)? {
+                self.check_samples(m.iter().map(|s| s.points.len()).sum())?;
+                return Ok(Value::Matrix(m));
+            }
+        }
         let mut series: FxHashMap<Labels, Vec<(i64, f64)>> = FxHashMap::default();
         let mut points = 0usize;
         let mut t = self.from;
         while t <= self.to {
-            if Instant::now() > self.deadline {
-                return Err(Error::Timeout {
-                    phase: "query execution",
-                });
-            }
-            if self.canceled.load(Ordering::Relaxed) {
-                return Err(Error::Canceled {
-                    phase: "query execution",
-                });
-            }
+            self.check_running()?;
             match ev.eval(&self.expr, t)? {
                 StepValue::Scalar(v) => {
                     series.entry(Labels::empty()).or_default().push((t, v));
@@ -98,6 +112,21 @@ impl Job {
             .collect();
         out.sort_by(|a, b| a.metric.cmp(&b.metric));
         Ok(Value::Matrix(out))
+    }
+
+    /// Fails when the deadline has passed or the query was abandoned.
+    fn check_running(&self) -> Result<()> {
+        if Instant::now() > self.deadline {
+            return Err(Error::Timeout {
+                phase: "query execution",
+            });
+        }
+        if self.canceled.load(Ordering::Relaxed) {
+            return Err(Error::Canceled {
+                phase: "query execution",
+            });
+        }
+        Ok(())
     }
 
     fn check_samples(&self, n: usize) -> Result<()> {

@@ -1,6 +1,6 @@
 //! [`MemoryReader`]: an in-memory [`SampleReader`] for tests of the engine and the API.
 //!
-//! It is not a store: no persistence, no index, linear scans. It exists so the evaluator
+//! It is not a store: no persistence, no postings index, linear scans. It exists so the evaluator
 //! and the HTTP API can be tested without a storage node. Rollup points are computed from
 //! the raw samples on every call; [`MemoryReader::set_tier`] gives a tier a retention
 //! (data older than the newest sample minus the retention is not returned) and a
@@ -23,6 +23,10 @@ use telltale_storage_api::{
 #[derive(Default)]
 pub struct MemoryReader {
     series: Mutex<Vec<TimeSeries>>,
+    /// Where each label set is in `series` (benchmarks load tens of thousands of series).
+    index: Mutex<HashMap<Vec<(String, String)>, usize>>,
+    /// The newest sample's time (None while empty).
+    newest_ms: Mutex<Option<i64>>,
     selects: Mutex<Vec<Selection>>,
     /// Per resolution: retention (0 = unlimited) and completeness point.
     tiers: Mutex<HashMap<i32, (i64, Option<i64>)>>,
@@ -52,17 +56,20 @@ impl MemoryReader {
         );
         let mut labels: Vec<Label> = labels.iter().map(|(n, v)| Label::new(*n, *v)).collect();
         labels.sort_by(|a, b| a.name.cmp(&b.name));
+        let key: Vec<(String, String)> = labels
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let idx = match all.iter().position(|s| s.labels == labels) {
-            Some(i) => i,
-            None => {
-                all.push(TimeSeries {
-                    labels,
-                    samples: Vec::new(),
-                });
-                all.len() - 1
-            }
-        };
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let idx = *index.entry(key).or_insert_with(|| {
+            all.push(TimeSeries {
+                labels,
+                samples: Vec::new(),
+            });
+            all.len() - 1
+        });
+        drop(index);
         let s = &mut all[idx];
         s.samples
             .extend(samples.iter().map(|&(t, v)| telltale_storage_api::Sample {
@@ -71,6 +78,10 @@ impl MemoryReader {
             }));
         s.samples.sort_by_key(|x| x.timestamp_ms);
         drop(all);
+        if let Some(t) = samples.iter().map(|x| x.0).max() {
+            let mut newest = self.newest_ms.lock().unwrap_or_else(|e| e.into_inner());
+            *newest = Some(newest.map_or(t, |n| n.max(t)));
+        }
         if let Some((min_ms, max_ms)) = late {
             let mut log = self.late.lock().unwrap_or_else(|e| e.into_inner());
             let generation = log.len() as u64 + 1;
@@ -132,10 +143,9 @@ impl MemoryReader {
 
     /// The newest sample held (0 when empty).
     fn newest(&self) -> i64 {
-        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter()
-            .filter_map(|s| s.samples.last().map(|x| x.timestamp_ms))
-            .max()
+        self.newest_ms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .unwrap_or(0)
     }
 

@@ -108,6 +108,9 @@ fn vector_scalar(
     t: i64,
 ) -> Result<Vec<Sample>> {
     let mut out = Vec::with_capacity(vector.len());
+    // The input's label sets are distinct (every vector's are); only dropping names can
+    // make two equal.
+    let mut renamed = false;
     for s in vector {
         let (l, r) = if swap {
             (scalar, s.value)
@@ -125,7 +128,10 @@ fn vector_scalar(
         }
         if keep {
             let metric = if drops_name(op) || return_bool {
-                s.metric.without_name()
+                let without = s.metric.without_name();
+                // The same set (shared, compared by address) when it had no name.
+                renamed |= without != s.metric;
+                without
             } else {
                 s.metric
             };
@@ -136,7 +142,9 @@ fn vector_scalar(
             });
         }
     }
-    check_unique(&out)?;
+    if renamed {
+        check_unique(&out)?;
+    }
     Ok(out)
 }
 

@@ -8,6 +8,10 @@
 //!          |-- aggregate  (sum, avg, min, max, count, ... by/without)
 //!          `-- binary     (arithmetic, comparisons, and/or/unless, vector matching)
 //! ```
+//!
+//! A range query first evaluates what it can series-major over all its steps (`sweep`:
+//! range functions of selectors, aggregations of them); step-major evaluation then reads
+//! those results where it reaches them.
 
 pub(crate) mod aggregate;
 pub(crate) mod binary;
@@ -18,6 +22,7 @@ pub(crate) mod rate;
 pub(crate) mod rollup;
 pub(crate) mod selector;
 pub(crate) mod sort;
+pub(crate) mod sweep;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +41,7 @@ use selector::{
     Cursors, Fetched, RangeView, StoredSeries, instant_at, modified_time, range_at, range_views,
     reference_time, selector_key,
 };
+use sweep::{Columns, Grid, Table};
 
 /// Step of a subquery written without one (`x[1h:]`): Prometheus' default evaluation
 /// interval.
@@ -72,6 +78,12 @@ pub(crate) struct Evaluator<'a> {
     pub memo: LabelMemo,
     /// Every selector node's series and read positions, by the node's address.
     pub selectors: RefCell<FxHashMap<usize, SelectorState<'a>>>,
+    /// A range query's steps (None for an instant query).
+    pub grid: Option<Grid>,
+    /// Aggregations evaluated series-major at every step of `grid`, by node address.
+    pub tables: FxHashMap<usize, Table>,
+    /// Range functions evaluated series-major at every step of `grid`, by node address.
+    pub columns: FxHashMap<usize, Columns>,
 }
 
 /// A selector node's place in the fetched series: where they are (resolved once, not by
@@ -149,9 +161,15 @@ impl<'a> Evaluator<'a> {
                 })
                 .map(StepValue::Matrix)
             }
-            Expr::Aggregate(a) => aggregate::eval(self, a, t),
+            Expr::Aggregate(a) => match self.aggregate_at(a, t) {
+                Some(v) => Ok(StepValue::Vector(v)),
+                None => aggregate::eval(self, a, t),
+            },
             Expr::Binary(b) => binary::eval(self, b, t),
-            Expr::Call(c) => functions::eval(self, c, t),
+            Expr::Call(c) => match self.call_at(c, t) {
+                Some(v) => Ok(StepValue::Vector(v)),
+                None => functions::eval(self, c, t),
+            },
             Expr::Subquery(sq) => self.subquery(sq, t).map(StepValue::Matrix),
             Expr::Extension(ext) => self.eval_rollup(ext.expr.as_any(), t),
         }

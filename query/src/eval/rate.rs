@@ -18,9 +18,7 @@ pub(crate) fn extrapolated_rate(
     if points.len() < 2 {
         return None;
     }
-    let (first_t, first_v) = points[0];
-    let (last_t, last_v) = points[points.len() - 1];
-    let mut result = last_v - first_v;
+    let mut result = points[points.len() - 1].1 - points[0].1;
     if is_counter {
         let mut prev = 0.0;
         for &(_, v) in points {
@@ -30,6 +28,30 @@ pub(crate) fn extrapolated_rate(
             prev = v;
         }
     }
+    Some(extrapolate(
+        points,
+        result,
+        range_start,
+        range_end,
+        is_counter,
+        is_rate,
+    ))
+}
+
+/// The part of [`extrapolated_rate`] after the increase: `result` (the increase over
+/// `points`, at least two, corrected for counter resets) extrapolated towards the range
+/// boundaries. Needs only the first and last point and the count, so a sliding window
+/// (`super::sweep`) computes it in constant time.
+pub(crate) fn extrapolate(
+    points: &[(i64, f64)],
+    result: f64,
+    range_start: i64,
+    range_end: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
+    let (first_t, first_v) = points[0];
+    let (last_t, _) = points[points.len() - 1];
     let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
     let mut duration_to_end = (range_end - last_t) as f64 / 1000.0;
     let sampled_interval = (last_t - first_t) as f64 / 1000.0;
@@ -56,7 +78,7 @@ pub(crate) fn extrapolated_rate(
     if is_rate {
         factor /= (range_end - range_start) as f64 / 1000.0;
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// `irate` (per second, counter-aware) and `idelta` from the last two points.

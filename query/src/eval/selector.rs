@@ -254,31 +254,35 @@ impl Window {
 pub(crate) type SetSeries = Vec<(Labels, Vec<(i64, f64)>)>;
 
 /// Merges the series storage returned for each matcher set of one selector, keeping only
-/// series every matcher of some set really matches, sorted by labels.
+/// series every matcher of some set really matches, sorted by labels. A series answered
+/// more than once (for several sets, or by several shards) gets the union of its samples,
+/// the first answer's sample where two have the same time.
 pub(crate) fn merge_fetched(sets: &[Vec<Matcher>], per_set: Vec<SetSeries>) -> Vec<StoredSeries> {
-    let mut by_labels: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
-    for (set, series) in sets.iter().zip(per_set) {
-        for (labels, samples) in series {
-            if !matches_all(set, &labels) {
-                continue;
-            }
-            let points = by_labels.entry(labels).or_default();
-            if points.is_empty() {
-                *points = samples;
-            } else {
-                points.extend(samples);
-            }
+    let mut all: Vec<StoredSeries> = sets
+        .iter()
+        .zip(per_set)
+        .flat_map(|(set, series)| {
+            series
+                .into_iter()
+                .filter(|(labels, _)| matches_all(set, labels))
+        })
+        .map(|(labels, points)| StoredSeries { labels, points })
+        .collect();
+    // Stable: answers for the same labels stay in the order they came.
+    all.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<StoredSeries> = Vec::with_capacity(all.len());
+    for s in all {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => last.points.extend(s.points),
+            _ => out.push(s),
         }
     }
-    let mut out: Vec<StoredSeries> = by_labels
-        .into_iter()
-        .map(|(labels, mut points)| {
-            points.sort_by_key(|p| p.0);
-            points.dedup_by_key(|p| p.0);
-            StoredSeries { labels, points }
-        })
-        .collect();
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    for s in &mut out {
+        if !s.points.is_sorted_by(|a, b| a.0 < b.0) {
+            s.points.sort_by_key(|p| p.0);
+            s.points.dedup_by_key(|p| p.0);
+        }
+    }
     out
 }
 
@@ -535,6 +539,40 @@ mod tests {
                 "instant at {t}"
             );
         }
+    }
+
+    /// A series answered twice gets the union of its samples, the first answer's
+    /// sample at a shared time; series no matcher set matches are dropped.
+    #[test]
+    fn merge_joins_answers_for_the_same_series() {
+        let expr = promql_parser::parser::parse(r#"{__name__="x" or job="a"}"#).unwrap();
+        let Expr::VectorSelector(vs) = expr else {
+            panic!("a selector")
+        };
+        let sets = matcher_sets(&vs);
+        let l = |name: &str, job: &str| {
+            Labels::from(vec![
+                ("__name__".to_string(), name.to_string()),
+                ("job".to_string(), job.to_string()),
+            ])
+        };
+        let merged = merge_fetched(
+            &sets,
+            vec![
+                vec![
+                    (l("x", "a"), vec![(1, 1.0), (3, 3.0)]),
+                    (l("y", "b"), vec![(1, 9.0)]),
+                ],
+                vec![
+                    (l("y", "a"), vec![(2, 2.0)]),
+                    (l("x", "a"), vec![(2, 20.0), (3, 30.0)]),
+                ],
+            ],
+        );
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].labels, l("x", "a"));
+        assert_eq!(merged[0].points, vec![(1, 1.0), (2, 20.0), (3, 3.0)]);
+        assert_eq!(merged[1].labels, l("y", "a"));
     }
 
     #[test]

@@ -414,3 +414,37 @@ async fn functions_and_literals() {
     let v = vector(&e, "vector(3) - 1", t).await;
     assert_eq!(v[0].value, 2.0);
 }
+
+/// Arithmetic with a scalar drops the metric name: two series differing only in their
+/// name collide; a filter keeps the names, and a vector without names cannot collide.
+#[tokio::test]
+async fn scalar_arithmetic_checks_dropped_names() {
+    let r = MemoryReader::new();
+    for name in ["a", "b"] {
+        r.add(&[("__name__", name), ("job", "x")], &[(0, 1.0)]);
+    }
+    let (e, _) = engine(r);
+    let err = e
+        .instant_query(r#"{__name__=~"a|b"} * 2"#, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+    assert_eq!(vector(&e, r#"{__name__=~"a|b"} > 0"#, 0).await.len(), 2);
+    // Aggregations keep `__name__` only when grouping by it.
+    assert!(
+        e.instant_query(r#"sum by (job, __name__) ({__name__=~"a|b"}) * 2"#, 0)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        vector(&e, r#"sum by (job) ({__name__=~"a|b"}) * 2"#, 0).await[0].value,
+        4.0
+    );
+    assert_eq!(
+        vector(&e, r#"{__name__="a"} * 2 - 1"#, 0).await[0].value,
+        1.0
+    );
+}
