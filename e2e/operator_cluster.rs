@@ -396,6 +396,15 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
         targets.get("warnings").is_none(),
         "a scraper is missing: {targets}"
     );
+    // Metric metadata from the scraper that scrapes the node exporter.
+    let metadata = get_json(&format!(
+        "{query}/api/v1/metadata?metric=node_cpu_seconds_total"
+    ))
+    .await;
+    assert_eq!(
+        metadata["data"]["node_cpu_seconds_total"][0]["type"], "counter",
+        "{metadata}"
+    );
     let alerts = get_json(&format!("{query}/api/v1/alerts")).await;
     assert!(
         alerts["data"]["alerts"]

@@ -64,6 +64,15 @@ async fn serves_health_and_scrapes_itself() {
     )
     .await;
 
+    // The README's example: CPU seconds have the kernel tick's resolution, so even a
+    // mostly idle server shows a rate (whole seconds read 0 here).
+    eventually(
+        &t.url(""),
+        r#"rate(process_cpu_seconds_total{job="telltale"}[5s]) > 0"#,
+        Duration::from_secs(20),
+    )
+    .await;
+
     let info = get_json(&t.url("/api/v1/status/buildinfo")).await;
     assert_eq!(info["status"], "success");
     assert_eq!(info["data"]["version"], env!("CARGO_PKG_VERSION"));
@@ -134,6 +143,40 @@ spec:
         rate.iter().any(|s| s["metric"]["mode"] == "idle"),
         "{rate:?}"
     );
+
+    // Metric metadata (Grafana's metric browser): what the exporter's # HELP and # TYPE
+    // lines say, the same as Prometheus scraping the same exporter answers.
+    let (_prometheus, prometheus) =
+        common::start_prometheus_scraping(dir.path(), exporter_addr).await;
+    let theirs = loop {
+        let body = get_json(&format!("{prometheus}/api/v1/metadata")).await;
+        if body["data"].get("node_cpu_seconds_total").is_some() {
+            break body["data"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let ours = get_json(&t.url("/api/v1/metadata")).await;
+    assert_eq!(ours["status"], "success", "{ours}");
+    let node: Vec<&String> = theirs
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("node_"))
+        .collect();
+    assert!(node.len() > 20, "{theirs}");
+    for metric in node {
+        assert_eq!(ours["data"][metric], theirs[metric], "metadata of {metric}");
+    }
+    assert_eq!(ours["data"]["node_cpu_seconds_total"][0]["type"], "counter");
+    let one = get_json(&t.url("/api/v1/metadata?metric=node_load1")).await;
+    assert_eq!(one["data"].as_object().unwrap().len(), 1, "{one}");
+    assert_eq!(one["data"]["node_load1"], theirs["node_load1"]);
+    let two = get_json(&t.url("/api/v1/metadata?limit=2")).await;
+    assert_eq!(two["data"].as_object().unwrap().len(), 2, "{two}");
+    let bad = reqwest::get(t.url("/api/v1/metadata?limit=x"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }
 
 /// (b) A remote_write push is queryable, through the API and through promtool.

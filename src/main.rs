@@ -6,6 +6,7 @@ mod cluster_api;
 mod components;
 mod config;
 mod ops;
+mod process_metrics;
 mod rule_querier;
 mod standalone;
 

@@ -85,9 +85,7 @@ async fn metrics(State(s): State<OpsState>) -> impl IntoResponse {
 /// A registry with the process collector (CPU, memory, fds) and build info registered.
 pub fn new_registry(component: &str) -> anyhow::Result<Registry> {
     let registry = Registry::new();
-    registry.register(Box::new(
-        prometheus::process_collector::ProcessCollector::for_self(),
-    ))?;
+    registry.register(Box::new(crate::process_metrics::ProcessCollector::new()?))?;
     let info = prometheus::IntGaugeVec::new(
         prometheus::Opts::new("telltale_build_info", "Build information; always 1."),
         &["version", "component"],

@@ -372,9 +372,8 @@ impl ScrapeTargetSpec {
 
     /// The scrape timeout: `scrapeTimeout`, or 10s capped at the interval.
     pub fn timeout(&self) -> PromDuration {
-        self.scrape_timeout.unwrap_or_else(|| {
-            PromDuration::from_secs(DEFAULT_TIMEOUT_SECS).min(self.interval)
-        })
+        self.scrape_timeout
+            .unwrap_or_else(|| PromDuration::from_secs(DEFAULT_TIMEOUT_SECS).min(self.interval))
     }
 
     /// Checks what the schema cannot: endpoint syntax, path, timeout within interval,

@@ -215,6 +215,29 @@ pub async fn start_node_exporter(dir: &Path) -> (Proc, SocketAddr) {
     (proc, addr)
 }
 
+/// Starts Debian's Prometheus scraping `target` every second as job `node`; its base URL.
+pub async fn start_prometheus_scraping(dir: &Path, target: SocketAddr) -> (Proc, String) {
+    let port = free_port();
+    let config = write_file(
+        dir,
+        "prometheus-scrape.yml",
+        &format!(
+            "scrape_configs:\n  - job_name: node\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    );
+    let mut cmd = Command::new("/usr/bin/prometheus");
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("prometheus-scrape-data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    let mut proc = Proc::spawn("prometheus", &mut cmd, dir.join("prometheus-scrape.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&mut proc, &format!("{base}/-/ready")).await;
+    (proc, base)
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

@@ -329,12 +329,6 @@ async fn more_endpoints_take_get_and_post() {
     );
     let (_, body) = post(&base, "/api/v1/labels", &[("match[]", "requests_total")]).await;
     assert_eq!(body["data"], json!(["__name__", "job"]));
-    let (status, body) = get(&base, "/api/v1/metadata").await;
-    assert_eq!(status, 200);
-    assert_eq!(body, json!({"status": "success", "data": {}}));
-    let (status, body) = get(&base, "/api/v1/metadata?limit=abc").await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"], "limit must be a number");
     let (status, body) = post(
         &base,
         "/api/v1/query_exemplars",

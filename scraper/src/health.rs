@@ -1,6 +1,9 @@
 //! [`ScrapeHealth`]: what the last scrape of a target did, for `/api/v1/targets`.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use crate::text::Metadata;
 
 /// Whether the last scrape of a target worked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,4 +35,7 @@ pub struct ScrapeHealth {
     pub last_duration: Duration,
     /// Why the last scrape (or the write of its samples) failed.
     pub last_error: Option<String>,
+    /// What the `# HELP`, `# TYPE` and `# UNIT` lines of the last parsed scrape said
+    /// (kept through failed scrapes).
+    pub metadata: Arc<[Metadata]>,
 }

@@ -55,6 +55,8 @@ pub mod limits;
 pub mod manager;
 /// Which replica scrapes which target: rendezvous hashing (pure) and the member set.
 pub mod membership;
+/// `/api/v1/metadata` from the targets' `# TYPE`, `# HELP` and `# UNIT` lines.
+pub mod metadata_api;
 /// Self-metrics.
 pub mod metrics;
 /// The OpenMetrics 1.0 text parser.

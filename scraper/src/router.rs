@@ -11,7 +11,7 @@ use telltale_storage_api::SampleWriter;
 
 use crate::manager::ScrapeManager;
 use crate::push::{PushState, auth};
-use crate::{influx, otlp, remote_write, targets_api};
+use crate::{influx, metadata_api, otlp, remote_write, targets_api};
 
 /// Settings of the push receivers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +35,8 @@ impl Default for PushOptions {
     }
 }
 
-/// The push routes (into `writer`) and `/api/v1/targets` (the manager's targets). Push
+/// The push routes (into `writer`), `/api/v1/targets` and `/api/v1/metadata` (the
+/// manager's targets and what their last scrapes said about each metric). Push
 /// metrics go to the manager's registry.
 pub fn router(
     manager: Arc<ScrapeManager>,
@@ -44,6 +45,7 @@ pub fn router(
 ) -> Router {
     let targets = Router::new()
         .route("/api/v1/targets", get(targets_api::targets))
+        .route("/api/v1/metadata", get(metadata_api::metadata))
         .with_state(manager.clone());
     push_router(&manager, writer, opts).merge(targets)
 }

@@ -19,6 +19,7 @@ use crate::health::{Health, ScrapeHealth};
 use crate::metrics::Metrics;
 use crate::scrape_batch::BatchBuilder;
 use crate::target::{Target, first_scrape_delay};
+use crate::text::Metadata;
 
 /// What a loop is told to do.
 #[derive(Clone, Debug)]
@@ -112,8 +113,12 @@ impl ScrapeLoop {
             Err(e) => Err(e),
         };
         let duration = clock.elapsed();
+        let mut metadata = None;
         let (samples, mut scrape_error) = match result {
-            Ok(exposition) => (Some(exposition.samples), None),
+            Ok(exposition) => {
+                metadata = Some(Arc::<[Metadata]>::from(exposition.metadata));
+                (Some(exposition.samples), None)
+            }
             Err(e) => {
                 debug!(url = %target.url, error = %e, "scrape failed");
                 (None, Some(e.to_string()))
@@ -165,11 +170,13 @@ impl ScrapeLoop {
                 Some(e) => warn!(url = %target.url, error = %e, "target is down"),
             }
         }
+        let metadata = metadata.unwrap_or_else(|| health.metadata.clone());
         *health = ScrapeHealth {
             health: now_healthy,
             last_scrape: Some(started),
             last_duration: duration,
             last_error: scrape_error.or(write_error),
+            metadata,
         };
     }
 }

@@ -174,6 +174,7 @@ mod tests {
                 last_scrape: Some(UNIX_EPOCH + Duration::from_millis(1_600_000_000_500)),
                 last_duration: Duration::from_millis(20),
                 last_error: Some("server returned HTTP status 500".into()),
+                metadata: Arc::from(Vec::new()),
             },
             scraper: Some("telltale-scraper-1".into()),
         }

@@ -11,48 +11,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::{base_url, client, error_body};
-
-#[derive(Clone)]
-struct Scrapers {
-    urls: Vec<String>,
-    client: reqwest::Client,
-}
+use super::{Scrapers, error_body};
 
 /// `GET /api/v1/targets` merged from the scraper replicas at `urls` (base URLs).
 pub fn router(urls: &[String]) -> anyhow::Result<axum::Router> {
-    let urls = urls
-        .iter()
-        .map(|u| base_url("--scraper-url", u))
-        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(axum::Router::new()
         .route("/api/v1/targets", get(handler))
-        .with_state(Scrapers {
-            urls,
-            client: client()?,
-        }))
+        .with_state(Scrapers::new(urls)?))
 }
 
 async fn handler(State(s): State<Scrapers>, RawQuery(query): RawQuery) -> Response {
-    let suffix = query.map(|q| format!("?{q}")).unwrap_or_default();
-    let answers = futures::future::join_all(s.urls.iter().map(|base| {
-        let url = format!("{base}/api/v1/targets{suffix}");
-        let client = s.client.clone();
-        async move {
-            let answer = async {
-                let resp = client.get(&url).send().await.map_err(|e| e.to_string())?;
-                let status = resp.status();
-                let body: Value = resp.json().await.map_err(|e| e.to_string())?;
-                if !status.is_success() {
-                    return Err(format!("HTTP {status}: {}", body["error"]));
-                }
-                Ok(body)
-            }
-            .await;
-            (base.clone(), answer)
-        }
-    }))
-    .await;
+    let answers = s.ask_all("/api/v1/targets", query).await;
     match merge(answers) {
         Ok(body) => Json(body).into_response(),
         Err(e) => (

@@ -31,6 +31,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let mut app = telltale_query::router(engine)
         .merge(telltale_ui::router(ui))
         .merge(cluster_api::status::router(replicas))
+        .merge(cluster_api::metadata::router(&args.scraper_urls)?)
         .merge(ops::router(&registry, readiness.clone()));
     if !args.scraper_urls.is_empty() {
         app = app.merge(cluster_api::targets::router(&args.scraper_urls)?);

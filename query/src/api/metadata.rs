@@ -1,5 +1,6 @@
 //! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`,
-//! `/api/v1/metadata`, `/api/v1/query_exemplars` and `/api/v1/status/buildinfo`.
+//! `/api/v1/query_exemplars` and `/api/v1/status/buildinfo` (`/api/v1/metadata` comes
+//! from the scrapers, which read it from the targets: `telltale_scraper::metadata_api`).
 
 use std::sync::Arc;
 
@@ -124,30 +125,6 @@ pub async fn label_values(
             response::strings_json(&values),
             &warnings,
         ))
-    })
-    .await
-}
-
-/// `GET|POST /api/v1/metadata`: metric metadata (type, help, unit). The scraper does
-/// not forward metadata yet, so none is known: an empty object, as Prometheus answers
-/// before any scrape. The parameters are still validated.
-pub async fn metric_metadata(
-    State(engine): State<Arc<Engine>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Body,
-) -> Response {
-    respond(&engine, "metadata", async {
-        let p = request_params(&engine, &headers, q, body).await?;
-        for name in ["limit", "limit_per_metric"] {
-            if let Some(v) = p.get(name)
-                && !v.is_empty()
-                && v.parse::<i64>().is_err()
-            {
-                return Err(Error::bad_data(format!("{name} must be a number")));
-            }
-        }
-        Ok(response::success("{}".to_string(), &[]))
     })
     .await
 }

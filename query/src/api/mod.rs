@@ -49,10 +49,6 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(metadata::label_values).post(metadata::label_values),
         )
         .route(
-            "/api/v1/metadata",
-            get(metadata::metric_metadata).post(metadata::metric_metadata),
-        )
-        .route(
             "/api/v1/query_exemplars",
             get(metadata::exemplars).post(metadata::exemplars),
         )

@@ -1,0 +1,211 @@
+//! `GET /api/v1/metadata`: the type, help and unit of each metric, from what the
+//! `# TYPE`, `# HELP` and `# UNIT` lines of the targets' last scrapes said, as
+//! Prometheus answers it: `{"<metric>": [{"type", "help", "unit"}, ...]}` with each
+//! distinct triple once, a family without a `# TYPE` (or `untyped`) typed `unknown`. `metric` keeps one
+//! metric; `limit` caps the metrics and `limit_per_metric` the entries of each (negative
+//! or absent: no cap). [`Metadata`] merges the answers of several scrapers the same way.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::manager::ScrapeManager;
+use crate::text::MetricType;
+
+/// The query parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct MetadataQuery {
+    #[serde(default)]
+    pub metric: Option<String>,
+    #[serde(default)]
+    pub limit: Option<String>,
+    #[serde(default)]
+    pub limit_per_metric: Option<String>,
+}
+
+/// One metadata entry.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub help: String,
+    pub unit: String,
+}
+
+/// Metric name -> its distinct entries.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Metadata(pub BTreeMap<String, BTreeSet<Entry>>);
+
+/// A parameter that must be an integer when present (negative: no cap).
+fn cap(name: &str, v: Option<&str>) -> Result<Option<usize>, String> {
+    match v.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => {
+            let n: i64 = v.parse().map_err(|_| format!("{name} must be a number"))?;
+            Ok(usize::try_from(n).ok())
+        }
+    }
+}
+
+impl Metadata {
+    /// Adds one entry of `metric`.
+    pub fn add(&mut self, metric: &str, entry: Entry) {
+        self.0.entry(metric.to_string()).or_default().insert(entry);
+    }
+
+    /// Every entry of the manager's targets.
+    pub fn of(manager: &ScrapeManager) -> Self {
+        let mut out = Metadata::default();
+        for state in manager.targets() {
+            for m in state.health.metadata.iter() {
+                out.add(
+                    &m.name,
+                    Entry {
+                        // The text format's `untyped` is Prometheus's `unknown`.
+                        kind: match m.kind {
+                            None | Some(MetricType::Untyped) => MetricType::Unknown,
+                            Some(k) => k,
+                        }
+                        .as_str()
+                        .to_string(),
+                        help: m.help.clone().unwrap_or_default(),
+                        unit: m.unit.clone().unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    /// Adds the `data` of another `/api/v1/metadata` answer.
+    pub fn merge_json(&mut self, data: &serde_json::Value) {
+        for (metric, entries) in data.as_object().into_iter().flatten() {
+            for e in entries.as_array().into_iter().flatten() {
+                if let Ok(entry) = serde_json::from_value::<Entry>(e.clone()) {
+                    self.add(metric, entry);
+                }
+            }
+        }
+    }
+
+    /// The `data` of the answer to `query` (Prometheus's filtering and limits), or the
+    /// parameter error.
+    pub fn answer(&self, query: &MetadataQuery) -> Result<serde_json::Value, String> {
+        let limit = cap("limit", query.limit.as_deref())?;
+        let per_metric = cap("limit_per_metric", query.limit_per_metric.as_deref())?;
+        let metric = query.metric.as_deref().filter(|m| !m.is_empty());
+        let mut out = serde_json::Map::new();
+        for (name, entries) in &self.0 {
+            if metric.is_some_and(|m| m != name) {
+                continue;
+            }
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+            let list: Vec<&Entry> = entries
+                .iter()
+                .take(per_metric.unwrap_or(usize::MAX))
+                .collect();
+            out.insert(name.clone(), json!(list));
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
+/// The axum handler.
+pub async fn metadata(
+    State(manager): State<Arc<ScrapeManager>>,
+    Query(query): Query<MetadataQuery>,
+) -> Response {
+    match Metadata::of(&manager).answer(&query) {
+        Ok(data) => Json(json!({"status": "success", "data": data})).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"status": "error", "errorType": "bad_data", "error": e})),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: &str, help: &str) -> Entry {
+        Entry {
+            kind: kind.into(),
+            help: help.into(),
+            unit: String::new(),
+        }
+    }
+
+    fn q(metric: &str, limit: &str, per: &str) -> MetadataQuery {
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        MetadataQuery {
+            metric: opt(metric),
+            limit: opt(limit),
+            limit_per_metric: opt(per),
+        }
+    }
+
+    #[test]
+    fn distinct_entries_filtered_and_limited() {
+        let mut m = Metadata::default();
+        m.add("a_total", entry("counter", "A."));
+        m.add("a_total", entry("counter", "A."));
+        m.add("a_total", entry("counter", "A, from another target."));
+        m.add("b", entry("gauge", "B."));
+        let all = m.answer(&q("", "", "")).unwrap();
+        assert_eq!(all["a_total"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            all["b"][0],
+            json!({"type": "gauge", "help": "B.", "unit": ""})
+        );
+        assert_eq!(
+            m.answer(&q("b", "", ""))
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            m.answer(&q("", "1", ""))
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            m.answer(&q("", "-1", ""))
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            m.answer(&q("", "", "1")).unwrap()["a_total"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            m.answer(&q("", "x", "")).unwrap_err(),
+            "limit must be a number"
+        );
+        let mut merged = Metadata::default();
+        merged.merge_json(&all);
+        merged.merge_json(&json!({"c": [{"type": "summary", "help": "", "unit": "seconds"}]}));
+        assert_eq!(merged.0.len(), 3);
+        assert_eq!(merged.0["a_total"], m.0["a_total"]);
+    }
+}
