@@ -179,6 +179,93 @@ spec:
     assert_eq!(bad.status(), 400);
 }
 
+/// A Prometheus federating from Telltale (`/federate`, `honor_labels`) gets the latest
+/// sample of each matching series with its own timestamp and labels.
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_federates_from_telltale() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telltale::start(&dir.path().join("data"), &[]).await;
+    let now = now_ms() / 1000 * 1000;
+    let mut pushed = Vec::new();
+    for i in 0..3 {
+        let instance = format!("host-{i}");
+        for (k, ts) in [(0, now - 20_000), (1, now - 10_000)] {
+            pushed.push(series(
+                &[
+                    ("__name__", "fed_metric"),
+                    ("job", "fed"),
+                    ("instance", &instance),
+                ],
+                ts,
+                (i * 10 + k) as f64 + 0.5,
+            ));
+        }
+    }
+    pushed.push(series(
+        &[("__name__", "other"), ("job", "not_fed")],
+        now,
+        1.0,
+    ));
+    assert!(push(&t.url(""), pushed).await.is_success());
+
+    let direct = get_text(&t.url("/federate?match[]=%7Bjob%3D%22fed%22%7D")).await;
+    assert!(
+        direct.starts_with("# TYPE fed_metric untyped\n"),
+        "{direct}"
+    );
+    assert!(
+        direct.contains(&format!(
+            "fed_metric{{instance=\"host-1\",job=\"fed\"}} 11.5 {}\n",
+            now - 10_000
+        )),
+        "{direct}"
+    );
+    assert!(!direct.contains("other"), "{direct}");
+    let bad = reqwest::get(t.url("/federate")).await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let (_prometheus, prometheus) = common::start_prometheus_with(
+        dir.path(),
+        &format!(
+            "  - job_name: federate\n    scrape_interval: 1s\n    honor_labels: true\n    \
+             metrics_path: /federate\n    params: {{'match[]': ['{{job=\"fed\"}}']}}\n    \
+             static_configs: [{{targets: ['{}']}}]\n",
+            t.addr
+        ),
+    )
+    .await;
+    let got = eventually(
+        &prometheus,
+        "timestamp(fed_metric)",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    for s in &got {
+        assert_eq!(s["metric"]["job"], "fed", "{s}");
+        assert_eq!(value_of(s), (now - 10_000) as f64 / 1000.0, "{s}");
+    }
+    let values = eventually(&prometheus, "fed_metric", Duration::from_secs(5)).await;
+    let mut by_instance: Vec<(String, f64)> = values
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["instance"].as_str().unwrap().to_string(),
+                value_of(s),
+            )
+        })
+        .collect();
+    by_instance.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        by_instance,
+        [
+            ("host-0".to_string(), 1.5),
+            ("host-1".to_string(), 11.5),
+            ("host-2".to_string(), 21.5)
+        ]
+    );
+}
+
 /// (b) A remote_write push is queryable, through the API and through promtool.
 #[tokio::test(flavor = "multi_thread")]
 async fn remote_write_push_is_queryable() {

@@ -217,13 +217,22 @@ pub async fn start_node_exporter(dir: &Path) -> (Proc, SocketAddr) {
 
 /// Starts Debian's Prometheus scraping `target` every second as job `node`; its base URL.
 pub async fn start_prometheus_scraping(dir: &Path, target: SocketAddr) -> (Proc, String) {
+    start_prometheus_with(
+        dir,
+        &format!(
+            "  - job_name: node\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    )
+    .await
+}
+
+/// Starts Debian's Prometheus with `scrape_configs` (the YAML list's items); its base URL.
+pub async fn start_prometheus_with(dir: &Path, scrape_configs: &str) -> (Proc, String) {
     let port = free_port();
     let config = write_file(
         dir,
         "prometheus-scrape.yml",
-        &format!(
-            "scrape_configs:\n  - job_name: node\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
-        ),
+        &format!("scrape_configs:\n{scrape_configs}"),
     );
     let mut cmd = Command::new("/usr/bin/prometheus");
     cmd.arg(format!("--config.file={}", config.display()))

@@ -6,6 +6,8 @@
 //! Query responses carry `X-Telltale-Tier: raw|1m|1h` (the storage tiers read), and a
 //! `stats` block when `stats` is asked for.
 
+/// `/federate`: the latest sample of each matching series, for a federating Prometheus.
+pub mod federate;
 pub mod metadata;
 pub mod params;
 pub mod query;
@@ -53,6 +55,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(metadata::exemplars).post(metadata::exemplars),
         )
         .route("/api/v1/status/buildinfo", get(metadata::buildinfo))
+        .route("/federate", get(federate::federate))
         .with_state(engine)
 }
 

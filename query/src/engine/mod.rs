@@ -153,7 +153,7 @@ pub fn check_expr(expr: &str) -> Result<()> {
 }
 
 fn parse(expr: &str) -> Result<Expr> {
-    let e = parser::parse(expr).map_err(Error::bad_data)?;
+    let e = crate::eval::unwrap_range_parens(parser::parse(expr).map_err(Error::bad_data)?);
     if let Some(message) = crate::eval::unsupported(&e) {
         return Err(Error::bad_data(message));
     }

@@ -451,6 +451,45 @@ pub(crate) fn unsupported(expr: &Expr) -> Option<String> {
     }
 }
 
+/// `expr` with the parentheses around range vectors dropped: `rate((x[5m]))` is
+/// `rate(x[5m])`, as Prometheus evaluates a parenthesised expression as what it wraps
+/// (parentheses elsewhere only group, and the tree already says how).
+pub(crate) fn unwrap_range_parens(expr: Expr) -> Expr {
+    use promql_parser::parser::ParenExpr;
+    let walk = |e: Box<Expr>| Box::new(unwrap_range_parens(*e));
+    match expr {
+        Expr::Paren(p) => match unwrap_range_parens(*p.expr) {
+            inner @ (Expr::MatrixSelector(_) | Expr::Subquery(_)) => inner,
+            inner => Expr::Paren(ParenExpr {
+                expr: Box::new(inner),
+            }),
+        },
+        Expr::Call(mut c) => {
+            c.args.args = c.args.args.into_iter().map(walk).collect();
+            Expr::Call(c)
+        }
+        Expr::Aggregate(mut a) => {
+            a.expr = walk(a.expr);
+            a.param = a.param.map(walk);
+            Expr::Aggregate(a)
+        }
+        Expr::Unary(mut u) => {
+            u.expr = walk(u.expr);
+            Expr::Unary(u)
+        }
+        Expr::Binary(mut b) => {
+            b.lhs = walk(b.lhs);
+            b.rhs = walk(b.rhs);
+            Expr::Binary(b)
+        }
+        Expr::Subquery(mut s) => {
+            s.expr = walk(s.expr);
+            Expr::Subquery(s)
+        }
+        other => other,
+    }
+}
+
 /// Fails when two samples of `v` have the same label set.
 pub(crate) fn check_unique(v: &[Sample]) -> Result<()> {
     let mut seen = FxHashSet::with_capacity_and_hasher(v.len(), Default::default());
