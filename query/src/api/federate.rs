@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::value::Value;
 
+/// A series' latest sample: (timestamp in ms, value).
+type Point = (i64, f64);
+
 /// The text format's content type.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -49,7 +52,7 @@ async fn latest(
     headers: &HeaderMap,
     q: Option<String>,
     body: Body,
-) -> Result<BTreeMap<Labels, (i64, f64)>> {
+) -> Result<BTreeMap<Labels, Point>> {
     let p = request_params(engine, headers, q, body).await?;
     let matches = p.get_all("match[]");
     if matches.is_empty() {
@@ -69,7 +72,7 @@ async fn latest(
         let (Value::Vector(live), Value::Matrix(window)) = (live, window) else {
             return Err(Error::internal("a selector did not evaluate to a vector"));
         };
-        let last: BTreeMap<&Labels, (i64, f64)> = window
+        let last: BTreeMap<&Labels, Point> = window
             .iter()
             .filter_map(|s| Some((&s.metric, *s.points.last()?)))
             .collect();
@@ -99,8 +102,8 @@ fn escape(v: &str) -> String {
 }
 
 /// The samples as a text exposition (pure).
-fn exposition(samples: &BTreeMap<Labels, (i64, f64)>) -> String {
-    let mut by_name: BTreeMap<&str, Vec<(&Labels, (i64, f64))>> = BTreeMap::new();
+fn exposition(samples: &BTreeMap<Labels, Point>) -> String {
+    let mut by_name: BTreeMap<&str, Vec<(&Labels, Point)>> = BTreeMap::new();
     for (labels, point) in samples {
         let name = labels.get("__name__").unwrap_or_default();
         by_name.entry(name).or_default().push((labels, *point));
