@@ -266,6 +266,59 @@ async fn prometheus_federates_from_telltale() {
     );
 }
 
+/// A Prometheus with `remote_read` from Telltale answers queries over samples it never
+/// scraped: the raw samples of each matching series come through `/api/v1/read`.
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_reads_remotely_from_telltale() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telltale::start(&dir.path().join("data"), &[]).await;
+    let now = now_ms() / 1000 * 1000;
+    let mut pushed = Vec::new();
+    for (instance, base) in [("a", 1.0), ("b", 100.0)] {
+        for k in 0..4 {
+            pushed.push(series(
+                &[
+                    ("__name__", "rr_metric"),
+                    ("job", "rr"),
+                    ("instance", instance),
+                ],
+                now - 60_000 + k * 15_000,
+                base + k as f64,
+            ));
+        }
+    }
+    assert!(push(&t.url(""), pushed).await.is_success());
+    eventually(&t.url(""), "rr_metric", Duration::from_secs(10)).await;
+
+    let (_prometheus, prometheus) = common::start_prometheus_config(
+        dir.path(),
+        &format!(
+            "remote_read:\n  - url: http://{}/api/v1/read\n    read_recent: true\n",
+            t.addr
+        ),
+    )
+    .await;
+    let counts = eventually(
+        &prometheus,
+        "count_over_time(rr_metric[5m])",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert!(counts.iter().all(|s| value_of(s) == 4.0), "{counts:?}");
+    let b = eventually(
+        &prometheus,
+        r#"{__name__=~"rr_.+", instance!="a"}"#,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!(b[0]["metric"]["instance"], "b");
+    assert_eq!(value_of(&b[0]), 103.0);
+    let sum = eventually(&prometheus, "sum(rr_metric)", Duration::from_secs(5)).await;
+    assert_eq!(value_of(&sum[0]), 4.0 + 103.0);
+}
+
 /// (b) A remote_write push is queryable, through the API and through promtool.
 #[tokio::test(flavor = "multi_thread")]
 async fn remote_write_push_is_queryable() {

@@ -228,12 +228,13 @@ pub async fn start_prometheus_scraping(dir: &Path, target: SocketAddr) -> (Proc,
 
 /// Starts Debian's Prometheus with `scrape_configs` (the YAML list's items); its base URL.
 pub async fn start_prometheus_with(dir: &Path, scrape_configs: &str) -> (Proc, String) {
+    start_prometheus_config(dir, &format!("scrape_configs:\n{scrape_configs}")).await
+}
+
+/// Starts Debian's Prometheus with the configuration file `config`; its base URL.
+pub async fn start_prometheus_config(dir: &Path, config: &str) -> (Proc, String) {
     let port = free_port();
-    let config = write_file(
-        dir,
-        "prometheus-scrape.yml",
-        &format!("scrape_configs:\n{scrape_configs}"),
-    );
+    let config = write_file(dir, "prometheus-scrape.yml", config);
     let mut cmd = Command::new("/usr/bin/prometheus");
     cmd.arg(format!("--config.file={}", config.display()))
         .arg(format!(

@@ -11,6 +11,8 @@ pub mod federate;
 pub mod metadata;
 pub mod params;
 pub mod query;
+/// `/api/v1/read`: Prometheus's remote read.
+pub mod remote_read;
 pub mod response;
 
 use std::sync::Arc;
@@ -56,6 +58,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .route("/api/v1/status/buildinfo", get(metadata::buildinfo))
         .route("/federate", get(federate::federate))
+        .route("/api/v1/read", axum::routing::post(remote_read::read))
         .with_state(engine)
 }
 

@@ -312,6 +312,38 @@ impl Engine {
         }
     }
 
+    /// The raw samples of the series each selection matches, in one round: what remote
+    /// read answers. Fails once the answer would hold more than the engine's
+    /// `max_samples`.
+    pub async fn select_raw(
+        &self,
+        selections: Vec<(Vec<telltale_storage_api::Matcher>, i64, i64)>,
+    ) -> Result<Vec<Vec<telltale_storage_api::SeriesChunks>>> {
+        let count = selections.len();
+        let req = telltale_storage_api::SelectRequest {
+            selections: selections
+                .into_iter()
+                .map(
+                    |(matchers, start_ms, end_ms)| telltale_storage_api::Selection {
+                        matchers,
+                        start_ms,
+                        end_ms,
+                        resolution: 0,
+                    },
+                )
+                .collect(),
+            max_series: 0,
+            max_samples: self.inner.opts.max_samples as u64,
+        };
+        let mut out = vec![Vec::new(); count];
+        for s in self.inner.reader.select(req).await? {
+            if let Some(slot) = out.get_mut(s.selection as usize) {
+                slot.push(s);
+            }
+        }
+        Ok(out)
+    }
+
     /// Label sets of the series matching any of `match_sets` in `[start_ms, end_ms]`.
     pub async fn series(
         &self,

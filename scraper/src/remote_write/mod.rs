@@ -12,7 +12,8 @@ pub mod decode;
 pub mod decode_v2;
 /// The axum handler.
 pub mod handler;
-/// The `prometheus.WriteRequest` message types, for senders and tests.
-pub mod proto;
+/// The `prometheus.WriteRequest` message types, for senders and tests (defined with the
+/// remote-read ones in `telltale_storage_api::prompb`).
+pub use telltale_storage_api::prompb as proto;
 /// The `io.prometheus.write.v2.Request` message types, for senders and tests.
 pub mod proto_v2;

@@ -12,7 +12,9 @@
 //! implementation that talks to one storage replica, [`cluster::ShardedStorage`] the one
 //! that routes series over the shards of a cluster. The wire contract of the replicas
 //! (`telltale.storage.v1`, and `telltale.raft.v1` whose status call clients use to find
-//! leaders) and its metadata ([`headers`]) are defined here once. This crate does not pull
+//! leaders) and its metadata ([`headers`]) are defined here once, and so are Prometheus's
+//! remote write and remote read messages ([`prompb`]), which the push receivers and the
+//! query API's remote read share. This crate does not pull
 //! in the engine, Raft or RocksDB: it is the small crate the other deployables link
 //! against.
 
@@ -22,6 +24,7 @@ pub mod cluster;
 pub mod encoded_write;
 pub mod error;
 pub mod headers;
+pub mod prompb;
 pub mod rollup;
 pub mod select;
 pub mod shared;

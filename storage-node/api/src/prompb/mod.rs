@@ -1,7 +1,11 @@
-//! The `prometheus.WriteRequest` message of remote_write v1, written by hand to match
-//! prometheus/prompb `types.proto` and `remote.proto` field for field (the gogoproto
-//! options there do not change the wire format). Encode these to push to Telltale:
+//! Prometheus's `prometheus.WriteRequest` (remote_write v1) and `prometheus.ReadRequest`
+//! / `ReadResponse` (remote read, [`read`]), written by hand to match prometheus/prompb
+//! `types.proto` and `remote.proto` field for field (the gogoproto options there do not
+//! change the wire format). Encode these to push to Telltale:
 //! `snap::raw::Encoder::new().compress_vec(&req.encode_to_vec())`.
+
+/// The remote read messages.
+pub mod read;
 
 /// `prometheus.WriteRequest`. Field 2 is reserved upstream.
 #[derive(Clone, PartialEq, prost::Message)]
