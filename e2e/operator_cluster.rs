@@ -405,6 +405,15 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
         metadata["data"]["node_cpu_seconds_total"][0]["type"], "counter",
         "{metadata}"
     );
+    let per_target = get_json(&format!(
+        "{query}/api/v1/targets/metadata?metric=node_load1"
+    ))
+    .await;
+    assert_eq!(
+        per_target["data"][0]["target"]["job"], "node",
+        "{per_target}"
+    );
+    assert_eq!(per_target["data"][0]["type"], "gauge", "{per_target}");
     let alerts = get_json(&format!("{query}/api/v1/alerts")).await;
     assert!(
         alerts["data"]["alerts"]

@@ -177,6 +177,27 @@ spec:
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+
+    // Per target: the same entries as Prometheus's for the exporter's target (whose
+    // labels differ only by `env`, which Prometheus's target does not have).
+    let path = "/api/v1/targets/metadata?match_target=%7Bjob%3D%22node%22%7D&metric=node_load1";
+    let ours = get_json(&t.url(path)).await;
+    let theirs = get_json(&format!("{prometheus}{path}")).await;
+    assert_eq!(ours["data"].as_array().unwrap().len(), 1, "{ours}");
+    let strip = |v: &serde_json::Value| {
+        let mut v = v["data"][0].clone();
+        v["target"].as_object_mut().unwrap().remove("env");
+        v
+    };
+    assert_eq!(strip(&ours), strip(&theirs), "{ours} {theirs}");
+    let all =
+        get_json(&t.url("/api/v1/targets/metadata?match_target=%7Bjob%3D%22node%22%7D")).await;
+    assert!(all["data"].as_array().unwrap().len() > 20, "{all}");
+    assert!(all["data"][0]["metric"].is_string(), "{all}");
+    let none = reqwest::get(t.url("/api/v1/targets/metadata?metric=no_such_metric"))
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 404);
 }
 
 /// A Prometheus federating from Telltale (`/federate`, `honor_labels`) gets the latest

@@ -1,4 +1,5 @@
-//! `GET /api/v1/metadata`: the type, help and unit of each metric, from what the
+//! `GET /api/v1/metadata` and `GET /api/v1/targets/metadata`: the type, help and unit of
+//! each metric (per target for the second), from what the
 //! `# TYPE`, `# HELP` and `# UNIT` lines of the targets' last scrapes said, as
 //! Prometheus answers it: `{"<metric>": [{"type", "help", "unit"}, ...]}` with each
 //! distinct triple once, a family without a `# TYPE` (or `untyped`) typed `unknown`. `metric` keeps one
@@ -53,6 +54,21 @@ fn cap(name: &str, v: Option<&str>) -> Result<Option<usize>, String> {
     }
 }
 
+/// What a target's metadata says about one metric family.
+fn entry_of(m: &crate::text::Metadata) -> Entry {
+    Entry {
+        // The text format's `untyped` is Prometheus's `unknown`.
+        kind: match m.kind {
+            None | Some(MetricType::Untyped) => MetricType::Unknown,
+            Some(k) => k,
+        }
+        .as_str()
+        .to_string(),
+        help: m.help.clone().unwrap_or_default(),
+        unit: m.unit.clone().unwrap_or_default(),
+    }
+}
+
 impl Metadata {
     /// Adds one entry of `metric`.
     pub fn add(&mut self, metric: &str, entry: Entry) {
@@ -64,20 +80,7 @@ impl Metadata {
         let mut out = Metadata::default();
         for state in manager.targets() {
             for m in state.health.metadata.iter() {
-                out.add(
-                    &m.name,
-                    Entry {
-                        // The text format's `untyped` is Prometheus's `unknown`.
-                        kind: match m.kind {
-                            None | Some(MetricType::Untyped) => MetricType::Unknown,
-                            Some(k) => k,
-                        }
-                        .as_str()
-                        .to_string(),
-                        help: m.help.clone().unwrap_or_default(),
-                        unit: m.unit.clone().unwrap_or_default(),
-                    },
-                );
+                out.add(&m.name, entry_of(m));
             }
         }
         out
@@ -118,7 +121,109 @@ impl Metadata {
     }
 }
 
-/// The axum handler.
+/// The query parameters of `/api/v1/targets/metadata`.
+#[derive(Debug, Default, Deserialize)]
+pub struct TargetMetadataQuery {
+    /// A series selector the target's labels must match (`{job="node"}`).
+    #[serde(default)]
+    pub match_target: Option<String>,
+    #[serde(default)]
+    pub metric: Option<String>,
+    #[serde(default)]
+    pub limit: Option<String>,
+}
+
+/// One entry of `/api/v1/targets/metadata`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetEntry {
+    pub target: BTreeMap<String, String>,
+    /// Absent when the request named the metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// The matchers of a `match_target` selector.
+fn target_matchers(selector: &str) -> Result<Vec<promql_parser::label::Matcher>, String> {
+    use promql_parser::parser::{Expr, parse};
+    match parse(selector) {
+        Ok(Expr::VectorSelector(vs)) if vs.matchers.or_matchers.is_empty() => {
+            Ok(vs.matchers.matchers)
+        }
+        Ok(_) => Err(format!("match_target {selector:?} is not a label selector")),
+        Err(e) => Err(format!("invalid match_target {selector:?}: {e}")),
+    }
+}
+
+/// The entries of `/api/v1/targets/metadata` for `query` (Prometheus's semantics: with
+/// `metric`, one entry per target that has it; `limit` stops before the next target once
+/// reached).
+pub fn target_entries(
+    manager: &ScrapeManager,
+    query: &TargetMetadataQuery,
+) -> Result<Vec<TargetEntry>, String> {
+    let limit = cap("limit", query.limit.as_deref())?;
+    let matchers = match query.match_target.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => target_matchers(m)?,
+        None => Vec::new(),
+    };
+    let metric = query.metric.as_deref().filter(|m| !m.is_empty());
+    let mut out = Vec::new();
+    for state in manager.targets() {
+        if limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+        let labels: BTreeMap<String, String> = state
+            .target
+            .labels
+            .iter()
+            .filter(|(n, _)| !n.starts_with("__"))
+            .cloned()
+            .collect();
+        let matches = matchers
+            .iter()
+            .all(|m| m.is_match(labels.get(&m.name).map(String::as_str).unwrap_or("")));
+        if !matches {
+            continue;
+        }
+        for m in state.health.metadata.iter() {
+            if metric.is_some_and(|want| want != m.name) {
+                continue;
+            }
+            out.push(TargetEntry {
+                target: labels.clone(),
+                metric: metric.is_none().then(|| m.name.clone()),
+                entry: entry_of(m),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The axum handler of `/api/v1/targets/metadata`: 404 when nothing matches, as
+/// Prometheus.
+pub async fn target_metadata(
+    State(manager): State<Arc<ScrapeManager>>,
+    Query(query): Query<TargetMetadataQuery>,
+) -> Response {
+    match target_entries(&manager, &query) {
+        Ok(entries) if entries.is_empty() => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"status": "error", "errorType": "not_found",
+                        "error": "specified metadata not found"})),
+        )
+            .into_response(),
+        Ok(entries) => Json(json!({"status": "success", "data": entries})).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"status": "error", "errorType": "bad_data", "error": e})),
+        )
+            .into_response(),
+    }
+}
+
+/// The axum handler of `/api/v1/metadata`.
 pub async fn metadata(
     State(manager): State<Arc<ScrapeManager>>,
     Query(query): Query<MetadataQuery>,
@@ -207,5 +312,27 @@ mod tests {
         merged.merge_json(&json!({"c": [{"type": "summary", "help": "", "unit": "seconds"}]}));
         assert_eq!(merged.0.len(), 3);
         assert_eq!(merged.0["a_total"], m.0["a_total"]);
+    }
+
+    #[test]
+    fn match_target_is_a_label_selector() {
+        assert_eq!(target_matchers("{job=\"node\"}").unwrap().len(), 1);
+        assert_eq!(
+            target_matchers("{job=~\"n.*\", instance!=\"x\"}")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(target_matchers("rate(x[5m])").is_err());
+        assert!(target_matchers("{job=").is_err());
+        let entry = TargetEntry {
+            target: BTreeMap::from([("job".to_string(), "node".to_string())]),
+            metric: None,
+            entry: entry("gauge", "G."),
+        };
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap(),
+            json!({"target": {"job": "node"}, "type": "gauge", "help": "G.", "unit": ""})
+        );
     }
 }

@@ -46,6 +46,10 @@ pub fn router(
     let targets = Router::new()
         .route("/api/v1/targets", get(targets_api::targets))
         .route("/api/v1/metadata", get(metadata_api::metadata))
+        .route(
+            "/api/v1/targets/metadata",
+            get(metadata_api::target_metadata),
+        )
         .with_state(manager.clone());
     push_router(&manager, writer, opts).merge(targets)
 }
