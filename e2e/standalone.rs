@@ -198,6 +198,27 @@ spec:
         .await
         .unwrap();
     assert_eq!(none.status(), 404);
+
+    // The status pages' data: runtime information with Prometheus's fields, and the
+    // flags the process runs with.
+    let ours = get_json(&t.url("/api/v1/status/runtimeinfo")).await;
+    let theirs = get_json(&format!("{prometheus}/api/v1/status/runtimeinfo")).await;
+    for key in theirs["data"].as_object().unwrap().keys() {
+        assert!(
+            ours["data"].get(key).is_some(),
+            "runtimeinfo lacks {key}: {ours}"
+        );
+    }
+    assert_eq!(ours["data"]["storageRetention"], "7d", "{ours}");
+    let flags = get_json(&t.url("/api/v1/status/flags")).await;
+    assert_eq!(flags["data"]["listen"], t.addr.to_string(), "{flags}");
+    assert!(
+        flags["data"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("node.yaml"),
+        "{flags}"
+    );
 }
 
 /// A Prometheus federating from Telltale (`/federate`, `honor_labels`) gets the latest

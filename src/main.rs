@@ -6,11 +6,12 @@ mod cluster_api;
 mod components;
 mod config;
 mod ops;
+mod process_info;
 mod process_metrics;
 mod rule_querier;
 mod standalone;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 // The write path allocates per series; mimalloc keeps that cheap (see the storage
 // benchmark in the README).
@@ -18,7 +19,10 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
+    let command = cli::Cli::command();
+    let matches = command.clone().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    process_info::record(&command, &matches);
     ops::init_tracing(&cli.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

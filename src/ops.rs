@@ -44,8 +44,8 @@ struct OpsState {
     readiness: Readiness,
 }
 
-/// `/-/healthy` (also `/healthz`), `/-/ready` (also `/ready`) and `/metrics` (the
-/// registry, plus process metrics).
+/// `/-/healthy` (also `/healthz`), `/-/ready` (also `/ready`), `/metrics` (the
+/// registry, plus process metrics), `/api/v1/status/flags` and `.../runtimeinfo`.
 pub fn router(registry: &Registry, readiness: Readiness) -> Router {
     let state = OpsState {
         registry: registry.clone(),
@@ -59,6 +59,7 @@ pub fn router(registry: &Registry, readiness: Readiness) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(crate::process_info::router())
 }
 
 async fn ready(State(s): State<OpsState>) -> impl IntoResponse {
