@@ -210,6 +210,19 @@ spec:
         );
     }
     assert_eq!(ours["data"]["storageRetention"], "7d", "{ours}");
+    let ams = get_json(&t.url("/api/v1/alertmanagers")).await;
+    assert_eq!(
+        ams["data"]["activeAlertmanagers"][0]["url"],
+        format!("http://{}/api/v2/alerts", t.addr),
+        "{ams}"
+    );
+    let config = get_json(&t.url("/api/v1/status/config")).await;
+    let yaml = config["data"]["yaml"].as_str().unwrap();
+    assert!(
+        yaml.contains("kind: ScrapeTarget") && yaml.contains("name: node"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("scrapeTimeout: 1s"), "{yaml}");
     let flags = get_json(&t.url("/api/v1/status/flags")).await;
     assert_eq!(flags["data"]["listen"], t.addr.to_string(), "{flags}");
     assert!(

@@ -16,6 +16,38 @@ pub struct Config {
     pub alerting: AlertingSpec,
 }
 
+impl Config {
+    /// The configuration as loaded (defaults filled in), as YAML documents: what
+    /// `/api/v1/status/config` shows.
+    pub fn to_yaml(&self) -> String {
+        let mut docs: Vec<String> = Vec::new();
+        for t in &self.scrape_targets {
+            docs.push(serde_yaml::to_string(t).unwrap_or_default());
+        }
+        for r in &self.alert_rules {
+            docs.push(serde_yaml::to_string(r).unwrap_or_default());
+        }
+        docs.push(
+            serde_yaml::to_string(&serde_json::json!({"alerting": self.alerting}))
+                .unwrap_or_default(),
+        );
+        docs.join("---\n")
+    }
+}
+
+/// `GET /api/v1/status/config`: `{"yaml": ...}` of `yaml`, as Prometheus answers with its
+/// configuration file.
+pub fn router(yaml: String) -> axum::Router {
+    let body = serde_json::json!({"status": "success", "data": {"yaml": yaml}});
+    axum::Router::new().route(
+        "/api/v1/status/config",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    )
+}
+
 /// Loads and validates `files` in order. The first bad document is the error: one line
 /// naming the file, the document and the field.
 pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {

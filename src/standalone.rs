@@ -66,6 +66,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     }
     let scraper = telltale_scraper::ScrapeManager::new(writer.clone(), &registry);
     scraper.apply(&config.scrape_targets);
+    let config_yaml = config.to_yaml();
 
     let external_url = args
         .external_url
@@ -102,6 +103,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
                 replicas: vec![grpc_addr.to_string()],
             },
         ])))
+        .merge(crate::config::router(config_yaml))
         .merge(ops::router(&registry, readiness.clone()));
 
     tracing::info!(

@@ -1,8 +1,9 @@
 //! The alerting API of a cluster, forwarded to its alertmanager: the rule evaluator's
-//! `GET /api/v1/alerts` and `GET /api/v1/rules`, and Alertmanager's `/api/v2/...`
-//! (alerts, groups, silences, status, receivers). Method, path, query, body, `Accept` and
-//! `Content-Type` go through as they are; so do the alertmanager's status and body. An
-//! alertmanager that cannot be reached is a 503 with a Prometheus-style error body.
+//! `GET /api/v1/alerts`, `/api/v1/rules` and `/api/v1/alertmanagers`, and
+//! Alertmanager's `/api/v2/...` (alerts, groups, silences, status, receivers). Method,
+//! path, query, body, `Accept` and `Content-Type` go through as they are; so do the
+//! alertmanager's status and body. An alertmanager that cannot be reached is a 503 with
+//! a Prometheus-style error body.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -30,6 +31,7 @@ pub fn router(base: &str) -> anyhow::Result<axum::Router> {
     Ok(axum::Router::new()
         .route("/api/v1/alerts", get(forward))
         .route("/api/v1/rules", get(forward))
+        .route("/api/v1/alertmanagers", get(forward))
         .route("/api/v2/{*path}", any(forward))
         .with_state(upstream))
 }

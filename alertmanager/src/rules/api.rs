@@ -1,5 +1,7 @@
-//! The Prometheus-compatible HTTP API of the rule evaluator: `GET /api/v1/alerts` and
-//! `GET /api/v1/rules`; [`router`] also serves the Alertmanager v2 API.
+//! The Prometheus-compatible HTTP API of the rule evaluator: `GET /api/v1/alerts`,
+//! `GET /api/v1/rules` and `GET /api/v1/alertmanagers` (where firing alerts go: the
+//! built-in Alertmanager's `/api/v2/alerts` at the external URL); [`router`] also serves
+//! the Alertmanager v2 API.
 
 use std::sync::Arc;
 
@@ -20,8 +22,22 @@ pub fn router(manager: Arc<RuleManager>) -> Router {
     Router::new()
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/rules", get(rules))
+        .route("/api/v1/alertmanagers", get(alertmanagers))
         .with_state(manager.clone())
         .merge(crate::alerting::api_v2::router(manager))
+}
+
+/// `GET /api/v1/alertmanagers`: the evaluator notifies the Alertmanager it runs beside,
+/// reached at the external URL.
+async fn alertmanagers(State(manager): State<Arc<RuleManager>>) -> Json<serde_json::Value> {
+    let url = format!(
+        "{}/api/v2/alerts",
+        manager.external_url().trim_end_matches('/')
+    );
+    Json(serde_json::json!({"status": "success", "data": {
+        "activeAlertmanagers": [{"url": url}],
+        "droppedAlertmanagers": [],
+    }}))
 }
 
 #[derive(Serialize)]
