@@ -20,12 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Proc, TELLTALE, free_port, get_json, remote_write, wait_ready};
+use common::{Proc, TELLTALE, free_port, get_json, raft_status, remote_write, wait_ready};
 use telltale_storage_api::cluster::{ShardMap, ShardedOptions, ShardedStorage};
 use telltale_storage_api::pb::WriteRequest;
 use telltale_storage_api::pb::storage_client::StorageClient;
-use telltale_storage_api::raft_pb::StatusResponse;
-use telltale_storage_api::raft_pb::raft_client::RaftClient;
 use telltale_storage_api::{
     Label, MatchOp, Matcher, SampleReader, SampleWriter, SelectRequest, Selection,
 };
@@ -64,19 +62,6 @@ async fn read_all(reader: &ShardedStorage) -> BTreeSet<(String, i64)> {
 
 fn lost(acked: &Acked, found: &BTreeSet<(String, i64)>) -> usize {
     acked.lock().unwrap().difference(found).count()
-}
-
-async fn raft_status(address: &str) -> Option<StatusResponse> {
-    let mut c = tokio::time::timeout(
-        Duration::from_millis(500),
-        RaftClient::connect(format!("http://{address}")),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let mut req = tonic::Request::new(telltale_storage_api::raft_pb::StatusRequest {});
-    req.set_timeout(Duration::from_millis(800));
-    Some(c.status(req).await.ok()?.into_inner())
 }
 
 fn kill9(pid: u64) {
@@ -196,22 +181,6 @@ impl DevCluster {
 
 /// POSTs a remote_write request; true only for a 2xx answer (a connection error or a
 /// timeout is simply not an acknowledgment).
-async fn push(base: &str, timeseries: Vec<remote_write::TimeSeries>) -> bool {
-    use prost::Message;
-    let body = remote_write::WriteRequest { timeseries }.encode_to_vec();
-    let compressed = snap::raw::Encoder::new().compress_vec(&body).unwrap();
-    reqwest::Client::new()
-        .post(format!("{base}/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .timeout(Duration::from_secs(30))
-        .body(compressed)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-}
-
 /// Pushes batches through remote_write until `stop`; records what was acknowledged.
 async fn remote_write_load(
     loader: usize,
@@ -234,7 +203,7 @@ async fn remote_write_load(
             })
             .collect();
         sent.fetch_add(16, Ordering::Relaxed);
-        if push(&base, series).await {
+        if remote_write::acknowledged(&base, series).await {
             let mut a = acked.lock().unwrap();
             for w in 0..16 {
                 a.insert((format!("l{loader}w{w}"), ts));
@@ -754,7 +723,10 @@ async fn result_cache_sees_backfill_on_every_shard() {
         }
         batch.push(sample(i, now, 1.0));
     }
-    assert!(push(&cluster.base, batch).await, "initial write");
+    assert!(
+        remote_write::acknowledged(&cluster.base, batch).await,
+        "initial write"
+    );
 
     let url = format!(
         "{}/api/v1/query_range?query=sum(cache_e2e)&start={}&end={}&step=60",
@@ -788,7 +760,10 @@ async fn result_cache_sees_backfill_on_every_shard() {
 
     // Backfill into the gap: every series (so every shard) gets a late sample.
     let late: Vec<_> = (0..N).map(|i| sample(i, t0 + 35 * MIN, 1000.0)).collect();
-    assert!(push(&cluster.base, late).await, "backfill");
+    assert!(
+        remote_write::acknowledged(&cluster.base, late).await,
+        "backfill"
+    );
     let third = get_json(&url).await;
     assert_eq!(
         at(&third, t0 + 35 * MIN),

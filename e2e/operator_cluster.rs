@@ -21,11 +21,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{get_json, get_text, query_at, value_of};
+use common::{get_json, get_text, query_at, raft_status, value_of};
 use kubelet::api::KubeApi;
-use kubelet::cluster::{
-    CLUSTER, component, eventually, http_base, raft_status, read_rendered, start_operator,
-};
+use kubelet::cluster::{CLUSTER, component, eventually, http_base, read_rendered, start_operator};
 use kubelet::network::PodNetwork;
 use kubelet::pods::pods_of;
 use kubelet::run::{Kubelet, RunningPod};

@@ -24,8 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::load::{Load, assert_nothing_lost, read_back};
+use common::raft_status;
 use kubelet::api::KubeApi;
-use kubelet::cluster::{CLUSTER, component, http_base, raft_status, read_rendered, start_operator};
+use kubelet::cluster::{CLUSTER, component, http_base, read_rendered, start_operator};
 use kubelet::network::PodNetwork;
 use kubelet::pods::{pods_of, pods_scaled};
 use kubelet::run::{Kubelet, RunningPod};

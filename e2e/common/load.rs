@@ -7,8 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use prost::Message;
-
 use super::remote_write;
 
 /// The series every loader writes to.
@@ -85,18 +83,7 @@ async fn load(loader: usize, base: String, acked: Acked, stop: Arc<AtomicBool>) 
                 )
             })
             .collect();
-        let body = remote_write::WriteRequest { timeseries: series }.encode_to_vec();
-        let compressed = snap::raw::Encoder::new().compress_vec(&body).unwrap();
-        let ok = reqwest::Client::new()
-            .post(format!("{base}/api/v1/write"))
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .timeout(Duration::from_secs(30))
-            .body(compressed)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
+        let ok = remote_write::acknowledged(&base, series).await;
         if ok {
             let mut a = acked.lock().unwrap();
             for w in 0..WRITERS {

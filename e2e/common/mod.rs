@@ -248,6 +248,22 @@ pub async fn start_prometheus_config(dir: &Path, config: &str) -> (Proc, String)
     (proc, base)
 }
 
+/// The Raft status of the replica at `address` (`None` when it does not answer within a
+/// second).
+pub async fn raft_status(address: &str) -> Option<telltale_storage_api::raft_pb::StatusResponse> {
+    use telltale_storage_api::raft_pb::raft_client::RaftClient;
+    let mut c = tokio::time::timeout(
+        Duration::from_millis(500),
+        RaftClient::connect(format!("http://{address}")),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let mut req = tonic::Request::new(telltale_storage_api::raft_pb::StatusRequest {});
+    req.set_timeout(Duration::from_millis(800));
+    Some(c.status(req).await.ok()?.into_inner())
+}
+
 /// Writes `text` to `dir/name` and returns the path.
 pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

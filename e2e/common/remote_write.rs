@@ -67,3 +67,21 @@ pub async fn push(base: &str, timeseries: Vec<TimeSeries>) -> reqwest::StatusCod
         .unwrap()
         .status()
 }
+
+/// Pushes as [`push`] does, without failing on a refused connection or a timeout (30 s):
+/// whether the receiver acknowledged the samples (a 2xx answer).
+pub async fn acknowledged(base: &str, timeseries: Vec<TimeSeries>) -> bool {
+    use prost::Message;
+    let body = WriteRequest { timeseries }.encode_to_vec();
+    let compressed = snap::raw::Encoder::new().compress_vec(&body).unwrap();
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .timeout(Duration::from_secs(30))
+        .body(compressed)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}

@@ -47,6 +47,20 @@ pub fn collection_path(api_version: &str, kind: &str, namespace: &str) -> String
     )
 }
 
+/// The URL path of the object `obj` (its `apiVersion`, `kind`, namespace and name).
+fn object_path(obj: &Value) -> String {
+    object_path_of(
+        obj["apiVersion"].as_str().unwrap(),
+        obj["kind"].as_str().unwrap(),
+        obj["metadata"]["namespace"].as_str().unwrap(),
+        obj["metadata"]["name"].as_str().unwrap(),
+    )
+}
+
+fn object_path_of(api_version: &str, kind: &str, namespace: &str, name: &str) -> String {
+    format!("{}/{name}", collection_path(api_version, kind, namespace))
+}
+
 impl KubeApi {
     pub fn start() -> KubeApi {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("operator/tests/kube_emulator.py");
@@ -124,15 +138,7 @@ current-context: pod
 
     /// Merge-patches an object (what `kubectl patch --type merge` does).
     pub async fn patch(&self, obj: &Value, patch: Value) {
-        let path = format!(
-            "{}/{}",
-            collection_path(
-                obj["apiVersion"].as_str().unwrap(),
-                obj["kind"].as_str().unwrap(),
-                obj["metadata"]["namespace"].as_str().unwrap(),
-            ),
-            obj["metadata"]["name"].as_str().unwrap()
-        );
+        let path = object_path(obj);
         let resp = self
             .http
             .patch(format!("{}{path}", self.base))
@@ -152,15 +158,7 @@ current-context: pod
     /// Merge-patches the status subresource of an object (what a controller or the
     /// kubelet would report).
     pub async fn patch_status(&self, obj: &Value, status: Value) {
-        let path = format!(
-            "{}/{}/status",
-            collection_path(
-                obj["apiVersion"].as_str().unwrap(),
-                obj["kind"].as_str().unwrap(),
-                obj["metadata"]["namespace"].as_str().unwrap(),
-            ),
-            obj["metadata"]["name"].as_str().unwrap()
-        );
+        let path = format!("{}/status", object_path(obj));
         let resp = self
             .http
             .patch(format!("{}{path}", self.base))
@@ -185,7 +183,7 @@ current-context: pod
         namespace: &str,
         name: &str,
     ) -> Option<Value> {
-        let path = format!("{}/{name}", collection_path(api_version, kind, namespace));
+        let path = object_path_of(api_version, kind, namespace, name);
         let resp = self
             .http
             .get(format!("{}{path}", self.base))
@@ -203,7 +201,7 @@ current-context: pod
 
     /// Deletes the object `name` of a kind (gone already is fine).
     pub async fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) {
-        let path = format!("{}/{name}", collection_path(api_version, kind, namespace));
+        let path = object_path_of(api_version, kind, namespace, name);
         let resp = self
             .http
             .delete(format!("{}{path}", self.base))

@@ -8,8 +8,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use telltale_storage_api::raft_pb::StatusResponse;
-use telltale_storage_api::raft_pb::raft_client::RaftClient;
 
 use super::api::KubeApi;
 use super::pods::PlannedPod;
@@ -108,19 +106,6 @@ pub fn component(pod: &PlannedPod) -> &str {
 /// `http://<address>` of a pod's `--listen` flag (mapped to 127.0.0.1).
 pub fn http_base(pod: &RunningPod) -> String {
     format!("http://{}", pod.flag("--listen").expect("--listen"))
-}
-
-pub async fn raft_status(address: &str) -> Option<StatusResponse> {
-    let mut c = tokio::time::timeout(
-        Duration::from_millis(500),
-        RaftClient::connect(format!("http://{address}")),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let mut req = tonic::Request::new(telltale_storage_api::raft_pb::StatusRequest {});
-    req.set_timeout(Duration::from_millis(800));
-    Some(c.status(req).await.ok()?.into_inner())
 }
 
 /// Polls `check` every 250 ms until it returns `Some`, failing after `within` with

@@ -79,6 +79,25 @@ async fn start_with(
     }
 }
 
+/// `n` bound loopback listeners, their addresses, and the first `peers` of them as the
+/// peers of a group.
+async fn group_of(n: usize, peers: u64) -> (Vec<tokio::net::TcpListener>, Vec<String>, Peers) {
+    let mut listeners = Vec::new();
+    for _ in 0..n {
+        listeners.push(free_listener().await);
+    }
+    let addrs: Vec<String> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect();
+    let peers = Peers(
+        (1..=peers)
+            .map(|i| (i, addrs[i as usize - 1].clone()))
+            .collect::<BTreeMap<_, _>>(),
+    );
+    (listeners, addrs, peers)
+}
+
 async fn status(address: &str) -> Option<StatusResponse> {
     let mut c = RaftClient::connect(format!("http://{address}"))
         .await
@@ -133,19 +152,7 @@ async fn count_samples(reader: &ShardedStorage) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_shard_survives_its_leader_and_catches_up_a_new_replica_by_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let mut listeners = Vec::new();
-    for _ in 0..4 {
-        listeners.push(free_listener().await);
-    }
-    let addrs: Vec<String> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().to_string())
-        .collect();
-    let peers = Peers(
-        (1..=3u64)
-            .map(|i| (i, addrs[i as usize - 1].clone()))
-            .collect::<BTreeMap<_, _>>(),
-    );
+    let (mut listeners, addrs, peers) = group_of(4, 3).await;
     let mut nodes = Vec::new();
     let fourth = listeners.pop().unwrap();
     for (i, l) in listeners.into_iter().enumerate() {
@@ -288,19 +295,7 @@ async fn a_shard_survives_its_leader_and_catches_up_a_new_replica_by_snapshot() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn peers_beyond_the_initial_voters_wait_to_be_added() {
     let dir = tempfile::tempdir().unwrap();
-    let mut listeners = Vec::new();
-    for _ in 0..3 {
-        listeners.push(free_listener().await);
-    }
-    let addrs: Vec<String> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().to_string())
-        .collect();
-    let peers = Peers(
-        (1..=3u64)
-            .map(|i| (i, addrs[i as usize - 1].clone()))
-            .collect::<BTreeMap<_, _>>(),
-    );
+    let (listeners, addrs, peers) = group_of(3, 3).await;
     let mut nodes = Vec::new();
     for (i, l) in listeners.into_iter().enumerate() {
         nodes.push(start_with(dir.path(), i as u64 + 1, &peers, Some(1), l).await);
