@@ -41,7 +41,7 @@ impl Format {
     }
 
     /// Parses `body` in this format.
-    pub fn parse(&self, body: &str) -> Result<Exposition> {
+    pub fn parse<'a>(&self, body: &'a str) -> Result<Exposition<'a>> {
         match self {
             Format::Text => crate::text::parse(body),
             Format::OpenMetrics => crate::openmetrics::parse(body),

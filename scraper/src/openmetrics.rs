@@ -19,12 +19,14 @@
 use crate::error::{Error, Result};
 use crate::text::{
     Cursor, Exposition, Metadata, MetricType, ParsedSample, excerpt, is_blank, parse_labels,
-    parse_value, unescape_help,
+    parse_value, unescape_help, unescape_label_value,
 };
 
 /// Parses an OpenMetrics exposition. The error names the 1-based line that is wrong.
-pub fn parse(text: &str) -> Result<Exposition> {
+pub fn parse(text: &str) -> Result<Exposition<'_>> {
     let mut out = Exposition::default();
+    // Label names and raw values of the line being checked, reused line after line.
+    let mut labels = Vec::new();
     let mut family: Option<(String, Option<MetricType>)> = None;
     let mut eof_line = None;
     let lines: Vec<&str> = text.split('\n').collect();
@@ -58,8 +60,8 @@ pub fn parse(text: &str) -> Result<Exposition> {
                 "a comment must be \"# HELP\", \"# TYPE\", \"# UNIT\" or \"# EOF\"".into(),
             ));
         } else {
-            let sample = parse_sample(line).map_err(err)?;
-            check_family(&sample.name, family.as_ref()).map_err(err)?;
+            let (name, sample) = parse_sample(line, &mut labels).map_err(err)?;
+            check_family(name, family.as_ref()).map_err(err)?;
             out.samples.push(sample);
         }
     }
@@ -167,14 +169,18 @@ fn check_family(name: &str, family: Option<&(String, Option<MetricType>)>) -> Re
     Ok(())
 }
 
-fn parse_sample(line: &str) -> Result<ParsedSample, String> {
+/// A sample line and its metric name.
+fn parse_sample<'a>(
+    line: &'a str,
+    labels: &mut Vec<(&'a str, &'a str)>,
+) -> Result<(&'a str, ParsedSample<'a>), String> {
     let mut cur = Cursor::new(line);
-    let name = cur.metric_name()?.to_string();
-    let mut labels = Vec::new();
+    let name = cur.metric_name()?;
     if cur.peek() == Some(b'{') {
         cur.bump();
-        parse_labels(&mut cur, &mut labels)?;
+        parse_labels(&mut cur, labels)?;
     }
+    let series = &line[..cur.pos()];
     if cur.skip_blanks() == 0 {
         return Err(format!("expected a blank before the value of {name}"));
     }
@@ -191,17 +197,19 @@ fn parse_sample(line: &str) -> Result<ParsedSample, String> {
         cur.skip_blanks();
     }
     if cur.peek() == Some(b'#') {
-        skip_exemplar(&mut cur)?;
+        skip_exemplar(&mut cur, labels)?;
     }
     if !cur.at_end() {
         return Err(format!("unexpected text {:?} after the sample", cur.rest()));
     }
-    Ok(ParsedSample {
+    Ok((
         name,
-        labels,
-        value,
-        timestamp_ms,
-    })
+        ParsedSample {
+            series,
+            value,
+            timestamp_ms,
+        },
+    ))
 }
 
 /// An OpenMetrics timestamp (seconds, maybe fractional) in milliseconds.
@@ -217,17 +225,19 @@ fn seconds_to_ms(ts: &str) -> Result<i64, String> {
 }
 
 /// Checks and skips ` # {labels} value [timestamp]`.
-fn skip_exemplar(cur: &mut Cursor<'_>) -> Result<(), String> {
+fn skip_exemplar<'a>(
+    cur: &mut Cursor<'a>,
+    labels: &mut Vec<(&'a str, &'a str)>,
+) -> Result<(), String> {
     cur.bump(); // '#'
     if cur.skip_blanks() == 0 || cur.peek() != Some(b'{') {
         return Err("an exemplar must be \"# {labels} value [timestamp]\"".into());
     }
     cur.bump();
-    let mut labels = Vec::new();
-    parse_labels(cur, &mut labels)?;
+    parse_labels(cur, labels)?;
     let chars: usize = labels
         .iter()
-        .map(|(n, v)| n.chars().count() + v.chars().count())
+        .map(|(n, v)| n.chars().count() + unescape_label_value(v).chars().count())
         .sum();
     if chars > 128 {
         return Err(format!(
@@ -269,9 +279,12 @@ mod tests {
                     # EOF\n";
         let e = parse(text).unwrap();
         assert_eq!(e.samples.len(), 3);
-        assert_eq!(e.samples[0].name, "http_requests_total");
+        assert_eq!(e.samples[0].series, "http_requests_total{code=\"200\"}");
         assert_eq!(e.samples[0].timestamp_ms, Some(1_520_879_607_789));
-        assert_eq!(e.samples[1].name, "http_requests_created");
+        assert_eq!(
+            e.samples[1].name_and_labels().unwrap().0,
+            "http_requests_created"
+        );
         assert_eq!(e.samples[2].timestamp_ms, None);
         assert_eq!(e.metadata[0].kind, Some(MetricType::Counter));
         assert_eq!(e.metadata[0].help.as_deref(), Some("Requests served."));
@@ -292,7 +305,8 @@ mod tests {
         assert_eq!(e.samples.len(), 4);
         assert_eq!(e.samples[0].value, 8.0);
         assert_eq!(e.samples[0].timestamp_ms, None);
-        assert_eq!(e.samples[1].labels[0].1, "+Inf");
+        assert_eq!(e.samples[1].name_and_labels().unwrap().1[0].1, "+Inf");
+        assert_eq!(e.samples[1].series, "foo_bucket{le=\"+Inf\"}");
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl BatchBuilder {
     pub fn scrape(
         &mut self,
         rules: &SampleRules<'_>,
-        samples: Option<Vec<ParsedSample>>,
+        samples: Option<Vec<ParsedSample<'_>>>,
         timestamp_ms: i64,
         duration: Duration,
     ) -> Batch {
@@ -134,7 +134,9 @@ impl BatchBuilder {
         self.cache
             .begin(rules.target_labels, rules.honor_labels, rules.limits);
         for s in samples {
-            let Some(key) = self.cache.resolve(s.name, s.labels, |name, labels| {
+            let Some(key) = self.cache.resolve(s.series, || {
+                // The parser checked the text: its labels read back.
+                let (name, labels) = s.name_and_labels().ok()?;
                 final_series(rules, name, labels)
             }) else {
                 continue;
@@ -309,13 +311,12 @@ mod tests {
         }
     }
 
-    fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> ParsedSample {
+    /// A parsed sample of the series `name{labels}` at ts 5: its text leaked, for tests.
+    fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> ParsedSample<'static> {
+        let labels: Vec<String> = labels.iter().map(|(a, b)| format!("{a}={b:?}")).collect();
+        let series = format!("{name}{{{}}}", labels.join(","));
         ParsedSample {
-            name: name.into(),
-            labels: labels
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
+            series: Box::leak(series.into_boxed_str()),
             value,
             timestamp_ms: Some(5),
         }

@@ -108,9 +108,10 @@ impl ScrapeLoop {
     pub async fn scrape_once(&mut self, target: &Target) {
         let started = SystemTime::now();
         let clock = Instant::now();
-        let result = match self.fetcher.fetch(target).await {
-            Ok(page) => page.format.parse(&page.body),
-            Err(e) => Err(e),
+        let page = self.fetcher.fetch(target).await;
+        let result = match &page {
+            Ok(page) => page.format.parse(&page.body).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
         let duration = clock.elapsed();
         let mut metadata = None;
@@ -121,7 +122,7 @@ impl ScrapeLoop {
             }
             Err(e) => {
                 debug!(url = %target.url, error = %e, "scrape failed");
-                (None, Some(e.to_string()))
+                (None, Some(e))
             }
         };
         let parsed = samples.is_some();

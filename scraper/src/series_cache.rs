@@ -1,7 +1,11 @@
 //! [`SeriesCache`]: what each series a target exposes became the last time it was scraped
 //! (its label set after target labels and metric relabeling, or dropped), keyed by the
-//! series as exposed. An unchanged series skips label merging, relabeling and the label
-//! limit on every later scrape, as with Prometheus's scrape cache. Entries of series
+//! series' text as exposed (name and label set, [`ParsedSample::series`]). An unchanged
+//! series is looked up by that borrowed text and skips label parsing, merging,
+//! relabeling and the label limit on every later scrape: nothing is allocated for it, as
+//! with Prometheus's scrape cache.
+//!
+//! [`ParsedSample::series`]: crate::text::ParsedSample::series Entries of series
 //! absent from a scrape are evicted after it; the whole cache is dropped when the
 //! target's rules change.
 
@@ -13,13 +17,6 @@ use telltale_storage_api::SeriesLabels;
 
 use crate::labels::{LabelPairs, to_storage_labels};
 use crate::limits::Limits;
-
-/// A series as the exposition wrote it: metric name and labels in exposition order.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-struct Exposed {
-    name: String,
-    labels: Vec<(String, String)>,
-}
 
 /// A series' final label set, in the storage contract's canonical form and hashed once:
 /// the key of a scrape's series maps, and shared with every sample written for it
@@ -71,7 +68,8 @@ struct Entry {
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    entries: FxHashMap<Exposed, Entry>,
+    /// By the series' text as exposed.
+    entries: FxHashMap<Box<str>, Entry>,
     scrape: u64,
     /// The target labels, `honor_labels` and limits the entries were computed under.
     rules: Option<(LabelPairs, bool, Limits)>,
@@ -95,22 +93,16 @@ impl SeriesCache {
         }
     }
 
-    /// The final series of the exposed series `name` + `labels`, computed by `compute`
-    /// (from the exposed name and labels) when not cached.
-    pub fn resolve(
-        &mut self,
-        name: String,
-        labels: Vec<(String, String)>,
-        compute: impl FnOnce(String, Vec<(String, String)>) -> Outcome,
-    ) -> Outcome {
-        let exposed = Exposed { name, labels };
-        if let Some(entry) = self.entries.get_mut(&exposed) {
+    /// The final series of the exposed series `series` (its text as exposed), computed by
+    /// `compute` when not cached.
+    pub fn resolve(&mut self, series: &str, compute: impl FnOnce() -> Outcome) -> Outcome {
+        if let Some(entry) = self.entries.get_mut(series) {
             entry.seen = self.scrape;
             return entry.outcome.clone();
         }
-        let outcome = compute(exposed.name.clone(), exposed.labels.clone());
+        let outcome = compute();
         self.entries.insert(
-            exposed,
+            series.into(),
             Entry {
                 outcome: outcome.clone(),
                 seen: self.scrape,
@@ -146,9 +138,8 @@ mod tests {
     use super::*;
     use crate::labels::tests::pairs;
 
-    fn kept(name: String, labels: Vec<(String, String)>) -> Outcome {
-        let mut all = labels;
-        all.push(("__name__".into(), name));
+    fn kept(name: &str) -> Outcome {
+        let all = pairs(&[("__name__", name), ("x", "1")]);
         Some(SeriesKey(Arc::new(Series::new(all, &Limits::default()))))
     }
 
@@ -159,9 +150,9 @@ mod tests {
         for round in 0..3 {
             cache.begin(&pairs(&[("job", "j")]), false, Limits::default());
             for name in ["a", "b"].iter().take(if round == 2 { 1 } else { 2 }) {
-                let out = cache.resolve(name.to_string(), pairs(&[("x", "1")]), |n, l| {
+                let out = cache.resolve(&format!("{name}{{x=\"1\"}}"), || {
                     computed += 1;
-                    kept(n, l)
+                    kept(name)
                 });
                 assert_eq!(out.unwrap().0.labels.get("__name__"), Some(*name));
             }
@@ -177,9 +168,9 @@ mod tests {
         let mut computed = 0;
         let mut scrape = |cache: &mut SeriesCache, job: &str, limits: Limits| {
             cache.begin(&pairs(&[("job", job)]), false, limits);
-            cache.resolve("a".into(), vec![], |n, l| {
+            cache.resolve("a", || {
                 computed += 1;
-                kept(n, l)
+                kept("a")
             });
             cache.end();
         };

@@ -15,16 +15,25 @@
 
 use crate::error::{Error, Result};
 
-/// One sample line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ParsedSample {
-    /// The metric name (it becomes the `__name__` label).
-    pub name: String,
-    /// Labels in the order written, unescaped.
-    pub labels: Vec<(String, String)>,
+/// One sample line, borrowed from the exposition: nothing is copied per sample (the
+/// scrape's series cache is keyed by [`ParsedSample::series`], as Prometheus's is).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParsedSample<'a> {
+    /// The series as written: the metric name and its label set, escapes not undone
+    /// (checked by the parser; [`series_labels`] reads it). Lines with the same text
+    /// are the same series.
+    pub series: &'a str,
     pub value: f64,
     /// The optional timestamp written after the value, ms since the epoch.
     pub timestamp_ms: Option<i64>,
+}
+
+impl ParsedSample<'_> {
+    /// The metric name (it becomes the `__name__` label) and the labels in the order
+    /// written, unescaped.
+    pub fn name_and_labels(&self) -> Result<(String, Vec<(String, String)>), String> {
+        series_labels(self.series)
+    }
 }
 
 /// The type a `# TYPE` line declares.
@@ -101,14 +110,16 @@ pub struct Metadata {
 
 /// A parsed exposition: samples in body order, metadata in order of first mention.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Exposition {
-    pub samples: Vec<ParsedSample>,
+pub struct Exposition<'a> {
+    pub samples: Vec<ParsedSample<'a>>,
     pub metadata: Vec<Metadata>,
 }
 
 /// Parses a text exposition (format 0.0.4). The error names the 1-based line that is wrong.
-pub fn parse(text: &str) -> Result<Exposition> {
+pub fn parse(text: &str) -> Result<Exposition<'_>> {
     let mut out = Exposition::default();
+    // Label names and raw values of the line being checked, reused line after line.
+    let mut labels = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let err = |message: String| Error::Parse {
@@ -122,7 +133,8 @@ pub fn parse(text: &str) -> Result<Exposition> {
         if let Some(comment) = trimmed.strip_prefix('#') {
             parse_comment(comment, &mut out.metadata).map_err(err)?;
         } else {
-            out.samples.push(parse_sample(trimmed).map_err(err)?);
+            out.samples
+                .push(parse_sample(trimmed, &mut labels).map_err(err)?);
         }
     }
     Ok(out)
@@ -205,14 +217,18 @@ pub(crate) fn unescape_help(s: &str) -> String {
     out
 }
 
-fn parse_sample(line: &str) -> Result<ParsedSample, String> {
+fn parse_sample<'a>(
+    line: &'a str,
+    labels: &mut Vec<(&'a str, &'a str)>,
+) -> Result<ParsedSample<'a>, String> {
     let mut cur = Cursor::new(line);
-    let name = cur.metric_name()?.to_string();
+    let name = cur.metric_name()?;
+    let mut series_end = cur.pos;
     cur.skip_blanks();
-    let mut labels = Vec::new();
     if cur.peek() == Some(b'{') {
         cur.bump();
-        parse_labels(&mut cur, &mut labels)?;
+        parse_labels(&mut cur, labels)?;
+        series_end = cur.pos;
         if cur.skip_blanks() == 0 && !cur.at_end() {
             return Err("expected a blank between the label set and the value".into());
         }
@@ -240,18 +256,37 @@ fn parse_sample(line: &str) -> Result<ParsedSample, String> {
         Some(parsed)
     };
     Ok(ParsedSample {
-        name,
-        labels,
+        series: &line[..series_end],
         value,
         timestamp_ms,
     })
 }
 
-/// Parses `name="value",...}` (the `{` already consumed).
-pub(crate) fn parse_labels(
-    cur: &mut Cursor<'_>,
-    labels: &mut Vec<(String, String)>,
+/// The metric name and unescaped labels of a series as a parser accepted it
+/// ([`ParsedSample::series`]: the name, maybe blanks, maybe a label set).
+pub fn series_labels(series: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let mut cur = Cursor::new(series);
+    let name = cur.metric_name()?.to_string();
+    cur.skip_blanks();
+    let mut raw = Vec::new();
+    if cur.peek() == Some(b'{') {
+        cur.bump();
+        parse_labels(&mut cur, &mut raw)?;
+    }
+    let labels = raw
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), unescape_label_value(v)))
+        .collect();
+    Ok((name, labels))
+}
+
+/// Checks `name="value",...}` (the `{` already consumed) and leaves the label names and
+/// raw values (escapes not undone, [`unescape_label_value`]) in `labels`.
+pub(crate) fn parse_labels<'a>(
+    cur: &mut Cursor<'a>,
+    labels: &mut Vec<(&'a str, &'a str)>,
 ) -> Result<(), String> {
+    labels.clear();
     loop {
         cur.skip_blanks();
         match cur.peek() {
@@ -278,10 +313,10 @@ pub(crate) fn parse_labels(
         }
         cur.bump();
         let value = cur.label_value(name)?;
-        if labels.iter().any(|(n, _)| n == name) {
+        if labels.iter().any(|(n, _)| *n == name) {
             return Err(format!("duplicate label name {name:?}"));
         }
-        labels.push((name.to_string(), value));
+        labels.push((name, value));
         cur.skip_blanks();
         match cur.peek() {
             Some(b',') => cur.bump(),
@@ -333,6 +368,11 @@ impl<'a> Cursor<'a> {
         self.pos += 1;
     }
 
+    /// Bytes consumed so far.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.s.len()
     }
@@ -364,66 +404,70 @@ impl<'a> Cursor<'a> {
         Ok(name)
     }
 
-    /// Reads a label value up to its closing quote (the opening one already consumed).
-    pub(crate) fn label_value(&mut self, name: &str) -> Result<String, String> {
+    /// Reads a label value up to its closing quote (the opening one already consumed) and
+    /// returns it raw, escapes not undone.
+    pub(crate) fn label_value(&mut self, name: &str) -> Result<&'a str, String> {
         let bytes = self.s.as_bytes();
         let start = self.pos;
-        // Fast path: no escapes.
         while self.pos < bytes.len() {
             match bytes[self.pos] {
                 b'"' => {
-                    let v = self.s[start..self.pos].to_string();
+                    let v = &self.s[start..self.pos];
                     self.pos += 1;
                     return Ok(v);
                 }
-                b'\\' => break,
+                // Whatever is escaped (unknown escapes are kept verbatim) is not a quote.
+                b'\\' => self.pos += 2,
                 _ => self.pos += 1,
             }
         }
-        let mut out = self.s[start..self.pos].to_string();
-        let mut chunk = self.pos;
-        while self.pos < bytes.len() {
-            match bytes[self.pos] {
-                b'"' => {
-                    out.push_str(&self.s[chunk..self.pos]);
-                    self.pos += 1;
-                    return Ok(out);
-                }
-                b'\\' => {
-                    out.push_str(&self.s[chunk..self.pos]);
-                    match bytes.get(self.pos + 1) {
-                        Some(b'\\') => out.push('\\'),
-                        Some(b'"') => out.push('"'),
-                        Some(b'n') => out.push('\n'),
-                        Some(_) => {
-                            // Kept verbatim: the backslash here, the character in the next chunk.
-                            out.push('\\');
-                            self.pos += 1;
-                            chunk = self.pos;
-                            continue;
-                        }
-                        None => break,
-                    }
-                    self.pos += 2;
-                    chunk = self.pos;
-                }
-                _ => self.pos += 1,
-            }
-        }
+        self.pos = bytes.len();
         Err(format!(
             "unterminated value of label {name:?}: missing '\"'"
         ))
     }
 }
 
+/// Undoes the escapes of a raw label value: `\\`, `\"` and `\n`; other escapes are kept
+/// verbatim, as Prometheus's own scrape parser does.
+pub(crate) fn unescape_label_value(raw: &str) -> String {
+    if !raw.contains('\\') {
+        return raw.to_string();
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some('n') => out.push('\n'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn one(line: &str) -> ParsedSample {
+    fn one(line: &str) -> ParsedSample<'_> {
         let mut e = parse(line).unwrap();
         assert_eq!(e.samples.len(), 1);
         e.samples.remove(0)
+    }
+
+    /// The labels of the one sample of `line`.
+    fn labels(line: &str) -> Vec<(String, String)> {
+        one(line).name_and_labels().unwrap().1
     }
 
     fn err(text: &str) -> (usize, String) {
@@ -436,14 +480,18 @@ mod tests {
     #[test]
     fn parses_plain_and_labelled_samples() {
         let s = one("http_requests_total 1027");
-        assert_eq!(s.name, "http_requests_total");
-        assert!(s.labels.is_empty());
+        assert_eq!(s.series, "http_requests_total");
+        assert_eq!(
+            s.name_and_labels().unwrap(),
+            ("http_requests_total".to_string(), vec![])
+        );
         assert_eq!(s.value, 1027.0);
         assert_eq!(s.timestamp_ms, None);
 
         let s = one(r#"http_requests_total{method="post",code="200"} 1027 1395066363000"#);
+        assert_eq!(s.series, r#"http_requests_total{method="post",code="200"}"#);
         assert_eq!(
-            s.labels,
+            s.name_and_labels().unwrap().1,
             vec![
                 ("method".to_string(), "post".to_string()),
                 ("code".to_string(), "200".to_string())
@@ -464,20 +512,24 @@ mod tests {
 
     #[test]
     fn unescapes_label_values() {
-        let s = one(
+        let l = labels(
             r#"msdos_file_access_time_seconds{path="C:\\DIR\\FILE.TXT",error="Cannot find file:\n\"FILE.TXT\""} 1.458255915e9"#,
         );
-        assert_eq!(s.labels[0].1, r"C:\DIR\FILE.TXT");
-        assert_eq!(s.labels[1].1, "Cannot find file:\n\"FILE.TXT\"");
+        assert_eq!(l[0].1, r"C:\DIR\FILE.TXT");
+        assert_eq!(l[1].1, "Cannot find file:\n\"FILE.TXT\"");
         // Unknown escapes are kept verbatim; UTF-8 passes through.
-        assert_eq!(one(r#"a{x="\q ü"} 1"#).labels[0].1, r"\q ü");
+        assert_eq!(labels(r#"a{x="\q ü"} 1"#)[0].1, r"\q ü");
+        // A quote or a brace inside a value does not end it.
+        assert_eq!(labels(r#"a{x="\"}\\",y="2"} 1"#)[0].1, "\"}\\");
     }
 
     #[test]
     fn accepts_trailing_comma_empty_set_blanks_and_crlf() {
-        assert_eq!(one(r#"a{x="1",} 1"#).labels.len(), 1);
-        assert!(one("a{} 1").labels.is_empty());
-        assert_eq!(one(r#"a { x = "1" , y="2" } 1"#).labels.len(), 2);
+        assert_eq!(labels(r#"a{x="1",} 1"#).len(), 1);
+        assert!(labels("a{} 1").is_empty());
+        assert_eq!(labels(r#"a { x = "1" , y="2" } 1"#).len(), 2);
+        assert_eq!(one(r#"a { x = "1" } 1"#).series, r#"a { x = "1" }"#);
+        assert_eq!(one("a  1").series, "a");
         let e = parse("\n\n  a 1\r\n\t\nb 2\r\n").unwrap();
         assert_eq!(e.samples.len(), 2);
     }

@@ -156,8 +156,9 @@ proptest! {
         }
         prop_assert_eq!(parsed.samples.len(), want.len());
         for ((name, labels, value, ts), got) in want.iter().zip(&parsed.samples) {
-            prop_assert_eq!(&got.name, name);
-            prop_assert_eq!(&got.labels, labels);
+            let (got_name, got_labels) = got.name_and_labels().map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&got_name, name);
+            prop_assert_eq!(&got_labels, labels);
             prop_assert_eq!(got.timestamp_ms, *ts);
             if value.is_nan() {
                 prop_assert!(got.value.is_nan());

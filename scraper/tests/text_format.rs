@@ -14,15 +14,19 @@ fn parses_node_exporter_output() {
             .iter()
             .all(|m| m.help.is_some() && m.kind.is_some())
     );
-    let build = e
+    let named: Vec<(String, Vec<(String, String)>)> = e
         .samples
         .iter()
-        .find(|s| s.name == "node_exporter_build_info")
+        .map(|s| s.name_and_labels().unwrap())
+        .collect();
+    let build = named
+        .iter()
+        .position(|(name, _)| name == "node_exporter_build_info")
         .unwrap();
-    assert_eq!(build.value, 1.0);
+    assert_eq!(e.samples[build].value, 1.0);
     assert!(
-        build
-            .labels
+        named[build]
+            .1
             .contains(&("goarch".to_string(), "amd64".to_string()))
     );
     let gc = e
@@ -32,16 +36,15 @@ fn parses_node_exporter_output() {
         .unwrap();
     assert_eq!(gc.kind, Some(MetricType::Summary));
     // Every sample belongs to a declared family (summaries and histograms add suffixes).
-    for s in &e.samples {
+    for (name, _) in &named {
         let family = ["_bucket", "_sum", "_count"]
             .iter()
-            .find_map(|suf| s.name.strip_suffix(suf))
+            .find_map(|suf| name.strip_suffix(suf))
             .filter(|f| e.metadata.iter().any(|m| m.name == *f))
-            .unwrap_or(&s.name);
+            .unwrap_or(name);
         assert!(
             e.metadata.iter().any(|m| m.name == family),
-            "{} has no family",
-            s.name
+            "{name} has no family"
         );
     }
 }
@@ -138,8 +141,9 @@ proptest! {
         let parsed = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(parsed.samples.len(), all.len());
         for (want, got) in all.iter().zip(&parsed.samples) {
-            prop_assert_eq!(&got.name, &want.name);
-            prop_assert_eq!(&got.labels, &want.labels);
+            let (name, labels) = got.name_and_labels().map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&name, &want.name);
+            prop_assert_eq!(&labels, &want.labels);
             prop_assert_eq!(got.timestamp_ms, want.timestamp_ms);
             if want.value.is_nan() {
                 prop_assert!(got.value.is_nan());
