@@ -15,8 +15,35 @@ pub enum RecordSeries {
     Id(u64),
 }
 
-/// The series of a log record, in record order, with their samples.
-pub type RecordItems = Vec<(RecordSeries, Vec<(i64, f64)>)>;
+/// The series of a log record, in record order, with their samples: one buffer of
+/// samples for the whole record, so decoding costs no allocation per series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordItems {
+    /// Each series and the end of its samples in `samples`.
+    series: Vec<(RecordSeries, usize)>,
+    samples: Vec<(i64, f64)>,
+}
+
+impl RecordItems {
+    /// Series in the record.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Each series with its samples, in record order.
+    pub fn iter(&self) -> impl Iterator<Item = (&RecordSeries, &[(i64, f64)])> {
+        let mut start = 0;
+        self.series.iter().map(move |(series, end)| {
+            let samples = &self.samples[start..*end];
+            start = *end;
+            (series, samples)
+        })
+    }
+}
 
 /// Decodes a log record of either version, series named by labels or by id.
 pub fn decode_log_record(bytes: &[u8]) -> Result<RecordItems> {
@@ -108,7 +135,11 @@ fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
         Some(head.to_vec())
     };
     let n_series = uvarint(&mut rest)?;
-    let mut series = Vec::with_capacity((n_series as usize).min(bytes.len()));
+    let mut items = RecordItems {
+        series: Vec::with_capacity((n_series as usize).min(bytes.len())),
+        // A sample takes at least 9 bytes.
+        samples: Vec::with_capacity(bytes.len() / 9),
+    };
     for _ in 0..n_series {
         let tag = if version == RECORD_V1 {
             0
@@ -130,17 +161,18 @@ fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
             RecordSeries::Id(tag - 1)
         };
         let n_samples = uvarint(&mut rest)?;
-        let mut samples = Vec::with_capacity((n_samples as usize).min(bytes.len()));
         let mut t = 0i64;
         for _ in 0..n_samples {
             t = t.wrapping_add(unzigzag(uvarint(&mut rest)?));
             let (v, tail) = rest.split_first_chunk::<8>()?;
             rest = tail;
-            samples.push((t, f64::from_bits(u64::from_le_bytes(*v))));
+            items
+                .samples
+                .push((t, f64::from_bits(u64::from_le_bytes(*v))));
         }
-        series.push((named, samples));
+        items.series.push((named, items.samples.len()));
     }
-    rest.is_empty().then_some(series)
+    rest.is_empty().then_some(items)
 }
 
 #[cfg(test)]
@@ -190,6 +222,7 @@ mod tests {
             prop_assert_eq!(got.len(), want.len());
             for ((gs, gv), (ws, wv)) in got.iter().zip(&want) {
                 prop_assert_eq!(gs, ws);
+                let wv: &[(i64, f64)] = wv;
                 let bits = |v: &[(i64, f64)]| v.iter().map(|(t, x)| (*t, x.to_bits())).collect::<Vec<_>>();
                 prop_assert_eq!(bits(gv), bits(wv));
             }
@@ -207,18 +240,20 @@ mod tests {
         v1.extend_from_slice(&[1, 10]);
         v1.extend_from_slice(&1.0f64.to_bits().to_le_bytes());
         let items = decode_log_record(&v1).unwrap();
+        let items: Vec<_> = items.iter().collect();
         assert_eq!(items.len(), 1);
-        match &items[0].0 {
+        match items[0].0 {
             RecordSeries::Labels(l) => assert_eq!(l.to_string(), r#"{__name__="up"}"#),
             other => panic!("named by {other:?}"),
         }
-        assert_eq!(items[0].1, vec![(5, 1.0)]);
+        assert_eq!(items[0].1, &[(5, 1.0)]);
 
         let mut w = RecordWriter::new(1);
         w.known(41, &[(5, 1.0)]);
+        let record = decode_log_record(&w.finish()).unwrap();
         assert_eq!(
-            decode_log_record(&w.finish()).unwrap(),
-            vec![(RecordSeries::Id(41), vec![(5, 1.0)])]
+            record.iter().collect::<Vec<_>>(),
+            vec![(&RecordSeries::Id(41), &[(5, 1.0)][..])]
         );
         assert!(decode_log_record(&[3, 0]).is_err(), "unknown version");
     }

@@ -11,7 +11,6 @@
 //! written straight to its day. A backfilled timestamp is therefore never also in the
 //! head, and "the later write wins" holds across the head and the chunks.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -33,17 +32,17 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// How a series of a write is known when it is applied.
 pub(crate) enum Key<'a> {
-    /// Found in the index: its id and labels.
-    Known(u64, Arc<LabelSet>),
+    /// Found in the index: its id (its labels are looked up only for new postings).
+    Known(u64),
     /// Validated labels not found yet (another write may create it first).
-    New(Cow<'a, LabelSet>),
+    New(&'a LabelSet),
 }
 
 /// One series of a write, ready to apply: samples in time order (equal timestamps in
 /// write order, so the last one wins).
 pub(crate) struct Item<'a> {
     pub key: Key<'a>,
-    pub samples: Vec<(i64, f64)>,
+    pub samples: &'a [(i64, f64)],
 }
 
 /// A write prepared against the engine's index ([`Engine::prepare`]): the log record of
@@ -222,7 +221,8 @@ impl Engine {
             w.sessions.record(batch, seq);
         }
         let timer = self.metrics.write_duration.start_timer();
-        let items = record_items(self, decode_log_record(record)?)?;
+        let record = decode_log_record(record)?;
+        let items = record_items(self, &record)?;
         let result = if items.is_empty() {
             w.applied_seq = seq;
             Ok(0)
@@ -291,19 +291,20 @@ impl Engine {
             let head = self.head();
             let mut fresh: HashMap<&LabelSet, (u64, Arc<LabelSet>)> = HashMap::new();
             for item in items {
-                let (id, labels) = match &item.key {
-                    Key::Known(id, labels) => (*id, labels.clone()),
+                // The labels of a series created by this write (the index has the others).
+                let (id, created) = match item.key {
+                    Key::Known(id) => (id, None),
                     Key::New(labels) => match index.id_of(labels) {
-                        Some(id) => (id, index.labels_of(id).expect("found").clone()),
-                        None => match fresh.get(labels.as_ref()) {
-                            Some((id, l)) => (*id, l.clone()),
+                        Some(id) => (id, None),
+                        None => match fresh.get(labels) {
+                            Some((id, l)) => (*id, Some(l.clone())),
                             None => {
                                 let id = w.next_series_id + new_series.len() as u64;
-                                let arc = Arc::new(labels.as_ref().clone());
-                                fresh.insert(labels.as_ref(), (id, arc.clone()));
+                                let arc = Arc::new(labels.clone());
+                                fresh.insert(labels, (id, arc.clone()));
                                 new_series.push((id, arc.clone()));
                                 batch.put_series(id, &arc);
-                                (id, arc)
+                                (id, Some(arc))
                             }
                         },
                     },
@@ -314,11 +315,15 @@ impl Engine {
                 };
                 // Samples are in time order: each day of this item is checked once.
                 let mut checked_day = w.indexed_day.get(&id).copied();
-                for &(t, v) in &item.samples {
+                for &(t, v) in item.samples {
                     let day = day_of(t);
                     if checked_day != Some(day) {
                         if !self.store_indexed(w, day, id)? {
-                            batch.put_postings(day, id, &labels);
+                            let labels = match &created {
+                                Some(labels) => labels,
+                                None => index.labels_of(id).ok_or_else(|| unknown_series(id))?,
+                            };
+                            batch.put_postings(day, id, labels);
                         }
                         newly_indexed.push((day, id));
                         checked_day = Some(day);
@@ -420,26 +425,27 @@ impl Engine {
 
 /// The items of a log record: series named by id resolve through the index (they were
 /// stored by an earlier record, or the snapshot the database came from).
-pub(super) fn record_items(engine: &Engine, record: RecordItems) -> Result<Vec<Item<'static>>> {
+pub(super) fn record_items<'a>(engine: &Engine, record: &'a RecordItems) -> Result<Vec<Item<'a>>> {
     let index = engine.index();
     record
-        .into_iter()
+        .iter()
         .map(|(series, samples)| {
             let key = match series {
-                RecordSeries::Labels(labels) => Key::New(Cow::Owned(labels)),
-                RecordSeries::Id(id) => match index.labels_of(id) {
-                    Some(labels) => Key::Known(id, labels.clone()),
-                    None => {
-                        return Err(Error::Corrupt {
-                            what: "log record",
-                            detail: format!("names series {id}, which is not stored"),
-                        });
-                    }
-                },
+                RecordSeries::Labels(labels) => Key::New(labels),
+                RecordSeries::Id(id) if index.labels_of(*id).is_some() => Key::Known(*id),
+                RecordSeries::Id(id) => return Err(unknown_series(*id)),
             };
             Ok(Item { key, samples })
         })
         .collect()
+}
+
+/// A log record names series `id`, which is not stored.
+fn unknown_series(id: u64) -> Error {
+    Error::Corrupt {
+        what: "log record",
+        detail: format!("names series {id}, which is not stored"),
+    }
 }
 
 /// Removes earlier samples with the same timestamp from a time-sorted run.
