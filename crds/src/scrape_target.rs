@@ -99,6 +99,67 @@ pub struct ScrapeTargetSpec {
     /// Fail a scrape with a label value longer than this (bytes); 0: no limit.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub label_value_length_limit: u64,
+    /// Fail every scrape of this resource's targets while relabeling leaves more targets
+    /// than this (Prometheus's `target_limit`); 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub target_limit: u64,
+    /// Target groups fetched over HTTP (Prometheus's `http_sd_configs`): a JSON list of
+    /// `{targets: [...], labels: {...}}`, re-fetched every `refreshInterval`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_sd: Vec<HttpSd>,
+    /// Kubernetes objects to discover with Prometheus's roles and `__meta_kubernetes_*`
+    /// labels (Prometheus's `kubernetes_sd_configs`); the way prometheus.yml files select
+    /// cluster objects. Exclusive with `podSelector` and `serviceSelector`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes_sd: Vec<KubernetesSd>,
+}
+
+/// An HTTP endpoint serving target groups.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpSd {
+    /// `http://` or `https://` URL answering `GET` with a JSON list of target groups.
+    pub url: String,
+    /// How often the URL is fetched; 60s unless set (as Prometheus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<PromDuration>,
+}
+
+impl HttpSd {
+    /// The refresh interval, 60s unless set.
+    pub fn refresh(&self) -> PromDuration {
+        self.refresh_interval
+            .unwrap_or(crate::prometheus::scrape::HTTP_SD_REFRESH)
+    }
+}
+
+/// One Kubernetes discovery: a role, the namespaces and selectors, as Prometheus's
+/// `kubernetes_sd_configs` entry (without API server or client settings: the scraper
+/// uses its own in-cluster or kubeconfig credentials).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesSd {
+    pub role: crate::prometheus::KubernetesRole,
+    /// The namespaces to look in; every namespace when empty (and `ownNamespace` unset).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Also the namespace the scraper runs in.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub own_namespace: bool,
+    /// Label and field selectors per role, in Kubernetes' selector syntax.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<KubernetesSdSelector>,
+}
+
+/// Label (`app=web,tier!=db`) and field selectors applied to the objects of `role`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesSdSelector {
+    pub role: crate::prometheus::KubernetesRole,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// Files of target groups, each a JSON or YAML list of `{targets: [...], labels: {...}}`
@@ -360,6 +421,9 @@ impl Default for ScrapeTargetSpec {
             label_limit: 0,
             label_name_length_limit: 0,
             label_value_length_limit: 0,
+            target_limit: 0,
+            http_sd: Vec::new(),
+            kubernetes_sd: Vec::new(),
         }
     }
 }
@@ -367,7 +431,9 @@ impl Default for ScrapeTargetSpec {
 impl ScrapeTargetSpec {
     /// Whether the spec selects cluster objects (pods or Services).
     pub fn selects_cluster_objects(&self) -> bool {
-        self.pod_selector.is_some() || self.service_selector.is_some()
+        self.pod_selector.is_some()
+            || self.service_selector.is_some()
+            || !self.kubernetes_sd.is_empty()
     }
 
     /// The scrape timeout: `scrapeTimeout`, or 10s capped at the interval.
@@ -431,6 +497,31 @@ impl ScrapeTargetSpec {
             {
                 return Err(FieldError::new(
                     format!("spec.fileSd[{i}].refreshInterval"),
+                    "must be greater than 0",
+                ));
+            }
+        }
+        if !self.kubernetes_sd.is_empty()
+            && (self.pod_selector.is_some() || self.service_selector.is_some())
+        {
+            return Err(FieldError::new(
+                "spec.kubernetesSd",
+                "set kubernetesSd or podSelector/serviceSelector, not both",
+            ));
+        }
+        for (i, h) in self.http_sd.iter().enumerate() {
+            let url = url::Url::parse(&h.url).map_err(|e| {
+                FieldError::new(format!("spec.httpSd[{i}].url"), format!("{:?}: {e}", h.url))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(FieldError::new(
+                    format!("spec.httpSd[{i}].url"),
+                    "URL scheme must be 'http' or 'https'",
+                ));
+            }
+            if h.refresh().0.is_zero() {
+                return Err(FieldError::new(
+                    format!("spec.httpSd[{i}].refreshInterval"),
                     "must be greater than 0",
                 ));
             }
