@@ -90,3 +90,39 @@ where
         .map(|s| s.ok_or_else(|| serde::de::Error::custom("empty or null section")))
         .collect()
 }
+
+/// The text of a YAML scalar, as Go's decoder gives a string field: `regex: true` is the
+/// regex `true`, `port: 80` the label value `80`.
+fn scalar_text<E: serde::de::Error>(v: serde_yaml::Value) -> Result<String, E> {
+    match v {
+        serde_yaml::Value::String(s) => Ok(s),
+        serde_yaml::Value::Bool(b) => Ok(b.to_string()),
+        serde_yaml::Value::Number(n) => Ok(n.to_string()),
+        serde_yaml::Value::Null => Ok(String::new()),
+        other => Err(E::custom(format!(
+            "invalid type: {}, expected a string",
+            match other {
+                serde_yaml::Value::Sequence(_) => "sequence",
+                serde_yaml::Value::Mapping(_) => "map",
+                _ => "tagged value",
+            }
+        ))),
+    }
+}
+
+/// An optional string field that takes any scalar (see `scalar_text`).
+pub fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_yaml::Value>::deserialize(d)? {
+        None => Ok(None),
+        Some(v) => scalar_text(v).map(Some),
+    }
+}
+
+/// A map of strings whose values take any scalar (label sets, headers).
+pub fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let map: Option<BTreeMap<String, serde_yaml::Value>> = Option::deserialize(d)?;
+    map.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| Ok((k, scalar_text(v)?)))
+        .collect()
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::de::{is_label_name, nullable};
+use super::de::is_label_name;
 use crate::duration::PromDuration;
 use crate::error::FieldError;
 
@@ -32,7 +32,7 @@ pub struct GlobalConfig {
     pub query_log_file: Option<String>,
     /// Labels added to every series and alert sent outside (remote_write, federation,
     /// Alertmanager).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::de::scalar_map")]
     pub external_labels: BTreeMap<String, String>,
 }
 

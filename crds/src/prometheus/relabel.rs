@@ -13,15 +13,31 @@ use crate::scrape_target::{RelabelAction, RelabelConfig as SpecRelabel};
 pub struct RelabelConfig {
     #[serde(default, deserialize_with = "super::de::nullable")]
     pub source_labels: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::de::scalar",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub separator: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::de::scalar",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::de::scalar",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub regex: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modulus: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::de::scalar",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub replacement: Option<String>,
     /// Case-insensitive, as Prometheus reads it.
     #[serde(default, deserialize_with = "action")]
@@ -68,11 +84,19 @@ impl RelabelConfig {
         regex::Regex::new(&format!("^(?:{regex})$")).map_err(|e| {
             FieldError::new(
                 format!("{at}.regex"),
-                format!("invalid regular expression {regex:?}: {e}"),
+                format!(
+                    "invalid regular expression {regex:?}: {}",
+                    one_line(&e.to_string())
+                ),
             )
         })?;
         Ok(())
     }
+}
+
+/// The regex crate's multi-line error (pattern, caret, reason) as one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Checks every step of `steps`, named `at[i]`.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::de::{Unknown, check_url, deny_unknown, non_null, nullable};
+use super::de::{Unknown, check_url, deny_unknown, non_null};
 use super::http_client::HttpClientConfig;
 use super::relabel::{RelabelConfig, validate_all};
 use crate::duration::PromDuration;
@@ -18,7 +18,7 @@ pub struct RemoteWriteConfig {
     /// 30s unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_timeout: Option<PromDuration>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::de::scalar_map")]
     pub headers: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "non_null")]
     pub write_relabel_configs: Vec<RelabelConfig>,
@@ -122,13 +122,13 @@ pub struct RemoteReadConfig {
     /// 1m unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_timeout: Option<PromDuration>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::de::scalar_map")]
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub read_recent: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::de::scalar_map")]
     pub required_matchers: BTreeMap<String, String>,
     /// True unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -72,7 +72,7 @@ pub struct ScrapeConfig {
 pub struct StaticConfig {
     #[serde(default, deserialize_with = "nullable")]
     pub targets: Vec<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::de::scalar_map")]
     pub labels: BTreeMap<String, String>,
 }
 
