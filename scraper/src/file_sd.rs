@@ -53,23 +53,26 @@ pub fn parse_groups(path: &Path, text: &str) -> Result<Vec<TargetGroup>> {
             )));
         }
     };
+    check_groups(&groups).map_err(err)?;
+    Ok(groups)
+}
+
+/// Checks what Prometheus checks of discovered groups: targets are `host:port` (no
+/// `/`), label names are valid. The error names the group and target.
+pub fn check_groups(groups: &[TargetGroup]) -> Result<(), String> {
     for (g, group) in groups.iter().enumerate() {
         for (t, target) in group.targets.iter().enumerate() {
             if target.is_empty() || target.contains('/') {
-                return Err(err(format!(
-                    "group {g}: target {t} {target:?} is not host:port"
-                )));
+                return Err(format!("group {g}: target {t} {target:?} is not host:port"));
             }
         }
         for name in group.labels.keys() {
             if !telltale_crds::scrape_target::is_label_name(name) {
-                return Err(err(format!(
-                    "group {g}: {name:?} is not a valid label name"
-                )));
+                return Err(format!("group {g}: {name:?} is not a valid label name"));
             }
         }
     }
-    Ok(groups)
+    Ok(())
 }
 
 pub use telltale_crds::glob::{expand, glob_match};

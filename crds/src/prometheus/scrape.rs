@@ -359,6 +359,10 @@ impl KubernetesSdConfig {
                 ));
             }
             seen.push(s.role);
+            if let Some(label) = &s.label {
+                crate::selection::parse_label_selector(label)
+                    .map_err(|m| FieldError::new(format!("{at}.label"), m))?;
+            }
             let allowed = role.allowed_selectors();
             if !allowed.contains(&s.role) {
                 let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
