@@ -509,6 +509,15 @@ impl ScrapeTargetSpec {
                 "set kubernetesSd or podSelector/serviceSelector, not both",
             ));
         }
+        for (i, sd) in self.kubernetes_sd.iter().enumerate() {
+            for (j, sel) in sd.selectors.iter().enumerate() {
+                if let Some(label) = &sel.label {
+                    selection::parse_label_selector(label).map_err(|m| {
+                        FieldError::new(format!("spec.kubernetesSd[{i}].selectors[{j}].label"), m)
+                    })?;
+                }
+            }
+        }
         for (i, h) in self.http_sd.iter().enumerate() {
             let url = url::Url::parse(&h.url).map_err(|e| {
                 FieldError::new(format!("spec.httpSd[{i}].url"), format!("{:?}: {e}", h.url))
@@ -709,6 +718,27 @@ metricRelabelings:
             .validate()
             .unwrap();
         assert!(serde_yaml::from_str::<ScrapeTargetSpec>("relabelings: [{action: nope}]").is_err());
+    }
+
+    #[test]
+    fn discovery_fields_are_checked() {
+        let field = |yaml: &str| spec(yaml).validate().unwrap_err().field;
+        assert_eq!(
+            field("kubernetesSd: [{role: pod, selectors: [{role: pod, label: 'a b'}]}]"),
+            "spec.kubernetesSd[0].selectors[0].label"
+        );
+        assert_eq!(
+            field("kubernetesSd: [{role: pod}]\npodSelector: {}"),
+            "spec.kubernetesSd"
+        );
+        assert_eq!(field("httpSd: [{url: 'ftp://x/'}]"), "spec.httpSd[0].url");
+        assert_eq!(
+            field("httpSd: [{url: 'http://x/', refreshInterval: 0}]"),
+            "spec.httpSd[0].refreshInterval"
+        );
+        spec("httpSd: [{url: 'http://x/sd'}]\nkubernetesSd: [{role: endpoints, namespaces: [a]}]\ntargetLimit: 3")
+            .validate()
+            .unwrap();
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub fn discover_endpoints(
         }
     };
     let job = spec.job.clone().unwrap_or(name);
+    let first = out.active.len();
     for (address, group) in endpoints {
         let discovered = discovered_labels(spec, &job, &address, group);
         match finish(spec, &pool, discovered.clone(), &relabelings) {
@@ -138,6 +139,17 @@ pub fn discover_endpoints(
                 discovered_labels: discovered.into_iter().collect(),
             }),
             Err(e) => warn!(pool, address, error = %e, "skipping target"),
+        }
+    }
+    let count = out.active.len() - first;
+    if spec.target_limit > 0 && count as u64 > spec.target_limit {
+        let reason = format!(
+            "target_limit exceeded (number of targets: {count}, limit: {})",
+            spec.target_limit
+        );
+        warn!(pool, error = %reason, "every target of the pool fails");
+        for t in &mut out.active[first..] {
+            t.forced_error = Some(reason.clone());
         }
     }
 }
@@ -259,6 +271,7 @@ fn finish(
         honor_timestamps: spec.honor_timestamps,
         limits: Limits::from_spec(spec),
         metric_relabelings: Relabeler::default(),
+        forced_error: None,
     }))
 }
 
@@ -313,6 +326,21 @@ pub(crate) mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn target_limit_fails_every_target_of_the_pool() {
+        let yaml = |limit: u64| {
+            format!(
+                "apiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\nmetadata: {{name: a}}\nspec:\n  targetLimit: {limit}\n  static: [{{targets: ['a:1', 'b:1']}}]\n---\napiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\nmetadata: {{name: b}}\nspec:\n  static: [{{targets: ['c:1']}}]\n"
+            )
+        };
+        let d = discover(&resources(&yaml(1)), &FileSdCache::default());
+        let errors: Vec<_> = d.active.iter().map(|t| t.forced_error.as_deref()).collect();
+        let reason = "target_limit exceeded (number of targets: 2, limit: 1)";
+        assert_eq!(errors, [Some(reason), Some(reason), None]);
+        let d = discover(&resources(&yaml(2)), &FileSdCache::default());
+        assert!(d.active.iter().all(|t| t.forced_error.is_none()));
     }
 
     #[test]

@@ -108,9 +108,12 @@ impl ScrapeLoop {
     pub async fn scrape_once(&mut self, target: &Target) {
         let started = SystemTime::now();
         let clock = Instant::now();
-        let result = match self.fetcher.fetch(target).await {
-            Ok(page) => page.format.parse(&page.body),
-            Err(e) => Err(e),
+        let result = match &target.forced_error {
+            Some(reason) => Err(reason.clone()),
+            None => match self.fetcher.fetch(target).await {
+                Ok(page) => page.format.parse(&page.body).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
         };
         let duration = clock.elapsed();
         let mut metadata = None;
@@ -121,7 +124,7 @@ impl ScrapeLoop {
             }
             Err(e) => {
                 debug!(url = %target.url, error = %e, "scrape failed");
-                (None, Some(e.to_string()))
+                (None, Some(e))
             }
         };
         let parsed = samples.is_some();
@@ -136,7 +139,7 @@ impl ScrapeLoop {
                 .scraped_samples_total
                 .inc_by(batch.scraped as u64);
         }
-        let limit_error = batch.error.is_some();
+        let limit_error = batch.error.is_some() || target.forced_error.is_some();
         if let Some(e) = batch.error {
             debug!(url = %target.url, error = %e, "scrape broke a limit");
             scrape_error = Some(e);
