@@ -260,3 +260,19 @@ fn errors_name_the_field() {
         assert!(e.contains(expected), "{file}: {e}");
     }
 }
+
+/// What `/api/v1/status/config` would show: every good file written back as YAML reads
+/// as the same configuration.
+#[test]
+fn good_files_round_trip_through_yaml() {
+    for (path, ok) in corpus() {
+        if !ok {
+            continue;
+        }
+        let config = PrometheusConfig::load_file(&path).unwrap();
+        let yaml = serde_yaml::to_string(&config).unwrap();
+        let again = PrometheusConfig::from_str(&path, &yaml)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{yaml}", path.display()));
+        assert_eq!(again, config, "{}", path.display());
+    }
+}

@@ -157,6 +157,47 @@ mod tests {
         assert!(parse_response("u", 200, Some("application/json"), bad).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever an endpoint answers, parsing never panics.
+        #[test]
+        fn any_answer_is_handled(
+            status in 0u16..600,
+            ct in proptest::option::of("[a-z/;= -]{0,40}"),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+        ) {
+            let _ = parse_response("http://sd/", status, ct.as_deref(), &body);
+        }
+
+        /// Groups served as JSON come back as served, each with `__meta_url`.
+        #[test]
+        fn served_groups_come_back(
+            groups in proptest::collection::vec(
+                (
+                    proptest::collection::vec("[a-z]{1,8}:[0-9]{1,5}", 0..4),
+                    proptest::collection::btree_map("[a-z_][a-z0-9_]{0,8}", "\\PC{0,8}", 0..3),
+                ),
+                0..4,
+            ),
+        ) {
+            let json: Vec<serde_json::Value> = groups
+                .iter()
+                .map(|(t, l)| serde_json::json!({"targets": t, "labels": l}))
+                .collect();
+            let body = serde_json::to_vec(&json).unwrap();
+            let got = parse_response("http://sd/", 200, Some("application/json"), &body).unwrap();
+            proptest::prop_assert_eq!(got.len(), groups.len());
+            for (g, (targets, labels)) in got.iter().zip(&groups) {
+                proptest::prop_assert_eq!(&g.targets, targets);
+                proptest::prop_assert_eq!(g.labels.get(URL_LABEL).map(String::as_str), Some("http://sd/"));
+                for (k, v) in labels {
+                    if k != URL_LABEL {
+                        proptest::prop_assert_eq!(g.labels.get(k), Some(v));
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_failed_fetch_keeps_the_last_good_groups() {
         let mut cache = HttpSdCache::default();
