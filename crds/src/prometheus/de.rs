@@ -126,3 +126,40 @@ pub fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, St
         .map(|(k, v)| Ok((k, scalar_text(v)?)))
         .collect()
 }
+
+/// Names the field inside inlined HTTP client settings that a deserialization error at
+/// `e.field` came from (serde reports errors of flattened fields at the enclosing
+/// section): each key of that section is tried alone as HTTP client settings.
+pub fn refine_http_client_error(root: &serde_yaml::Value, e: FieldError) -> FieldError {
+    let Some(serde_yaml::Value::Mapping(section)) = at_path(root, &e.field) else {
+        return e;
+    };
+    for (k, v) in section {
+        let mut single = serde_yaml::Mapping::new();
+        single.insert(k.clone(), v.clone());
+        let one = serde_yaml::Value::Mapping(single);
+        if let Err(inner) = serde_path_to_error::deserialize::<_, super::HttpClientConfig>(one) {
+            let path = inner.path().to_string();
+            return FieldError::new(format!("{}.{path}", e.field), inner.inner().to_string());
+        }
+    }
+    e
+}
+
+/// The value at a path such as `scrape_configs[0].http_sd_configs[1]`.
+fn at_path<'a>(root: &'a serde_yaml::Value, path: &str) -> Option<&'a serde_yaml::Value> {
+    let mut node = root;
+    for part in path.split('.') {
+        let (name, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            node = node.get(name)?;
+        }
+        for idx in indexes.split('[').skip(1) {
+            node = node.get(idx.strip_suffix(']')?.parse::<usize>().ok()?)?;
+        }
+    }
+    Some(node)
+}

@@ -104,7 +104,8 @@ impl PrometheusConfig {
         let mut config: PrometheusConfig = if value.is_null() {
             PrometheusConfig::default()
         } else {
-            crate::load::typed(value).map_err(invalid)?
+            crate::load::typed(value.clone())
+                .map_err(|e| invalid(de::refine_http_client_error(&value, e)))?
         };
         let dir = file.parent().unwrap_or(Path::new(""));
         config.finish(dir).map_err(invalid)?;
@@ -291,6 +292,18 @@ scrape_configs:
                 )
         );
         assert!(error("global: {scrape_interval: 1m30}\n").contains("global.scrape_interval: "));
+        // Errors inside the inlined HTTP client settings name their field too.
+        assert_eq!(
+            error(
+                "scrape_configs:\n  - job_name: a\n  - job_name: b\n    tls_config: {min_version: [1]}\n"
+            ),
+            "/etc/prometheus/prometheus.yml: scrape_configs[1].tls_config.min_version: invalid type: sequence, expected a string"
+        );
+        assert!(
+            error("remote_write:\n  - url: http://a/\n    follow_redirects: maybe\n").starts_with(
+                "/etc/prometheus/prometheus.yml: remote_write[0].follow_redirects: invalid type"
+            )
+        );
         assert!(error("scrape_configs:\n  - job_name: a\n    static_configs: [{targets: [a:1], lables: {}}]\n")
             .contains("scrape_configs[0].static_configs[0].lables: unknown field `lables`"));
         assert!(
