@@ -58,7 +58,10 @@ pub use receiver::{
     WebhookConfig,
 };
 pub use routing::{InhibitRule, Route};
-pub use scrape_target::{Scheme, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
+pub use scrape_target::{
+    HttpSd, KubernetesSd, KubernetesSdSelector, Scheme, ScrapeTarget, ScrapeTargetSpec,
+    StaticTargets,
+};
 pub use secret::{SecretKeySelector, SecretRef};
 pub use selection::NamespaceSelector;
 pub use status::ResourceStatus;

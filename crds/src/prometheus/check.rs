@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::PrometheusConfig;
 use crate::alert_rule::AlertRuleSpec;
+use crate::duration::PromDuration;
 use crate::error::{ConfigError, FieldError};
 
 /// A file that passed the check, its rule files as read, and promtool's warnings (a
@@ -46,7 +47,7 @@ pub fn check_file_with(path: &Path, rules: RuleCheck<'_>) -> Result<Checked, Con
             });
         }
         for file in files {
-            let spec = read_rule_file(&file, rules)?;
+            let spec = read_rule_file(&file, config.evaluation_interval(), rules)?;
             rule_files.push((file, spec));
         }
     }
@@ -70,8 +71,13 @@ pub fn check_file_with(path: &Path, rules: RuleCheck<'_>) -> Result<Checked, Con
     })
 }
 
-/// Reads one Prometheus rule file: an empty file or `groups: []` has no groups.
-pub fn read_rule_file(file: &Path, rules: RuleCheck<'_>) -> Result<AlertRuleSpec, ConfigError> {
+/// Reads one Prometheus rule file: an empty file or `groups: []` has no groups; a group
+/// without `interval` is evaluated every `evaluation_interval` (the file's global one).
+pub fn read_rule_file(
+    file: &Path,
+    evaluation_interval: PromDuration,
+    rules: RuleCheck<'_>,
+) -> Result<AlertRuleSpec, ConfigError> {
     let invalid = |error: FieldError| ConfigError::Field {
         file: file.to_path_buf(),
         error,
@@ -89,7 +95,12 @@ pub fn read_rule_file(file: &Path, rules: RuleCheck<'_>) -> Result<AlertRuleSpec
     if value.is_null() {
         return Ok(AlertRuleSpec { groups: Vec::new() });
     }
-    let spec: AlertRuleSpec = crate::load::typed(value).map_err(invalid)?;
+    let mut spec: AlertRuleSpec = crate::load::typed(value.clone()).map_err(invalid)?;
+    for (i, group) in spec.groups.iter_mut().enumerate() {
+        if value["groups"][i].get("interval").is_none() {
+            group.interval = evaluation_interval;
+        }
+    }
     if !spec.groups.is_empty() {
         // The resource's checks name `spec.` fields; a rule file has no `spec`.
         spec.validate().map_err(|e| {
