@@ -38,6 +38,9 @@ pub struct KubernetesSelection {
     pub namespace_selector: Option<NamespaceSelector>,
     /// The container or endpoint port, by name or number; every port when unset.
     pub port: Option<IntOrString>,
+    /// Services whose labels match, each port one target at `<name>.<namespace>.svc:<port>`
+    /// (Prometheus's `service` role, for probing through a blackbox exporter).
+    pub service_targets: Option<LabelSelector>,
     /// Name the endpoints' labels as Prometheus's `endpoints` role does
     /// (`__meta_kubernetes_endpoint_*`) instead of its `endpointslice` role.
     pub endpoints_role: bool,
@@ -55,15 +58,17 @@ impl KubernetesSelection {
             service_selector: spec.service_selector.clone(),
             namespace_selector: spec.namespace_selector.clone(),
             port: spec.port.clone(),
+            service_targets: None,
             endpoints_role: false,
         })
     }
 
     /// The selection of Prometheus-style `kubernetesSd` entries: role `pod` selects pods
     /// (with the entry's `pod` label selector), roles `endpointslice` and `endpoints`
-    /// select the endpoints of Services (with its `service` label selector); every port;
-    /// the entry's namespaces, or all. Roles `service`, `node` and `ingress` are not
-    /// watched yet and select nothing (with a warning).
+    /// select the endpoints of Services (with its `service` label selector), role
+    /// `service` the Services themselves; every port; the entry's namespaces, or all.
+    /// Roles `node` and `ingress` are not watched yet and select nothing (with a
+    /// warning).
     pub fn of_kubernetes_sd(entries: &[KubernetesSd]) -> KubernetesSelection {
         let mut sel = KubernetesSelection::default();
         let label = |sd: &KubernetesSd, role: KubernetesRole| -> LabelSelector {
@@ -92,6 +97,9 @@ impl KubernetesSelection {
                 {
                     sel.service_selector = Some(label(sd, KubernetesRole::Service));
                     sel.endpoints_role = sd.role == KubernetesRole::Endpoints;
+                }
+                KubernetesRole::Service if sel.service_targets.is_none() => {
+                    sel.service_targets = Some(label(sd, KubernetesRole::Service));
                 }
                 role => {
                     warn!(

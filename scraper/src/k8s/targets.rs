@@ -97,6 +97,19 @@ pub fn kubernetes_targets(snapshot: &Snapshot, annotated: Option<&AnnotatedPods>
                         }
                     }
                 }
+                if let Some(selector) = &sel.service_targets {
+                    for svc in &snapshot.services {
+                        let ns = svc.metadata.namespace.as_deref().unwrap_or("");
+                        let labels = svc.metadata.labels.clone().unwrap_or_default();
+                        if sel.in_namespace(own, ns) && matches(selector, &labels) {
+                            for port in svc.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
+                                if sel.port_matches(port.name.as_deref(), port.port) {
+                                    endpoints.push(meta::service_target(svc, port));
+                                }
+                            }
+                        }
+                    }
+                }
                 discover_endpoints(res, endpoints, &mut out);
             }
         }
@@ -326,6 +339,7 @@ mod tests {
             service_selector: service.then_some(sel),
             namespace_selector: None,
             port,
+            service_targets: None,
             endpoints_role: false,
         }
     }
@@ -431,8 +445,8 @@ mod tests {
     }
 
     /// prometheus.yml's `kubernetes_sd_configs`, translated to ScrapeTargets, select as
-    /// Prometheus would: the pod role in its namespaces, the endpoints role with its
-    /// `__meta_kubernetes_endpoint_*` names.
+    /// Prometheus would: the pod role in its namespaces, the service role one target per
+    /// port, the endpoints role with its `__meta_kubernetes_endpoint_*` names.
     #[test]
     fn prometheus_kubernetes_sd_configs_select_pods_and_endpoints() {
         let config = telltale_crds::PrometheusConfig::from_str(
@@ -443,6 +457,10 @@ scrape_configs:
     kubernetes_sd_configs: [{role: pod, namespaces: {names: [shop]}}]
     relabel_configs:
       - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: true}
+  - job_name: services
+    kubernetes_sd_configs: [{role: service}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_service_port_name], action: keep, regex: http}
   - job_name: endpoints
     kubernetes_sd_configs:
       - role: endpoints
@@ -454,7 +472,8 @@ scrape_configs:
         )
         .unwrap();
         let svc: Service = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "api", "namespace": "shop", "labels": {"app": "api"}}
+            "metadata": {"name": "api", "namespace": "shop", "labels": {"app": "api"}},
+            "spec": {"ports": [{"name": "http", "port": 80}, {"name": "grpc", "port": 81}]}
         }))
         .unwrap();
         let other: Service = serde_json::from_value(serde_json::json!({
@@ -503,12 +522,13 @@ scrape_configs:
             [
                 ("pods", "10.0.0.1:8080"),
                 ("pods", "10.0.0.1:9000"),
+                ("services", "api.shop.svc:80"),
                 ("endpoints", "10.0.0.1:9000")
             ]
         );
-        let labels: LabelMap = d.active[2].labels.iter().cloned().collect();
+        let labels: LabelMap = d.active[3].labels.iter().cloned().collect();
         assert_eq!(labels["endpoints"], "api");
-        let discovered: LabelMap = d.active[2].discovered_labels.iter().cloned().collect();
+        let discovered: LabelMap = d.active[3].discovered_labels.iter().cloned().collect();
         assert_eq!(discovered["__meta_kubernetes_endpoint_ready"], "true");
         assert!(!discovered.keys().any(|k| k.contains("endpointslice")));
     }
