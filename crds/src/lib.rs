@@ -42,6 +42,8 @@ pub mod scrape_target;
 pub mod secret;
 /// `NamespaceSelector`, port matching and selector checks: what a ScrapeTarget selects.
 pub mod selection;
+/// `HttpSd`, `KubernetesSd`: a ScrapeTarget's HTTP and Kubernetes discovery sections.
+pub mod service_discovery;
 /// `ResourceStatus` and its condition types: the status every kind reports.
 pub mod status;
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::PromDuration;
 use crate::error::FieldError;
 use crate::selection::{self, NamespaceSelector, ONE_SELECTOR_RULE, SELECTOR_NEEDED_RULE};
+pub use crate::service_discovery::{HttpSd, KubernetesSd, KubernetesSdSelector};
 use crate::status::ResourceStatus;
 
 /// Endpoints to scrape and how to scrape them: in a cluster, the pods of `podSelector` or
@@ -112,54 +113,6 @@ pub struct ScrapeTargetSpec {
     /// cluster objects. Exclusive with `podSelector` and `serviceSelector`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kubernetes_sd: Vec<KubernetesSd>,
-}
-
-/// An HTTP endpoint serving target groups.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HttpSd {
-    /// `http://` or `https://` URL answering `GET` with a JSON list of target groups.
-    pub url: String,
-    /// How often the URL is fetched; 60s unless set (as Prometheus).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_interval: Option<PromDuration>,
-}
-
-impl HttpSd {
-    /// The refresh interval, 60s unless set.
-    pub fn refresh(&self) -> PromDuration {
-        self.refresh_interval
-            .unwrap_or(crate::prometheus::scrape::HTTP_SD_REFRESH)
-    }
-}
-
-/// One Kubernetes discovery: a role, the namespaces and selectors, as Prometheus's
-/// `kubernetes_sd_configs` entry (without API server or client settings: the scraper
-/// uses its own in-cluster or kubeconfig credentials).
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct KubernetesSd {
-    pub role: crate::prometheus::KubernetesRole,
-    /// The namespaces to look in; every namespace when empty (and `ownNamespace` unset).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub namespaces: Vec<String>,
-    /// Also the namespace the scraper runs in.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub own_namespace: bool,
-    /// Label and field selectors per role, in Kubernetes' selector syntax.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub selectors: Vec<KubernetesSdSelector>,
-}
-
-/// Label (`app=web,tier!=db`) and field selectors applied to the objects of `role`.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct KubernetesSdSelector {
-    pub role: crate::prometheus::KubernetesRole,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
 }
 
 /// Files of target groups, each a JSON or YAML list of `{targets: [...], labels: {...}}`
@@ -350,7 +303,7 @@ impl RelabelConfig {
     }
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 fn is_zero(n: &u64) -> bool {
