@@ -46,6 +46,8 @@ pub mod selection;
 pub mod service_discovery;
 /// `ResourceStatus` and its condition types: the status every kind reports.
 pub mod status;
+/// `TargetGroup`: the groups of file_sd files and http_sd answers.
+pub mod target_group;
 
 pub use alert_rule::{AlertRule, AlertRuleSpec, Rule, RuleGroup};
 pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};

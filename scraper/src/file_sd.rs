@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::error::{Error, Result};
@@ -15,64 +14,15 @@ use crate::error::{Error, Result};
 /// The label naming the file a target came from.
 pub const FILEPATH_LABEL: &str = "__meta_filepath";
 
-/// One group of a file.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetGroup {
-    /// `host:port` of each endpoint.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// Labels of every endpoint of the group (may include `__` labels for relabeling).
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-}
+pub use telltale_crds::target_group::{TargetGroup, check_groups};
 
-/// Parses a file's text; the extension picks JSON or YAML.
+/// Parses a file's text; the extension picks JSON or YAML
+/// ([`telltale_crds::target_group::parse_groups`]).
 pub fn parse_groups(path: &Path, text: &str) -> Result<Vec<TargetGroup>> {
-    let err = |message: String| Error::FileSd {
+    telltale_crds::target_group::parse_groups(path, text).map_err(|message| Error::FileSd {
         path: path.display().to_string(),
         message,
-    };
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let groups: Vec<TargetGroup> = match ext.as_str() {
-        "json" => serde_json::from_str(text).map_err(|e| err(e.to_string()))?,
-        "yml" | "yaml" => {
-            if text.trim().is_empty() {
-                Vec::new()
-            } else {
-                serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?
-            }
-        }
-        other => {
-            return Err(err(format!(
-                "unknown extension {other:?}: use .json, .yml or .yaml"
-            )));
-        }
-    };
-    check_groups(&groups).map_err(err)?;
-    Ok(groups)
-}
-
-/// Checks what Prometheus checks of discovered groups: targets are `host:port` (no
-/// `/`), label names are valid. The error names the group and target.
-pub fn check_groups(groups: &[TargetGroup]) -> Result<(), String> {
-    for (g, group) in groups.iter().enumerate() {
-        for (t, target) in group.targets.iter().enumerate() {
-            if target.is_empty() || target.contains('/') {
-                return Err(format!("group {g}: target {t} {target:?} is not host:port"));
-            }
-        }
-        for name in group.labels.keys() {
-            if !telltale_crds::scrape_target::is_label_name(name) {
-                return Err(format!("group {g}: {name:?} is not a valid label name"));
-            }
-        }
-    }
-    Ok(())
+    })
 }
 
 pub use telltale_crds::glob::{expand, glob_match};

@@ -1,5 +1,6 @@
 //! [`check_file`]: what `promtool check config` checks — the file, then every rule file
-//! it names (which must exist when named without `*`, and must parse).
+//! it names (which must exist when named without `*`, and must parse), and the
+//! `file_sd_configs` files that exist (which must hold valid target groups).
 
 use std::path::{Path, PathBuf};
 
@@ -52,14 +53,33 @@ pub fn check_file_with(path: &Path, rules: RuleCheck<'_>) -> Result<Checked, Con
         }
     }
     let mut warnings = Vec::new();
-    for sc in &config.scrape_configs {
-        for f in &sc.file_sd_configs {
-            for pattern in &f.files {
-                if crate::glob::expand(pattern).iter().all(|p| !p.is_file()) {
+    for (i, sc) in config.scrape_configs.iter().enumerate() {
+        for (j, f) in sc.file_sd_configs.iter().enumerate() {
+            for (k, pattern) in f.files.iter().enumerate() {
+                let files: Vec<PathBuf> = crate::glob::expand(pattern)
+                    .into_iter()
+                    .filter(|p| p.is_file())
+                    .collect();
+                if files.is_empty() {
                     warnings.push(format!(
                         "file {pattern:?} for file_sd in scrape job {:?} does not exist",
                         sc.job_name
                     ));
+                }
+                // As promtool: the files that exist must hold valid target groups.
+                for file in files {
+                    let checked = std::fs::read_to_string(&file)
+                        .map_err(|e| e.to_string())
+                        .and_then(|text| crate::target_group::parse_groups(&file, &text));
+                    if let Err(m) = checked {
+                        return Err(ConfigError::Field {
+                            file: path.to_path_buf(),
+                            error: FieldError::new(
+                                format!("scrape_configs[{i}].file_sd_configs[{j}].files[{k}]"),
+                                format!("{}: {m}", file.display()),
+                            ),
+                        });
+                    }
                 }
             }
         }
