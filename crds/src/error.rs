@@ -43,6 +43,10 @@ pub enum ConfigError {
         what: String,
         error: FieldError,
     },
+    /// A field of a single-document file (prometheus.yml, a rule file), e.g.
+    /// `prometheus.yml: scrape_configs[2].relabel_configs[0].action: unknown ...`.
+    #[error("{file}: {error}")]
+    Field { file: PathBuf, error: FieldError },
 }
 
 pub type Result<T, E = ConfigError> = std::result::Result<T, E>;

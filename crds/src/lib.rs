@@ -9,6 +9,10 @@
 //! The same YAML documents are applied with `kubectl` in a cluster and loaded from files by
 //! `telltale standalone -f FILE`; [`load`] reads such files and reports a bad document
 //! with the file, the document and the field that is wrong.
+//!
+//! [`prometheus`] reads Prometheus's own `prometheus.yml` ([`PrometheusConfig`]) with
+//! Prometheus 2.42's defaults and checks, and turns its scrape configs into
+//! ScrapeTargets.
 
 /// `AlertRule`: groups of alerting rules.
 pub mod alert_rule;
@@ -20,10 +24,14 @@ pub mod duration;
 pub mod error;
 /// The CRD YAML generated from the types.
 pub mod generate;
+/// File name patterns with `*` in the last component (file_sd, rule_files).
+pub mod glob;
 /// Reading resources from multi-document YAML files.
 pub mod load;
 /// `MetricCluster`: one monitoring cluster and its alerting section.
 pub mod metric_cluster;
+/// Prometheus's `prometheus.yml`: types, checks, translation to ScrapeTargets.
+pub mod prometheus;
 /// `Receiver`: webhook, Slack, PagerDuty, email, SMS and voice integrations.
 pub mod receiver;
 /// `Route` and `InhibitRule`: the routing tree and inhibition.
@@ -34,8 +42,12 @@ pub mod scrape_target;
 pub mod secret;
 /// `NamespaceSelector`, port matching and selector checks: what a ScrapeTarget selects.
 pub mod selection;
+/// `HttpSd`, `KubernetesSd`: a ScrapeTarget's HTTP and Kubernetes discovery sections.
+pub mod service_discovery;
 /// `ResourceStatus` and its condition types: the status every kind reports.
 pub mod status;
+/// `TargetGroup`: the groups of file_sd files and http_sd answers.
+pub mod target_group;
 
 pub use alert_rule::{AlertRule, AlertRuleSpec, Rule, RuleGroup};
 pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
@@ -44,12 +56,16 @@ pub use error::{ConfigError, FieldError};
 pub use generate::crd_yaml;
 pub use load::{Document, Resource, load_file, load_str};
 pub use metric_cluster::{AlertingSpec, MAX_REPLICAS_PER_SHARD, MetricCluster, MetricClusterSpec};
+pub use prometheus::PrometheusConfig;
 pub use receiver::{
     EmailConfig, EmailTls, PagerdutyConfig, Receiver, SlackConfig, SlackField, TwilioConfig,
     WebhookConfig,
 };
 pub use routing::{InhibitRule, Route};
-pub use scrape_target::{Scheme, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
+pub use scrape_target::{
+    HttpSd, KubernetesSd, KubernetesSdSelector, Scheme, ScrapeTarget, ScrapeTargetSpec,
+    StaticTargets,
+};
 pub use secret::{SecretKeySelector, SecretRef};
 pub use selection::NamespaceSelector;
 pub use status::ResourceStatus;

@@ -140,7 +140,9 @@ pub fn load_str(file: &Path, text: &str) -> Result<Vec<Document>> {
 }
 
 /// Deserializes `value`, turning an error into the path of the field that caused it.
-fn typed<T: serde::de::DeserializeOwned>(value: serde_yaml::Value) -> Result<T, FieldError> {
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(
+    value: serde_yaml::Value,
+) -> Result<T, FieldError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();

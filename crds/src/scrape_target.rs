@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::PromDuration;
 use crate::error::FieldError;
 use crate::selection::{self, NamespaceSelector, ONE_SELECTOR_RULE, SELECTOR_NEEDED_RULE};
+pub use crate::service_discovery::{HttpSd, KubernetesSd, KubernetesSdSelector};
 use crate::status::ResourceStatus;
 
 /// Endpoints to scrape and how to scrape them: in a cluster, the pods of `podSelector` or
@@ -99,6 +100,19 @@ pub struct ScrapeTargetSpec {
     /// Fail a scrape with a label value longer than this (bytes); 0: no limit.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub label_value_length_limit: u64,
+    /// Fail every scrape of this resource's targets while relabeling leaves more targets
+    /// than this (Prometheus's `target_limit`); 0: no limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub target_limit: u64,
+    /// Target groups fetched over HTTP (Prometheus's `http_sd_configs`): a JSON list of
+    /// `{targets: [...], labels: {...}}`, re-fetched every `refreshInterval`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_sd: Vec<HttpSd>,
+    /// Kubernetes objects to discover with Prometheus's roles and `__meta_kubernetes_*`
+    /// labels (Prometheus's `kubernetes_sd_configs`); the way prometheus.yml files select
+    /// cluster objects. Exclusive with `podSelector` and `serviceSelector`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes_sd: Vec<KubernetesSd>,
 }
 
 /// Files of target groups, each a JSON or YAML list of `{targets: [...], labels: {...}}`
@@ -289,7 +303,7 @@ impl RelabelConfig {
     }
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 fn is_zero(n: &u64) -> bool {
@@ -360,6 +374,9 @@ impl Default for ScrapeTargetSpec {
             label_limit: 0,
             label_name_length_limit: 0,
             label_value_length_limit: 0,
+            target_limit: 0,
+            http_sd: Vec::new(),
+            kubernetes_sd: Vec::new(),
         }
     }
 }
@@ -367,7 +384,9 @@ impl Default for ScrapeTargetSpec {
 impl ScrapeTargetSpec {
     /// Whether the spec selects cluster objects (pods or Services).
     pub fn selects_cluster_objects(&self) -> bool {
-        self.pod_selector.is_some() || self.service_selector.is_some()
+        self.pod_selector.is_some()
+            || self.service_selector.is_some()
+            || !self.kubernetes_sd.is_empty()
     }
 
     /// The scrape timeout: `scrapeTimeout`, or 10s capped at the interval.
@@ -431,6 +450,40 @@ impl ScrapeTargetSpec {
             {
                 return Err(FieldError::new(
                     format!("spec.fileSd[{i}].refreshInterval"),
+                    "must be greater than 0",
+                ));
+            }
+        }
+        if !self.kubernetes_sd.is_empty()
+            && (self.pod_selector.is_some() || self.service_selector.is_some())
+        {
+            return Err(FieldError::new(
+                "spec.kubernetesSd",
+                "set kubernetesSd or podSelector/serviceSelector, not both",
+            ));
+        }
+        for (i, sd) in self.kubernetes_sd.iter().enumerate() {
+            for (j, sel) in sd.selectors.iter().enumerate() {
+                if let Some(label) = &sel.label {
+                    selection::parse_label_selector(label).map_err(|m| {
+                        FieldError::new(format!("spec.kubernetesSd[{i}].selectors[{j}].label"), m)
+                    })?;
+                }
+            }
+        }
+        for (i, h) in self.http_sd.iter().enumerate() {
+            let url = url::Url::parse(&h.url).map_err(|e| {
+                FieldError::new(format!("spec.httpSd[{i}].url"), format!("{:?}: {e}", h.url))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(FieldError::new(
+                    format!("spec.httpSd[{i}].url"),
+                    "URL scheme must be 'http' or 'https'",
+                ));
+            }
+            if h.refresh().0.is_zero() {
+                return Err(FieldError::new(
+                    format!("spec.httpSd[{i}].refreshInterval"),
                     "must be greater than 0",
                 ));
             }
@@ -618,6 +671,27 @@ metricRelabelings:
             .validate()
             .unwrap();
         assert!(serde_yaml::from_str::<ScrapeTargetSpec>("relabelings: [{action: nope}]").is_err());
+    }
+
+    #[test]
+    fn discovery_fields_are_checked() {
+        let field = |yaml: &str| spec(yaml).validate().unwrap_err().field;
+        assert_eq!(
+            field("kubernetesSd: [{role: pod, selectors: [{role: pod, label: 'a b'}]}]"),
+            "spec.kubernetesSd[0].selectors[0].label"
+        );
+        assert_eq!(
+            field("kubernetesSd: [{role: pod}]\npodSelector: {}"),
+            "spec.kubernetesSd"
+        );
+        assert_eq!(field("httpSd: [{url: 'ftp://x/'}]"), "spec.httpSd[0].url");
+        assert_eq!(
+            field("httpSd: [{url: 'http://x/', refreshInterval: 0}]"),
+            "spec.httpSd[0].refreshInterval"
+        );
+        spec("httpSd: [{url: 'http://x/sd'}]\nkubernetesSd: [{role: endpoints, namespaces: [a]}]\ntargetLimit: 3")
+            .validate()
+            .unwrap();
     }
 
     #[test]

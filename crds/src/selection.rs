@@ -150,9 +150,139 @@ fn validate_label_selector(field: &str, sel: &LabelSelector) -> Result<(), Field
     Ok(())
 }
 
+/// Parses a label selector in Kubernetes' string syntax (as `kubectl -l` and
+/// Prometheus's `kubernetes_sd_configs` selectors take it): comma-separated
+/// `key=value`, `key==value`, `key!=value`, `key in (a,b)`, `key notin (a,b)`, `key`,
+/// `!key`. An empty string selects everything.
+pub fn parse_label_selector(s: &str) -> Result<LabelSelector, String> {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+    let mut selector = LabelSelector::default();
+    let mut requirements = Vec::new();
+    let mut labels = std::collections::BTreeMap::new();
+    for part in split_top_level(s) {
+        let part = part.trim();
+        if part.is_empty() {
+            if s.trim().is_empty() {
+                continue;
+            }
+            return Err(format!("{s:?}: empty requirement"));
+        }
+        let req = |key: &str, op: &str, values: Option<Vec<String>>| {
+            let key = key.trim();
+            if !is_selector_key(key) {
+                return Err(format!("{s:?}: {key:?} is not a valid label key"));
+            }
+            Ok(LabelSelectorRequirement {
+                key: key.to_string(),
+                operator: op.to_string(),
+                values,
+            })
+        };
+        let set = |rest: &str| -> Result<Vec<String>, String> {
+            let inner = rest
+                .trim()
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(|| format!("{s:?}: expected a (value, ...) set"))?;
+            Ok(inner
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect())
+        };
+        if let Some(key) = part.strip_prefix('!') {
+            requirements.push(req(key, "DoesNotExist", None)?);
+        } else if let Some((key, value)) = part.split_once("!=") {
+            requirements.push(req(key, "NotIn", Some(vec![value.trim().to_string()]))?);
+        } else if let Some((key, value)) = part.split_once("==").or_else(|| part.split_once('=')) {
+            let key = key.trim();
+            if !is_selector_key(key) {
+                return Err(format!("{s:?}: {key:?} is not a valid label key"));
+            }
+            labels.insert(key.to_string(), value.trim().to_string());
+        } else if let Some((key, rest)) = part.split_once(" notin ") {
+            requirements.push(req(key, "NotIn", Some(set(rest)?))?);
+        } else if let Some((key, rest)) = part.split_once(" in ") {
+            requirements.push(req(key, "In", Some(set(rest)?))?);
+        } else {
+            requirements.push(req(part, "Exists", None)?);
+        }
+    }
+    if !labels.is_empty() {
+        selector.match_labels = Some(labels);
+    }
+    if !requirements.is_empty() {
+        selector.match_expressions = Some(requirements);
+    }
+    Ok(selector)
+}
+
+/// Splits at commas outside parentheses.
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// A label key: an optional DNS prefix and `/`, then `[A-Za-z0-9._-]` starting and
+/// ending alphanumeric.
+fn is_selector_key(key: &str) -> bool {
+    let name = key.rsplit_once('/').map_or(key, |(_, n)| n);
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_selector_strings_parse() {
+        let s =
+            parse_label_selector("app=web, tier!=db,env in (prod, staging),!legacy,team").unwrap();
+        assert_eq!(s.match_labels.unwrap()["app"], "web");
+        let ops: Vec<_> = s
+            .match_expressions
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.key, r.operator, r.values.unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                ("tier".into(), "NotIn".into(), vec!["db".to_string()]),
+                (
+                    "env".into(),
+                    "In".into(),
+                    vec!["prod".into(), "staging".into()]
+                ),
+                ("legacy".into(), "DoesNotExist".into(), vec![]),
+                ("team".into(), "Exists".into(), vec![]),
+            ]
+        );
+        assert_eq!(parse_label_selector("").unwrap(), LabelSelector::default());
+        assert!(parse_label_selector("app.kubernetes.io/part-of==shop").is_ok());
+        for bad in ["a b", "=x", "env in prod", "a,,b", "-a=b"] {
+            assert!(parse_label_selector(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn namespaces_and_ports_match() {

@@ -1,11 +1,12 @@
-//! Target discovery: [`discover`] turns `ScrapeTarget` resources (their static endpoints
-//! and `fileSd` groups) into [`Target`]s, or [`DroppedTarget`]s when target relabeling
-//! drops them. Pure (files are read by [`FileSdCache`] beforehand).
+//! Target discovery: [`discover_from`] turns `ScrapeTarget` resources (their static
+//! endpoints, `fileSd` and `httpSd` groups) into [`Target`]s, or [`DroppedTarget`]s
+//! when target relabeling drops them. Pure (files are read by [`FileSdCache`], URLs
+//! fetched into [`HttpSdCache`] beforehand).
 //!
 //! ```text
-//!  static / fileSd endpoint --discovered_labels--> __address__, __scheme__,
+//!  static / fileSd / httpSd endpoint --discovered_labels--> __address__, __scheme__,
 //!    __metrics_path__, __param_*, __scrape_interval__, __scrape_timeout__, job, group
-//!    labels (__meta_filepath...) --relabelings--> dropped | URL, interval, timeout and
+//!    labels (__meta_filepath, __meta_url...) --relabelings--> dropped | URL, interval, timeout and
 //!    target labels (no `__` labels, `instance` defaulting to `__address__`)
 //! ```
 
@@ -16,6 +17,7 @@ use telltale_crds::{PromDuration, Scheme, ScrapeTarget, ScrapeTargetSpec};
 use tracing::warn;
 
 use crate::file_sd::{FILEPATH_LABEL, FileSdCache};
+use crate::http_sd::HttpSdCache;
 use crate::labels::LabelPairs;
 use crate::limits::Limits;
 use crate::relabel::{LabelMap, Relabeler};
@@ -41,12 +43,22 @@ pub fn targets_from_resources(resources: &[ScrapeTarget]) -> Vec<Target> {
     discover(resources, &FileSdCache::default()).active
 }
 
-/// Every endpoint of `resources`, static ones then those of their `fileSd` files (as last
-/// read into `files`), relabeled. A resource that fails validation, or whose relabel
+/// [`discover_from`] without HTTP discovery.
+pub fn discover(resources: &[ScrapeTarget], files: &FileSdCache) -> Discovery {
+    discover_from(resources, files, &HttpSdCache::default())
+}
+
+/// Every endpoint of `resources`, static ones, then those of their `fileSd` files (as
+/// last read into `files`), then those of their `httpSd` URLs (as last fetched into
+/// `http`), relabeled. A resource that fails validation, or whose relabel
 /// regexes do not compile, is skipped with a warning (the operator reports it on the
 /// resource's status); so is an endpoint whose labels after relabeling make no valid
 /// target (say, an unparsable `__scrape_interval__`).
-pub fn discover(resources: &[ScrapeTarget], files: &FileSdCache) -> Discovery {
+pub fn discover_from(
+    resources: &[ScrapeTarget],
+    files: &FileSdCache,
+    http: &HttpSdCache,
+) -> Discovery {
     let mut out = Discovery::default();
     for res in resources {
         let mut endpoints: Vec<(String, LabelMap)> = Vec::new();
@@ -63,6 +75,13 @@ pub fn discover(resources: &[ScrapeTarget], files: &FileSdCache) -> Discovery {
                         labels.insert(FILEPATH_LABEL.into(), path.display().to_string());
                         endpoints.push((address.clone(), labels));
                     }
+                }
+            }
+        }
+        for sd in &res.spec.http_sd {
+            for group in http.groups(&sd.url) {
+                for address in &group.targets {
+                    endpoints.push((address.clone(), group.labels.clone()));
                 }
             }
         }
@@ -106,6 +125,7 @@ pub fn discover_endpoints(
         }
     };
     let job = spec.job.clone().unwrap_or(name);
+    let first = out.active.len();
     for (address, group) in endpoints {
         let discovered = discovered_labels(spec, &job, &address, group);
         match finish(spec, &pool, discovered.clone(), &relabelings) {
@@ -119,6 +139,17 @@ pub fn discover_endpoints(
                 discovered_labels: discovered.into_iter().collect(),
             }),
             Err(e) => warn!(pool, address, error = %e, "skipping target"),
+        }
+    }
+    let count = out.active.len() - first;
+    if spec.target_limit > 0 && count as u64 > spec.target_limit {
+        let reason = format!(
+            "target_limit exceeded (number of targets: {count}, limit: {})",
+            spec.target_limit
+        );
+        warn!(pool, error = %reason, "every target of the pool fails");
+        for t in &mut out.active[first..] {
+            t.forced_error = Some(reason.clone());
         }
     }
 }
@@ -240,6 +271,7 @@ fn finish(
         honor_timestamps: spec.honor_timestamps,
         limits: Limits::from_spec(spec),
         metric_relabelings: Relabeler::default(),
+        forced_error: None,
     }))
 }
 
@@ -294,6 +326,21 @@ pub(crate) mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn target_limit_fails_every_target_of_the_pool() {
+        let yaml = |limit: u64| {
+            format!(
+                "apiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\nmetadata: {{name: a}}\nspec:\n  targetLimit: {limit}\n  static: [{{targets: ['a:1', 'b:1']}}]\n---\napiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\nmetadata: {{name: b}}\nspec:\n  static: [{{targets: ['c:1']}}]\n"
+            )
+        };
+        let d = discover(&resources(&yaml(1)), &FileSdCache::default());
+        let errors: Vec<_> = d.active.iter().map(|t| t.forced_error.as_deref()).collect();
+        let reason = "target_limit exceeded (number of targets: 2, limit: 1)";
+        assert_eq!(errors, [Some(reason), Some(reason), None]);
+        let d = discover(&resources(&yaml(2)), &FileSdCache::default());
+        assert!(d.active.iter().all(|t| t.forced_error.is_none()));
     }
 
     #[test]

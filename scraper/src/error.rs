@@ -22,6 +22,10 @@ pub enum Error {
     #[error("file_sd {path}: {message}")]
     FileSd { path: String, message: String },
 
+    /// An `httpSd` endpoint could not be fetched or its answer not used.
+    #[error("http_sd {url}: {message}")]
+    HttpSd { url: String, message: String },
+
     /// The scrape request could not be sent or its body not read.
     #[error("Get {url:?}: {message}")]
     Http { url: String, message: String },
@@ -118,6 +122,7 @@ impl Error {
             | Error::OpenMetrics { .. }
             | Error::Relabel { .. }
             | Error::FileSd { .. }
+            | Error::HttpSd { .. }
             | Error::Snappy { .. }
             | Error::Protobuf(_)
             | Error::InvalidSeries { .. }
@@ -152,6 +157,7 @@ impl Error {
             Error::OpenMetrics { .. } => "parse_openmetrics",
             Error::Relabel { .. } => "relabel_config",
             Error::FileSd { .. } => "file_sd",
+            Error::HttpSd { .. } => "http_sd",
             Error::Http { .. } => "http",
             Error::HttpStatus { .. } => "http_status",
             Error::NotUtf8 { .. } => "not_utf8",

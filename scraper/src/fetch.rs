@@ -76,6 +76,11 @@ impl Fetcher {
         Fetcher { client }
     }
 
+    /// The HTTP client (one connection pool for scrapes and HTTP discovery).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// GETs the target's URL within its timeout and returns the page.
     pub async fn fetch(&self, target: &Target) -> Result<Page> {
         let url = target.url.as_str();

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::error::{Error, Result};
@@ -15,108 +14,18 @@ use crate::error::{Error, Result};
 /// The label naming the file a target came from.
 pub const FILEPATH_LABEL: &str = "__meta_filepath";
 
-/// One group of a file.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetGroup {
-    /// `host:port` of each endpoint.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// Labels of every endpoint of the group (may include `__` labels for relabeling).
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-}
+pub use telltale_crds::target_group::{TargetGroup, check_groups};
 
-/// Parses a file's text; the extension picks JSON or YAML.
+/// Parses a file's text; the extension picks JSON or YAML
+/// ([`telltale_crds::target_group::parse_groups`]).
 pub fn parse_groups(path: &Path, text: &str) -> Result<Vec<TargetGroup>> {
-    let err = |message: String| Error::FileSd {
+    telltale_crds::target_group::parse_groups(path, text).map_err(|message| Error::FileSd {
         path: path.display().to_string(),
         message,
-    };
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let groups: Vec<TargetGroup> = match ext.as_str() {
-        "json" => serde_json::from_str(text).map_err(|e| err(e.to_string()))?,
-        "yml" | "yaml" => {
-            if text.trim().is_empty() {
-                Vec::new()
-            } else {
-                serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?
-            }
-        }
-        other => {
-            return Err(err(format!(
-                "unknown extension {other:?}: use .json, .yml or .yaml"
-            )));
-        }
-    };
-    for (g, group) in groups.iter().enumerate() {
-        for (t, target) in group.targets.iter().enumerate() {
-            if target.is_empty() || target.contains('/') {
-                return Err(err(format!(
-                    "group {g}: target {t} {target:?} is not host:port"
-                )));
-            }
-        }
-        for name in group.labels.keys() {
-            if !telltale_crds::scrape_target::is_label_name(name) {
-                return Err(err(format!(
-                    "group {g}: {name:?} is not a valid label name"
-                )));
-            }
-        }
-    }
-    Ok(groups)
+    })
 }
 
-/// The files a pattern names: the path itself, or every file of its directory whose name
-/// matches when the last component holds `*`. Sorted.
-pub fn expand(pattern: &str) -> Vec<PathBuf> {
-    let path = Path::new(pattern);
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return Vec::new();
-    };
-    if !name.contains('*') {
-        return vec![path.to_path_buf()];
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter(|e| e.file_name().to_str().is_some_and(|n| glob_match(name, n)))
-        .map(|e| dir.join(e.file_name()))
-        .collect();
-    out.sort();
-    out
-}
-
-/// `*` matches any run of characters; everything else matches itself.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, rest) = parts.split_first().expect("split yields at least one part");
-    let Some(mut remaining) = name.strip_prefix(first) else {
-        return false;
-    };
-    let Some((last, middle)) = rest.split_last() else {
-        return remaining.is_empty();
-    };
-    for part in middle {
-        match remaining.find(part) {
-            Some(i) => remaining = &remaining[i + part.len()..],
-            None => return false,
-        }
-    }
-    remaining.len() >= last.len() && remaining.ends_with(last)
-}
+pub use telltale_crds::glob::{expand, glob_match};
 
 #[derive(Clone, Debug)]
 struct CachedFile {
@@ -240,16 +149,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("not a valid label name"), "{e}");
-    }
-
-    #[test]
-    fn glob_matches_stars() {
-        assert!(glob_match("*.json", "a.json"));
-        assert!(glob_match("t-*-*.yml", "t-1-2.yml"));
-        assert!(glob_match("exact", "exact"));
-        assert!(!glob_match("*.json", "a.yml"));
-        assert!(!glob_match("a*a", "a"));
-        assert!(glob_match("*", ""));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! storage through [`telltale_storage_api::SampleWriter`].
 //!
 //! ```text
-//!  ScrapeTarget resources (static + fileSd files)  --discovery::discover--+
+//!  ScrapeTarget resources (static, fileSd files,
+//!    httpSd URLs)  --discovery::discover_from----------------------------+
 //!  Kubernetes (watch: ScrapeTargets, Pods,                                |  relabelings
 //!    EndpointSlices, Services) --k8s::kubernetes_discovery (watch chan)---+
 //!    Targets (+ dropped) --membership::owner (rendezvous hashing over live replicas)-->
@@ -25,7 +26,7 @@
 //! Key types: [`ScrapeManager`] (owns and reconciles the loops), [`Membership`] (the live
 //! scraper set), [`Target`] (one endpoint after relabeling), [`Relabeler`], [`ScrapeLoop`],
 //! [`BatchBuilder`] (the pure part of a scrape), [`text::parse`] and
-//! [`openmetrics::parse`] (the exposition parsers), [`FileSdCache`],
+//! [`openmetrics::parse`] (the exposition parsers), [`FileSdCache`], [`HttpSdCache`],
 //! [`kubernetes_discovery`] with [`KubernetesSdOptions`], [`router`] with [`PushOptions`],
 //! the push parsers ([`influx::parse_lines`], [`otlp::convert::convert`],
 //! [`remote_write::decode::convert`]), [`DiskQueue`] with [`QueueOptions`], and
@@ -43,6 +44,8 @@ pub mod fetch;
 pub mod file_sd;
 /// Outcome of a target's last scrape.
 pub mod health;
+/// Target groups fetched over HTTP (`httpSd`).
+pub mod http_sd;
 /// The InfluxDB line-protocol receiver (`/write`, `/api/v2/write`).
 pub mod influx;
 /// Kubernetes discovery: watches of ScrapeTargets, Pods, EndpointSlices, Services.
@@ -92,6 +95,7 @@ pub use cardinality::{CardinalityLimits, CardinalityWriter};
 pub use discovery::{Discovery, DroppedTarget};
 pub use error::{Error, Result};
 pub use file_sd::FileSdCache;
+pub use http_sd::HttpSdCache;
 pub use k8s::{KubernetesDiscovery, KubernetesSdOptions, kubernetes_discovery};
 pub use manager::{ScrapeManager, TargetState};
 pub use membership::{Membership, stateful_set_members};

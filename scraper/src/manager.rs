@@ -1,8 +1,8 @@
 //! [`ScrapeManager`]: owns one [`ScrapeLoop`] per owned target and reconciles them with
-//! the desired `ScrapeTarget` resources, their `fileSd` files and (optionally) the live
-//! scraper set of a [`Membership`].
+//! the desired `ScrapeTarget` resources, their `fileSd` files and `httpSd` URLs and
+//! (optionally) the live scraper set of a [`Membership`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -12,10 +12,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use crate::discovery::{Discovery, DroppedTarget, discover};
+use crate::discovery::{Discovery, DroppedTarget, discover_from};
 use crate::fetch::Fetcher;
 use crate::file_sd::FileSdCache;
 use crate::health::ScrapeHealth;
+use crate::http_sd::{self, HttpSdCache};
 use crate::membership::{Membership, owner};
 use crate::metrics::Metrics;
 use crate::reconcile::plan;
@@ -39,6 +40,8 @@ struct State {
     /// The resources of the last `apply` (re-derived when their files change).
     resources: Vec<ScrapeTarget>,
     files: FileSdCache,
+    /// The last good groups of every `httpSd` URL.
+    http: HttpSdCache,
     /// Every target wanted, owned by this replica or not.
     desired: Vec<Target>,
     dropped: Vec<DroppedTarget>,
@@ -46,6 +49,8 @@ struct State {
     /// Loops told to stop that may still be writing their staleness markers.
     stopping: Vec<JoinHandle<()>>,
     file_sd_task: Option<JoinHandle<()>>,
+    /// One task per `httpSd` URL, fetching it every refresh interval.
+    http_sd_tasks: Vec<JoinHandle<()>>,
     membership_task: Option<JoinHandle<()>>,
     shut_down: bool,
 }
@@ -126,14 +131,26 @@ impl ScrapeManager {
         state.resources = resources.to_vec();
         let patterns = file_patterns(resources);
         state.files.refresh(patterns.iter().map(String::as_str));
-        let discovery = discover(&state.resources, &state.files);
-        state.desired = discovery.active;
-        state.dropped = discovery.dropped;
+        let urls = http_sd_urls(resources);
+        state.http.retain(&urls.keys().cloned().collect());
+        self.rediscover(&mut state);
         if let Some(task) = state.file_sd_task.take() {
             task.abort();
         }
         if let Some(period) = file_sd_period(resources) {
             state.file_sd_task = Some(runtime.spawn(refresh_files(Arc::downgrade(self), period)));
+        }
+        for task in state.http_sd_tasks.drain(..) {
+            task.abort();
+        }
+        for (url, period) in urls {
+            let task = refresh_http(
+                Arc::downgrade(self),
+                self.fetcher.client().clone(),
+                url,
+                period,
+            );
+            state.http_sd_tasks.push(runtime.spawn(task));
         }
         self.reconcile(&mut state, &runtime);
     }
@@ -289,10 +306,30 @@ impl ScrapeManager {
         if !state.files.refresh(patterns.iter().map(String::as_str)) {
             return;
         }
-        let discovery = discover(&state.resources, &state.files);
+        self.rediscover(&mut state);
+        self.reconcile(&mut state, runtime);
+    }
+
+    /// Records a fetch of an `httpSd` URL and reconciles when its targets changed.
+    fn refresh_http_sd(
+        self: &Arc<Self>,
+        url: &str,
+        fetched: crate::Result<Vec<crate::file_sd::TargetGroup>>,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        let mut state = self.lock();
+        if state.shut_down || !state.http.update(url, fetched) {
+            return;
+        }
+        self.rediscover(&mut state);
+        self.reconcile(&mut state, runtime);
+    }
+
+    /// The desired and dropped targets of the resources, files and URLs as last read.
+    fn rediscover(&self, state: &mut State) {
+        let discovery = discover_from(&state.resources, &state.files, &state.http);
         state.desired = discovery.active;
         state.dropped = discovery.dropped;
-        self.reconcile(&mut state, runtime);
     }
 
     /// Stops every loop (each writes its staleness markers) and refuses further `apply`.
@@ -303,6 +340,9 @@ impl ScrapeManager {
             .into_iter()
             .flatten()
         {
+            task.abort();
+        }
+        for task in state.http_sd_tasks.drain(..) {
             task.abort();
         }
         let loops: Vec<LoopEntry> = state.loops.drain().map(|(_, e)| e).collect();
@@ -379,6 +419,37 @@ fn file_sd_period(resources: &[ScrapeTarget]) -> Option<Duration> {
         })
         .filter(|d| !d.is_zero())
         .min()
+}
+
+/// Every `httpSd` URL of `resources` with its shortest refresh interval.
+fn http_sd_urls(resources: &[ScrapeTarget]) -> BTreeMap<String, Duration> {
+    let mut out: BTreeMap<String, Duration> = BTreeMap::new();
+    for sd in resources.iter().flat_map(|r| r.spec.http_sd.iter()) {
+        let period = sd.refresh().0.max(Duration::from_millis(100));
+        out.entry(sd.url.clone())
+            .and_modify(|p| *p = (*p).min(period))
+            .or_insert(period);
+    }
+    out
+}
+
+/// Fetches `url` now and every `period`; each answer (or failure) goes to the manager.
+async fn refresh_http(
+    manager: Weak<ScrapeManager>,
+    client: reqwest::Client,
+    url: String,
+    period: Duration,
+) {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let fetched = http_sd::fetch(&client, &url, period, period).await;
+        let Some(manager) = manager.upgrade() else {
+            return;
+        };
+        manager.refresh_http_sd(&url, fetched, &tokio::runtime::Handle::current());
+    }
 }
 
 async fn refresh_files(manager: Weak<ScrapeManager>, period: Duration) {

@@ -108,10 +108,13 @@ impl ScrapeLoop {
     pub async fn scrape_once(&mut self, target: &Target) {
         let started = SystemTime::now();
         let clock = Instant::now();
-        let page = self.fetcher.fetch(target).await;
+        let page = match &target.forced_error {
+            Some(reason) => Err(reason.clone()),
+            None => self.fetcher.fetch(target).await.map_err(|e| e.to_string()),
+        };
         let result = match &page {
             Ok(page) => page.format.parse(&page.body).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.clone()),
         };
         let duration = clock.elapsed();
         let mut metadata = None;
@@ -137,7 +140,7 @@ impl ScrapeLoop {
                 .scraped_samples_total
                 .inc_by(batch.scraped as u64);
         }
-        let limit_error = batch.error.is_some();
+        let limit_error = batch.error.is_some() || target.forced_error.is_some();
         if let Some(e) = batch.error {
             debug!(url = %target.url, error = %e, "scrape broke a limit");
             scrape_error = Some(e);

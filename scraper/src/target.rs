@@ -43,6 +43,9 @@ pub struct Target {
     pub limits: Limits,
     /// `metricRelabelings`, compiled.
     pub metric_relabelings: Relabeler,
+    /// Set while its pool has more targets than its `targetLimit`: every scrape fails
+    /// with this reason, without a request (Prometheus's `target_limit`).
+    pub forced_error: Option<String>,
 }
 
 /// What identifies a target across reconciliations: a change to anything else (interval,

@@ -584,3 +584,87 @@ spec:\n  interval: 1s\n  scrapeTimeout: 500ms\n  static: [{{targets: [{}]}}]\n",
         m.shutdown();
     }
 }
+
+/// prometheus.yml's scrape configs (translated into ScrapeTargets, not in the API) are
+/// served by the same watches: `kubernetes_sd_configs` role pod with Prometheus's
+/// annotation relabeling over the watched pods, static targets as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_yml_kubernetes_sd_configs_use_the_watches() {
+    let api = FakeApi::new();
+    api.event(
+        PODS,
+        "Pod",
+        "ADDED",
+        pod(
+            "api-1",
+            "shop",
+            "api",
+            9000,
+            json!({"prometheus.io/scrape": "true"}),
+        ),
+    );
+    api.event(
+        PODS,
+        "Pod",
+        "ADDED",
+        pod("web-1", "shop", "web", 9001, json!({})),
+    );
+    let config = telltale_crds::PrometheusConfig::from_str(
+        std::path::Path::new("prometheus.yml"),
+        r#"
+scrape_configs:
+  - job_name: kubernetes-pods
+    kubernetes_sd_configs: [{role: pod}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: true}
+      - {source_labels: [__meta_kubernetes_pod_container_port_name], action: keep, regex: metrics}
+      - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+  - job_name: static
+    static_configs: [{targets: ["10.9.9.9:9100"]}]
+"#,
+    )
+    .unwrap();
+    let base = serve_app(api.router()).await;
+    let client = kube::Client::try_from(kube::Config::new(base.parse().unwrap())).unwrap();
+    let discovery = kubernetes_discovery(
+        client,
+        KubernetesSdOptions {
+            debounce: Duration::from_millis(20),
+            scrape_targets: config.scrape_targets(),
+            ..KubernetesSdOptions::default()
+        },
+    );
+    let mut rx = discovery.targets();
+    let d = wait_for(&mut rx, "the prometheus.yml targets", |d| {
+        d.active.len() == 2
+    })
+    .await;
+    assert_eq!(
+        addresses(&d),
+        vec![
+            ("kubernetes-pods".into(), "127.0.0.1:9000".into()),
+            ("static".into(), "10.9.9.9:9100".into()),
+        ]
+    );
+    let pod_target = d
+        .active
+        .iter()
+        .find(|t| t.job == "kubernetes-pods")
+        .unwrap();
+    assert!(pod_target.labels.contains(&("pod".into(), "api-1".into())));
+
+    // A pod annotated later is picked up from the watch.
+    api.event(
+        PODS,
+        "Pod",
+        "MODIFIED",
+        pod(
+            "web-1",
+            "shop",
+            "web",
+            9001,
+            json!({"prometheus.io/scrape": "true"}),
+        ),
+    );
+    wait_for(&mut rx, "the newly annotated pod", |d| d.active.len() == 3).await;
+}

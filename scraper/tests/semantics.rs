@@ -296,3 +296,54 @@ spec:\n  interval: 100ms\n  scrapeTimeout: 100ms\n  fileSd: [{{files: ['{}'], re
     assert_eq!(manager.targets().len(), 1);
     manager.shutdown();
 }
+
+/// Prometheus's `target_limit`: a pool with more targets than its limit scrapes none of
+/// them; each reports `up` 0 and the reason, and is scraped again once it fits.
+#[tokio::test]
+async fn target_limit_fails_the_pool_without_scraping() {
+    let one = Exporter::start("limited 1\n").await;
+    let two = Exporter::start("limited 2\n").await;
+    let writer = MemoryWriter::new();
+    let manager = ScrapeManager::new(writer.clone(), &prometheus::Registry::new());
+    let yaml = format!(
+        "apiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\nmetadata: {{name: st}}\n\
+spec:\n  interval: 100ms\n  scrapeTimeout: 100ms\n  targetLimit: 1\n  \
+static: [{{targets: [\"{}\", \"{}\"]}}]\n",
+        one.addr, two.addr
+    );
+    manager.apply(&scrape_targets(&yaml));
+    writer
+        .wait_for("two failed scrapes of each target", |b| {
+            series_named(b, "up")
+                .iter()
+                .filter(|s| s.samples[0].value == 0.0)
+                .count()
+                >= 4
+        })
+        .await;
+    assert!(
+        one.seen().is_empty() && two.seen().is_empty(),
+        "no request sent"
+    );
+    assert!(series_named(&writer.batches(), "limited").is_empty());
+    let v = targets_api(&manager, &writer).await;
+    let active = v["data"]["activeTargets"].as_array().unwrap();
+    assert_eq!(active.len(), 2);
+    for t in active {
+        assert_eq!(t["health"], "down");
+        assert_eq!(
+            t["lastError"],
+            "target_limit exceeded (number of targets: 2, limit: 1)"
+        );
+    }
+    // Within the limit again: scraped.
+    manager.apply(&scrape_targets(
+        &yaml.replace("targetLimit: 1", "targetLimit: 2"),
+    ));
+    writer
+        .wait_for("scrapes of both targets", |b| {
+            series_named(b, "limited").len() >= 2
+        })
+        .await;
+    manager.shutdown();
+}

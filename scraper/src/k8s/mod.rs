@@ -9,7 +9,8 @@
 
 /// The live scraper set from the EndpointSlices of the scrapers' headless Service.
 pub mod members;
-/// `__meta_kubernetes_*` labels of pods and endpoints (pure).
+/// `__meta_kubernetes_*` labels of the pod, endpointslice, endpoints, service and node
+/// roles (pure).
 pub mod meta;
 /// What a ScrapeTarget selects, and label selector matching (pure).
 pub mod selection;

@@ -7,8 +7,25 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
-use telltale_crds::selection::port_matches;
+use telltale_crds::prometheus::KubernetesRole;
+use telltale_crds::scrape_target::KubernetesSd;
+use telltale_crds::selection::{parse_label_selector, port_matches};
 use telltale_crds::{NamespaceSelector, ScrapeTarget, ScrapeTargetSpec};
+use tracing::warn;
+
+/// A selector no object matches (a key that cannot exist and must).
+fn nothing() -> LabelSelector {
+    LabelSelector {
+        match_expressions: Some(vec![
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
+                key: "telltale.dev/invalid-selector".into(),
+                operator: "In".into(),
+                values: Some(Vec::new()),
+            },
+        ]),
+        match_labels: None,
+    }
+}
 
 /// The cluster objects a `ScrapeTarget` scrapes (its selection fields).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,18 +38,80 @@ pub struct KubernetesSelection {
     pub namespace_selector: Option<NamespaceSelector>,
     /// The container or endpoint port, by name or number; every port when unset.
     pub port: Option<IntOrString>,
+    /// Services whose labels match, each port one target at `<name>.<namespace>.svc:<port>`
+    /// (Prometheus's `service` role, for probing through a blackbox exporter).
+    pub service_targets: Option<LabelSelector>,
+    /// Name the endpoints' labels as Prometheus's `endpoints` role does
+    /// (`__meta_kubernetes_endpoint_*`) instead of its `endpointslice` role.
+    pub endpoints_role: bool,
 }
 
 impl KubernetesSelection {
     /// The selection of `spec`; `None` when it selects no cluster objects (static
     /// targets, files).
     pub fn of(spec: &ScrapeTargetSpec) -> Option<KubernetesSelection> {
+        if !spec.kubernetes_sd.is_empty() {
+            return Some(Self::of_kubernetes_sd(&spec.kubernetes_sd));
+        }
         spec.selects_cluster_objects().then(|| KubernetesSelection {
             pod_selector: spec.pod_selector.clone(),
             service_selector: spec.service_selector.clone(),
             namespace_selector: spec.namespace_selector.clone(),
             port: spec.port.clone(),
+            service_targets: None,
+            endpoints_role: false,
         })
+    }
+
+    /// The selection of Prometheus-style `kubernetesSd` entries: role `pod` selects pods
+    /// (with the entry's `pod` label selector), roles `endpointslice` and `endpoints`
+    /// select the endpoints of Services (with its `service` label selector), role
+    /// `service` the Services themselves; every port; the entry's namespaces, or all.
+    /// Roles `node` and `ingress` are not watched yet and select nothing (with a
+    /// warning).
+    pub fn of_kubernetes_sd(entries: &[KubernetesSd]) -> KubernetesSelection {
+        let mut sel = KubernetesSelection::default();
+        let label = |sd: &KubernetesSd, role: KubernetesRole| -> LabelSelector {
+            let text = sd
+                .selectors
+                .iter()
+                .find(|s| s.role == role)
+                .and_then(|s| s.label.as_deref())
+                .unwrap_or("");
+            parse_label_selector(text).unwrap_or_else(|e| {
+                warn!(error = %e, "invalid kubernetesSd label selector; selecting nothing");
+                nothing()
+            })
+        };
+        for sd in entries {
+            let namespaces = NamespaceSelector {
+                any: sd.namespaces.is_empty(),
+                match_names: sd.namespaces.clone(),
+            };
+            match sd.role {
+                KubernetesRole::Pod if sel.pod_selector.is_none() => {
+                    sel.pod_selector = Some(label(sd, KubernetesRole::Pod));
+                }
+                KubernetesRole::EndpointSlice | KubernetesRole::Endpoints
+                    if sel.service_selector.is_none() =>
+                {
+                    sel.service_selector = Some(label(sd, KubernetesRole::Service));
+                    sel.endpoints_role = sd.role == KubernetesRole::Endpoints;
+                }
+                KubernetesRole::Service if sel.service_targets.is_none() => {
+                    sel.service_targets = Some(label(sd, KubernetesRole::Service));
+                }
+                role => {
+                    warn!(
+                        role = role.as_str(),
+                        "kubernetesSd role not supported here; ignored"
+                    );
+                    continue;
+                }
+            }
+            sel.namespace_selector.get_or_insert(namespaces);
+        }
+        sel
     }
 
     /// Whether `namespace` is searched for a resource living in `own`.

@@ -97,6 +97,19 @@ pub fn kubernetes_targets(snapshot: &Snapshot, annotated: Option<&AnnotatedPods>
                         }
                     }
                 }
+                if let Some(selector) = &sel.service_targets {
+                    for svc in &snapshot.services {
+                        let ns = svc.metadata.namespace.as_deref().unwrap_or("");
+                        let labels = svc.metadata.labels.clone().unwrap_or_default();
+                        if sel.in_namespace(own, ns) && matches(selector, &labels) {
+                            for port in svc.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
+                                if sel.port_matches(port.name.as_deref(), port.port) {
+                                    endpoints.push(meta::service_target(svc, port));
+                                }
+                            }
+                        }
+                    }
+                }
                 discover_endpoints(res, endpoints, &mut out);
             }
         }
@@ -212,6 +225,9 @@ fn service_endpoints(
                         };
                         labels.extend(pod_labels);
                     }
+                    if sel.endpoints_role {
+                        labels = meta::endpoints_role_labels(labels);
+                    }
                     out.push((join_host_port(addr, number), labels));
                 }
             }
@@ -323,6 +339,8 @@ mod tests {
             service_selector: service.then_some(sel),
             namespace_selector: None,
             port,
+            service_targets: None,
+            endpoints_role: false,
         }
     }
 
@@ -424,6 +442,95 @@ mod tests {
             second["__meta_kubernetes_endpointslice_endpoint_conditions_ready"],
             "false"
         );
+    }
+
+    /// prometheus.yml's `kubernetes_sd_configs`, translated to ScrapeTargets, select as
+    /// Prometheus would: the pod role in its namespaces, the service role one target per
+    /// port, the endpoints role with its `__meta_kubernetes_endpoint_*` names.
+    #[test]
+    fn prometheus_kubernetes_sd_configs_select_pods_and_endpoints() {
+        let config = telltale_crds::PrometheusConfig::from_str(
+            std::path::Path::new("prometheus.yml"),
+            r#"
+scrape_configs:
+  - job_name: pods
+    kubernetes_sd_configs: [{role: pod, namespaces: {names: [shop]}}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: true}
+  - job_name: services
+    kubernetes_sd_configs: [{role: service}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_service_port_name], action: keep, regex: http}
+  - job_name: endpoints
+    kubernetes_sd_configs:
+      - role: endpoints
+        selectors: [{role: service, label: "app=api"}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_endpoint_port_name], action: keep, regex: metrics}
+      - {source_labels: [__meta_kubernetes_endpoints_name], target_label: endpoints}
+"#,
+        )
+        .unwrap();
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "api", "namespace": "shop", "labels": {"app": "api"}},
+            "spec": {"ports": [{"name": "http", "port": 80}, {"name": "grpc", "port": 81}]}
+        }))
+        .unwrap();
+        let other: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "db", "namespace": "shop", "labels": {"app": "db"}}
+        }))
+        .unwrap();
+        let slice = |svc: &str, ip: &str| -> Arc<EndpointSlice> {
+            Arc::new(
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": format!("{svc}-x"), "namespace": "shop",
+                        "labels": {"kubernetes.io/service-name": svc}},
+                    "addressType": "IPv4",
+                    "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
+                    "ports": [{"name": "metrics", "port": 9000}, {"name": "http", "port": 8080}]
+                }))
+                .unwrap(),
+            )
+        };
+        let annotated = serde_json::json!({"prometheus.io/scrape": "true"});
+        let snapshot = Snapshot {
+            scrape_targets: config
+                .scrape_targets()
+                .into_iter()
+                .map(|t| {
+                    let sel = KubernetesSelection::of(&t.spec);
+                    (t, sel)
+                })
+                .collect(),
+            pods: vec![
+                pod("api-1", "shop", "api", "10.0.0.1", annotated.clone()),
+                pod("api-2", "other", "api", "10.0.0.2", annotated),
+                pod("web-1", "shop", "web", "10.0.0.3", serde_json::json!({})),
+            ],
+            endpoint_slices: vec![slice("api", "10.0.0.1"), slice("db", "10.0.0.7")],
+            services: vec![Arc::new(svc), Arc::new(other)],
+        };
+        let d = kubernetes_targets(&snapshot, None);
+        let got: Vec<(&str, &str)> = d
+            .active
+            .iter()
+            .map(|t| (t.job.as_str(), t.address.as_str()))
+            .collect();
+        // One pod target per container port, as Prometheus's pod role.
+        assert_eq!(
+            got,
+            [
+                ("pods", "10.0.0.1:8080"),
+                ("pods", "10.0.0.1:9000"),
+                ("services", "api.shop.svc:80"),
+                ("endpoints", "10.0.0.1:9000")
+            ]
+        );
+        let labels: LabelMap = d.active[3].labels.iter().cloned().collect();
+        assert_eq!(labels["endpoints"], "api");
+        let discovered: LabelMap = d.active[3].discovered_labels.iter().cloned().collect();
+        assert_eq!(discovered["__meta_kubernetes_endpoint_ready"], "true");
+        assert!(!discovered.keys().any(|k| k.contains("endpointslice")));
     }
 
     #[test]

@@ -15,16 +15,17 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use telltale_crds::ScrapeTarget;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::selection::split_scrape_target;
+use super::selection::{KubernetesSelection, split_scrape_target};
 use super::targets::{AnnotatedPods, Snapshot, kubernetes_targets};
 use crate::discovery::Discovery;
 
 /// Settings of [`kubernetes_discovery`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct KubernetesSdOptions {
     /// Watch only this namespace (`None`: every namespace, which needs cluster-wide
     /// list/watch permissions).
@@ -33,6 +34,11 @@ pub struct KubernetesSdOptions {
     pub annotated_pods: Option<AnnotatedPods>,
     /// How long to let changes settle before recomputing the targets.
     pub debounce: Duration,
+    /// ScrapeTargets that do not come from the API (prometheus.yml's scrape configs,
+    /// see `telltale_crds::PrometheusConfig::scrape_targets`), served next to the
+    /// watched ones: their `kubernetesSd` over the watched objects, their static targets
+    /// as they are.
+    pub scrape_targets: Vec<ScrapeTarget>,
 }
 
 impl Default for KubernetesSdOptions {
@@ -41,6 +47,7 @@ impl Default for KubernetesSdOptions {
             namespace: None,
             annotated_pods: None,
             debounce: Duration::from_millis(200),
+            scrape_targets: Vec::new(),
         }
     }
 }
@@ -222,8 +229,15 @@ async fn publish(
         return;
     }
     info!("kubernetes discovery synced");
+    let from_files: Vec<_> = options
+        .scrape_targets
+        .iter()
+        .map(|t| (t.clone(), KubernetesSelection::of(&t.spec)))
+        .collect();
     loop {
-        let discovery = kubernetes_targets(&stores.snapshot(), options.annotated_pods.as_ref());
+        let mut snapshot = stores.snapshot();
+        snapshot.scrape_targets.extend(from_files.iter().cloned());
+        let discovery = kubernetes_targets(&snapshot, options.annotated_pods.as_ref());
         let (active, dropped) = (discovery.active.len(), discovery.dropped.len());
         let changed = tx.send_if_modified(|current| {
             if *current == discovery {

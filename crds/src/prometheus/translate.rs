@@ -1,0 +1,281 @@
+//! prometheus.yml in Telltale's model: each scrape config becomes a [`ScrapeTarget`]
+//! (named after its job, Prometheus's defaults from `global` already filled); what has
+//! no ScrapeTarget equivalent is read through accessors.
+
+use std::collections::BTreeMap;
+
+use super::{AlertmanagerConfig, PrometheusConfig, RemoteWriteConfig, ScrapeConfig};
+use crate::duration::PromDuration;
+use crate::scrape_target::{
+    FileSdConfig, HttpSd, KubernetesSd, KubernetesSdSelector, RelabelConfig, Scheme, ScrapeTarget,
+    ScrapeTargetSpec, StaticTargets,
+};
+
+impl PrometheusConfig {
+    /// One ScrapeTarget per scrape config, in file order, named after its `job_name`.
+    pub fn scrape_targets(&self) -> Vec<ScrapeTarget> {
+        self.scrape_configs
+            .iter()
+            .map(ScrapeConfig::to_scrape_target)
+            .collect()
+    }
+
+    /// `global.external_labels`.
+    pub fn external_labels(&self) -> &BTreeMap<String, String> {
+        &self.global.external_labels
+    }
+
+    /// `global.evaluation_interval`: the interval of rule groups that set none.
+    pub fn evaluation_interval(&self) -> PromDuration {
+        self.global.evaluation_interval()
+    }
+
+    /// The rule file patterns, absolute (`*` in the file name only; see
+    /// [`crate::glob::expand`]).
+    pub fn rule_file_patterns(&self) -> &[String] {
+        &self.rule_files
+    }
+
+    /// `alerting.alertmanagers`.
+    pub fn alertmanagers(&self) -> &[AlertmanagerConfig] {
+        &self.alerting.alertmanagers
+    }
+
+    /// `alerting.alert_relabel_configs` as relabeling steps.
+    pub fn alert_relabelings(&self) -> Vec<RelabelConfig> {
+        self.alerting
+            .alert_relabel_configs
+            .iter()
+            .map(|r| r.to_spec())
+            .collect()
+    }
+
+    /// `remote_write`.
+    pub fn remote_writes(&self) -> &[RemoteWriteConfig] {
+        &self.remote_write
+    }
+
+    /// The settings this file sets that the ScrapeTargets cannot carry (HTTP client
+    /// settings, `body_size_limit`, Kubernetes API server settings), one
+    /// `path: field` each, for a warning on load.
+    pub fn not_translated(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, sc) in self.scrape_configs.iter().enumerate() {
+            let at = format!("scrape_configs[{i}]");
+            for f in sc.http.fields_set() {
+                out.push(format!("{at}.{f}"));
+            }
+            if sc.body_size_limit.is_some() {
+                out.push(format!("{at}.body_size_limit"));
+            }
+            for (j, h) in sc.http_sd_configs.iter().enumerate() {
+                for f in h.http.fields_set() {
+                    out.push(format!("{at}.http_sd_configs[{j}].{f}"));
+                }
+            }
+            for (j, k) in sc.kubernetes_sd_configs.iter().enumerate() {
+                let kat = format!("{at}.kubernetes_sd_configs[{j}]");
+                for (f, set) in [
+                    ("api_server", k.api_server.is_some()),
+                    ("kubeconfig_file", k.kubeconfig_file.is_some()),
+                    (
+                        "attach_metadata",
+                        k.attach_metadata.as_ref().is_some_and(|a| a.node),
+                    ),
+                ] {
+                    if set {
+                        out.push(format!("{kat}.{f}"));
+                    }
+                }
+                for f in k.http.fields_set() {
+                    out.push(format!("{kat}.{f}"));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl ScrapeConfig {
+    /// The ScrapeTarget of this job: name and `job` the job name; interval and timeout
+    /// as resolved on load; static, file, HTTP and Kubernetes discovery; relabeling;
+    /// limits.
+    pub fn to_scrape_target(&self) -> ScrapeTarget {
+        let spec = ScrapeTargetSpec {
+            job: Some(self.job_name.clone()),
+            static_targets: self
+                .static_configs
+                .iter()
+                .map(|g| StaticTargets {
+                    targets: g.targets.clone(),
+                    labels: g.labels.clone(),
+                })
+                .collect(),
+            path: self.metrics_path().to_string(),
+            scheme: if self.scheme() == "https" {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            },
+            interval: self.interval(),
+            scrape_timeout: Some(self.timeout()),
+            params: self.params.clone(),
+            file_sd: self
+                .file_sd_configs
+                .iter()
+                .map(|f| FileSdConfig {
+                    files: f.files.clone(),
+                    refresh_interval: Some(
+                        f.refresh_interval.unwrap_or(super::scrape::FILE_SD_REFRESH),
+                    ),
+                })
+                .collect(),
+            http_sd: self
+                .http_sd_configs
+                .iter()
+                .map(|h| HttpSd {
+                    url: h.url.clone(),
+                    refresh_interval: Some(
+                        h.refresh_interval.unwrap_or(super::scrape::HTTP_SD_REFRESH),
+                    ),
+                })
+                .collect(),
+            kubernetes_sd: self
+                .kubernetes_sd_configs
+                .iter()
+                .map(|k| {
+                    let ns = k.namespaces.clone().unwrap_or_default();
+                    KubernetesSd {
+                        role: k.role(),
+                        namespaces: ns.names,
+                        own_namespace: ns.own_namespace,
+                        selectors: k
+                            .selectors
+                            .iter()
+                            .map(|s| KubernetesSdSelector {
+                                role: s.role,
+                                label: s.label.clone().filter(|l| !l.is_empty()),
+                                field: s.field.clone().filter(|f| !f.is_empty()),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+            honor_labels: self.honor_labels,
+            honor_timestamps: self.honor_timestamps(),
+            relabelings: self.relabel_configs.iter().map(|r| r.to_spec()).collect(),
+            metric_relabelings: self
+                .metric_relabel_configs
+                .iter()
+                .map(|r| r.to_spec())
+                .collect(),
+            sample_limit: self.sample_limit,
+            label_limit: self.label_limit,
+            label_name_length_limit: self.label_name_length_limit,
+            label_value_length_limit: self.label_value_length_limit,
+            target_limit: self.target_limit,
+            ..ScrapeTargetSpec::default()
+        };
+        ScrapeTarget::new(&self.job_name, spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::prometheus::KubernetesRole;
+
+    #[test]
+    fn a_scrape_config_becomes_a_scrape_target() {
+        let c = PrometheusConfig::from_str(
+            Path::new("/etc/p/prometheus.yml"),
+            r#"
+global: {scrape_interval: 15s, external_labels: {cluster: eu1}, evaluation_interval: 30s}
+rule_files: [rules/*.yml]
+alerting:
+  alertmanagers: [{static_configs: [{targets: ['am:9093']}]}]
+scrape_configs:
+  - job_name: node
+    scheme: https
+    metrics_path: /m
+    params: {format: [prometheus]}
+    honor_timestamps: false
+    sample_limit: 100
+    target_limit: 5
+    static_configs: [{targets: ['a:9100'], labels: {env: prod}}]
+    file_sd_configs: [{files: [t/*.json]}]
+    http_sd_configs: [{url: 'http://sd:8080/targets'}]
+    metric_relabel_configs: [{action: labeldrop, regex: tmp_.*}]
+  - job_name: pods
+    scrape_interval: 5s
+    kubernetes_sd_configs:
+      - role: pod
+        namespaces: {names: [web]}
+        selectors: [{role: pod, label: 'app=web'}]
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+        action: keep
+        regex: 'true'
+"#,
+        )
+        .unwrap();
+        let t = c.scrape_targets();
+        assert_eq!(t.len(), 2);
+        let node = &t[0];
+        assert_eq!(node.metadata.name.as_deref(), Some("node"));
+        let s = &node.spec;
+        assert_eq!(s.job.as_deref(), Some("node"));
+        assert_eq!((s.scheme, s.path.as_str()), (Scheme::Https, "/m"));
+        assert_eq!(s.interval, PromDuration::from_secs(15));
+        assert_eq!(s.timeout(), PromDuration::from_secs(10));
+        assert!(!s.honor_timestamps);
+        assert_eq!((s.sample_limit, s.target_limit), (100, 5));
+        assert_eq!(s.static_targets[0].labels["env"], "prod");
+        assert_eq!(s.file_sd[0].files, ["/etc/p/t/*.json"]);
+        assert_eq!(
+            s.file_sd[0].refresh_interval,
+            Some(PromDuration::from_secs(300))
+        );
+        assert_eq!(s.http_sd[0].refresh(), PromDuration::from_secs(60));
+        assert_eq!(s.metric_relabelings[0].regex(), "tmp_.*");
+        s.validate().unwrap();
+        let pods = &t[1].spec;
+        assert_eq!(pods.timeout(), PromDuration::from_secs(5));
+        assert_eq!(pods.kubernetes_sd[0].role, KubernetesRole::Pod);
+        assert_eq!(pods.kubernetes_sd[0].namespaces, ["web"]);
+        assert_eq!(
+            pods.kubernetes_sd[0].selectors[0].label.as_deref(),
+            Some("app=web")
+        );
+        assert!(pods.selects_cluster_objects());
+        pods.validate().unwrap();
+
+        assert_eq!(c.external_labels()["cluster"], "eu1");
+        assert_eq!(c.evaluation_interval(), PromDuration::from_secs(30));
+        assert_eq!(c.rule_file_patterns(), ["/etc/p/rules/*.yml"]);
+        assert_eq!(
+            c.alertmanagers()[0].static_targets().collect::<Vec<_>>(),
+            ["am:9093"]
+        );
+        assert_eq!(c.alertmanagers()[0].api_version(), "v2");
+        assert!(c.not_translated().is_empty());
+    }
+
+    /// What ScrapeTargets load from YAML is what the translation writes.
+    #[test]
+    fn the_translation_round_trips_through_yaml() {
+        let c = PrometheusConfig::from_str(
+            Path::new("p.yml"),
+            "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: p}\n    kubernetes_sd_configs: [{role: endpoints}]\n",
+        )
+        .unwrap();
+        let t = &c.scrape_targets()[0];
+        let yaml = serde_yaml::to_string(&t.spec).unwrap();
+        let back: ScrapeTargetSpec = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back, t.spec);
+        assert!(yaml.contains("kubernetesSd"), "{yaml}");
+        assert_eq!(c.not_translated(), ["scrape_configs[0].basic_auth"]);
+    }
+}
