@@ -60,6 +60,13 @@ pub enum TestCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum CheckCommand {
+    /// Checks Prometheus configuration files (prometheus.yml and the rule files they name)
+    /// like `promtool check config`.
+    Config {
+        /// Configuration files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Checks Prometheus rule files (or AlertRule resources) like `promtool check rules`.
     Rules {
         /// Rule files to check.
@@ -82,6 +89,20 @@ pub struct StandaloneArgs {
     /// ScrapeTarget, AlertRule and MetricCluster YAML files (repeatable).
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
+    /// Prometheus's configuration file (prometheus.yml): its scrape configs, rule files
+    /// and external labels. Reloaded, with the `-f` files, on SIGHUP and `POST /-/reload`.
+    #[arg(long = "config.file", env = "TELLTALE_CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Whether `POST /-/reload` reloads the configuration (Prometheus's flag; on unless
+    /// `--web.enable-lifecycle=false`).
+    #[arg(
+        long = "web.enable-lifecycle",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub enable_lifecycle: bool,
     /// How often Telltale scrapes its own /metrics.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub self_scrape_interval: telltale_crds::PromDuration,

@@ -1,10 +1,15 @@
-//! Resources loaded from `-f FILE` arguments: the standalone stand-in for `kubectl apply`.
+//! What standalone runs: Prometheus's configuration file (`--config.file`, its scrape
+//! configs, rule files and external labels) and resources from `-f FILE` arguments (the
+//! standalone stand-in for `kubectl apply`), loaded at start and on every reload.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
+use telltale_crds::prometheus::{PrometheusConfig, check_file_with};
 use telltale_crds::{
-    AlertRule, AlertingSpec, ConfigError, Document, FieldError, Resource, ScrapeTarget,
+    AlertRule, AlertRuleSpec, AlertingSpec, ConfigError, Document, FieldError, Resource,
+    ScrapeTarget,
 };
 
 /// Everything the files describe, validated.
@@ -14,13 +19,49 @@ pub struct Config {
     pub alert_rules: Vec<AlertRule>,
     /// From the MetricCluster document, if there is one.
     pub alerting: AlertingSpec,
+    /// Prometheus's configuration file, when one was given.
+    pub prometheus: Option<PrometheusConfig>,
+}
+
+/// Where the configuration comes from: what `load` reads again on a reload.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `--config.file`.
+    pub config_file: Option<PathBuf>,
+    /// `-f` files, in order.
+    pub files: Vec<PathBuf>,
+}
+
+impl Sources {
+    /// Only `-f` files.
+    pub fn files(files: &[PathBuf]) -> Self {
+        Sources {
+            config_file: None,
+            files: files.to_vec(),
+        }
+    }
 }
 
 impl Config {
+    /// External labels: prometheus.yml's `global.external_labels`, then `extra` (the
+    /// `--external-label` flags) over them.
+    pub fn external_labels(&self, extra: &[(String, String)]) -> BTreeMap<String, String> {
+        let mut labels = self
+            .prometheus
+            .as_ref()
+            .map(|p| p.external_labels().clone())
+            .unwrap_or_default();
+        labels.extend(extra.iter().cloned());
+        labels
+    }
+
     /// The configuration as loaded (defaults filled in), as YAML documents: what
-    /// `/api/v1/status/config` shows.
+    /// `/api/v1/status/config` shows (prometheus.yml first, as Prometheus shows it).
     pub fn to_yaml(&self) -> String {
         let mut docs: Vec<String> = Vec::new();
+        if let Some(p) = &self.prometheus {
+            docs.push(serde_yaml::to_string(p).unwrap_or_default());
+        }
         for t in &self.scrape_targets {
             docs.push(serde_yaml::to_string(t).unwrap_or_default());
         }
@@ -35,27 +76,72 @@ impl Config {
     }
 }
 
-/// `GET /api/v1/status/config`: `{"yaml": ...}` of `yaml`, as Prometheus answers with its
-/// configuration file.
-pub fn router(yaml: String) -> axum::Router {
-    let body = serde_json::json!({"status": "success", "data": {"yaml": yaml}});
+/// `GET /api/v1/status/config`: `{"yaml": ...}` of the configuration last loaded, as
+/// Prometheus answers with its configuration file.
+pub fn router(yaml: Arc<RwLock<String>>) -> axum::Router {
     axum::Router::new().route(
         "/api/v1/status/config",
         axum::routing::get(move || {
-            let body = body.clone();
-            async move { axum::Json(body) }
+            let yaml = yaml.read().unwrap_or_else(|e| e.into_inner()).clone();
+            async move {
+                axum::Json(serde_json::json!({"status": "success", "data": {"yaml": yaml}}))
+            }
         }),
     )
 }
 
-/// Loads and validates `files` in order. The first bad document is the error: one line
-/// naming the file, the document and the field.
-pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {
+/// Checks rule groups as the rule evaluator will (PromQL and templates), reporting the
+/// field under `groups`.
+fn check_rule_groups(spec: &AlertRuleSpec) -> Result<(), FieldError> {
+    telltale_alertmanager::validate_rules(spec, crate::rule_querier::check_expr)
+        .map_err(|e| FieldError::new(e.field.trim_start_matches("spec.").to_string(), e.message))
+}
+
+/// Checks Prometheus's configuration file `path` as `promtool check config` does: the
+/// file, then every rule file it names (PromQL and templates included).
+pub fn check_prometheus_config(
+    path: &Path,
+) -> Result<telltale_crds::prometheus::Checked, ConfigError> {
+    check_file_with(path, &check_rule_groups)
+}
+
+/// Loads and validates prometheus.yml (when given) and the `-f` files in order. The first
+/// bad document is the error: one line naming the file, the document (or the field path)
+/// and the reason.
+pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
     let mut config = Config::default();
     // (kind, namespace/name) -> where it was first defined
     let mut seen: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+    if let Some(path) = &sources.config_file {
+        let checked = check_prometheus_config(path)?;
+        for warning in &checked.warnings {
+            tracing::warn!(file = %path.display(), "{warning}");
+        }
+        for setting in checked.config.not_translated() {
+            tracing::warn!(file = %path.display(), setting, "setting not honoured by Telltale yet");
+        }
+        for target in checked.config.scrape_targets() {
+            let name = format!(
+                "default/{}",
+                target.metadata.name.as_deref().unwrap_or_default()
+            );
+            seen.insert(
+                ("ScrapeTarget", name),
+                format!("{} (scrape_configs)", path.display()),
+            );
+            config.scrape_targets.push(target);
+        }
+        for (i, (file, spec)) in checked.rule_files.into_iter().enumerate() {
+            // Named by the file (and its place, since two patterns may name equal stems).
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("rules");
+            config
+                .alert_rules
+                .push(AlertRule::new(&format!("{stem}-{i}"), spec));
+        }
+        config.prometheus = Some(checked.config);
+    }
     let mut cluster_seen = false;
-    for file in files {
+    for file in &sources.files {
         if is_prometheus_rule_file(file) {
             let rule =
                 telltale_alertmanager::alert_rule_from_file(file, crate::rule_querier::check_expr)
@@ -135,6 +221,57 @@ mod tests {
         f
     }
 
+    fn files(paths: &[&Path]) -> Sources {
+        Sources {
+            config_file: None,
+            files: paths.iter().map(|p| p.to_path_buf()).collect(),
+        }
+    }
+
+    #[test]
+    fn prometheus_yml_gives_jobs_rules_and_external_labels() {
+        let rules = file(
+            "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n",
+        );
+        let yml = file(&format!(
+            "global:\n  scrape_interval: 5s\n  external_labels: {{cluster: eu1}}\n\
+             rule_files: [{:?}]\n\
+             scrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:9100']}}]\n",
+            rules.path()
+        ));
+        let config = load(&Sources {
+            config_file: Some(yml.path().into()),
+            files: vec![],
+        })
+        .unwrap();
+        assert_eq!(config.scrape_targets.len(), 1);
+        assert_eq!(config.scrape_targets[0].spec.interval.0.as_secs(), 5);
+        assert_eq!(config.alert_rules[0].spec.groups[0].rules.len(), 1);
+        assert_eq!(
+            config.external_labels(&[("replica".into(), "a".into())]),
+            BTreeMap::from([
+                ("cluster".into(), "eu1".into()),
+                ("replica".into(), "a".into())
+            ])
+        );
+        assert!(config.to_yaml().contains("job_name: node"));
+    }
+
+    #[test]
+    fn prometheus_yml_errors_name_the_file_and_field() {
+        let yml = file(
+            "scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n    static_configs: [{targets: ['x:1']}]\n  - job_name: b\n    relabel_configs: [{action: explode}]\n",
+        );
+        let err = load(&Sources {
+            config_file: Some(yml.path().into()),
+            files: vec![],
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(&yml.path().display().to_string()), "{err}");
+        assert!(err.contains("scrape_configs[0]"), "{err}");
+    }
+
     const TARGET: &str = "apiVersion: telltale.dev/v1alpha1
 kind: ScrapeTarget
 metadata: {name: node}
@@ -146,9 +283,7 @@ spec:
     fn duplicate_names_are_rejected_with_both_places() {
         let a = file(TARGET);
         let b = file(TARGET);
-        let err = load(&[a.path().into(), b.path().into()])
-            .unwrap_err()
-            .to_string();
+        let err = load(&files(&[a.path(), b.path()])).unwrap_err().to_string();
         assert!(err.contains("metadata.name: defined twice"), "{err}");
         assert!(err.contains(&a.path().display().to_string()), "{err}");
     }
@@ -167,7 +302,7 @@ spec:
           expr: sum(rate(x[5m])
 ",
         );
-        let err = load(&[f.path().into()]).unwrap_err().to_string();
+        let err = load(&files(&[f.path()])).unwrap_err().to_string();
         assert!(
             err.contains("document 1 (AlertRule r): spec.groups[0].rules[0].expr"),
             "{err}"
@@ -178,7 +313,11 @@ spec:
     #[test]
     fn shipped_examples_load() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        let config = load(&[dir.join("node-exporter.yaml"), dir.join("alerts.yaml")]).unwrap();
+        let config = load(&files(&[
+            &dir.join("node-exporter.yaml"),
+            &dir.join("alerts.yaml"),
+        ]))
+        .unwrap();
         assert_eq!(config.scrape_targets.len(), 1);
         assert_eq!(config.alert_rules[0].spec.groups[0].rules.len(), 2);
         assert_eq!(config.alerting.receivers.len(), 1);
@@ -198,7 +337,7 @@ spec:
         webhooks: [{url: 'http://127.0.0.1:5001/hook'}]
 ",
         );
-        let config = load(&[f.path().into()]).unwrap();
+        let config = load(&files(&[f.path()])).unwrap();
         assert_eq!(config.alerting.receivers[0].name, "ops");
     }
 }

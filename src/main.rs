@@ -8,6 +8,7 @@ mod config;
 mod ops;
 mod process_info;
 mod process_metrics;
+mod reload;
 mod rule_querier;
 mod standalone;
 

@@ -22,11 +22,15 @@ use crate::cli::StandaloneArgs;
 use crate::cluster_api::status::Replicas;
 use crate::ops::{self, Readiness, Shutdown};
 
-/// The job name of Telltale's scrape of itself.
+/// The job name of Telltale's scrape of itself (unless the files define that job).
 const SELF_JOB: &str = "telltale";
 
 pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
-    let mut config = crate::config::load(&args.files)?;
+    let sources = crate::config::Sources {
+        config_file: args.config_file.clone(),
+        files: args.files.clone(),
+    };
+    let config = crate::config::load(&sources)?;
     let registry = ops::new_registry("standalone")?;
     let shutdown = Shutdown::on_signals();
 
@@ -55,28 +59,19 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         &registry,
     ));
 
-    if !config
-        .scrape_targets
-        .iter()
-        .any(|t| t.metadata.name.as_deref() == Some(SELF_JOB))
-    {
-        config
-            .scrape_targets
-            .push(self_target(http_addr, args.self_scrape_interval));
-    }
     let scraper = telltale_scraper::ScrapeManager::new(writer.clone(), &registry);
-    scraper.apply(&config.scrape_targets);
-    let config_yaml = config.to_yaml();
-
     let external_url = args
         .external_url
         .unwrap_or_else(|| format!("http://{http_addr}"));
     let rules = telltale_alertmanager::RuleManager::new(
         Arc::new(crate::rule_querier::EngineQuerier(query.clone())),
-        config.alerting,
+        config.alerting.clone(),
         telltale_alertmanager::ManagerOptions {
             external_url,
-            external_labels: args.external_labels.into_iter().collect(),
+            external_labels: config
+                .external_labels(&args.external_labels)
+                .into_iter()
+                .collect(),
             state_dir: Some(args.data_dir.join("alertmanager")),
             writer: Some(rules_writer),
             expr_check: crate::rule_querier::check_expr,
@@ -84,7 +79,16 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         },
         &registry,
     );
-    rules.apply(&config.alert_rules);
+    let (scrape_targets, alert_rules) = (config.scrape_targets.len(), config.alert_rules.len());
+    let reloader = crate::reload::Reloader::new(
+        sources,
+        scraper.clone(),
+        rules.clone(),
+        self_target(http_addr, args.self_scrape_interval),
+        &registry,
+    )?;
+    reloader.apply(config)?;
+    reloader.on_sighup()?;
 
     let readiness = Readiness::default();
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
@@ -103,15 +107,16 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
                 replicas: vec![grpc_addr.to_string()],
             },
         ])))
-        .merge(crate::config::router(config_yaml))
+        .merge(crate::config::router(reloader.yaml()))
+        .merge(reloader.router(args.enable_lifecycle))
         .merge(ops::router(&registry, readiness.clone()));
 
     tracing::info!(
         url = %format!("http://{http_addr}"),
         grpc = %grpc_addr,
         data_dir = %args.data_dir.display(),
-        scrape_targets = config.scrape_targets.len(),
-        alert_rules = config.alert_rules.len(),
+        scrape_targets,
+        alert_rules,
         "telltale standalone started"
     );
     readiness.set_ready();

@@ -9,7 +9,7 @@ use crate::cli::AlertmanagerArgs;
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
-    let config = crate::config::load(&args.files)?;
+    let config = crate::config::load(&crate::config::Sources::files(&args.files))?;
     let registry = ops::new_registry("alertmanager")?;
     let (writer, reader) =
         super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;

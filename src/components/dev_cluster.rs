@@ -298,7 +298,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     let reader: Arc<dyn SampleReader> = Arc::new(sharded);
 
     let supervisor = tokio::spawn(supervise(cluster.clone()));
-    let config = crate::config::load(&args.files)?;
+    let config = crate::config::load(&crate::config::Sources::files(&args.files))?;
     let scraper = telltale_scraper::ScrapeManager::new(writer.clone(), &registry);
     scraper.apply(&config.scrape_targets);
     let query = Arc::new(telltale_query::Engine::new(

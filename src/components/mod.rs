@@ -24,6 +24,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
+        Command::Check(CheckCommand::Config { files }) => check_config(&files),
         Command::Test(TestCommand::Rules { files }) => test_rules(&files).await,
     }
 }
@@ -66,5 +67,41 @@ fn check_rules(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     match failed {
         0 => Ok(()),
         n => anyhow::bail!("{n} of {} rule files failed the check", files.len()),
+    }
+}
+
+/// Checks prometheus.yml files as `promtool check config` does (and prints like it): the
+/// file, its scrape configs, then every rule file it names.
+fn check_config(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for file in files {
+        println!("Checking {}", file.display());
+        match crate::config::check_prometheus_config(file) {
+            Ok(checked) => {
+                for warning in &checked.warnings {
+                    println!("  WARNING: {warning}");
+                }
+                println!(
+                    " SUCCESS: {} rule files found\n SUCCESS: {} is valid prometheus config file syntax\n",
+                    checked.rule_files.len(),
+                    file.display()
+                );
+                for (rules, spec) in &checked.rule_files {
+                    let n: usize = spec.groups.iter().map(|g| g.rules.len()).sum();
+                    println!("Checking {}\n  SUCCESS: {n} rules found\n", rules.display());
+                }
+            }
+            Err(e) => {
+                println!("  FAILED: {e}\n");
+                failed += 1;
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => anyhow::bail!(
+            "{n} of {} configuration files failed the check",
+            files.len()
+        ),
     }
 }

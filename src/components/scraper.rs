@@ -9,7 +9,7 @@ use crate::cli::ScraperArgs;
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
-    let config = crate::config::load(&args.files)?;
+    let config = crate::config::load(&crate::config::Sources::files(&args.files))?;
     let registry = ops::new_registry("scraper")?;
     let (storage, _) = super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
     // storage <- disk queue (when storage is unreachable) <- series limits <- collection

@@ -1,0 +1,150 @@
+//! Reloading standalone's configuration while it runs, as Prometheus does: on SIGHUP and
+//! on `POST /-/reload` (or `PUT`; answered 403 when `--web.enable-lifecycle=false`), the
+//! configuration file and `-f` files are read again and, when all of it is valid, applied
+//! to the scraper and the rule evaluator at once; a bad file changes nothing and is
+//! logged (and answered with a 500 naming it). `prometheus_config_last_reload_successful`
+//! and `prometheus_config_last_reload_success_timestamp_seconds` keep Prometheus's names,
+//! so the usual "config reload failed" alerts work unchanged.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use prometheus::{Gauge, IntGauge, Registry};
+use telltale_crds::ScrapeTarget;
+
+use crate::config::{Config, Sources};
+
+/// Applies the configuration to the running components.
+pub struct Reloader {
+    sources: Sources,
+    scraper: Arc<telltale_scraper::ScrapeManager>,
+    rules: Arc<telltale_alertmanager::RuleManager>,
+    /// Telltale's scrape of itself, added unless the files define that job.
+    self_target: ScrapeTarget,
+    /// What `/api/v1/status/config` shows.
+    yaml: Arc<RwLock<String>>,
+    /// One reload at a time.
+    running: Mutex<()>,
+    successful: IntGauge,
+    success_time: Gauge,
+}
+
+impl Reloader {
+    pub fn new(
+        sources: Sources,
+        scraper: Arc<telltale_scraper::ScrapeManager>,
+        rules: Arc<telltale_alertmanager::RuleManager>,
+        self_target: ScrapeTarget,
+        registry: &Registry,
+    ) -> anyhow::Result<Arc<Self>> {
+        let successful = IntGauge::new(
+            "prometheus_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+        )?;
+        let success_time = Gauge::new(
+            "prometheus_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+        )?;
+        registry.register(Box::new(successful.clone()))?;
+        registry.register(Box::new(success_time.clone()))?;
+        Ok(Arc::new(Reloader {
+            sources,
+            scraper,
+            rules,
+            self_target,
+            yaml: Arc::default(),
+            running: Mutex::new(()),
+            successful,
+            success_time,
+        }))
+    }
+
+    /// The YAML `/api/v1/status/config` serves, kept current by every apply.
+    pub fn yaml(&self) -> Arc<RwLock<String>> {
+        self.yaml.clone()
+    }
+
+    /// Applies a loaded configuration (the one read at start).
+    pub fn apply(&self, mut config: Config) -> anyhow::Result<()> {
+        let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        self.rules.set_alerting(&config.alerting)?;
+        let self_job = self.self_target.metadata.name.as_deref();
+        if !config
+            .scrape_targets
+            .iter()
+            .any(|t| t.metadata.name.as_deref() == self_job)
+        {
+            config.scrape_targets.push(self.self_target.clone());
+        }
+        self.scraper.apply(&config.scrape_targets);
+        self.rules.apply(&config.alert_rules);
+        *self.yaml.write().unwrap_or_else(|e| e.into_inner()) = config.to_yaml();
+        self.successful.set(1);
+        self.success_time.set(now_seconds());
+        tracing::info!(
+            scrape_targets = config.scrape_targets.len(),
+            alert_rules = config.alert_rules.len(),
+            "configuration applied"
+        );
+        Ok(())
+    }
+
+    /// Reads the files again and applies them; on an error nothing changes.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let result = crate::config::load(&self.sources)
+            .map_err(anyhow::Error::from)
+            .and_then(|config| self.apply(config));
+        if let Err(e) = &result {
+            self.successful.set(0);
+            tracing::error!(error = %e, "configuration reload failed; the previous one stays");
+        }
+        result
+    }
+
+    /// Reloads on every SIGHUP until the process ends.
+    pub fn on_sighup(self: &Arc<Self>) -> anyhow::Result<()> {
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let me = self.clone();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let me = me.clone();
+                let _ = tokio::task::spawn_blocking(move || me.reload()).await;
+            }
+        });
+        Ok(())
+    }
+
+    /// `POST /-/reload` and `PUT /-/reload`, when `enabled` (Prometheus's
+    /// `--web.enable-lifecycle`).
+    pub fn router(self: &Arc<Self>, enabled: bool) -> axum::Router {
+        let me = self.clone();
+        let handler = move || {
+            let me = me.clone();
+            async move {
+                if !enabled {
+                    return (
+                        StatusCode::FORBIDDEN,
+                        "Lifecycle API is not enabled.".to_string(),
+                    );
+                }
+                match tokio::task::spawn_blocking(move || me.reload()).await {
+                    Ok(Ok(())) => (StatusCode::OK, String::new()),
+                    Ok(Err(e)) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("failed to reload config: {e:#}"),
+                    ),
+                    Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                }
+            }
+        };
+        axum::Router::new().route("/-/reload", post(handler.clone()).put(handler))
+    }
+}
+
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
