@@ -87,6 +87,11 @@ pub fn format_storage_labels(labels: &[Label]) -> String {
     format_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
 }
 
+/// [`format_storage_labels`] of a shared label set.
+pub fn format_shared_labels(labels: &telltale_storage_api::SeriesLabels) -> String {
+    format_pairs(labels.pairs())
+}
+
 fn format_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::from("{");
     for (i, (n, v)) in pairs.enumerate() {

@@ -14,7 +14,7 @@ use telltale_storage_api::{METRIC_NAME, SeriesLabels, SharedSample};
 use tracing::debug;
 
 use crate::labels::{
-    LabelPairs, format_storage_labels, honor_scraped_labels, merge_target_labels,
+    LabelPairs, format_shared_labels, honor_scraped_labels, merge_target_labels,
     to_storage_labels, with_metric_name,
 };
 use crate::limits::Limits;
@@ -150,7 +150,7 @@ impl BatchBuilder {
             }
             let slot = match current.entry(key) {
                 Entry::Occupied(dup) => {
-                    debug!(series = %format_storage_labels(dup.key().0.labels.labels()), "duplicate series in one scrape dropped");
+                    debug!(series = %format_shared_labels(&dup.key().0.labels), "duplicate series in one scrape dropped");
                     batch.duplicates += 1;
                     continue;
                 }

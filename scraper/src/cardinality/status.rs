@@ -52,13 +52,13 @@ pub fn tsdb_status<'a>(series: impl Iterator<Item = &'a Tracked>, limit: usize) 
         n += 1;
         min_time = min_time.min(s.last_seen_ms);
         max_time = max_time.max(s.last_seen_ms);
-        for l in s.labels.labels() {
-            if l.name == METRIC_NAME {
-                *by_metric.entry(&l.value).or_default() += 1;
+        for (name, value) in s.labels.pairs() {
+            if name == METRIC_NAME {
+                *by_metric.entry(value).or_default() += 1;
             }
-            values_by_name.entry(&l.name).or_default().insert(&l.value);
-            *bytes_by_name.entry(&l.name).or_default() += l.value.len() as u64;
-            *by_pair.entry((&l.name, &l.value)).or_default() += 1;
+            values_by_name.entry(name).or_default().insert(value);
+            *bytes_by_name.entry(name).or_default() += value.len() as u64;
+            *by_pair.entry((name, value)).or_default() += 1;
         }
     }
     let top = |items: Vec<(String, u64)>| -> Vec<Stat> {

@@ -52,7 +52,10 @@ pub struct Tracked {
 /// A series of a batch as the tracker sees it: a message of the push path, or a sample
 /// of a scrape whose label set is shared (and hashed once).
 pub trait BatchSeries {
-    fn labels(&self) -> &[Label];
+    /// The value of label `name`, if the series has it.
+    fn label(&self, name: &str) -> Option<&str>;
+    /// The label set as `{a="b", ...}`, for messages.
+    fn describe(&self) -> String;
     /// The label set to keep for a new series (shared where the writer shares it).
     fn to_shared(&self) -> Arc<SeriesLabels>;
     /// The tracker's key: the canonical label hash ([`canonical_hash`]).
@@ -63,8 +66,12 @@ pub trait BatchSeries {
 }
 
 impl BatchSeries for TimeSeries {
-    fn labels(&self) -> &[Label] {
-        &self.labels
+    fn label(&self, name: &str) -> Option<&str> {
+        TimeSeries::label(self, name)
+    }
+
+    fn describe(&self) -> String {
+        crate::labels::format_storage_labels(&self.labels)
     }
 
     fn to_shared(&self) -> Arc<SeriesLabels> {
@@ -85,8 +92,12 @@ impl BatchSeries for TimeSeries {
 }
 
 impl BatchSeries for SharedSample {
-    fn labels(&self) -> &[Label] {
-        self.series.labels()
+    fn label(&self, name: &str) -> Option<&str> {
+        self.series.get(name)
+    }
+
+    fn describe(&self) -> String {
+        crate::labels::format_shared_labels(&self.series)
     }
 
     fn to_shared(&self) -> Arc<SeriesLabels> {
@@ -208,12 +219,7 @@ impl SeriesTracker {
                 out.admitted.push(ts);
                 continue;
             }
-            let label = |name: &str| {
-                ts.labels()
-                    .iter()
-                    .find(|l| l.name == name)
-                    .map(|l| l.value.as_str())
-            };
+            let label = |name: &str| ts.label(name);
             let exempt = label(METRIC_NAME).is_some_and(|n| REPORT_SERIES.contains(&n));
             let target = (
                 label("job").unwrap_or("").to_string(),
@@ -242,7 +248,7 @@ impl SeriesTracker {
                             self.limits.interval.as_secs(),
                             target.0,
                             target.1,
-                            crate::labels::format_storage_labels(ts.labels())
+                            ts.describe()
                         )
                     });
                     continue;

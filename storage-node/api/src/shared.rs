@@ -53,7 +53,10 @@ pub fn canonical_hash(labels: &[Label]) -> u64 {
 /// reference: the next write of the series skips the index lookup.
 #[derive(Debug)]
 pub struct SeriesLabels {
-    labels: Box<[Label]>,
+    /// Name, value, name, value, ... concatenated: one allocation for the whole set.
+    data: Box<str>,
+    /// The end of each name and value in `data`.
+    ends: Box<[u32]>,
     hash: u64,
     /// The identity of the storage that last filed the series, and its id there.
     filed: Mutex<Option<(u64, u64)>>,
@@ -63,7 +66,8 @@ impl Clone for SeriesLabels {
     /// A copy of the labels; where storage filed them is not copied.
     fn clone(&self) -> Self {
         SeriesLabels {
-            labels: self.labels.clone(),
+            data: self.data.clone(),
+            ends: self.ends.clone(),
             hash: self.hash,
             filed: Mutex::new(None),
         }
@@ -72,7 +76,7 @@ impl Clone for SeriesLabels {
 
 impl PartialEq for SeriesLabels {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.labels == other.labels
+        self.hash == other.hash && self.ends == other.ends && self.data == other.data
     }
 }
 
@@ -87,8 +91,22 @@ impl SeriesLabels {
             labels.sort_by(|a, b| a.name.cmp(&b.name));
         }
         let hash = label_hash(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        let mut data = String::with_capacity(
+            labels
+                .iter()
+                .map(|l| l.name.len() + l.value.len())
+                .sum(),
+        );
+        let mut ends = Vec::with_capacity(labels.len() * 2);
+        for l in &labels {
+            data.push_str(&l.name);
+            ends.push(data.len() as u32);
+            data.push_str(&l.value);
+            ends.push(data.len() as u32);
+        }
         SeriesLabels {
-            labels: labels.into_boxed_slice(),
+            data: data.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
             hash,
             filed: Mutex::new(None),
         }
@@ -109,23 +127,35 @@ impl SeriesLabels {
         *self.filed.lock().unwrap_or_else(PoisonError::into_inner) = Some((storage, id));
     }
 
-    pub fn labels(&self) -> &[Label] {
-        &self.labels
+    /// The labels as messages (a copy).
+    pub fn to_labels(&self) -> Vec<Label> {
+        self.pairs().map(|(n, v)| Label::new(n, v)).collect()
     }
 
     /// The labels as `(name, value)` pairs, in order.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
+        let data = &*self.data;
+        let mut start = 0usize;
+        self.ends.chunks_exact(2).map(move |e| {
+            let (name_end, value_end) = (e[0] as usize, e[1] as usize);
+            let pair = (&data[start..name_end], &data[name_end..value_end]);
+            start = value_end;
+            pair
+        })
+    }
+
+    /// Labels in the set.
+    pub fn len(&self) -> usize {
+        self.ends.len() / 2
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
     }
 
     /// The value of label `name`, if the series has it.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|l| l.name == name)
-            .map(|l| l.value.as_str())
+        self.pairs().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// [`label_hash`] of the labels.
@@ -147,7 +177,7 @@ pub fn to_time_series(samples: &[SharedSample]) -> Vec<TimeSeries> {
     samples
         .iter()
         .map(|s| TimeSeries {
-            labels: s.series.labels().to_vec(),
+            labels: s.series.to_labels(),
             samples: vec![Sample {
                 timestamp_ms: s.timestamp_ms,
                 value: s.value,
@@ -171,6 +201,11 @@ mod tests {
         ]);
         let names: Vec<&str> = s.pairs().map(|p| p.0).collect();
         assert_eq!(names, ["__name__", "job"]);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            s.to_labels(),
+            vec![Label::new("__name__", "up"), Label::new("job", "a")]
+        );
         assert_eq!(s.get("job"), Some("a"));
         assert_eq!(s.get("zone"), None);
         assert_eq!(

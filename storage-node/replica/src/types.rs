@@ -34,7 +34,9 @@ pub struct Request {
     pub batch_seq: u64,
     /// The engine's log record (`telltale_storage::Engine::prepare`): series the shard
     /// stores named by id, new ones by labels. Entries of earlier releases name every
-    /// series by labels; they are applied the same way.
+    /// series by labels; they are applied the same way. Encoded as bytes, in one copy
+    /// (the same encoding bincode gives a sequence of `u8`, so older logs read back).
+    #[serde(with = "serde_bytes")]
     pub command: Vec<u8>,
 }
 
@@ -191,5 +193,30 @@ mod tests {
         assert_eq!(decode::<Request>(&encode(&r).unwrap()).unwrap(), r);
         assert_eq!(r.batch(), Some(BatchId { writer: 9, seq: 10 }));
         assert_eq!(Request { client_id: 0, ..r }.batch(), None);
+    }
+
+    #[test]
+    fn requests_encode_as_the_earlier_release_wrote_them() {
+        /// `Request` before its command was encoded as bytes.
+        #[derive(Serialize)]
+        struct Earlier {
+            client_id: u64,
+            batch_seq: u64,
+            command: Vec<u8>,
+        }
+        let command: Vec<u8> = (0..=255).chain(0..300).map(|b| b as u8).collect();
+        let earlier = encode(&Earlier {
+            client_id: 300,
+            batch_seq: 7,
+            command: command.clone(),
+        })
+        .unwrap();
+        let now = Request {
+            client_id: 300,
+            batch_seq: 7,
+            command,
+        };
+        assert_eq!(encode(&now).unwrap(), earlier);
+        assert_eq!(decode::<Request>(&earlier).unwrap(), now);
     }
 }

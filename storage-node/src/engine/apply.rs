@@ -159,10 +159,11 @@ impl Engine {
             match known {
                 Some(id) => record.known(id, &sample),
                 None => {
-                    let labels = LabelSet::from_labels(s.series.labels()).map_err(|reason| {
+                    let given = s.series.to_labels();
+                    let labels = LabelSet::from_labels(&given).map_err(|reason| {
                         Error::InvalidSeries {
                             index: i,
-                            labels: render_labels(s.series.labels()),
+                            labels: render_labels(&given),
                             reason,
                         }
                     })?;
@@ -222,7 +223,7 @@ impl Engine {
         }
         let timer = self.metrics.write_duration.start_timer();
         let record = decode_log_record(record)?;
-        let items = record_items(self, &record)?;
+        let items = record_items(w.next_series_id, &record)?;
         let result = if items.is_empty() {
             w.applied_seq = seq;
             Ok(0)
@@ -425,14 +426,16 @@ impl Engine {
 
 /// The items of a log record: series named by id resolve through the index (they were
 /// stored by an earlier record, or the snapshot the database came from).
-pub(super) fn record_items<'a>(engine: &Engine, record: &'a RecordItems) -> Result<Vec<Item<'a>>> {
-    let index = engine.index();
+/// The items of a decoded record. Series ids are handed out in order and never reused
+/// (series are never deleted), so every id below `next_series_id` is stored: checking
+/// that costs no index lookup per series.
+pub(super) fn record_items(next_series_id: u64, record: &RecordItems) -> Result<Vec<Item<'_>>> {
     record
         .iter()
         .map(|(series, samples)| {
             let key = match series {
                 RecordSeries::Labels(labels) => Key::New(labels),
-                RecordSeries::Id(id) if index.labels_of(*id).is_some() => Key::Known(*id),
+                RecordSeries::Id(id) if *id < next_series_id => Key::Known(*id),
                 RecordSeries::Id(id) => return Err(unknown_series(*id)),
             };
             Ok(Item { key, samples })

@@ -4,11 +4,14 @@
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::warn;
 
 use super::Engine;
+
+/// How often maintenance refreshes the disk and head-size gauges.
+const GAUGES_EVERY: Duration = Duration::from_secs(10);
 
 /// Runs the engine's background work until dropped (or the engine is gone).
 #[derive(Debug)]
@@ -56,7 +59,19 @@ impl Engine {
         if let Err(e) = self.enforce_retention() {
             warn!(error = %e, "retention pass failed");
         }
-        self.update_disk_metrics();
+        // The head's size is a walk over every series in it (about a millisecond per
+        // 100,000): refreshed as often as a scrape would read it, not every round.
+        let due = {
+            let mut st = self.maintaining();
+            let due = st.gauges_at.is_none_or(|at| at.elapsed() >= GAUGES_EVERY);
+            if due {
+                st.gauges_at = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            self.update_disk_metrics();
+        }
     }
 }
 

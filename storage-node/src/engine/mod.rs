@@ -133,6 +133,8 @@ struct MaintenanceState {
     rollup_seq: u64,
     /// First day still kept per tier, and for the index.
     dropped_before: HashMap<Option<Tier>, i64>,
+    /// When the disk and head-size gauges were last refreshed.
+    gauges_at: Option<Instant>,
 }
 
 const NONE_TS: i64 = i64::MIN;
@@ -180,6 +182,7 @@ impl Engine {
             flushing: Mutex::new(Instant::now()),
             durable: Mutex::new((loaded.flushed_seq, loaded.flushed_meta.clone())),
             maintaining: Mutex::new(MaintenanceState {
+                gauges_at: None,
                 rollup_seq: loaded.rollup_seq,
                 dropped_before: HashMap::new(),
             }),
