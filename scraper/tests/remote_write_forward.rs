@@ -366,9 +366,16 @@ async fn a_reopened_forwarder_sends_what_was_queued_and_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let queue = dir.path().join("queue");
     let mut prom = Prometheus::start(dir.path()).await;
-    let c = config(&format!("url: {}\n{}", prom.write_url(), fast_queue()));
+    let url = prom.write_url();
     let t0 = now_ms() - 60_000;
 
+    // Batches of 300 and a deadline that never comes: of 750 samples, 600 are sent and
+    // 150 wait in the same segment as the sent ones, behind the cursor.
+    let c = config(&format!(
+        "url: {url}
+queue_config: {{max_samples_per_send: 300, batch_send_deadline: 1h, min_backoff: 20ms, max_backoff: 200ms}}
+"
+    ));
     let first = prometheus::Registry::new();
     let fwd = RemoteWriteForwarder::open(&c, &queue, ForwarderOptions::default(), &first)
         .await
@@ -376,14 +383,15 @@ async fn a_reopened_forwarder_sends_what_was_queued_and_nothing_twice() {
     fwd.write(vec![series(&[("__name__", "restarted")], t0, 300)])
         .await
         .unwrap();
-    eventually("the first samples to be sent", 30, async || {
-        metric(&first, "prometheus_remote_storage_samples_total") == 300.0
-    })
-    .await;
-    prom.stop();
     fwd.write(vec![series(&[("__name__", "restarted")], t0 + 300, 450)])
         .await
         .unwrap();
+    eventually("two full batches to be sent", 30, async || {
+        metric(&first, "prometheus_remote_storage_samples_total") == 600.0
+    })
+    .await;
+    assert_eq!(fwd.pending_samples(), 150);
+    prom.stop();
     fwd.write(vec![series(&[("__name__", "restarted")], t0 + 750, 250)])
         .await
         .unwrap();
@@ -391,17 +399,18 @@ async fn a_reopened_forwarder_sends_what_was_queued_and_nothing_twice() {
         metric(&first, "prometheus_remote_storage_samples_retried_total") > 0.0
     })
     .await;
-    assert_eq!(fwd.pending_samples(), 700);
+    assert_eq!(fwd.pending_samples(), 400);
     drop(fwd);
 
     prom.restart().await;
+    let c = config(&format!("url: {url}\n{}", fast_queue()));
     let second = prometheus::Registry::new();
     let fwd = RemoteWriteForwarder::open(&c, &queue, ForwarderOptions::default(), &second)
         .await
         .unwrap();
     assert_eq!(
         fwd.pending_samples(),
-        700,
+        400,
         "the queue survives the forwarder"
     );
     eventually("the queue to drain", 30, async || {
@@ -410,7 +419,7 @@ async fn a_reopened_forwarder_sends_what_was_queued_and_nothing_twice() {
     .await;
     assert_eq!(
         metric(&second, "prometheus_remote_storage_samples_total"),
-        700.0,
+        400.0,
         "what was sent before is not sent again"
     );
     assert_eq!(prom.scalar("count_over_time(restarted[10m])").await, 1000.0);
