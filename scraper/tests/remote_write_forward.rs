@@ -28,12 +28,15 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// A free 127.0.0.1 port below the ephemeral range (32768 up on Linux), so that no
+/// outgoing connection takes it while Prometheus is stopped and the forwarder retries.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::BuildHasher;
+    let seed = std::collections::hash_map::RandomState::new();
+    (0..1000u64)
+        .map(|i| 20_000 + (seed.hash_one(i) % 12_000) as u16)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free loopback port")
 }
 
 /// Debian's Prometheus with the remote-write receiver, on a fixed port and data dir so

@@ -125,6 +125,8 @@ impl RemoteClient {
         if http.enable_http2 == Some(false) {
             builder = builder.http1_only();
         }
+        // Only the configured proxy, as Prometheus 2.42 (no proxy from the environment).
+        builder = builder.no_proxy();
         if let Some(proxy) = &http.proxy_url {
             let p = reqwest::Proxy::all(proxy).map_err(|e| err("proxy_url", e.to_string()))?;
             builder = builder.proxy(p);
@@ -223,7 +225,8 @@ impl RemoteClient {
             Auth::Basic { username, password } => {
                 let password = match password.as_ref().map(Secret::read).transpose() {
                     Ok(p) => p,
-                    // Prometheus fails the request when it cannot read the file.
+                    // Prometheus fails (and drops) the batch when it cannot read the
+                    // file; it is kept here, and retried, until the file is back.
                     Err(reason) => {
                         return Verdict::Retry {
                             reason,
@@ -312,6 +315,19 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "remote_write r: oauth2: oauth2 is not supported yet"
+        );
+    }
+
+    #[test]
+    fn unreadable_tls_files_name_their_field() {
+        let config: RemoteWriteConfig = serde_yaml::from_str(
+            "url: https://x/api/v1/write\ntls_config: {ca_file: /nonexistent/ca.pem}\n",
+        )
+        .unwrap();
+        let e = RemoteClient::new(&config, "r").unwrap_err().to_string();
+        assert!(
+            e.starts_with("remote_write r: tls_config.ca_file: /nonexistent/ca.pem:"),
+            "{e}"
         );
     }
 

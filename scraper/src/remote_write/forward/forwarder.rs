@@ -88,7 +88,8 @@ impl RemoteWriteForwarder {
     /// is sent first) and starts the sender for the section `config`. The metrics are
     /// registered in `registry` under the section's `remote_name`: its `name`, or a
     /// hash of the section as Prometheus makes one. Must be called within a Tokio
-    /// runtime.
+    /// runtime. One directory per section, e.g. `<data-dir>/remote_write/<remote_name>`
+    /// ([`remote_name`]): a changed unnamed section is a new queue, as in Prometheus.
     pub async fn open(
         config: &RemoteWriteConfig,
         dir: impl Into<PathBuf>,
