@@ -305,6 +305,29 @@ async fn samples_arrive_in_prometheus_through_write_relabel_configs() {
         .find(|f| f.name() == "prometheus_remote_storage_sent_batch_duration_seconds")
         .unwrap();
     assert!(batches.get_metric()[0].get_histogram().get_sample_count() >= 2);
+
+    // Scrapes write samples whose label sets they share.
+    let shared = std::sync::Arc::new(telltale_storage_api::SeriesLabels::new(vec![
+        Label::new("__name__", "kept_shared"),
+        Label::new("job", "scrape"),
+    ]));
+    let samples: Vec<telltale_storage_api::SharedSample> = (0..3)
+        .map(|i| telltale_storage_api::SharedSample {
+            series: shared.clone(),
+            timestamp_ms: t0 + i,
+            value: i as f64,
+        })
+        .collect();
+    assert_eq!(fwd.write_shared(&samples).await.unwrap(), 3);
+    eventually("the shared samples", 30, async || {
+        metric(&registry, "prometheus_remote_storage_samples_total") == 1003.0
+    })
+    .await;
+    assert_eq!(
+        prom.scalar(r#"count_over_time(kept_shared{job="scrape",cluster="c1"}[10m])"#)
+            .await,
+        3.0
+    );
     drop(fwd);
     assert!(
         registry.gather().is_empty(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 use telltale_crds::prometheus::RemoteWriteConfig;
-use telltale_storage_api::{SampleWriter, TimeSeries};
+use telltale_storage_api::{SampleWriter, SharedSample, TimeSeries};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
@@ -187,15 +187,40 @@ impl SampleWriter for RemoteWriteForwarder {
     /// `write_relabel_configs` drops are not).
     async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
         let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || shared.enqueue(&series))
-            .await
-            .unwrap_or_else(|e| {
-                Err(telltale_storage_api::Error::Status {
-                    code: tonic::Code::Internal,
-                    message: format!("remote_write enqueue task failed: {e}"),
-                })
-            })
+        blocking(move || {
+            let p = record::prepare(&series, &shared.rules, shared.settings.max_samples_per_send);
+            shared.enqueue(p)
+        })
+        .await
     }
+
+    /// As [`Self::write`], from samples whose label sets the writer shares (scrapes):
+    /// no intermediate messages.
+    async fn write_shared(&self, samples: &[SharedSample]) -> telltale_storage_api::Result<u64> {
+        let shared = self.shared.clone();
+        let samples = samples.to_vec();
+        blocking(move || {
+            let p = record::prepare_shared(
+                &samples,
+                &shared.rules,
+                shared.settings.max_samples_per_send,
+            );
+            shared.enqueue(p)
+        })
+        .await
+    }
+}
+
+/// Runs `f` (relabeling, fsync) on Tokio's blocking threads.
+async fn blocking(
+    f: impl FnOnce() -> telltale_storage_api::Result<u64> + Send + 'static,
+) -> telltale_storage_api::Result<u64> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(telltale_storage_api::Error::Status {
+            code: tonic::Code::Internal,
+            message: format!("remote_write enqueue task failed: {e}"),
+        })
+    })
 }
 
 impl Shared {
@@ -219,9 +244,8 @@ impl Shared {
             });
     }
 
-    /// Relabels, cuts and appends one write (blocking: fsync).
-    fn enqueue(&self, series: &[TimeSeries]) -> telltale_storage_api::Result<u64> {
-        let prepared = record::prepare(series, &self.rules, self.settings.max_samples_per_send);
+    /// Appends one prepared write (blocking: fsync).
+    fn enqueue(&self, prepared: record::Prepared) -> telltale_storage_api::Result<u64> {
         self.metrics.samples_dropped_total.inc_by(prepared.dropped);
         if prepared.records.is_empty() {
             return Ok(0);

@@ -12,9 +12,9 @@
 //! count.
 
 use prost::Message;
-use telltale_storage_api::TimeSeries;
 use telltale_storage_api::prompb;
 use telltale_storage_api::shared::is_canonical;
+use telltale_storage_api::{Label, SharedSample, TimeSeries};
 
 use crate::relabel::{LabelMap, Relabeler};
 
@@ -55,7 +55,7 @@ pub struct SeriesRules {
 impl SeriesRules {
     /// The label set `labels` is forwarded under, sorted by name and without empty
     /// values; `None` when relabeling drops it (or leaves nothing).
-    pub fn apply(&self, labels: &[telltale_storage_api::Label]) -> Option<Vec<prompb::Label>> {
+    pub fn apply(&self, labels: &[Label]) -> Option<Vec<prompb::Label>> {
         let out: Vec<prompb::Label> =
             if self.external_labels.is_empty() && self.relabeler.is_empty() {
                 let mut out: Vec<prompb::Label> = labels
@@ -105,19 +105,63 @@ pub struct Prepared {
 /// Applies `rules` to every series of a write and cuts what is left into records of at
 /// most `max_samples` samples (a series with more is split across records).
 pub fn prepare(series: &[TimeSeries], rules: &SeriesRules, max_samples: usize) -> Prepared {
+    prepare_each(
+        series.iter().map(|s| {
+            let samples = s
+                .samples
+                .iter()
+                .map(|x| prompb::Sample {
+                    value: x.value,
+                    timestamp: x.timestamp_ms,
+                })
+                .collect();
+            (s.labels.as_slice(), samples)
+        }),
+        rules,
+        max_samples,
+    )
+}
+
+/// [`prepare`] for samples whose label sets are shared with the writer (scrapes).
+pub fn prepare_shared(
+    samples: &[SharedSample],
+    rules: &SeriesRules,
+    max_samples: usize,
+) -> Prepared {
+    prepare_each(
+        samples.iter().map(|s| {
+            let one = vec![prompb::Sample {
+                value: s.value,
+                timestamp: s.timestamp_ms,
+            }];
+            (s.series.labels(), one)
+        }),
+        rules,
+        max_samples,
+    )
+}
+
+fn prepare_each<'a>(
+    series: impl Iterator<Item = (&'a [Label], Vec<prompb::Sample>)>,
+    rules: &SeriesRules,
+    max_samples: usize,
+) -> Prepared {
     let max_samples = max_samples.max(1);
     let mut out = Prepared::default();
     let mut chunk = Chunk::default();
-    for s in series.iter().filter(|s| !s.samples.is_empty()) {
-        let Some(labels) = rules.apply(&s.labels) else {
-            out.dropped += s.samples.len() as u64;
+    for (labels, mut samples) in series.filter(|s| !s.1.is_empty()) {
+        let Some(labels) = rules.apply(labels) else {
+            out.dropped += samples.len() as u64;
             continue;
         };
-        let mut rest = s.samples.as_slice();
-        while !rest.is_empty() {
-            let (now, later) = rest.split_at(rest.len().min(max_samples - chunk.samples));
+        while !samples.is_empty() {
+            let room = max_samples - chunk.samples;
+            let now = if samples.len() <= room {
+                std::mem::take(&mut samples)
+            } else {
+                samples.drain(..room).collect()
+            };
             chunk.push(labels.clone(), now);
-            rest = later;
             if chunk.samples == max_samples {
                 out.push(std::mem::take(&mut chunk));
             }
@@ -144,14 +188,7 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn push(&mut self, labels: Vec<prompb::Label>, samples: &[telltale_storage_api::Sample]) {
-        let samples: Vec<prompb::Sample> = samples
-            .iter()
-            .map(|s| prompb::Sample {
-                value: s.value,
-                timestamp: s.timestamp_ms,
-            })
-            .collect();
+    fn push(&mut self, labels: Vec<prompb::Label>, samples: Vec<prompb::Sample>) {
         let max = samples.iter().map(|s| s.timestamp).max();
         self.max_timestamp_ms = self.max_timestamp_ms.max(max);
         self.samples += samples.len();
@@ -179,7 +216,7 @@ impl Chunk {
 mod tests {
     use proptest::prelude::*;
     use telltale_crds::prometheus::RelabelConfig;
-    use telltale_storage_api::{Label, Sample};
+    use telltale_storage_api::Sample;
 
     use super::*;
 
@@ -306,6 +343,33 @@ mod tests {
         assert_eq!(names, ["__name__", "z"]);
         assert_eq!(header(b"short"), None);
         assert!(body(b"short").is_empty());
+    }
+
+    #[test]
+    fn shared_samples_make_the_records_their_messages_make() {
+        use std::sync::Arc;
+        use telltale_storage_api::SeriesLabels;
+        let a = Arc::new(SeriesLabels::new(vec![
+            Label::new("__name__", "a"),
+            Label::new("job", "j"),
+        ]));
+        let b = Arc::new(SeriesLabels::new(vec![Label::new("__name__", "b")]));
+        let samples: Vec<SharedSample> = [(&a, 1), (&b, 1), (&a, 2), (&b, 2), (&a, 3)]
+            .into_iter()
+            .map(|(s, t)| SharedSample {
+                series: s.clone(),
+                timestamp_ms: t,
+                value: t as f64,
+            })
+            .collect();
+        let rules = SeriesRules {
+            external_labels: vec![("cluster".into(), "c".into())],
+            ..Default::default()
+        };
+        let shared = prepare_shared(&samples, &rules, 2);
+        let messages = telltale_storage_api::shared::to_time_series(&samples);
+        assert_eq!(shared, prepare(&messages, &rules, 2));
+        assert_eq!((shared.records.len(), shared.samples), (3, 5));
     }
 
     proptest! {
