@@ -105,6 +105,14 @@ pub enum Error {
     #[error("kubernetes: {message}")]
     Kubernetes { message: String },
 
+    /// A `remote_write` section asks for something the forwarder cannot do.
+    #[error("remote_write {remote}: {field}: {message}")]
+    RemoteWriteConfig {
+        remote: String,
+        field: String,
+        message: String,
+    },
+
     /// A bug or a crashed task inside the scraper.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -121,6 +129,7 @@ impl Error {
             Error::Parse { .. }
             | Error::OpenMetrics { .. }
             | Error::Relabel { .. }
+            | Error::RemoteWriteConfig { .. }
             | Error::FileSd { .. }
             | Error::HttpSd { .. }
             | Error::Snappy { .. }
@@ -156,6 +165,7 @@ impl Error {
             Error::Parse { .. } => "parse",
             Error::OpenMetrics { .. } => "parse_openmetrics",
             Error::Relabel { .. } => "relabel_config",
+            Error::RemoteWriteConfig { .. } => "remote_write_config",
             Error::FileSd { .. } => "file_sd",
             Error::HttpSd { .. } => "http_sd",
             Error::Http { .. } => "http",

@@ -21,6 +21,9 @@
 //!             --> DiskQueue (segment files when storage is unavailable, replay in order)
 //!               --> GrpcStorage / routing client
 //!  GET /api/v1/targets --> active (with owning scraper) and dropped targets
+//!
+//!  prometheus.yml remote_write: the binary tees every write into a
+//!  RemoteWriteForwarder --relabel--> own disk queue --sender--> POST remote_write 1.0
 //! ```
 //!
 //! Key types: [`ScrapeManager`] (owns and reconciles the loops), [`Membership`] (the live
@@ -30,7 +33,8 @@
 //! [`kubernetes_discovery`] with [`KubernetesSdOptions`], [`router`] with [`PushOptions`],
 //! the push parsers ([`influx::parse_lines`], [`otlp::convert::convert`],
 //! [`remote_write::decode::convert`]), [`DiskQueue`] with [`QueueOptions`], and
-//! [`CardinalityWriter`] with [`CardinalityLimits`].
+//! [`CardinalityWriter`] with [`CardinalityLimits`], and [`RemoteWriteForwarder`] (the
+//! `remote_write` sections).
 
 /// Limits on new series, churn metrics and `/api/v1/status/tsdb`.
 pub mod cardinality;
@@ -74,7 +78,7 @@ pub mod queue;
 pub mod reconcile;
 /// Prometheus relabeling (pure).
 pub mod relabel;
-/// The remote_write receiver (v1 and 2.0) and its message types.
+/// The remote_write receiver (v1 and 2.0), its message types, and the forwarder.
 pub mod remote_write;
 /// The HTTP routes of the scraper.
 pub mod router;
@@ -101,6 +105,7 @@ pub use manager::{ScrapeManager, TargetState};
 pub use membership::{Membership, stateful_set_members};
 pub use queue::{DiskQueue, QueueOptions};
 pub use relabel::Relabeler;
+pub use remote_write::forward::{ForwarderOptions, RemoteWriteForwarder};
 pub use router::{PushOptions, push_router, router};
 pub use scrape_batch::{BatchBuilder, STALE_NAN, SampleRules, is_stale_nan};
 pub use scrape_loop::{LoopCommand, ScrapeLoop};

@@ -5,7 +5,8 @@
 //! segment file <seq:020>.seg = header | record*
 //!   header = b"TTQS" | version: u32 LE (1)
 //!   record = payload length: u32 LE | crc32 (IEEE) of payload: u32 LE | payload
-//!   payload = protobuf telltale.storage.v1.WriteRequest (the queued batch)
+//!   payload = the owner's: protobuf telltale.storage.v1.WriteRequest (DiskQueue's
+//!             batches) or a forwarder record (remote_write/forward/record.rs)
 //! ```
 //!
 //! A record is appended with one write and made durable with `fsync` before the batch is

@@ -177,27 +177,44 @@ impl QueueStore {
 
     /// Appends `payload` as one record and makes it durable (fsync) before returning.
     pub fn append(&mut self, payload: &[u8]) -> std::result::Result<(), AppendError> {
-        let record = segment::encode_record(payload);
-        let len = record.len() as u64;
-        if self.pending_bytes + len > self.max_bytes {
+        self.append_many(&[payload])
+    }
+
+    /// Appends `payloads` as records, in order, and makes them durable (one fsync per
+    /// segment written) before returning. Refused as a whole when they do not fit; on an
+    /// I/O error the records before the failing one stay queued.
+    pub fn append_many(&mut self, payloads: &[&[u8]]) -> std::result::Result<(), AppendError> {
+        let records: Vec<Vec<u8>> = payloads.iter().map(|p| segment::encode_record(p)).collect();
+        let needed: u64 = records.iter().map(|r| r.len() as u64).sum();
+        if self.pending_bytes + needed > self.max_bytes {
             return Err(AppendError::Full {
                 pending: self.pending_bytes,
-                needed: len,
+                needed,
                 limit: self.max_bytes,
             });
         }
+        for record in &records {
+            self.write_record(record)?;
+        }
+        self.sync_active()
+    }
+
+    /// Writes one framed record to the active segment (rolling first, with the segment
+    /// it leaves synced, when it would pass `segment_bytes`); not synced yet.
+    fn write_record(&mut self, record: &[u8]) -> std::result::Result<(), AppendError> {
+        let len = record.len() as u64;
         let roll = match (self.active.as_ref(), self.segments.back()) {
             (Some(_), Some(back)) => back.size > HEADER_LEN && back.size + len > self.segment_bytes,
             _ => true,
         };
         if roll {
+            self.sync_active()?;
             self.roll().map_err(AppendError::Io)?;
         }
         let back = *self.segments.back().expect("roll leaves an active segment");
         let path = segment::path(&self.dir, back.seq);
         let file = self.active.as_mut().expect("roll leaves an active segment");
-        let written = file.write_all(&record).and_then(|()| file.sync_data());
-        if let Err(e) = written {
+        if let Err(e) = file.write_all(record) {
             // Leave no partial record behind (best effort; the CRC catches it anyway).
             let _ = file.set_len(back.size);
             let _ = file.seek(SeekFrom::Start(back.size));
@@ -215,6 +232,15 @@ impl QueueStore {
         self.pending_bytes += len;
         self.pending_records += 1;
         Ok(())
+    }
+
+    /// Makes what was written to the active segment durable.
+    fn sync_active(&mut self) -> std::result::Result<(), AppendError> {
+        let (Some(file), Some(back)) = (self.active.as_ref(), self.segments.back()) else {
+            return Ok(());
+        };
+        file.sync_data()
+            .map_err(|e| AppendError::Io(io(&segment::path(&self.dir, back.seq), e)))
     }
 
     fn roll(&mut self) -> Result<()> {
@@ -277,6 +303,39 @@ impl QueueStore {
             self.read = first.at;
         }
         Ok(out)
+    }
+
+    /// The oldest unreplayed records in order while `take` accepts them: `take` sees each
+    /// record read (the first is included whatever it answers) and the first it refuses
+    /// ends the list. Also says whether records remain after the list. Fails only when
+    /// the first record does not read back; a later bad record ends the list before it.
+    pub fn peek_while(
+        &mut self,
+        mut take: impl FnMut(&[u8]) -> bool,
+    ) -> Result<(Vec<Record>, bool)> {
+        let mut out: Vec<Record> = Vec::new();
+        let mut pos = self.read;
+        while (out.len() as u64) < self.pending_records {
+            let Some((seg, at)) = self.locate(pos) else {
+                break;
+            };
+            match self.read_record(seg, at) {
+                Ok(r) => {
+                    if !take(&r.payload) && !out.is_empty() {
+                        return Ok((out, true));
+                    }
+                    pos = r.next;
+                    out.push(r);
+                }
+                Err(e) if out.is_empty() => {
+                    self.read = at;
+                    return Err(e);
+                }
+                Err(_) => return Ok((out, true)),
+            }
+        }
+        let more = (out.len() as u64) < self.pending_records;
+        Ok((out, more))
     }
 
     /// The position of the first record at or after `pos`, moving on to later segments.
@@ -348,6 +407,9 @@ impl QueueStore {
     /// Marks records [`QueueStore::peek_many`] returned as replayed: persists the cursor
     /// once, then deletes segments nothing is left to replay from.
     pub fn commit_many(&mut self, records: &[Record]) -> Result<()> {
+        // Records before the read position were committed already (dropped by
+        // `evict_oldest` while their owner was sending them).
+        let records = &records[records.partition_point(|r| r.at < self.read)..];
         let Some(last) = records.last() else {
             return Ok(());
         };
@@ -362,6 +424,73 @@ impl QueueStore {
         self.read = last.next;
         self.collect_garbage();
         persisted.map_err(|e| io(&self.dir, e))
+    }
+
+    /// Where the oldest unreplayed record starts (or the next one will).
+    pub fn read_position(&self) -> Position {
+        self.read
+    }
+
+    /// Drops the oldest unreplayed records, as replayed, until `needed` more bytes fit
+    /// under the size bound (or nothing is left); returns them (their owner counts what
+    /// it lost). A record that no longer reads back fails as [`QueueStore::peek`] does.
+    pub fn evict_oldest(&mut self, needed: u64) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        let mut freed = 0u64;
+        while self.pending_bytes.saturating_sub(freed) + needed > self.max_bytes
+            && (out.len() as u64) < self.pending_records
+        {
+            let want = (self.pending_bytes + needed - self.max_bytes).saturating_sub(freed);
+            let start = out.last().map_or(self.read, |r: &Record| r.next);
+            let batch = self.peek_from(start, want)?;
+            if batch.is_empty() {
+                break;
+            }
+            freed += batch.iter().map(|r| r.len).sum::<u64>();
+            out.extend(batch);
+        }
+        self.commit_many(&out)?;
+        Ok(out)
+    }
+
+    /// Records from `start` on until they hold at least `bytes` (or the queue ends).
+    fn peek_from(&mut self, start: Position, bytes: u64) -> Result<Vec<Record>> {
+        let mut out: Vec<Record> = Vec::new();
+        let mut pos = start;
+        let mut got = 0u64;
+        while got < bytes {
+            let Some((seg, at)) = self.locate(pos) else {
+                break;
+            };
+            let r = self.read_record(seg, at)?;
+            got += r.len;
+            pos = r.next;
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with the payload of every unreplayed record, oldest first, reading one
+    /// segment file at a time (for an owner that counts what its records hold at open).
+    pub fn visit_pending(&self, mut f: impl FnMut(&[u8])) -> Result<()> {
+        for seg in self.segments.iter().filter(|s| s.seq >= self.read.segment) {
+            let path = segment::path(&self.dir, seg.seq);
+            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
+            let (records, _) = segment::scan(&bytes[..(seg.size as usize).min(bytes.len())])
+                .map_err(|m| corrupt(&path, 0, &m))?;
+            let start = if seg.seq == self.read.segment {
+                self.read.offset
+            } else {
+                HEADER_LEN
+            };
+            for (offset, len) in records.into_iter().filter(|(o, _)| *o >= start) {
+                let framed = &bytes[offset as usize..(offset + len) as usize];
+                if let Some((payload, _)) = segment::decode_record(framed) {
+                    f(payload);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Gives up on the rest of the read segment (it no longer reads back); returns the
@@ -555,5 +684,76 @@ mod tests {
         assert_eq!(rec.records, 0);
         assert_eq!(s.pending_records(), 0);
         assert!(dir.path().join("00000000000000000001.corrupt").exists());
+    }
+
+    #[test]
+    fn append_many_is_all_or_nothing_and_rolls_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = QueueStore::open(dir.path(), 64, 100).unwrap();
+        let (a, b, c) = ([1u8; 20], [2u8; 20], [3u8; 20]);
+        s.append_many(&[&a, &b, &c]).unwrap();
+        assert_eq!((s.pending_records(), s.pending_bytes()), (3, 84));
+        assert!(segment_files(dir.path()) >= 2, "small segments roll");
+        assert!(matches!(
+            s.append_many(&[&a, &a]),
+            Err(AppendError::Full { needed: 56, .. })
+        ));
+        assert_eq!(s.pending_records(), 3);
+        drop(s);
+        let (mut s, rec) = QueueStore::open(dir.path(), 64, 100).unwrap();
+        assert_eq!(rec.records, 3);
+        assert_eq!(drain(&mut s), [a.to_vec(), b.to_vec(), c.to_vec()]);
+    }
+
+    #[test]
+    fn eviction_drops_the_oldest_and_a_late_commit_skips_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = QueueStore::open(dir.path(), 1 << 20, 100).unwrap();
+        for i in 0..3u8 {
+            s.append(&[i; 20]).unwrap();
+        }
+        // A sender holds the two oldest records while the queue fills up.
+        let (in_flight, more) = s.peek_while(|_| true).unwrap();
+        assert_eq!((in_flight.len(), more), (3, false));
+        let evicted = s.evict_oldest(56).unwrap();
+        assert_eq!(
+            evicted.iter().map(|r| r.payload[0]).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        s.append_many(&[&[3; 20], &[4; 20]]).unwrap();
+        assert_eq!(s.pending_records(), 3);
+        // The sender's commit counts only the record eviction left.
+        s.commit_many(&in_flight).unwrap();
+        assert_eq!((s.pending_records(), s.pending_bytes()), (2, 56));
+        let mut seen = Vec::new();
+        s.visit_pending(|p| seen.push(p[0])).unwrap();
+        assert_eq!(seen, [3, 4]);
+        drop(s);
+        let (mut s, _) = QueueStore::open(dir.path(), 1 << 20, 100).unwrap();
+        assert_eq!(drain(&mut s), [vec![3; 20], vec![4; 20]]);
+        assert!(s.evict_oldest(10).unwrap().is_empty(), "room enough");
+    }
+
+    #[test]
+    fn peek_while_stops_at_the_first_refused_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = QueueStore::open(dir.path(), 64, 1 << 20).unwrap();
+        for n in [3usize, 4, 5, 1] {
+            s.append(&vec![n as u8; n]).unwrap();
+        }
+        let mut total = 0;
+        let (got, more) = s
+            .peek_while(|p| {
+                total += p.len();
+                total <= 7
+            })
+            .unwrap();
+        assert_eq!((got.len(), more), (2, true));
+        // The first record is taken whatever the answer.
+        let (got, more) = s.peek_while(|_| false).unwrap();
+        assert_eq!((got.len(), more), (1, true));
+        s.commit_many(&got).unwrap();
+        let (got, more) = s.peek_while(|_| true).unwrap();
+        assert_eq!((got.len(), more), (3, false));
     }
 }
