@@ -14,8 +14,8 @@ use telltale_storage_api::{METRIC_NAME, SeriesLabels, SharedSample};
 use tracing::debug;
 
 use crate::labels::{
-    LabelPairs, format_shared_labels, honor_scraped_labels, merge_target_labels,
-    to_storage_labels, with_metric_name,
+    LabelPairs, format_shared_labels, honor_scraped_labels, merge_target_labels, to_storage_labels,
+    with_metric_name,
 };
 use crate::limits::Limits;
 use crate::relabel::Relabeler;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use telltale_storage_api::shared::canonical_hash;
-use telltale_storage_api::{Label, METRIC_NAME, SeriesLabels, SharedSample, TimeSeries};
+use telltale_storage_api::{METRIC_NAME, SeriesLabels, SharedSample, TimeSeries};
 
 use crate::scrape_batch::{REPORT_SERIES, is_stale_nan};
 
@@ -295,6 +295,7 @@ mod tests {
 
     use super::*;
     use crate::scrape_batch::STALE_NAN;
+    use telltale_storage_api::Label;
 
     fn series(name: &str, instance: &str, id: &str, v: f64) -> TimeSeries {
         TimeSeries {

@@ -91,12 +91,8 @@ impl SeriesLabels {
             labels.sort_by(|a, b| a.name.cmp(&b.name));
         }
         let hash = label_hash(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
-        let mut data = String::with_capacity(
-            labels
-                .iter()
-                .map(|l| l.name.len() + l.value.len())
-                .sum(),
-        );
+        let mut data =
+            String::with_capacity(labels.iter().map(|l| l.name.len() + l.value.len()).sum());
         let mut ends = Vec::with_capacity(labels.len() * 2);
         for l in &labels {
             data.push_str(&l.name);

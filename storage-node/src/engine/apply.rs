@@ -160,13 +160,12 @@ impl Engine {
                 Some(id) => record.known(id, &sample),
                 None => {
                     let given = s.series.to_labels();
-                    let labels = LabelSet::from_labels(&given).map_err(|reason| {
-                        Error::InvalidSeries {
+                    let labels =
+                        LabelSet::from_labels(&given).map_err(|reason| Error::InvalidSeries {
                             index: i,
                             labels: render_labels(&given),
                             reason,
-                        }
-                    })?;
+                        })?;
                     record.series(labels.iter(), &sample);
                 }
             }

@@ -12,6 +12,7 @@
 //! count.
 
 use prost::Message;
+use std::borrow::Cow;
 use telltale_storage_api::prompb;
 use telltale_storage_api::shared::is_canonical;
 use telltale_storage_api::{Label, SharedSample, TimeSeries};
@@ -115,7 +116,7 @@ pub fn prepare(series: &[TimeSeries], rules: &SeriesRules, max_samples: usize) -
                     timestamp: x.timestamp_ms,
                 })
                 .collect();
-            (s.labels.as_slice(), samples)
+            (Cow::Borrowed(s.labels.as_slice()), samples)
         }),
         rules,
         max_samples,
@@ -134,7 +135,7 @@ pub fn prepare_shared(
                 value: s.value,
                 timestamp: s.timestamp_ms,
             }];
-            (s.series.labels(), one)
+            (Cow::Owned(s.series.to_labels()), one)
         }),
         rules,
         max_samples,
@@ -142,7 +143,7 @@ pub fn prepare_shared(
 }
 
 fn prepare_each<'a>(
-    series: impl Iterator<Item = (&'a [Label], Vec<prompb::Sample>)>,
+    series: impl Iterator<Item = (Cow<'a, [Label]>, Vec<prompb::Sample>)>,
     rules: &SeriesRules,
     max_samples: usize,
 ) -> Prepared {
@@ -150,7 +151,7 @@ fn prepare_each<'a>(
     let mut out = Prepared::default();
     let mut chunk = Chunk::default();
     for (labels, mut samples) in series.filter(|s| !s.1.is_empty()) {
-        let Some(labels) = rules.apply(labels) else {
+        let Some(labels) = rules.apply(&labels) else {
             out.dropped += samples.len() as u64;
             continue;
         };
