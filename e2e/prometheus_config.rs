@@ -1,7 +1,8 @@
 //! `telltale standalone --config.file prometheus.yml` as a Prometheus user runs it: a real
 //! node_exporter scraped through the file's scrape config (relabeling and metric
 //! relabeling included), a rule file's recording rule, external labels, and reloads on
-//! `POST /-/reload` and SIGHUP (a bad file keeps the previous configuration); and
+//! `POST /-/reload` and SIGHUP (a bad file keeps the previous configuration), remote_write
+//! forwarding to a real Prometheus receiver with the external labels; and
 //! `telltale check config` agreeing with `promtool check config` on the same files.
 
 mod common;
@@ -13,8 +14,9 @@ use std::time::Duration;
 use common::{Telltale, eventually, start_node_exporter, value_of, write_file};
 
 /// prometheus.yml scraping node_exporter at `target` every second as job `job`, adding
-/// `team="sre"` to the target and dropping `go_*` series, with `rules` as rule file.
-fn prometheus_yml(job: &str, target: &str, rules: &Path) -> String {
+/// `team="sre"` to the target and dropping `go_*` series, with `rules` as rule file, and
+/// forwarding `node_load1` and the recording rule to `remote`.
+fn prometheus_yml(job: &str, target: &str, rules: &Path, remote: &str) -> String {
     format!(
         "global:
   scrape_interval: 1s
@@ -36,6 +38,15 @@ scrape_configs:
       - source_labels: [__name__]
         regex: 'go_.*'
         action: drop
+remote_write:
+  - url: {remote}
+    name: receiver
+    queue_config:
+      batch_send_deadline: 1s
+    write_relabel_configs:
+      - source_labels: [__name__]
+        regex: 'node_load1|job:node_load1:max'
+        action: keep
 ",
         rules = rules.display()
     )
@@ -72,12 +83,11 @@ async fn reload_gauge(t: &Telltale) -> f64 {
 async fn prometheus_yml_scrapes_records_and_reloads() {
     let dir = tempfile::tempdir().unwrap();
     let (_exporter, exporter) = start_node_exporter(dir.path()).await;
+    let (_receiver, receiver) = common::start_prometheus_receiver(dir.path()).await;
+    let remote = format!("{receiver}/api/v1/write");
     let rules = write_file(dir.path(), "node.rules.yml", RULES);
-    let config = write_file(
-        dir.path(),
-        "prometheus.yml",
-        &prometheus_yml("node", &exporter.to_string(), &rules),
-    );
+    let yml = |job: &str| prometheus_yml(job, &exporter.to_string(), &rules, &remote);
+    let config = write_file(dir.path(), "prometheus.yml", &yml("node"));
     let config_arg = config.display().to_string();
     let t = Telltale::start(&dir.path().join("data"), &["--config.file", &config_arg]).await;
     let base = t.url("");
@@ -110,12 +120,29 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     assert!(yaml.contains("cluster: eu1"), "{yaml}");
     assert_eq!(reload_gauge(&t).await, 1.0);
 
-    // POST /-/reload picks up a renamed job.
-    std::fs::write(
-        &config,
-        prometheus_yml("node2", &exporter.to_string(), &rules),
+    // remote_write: the kept series reach the receiving Prometheus with the external
+    // labels; the others are not sent.
+    let forwarded = eventually(
+        &receiver,
+        r#"node_load1{job="node",cluster="eu1",team="sre"}"#,
+        Duration::from_secs(30),
     )
-    .unwrap();
+    .await;
+    assert_eq!(forwarded.len(), 1);
+    eventually(
+        &receiver,
+        r#"job:node_load1:max{cluster="eu1"}"#,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        common::query_at(&receiver, r#"up{job="node"}"#)
+            .await
+            .is_empty()
+    );
+
+    // POST /-/reload picks up a renamed job.
+    std::fs::write(&config, yml("node2")).unwrap();
     let (status, body) = post_reload(&t).await;
     assert_eq!(status, 200, "{body}");
     eventually(&base, r#"up{job="node2"} == 1"#, Duration::from_secs(30)).await;
@@ -123,8 +150,7 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     // A bad file is refused with its field, and the running configuration stays.
     std::fs::write(
         &config,
-        prometheus_yml("node3", &exporter.to_string(), &rules)
-            .replace("action: drop", "action: explode"),
+        yml("node3").replace("action: drop", "action: explode"),
     )
     .unwrap();
     let (status, body) = post_reload(&t).await;
@@ -145,11 +171,7 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     );
 
     // SIGHUP reloads too.
-    std::fs::write(
-        &config,
-        prometheus_yml("node4", &exporter.to_string(), &rules),
-    )
-    .unwrap();
+    std::fs::write(&config, yml("node4")).unwrap();
     let pid = t.proc.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -160,6 +182,13 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     );
     eventually(&base, r#"up{job="node4"} == 1"#, Duration::from_secs(30)).await;
     assert_eq!(reload_gauge(&t).await, 1.0);
+    // The forwarder kept its queue over the reloads and still sends.
+    eventually(
+        &receiver,
+        r#"node_load1{job="node4"}"#,
+        Duration::from_secs(30),
+    )
+    .await;
 }
 
 /// Exit codes of `telltale check config FILE` and `promtool check config FILE`.
@@ -181,7 +210,8 @@ fn verdicts(file: &Path) -> (bool, bool) {
 fn check_config_agrees_with_promtool() {
     let dir = tempfile::tempdir().unwrap();
     let rules = write_file(dir.path(), "r.yml", RULES);
-    let good = prometheus_yml("node", "127.0.0.1:9100", &rules);
+    let remote = "http://127.0.0.1:9/api/v1/write";
+    let good = prometheus_yml("node", "127.0.0.1:9100", &rules, remote);
     let cases = [
         ("good.yml", good.clone()),
         (
@@ -228,7 +258,7 @@ fn check_config_agrees_with_promtool() {
     let file = write_file(
         dir.path(),
         "bad-rule.yml",
-        &prometheus_yml("node", "127.0.0.1:9100", &bad_rules),
+        &prometheus_yml("node", "127.0.0.1:9100", &bad_rules, remote),
     );
     assert_eq!(verdicts(&file), (false, false));
 }

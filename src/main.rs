@@ -9,6 +9,7 @@ mod ops;
 mod process_info;
 mod process_metrics;
 mod reload;
+mod remote_write;
 mod rule_querier;
 mod standalone;
 

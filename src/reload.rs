@@ -1,12 +1,12 @@
 //! Reloading standalone's configuration while it runs, as Prometheus does: on SIGHUP and
 //! on `POST /-/reload` (or `PUT`; answered 403 when `--web.enable-lifecycle=false`), the
 //! configuration file and `-f` files are read again and, when all of it is valid, applied
-//! to the scraper and the rule evaluator at once; a bad file changes nothing and is
+//! to the scraper, the rule evaluator and the remote_write forwarders at once; a bad file changes nothing and is
 //! logged (and answered with a 500 naming it). `prometheus_config_last_reload_successful`
 //! and `prometheus_config_last_reload_success_timestamp_seconds` keep Prometheus's names,
 //! so the usual "config reload failed" alerts work unchanged.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -14,18 +14,22 @@ use prometheus::{Gauge, IntGauge, Registry};
 use telltale_crds::ScrapeTarget;
 
 use crate::config::{Config, Sources};
+use crate::remote_write::Forwarding;
 
 /// Applies the configuration to the running components.
 pub struct Reloader {
     sources: Sources,
     scraper: Arc<telltale_scraper::ScrapeManager>,
     rules: Arc<telltale_alertmanager::RuleManager>,
+    forwarding: Arc<Forwarding>,
+    /// `--external-label` flags, over prometheus.yml's external labels.
+    external_labels: Vec<(String, String)>,
     /// Telltale's scrape of itself, added unless the files define that job.
     self_target: ScrapeTarget,
     /// What `/api/v1/status/config` shows.
     yaml: Arc<RwLock<String>>,
     /// One reload at a time.
-    running: Mutex<()>,
+    running: tokio::sync::Mutex<()>,
     successful: IntGauge,
     success_time: Gauge,
 }
@@ -35,6 +39,8 @@ impl Reloader {
         sources: Sources,
         scraper: Arc<telltale_scraper::ScrapeManager>,
         rules: Arc<telltale_alertmanager::RuleManager>,
+        forwarding: Arc<Forwarding>,
+        external_labels: Vec<(String, String)>,
         self_target: ScrapeTarget,
         registry: &Registry,
     ) -> anyhow::Result<Arc<Self>> {
@@ -52,9 +58,11 @@ impl Reloader {
             sources,
             scraper,
             rules,
+            forwarding,
+            external_labels,
             self_target,
             yaml: Arc::default(),
-            running: Mutex::new(()),
+            running: tokio::sync::Mutex::new(()),
             successful,
             success_time,
         }))
@@ -66,8 +74,19 @@ impl Reloader {
     }
 
     /// Applies a loaded configuration (the one read at start).
-    pub fn apply(&self, mut config: Config) -> anyhow::Result<()> {
-        let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
+    pub async fn apply(&self, mut config: Config) -> anyhow::Result<()> {
+        let _one = self.running.lock().await;
+        let remote_writes = config
+            .prometheus
+            .as_ref()
+            .map(|p| p.remote_writes().to_vec())
+            .unwrap_or_default();
+        self.forwarding
+            .apply(
+                &remote_writes,
+                &config.external_labels(&self.external_labels),
+            )
+            .await?;
         self.rules.set_alerting(&config.alerting)?;
         let self_job = self.self_target.metadata.name.as_deref();
         if !config
@@ -91,10 +110,11 @@ impl Reloader {
     }
 
     /// Reads the files again and applies them; on an error nothing changes.
-    pub fn reload(&self) -> anyhow::Result<()> {
-        let result = crate::config::load(&self.sources)
-            .map_err(anyhow::Error::from)
-            .and_then(|config| self.apply(config));
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let result = match crate::config::load(&self.sources) {
+            Ok(config) => self.apply(config).await,
+            Err(e) => Err(e.into()),
+        };
         if let Err(e) = &result {
             self.successful.set(0);
             tracing::error!(error = %e, "configuration reload failed; the previous one stays");
@@ -109,8 +129,7 @@ impl Reloader {
         tokio::spawn(async move {
             while hangup.recv().await.is_some() {
                 tracing::info!("SIGHUP: reloading the configuration");
-                let me = me.clone();
-                let _ = tokio::task::spawn_blocking(move || me.reload()).await;
+                let _ = me.reload().await;
             }
         });
         Ok(())
@@ -129,13 +148,12 @@ impl Reloader {
                         "Lifecycle API is not enabled.".to_string(),
                     );
                 }
-                match tokio::task::spawn_blocking(move || me.reload()).await {
-                    Ok(Ok(())) => (StatusCode::OK, String::new()),
-                    Ok(Err(e)) => (
+                match me.reload().await {
+                    Ok(()) => (StatusCode::OK, String::new()),
+                    Err(e) => (
                         StatusCode::INTERNAL_SERVER_ERROR,
                         format!("failed to reload config: {e:#}"),
                     ),
-                    Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
                 }
             }
         };

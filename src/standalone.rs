@@ -48,9 +48,18 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         args.push.limits(),
         &registry,
     );
-    let writer: Arc<dyn SampleWriter> = limited.clone();
+    // prometheus.yml's remote_write: what is written locally is also queued for them.
+    let forwarding =
+        crate::remote_write::Forwarding::new(args.data_dir.join("remote_write"), &registry);
+    let writer: Arc<dyn SampleWriter> = Arc::new(crate::remote_write::Tee {
+        local: limited.clone(),
+        forwarding: forwarding.clone(),
+    });
     // Recording rules and ALERTS are Telltale's own series: not subject to the limits.
-    let rules_writer: Arc<dyn SampleWriter> = Arc::new(storage.clone());
+    let rules_writer: Arc<dyn SampleWriter> = Arc::new(crate::remote_write::Tee {
+        local: Arc::new(storage.clone()),
+        forwarding: forwarding.clone(),
+    });
     let reader: Arc<dyn SampleReader> = Arc::new(storage);
 
     let query = Arc::new(telltale_query::Engine::new(
@@ -84,10 +93,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         sources,
         scraper.clone(),
         rules.clone(),
+        forwarding.clone(),
+        args.external_labels.clone(),
         self_target(http_addr, args.self_scrape_interval),
         &registry,
     )?;
-    reloader.apply(config)?;
+    reloader.apply(config).await?;
     reloader.on_sighup()?;
 
     let readiness = Readiness::default();
@@ -123,6 +134,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let served = ops::serve_http(http, app, shutdown).await;
     scraper.shutdown();
     rules.stop(Duration::from_secs(5)).await;
+    forwarding.close_all().await;
     storage_task
         .await
         .context("storage task panicked")?

@@ -233,6 +233,22 @@ pub async fn start_prometheus_with(dir: &Path, scrape_configs: &str) -> (Proc, S
 
 /// Starts Debian's Prometheus with the configuration file `config`; its base URL.
 pub async fn start_prometheus_config(dir: &Path, config: &str) -> (Proc, String) {
+    start_prometheus_args(dir, config, &[]).await
+}
+
+/// Starts Debian's Prometheus as a remote_write receiver (and nothing to scrape); its
+/// base URL (it receives at `/api/v1/write`).
+pub async fn start_prometheus_receiver(dir: &Path) -> (Proc, String) {
+    start_prometheus_args(
+        dir,
+        "scrape_configs: []\n",
+        &["--web.enable-remote-write-receiver"],
+    )
+    .await
+}
+
+/// Starts Debian's Prometheus with the configuration file `config` and `extra` flags.
+async fn start_prometheus_args(dir: &Path, config: &str, extra: &[&str]) -> (Proc, String) {
     let port = free_port();
     let config = write_file(dir, "prometheus-scrape.yml", config);
     let mut cmd = Command::new("/usr/bin/prometheus");
@@ -241,7 +257,8 @@ pub async fn start_prometheus_config(dir: &Path, config: &str) -> (Proc, String)
             "--storage.tsdb.path={}",
             dir.join("prometheus-scrape-data").display()
         ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(extra);
     let mut proc = Proc::spawn("prometheus", &mut cmd, dir.join("prometheus-scrape.log"));
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&mut proc, &format!("{base}/-/ready")).await;

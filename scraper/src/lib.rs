@@ -105,7 +105,7 @@ pub use manager::{ScrapeManager, TargetState};
 pub use membership::{Membership, stateful_set_members};
 pub use queue::{DiskQueue, QueueOptions};
 pub use relabel::Relabeler;
-pub use remote_write::forward::{ForwarderOptions, RemoteWriteForwarder};
+pub use remote_write::forward::{ForwarderOptions, RemoteWriteForwarder, remote_name};
 pub use router::{PushOptions, push_router, router};
 pub use scrape_batch::{BatchBuilder, STALE_NAN, SampleRules, is_stale_nan};
 pub use scrape_loop::{LoopCommand, ScrapeLoop};

@@ -1,0 +1,177 @@
+//! prometheus.yml's `remote_write` in standalone: everything written locally (scrapes,
+//! pushes, recording rules and `ALERTS`) is also handed to one
+//! [`RemoteWriteForwarder`] per section, each with its own durable queue under
+//! `<data-dir>/remote_write/<remote name>`. The local write is acknowledged on its own:
+//! a forwarder only appends to its queue (and never refuses), and its sender catches up
+//! with the remote in the background.
+//!
+//! On a reload, sections whose remote name is unchanged keep their forwarder and queue;
+//! removed or changed ones are closed (their queue directory stays, as Prometheus keeps
+//! its WAL) and new ones opened.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use telltale_crds::prometheus::RemoteWriteConfig;
+use telltale_scraper::{ForwarderOptions, RemoteWriteForwarder, remote_name};
+use telltale_storage_api::{BatchId, Result, SampleWriter, SharedSample, TimeSeries};
+
+/// The forwarders of the current configuration.
+pub struct Forwarding {
+    dir: PathBuf,
+    registry: prometheus::Registry,
+    /// By remote name, with the section they were opened for.
+    open: RwLock<BTreeMap<String, (RemoteWriteConfig, Arc<RemoteWriteForwarder>)>>,
+}
+
+impl Forwarding {
+    /// No forwarders yet; queues go under `dir`.
+    pub fn new(dir: PathBuf, registry: &prometheus::Registry) -> Arc<Self> {
+        Arc::new(Forwarding {
+            dir,
+            registry: registry.clone(),
+            open: RwLock::default(),
+        })
+    }
+
+    /// Makes the forwarders those of `sections` (with `external_labels`): unchanged ones
+    /// stay, the others are closed or opened. A section that cannot be opened fails the
+    /// whole call and changes nothing.
+    pub async fn apply(
+        &self,
+        sections: &[RemoteWriteConfig],
+        external_labels: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
+        let current: BTreeMap<String, (RemoteWriteConfig, Arc<RemoteWriteForwarder>)> =
+            self.open.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut next = BTreeMap::new();
+        for section in sections {
+            let name = remote_name(section);
+            match current.get(&name) {
+                Some((config, forwarder)) if config == section => {
+                    next.insert(name, (config.clone(), forwarder.clone()));
+                }
+                _ => {
+                    if let Some((_, old)) = current.get(&name) {
+                        // Its metrics are registered under the same name: gone first.
+                        self.close(old.clone()).await;
+                    }
+                    let options = ForwarderOptions {
+                        external_labels: external_labels.clone(),
+                        ..ForwarderOptions::default()
+                    };
+                    let forwarder = RemoteWriteForwarder::open(
+                        section,
+                        self.dir.join(&name),
+                        options,
+                        &self.registry,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("remote_write {name} ({}): {e}", section.url))?;
+                    tracing::info!(remote = %name, url = %section.url, "remote_write forwarding");
+                    next.insert(name, (section.clone(), Arc::new(forwarder)));
+                }
+            }
+        }
+        let removed: Vec<Arc<RemoteWriteForwarder>> = current
+            .iter()
+            .filter(|(name, (_, f))| {
+                next.get(*name)
+                    .is_none_or(|(_, kept)| !Arc::ptr_eq(kept, f))
+            })
+            .map(|(_, (_, f))| f.clone())
+            .collect();
+        *self.open.write().unwrap_or_else(|e| e.into_inner()) = next;
+        for f in removed {
+            self.close(f).await;
+        }
+        Ok(())
+    }
+
+    /// Closes every forwarder (letting a send in flight finish).
+    pub async fn close_all(&self) {
+        let all = std::mem::take(&mut *self.open.write().unwrap_or_else(|e| e.into_inner()));
+        for (_, (_, f)) in all {
+            self.close(f).await;
+        }
+    }
+
+    async fn close(&self, forwarder: Arc<RemoteWriteForwarder>) {
+        // Writers may still hold it for a moment; the last one drops (and aborts) it.
+        if let Some(f) = Arc::into_inner(forwarder) {
+            f.close().await;
+        }
+    }
+
+    fn forwarders(&self) -> Vec<Arc<RemoteWriteForwarder>> {
+        self.open
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+}
+
+/// A writer that writes locally and then hands what was written to the forwarders.
+pub struct Tee {
+    pub local: Arc<dyn SampleWriter>,
+    pub forwarding: Arc<Forwarding>,
+}
+
+impl Tee {
+    fn forwarding(&self) -> bool {
+        !self
+            .forwarding
+            .open
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+}
+
+/// A forwarder refused what was written locally (only a write bigger than its whole
+/// queue): logged, never the writer's error.
+fn queued(f: &RemoteWriteForwarder, result: Result<u64>) {
+    if let Err(e) = result {
+        tracing::warn!(remote = %f.name(), error = %e, "cannot queue samples for remote_write");
+    }
+}
+
+#[async_trait::async_trait]
+impl SampleWriter for Tee {
+    async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
+        if !self.forwarding() {
+            return self.local.write(series).await;
+        }
+        self.write_borrowed(&series).await
+    }
+
+    async fn write_borrowed(&self, series: &[TimeSeries]) -> Result<u64> {
+        let written = self.local.write_borrowed(series).await?;
+        for f in self.forwarding.forwarders() {
+            queued(&f, f.write_borrowed(series).await);
+        }
+        Ok(written)
+    }
+
+    async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
+        if !self.forwarding() {
+            return self.local.write_identified(series, id).await;
+        }
+        let written = self.local.write_identified(series.clone(), id).await?;
+        for f in self.forwarding.forwarders() {
+            queued(&f, f.write_borrowed(&series).await);
+        }
+        Ok(written)
+    }
+
+    async fn write_shared(&self, samples: &[SharedSample]) -> Result<u64> {
+        let written = self.local.write_shared(samples).await?;
+        for f in self.forwarding.forwarders() {
+            queued(&f, f.write_shared(samples).await);
+        }
+        Ok(written)
+    }
+}
