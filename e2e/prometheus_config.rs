@@ -15,8 +15,9 @@ use common::{Telltale, eventually, start_node_exporter, value_of, write_file};
 
 /// prometheus.yml scraping node_exporter at `target` every second as job `job`, adding
 /// `team="sre"` to the target and dropping `go_*` series, with `rules` as rule file, and
-/// forwarding `node_load1` and the recording rule to `remote`.
-fn prometheus_yml(job: &str, target: &str, rules: &Path, remote: &str) -> String {
+/// forwarding `node_load1` and the recording rule to `remote`, sending alerts to the
+/// Alertmanager at `am` (`host:port`).
+fn prometheus_yml(job: &str, target: &str, rules: &Path, remote: &str, am: &str) -> String {
     format!(
         "global:
   scrape_interval: 1s
@@ -38,6 +39,10 @@ scrape_configs:
       - source_labels: [__name__]
         regex: 'go_.*'
         action: drop
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['{am}']
 remote_write:
   - url: {remote}
     name: receiver
@@ -57,6 +62,12 @@ const RULES: &str = "groups:
     rules:
       - record: job:node_load1:max
         expr: max by (job) (node_load1)
+      - alert: NodeExporterUp
+        expr: up{job=~\"node.*\"} == 1
+        labels:
+          severity: info
+        annotations:
+          summary: 'node_exporter {{ $labels.instance }} is up'
 ";
 
 async fn post_reload(t: &Telltale) -> (u16, String) {
@@ -85,8 +96,9 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     let (_exporter, exporter) = start_node_exporter(dir.path()).await;
     let (_receiver, receiver) = common::start_prometheus_receiver(dir.path()).await;
     let remote = format!("{receiver}/api/v1/write");
+    let (_am, am) = start_alertmanager(dir.path()).await;
     let rules = write_file(dir.path(), "node.rules.yml", RULES);
-    let yml = |job: &str| prometheus_yml(job, &exporter.to_string(), &rules, &remote);
+    let yml = |job: &str| prometheus_yml(job, &exporter.to_string(), &rules, &remote, &am);
     let config = write_file(dir.path(), "prometheus.yml", &yml("node"));
     let config_arg = config.display().to_string();
     let t = Telltale::start(&dir.path().join("data"), &["--config.file", &config_arg]).await;
@@ -191,6 +203,45 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     .await;
 }
 
+/// Starts Debian's Alertmanager on a free loopback port (no clustering); its `host:port`.
+async fn start_alertmanager(dir: &Path) -> (common::Proc, String) {
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let config = write_file(
+        dir,
+        "alertmanager.yml",
+        "route: {receiver: none}\nreceivers: [{name: none}]\n",
+    );
+    let mut cmd = Command::new("/usr/bin/prometheus-alertmanager");
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!("--web.listen-address={addr}"))
+        .arg("--cluster.listen-address=");
+    let mut proc = common::Proc::spawn("alertmanager", &mut cmd, dir.join("alertmanager.log"));
+    common::wait_ready(&mut proc, &format!("http://{addr}/-/ready")).await;
+    (proc, addr)
+}
+
+/// Polls the Alertmanager at `am` until it holds an alert named `name`.
+async fn wait_for_alert(am: &str, name: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let alerts = common::get_json(&format!("http://{am}/api/v2/alerts")).await;
+        if let Some(a) = alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["alertname"] == name)
+        {
+            return a.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {name} in {alerts}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Exit codes of `telltale check config FILE` and `promtool check config FILE`.
 fn verdicts(file: &Path) -> (bool, bool) {
     let ours = Command::new(common::TELLTALE)
@@ -211,7 +262,7 @@ fn check_config_agrees_with_promtool() {
     let dir = tempfile::tempdir().unwrap();
     let rules = write_file(dir.path(), "r.yml", RULES);
     let remote = "http://127.0.0.1:9/api/v1/write";
-    let good = prometheus_yml("node", "127.0.0.1:9100", &rules, remote);
+    let good = prometheus_yml("node", "127.0.0.1:9100", &rules, remote, "127.0.0.1:9093");
     let cases = [
         ("good.yml", good.clone()),
         (
@@ -258,7 +309,13 @@ fn check_config_agrees_with_promtool() {
     let file = write_file(
         dir.path(),
         "bad-rule.yml",
-        &prometheus_yml("node", "127.0.0.1:9100", &bad_rules, remote),
+        &prometheus_yml(
+            "node",
+            "127.0.0.1:9100",
+            &bad_rules,
+            remote,
+            "127.0.0.1:9093",
+        ),
     );
     assert_eq!(verdicts(&file), (false, false));
 }

@@ -22,6 +22,8 @@ pub struct Reloader {
     scraper: Arc<telltale_scraper::ScrapeManager>,
     rules: Arc<telltale_alertmanager::RuleManager>,
     forwarding: Arc<Forwarding>,
+    /// prometheus.yml's `alerting.alertmanagers`.
+    alertmanagers: Arc<telltale_alertmanager::ExternalAlertmanagers>,
     /// `--external-label` flags, over prometheus.yml's external labels.
     external_labels: Vec<(String, String)>,
     /// Telltale's scrape of itself, added unless the files define that job.
@@ -40,6 +42,7 @@ impl Reloader {
         scraper: Arc<telltale_scraper::ScrapeManager>,
         rules: Arc<telltale_alertmanager::RuleManager>,
         forwarding: Arc<Forwarding>,
+        alertmanagers: Arc<telltale_alertmanager::ExternalAlertmanagers>,
         external_labels: Vec<(String, String)>,
         self_target: ScrapeTarget,
         registry: &Registry,
@@ -59,6 +62,7 @@ impl Reloader {
             scraper,
             rules,
             forwarding,
+            alertmanagers,
             external_labels,
             self_target,
             yaml: Arc::default(),
@@ -159,6 +163,40 @@ impl Reloader {
         };
         axum::Router::new().route("/-/reload", post(handler.clone()).put(handler))
     }
+}
+
+/// The Alertmanagers of prometheus.yml's `alerting.alertmanagers` that Telltale sends
+/// to: their static targets, through the v2 API. What it cannot honour yet is logged.
+fn alertmanager_endpoints(
+    sections: &[telltale_crds::prometheus::AlertmanagerConfig],
+) -> Vec<telltale_alertmanager::AlertmanagerEndpoint> {
+    let mut out = Vec::new();
+    for (i, am) in sections.iter().enumerate() {
+        if am.api_version() != "v2" {
+            tracing::warn!(
+                section = i,
+                "alerting.alertmanagers: api_version v1 is not supported; alerts are sent through v2"
+            );
+        }
+        if !am.relabel_configs.is_empty()
+            || !am.file_sd_configs.is_empty()
+            || !am.http_sd_configs.is_empty()
+            || !am.kubernetes_sd_configs.is_empty()
+        {
+            tracing::warn!(
+                section = i,
+                "alerting.alertmanagers: only static_configs without relabeling are honoured"
+            );
+        }
+        let prefix = am.path_prefix().trim_end_matches('/');
+        for target in am.static_targets() {
+            out.push(telltale_alertmanager::AlertmanagerEndpoint {
+                url: format!("{}://{target}{prefix}/api/v2/alerts", am.scheme()),
+                timeout: am.timeout().0,
+            });
+        }
+    }
+    out
 }
 
 fn now_seconds() -> f64 {

@@ -69,6 +69,9 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     ));
 
     let scraper = telltale_scraper::ScrapeManager::new(writer.clone(), &registry);
+    let alertmanagers = Arc::new(telltale_alertmanager::ExternalAlertmanagers::new(
+        &registry,
+    )?);
     let external_url = args
         .external_url
         .unwrap_or_else(|| format!("http://{http_addr}"));
@@ -84,6 +87,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
             state_dir: Some(args.data_dir.join("alertmanager")),
             writer: Some(rules_writer),
             expr_check: crate::rule_querier::check_expr,
+            external: Some(alertmanagers.clone()),
             ..Default::default()
         },
         &registry,
@@ -94,6 +98,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         scraper.clone(),
         rules.clone(),
         forwarding.clone(),
+        alertmanagers,
         args.external_labels.clone(),
         self_target(http_addr, args.self_scrape_interval),
         &registry,

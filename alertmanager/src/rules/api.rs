@@ -28,14 +28,22 @@ pub fn router(manager: Arc<RuleManager>) -> Router {
 }
 
 /// `GET /api/v1/alertmanagers`: the evaluator notifies the Alertmanager it runs beside,
-/// reached at the external URL.
+/// reached at the external URL, and the configured external ones.
 async fn alertmanagers(State(manager): State<Arc<RuleManager>>) -> Json<serde_json::Value> {
-    let url = format!(
+    let mut active = vec![serde_json::json!({"url": format!(
         "{}/api/v2/alerts",
         manager.external_url().trim_end_matches('/')
-    );
+    )})];
+    if let Some(external) = manager.external_alertmanagers() {
+        active.extend(
+            external
+                .endpoints()
+                .into_iter()
+                .map(|e| serde_json::json!({"url": e.url})),
+        );
+    }
     Json(serde_json::json!({"status": "success", "data": {
-        "activeAlertmanagers": [{"url": url}],
+        "activeAlertmanagers": active,
         "droppedAlertmanagers": [],
     }}))
 }

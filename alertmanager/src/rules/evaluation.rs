@@ -258,6 +258,9 @@ async fn evaluate_group(
             }
         };
         if !notify.is_empty() {
+            if let Some(external) = &shared.options.external {
+                external.send(&notify, now_ms()).await;
+            }
             let shared = shared.clone();
             // Comparing with the stored alerts costs in proportion to them: not here.
             let _ =

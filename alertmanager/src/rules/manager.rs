@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::persistence::state_db::RocksStateStore;
 use crate::persistence::store::{RULES_DOC, StateStore, load_json};
 use crate::rules::evaluation::{notify_alerts, run_group};
+use crate::rules::external::ExternalAlertmanagers;
 use crate::rules::group::{GroupKey, GroupState, RuleStatus};
 use crate::rules::options::ManagerOptions;
 use crate::rules::querier::RuleQuerier;
@@ -390,6 +391,11 @@ impl RuleManager {
     /// The external URL alerts link to.
     pub fn external_url(&self) -> &str {
         &self.shared.options.external_url
+    }
+
+    /// The Alertmanagers outside the process that get the alerts too, if configured.
+    pub fn external_alertmanagers(&self) -> Option<&Arc<ExternalAlertmanagers>> {
+        self.shared.options.external.as_ref()
     }
 }
 

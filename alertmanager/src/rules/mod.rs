@@ -6,6 +6,8 @@
 pub mod api;
 /// The evaluation task of one rule group.
 pub mod evaluation;
+/// Alertmanagers outside the process (prometheus.yml's `alerting.alertmanagers`).
+pub mod external;
 /// Rule groups: their rules' state and their evaluation schedule.
 pub mod group;
 /// The rule manager: schedules group evaluations and applies rule changes.

@@ -13,6 +13,7 @@ use crate::alerting::route::DEFAULT_REPEAT_INTERVAL;
 use crate::alerting::secrets::{FileSecrets, SecretResolver};
 use crate::labels::LabelSet;
 use crate::persistence::store::StateStore;
+use crate::rules::external::ExternalAlertmanagers;
 use crate::rules::validate::{ExprCheck, promql_only};
 
 /// Settings of a [`crate::RuleManager`].
@@ -40,6 +41,9 @@ pub struct ManagerOptions {
     /// What the query engine says about a rule's expression before it is applied
     /// (default: PromQL syntax only).
     pub expr_check: ExprCheck,
+    /// Alertmanagers outside the process that get the alerts too (prometheus.yml's
+    /// `alerting.alertmanagers`).
+    pub external: Option<Arc<ExternalAlertmanagers>>,
 }
 
 impl Default for ManagerOptions {
@@ -54,6 +58,7 @@ impl Default for ManagerOptions {
             retry: RetryPolicy::default(),
             external_labels: LabelSet::new(),
             expr_check: promql_only,
+            external: None,
         }
     }
 }

@@ -1,0 +1,224 @@
+//! [`ExternalAlertmanagers`]: firing and resolved alerts sent to Alertmanagers outside the
+//! process (prometheus.yml's `alerting.alertmanagers`), as Prometheus's notifier sends
+//! them: `POST <scheme>://<target><path_prefix>/api/v2/alerts` with a JSON list of
+//! `{labels, annotations, startsAt, endsAt, generatorURL}`, the external labels added
+//! (an alert's own label of that name wins), to every Alertmanager. A firing alert is
+//! sent again once `resend_delay` (1 minute) has passed since it was last sent, a resolved
+//! one as soon as it resolves; an Alertmanager that fails is retried at the next
+//! evaluation. The rule evaluator's own Alertmanager gets every alert as before.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use prometheus::{IntCounterVec, Opts, Registry};
+use serde::Serialize;
+
+use crate::alerting::notify::NotifyAlert;
+use crate::format::rfc3339_millis;
+use crate::labels::{LabelSet, fingerprint};
+
+/// How long a firing alert goes unsent at most (Prometheus's `--rules.alert.resend-delay`).
+pub const RESEND_DELAY: Duration = Duration::from_secs(60);
+
+/// One Alertmanager: where alerts are posted and how long a post may take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The full URL of its `/api/v2/alerts`.
+    pub url: String,
+    pub timeout: Duration,
+}
+
+/// See the module documentation.
+pub struct ExternalAlertmanagers {
+    client: reqwest::Client,
+    endpoints: RwLock<Vec<Endpoint>>,
+    external_labels: RwLock<LabelSet>,
+    /// When each alert (by fingerprint) was last sent, and whether it was resolved then.
+    sent: Mutex<HashMap<u64, (i64, bool)>>,
+    sent_total: IntCounterVec,
+    errors_total: IntCounterVec,
+}
+
+/// An alert as Alertmanager's v2 API takes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Postable<'a> {
+    labels: LabelSet,
+    annotations: &'a LabelSet,
+    starts_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ends_at: Option<String>,
+    #[serde(rename = "generatorURL")]
+    generator_url: &'a str,
+}
+
+impl ExternalAlertmanagers {
+    /// No Alertmanagers yet; `prometheus_notifications_sent_total` and
+    /// `prometheus_notifications_errors_total` (by `alertmanager`, Prometheus's names)
+    /// are registered in `registry`.
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let sent_total = IntCounterVec::new(
+            Opts::new(
+                "prometheus_notifications_sent_total",
+                "Total number of alerts sent.",
+            ),
+            &["alertmanager"],
+        )?;
+        let errors_total = IntCounterVec::new(
+            Opts::new(
+                "prometheus_notifications_errors_total",
+                "Total number of errors sending alert notifications.",
+            ),
+            &["alertmanager"],
+        )?;
+        registry.register(Box::new(sent_total.clone()))?;
+        registry.register(Box::new(errors_total.clone()))?;
+        Ok(ExternalAlertmanagers {
+            client: reqwest::Client::new(),
+            endpoints: RwLock::default(),
+            external_labels: RwLock::default(),
+            sent: Mutex::default(),
+            sent_total,
+            errors_total,
+        })
+    }
+
+    /// Replaces the Alertmanagers and the external labels (at start and on a reload).
+    pub fn configure(&self, endpoints: Vec<Endpoint>, external_labels: LabelSet) {
+        *self.endpoints.write().unwrap_or_else(|e| e.into_inner()) = endpoints;
+        *self
+            .external_labels
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = external_labels;
+    }
+
+    /// The Alertmanagers alerts go to.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.endpoints
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sends what is due of `alerts` (an evaluation's firing and resolved alerts) to
+    /// every Alertmanager.
+    pub(crate) async fn send(&self, alerts: &[NotifyAlert], now_ms: i64) {
+        let endpoints = self.endpoints();
+        if endpoints.is_empty() {
+            return;
+        }
+        let due = self.due(alerts, now_ms);
+        if due.is_empty() {
+            return;
+        }
+        let external = self
+            .external_labels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let body: Vec<Postable<'_>> = due
+            .iter()
+            .map(|a| {
+                let mut labels = external.clone();
+                labels.extend(a.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Postable {
+                    labels,
+                    annotations: &a.annotations,
+                    starts_at: rfc3339_millis(a.starts_at_ms),
+                    ends_at: a.ends_at_ms.map(rfc3339_millis),
+                    generator_url: &a.generator_url,
+                }
+            })
+            .collect();
+        let mut delivered = false;
+        for endpoint in &endpoints {
+            let sent = self
+                .client
+                .post(&endpoint.url)
+                .timeout(endpoint.timeout)
+                .json(&body)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status());
+            match sent {
+                Ok(_) => {
+                    delivered = true;
+                    self.sent_total
+                        .with_label_values(&[&endpoint.url])
+                        .inc_by(body.len() as u64);
+                }
+                Err(e) => {
+                    self.errors_total
+                        .with_label_values(&[&endpoint.url])
+                        .inc_by(body.len() as u64);
+                    tracing::warn!(alertmanager = %endpoint.url, error = %e, "cannot send alerts");
+                }
+            }
+        }
+        if delivered {
+            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+            for a in &due {
+                sent.insert(fingerprint(&a.labels), (now_ms, a.ends_at_ms.is_some()));
+            }
+        }
+    }
+
+    /// The alerts to send now: new ones, firing ones not sent for [`RESEND_DELAY`], and
+    /// ones that resolved since they were last sent. Alerts no longer given are
+    /// forgotten.
+    fn due<'a>(&self, alerts: &'a [NotifyAlert], now_ms: i64) -> Vec<&'a NotifyAlert> {
+        let resend_ms = RESEND_DELAY.as_millis() as i64;
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        let given: std::collections::HashSet<u64> =
+            alerts.iter().map(|a| fingerprint(&a.labels)).collect();
+        sent.retain(|fp, _| given.contains(fp));
+        alerts
+            .iter()
+            .filter(|a| match sent.get(&fingerprint(&a.labels)) {
+                None => true,
+                Some(&(at, was_resolved)) => {
+                    let resolved = a.ends_at_ms.is_some();
+                    (resolved && !was_resolved) || now_ms - at >= resend_ms
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(name: &str, resolved: bool) -> NotifyAlert {
+        NotifyAlert {
+            labels: LabelSet::from([("alertname".to_string(), name.to_string())]),
+            annotations: LabelSet::new(),
+            starts_at_ms: 1_000,
+            ends_at_ms: resolved.then_some(5_000),
+            generator_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn firing_alerts_are_resent_after_the_delay_and_resolutions_at_once() {
+        let am = ExternalAlertmanagers::new(&Registry::new()).unwrap();
+        let firing = [alert("A", false), alert("B", false)];
+        assert_eq!(am.due(&firing, 0).len(), 2, "new alerts are due");
+        {
+            let mut sent = am.sent.lock().unwrap();
+            for a in &firing {
+                sent.insert(fingerprint(&a.labels), (0, false));
+            }
+        }
+        assert!(am.due(&firing, 30_000).is_empty(), "sent 30 s ago");
+        assert_eq!(am.due(&firing, 60_000).len(), 2, "resent after a minute");
+        let resolved = [alert("A", true), alert("B", false)];
+        let due = am.due(&resolved, 10_000);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].labels["alertname"], "A");
+        // B is not given any more: forgotten, so due again when it comes back.
+        assert_eq!(am.due(&[alert("A", true)], 10_000).len(), 1);
+        assert_eq!(am.due(&[alert("B", false)], 10_001).len(), 1);
+    }
+}
