@@ -153,6 +153,23 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
             .is_empty()
     );
 
+    // alerting.alertmanagers: the firing alert reaches the real Alertmanager with the
+    // external labels and its annotations.
+    let alert = wait_for_alert(&am, "NodeExporterUp").await;
+    assert_eq!(alert["labels"]["cluster"], "eu1", "{alert}");
+    assert_eq!(alert["labels"]["severity"], "info", "{alert}");
+    assert_eq!(
+        alert["annotations"]["summary"],
+        format!("node_exporter {exporter} is up"),
+        "{alert}"
+    );
+    let ams = common::get_json(&t.url("/api/v1/alertmanagers")).await;
+    assert!(
+        ams.to_string()
+            .contains(&format!("http://{am}/api/v2/alerts")),
+        "{ams}"
+    );
+
     // POST /-/reload picks up a renamed job.
     std::fs::write(&config, yml("node2")).unwrap();
     let (status, body) = post_reload(&t).await;

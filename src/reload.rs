@@ -16,14 +16,20 @@ use telltale_crds::ScrapeTarget;
 use crate::config::{Config, Sources};
 use crate::remote_write::Forwarding;
 
+/// The running components a configuration is applied to.
+pub struct Components {
+    pub scraper: Arc<telltale_scraper::ScrapeManager>,
+    pub rules: Arc<telltale_alertmanager::RuleManager>,
+    /// prometheus.yml's `remote_write`.
+    pub forwarding: Arc<Forwarding>,
+    /// prometheus.yml's `alerting.alertmanagers`.
+    pub alertmanagers: Arc<telltale_alertmanager::ExternalAlertmanagers>,
+}
+
 /// Applies the configuration to the running components.
 pub struct Reloader {
     sources: Sources,
-    scraper: Arc<telltale_scraper::ScrapeManager>,
-    rules: Arc<telltale_alertmanager::RuleManager>,
-    forwarding: Arc<Forwarding>,
-    /// prometheus.yml's `alerting.alertmanagers`.
-    alertmanagers: Arc<telltale_alertmanager::ExternalAlertmanagers>,
+    to: Components,
     /// `--external-label` flags, over prometheus.yml's external labels.
     external_labels: Vec<(String, String)>,
     /// Telltale's scrape of itself, added unless the files define that job.
@@ -39,10 +45,7 @@ pub struct Reloader {
 impl Reloader {
     pub fn new(
         sources: Sources,
-        scraper: Arc<telltale_scraper::ScrapeManager>,
-        rules: Arc<telltale_alertmanager::RuleManager>,
-        forwarding: Arc<Forwarding>,
-        alertmanagers: Arc<telltale_alertmanager::ExternalAlertmanagers>,
+        to: Components,
         external_labels: Vec<(String, String)>,
         self_target: ScrapeTarget,
         registry: &Registry,
@@ -59,10 +62,7 @@ impl Reloader {
         registry.register(Box::new(success_time.clone()))?;
         Ok(Arc::new(Reloader {
             sources,
-            scraper,
-            rules,
-            forwarding,
-            alertmanagers,
+            to,
             external_labels,
             self_target,
             yaml: Arc::default(),
@@ -85,13 +85,24 @@ impl Reloader {
             .as_ref()
             .map(|p| p.remote_writes().to_vec())
             .unwrap_or_default();
-        self.forwarding
-            .apply(
-                &remote_writes,
-                &config.external_labels(&self.external_labels),
-            )
+        let external_labels = config.external_labels(&self.external_labels);
+        self.to
+            .forwarding
+            .apply(&remote_writes, &external_labels)
             .await?;
-        self.rules.set_alerting(&config.alerting)?;
+        let endpoints = match &config.prometheus {
+            Some(p) => {
+                if !p.alert_relabelings().is_empty() {
+                    tracing::warn!("alerting.alert_relabel_configs is not honoured yet");
+                }
+                alertmanager_endpoints(p.alertmanagers())
+            }
+            None => Vec::new(),
+        };
+        self.to
+            .alertmanagers
+            .configure(endpoints, external_labels.into_iter().collect());
+        self.to.rules.set_alerting(&config.alerting)?;
         let self_job = self.self_target.metadata.name.as_deref();
         if !config
             .scrape_targets
@@ -100,8 +111,8 @@ impl Reloader {
         {
             config.scrape_targets.push(self.self_target.clone());
         }
-        self.scraper.apply(&config.scrape_targets);
-        self.rules.apply(&config.alert_rules);
+        self.to.scraper.apply(&config.scrape_targets);
+        self.to.rules.apply(&config.alert_rules);
         *self.yaml.write().unwrap_or_else(|e| e.into_inner()) = config.to_yaml();
         self.successful.set(1);
         self.success_time.set(now_seconds());

@@ -95,10 +95,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let (scrape_targets, alert_rules) = (config.scrape_targets.len(), config.alert_rules.len());
     let reloader = crate::reload::Reloader::new(
         sources,
-        scraper.clone(),
-        rules.clone(),
-        forwarding.clone(),
-        alertmanagers,
+        crate::reload::Components {
+            scraper: scraper.clone(),
+            rules: rules.clone(),
+            forwarding: forwarding.clone(),
+            alertmanagers,
+        },
         args.external_labels.clone(),
         self_target(http_addr, args.self_scrape_interval),
         &registry,
