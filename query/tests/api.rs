@@ -149,6 +149,26 @@ async fn range_query_shapes_and_limits() {
     let (status, body) = get(&base, "/api/v1/query_range?query=up&start=10&end=0&step=1").await;
     assert_eq!(status, 400);
     assert_eq!(body["errorType"], "bad_data");
+    // Prometheus's whole time range ("all time", as clients send it) and times beyond it
+    // are answered, never overflowed.
+    let (status, body) = get(
+        &base,
+        "/api/v1/query_range?query=up&start=-292273086-05-16T16:47:06Z&end=292277025-08-18T07:12:54.999999999Z&step=1",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("exceeded maximum resolution"),
+        "{body}"
+    );
+    for time in ["1e300", "-1e300", "9223372036854775807"] {
+        let (status, body) = get(&base, &format!("/api/v1/query?query=up&time={time}")).await;
+        assert_eq!(status, 400, "{time}: {body}");
+        assert_eq!(body["errorType"], "bad_data", "{time}: {body}");
+    }
 }
 
 #[tokio::test]

@@ -80,17 +80,35 @@ fn invalid(param: &str, message: impl std::fmt::Display) -> Error {
     Error::bad_data(format!("invalid parameter {param:?}: {message}"))
 }
 
-/// Parses a Prometheus API time: float Unix seconds or RFC3339, into milliseconds.
+/// The latest time the API takes, in seconds: Prometheus's `maxTime` (about 292 million
+/// years after 1970); the earliest is its negative.
+const MAX_TIME_SECS: i64 = i64::MAX / 1000 - 62_135_596_801;
+/// Prometheus's `minTime` and `maxTime` as it formats them: clients (Thanos, Grafana's
+/// label browser) send them for "all time".
+const MIN_TIME_FORMATTED: &str = "-292273086-05-16T16:47:06Z";
+const MAX_TIME_FORMATTED: &str = "292277025-08-18T07:12:54.999999999Z";
+
+/// Parses a Prometheus API time: float Unix seconds or RFC3339, into milliseconds. Times
+/// beyond Prometheus's `minTime`/`maxTime` are refused, so no later arithmetic on them
+/// overflows.
 pub fn parse_time(param: &str, s: &str) -> Result<i64> {
+    let refused = || invalid(param, format!("cannot parse {s:?} to a valid timestamp"));
+    match s {
+        MIN_TIME_FORMATTED => return Ok(-MAX_TIME_SECS * 1000),
+        MAX_TIME_FORMATTED => return Ok(MAX_TIME_SECS * 1000 + 999),
+        _ => {}
+    }
     if let Ok(secs) = s.parse::<f64>()
         && secs.is_finite()
     {
         let whole = secs.trunc();
+        if whole.abs() > MAX_TIME_SECS as f64 {
+            return Err(refused());
+        }
         let frac = ((secs - whole) * 1000.0).round();
         return Ok(whole as i64 * 1000 + frac as i64);
     }
-    parse_rfc3339(s)
-        .ok_or_else(|| invalid(param, format!("cannot parse {s:?} to a valid timestamp")))
+    parse_rfc3339(s).ok_or_else(refused)
 }
 
 /// `2006-01-02T15:04:05.999999999Z07:00` into milliseconds.
@@ -280,6 +298,18 @@ mod tests {
             r#"invalid parameter "time": cannot parse "yesterday" to a valid timestamp"#
         );
         assert_eq!(err.error_type(), "bad_data");
+    }
+
+    #[test]
+    fn extreme_times_are_refused_or_clamped_not_overflowed() {
+        for huge in ["1e300", "-1e300", "9223372036854775807", "-9.3e15"] {
+            let err = parse_time("time", huge).unwrap_err();
+            assert!(err.to_string().contains("valid timestamp"), "{huge}: {err}");
+        }
+        let min = parse_time("start", "-292273086-05-16T16:47:06Z").unwrap();
+        let max = parse_time("end", "292277025-08-18T07:12:54.999999999Z").unwrap();
+        assert!(min < -9_000_000_000_000_000_000 && max > 9_000_000_000_000_000_000);
+        assert_eq!(parse_time("end", "9223309901257974").unwrap(), max - 999);
     }
 
     #[test]

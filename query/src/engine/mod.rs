@@ -276,7 +276,8 @@ impl Engine {
                 "end timestamp must not be before start time",
             ));
         }
-        if req.step_ms > 0 && (req.end_ms - req.start_ms) / req.step_ms > opts.max_points_per_series
+        if req.step_ms > 0
+            && req.end_ms.saturating_sub(req.start_ms) / req.step_ms > opts.max_points_per_series
         {
             return Err(Error::TooManyPoints {
                 limit: thousands(opts.max_points_per_series),
