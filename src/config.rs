@@ -269,7 +269,10 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains(&yml.path().display().to_string()), "{err}");
-        assert!(err.contains("scrape_configs[0]"), "{err}");
+        assert!(
+            err.contains("scrape_configs[1].relabel_configs[0].action"),
+            "{err}"
+        );
     }
 
     const TARGET: &str = "apiVersion: telltale.dev/v1alpha1
