@@ -63,6 +63,9 @@ pub fn load_file(file: &Path) -> Result<Vec<Document>> {
     load_str(file, &text)
 }
 
+/// The fields a resource document may have at its top level.
+const TOP_LEVEL_FIELDS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
+
 /// Reads every document of `text`, reporting errors against `file`.
 pub fn load_str(file: &Path, text: &str) -> Result<Vec<Document>> {
     let mut docs = Vec::new();
@@ -103,6 +106,22 @@ pub fn load_str(file: &Path, text: &str) -> Result<Vec<Document>> {
         }
         if name.as_deref().unwrap_or("").is_empty() {
             return Err(invalid(what, FieldError::new("metadata.name", "missing")));
+        }
+        // A mis-indented field (`relabelings:` at the top) is refused, as the API
+        // server's strict field validation refuses it, rather than silently ignored.
+        if let Some(map) = value.as_mapping() {
+            for key in map.keys() {
+                let key = key.as_str().unwrap_or("");
+                if !TOP_LEVEL_FIELDS.contains(&key) {
+                    return Err(invalid(
+                        what,
+                        FieldError::new(
+                            key,
+                            "unknown field (a resource has apiVersion, kind, metadata, spec and status)",
+                        ),
+                    ));
+                }
+            }
         }
         let resource = match kind.as_str() {
             "ScrapeTarget" => {
@@ -191,6 +210,19 @@ spec:
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].index, 2);
         assert_eq!(docs[1].resource.kind(), "ScrapeTarget");
+    }
+
+    #[test]
+    fn a_misindented_field_at_the_top_is_refused() {
+        let text = "apiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\nmetadata: {name: n}\nspec:\n  static: [{targets: ['127.0.0.1:9100']}]\nrelabelings: []\n";
+        let err = load(text).unwrap_err().to_string();
+        assert!(
+            err.contains("document 1 (ScrapeTarget n): relabelings: unknown field"),
+            "{err}"
+        );
+        // status, as `kubectl get -o yaml` prints it, is accepted.
+        let with_status = text.replace("relabelings: []", "status: {}");
+        assert_eq!(load(&with_status).unwrap().len(), 1);
     }
 
     #[test]
