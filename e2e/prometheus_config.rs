@@ -199,8 +199,13 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
         "{jobs:?}"
     );
 
-    // SIGHUP reloads too.
-    std::fs::write(&config, yml("node4")).unwrap();
+    // SIGHUP reloads too; the remote_write section changes under the same name, so its
+    // forwarder is closed and reopened on the same queue.
+    std::fs::write(
+        &config,
+        yml("node4").replace("batch_send_deadline: 1s", "batch_send_deadline: 2s"),
+    )
+    .unwrap();
     let pid = t.proc.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -211,7 +216,7 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     );
     eventually(&base, r#"up{job="node4"} == 1"#, Duration::from_secs(30)).await;
     assert_eq!(reload_gauge(&t).await, 1.0);
-    // The forwarder kept its queue over the reloads and still sends.
+    // The reopened forwarder still sends.
     eventually(
         &receiver,
         r#"node_load1{job="node4"}"#,

@@ -36,55 +36,55 @@ impl Forwarding {
     }
 
     /// Makes the forwarders those of `sections` (with `external_labels`): unchanged ones
-    /// stay, the others are closed or opened. A section that cannot be opened fails the
-    /// whole call and changes nothing.
+    /// stay; removed or changed ones are closed first (a changed one reopens its queue
+    /// under the same name), then new ones are opened. A section that cannot be opened
+    /// fails the call; the others are applied.
     pub async fn apply(
         &self,
         sections: &[RemoteWriteConfig],
         external_labels: &BTreeMap<String, String>,
     ) -> anyhow::Result<()> {
-        let current: BTreeMap<String, (RemoteWriteConfig, Arc<RemoteWriteForwarder>)> =
-            self.open.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut next = BTreeMap::new();
+        let stale: Vec<Arc<RemoteWriteForwarder>> = {
+            let mut open = self.open.write().unwrap_or_else(|e| e.into_inner());
+            let gone: Vec<String> = open
+                .iter()
+                .filter(|(name, (config, _))| {
+                    !sections
+                        .iter()
+                        .any(|s| s == config && remote_name(s) == **name)
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            gone.iter()
+                .filter_map(|name| open.remove(name).map(|(_, f)| f))
+                .collect()
+        };
+        for f in stale {
+            close(f).await;
+        }
         for section in sections {
             let name = remote_name(section);
-            match current.get(&name) {
-                Some((config, forwarder)) if config == section => {
-                    next.insert(name, (config.clone(), forwarder.clone()));
-                }
-                _ => {
-                    if let Some((_, old)) = current.get(&name) {
-                        // Its metrics are registered under the same name: gone first.
-                        self.close(old.clone()).await;
-                    }
-                    let options = ForwarderOptions {
-                        external_labels: external_labels.clone(),
-                        ..ForwarderOptions::default()
-                    };
-                    let forwarder = RemoteWriteForwarder::open(
-                        section,
-                        self.dir.join(&name),
-                        options,
-                        &self.registry,
-                    )
+            if self
+                .open
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&name)
+            {
+                continue;
+            }
+            let options = ForwarderOptions {
+                external_labels: external_labels.clone(),
+                ..ForwarderOptions::default()
+            };
+            let forwarder =
+                RemoteWriteForwarder::open(section, self.dir.join(&name), options, &self.registry)
                     .await
                     .map_err(|e| anyhow::anyhow!("remote_write {name} ({}): {e}", section.url))?;
-                    tracing::info!(remote = %name, url = %section.url, "remote_write forwarding");
-                    next.insert(name, (section.clone(), Arc::new(forwarder)));
-                }
-            }
-        }
-        let removed: Vec<Arc<RemoteWriteForwarder>> = current
-            .iter()
-            .filter(|(name, (_, f))| {
-                next.get(*name)
-                    .is_none_or(|(_, kept)| !Arc::ptr_eq(kept, f))
-            })
-            .map(|(_, (_, f))| f.clone())
-            .collect();
-        *self.open.write().unwrap_or_else(|e| e.into_inner()) = next;
-        for f in removed {
-            self.close(f).await;
+            tracing::info!(remote = %name, url = %section.url, "remote_write forwarding");
+            self.open
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name, (section.clone(), Arc::new(forwarder)));
         }
         Ok(())
     }
@@ -93,14 +93,7 @@ impl Forwarding {
     pub async fn close_all(&self) {
         let all = std::mem::take(&mut *self.open.write().unwrap_or_else(|e| e.into_inner()));
         for (_, (_, f)) in all {
-            self.close(f).await;
-        }
-    }
-
-    async fn close(&self, forwarder: Arc<RemoteWriteForwarder>) {
-        // Writers may still hold it for a moment; the last one drops (and aborts) it.
-        if let Some(f) = Arc::into_inner(forwarder) {
-            f.close().await;
+            close(f).await;
         }
     }
 
@@ -111,6 +104,20 @@ impl Forwarding {
             .values()
             .map(|(_, f)| f.clone())
             .collect()
+    }
+}
+
+/// Closes a forwarder taken out of the set once the writes still holding it are done
+/// (each holds it for one write), so its queue and metrics are free to reopen.
+async fn close(mut forwarder: Arc<RemoteWriteForwarder>) {
+    loop {
+        match Arc::try_unwrap(forwarder) {
+            Ok(f) => return f.close().await,
+            Err(shared) => {
+                forwarder = shared;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
     }
 }
 

@@ -193,28 +193,9 @@ fn parse_comment(comment: &str, metadata: &mut Vec<Metadata>) -> Result<(), Stri
     Ok(())
 }
 
+/// Undoes the escapes of a `# HELP` docstring: `\\` and `\n` (others kept verbatim).
 pub(crate) fn unescape_help(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('\\') => out.push('\\'),
-            Some('n') => out.push('\n'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
+    unescape(s, false)
 }
 
 fn parse_sample<'a>(
@@ -431,6 +412,11 @@ impl<'a> Cursor<'a> {
 /// Undoes the escapes of a raw label value: `\\`, `\"` and `\n`; other escapes are kept
 /// verbatim, as Prometheus's own scrape parser does.
 pub(crate) fn unescape_label_value(raw: &str) -> String {
+    unescape(raw, true)
+}
+
+/// Undoes `\\` and `\n` (and `\"` when `quote`); other escapes are kept verbatim.
+fn unescape(raw: &str, quote: bool) -> String {
     if !raw.contains('\\') {
         return raw.to_string();
     }
@@ -443,8 +429,8 @@ pub(crate) fn unescape_label_value(raw: &str) -> String {
         }
         match chars.next() {
             Some('\\') => out.push('\\'),
-            Some('"') => out.push('"'),
             Some('n') => out.push('\n'),
+            Some('"') if quote => out.push('"'),
             Some(other) => {
                 out.push('\\');
                 out.push(other);
