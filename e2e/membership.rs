@@ -73,9 +73,12 @@ impl DevCluster {
         let t0 = Instant::now();
         loop {
             let sh = self.shard().await;
+            // A leader elected a moment ago reports commit index 0 until its first entry
+            // of the term is committed: settled means it has been.
             let ok = ids(&sh["voters"]) == voters
                 && sh["learners"].as_array().is_some_and(Vec::is_empty)
                 && sh["leader_id"].as_u64().is_some()
+                && sh["commit_index"].as_u64().is_some_and(|c| c > 0)
                 && sh["replicas"].as_array().unwrap().len() == voters.len()
                 && sh["replicas"].as_array().unwrap().iter().all(|r| {
                     r["alive"].as_bool() == Some(true)

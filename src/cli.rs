@@ -73,6 +73,14 @@ pub enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Checks web configuration files (`--web.config.file`) like `promtool check
+    /// web-config`: the YAML, and the certificates, keys and CAs it names.
+    #[command(name = "web-config")]
+    WebConfig {
+        /// Web configuration files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -83,6 +91,8 @@ pub struct StandaloneArgs {
     /// HTTP address: Prometheus API, remote_write, health and metrics.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// gRPC address of the embedded storage node (port 0 picks a free one).
     #[arg(long, env = "TELLTALE_GRPC_LISTEN", default_value = "127.0.0.1:0")]
     pub grpc_listen: SocketAddr,
@@ -120,12 +130,17 @@ pub struct StandaloneArgs {
     #[command(flatten)]
     pub push: PushArgs,
     #[command(flatten)]
-    pub cache: ResultCacheArgs,
+    pub cache: QueryEngineArgs,
 }
 
-/// The range-query result cache of the query API.
+/// The query engine: its range-query result cache and Prometheus's feature flags.
 #[derive(Args, Debug, Clone)]
-pub struct ResultCacheArgs {
+pub struct QueryEngineArgs {
+    /// Prometheus's `--enable-feature` (repeatable, or comma-separated):
+    /// `promql-experimental-functions`, `promql-duration-expr`. Others are logged and
+    /// ignored, as Prometheus does.
+    #[arg(long = "enable-feature")]
+    pub enable_features: Vec<String>,
     /// Memory for cached range-query intervals, in bytes (`0`: no cache).
     #[arg(long, env = "TELLTALE_RESULT_CACHE_BYTES", default_value_t = 256 << 20)]
     pub result_cache_bytes: usize,
@@ -134,10 +149,16 @@ pub struct ResultCacheArgs {
     pub result_cache_max_freshness: telltale_crds::PromDuration,
 }
 
-impl ResultCacheArgs {
-    /// Query engine options with this cache.
+impl QueryEngineArgs {
+    /// Query engine options with this cache and these features.
     pub fn engine_options(&self) -> telltale_query::EngineOptions {
+        let (features, unknown) =
+            telltale_query::Features::from_flags(self.enable_features.iter().map(String::as_str));
+        for flag in unknown {
+            tracing::warn!(option = %flag, "unknown option for --enable-feature");
+        }
         telltale_query::EngineOptions {
+            features,
             cache: telltale_query::CacheOptions {
                 max_bytes: self.result_cache_bytes,
                 max_freshness_ms: self.result_cache_max_freshness.as_duration().as_millis() as i64,
@@ -218,6 +239,8 @@ pub struct StorageArgs {
     /// HTTP address for health and metrics.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9091")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// The shard this replica belongs to (with `--peers`).
     #[arg(long, env = "TELLTALE_SHARD", default_value_t = 0)]
     pub shard: u32,
@@ -256,6 +279,8 @@ pub struct DevClusterArgs {
     /// `/api/v1/status/cluster`.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// Restart replica processes that exit (by default a dead replica stays dead).
     #[arg(long)]
     pub restart_dead: bool,
@@ -273,7 +298,7 @@ pub struct DevClusterArgs {
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
-    pub cache: ResultCacheArgs,
+    pub cache: QueryEngineArgs,
 }
 
 #[derive(Args, Debug)]
@@ -287,6 +312,8 @@ pub struct ScraperArgs {
     /// HTTP address: remote_write, targets, health and metrics.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9092")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// ScrapeTarget YAML files (repeatable).
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
@@ -321,6 +348,11 @@ pub struct ScraperArgs {
     /// instead of reading `-f` files.
     #[arg(long)]
     pub kubernetes_discovery: bool,
+    /// With `--kubernetes-discovery`: the MetricCluster whose `serviceMonitorSelector`,
+    /// `podMonitorSelector`, `scrapeConfigSelector` (and their namespace selectors) pick
+    /// prometheus-operator's ServiceMonitors, PodMonitors and ScrapeConfigs to scrape.
+    #[arg(long, env = "TELLTALE_METRIC_CLUSTER")]
+    pub metric_cluster: Option<String>,
     /// Namespace to watch (all namespaces when absent).
     #[arg(long, env = "TELLTALE_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
@@ -383,6 +415,8 @@ pub struct QueryArgs {
     /// HTTP address of the Prometheus API.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9090")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// Base URL of a scraper replica (repeatable, or comma-separated): `/api/v1/targets`
     /// merges every replica's targets, each naming the replica that owns it.
     #[arg(
@@ -396,7 +430,7 @@ pub struct QueryArgs {
     #[arg(long, env = "TELLTALE_ALERTMANAGER_URL")]
     pub alertmanager_url: Option<String>,
     #[command(flatten)]
-    pub cache: ResultCacheArgs,
+    pub cache: QueryEngineArgs,
 }
 
 #[derive(Args, Debug)]
@@ -412,6 +446,8 @@ pub struct AlertmanagerArgs {
     /// HTTP address: alerts and rules API, health and metrics.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9093")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// AlertRule and MetricCluster YAML files (repeatable).
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
@@ -441,9 +477,32 @@ pub struct OperatorArgs {
     /// HTTP address for health and metrics.
     #[arg(long, env = "TELLTALE_LISTEN", default_value = "0.0.0.0:9094")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub web: WebArgs,
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "TELLTALE_NAMESPACE")]
     pub namespace: Option<String>,
+}
+
+/// Prometheus's web configuration file, for the process's HTTP server.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WebArgs {
+    /// Prometheus's web configuration file (the exporter-toolkit YAML): TLS, client
+    /// certificates, basic auth users (bcrypt), response headers. Re-read when it changes;
+    /// `telltale check web-config FILE` checks one.
+    #[arg(long = "web.config.file", env = "TELLTALE_WEB_CONFIG_FILE")]
+    pub web_config_file: Option<PathBuf>,
+}
+
+impl WebArgs {
+    /// The file, loaded and checked (certificates and keys read), if one is named.
+    pub fn load(&self) -> anyhow::Result<Option<telltale_web::WebConfigFile>> {
+        Ok(self
+            .web_config_file
+            .as_ref()
+            .map(telltale_web::WebConfigFile::load)
+            .transpose()?)
+    }
 }
 
 fn parse_duration(s: &str) -> Result<telltale_crds::PromDuration, String> {

@@ -30,6 +30,10 @@ pub struct Sources {
     pub config_file: Option<PathBuf>,
     /// `-f` files, in order.
     pub files: Vec<PathBuf>,
+    /// No Kubernetes API to read Secrets from (standalone, a scraper without
+    /// `--kubernetes-discovery`): a ScrapeTarget naming a Secret or ConfigMap key is
+    /// refused on load, with the file field to use instead.
+    pub no_secret_api: bool,
 }
 
 impl Sources {
@@ -38,6 +42,7 @@ impl Sources {
         Sources {
             config_file: None,
             files: files.to_vec(),
+            no_secret_api: false,
         }
     }
 }
@@ -164,7 +169,19 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
                 )));
             }
             match doc.resource {
-                Resource::ScrapeTarget(ref t) => config.scrape_targets.push((**t).clone()),
+                Resource::ScrapeTarget(ref t) => {
+                    if sources.no_secret_api
+                        && let Some((field, instead)) = t.spec.client().object_references().first()
+                    {
+                        return Err(doc.error(FieldError::new(
+                            format!("spec.{field}"),
+                            format!(
+                                "Secret and ConfigMap references need the Kubernetes API, which this process does not read; use spec.{instead}"
+                            ),
+                        )));
+                    }
+                    config.scrape_targets.push((**t).clone())
+                }
                 Resource::AlertRule(ref r) => {
                     telltale_alertmanager::validate_rules(&r.spec, crate::rule_querier::check_expr)
                         .map_err(|e| doc.error(e))?;
@@ -225,7 +242,33 @@ mod tests {
         Sources {
             config_file: None,
             files: paths.iter().map(|p| p.to_path_buf()).collect(),
+            no_secret_api: false,
         }
+    }
+
+    /// Without the Kubernetes API a Secret reference is refused on load, naming the
+    /// file, the document, the field and the file field to use.
+    #[test]
+    fn secret_references_are_refused_without_the_api() {
+        let f = file(
+            "apiVersion: telltale.dev/v1alpha1\nkind: ScrapeTarget\nmetadata: {name: shop}\n\
+             spec: {scheme: https, static: [{targets: ['a:1']}], tlsConfig: {caFile: /ca.pem},\
+             authorization: {credentials: {name: shop, key: token}}}\n",
+        );
+        let sources = Sources {
+            no_secret_api: true,
+            ..files(&[f.path()])
+        };
+        let e = load(&sources).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: document 1 (ScrapeTarget shop): spec.authorization.credentials: Secret and ConfigMap references need the Kubernetes API, which this process does not read; use spec.authorization.credentialsFile",
+                f.path().display()
+            )
+        );
+        // A scraper reading the API takes it.
+        assert_eq!(load(&files(&[f.path()])).unwrap().scrape_targets.len(), 1);
     }
 
     #[test]
@@ -242,6 +285,7 @@ mod tests {
         let config = load(&Sources {
             config_file: Some(yml.path().into()),
             files: vec![],
+            no_secret_api: true,
         })
         .unwrap();
         assert_eq!(config.scrape_targets.len(), 1);
@@ -265,6 +309,7 @@ mod tests {
         let err = load(&Sources {
             config_file: Some(yml.path().into()),
             files: vec![],
+            no_secret_api: false,
         })
         .unwrap_err()
         .to_string();

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -154,21 +153,16 @@ impl Shutdown {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` fires.
+/// Serves `app` on `listener` until `shutdown` fires: plain HTTP, or with `web` (the
+/// `--web.config.file`) TLS, client certificates, basic auth and headers, re-read when the
+/// file changes.
 pub async fn serve_http(
     listener: TcpListener,
     app: Router,
+    web: Option<telltale_web::WebConfigFile>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    // No Nagle: a response's last segment goes out at once instead of waiting up to a
-    // delayed ACK (40 ms) for the one before it.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.wait())
+    telltale_web::serve(listener, app, web, shutdown.wait())
         .await
         .context("HTTP server failed")
 }

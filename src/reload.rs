@@ -199,11 +199,22 @@ fn alertmanager_endpoints(
                 "alerting.alertmanagers: only static_configs without relabeling are honoured"
             );
         }
+        let client = match telltale_web::client::from_prometheus(
+            &am.http,
+            &format!("alerting.alertmanagers[{i}]"),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(section = i, error = %e, "alerting.alertmanagers: section skipped");
+                continue;
+            }
+        };
         let prefix = am.path_prefix().trim_end_matches('/');
         for target in am.static_targets() {
             out.push(telltale_alertmanager::AlertmanagerEndpoint {
                 url: format!("{}://{target}{prefix}/api/v2/alerts", am.scheme()),
                 timeout: am.timeout().0,
+                client: client.clone(),
             });
         }
     }

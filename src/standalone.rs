@@ -29,12 +29,15 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let sources = crate::config::Sources {
         config_file: args.config_file.clone(),
         files: args.files.clone(),
+        // Standalone reads Secrets from nowhere: targets name files.
+        no_secret_api: true,
     };
     let config = crate::config::load(&sources)?;
     let registry = ops::new_registry("standalone")?;
     let shutdown = Shutdown::on_signals();
 
     // The HTTP address first: a port already taken fails before anything is opened.
+    let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     let http_addr = http.local_addr()?;
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
@@ -72,9 +75,23 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let alertmanagers = Arc::new(telltale_alertmanager::ExternalAlertmanagers::new(
         &registry,
     )?);
+    let scheme = match &web {
+        Some(w) if w.tls_enabled() => "https",
+        _ => "http",
+    };
     let external_url = args
         .external_url
-        .unwrap_or_else(|| format!("http://{http_addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{http_addr}"));
+    // With a web configuration (TLS, passwords) the self-scrape reads /metrics from a
+    // second listener on loopback, plain and metrics-only, labelled with the public address.
+    let (self_addr, self_metrics) = match &web {
+        Some(_) => {
+            let listener =
+                ops::bind(SocketAddr::from(([127, 0, 0, 1], 0)), "self-scrape HTTP").await?;
+            (listener.local_addr()?, Some(listener))
+        }
+        None => (http_addr, None),
+    };
     let rules = telltale_alertmanager::RuleManager::new(
         Arc::new(crate::rule_querier::EngineQuerier(query.clone())),
         config.alerting.clone(),
@@ -102,7 +119,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
             alertmanagers,
         },
         args.external_labels.clone(),
-        self_target(http_addr, args.self_scrape_interval),
+        self_target(self_addr, http_addr, args.self_scrape_interval),
         &registry,
     )?;
     reloader.apply(config).await?;
@@ -137,8 +154,12 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         alert_rules,
         "telltale standalone started"
     );
+    if let Some(listener) = self_metrics {
+        let metrics = ops::router(&registry, readiness.clone());
+        tokio::spawn(ops::serve_http(listener, metrics, None, shutdown.clone()));
+    }
     readiness.set_ready();
-    let served = ops::serve_http(http, app, shutdown).await;
+    let served = ops::serve_http(http, app, web, shutdown).await;
     scraper.shutdown();
     rules.stop(Duration::from_secs(5)).await;
     forwarding.close_all().await;
@@ -189,11 +210,20 @@ async fn start_replica(
 }
 
 /// Telltale scraping its own `/metrics` (monitoring the monitor).
-fn self_target(addr: SocketAddr, interval: PromDuration) -> ScrapeTarget {
-    let host = if addr.ip().is_unspecified() {
-        SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+fn self_target(addr: SocketAddr, public: SocketAddr, interval: PromDuration) -> ScrapeTarget {
+    let loopback = |a: SocketAddr| {
+        if a.ip().is_unspecified() {
+            SocketAddr::new([127, 0, 0, 1].into(), a.port())
+        } else {
+            a
+        }
+    };
+    let host = loopback(addr);
+    // The instance is the public address even when /metrics is read elsewhere.
+    let labels = if addr == public {
+        BTreeMap::new()
     } else {
-        addr
+        BTreeMap::from([("instance".to_string(), loopback(public).to_string())])
     };
     let timeout = PromDuration(interval.0.min(Duration::from_secs(10)));
     ScrapeTarget::new(
@@ -202,7 +232,7 @@ fn self_target(addr: SocketAddr, interval: PromDuration) -> ScrapeTarget {
             job: Some(SELF_JOB.into()),
             static_targets: vec![StaticTargets {
                 targets: vec![host.to_string()],
-                labels: BTreeMap::new(),
+                labels,
             }],
             path: "/metrics".into(),
             scheme: Default::default(),

@@ -98,6 +98,16 @@ impl Error {
         }
     }
 
+    /// The HTTP client of `integration` cannot send: a CA, certificate or credentials
+    /// file of its `httpConfig` cannot be read or used (the message names the field and
+    /// the file, never a value). Retried: the file may come back.
+    pub fn client(integration: &'static str, e: telltale_web::Error) -> Error {
+        Error::Transport {
+            integration,
+            message: e.to_string(),
+        }
+    }
+
     /// The transport error of `integration` for a failed request, without its URL.
     pub fn http(integration: &'static str, e: reqwest::Error) -> Error {
         let timed_out = e.is_timeout();

@@ -51,7 +51,9 @@ pub mod template;
 pub use alerting::secrets::{FileSecrets, Secret, SecretResolver, StaticSecrets};
 pub use alerting::validate::validate_alerting;
 pub use error::{Error, Result};
-pub use kubernetes::{ClusterWatch, ClusterWatchOptions, KubernetesSecrets, watch_cluster};
+pub use kubernetes::{
+    ClusterWatch, ClusterWatchOptions, KubernetesSecrets, PrometheusRuleScope, watch_cluster,
+};
 pub use persistence::state_db::RocksStateStore;
 pub use persistence::store::{FileStateStore, StateStore};
 pub use rules::api::router;

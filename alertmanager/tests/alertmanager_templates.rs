@@ -131,6 +131,7 @@ fn start_telltale(dir: &Path, sink: &str, custom: bool) -> Arc<RuleManager> {
     RuleManager::new(
         Arc::new(FakeQuerier::default()),
         AlertingSpec {
+            global: None,
             route: Some(route),
             receivers: vec![receiver],
             inhibit_rules: vec![],

@@ -31,6 +31,7 @@ async fn amtool(url: &str, args: &[&str]) -> String {
 
 fn alerting(hook: &str) -> AlertingSpec {
     AlertingSpec {
+        global: None,
         route: Some(Route {
             receiver: Some("ops".into()),
             group_by: Some(vec!["alertname".into(), "instance".into()]),
@@ -40,6 +41,7 @@ fn alerting(hook: &str) -> AlertingSpec {
         receivers: vec![Receiver {
             name: "ops".into(),
             webhooks: vec![WebhookConfig {
+                http_config: None,
                 url: format!("{hook}/hook"),
                 send_resolved: true,
                 timeout: None,

@@ -37,6 +37,7 @@ async fn crash_child() {
     let m = RuleManager::new(
         querier,
         AlertingSpec {
+            global: None,
             route: Some(
                 serde_yaml::from_str::<Route>(
                     "{receiver: ops, groupBy: [alertname], groupWait: 0s, groupInterval: 100ms}",
@@ -46,6 +47,7 @@ async fn crash_child() {
             receivers: vec![Receiver {
                 name: "ops".into(),
                 webhooks: vec![WebhookConfig {
+                    http_config: None,
                     url,
                     send_resolved: true,
                     timeout: None,

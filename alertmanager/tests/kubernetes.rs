@@ -2,6 +2,8 @@
 //! (kmock's emulator, `operator/tests/kube_emulator.py`): AlertRules and the
 //! MetricCluster's routing are watched and applied live, a receiver's URL comes from a
 //! Secret, invalid resources are counted and leave the last good configuration running.
+//! prometheus-operator's PrometheusRules (as kube-prometheus-stack ships them) picked by
+//! the MetricCluster's `ruleSelector` run next to the AlertRules.
 
 mod common;
 
@@ -18,8 +20,8 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, Config};
 use serde_json::json;
 use telltale_alertmanager::{
-    ClusterWatchOptions, KubernetesSecrets, ManagerOptions, RuleManager, SecretResolver,
-    watch_cluster,
+    ClusterWatchOptions, KubernetesSecrets, ManagerOptions, PrometheusRuleScope, RuleManager,
+    SecretResolver, watch_cluster,
 };
 use telltale_crds::{AlertRule, AlertingSpec, MetricCluster, SecretRef};
 
@@ -176,6 +178,7 @@ async fn rules_and_routing_follow_the_cluster_live() {
             metric_cluster: Some("mc".into()),
             file_rules: Vec::new(),
             debounce: Duration::from_millis(50),
+            prometheus_rules: PrometheusRuleScope::Off,
         },
     );
 
@@ -335,4 +338,203 @@ async fn secrets_are_read_with_get_and_errors_name_no_value() {
         "{missing}"
     );
     assert!(!format!("{resolver:?}").contains("s3cr3t"));
+}
+
+/// kube-prometheus-stack's Watchdog, as its general.rules PrometheusRule carries it
+/// (with a short interval so the test need not wait 30s).
+fn watchdog_rule(release: &str) -> kube::api::DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "kps-general.rules", "namespace": NS,
+                     "labels": {"app": "kube-prometheus-stack", "release": release}},
+        "spec": {"groups": [{"name": "general.rules", "interval": "100ms", "rules": [{
+            "alert": "Watchdog",
+            "annotations": {"summary": "An alert that should always be firing to certify that Alertmanager is working properly."},
+            "expr": "vector(1)",
+            "labels": {"severity": "none"}
+        }]}]}
+    }))
+    .unwrap()
+}
+
+fn operator_api(emu: &Emulator, kind: &str) -> Api<kube::api::DynamicObject> {
+    let ar = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+        "monitoring.coreos.com",
+        "v1",
+        kind,
+    ));
+    Api::namespaced_with(emu.client.clone(), NS, &ar)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_rules_picked_by_the_rule_selector_run() {
+    let emu = Emulator::start();
+    let (sink, url) = start_sink(0).await;
+    let mc: MetricCluster = serde_json::from_value(json!({
+        "apiVersion": "telltale.dev/v1alpha1",
+        "kind": "MetricCluster",
+        "metadata": {"name": "mc", "namespace": NS},
+        "spec": {
+            "ruleSelector": {"matchLabels": {"release": "kps"}},
+            "alerting": {"route": {"receiver": "hook", "groupWait": "0s", "groupInterval": "100ms"},
+                         "receivers": [{"name": "hook", "webhooks": [{"url": format!("{url}/hook")}]}]}
+        }
+    }))
+    .unwrap();
+    emu.api::<MetricCluster>()
+        .create(&PostParams::default(), &mc)
+        .await
+        .unwrap();
+    let rules = operator_api(&emu, "PrometheusRule");
+    // kubernetes-mixin's rules as kube-prometheus-stack ships them (release kps).
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crds/tests/prometheus_operator/kubernetes-mixin-rules.yaml");
+    let text = std::fs::read_to_string(fixture).unwrap();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let obj: kube::api::DynamicObject = serde::Deserialize::deserialize(doc).unwrap();
+        rules.create(&PostParams::default(), &obj).await.unwrap();
+    }
+    // Another release's rules are not picked.
+    rules
+        .create(&PostParams::default(), &watchdog_rule("other"))
+        .await
+        .unwrap();
+
+    let querier = Arc::new(FakeQuerier::default());
+    querier.set("vector(1)", Ok(vec![sample(&[], 1.0)]));
+    let registry = prometheus::Registry::new();
+    let manager = RuleManager::new(
+        querier.clone(),
+        AlertingSpec::default(),
+        ManagerOptions::default(),
+        &registry,
+    );
+    let _watch = watch_cluster(
+        emu.client.clone(),
+        manager.clone(),
+        ClusterWatchOptions {
+            namespace: NS.into(),
+            metric_cluster: Some("mc".into()),
+            file_rules: vec![alert_rule("kps-kubernetes-apps", json!({}))],
+            debounce: Duration::from_millis(50),
+            prometheus_rules: PrometheusRuleScope::OwnNamespace,
+        },
+    );
+    let groups = |m: &RuleManager| -> Vec<(String, String)> {
+        let mut v: Vec<_> = m
+            .groups()
+            .into_iter()
+            .map(|g| (g.key.file, g.key.group))
+            .collect();
+        v.sort();
+        v
+    };
+    wait_for("the PrometheusRule's groups", || {
+        groups(&manager).len() == 3
+    })
+    .await;
+    assert_eq!(
+        groups(&manager),
+        [
+            // An AlertRule of the same name does not collide with the PrometheusRule.
+            (
+                "monitoring/PrometheusRule/kps-kubernetes-apps".to_string(),
+                "k8s.rules.container_cpu_usage_seconds_total".to_string()
+            ),
+            (
+                "monitoring/PrometheusRule/kps-kubernetes-apps".to_string(),
+                "kubernetes-apps".to_string()
+            ),
+            (
+                "monitoring/kps-kubernetes-apps".to_string(),
+                "g".to_string()
+            ),
+        ]
+    );
+    let apps = manager
+        .groups()
+        .into_iter()
+        .find(|g| g.key.group == "kubernetes-apps")
+        .unwrap();
+    assert_eq!(apps.interval, Duration::from_secs(30));
+
+    // The release's Watchdog appears, is evaluated and notifies.
+    rules
+        .patch(
+            "kps-general.rules",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"release": "kps"}}})),
+        )
+        .await
+        .unwrap();
+    wait_for("the Watchdog notification", || {
+        sink.all()
+            .iter()
+            .any(|r| r.path == "/hook" && r.json().to_string().contains("Watchdog"))
+    })
+    .await;
+
+    // A setting Telltale does not honour (a group's query_offset, newer operators) is
+    // said in an Event on the PrometheusRule; its rules still run.
+    let offset: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+        "metadata": {"name": "offset", "namespace": NS, "labels": {"release": "kps"}},
+        "spec": {"groups": [{"name": "offset", "query_offset": "1m",
+                             "rules": [{"record": "one", "expr": "1"}]}]}
+    }))
+    .unwrap();
+    rules.create(&PostParams::default(), &offset).await.unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(emu.client.clone(), NS);
+    let mut note = None;
+    for _ in 0..200 {
+        let list = events.list(&Default::default()).await.unwrap();
+        note = list
+            .items
+            .into_iter()
+            .find(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("offset"))
+            .and_then(|e| e.note);
+        if note.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        note.as_deref(),
+        Some("spec.groups[0].query_offset: not supported by Telltale; ignored")
+    );
+    wait_for("the offset group", || groups(&manager).len() == 5).await;
+
+    // The selector changes live: no PrometheusRule any more, the AlertRule stays.
+    emu.api::<MetricCluster>()
+        .patch(
+            "mc",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"ruleSelector": null}})),
+        )
+        .await
+        .unwrap();
+    wait_for("only the AlertRule", || groups(&manager).len() == 1).await;
+    assert_eq!(groups(&manager)[0].0, "monitoring/kps-kubernetes-apps");
+    manager.shutdown();
+}
+
+/// In a cluster a `file:` reference (a MetricCluster editor's way to the pod's files) is
+/// refused, but for the pod's own service-account files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_references_are_refused_in_a_cluster() {
+    let emu = Emulator::start();
+    let resolver = KubernetesSecrets::new(emu.client.clone(), NS, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("password");
+    std::fs::write(&path, "hunter2").unwrap();
+    let e = resolver
+        .resolve(&SecretRef::file(path.to_str().unwrap()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("files are refused in a cluster"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+    assert!(resolver.allows_file("/var/run/secrets/kubernetes.io/serviceaccount/token"));
+    assert!(!resolver.allows_file(path.to_str().unwrap()));
 }

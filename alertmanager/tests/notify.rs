@@ -30,6 +30,7 @@ fn down(instance: &str) -> QueriedSample {
 
 fn alerting(url: &str) -> AlertingSpec {
     AlertingSpec {
+        global: None,
         route: Some(Route {
             receiver: Some("ops".into()),
             group_by: Some(vec!["alertname".into()]),
@@ -39,6 +40,7 @@ fn alerting(url: &str) -> AlertingSpec {
         receivers: vec![Receiver {
             name: "ops".into(),
             webhooks: vec![WebhookConfig {
+                http_config: None,
                 url: format!("{url}/hook"),
                 send_resolved: true,
                 timeout: None,

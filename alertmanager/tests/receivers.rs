@@ -38,6 +38,7 @@ fn manager(querier: &Arc<FakeQuerier>, receiver: Receiver) -> Arc<RuleManager> {
     let m = RuleManager::new(
         querier.clone(),
         AlertingSpec {
+            global: None,
             route: route(),
             receivers: vec![receiver],
             inhibit_rules: vec![],
@@ -102,6 +103,7 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
     let receiver = Receiver {
         name: "oncall".into(),
         slack_configs: vec![SlackConfig {
+            http_config: None,
             api_url: secret(dir.path(), "slack", &format!("{url}/services/T0/B0/XYZ")),
             channel: Some("#ops".into()),
             username: Some("telltale".into()),
@@ -119,6 +121,7 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
             fields: vec![],
         }],
         pagerduty_configs: vec![PagerdutyConfig {
+            http_config: None,
             routing_key: secret(dir.path(), "pd", "R-KEY"),
             url: Some(format!("{url}/v2/enqueue")),
             severity: None,
@@ -131,6 +134,7 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
             client_url: None,
         }],
         sms_configs: vec![TwilioConfig {
+            http_config: None,
             url: Some(url.clone()),
             account_sid: "AC123".into(),
             auth_token: secret(dir.path(), "twilio", "tok-secret"),
@@ -140,6 +144,7 @@ async fn slack_pagerduty_sms_and_voice_get_exact_requests() {
             timeout: None,
         }],
         voice_configs: vec![TwilioConfig {
+            http_config: None,
             url: Some(url.clone()),
             account_sid: "AC123".into(),
             auth_token: secret(dir.path(), "twilio", "tok-secret"),

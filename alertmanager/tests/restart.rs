@@ -14,6 +14,7 @@ use telltale_crds::{AlertRule, AlertingSpec, Receiver, Route, WebhookConfig};
 
 fn alerting(url: &str) -> AlertingSpec {
     AlertingSpec {
+        global: None,
         route: Some(
             serde_yaml::from_str::<Route>(
                 "{receiver: ops, groupBy: [alertname], groupInterval: 100ms}",
@@ -23,6 +24,7 @@ fn alerting(url: &str) -> AlertingSpec {
         receivers: vec![Receiver {
             name: "ops".into(),
             webhooks: vec![WebhookConfig {
+                http_config: None,
                 url: format!("{url}/hook"),
                 send_resolved: true,
                 timeout: None,

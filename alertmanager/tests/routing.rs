@@ -14,6 +14,7 @@ fn receiver(name: &str, url: &str) -> Receiver {
     Receiver {
         name: name.into(),
         webhooks: vec![WebhookConfig {
+            http_config: None,
             url: format!("{url}/{name}"),
             send_resolved: true,
             timeout: None,
@@ -24,6 +25,7 @@ fn receiver(name: &str, url: &str) -> Receiver {
 
 fn spec(route: &str, receivers: &[&str], url: &str) -> AlertingSpec {
     AlertingSpec {
+        global: None,
         route: Some(serde_yaml::from_str::<Route>(route).unwrap()),
         receivers: receivers.iter().map(|n| receiver(n, url)).collect(),
         inhibit_rules: vec![],

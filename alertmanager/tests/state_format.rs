@@ -56,6 +56,7 @@ async fn documents_of_this_format_are_restored() {
     let m = RuleManager::new(
         querier.clone(),
         AlertingSpec {
+            global: None,
             route: Some(
                 serde_yaml::from_str::<Route>(
                     "{receiver: ops, groupBy: [alertname], groupInterval: 100ms}",
@@ -65,6 +66,7 @@ async fn documents_of_this_format_are_restored() {
             receivers: vec![Receiver {
                 name: "ops".into(),
                 webhooks: vec![WebhookConfig {
+                    http_config: None,
                     url: format!("{url}/hook"),
                     send_resolved: true,
                     timeout: None,

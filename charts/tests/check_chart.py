@@ -26,6 +26,15 @@ VALUE_SETS = {
         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
         "nodeSelector": {"kubernetes.io/os": "linux"},
     },
+    "no-operator-crds": {"prometheusOperatorCrds": {"install": False}},
+}
+
+# prometheus-operator's CRDs the chart installs when asked (and absent from the cluster).
+OPERATOR_CRDS = {
+    "servicemonitors.monitoring.coreos.com",
+    "podmonitors.monitoring.coreos.com",
+    "prometheusrules.monitoring.coreos.com",
+    "scrapeconfigs.monitoring.coreos.com",
 }
 
 
@@ -59,14 +68,22 @@ def main():
         chart = helm.Chart.load(str(CHART))
         manifests = chart.render(values, name="telltale", namespace="telltale-system", is_install=True)
         kinds = set()
+        operator_crds = set()
         for path, text in sorted(manifests.items()):
             if not path.endswith((".yaml", ".yml")):
                 continue
             for doc in yaml.safe_load_all(text):
                 if doc:
                     kinds.add(doc["kind"])
+                    if doc["kind"] == "CustomResourceDefinition":
+                        operator_crds.add(doc["metadata"]["name"])
+                        if doc["metadata"].get("annotations", {}).get("helm.sh/resource-policy") != "keep":
+                            problems.append(f"{name}: {path}: {doc['metadata']['name']} is not kept on uninstall")
                     validate(doc, f"{name}: {path}", args.kube_version, problems)
                     checked += 1
+        want_operator_crds = OPERATOR_CRDS if values.get("prometheusOperatorCrds", {}).get("install", True) else set()
+        if operator_crds != want_operator_crds:
+            problems.append(f"helm template ({name}): prometheus-operator CRDs {sorted(operator_crds)}, want {sorted(want_operator_crds)}")
         want = {"Deployment", "Service", "PodDisruptionBudget" if values.get("replicas", 2) > 1 else "Deployment",
                 "Role", "RoleBinding"}
         if values.get("serviceAccount", {}).get("create", True):

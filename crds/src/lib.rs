@@ -12,7 +12,8 @@
 //!
 //! [`prometheus`] reads Prometheus's own `prometheus.yml` ([`PrometheusConfig`]) with
 //! Prometheus 2.42's defaults and checks, and turns its scrape configs into
-//! ScrapeTargets.
+//! ScrapeTargets. [`prometheus_operator`] reads prometheus-operator's ServiceMonitors,
+//! PodMonitors and PrometheusRules and turns them into ScrapeTargets and AlertRules.
 
 /// `AlertRule`: groups of alerting rules.
 pub mod alert_rule;
@@ -26,16 +27,22 @@ pub mod error;
 pub mod generate;
 /// File name patterns with `*` in the last component (file_sd, rule_files).
 pub mod glob;
+/// `HttpConfig`: Alertmanager's `http_config` of receivers' integrations and `global`.
+pub mod http_config;
 /// Reading resources from multi-document YAML files.
 pub mod load;
 /// `MetricCluster`: one monitoring cluster and its alerting section.
 pub mod metric_cluster;
 /// Prometheus's `prometheus.yml`: types, checks, translation to ScrapeTargets.
 pub mod prometheus;
+/// prometheus-operator's ServiceMonitor, PodMonitor and PrometheusRule, translated.
+pub mod prometheus_operator;
 /// `Receiver`: webhook, Slack, PagerDuty, email, SMS and voice integrations.
 pub mod receiver;
 /// `Route` and `InhibitRule`: the routing tree and inhibition.
 pub mod routing;
+/// `TlsConfig`, `Authorization`, `BasicAuth`: how a ScrapeTarget's scrapes are secured.
+pub mod scrape_client;
 /// `ScrapeTarget`: what to scrape and how.
 pub mod scrape_target;
 /// `SecretRef`: credentials from a Kubernetes Secret or a file.
@@ -54,8 +61,11 @@ pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpe
 pub use duration::PromDuration;
 pub use error::{ConfigError, FieldError};
 pub use generate::crd_yaml;
+pub use http_config::HttpConfig;
 pub use load::{Document, Resource, load_file, load_str};
-pub use metric_cluster::{AlertingSpec, MAX_REPLICAS_PER_SHARD, MetricCluster, MetricClusterSpec};
+pub use metric_cluster::{
+    AlertingGlobal, AlertingSpec, MAX_REPLICAS_PER_SHARD, MetricCluster, MetricClusterSpec,
+};
 pub use prometheus::PrometheusConfig;
 pub use receiver::{
     EmailConfig, EmailTls, PagerdutyConfig, Receiver, SlackConfig, SlackField, TwilioConfig,

@@ -5,15 +5,25 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{ConfigError, FieldError, Result};
+use crate::prometheus_operator::{
+    self as operator, PodMonitor, PrometheusRule, ScrapeConfig, ServiceMonitor,
+};
 use crate::{API_VERSION, AlertRule, MetricCluster, ScrapeTarget};
 
-/// One resource read from a file.
+/// One resource read from a file. A prometheus-operator document gives Telltale's
+/// resources: a ServiceMonitor or PodMonitor one ScrapeTarget per endpoint (each a
+/// `Document` with the same `index`), a PrometheusRule one AlertRule.
 #[derive(Clone, Debug)]
 pub struct Document {
     pub file: PathBuf,
     /// 1-based position of the document in its file.
     pub index: usize,
     pub resource: Resource,
+    /// `Kind name` of the prometheus-operator resource this was translated from.
+    pub translated_from: Option<String>,
+    /// The settings of that resource that are not honoured (`field: why`); each is
+    /// also logged as a warning when the file is loaded.
+    pub not_honoured: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -45,10 +55,14 @@ impl Resource {
 impl Document {
     /// The error for `field` of this document, naming the file and the document.
     pub fn error(&self, error: FieldError) -> ConfigError {
+        let what = match &self.translated_from {
+            Some(from) => format!(" ({from})"),
+            None => format!(" ({} {})", self.resource.kind(), self.resource.name()),
+        };
         ConfigError::Invalid {
             file: self.file.clone(),
             document: self.index,
-            what: format!(" ({} {})", self.resource.kind(), self.resource.name()),
+            what,
             error,
         }
     }
@@ -94,12 +108,20 @@ pub fn load_str(file: &Path, text: &str) -> Result<Vec<Document>> {
             .and_then(|n| n.as_str())
             .map(str::to_owned);
         let what = format!(" ({kind} {})", name.as_deref().unwrap_or("<unnamed>"));
+        let operator_kind = OPERATOR_KINDS.contains(&kind.as_str());
+        let wanted = if kind == "ScrapeConfig" {
+            operator::scrape_config::API_VERSION
+        } else if operator_kind {
+            operator::API_VERSION
+        } else {
+            API_VERSION
+        };
         match str_field("apiVersion") {
-            Some(v) if v == API_VERSION => {}
+            Some(v) if v == wanted => {}
             Some(v) => {
                 return Err(invalid(
                     what,
-                    FieldError::new("apiVersion", format!("{v:?} is not {API_VERSION:?}")),
+                    FieldError::new("apiVersion", format!("{v:?} is not {wanted:?}")),
                 ));
             }
             None => return Err(invalid(what, FieldError::new("apiVersion", "missing"))),
@@ -123,6 +145,22 @@ pub fn load_str(file: &Path, text: &str) -> Result<Vec<Document>> {
                 }
             }
         }
+        if operator_kind {
+            let from = format!("{kind} {}", name.as_deref().unwrap_or(""));
+            let (resources, not_honoured) =
+                translate(&kind, value).map_err(|e| invalid(what.clone(), e))?;
+            for setting in &not_honoured {
+                tracing::warn!(file = %file.display(), document = index, resource = %from, "{setting}");
+            }
+            docs.extend(resources.into_iter().map(|resource| Document {
+                file: file.to_path_buf(),
+                index,
+                resource,
+                translated_from: Some(from.clone()),
+                not_honoured: not_honoured.clone(),
+            }));
+            continue;
+        }
         let resource = match kind.as_str() {
             "ScrapeTarget" => {
                 let r: ScrapeTarget = typed(value).map_err(|e| invalid(what.clone(), e))?;
@@ -144,7 +182,9 @@ pub fn load_str(file: &Path, text: &str) -> Result<Vec<Document>> {
                     what,
                     FieldError::new(
                         "kind",
-                        format!("{other:?} is not one of ScrapeTarget, AlertRule, MetricCluster"),
+                        format!(
+                            "{other:?} is not one of ScrapeTarget, AlertRule, MetricCluster, ServiceMonitor, PodMonitor, PrometheusRule, ScrapeConfig"
+                        ),
                     ),
                 ));
             }
@@ -153,9 +193,46 @@ pub fn load_str(file: &Path, text: &str) -> Result<Vec<Document>> {
             file: file.to_path_buf(),
             index,
             resource,
+            translated_from: None,
+            not_honoured: Vec::new(),
         });
     }
     Ok(docs)
+}
+
+/// prometheus-operator's kinds `load` accepts (`monitoring.coreos.com/v1`, ScrapeConfig
+/// `v1alpha1`).
+const OPERATOR_KINDS: [&str; 4] = [
+    "ServiceMonitor",
+    "PodMonitor",
+    "PrometheusRule",
+    "ScrapeConfig",
+];
+
+/// A prometheus-operator document as Telltale's resources, with what is not honoured.
+fn translate(
+    kind: &str,
+    value: serde_yaml::Value,
+) -> Result<(Vec<Resource>, Vec<String>), FieldError> {
+    let targets = |t: operator::Translated| {
+        let resources = t
+            .targets
+            .into_iter()
+            .map(|t| Resource::ScrapeTarget(Box::new(t)))
+            .collect();
+        (resources, t.not_honoured)
+    };
+    match kind {
+        "ServiceMonitor" => Ok(targets(
+            typed::<ServiceMonitor>(value)?.to_scrape_targets()?,
+        )),
+        "PodMonitor" => Ok(targets(typed::<PodMonitor>(value)?.to_scrape_targets()?)),
+        "ScrapeConfig" => Ok(targets(typed::<ScrapeConfig>(value)?.to_scrape_targets()?)),
+        _ => {
+            let (rule, not_honoured) = typed::<PrometheusRule>(value)?.to_alert_rule()?;
+            Ok((vec![Resource::AlertRule(Box::new(rule))], not_honoured))
+        }
+    }
 }
 
 /// Deserializes `value`, turning an error into the path of the field that caused it.

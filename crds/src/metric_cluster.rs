@@ -1,11 +1,14 @@
 //! [`MetricCluster`]: one monitoring cluster and where its alerts go.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
 use crate::error::FieldError;
+use crate::http_config::HttpConfig;
+use crate::prometheus_operator::MonitorSelectors;
 use crate::receiver::Receiver;
 use crate::routing::{InhibitRule, Route};
 use crate::status::ResourceStatus;
@@ -68,12 +71,43 @@ pub struct MetricClusterSpec {
     /// (default: keep them).
     #[serde(default, rename = "deletePVCs")]
     pub delete_pvcs: bool,
+    /// prometheus-operator's ServiceMonitors to scrape, by their labels (as the
+    /// Prometheus resource's field): none when unset, every one with `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_monitor_selector: Option<LabelSelector>,
+    /// The namespaces (by their labels) to look for ServiceMonitors in: this
+    /// MetricCluster's own when unset, every namespace with `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_monitor_namespace_selector: Option<LabelSelector>,
+    /// PodMonitors to scrape: none when unset, every one with `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_monitor_selector: Option<LabelSelector>,
+    /// The namespaces to look for PodMonitors in: own when unset, all with `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_monitor_namespace_selector: Option<LabelSelector>,
+    /// PrometheusRules to evaluate: none when unset, every one with `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_selector: Option<LabelSelector>,
+    /// The namespaces to look for PrometheusRules in: own when unset, all with `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_namespace_selector: Option<LabelSelector>,
+    /// prometheus-operator's ScrapeConfigs (`v1alpha1`) to scrape: none when unset,
+    /// every one with `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_config_selector: Option<LabelSelector>,
+    /// The namespaces to look for ScrapeConfigs in: own when unset, all with `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_config_namespace_selector: Option<LabelSelector>,
 }
 
 /// Receivers, the routing tree that picks them and the inhibition rules.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlertingSpec {
+    /// Settings every integration shares unless it sets its own (Alertmanager's
+    /// `global`; only `httpConfig` here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global: Option<AlertingGlobal>,
     /// The root of the routing tree. Without one, every alert goes to the first receiver,
     /// grouped by `alertname`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +124,19 @@ pub struct AlertingSpec {
     /// as Alertmanager's `templates:` (glob patterns).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub templates: Vec<String>,
+}
+
+/// Alertmanager's `global` section, as far as Telltale reads it.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertingGlobal {
+    /// The HTTP client settings of every integration without its own `httpConfig`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "http_config"
+    )]
+    pub http_config: Option<HttpConfig>,
 }
 
 fn one() -> u32 {
@@ -144,7 +191,23 @@ impl MetricClusterSpec {
         self.scraper.validate("spec.scraper")?;
         self.query.validate("spec.query")?;
         self.alertmanager.validate("spec.alertmanager")?;
+        self.monitor_selectors().validate()?;
         self.alerting.validate()
+    }
+
+    /// The selectors of prometheus-operator's resources (the same fields, read as
+    /// [`MonitorSelectors`] decodes them from the API).
+    pub fn monitor_selectors(&self) -> MonitorSelectors {
+        MonitorSelectors {
+            service_monitor_selector: self.service_monitor_selector.clone(),
+            service_monitor_namespace_selector: self.service_monitor_namespace_selector.clone(),
+            pod_monitor_selector: self.pod_monitor_selector.clone(),
+            pod_monitor_namespace_selector: self.pod_monitor_namespace_selector.clone(),
+            rule_selector: self.rule_selector.clone(),
+            rule_namespace_selector: self.rule_namespace_selector.clone(),
+            scrape_config_selector: self.scrape_config_selector.clone(),
+            scrape_config_namespace_selector: self.scrape_config_namespace_selector.clone(),
+        }
     }
 }
 
@@ -164,12 +227,23 @@ impl Default for MetricClusterSpec {
             query: ComponentSpec::default(),
             alertmanager: ComponentSpec::default(),
             delete_pvcs: false,
+            service_monitor_selector: None,
+            service_monitor_namespace_selector: None,
+            pod_monitor_selector: None,
+            pod_monitor_namespace_selector: None,
+            rule_selector: None,
+            rule_namespace_selector: None,
+            scrape_config_selector: None,
+            scrape_config_namespace_selector: None,
         }
     }
 }
 
 impl AlertingSpec {
     pub fn validate(&self) -> Result<(), FieldError> {
+        if let Some(h) = self.global.as_ref().and_then(|g| g.http_config.as_ref()) {
+            h.validate("spec.alerting.global.httpConfig")?;
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, r) in self.receivers.iter().enumerate() {
             let at = format!("spec.alerting.receivers[{i}]");
@@ -226,5 +300,23 @@ mod tests {
         assert_eq!(field("retention: {raw: 60d}"), "spec.retention.rollup1m");
         let s: MetricClusterSpec = serde_yaml::from_str("deletePVCs: true").unwrap();
         assert!(s.delete_pvcs);
+        assert_eq!(
+            field("ruleSelector: {matchExpressions: [{key: a, operator: Near}]}"),
+            "spec.ruleSelector.matchExpressions[0].operator"
+        );
+    }
+
+    /// The selectors decode the same from the typed spec and from the API's JSON.
+    #[test]
+    fn monitor_selectors_read_as_the_prometheus_resource_names_them() {
+        let yaml = "serviceMonitorSelector: {matchLabels: {release: kps}}\nruleNamespaceSelector: {}\nshards: 2";
+        let s: MetricClusterSpec = serde_yaml::from_str(yaml).unwrap();
+        let direct: MonitorSelectors = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(s.monitor_selectors(), direct);
+        assert!(direct.service_monitor_selector.is_some() && direct.pod_monitor_selector.is_none());
+        assert_eq!(
+            direct.rule_namespace_selector,
+            Some(LabelSelector::default())
+        );
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::PromDuration;
 use crate::error::FieldError;
+use crate::http_config::HttpConfig;
 use crate::secret::SecretRef;
 
 /// A named set of notification integrations; every integration gets every notification
@@ -59,6 +60,14 @@ pub struct WebhookConfig {
     /// Limit of one attempt (default 10s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<PromDuration>,
+    /// TLS, authentication and proxy of its requests (Alertmanager's `http_config`);
+    /// unset: `global.httpConfig`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "http_config"
+    )]
+    pub http_config: Option<HttpConfig>,
 }
 
 /// Posts to a Slack incoming webhook.
@@ -101,6 +110,14 @@ pub struct SlackConfig {
     /// Attachment fields; `title` and `value` are templates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<SlackField>,
+    /// TLS, authentication and proxy of its requests (Alertmanager's `http_config`);
+    /// unset: `global.httpConfig`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "http_config"
+    )]
+    pub http_config: Option<HttpConfig>,
 }
 
 /// One field of a Slack attachment.
@@ -146,6 +163,14 @@ pub struct PagerdutyConfig {
     pub client: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", alias = "client_url")]
     pub client_url: Option<String>,
+    /// TLS, authentication and proxy of its requests (Alertmanager's `http_config`);
+    /// unset: `global.httpConfig`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "http_config"
+    )]
+    pub http_config: Option<HttpConfig>,
 }
 
 /// How the SMTP connection is secured.
@@ -217,6 +242,15 @@ pub struct TwilioConfig {
     pub send_resolved: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<PromDuration>,
+    /// TLS and proxy of its requests (Alertmanager's `http_config`; its authentication
+    /// is the account's, so none may be set here); unset: `global.httpConfig`'s TLS and
+    /// proxy.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "http_config"
+    )]
+    pub http_config: Option<HttpConfig>,
 }
 
 fn yes() -> bool {
@@ -240,17 +274,24 @@ impl Receiver {
         if self.name.is_empty() {
             return Err(FieldError::new(format!("{at}.name"), "must not be empty"));
         }
+        let http = |c: &Option<HttpConfig>, here: String| match c {
+            Some(c) => c.validate(&format!("{here}.httpConfig")),
+            None => Ok(()),
+        };
         for (i, hook) in self.webhooks.iter().enumerate() {
             http_url(format!("{at}.webhooks[{i}].url"), &hook.url)?;
+            http(&hook.http_config, format!("{at}.webhooks[{i}]"))?;
         }
         for (i, slack) in self.slack_configs.iter().enumerate() {
             slack
                 .api_url
                 .validate(&format!("{at}.slackConfigs[{i}].apiUrl"))?;
+            http(&slack.http_config, format!("{at}.slackConfigs[{i}]"))?;
         }
         for (i, pd) in self.pagerduty_configs.iter().enumerate() {
             let here = format!("{at}.pagerdutyConfigs[{i}]");
             pd.routing_key.validate(&format!("{here}.routingKey"))?;
+            http(&pd.http_config, here.clone())?;
             if let Some(url) = &pd.url {
                 http_url(format!("{here}.url"), url)?;
             }
@@ -310,6 +351,16 @@ impl Receiver {
                     ));
                 }
                 t.auth_token.validate(&format!("{here}.authToken"))?;
+                http(&t.http_config, here.clone())?;
+                if t.http_config
+                    .as_ref()
+                    .is_some_and(HttpConfig::authenticates)
+                {
+                    return Err(FieldError::new(
+                        format!("{here}.httpConfig"),
+                        "the account (accountSid, authToken) authenticates these requests: set no basic_auth, authorization or bearer_token",
+                    ));
+                }
                 if t.to.is_empty() {
                     return Err(FieldError::new(format!("{here}.to"), "needs a number"));
                 }
@@ -367,6 +418,36 @@ smsConfigs:
         assert_eq!(
             r.validate("r").unwrap_err().field,
             "r.emailConfigs[0].smarthost"
+        );
+    }
+
+    /// Alertmanager's `http_config` (either spelling), checked as Alertmanager checks it;
+    /// the account authenticates Twilio's requests, so `httpConfig` may not.
+    #[test]
+    fn http_config_is_read_and_checked() {
+        let r: Receiver = serde_yaml::from_str(
+            "name: a\nwebhooks: [{url: 'https://h/x', http_config: {authorization: {credentials_file: /t}, tls_config: {ca_file: /ca}}}]\nslackConfigs: [{apiUrl: {file: /u}, httpConfig: {proxy_url: 'http://p:1'}}]",
+        )
+        .unwrap();
+        r.validate("r").unwrap();
+        let hook = r.webhooks[0].http_config.as_ref().unwrap();
+        assert_eq!(
+            hook.tls_config.as_ref().unwrap().ca_file.as_deref(),
+            Some("/ca")
+        );
+        let field = |yaml: &str| {
+            let r: Receiver = serde_yaml::from_str(yaml).unwrap();
+            r.validate("r").unwrap_err().to_string()
+        };
+        assert_eq!(
+            field(
+                "name: a\nwebhooks: [{url: 'http://h', httpConfig: {bearer_token: x, bearer_token_file: /y}}]"
+            ),
+            "r.webhooks[0].httpConfig: at most one of bearer_token & bearer_token_file must be configured"
+        );
+        assert!(
+            field("name: a\nsmsConfigs: [{accountSid: s, authToken: {file: /t}, from: '1', to: ['2'], httpConfig: {basic_auth: {username: u}}}]")
+                .starts_with("r.smsConfigs[0].httpConfig: the account")
         );
     }
 }

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::PromDuration;
 use crate::error::FieldError;
+pub use crate::scrape_client::{
+    Authorization, BasicAuth, ScrapeClient, SecretOrConfigMap, TlsConfig,
+};
 use crate::selection::{self, NamespaceSelector, ONE_SELECTOR_RULE, SELECTOR_NEEDED_RULE};
 pub use crate::service_discovery::{HttpSd, KubernetesSd, KubernetesSdSelector};
 use crate::status::ResourceStatus;
@@ -57,8 +60,29 @@ pub struct ScrapeTargetSpec {
     /// HTTP path of the metrics endpoint.
     #[serde(default = "default_path")]
     pub path: String,
+    /// `http` or `https`.
     #[serde(default)]
     pub scheme: Scheme,
+    /// TLS of the scrapes: CA (besides the system roots), client certificate and key
+    /// from Secrets or files, `serverName`, `insecureSkipVerify`, `minVersion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    /// An `Authorization: <type> <credentials>` header on every scrape (`Bearer` unless
+    /// `type` is set), credentials from a Secret or a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    /// HTTP basic authentication, username and password from Secrets or files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    /// An `http://`, `https://` or `socks5://` proxy for the scrapes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    /// Follow HTTP 3xx redirects; true unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<bool>,
+    /// Allow HTTP/2 over TLS; true unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_http2: Option<bool>,
     /// How often to scrape.
     #[serde(default = "default_interval")]
     pub interval: PromDuration,
@@ -362,6 +386,12 @@ impl Default for ScrapeTargetSpec {
             static_targets: Vec::new(),
             path: default_path(),
             scheme: Scheme::default(),
+            tls_config: None,
+            authorization: None,
+            basic_auth: None,
+            proxy_url: None,
+            follow_redirects: None,
+            enable_http2: None,
             interval: default_interval(),
             scrape_timeout: None,
             params: BTreeMap::new(),
@@ -387,6 +417,19 @@ impl ScrapeTargetSpec {
         self.pod_selector.is_some()
             || self.service_selector.is_some()
             || !self.kubernetes_sd.is_empty()
+    }
+
+    /// Its HTTP client settings together (`tlsConfig`, `authorization`, `basicAuth`,
+    /// `proxyUrl`, `followRedirects`, `enableHttp2`).
+    pub fn client(&self) -> ScrapeClient {
+        ScrapeClient {
+            tls_config: self.tls_config.clone(),
+            authorization: self.authorization.clone(),
+            basic_auth: self.basic_auth.clone(),
+            proxy_url: self.proxy_url.clone(),
+            follow_redirects: self.follow_redirects,
+            enable_http2: self.enable_http2,
+        }
     }
 
     /// The scrape timeout: `scrapeTimeout`, or 10s capped at the interval.
@@ -432,6 +475,7 @@ impl ScrapeTargetSpec {
                 ));
             }
         }
+        self.client().validate("spec")?;
         for (i, r) in self.relabelings.iter().enumerate() {
             r.validate(&format!("spec.relabelings[{i}]"))?;
         }

@@ -106,7 +106,8 @@ pub fn validate(
     }
 }
 
-fn validate_label_selector(field: &str, sel: &LabelSelector) -> Result<(), FieldError> {
+/// Checks a label selector's operators and values; `field` names it in errors.
+pub fn validate_label_selector(field: &str, sel: &LabelSelector) -> Result<(), FieldError> {
     for (i, req) in sel.match_expressions.iter().flatten().enumerate() {
         let at = format!("{field}.matchExpressions[{i}]");
         if req.key.is_empty() {
@@ -148,6 +149,31 @@ fn validate_label_selector(field: &str, sel: &LabelSelector) -> Result<(), Field
         ));
     }
     Ok(())
+}
+
+/// Whether `labels` satisfy `selector` (`matchLabels` and every `matchExpressions`
+/// requirement: `In`, `NotIn`, `Exists`, `DoesNotExist`). An empty selector matches
+/// everything; an unknown operator matches nothing.
+pub fn label_selector_matches(
+    selector: &LabelSelector,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    if let Some(want) = &selector.match_labels
+        && !want.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
+    }
+    selector.match_expressions.iter().flatten().all(|req| {
+        let value = labels.get(&req.key);
+        let values = req.values.as_deref().unwrap_or(&[]);
+        match req.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    })
 }
 
 /// Parses a label selector in Kubernetes' string syntax (as `kubectl -l` and

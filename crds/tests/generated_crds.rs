@@ -28,6 +28,35 @@ fn committed_crds_match_the_types() {
     }
 }
 
+/// The chart's guarded copy of prometheus-operator's CRDs is what the code generates.
+#[test]
+fn committed_operator_crd_template_matches() {
+    let generated = telltale_crds::prometheus_operator::crd::chart_template().unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/telltale/templates/prometheus-operator-crds.yaml"
+    );
+    if std::env::var_os("TELLTALE_BLESS").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).expect("the template is committed");
+    assert!(
+        committed == generated,
+        "charts/telltale/templates/prometheus-operator-crds.yaml is out of date: run TELLTALE_BLESS=1 cargo test -p telltale-crds"
+    );
+    for name in [
+        "servicemonitors.monitoring.coreos.com",
+        "podmonitors.monitoring.coreos.com",
+        "prometheusrules.monitoring.coreos.com",
+        "scrapeconfigs.monitoring.coreos.com",
+    ] {
+        assert!(
+            generated.contains(&format!("(list . \"{name}\")")),
+            "{name} is not guarded"
+        );
+    }
+}
+
 #[test]
 fn metric_cluster_crd_has_columns_defaults_and_cel_rules() {
     use kube::CustomResourceExt;

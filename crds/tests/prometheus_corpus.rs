@@ -177,7 +177,7 @@ fn translation_of_corpus_files() {
     assert_eq!(node.target_limit, 100);
     assert!(
         c.not_translated()
-            .contains(&"scrape_configs[0].authorization".to_string())
+            .contains(&"scrape_configs[0].authorization.credentials".to_string())
     );
 
     let c = load("ok-relabel-every-action.yml");

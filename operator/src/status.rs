@@ -3,6 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
+use telltale_crds::scrape_client::{SERVICE_ACCOUNT_DIR, is_service_account_file};
 use telltale_crds::status::condition::ACCEPTED as ACCEPTED_CONDITION;
 use telltale_crds::{AlertRule, FieldError, MetricCluster, ResourceStatus, ScrapeTarget};
 
@@ -14,8 +15,22 @@ pub trait Validate {
 }
 
 impl Validate for ScrapeTarget {
+    /// The spec's checks, and in a cluster no file but the pod's service-account ones
+    /// (the scraper refuses the others: their certificates and credentials come from
+    /// Secrets).
     fn validate_spec(&self) -> Result<(), FieldError> {
-        self.spec.validate()
+        self.spec.validate()?;
+        for (field, path) in self.spec.client().files() {
+            if !is_service_account_file(path) {
+                return Err(FieldError::new(
+                    format!("spec.{field}"),
+                    format!(
+                        "{path}: files are refused in a cluster (only the pod's service-account files under {SERVICE_ACCOUNT_DIR}); use a Secret"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +134,30 @@ mod tests {
         assert!(patch["status"]["message"].is_null());
         assert!(patch["status"].as_object().unwrap().contains_key("message"));
         assert_eq!(patch["status"]["observedGeneration"], 3);
+    }
+
+    #[test]
+    fn scrape_targets_name_no_file_but_the_service_account_ones() {
+        let target = |auth: Value| -> ScrapeTarget {
+            serde_json::from_value(json!({
+                "apiVersion": "telltale.dev/v1alpha1",
+                "kind": "ScrapeTarget",
+                "metadata": {"name": "kubelet"},
+                "spec": {"scheme": "https", "authorization": auth}
+            }))
+            .unwrap()
+        };
+        target(json!({"credentialsFile": "/var/run/secrets/kubernetes.io/serviceaccount/token"}))
+            .validate_spec()
+            .unwrap();
+        let e = target(json!({"credentialsFile": "/etc/shadow"}))
+            .validate_spec()
+            .unwrap_err();
+        assert_eq!(e.field, "spec.authorization.credentialsFile");
+        assert!(
+            e.message
+                .starts_with("/etc/shadow: files are refused in a cluster")
+        );
     }
 
     #[test]

@@ -304,6 +304,14 @@ fn components_read_the_shard_map() {
             .iter()
             .any(|e| e.name == "POD_NAMESPACE")
     );
+    // Its MetricCluster's monitor selectors pick prometheus-operator's monitors.
+    assert!(
+        c.env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|e| e.name == "TELLTALE_METRIC_CLUSTER" && e.value.as_deref() == Some("mc"))
+    );
     // The queue lives on a volume: the root filesystem is read-only.
     let mounts = c.volume_mounts.as_ref().unwrap();
     assert!(mounts.iter().any(|m| m.mount_path == "/data"), "{mounts:?}");
@@ -382,10 +390,20 @@ fn rbac_is_least_privilege() {
         .find(|x| x.name_any() == "mc-scraper")
         .unwrap();
     for rule in scraper.rules.as_ref().unwrap() {
+        let events = rule.api_groups.as_deref() == Some(&["events.k8s.io".to_string()][..]);
+        let credentials = rule.resources.as_deref()
+            == Some(&["secrets".to_string(), "configmaps".to_string()][..]);
+        let want: &[&str] = if events {
+            &["create", "patch"]
+        } else if credentials {
+            // The keys targets name (tlsConfig, authorization, basicAuth), one by one.
+            &["get"]
+        } else {
+            &["get", "list", "watch"]
+        };
         assert_eq!(
-            rule.verbs,
-            ["get", "list", "watch"],
-            "the scraper only reads"
+            rule.verbs, want,
+            "the scraper only reads (and reports Events)"
         );
     }
     let resources: BTreeSet<String> = scraper
@@ -398,10 +416,17 @@ fn rbac_is_least_privilege() {
     assert_eq!(
         resources,
         [
+            "configmaps",
             "endpoints",
             "endpointslices",
+            "events",
+            "metricclusters",
             "pods",
+            "podmonitors",
+            "scrapeconfigs",
             "scrapetargets",
+            "secrets",
+            "servicemonitors",
             "services"
         ]
         .map(String::from)

@@ -8,7 +8,7 @@ use telltale_storage_api::{self as api, Aggregate, SampleReader, SelectRequest};
 
 use crate::error::{Error, Result};
 use crate::eval::selector::{
-    Fetched, Selection, SetSeries, merge_fetched, merge_rollups, to_storage_matcher,
+    Fetched, Selection, SetSeries, StoredSeries, merge_fetched, merge_rollups, to_storage_matcher,
 };
 use crate::labels::Labels;
 use crate::plan::{Tier, TierLayout};
@@ -121,8 +121,8 @@ pub(crate) async fn fetch_all(
         };
         match *part {
             Part::Raw { sel, set } => {
-                let samples = series.samples()?;
-                raw[sel][set].push((Labels::from(series.labels.as_slice()), samples));
+                let labels = Labels::from(series.labels.as_slice());
+                raw[sel][set].push(StoredSeries::from_chunks(labels, series.chunks));
             }
             Part::Rollup {
                 sel,
@@ -163,7 +163,7 @@ pub(crate) async fn fetch_all(
                 }
                 fetched
                     .raw
-                    .insert(sel.key.clone(), merge_fetched(&sel.matcher_sets, raw));
+                    .insert(sel.key.clone(), merge_fetched(&sel.matcher_sets, raw)?);
             }
             tier => {
                 let per_set: Vec<Vec<(Labels, Vec<Aggregate>)>> = rollups

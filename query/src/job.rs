@@ -10,6 +10,7 @@ use promql_parser::parser::Expr;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::eval::annotations::{Annotations, Annotator, Bounds};
 use crate::eval::selector::Fetched;
 use crate::eval::sweep::Grid;
 use crate::eval::{Evaluator, StepValue};
@@ -18,6 +19,8 @@ use crate::value::{Sample, Series, Value};
 
 /// Everything the CPU-bound evaluation needs, owned so it can run off the async runtime.
 pub(crate) struct Job {
+    /// The expression's text (annotations point into it).
+    pub query: String,
     pub expr: Expr,
     pub fetched: Fetched,
     /// The query's bounds (for `@ start()` and `@ end()`).
@@ -35,18 +38,39 @@ pub(crate) struct Job {
 }
 
 impl Job {
+    #[cfg(test)]
     pub(crate) fn evaluate(self) -> Result<Value> {
+        self.run(true).map(|(v, _)| v)
+    }
+
+    /// The value and the warnings and infos raised (see `eval::annotations`).
+    pub(crate) fn evaluate_annotated(self) -> Result<(Value, Annotations)> {
         self.run(true)
     }
 
     /// Evaluates step by step only (what series-major evaluation is compared with).
     #[cfg(test)]
     pub(crate) fn evaluate_step_major(self) -> Result<Value> {
-        self.run(false)
+        self.run(false).map(|(v, _)| v)
     }
 
     /// Evaluates the query; a range query `series_major` where it can (`eval::sweep`).
-    fn run(self, series_major: bool) -> Result<Value> {
+    fn run(self, series_major: bool) -> Result<(Value, Annotations)> {
+        let notes = Annotator::new(&self.query, &self.expr);
+        let grid = if self.step == 0 {
+            Grid::new(self.start, self.start, 1)
+        } else {
+            Grid::new(self.from, self.to, self.step)
+        };
+        notes.static_notes(
+            &self.expr,
+            &self.fetched,
+            Bounds {
+                start: self.start,
+                end: self.end,
+                grid,
+            },
+        );
         let mut ev = Evaluator {
             fetched: &self.fetched,
             start: self.start,
@@ -57,7 +81,13 @@ impl Job {
             grid: None,
             tables: Default::default(),
             columns: Default::default(),
+            notes,
         };
+        let value = self.values(&mut ev, series_major)?;
+        Ok((value, ev.notes.take()))
+    }
+
+    fn values(&self, ev: &mut Evaluator<'_>, series_major: bool) -> Result<Value> {
         if self.step == 0 {
             let t = self.start;
             return Ok(match ev.eval(&self.expr, t)? {

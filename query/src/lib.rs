@@ -32,6 +32,8 @@ pub mod engine;
 pub mod error;
 /// The PromQL evaluator (selectors, functions, aggregations, binary operators).
 pub(crate) mod eval;
+/// PromQL features behind Prometheus's `--enable-feature` flags.
+pub mod features;
 /// Reading a query's selections from storage (raw samples and rollup points).
 pub(crate) mod fetch;
 /// The CPU-bound evaluation of one query over its fetched series.
@@ -40,8 +42,12 @@ pub(crate) mod job;
 pub mod labels;
 /// Self-metrics of the query service.
 pub mod metrics;
+/// PromQL read as Prometheus reads it: its errors and positions, duration expressions.
+pub mod parse;
 /// Rollup-aware planning: which storage tier answers each selector.
 pub mod plan;
+/// Positions in the expression text (`line:column`), for annotations and errors.
+pub mod position;
 /// An in-memory `SampleReader` for tests (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -50,8 +56,11 @@ pub mod value;
 
 pub use api::router;
 pub use cache::CacheOptions;
-pub use engine::{Engine, EngineOptions, QueryOutput, QueryRequest, QueryStats, check_expr};
+pub use engine::{
+    Engine, EngineOptions, QueryOutput, QueryRequest, QueryStats, check_expr, check_expr_with,
+};
 pub use error::{Error, Result};
+pub use features::{FEATURE_FLAGS, Features};
 pub use labels::Labels;
 pub use plan::{Tier, TierLayout};
 pub use value::{Sample, Series, Value};

@@ -16,6 +16,9 @@
 //!
 //! eval_ordered instant at 0 sort(metric)   # samples must come in the listed order
 //! ```
+//!
+//! Scripts run with every `--enable-feature` PromQL feature on, as Prometheus's
+//! `promqltest` runs its own (experimental functions enabled).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
 use telltale_query::testing::MemoryReader;
-use telltale_query::{Engine, EngineOptions, Value};
+use telltale_query::{Engine, EngineOptions, Features, Value};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
@@ -268,7 +271,10 @@ async fn run_script(name: &str, text: &str, strict: bool) -> Outcome {
         let e = engine.get_or_insert_with(|| {
             Engine::new(
                 reader.clone(),
-                EngineOptions::default(),
+                EngineOptions {
+                    features: Features::all(),
+                    ..Default::default()
+                },
                 &prometheus::Registry::new(),
             )
         });

@@ -11,6 +11,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use telltale_crds::{PromDuration, Scheme, ScrapeTarget, ScrapeTargetSpec};
@@ -90,11 +91,14 @@ pub fn discover_from(
     out
 }
 
-/// The pool of a resource: `namespace/name`, or `name` without a namespace.
+/// The pool of a resource: `namespace/name`, or `name` without a namespace. A name
+/// holding `/` (no Kubernetes object's can) is a generated job name, already the pool
+/// Prometheus would show (`serviceMonitor/<ns>/<name>/<i>`, whose ScrapeTarget sits in
+/// the monitor's namespace to read its Secrets there).
 pub fn pool_name(res: &ScrapeTarget) -> String {
     let name = res.metadata.name.clone().unwrap_or_default();
     match &res.metadata.namespace {
-        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        Some(ns) if !ns.is_empty() && !name.contains('/') => format!("{ns}/{name}"),
         _ => name,
     }
 }
@@ -126,11 +130,15 @@ pub fn discover_endpoints(
     };
     let job = spec.job.clone().unwrap_or(name);
     let first = out.active.len();
+    let client = Arc::new(spec.client());
+    let namespace = res.metadata.namespace.clone().filter(|n| !n.is_empty());
     for (address, group) in endpoints {
         let discovered = discovered_labels(spec, &job, &address, group);
         match finish(spec, &pool, discovered.clone(), &relabelings) {
             Ok(Some(mut target)) => {
                 target.metric_relabelings = metric_relabelings.clone();
+                target.client = client.clone();
+                target.namespace = namespace.clone();
                 target.discovered_labels = discovered.into_iter().collect();
                 out.active.push(target);
             }
@@ -272,6 +280,8 @@ fn finish(
         limits: Limits::from_spec(spec),
         metric_relabelings: Relabeler::default(),
         forced_error: None,
+        client: Arc::default(),
+        namespace: None,
     }))
 }
 

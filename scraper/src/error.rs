@@ -30,6 +30,11 @@ pub enum Error {
     #[error("Get {url:?}: {message}")]
     Http { url: String, message: String },
 
+    /// The target's HTTP client cannot be made: a Secret or file it names cannot be read
+    /// or used, or is not allowed here. The message names the field.
+    #[error("{message}")]
+    ScrapeClient { message: String },
+
     /// The target answered with a status other than 2xx.
     #[error("server returned HTTP status {status}")]
     HttpStatus { url: String, status: String },
@@ -153,9 +158,10 @@ impl Error {
                 }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            Error::Http { .. } | Error::HttpStatus { .. } | Error::NotUtf8 { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
+            Error::Http { .. }
+            | Error::HttpStatus { .. }
+            | Error::NotUtf8 { .. }
+            | Error::ScrapeClient { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -170,6 +176,7 @@ impl Error {
             Error::HttpSd { .. } => "http_sd",
             Error::Http { .. } => "http",
             Error::HttpStatus { .. } => "http_status",
+            Error::ScrapeClient { .. } => "scrape_client",
             Error::NotUtf8 { .. } => "not_utf8",
             Error::Snappy { .. } => "snappy",
             Error::Protobuf(_) => "protobuf",

@@ -1,12 +1,17 @@
-//! [`Fetcher`]: the HTTP side of a scrape — one GET, headers as Prometheus sends them:
+//! [`Fetcher`]: the HTTP side of a scrape — one GET with the target's client (TLS, auth,
+//! proxy: [`crate::clients`]), headers as Prometheus sends them:
 //! OpenMetrics 1.0 preferred over the text format 0.0.4 (the response's `Content-Type`
 //! picks the parser, [`Format`]), gzip accepted and decoded.
 
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 
+use telltale_web::client::ClientOptions;
+
+use crate::clients::ScrapeClients;
 use crate::error::{Error, Result};
 use crate::target::Target;
 use crate::text::Exposition;
@@ -58,39 +63,80 @@ pub struct Page {
 /// The header telling the target how long the scraper waits.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
 
-/// Fetches metrics pages. Cheap to clone: clones share one connection pool.
-#[derive(Clone, Debug)]
+/// The user agent of scrapes and HTTP discovery.
+pub const USER_AGENT: &str = concat!("telltale-scraper/", env!("CARGO_PKG_VERSION"));
+
+/// Fetches metrics pages, each target with the client of its TLS and auth settings
+/// ([`ScrapeClients`]). Cheap to clone: clones share the clients and their pools.
+#[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    clients: Arc<ScrapeClients>,
+    /// HTTP discovery's client (no TLS or auth settings).
+    discovery: reqwest::Client,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fetcher")
+    }
 }
 
 impl Fetcher {
-    /// A fetcher with its own connection pool.
+    /// A fetcher with its own clients (secrets from files until told otherwise).
     pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("telltale-scraper/", env!("CARGO_PKG_VERSION")))
+        let mut options = ClientOptions::new(USER_AGENT);
+        options.pool_idle_timeout = Some(Duration::from_secs(90));
+        Fetcher::with_clients(Arc::new(ScrapeClients::new(options)))
+    }
+
+    /// A fetcher using `clients`.
+    pub fn with_clients(clients: Arc<ScrapeClients>) -> Self {
+        let discovery = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
-            // Only fails when the TLS backend cannot initialise: nothing can scrape then.
-            .expect("the HTTP client's TLS backend initialises");
-        Fetcher { client }
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot build the HTTP discovery client, using defaults");
+                reqwest::Client::new()
+            });
+        Fetcher { clients, discovery }
     }
 
-    /// The HTTP client (one connection pool for scrapes and HTTP discovery).
+    /// The HTTP client of HTTP discovery.
     pub fn client(&self) -> &reqwest::Client {
-        &self.client
+        &self.discovery
     }
 
-    /// GETs the target's URL within its timeout and returns the page.
+    /// The targets' clients.
+    pub fn clients(&self) -> &Arc<ScrapeClients> {
+        &self.clients
+    }
+
+    /// GETs the target's URL within its timeout, with its TLS and auth settings, and
+    /// returns the page.
     pub async fn fetch(&self, target: &Target) -> Result<Page> {
         let url = target.url.as_str();
         let http = |e: reqwest::Error| Error::Http {
             url: url.to_string(),
             message: error_chain(&e),
         };
-        let resp = self
-            .client
-            .get(target.url.clone())
+        let setup = |e: telltale_web::Error| Error::ScrapeClient {
+            message: e.to_string(),
+        };
+        // Reading the target's Secrets counts against its timeout too.
+        let settings = tokio::time::timeout(
+            target.timeout,
+            self.clients
+                .get(target.namespace.as_deref(), &target.client),
+        )
+        .await
+        .map_err(|_| Error::ScrapeClient {
+            message: "reading the target's Secrets timed out".into(),
+        })??;
+        let request = settings.client().map_err(setup)?.get(target.url.clone());
+        let resp = settings
+            .authorize(request)
+            .map_err(setup)?
             .header(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER))
             .header(
                 SCRAPE_TIMEOUT_HEADER,

@@ -8,7 +8,9 @@
 //!    EndpointSlices, Services) --k8s::kubernetes_discovery (watch chan)---+
 //!    Targets (+ dropped) --membership::owner (rendezvous hashing over live replicas)-->
 //!    ScrapeManager --one ScrapeLoop per owned target-->
-//!      GET (Accept: OpenMetrics 1.0, text 0.0.4; gzip) --text / openmetrics parse-->
+//!      GET with the target's client (clients: tlsConfig, authorization, basicAuth, proxy;
+//!      Secrets read through the API in a cluster, files in standalone)
+//!      (Accept: OpenMetrics 1.0, text 0.0.4; gzip) --text / openmetrics parse-->
 //!      BatchBuilder (honor_labels/timestamps, metricRelabelings, limits, report series
 //!      up/scrape_*, staleness markers) --one batch per scrape--> writer
 //!
@@ -38,6 +40,8 @@
 
 /// Limits on new series, churn metrics and `/api/v1/status/tsdb`.
 pub mod cardinality;
+/// The HTTP clients of targets' TLS and auth settings, Secrets read through the API.
+pub mod clients;
 /// Targets from resources and files, through target relabeling (pure).
 pub mod discovery;
 /// The crate's error type.
@@ -96,11 +100,12 @@ pub mod targets_api;
 pub mod text;
 
 pub use cardinality::{CardinalityLimits, CardinalityWriter};
+pub use clients::{ScrapeClients, SecretsMode};
 pub use discovery::{Discovery, DroppedTarget};
 pub use error::{Error, Result};
 pub use file_sd::FileSdCache;
 pub use http_sd::HttpSdCache;
-pub use k8s::{KubernetesDiscovery, KubernetesSdOptions, kubernetes_discovery};
+pub use k8s::{KubernetesDiscovery, KubernetesSdOptions, OperatorMonitors, kubernetes_discovery};
 pub use manager::{ScrapeManager, TargetState};
 pub use membership::{Membership, stateful_set_members};
 pub use queue::{DiskQueue, QueueOptions};

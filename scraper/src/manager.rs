@@ -103,6 +103,16 @@ impl ScrapeManager {
         })
     }
 
+    /// Reads the targets' Secret and ConfigMap references through `client`'s API (again
+    /// every `refresh`: [`crate::clients::REFRESH`]) and refuses their files, but the
+    /// pod's service-account files (cluster mode; see [`crate::clients`]). Without it,
+    /// secrets come from files.
+    pub fn use_kubernetes_secrets(&self, client: kube::Client, refresh: Duration) {
+        self.fetcher
+            .clients()
+            .set_mode(crate::clients::SecretsMode::Kubernetes(client), refresh);
+    }
+
     /// The self-metrics (shared with the push receiver of [`crate::router`]).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics

@@ -3,10 +3,12 @@
 //! replicas agree on, its URL, when in each interval it is scraped.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
 use telltale_crds::Scheme;
+use telltale_crds::scrape_client::ScrapeClient;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::labels::LabelPairs;
@@ -46,6 +48,11 @@ pub struct Target {
     /// Set while its pool has more targets than its `targetLimit`: every scrape fails
     /// with this reason, without a request (Prometheus's `target_limit`).
     pub forced_error: Option<String>,
+    /// Its resource's TLS and auth settings (`tlsConfig`, `authorization`, ...), shared
+    /// by the targets of the resource.
+    pub client: Arc<ScrapeClient>,
+    /// The resource's namespace, where its Secrets are read.
+    pub namespace: Option<String>,
 }
 
 /// What identifies a target across reconciliations: a change to anything else (interval,

@@ -668,3 +668,45 @@ scrape_configs:
     );
     wait_for(&mut rx, "the newly annotated pod", |d| d.active.len() == 3).await;
 }
+
+/// With prometheus-operator's monitors asked for but their CRDs not installed (the API
+/// answers 404 for ServiceMonitors, PodMonitors, MetricClusters and Namespaces alike),
+/// the ScrapeTargets are discovered as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absent_monitor_crds_do_not_hold_back_scrape_targets() {
+    let api = FakeApi::new();
+    api.event(
+        SCRAPE_TARGETS,
+        "ScrapeTarget",
+        "ADDED",
+        json!({
+            "metadata": {"name": "api", "namespace": "shop"},
+            "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "port": "metrics"}
+        }),
+    );
+    api.event(
+        PODS,
+        "Pod",
+        "ADDED",
+        pod("api-1", "shop", "api", 9100, json!({})),
+    );
+    let base = serve_app(api.router()).await;
+    let client = kube::Client::try_from(kube::Config::new(base.parse().unwrap())).unwrap();
+    let discovery = kubernetes_discovery(
+        client,
+        KubernetesSdOptions {
+            debounce: Duration::from_millis(20),
+            monitors: Some(telltale_scraper::OperatorMonitors {
+                namespace: "shop".into(),
+                metric_cluster: "telltale".into(),
+            }),
+            ..KubernetesSdOptions::default()
+        },
+    );
+    let mut rx = discovery.targets();
+    let d = wait_for(&mut rx, "the ScrapeTarget's pod", |d| d.active.len() == 1).await;
+    assert_eq!(
+        addresses(&d),
+        vec![("shop/api".into(), "127.0.0.1:9100".into())]
+    );
+}

@@ -44,6 +44,7 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
             telltale_alertmanager::kubernetes::secrets::DEFAULT_SECRET_TTL,
         ));
     }
+    let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     options.external_url = args
         .external_url
@@ -65,6 +66,13 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
                 metric_cluster: args.metric_cluster.clone(),
                 file_rules: config.alert_rules.clone(),
                 debounce: std::time::Duration::from_millis(200),
+                // prometheus-operator's PrometheusRules, picked by the MetricCluster's
+                // `ruleSelector` in this namespace (the operator's Role is namespaced).
+                prometheus_rules: if args.metric_cluster.is_some() {
+                    telltale_alertmanager::kubernetes::PrometheusRuleScope::OwnNamespace
+                } else {
+                    telltale_alertmanager::kubernetes::PrometheusRuleScope::Off
+                },
             },
         )
     });
@@ -73,7 +81,7 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
         .merge(ops::router(&registry, readiness.clone()));
     tracing::info!(http = %http.local_addr()?, storage = %args.storage, rules = config.alert_rules.len(), kubernetes = args.kubernetes, "alertmanager started");
     readiness.set_ready();
-    let result = ops::serve_http(http, app, Shutdown::on_signals()).await;
+    let result = ops::serve_http(http, app, web, Shutdown::on_signals()).await;
     manager.stop(std::time::Duration::from_secs(5)).await;
     result
 }

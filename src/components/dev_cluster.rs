@@ -306,6 +306,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         args.cache.engine_options(),
         &registry,
     ));
+    let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     let http_addr = http.local_addr()?;
     let rules = telltale_alertmanager::RuleManager::new(
@@ -359,7 +360,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         );
     }
     readiness.set_ready();
-    let served = ops::serve_http(http, app, Shutdown::on_signals()).await;
+    let served = ops::serve_http(http, app, web, Shutdown::on_signals()).await;
     supervisor.abort();
     scraper.shutdown();
     rules.stop(Duration::from_secs(5)).await;

@@ -25,6 +25,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
         Command::Check(CheckCommand::Config { files }) => check_config(&files),
+        Command::Check(CheckCommand::WebConfig { files }) => check_web_config(&files),
         Command::Test(TestCommand::Rules { files }) => test_rules(&files).await,
     }
 }
@@ -67,6 +68,28 @@ fn check_rules(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     match failed {
         0 => Ok(()),
         n => anyhow::bail!("{n} of {} rule files failed the check", files.len()),
+    }
+}
+
+/// Checks web configuration files as `promtool check web-config` does (and prints like it,
+/// on stderr): `FILE SUCCESS` or `FILE FAILED: reason`.
+fn check_web_config(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for file in files {
+        match telltale_web::WebConfigFile::load(file) {
+            Ok(_) => eprintln!("{} SUCCESS", file.display()),
+            Err(e) => {
+                eprintln!("{} FAILED: {e}", file.display());
+                failed += 1;
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => anyhow::bail!(
+            "{n} of {} web configuration files failed the check",
+            files.len()
+        ),
     }
 }
 

@@ -5,6 +5,7 @@ use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     let registry = ops::new_registry("operator")?;
+    let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     let readiness = Readiness::default();
     let shutdown = Shutdown::on_signals();
@@ -14,7 +15,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     let app = ops::router(&registry, readiness);
     let (o, h) = tokio::join!(
         operator.run(shutdown.clone().wait()),
-        ops::serve_http(http, app, shutdown)
+        ops::serve_http(http, app, web, shutdown)
     );
     o?;
     h

@@ -18,6 +18,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         args.cache.engine_options(),
         &registry,
     ));
+    let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     let readiness = Readiness::default();
     let ui = telltale_ui::UiConfig::new(engine.clone(), &registry)?;
@@ -47,5 +48,5 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         "query started"
     );
     readiness.set_ready();
-    ops::serve_http(http, app, Shutdown::on_signals()).await
+    ops::serve_http(http, app, web, Shutdown::on_signals()).await
 }

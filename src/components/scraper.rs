@@ -9,7 +9,10 @@ use crate::cli::ScraperArgs;
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
-    let config = crate::config::load(&crate::config::Sources::files(&args.files))?;
+    let config = crate::config::load(&crate::config::Sources {
+        no_secret_api: !args.kubernetes_discovery,
+        ..crate::config::Sources::files(&args.files)
+    })?;
     let registry = ops::new_registry("scraper")?;
     let (storage, _) = super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
     // storage <- disk queue (when storage is unreachable) <- series limits <- collection
@@ -80,11 +83,32 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
     // Kubernetes discovery replaces the files: both would set the same target list.
     let _discovery = if args.kubernetes_discovery {
         let c = kube_client(&mut client).await?;
+        // Targets' Secrets are read through the API; their files refused (but the pod's
+        // service-account token and CA).
+        manager.use_kubernetes_secrets(c.clone(), telltale_scraper::clients::REFRESH);
+        // The MetricCluster's namespace: the one its unset namespace selectors mean.
+        let monitors_namespace = args
+            .watch_namespace
+            .clone()
+            .or_else(|| args.pod_namespace.clone());
+        if args.metric_cluster.is_some() && monitors_namespace.is_none() {
+            anyhow::bail!("--metric-cluster needs --watch-namespace or POD_NAMESPACE");
+        }
         let sd = telltale_scraper::kubernetes_discovery(
             c,
             telltale_scraper::KubernetesSdOptions {
                 namespace: args.watch_namespace.clone(),
                 annotated_pods: args.scrape_annotated_pods.then(Default::default),
+                scrape_targets: config.scrape_targets.clone(),
+                monitors: match (&args.metric_cluster, monitors_namespace) {
+                    (Some(metric_cluster), Some(namespace)) => {
+                        Some(telltale_scraper::OperatorMonitors {
+                            namespace,
+                            metric_cluster: metric_cluster.clone(),
+                        })
+                    }
+                    _ => None,
+                },
                 ..Default::default()
             },
         );
@@ -94,6 +118,7 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
         manager.apply(&config.scrape_targets);
         None
     };
+    let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     let readiness = Readiness::default();
     let app = telltale_scraper::router(manager.clone(), writer, args.push.push_options()?)
@@ -101,7 +126,7 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
         .merge(ops::router(&registry, readiness.clone()));
     tracing::info!(http = %http.local_addr()?, storage = %args.storage, targets = config.scrape_targets.len(), "scraper started");
     readiness.set_ready();
-    let result = ops::serve_http(http, app, Shutdown::on_signals()).await;
+    let result = ops::serve_http(http, app, web, Shutdown::on_signals()).await;
     manager.shutdown();
     result
 }

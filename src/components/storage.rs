@@ -25,6 +25,7 @@ async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
     let registry = ops::new_registry("storage")?;
     // Bind before starting Raft so peers reach us as soon as we vote.
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
+    let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     let (peers, id) = match (&args.peers, args.replica_id) {
         (Some(peers), Some(id)) => (Peers::parse(peers)?, id),
@@ -67,7 +68,7 @@ async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
     tracing::info!(grpc = %grpc.local_addr()?, http = %http.local_addr()?, shard = args.shard, replica = id, data_dir = %args.data_dir.display(), "storage replica started");
     readiness.set_ready();
     let grpc_task = replica.serve(grpc, shutdown.clone().wait());
-    let http_task = ops::serve_http(http, ops::router(&registry, readiness), shutdown);
+    let http_task = ops::serve_http(http, ops::router(&registry, readiness), web, shutdown);
     let (g, h) = tokio::join!(grpc_task, http_task);
     g.context("storage replica failed")?;
     h

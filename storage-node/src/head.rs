@@ -16,6 +16,10 @@ pub struct HeadSeries {
     /// Samples at or before the chunk's last timestamp; on equal timestamps these are
     /// the later writes and win.
     pub ooo: BTreeMap<i64, f64>,
+    /// The newest day the series has postings in, as of its last write to this head
+    /// (the writer's own record of it is in another map: a write of a series the head
+    /// holds finds both here with one lookup).
+    pub indexed_day: Option<i64>,
 }
 
 impl HeadSeries {
@@ -86,8 +90,11 @@ pub struct Head {
 }
 
 impl Head {
-    pub fn append(&mut self, id: u64, t: i64, v: f64) {
-        self.series.entry(id).or_default().append(t, v);
+    /// Appends a sample of series `id`, which has postings in `day` (the day of `t`).
+    pub fn append(&mut self, id: u64, t: i64, v: f64, day: i64) {
+        let series = self.series.entry(id).or_default();
+        series.append(t, v);
+        series.indexed_day = series.indexed_day.max(Some(day));
         self.samples += 1;
     }
 

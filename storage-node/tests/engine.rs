@@ -188,6 +188,50 @@ fn duplicate_timestamps_last_write_wins() {
     assert_eq!(samples_of(&got[0]), vec![(1, 11.0), (5, 3.0)]);
 }
 
+/// The head's open chunk is answered as it is when it lies inside the bounds, trimmed
+/// when it crosses them, and wins over flushed chunks it overlaps (a rewrite after a
+/// flush lands in a new head chunk).
+#[test]
+fn the_head_chunk_joins_flushed_chunks_in_a_select() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let labels = [("__name__", "h")];
+    let flushed: Vec<(i64, f64)> = (1..=10).map(|t| (t * 10, t as f64)).collect();
+    engine.apply_write(&[series(&labels, &flushed)]).unwrap();
+    engine.flush().unwrap();
+    let head: Vec<(i64, f64)> = (11..=20).map(|t| (t * 10, t as f64)).collect();
+    engine.apply_write(&[series(&labels, &head)]).unwrap();
+    let all: Vec<(i64, f64)> = flushed.iter().chain(&head).copied().collect();
+    let got = select(&engine, vec![eq("__name__", "h")], 0, 1_000);
+    assert_eq!(samples_of(&got[0]), all);
+    // Bounds inside the head chunk and across both.
+    let got = select(&engine, vec![eq("__name__", "h")], 125, 175);
+    assert_eq!(
+        samples_of(&got[0]),
+        vec![
+            (130, 13.0),
+            (140, 14.0),
+            (150, 15.0),
+            (160, 16.0),
+            (170, 17.0)
+        ]
+    );
+    let got = select(&engine, vec![eq("__name__", "h")], 95, 115);
+    assert_eq!(samples_of(&got[0]), vec![(100, 10.0), (110, 11.0)]);
+
+    // After another flush, a write inside the flushed range starts a new head chunk that
+    // overlaps them: the head's values win.
+    engine.flush().unwrap();
+    engine
+        .apply_write(&[series(&labels, &[(50, 55.0), (155, 15.5)])])
+        .unwrap();
+    let got = select(&engine, vec![eq("__name__", "h")], 0, 1_000);
+    let mut want = all.clone();
+    want[4].1 = 55.0;
+    want.insert(15, (155, 15.5));
+    assert_eq!(samples_of(&got[0]), want);
+}
+
 #[test]
 fn stale_markers_and_extreme_timestamps_round_trip() {
     let dir = tempfile::tempdir().unwrap();

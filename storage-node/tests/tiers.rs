@@ -444,3 +444,82 @@ fn applied_by_index_without_the_engine_log() {
     assert_eq!(engine.apply(6, batch(3), &rec, None).unwrap().samples, 1);
     assert_eq!(raw(&engine, "m", i64::MIN, i64::MAX)[0].1.len(), 3);
 }
+
+#[test]
+fn a_window_of_thousands_of_series_rolls_up_every_one_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), options());
+    // 2,100 series (more than one group of series the rollup reads together), 70
+    // minutes at 60 s: the first hour window becomes due. A flush half way leaves the
+    // window's samples partly in chunks on disk (two per series, compacted into one by
+    // the rollup) and partly in the head.
+    let series_count = 2_100;
+    let sample = |s: i64, i: i64| ((s * 31 + i * 7) % 97) as f64;
+    for i in 0..70 {
+        if i == 35 {
+            engine.flush().unwrap();
+        }
+        let batch: Vec<TimeSeries> = (0..series_count)
+            .map(|s| series("g", &format!("i{s:04}"), &[(T0 + i * MIN, sample(s, i))]))
+            .collect();
+        engine.apply_write(&batch).unwrap();
+    }
+    engine.flush().unwrap();
+    for i in 70..72 {
+        let batch: Vec<TimeSeries> = (0..series_count)
+            .map(|s| series("g", &format!("i{s:04}"), &[(T0 + i * MIN, sample(s, i))]))
+            .collect();
+        engine.apply_write(&batch).unwrap();
+    }
+    rollup_all(&engine);
+
+    let raw = raw(&engine, "g", T0, T0 + HOUR - 1);
+    let minutes = points(&engine, "g", T0, T0 + HOUR - 1, Resolution::OneMinute);
+    assert_eq!(raw.len(), series_count as usize);
+    assert_eq!(minutes.len(), series_count as usize);
+    for (s, ((inst, samples), (mi, m))) in raw.iter().zip(&minutes).enumerate() {
+        assert_eq!(inst, mi);
+        let want: Vec<(i64, f64)> = (0..60)
+            .map(|i| (T0 + i * MIN, sample(s as i64, i)))
+            .collect();
+        assert_eq!(samples, &want, "raw samples of {inst}");
+        assert_points_eq(m, &rollup::summarise(samples, None, MIN));
+    }
+}
+
+#[test]
+fn a_series_in_the_head_is_indexed_on_each_new_day_it_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), options());
+    let values = |engine: &Engine, day: i64| {
+        engine
+            .label_values(
+                "instance",
+                &index(&[], T0 + day * DAY, T0 + day * DAY + HOUR, 0),
+            )
+            .unwrap()
+    };
+    // One series, one sample per write, across three midnights: the first two in one
+    // head (the series' newest indexed day is then remembered by the head), the third
+    // after a flush (a new head), the fourth after a reopen (without an applier's log,
+    // only flushed writes survive it).
+    let write = |engine: &Engine, day: i64| {
+        engine
+            .apply_write(&[series("m", "a", &[(T0 + day * DAY + 60_000, 1.0)])])
+            .unwrap();
+    };
+    write(&engine, 0);
+    write(&engine, 1);
+    assert_eq!(values(&engine, 1), vec!["a"]);
+    engine.flush().unwrap();
+    write(&engine, 2);
+    assert_eq!(values(&engine, 2), vec!["a"]);
+    engine.flush().unwrap();
+    drop(engine);
+    let engine = open(dir.path(), options());
+    write(&engine, 3);
+    for day in 0..4 {
+        assert_eq!(values(&engine, day), vec!["a"], "day {day}");
+    }
+    assert!(values(&engine, 4).is_empty());
+}

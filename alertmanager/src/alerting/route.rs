@@ -202,6 +202,7 @@ mod tests {
 
     fn spec(route: &str) -> AlertingSpec {
         AlertingSpec {
+            global: None,
             route: Some(serde_yaml::from_str(route).unwrap()),
             receivers: ["default", "pager", "db", "audit"]
                 .iter()

@@ -35,6 +35,14 @@ impl fmt::Debug for Secret {
 pub trait SecretResolver: Send + Sync {
     /// The value of `reference`, read at every notification so rotated secrets apply.
     async fn resolve(&self, reference: &SecretRef) -> Result<Secret>;
+
+    /// Whether a file a receiver names (`file:`, `httpConfig`'s `*_file`) may be read:
+    /// yes unless the resolver says otherwise (in a cluster, only the pod's
+    /// service-account files).
+    fn allows_file(&self, path: &str) -> bool {
+        let _ = path;
+        true
+    }
 }
 
 /// Reads `file` references (trailing newlines dropped); `secretKeyRef` ones fail.

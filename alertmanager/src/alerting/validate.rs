@@ -89,6 +89,7 @@ mod tests {
     #[test]
     fn alerting_matchers_are_checked() {
         let mut spec = AlertingSpec {
+            global: None,
             route: Some(Route {
                 receiver: Some("ops".into()),
                 routes: vec![Route {

@@ -85,6 +85,12 @@ impl std::fmt::Debug for KubernetesSecrets {
 
 #[async_trait::async_trait]
 impl SecretResolver for KubernetesSecrets {
+    /// In a cluster a MetricCluster's editor must not make the alertmanager send the
+    /// pod's files: only its service-account token and CA may be named.
+    fn allows_file(&self, path: &str) -> bool {
+        telltale_crds::scrape_client::is_service_account_file(path)
+    }
+
     async fn resolve(&self, reference: &SecretRef) -> Result<Secret> {
         match (&reference.secret_key_ref, &reference.file) {
             (Some(s), _) => {
@@ -97,7 +103,11 @@ impl SecretResolver for KubernetesSecrets {
                     ),
                 })
             }
-            (None, Some(path)) => read_file(path),
+            (None, Some(path)) if self.allows_file(path) => read_file(path),
+            (None, Some(_)) => Err(Error::Secret {
+                reference: reference.to_string(),
+                message: crate::alerting::notify::FILES_REFUSED.into(),
+            }),
             (None, None) => Err(Error::Secret {
                 reference: reference.to_string(),
                 message: "no source".into(),

@@ -3,6 +3,10 @@
 //! the whole set, with the rules of `-f` files, is applied after each change has settled;
 //! the named MetricCluster's `spec.alerting` replaces the routing whenever it changes.
 //!
+//! With [`ClusterWatchOptions::prometheus_rules`], prometheus-operator's PrometheusRules
+//! that the MetricCluster's `ruleSelector` / `ruleNamespaceSelector` pick are applied
+//! with them (`prometheus_rules.rs`).
+//!
 //! Objects are read as [`DynamicObject`]s and decoded one by one, so one malformed
 //! AlertRule cannot stop the others from being read. A malformed or invalid AlertRule is
 //! logged and counted, and the last good version of it keeps running; a malformed or
@@ -18,10 +22,14 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use serde::de::DeserializeOwned;
+use telltale_crds::prometheus_operator::MonitorSelectors;
 use telltale_crds::{AlertRule, AlertRuleSpec, AlertingSpec};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use super::prometheus_rules::{
+    PrometheusRuleScope, Reported, RuleStores, report_event, select_rules,
+};
 use crate::rules::manager::RuleManager;
 
 /// What [`watch_cluster`] watches and merges.
@@ -36,6 +44,9 @@ pub struct ClusterWatchOptions {
     pub file_rules: Vec<AlertRule>,
     /// How long changes settle before the rule set is applied again.
     pub debounce: Duration,
+    /// Where prometheus-operator's PrometheusRules are watched (the MetricCluster's
+    /// `ruleSelector` picks them; none without `metric_cluster`).
+    pub prometheus_rules: PrometheusRuleScope,
 }
 
 /// The running watches; dropping it stops them.
@@ -86,16 +97,32 @@ pub fn watch_cluster(
         }
         tracing::warn!(kind = "AlertRule", "kubernetes watch ended");
     }));
+    let operator_rules = RuleStores::start(
+        &client,
+        options.prometheus_rules,
+        &options.namespace,
+        &changed,
+        &mut tasks,
+    );
+    let (selectors_tx, selectors) = watch::channel(None);
     tasks.push(tokio::spawn(apply_rules(
         store,
-        changed,
+        changed.clone(),
         manager.clone(),
         options.clone(),
+        operator_rules.map(|stores| (stores, selectors)),
+        client.clone(),
     )));
     if let Some(name) = options.metric_cluster.clone() {
         let ar = resource("MetricCluster");
         let api: Api<DynamicObject> = Api::namespaced_with(client, &options.namespace, &ar);
-        tasks.push(tokio::spawn(follow_alerting(api, name, manager)));
+        tasks.push(tokio::spawn(follow_alerting(
+            api,
+            name,
+            manager,
+            selectors_tx,
+            changed,
+        )));
     }
     ClusterWatch { tasks }
 }
@@ -118,16 +145,32 @@ fn qualified(obj: &DynamicObject) -> String {
     )
 }
 
-/// Applies the cluster's AlertRules (and the files') after every settled change.
+/// Applies the cluster's AlertRules (and the files', and the selected PrometheusRules)
+/// after every settled change.
 async fn apply_rules(
     store: Store<DynamicObject>,
     changed: Arc<Notify>,
     manager: Arc<RuleManager>,
     options: ClusterWatchOptions,
+    operator: Option<(RuleStores, watch::Receiver<Option<MonitorSelectors>>)>,
+    client: Client,
 ) {
     if store.wait_until_ready().await.is_err() {
         return;
     }
+    if let Some((stores, _)) = &operator {
+        stores.settled().await;
+    }
+    let recorder = kube::runtime::events::Recorder::new(
+        client,
+        kube::runtime::events::Reporter {
+            controller: "telltale-alertmanager".into(),
+            instance: None,
+        },
+    );
+    // PrometheusRules: the last good translation of each, and what was reported.
+    let mut operator_last_good: BTreeMap<String, AlertRule> = BTreeMap::new();
+    let mut operator_reported = Reported::new();
     // The last version of each AlertRule that decoded, and the resourceVersion last
     // reported as malformed (so it is counted once).
     let mut last_good: BTreeMap<String, AlertRule> = BTreeMap::new();
@@ -164,6 +207,39 @@ async fn apply_rules(
         reported.retain(|k, _| names.contains(k));
         rules.extend(present.values().cloned());
         last_good = present;
+        if let Some((stores, selectors)) = &operator {
+            let selected = select_rules(
+                &stores.rules(),
+                selectors.borrow().as_ref(),
+                &options.namespace,
+                &stores.namespace_labels(),
+            );
+            let mut now_reported = Reported::new();
+            let mut kept = selected.rules;
+            for report in &selected.reports {
+                let k = (report.key.clone(), report.resource_version.clone());
+                if !operator_reported.contains(&k) {
+                    for m in &report.messages {
+                        if report.invalid {
+                            tracing::error!(prometheus_rule = %report.key, error = %m, "invalid PrometheusRule, keeping its previous rules");
+                            manager.count_rejected("PrometheusRule");
+                        } else {
+                            tracing::warn!(prometheus_rule = %report.key, "not honoured: {m}");
+                        }
+                    }
+                    report_event(&recorder, report).await;
+                }
+                now_reported.insert(k);
+                if report.invalid
+                    && let Some(previous) = operator_last_good.get(&report.key)
+                {
+                    kept.insert(report.key.clone(), previous.clone());
+                }
+            }
+            operator_reported = now_reported;
+            rules.extend(kept.values().cloned());
+            operator_last_good = kept;
+        }
         tracing::debug!(rules = rules.len(), "applying AlertRules");
         manager.apply(&rules);
         changed.notified().await;
@@ -171,8 +247,15 @@ async fn apply_rules(
     }
 }
 
-/// Applies the alerting section of MetricCluster `name` whenever it changes.
-async fn follow_alerting(api: Api<DynamicObject>, name: String, manager: Arc<RuleManager>) {
+/// Applies the alerting section of MetricCluster `name` whenever it changes, and
+/// publishes its PrometheusRule selectors (waking `changed` when they change).
+async fn follow_alerting(
+    api: Api<DynamicObject>,
+    name: String,
+    manager: Arc<RuleManager>,
+    selectors: watch::Sender<Option<MonitorSelectors>>,
+    changed: Arc<Notify>,
+) {
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .touched_objects();
@@ -189,6 +272,15 @@ async fn follow_alerting(api: Api<DynamicObject>, name: String, manager: Arc<Rul
         };
         if obj.metadata.deletion_timestamp.is_some() {
             continue;
+        }
+        let spec = obj.data.get("spec").cloned().unwrap_or_default();
+        let picked = serde_json::from_value::<MonitorSelectors>(spec).ok();
+        if selectors.send_if_modified(|current| {
+            let modified = *current != picked;
+            *current = picked.clone();
+            modified
+        }) {
+            changed.notify_one();
         }
         let alerting = obj
             .data

@@ -5,14 +5,17 @@
 //! (an alert's own label of that name wins), to every Alertmanager. A firing alert is
 //! sent again once `resend_delay` (1 minute) has passed since it was last sent, a resolved
 //! one as soon as it resolves; an Alertmanager that fails is retried at the next
-//! evaluation. The rule evaluator's own Alertmanager gets every alert as before.
+//! evaluation. Each section's HTTP client settings (`tls_config`, `basic_auth`,
+//! `authorization`, proxy) apply to its Alertmanagers (`telltale_web::client`). The rule
+//! evaluator's own Alertmanager gets every alert as before.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use prometheus::{IntCounterVec, Opts, Registry};
 use serde::Serialize;
+use telltale_web::client::{ClientOptions, ClientSettings, HttpClient};
 
 use crate::alerting::notify::NotifyAlert;
 use crate::format::rfc3339_millis;
@@ -21,17 +24,20 @@ use crate::labels::{LabelSet, fingerprint};
 /// How long a firing alert goes unsent at most (Prometheus's `--rules.alert.resend-delay`).
 pub const RESEND_DELAY: Duration = Duration::from_secs(60);
 
-/// One Alertmanager: where alerts are posted and how long a post may take.
+/// One Alertmanager: where alerts are posted, how long a post may take, and the client
+/// settings of its section (`tls_config`, `basic_auth`, `authorization`, proxy...).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     /// The full URL of its `/api/v2/alerts`.
     pub url: String,
     pub timeout: Duration,
+    pub client: ClientSettings,
 }
 
 /// See the module documentation.
 pub struct ExternalAlertmanagers {
-    client: reqwest::Client,
+    /// One client per client settings (`telltale_web::client`).
+    clients: Mutex<HashMap<ClientSettings, Arc<HttpClient>>>,
     endpoints: RwLock<Vec<Endpoint>>,
     external_labels: RwLock<LabelSet>,
     /// When each alert (by fingerprint) was last sent, and whether it was resolved then.
@@ -75,7 +81,7 @@ impl ExternalAlertmanagers {
         registry.register(Box::new(sent_total.clone()))?;
         registry.register(Box::new(errors_total.clone()))?;
         Ok(ExternalAlertmanagers {
-            client: reqwest::Client::new(),
+            clients: Mutex::default(),
             endpoints: RwLock::default(),
             external_labels: RwLock::default(),
             sent: Mutex::default(),
@@ -86,6 +92,10 @@ impl ExternalAlertmanagers {
 
     /// Replaces the Alertmanagers and the external labels (at start and on a reload).
     pub fn configure(&self, endpoints: Vec<Endpoint>, external_labels: LabelSet) {
+        self.clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|settings, _| endpoints.iter().any(|e| &e.client == settings));
         *self.endpoints.write().unwrap_or_else(|e| e.into_inner()) = endpoints;
         *self
             .external_labels
@@ -133,14 +143,15 @@ impl ExternalAlertmanagers {
             .collect();
         let mut delivered = false;
         for endpoint in &endpoints {
-            let sent = self
-                .client
-                .post(&endpoint.url)
-                .timeout(endpoint.timeout)
-                .json(&body)
-                .send()
-                .await
-                .and_then(|r| r.error_for_status());
+            let sent = match self.request(endpoint) {
+                Ok(request) => request
+                    .json(&body)
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
             match sent {
                 Ok(_) => {
                     delivered = true;
@@ -162,6 +173,24 @@ impl ExternalAlertmanagers {
                 sent.insert(fingerprint(&a.labels), (now_ms, a.ends_at_ms.is_some()));
             }
         }
+    }
+
+    /// A POST to `endpoint` with its section's client and authentication.
+    fn request(&self, endpoint: &Endpoint) -> Result<reqwest::RequestBuilder, telltale_web::Error> {
+        let http = self
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(endpoint.client.clone())
+            .or_insert_with(|| {
+                Arc::new(HttpClient::new(
+                    endpoint.client.clone(),
+                    ClientOptions::new(concat!("telltale/", env!("CARGO_PKG_VERSION"))),
+                ))
+            })
+            .clone();
+        let request = http.client()?.post(&endpoint.url).timeout(endpoint.timeout);
+        http.authorize(request)
     }
 
     /// The alerts to send now: new ones, firing ones not sent for [`RESEND_DELAY`], and

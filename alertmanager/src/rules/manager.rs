@@ -145,6 +145,7 @@ impl RuleManager {
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "invalid alerting configuration: every alert goes to the first receiver");
                 let fallback = AlertingSpec {
+                    global: alerting.global.clone(),
                     route: None,
                     receivers: alerting.receivers.clone(),
                     inhibit_rules: Vec::new(),

@@ -38,3 +38,20 @@ app.kubernetes.io/component: operator
 {{- define "telltale.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/*
+Whether to render prometheus-operator's CRD named by the second argument (see
+templates/prometheus-operator-crds.yaml): the switch is on, and the CRD is absent from
+the cluster or was installed by this release. A CRD that prometheus-operator (or anyone
+else) installed is left alone. `helm template` cannot look anything up and renders it.
+*/}}
+{{- define "telltale.installOperatorCrd" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- if $root.Values.prometheusOperatorCrds.install -}}
+{{- $existing := lookup "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" $name -}}
+{{- if or (not $existing) (eq (dig "metadata" "annotations" "meta.helm.sh/release-name" "" $existing) $root.Release.Name) -}}
+true
+{{- end -}}
+{{- end -}}
+{{- end -}}

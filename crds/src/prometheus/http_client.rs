@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::de::nullable;
@@ -12,7 +13,7 @@ use crate::error::FieldError;
 
 /// `basic_auth`, `authorization`, `oauth2`, `bearer_token[_file]`, `tls_config`,
 /// `proxy_url`, `follow_redirects` and `enable_http2`.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct HttpClientConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
@@ -37,7 +38,7 @@ pub struct HttpClientConfig {
     pub enable_http2: Option<bool>,
 }
 
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     #[serde(default)]
@@ -49,7 +50,7 @@ pub struct BasicAuth {
 }
 
 /// The `Authorization` header: `type` (Bearer unless set) and its credentials.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Authorization {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
@@ -70,7 +71,7 @@ impl Authorization {
     }
 }
 
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2 {
     #[serde(default)]
@@ -91,7 +92,7 @@ pub struct OAuth2 {
     pub proxy_url: Option<String>,
 }
 
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]

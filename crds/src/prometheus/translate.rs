@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::HttpClientConfig;
 use super::{AlertmanagerConfig, PrometheusConfig, RemoteWriteConfig, ScrapeConfig};
 use crate::duration::PromDuration;
+use crate::scrape_client::{Authorization, ScrapeClient, TlsConfig};
 use crate::scrape_target::{
     FileSdConfig, HttpSd, KubernetesSd, KubernetesSdSelector, RelabelConfig, Scheme, ScrapeTarget,
     ScrapeTargetSpec, StaticTargets,
@@ -55,14 +57,15 @@ impl PrometheusConfig {
         &self.remote_write
     }
 
-    /// The settings this file sets that the ScrapeTargets cannot carry (HTTP client
-    /// settings, `body_size_limit`, Kubernetes API server settings), one
+    /// The settings this file sets that the ScrapeTargets cannot carry (inline secrets
+    /// and `oauth2` of the scrapes' HTTP client, the client settings of discovery,
+    /// `body_size_limit`, Kubernetes API server settings), one
     /// `path: field` each, for a warning on load.
     pub fn not_translated(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (i, sc) in self.scrape_configs.iter().enumerate() {
             let at = format!("scrape_configs[{i}]");
-            for f in sc.http.fields_set() {
+            for f in scrape_client(&sc.http).1 {
                 out.push(format!("{at}.{f}"));
             }
             if sc.body_size_limit.is_some() {
@@ -176,8 +179,72 @@ impl ScrapeConfig {
             target_limit: self.target_limit,
             ..ScrapeTargetSpec::default()
         };
+        let client = scrape_client(&self.http).0;
+        let spec = ScrapeTargetSpec {
+            tls_config: client.tls_config,
+            authorization: client.authorization,
+            basic_auth: client.basic_auth,
+            proxy_url: client.proxy_url,
+            follow_redirects: client.follow_redirects,
+            enable_http2: client.enable_http2,
+            ..spec
+        };
         ScrapeTarget::new(&self.job_name, spec)
     }
+}
+
+/// The scrape client settings a ScrapeTarget can carry — files, TLS, proxy, redirects —
+/// and the fields it cannot (secrets written inline, a basic auth username written
+/// inline, `oauth2`).
+fn scrape_client(http: &HttpClientConfig) -> (ScrapeClient, Vec<&'static str>) {
+    let mut left = Vec::new();
+    let file = |f: &Option<String>| f.clone().filter(|f| !f.is_empty());
+    let inline = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    let tls_config = http.tls_config.as_ref().map(|t| TlsConfig {
+        ca_file: file(&t.ca_file),
+        cert_file: file(&t.cert_file),
+        key_file: file(&t.key_file),
+        server_name: t.server_name.clone().filter(|s| !s.is_empty()),
+        insecure_skip_verify: t.insecure_skip_verify,
+        min_version: t.min_version.clone(),
+        ..TlsConfig::default()
+    });
+    let mut authorization = None;
+    if let Some(a) = &http.authorization {
+        if inline(&a.credentials) {
+            left.push("authorization.credentials");
+        } else {
+            authorization = Some(Authorization {
+                type_: a.type_.clone(),
+                credentials: None,
+                credentials_file: file(&a.credentials_file),
+            });
+        }
+    }
+    if inline(&http.bearer_token) {
+        left.push("bearer_token");
+    } else if let Some(f) = file(&http.bearer_token_file) {
+        authorization = Some(Authorization {
+            credentials_file: Some(f),
+            ..Authorization::default()
+        });
+    }
+    // A ScrapeTarget's username is a Secret's or a file's, never written inline.
+    if http.basic_auth.is_some() {
+        left.push("basic_auth");
+    }
+    if http.oauth2.is_some() {
+        left.push("oauth2");
+    }
+    let client = ScrapeClient {
+        tls_config,
+        authorization,
+        basic_auth: None,
+        proxy_url: http.proxy_url.clone().filter(|p| !p.is_empty()),
+        follow_redirects: http.follow_redirects,
+        enable_http2: http.enable_http2,
+    };
+    (client, left)
 }
 
 #[cfg(test)]
@@ -277,5 +344,49 @@ scrape_configs:
         assert_eq!(back, t.spec);
         assert!(yaml.contains("kubernetesSd"), "{yaml}");
         assert_eq!(c.not_translated(), ["scrape_configs[0].basic_auth"]);
+    }
+
+    /// Files, TLS, proxy and redirects become the ScrapeTarget's; inline secrets and a
+    /// basic auth username written inline cannot, and are listed.
+    #[test]
+    fn scrape_client_settings_are_carried() {
+        let c = PrometheusConfig::from_str(
+            Path::new("/etc/p/prometheus.yml"),
+            r#"
+scrape_configs:
+  - job_name: kubelet
+    scheme: https
+    bearer_token_file: /var/run/secrets/kubernetes.io/serviceaccount/token
+    tls_config: {ca_file: ca.crt, server_name: kubelet, insecure_skip_verify: false, min_version: TLS12}
+    proxy_url: 'http://proxy:3128'
+    follow_redirects: false
+    static_configs: [{targets: ['node:10250']}]
+  - job_name: inline
+    authorization: {credentials: s3cret}
+    static_configs: [{targets: ['a:1']}]
+"#,
+        )
+        .unwrap();
+        let t = c.scrape_targets();
+        let s = &t[0].spec;
+        assert_eq!(s.scheme, Scheme::Https);
+        let a = s.authorization.as_ref().unwrap();
+        assert_eq!(
+            a.credentials_file.as_deref(),
+            Some("/var/run/secrets/kubernetes.io/serviceaccount/token")
+        );
+        assert_eq!(a.scheme(), "Bearer");
+        let tls = s.tls_config.as_ref().unwrap();
+        assert_eq!(tls.ca_file.as_deref(), Some("/etc/p/ca.crt"));
+        assert_eq!(tls.server_name.as_deref(), Some("kubelet"));
+        assert_eq!(tls.min_version.as_deref(), Some("TLS12"));
+        assert_eq!(s.proxy_url.as_deref(), Some("http://proxy:3128"));
+        assert_eq!(s.follow_redirects, Some(false));
+        s.validate().unwrap();
+        assert_eq!(t[1].spec.authorization, None);
+        assert_eq!(
+            c.not_translated(),
+            ["scrape_configs[1].authorization.credentials"]
+        );
     }
 }

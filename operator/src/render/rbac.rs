@@ -36,23 +36,40 @@ const READ: &[&str] = &["get", "list", "watch"];
 
 /// What the scraper reads: pods, services and endpoints (service discovery), endpoint
 /// slices (service discovery, and the live scraper set from its own headless Service),
-/// and the ScrapeTargets.
+/// the ScrapeTargets, and prometheus-operator's ServiceMonitors and PodMonitors with the
+/// MetricCluster whose selectors pick them; with `get` only, the Secret and ConfigMap
+/// keys targets take their CA, client certificate and credentials from (each read in the
+/// namespace of the resource naming it, as prometheus-operator copies them).
 pub fn scraper_rules() -> Vec<PolicyRule> {
     vec![
         rule("", &["pods", "services", "endpoints"], READ),
+        rule("", &["secrets", "configmaps"], &["get"]),
         rule("discovery.k8s.io", &["endpointslices"], READ),
-        rule("telltale.dev", &["scrapetargets"], READ),
+        rule("telltale.dev", &["scrapetargets", "metricclusters"], READ),
+        rule(
+            telltale_crds::prometheus_operator::GROUP,
+            &["servicemonitors", "podmonitors", "scrapeconfigs"],
+            READ,
+        ),
+        // Events saying what of a monitor is not honoured.
+        rule("events.k8s.io", &["events"], &["create", "patch"]),
     ]
 }
 
-/// What the alertmanager reads: AlertRules, its MetricCluster (receivers and routes) and
-/// only the Secrets the receivers name.
+/// What the alertmanager reads: AlertRules, its MetricCluster (receivers, routes and
+/// `ruleSelector`), prometheus-operator's PrometheusRules and only the Secrets the
+/// receivers name.
 pub fn alertmanager_rules(spec: &MetricClusterSpec) -> Vec<PolicyRule> {
-    let mut rules = vec![rule(
-        "telltale.dev",
-        &["alertrules", "metricclusters"],
-        READ,
-    )];
+    let mut rules = vec![
+        rule("telltale.dev", &["alertrules", "metricclusters"], READ),
+        rule(
+            telltale_crds::prometheus_operator::GROUP,
+            &["prometheusrules"],
+            READ,
+        ),
+        // Events saying what of a PrometheusRule is not honoured.
+        rule("events.k8s.io", &["events"], &["create", "patch"]),
+    ];
     let secrets = referenced_secrets(spec);
     if !secrets.is_empty() {
         let mut r = rule("", &["secrets"], &["get"]);
@@ -135,11 +152,21 @@ mod tests {
             ["pagerduty"]
         );
         let rules = alertmanager_rules(&spec);
+        let secrets = |rules: &[PolicyRule]| {
+            rules
+                .iter()
+                .filter(|r| r.resources.as_deref() == Some(&["secrets".to_string()][..]))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let [secret] = &secrets(&rules)[..] else {
+            panic!("one rule for Secrets: {rules:?}")
+        };
         assert_eq!(
-            rules[1].resource_names.as_deref(),
+            secret.resource_names.as_deref(),
             Some(&["pagerduty".to_string()][..])
         );
-        assert_eq!(rules[1].verbs, ["get"]);
-        assert_eq!(alertmanager_rules(&MetricClusterSpec::default()).len(), 1);
+        assert_eq!(secret.verbs, ["get"]);
+        assert!(secrets(&alertmanager_rules(&MetricClusterSpec::default())).is_empty());
     }
 }

@@ -80,6 +80,13 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
         env: vec![
             field_env("POD_NAME", "metadata.name"),
             field_env("POD_NAMESPACE", "metadata.namespace"),
+            // The MetricCluster whose serviceMonitorSelector / podMonitorSelector pick
+            // prometheus-operator's monitors.
+            k8s_openapi::api::core::v1::EnvVar {
+                name: "TELLTALE_METRIC_CLUSTER".into(),
+                value: Some(names.cluster.clone()),
+                ..Default::default()
+            },
         ],
         mounts: vec![
             mount,

@@ -145,7 +145,7 @@ pub async fn exemplars(
                 "invalid parameter \"end\": end timestamp must not be before start time",
             ));
         }
-        parse_query_param(&p)?;
+        parse_query_param(&engine, &p)?;
         Ok(response::success("[]".to_string(), &[]))
     })
     .await

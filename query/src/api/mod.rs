@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::engine::{Engine, check_expr};
+use crate::engine::{Engine, check_expr_with};
 use crate::error::{Error, Result};
 use params::{Params, parse_duration};
 
@@ -121,9 +121,10 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn parse_query_param(p: &Params) -> Result<String> {
+fn parse_query_param(engine: &Engine, p: &Params) -> Result<String> {
     let q = p.get("query").unwrap_or("").to_string();
-    check_expr(&q).map_err(|e| Error::bad_data(format!("invalid parameter \"query\": {e}")))?;
+    check_expr_with(&q, &engine.options().features)
+        .map_err(|e| Error::bad_data(format!("invalid parameter \"query\": {e}")))?;
     Ok(q)
 }
 

@@ -25,7 +25,7 @@ pub async fn instant(
 ) -> Response {
     respond(&engine, "query", async {
         let p = request_params(&engine, &headers, q, body).await?;
-        let expr = parse_query_param(&p)?;
+        let expr = parse_query_param(&engine, &p)?;
         let t = match p.get("time") {
             None | Some("") => now_ms(),
             Some(s) => parse_time("time", s)?,
@@ -66,7 +66,7 @@ pub async fn range(
             ));
         }
         let req = QueryRequest {
-            expr: parse_query_param(&p)?,
+            expr: parse_query_param(&engine, &p)?,
             start_ms: start,
             end_ms: end,
             step_ms: step,
@@ -99,7 +99,7 @@ async fn run(engine: &Engine, p: &Params, req: QueryRequest) -> Result<Response>
         data.pop();
         data.push_str(&format!(",\"stats\":{stats}}}"));
     }
-    let mut resp = response::success(data, &[]);
+    let mut resp = response::success_annotated(data, &out.warnings, &out.infos);
     if let Ok(v) = HeaderValue::from_str(&out.stats.tier_header()) {
         resp.headers_mut().insert(TIER_HEADER, v);
     }

@@ -1,5 +1,7 @@
 //! JSON encoding of API responses, byte-for-byte in Prometheus' shapes.
 
+use std::fmt::Write;
+
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -10,29 +12,43 @@ use crate::value::Value;
 /// A float as Prometheus writes sample values: `NaN`, `+Inf`, `-Inf`, or Go's
 /// `strconv.FormatFloat(v, 'f', -1, 64)` (shortest digits, never an exponent).
 pub fn format_value(v: f64) -> String {
+    let mut out = String::new();
+    write_value(&mut out, v);
+    out
+}
+
+fn write_value(out: &mut String, v: f64) {
     if v.is_nan() {
-        "NaN".to_string()
+        out.push_str("NaN");
     } else if v == f64::INFINITY {
-        "+Inf".to_string()
+        out.push_str("+Inf");
     } else if v == f64::NEG_INFINITY {
-        "-Inf".to_string()
+        out.push_str("-Inf");
     } else {
         // Rust's Display is also the shortest round-trip form without an exponent.
-        format!("{v}")
+        let _ = write!(out, "{v}");
     }
 }
 
 /// A millisecond timestamp as Prometheus' `MarshalTimestamp` writes it: seconds, and
 /// when there are milliseconds a three-digit fraction.
 pub fn format_time(t_ms: i64) -> String {
-    let sign = if t_ms < 0 { "-" } else { "" };
+    let mut out = String::new();
+    write_time(&mut out, t_ms);
+    out
+}
+
+fn write_time(out: &mut String, t_ms: i64) {
+    if t_ms < 0 {
+        out.push('-');
+    }
     let abs = t_ms.unsigned_abs();
     let (secs, frac) = (abs / 1000, abs % 1000);
-    if frac == 0 {
-        format!("{sign}{secs}")
+    let _ = if frac == 0 {
+        write!(out, "{secs}")
     } else {
-        format!("{sign}{secs}.{frac:03}")
-    }
+        write!(out, "{secs}.{frac:03}")
+    };
 }
 
 /// A JSON string literal.
@@ -42,7 +58,13 @@ pub fn json_string(s: &str) -> String {
 
 /// `{"name":"value",...}`.
 pub fn labels_json(l: &Labels) -> String {
-    let mut out = String::from("{");
+    let mut out = String::new();
+    write_labels(&mut out, l);
+    out
+}
+
+fn write_labels(out: &mut String, l: &Labels) {
+    out.push('{');
     for (i, (n, v)) in l.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -52,52 +74,68 @@ pub fn labels_json(l: &Labels) -> String {
         out.push_str(&json_string(v));
     }
     out.push('}');
-    out
 }
 
-fn point_json(t_ms: i64, v: f64) -> String {
-    format!("[{},\"{}\"]", format_time(t_ms), format_value(v))
+/// `[time,"value"]`.
+fn write_point(out: &mut String, t_ms: i64, v: f64) {
+    out.push('[');
+    write_time(out, t_ms);
+    out.push_str(",\"");
+    write_value(out, v);
+    out.push_str("\"]");
 }
 
-/// `{"resultType":...,"result":...}` of a query result.
+/// `{"resultType":...,"result":...}` of a query result, written into one buffer (a
+/// range query's answer is thousands of points).
 pub fn value_json(v: &Value) -> String {
-    let result = match v {
-        Value::Scalar { t_ms, value } => point_json(*t_ms, *value),
-        Value::String { t_ms, value } => format!("[{},{}]", format_time(*t_ms), json_string(value)),
+    let mut out = format!("{{\"resultType\":\"{}\",\"result\":", v.result_type());
+    match v {
+        Value::Scalar { t_ms, value } => write_point(&mut out, *t_ms, *value),
+        Value::String { t_ms, value } => {
+            out.push('[');
+            write_time(&mut out, *t_ms);
+            out.push(',');
+            out.push_str(&json_string(value));
+            out.push(']');
+        }
         Value::Vector(samples) => {
-            let items: Vec<String> = samples
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{{\"metric\":{},\"value\":{}}}",
-                        labels_json(&s.metric),
-                        point_json(s.t_ms, s.value)
-                    )
-                })
-                .collect();
-            format!("[{}]", items.join(","))
+            out.push('[');
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                write_labels(&mut out, &s.metric);
+                out.push_str(",\"value\":");
+                write_point(&mut out, s.t_ms, s.value);
+                out.push('}');
+            }
+            out.push(']');
         }
         Value::Matrix(series) => {
-            let items: Vec<String> = series
-                .iter()
-                .map(|s| {
-                    let points: Vec<String> =
-                        s.points.iter().map(|&(t, v)| point_json(t, v)).collect();
-                    format!(
-                        "{{\"metric\":{},\"values\":[{}]}}",
-                        labels_json(&s.metric),
-                        points.join(",")
-                    )
-                })
-                .collect();
-            format!("[{}]", items.join(","))
+            let points: usize = series.iter().map(|s| s.points.len()).sum();
+            out.reserve(points * 28 + series.len() * 64);
+            out.push('[');
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                write_labels(&mut out, &s.metric);
+                out.push_str(",\"values\":[");
+                for (j, &(t, v)) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    write_point(&mut out, t, v);
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
         }
-    };
-    format!(
-        "{{\"resultType\":\"{}\",\"result\":{}}}",
-        v.result_type(),
-        result
-    )
+    }
+    out.push('}');
+    out
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -106,10 +144,17 @@ fn json_response(status: StatusCode, body: String) -> Response {
 
 /// `{"status":"success","data":<data>}` with optional warnings.
 pub fn success(data_json: String, warnings: &[String]) -> Response {
+    success_annotated(data_json, warnings, &[])
+}
+
+/// `{"status":"success","data":<data>,"warnings":[...],"infos":[...]}`, each array only
+/// when not empty (as Prometheus 3 answers queries).
+pub fn success_annotated(data_json: String, warnings: &[String], infos: &[String]) -> Response {
     let mut body = format!("{{\"status\":\"success\",\"data\":{data_json}");
-    if !warnings.is_empty() {
-        let w: Vec<String> = warnings.iter().map(|w| json_string(w)).collect();
-        body.push_str(&format!(",\"warnings\":[{}]", w.join(",")));
+    for (field, notes) in [("warnings", warnings), ("infos", infos)] {
+        if !notes.is_empty() {
+            body.push_str(&format!(",\"{field}\":{}", strings_json(notes)));
+        }
     }
     body.push('}');
     json_response(StatusCode::OK, body)

@@ -76,6 +76,7 @@ impl Engine {
     pub(super) async fn run_cached(
         &self,
         cache: &ResultCache,
+        text: &str,
         expr: &Expr,
         range: Steps,
         lookback: i64,
@@ -142,6 +143,7 @@ impl Engine {
         // Consecutive intervals evaluated together: whole ones to keep, or only the
         // wanted steps of unsettled ones.
         let mut stats = QueryStats::default();
+        let (mut warnings, mut infos) = (Vec::<String>::new(), Vec::<String>::new());
         let mut answers: Vec<Option<Vec<Series>>> = vec![None; parts.len()];
         let mut i = 0;
         while i < parts.len() {
@@ -172,13 +174,20 @@ impl Engine {
                 step,
             };
             let out = self
-                .evaluate(&planned, &layout, run, lookback, deadline)
+                .evaluate(text, &planned, &layout, run, lookback, deadline)
                 .await?;
             stats.samples_loaded += out.stats.samples_loaded;
             stats.series_loaded += out.stats.series_loaded;
             stats.fetch += out.stats.fetch;
             stats.eval += out.stats.eval;
             stats.tiers.extend(out.stats.tiers);
+            for (from, to) in [(out.warnings, &mut warnings), (out.infos, &mut infos)] {
+                for note in from {
+                    if !to.contains(&note) {
+                        to.push(note);
+                    }
+                }
+            }
             let Value::Matrix(series) = out.value else {
                 return Err(Error::internal("range evaluation returned no matrix"));
             };
@@ -210,7 +219,13 @@ impl Engine {
             stats.tiers.dedup();
         }
         let value = Value::Matrix(merge(answers.into_iter().flatten().collect()));
-        Ok(Some(QueryOutput { value, stats }))
+        // Annotations are those of the steps evaluated now (cached intervals keep none).
+        Ok(Some(QueryOutput {
+            value,
+            stats,
+            warnings,
+            infos,
+        }))
     }
 }
 

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use promql_parser::parser::Expr;
 use promql_parser::parser::value::ValueType;
-use promql_parser::parser::{self, Expr};
 use telltale_storage_api::{
     LabelNamesRequest, LabelValuesRequest, MatcherSet, SampleReader, SeriesRequest,
 };
@@ -29,6 +29,7 @@ mod cached;
 use crate::cache::{CacheOptions, ResultCache};
 use crate::error::{Error, Result};
 use crate::eval::selector::plan_selections_between;
+use crate::features::Features;
 use crate::fetch::fetch_all;
 use crate::job::Job;
 use crate::labels::Labels;
@@ -60,6 +61,8 @@ pub struct EngineOptions {
     pub use_rollups: bool,
     /// The range-query result cache (off by default: `max_bytes` 0).
     pub cache: CacheOptions,
+    /// PromQL features behind `--enable-feature` (all off by default, as Prometheus).
+    pub features: Features,
 }
 
 impl Default for EngineOptions {
@@ -75,6 +78,7 @@ impl Default for EngineOptions {
             max_request_body_bytes: 8 * 1024 * 1024,
             use_rollups: true,
             cache: CacheOptions::default(),
+            features: Features::default(),
         }
     }
 }
@@ -124,6 +128,10 @@ impl QueryStats {
 pub struct QueryOutput {
     pub value: Value,
     pub stats: QueryStats,
+    /// Prometheus's `PromQL warning: ...` annotations, `(line:col)` at their end.
+    pub warnings: Vec<String>,
+    /// Prometheus's `PromQL info: ...` annotations.
+    pub infos: Vec<String>,
 }
 
 /// The PromQL engine. Cheap to clone; all clones share the reader and metrics.
@@ -147,14 +155,47 @@ struct Inner {
 /// How long a storage layout (tier retention and completeness) is reused.
 const LAYOUT_TTL: Duration = Duration::from_secs(5);
 
-/// Parses `expr` without evaluating it (used to validate rules).
-pub fn check_expr(expr: &str) -> Result<()> {
-    parse(expr).map(|_| ())
+/// Evaluations of at most this many loaded samples and steps, without subqueries, run on
+/// the request's own task (well under a millisecond); the rest on a blocking thread.
+const INLINE_SAMPLES: usize = 4_096;
+const INLINE_STEPS: i64 = 1_024;
+
+/// Whether evaluating `expr` over `loaded` samples at `steps` steps is small enough to
+/// run on the request's task. A subquery evaluates its inner expression at every one of
+/// its own steps whatever was loaded, so it never is.
+fn is_small(expr: &Expr, loaded: usize, steps: i64) -> bool {
+    fn has_subquery(e: &Expr) -> bool {
+        match e {
+            Expr::Subquery(_) => true,
+            Expr::Aggregate(a) => {
+                a.param.as_deref().is_some_and(has_subquery) || has_subquery(&a.expr)
+            }
+            Expr::Unary(u) => has_subquery(&u.expr),
+            Expr::Binary(b) => has_subquery(&b.lhs) || has_subquery(&b.rhs),
+            Expr::Paren(p) => has_subquery(&p.expr),
+            Expr::Call(c) => c.args.args.iter().any(|a| has_subquery(a)),
+            // Rollup plans (extensions) read stored points; selectors and literals.
+            _ => false,
+        }
+    }
+    loaded <= INLINE_SAMPLES && steps <= INLINE_STEPS && !has_subquery(expr)
 }
 
-fn parse(expr: &str) -> Result<Expr> {
-    let e = crate::eval::unwrap_range_parens(parser::parse(expr).map_err(Error::bad_data)?);
-    if let Some(message) = crate::eval::unsupported(&e) {
+/// Parses `expr` without evaluating it (used to validate rules), with no optional
+/// feature enabled.
+pub fn check_expr(expr: &str) -> Result<()> {
+    check_expr_with(expr, &Features::default())
+}
+
+/// Parses `expr` without evaluating it, with `features` enabled.
+pub fn check_expr_with(expr: &str, features: &Features) -> Result<()> {
+    parse(expr, features, None).map(|_| ())
+}
+
+/// `expr` parsed for a query of step `step_ms` (0: instant; None: only checked).
+fn parse(expr: &str, features: &Features, step_ms: Option<i64>) -> Result<Expr> {
+    let e = crate::eval::unwrap_range_parens(crate::parse::parse(expr, features, step_ms)?);
+    if let Some(message) = crate::eval::unsupported(&e, features) {
         return Err(Error::bad_data(message));
     }
     Ok(e)
@@ -427,7 +468,7 @@ impl Engine {
             .lookback_ms
             .filter(|l| *l > 0)
             .unwrap_or(opts.lookback_ms);
-        let expr = parse(&req.expr)?;
+        let expr = parse(&req.expr, &opts.features, Some(step))?;
         if step > 0 && !matches!(expr.value_type(), ValueType::Scalar | ValueType::Vector) {
             return Err(Error::bad_data(format!(
                 "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
@@ -444,7 +485,7 @@ impl Engine {
         if step > 0
             && let Some(cache) = &self.inner.cache
             && let Some(out) = self
-                .run_cached(cache, &expr, range, lookback, deadline)
+                .run_cached(cache, &req.expr, &expr, range, lookback, deadline)
                 .await?
         {
             return Ok(out);
@@ -461,7 +502,7 @@ impl Engine {
             lookback,
         }
         .rewrite(expr, start, end, step);
-        self.evaluate(&planned, &layout, range, lookback, deadline)
+        self.evaluate(&req.expr, &planned, &layout, range, lookback, deadline)
             .await
     }
 
@@ -469,6 +510,7 @@ impl Engine {
     /// evaluates them.
     async fn evaluate(
         &self,
+        text: &str,
         planned: &Expr,
         layout: &TierLayout,
         range: Steps,
@@ -522,6 +564,7 @@ impl Engine {
         let canceled = Arc::new(AtomicBool::new(false));
         let _cancel_on_drop = CancelOnDrop(canceled.clone());
         let job = Job {
+            query: text.to_string(),
             expr: planned.clone(),
             fetched,
             start,
@@ -535,11 +578,23 @@ impl Engine {
             max_samples: opts.max_samples - loaded,
         };
         let eval_started = Instant::now();
-        let value = tokio::task::spawn_blocking(move || job.evaluate())
-            .await
-            .map_err(|e| Error::internal(format!("evaluation task failed: {e}")))??;
+        let steps = if step > 0 { (to - from) / step + 1 } else { 1 };
+        let (value, notes) = if is_small(planned, loaded, steps) {
+            // Microseconds of work: a hand-off to a blocking thread and back would cost
+            // more than the evaluation (a dashboard's single series, a rule's lookup).
+            job.evaluate_annotated()?
+        } else {
+            tokio::task::spawn_blocking(move || job.evaluate_annotated())
+                .await
+                .map_err(|e| Error::internal(format!("evaluation task failed: {e}")))??
+        };
         stats.eval = eval_started.elapsed();
-        Ok(QueryOutput { value, stats })
+        Ok(QueryOutput {
+            value,
+            stats,
+            warnings: notes.warnings,
+            infos: notes.infos,
+        })
     }
 
     /// The storage layout for tier planning; raw only when rollups are off, the step is
@@ -623,6 +678,83 @@ fn type_name(t: ValueType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_small_evaluations_without_subqueries_run_inline() {
+        let parse = |q: &str| promql_parser::parser::parse(q).unwrap();
+        assert!(is_small(&parse("node_load1{instance=\"a\"}"), 240, 240));
+        assert!(is_small(
+            &parse("sum(rate(x[5m])) / 2"),
+            INLINE_SAMPLES,
+            INLINE_STEPS
+        ));
+        assert!(!is_small(
+            &parse("sum(rate(x[5m]))"),
+            INLINE_SAMPLES + 1,
+            10
+        ));
+        assert!(!is_small(&parse("up"), 10, INLINE_STEPS + 1));
+        for q in [
+            "max_over_time(vector(1)[1d:1s])",
+            "sum(rate(x[5m:10s]))",
+            "1 + (avg_over_time(up[1h:]) * 2)",
+            "topk(scalar(max_over_time(up[1h:1m])), up)",
+        ] {
+            assert!(!is_small(&parse(q), 0, 1), "{q}");
+        }
+    }
+
+    #[test]
+    fn experimental_functions_need_their_flag() {
+        let off = Features::default();
+        let on = Features::all();
+        for (expr, message) in [
+            (
+                "mad_over_time(x[5m])",
+                r#"function "mad_over_time" is not enabled"#,
+            ),
+            (
+                "sum(ts_of_max_over_time(x[5m]))",
+                r#"function "ts_of_max_over_time" is not enabled"#,
+            ),
+            (
+                "ts_of_min_over_time(x[5m])",
+                r#"function "ts_of_min_over_time" is not enabled"#,
+            ),
+            (
+                "ts_of_last_over_time(x[5m])",
+                r#"function "ts_of_last_over_time" is not enabled"#,
+            ),
+            (
+                "1 + double_exponential_smoothing(x[5m], 0.5, 0.5)",
+                r#"function "double_exponential_smoothing" is not enabled"#,
+            ),
+            (
+                "sort_by_label(x, \"a\")",
+                r#"function "sort_by_label" is not enabled"#,
+            ),
+            (
+                "sort_by_label_desc(x, \"a\")",
+                r#"function "sort_by_label_desc" is not enabled"#,
+            ),
+            (
+                "limitk(1, x)",
+                "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions",
+            ),
+            (
+                "max(limit_ratio(0.5, x))",
+                "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions",
+            ),
+        ] {
+            let err = check_expr_with(expr, &off).unwrap_err();
+            assert_eq!(err.error_type(), "bad_data", "{expr}");
+            assert!(err.to_string().ends_with(message), "{expr}: {err}");
+            check_expr_with(expr, &on).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        }
+        // Functions Prometheus 3.5 does not have stay refused with the flag.
+        assert!(check_expr_with("ts_of_first_over_time(x[5m])", &on).is_err());
+        assert!(check_expr("rate(x[5m])").is_ok());
+    }
 
     #[test]
     fn thousands_separators() {

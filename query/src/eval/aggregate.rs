@@ -1,5 +1,5 @@
 //! Aggregation operators: sum, avg, min, max, count, group, stddev, stdvar, quantile,
-//! topk, bottomk.
+//! topk, bottomk, and the experimental limitk and limit_ratio.
 
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use rustc_hash::FxHashMap;
@@ -183,7 +183,32 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
                     Some(StepValue::Scalar(q)) => *q,
                     _ => return Err(Error::execution("quantile() expects a scalar parameter")),
                 };
+                ev.notes.aggregate_quantile(agg, q);
                 super::quantile::quantile(q, values().collect())
+            }
+            "limitk" => {
+                let k = scalar_param(&param, &op)?;
+                let k = check_k(k)?;
+                out.extend(samples.into_iter().take(k).map(|s| Sample { t_ms: t, ..s }));
+                continue;
+            }
+            "limit_ratio" => {
+                let r = scalar_param(&param, &op)?;
+                if r.is_nan() {
+                    return Err(Error::execution("Ratio value is NaN"));
+                }
+                let capped = r.clamp(-1.0, 1.0);
+                if capped != r {
+                    ev.notes.ratio(agg, r, capped);
+                }
+                let r = capped;
+                out.extend(
+                    samples
+                        .into_iter()
+                        .filter(|s| r != 0.0 && in_ratio(r, &s.metric))
+                        .map(|s| Sample { t_ms: t, ..s }),
+                );
+                continue;
             }
             "topk" | "bottomk" => {
                 let k = match &param {
@@ -252,8 +277,18 @@ fn count_values(
     Ok(out)
 }
 
-/// The `k` largest (or smallest) samples of one group, labels kept, NaN last.
-fn top_k(mut samples: Vec<Sample>, k: f64, bottom: bool, t: i64) -> Result<Vec<Sample>> {
+/// The scalar parameter of aggregation `op`.
+fn scalar_param(param: &Option<StepValue>, op: &str) -> Result<f64> {
+    match param {
+        Some(StepValue::Scalar(v)) => Ok(*v),
+        _ => Err(Error::execution(format!(
+            "{op}() expects a scalar parameter"
+        ))),
+    }
+}
+
+/// The count parameter of topk, bottomk and limitk (0 when below 1).
+fn check_k(k: f64) -> Result<usize> {
     if k.is_nan() {
         return Err(Error::execution("Parameter value is NaN"));
     }
@@ -262,10 +297,32 @@ fn top_k(mut samples: Vec<Sample>, k: f64, bottom: bool, t: i64) -> Result<Vec<S
             "Scalar value {k} overflows int64"
         )));
     }
-    if k < 1.0 {
+    Ok(if k < 1.0 { 0 } else { k as usize })
+}
+
+/// Whether limit_ratio(`ratio`, ...) keeps the series `metric`, as Prometheus's
+/// `AddRatioSample`: the series' label hash (xxHash64 of `name\xffvalue\xff...`, as
+/// `labels.Hash`) as a fraction of the u64 range is below `ratio`, or for a negative
+/// ratio at or above `1 + ratio`, so `r` and `r - 1` pick complementary series.
+pub(crate) fn in_ratio(ratio: f64, metric: &Labels) -> bool {
+    let mut bytes = Vec::with_capacity(256);
+    for (n, v) in metric.iter() {
+        bytes.extend_from_slice(n.as_bytes());
+        bytes.push(0xff);
+        bytes.extend_from_slice(v.as_bytes());
+        bytes.push(0xff);
+    }
+    let offset = xxhash_rust::xxh64::xxh64(&bytes, 0) as f64 / u64::MAX as f64;
+    (ratio >= 0.0 && offset < ratio) || (ratio < 0.0 && offset >= 1.0 + ratio)
+}
+
+/// The `k` largest (or smallest) samples of one group, labels kept, NaN last.
+fn top_k(mut samples: Vec<Sample>, k: f64, bottom: bool, t: i64) -> Result<Vec<Sample>> {
+    let k = check_k(k)?;
+    if k == 0 {
         return Ok(Vec::new());
     }
-    let k = k.min(samples.len() as f64) as usize;
+    let k = k.min(samples.len());
     samples.sort_by(|a, b| match (a.value.is_nan(), b.value.is_nan()) {
         (true, true) => std::cmp::Ordering::Equal,
         (true, false) => std::cmp::Ordering::Greater,
@@ -304,6 +361,19 @@ mod tests {
                 .value(),
             0.5
         );
+    }
+
+    #[test]
+    fn ratio_halves_are_complements() {
+        let series: Vec<Labels> = (0..200)
+            .map(|i| Labels::from(vec![("i".to_string(), i.to_string())]))
+            .collect();
+        let low = series.iter().filter(|m| in_ratio(0.3, m)).count();
+        let high = series.iter().filter(|m| in_ratio(-0.7, m)).count();
+        assert_eq!(low + high, 200);
+        assert!(series.iter().all(|m| in_ratio(0.3, m) != in_ratio(-0.7, m)));
+        assert!(series.iter().all(|m| in_ratio(1.0, m) && in_ratio(-1.0, m)));
+        assert!((40..80).contains(&low), "{low} of 200 at 0.3");
     }
 
     #[test]

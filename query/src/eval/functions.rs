@@ -5,8 +5,11 @@ use promql_parser::parser::{Call, Expr};
 use telltale_storage_api::METRIC_NAME;
 
 use super::date::{date_field, is_date_function};
-use super::quantile::{histogram_fraction, histogram_quantile, quantile};
-use super::rate::{count_changes, extrapolated_rate, instant_delta, linear_regression, over_time};
+use super::quantile::{BUCKET_LABEL, histogram_fraction, histogram_quantile, parse_le, quantile};
+use super::rate::{
+    count_changes, double_exponential_smoothing, extrapolated_rate, instant_delta,
+    linear_regression, over_time,
+};
 use super::selector::{RangeView, modified_time, reference_time};
 use super::sort;
 use super::{Evaluator, StepValue, check_unique};
@@ -65,9 +68,19 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 })
                 .collect()
         }
-        "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time"
-        | "count_over_time" | "last_over_time" | "present_over_time" | "stddev_over_time"
-        | "stdvar_over_time" => {
+        "avg_over_time"
+        | "min_over_time"
+        | "max_over_time"
+        | "sum_over_time"
+        | "count_over_time"
+        | "last_over_time"
+        | "present_over_time"
+        | "stddev_over_time"
+        | "stdvar_over_time"
+        | "mad_over_time"
+        | "ts_of_min_over_time"
+        | "ts_of_max_over_time"
+        | "ts_of_last_over_time" => {
             let (_, series, _) = range_arg(ev, &args, 0, t)?;
             series
                 .into_iter()
@@ -107,10 +120,38 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 })
                 .collect()
         }
+        "double_exponential_smoothing" => {
+            let (_, series, _) = range_arg(ev, &args, 0, t)?;
+            let sf = ev.eval_scalar(arg(&args, 1)?, t)?;
+            let tf = ev.eval_scalar(arg(&args, 2)?, t)?;
+            if !series.is_empty() {
+                // Go's %f: six decimals.
+                if sf <= 0.0 || sf >= 1.0 {
+                    return Err(Error::execution(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                    )));
+                }
+                if tf <= 0.0 || tf >= 1.0 {
+                    return Err(Error::execution(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                    )));
+                }
+            }
+            series
+                .into_iter()
+                .filter_map(|s| {
+                    let v = double_exponential_smoothing(&s.points, sf, tf)?;
+                    Some(sample(s.metric.without_name(), t, v))
+                })
+                .collect()
+        }
         "label_join" => label_join(ev, &args, t)?,
         "quantile_over_time" => {
             let q = ev.eval_scalar(arg(&args, 0)?, t)?;
             let (_, series, _) = range_arg(ev, &args, 1, t)?;
+            if !series.is_empty() {
+                ev.notes.call_quantile(call, q);
+            }
             series
                 .into_iter()
                 .map(|s| {
@@ -121,7 +162,16 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
         }
         "histogram_quantile" => {
             let q = ev.eval_scalar(arg(&args, 0)?, t)?;
-            histogram_quantile(q, ev.eval_vector(arg(&args, 1)?, t)?, t)
+            ev.notes.call_quantile(call, q);
+            let buckets = ev.eval_vector(arg(&args, 1)?, t)?;
+            for s in &buckets {
+                let le = s.metric.get(BUCKET_LABEL).unwrap_or("");
+                if parse_le(le).is_none() {
+                    ev.notes
+                        .bad_bucket(call, s.metric.get(METRIC_NAME).unwrap_or(""), le);
+                }
+            }
+            histogram_quantile(q, buckets, t)
         }
         "absent" | "absent_over_time" => {
             let present = match ev.eval(arg(&args, 0)?, t)? {

@@ -14,6 +14,7 @@
 //! those results where it reaches them.
 
 pub(crate) mod aggregate;
+pub(crate) mod annotations;
 pub(crate) mod binary;
 pub(crate) mod date;
 pub(crate) mod functions;
@@ -33,6 +34,7 @@ use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
+use crate::features::Features;
 use crate::labels::Labels;
 use crate::plan::{RollupCall, RollupSelector, Tier};
 use crate::value::{Sample, Series};
@@ -84,6 +86,8 @@ pub(crate) struct Evaluator<'a> {
     pub tables: FxHashMap<usize, Table>,
     /// Range functions evaluated series-major at every step of `grid`, by node address.
     pub columns: FxHashMap<usize, Columns>,
+    /// The warnings and infos raised while evaluating.
+    pub notes: annotations::Annotator,
 }
 
 /// A selector node's place in the fetched series: where they are (resolved once, not by
@@ -150,7 +154,7 @@ impl<'a> Evaluator<'a> {
                 let ref_t = reference_time(vs, t, self.start, self.end);
                 self.with_selector(vs, |series, cursors| {
                     instant_at(series, ref_t, self.lookback, cursors)
-                })
+                })?
                 .map(StepValue::Vector)
             }
             Expr::MatrixSelector(ms) => {
@@ -158,7 +162,7 @@ impl<'a> Evaluator<'a> {
                 let range = ms.range.as_millis() as i64;
                 self.with_selector(&ms.vs, |series, cursors| {
                     range_at(series, ref_t, range, cursors)
-                })
+                })?
                 .map(StepValue::Matrix)
             }
             Expr::Aggregate(a) => match self.aggregate_at(a, t) {
@@ -212,7 +216,7 @@ impl<'a> Evaluator<'a> {
         let range = ms.range.as_millis() as i64;
         self.with_selector(&ms.vs, |series, cursors| {
             range_views(series, ref_t, range, cursors)
-        })
+        })?
     }
 
     /// Evaluates `expr` and requires an instant vector.
@@ -369,6 +373,7 @@ const FUNCTIONS: &[&str] = &[
     "deg",
     "delta",
     "deriv",
+    "double_exponential_smoothing",
     "exp",
     "floor",
     "histogram_avg",
@@ -388,6 +393,7 @@ const FUNCTIONS: &[&str] = &[
     "ln",
     "log10",
     "log2",
+    "mad_over_time",
     "max_over_time",
     "min_over_time",
     "minute",
@@ -416,37 +422,59 @@ const FUNCTIONS: &[&str] = &[
     "tanh",
     "time",
     "timestamp",
+    "ts_of_last_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
     "vector",
     "year",
 ];
 
+/// The names of the functions the evaluator implements.
+#[cfg(test)]
+pub(crate) fn function_names() -> &'static [&'static str] {
+    FUNCTIONS
+}
+
+/// The functions Prometheus enables only with `promql-experimental-functions`.
+const EXPERIMENTAL_FUNCTIONS: &[&str] = &[
+    "double_exponential_smoothing",
+    "mad_over_time",
+    "sort_by_label",
+    "sort_by_label_desc",
+    "ts_of_last_over_time",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+];
+
 /// Why `expr` cannot be evaluated, if it uses a function or aggregation outside what
-/// the evaluator implements (Prometheus' experimental ones, or ones it does not have).
-pub(crate) fn unsupported(expr: &Expr) -> Option<String> {
+/// the evaluator implements, or an experimental one `features` does not enable (in
+/// Prometheus's words).
+pub(crate) fn unsupported(expr: &Expr, features: &Features) -> Option<String> {
+    let walk = |e: &Expr| unsupported(e, features);
     match expr {
         Expr::Call(c) => {
-            if !FUNCTIONS.contains(&c.func.name) {
-                return Some(format!("function {:?} is not enabled", c.func.name));
+            let name = c.func.name;
+            if !FUNCTIONS.contains(&name)
+                || (EXPERIMENTAL_FUNCTIONS.contains(&name) && !features.experimental_functions)
+            {
+                return Some(format!("function {name:?} is not enabled"));
             }
-            c.args.args.iter().find_map(|a| unsupported(a))
+            c.args.args.iter().find_map(|a| walk(a))
         }
         Expr::Aggregate(a) => {
             let op = a.op.to_string();
-            if op == "limitk" || op == "limit_ratio" {
+            if (op == "limitk" || op == "limit_ratio") && !features.experimental_functions {
                 return Some(
                     "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions"
                         .to_string(),
                 );
             }
-            a.param
-                .as_deref()
-                .and_then(unsupported)
-                .or_else(|| unsupported(&a.expr))
+            a.param.as_deref().and_then(walk).or_else(|| walk(&a.expr))
         }
-        Expr::Unary(u) => unsupported(&u.expr),
-        Expr::Binary(b) => unsupported(&b.lhs).or_else(|| unsupported(&b.rhs)),
-        Expr::Paren(p) => unsupported(&p.expr),
-        Expr::Subquery(s) => unsupported(&s.expr),
+        Expr::Unary(u) => walk(&u.expr),
+        Expr::Binary(b) => walk(&b.lhs).or_else(|| walk(&b.rhs)),
+        Expr::Paren(p) => walk(&p.expr),
+        Expr::Subquery(s) => walk(&s.expr),
         _ => None,
     }
 }

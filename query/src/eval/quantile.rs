@@ -196,7 +196,7 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
     diff / abs_sum.min(f64::MAX) < epsilon
 }
 
-fn parse_le(s: &str) -> Option<f64> {
+pub(crate) fn parse_le(s: &str) -> Option<f64> {
     // Go's ParseFloat: case-insensitive "inf"/"infinity" with an optional sign.
     let (sign, body) = match s.as_bytes().first() {
         Some(b'+') => (1.0, &s[1..]),

@@ -2,6 +2,7 @@
 //! `*_over_time`, changes/resets and linear regression.
 
 use super::aggregate::{KahanSum, Mean};
+use super::quantile::quantile;
 
 /// Prometheus' `extrapolatedRate` (promql/functions.go): the increase over
 /// `(range_start, range_end]`, corrected for counter resets when `is_counter`,
@@ -114,6 +115,14 @@ pub(crate) fn over_time(name: &str, points: &[(i64, f64)]) -> f64 {
         "count_over_time" => points.len() as f64,
         "present_over_time" => 1.0,
         "last_over_time" => points[points.len() - 1].1,
+        "ts_of_last_over_time" => points[points.len() - 1].0 as f64 / 1000.0,
+        // The latest extreme wins a tie; a NaN extreme gives way to any value.
+        "ts_of_min_over_time" => ts_of_extreme(points, |v, m| v <= m || m.is_nan()),
+        "ts_of_max_over_time" => ts_of_extreme(points, |v, m| v >= m || m.is_nan()),
+        "mad_over_time" => {
+            let median = quantile(0.5, values.collect());
+            quantile(0.5, points.iter().map(|p| (p.1 - median).abs()).collect())
+        }
         _ => {
             // stddev / stdvar: Welford's online variance, as Prometheus does.
             let (mut count, mut mean, mut m2) = (0.0, 0.0, 0.0);
@@ -131,6 +140,38 @@ pub(crate) fn over_time(name: &str, points: &[(i64, f64)]) -> f64 {
             }
         }
     }
+}
+
+/// The time (seconds) of the point `better` prefers over the extreme so far, as
+/// Prometheus's `compareOverTime` (at least one point).
+fn ts_of_extreme(points: &[(i64, f64)], better: impl Fn(f64, f64) -> bool) -> f64 {
+    let (mut t, mut m) = points[0];
+    for &(pt, v) in points {
+        if better(v, m) {
+            (t, m) = (pt, v);
+        }
+    }
+    t as f64 / 1000.0
+}
+
+/// `double_exponential_smoothing(v, sf, tf)` over one series' points (Prometheus's
+/// Holt linear smoothing): None with fewer than two points.
+pub(crate) fn double_exponential_smoothing(points: &[(i64, f64)], sf: f64, tf: f64) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, points[0].1);
+    let mut b = points[1].1 - points[0].1;
+    for (i, p) in points.iter().enumerate().skip(1) {
+        let x = sf * p.1;
+        // The trend at the previous point (the initial trend at the first).
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        (s0, s1) = (s1, x + y);
+    }
+    Some(s1)
 }
 
 /// Number of times the value changed (`changes`) or decreased (`resets`).
@@ -267,6 +308,34 @@ mod tests {
         assert_eq!(over_time("count_over_time", &p), 3.0);
         assert_eq!(over_time("last_over_time", &p), 2.0);
         assert!(close(over_time("stdvar_over_time", &p), 2.0 / 3.0));
+        assert_eq!(over_time("ts_of_min_over_time", &p), 0.001);
+        assert_eq!(over_time("ts_of_max_over_time", &p), 0.002);
+        assert_eq!(over_time("ts_of_last_over_time", &p), 0.003);
+        // Median 2, deviations 1 1 0: median 1.
+        assert_eq!(over_time("mad_over_time", &p), 1.0);
+    }
+
+    #[test]
+    fn ts_of_extremes_prefer_the_latest_tie_and_skip_nan() {
+        let p = vec![
+            (1_000, f64::NAN),
+            (2_000, 3.0),
+            (3_000, 1.0),
+            (4_000, 3.0),
+            (5_000, 1.0),
+        ];
+        assert_eq!(over_time("ts_of_max_over_time", &p), 4.0);
+        assert_eq!(over_time("ts_of_min_over_time", &p), 5.0);
+    }
+
+    #[test]
+    fn double_exponential_smoothing_follows_a_line() {
+        let line: Vec<(i64, f64)> = (0..10).map(|i| (i * 10_000, 10.0 * i as f64)).collect();
+        assert!(close(
+            double_exponential_smoothing(&line, 0.5, 0.5).unwrap(),
+            90.0
+        ));
+        assert_eq!(double_exponential_smoothing(&line[..1], 0.5, 0.5), None);
     }
 
     #[test]

@@ -6,21 +6,80 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 use telltale_storage_api::{self as api, METRIC_NAME};
 
 use super::rollup::RollupSeries;
+use crate::error::Result;
 use crate::labels::Labels;
 use crate::plan::{RollupCall, RollupSelector, Tier};
 use crate::value::{Sample, Series, is_stale_nan};
 
-/// One series as read from storage, points sorted by time.
+/// One series as read from storage: its chunks as stored, decoded when read. Step-major
+/// evaluation reads every series at step after step, so [`StoredSeries::points`] decodes
+/// once and keeps the points; series-major evaluation reads each series once, so
+/// [`StoredSeries::decode_into`] decodes into the caller's buffer and keeps nothing —
+/// a query holds its series compressed, one series decoded at a time.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredSeries {
     pub labels: Labels,
-    pub points: Vec<(i64, f64)>,
+    /// Time-ordered, non-overlapping (as storage answers them).
+    chunks: Vec<api::Chunk>,
+    count: usize,
+    decoded: OnceLock<Vec<(i64, f64)>>,
+}
+
+impl StoredSeries {
+    /// A series of decoded points sorted by time.
+    pub(crate) fn from_points(labels: Labels, points: Vec<(i64, f64)>) -> Self {
+        StoredSeries {
+            labels,
+            chunks: Vec::new(),
+            count: points.len(),
+            decoded: OnceLock::from(points),
+        }
+    }
+
+    /// A series of stored chunks, decoded when read.
+    pub(crate) fn from_chunks(labels: Labels, chunks: Vec<api::Chunk>) -> Self {
+        StoredSeries {
+            labels,
+            count: chunks.iter().map(|c| c.count as usize).sum(),
+            chunks,
+            decoded: OnceLock::new(),
+        }
+    }
+
+    /// How many points the series holds.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The points, decoded on the first read and kept.
+    pub(crate) fn points(&self) -> Result<&[(i64, f64)]> {
+        if let Some(points) = self.decoded.get() {
+            return Ok(points);
+        }
+        let mut points = Vec::new();
+        api::select::samples_into(&self.chunks, &mut points)?;
+        Ok(self.decoded.get_or_init(|| points))
+    }
+
+    /// The points, decoded into `buf` (cleared first) unless already decoded.
+    pub(crate) fn decode_into<'s>(
+        &'s self,
+        buf: &'s mut Vec<(i64, f64)>,
+    ) -> Result<&'s [(i64, f64)]> {
+        if let Some(points) = self.decoded.get() {
+            return Ok(points);
+        }
+        buf.clear();
+        api::select::samples_into(&self.chunks, buf)?;
+        Ok(buf)
+    }
 }
 
 /// What to ask storage for, for one distinct selector and tier.
@@ -45,7 +104,7 @@ pub(crate) struct Fetched {
 impl Fetched {
     /// Points held in memory (raw samples plus rollup points).
     pub fn points(&self) -> usize {
-        let raw: usize = self.raw.values().flatten().map(|s| s.points.len()).sum();
+        let raw: usize = self.raw.values().flatten().map(StoredSeries::len).sum();
         let rollup: usize = self.rollup.values().flatten().map(|s| s.points.len()).sum();
         raw + rollup
     }
@@ -250,40 +309,39 @@ impl Window {
     }
 }
 
-/// The series storage returned for one matcher set: labels and samples.
-pub(crate) type SetSeries = Vec<(Labels, Vec<(i64, f64)>)>;
+/// The series storage returned for one matcher set.
+pub(crate) type SetSeries = Vec<StoredSeries>;
 
 /// Merges the series storage returned for each matcher set of one selector, keeping only
 /// series every matcher of some set really matches, sorted by labels. A series answered
 /// more than once (for several sets, or by several shards) gets the union of its samples,
 /// the first answer's sample where two have the same time.
-pub(crate) fn merge_fetched(sets: &[Vec<Matcher>], per_set: Vec<SetSeries>) -> Vec<StoredSeries> {
+pub(crate) fn merge_fetched(
+    sets: &[Vec<Matcher>],
+    per_set: Vec<SetSeries>,
+) -> Result<Vec<StoredSeries>> {
     let mut all: Vec<StoredSeries> = sets
         .iter()
         .zip(per_set)
-        .flat_map(|(set, series)| {
-            series
-                .into_iter()
-                .filter(|(labels, _)| matches_all(set, labels))
-        })
-        .map(|(labels, points)| StoredSeries { labels, points })
+        .flat_map(|(set, series)| series.into_iter().filter(|s| matches_all(set, &s.labels)))
         .collect();
     // Stable: answers for the same labels stay in the order they came.
     all.sort_by(|a, b| a.labels.cmp(&b.labels));
     let mut out: Vec<StoredSeries> = Vec::with_capacity(all.len());
     for s in all {
         match out.last_mut() {
-            Some(last) if last.labels == s.labels => last.points.extend(s.points),
+            Some(last) if last.labels == s.labels => {
+                let mut points = last.points()?.to_vec();
+                points.extend_from_slice(s.points()?);
+                // Stable: at equal times the first answer's sample comes first and stays.
+                points.sort_by_key(|p| p.0);
+                points.dedup_by_key(|p| p.0);
+                *last = StoredSeries::from_points(s.labels, points);
+            }
             _ => out.push(s),
         }
     }
-    for s in &mut out {
-        if !s.points.is_sorted_by(|a, b| a.0 < b.0) {
-            s.points.sort_by_key(|p| p.0);
-            s.points.dedup_by_key(|p| p.0);
-        }
-    }
-    out
+    Ok(out)
 }
 
 /// Merges the rollup series storage returned for each matcher set of one selector, like
@@ -358,14 +416,15 @@ pub(crate) fn instant_at(
     ref_t: i64,
     lookback: i64,
     cursors: &mut Cursors,
-) -> Vec<Sample> {
+) -> Result<Vec<Sample>> {
     let mut out = Vec::new();
     for (s, hint) in series.iter().zip(cursors.at(series.len())) {
-        let idx = first_after(&s.points, ref_t, hint);
+        let points = s.points()?;
+        let idx = first_after(points, ref_t, hint);
         if idx == 0 {
             continue;
         }
-        let (t, v) = s.points[idx - 1];
+        let (t, v) = points[idx - 1];
         if t <= ref_t - lookback || is_stale_nan(v) {
             continue;
         }
@@ -375,7 +434,7 @@ pub(crate) fn instant_at(
             value: v,
         });
     }
-    out
+    Ok(out)
 }
 
 /// One series' points in a range window: borrowed from the fetched series, copied only
@@ -403,14 +462,14 @@ pub(crate) fn range_at(
     ref_t: i64,
     range: i64,
     cursors: &mut Cursors,
-) -> Vec<Series> {
-    range_views(series, ref_t, range, cursors)
+) -> Result<Vec<Series>> {
+    Ok(range_views(series, ref_t, range, cursors)?
         .into_iter()
         .map(|v| Series {
             metric: v.metric,
             points: v.points.into_owned(),
         })
-        .collect()
+        .collect())
 }
 
 /// [`range_at`] without copying the points (what range functions read).
@@ -419,15 +478,16 @@ pub(crate) fn range_views<'a>(
     ref_t: i64,
     range: i64,
     cursors: &mut Cursors,
-) -> Vec<RangeView<'a>> {
+) -> Result<Vec<RangeView<'a>>> {
     let mut out = Vec::new();
     for (s, hints) in series
         .iter()
         .zip(cursors.at(2 * series.len()).chunks_mut(2))
     {
-        let lo = first_after(&s.points, ref_t - range, &mut hints[0]);
-        let hi = first_after(&s.points, ref_t, &mut hints[1]).max(lo);
-        let window = &s.points[lo..hi];
+        let points = s.points()?;
+        let lo = first_after(points, ref_t - range, &mut hints[0]);
+        let hi = first_after(points, ref_t, &mut hints[1]).max(lo);
+        let window = &points[lo..hi];
         if window.is_empty() {
             continue;
         }
@@ -449,7 +509,7 @@ pub(crate) fn range_views<'a>(
             });
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -458,47 +518,59 @@ mod tests {
     use crate::value::STALE_NAN_BITS;
 
     fn series(points: &[(i64, f64)]) -> Vec<StoredSeries> {
-        vec![StoredSeries {
-            labels: Labels::from(vec![("__name__".to_string(), "x".to_string())]),
-            points: points.to_vec(),
-        }]
+        vec![StoredSeries::from_points(
+            Labels::from(vec![("__name__".to_string(), "x".to_string())]),
+            points.to_vec(),
+        )]
     }
 
     #[test]
     fn instant_lookback_is_left_open() {
         let s = series(&[(1_000, 1.0), (2_000, 2.0)]);
         assert_eq!(
-            instant_at(&s, 2_500, 1_000, &mut Cursors::default())[0].value,
+            instant_at(&s, 2_500, 1_000, &mut Cursors::default()).unwrap()[0].value,
             2.0
         );
         assert_eq!(
-            instant_at(&s, 2_000, 1_000, &mut Cursors::default())[0].t_ms,
+            instant_at(&s, 2_000, 1_000, &mut Cursors::default()).unwrap()[0].t_ms,
             2_000
         );
         assert_eq!(
-            instant_at(&s, 1_999, 1_000, &mut Cursors::default())[0].value,
+            instant_at(&s, 1_999, 1_000, &mut Cursors::default()).unwrap()[0].value,
             1.0
         );
-        assert!(instant_at(&s, 3_000, 1_000, &mut Cursors::default()).is_empty());
-        assert!(instant_at(&s, 999, 1_000, &mut Cursors::default()).is_empty());
+        assert!(
+            instant_at(&s, 3_000, 1_000, &mut Cursors::default())
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            instant_at(&s, 999, 1_000, &mut Cursors::default())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn stale_marker_hides_the_series() {
         let s = series(&[(1_000, 1.0), (2_000, f64::from_bits(STALE_NAN_BITS))]);
-        assert!(instant_at(&s, 2_000, 300_000, &mut Cursors::default()).is_empty());
+        assert!(
+            instant_at(&s, 2_000, 300_000, &mut Cursors::default())
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
-            instant_at(&s, 1_500, 300_000, &mut Cursors::default())[0].value,
+            instant_at(&s, 1_500, 300_000, &mut Cursors::default()).unwrap()[0].value,
             1.0
         );
-        let r = range_at(&s, 2_000, 5_000, &mut Cursors::default());
+        let r = range_at(&s, 2_000, 5_000, &mut Cursors::default()).unwrap();
         assert_eq!(r[0].points, vec![(1_000, 1.0)]);
     }
 
     #[test]
     fn range_is_left_open_right_closed() {
         let s = series(&[(1_000, 1.0), (2_000, 2.0), (3_000, 3.0)]);
-        let r = range_at(&s, 3_000, 2_000, &mut Cursors::default());
+        let r = range_at(&s, 3_000, 2_000, &mut Cursors::default()).unwrap();
         assert_eq!(r[0].points, vec![(2_000, 2.0), (3_000, 3.0)]);
     }
 
@@ -510,10 +582,10 @@ mod tests {
             .map(|i| (i * 1_000 + (i * 7919) % 13, i as f64))
             .collect();
         let mut s = series(&points);
-        s.push(StoredSeries {
-            labels: Labels::from(vec![("__name__".to_string(), "y".to_string())]),
-            points: points.iter().step_by(3).copied().collect(),
-        });
+        s.push(StoredSeries::from_points(
+            Labels::from(vec![("__name__".to_string(), "y".to_string())]),
+            points.iter().step_by(3).copied().collect(),
+        ));
         let (mut range_c, mut instant_c) = (Cursors::default(), Cursors::default());
         let mut seed = 42u64;
         let mut t = -5_000i64;
@@ -528,14 +600,14 @@ mod tests {
             };
             for range in [1_000, 5_000, 60_000] {
                 assert_eq!(
-                    range_at(&s, t, range, &mut range_c),
-                    range_at(&s, t, range, &mut Cursors::default()),
+                    range_at(&s, t, range, &mut range_c).unwrap(),
+                    range_at(&s, t, range, &mut Cursors::default()).unwrap(),
                     "range {range} at {t}"
                 );
             }
             assert_eq!(
-                instant_at(&s, t, 5_000, &mut instant_c),
-                instant_at(&s, t, 5_000, &mut Cursors::default()),
+                instant_at(&s, t, 5_000, &mut instant_c).unwrap(),
+                instant_at(&s, t, 5_000, &mut Cursors::default()).unwrap(),
                 "instant at {t}"
             );
         }
@@ -556,22 +628,30 @@ mod tests {
                 ("job".to_string(), job.to_string()),
             ])
         };
+        // The first answer as stored chunks, the second decoded.
+        let chunked = |labels, points: &[(i64, f64)]| {
+            StoredSeries::from_chunks(
+                labels,
+                api::Chunk::from_samples(points).into_iter().collect(),
+            )
+        };
         let merged = merge_fetched(
             &sets,
             vec![
                 vec![
-                    (l("x", "a"), vec![(1, 1.0), (3, 3.0)]),
-                    (l("y", "b"), vec![(1, 9.0)]),
+                    chunked(l("x", "a"), &[(1, 1.0), (3, 3.0)]),
+                    chunked(l("y", "b"), &[(1, 9.0)]),
                 ],
                 vec![
-                    (l("y", "a"), vec![(2, 2.0)]),
-                    (l("x", "a"), vec![(2, 20.0), (3, 30.0)]),
+                    StoredSeries::from_points(l("y", "a"), vec![(2, 2.0)]),
+                    StoredSeries::from_points(l("x", "a"), vec![(2, 20.0), (3, 30.0)]),
                 ],
             ],
-        );
+        )
+        .unwrap();
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[0].labels, l("x", "a"));
-        assert_eq!(merged[0].points, vec![(1, 1.0), (2, 20.0), (3, 3.0)]);
+        assert_eq!(merged[0].points().unwrap(), [(1, 1.0), (2, 20.0), (3, 3.0)]);
         assert_eq!(merged[1].labels, l("y", "a"));
     }
 

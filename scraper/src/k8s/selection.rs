@@ -2,8 +2,6 @@
 //! (its EndpointSlices), the namespaces, the port by name or number (the typed fields of
 //! [`ScrapeTargetSpec`]) — and label selector matching. Pure.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
@@ -147,30 +145,12 @@ pub fn split_scrape_target(
     Ok((res, selection))
 }
 
-/// Whether `labels` satisfy `selector` (`matchLabels` and every `matchExpressions`
-/// requirement: `In`, `NotIn`, `Exists`, `DoesNotExist`). An empty selector matches
-/// everything; an unknown operator matches nothing.
-pub fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    if let Some(want) = &selector.match_labels
-        && !want.iter().all(|(k, v)| labels.get(k) == Some(v))
-    {
-        return false;
-    }
-    selector.match_expressions.iter().flatten().all(|req| {
-        let value = labels.get(&req.key);
-        let values = req.values.as_deref().unwrap_or(&[]);
-        match req.operator.as_str() {
-            "In" => value.is_some_and(|v| values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    })
-}
+pub use telltale_crds::selection::label_selector_matches as matches;
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     use super::*;

@@ -183,3 +183,39 @@ pub async fn serve_app(app: Router) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
 }
+
+/// An exporter over real TLS (`telltale_web::serve` with the PKI's `server.pem`, for
+/// 127.0.0.1 and localhost), answering `/metrics` only to `Authorization: Bearer
+/// <token>` (401 otherwise), and — with `client_certs` — only to clients presenting a
+/// certificate of the PKI's CA.
+pub async fn secured_exporter(
+    pki: &telltale_web::testing::Pki,
+    token: &'static str,
+    client_certs: bool,
+) -> SocketAddr {
+    let app = Router::new().route(
+        "/metrics",
+        get(move |h: HeaderMap| async move {
+            let expected = format!("Bearer {token}");
+            match h.get("authorization").and_then(|v| v.to_str().ok()) {
+                Some(v) if v == expected => (StatusCode::OK, "secured_up 1\n"),
+                _ => (StatusCode::UNAUTHORIZED, "unauthorized\n"),
+            }
+        }),
+    );
+    let mut web =
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n".to_string();
+    if client_certs {
+        web.push_str("  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n");
+    }
+    let web = telltale_web::WebConfigFile::load(pki.web_config(&web)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(telltale_web::serve(
+        listener,
+        app,
+        Some(web),
+        std::future::pending(),
+    ));
+    addr
+}

@@ -57,16 +57,22 @@ impl Chunk {
     }
 }
 
+/// Appends the raw samples of `chunks` (time-ordered) to `out`.
+pub fn samples_into(chunks: &[Chunk], out: &mut Vec<(i64, f64)>) -> Result<()> {
+    out.reserve(chunks.iter().map(|c| c.count as usize).sum());
+    for c in chunks {
+        for s in c.samples()? {
+            out.push(s.map_err(corrupt)?);
+        }
+    }
+    Ok(())
+}
+
 impl SeriesChunks {
     /// Every raw sample of the series, in time order.
     pub fn samples(&self) -> Result<Vec<(i64, f64)>> {
-        let count: usize = self.chunks.iter().map(|c| c.count as usize).sum();
-        let mut out = Vec::with_capacity(count);
-        for c in &self.chunks {
-            for s in c.samples()? {
-                out.push(s.map_err(corrupt)?);
-            }
-        }
+        let mut out = Vec::new();
+        samples_into(&self.chunks, &mut out)?;
         Ok(out)
     }
 

@@ -384,6 +384,14 @@ async fn open_file(path: &Path) -> Result<Box<tokio::fs::File>> {
     Ok(Box::new(file))
 }
 
+/// Entries carrying at most this many bytes of records are applied on the state
+/// machine's task rather than a blocking thread: a scrape of 1,000 series is a record of
+/// about 18 KB and applies in a fraction of a millisecond (the head's appends; RocksDB
+/// only for new series or a new day), which saves the hand-off to a blocking thread and
+/// back. Its effect on scrape CPU is measured only together with the other changes of
+/// that README row (inside the run-to-run spread).
+const INLINE_APPLY_BYTES: usize = 32 << 10;
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
@@ -427,6 +435,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
+        let bytes: usize = entries
+            .iter()
+            .map(|e| match &e.payload {
+                EntryPayload::Normal(req) => req.command.len(),
+                _ => 0,
+            })
+            .sum();
+        if bytes <= INLINE_APPLY_BYTES {
+            // A scrape's write: applied here, on the state machine's task.
+            return self.apply_blocking(entries).map_err(sm_write_err);
+        }
         let this = self.clone();
         blocking(move || this.apply_blocking(entries))
             .await

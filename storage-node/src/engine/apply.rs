@@ -309,12 +309,12 @@ impl Engine {
                         },
                     },
                 };
-                let (mut head_min, mut head_max) = match head.series.get(&id) {
-                    Some(h) => (h.min_ts(), h.chunk.bounds().map(|b| b.1)),
-                    None => (None, None),
+                let (mut head_min, mut head_max, head_day) = match head.series.get(&id) {
+                    Some(h) => (h.min_ts(), h.chunk.bounds().map(|b| b.1), h.indexed_day),
+                    None => (None, None, None),
                 };
                 // Samples are in time order: each day of this item is checked once.
-                let mut checked_day = w.indexed_day.get(&id).copied();
+                let mut checked_day = head_day.or_else(|| w.indexed_day.get(&id).copied());
                 for &(t, v) in item.samples {
                     let day = day_of(t);
                     if checked_day != Some(day) {
@@ -368,7 +368,11 @@ impl Engine {
             );
         }
         // Not synced: the caller's log holds the write until a flush makes it durable.
-        self.store.write(batch, false)?;
+        // A write of known series in their indexed day (a scrape, mostly) has nothing
+        // for the store.
+        if !batch.is_empty() {
+            self.store.write(batch, false)?;
+        }
 
         // Committed: publish.
         if !new_series.is_empty() {
@@ -387,7 +391,7 @@ impl Engine {
         {
             let mut head = self.head_mut();
             for (id, t, v) in to_head {
-                head.append(id, t, v);
+                head.append(id, t, v, day_of(t));
             }
             self.metrics.head_series.set(head.series.len() as i64);
             self.metrics.head_samples.set(head.samples as i64);

@@ -62,19 +62,16 @@ pub(crate) fn merge(parts: &[&StoredChunk]) -> std::result::Result<Merged, Strin
 
 impl Engine {
     /// Merges the raw chunks of series `id` wholly inside the hour window starting at
-    /// `start` of `day` into one, in `batch`. Returns whether it did.
+    /// `start` of `day` into one, in `batch`. `chunks` are the series' raw chunks of `day`
+    /// that may hold data within the window. Returns whether it did.
     pub(super) fn compact_raw_window(
         &self,
         batch: &mut Batch<'_>,
-        day: i64,
-        id: u64,
-        start: i64,
-        end: i64,
+        (day, id): (i64, u64),
+        (start, end): (i64, i64),
+        chunks: &[StoredChunk],
     ) -> Result<bool> {
-        let chunks = self
-            .store
-            .chunk_list(Tier::Raw, day, id, (start, end - 1))?;
-        let Some(parts) = plan(&chunks, start, end) else {
+        let Some(parts) = plan(chunks, start, end) else {
             return Ok(false);
         };
         let merged = merge(&parts).map_err(|detail| Error::Corrupt {

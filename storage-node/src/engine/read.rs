@@ -8,13 +8,13 @@ use std::sync::Arc;
 use telltale_storage_api::{Aggregate, TierInfo};
 
 use super::Engine;
-use crate::chunk::{aggregates, samples};
+use crate::chunk::aggregates;
 use crate::error::{Error, Result};
 use crate::labels::{LabelSet, is_valid_label_name};
 use crate::matcher::Selector;
 use crate::postings::{PostingsSource, candidates};
-use crate::store::Store;
 use crate::store::keys::{DAY_MS, day_of};
+use crate::store::{ChunkReader, Store};
 use crate::tier::Tier;
 
 /// An index query: the series matching any of `selectors` (every series when there are
@@ -240,41 +240,11 @@ impl Engine {
         out
     }
 
-    /// Raw samples of one series within `[start, end]`: memory and chunks merged.
-    pub(crate) fn raw_samples(
-        &self,
-        id: u64,
-        days: &[i64],
-        start: i64,
-        end: i64,
-        memory: Option<Merge>,
-    ) -> Result<Vec<(i64, f64)>> {
-        let mut merge = memory.unwrap_or_default();
-        let mut buf = Vec::new();
-        for &day in days {
-            self.store
-                .chunks(Tier::Raw, day, id, (start, end), &mut |seq, bytes| {
-                    buf.clear();
-                    samples::decode_into(bytes, &mut buf).map_err(|e| Error::Corrupt {
-                        what: "raw chunk",
-                        detail: format!("series {id} day {day}: {e}"),
-                    })?;
-                    merge.push(
-                        seq,
-                        buf.iter()
-                            .copied()
-                            .filter(|(t, _)| (start..=end).contains(t)),
-                    );
-                    Ok(())
-                })?;
-        }
-        Ok(merge.finish())
-    }
-
-    /// Rollup points of one series in `tier` whose buckets start within `[start, end]`.
+    /// Rollup points of one series whose buckets start within `[start, end]`, read
+    /// through `reader` (of the rollup tier wanted).
     pub(crate) fn rollup_points(
         &self,
-        tier: Tier,
+        reader: &mut ChunkReader<'_>,
         id: u64,
         days: &[i64],
         start: i64,
@@ -283,20 +253,18 @@ impl Engine {
         let mut all: Vec<(u64, Aggregate)> = Vec::new();
         let mut buf = Vec::new();
         for &day in days {
-            self.store
-                .chunks(tier, day, id, (start, end), &mut |seq, bytes| {
-                    buf.clear();
-                    aggregates::decode_into(bytes, &mut buf).map_err(|e| Error::Corrupt {
-                        what: "rollup chunk",
-                        detail: format!("series {id} day {day}: {e}"),
-                    })?;
-                    all.extend(
-                        buf.drain(..)
-                            .filter(|p| (start..=end).contains(&p.timestamp_ms))
-                            .map(|p| (seq, p)),
-                    );
-                    Ok(())
+            for c in reader.chunk_list(day, id, (start, end))? {
+                buf.clear();
+                aggregates::decode_into(&c.data, &mut buf).map_err(|e| Error::Corrupt {
+                    what: "rollup chunk",
+                    detail: format!("series {id} day {day}: {e}"),
                 })?;
+                all.extend(
+                    buf.drain(..)
+                        .filter(|p| (start..=end).contains(&p.timestamp_ms))
+                        .map(|p| (c.seq, p)),
+                );
+            }
         }
         all.sort_by_key(|(seq, p)| (p.timestamp_ms, *seq));
         let mut out: Vec<Aggregate> = Vec::with_capacity(all.len());

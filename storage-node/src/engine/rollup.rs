@@ -6,16 +6,21 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use telltale_storage_api::Aggregate;
 use telltale_storage_api::rollup::{self, INCREASE_LOOKBACK_MS, bucket_start, is_stale_marker};
 use tracing::debug;
 
-use super::{Engine, MaintenanceState};
-use crate::chunk::aggregates;
-use crate::error::Result;
+use super::{BATCH_BYTES, Engine, MaintenanceState};
+use crate::chunk::{aggregates, samples};
+use crate::error::{Error, Result};
 use crate::store::keys::{self, DAY_MS, day_of};
+use crate::store::{Batch, ChunkReader, StoredChunk};
 use crate::tier::Tier;
 
 const HOUR_MS: i64 = 3_600_000;
+/// Series whose minute rollups are computed together (their head samples decoded at
+/// once).
+const ROLLUP_GROUP: usize = 1_000;
 
 impl Engine {
     /// Computes due rollup windows: recomputations first, then new windows, at most
@@ -120,30 +125,15 @@ impl Engine {
         match tier {
             Tier::Minute => {
                 let end = start + HOUR_MS;
-                let from = start - INCREASE_LOOKBACK_MS;
-                let days: Vec<i64> = (day_of(from)..=day).collect();
-                let mut memory = self.memory_samples(ids.iter().copied(), from, end - 1);
-                for id in ids {
-                    let raw = self.raw_samples(id, &days, from, end - 1, memory.remove(&id))?;
-                    let split = raw.partition_point(|(t, _)| *t < start);
-                    let prev = raw[..split]
-                        .iter()
-                        .rev()
-                        .find(|(_, v)| !is_stale_marker(*v))
-                        .copied();
-                    let points = rollup::summarise(&raw[split..], prev, Tier::Minute.width_ms());
-                    self.compact_raw_window(&mut batch, day, id, start, end)?;
-                    if let (Some(first), Some(last)) = (points.first(), points.last()) {
-                        let bounds = (first.timestamp_ms, last.timestamp_ms);
-                        batch.put_chunk(
-                            Tier::Minute,
-                            day,
-                            id,
-                            bounds,
-                            seq,
-                            &aggregates::encode(&points),
-                        );
-                        series += 1;
+                for group in ids.chunks(ROLLUP_GROUP) {
+                    series += self.minute_rollups(&mut batch, group, (day, start, end), seq)?;
+                    if batch.bytes() >= BATCH_BYTES {
+                        // Not synced, and cut between series: each series' compaction
+                        // (its merged chunk and the removal of its parts) stays in one
+                        // batch. A crash before the window's last batch leaves the
+                        // window due, and it is computed again.
+                        let full = std::mem::replace(&mut batch, self.store.batch());
+                        self.store.write(full, false)?;
                     }
                 }
                 if dirty && self.until(Tier::Hour).is_some_and(|u| start < u) {
@@ -152,21 +142,12 @@ impl Engine {
             }
             Tier::Hour => {
                 let end = start + DAY_MS;
+                let mut reader = self.store.chunk_reader_uncached(Tier::Minute);
                 for id in ids {
-                    let minutes = self.rollup_points(Tier::Minute, id, &[day], start, end - 1)?;
+                    let minutes = self.rollup_points(&mut reader, id, &[day], start, end - 1)?;
                     let points = rollup::merge(&minutes, Tier::Hour.width_ms());
-                    if let (Some(first), Some(last)) = (points.first(), points.last()) {
-                        let bounds = (first.timestamp_ms, last.timestamp_ms);
-                        batch.put_chunk(
-                            Tier::Hour,
-                            day,
-                            id,
-                            bounds,
-                            seq,
-                            &aggregates::encode(&points),
-                        );
-                        series += 1;
-                    }
+                    series +=
+                        usize::from(put_points(&mut batch, Tier::Hour, (day, id), seq, &points));
                 }
             }
             Tier::Raw => unreachable!("raw data is not rolled up"),
@@ -200,6 +181,82 @@ impl Engine {
         }
         Ok(series)
     }
+}
+
+impl Engine {
+    /// The minute rollups of the series `ids` for the hour window `[start, end)` of
+    /// `day`, and the compaction of their raw chunks in it, into `batch`. Returns the
+    /// number of series with data.
+    ///
+    /// Chunks are read through one uncached reader per day (the look-back of the
+    /// window's first minute may reach into the day before), the series in id order,
+    /// and each series' chunks are read once for both; the head's samples are taken for
+    /// the group only, so a window of 50,000 series never holds them all decoded.
+    fn minute_rollups(
+        &self,
+        batch: &mut Batch<'_>,
+        ids: &[u64],
+        (day, start, end): (i64, i64, i64),
+        seq: u64,
+    ) -> Result<usize> {
+        let from = start - INCREASE_LOOKBACK_MS;
+        let mut readers: Vec<(i64, ChunkReader<'_>)> = (day_of(from)..=day)
+            .map(|d| (d, self.store.chunk_reader_uncached(Tier::Raw)))
+            .collect();
+        let mut memory = self.memory_samples(ids.iter().copied(), from, end - 1);
+        let mut buf = Vec::new();
+        let mut series = 0;
+        for &id in ids {
+            let mut merge = memory.remove(&id).unwrap_or_default();
+            let mut in_window: Vec<StoredChunk> = Vec::new();
+            for (d, reader) in &mut readers {
+                let chunks = reader.chunk_list(*d, id, (from, end - 1))?;
+                for c in &chunks {
+                    buf.clear();
+                    samples::decode_into(&c.data, &mut buf).map_err(|e| Error::Corrupt {
+                        what: "raw chunk",
+                        detail: format!("series {id} day {d}: {e}"),
+                    })?;
+                    merge.push(
+                        c.seq,
+                        buf.iter().copied().filter(|(t, _)| (from..end).contains(t)),
+                    );
+                }
+                if *d == day {
+                    in_window = chunks;
+                }
+            }
+            let raw = merge.finish();
+            let split = raw.partition_point(|(t, _)| *t < start);
+            let prev = raw[..split]
+                .iter()
+                .rev()
+                .find(|(_, v)| !is_stale_marker(*v))
+                .copied();
+            let points = rollup::summarise(&raw[split..], prev, Tier::Minute.width_ms());
+            in_window.retain(|c| c.end >= start);
+            self.compact_raw_window(batch, (day, id), (start, end), &in_window)?;
+            series += usize::from(put_points(batch, Tier::Minute, (day, id), seq, &points));
+        }
+        Ok(series)
+    }
+}
+
+/// Puts the rollup `points` of series `id` in `day` of `tier` as one chunk; false when
+/// there are none.
+fn put_points(
+    batch: &mut Batch<'_>,
+    tier: Tier,
+    (day, id): (i64, u64),
+    seq: u64,
+    points: &[Aggregate],
+) -> bool {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return false;
+    };
+    let bounds = (first.timestamp_ms, last.timestamp_ms);
+    batch.put_chunk(tier, day, id, bounds, seq, &aggregates::encode(points));
+    true
 }
 
 fn tier_window(tier: Tier) -> i64 {

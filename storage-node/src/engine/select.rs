@@ -9,12 +9,13 @@
 //! always in time order and never overlap. The request's budget of series and samples is
 //! checked while reading: an over-budget select stops before it has read everything.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use telltale_storage_api::Aggregate;
 
 use super::Engine;
-use super::read::Merge;
+use super::read::{Found, Merge};
 use crate::chunk::bits::read_uvarint;
 use crate::chunk::{aggregates, samples};
 use crate::error::{Error, Result};
@@ -77,6 +78,18 @@ struct Budget {
 }
 
 impl Budget {
+    /// Fails when `ahead` more samples (a lower bound of what is being read) would
+    /// already go over the budget, so an over-budget read stops early.
+    fn check_ahead(&self, ahead: u64) -> Result<()> {
+        if self.max_samples > 0 && self.samples.saturating_add(ahead) > self.max_samples {
+            return Err(Error::OverBudget {
+                what: "samples",
+                limit: self.max_samples,
+            });
+        }
+        Ok(())
+    }
+
     fn spend(&mut self, samples: u64) -> Result<()> {
         self.series += 1;
         self.samples += samples;
@@ -120,19 +133,24 @@ impl Engine {
             }
             let found = self.find(std::slice::from_ref(&sel.selector), sel.start, sel.end)?;
             let mut memory = match sel.tier {
-                Tier::Raw => self.memory_samples(found.iter().map(|f| f.id), sel.start, sel.end),
+                Tier::Raw => self.memory_parts(found.iter().map(|f| f.id), sel.start, sel.end),
                 _ => Default::default(),
             };
-            for f in found {
+            let all_stored = self.stored(sel.tier, &found, sel.start, sel.end, &budget)?;
+            for (f, mut stored) in found.into_iter().zip(all_stored) {
                 let chunks = match sel.tier {
                     Tier::Raw => {
-                        let stored = self.stored(Tier::Raw, f.id, &f.days, sel.start, sel.end)?;
-                        raw_chunks(stored, memory.remove(&f.id), sel.start, sel.end)?
+                        let merge = match memory.remove(&f.id) {
+                            Some(MemoryPart::Chunk(c)) => {
+                                stored.push(c);
+                                None
+                            }
+                            Some(MemoryPart::Samples(m)) => Some(m),
+                            None => None,
+                        };
+                        raw_chunks(stored, merge, sel.start, sel.end)?
                     }
-                    tier => {
-                        let stored = self.stored(tier, f.id, &f.days, sel.start, sel.end)?;
-                        rollup_chunks(stored, sel.start, sel.end)?
-                    }
+                    _ => rollup_chunks(stored, sel.start, sel.end)?,
                 };
                 if chunks.is_empty() {
                     continue;
@@ -149,21 +167,100 @@ impl Engine {
         Ok(())
     }
 
-    /// The stored chunks of series `id` in `tier` that may hold data in `[start, end]`.
+    /// What the head and the frozen head hold of `ids`: a series only the head holds,
+    /// all in order, as the head's open chunk itself (its bytes are a stored chunk's,
+    /// passed through when it lies inside the bounds, with the head's priority over disk
+    /// where it overlaps them); anything else as samples within `[start, end]`. Taken
+    /// under the head lock, under which a flush swaps head and frozen, so no sample is
+    /// missed.
+    fn memory_parts(
+        &self,
+        ids: impl Iterator<Item = u64>,
+        start: i64,
+        end: i64,
+    ) -> HashMap<u64, MemoryPart> {
+        let head = self.head();
+        let frozen = self.frozen();
+        let mut out = HashMap::new();
+        for id in ids {
+            let in_head = head.series.get(&id);
+            let in_frozen = frozen.series.get(&id);
+            if let (Some(s), None) = (in_head, in_frozen)
+                && s.ooo.is_empty()
+                && let Some((first, last)) = s.chunk.bounds()
+            {
+                if first <= end && last >= start {
+                    out.insert(
+                        id,
+                        MemoryPart::Chunk(StoredChunk {
+                            start: first,
+                            end: last,
+                            seq: u64::MAX,
+                            data: s.chunk.encode(),
+                        }),
+                    );
+                }
+                continue;
+            }
+            let mut merge = Merge::default();
+            if let Some(s) = in_frozen {
+                merge.push(frozen.seq, s.samples_in(start, end));
+            }
+            if let Some(s) = in_head {
+                merge.push(u64::MAX, s.samples_in(start, end));
+            }
+            if merge.span().is_some() {
+                out.insert(id, MemoryPart::Samples(merge));
+            }
+        }
+        out
+    }
+
+    /// The stored chunks of every series of `found` in `tier` that may hold data in
+    /// `[start, end]`, in `found`'s order, read in key order (day, then series id)
+    /// through one iterator. Stops with an error once the samples of chunks wholly
+    /// inside the bounds (fewer than the select will answer) go over the budget.
     fn stored(
         &self,
         tier: Tier,
-        id: u64,
-        days: &[i64],
+        found: &[Found],
         start: i64,
         end: i64,
-    ) -> Result<Vec<StoredChunk>> {
-        let mut out = Vec::new();
-        for &day in days {
-            out.extend(self.store.chunk_list(tier, day, id, (start, end))?);
+        budget: &Budget,
+    ) -> Result<Vec<Vec<StoredChunk>>> {
+        let encoding = match tier {
+            Tier::Raw => Encoding::Samples,
+            _ => Encoding::Points,
+        };
+        let mut order: Vec<(i64, u64, usize)> = found
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| f.days.iter().map(move |&day| (day, f.id, i)))
+            .collect();
+        order.sort_unstable();
+        let mut reader = self.store.chunk_reader(tier);
+        let mut out = vec![Vec::new(); found.len()];
+        let mut inside = 0u64;
+        for (day, id, i) in order {
+            let chunks = reader.chunk_list(day, id, (start, end))?;
+            inside += chunks
+                .iter()
+                .filter(|c| c.start >= start && c.end <= end)
+                .map(|c| u64::from(count_of(&c.data, encoding)))
+                .sum::<u64>();
+            budget.check_ahead(inside)?;
+            out[i].extend(chunks);
         }
         Ok(out)
     }
+}
+
+/// What memory holds of one series for a select.
+enum MemoryPart {
+    /// The head's open chunk, as a chunk newer than every stored one.
+    Chunk(StoredChunk),
+    /// Samples within the bounds.
+    Samples(Merge),
 }
 
 /// Which of `chunks` (sorted by start) pass through as stored: inside `[start, end]`
@@ -187,8 +284,14 @@ fn pass_through(
     pass
 }
 
-fn count_of(data: &[u8]) -> u32 {
-    read_uvarint(data).map_or(0, |(n, _)| u32::try_from(n).unwrap_or(u32::MAX))
+/// How many samples or points a stored chunk holds, from its header.
+fn count_of(data: &[u8], encoding: Encoding) -> u32 {
+    match encoding {
+        Encoding::Samples => {
+            read_uvarint(data).map_or(0, |(n, _)| u32::try_from(n).unwrap_or(u32::MAX))
+        }
+        Encoding::Points => aggregates::count(data).unwrap_or(0),
+    }
 }
 
 fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Error {
@@ -315,7 +418,7 @@ fn interleave<T>(
         out.push(ChunkData {
             min_t: c.start,
             max_t: c.end,
-            count: count_of(&c.data),
+            count: count_of(&c.data, encoding),
             encoding,
             data: c.data,
         });
@@ -405,6 +508,22 @@ mod tests {
         let chunks = raw_chunks(vec![stored(&[(10, 1.0)], 1)], Some(memory), 0, 100).unwrap();
         assert_eq!(decoded(&chunks), vec![(5, 0.5), (10, 1.0)]);
         assert!(raw_chunks(vec![], None, 0, 1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn passed_through_rollup_chunks_keep_their_count() {
+        let samples: Vec<(i64, f64)> = (0..30).map(|i| (i * 10_000, i as f64)).collect();
+        let points = telltale_storage_api::rollup::summarise(&samples, None, 60_000);
+        let chunk = StoredChunk {
+            start: points[0].timestamp_ms,
+            end: points[points.len() - 1].timestamp_ms,
+            seq: 1,
+            data: aggregates::encode(&points),
+        };
+        let out = rollup_chunks(vec![chunk.clone()], i64::MIN, i64::MAX).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data, chunk.data, "passed through");
+        assert_eq!(out[0].count, points.len() as u32);
     }
 
     #[test]

@@ -192,6 +192,7 @@ mod tests {
 
     fn aggregator() -> Aggregator {
         let spec = AlertingSpec {
+            global: None,
             route: Some(
                 serde_yaml::from_str(
                     "{receiver: ops, groupBy: [alertname], groupWait: 30s, groupInterval: 5m}",

@@ -88,6 +88,7 @@ impl Routing {
         let inhibitor = Inhibitor::new(&spec.inhibit_rules)?;
         let mut ctx = IntegrationContext::new(opts.secrets.clone());
         ctx.templates = Arc::new(NotifyTemplates::load(&spec.templates)?);
+        ctx.global_http = spec.global.as_ref().and_then(|g| g.http_config.clone());
         let receivers = spec
             .receivers
             .iter()

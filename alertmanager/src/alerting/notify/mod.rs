@@ -6,6 +6,11 @@
 //!      --> deliver(): Notifier::notify per attempt, timeout, exponential backoff, metrics
 //!            webhook (Alertmanager JSON v4) | slack | pagerduty | email | sms | voice
 //! ```
+//!
+//! The HTTP integrations send with the client of their `httpConfig` (Alertmanager's
+//! `http_config`: TLS with a CA and client certificate, authorization, basic auth,
+//! proxy), or of `global.httpConfig` when unset — `telltale_web::client`, the code the
+//! scraper's targets use.
 
 pub mod email;
 pub mod pagerduty;
@@ -21,10 +26,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use telltale_crds::{PromDuration, Receiver};
+use telltale_crds::{HttpConfig, PromDuration, Receiver};
+use telltale_web::client::{ClientOptions, ClientSettings, HttpClient, from_prometheus};
 
 use crate::alerting::secrets::SecretResolver;
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use crate::format::query_escape;
 use crate::labels::{LabelSet, fingerprint};
 use crate::rules::state::{Alert, AlertState};
@@ -150,32 +156,108 @@ pub trait Notifier: Send + Sync {
     async fn notify(&self, notification: &Notification) -> Result<()>;
 }
 
-/// What integrations share.
+/// What integrations share, and the HTTP client of one integration.
 #[derive(Clone)]
 pub struct IntegrationContext {
-    pub client: reqwest::Client,
+    /// The integration's HTTP client (its `httpConfig`, else `global.httpConfig`, else
+    /// the default: system roots, no auth), or why it cannot be made — reported by
+    /// every notification until the configuration changes.
+    pub http: std::result::Result<Arc<HttpClient>, Error>,
+    /// `global.httpConfig`: the client settings of integrations without their own.
+    pub global_http: Option<HttpConfig>,
     pub secrets: Arc<dyn SecretResolver>,
     /// The alerting section's message templates.
     pub templates: Arc<template::NotifyTemplates>,
 }
 
+fn client_options() -> ClientOptions {
+    ClientOptions::new(concat!("telltale-alertmanager/", env!("CARGO_PKG_VERSION")))
+}
+
 impl IntegrationContext {
-    /// A context with an HTTP client for the integrations (timeouts are per request).
+    /// A context with the default HTTP client (timeouts are per request).
     pub fn new(secrets: Arc<dyn SecretResolver>) -> IntegrationContext {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("telltale-alertmanager/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot build the notification HTTP client, using defaults");
-                reqwest::Client::new()
-            });
         IntegrationContext {
-            client,
+            http: Ok(Arc::new(HttpClient::new(
+                ClientSettings::default(),
+                client_options(),
+            ))),
+            global_http: None,
             secrets,
             templates: Arc::default(),
         }
     }
+
+    /// The context of an integration whose `httpConfig` is `own` (`at` names it in
+    /// errors): its client is made from `own`, or from `global.httpConfig` when unset
+    /// (as a whole, as Alertmanager does).
+    pub fn for_integration(&self, own: Option<&HttpConfig>, at: &str) -> IntegrationContext {
+        let (config, at) = match own {
+            Some(c) => (Some(c), at.to_string()),
+            None => (self.global_http.as_ref(), "global.httpConfig".to_string()),
+        };
+        let mut ctx = self.clone();
+        if let Some(config) = config {
+            ctx.http = http_client(config, &at, self.secrets.as_ref()).map(Arc::new);
+            if let Err(e) = &ctx.http {
+                tracing::error!(error = %e, "an integration's HTTP client cannot be made: its notifications fail");
+            }
+        }
+        ctx
+    }
+
+    /// The integration's HTTP client, or the configuration error.
+    pub fn http(&self) -> Result<&HttpClient> {
+        self.http.as_deref().map_err(Clone::clone)
+    }
 }
+
+/// The client of an `httpConfig`: checked as Alertmanager does, every file it names
+/// allowed by `secrets` (in a cluster only the pod's service-account files).
+fn http_client(config: &HttpConfig, at: &str, secrets: &dyn SecretResolver) -> Result<HttpClient> {
+    let c = config.to_prometheus();
+    let tls = c.tls_config.as_ref();
+    let files = [
+        ("bearer_token_file", c.bearer_token_file.as_ref()),
+        (
+            "authorization.credentials_file",
+            c.authorization
+                .as_ref()
+                .and_then(|a| a.credentials_file.as_ref()),
+        ),
+        (
+            "basic_auth.password_file",
+            c.basic_auth.as_ref().and_then(|b| b.password_file.as_ref()),
+        ),
+        ("tls_config.ca_file", tls.and_then(|t| t.ca_file.as_ref())),
+        (
+            "tls_config.cert_file",
+            tls.and_then(|t| t.cert_file.as_ref()),
+        ),
+        ("tls_config.key_file", tls.and_then(|t| t.key_file.as_ref())),
+    ];
+    for (field, path) in files {
+        if let Some(path) = path.filter(|p| !p.is_empty())
+            && !secrets.allows_file(path)
+        {
+            return Err(Error::Config {
+                field: format!("{at}.{field}"),
+                message: format!("{path}: {FILES_REFUSED}"),
+            });
+        }
+    }
+    let settings = from_prometheus(&c, at).map_err(|e| match e {
+        telltale_web::Error::Client { field, message } => Error::Config { field, message },
+        other => Error::Config {
+            field: at.to_string(),
+            message: other.to_string(),
+        },
+    })?;
+    Ok(HttpClient::new(settings, client_options()))
+}
+
+/// Why a file is refused in a cluster.
+pub const FILES_REFUSED: &str = "files are refused in a cluster (only the pod's service-account files under /var/run/secrets/kubernetes.io/serviceaccount/); use a Secret";
 
 pub(crate) fn timeout_of(t: Option<PromDuration>) -> Duration {
     t.map_or(DEFAULT_TIMEOUT, |d| d.0)
@@ -183,25 +265,32 @@ pub(crate) fn timeout_of(t: Option<PromDuration>) -> Duration {
 
 /// Every integration of `receiver`, in the order webhooks, Slack, PagerDuty, email, SMS,
 /// voice.
+/// Each HTTP integration gets the client of its `httpConfig` (or the global one).
 pub fn notifiers(receiver: &Receiver, ctx: &IntegrationContext) -> Vec<Arc<dyn Notifier>> {
     let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
-    for c in &receiver.webhooks {
-        out.push(Arc::new(webhook::Webhook::new(c.clone(), ctx.clone())));
+    let at = |kind: &str, i: usize| format!("receivers[{}].{kind}[{i}].httpConfig", receiver.name);
+    for (i, c) in receiver.webhooks.iter().enumerate() {
+        let ctx = ctx.for_integration(c.http_config.as_ref(), &at("webhooks", i));
+        out.push(Arc::new(webhook::Webhook::new(c.clone(), ctx)));
     }
-    for c in &receiver.slack_configs {
-        out.push(Arc::new(slack::Slack::new(c.clone(), ctx.clone())));
+    for (i, c) in receiver.slack_configs.iter().enumerate() {
+        let ctx = ctx.for_integration(c.http_config.as_ref(), &at("slackConfigs", i));
+        out.push(Arc::new(slack::Slack::new(c.clone(), ctx)));
     }
-    for c in &receiver.pagerduty_configs {
-        out.push(Arc::new(pagerduty::PagerDuty::new(c.clone(), ctx.clone())));
+    for (i, c) in receiver.pagerduty_configs.iter().enumerate() {
+        let ctx = ctx.for_integration(c.http_config.as_ref(), &at("pagerdutyConfigs", i));
+        out.push(Arc::new(pagerduty::PagerDuty::new(c.clone(), ctx)));
     }
     for c in &receiver.email_configs {
         out.push(Arc::new(email::Email::new(c.clone(), ctx.clone())));
     }
-    for c in &receiver.sms_configs {
-        out.push(Arc::new(twilio::Twilio::sms(c.clone(), ctx.clone())));
+    for (i, c) in receiver.sms_configs.iter().enumerate() {
+        let ctx = ctx.for_integration(c.http_config.as_ref(), &at("smsConfigs", i));
+        out.push(Arc::new(twilio::Twilio::sms(c.clone(), ctx)));
     }
-    for c in &receiver.voice_configs {
-        out.push(Arc::new(twilio::Twilio::voice(c.clone(), ctx.clone())));
+    for (i, c) in receiver.voice_configs.iter().enumerate() {
+        let ctx = ctx.for_integration(c.http_config.as_ref(), &at("voiceConfigs", i));
+        out.push(Arc::new(twilio::Twilio::voice(c.clone(), ctx)));
     }
     out
 }
@@ -219,6 +308,64 @@ pub fn generator_url(external_url: &str, expr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A resolver that, as in a cluster, allows only service-account files.
+    struct ClusterPolicy;
+
+    #[async_trait::async_trait]
+    impl SecretResolver for ClusterPolicy {
+        async fn resolve(&self, reference: &telltale_crds::SecretRef) -> Result<crate::Secret> {
+            Err(Error::Secret {
+                reference: reference.to_string(),
+                message: "not used".into(),
+            })
+        }
+
+        fn allows_file(&self, path: &str) -> bool {
+            telltale_crds::scrape_client::is_service_account_file(path)
+        }
+    }
+
+    fn http_config(yaml: &str) -> HttpConfig {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn own_config_else_global_and_cluster_files_refused() {
+        let mut ctx = IntegrationContext::new(Arc::new(ClusterPolicy));
+        ctx.global_http = Some(http_config("{tls_config: {ca_file: /etc/ca.pem}}"));
+        // The global config applies as a whole, and its file is refused in a cluster.
+        let e = ctx
+            .for_integration(None, "x")
+            .http()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!("global.httpConfig.tls_config.ca_file: /etc/ca.pem: {FILES_REFUSED}")
+        );
+        let own = http_config(
+            "{authorization: {credentials_file: /var/run/secrets/kubernetes.io/serviceaccount/token}}",
+        );
+        assert!(
+            ctx.for_integration(Some(&own), "r.webhooks[0].httpConfig")
+                .http()
+                .is_ok()
+        );
+        let bad = http_config("{bearer_token: a, basic_auth: {username: u}}");
+        let e = ctx
+            .for_integration(Some(&bad), "r.webhooks[0].httpConfig")
+            .http()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("r.webhooks[0].httpConfig: at most one of"),
+            "{e}"
+        );
+        // Without a global config, the default client.
+        let plain = IntegrationContext::new(Arc::new(ClusterPolicy));
+        assert!(plain.for_integration(None, "x").http().is_ok());
+    }
 
     #[test]
     fn generator_url_escapes_like_go() {

@@ -175,6 +175,7 @@ mod tests {
 
     fn config() -> PagerdutyConfig {
         PagerdutyConfig {
+            http_config: None,
             routing_key: SecretRef::file("/k"),
             url: None,
             severity: None,

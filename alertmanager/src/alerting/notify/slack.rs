@@ -149,6 +149,7 @@ mod tests {
     #[test]
     fn default_message_is_alertmanagers() {
         let config = SlackConfig {
+            http_config: None,
             api_url: SecretRef::file("/x"),
             channel: Some("#ops".into()),
             username: None,
@@ -189,6 +190,7 @@ mod tests {
             })
         );
         let custom = SlackConfig {
+            http_config: None,
             title: Some("{{ .CommonLabels.job }} {{ len .Alerts }}".into()),
             text: Some("{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}".into()),
             fields: vec![telltale_crds::SlackField {

@@ -142,7 +142,9 @@ impl Notifier for Twilio {
             let (url, form) = self.request(n, to);
             let response = self
                 .ctx
-                .client
+                .http()?
+                .client()
+                .map_err(|e| Error::client(integration, e))?
                 .post(&url)
                 .timeout(self.timeout())
                 .basic_auth(&self.config.account_sid, Some(token.expose()))
@@ -172,6 +174,7 @@ mod tests {
 
     fn twilio(voice: bool) -> Twilio {
         let config = TwilioConfig {
+            http_config: None,
             url: Some("http://tw/".into()),
             account_sid: "AC1".into(),
             auth_token: SecretRef::file("/t"),
@@ -222,6 +225,7 @@ mod tests {
         let token = dir.path().join("token");
         std::fs::write(&token, "secret").unwrap();
         let config = TwilioConfig {
+            http_config: None,
             url: Some(url),
             account_sid: "AC1".into(),
             auth_token: SecretRef::file(token.to_str().unwrap()),

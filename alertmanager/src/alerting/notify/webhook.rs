@@ -20,7 +20,8 @@ impl Webhook {
     }
 }
 
-/// POSTs `body` as JSON; a non-2xx answer is an [`Error::Status`].
+/// POSTs `body` as JSON with the integration's client and authentication; a non-2xx
+/// answer is an [`Error::Status`].
 pub(crate) async fn post_json<T: serde::Serialize + ?Sized>(
     ctx: &IntegrationContext,
     integration: &'static str,
@@ -28,11 +29,16 @@ pub(crate) async fn post_json<T: serde::Serialize + ?Sized>(
     body: &T,
     timeout: Duration,
 ) -> Result<()> {
-    let response = ctx
-        .client
+    let http = ctx.http()?;
+    let request = http
+        .client()
+        .map_err(|e| Error::client(integration, e))?
         .post(url)
         .timeout(timeout)
-        .json(body)
+        .json(body);
+    let response = http
+        .authorize(request)
+        .map_err(|e| Error::client(integration, e))?
         .send()
         .await
         .map_err(|e| Error::http(integration, e))?;

@@ -175,6 +175,8 @@ pub(crate) struct Sweep<'a, 'e> {
     refs: Vec<i64>,
     range: i64,
     lookback: i64,
+    /// The current series' points, decoded from its chunks (one series at a time).
+    decoded: Vec<(i64, f64)>,
     /// The current series' points without staleness markers, when it has any.
     filtered: Vec<(i64, f64)>,
     /// Where the current series' counter resets are (indices into its points).
@@ -200,6 +202,7 @@ impl<'a, 'e> Sweep<'a, 'e> {
             refs,
             range,
             lookback: ev.lookback,
+            decoded: Vec::new(),
             filtered: Vec::new(),
             resets: Vec::new(),
             values: Vec::with_capacity(grid.len),
@@ -240,31 +243,36 @@ impl<'a, 'e> Sweep<'a, 'e> {
         })
     }
 
-    /// Computes series `i`'s values at every step into `self.values`.
-    pub(crate) fn run(&mut self, i: usize) {
-        self.values.clear();
-        let points = &self.series[i].points;
-        match self.source {
-            Source::Instant(_) => instant(points, &self.refs, self.lookback, &mut self.values),
+    /// Computes series `i`'s values at every step into `self.values`, its chunks decoded
+    /// into a buffer reused from series to series.
+    pub(crate) fn run(&mut self, i: usize) -> Result<()> {
+        let Sweep {
+            source,
+            series,
+            refs,
+            range: width,
+            lookback,
+            decoded,
+            filtered,
+            resets,
+            values,
+        } = self;
+        values.clear();
+        let points = series[i].decode_into(decoded)?;
+        match *source {
+            Source::Instant(_) => instant(points, refs, *lookback, values),
             Source::Range { func, .. } => {
                 let points = if points.iter().any(|p| is_stale_nan(p.1)) {
-                    self.filtered.clear();
-                    self.filtered
-                        .extend(points.iter().copied().filter(|p| !is_stale_nan(p.1)));
-                    &self.filtered
+                    filtered.clear();
+                    filtered.extend(points.iter().copied().filter(|p| !is_stale_nan(p.1)));
+                    filtered
                 } else {
                     points
                 };
-                range(
-                    func,
-                    points,
-                    &self.refs,
-                    self.range,
-                    &mut self.resets,
-                    &mut self.values,
-                );
+                range(func, points, refs, *width, resets, values);
             }
         }
+        Ok(())
     }
 
     /// Every series with a value at some step, as the matrix a range query returns
@@ -282,7 +290,7 @@ impl<'a, 'e> Sweep<'a, 'e> {
             if i % CHECK_EVERY == 0 {
                 check()?;
             }
-            self.run(i);
+            self.run(i)?;
             if !self.values.is_empty() {
                 let points = self
                     .values

@@ -284,7 +284,7 @@ pub(crate) fn aggregate(
         if i % CHECK_EVERY == 0 {
             check()?;
         }
-        sweep.run(i);
+        sweep.run(i)?;
         if sweep.values.is_empty() {
             continue;
         }
@@ -357,7 +357,7 @@ pub(crate) fn columns(
         if i % CHECK_EVERY == 0 {
             check()?;
         }
-        sweep.run(i);
+        sweep.run(i)?;
         for &(k, v) in &sweep.values {
             steps[k as usize].push((i as u32, v));
         }

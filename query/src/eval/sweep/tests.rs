@@ -126,13 +126,22 @@ fn series() -> impl Strategy<Value = Vec<StoredSeries>> {
         let mut out: Vec<StoredSeries> = all
             .into_iter()
             .filter(|(n, j, i, _)| seen.insert((*n, *j, *i)))
-            .map(|(n, j, i, points)| StoredSeries {
-                labels: Labels::from(vec![
+            .map(|(n, j, i, points)| {
+                let labels = Labels::from(vec![
                     ("__name__".to_string(), ["x", "y"][n as usize].to_string()),
                     ("instance".to_string(), format!("i{i}")),
                     ("job".to_string(), ["a", "b"][j as usize].to_string()),
-                ]),
-                points,
+                ]);
+                // Half the series as storage answers them (chunks, decoded when read).
+                if i % 2 == 0 {
+                    let chunks = points
+                        .chunks(7)
+                        .filter_map(telltale_storage_api::Chunk::from_samples)
+                        .collect();
+                    StoredSeries::from_chunks(labels, chunks)
+                } else {
+                    StoredSeries::from_points(labels, points)
+                }
             })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -159,6 +168,7 @@ fn limited_job(
         fetched.raw.insert(sel.key, series.to_vec());
     }
     Job {
+        query: String::new(),
         expr,
         fetched,
         start: from,
@@ -234,10 +244,10 @@ fn rate_windows_over_resets() {
             )
         })
         .collect();
-    let series = vec![StoredSeries {
-        labels: Labels::from(vec![("__name__".to_string(), "x".to_string())]),
+    let series = vec![StoredSeries::from_points(
+        Labels::from(vec![("__name__".to_string(), "x".to_string())]),
         points,
-    }];
+    )];
     for query in ["rate(x[1m])", "increase(x[5m])", "sum(rate(x[35s]))"] {
         let a = job(query, &series, 0, 15_000, 300).evaluate().unwrap();
         let b = job(query, &series, 0, 15_000, 300)
@@ -252,22 +262,24 @@ fn rate_windows_over_resets() {
 #[test]
 fn picks_break_ties_by_series_order() {
     let series: Vec<StoredSeries> = (0..6)
-        .map(|i| StoredSeries {
-            labels: Labels::from(vec![
-                ("__name__".to_string(), "x".to_string()),
-                ("instance".to_string(), format!("i{i}")),
-                ("job".to_string(), ["a", "b"][i % 2].to_string()),
-            ]),
-            points: (0..20)
-                .map(|t| {
-                    let v = match (i + t) % 4 {
-                        0 => f64::NAN,
-                        1 => 2.0,
-                        _ => 1.0,
-                    };
-                    (t as i64 * 10_000, v)
-                })
-                .collect(),
+        .map(|i| {
+            StoredSeries::from_points(
+                Labels::from(vec![
+                    ("__name__".to_string(), "x".to_string()),
+                    ("instance".to_string(), format!("i{i}")),
+                    ("job".to_string(), ["a", "b"][i % 2].to_string()),
+                ]),
+                (0..20)
+                    .map(|t| {
+                        let v = match (i + t) % 4 {
+                            0 => f64::NAN,
+                            1 => 2.0,
+                            _ => 1.0,
+                        };
+                        (t as i64 * 10_000, v)
+                    })
+                    .collect(),
+            )
         })
         .collect();
     for query in [

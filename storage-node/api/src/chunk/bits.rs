@@ -82,6 +82,7 @@ impl<'a> BitReader<'a> {
         BitReader { bytes, pos: 0 }
     }
 
+    #[inline]
     pub fn read_bit(&mut self) -> Result<bool, Truncated> {
         let byte = *self.bytes.get(self.pos / 8).ok_or(Truncated)?;
         let bit = byte & (0x80 >> (self.pos % 8)) != 0;
@@ -89,11 +90,41 @@ impl<'a> BitReader<'a> {
         Ok(bit)
     }
 
-    /// Reads `n` bits (n <= 64) as the low bits of the result.
-    pub fn read_bits(&mut self, mut n: u8) -> Result<u64, Truncated> {
-        if self.pos + n as usize > self.bytes.len() * 8 {
+    /// Reads `n` bits (n <= 64; more is an error) as the low bits of the result.
+    ///
+    /// Eight bytes are loaded at once where the input has them (every read but the last
+    /// few of a chunk); the byte-by-byte path reads the tail.
+    #[inline]
+    pub fn read_bits(&mut self, n: u8) -> Result<u64, Truncated> {
+        let end = self.pos + n as usize;
+        if n > 64 || end > self.bytes.len() * 8 {
             return Err(Truncated);
         }
+        if n == 0 {
+            return Ok(0);
+        }
+        let byte = self.pos / 8;
+        let off = (self.pos % 8) as u32;
+        let Some(word) = self.bytes.get(byte..byte + 8) else {
+            return Ok(self.read_bits_slowly(n));
+        };
+        let word = u64::from_be_bytes(word.try_into().expect("eight bytes"));
+        let n32 = u32::from(n);
+        let v = if off + n32 <= 64 {
+            (word << off) >> (64 - n32)
+        } else {
+            // The last 1..=7 bits are in the ninth byte, which exists since `end` is
+            // within the input.
+            let rest = off + n32 - 64;
+            let low = (word << off) >> off;
+            (low << rest) | u64::from(self.bytes[byte + 8] >> (8 - rest))
+        };
+        self.pos = end;
+        Ok(v)
+    }
+
+    /// [`Self::read_bits`] one byte at a time, for reads within the input's last bytes.
+    fn read_bits_slowly(&mut self, mut n: u8) -> u64 {
         let mut v = 0u64;
         while n > 0 {
             let byte = self.bytes[self.pos / 8];
@@ -105,7 +136,7 @@ impl<'a> BitReader<'a> {
             self.pos += take as usize;
             n -= take;
         }
-        Ok(v)
+        v
     }
 
     /// Reads a varint at a byte boundary (headers only come before any bit data).
@@ -173,6 +204,33 @@ mod tests {
                 let mask = if *n == 64 { u64::MAX } else { (1u64 << n) - 1 };
                 prop_assert_eq!(r.read_bits(*n).unwrap(), v & mask);
                 prop_assert!(r.read_bit().unwrap());
+            }
+        }
+
+        #[test]
+        fn reads_at_every_offset_match_bit_by_bit(
+            bytes in proptest::collection::vec(any::<u8>(), 0..24),
+            skip in 0usize..8,
+            widths in proptest::collection::vec(0u8..=64, 0..12),
+        ) {
+            let total = bytes.len() * 8;
+            let mut r = BitReader::new(&bytes);
+            let mut pos = 0;
+            for _ in 0..skip.min(total) {
+                r.read_bit().unwrap();
+                pos += 1;
+            }
+            for n in widths {
+                let got = r.read_bits(n);
+                if pos + n as usize > total {
+                    prop_assert_eq!(got, Err(Truncated));
+                    continue;
+                }
+                let want = (pos..pos + n as usize).fold(0u64, |v, i| {
+                    (v << 1) | u64::from(bytes[i / 8] >> (7 - i % 8) & 1)
+                });
+                prop_assert_eq!(got, Ok(want));
+                pos += n as usize;
             }
         }
 

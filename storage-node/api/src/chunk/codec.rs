@@ -47,6 +47,7 @@ impl Dod {
         self.delta = delta;
     }
 
+    #[inline]
     pub fn decode(&mut self, r: &mut BitReader<'_>) -> Result<i64, Truncated> {
         let mut ones = 0;
         while ones < 4 && r.read_bit()? {
@@ -123,11 +124,31 @@ impl Xor {
         }
     }
 
+    /// Encodes `v` against `predicted` instead of the column's previous value (the
+    /// column's bit window carries on): a value equal to its prediction costs one bit, a
+    /// close one few.
+    pub fn encode_predicted(&mut self, w: &mut BitWriter, predicted: f64, v: f64) {
+        self.prev = predicted.to_bits();
+        self.encode(w, v);
+    }
+
+    /// Decodes a value written by [`Xor::encode_predicted`] with the same prediction.
+    pub fn decode_predicted(
+        &mut self,
+        r: &mut BitReader<'_>,
+        predicted: f64,
+    ) -> Result<f64, Truncated> {
+        self.prev = predicted.to_bits();
+        self.decode(r)
+    }
+
+    #[inline]
     pub fn decode(&mut self, r: &mut BitReader<'_>) -> Result<f64, Truncated> {
         if r.read_bit()? {
             if r.read_bit()? {
-                let leading = r.read_bits(5)? as u8;
-                let mut sig = r.read_bits(6)? as u8;
+                let header = r.read_bits(11)?;
+                let leading = (header >> 6) as u8;
+                let mut sig = (header & 0x3f) as u8;
                 if sig == 0 {
                     sig = 64;
                 }
