@@ -3,9 +3,13 @@
 /// Everything that can go wrong while parsing, evaluating or serving a query.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The expression does not parse, or a request parameter is malformed.
+    /// A request parameter is malformed.
     #[error("{message}")]
     BadData { message: String },
+    /// The expression does not parse, or its type does not fit the query (a range
+    /// vector for a range query). The HTTP API names the `query` parameter.
+    #[error("{message}")]
+    InvalidQuery { message: String },
     /// The expression parsed but could not be evaluated (Prometheus' `execution`).
     #[error("{message}")]
     Execution { message: String },
@@ -62,9 +66,10 @@ impl Error {
     /// The Prometheus API `errorType` of this error.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Error::BadData { .. } | Error::TooManyPoints { .. } | Error::BodyTooLarge { .. } => {
-                "bad_data"
-            }
+            Error::BadData { .. }
+            | Error::InvalidQuery { .. }
+            | Error::TooManyPoints { .. }
+            | Error::BodyTooLarge { .. } => "bad_data",
             Error::Execution { .. }
             | Error::TooManySamples { .. }
             | Error::TooManySeries { .. } => "execution",

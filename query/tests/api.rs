@@ -184,6 +184,28 @@ async fn error_bodies() {
             .unwrap()
             .starts_with("invalid parameter \"query\": ")
     );
+    // The query is parsed once, by the engine, after the other parameters (as
+    // Prometheus's NewRangeQuery is): its errors still name the parameter, the type
+    // check's too, and a bad timeout is reported before a bad query.
+    let (status, body) = get(
+        &base,
+        "/api/v1/query_range?query=up%5B5m%5D&start=0&end=60&step=15",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"],
+        "invalid parameter \"query\": invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"
+    );
+    let (status, body) = get(&base, "/api/v1/query?query=sum(&timeout=soon").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid parameter \"timeout\""),
+        "{body}"
+    );
     let (status, body) = get(&base, "/api/v1/query?query=up&time=yesterday").await;
     assert_eq!(status, 400);
     assert_eq!(

@@ -10,8 +10,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::params::{Params, parse_limit, parse_match_sets, parse_time};
-use super::{parse_query_param, request_params, respond, response};
+use super::{query_param, query_param_error, request_params, respond, response};
 use crate::engine::Engine;
+use crate::engine::check_expr_with;
 use crate::error::{Error, Result};
 
 /// `start`/`end` of the metadata endpoints (the whole time range when absent).
@@ -145,7 +146,7 @@ pub async fn exemplars(
                 "invalid parameter \"end\": end timestamp must not be before start time",
             ));
         }
-        parse_query_param(&engine, &p)?;
+        check_expr_with(&query_param(&p), &engine.options().features).map_err(query_param_error)?;
         Ok(response::success("[]".to_string(), &[]))
     })
     .await

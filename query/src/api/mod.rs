@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::engine::{Engine, check_expr_with};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use params::{Params, parse_duration};
 
@@ -121,11 +121,20 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn parse_query_param(engine: &Engine, p: &Params) -> Result<String> {
-    let q = p.get("query").unwrap_or("").to_string();
-    check_expr_with(&q, &engine.options().features)
-        .map_err(|e| Error::bad_data(format!("invalid parameter \"query\": {e}")))?;
-    Ok(q)
+/// The `query` parameter; the engine parses it (once) when it runs the query, and
+/// [`query_param_error`] names the parameter in its parse errors.
+fn query_param(p: &Params) -> String {
+    p.get("query").unwrap_or("").to_string()
+}
+
+/// A query's [`Error::InvalidQuery`] as Prometheus words it: `invalid parameter "query": …`.
+fn query_param_error(e: Error) -> Error {
+    match e {
+        Error::InvalidQuery { message } => {
+            Error::bad_data(format!("invalid parameter \"query\": {message}"))
+        }
+        other => other,
+    }
 }
 
 fn parse_timeout(p: &Params) -> Result<Option<Duration>> {

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
 use super::params::{Params, parse_duration, parse_time};
-use super::{now_ms, parse_query_param, parse_timeout, request_params, respond, response};
+use super::{
+    now_ms, parse_timeout, query_param, query_param_error, request_params, respond, response,
+};
 use crate::engine::{Engine, QueryOutput, QueryRequest};
 use crate::error::{Error, Result};
 
@@ -25,13 +27,12 @@ pub async fn instant(
 ) -> Response {
     respond(&engine, "query", async {
         let p = request_params(&engine, &headers, q, body).await?;
-        let expr = parse_query_param(&engine, &p)?;
         let t = match p.get("time") {
             None | Some("") => now_ms(),
             Some(s) => parse_time("time", s)?,
         };
         let req = QueryRequest {
-            expr,
+            expr: query_param(&p),
             start_ms: t,
             end_ms: t,
             step_ms: 0,
@@ -66,7 +67,7 @@ pub async fn range(
             ));
         }
         let req = QueryRequest {
-            expr: parse_query_param(&engine, &p)?,
+            expr: query_param(&p),
             start_ms: start,
             end_ms: end,
             step_ms: step,
@@ -88,7 +89,7 @@ fn parse_lookback(p: &Params) -> Result<Option<i64>> {
 
 async fn run(engine: &Engine, p: &Params, req: QueryRequest) -> Result<Response> {
     let started = Instant::now();
-    let out = engine.query(req).await?;
+    let out = engine.query(req).await.map_err(query_param_error)?;
     let stats = match p.get("stats") {
         None | Some("") => None,
         Some(_) => Some(stats_json(&out, started.elapsed().as_secs_f64())),

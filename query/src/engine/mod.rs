@@ -193,10 +193,15 @@ pub fn check_expr_with(expr: &str, features: &Features) -> Result<()> {
 }
 
 /// `expr` parsed for a query of step `step_ms` (0: instant; None: only checked).
+/// Errors are [`Error::InvalidQuery`].
 fn parse(expr: &str, features: &Features, step_ms: Option<i64>) -> Result<Expr> {
-    let e = crate::eval::unwrap_range_parens(crate::parse::parse(expr, features, step_ms)?);
+    let parsed = crate::parse::parse(expr, features, step_ms).map_err(|e| match e {
+        Error::BadData { message } => Error::InvalidQuery { message },
+        other => other,
+    })?;
+    let e = crate::eval::unwrap_range_parens(parsed);
     if let Some(message) = crate::eval::unsupported(&e, features) {
-        return Err(Error::bad_data(message));
+        return Err(Error::InvalidQuery { message });
     }
     Ok(e)
 }
@@ -470,10 +475,12 @@ impl Engine {
             .unwrap_or(opts.lookback_ms);
         let expr = parse(&req.expr, &opts.features, Some(step))?;
         if step > 0 && !matches!(expr.value_type(), ValueType::Scalar | ValueType::Vector) {
-            return Err(Error::bad_data(format!(
-                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                type_name(expr.value_type())
-            )));
+            return Err(Error::InvalidQuery {
+                message: format!(
+                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                    type_name(expr.value_type())
+                ),
+            });
         }
         let range = Steps {
             start,
