@@ -168,3 +168,62 @@ async fn global_limit_and_tsdb_status() {
     let names = data["labelValueCountByLabelName"].as_array().unwrap();
     assert_eq!(names[0], serde_json::json!({"name": "id", "value": 8}));
 }
+
+/// A scrape's batch (label sets shared with the scrape cache) goes to storage as it is
+/// when nothing in it is refused, and without the refused series, in order, when some
+/// are; the write then fails saying so.
+#[tokio::test]
+async fn a_shared_batch_loses_only_its_refused_series() {
+    use telltale_storage_api::{Label as StorageLabel, SeriesLabels, SharedSample};
+    let storage = MemoryWriter::new();
+    let registry = prometheus::Registry::new();
+    let limits = CardinalityLimits {
+        per_target_new_series: 3,
+        ..CardinalityLimits::default()
+    };
+    let writer = CardinalityWriter::new(storage.clone(), limits, &registry);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let sample = |id: u32| SharedSample {
+        series: Arc::new(SeriesLabels::new(vec![
+            StorageLabel::new("__name__", "m"),
+            StorageLabel::new("id", id.to_string()),
+            StorageLabel::new("instance", "a"),
+            StorageLabel::new("job", "scrape"),
+        ])),
+        timestamp_ms: now,
+        value: f64::from(id),
+    };
+    let first: Vec<_> = (0..3).map(sample).collect();
+    assert_eq!(writer.write_shared(&first).await.unwrap(), 3);
+    // The known series again, with two new ones past the limit between them.
+    let second = vec![
+        first[0].clone(),
+        sample(10),
+        first[1].clone(),
+        sample(11),
+        first[2].clone(),
+    ];
+    let err = writer.write_shared(&second).await.unwrap_err().to_string();
+    assert!(
+        err.contains("2 new series (2 samples) refused, 3 samples written"),
+        "{err}"
+    );
+    let values = |b: &[telltale_storage_api::TimeSeries]| {
+        b.iter().map(|ts| ts.samples[0].value).collect::<Vec<_>>()
+    };
+    let batches = storage.batches();
+    assert_eq!(batches.len(), 2);
+    assert_eq!(values(&batches[0]), [0.0, 1.0, 2.0]);
+    assert_eq!(values(&batches[1]), [0.0, 1.0, 2.0]);
+    assert_eq!(
+        registry
+            .gather()
+            .iter()
+            .find(|f| f.name() == "telltale_scraper_series_created_total")
+            .map(|f| f.get_metric()[0].get_counter().value()),
+        Some(3.0)
+    );
+}

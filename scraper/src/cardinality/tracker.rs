@@ -118,10 +118,11 @@ impl BatchSeries for SharedSample {
 }
 
 /// What [`SeriesTracker::admit`] decided for one batch.
-#[derive(Debug, PartialEq)]
-pub struct Admission<T> {
-    /// The series to write.
-    pub admitted: Vec<T>,
+#[derive(Debug, Default, PartialEq)]
+pub struct Admission {
+    /// The positions in the batch of the series refused, in order: empty (the usual
+    /// case) when the whole batch is written as it is.
+    pub refused: Vec<usize>,
     /// New series refused because of `per_target_new_series`.
     pub rejected_per_target: u64,
     /// New series refused because of `global_new_series`.
@@ -136,17 +137,16 @@ pub struct Admission<T> {
     pub first_rejection: Option<String>,
 }
 
-impl<T> Default for Admission<T> {
-    fn default() -> Self {
-        Admission {
-            admitted: Vec::new(),
-            rejected_per_target: 0,
-            rejected_global: 0,
-            rejected_samples: 0,
-            created: 0,
-            removed: 0,
-            first_rejection: None,
-        }
+impl Admission {
+    /// The series of `batch` (the batch this admission was made for) to write.
+    pub fn admitted<T: Clone>(&self, batch: &[T]) -> Vec<T> {
+        let mut refused = self.refused.iter().copied().peekable();
+        batch
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| refused.next_if_eq(i).is_none())
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 }
 
@@ -190,33 +190,24 @@ impl SeriesTracker {
         self.series.values()
     }
 
-    /// Decides which series of `batch` are written at `now_ms` and records them.
-    pub fn admit<T: BatchSeries>(
-        &mut self,
-        batch: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
-        now_ms: i64,
-    ) -> Admission<T> {
-        let batch = batch.into_iter();
+    /// Decides which series of `batch` are written at `now_ms` and records them. Nothing
+    /// of the batch is copied: a batch with nothing refused is written as it is.
+    pub fn admit<T: BatchSeries>(&mut self, batch: &[T], now_ms: i64) -> Admission {
         self.roll_window(now_ms);
         let ttl = self.limits.series_ttl.as_millis() as i64;
-        let mut out = Admission {
-            admitted: Vec::with_capacity(batch.len()),
-            ..Admission::default()
-        };
-        for ts in batch {
+        let mut out = Admission::default();
+        for (i, ts) in batch.iter().enumerate() {
             let key = ts.key();
             if ts.only_stale() {
                 if self.series.remove(&key).is_some() {
                     out.removed += 1;
                 }
-                out.admitted.push(ts);
                 continue;
             }
             if let Some(t) = self.series.get_mut(&key)
                 && now_ms.saturating_sub(t.last_seen_ms) <= ttl
             {
                 t.last_seen_ms = t.last_seen_ms.max(now_ms);
-                out.admitted.push(ts);
                 continue;
             }
             let label = |name: &str| ts.label(name);
@@ -242,6 +233,7 @@ impl SeriesTracker {
                 };
                 if let Some((which, n)) = limit {
                     out.rejected_samples += ts.samples() as u64;
+                    out.refused.push(i);
                     out.first_rejection.get_or_insert_with(|| {
                         format!(
                             "{which} limit of {n} new series per {}s reached (job {:?}, instance {:?}), first refused series {}",
@@ -264,7 +256,6 @@ impl SeriesTracker {
                     last_seen_ms: now_ms,
                 },
             );
-            out.admitted.push(ts);
         }
         out
     }
@@ -329,23 +320,25 @@ mod tests {
                 .map(|id| series("m", inst, id, 1.0))
                 .collect::<Vec<_>>()
         };
-        let a = t.admit(batch("a", &["1", "2", "3"]), 1_000);
+        let first = batch("a", &["1", "2", "3"]);
+        let a = t.admit(&first, 1_000);
         assert_eq!(
-            (a.admitted.len(), a.created, a.rejected_per_target),
-            (2, 2, 1)
+            (a.admitted(&first), a.created, a.rejected_per_target),
+            (first[..2].to_vec(), 2, 1)
         );
+        assert_eq!(a.refused, vec![2]);
         assert!(a.first_rejection.unwrap().contains("per-target limit of 2"));
         // Known series keep flowing; another target has its own budget.
-        let b = t.admit(batch("a", &["1", "2"]), 2_000);
-        assert_eq!(b.admitted.len(), 2);
-        let c = t.admit(batch("b", &["1", "2"]), 3_000);
-        assert_eq!(c.admitted.len(), 2);
+        let b = t.admit(&batch("a", &["1", "2"]), 2_000);
+        assert!(b.refused.is_empty());
+        let c = t.admit(&batch("b", &["1", "2"]), 3_000);
+        assert!(c.refused.is_empty());
         // Report series are never refused.
-        let up = t.admit(vec![series("up", "a", "", 1.0)], 4_000);
-        assert_eq!(up.admitted.len(), 1);
+        let up = t.admit(&[series("up", "a", "", 1.0)], 4_000);
+        assert!(up.refused.is_empty());
         // The next interval has a fresh budget.
-        let d = t.admit(batch("a", &["3"]), 61_000);
-        assert_eq!((d.admitted.len(), d.created), (1, 1));
+        let d = t.admit(&batch("a", &["3"]), 61_000);
+        assert_eq!((d.refused.len(), d.created), (0, 1));
     }
 
     #[test]
@@ -354,30 +347,32 @@ mod tests {
         let batch: Vec<_> = (0..5)
             .map(|i| series("m", &format!("i{i}"), "x", 1.0))
             .collect();
-        let a = t.admit(batch, 0);
+        let a = t.admit(&batch, 0);
         assert_eq!(
-            (a.admitted.len(), a.rejected_global, a.rejected_samples),
+            (
+                a.admitted(&batch).len(),
+                a.rejected_global,
+                a.rejected_samples
+            ),
             (3, 2, 2)
         );
+        assert_eq!(a.refused, vec![3, 4]);
         assert!(a.first_rejection.unwrap().starts_with("global limit of 3"));
     }
 
     #[test]
     fn staleness_markers_remove_and_ttl_expires() {
         let mut t = SeriesTracker::new(limits(0, 0));
-        t.admit(
-            vec![series("m", "a", "1", 1.0), series("m", "a", "2", 1.0)],
-            0,
-        );
+        t.admit(&[series("m", "a", "1", 1.0), series("m", "a", "2", 1.0)], 0);
         assert_eq!(t.len(), 2);
-        let s = t.admit(vec![series("m", "a", "1", STALE_NAN)], 1_000);
-        assert_eq!((s.removed, s.admitted.len()), (1, 1));
+        let s = t.admit(&[series("m", "a", "1", STALE_NAN)], 1_000);
+        assert_eq!((s.removed, s.refused.len()), (1, 0));
         assert_eq!(t.len(), 1);
         assert_eq!(t.expire(300_000), 0);
         assert_eq!(t.expire(300_001), 1);
         assert!(t.is_empty());
         // A series seen again after its TTL is new again.
-        let again = t.admit(vec![series("m", "a", "2", 1.0)], 400_000);
+        let again = t.admit(&[series("m", "a", "2", 1.0)], 400_000);
         assert_eq!(again.created, 1);
     }
 }

@@ -14,7 +14,7 @@ use telltale_storage_api::{SampleWriter, SharedSample, TimeSeries};
 use tracing::{debug, warn};
 
 use super::status::{TsdbStatus, tsdb, tsdb_status};
-use super::tracker::{BatchSeries, CardinalityLimits, SeriesTracker};
+use super::tracker::{Admission, BatchSeries, CardinalityLimits, SeriesTracker};
 
 /// See the module documentation.
 pub struct CardinalityWriter {
@@ -113,13 +113,8 @@ impl CardinalityWriter {
 }
 
 impl CardinalityWriter {
-    /// Admits `batch` ([`SeriesTracker::admit`]), writes what was admitted with `write`,
-    /// and fails with the refusals if there were any.
-    async fn admit_and_write<T: BatchSeries>(
-        &self,
-        batch: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
-        write: impl AsyncFnOnce(Vec<T>) -> telltale_storage_api::Result<u64>,
-    ) -> telltale_storage_api::Result<u64> {
+    /// Admits `batch` ([`SeriesTracker::admit`]) and updates the metrics.
+    fn admit<T: BatchSeries>(&self, batch: &[T]) -> Admission {
         let now = now_ms();
         let admission = {
             let mut state = self.lock();
@@ -135,8 +130,7 @@ impl CardinalityWriter {
         };
         self.metrics.created.inc_by(admission.created);
         self.metrics.removed.inc_by(admission.removed);
-        let refused = admission.rejected_global + admission.rejected_per_target;
-        if refused > 0 {
+        if !admission.refused.is_empty() {
             self.metrics
                 .rejected
                 .with_label_values(&["global"])
@@ -146,37 +140,59 @@ impl CardinalityWriter {
                 .with_label_values(&["per_target"])
                 .inc_by(admission.rejected_per_target);
         }
-        let written = if admission.admitted.is_empty() {
-            0
-        } else {
-            write(admission.admitted).await?
-        };
-        if refused > 0 {
-            let reason = admission.first_rejection.unwrap_or_default();
-            debug!(refused, %reason, "new series refused by a cardinality limit");
-            return Err(telltale_storage_api::Error::InvalidRequest(format!(
-                "{refused} new series ({} samples) refused, {written} samples written: {reason}",
-                admission.rejected_samples
-            )));
-        }
-        Ok(written)
+        admission
     }
+}
+
+/// The answer to a write of which `written` samples were written: the refusals of
+/// `admission`, if there were any, fail it.
+fn answer(admission: Admission, written: u64) -> telltale_storage_api::Result<u64> {
+    let refused = admission.refused.len();
+    if refused == 0 {
+        return Ok(written);
+    }
+    let reason = admission.first_rejection.unwrap_or_default();
+    debug!(refused, %reason, "new series refused by a cardinality limit");
+    Err(telltale_storage_api::Error::InvalidRequest(format!(
+        "{refused} new series ({} samples) refused, {written} samples written: {reason}",
+        admission.rejected_samples
+    )))
 }
 
 #[async_trait::async_trait]
 impl SampleWriter for CardinalityWriter {
     async fn write(&self, series: Vec<TimeSeries>) -> telltale_storage_api::Result<u64> {
-        self.admit_and_write(series, async |admitted| {
-            self.downstream.write(admitted).await
-        })
-        .await
+        let admission = self.admit(&series);
+        let admitted = if admission.refused.is_empty() {
+            series
+        } else {
+            admission.admitted(&series)
+        };
+        let written = if admitted.is_empty() {
+            0
+        } else {
+            self.downstream.write(admitted).await?
+        };
+        answer(admission, written)
     }
 
     async fn write_shared(&self, samples: &[SharedSample]) -> telltale_storage_api::Result<u64> {
-        self.admit_and_write(samples.iter().cloned(), async |admitted| {
-            self.downstream.write_shared(&admitted).await
-        })
-        .await
+        let admission = self.admit(samples);
+        let written = if admission.refused.is_empty() {
+            if samples.is_empty() {
+                0
+            } else {
+                self.downstream.write_shared(samples).await?
+            }
+        } else {
+            let admitted = admission.admitted(samples);
+            if admitted.is_empty() {
+                0
+            } else {
+                self.downstream.write_shared(&admitted).await?
+            }
+        };
+        answer(admission, written)
     }
 }
 

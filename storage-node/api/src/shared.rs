@@ -6,7 +6,8 @@
 //! re-hashed between a parsed scrape and the head. Writers over the network convert to
 //! [`TimeSeries`] ([`to_time_series`]).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{Label, Sample, TimeSeries};
 
@@ -58,9 +59,17 @@ pub struct SeriesLabels {
     /// The end of each name and value in `data`.
     ends: Box<[u32]>,
     hash: u64,
-    /// The identity of the storage that last filed the series, and its id there.
-    filed: Mutex<Option<(u64, u64)>>,
+    /// The identity of the storage that last filed the series (above [`FILED_ID_BITS`])
+    /// and its id there (below); 0 when none has. One atomic word: read on every write
+    /// of the series, with no lock.
+    filed: AtomicU64,
 }
+
+/// The bits of [`SeriesLabels`]'s `filed` word that hold the series id; the storage
+/// identity takes the rest. A reference that does not fit is not kept (the storage
+/// looks the series up instead).
+const FILED_ID_BITS: u32 = 40;
+const FILED_ID_MASK: u64 = (1 << FILED_ID_BITS) - 1;
 
 impl Clone for SeriesLabels {
     /// A copy of the labels; where storage filed them is not copied.
@@ -69,7 +78,7 @@ impl Clone for SeriesLabels {
             data: self.data.clone(),
             ends: self.ends.clone(),
             hash: self.hash,
-            filed: Mutex::new(None),
+            filed: AtomicU64::new(0),
         }
     }
 }
@@ -104,23 +113,25 @@ impl SeriesLabels {
             data: data.into_boxed_str(),
             ends: ends.into_boxed_slice(),
             hash,
-            filed: Mutex::new(None),
+            filed: AtomicU64::new(0),
         }
     }
 
-    /// The id storage `storage` (an identity unique in the process) gave this series
-    /// when it last took it, if that storage was the last to take it.
+    /// The id storage `storage` (an identity unique in the process, never 0) gave this
+    /// series when it last took it, if that storage was the last to take it.
     pub fn storage_ref(&self, storage: u64) -> Option<u64> {
-        match *self.filed.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some((by, id)) if by == storage => Some(id),
-            _ => None,
-        }
+        let filed = self.filed.load(Ordering::Relaxed);
+        (filed != 0 && filed >> FILED_ID_BITS == storage).then_some(filed & FILED_ID_MASK)
     }
 
-    /// Records that storage `storage` holds this series as `id`: for storage, which must
-    /// keep `id` valid for these labels as long as it keeps its identity.
+    /// Records that storage `storage` (never 0) holds this series as `id`: for storage,
+    /// which must keep `id` valid for these labels as long as it keeps its identity. An
+    /// identity or id too large to keep is not recorded.
     pub fn set_storage_ref(&self, storage: u64, id: u64) {
-        *self.filed.lock().unwrap_or_else(PoisonError::into_inner) = Some((storage, id));
+        if storage != 0 && storage >> (64 - FILED_ID_BITS) == 0 && id <= FILED_ID_MASK {
+            self.filed
+                .store(storage << FILED_ID_BITS | id, Ordering::Relaxed);
+        }
     }
 
     /// The labels as messages (a copy).
@@ -222,6 +233,16 @@ mod tests {
         assert_eq!(copy.storage_ref(1), None);
         s.set_storage_ref(2, 7);
         assert_eq!((s.storage_ref(1), s.storage_ref(2)), (None, Some(7)));
+        // The largest reference that fits is kept whole; one that does not fit is not
+        // kept (the last one stays), so no reference is ever cut short.
+        let (big_storage, big_id) = ((1 << (64 - FILED_ID_BITS)) - 1, FILED_ID_MASK);
+        s.set_storage_ref(big_storage, big_id);
+        assert_eq!(s.storage_ref(big_storage), Some(big_id));
+        s.set_storage_ref(3, FILED_ID_MASK + 1);
+        s.set_storage_ref(big_storage + 1, 1);
+        s.set_storage_ref(0, 5);
+        assert_eq!(s.storage_ref(big_storage), Some(big_id));
+        assert_eq!((s.storage_ref(3), s.storage_ref(0)), (None, None));
     }
 
     #[test]
