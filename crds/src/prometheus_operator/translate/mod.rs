@@ -84,6 +84,18 @@ fn fixed(target: &str, value: &str) -> Step {
     }
 }
 
+/// The `endpoint` label of a monitor's target, as prometheus-operator sets it: the
+/// port's name, else the target port (name or number) when one is given.
+fn endpoint_label(port: Option<&str>, target_port: Option<&IntOrString>) -> Option<Step> {
+    let value = match (port, target_port) {
+        (Some(p), _) => p.to_string(),
+        (None, Some(IntOrString::Int(n))) => n.to_string(),
+        (None, Some(IntOrString::String(s))) => s.clone(),
+        (None, None) => return None,
+    };
+    (!value.is_empty()).then(|| fixed("endpoint", &value))
+}
+
 /// The relabeling every generated job starts with.
 pub(crate) fn init_relabelings() -> Vec<Step> {
     vec![step(&["job"], "__tmp_prometheus_job_name")]
@@ -435,19 +447,7 @@ impl Object<ServiceMonitorSpec> {
                 let source = format!("__meta_kubernetes_service_label_{}", sanitize_label_name(l));
                 r.push(copy(&[&source], "job", Some("(.+)")));
             }
-            match (port, &ep.target_port) {
-                (Some(p), _) => r.push(fixed("endpoint", p)),
-                (None, Some(tp)) => {
-                    let s = match tp {
-                        IntOrString::Int(n) => n.to_string(),
-                        IntOrString::String(s) => s.clone(),
-                    };
-                    if !s.is_empty() {
-                        r.push(fixed("endpoint", &s));
-                    }
-                }
-                _ => {}
-            }
+            r.extend(endpoint_label(port, ep.target_port.as_ref()));
             r.extend(relabel_all(
                 &ep.scrape.relabelings,
                 &format!("{at}.relabelings"),
@@ -519,19 +519,7 @@ impl Object<PodMonitorSpec> {
                 let source = format!("__meta_kubernetes_pod_label_{}", sanitize_label_name(l));
                 r.push(copy(&[&source], "job", Some("(.+)")));
             }
-            match (port, &ep.target_port) {
-                (Some(p), _) => r.push(fixed("endpoint", p)),
-                (None, Some(tp)) => {
-                    let s = match tp {
-                        IntOrString::Int(n) => n.to_string(),
-                        IntOrString::String(s) => s.clone(),
-                    };
-                    if !s.is_empty() {
-                        r.push(fixed("endpoint", &s));
-                    }
-                }
-                _ => {}
-            }
+            r.extend(endpoint_label(port, ep.target_port.as_ref()));
             r.extend(relabel_all(
                 &ep.scrape.relabelings,
                 &format!("{at}.relabelings"),

@@ -388,3 +388,21 @@ fn target_port_by_number_and_pod_monitor_port_number() {
         .unwrap();
     assert_eq!(job.source_labels, ["__meta_kubernetes_pod_label_app"]);
 }
+
+/// The `endpoint` label: the port's name, else the target port by name or number, else
+/// none (prometheus-operator's `endpoint` relabeling).
+#[test]
+fn the_endpoint_label_is_the_port_else_the_target_port() {
+    let value = |port: Option<&str>, target: Option<IntOrString>| {
+        endpoint_label(port, target.as_ref()).map(|s| s.replacement.unwrap_or_default())
+    };
+    let named = || Some(IntOrString::String("metrics".into()));
+    assert_eq!(value(Some("web"), named()).as_deref(), Some("web"));
+    assert_eq!(value(None, named()).as_deref(), Some("metrics"));
+    assert_eq!(
+        value(None, Some(IntOrString::Int(9100))).as_deref(),
+        Some("9100")
+    );
+    assert_eq!(value(None, Some(IntOrString::String(String::new()))), None);
+    assert_eq!(value(None, None), None);
+}
