@@ -145,10 +145,18 @@ fn start_telltale(dir: &Path, sink: &str, custom: bool) -> Arc<RuleManager> {
     )
 }
 
-/// Two alerts of one group, as a Prometheus sends them.
-fn alerts(resolved: bool) -> serde_json::Value {
+/// Now, as an alert's timestamp (whole seconds, as both render it).
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Two alerts of one group that started at `starts`, as a Prometheus sends them;
+/// resolved now when `resolved`. An alert that started longer than `group_wait` ago is
+/// flushed the moment it arrives, before its sibling in the same request may have
+/// joined the group, so the alerts start now for both to wait out `group_wait` together.
+fn alerts(starts: &str, resolved: bool) -> serde_json::Value {
     let ends = if resolved {
-        serde_json::json!("2023-11-14T22:20:00Z")
+        serde_json::json!(now())
     } else {
         serde_json::Value::Null
     };
@@ -156,7 +164,7 @@ fn alerts(resolved: bool) -> serde_json::Value {
         let mut a = serde_json::json!({
             "labels": {"alertname": "DiskFull", "instance": instance, "severity": "critical", "team": "storage"},
             "annotations": {"summary": summary, "runbook": "https://runbooks.example.com/disk-full"},
-            "startsAt": "2023-11-14T22:13:20Z",
+            "startsAt": starts,
             "generatorURL": format!("http://prometheus.example:9090/graph?g0.expr=disk_free%7Binstance%3D%22{instance}%22%7D"),
         });
         if !ends.is_null() {
@@ -204,9 +212,11 @@ async fn compare(custom: bool) {
     .await;
 
     // Firing, then resolved: a Slack message, a PagerDuty event and a webhook call each.
+    let starts = now();
     for (resolved, want) in [(false, 3), (true, 6)] {
-        post(&client, &am, &alerts(resolved)).await;
-        post(&client, &tt, &alerts(resolved)).await;
+        let body = alerts(&starts, resolved);
+        post(&client, &am, &body).await;
+        post(&client, &tt, &body).await;
         wait_for(&format!("{want} requests to each sink"), || {
             theirs.count() >= want && ours.count() >= want
         })
