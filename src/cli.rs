@@ -216,7 +216,8 @@ pub struct RaftLogArgs {
     /// many entries.
     #[arg(long, default_value_t = 5000)]
     pub raft_snapshot_every: u64,
-    /// Raft: or once the entries since the last snapshot hold this many bytes (`0`: no
+    /// Raft: the bound of the log's bytes since the last snapshot, held at all times: a
+    /// snapshot is built at half of it, and writes wait while it is reached (`0`: no
     /// byte bound).
     #[arg(long, default_value_t = telltale_replica::DEFAULT_LOG_MAX_BYTES)]
     pub raft_log_max_bytes: u64,

@@ -36,6 +36,15 @@ pub enum Error {
         dir.display()
     )]
     SingleNodeLayout { dir: PathBuf },
+    #[error(
+        "the Raft log holds {held} bytes since its last snapshot, at its bound of {max} \
+         (--raft-log-max-bytes), and no snapshot made room within {waited:?}"
+    )]
+    LogFull {
+        held: u64,
+        max: u64,
+        waited: std::time::Duration,
+    },
     #[error("not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<String> },
     #[error("metrics: {0}")]

@@ -29,6 +29,8 @@ pub mod convert;
 pub mod error;
 /// The storage traits over a replica in the same process.
 pub mod local;
+/// The Raft log's byte bound: the snapshot trigger and the write gate.
+pub mod log_bound;
 /// The Raft log in RocksDB.
 pub mod log_store;
 /// Loopback ports for local replicas whose address outlives their process.
@@ -41,7 +43,7 @@ pub mod network;
 pub mod peers;
 /// The Raft and admin gRPC service.
 pub mod raft_service;
-/// One replica: engine, log, Raft, services, bootstrap, the log's size bound.
+/// One replica: engine, log, Raft, services, bootstrap.
 pub mod replica;
 /// Snapshots: the engine flushed, checkpoints made only to send.
 pub mod snapshots;

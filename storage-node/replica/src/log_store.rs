@@ -45,39 +45,43 @@ pub struct LogStore {
     sizes: Arc<Mutex<EntrySizes>>,
 }
 
-/// Index and encoded size of each entry held, in log order, and their total.
+/// Index, encoded size and running byte total of each entry held, in log order, and
+/// their total: the bytes after an index are one binary search, cheap enough to ask on
+/// every write.
 #[derive(Debug, Default)]
 struct EntrySizes {
-    entries: VecDeque<(u64, u64)>,
+    /// (index, size, bytes of every entry pushed up to and including this one).
+    entries: VecDeque<(u64, u64, u64)>,
     bytes: u64,
 }
 
 impl EntrySizes {
     fn push(&mut self, index: u64, size: u64) {
         // A re-appended index (after a truncation the log did not see) replaces the old.
-        while self.entries.back().is_some_and(|(i, _)| *i >= index) {
+        while self.entries.back().is_some_and(|(i, _, _)| *i >= index) {
             self.pop_back();
         }
-        self.entries.push_back((index, size));
+        let end = self.entries.back().map_or(0, |(_, _, end)| *end) + size;
+        self.entries.push_back((index, size, end));
         self.bytes += size;
     }
 
     fn pop_back(&mut self) {
-        if let Some((_, size)) = self.entries.pop_back() {
+        if let Some((_, size, _)) = self.entries.pop_back() {
             self.bytes -= size;
         }
     }
 
     /// Drops entries with index at or above `from`.
     fn truncate(&mut self, from: u64) {
-        while self.entries.back().is_some_and(|(i, _)| *i >= from) {
+        while self.entries.back().is_some_and(|(i, _, _)| *i >= from) {
             self.pop_back();
         }
     }
 
     /// Drops entries with index below `to`.
     fn purge(&mut self, to: u64) {
-        while let Some(&(i, size)) = self.entries.front() {
+        while let Some(&(i, size, _)) = self.entries.front() {
             if i >= to {
                 break;
             }
@@ -88,8 +92,11 @@ impl EntrySizes {
 
     /// Bytes of the entries after index `after`.
     fn bytes_after(&self, after: u64) -> u64 {
-        let start = self.entries.partition_point(|(i, _)| *i <= after);
-        self.entries.range(start..).map(|(_, s)| s).sum()
+        let start = self.entries.partition_point(|(i, _, _)| *i <= after);
+        match (self.entries.get(start), self.entries.back()) {
+            (Some(&(_, size, end)), Some(&(_, _, last))) => last - (end - size),
+            _ => 0,
+        }
     }
 }
 
@@ -377,5 +384,45 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let upto = log_id.index.min(self.durable.load(Ordering::Acquire));
         self.delete_range(0, upto.saturating_add(1))
             .map_err(write_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EntrySizes;
+
+    /// The bytes after an index, from the running totals, against a plain sum, through
+    /// appends, a truncation, re-appends and purges.
+    #[test]
+    fn bytes_after_matches_the_sum_of_the_entries_after() {
+        let mut sizes = EntrySizes::default();
+        let check = |sizes: &EntrySizes| {
+            for after in 0..40 {
+                let sum: u64 = sizes
+                    .entries
+                    .iter()
+                    .filter(|(i, _, _)| *i > after)
+                    .map(|(_, s, _)| s)
+                    .sum();
+                assert_eq!(sizes.bytes_after(after), sum, "after {after}");
+            }
+            let all: u64 = sizes.entries.iter().map(|(_, s, _)| s).sum();
+            assert_eq!(sizes.bytes, all);
+        };
+        for i in 1..=20 {
+            sizes.push(i, 100 + i * 7);
+        }
+        check(&sizes);
+        sizes.truncate(15);
+        check(&sizes);
+        for i in 12..=30 {
+            sizes.push(i, 50 + i);
+        }
+        check(&sizes);
+        sizes.purge(10);
+        check(&sizes);
+        sizes.purge(31);
+        check(&sizes);
+        assert_eq!(sizes.bytes_after(0), 0);
     }
 }

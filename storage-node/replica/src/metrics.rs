@@ -19,6 +19,7 @@ pub struct ReplicaMetrics {
     pub log_entries: IntGauge,
     pub log_bytes: IntGauge,
     pub log_snapshots: IntCounter,
+    pub log_full_waits: IntCounter,
     pub grpc_requests: IntCounterVec,
 }
 
@@ -28,7 +29,7 @@ impl ReplicaMetrics {
             writes: IntCounterVec::new(
                 Opts::new(
                     "telltale_raft_writes_total",
-                    "Write batches received, by result (ok, duplicate, not_leader, error).",
+                    "Write batches received, by result (ok, duplicate, not_leader, log_full, error).",
                 ),
                 &["result"],
             )?,
@@ -72,7 +73,11 @@ impl ReplicaMetrics {
             )?,
             log_snapshots: IntCounter::new(
                 "telltale_raft_log_size_snapshots_total",
-                "Snapshots asked for because the log outgrew --raft-log-max-bytes.",
+                "Snapshots asked for because the log outgrew half of --raft-log-max-bytes.",
+            )?,
+            log_full_waits: IntCounter::new(
+                "telltale_raft_log_full_waits_total",
+                "Writes that waited for a snapshot because the Raft log was at --raft-log-max-bytes.",
             )?,
         };
         registry.register(Box::new(m.writes.clone()))?;
@@ -87,6 +92,7 @@ impl ReplicaMetrics {
         registry.register(Box::new(m.log_entries.clone()))?;
         registry.register(Box::new(m.log_bytes.clone()))?;
         registry.register(Box::new(m.log_snapshots.clone()))?;
+        registry.register(Box::new(m.log_full_waits.clone()))?;
         registry.register(Box::new(m.grpc_requests.clone()))?;
         Ok(m)
     }

@@ -18,6 +18,7 @@ use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::local::LocalStorage;
+use crate::log_bound::LogBound;
 use crate::log_store::LogStore;
 use crate::metrics::ReplicaMetrics;
 use crate::network::{MAX_RAFT_MESSAGE_BYTES, NetworkFactory, raft_client};
@@ -34,9 +35,6 @@ use telltale_storage_api::raft_pb::raft_server::RaftServer;
 /// The default bound of the Raft log's bytes since the last snapshot.
 pub const DEFAULT_LOG_MAX_BYTES: u64 = 64 << 20;
 
-/// How often the log's size is checked.
-const LOG_CHECK: Duration = Duration::from_secs(1);
-
 /// Raft timing and log compaction.
 #[derive(Debug, Clone)]
 pub struct RaftOptions {
@@ -46,7 +44,9 @@ pub struct RaftOptions {
     /// A snapshot is built after this many entries since the last one; the log before
     /// it is then purged (keeping `logs_to_keep`).
     pub snapshot_every: u64,
-    /// Or once the entries since the last snapshot hold this many bytes.
+    /// The bound of the entries' bytes since the last snapshot, held at all times: a
+    /// snapshot is asked for at half of it and writes wait while it is reached
+    /// ([`crate::log_bound`]); 0 for none.
     pub log_max_bytes: u64,
     /// Entries kept below the last snapshot, for followers slightly behind (0 in a group
     /// of one: nobody needs them).
@@ -90,6 +90,7 @@ pub struct Replica {
     shared: Arc<SharedEngine>,
     snapshots: Arc<Snapshots>,
     log: LogStore,
+    bound: Arc<LogBound>,
     config: ReplicaConfig,
     overrides: Arc<BTreeMap<NodeId, String>>,
     metrics: Arc<ReplicaMetrics>,
@@ -172,18 +173,25 @@ impl Replica {
             .await
             .map_err(|e| Error::Raft(e.to_string()))?;
         let left = spawn_left_watch(&raft, config.id);
+        let bound = LogBound::new(
+            raft.clone(),
+            log_handle.clone(),
+            config.raft.log_max_bytes,
+            metrics.clone(),
+        );
         let replica = Replica {
             raft,
             shared,
             snapshots,
             log: log_handle,
+            bound,
             config,
             overrides,
             metrics,
             left,
         };
         replica.spawn_metrics();
-        replica.spawn_log_bound();
+        replica.bound.spawn(replica.snapshots.clone());
         replica.spawn_bootstrap();
         info!(shard = replica.config.shard, id = replica.config.id, peers = %replica.config.peers, "replica started");
         Ok(replica)
@@ -202,6 +210,11 @@ impl Replica {
         self.log.size()
     }
 
+    /// Bytes of the log's entries since the last snapshot: what `log_max_bytes` bounds.
+    pub fn log_since_snapshot(&self) -> u64 {
+        self.bound.since_snapshot()
+    }
+
     /// The engine in use (it changes when a snapshot is installed).
     pub fn engine(&self) -> Result<Arc<telltale_storage::Engine>> {
         self.shared.engine()
@@ -214,6 +227,7 @@ impl Replica {
             self.overrides.clone(),
             self.metrics.clone(),
             self.left.clone(),
+            self.bound.clone(),
         )
     }
 
@@ -292,50 +306,6 @@ impl Replica {
         if let Err(e) = self.raft.shutdown().await {
             warn!(error = %e, "raft shutdown failed");
         }
-    }
-
-    /// Keeps the log bounded in bytes (openraft bounds it in entries): once the entries
-    /// since the last snapshot hold more than `log_max_bytes`, a snapshot (an engine
-    /// flush) is asked for, after which the log before it is purged. Also reports the
-    /// log's size and removes checkpoints no follower needs any more.
-    fn spawn_log_bound(&self) {
-        let (raft, log, metrics) = (self.raft.clone(), self.log.clone(), self.metrics.clone());
-        let snapshots = self.snapshots.clone();
-        let max = self.config.raft.log_max_bytes;
-        tokio::spawn(async move {
-            let mut ticks = 0u64;
-            let mut asked_at: Option<u64> = None;
-            loop {
-                tokio::time::sleep(LOG_CHECK).await;
-                let size = log.size();
-                metrics.log_entries.set(size.entries as i64);
-                metrics.log_bytes.set(size.bytes as i64);
-                let (snapshot, applied) = {
-                    let m = raft.metrics().borrow().clone();
-                    if m.state == ServerState::Shutdown {
-                        return;
-                    }
-                    (
-                        m.snapshot.map_or(0, |l| l.index),
-                        m.last_applied.map_or(0, |l| l.index),
-                    )
-                };
-                // Asked once per snapshot: the next ask waits until that one is built.
-                let pending = asked_at.is_some_and(|at| snapshot < at);
-                if max > 0 && !pending && log.bytes_after(snapshot) > max {
-                    metrics.log_snapshots.inc();
-                    asked_at = Some(applied);
-                    if raft.trigger().snapshot().await.is_err() {
-                        return;
-                    }
-                }
-                ticks += 1;
-                if ticks.is_multiple_of(30) {
-                    let s = snapshots.clone();
-                    let _ = tokio::task::spawn_blocking(move || s.cleanup()).await;
-                }
-            }
-        });
     }
 
     fn spawn_metrics(&self) {

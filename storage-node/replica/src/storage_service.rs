@@ -31,6 +31,7 @@ use telltale_storage_api::headers::{
 };
 
 use crate::convert;
+use crate::log_bound::LogBound;
 use crate::metrics::ReplicaMetrics;
 use crate::state_machine::SharedEngine;
 use crate::types::{NodeId, Request as Entry, TypeConfig};
@@ -71,6 +72,8 @@ pub struct ReplicaStorage {
     /// True while this replica is out of its group's voters and does not lead (see
     /// [`crate::replica::spawn_left_watch`]).
     left: tokio::sync::watch::Receiver<bool>,
+    /// Writes wait here while the log is at its byte bound.
+    bound: Arc<LogBound>,
 }
 
 impl std::fmt::Debug for ReplicaStorage {
@@ -86,6 +89,7 @@ impl ReplicaStorage {
         overrides: Arc<BTreeMap<NodeId, String>>,
         metrics: Arc<ReplicaMetrics>,
         left: tokio::sync::watch::Receiver<bool>,
+        bound: Arc<LogBound>,
     ) -> Self {
         ReplicaStorage {
             raft,
@@ -93,6 +97,7 @@ impl ReplicaStorage {
             overrides,
             metrics,
             left,
+            bound,
         }
     }
 
@@ -160,6 +165,10 @@ impl ReplicaStorage {
         if prepared.samples == 0 {
             return Ok(Committed::default());
         }
+        let _admitted = self.bound.admit(prepared.record.len()).await.map_err(|e| {
+            self.metrics.writes.with_label_values(&["log_full"]).inc();
+            Status::unavailable(e.to_string())
+        })?;
         let entry = Entry {
             client_id: batch.map_or(0, |b| b.writer),
             batch_seq: batch.map_or(0, |b| b.seq),
