@@ -178,19 +178,17 @@ impl SampleWriter for CardinalityWriter {
 
     async fn write_shared(&self, samples: &[SharedSample]) -> telltale_storage_api::Result<u64> {
         let admission = self.admit(samples);
-        let written = if admission.refused.is_empty() {
-            if samples.is_empty() {
-                0
-            } else {
-                self.downstream.write_shared(samples).await?
-            }
+        let without_refused;
+        let admitted = if admission.refused.is_empty() {
+            samples
         } else {
-            let admitted = admission.admitted(samples);
-            if admitted.is_empty() {
-                0
-            } else {
-                self.downstream.write_shared(&admitted).await?
-            }
+            without_refused = admission.admitted(samples);
+            &without_refused
+        };
+        let written = if admitted.is_empty() {
+            0
+        } else {
+            self.downstream.write_shared(admitted).await?
         };
         answer(admission, written)
     }

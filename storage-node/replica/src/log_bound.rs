@@ -145,16 +145,18 @@ impl LogBound {
                 let size = bound.log.size();
                 metrics.log_entries.set(size.entries as i64);
                 metrics.log_bytes.set(size.bytes as i64);
-                let (snapshot, applied) = {
-                    let m = bound.raft.metrics().borrow().clone();
-                    if m.state == ServerState::Shutdown {
-                        return;
-                    }
+                let (state, snapshot, applied) = {
+                    let metrics = bound.raft.metrics();
+                    let m = metrics.borrow();
                     (
+                        m.state,
                         m.snapshot.map_or(0, |l| l.index),
                         m.last_applied.map_or(0, |l| l.index),
                     )
                 };
+                if state == ServerState::Shutdown {
+                    return;
+                }
                 // Asked once per snapshot: the next ask waits until that one is built.
                 let pending = asked_at.is_some_and(|at| snapshot < at);
                 if bound.max > 0

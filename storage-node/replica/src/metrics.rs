@@ -73,7 +73,7 @@ impl ReplicaMetrics {
             )?,
             log_snapshots: IntCounter::new(
                 "telltale_raft_log_size_snapshots_total",
-                "Snapshots asked for because the log outgrew half of --raft-log-max-bytes.",
+                "Snapshots asked for by the log's byte bound: at half of --raft-log-max-bytes, or when a write waits for room.",
             )?,
             log_full_waits: IntCounter::new(
                 "telltale_raft_log_full_waits_total",
