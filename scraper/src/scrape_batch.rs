@@ -4,11 +4,10 @@
 //! `scrape_samples_post_metric_relabeling`, `scrape_series_added`) and staleness markers
 //! for series that disappeared. Pure: no I/O, no clock.
 
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use telltale_storage_api::rollup::STALE_NAN_BITS as STORAGE_STALE_NAN_BITS;
 use telltale_storage_api::{METRIC_NAME, SeriesLabels, SharedSample};
 use tracing::debug;
@@ -88,15 +87,22 @@ pub struct Batch {
     pub error: Option<String>,
 }
 
-/// The series of one scrape: label set -> whether it is tracked for staleness (written at
-/// the scrape's time rather than with its own exposition timestamp).
-type ScrapeSeries = FxHashMap<SeriesKey, bool>;
-
 /// Remembers the series of a target's previous scrape to mark vanished ones stale, and
 /// what each exposed series became ([`SeriesCache`]).
+///
+/// Which scrape last wrote a series is marked on the series itself
+/// ([`Series::mark_written`]): the duplicate check, "added since the previous scrape" and
+/// the staleness check cost no map lookup. The cache keeps one object per final series,
+/// so the marks hold, except in the scrape after the cache was dropped (the target's
+/// rules changed), which compares label sets instead.
 #[derive(Debug, Default)]
 pub struct BatchBuilder {
-    previous: ScrapeSeries,
+    /// This builder's scrapes so far; the number of the one in progress.
+    scrape: u64,
+    /// The number of the previous scrape, unless it failed (then nothing was in it).
+    previous_scrape: Option<u64>,
+    /// The series the previous scrape wrote, and whether at the scrape's time (tracked).
+    previous: Vec<(SeriesKey, bool)>,
     cache: SeriesCache,
     reported: bool,
     /// The report series under the target labels they were built for.
@@ -125,14 +131,12 @@ impl BatchBuilder {
             series: Vec::with_capacity(samples.len() + REPORT_SERIES.len()),
             ..Batch::default()
         };
-        // Every series of this scrape, hashed once (in the cache): the duplicate check, the
-        // comparison with the previous scrape and the next scrape's `previous` in one map.
-        let mut current = ScrapeSeries::with_capacity_and_hasher(
-            samples.len().max(self.previous.len()),
-            Default::default(),
-        );
-        self.cache
+        self.scrape += 1;
+        let scrape = self.scrape;
+        let recomputed = self
+            .cache
             .begin(rules.target_labels, rules.honor_labels, rules.limits);
+        let mut current: Vec<(SeriesKey, bool)> = Vec::with_capacity(samples.len());
         for s in samples {
             let Some(key) = self.cache.resolve(s.series, || {
                 // The parser checked the text: its labels read back.
@@ -148,23 +152,21 @@ impl BatchBuilder {
             if batch.error.is_some() {
                 continue;
             }
-            let slot = match current.entry(key) {
-                Entry::Occupied(dup) => {
-                    debug!(series = %format_shared_labels(&dup.key().0.labels), "duplicate series in one scrape dropped");
-                    batch.duplicates += 1;
-                    continue;
-                }
-                Entry::Vacant(slot) => slot,
-            };
             let (ts, tracked) = match s.timestamp_ms {
                 Some(ts) if rules.honor_timestamps => (ts, false),
                 _ => (timestamp_ms, true),
             };
-            if !self.previous.contains_key(slot.key()) {
+            let before = key.0.mark_written(scrape, tracked);
+            if before == scrape {
+                debug!(series = %format_shared_labels(&key.0.labels), "duplicate series in one scrape dropped");
+                batch.duplicates += 1;
+                continue;
+            }
+            if Some(before) != self.previous_scrape {
                 batch.series_added += 1;
             }
-            batch.series.push(sample(&slot.key().0.labels, ts, s.value));
-            slot.insert(tracked);
+            batch.series.push(sample(&key.0.labels, ts, s.value));
+            current.push((key, tracked));
         }
         if up {
             self.cache.end();
@@ -180,16 +182,35 @@ impl BatchBuilder {
             batch.series_added = 0;
             current.clear();
         }
-        for (gone, _) in self
-            .previous
-            .iter()
-            .filter(|(key, tracked)| **tracked && !current.get(*key).copied().unwrap_or(false))
-        {
+        let previous = std::mem::take(&mut self.previous);
+        let gone: Vec<&SeriesKey> = if recomputed && self.previous_scrape.is_some() {
+            // New objects for the same series: compare label sets.
+            let now: FxHashMap<&SeriesKey, bool> = current.iter().map(|(k, t)| (k, *t)).collect();
+            if batch.error.is_none() {
+                let before: FxHashSet<&SeriesKey> = previous.iter().map(|(k, _)| k).collect();
+                batch.series_added = current.iter().filter(|(k, _)| !before.contains(k)).count();
+            }
+            previous
+                .iter()
+                .filter(|(key, tracked)| *tracked && !now.get(key).copied().unwrap_or(false))
+                .map(|(key, _)| key)
+                .collect()
+        } else {
+            previous
+                .iter()
+                .filter(|(key, tracked)| {
+                    *tracked && !(batch.error.is_none() && key.0.tracked_in(scrape))
+                })
+                .map(|(key, _)| key)
+                .collect()
+        };
+        for key in gone {
             batch
                 .series
-                .push(sample(&gone.0.labels, timestamp_ms, STALE_NAN));
+                .push(sample(&key.0.labels, timestamp_ms, STALE_NAN));
             batch.stale_markers += 1;
         }
+        self.previous_scrape = batch.error.is_none().then_some(scrape);
         self.previous = current;
         let report = [
             if up { 1.0 } else { 0.0 },
@@ -238,7 +259,8 @@ impl BatchBuilder {
     pub fn end_of_run(&mut self, target_labels: &[(String, String)], timestamp_ms: i64) -> Batch {
         let mut batch = Batch::default();
         self.cache.clear();
-        for (gone, tracked) in self.previous.drain() {
+        self.previous_scrape = None;
+        for (gone, tracked) in self.previous.drain(..) {
             if tracked {
                 batch
                     .series
@@ -455,6 +477,72 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].label("exported_job"), Some("inner"));
         assert_eq!(a[0].label("job"), Some("j"));
+    }
+
+    /// Two exposed texts of one label set (labels in another order) are one series: the
+    /// second is a duplicate, in this scrape and the next, and neither is stale.
+    #[test]
+    fn one_label_set_exposed_twice_is_one_series() {
+        let none = Relabeler::default();
+        let mut bb = BatchBuilder::default();
+        let t = target();
+        let page = || {
+            Some(vec![
+                sample("a", &[("x", "1"), ("y", "2")], 1.0),
+                sample("a", &[("y", "2"), ("x", "1")], 2.0),
+                sample("b", &[], 3.0),
+            ])
+        };
+        for round in 1..=3 {
+            let b = bb.scrape(&plain(&t, &none), page(), round, Duration::ZERO);
+            assert_eq!(b.duplicates, 1, "round {round}");
+            assert_eq!(b.stale_markers, 0, "round {round}");
+            assert_eq!(
+                b.series_added,
+                if round == 1 { 2 } else { 0 },
+                "round {round}"
+            );
+            let a = find(&b, "a");
+            assert_eq!(a.len(), 1, "round {round}");
+            assert_eq!(a[0].samples[0].value, 1.0, "the first one wins");
+        }
+        // The first text goes: the series goes on under the second.
+        let b = bb.scrape(
+            &plain(&t, &none),
+            Some(vec![sample("a", &[("y", "2"), ("x", "1")], 2.0)]),
+            4,
+            Duration::ZERO,
+        );
+        assert_eq!((b.duplicates, b.series_added, b.stale_markers), (0, 0, 1));
+        assert!(
+            find(&b, "b")
+                .iter()
+                .all(|s| is_stale_nan(s.samples[0].value))
+        );
+        assert_eq!(find(&b, "a")[0].samples[0].value, 2.0);
+    }
+
+    /// New settings recompute every series: those that stay the same are not stale and
+    /// not added; a failed scrape in between makes every one added again.
+    #[test]
+    fn changed_settings_keep_unchanged_series() {
+        let none = Relabeler::default();
+        let mut bb = BatchBuilder::default();
+        let t = target();
+        let page = || Some(vec![sample("a", &[], 1.0), sample("b", &[], 1.0)]);
+        bb.scrape(&plain(&t, &none), page(), 1, Duration::ZERO);
+        bb.settings_changed();
+        let b = bb.scrape(&plain(&t, &none), page(), 2, Duration::ZERO);
+        assert_eq!((b.series_added, b.stale_markers), (0, 0));
+        let b = bb.scrape(&plain(&t, &none), page(), 3, Duration::ZERO);
+        assert_eq!((b.series_added, b.stale_markers), (0, 0));
+        let b = bb.scrape(&plain(&t, &none), None, 4, Duration::ZERO);
+        assert_eq!(b.stale_markers, 2);
+        bb.settings_changed();
+        let b = bb.scrape(&plain(&t, &none), page(), 5, Duration::ZERO);
+        assert_eq!((b.series_added, b.stale_markers), (2, 0));
+        let b = bb.scrape(&plain(&t, &none), page(), 6, Duration::ZERO);
+        assert_eq!((b.series_added, b.stale_markers), (0, 0));
     }
 
     #[test]

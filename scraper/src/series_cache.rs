@@ -8,9 +8,15 @@
 //! [`ParsedSample::series`]: crate::text::ParsedSample::series Entries of series
 //! absent from a scrape are evicted after it; the whole cache is dropped when the
 //! target's rules change.
+//!
+//! Exposed series that become the same final label set (relabeling that collapses
+//! labels, the same labels in another order) share one [`Series`]: a final series is
+//! one object for as long as the cache lives, and the scrape's bookkeeping (which
+//! scrape wrote it last, [`Series::mark_written`]) is kept on it instead of in maps.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 use telltale_storage_api::SeriesLabels;
@@ -26,6 +32,12 @@ pub struct Series {
     pub labels: Arc<SeriesLabels>,
     /// The label limit this label set breaks, if any.
     pub label_error: Option<String>,
+    /// The number of the scrape that last wrote the series (0: none yet), as counted by
+    /// the target's batch builder, its only writer.
+    written_in: AtomicU64,
+    /// Whether that scrape wrote it at the scrape's time (tracked for staleness) rather
+    /// than with its own exposition timestamp.
+    tracked: AtomicBool,
 }
 
 impl Series {
@@ -33,7 +45,24 @@ impl Series {
         Series {
             label_error: limits.check_labels(&labels).err(),
             labels: Arc::new(SeriesLabels::new(to_storage_labels(&labels))),
+            written_in: AtomicU64::new(0),
+            tracked: AtomicBool::new(false),
         }
+    }
+
+    /// Records that scrape `scrape` writes the series; returns the scrape that wrote it
+    /// before (`scrape` itself when this is a second sample of it in one scrape).
+    pub fn mark_written(&self, scrape: u64, tracked: bool) -> u64 {
+        let before = self.written_in.swap(scrape, Ordering::Relaxed);
+        if before != scrape {
+            self.tracked.store(tracked, Ordering::Relaxed);
+        }
+        before
+    }
+
+    /// True when scrape `scrape` wrote the series at the scrape's time.
+    pub fn tracked_in(&self, scrape: u64) -> bool {
+        self.written_in.load(Ordering::Relaxed) == scrape && self.tracked.load(Ordering::Relaxed)
     }
 }
 
@@ -70,6 +99,8 @@ struct Entry {
 pub struct SeriesCache {
     /// By the series' text as exposed.
     entries: FxHashMap<Box<str>, Entry>,
+    /// Every final series the entries lead to, once each (by label set).
+    finals: FxHashMap<SeriesKey, ()>,
     scrape: u64,
     /// The target labels, `honor_labels` and limits the entries were computed under.
     rules: Option<(LabelPairs, bool, Limits)>,
@@ -77,20 +108,24 @@ pub struct SeriesCache {
 
 impl SeriesCache {
     /// Starts a scrape under these rules; entries computed under other rules are dropped.
+    /// True when they were: the final series of this scrape are new objects then, equal
+    /// to but not the same as the ones before.
     pub fn begin(
         &mut self,
         target_labels: &[(String, String)],
         honor_labels: bool,
         limits: Limits,
-    ) {
+    ) -> bool {
         self.scrape += 1;
         let same = self.rules.as_ref().is_some_and(|(labels, honor, l)| {
             labels == target_labels && *honor == honor_labels && *l == limits
         });
         if !same {
             self.entries.clear();
+            self.finals.clear();
             self.rules = Some((target_labels.to_vec(), honor_labels, limits));
         }
+        !same
     }
 
     /// The final series of the exposed series `series` (its text as exposed), computed by
@@ -100,7 +135,7 @@ impl SeriesCache {
             entry.seen = self.scrape;
             return entry.outcome.clone();
         }
-        let outcome = compute();
+        let outcome = compute().map(|key| self.intern(key));
         self.entries.insert(
             series.into(),
             Entry {
@@ -111,15 +146,33 @@ impl SeriesCache {
         outcome
     }
 
+    /// The final series equal to `key` already known, or `key`, now known.
+    fn intern(&mut self, key: SeriesKey) -> SeriesKey {
+        match self.finals.get_key_value(&key) {
+            Some((known, ())) => known.clone(),
+            None => {
+                self.finals.insert(key.clone(), ());
+                key
+            }
+        }
+    }
+
     /// Ends a scrape whose body was parsed: forgets the series it did not expose.
     pub fn end(&mut self) {
         let scrape = self.scrape;
+        let before = self.entries.len();
         self.entries.retain(|_, e| e.seen == scrape);
+        if self.entries.len() != before {
+            // Final series no entry leads to any more (one the caller still holds goes
+            // at a later eviction).
+            self.finals.retain(|key, ()| Arc::strong_count(&key.0) > 1);
+        }
     }
 
     /// Forgets everything (the target's metric relabeling changed).
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.finals.clear();
         self.rules = None;
     }
 

@@ -118,6 +118,9 @@ pub struct Exposition<'a> {
 /// Parses a text exposition (format 0.0.4). The error names the 1-based line that is wrong.
 pub fn parse(text: &str) -> Result<Exposition<'_>> {
     let mut out = Exposition::default();
+    // At most one sample per line: the vector is sized once, not grown as it fills.
+    out.samples
+        .reserve(text.bytes().filter(|&b| b == b'\n').count() + 1);
     // Label names and raw values of the line being checked, reused line after line.
     let mut labels = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {

@@ -7,8 +7,16 @@
 //! only carry staleness markers are never refused (they end series, they do not create
 //! them) and remove the series from the tracker; the report series of a scrape (`up`,
 //! `scrape_*`) are never refused either, so a limited target still reports `up`.
+//!
+//! A scraped series shares its label set from scrape to scrape, and the tracker notes on
+//! it when it last recorded it ([`SeriesLabels::writer_note`]): a series noted less than a
+//! refresh period ago is known, with no lookup in the tracker's map. The map's time of a
+//! series therefore lags by up to that period, and a series is forgotten between the TTL
+//! and the TTL plus the period after its last write. A note is only ever on the label set
+//! the map holds for the series, and goes when the map forgets it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
@@ -63,6 +71,8 @@ pub trait BatchSeries {
     fn samples(&self) -> usize;
     /// True when every sample is a staleness marker.
     fn only_stale(&self) -> bool;
+    /// The label set, when the writer shares it from write to write.
+    fn shared(&self) -> Option<&Arc<SeriesLabels>>;
 }
 
 impl BatchSeries for TimeSeries {
@@ -89,6 +99,10 @@ impl BatchSeries for TimeSeries {
     fn only_stale(&self) -> bool {
         !self.samples.is_empty() && self.samples.iter().all(|s| is_stale_nan(s.value))
     }
+
+    fn shared(&self) -> Option<&Arc<SeriesLabels>> {
+        None
+    }
 }
 
 impl BatchSeries for SharedSample {
@@ -114,6 +128,10 @@ impl BatchSeries for SharedSample {
 
     fn only_stale(&self) -> bool {
         is_stale_nan(self.value)
+    }
+
+    fn shared(&self) -> Option<&Arc<SeriesLabels>> {
+        Some(&self.series)
     }
 }
 
@@ -154,6 +172,8 @@ impl Admission {
 #[derive(Debug)]
 pub struct SeriesTracker {
     limits: CardinalityLimits,
+    /// This tracker's identity on the label sets it notes (0: it notes none).
+    identity: u64,
     /// Keyed by the label set's xxh3 hash (Fx-hashed: the key already is a hash).
     series: FxHashMap<u64, Tracked>,
     window_start_ms: i64,
@@ -163,8 +183,12 @@ pub struct SeriesTracker {
 
 impl SeriesTracker {
     pub fn new(limits: CardinalityLimits) -> Self {
+        static NEXT_IDENTITY: AtomicU64 = AtomicU64::new(1);
+        let identity = NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed);
         SeriesTracker {
             limits,
+            // Notes hold 16 bits of identity: later trackers look every series up.
+            identity: if identity < 1 << 16 { identity } else { 0 },
             series: FxHashMap::default(),
             window_start_ms: i64::MIN,
             new_global: 0,
@@ -195,11 +219,25 @@ impl SeriesTracker {
     pub fn admit<T: BatchSeries>(&mut self, batch: &[T], now_ms: i64) -> Admission {
         self.roll_window(now_ms);
         let ttl = self.limits.series_ttl.as_millis() as i64;
+        let refresh = self.refresh_ms();
+        let me = self.identity;
+        // A note of a time before the epoch is not kept: such a clock notes nothing.
+        let note = u64::try_from(now_ms).ok().filter(|_| me != 0);
         let mut out = Admission::default();
         for (i, ts) in batch.iter().enumerate() {
+            let shared = ts.shared();
+            if !ts.only_stale()
+                && let (Some(labels), Some(now)) = (shared, note)
+                && labels
+                    .writer_note(me)
+                    .is_some_and(|noted| now.saturating_sub(noted) < refresh)
+            {
+                continue;
+            }
             let key = ts.key();
             if ts.only_stale() {
-                if self.series.remove(&key).is_some() {
+                if let Some(t) = self.series.remove(&key) {
+                    t.labels.clear_writer_note(me);
                     out.removed += 1;
                 }
                 continue;
@@ -208,6 +246,15 @@ impl SeriesTracker {
                 && now_ms.saturating_sub(t.last_seen_ms) <= ttl
             {
                 t.last_seen_ms = t.last_seen_ms.max(now_ms);
+                if let (Some(labels), Some(now)) = (shared, note) {
+                    if !Arc::ptr_eq(&t.labels, labels) {
+                        // Another set of the same labels (a new scrape cache): the note
+                        // moves to the set the map holds from now on.
+                        t.labels.clear_writer_note(me);
+                        t.labels = labels.clone();
+                    }
+                    labels.set_writer_note(me, now);
+                }
                 continue;
             }
             let label = |name: &str| ts.label(name);
@@ -249,23 +296,42 @@ impl SeriesTracker {
             self.new_global += 1;
             *self.new_per_target.entry(target).or_default() += 1;
             out.created += 1;
-            self.series.insert(
+            let labels = ts.to_shared();
+            if let Some(now) = note.filter(|_| shared.is_some()) {
+                labels.set_writer_note(me, now);
+            }
+            if let Some(old) = self.series.insert(
                 key,
                 Tracked {
-                    labels: ts.to_shared(),
+                    labels,
                     last_seen_ms: now_ms,
                 },
-            );
+            ) {
+                // An expired series written again: its old set loses its note.
+                old.labels.clear_writer_note(me);
+            }
         }
         out
+    }
+
+    /// How long a noted series goes without a lookup: a quarter of the TTL, at most a
+    /// minute.
+    fn refresh_ms(&self) -> u64 {
+        (self.limits.series_ttl.as_millis() as u64 / 4).min(60_000)
     }
 
     /// Forgets series not written within the TTL; returns how many.
     pub fn expire(&mut self, now_ms: i64) -> u64 {
         let ttl = self.limits.series_ttl.as_millis() as i64;
+        let me = self.identity;
         let before = self.series.len();
-        self.series
-            .retain(|_, t| now_ms.saturating_sub(t.last_seen_ms) <= ttl);
+        self.series.retain(|_, t| {
+            let keep = now_ms.saturating_sub(t.last_seen_ms) <= ttl;
+            if !keep {
+                t.labels.clear_writer_note(me);
+            }
+            keep
+        });
         (before - self.series.len()) as u64
     }
 
@@ -374,5 +440,51 @@ mod tests {
         // A series seen again after its TTL is new again.
         let again = t.admit(&[series("m", "a", "2", 1.0)], 400_000);
         assert_eq!(again.created, 1);
+    }
+
+    fn shared(labels: &Arc<SeriesLabels>, t: i64, v: f64) -> SharedSample {
+        SharedSample {
+            series: labels.clone(),
+            timestamp_ms: t,
+            value: v,
+        }
+    }
+
+    fn last_seen(t: &SeriesTracker) -> Vec<i64> {
+        t.iter().map(|s| s.last_seen_ms).collect()
+    }
+
+    /// A shared series is looked up once per refresh period (a quarter of the 300 s TTL,
+    /// 60 s at most), yet expires by the TTL, ends with a staleness marker, and counts as
+    /// new again after either; a second set of the same labels takes the note over.
+    #[test]
+    fn shared_series_are_noted_between_lookups() {
+        let mut t = SeriesTracker::new(limits(0, 0));
+        let a = Arc::new(SeriesLabels::new(series("m", "a", "1", 0.0).labels));
+        assert_eq!(t.admit(&[shared(&a, 0, 1.0)], 0).created, 1);
+        assert_eq!(t.admit(&[shared(&a, 0, 1.0)], 59_999).created, 0);
+        assert_eq!(last_seen(&t), vec![0], "noted: not looked up");
+        t.admit(&[shared(&a, 0, 1.0)], 60_000);
+        assert_eq!(last_seen(&t), vec![60_000], "the refresh looks it up");
+        // Written until 100 s, forgotten after 60 s + 300 s, not before.
+        t.admit(&[shared(&a, 0, 1.0)], 100_000);
+        assert_eq!(t.expire(360_000), 0);
+        assert_eq!(t.expire(360_001), 1);
+        assert_eq!(t.admit(&[shared(&a, 0, 1.0)], 360_002).created, 1);
+        // A staleness marker ends it even while noted; the next write creates it.
+        assert_eq!(t.admit(&[shared(&a, 0, STALE_NAN)], 360_003).removed, 1);
+        assert!(t.is_empty());
+        assert_eq!(t.admit(&[shared(&a, 0, 1.0)], 360_004).created, 1);
+        // The same labels in another set: known, and that set is the noted one now.
+        let b = Arc::new(SeriesLabels::new(series("m", "a", "1", 0.0).labels));
+        assert_eq!(t.admit(&[shared(&b, 0, 1.0)], 360_005).created, 0);
+        assert_eq!(a.writer_note(t.identity), None);
+        assert_eq!(b.writer_note(t.identity), Some(360_005));
+        assert!(Arc::ptr_eq(&t.iter().next().unwrap().labels, &b));
+        // Another tracker's note does not make a series known to this one.
+        let mut other = SeriesTracker::new(limits(0, 0));
+        assert_eq!(other.admit(&[shared(&b, 0, 1.0)], 360_006).created, 1);
+        assert_eq!(t.admit(&[shared(&b, 0, 1.0)], 360_007).created, 0);
+        assert_eq!(last_seen(&t), vec![360_007]);
     }
 }

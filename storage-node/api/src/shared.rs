@@ -51,7 +51,8 @@ pub fn canonical_hash(labels: &[Label]) -> u64 {
 ///
 /// It also remembers where a storage in the same process filed the series
 /// ([`Self::storage_ref`]), as Prometheus's scrape cache keeps the head's series
-/// reference: the next write of the series skips the index lookup.
+/// reference: the next write of the series skips the index lookup; and a writer in front
+/// of storage may keep a note of its own on it ([`Self::writer_note`]).
 #[derive(Debug)]
 pub struct SeriesLabels {
     /// Name, value, name, value, ... concatenated: one allocation for the whole set.
@@ -59,26 +60,61 @@ pub struct SeriesLabels {
     /// The end of each name and value in `data`.
     ends: Box<[u32]>,
     hash: u64,
-    /// The identity of the storage that last filed the series (above [`FILED_ID_BITS`])
-    /// and its id there (below); 0 when none has. One atomic word: read on every write
-    /// of the series, with no lock.
-    filed: AtomicU64,
+    /// The storage that last filed the series and its id there.
+    filed: OwnedWord<FILED_VALUE_BITS>,
+    /// The writer that last noted the series and its note.
+    noted: OwnedWord<NOTE_VALUE_BITS>,
 }
 
-/// The bits of [`SeriesLabels`]'s `filed` word that hold the series id; the storage
+/// The bits of [`SeriesLabels`]'s filed word that hold the series id; the storage
 /// identity takes the rest. A reference that does not fit is not kept (the storage
 /// looks the series up instead).
-const FILED_ID_BITS: u32 = 40;
-const FILED_ID_MASK: u64 = (1 << FILED_ID_BITS) - 1;
+const FILED_VALUE_BITS: u32 = 40;
+/// The bits of a writer's note: milliseconds since the epoch fit for 8,900 years.
+const NOTE_VALUE_BITS: u32 = 48;
+
+/// One atomic word holding a value for one owner at a time: the owner's identity (unique
+/// in the process, never 0) above `VALUE_BITS`, the value below; 0 when no owner. Read on
+/// every write of a series, with no lock.
+#[derive(Debug, Default)]
+struct OwnedWord<const VALUE_BITS: u32>(AtomicU64);
+
+impl<const VALUE_BITS: u32> OwnedWord<VALUE_BITS> {
+    const MASK: u64 = (1 << VALUE_BITS) - 1;
+
+    /// The value, if `owner` holds the word.
+    fn get(&self, owner: u64) -> Option<u64> {
+        let w = self.0.load(Ordering::Relaxed);
+        (w != 0 && w >> VALUE_BITS == owner).then_some(w & Self::MASK)
+    }
+
+    /// Gives the word to `owner` with `value`; an owner or value too large is not kept.
+    fn set(&self, owner: u64, value: u64) {
+        if owner != 0 && owner >> (64 - VALUE_BITS) == 0 && value <= Self::MASK {
+            self.0.store(owner << VALUE_BITS | value, Ordering::Relaxed);
+        }
+    }
+
+    /// Empties the word if `owner` holds it.
+    fn clear(&self, owner: u64) {
+        let w = self.0.load(Ordering::Relaxed);
+        if w != 0 && w >> VALUE_BITS == owner {
+            let _ = self
+                .0
+                .compare_exchange(w, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+}
 
 impl Clone for SeriesLabels {
-    /// A copy of the labels; where storage filed them is not copied.
+    /// A copy of the labels; where storage filed them and writers' notes are not copied.
     fn clone(&self) -> Self {
         SeriesLabels {
             data: self.data.clone(),
             ends: self.ends.clone(),
             hash: self.hash,
-            filed: AtomicU64::new(0),
+            filed: OwnedWord::default(),
+            noted: OwnedWord::default(),
         }
     }
 }
@@ -113,25 +149,39 @@ impl SeriesLabels {
             data: data.into_boxed_str(),
             ends: ends.into_boxed_slice(),
             hash,
-            filed: AtomicU64::new(0),
+            filed: OwnedWord::default(),
+            noted: OwnedWord::default(),
         }
     }
 
     /// The id storage `storage` (an identity unique in the process, never 0) gave this
     /// series when it last took it, if that storage was the last to take it.
     pub fn storage_ref(&self, storage: u64) -> Option<u64> {
-        let filed = self.filed.load(Ordering::Relaxed);
-        (filed != 0 && filed >> FILED_ID_BITS == storage).then_some(filed & FILED_ID_MASK)
+        self.filed.get(storage)
     }
 
     /// Records that storage `storage` (never 0) holds this series as `id`: for storage,
     /// which must keep `id` valid for these labels as long as it keeps its identity. An
     /// identity or id too large to keep is not recorded.
     pub fn set_storage_ref(&self, storage: u64, id: u64) {
-        if storage != 0 && storage >> (64 - FILED_ID_BITS) == 0 && id <= FILED_ID_MASK {
-            self.filed
-                .store(storage << FILED_ID_BITS | id, Ordering::Relaxed);
-        }
+        self.filed.set(storage, id);
+    }
+
+    /// The note writer `writer` (an identity unique in the process, never 0) keeps on
+    /// this series, if it was the last writer to note it.
+    pub fn writer_note(&self, writer: u64) -> Option<u64> {
+        self.noted.get(writer)
+    }
+
+    /// Records `note` (below 2^48) for writer `writer` (never 0, below 2^16), replacing
+    /// any other writer's note; one out of range is not recorded.
+    pub fn set_writer_note(&self, writer: u64, note: u64) {
+        self.noted.set(writer, note);
+    }
+
+    /// Drops writer `writer`'s note, if it holds one.
+    pub fn clear_writer_note(&self, writer: u64) {
+        self.noted.clear(writer);
     }
 
     /// The labels as messages (a copy).
@@ -235,14 +285,37 @@ mod tests {
         assert_eq!((s.storage_ref(1), s.storage_ref(2)), (None, Some(7)));
         // The largest reference that fits is kept whole; one that does not fit is not
         // kept (the last one stays), so no reference is ever cut short.
-        let (big_storage, big_id) = ((1 << (64 - FILED_ID_BITS)) - 1, FILED_ID_MASK);
+        let big_id = OwnedWord::<FILED_VALUE_BITS>::MASK;
+        let big_storage = (1 << (64 - FILED_VALUE_BITS)) - 1;
         s.set_storage_ref(big_storage, big_id);
         assert_eq!(s.storage_ref(big_storage), Some(big_id));
-        s.set_storage_ref(3, FILED_ID_MASK + 1);
+        s.set_storage_ref(3, big_id + 1);
         s.set_storage_ref(big_storage + 1, 1);
         s.set_storage_ref(0, 5);
         assert_eq!(s.storage_ref(big_storage), Some(big_id));
         assert_eq!((s.storage_ref(3), s.storage_ref(0)), (None, None));
+    }
+
+    /// A writer's note is its own: another writer's replaces it, clearing leaves another
+    /// writer's note alone, a copy has none, and the storage's reference is apart.
+    #[test]
+    fn a_writer_note_belongs_to_one_writer() {
+        let s = SeriesLabels::new(vec![Label::new("__name__", "up")]);
+        s.set_storage_ref(9, 99);
+        assert_eq!(s.writer_note(1), None);
+        s.set_writer_note(1, 1_700_000_000_000);
+        assert_eq!(s.writer_note(1), Some(1_700_000_000_000));
+        assert_eq!((s.writer_note(2), s.clone().writer_note(1)), (None, None));
+        s.clear_writer_note(2);
+        assert_eq!(s.writer_note(1), Some(1_700_000_000_000));
+        s.set_writer_note(2, 5);
+        assert_eq!((s.writer_note(1), s.writer_note(2)), (None, Some(5)));
+        s.clear_writer_note(2);
+        assert_eq!(s.writer_note(2), None);
+        s.set_writer_note(1 << 16, 5);
+        s.set_writer_note(3, 1 << 48);
+        assert_eq!((s.writer_note(1 << 16), s.writer_note(3)), (None, None));
+        assert_eq!(s.storage_ref(9), Some(99));
     }
 
     #[test]

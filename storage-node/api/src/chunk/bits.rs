@@ -60,6 +60,11 @@ impl BitWriter {
         self.bytes.capacity()
     }
 
+    /// Makes room for at least `additional` more bytes.
+    pub fn reserve(&mut self, additional: usize) {
+        self.bytes.reserve(additional);
+    }
+
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();
     }

@@ -75,6 +75,12 @@ impl SampleAppender {
     pub fn heap_bytes(&self) -> usize {
         self.w.capacity()
     }
+
+    /// Makes room for at least `bytes` more encoded bytes, so that the chunk grows in
+    /// place instead of reallocating as it fills.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.w.reserve(bytes);
+    }
 }
 
 /// Encodes time-ordered samples with strictly increasing timestamps into a stored chunk.
