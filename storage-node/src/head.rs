@@ -22,10 +22,11 @@ pub struct HeadSeries {
     pub indexed_day: Option<i64>,
 }
 
-/// Bytes a head chunk is given with its first sample (Prometheus allocates its XOR chunks
-/// the same way): a scraped series' chunk then fills in place instead of reallocating
-/// five times on its way there.
-pub const CHUNK_ALLOCATION_BYTES: usize = 128;
+/// Bytes a head chunk is given with its first sample (which takes 16): two reallocations
+/// fewer on its way to its size. Prometheus gives its chunks 128 bytes; that costs 6 MiB
+/// more at the peak of a 50,000-series ingest, where a flush holds the old head while
+/// every series starts a chunk in the new one.
+pub const CHUNK_ALLOCATION_BYTES: usize = 32;
 
 impl HeadSeries {
     pub fn append(&mut self, t: i64, v: f64) {
