@@ -169,7 +169,13 @@ fn parse_comment(comment: &str, metadata: &mut Vec<Metadata>) -> Result<(), Stri
         return Err(format!("expected a metric name after {keyword}"));
     }
     let name = cur.metric_name()?;
-    let entry = match metadata.iter().position(|m| m.name == name) {
+    // A family's HELP and TYPE lines are usually next to each other: the last entry
+    // first, so a page of many families is not searched once per line.
+    let found = match metadata.last() {
+        Some(last) if last.name == name => Some(metadata.len() - 1),
+        _ => metadata.iter().position(|m| m.name == name),
+    };
+    let entry = match found {
         Some(i) => &mut metadata[i],
         None => {
             metadata.push(Metadata {
@@ -545,6 +551,26 @@ mod tests {
             Some("A \\ backslash\nand newline")
         );
         assert_eq!(e.samples.len(), 1);
+    }
+
+    /// HELP and TYPE of one family apart (another family's lines between) still make one
+    /// entry, in the order the families first appear.
+    #[test]
+    fn help_and_type_apart_make_one_entry() {
+        let e = parse("# HELP a x\n# HELP b y\n# TYPE a counter\n# TYPE b gauge\n# TYPE b gauge\n")
+            .unwrap();
+        let got: Vec<_> = e
+            .metadata
+            .iter()
+            .map(|m| (m.name.as_str(), m.help.as_deref(), m.kind))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", Some("x"), Some(MetricType::Counter)),
+                ("b", Some("y"), Some(MetricType::Gauge)),
+            ]
+        );
     }
 
     #[test]
