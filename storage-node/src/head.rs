@@ -23,9 +23,9 @@ pub struct HeadSeries {
 }
 
 /// Bytes a head chunk is given with its first sample (which takes 16): two reallocations
-/// fewer on its way to its size. Prometheus gives its chunks 128 bytes; that costs 6 MiB
-/// more at the peak of a 50,000-series ingest, where a flush holds the old head while
-/// every series starts a chunk in the new one.
+/// fewer on its way to its size. Prometheus gives its chunks 128 bytes; that would hold
+/// about 96 bytes more per series at the peak of an ingest, where a flush holds the old
+/// head while every series starts a chunk in the new one.
 pub const CHUNK_ALLOCATION_BYTES: usize = 32;
 
 impl HeadSeries {
