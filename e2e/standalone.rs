@@ -374,6 +374,122 @@ async fn prometheus_reads_remotely_from_telltale() {
     assert_eq!(value_of(&sum[0]), 4.0 + 103.0);
 }
 
+/// Remote read answers `STREAMED_XOR_CHUNKS` when the client prefers it: checksummed
+/// frames of `ChunkedReadResponse`, one series per frame, each query's frames under its
+/// index, and chunks of at most 120 samples that are Prometheus's XOR encoding of the
+/// same samples the `SAMPLES` answer carries (the encoding itself is checked byte for
+/// byte against promtool's blocks in telltale-storage-api's `prometheus_xor` test).
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_read_streams_xor_chunks() {
+    use prost::Message;
+    use telltale_storage_api::chunk::bits::read_uvarint;
+    use telltale_storage_api::prompb::read::{
+        ChunkedReadResponse, LabelMatcher, Query, ReadRequest, ReadResponse, ResponseType,
+    };
+    use telltale_storage_api::prompb::xor;
+
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telltale::start(&dir.path().join("data"), &[]).await;
+    let start = now_ms() / 1000 * 1000 - 3_600_000;
+    let mut pushed = Vec::new();
+    for (instance, base) in [("a", 0.5), ("b", -7.25)] {
+        for k in 0..300i64 {
+            let jitter = [0, 3, -2, 1][k as usize % 4];
+            let value = base * (k % 17) as f64 + (k / 50) as f64;
+            pushed.push(series(
+                &[("__name__", "xor_metric"), ("instance", instance)],
+                start + k * 10_000 + jitter,
+                value,
+            ));
+        }
+    }
+    pushed.push(series(&[("__name__", "xor_other")], start, 1.0));
+    assert!(push(&t.url(""), pushed).await.is_success());
+    let within = Duration::from_secs(10);
+    eventually(&t.url(""), "count_over_time(xor_other[2h])", within).await;
+
+    let query = |name: &str| Query {
+        start_timestamp_ms: start - 1,
+        end_timestamp_ms: start + 3_600_000,
+        matchers: vec![LabelMatcher {
+            r#type: 0,
+            name: "__name__".into(),
+            value: name.into(),
+        }],
+        hints: None,
+    };
+    let read = |types: Vec<i32>| {
+        let req = ReadRequest {
+            queries: vec![query("xor_metric"), query("xor_other")],
+            accepted_response_types: types,
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap();
+        reqwest::Client::new()
+            .post(t.url("/api/v1/read"))
+            .header("Content-Encoding", "snappy")
+            .body(body)
+            .send()
+    };
+    let samples = read(vec![ResponseType::Samples as i32]).await.unwrap();
+    assert_eq!(samples.status(), 200);
+    let samples = snap::raw::Decoder::new()
+        .decompress_vec(&samples.bytes().await.unwrap())
+        .unwrap();
+    let samples = ReadResponse::decode(samples.as_slice()).unwrap();
+
+    let streamed = read(vec![
+        ResponseType::StreamedXorChunks as i32,
+        ResponseType::Samples as i32,
+    ])
+    .await
+    .unwrap();
+    assert_eq!(streamed.status(), 200);
+    assert_eq!(
+        streamed.headers()["content-type"],
+        "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
+    );
+    let body = streamed.bytes().await.unwrap();
+    let mut rest = &body[..];
+    let mut frames = Vec::new();
+    while !rest.is_empty() {
+        let (len, used) = read_uvarint(rest).unwrap();
+        let end = used + 4 + len as usize;
+        let message = &rest[used + 4..end];
+        let crc = u32::from_be_bytes(rest[used..used + 4].try_into().unwrap());
+        assert_eq!(crc, crc32c::crc32c(message), "frame checksum");
+        frames.push(ChunkedReadResponse::decode(message).unwrap());
+        rest = &rest[end..];
+    }
+    // Small series fit one frame each: three frames, in query then label order.
+    assert_eq!(frames.len(), 3, "{frames:?}");
+    for (frame, (query_index, series)) in frames.iter().zip([(0, 0), (0, 1), (1, 0)]) {
+        assert_eq!(frame.query_index, query_index);
+        let [got] = &frame.chunked_series[..] else {
+            panic!("one series per frame: {frame:?}")
+        };
+        let expected = &samples.results[query_index as usize].timeseries[series];
+        assert_eq!(got.labels, expected.labels);
+        let points: Vec<(i64, f64)> = expected
+            .samples
+            .iter()
+            .map(|s| (s.timestamp, s.value))
+            .collect();
+        let chunks = xor::chunks(&points);
+        assert_eq!(got.chunks.len(), chunks.len());
+        assert_eq!(got.chunks.len(), points.len().div_ceil(120));
+        for (g, c) in got.chunks.iter().zip(&chunks) {
+            assert_eq!(
+                (g.min_time_ms, g.max_time_ms, g.r#type),
+                (c.min_time_ms, c.max_time_ms, 1)
+            );
+            assert_eq!(g.data, c.data);
+        }
+    }
+    assert_eq!(samples.results[0].timeseries[0].samples.len(), 300);
+}
+
 /// (b) A remote_write push is queryable, through the API and through promtool.
 #[tokio::test(flavor = "multi_thread")]
 async fn remote_write_push_is_queryable() {

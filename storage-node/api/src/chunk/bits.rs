@@ -46,6 +46,11 @@ impl BitWriter {
         }
     }
 
+    /// Whether the bits written end on a byte boundary.
+    pub fn is_aligned(&self) -> bool {
+        self.free == 0
+    }
+
     /// Bytes written so far (the last one may be partly used).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes

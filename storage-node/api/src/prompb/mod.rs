@@ -6,6 +6,8 @@
 
 /// The remote read messages.
 pub mod read;
+/// Prometheus's XOR chunk encoding, for streamed remote read.
+pub mod xor;
 
 /// `prometheus.WriteRequest`. Field 2 is reserved upstream.
 #[derive(Clone, PartialEq, prost::Message)]
