@@ -40,6 +40,12 @@ scrape_configs:
         regex: 'go_.*'
         action: drop
 alerting:
+  alert_relabel_configs:
+    - target_label: via
+      replacement: relabel
+    - source_labels: [alertname]
+      regex: 'Dropped.*'
+      action: drop
   alertmanagers:
     - static_configs:
         - targets: ['{am}']
@@ -68,6 +74,8 @@ const RULES: &str = "groups:
           severity: info
         annotations:
           summary: 'node_exporter {{ $labels.instance }} is up'
+      - alert: DroppedByRelabeling
+        expr: up{job=~\"node.*\"} == 1
 ";
 
 async fn post_reload(t: &Telltale) -> (u16, String) {
@@ -157,6 +165,10 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     // external labels and its annotations.
     let alert = wait_for_alert(&am, "NodeExporterUp").await;
     assert_eq!(alert["labels"]["cluster"], "eu1", "{alert}");
+    // alert_relabel_configs: a label added, and an alert firing alongside dropped.
+    assert_eq!(alert["labels"]["via"], "relabel", "{alert}");
+    let all = common::get_json(&format!("http://{am}/api/v2/alerts")).await;
+    assert!(!all.to_string().contains("DroppedByRelabeling"), "{all}");
     assert_eq!(alert["labels"]["severity"], "info", "{alert}");
     assert_eq!(
         alert["annotations"]["summary"],

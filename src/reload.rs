@@ -90,18 +90,16 @@ impl Reloader {
             .forwarding
             .apply(&remote_writes, &external_labels)
             .await?;
-        let endpoints = match &config.prometheus {
-            Some(p) => {
-                if !p.alert_relabelings().is_empty() {
-                    tracing::warn!("alerting.alert_relabel_configs is not honoured yet");
-                }
-                alertmanager_endpoints(p.alertmanagers())
-            }
-            None => Vec::new(),
+        let (endpoints, relabel) = match &config.prometheus {
+            Some(p) => (
+                alertmanager_endpoints(p.alertmanagers()),
+                alert_relabel(&p.alert_relabelings())?,
+            ),
+            None => (Vec::new(), None),
         };
         self.to
             .alertmanagers
-            .configure(endpoints, external_labels.into_iter().collect());
+            .configure(endpoints, external_labels.into_iter().collect(), relabel);
         self.to.rules.set_alerting(&config.alerting)?;
         let self_job = self.self_target.metadata.name.as_deref();
         if !config
@@ -178,6 +176,19 @@ impl Reloader {
 
 /// The Alertmanagers of prometheus.yml's `alerting.alertmanagers` that Telltale sends
 /// to: their static targets, through the v2 API. What it cannot honour yet is logged.
+/// `alerting.alert_relabel_configs` as the function the external Alertmanagers' sender
+/// applies (`None` when there are none).
+fn alert_relabel(
+    steps: &[telltale_crds::scrape_target::RelabelConfig],
+) -> anyhow::Result<Option<telltale_alertmanager::AlertRelabel>> {
+    if steps.is_empty() {
+        return Ok(None);
+    }
+    let relabeler =
+        telltale_scraper::relabel::Relabeler::new(steps, "alerting.alert_relabel_configs")?;
+    Ok(Some(Arc::new(move |labels| relabeler.process(labels))))
+}
+
 fn alertmanager_endpoints(
     sections: &[telltale_crds::prometheus::AlertmanagerConfig],
 ) -> Vec<telltale_alertmanager::AlertmanagerEndpoint> {

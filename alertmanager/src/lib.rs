@@ -57,7 +57,7 @@ pub use kubernetes::{
 pub use persistence::state_db::RocksStateStore;
 pub use persistence::store::{FileStateStore, StateStore};
 pub use rules::api::router;
-pub use rules::external::{Endpoint as AlertmanagerEndpoint, ExternalAlertmanagers};
+pub use rules::external::{AlertRelabel, Endpoint as AlertmanagerEndpoint, ExternalAlertmanagers};
 pub use rules::manager::{RuleManager, now_ms};
 pub use rules::options::ManagerOptions;
 pub use rules::querier::{QueriedSample, RuleQuerier};

@@ -195,6 +195,7 @@ async fn external_alertmanagers_are_reached_with_their_section_client() {
             client: settings,
         }],
         Default::default(),
+        None,
     );
     let (manager, _registry) = run_with(
         "route: {receiver: ops}\nreceivers: [{name: ops}]\n",

@@ -6,8 +6,11 @@
 //! sent again once `resend_delay` (1 minute) has passed since it was last sent, a resolved
 //! one as soon as it resolves; an Alertmanager that fails is retried at the next
 //! evaluation. Each section's HTTP client settings (`tls_config`, `basic_auth`,
-//! `authorization`, proxy) apply to its Alertmanagers (`telltale_web::client`). The rule
-//! evaluator's own Alertmanager gets every alert as before.
+//! `authorization`, proxy) apply to its Alertmanagers (`telltale_web::client`).
+//! `alerting.alert_relabel_configs` ([`AlertRelabel`]) rewrite each alert's labels, the
+//! external labels included, before it is sent; an alert they drop is not sent, as
+//! Prometheus's notifier does. The rule evaluator's own Alertmanager gets every alert as
+//! before, unrelabeled.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -34,12 +37,17 @@ pub struct Endpoint {
     pub client: ClientSettings,
 }
 
+/// `alerting.alert_relabel_configs` as one function: the labels an alert is sent with,
+/// or `None` when the relabeling drops it.
+pub type AlertRelabel = Arc<dyn Fn(LabelSet) -> Option<LabelSet> + Send + Sync>;
+
 /// See the module documentation.
 pub struct ExternalAlertmanagers {
     /// One client per client settings (`telltale_web::client`).
     clients: Mutex<HashMap<ClientSettings, Arc<HttpClient>>>,
     endpoints: RwLock<Vec<Endpoint>>,
     external_labels: RwLock<LabelSet>,
+    relabel: RwLock<Option<AlertRelabel>>,
     /// When each alert (by fingerprint) was last sent, and whether it was resolved then.
     sent: Mutex<HashMap<u64, (i64, bool)>>,
     sent_total: IntCounterVec,
@@ -84,14 +92,22 @@ impl ExternalAlertmanagers {
             clients: Mutex::default(),
             endpoints: RwLock::default(),
             external_labels: RwLock::default(),
+            relabel: RwLock::default(),
             sent: Mutex::default(),
             sent_total,
             errors_total,
         })
     }
 
-    /// Replaces the Alertmanagers and the external labels (at start and on a reload).
-    pub fn configure(&self, endpoints: Vec<Endpoint>, external_labels: LabelSet) {
+    /// Replaces the Alertmanagers, the external labels and the alert relabeling (at start
+    /// and on a reload).
+    pub fn configure(
+        &self,
+        endpoints: Vec<Endpoint>,
+        external_labels: LabelSet,
+        relabel: Option<AlertRelabel>,
+    ) {
+        *self.relabel.write().unwrap_or_else(|e| e.into_inner()) = relabel;
         self.clients
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -127,20 +143,33 @@ impl ExternalAlertmanagers {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let relabel = self
+            .relabel
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let body: Vec<Postable<'_>> = due
             .iter()
-            .map(|a| {
+            .filter_map(|a| {
                 let mut labels = external.clone();
                 labels.extend(a.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-                Postable {
+                let labels = match &relabel {
+                    Some(relabel) => relabel(labels)?,
+                    None => labels,
+                };
+                Some(Postable {
                     labels,
                     annotations: &a.annotations,
                     starts_at: rfc3339_millis(a.starts_at_ms),
                     ends_at: a.ends_at_ms.map(rfc3339_millis),
                     generator_url: &a.generator_url,
-                }
+                })
             })
             .collect();
+        if body.is_empty() {
+            self.mark_sent(&due, now_ms);
+            return;
+        }
         let mut delivered = false;
         for endpoint in &endpoints {
             let sent = match self.request(endpoint) {
@@ -168,10 +197,15 @@ impl ExternalAlertmanagers {
             }
         }
         if delivered {
-            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-            for a in &due {
-                sent.insert(fingerprint(&a.labels), (now_ms, a.ends_at_ms.is_some()));
-            }
+            self.mark_sent(&due, now_ms);
+        }
+    }
+
+    /// Notes `alerts` as sent at `now_ms`.
+    fn mark_sent(&self, alerts: &[&NotifyAlert], now_ms: i64) {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        for a in alerts {
+            sent.insert(fingerprint(&a.labels), (now_ms, a.ends_at_ms.is_some()));
         }
     }
 
