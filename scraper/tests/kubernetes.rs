@@ -30,6 +30,7 @@ const PODS: &str = "/api/v1/pods";
 const SERVICES: &str = "/api/v1/services";
 const SLICES: &str = "/apis/discovery.k8s.io/v1/endpointslices";
 const SCRAPE_TARGETS: &str = "/apis/telltale.dev/v1alpha1/scrapetargets";
+const NODES: &str = "/api/v1/nodes";
 
 /// One kind's objects, its event log and live watchers.
 struct Kind {
@@ -45,6 +46,8 @@ struct FakeApi {
     kinds: Arc<HashMap<&'static str, Kind>>,
     rv: Arc<AtomicU64>,
     watches: Arc<AtomicU64>,
+    /// Every path listed or watched.
+    paths: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl FakeApi {
@@ -60,6 +63,7 @@ impl FakeApi {
             (PODS, kind("v1", "PodList")),
             (SERVICES, kind("v1", "ServiceList")),
             (SLICES, kind("discovery.k8s.io/v1", "EndpointSliceList")),
+            (NODES, kind("v1", "NodeList")),
             (
                 SCRAPE_TARGETS,
                 kind("telltale.dev/v1alpha1", "ScrapeTargetList"),
@@ -69,6 +73,7 @@ impl FakeApi {
             kinds: Arc::new(kinds),
             rv: Arc::new(AtomicU64::new(1)),
             watches: Arc::new(AtomicU64::new(0)),
+            paths: Arc::default(),
         }
     }
 
@@ -116,6 +121,7 @@ async fn serve(
         Some(rest) if rest.ends_with("/endpointslices") => SLICES,
         _ => uri.path(),
     };
+    api.paths.lock().unwrap().insert(path.to_string());
     let Some(kind) = api.kinds.get(path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
@@ -667,6 +673,89 @@ scrape_configs:
         ),
     );
     wait_for(&mut rx, "the newly annotated pod", |d| d.active.len() == 3).await;
+}
+
+fn node(name: &str, os: &str, port: u16) -> Value {
+    json!({
+        "metadata": {"name": name, "labels": {"kubernetes.io/os": os}},
+        "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}
+    })
+}
+
+/// prometheus.yml's `node` role: Nodes are watched (cluster-wide) only once a resource
+/// selects them, each selected node one target at its kubelet port, with Prometheus's
+/// `instance` (the node's name) and `__meta_kubernetes_node_*` labels; a node added
+/// later is picked up from the watch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_yml_node_role_watches_nodes_when_asked() {
+    let api = FakeApi::new();
+    api.event(NODES, "Node", "ADDED", node("n1", "linux", 10250));
+    api.event(NODES, "Node", "ADDED", node("w1", "windows", 10250));
+    let base = serve_app(api.router()).await;
+    let client = kube::Client::try_from(kube::Config::new(base.parse().unwrap())).unwrap();
+    let config = |text: &str| {
+        telltale_crds::PrometheusConfig::from_str(std::path::Path::new("prometheus.yml"), text)
+            .unwrap()
+            .scrape_targets()
+    };
+    let static_only =
+        config("scrape_configs: [{job_name: s, static_configs: [{targets: ['10.9.9.9:9100']}]}]");
+    let discovery = kubernetes_discovery(
+        client.clone(),
+        KubernetesSdOptions {
+            debounce: Duration::from_millis(20),
+            scrape_targets: static_only,
+            ..KubernetesSdOptions::default()
+        },
+    );
+    wait_for(&mut discovery.targets(), "the static target", |d| {
+        d.active.len() == 1
+    })
+    .await;
+    assert!(
+        !api.paths.lock().unwrap().contains(NODES),
+        "nodes watched unasked"
+    );
+    drop(discovery);
+
+    let kubelets = config(
+        r#"
+scrape_configs:
+  - job_name: kubelet
+    kubernetes_sd_configs:
+      - role: node
+        selectors: [{role: node, label: "kubernetes.io/os=linux"}]
+    relabel_configs:
+      - {action: labelmap, regex: __meta_kubernetes_node_label_(.+)}
+"#,
+    );
+    let discovery = kubernetes_discovery(
+        client,
+        KubernetesSdOptions {
+            debounce: Duration::from_millis(20),
+            scrape_targets: kubelets,
+            ..KubernetesSdOptions::default()
+        },
+    );
+    let mut rx = discovery.targets();
+    let d = wait_for(&mut rx, "the linux node's kubelet", |d| d.active.len() == 1).await;
+    assert_eq!(
+        addresses(&d),
+        vec![("kubelet".into(), "127.0.0.1:10250".into())]
+    );
+    let labels: BTreeMap<_, _> = d.active[0].labels.iter().cloned().collect();
+    assert_eq!(labels["instance"], "n1");
+    assert_eq!(labels["kubernetes_io_os"], "linux");
+    api.event(NODES, "Node", "ADDED", node("n2", "linux", 10255));
+    let d = wait_for(&mut rx, "the node added later", |d| d.active.len() == 2).await;
+    assert_eq!(
+        addresses(&d),
+        vec![
+            ("kubelet".into(), "127.0.0.1:10250".into()),
+            ("kubelet".into(), "127.0.0.1:10255".into()),
+        ]
+    );
 }
 
 /// With prometheus-operator's monitors asked for but their CRDs not installed (the API

@@ -42,6 +42,9 @@ pub struct KubernetesSelection {
     /// Name the endpoints' labels as Prometheus's `endpoints` role does
     /// (`__meta_kubernetes_endpoint_*`) instead of its `endpointslice` role.
     pub endpoints_role: bool,
+    /// Nodes whose labels match, each one target at its kubelet's address (Prometheus's
+    /// `node` role; nodes have no namespace).
+    pub node_targets: Option<LabelSelector>,
 }
 
 impl KubernetesSelection {
@@ -58,15 +61,16 @@ impl KubernetesSelection {
             port: spec.port.clone(),
             service_targets: None,
             endpoints_role: false,
+            node_targets: None,
         })
     }
 
     /// The selection of Prometheus-style `kubernetesSd` entries: role `pod` selects pods
     /// (with the entry's `pod` label selector), roles `endpointslice` and `endpoints`
     /// select the endpoints of Services (with its `service` label selector), role
-    /// `service` the Services themselves; every port; the entry's namespaces, or all.
-    /// Roles `node` and `ingress` are not watched yet and select nothing (with a
-    /// warning).
+    /// `service` the Services themselves, role `node` the nodes (with its `node` label
+    /// selector); every port; the entry's namespaces, or all. Role `ingress` is not
+    /// watched yet and selects nothing (with a warning).
     pub fn of_kubernetes_sd(entries: &[KubernetesSd]) -> KubernetesSelection {
         let mut sel = KubernetesSelection::default();
         let label = |sd: &KubernetesSd, role: KubernetesRole| -> LabelSelector {
@@ -98,6 +102,10 @@ impl KubernetesSelection {
                 }
                 KubernetesRole::Service if sel.service_targets.is_none() => {
                     sel.service_targets = Some(label(sd, KubernetesRole::Service));
+                }
+                KubernetesRole::Node if sel.node_targets.is_none() => {
+                    sel.node_targets = Some(label(sd, KubernetesRole::Node));
+                    continue;
                 }
                 role => {
                     warn!(

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use telltale_crds::{PromDuration, ScrapeTarget, ScrapeTargetSpec};
@@ -29,6 +29,8 @@ pub struct Snapshot {
     pub pods: Vec<Arc<Pod>>,
     pub endpoint_slices: Vec<Arc<EndpointSlice>>,
     pub services: Vec<Arc<Service>>,
+    /// Watched only while some resource selects nodes (the `node` role).
+    pub nodes: Vec<Arc<Node>>,
 }
 
 /// Settings of the discovery of pods annotated `prometheus.io/scrape: "true"`.
@@ -107,6 +109,14 @@ pub fn kubernetes_targets(snapshot: &Snapshot, annotated: Option<&AnnotatedPods>
                                     endpoints.push(meta::service_target(svc, port));
                                 }
                             }
+                        }
+                    }
+                }
+                if let Some(selector) = &sel.node_targets {
+                    for node in &snapshot.nodes {
+                        let labels = node.metadata.labels.clone().unwrap_or_default();
+                        if matches(selector, &labels) {
+                            endpoints.extend(meta::node_target(node));
                         }
                     }
                 }
@@ -341,6 +351,7 @@ mod tests {
             port,
             service_targets: None,
             endpoints_role: false,
+            node_targets: None,
         }
     }
 
@@ -422,6 +433,7 @@ mod tests {
             )],
             endpoint_slices: vec![Arc::new(slice)],
             services: vec![Arc::new(svc)],
+            nodes: Vec::new(),
         };
         let d = kubernetes_targets(&snapshot, None);
         let addrs: Vec<&str> = d.active.iter().map(|t| t.address.as_str()).collect();
@@ -446,7 +458,8 @@ mod tests {
 
     /// prometheus.yml's `kubernetes_sd_configs`, translated to ScrapeTargets, select as
     /// Prometheus would: the pod role in its namespaces, the service role one target per
-    /// port, the endpoints role with its `__meta_kubernetes_endpoint_*` names.
+    /// port, the endpoints role with its `__meta_kubernetes_endpoint_*` names, the node
+    /// role one target per selected node at its kubelet.
     #[test]
     fn prometheus_kubernetes_sd_configs_select_pods_and_endpoints() {
         let config = telltale_crds::PrometheusConfig::from_str(
@@ -468,6 +481,13 @@ scrape_configs:
     relabel_configs:
       - {source_labels: [__meta_kubernetes_endpoint_port_name], action: keep, regex: metrics}
       - {source_labels: [__meta_kubernetes_endpoints_name], target_label: endpoints}
+  - job_name: kubelet
+    scheme: https
+    kubernetes_sd_configs:
+      - role: node
+        selectors: [{role: node, label: "kubernetes.io/os=linux"}]
+    relabel_configs:
+      - {action: labelmap, regex: __meta_kubernetes_node_label_(.+)}
 "#,
         )
         .unwrap();
@@ -509,6 +529,10 @@ scrape_configs:
             ],
             endpoint_slices: vec![slice("api", "10.0.0.1"), slice("db", "10.0.0.7")],
             services: vec![Arc::new(svc), Arc::new(other)],
+            nodes: vec![
+                node("n1", "linux", "192.168.0.7"),
+                node("w1", "windows", "192.168.0.8"),
+            ],
         };
         let d = kubernetes_targets(&snapshot, None);
         let got: Vec<(&str, &str)> = d
@@ -523,14 +547,33 @@ scrape_configs:
                 ("pods", "10.0.0.1:8080"),
                 ("pods", "10.0.0.1:9000"),
                 ("services", "api.shop.svc:80"),
-                ("endpoints", "10.0.0.1:9000")
+                ("endpoints", "10.0.0.1:9000"),
+                ("kubelet", "192.168.0.7:10250"),
             ]
+        );
+        let kubelet: LabelMap = d.active[4].labels.iter().cloned().collect();
+        assert_eq!(kubelet["instance"], "n1");
+        assert_eq!(kubelet["kubernetes_io_os"], "linux");
+        assert_eq!(
+            d.active[4].url.as_str(),
+            "https://192.168.0.7:10250/metrics"
         );
         let labels: LabelMap = d.active[3].labels.iter().cloned().collect();
         assert_eq!(labels["endpoints"], "api");
         let discovered: LabelMap = d.active[3].discovered_labels.iter().cloned().collect();
         assert_eq!(discovered["__meta_kubernetes_endpoint_ready"], "true");
         assert!(!discovered.keys().any(|k| k.contains("endpointslice")));
+    }
+
+    fn node(name: &str, os: &str, ip: &str) -> Arc<Node> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "labels": {"kubernetes.io/os": os}},
+                "status": {"addresses": [{"type": "InternalIP", "address": ip}],
+                    "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}}
+            }))
+            .unwrap(),
+        )
     }
 
     #[test]

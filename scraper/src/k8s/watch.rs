@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -215,6 +215,10 @@ pub fn kubernetes_discovery(client: Client, options: KubernetesSdOptions) -> Kub
             slices,
             services,
             monitors,
+            nodes: NodeWatch {
+                client: client.clone(),
+                started: None,
+            },
         },
         Recorder::new(
             client.clone(),
@@ -391,6 +395,56 @@ struct Stores {
     slices: Store<EndpointSlice>,
     services: Store<Service>,
     monitors: Option<MonitorStores>,
+    nodes: NodeWatch,
+}
+
+/// The watch of Nodes (cluster-wide), started the first time a resource selects nodes
+/// (Prometheus's `node` role) so that a cluster without such targets neither holds every
+/// Node object nor needs the permission to list them. A forbidden list is logged and
+/// leaves no nodes.
+struct NodeWatch {
+    client: Client,
+    started: Option<(Store<Node>, AbortOnDrop)>,
+}
+
+/// A task aborted when its owner is dropped (the publishing task's, here).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl NodeWatch {
+    /// The nodes, once `wanted`: the first call that wants them starts the watch and
+    /// waits until it has listed them (or failed to).
+    async fn nodes(&mut self, wanted: bool, notify: &Arc<Notify>) -> Vec<Arc<Node>> {
+        if !wanted {
+            return Vec::new();
+        }
+        let store = match &self.started {
+            Some((store, _)) => store.clone(),
+            None => {
+                let (store, writer) = reflector::store::<Node>();
+                let (tx, mut settled) = watch::channel(false);
+                let task = spawn_reflector(
+                    "Node",
+                    Api::all(self.client.clone()),
+                    writer,
+                    notify.clone(),
+                    Some(tx),
+                );
+                info!("a resource selects nodes: watching Nodes");
+                let _ = settled.wait_for(|v| *v).await;
+                self.started = Some((store.clone(), AbortOnDrop(task)));
+                store
+            }
+        };
+        let mut nodes = store.state();
+        nodes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        nodes
+    }
 }
 
 impl Stores {
@@ -438,12 +492,13 @@ impl Stores {
             pods,
             endpoint_slices,
             services: self.services.state(),
+            nodes: Vec::new(),
         }
     }
 }
 
 async fn publish(
-    stores: Stores,
+    mut stores: Stores,
     recorder: Recorder,
     options: KubernetesSdOptions,
     notify: Arc<Notify>,
@@ -484,6 +539,11 @@ async fn publish(
             }
             reported = current;
         }
+        let wants_nodes = snapshot
+            .scrape_targets
+            .iter()
+            .any(|(_, sel)| sel.as_ref().is_some_and(|s| s.node_targets.is_some()));
+        snapshot.nodes = stores.nodes.nodes(wants_nodes, &notify).await;
         let discovery = kubernetes_targets(&snapshot, options.annotated_pods.as_ref());
         let (active, dropped) = (discovery.active.len(), discovery.dropped.len());
         let changed = tx.send_if_modified(|current| {
