@@ -402,3 +402,69 @@ async fn standalone_scrapes_a_secured_target() {
         "{out}"
     );
 }
+
+/// `telltale standalone --config.file`: credentials written inline in prometheus.yml
+/// (`authorization.credentials`, `bearer_token`) are used for the scrape — the right
+/// token is up, a wrong one down with the target's 401 — and `/api/v1/status/config`
+/// shows them as `<secret>`, as Prometheus does.
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_yml_inline_credentials_scrape_a_secured_target() {
+    let pki = pki::Pki::new();
+    let exporter = secured_exporter(&pki).await;
+    let ca = pki.path("ca.pem");
+    let config = pki.write(
+        "prometheus.yml",
+        &format!(
+            "scrape_configs:\n\
+             - job_name: inline\n  scrape_interval: 1s\n  scheme: https\n  \
+               tls_config: {{ca_file: {ca}}}\n  authorization: {{credentials: e2e-token}}\n  \
+               static_configs: [{{targets: ['{exporter}']}}]\n\
+             - job_name: wrong\n  scrape_interval: 1s\n  scheme: https\n  \
+               tls_config: {{ca_file: {ca}}}\n  bearer_token: not-the-token\n  \
+               static_configs: [{{targets: ['{exporter}']}}]\n",
+            ca = ca.display()
+        ),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let mut t = common::Telltale::start(
+        &data.path().join("data"),
+        &["--config.file", config.to_str().unwrap()],
+    )
+    .await;
+    let url = t.url("/api/v1/targets");
+    until(
+        &mut t.proc,
+        "the inline token up, the wrong one down",
+        || async {
+            let Ok(v) = reqwest::get(&url).await else {
+                return false;
+            };
+            let v: serde_json::Value = v.json().await.unwrap_or_default();
+            let health = |pool: &str| {
+                v["data"]["activeTargets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|t| t["scrapePool"] == pool)
+                    .map(|t| {
+                        (
+                            t["health"].as_str().unwrap_or("").to_string(),
+                            t["lastError"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+            };
+            matches!(health("inline"), Some((h, e)) if h == "up" && e.is_empty())
+                && matches!(health("wrong"), Some((h, e)) if h == "down" && e.contains("401"))
+        },
+    )
+    .await;
+    assert_eq!(t.query("secured_e2e").await.len(), 1);
+    let shown = common::get_json(&t.url("/api/v1/status/config")).await;
+    let yaml = shown["data"]["yaml"].as_str().unwrap();
+    assert!(yaml.contains("credentials: <secret>"), "{yaml}");
+    assert!(yaml.contains("bearer_token: <secret>"), "{yaml}");
+    assert!(
+        !yaml.contains("e2e-token") && !yaml.contains("not-the-token"),
+        "{yaml}"
+    );
+}

@@ -65,7 +65,7 @@ impl Config {
     pub fn to_yaml(&self) -> String {
         let mut docs: Vec<String> = Vec::new();
         if let Some(p) = &self.prometheus {
-            docs.push(serde_yaml::to_string(p).unwrap_or_default());
+            docs.push(p.masked_yaml());
         }
         for t in &self.scrape_targets {
             docs.push(serde_yaml::to_string(t).unwrap_or_default());

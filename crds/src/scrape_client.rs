@@ -116,6 +116,46 @@ pub struct ScrapeClient {
     pub proxy_url: Option<String>,
     pub follow_redirects: Option<bool>,
     pub enable_http2: Option<bool>,
+    pub inline: InlineCredentials,
+}
+
+/// Credentials written in prometheus.yml itself (`authorization.credentials`,
+/// `bearer_token`, `basic_auth.username` and `password`), which a resource cannot hold:
+/// carried beside the ScrapeTarget translated from the file (standalone's
+/// `--config.file`), never serialized — neither the CRD schema nor any YAML or JSON
+/// output shows them. Each one applies where the resource sets the same setting without
+/// a Secret or a file: `authorization` with no credentials source takes `credentials`,
+/// `basicAuth` with no username (password) source takes `username` (`password`).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct InlineCredentials {
+    pub credentials: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl InlineCredentials {
+    /// Always true: inline credentials are never serialized.
+    pub fn hidden(&self) -> bool {
+        true
+    }
+}
+
+/// Serializes as nothing (never reached: see [`InlineCredentials::hidden`]).
+impl Serialize for InlineCredentials {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl std::fmt::Debug for InlineCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |v: &Option<String>| v.as_ref().map(|_| "<secret>");
+        f.debug_struct("InlineCredentials")
+            .field("credentials", &secret(&self.credentials))
+            .field("username", &self.username)
+            .field("password", &secret(&self.password))
+            .finish()
+    }
 }
 
 fn set(s: &Option<String>) -> bool {

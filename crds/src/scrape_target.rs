@@ -83,6 +83,17 @@ pub struct ScrapeTargetSpec {
     /// Allow HTTP/2 over TLS; true unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_http2: Option<bool>,
+    /// Credentials written inline in prometheus.yml (its translation only): never read
+    /// from a resource (an `inlineCredentials` key is an unknown field) nor written out
+    /// ([`InlineCredentials::hidden`](crate::scrape_client::InlineCredentials::hidden) is
+    /// always true; `skip` alone would leave the schema derive's copy of this struct with
+    /// a field it never reads).
+    #[serde(
+        skip_deserializing,
+        skip_serializing_if = "crate::scrape_client::InlineCredentials::hidden"
+    )]
+    #[schemars(skip)]
+    pub inline_credentials: crate::scrape_client::InlineCredentials,
     /// How often to scrape.
     #[serde(default = "default_interval")]
     pub interval: PromDuration,
@@ -392,6 +403,7 @@ impl Default for ScrapeTargetSpec {
             proxy_url: None,
             follow_redirects: None,
             enable_http2: None,
+            inline_credentials: Default::default(),
             interval: default_interval(),
             scrape_timeout: None,
             params: BTreeMap::new(),
@@ -429,6 +441,7 @@ impl ScrapeTargetSpec {
             proxy_url: self.proxy_url.clone(),
             follow_redirects: self.follow_redirects,
             enable_http2: self.enable_http2,
+            inline: self.inline_credentials.clone(),
         }
     }
 

@@ -21,6 +21,9 @@
 //!   kubelet and cAdvisor scrapes authenticate with (prometheus-operator's
 //!   `bearerTokenFile`).
 //!
+//! Credentials written inline in prometheus.yml (`ScrapeClient::inline`) apply where no
+//! Secret or file gives the same setting.
+//!
 //! A client that cannot be made fails the scrape: `up` 0, the reason in `lastError`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -332,7 +335,11 @@ pub async fn resolve(
             (None, Some(f)) if !f.is_empty() => {
                 Some(file("authorization.credentialsFile", f, mode)?)
             }
-            _ => None,
+            _ => c
+                .inline
+                .credentials
+                .as_ref()
+                .map(|v| Material::value("authorization.credentials", v.as_bytes().to_vec())),
         };
         Some(Auth::Header {
             scheme: a.scheme().to_string(),
@@ -351,7 +358,10 @@ pub async fn resolve(
                 .await?
             }
             (None, Some(f)) => file("basicAuth.usernameFile", f, mode)?,
-            (None, None) => Material::value("spec.basicAuth.username", Vec::new()),
+            (None, None) => Material::value(
+                "basic_auth.username",
+                c.inline.username.clone().unwrap_or_default(),
+            ),
         };
         let password = match (&b.password, &b.password_file) {
             (Some(s), _) => Some(
@@ -365,7 +375,11 @@ pub async fn resolve(
                 .await?,
             ),
             (None, Some(f)) => Some(file("basicAuth.passwordFile", f, mode)?),
-            (None, None) => None,
+            (None, None) => c
+                .inline
+                .password
+                .as_ref()
+                .map(|p| Material::value("basic_auth.password", p.as_bytes().to_vec())),
         };
         Some(Auth::Basic { username, password })
     } else {

@@ -78,7 +78,41 @@ pub struct PrometheusConfig {
     pub remote_read: Vec<RemoteReadConfig>,
 }
 
+/// The fields that hold Prometheus's `Secret` values (written as `<secret>` when the
+/// configuration is shown).
+const SECRET_FIELDS: [&str; 5] = [
+    "password",
+    "credentials",
+    "bearer_token",
+    "client_secret",
+    "secret_key",
+];
+
 impl PrometheusConfig {
+    /// The configuration as YAML with every secret written inline replaced by
+    /// `<secret>`, as Prometheus shows its configuration (`/api/v1/status/config`).
+    pub fn masked_yaml(&self) -> String {
+        fn mask(v: &mut serde_yaml::Value) {
+            match v {
+                serde_yaml::Value::Mapping(m) => {
+                    for (k, v) in m.iter_mut() {
+                        let secret = k.as_str().is_some_and(|k| SECRET_FIELDS.contains(&k));
+                        if secret && v.as_str().is_some_and(|s| !s.is_empty()) {
+                            *v = serde_yaml::Value::String("<secret>".into());
+                        } else {
+                            mask(v);
+                        }
+                    }
+                }
+                serde_yaml::Value::Sequence(s) => s.iter_mut().for_each(mask),
+                _ => {}
+            }
+        }
+        let mut value = serde_yaml::to_value(self).unwrap_or_default();
+        mask(&mut value);
+        serde_yaml::to_string(&value).unwrap_or_default()
+    }
+
     /// Reads and checks `path`.
     pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

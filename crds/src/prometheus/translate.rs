@@ -187,19 +187,20 @@ impl ScrapeConfig {
             proxy_url: client.proxy_url,
             follow_redirects: client.follow_redirects,
             enable_http2: client.enable_http2,
+            inline_credentials: client.inline,
             ..spec
         };
         ScrapeTarget::new(&self.job_name, spec)
     }
 }
 
-/// The scrape client settings a ScrapeTarget can carry — files, TLS, proxy, redirects —
-/// and the fields it cannot (secrets written inline, a basic auth username written
-/// inline, `oauth2`).
+/// The scrape client settings of a scrape config — files, TLS, proxy, redirects, and the
+/// credentials written inline (carried as [`InlineCredentials`](crate::scrape_client::InlineCredentials)) —
+/// and the fields that are not honoured (`oauth2`).
 fn scrape_client(http: &HttpClientConfig) -> (ScrapeClient, Vec<&'static str>) {
     let mut left = Vec::new();
     let file = |f: &Option<String>| f.clone().filter(|f| !f.is_empty());
-    let inline = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    let inline = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
     let tls_config = http.tls_config.as_ref().map(|t| TlsConfig {
         ca_file: file(&t.ca_file),
         cert_file: file(&t.cert_file),
@@ -209,40 +210,44 @@ fn scrape_client(http: &HttpClientConfig) -> (ScrapeClient, Vec<&'static str>) {
         min_version: t.min_version.clone(),
         ..TlsConfig::default()
     });
+    let mut secrets = crate::scrape_client::InlineCredentials::default();
     let mut authorization = None;
     if let Some(a) = &http.authorization {
-        if inline(&a.credentials) {
-            left.push("authorization.credentials");
-        } else {
-            authorization = Some(Authorization {
-                type_: a.type_.clone(),
-                credentials: None,
-                credentials_file: file(&a.credentials_file),
-            });
-        }
+        secrets.credentials = inline(&a.credentials);
+        authorization = Some(Authorization {
+            type_: a.type_.clone(),
+            credentials: None,
+            credentials_file: file(&a.credentials_file),
+        });
     }
-    if inline(&http.bearer_token) {
-        left.push("bearer_token");
+    if let Some(token) = inline(&http.bearer_token) {
+        secrets.credentials = Some(token);
+        authorization = Some(Authorization::default());
     } else if let Some(f) = file(&http.bearer_token_file) {
         authorization = Some(Authorization {
             credentials_file: Some(f),
             ..Authorization::default()
         });
     }
-    // A ScrapeTarget's username is a Secret's or a file's, never written inline.
-    if http.basic_auth.is_some() {
-        left.push("basic_auth");
-    }
+    let basic_auth = http.basic_auth.as_ref().map(|b| {
+        secrets.username = Some(b.username.clone());
+        secrets.password = inline(&b.password);
+        crate::scrape_client::BasicAuth {
+            password_file: file(&b.password_file),
+            ..crate::scrape_client::BasicAuth::default()
+        }
+    });
     if http.oauth2.is_some() {
         left.push("oauth2");
     }
     let client = ScrapeClient {
         tls_config,
         authorization,
-        basic_auth: None,
+        basic_auth,
         proxy_url: http.proxy_url.clone().filter(|p| !p.is_empty()),
         follow_redirects: http.follow_redirects,
         enable_http2: http.enable_http2,
+        inline: secrets,
     };
     (client, left)
 }
@@ -364,6 +369,12 @@ scrape_configs:
   - job_name: inline
     authorization: {credentials: s3cret}
     static_configs: [{targets: ['a:1']}]
+  - job_name: basic
+    basic_auth: {username: u, password: pw}
+    static_configs: [{targets: ['b:1']}]
+  - job_name: oauth
+    oauth2: {client_id: c, client_secret: s, token_url: 'http://t/token'}
+    static_configs: [{targets: ['c:1']}]
 "#,
         )
         .unwrap();
@@ -383,10 +394,21 @@ scrape_configs:
         assert_eq!(s.proxy_url.as_deref(), Some("http://proxy:3128"));
         assert_eq!(s.follow_redirects, Some(false));
         s.validate().unwrap();
-        assert_eq!(t[1].spec.authorization, None);
-        assert_eq!(
-            c.not_translated(),
-            ["scrape_configs[1].authorization.credentials"]
-        );
+        // Inline credentials are carried beside the resource, never in what it shows.
+        let inline = t[1].spec.client();
+        assert_eq!(inline.authorization.unwrap().scheme(), "Bearer");
+        assert_eq!(inline.inline.credentials.as_deref(), Some("s3cret"));
+        let basic = t[2].spec.client();
+        assert!(basic.basic_auth.is_some());
+        assert_eq!(basic.inline.username.as_deref(), Some("u"));
+        assert_eq!(basic.inline.password.as_deref(), Some("pw"));
+        for target in &t {
+            let shown = format!("{} {target:?}", serde_json::to_string(target).unwrap());
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("pw\""),
+                "{shown}"
+            );
+        }
+        assert_eq!(c.not_translated(), ["scrape_configs[3].oauth2"]);
     }
 }

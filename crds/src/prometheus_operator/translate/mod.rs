@@ -335,6 +335,7 @@ pub(crate) fn client_settings(scrape: &ClientFields, at: &str) -> Result<ScrapeC
         proxy_url: nonempty(&scrape.proxy_url),
         follow_redirects: scrape.follow_redirects,
         enable_http2: scrape.enable_http2,
+        inline: Default::default(),
     })
 }
 
