@@ -16,8 +16,8 @@ use common::{Telltale, eventually, start_node_exporter, value_of, write_file};
 /// prometheus.yml scraping node_exporter at `target` every second as job `job`, adding
 /// `team="sre"` to the target and dropping `go_*` series, with `rules` as rule file, and
 /// forwarding `node_load1` and the recording rule to `remote`, sending alerts to the
-/// Alertmanager at `am` (`host:port`).
-fn prometheus_yml(job: &str, target: &str, rules: &Path, remote: &str, am: &str) -> String {
+/// Alertmanagers that the file_sd file `am` lists with `role: primary`.
+fn prometheus_yml(job: &str, target: &str, rules: &Path, remote: &str, am: &Path) -> String {
     format!(
         "global:
   scrape_interval: 1s
@@ -47,8 +47,12 @@ alerting:
       regex: 'Dropped.*'
       action: drop
   alertmanagers:
-    - static_configs:
-        - targets: ['{am}']
+    - file_sd_configs:
+        - files: ['{am}']
+      relabel_configs:
+        - source_labels: [role]
+          regex: primary
+          action: keep
 remote_write:
   - url: {remote}
     name: receiver
@@ -59,7 +63,21 @@ remote_write:
         regex: 'node_load1|job:node_load1:max'
         action: keep
 ",
-        rules = rules.display()
+        rules = rules.display(),
+        am = am.display()
+    )
+}
+
+/// A file_sd file listing the Alertmanager at `am` (`role: primary`) and one that does
+/// not listen (`role: standby`), which the relabeling drops.
+fn alertmanagers_file(dir: &Path, am: &str) -> std::path::PathBuf {
+    write_file(
+        dir,
+        "alertmanagers.json",
+        &format!(
+            r#"[{{"targets": ["{am}"], "labels": {{"role": "primary"}}}},
+                {{"targets": ["127.0.0.1:1"], "labels": {{"role": "standby"}}}}]"#
+        ),
     )
 }
 
@@ -106,7 +124,8 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     let remote = format!("{receiver}/api/v1/write");
     let (_am, am) = start_alertmanager(dir.path()).await;
     let rules = write_file(dir.path(), "node.rules.yml", RULES);
-    let yml = |job: &str| prometheus_yml(job, &exporter.to_string(), &rules, &remote, &am);
+    let am_file = alertmanagers_file(dir.path(), &am);
+    let yml = |job: &str| prometheus_yml(job, &exporter.to_string(), &rules, &remote, &am_file);
     let config = write_file(dir.path(), "prometheus.yml", &yml("node"));
     let config_arg = config.display().to_string();
     let t = Telltale::start(&dir.path().join("data"), &["--config.file", &config_arg]).await;
@@ -175,12 +194,14 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
         format!("node_exporter {exporter} is up"),
         "{alert}"
     );
+    // Discovered from the file, the standby dropped by the section's relabeling.
     let ams = common::get_json(&t.url("/api/v1/alertmanagers")).await;
     assert!(
         ams.to_string()
             .contains(&format!("http://{am}/api/v2/alerts")),
         "{ams}"
     );
+    assert!(!ams.to_string().contains("127.0.0.1:1/"), "{ams}");
 
     // POST /-/reload picks up a renamed job.
     std::fs::write(&config, yml("node2")).unwrap();
@@ -296,7 +317,8 @@ fn check_config_agrees_with_promtool() {
     let dir = tempfile::tempdir().unwrap();
     let rules = write_file(dir.path(), "r.yml", RULES);
     let remote = "http://127.0.0.1:9/api/v1/write";
-    let good = prometheus_yml("node", "127.0.0.1:9100", &rules, remote, "127.0.0.1:9093");
+    let am_file = alertmanagers_file(dir.path(), "127.0.0.1:9093");
+    let good = prometheus_yml("node", "127.0.0.1:9100", &rules, remote, &am_file);
     let cases = [
         ("good.yml", good.clone()),
         (
@@ -343,13 +365,7 @@ fn check_config_agrees_with_promtool() {
     let file = write_file(
         dir.path(),
         "bad-rule.yml",
-        &prometheus_yml(
-            "node",
-            "127.0.0.1:9100",
-            &bad_rules,
-            remote,
-            "127.0.0.1:9093",
-        ),
+        &prometheus_yml("node", "127.0.0.1:9100", &bad_rules, remote, &am_file),
     );
     assert_eq!(verdicts(&file), (false, false));
 }

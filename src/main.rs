@@ -1,6 +1,7 @@
 //! `telltale`: one binary, every component. The subcommand picks what this process runs;
 //! this file only parses the command line and hands over.
 
+mod alertmanager_sd;
 mod cli;
 mod cluster_api;
 mod components;

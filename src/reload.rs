@@ -36,8 +36,8 @@ pub struct Reloader {
     self_target: ScrapeTarget,
     /// What `/api/v1/status/config` shows.
     yaml: Arc<RwLock<String>>,
-    /// One reload at a time.
-    running: tokio::sync::Mutex<()>,
+    /// One reload at a time; the discovery of the Alertmanagers applied last.
+    running: tokio::sync::Mutex<Option<crate::alertmanager_sd::AlertmanagerDiscovery>>,
     successful: IntGauge,
     success_time: Gauge,
 }
@@ -66,7 +66,7 @@ impl Reloader {
             external_labels,
             self_target,
             yaml: Arc::default(),
-            running: tokio::sync::Mutex::new(()),
+            running: tokio::sync::Mutex::new(None),
             successful,
             success_time,
         }))
@@ -79,7 +79,7 @@ impl Reloader {
 
     /// Applies a loaded configuration (the one read at start).
     pub async fn apply(&self, mut config: Config) -> anyhow::Result<()> {
-        let _one = self.running.lock().await;
+        let mut discovery = self.running.lock().await;
         let remote_writes = config
             .prometheus
             .as_ref()
@@ -90,16 +90,16 @@ impl Reloader {
             .forwarding
             .apply(&remote_writes, &external_labels)
             .await?;
-        let (endpoints, relabel) = match &config.prometheus {
-            Some(p) => (
-                alertmanager_endpoints(p.alertmanagers()),
-                alert_relabel(&p.alert_relabelings())?,
-            ),
-            None => (Vec::new(), None),
+        let (sections, relabel) = match &config.prometheus {
+            Some(p) => (p.alertmanagers(), alert_relabel(&p.alert_relabelings())?),
+            None => (&[][..], None),
         };
+        let (started, endpoints) =
+            crate::alertmanager_sd::start(sections, self.to.alertmanagers.clone()).await;
         self.to
             .alertmanagers
             .configure(endpoints, external_labels.into_iter().collect(), relabel);
+        *discovery = Some(started);
         self.to.rules.set_alerting(&config.alerting)?;
         let self_job = self.self_target.metadata.name.as_deref();
         if !config
@@ -174,8 +174,6 @@ impl Reloader {
     }
 }
 
-/// The Alertmanagers of prometheus.yml's `alerting.alertmanagers` that Telltale sends
-/// to: their static targets, through the v2 API. What it cannot honour yet is logged.
 /// `alerting.alert_relabel_configs` as the function the external Alertmanagers' sender
 /// applies (`None` when there are none).
 fn alert_relabel(
@@ -187,49 +185,6 @@ fn alert_relabel(
     let relabeler =
         telltale_scraper::relabel::Relabeler::new(steps, "alerting.alert_relabel_configs")?;
     Ok(Some(Arc::new(move |labels| relabeler.process(labels))))
-}
-
-fn alertmanager_endpoints(
-    sections: &[telltale_crds::prometheus::AlertmanagerConfig],
-) -> Vec<telltale_alertmanager::AlertmanagerEndpoint> {
-    let mut out = Vec::new();
-    for (i, am) in sections.iter().enumerate() {
-        if am.api_version() != "v2" {
-            tracing::warn!(
-                section = i,
-                "alerting.alertmanagers: api_version v1 is not supported; alerts are sent through v2"
-            );
-        }
-        if !am.relabel_configs.is_empty()
-            || !am.file_sd_configs.is_empty()
-            || !am.http_sd_configs.is_empty()
-            || !am.kubernetes_sd_configs.is_empty()
-        {
-            tracing::warn!(
-                section = i,
-                "alerting.alertmanagers: only static_configs without relabeling are honoured"
-            );
-        }
-        let client = match telltale_web::client::from_prometheus(
-            &am.http,
-            &format!("alerting.alertmanagers[{i}]"),
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(section = i, error = %e, "alerting.alertmanagers: section skipped");
-                continue;
-            }
-        };
-        let prefix = am.path_prefix().trim_end_matches('/');
-        for target in am.static_targets() {
-            out.push(telltale_alertmanager::AlertmanagerEndpoint {
-                url: format!("{}://{target}{prefix}/api/v2/alerts", am.scheme()),
-                timeout: am.timeout().0,
-                client: client.clone(),
-            });
-        }
-    }
-    out
 }
 
 fn now_seconds() -> f64 {

@@ -108,15 +108,20 @@ impl ExternalAlertmanagers {
         relabel: Option<AlertRelabel>,
     ) {
         *self.relabel.write().unwrap_or_else(|e| e.into_inner()) = relabel;
+        self.set_endpoints(endpoints);
+        *self
+            .external_labels
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = external_labels;
+    }
+
+    /// Replaces the Alertmanagers only (their discovery found a new set).
+    pub fn set_endpoints(&self, endpoints: Vec<Endpoint>) {
         self.clients
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|settings, _| endpoints.iter().any(|e| &e.client == settings));
         *self.endpoints.write().unwrap_or_else(|e| e.into_inner()) = endpoints;
-        *self
-            .external_labels
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = external_labels;
     }
 
     /// The Alertmanagers alerts go to.

@@ -1,0 +1,275 @@
+//! prometheus.yml's `alerting.alertmanagers`: which Alertmanagers alerts go to. Each
+//! section's `static_configs`, `file_sd_configs` and `http_sd_configs` are discovered
+//! with the scraper's discovery (the section read as a ScrapeTarget that is never
+//! scraped: `__address__`, `__scheme__` and the alerts path, relabeled by the section's
+//! `relabel_configs`, `__alerts_path__` being the scrape's `__metrics_path__`), and every
+//! target left is one Alertmanager at `<scheme>://<address><path_prefix>/api/v2/alerts`
+//! with the section's client settings and timeout, as Prometheus's notifier discovers
+//! them. Files are read again and URLs fetched again at their refresh intervals; the
+//! endpoints are replaced whenever the set changes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use telltale_alertmanager::{AlertmanagerEndpoint, ExternalAlertmanagers};
+use telltale_crds::prometheus::AlertmanagerConfig;
+use telltale_crds::scrape_target::{FileSdConfig, RelabelConfig, Scheme, StaticTargets};
+use telltale_crds::{HttpSd, PromDuration, ScrapeTarget, ScrapeTargetSpec};
+use telltale_scraper::file_sd::FileSdCache;
+use telltale_scraper::http_sd::{self, HttpSdCache};
+use tokio::task::JoinHandle;
+
+/// How often files and URLs are checked for being due.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The name Prometheus gives the alerts path label, and the scrape's name for the path.
+const ALERTS_PATH: &str = "__alerts_path__";
+const METRICS_PATH: &str = "__metrics_path__";
+
+/// One section as discovery sees it.
+struct Section {
+    target: ScrapeTarget,
+    client: telltale_web::client::ClientSettings,
+    timeout: Duration,
+}
+
+/// The running discovery of one configuration's Alertmanagers; dropping it stops it.
+pub struct AlertmanagerDiscovery(JoinHandle<()>);
+
+impl Drop for AlertmanagerDiscovery {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Discovers the Alertmanagers of `sections`: the first set (files read, URLs fetched
+/// once) is returned, and later changes go to `to`.
+pub async fn start(
+    sections: &[AlertmanagerConfig],
+    to: Arc<ExternalAlertmanagers>,
+) -> (AlertmanagerDiscovery, Vec<AlertmanagerEndpoint>) {
+    let sections = translate(sections);
+    let mut state = State::default();
+    state.refresh(&sections, true).await;
+    let first = state.endpoints(&sections);
+    let handle = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(TICK).await;
+            if state.refresh(&sections, false).await {
+                to.set_endpoints(state.endpoints(&sections));
+            }
+        }
+    });
+    (AlertmanagerDiscovery(handle), first)
+}
+
+/// Each section as a ScrapeTarget (named `alertmanagers-<i>`) with its client settings;
+/// a section whose client settings are invalid is skipped with an error logged.
+fn translate(sections: &[AlertmanagerConfig]) -> Vec<Section> {
+    let mut out = Vec::new();
+    for (i, am) in sections.iter().enumerate() {
+        let at = format!("alerting.alertmanagers[{i}]");
+        if am.api_version() != "v2" {
+            tracing::warn!(
+                section = i,
+                "{at}: api_version v1 is not supported; alerts are sent through v2"
+            );
+        }
+        if !am.kubernetes_sd_configs.is_empty() {
+            tracing::warn!(
+                section = i,
+                "{at}.kubernetes_sd_configs: not honoured yet; use static, file or HTTP discovery"
+            );
+        }
+        let client = match telltale_web::client::from_prometheus(&am.http, &at) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(section = i, error = %e, "{at}: section skipped");
+                continue;
+            }
+        };
+        let prefix = am.path_prefix().trim_end_matches('/');
+        let spec = ScrapeTargetSpec {
+            job: Some(format!("alertmanagers-{i}")),
+            static_targets: am
+                .static_configs
+                .iter()
+                .map(|g| StaticTargets {
+                    targets: g.targets.clone(),
+                    labels: g.labels.clone(),
+                })
+                .collect(),
+            file_sd: am
+                .file_sd_configs
+                .iter()
+                .map(|f| FileSdConfig {
+                    files: f.files.clone(),
+                    refresh_interval: Some(
+                        f.refresh_interval.unwrap_or(PromDuration::from_secs(300)),
+                    ),
+                })
+                .collect(),
+            http_sd: am
+                .http_sd_configs
+                .iter()
+                .map(|h| HttpSd {
+                    url: h.url.clone(),
+                    refresh_interval: Some(
+                        h.refresh_interval.unwrap_or(PromDuration::from_secs(60)),
+                    ),
+                })
+                .collect(),
+            scheme: if am.scheme() == "https" {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            },
+            path: format!("{prefix}/api/v2/alerts"),
+            relabelings: am
+                .relabel_configs
+                .iter()
+                .map(|r| alerts_path_as_metrics_path(r.to_spec()))
+                .collect(),
+            ..ScrapeTargetSpec::default()
+        };
+        out.push(Section {
+            target: ScrapeTarget::new(&format!("alertmanagers-{i}"), spec),
+            client,
+            timeout: am.timeout().0,
+        });
+    }
+    out
+}
+
+/// A relabeling step with `__alerts_path__` renamed to the scrape's `__metrics_path__`.
+fn alerts_path_as_metrics_path(mut r: RelabelConfig) -> RelabelConfig {
+    let rename = |l: &mut String| {
+        if l == ALERTS_PATH {
+            *l = METRICS_PATH.to_string();
+        }
+    };
+    r.source_labels.iter_mut().for_each(rename);
+    if let Some(t) = r.target_label.as_mut() {
+        rename(t);
+    }
+    r
+}
+
+/// What has been read and fetched, and when each URL is due.
+#[derive(Default)]
+struct State {
+    files: FileSdCache,
+    http: HttpSdCache,
+    files_due: Option<Instant>,
+    urls_due: BTreeMap<String, Instant>,
+    client: reqwest::Client,
+}
+
+impl State {
+    /// Reads the files and fetches the URLs that are due (all when `all`); true when
+    /// anything changed.
+    async fn refresh(&mut self, sections: &[Section], all: bool) -> bool {
+        let now = Instant::now();
+        let mut changed = false;
+        let files: Vec<&FileSdConfig> = sections
+            .iter()
+            .flat_map(|s| &s.target.spec.file_sd)
+            .collect();
+        if !files.is_empty() && (all || self.files_due.is_none_or(|d| d <= now)) {
+            let period = files
+                .iter()
+                .filter_map(|f| f.refresh_interval)
+                .min()
+                .map_or(Duration::from_secs(300), |p| p.0);
+            changed |= self.files.refresh(
+                files
+                    .iter()
+                    .flat_map(|f| f.files.iter().map(String::as_str)),
+            );
+            self.files_due = Some(now + period);
+        }
+        for sd in sections.iter().flat_map(|s| &s.target.spec.http_sd) {
+            if !all && self.urls_due.get(&sd.url).is_some_and(|d| *d > now) {
+                continue;
+            }
+            let period = sd.refresh_interval.map_or(Duration::from_secs(60), |p| p.0);
+            let fetched = http_sd::fetch(&self.client, &sd.url, period, period).await;
+            changed |= self.http.update(&sd.url, fetched);
+            self.urls_due.insert(sd.url.clone(), now + period);
+        }
+        changed || all
+    }
+
+    /// The Alertmanagers of every section, in order, each once.
+    fn endpoints(&self, sections: &[Section]) -> Vec<AlertmanagerEndpoint> {
+        let mut out: Vec<AlertmanagerEndpoint> = Vec::new();
+        for s in sections {
+            let found = telltale_scraper::discovery::discover_from(
+                std::slice::from_ref(&s.target),
+                &self.files,
+                &self.http,
+            );
+            for t in found.active {
+                let url = t.url.to_string();
+                if !out.iter().any(|e| e.url == url) {
+                    out.push(AlertmanagerEndpoint {
+                        url,
+                        timeout: s.timeout,
+                        client: s.client.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sections(yaml: &str) -> Vec<Section> {
+        let c = telltale_crds::PrometheusConfig::from_str(
+            std::path::Path::new("/etc/p/prometheus.yml"),
+            yaml,
+        )
+        .unwrap();
+        translate(c.alertmanagers())
+    }
+
+    #[tokio::test]
+    async fn static_files_and_relabeling_give_the_alertmanagers() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("am.json"),
+            r#"[{"targets": ["am-1:9093", "am-2:9093"], "labels": {"env": "prod"}},
+                {"targets": ["am-3:9093"], "labels": {"env": "test"}}]"#,
+        )
+        .unwrap();
+        let s = sections(&format!(
+            "alerting:
+  alertmanagers:
+    - static_configs: [{{targets: ['am-0:9093']}}]
+      path_prefix: /am
+      scheme: https
+    - file_sd_configs: [{{files: ['{}/*.json']}}]
+      relabel_configs:
+        - {{source_labels: [env], regex: prod, action: keep}}
+        - {{target_label: __alerts_path__, replacement: /custom/api/v2/alerts}}
+",
+            dir.path().display()
+        ));
+        let mut state = State::default();
+        assert!(state.refresh(&s, true).await);
+        let urls: Vec<String> = state.endpoints(&s).into_iter().map(|e| e.url).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://am-0:9093/am/api/v2/alerts",
+                "http://am-1:9093/custom/api/v2/alerts",
+                "http://am-2:9093/custom/api/v2/alerts",
+            ]
+        );
+    }
+}
