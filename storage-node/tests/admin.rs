@@ -106,7 +106,11 @@ fn deleted_samples_are_masked_in_chunks_head_and_index_and_stay_deleted() {
     // Delete m{instance="a"} over 30 minutes across the flushed/head boundary.
     let (lo, hi) = (T0 + 45 * MIN, T0 + 75 * MIN);
     engine
-        .delete_series(&[selector(&[eq("__name__", "m"), eq("instance", "a")])], lo, hi)
+        .delete_series(
+            &[selector(&[eq("__name__", "m"), eq("instance", "a")])],
+            lo,
+            hi,
+        )
         .unwrap();
     assert_eq!(engine.tombstoned_series(), 1);
 
@@ -132,9 +136,15 @@ fn deleted_samples_are_masked_in_chunks_head_and_index_and_stay_deleted() {
             .collect();
         assert_eq!(
             names,
-            [r#"{__name__="m", instance="b"}"#, r#"{__name__="other", instance="a"}"#]
+            [
+                r#"{__name__="m", instance="b"}"#,
+                r#"{__name__="other", instance="a"}"#
+            ]
         );
-        assert_eq!(engine.series(&index(&[], lo - MIN, hi, 0)).unwrap().len(), 3);
+        assert_eq!(
+            engine.series(&index(&[], lo - MIN, hi, 0)).unwrap().len(),
+            3
+        );
     };
     check(&engine);
     // Samples written into the interval later (a late write) are deleted too, until
@@ -160,7 +170,11 @@ fn rollup_points_over_a_deletion_go_and_later_rollups_leave_it_out() {
     engine.flush().unwrap();
     while engine.rollup_pass().unwrap() > 0 {}
     let before = read(&engine, "m", Tier::Minute);
-    assert_eq!(before[0].2.len(), 120, "the two hour windows out of the ooo window");
+    assert_eq!(
+        before[0].2.len(),
+        120,
+        "the two hour windows out of the ooo window"
+    );
     // Delete part of a minute bucket and two whole ones: the three points go.
     let (lo, hi) = (T0 + 10 * MIN + 30_000, T0 + 12 * MIN + 59_999);
     engine
@@ -170,7 +184,10 @@ fn rollup_points_over_a_deletion_go_and_later_rollups_leave_it_out() {
     let ts: Vec<i64> = after[0].2.iter().map(|p| p.timestamp_ms).collect();
     assert_eq!(after[0].2.len(), 117);
     for gone in [T0 + 10 * MIN, T0 + 11 * MIN, T0 + 12 * MIN] {
-        assert!(!ts.contains(&gone), "point at {gone} summarises deleted samples");
+        assert!(
+            !ts.contains(&gone),
+            "point at {gone} summarises deleted samples"
+        );
     }
     // More data: the windows computed now, and the hour tier, leave deleted data out.
     engine
@@ -188,8 +205,7 @@ fn rollup_points_over_a_deletion_go_and_later_rollups_leave_it_out() {
     let snapshot = |e: &Engine| {
         [Tier::Raw, Tier::Minute, Tier::Hour].map(|t| {
             let r = read(e, "m", t);
-            let samples: Vec<(i64, u64)> =
-                r[0].1.iter().map(|(t, v)| (*t, v.to_bits())).collect();
+            let samples: Vec<(i64, u64)> = r[0].1.iter().map(|(t, v)| (*t, v.to_bits())).collect();
             let points: Vec<(i64, u64, u64)> = r[0]
                 .2
                 .iter()
@@ -202,7 +218,11 @@ fn rollup_points_over_a_deletion_go_and_later_rollups_leave_it_out() {
     assert!(masked[0].0.iter().all(|(t, _)| !(lo..=hi).contains(t)));
     engine.clean_tombstones().unwrap();
     assert_eq!(engine.tombstoned_series(), 0);
-    assert_eq!(snapshot(&engine), masked, "clean_tombstones changed an answer");
+    assert_eq!(
+        snapshot(&engine),
+        masked,
+        "clean_tombstones changed an answer"
+    );
     engine.flush().unwrap();
     drop(engine);
     let engine = open(dir.path());
@@ -260,7 +280,12 @@ fn a_delete_record_applies_the_same_on_every_replica_and_replays_as_a_no_op() {
     log.push(record);
     // A sample newer than the delete's interval, written after it.
     let later = (T0 + 2 * HOUR, 1.0);
-    log.push(leader.prepare(&[series("m", "b", &[later])]).unwrap().record);
+    log.push(
+        leader
+            .prepare(&[series("m", "b", &[later])])
+            .unwrap()
+            .record,
+    );
     log.push(leader.prepare_clean_tombstones());
     // Nothing matching: nothing to log.
     assert!(
@@ -269,7 +294,10 @@ fn a_delete_record_applies_the_same_on_every_replica_and_replays_as_a_no_op() {
             .unwrap()
             .is_none()
     );
-    assert!(leader.prepare_delete(&sel, 5, 4).is_err(), "start after end");
+    assert!(
+        leader.prepare_delete(&sel, 5, 4).is_err(),
+        "start after end"
+    );
 
     let mut b_left = minutes(T0, T0 + 30 * MIN);
     b_left.push(later);
