@@ -62,10 +62,11 @@ impl AdminRecord {
     /// `None` when `bytes` are not an admin record (a write record); an error when they
     /// start like one but do not decode.
     pub fn decode(bytes: &[u8]) -> Option<Result<AdminRecord>> {
-        match bytes.first()? {
-            &DELETE_SERIES => Some(decode_delete(&bytes[1..]).ok_or_else(|| corrupt(bytes))),
-            &CLEAN_TOMBSTONES if bytes.len() == 1 => Some(Ok(AdminRecord::CleanTombstones)),
-            &CLEAN_TOMBSTONES => Some(Err(corrupt(bytes))),
+        let (&tag, rest) = bytes.split_first()?;
+        match tag {
+            DELETE_SERIES => Some(decode_delete(rest).ok_or_else(|| corrupt(bytes))),
+            CLEAN_TOMBSTONES if rest.is_empty() => Some(Ok(AdminRecord::CleanTombstones)),
+            CLEAN_TOMBSTONES => Some(Err(corrupt(bytes))),
             _ => None,
         }
     }

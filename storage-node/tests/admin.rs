@@ -60,8 +60,11 @@ fn eq(name: &str, value: &str) -> Matcher {
     Matcher::new(MatchOp::Equal, name, value)
 }
 
-/// Every series of metric `name` in `tier` over all time: (instance, samples, points).
-fn read(engine: &Engine, name: &str, tier: Tier) -> Vec<(String, Vec<(i64, f64)>, Vec<Aggregate>)> {
+/// One series as read: its instance, its samples and its rollup points.
+type Read = (String, Vec<(i64, f64)>, Vec<Aggregate>);
+
+/// Every series of metric `name` in `tier` over all time.
+fn read(engine: &Engine, name: &str, tier: Tier) -> Vec<Read> {
     select_tier(engine, &[eq("__name__", name)], i64::MIN, i64::MAX, tier)
         .unwrap()
         .into_iter()

@@ -90,7 +90,7 @@ pub fn encode_intervals(intervals: &[(i64, i64)]) -> Vec<u8> {
 }
 
 pub fn decode_intervals(bytes: &[u8]) -> Option<Vec<(i64, i64)>> {
-    if bytes.len() % 16 != 0 {
+    if !bytes.len().is_multiple_of(16) {
         return None;
     }
     bytes

@@ -110,6 +110,9 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     opts
 }
 
+/// A series id and its deleted intervals (inclusive), as stored.
+pub type SeriesTombstones = (u64, Vec<(i64, i64)>);
+
 /// The persisted state read once at open.
 #[derive(Debug)]
 pub struct Loaded {
@@ -124,7 +127,7 @@ pub struct Loaded {
     pub hour_until: Option<i64>,
     pub sessions: Sessions,
     /// Deleted intervals per series (`delete_series`), not yet cleaned.
-    pub tombstones: Vec<(u64, Vec<(i64, i64)>)>,
+    pub tombstones: Vec<SeriesTombstones>,
 }
 
 /// A RocksDB database holding the index, the chunks of every tier and the write-ahead
@@ -399,7 +402,7 @@ impl Store {
     }
 
     /// Every series' tombstones.
-    fn tombstones(&self) -> Result<Vec<(u64, Vec<(i64, i64)>)>> {
+    fn tombstones(&self) -> Result<Vec<SeriesTombstones>> {
         let prefix = keys::META_TOMBSTONE_PREFIX;
         let mut out = Vec::new();
         let mut iter = self.db.raw_iterator_cf(self.cf(CF_META));
