@@ -324,3 +324,40 @@ fn a_delete_record_applies_the_same_on_every_replica_and_replays_as_a_no_op() {
         assert_eq!(engine.tombstoned_series(), 0);
     }
 }
+
+#[test]
+fn checkpoints_hold_the_tombstones_and_with_the_head_or_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(&dir.path().join("engine"));
+    let flushed = minutes(T0, T0 + HOUR);
+    let in_head = minutes(T0 + HOUR, T0 + 2 * HOUR);
+    engine.apply_write(&[series("m", "a", &flushed)]).unwrap();
+    engine.flush().unwrap();
+    engine.apply_write(&[series("m", "a", &in_head)]).unwrap();
+    let (lo, hi) = (T0 + 10 * MIN, T0 + 20 * MIN);
+    engine
+        .delete_series(&[selector(&[eq("__name__", "m")])], lo, hi)
+        .unwrap();
+    let kept = |all: &[(i64, f64)]| -> Vec<(i64, f64)> {
+        all.iter()
+            .copied()
+            .filter(|(t, _)| !(lo..=hi).contains(t))
+            .collect()
+    };
+
+    let with_head = dir.path().join("with-head");
+    let without = dir.path().join("without-head");
+    engine.checkpoint_into(&without, false).unwrap();
+    engine.checkpoint_into(&with_head, true).unwrap();
+    let everything: Vec<(i64, f64)> = flushed.iter().chain(&in_head).copied().collect();
+    let copy = open(&with_head);
+    assert_eq!(copy.tombstoned_series(), 1);
+    assert_eq!(read(&copy, "m", Tier::Raw)[0].1, kept(&everything));
+    let copy = open(&without);
+    assert_eq!(copy.tombstoned_series(), 1);
+    assert_eq!(
+        read(&copy, "m", Tier::Raw)[0].1,
+        kept(&flushed),
+        "the head left out"
+    );
+}
