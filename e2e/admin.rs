@@ -219,6 +219,22 @@ async fn standalone_deletes_as_prometheus_does_and_snapshots_start_again() {
         StatusCode::METHOD_NOT_ALLOWED
     );
 
+    // An empty range (start after end) deletes nothing, on both.
+    let empty = format!(
+        "/api/v1/admin/tsdb/delete_series?match[]=adm&start={}&end={}",
+        secs(to),
+        secs(from)
+    );
+    let (ours, theirs) = (
+        post(&format!("{base}{empty}")).await,
+        post(&format!("{prom}{empty}")).await,
+    );
+    assert_eq!(
+        (ours.0, theirs.0),
+        (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT)
+    );
+    assert_same(&answers(&base, from, to).await, &before, "an empty delete");
+
     // Delete instance a over ten minutes, and all of c, on both.
     let (lo, hi) = (from + 10 * MIN, from + 20 * MIN);
     for target in [&prom, &base] {

@@ -33,19 +33,14 @@ impl Engine {
     /// `[start, end]`, or `None` when nothing matches (nothing to log). The series are
     /// named by id and the interval is clamped to the data held, as Prometheus's head
     /// deletes "only until the current values and not beyond": samples written later
-    /// than the newest one held now are not deleted.
+    /// than the newest one held now are not deleted. An empty range (`start > end`)
+    /// deletes nothing, as in Prometheus.
     pub fn prepare_delete(
         &self,
         selectors: &[Selector],
         start: i64,
         end: i64,
     ) -> Result<Option<Vec<u8>>> {
-        if start > end {
-            return Err(Error::InvalidTimeRange {
-                start_ms: start,
-                end_ms: end,
-            });
-        }
         let (Some(oldest), Some(newest)) = (self.oldest(), self.newest()) else {
             return Ok(None);
         };
