@@ -147,6 +147,11 @@ pub struct QueryEngineArgs {
     /// Intervals newer than this are never cached (data may still arrive for them).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub result_cache_max_freshness: telltale_crds::PromDuration,
+    /// Prometheus's `--web.enable-admin-api`: serve the TSDB admin endpoints
+    /// (`/api/v1/admin/tsdb/delete_series`, `clean_tombstones`, `snapshot`). Off by
+    /// default: they answer 503 "admin APIs disabled".
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
 }
 
 impl QueryEngineArgs {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use telltale_crds::{PromDuration, ScrapeTarget, ScrapeTargetSpec, StaticTargets};
 use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
-use telltale_storage_api::{SampleReader, SampleWriter};
+use telltale_storage_api::{SampleReader, SampleWriter, StorageAdmin};
 
 use crate::cli::StandaloneArgs;
 use crate::cluster_api::status::Replicas;
@@ -63,6 +63,10 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
         local: Arc::new(storage.clone()),
         forwarding: forwarding.clone(),
     });
+    let admin: Option<Arc<dyn StorageAdmin>> = args
+        .cache
+        .enable_admin_api
+        .then(|| Arc::new(storage.clone()) as Arc<dyn StorageAdmin>);
     let reader: Arc<dyn SampleReader> = Arc::new(storage);
 
     let query = Arc::new(telltale_query::Engine::new(
@@ -127,7 +131,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
 
     let readiness = Readiness::default();
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
-    let app = telltale_query::router(query)
+    let app = telltale_query::router(query.clone())
+        .merge(telltale_query::admin_router(query, admin))
         .merge(telltale_ui::router(ui))
         .merge(telltale_scraper::router(
             scraper.clone(),

@@ -36,6 +36,10 @@ pub enum Error {
     /// A request body was larger than allowed.
     #[error("request body too large: more than {limit} bytes")]
     BodyTooLarge { limit: usize },
+    /// The endpoint is switched off or cannot serve now (Prometheus's `unavailable`:
+    /// the admin APIs without `--web.enable-admin-api`).
+    #[error("{message}")]
+    Unavailable { message: String },
     /// Storage could not answer.
     #[error("storage error: {0}")]
     Storage(#[from] telltale_storage_api::Error),
@@ -74,7 +78,7 @@ impl Error {
             | Error::TooManySamples { .. }
             | Error::TooManySeries { .. } => "execution",
             Error::Timeout { .. } => "timeout",
-            Error::TooManyQueries { .. } => "unavailable",
+            Error::TooManyQueries { .. } | Error::Unavailable { .. } => "unavailable",
             Error::Canceled { .. } => "canceled",
             Error::Storage(e) if e.is_invalid_request() => "bad_data",
             Error::Storage(e) if e.metric_label() == "deadline_exceeded" => "timeout",
@@ -86,8 +90,12 @@ impl Error {
 
     /// The HTTP status Prometheus answers this error with.
     pub fn http_status(&self) -> u16 {
-        if let Error::BodyTooLarge { .. } = self {
-            return 413;
+        match self {
+            Error::BodyTooLarge { .. } => return 413,
+            // Prometheus's respondError has no case for `unavailable`: its default, 500
+            // (the admin APIs when disabled, as Prometheus 2.42 and 3.x answer).
+            Error::Unavailable { .. } => return 500,
+            _ => {}
         }
         match self.error_type() {
             "bad_data" => 400,

@@ -54,6 +54,7 @@ pub mod testing;
 /// Query results.
 pub mod value;
 
+pub use api::admin::router as admin_router;
 pub use api::router;
 pub use cache::CacheOptions;
 pub use engine::{

@@ -11,7 +11,7 @@ use crate::ops::{self, Readiness, Shutdown};
 pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
     let config = crate::config::load(&crate::config::Sources::files(&args.files))?;
     let registry = ops::new_registry("alertmanager")?;
-    let (writer, reader) =
+    let super::storage::Clients { writer, reader, .. } =
         super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
     let engine = Arc::new(telltale_query::Engine::new(
         reader,

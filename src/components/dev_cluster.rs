@@ -27,7 +27,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use telltale_storage_api::cluster::{Shard, ShardMap, ShardedOptions, ShardedStorage};
-use telltale_storage_api::{SampleReader, SampleWriter};
+use telltale_storage_api::{SampleReader, SampleWriter, StorageAdmin};
 use tokio::process::{Child, Command};
 
 use crate::cli::DevClusterArgs;
@@ -295,6 +295,10 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         &registry,
     );
     let writer: Arc<dyn SampleWriter> = limited.clone();
+    let admin: Option<Arc<dyn StorageAdmin>> = args
+        .cache
+        .enable_admin_api
+        .then(|| Arc::new(sharded.clone()) as Arc<dyn StorageAdmin>);
     let reader: Arc<dyn SampleReader> = Arc::new(sharded);
 
     let supervisor = tokio::spawn(supervise(cluster.clone()));
@@ -323,7 +327,8 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     rules.apply(&config.alert_rules);
     let readiness = Readiness::default();
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
-    let app = telltale_query::router(query)
+    let app = telltale_query::router(query.clone())
+        .merge(telltale_query::admin_router(query, admin))
         .merge(telltale_ui::router(ui))
         .merge(telltale_scraper::router(
             scraper.clone(),

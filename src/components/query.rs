@@ -12,7 +12,8 @@ use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let registry = ops::new_registry("query")?;
-    let (_, reader) = super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
+    let storage = super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
+    let reader = storage.reader;
     let engine = Arc::new(telltale_query::Engine::new(
         reader,
         args.cache.engine_options(),
@@ -29,7 +30,9 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
             replicas: vec![args.storage.clone()],
         }]),
     };
-    let mut app = telltale_query::router(engine)
+    let admin = args.cache.enable_admin_api.then_some(storage.admin);
+    let mut app = telltale_query::router(engine.clone())
+        .merge(telltale_query::admin_router(engine, admin))
         .merge(telltale_ui::router(ui))
         .merge(cluster_api::status::router(replicas))
         .merge(cluster_api::metadata::router(&args.scraper_urls)?)

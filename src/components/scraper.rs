@@ -14,7 +14,8 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
         ..crate::config::Sources::files(&args.files)
     })?;
     let registry = ops::new_registry("scraper")?;
-    let (storage, _) = super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
+    let storage =
+        super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?.writer;
     // storage <- disk queue (when storage is unreachable) <- series limits <- collection
     let queue = telltale_scraper::DiskQueue::open(
         args.queue_dir.clone(),

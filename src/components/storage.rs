@@ -10,7 +10,7 @@ use anyhow::Context;
 use prometheus::Registry;
 use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
 use telltale_storage_api::cluster::{ShardedOptions, ShardedStorage};
-use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter};
+use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter, StorageAdmin};
 
 use crate::cli::StorageArgs;
 use crate::ops::{self, Readiness, Shutdown};
@@ -95,24 +95,40 @@ fn exit_with_parent() {
     });
 }
 
+/// The storage clients of a component, all over one connection (pool).
+pub struct Clients {
+    pub writer: Arc<dyn SampleWriter>,
+    pub reader: Arc<dyn SampleReader>,
+    /// The TSDB admin operations (the query API's `--web.enable-admin-api`).
+    pub admin: Arc<dyn StorageAdmin>,
+}
+
 /// The storage client of a component: the sharded cluster in `shard_map` (a YAML file,
 /// re-read when it changes) if given, else the single node at `storage`.
 pub fn client(
     storage: &str,
     shard_map: Option<&Path>,
     registry: &Registry,
-) -> anyhow::Result<(Arc<dyn SampleWriter>, Arc<dyn SampleReader>)> {
+) -> anyhow::Result<Clients> {
     match shard_map {
         Some(path) => {
             let sharded =
                 ShardedStorage::from_file(path.to_path_buf(), ShardedOptions::default(), registry)
                     .with_context(|| format!("cannot use shard map {}", path.display()))?;
             tracing::info!(shard_map = %path.display(), shards = sharded.map().shards.len(), "sharded storage");
-            Ok((Arc::new(sharded.clone()), Arc::new(sharded)))
+            Ok(Clients {
+                writer: Arc::new(sharded.clone()),
+                reader: Arc::new(sharded.clone()),
+                admin: Arc::new(sharded),
+            })
         }
         None => {
             let grpc = GrpcStorage::connect_lazy(storage)?;
-            Ok((Arc::new(grpc.clone()), Arc::new(grpc)))
+            Ok(Clients {
+                writer: Arc::new(grpc.clone()),
+                reader: Arc::new(grpc.clone()),
+                admin: Arc::new(grpc),
+            })
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The log record: one write, the unit the engine applies and the payload of a Raft log
 //! entry ([`RecordWriter`], [`decode_log_record`]). Applying the same records in the same
-//! order always gives the same state.
+//! order always gives the same state. (The admin records, `delete_series` and
+//! `clean_tombstones`, share the log with a first byte of their own: `admin_record.rs`.)
 
 use crate::chunk::bits::{put_uvarint, put_varint, read_uvarint, unzigzag};
 use crate::error::{Error, Result};

@@ -7,6 +7,8 @@
 //!   flush: Head --> raw chunks, one per (day, series)          [background]
 //!   rollup: raw --> 1m points --> 1h points                    [background]
 //!   retention: drop whole day partitions per tier              [background]
+//!   delete_series: log record --> tombstones masking every read; clean_tombstones:
+//!           log record --> chunks rewritten without the deleted data
 //!   select: day postings --> matchers --> stored chunks (raw or a rollup tier) passed
 //!           through, overlaps and the head merged into new chunks, within a budget
 //! ```
@@ -15,8 +17,14 @@
 //!   ([`Engine::apply`], so a Raft log drives it and replays it) and answers selects and
 //!   index queries with Prometheus matcher semantics ([`matcher::Selector`]);
 //!   [`Engine::snapshot`] is its snapshot.
+//! - Prometheus's TSDB admin operations: [`Engine::prepare_delete`] and
+//!   [`Engine::prepare_clean_tombstones`] give log records ([`admin_record`]) applied
+//!   like writes — tombstones that mask every read, then chunks rewritten without the
+//!   deleted data — and [`Engine::checkpoint_into`] copies the stored data.
 //! - Only the private `store` module knows RocksDB (column families and key layouts).
 
+/// The admin log records: `delete_series` and `clean_tombstones`.
+pub mod admin_record;
 /// Compressed chunks of samples and of rollup points (the storage contract's codecs).
 pub use telltale_storage_api::chunk;
 /// The log record: the unit prepared, logged (replicated) and applied.

@@ -6,6 +6,8 @@
 //! Query responses carry `X-Telltale-Tier: raw|1m|1h` (the storage tiers read), and a
 //! `stats` block when `stats` is asked for.
 
+/// `/api/v1/admin/tsdb/...`: the TSDB admin API, behind `--web.enable-admin-api`.
+pub mod admin;
 /// `/federate`: the latest sample of each matching series, for a federating Prometheus.
 pub mod federate;
 pub mod metadata;

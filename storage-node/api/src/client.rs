@@ -29,6 +29,11 @@ impl GrpcStorage {
         let client = storage_client(channel.clone());
         Ok(GrpcStorage { client, channel })
     }
+
+    /// The node's channel, for the other services on it (admin).
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
 }
 
 /// A lazily connecting gRPC channel to a storage replica at `address` (`host:port` or a

@@ -14,10 +14,13 @@
 //! (`telltale.storage.v1`, and `telltale.raft.v1` whose status call clients use to find
 //! leaders) and its metadata ([`headers`]) are defined here once, and so are Prometheus's
 //! remote write and remote read messages ([`prompb`]), which the push receivers and the
-//! query API's remote read share. This crate does not pull
+//! query API's remote read share. [`StorageAdmin`] is Prometheus's TSDB admin API over
+//! storage (delete series, clean tombstones, snapshot; the `Admin` service), implemented
+//! by both clients. This crate does not pull
 //! in the engine, Raft or RocksDB: it is the small crate the other deployables link
 //! against.
 
+pub mod admin;
 pub mod chunk;
 pub mod client;
 pub mod cluster;
@@ -41,14 +44,16 @@ pub mod raft_pb {
     tonic::include_proto!("telltale.raft.v1");
 }
 
+pub use admin::StorageAdmin;
 pub use client::GrpcStorage;
 pub use encoded_write::EncodedWrite;
 pub use error::{Error, Result};
 pub use pb::matcher::Op as MatchOp;
 pub use pb::{
-    Aggregate, Chunk, ChunkEncoding, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
-    LateWrite, LateWrites, Matcher, MatcherSet, Resolution, Sample, SelectRequest, Selection,
-    SeriesChunks, SeriesRequest, TierInfo, TimeSeries,
+    Aggregate, Chunk, ChunkEncoding, CleanTombstonesRequest, DeleteSeriesRequest, InfoResponse,
+    Label, LabelNamesRequest, LabelValuesRequest, LateWrite, LateWrites, Matcher, MatcherSet,
+    Resolution, Sample, SelectRequest, Selection, SeriesChunks, SeriesRequest, SnapshotRequest,
+    TierInfo, TimeSeries,
 };
 pub use shared::{SeriesLabels, SharedSample, label_hash};
 pub use traits::{BatchId, SampleReader, SampleWriter};

@@ -13,6 +13,9 @@
 //! - [`Replica`] runs one member: [`LogStore`], [`StateMachine`] over the engine, the
 //!   `telltale.raft.v1.Raft` service and the storage service ([`ReplicaStorage`]) on one
 //!   listener, and the bootstrap of a new group by the lowest replica id.
+//! - `telltale.storage.v1.Admin` ([`admin_service`]): Prometheus's TSDB admin API on the
+//!   group — deletes and tombstone cleans are log entries every replica applies;
+//!   snapshots are checkpoints of the leader's engine laid out as a data directory.
 //! - [`LocalStorage`] is the storage traits over a replica in the same process
 //!   (standalone): the same calls as over gRPC, without encoding or sockets.
 //! - Changing a running group's voters is planned and carried out by the clients
@@ -21,6 +24,9 @@
 //! - [`Peers`] parses `--peers`. The clients (`ShardMap`, `ShardedStorage`) live with the
 //!   storage contract in `telltale-storage-api`.
 
+/// The TSDB admin API of a replica: delete series and clean tombstones through the
+/// log, snapshots of the leader's data.
+pub mod admin_service;
 /// A checkpoint directory packed file by file into one byte stream.
 pub mod archive;
 /// Between the storage contract's messages and the engine's read types.

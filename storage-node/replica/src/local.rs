@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 use telltale_storage::Engine;
 use telltale_storage_api::{
-    BatchId, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result, SampleReader,
-    SampleWriter, SelectRequest, SeriesChunks, SeriesRequest, SharedSample, TimeSeries,
+    BatchId, DeleteSeriesRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result,
+    SampleReader, SampleWriter, SelectRequest, SeriesChunks, SeriesRequest, SharedSample,
+    SnapshotRequest, StorageAdmin, TimeSeries,
 };
 
 use crate::convert;
@@ -80,5 +81,21 @@ impl SampleReader for LocalStorage {
 
     async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>> {
         self.read(move |e| convert::label_values(e, &req)).await
+    }
+}
+
+#[async_trait]
+impl StorageAdmin for LocalStorage {
+    async fn delete_series(&self, req: DeleteSeriesRequest) -> Result<()> {
+        Ok(self.storage.delete_series(req).await?)
+    }
+
+    async fn clean_tombstones(&self) -> Result<()> {
+        Ok(self.storage.clean_tombstones().await?)
+    }
+
+    async fn snapshot(&self, req: SnapshotRequest) -> Result<Vec<String>> {
+        let dir = self.storage.snapshot(&req.name, req.skip_head).await?;
+        Ok(vec![dir.display().to_string()])
     }
 }

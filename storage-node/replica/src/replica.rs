@@ -12,10 +12,12 @@ use openraft::metrics::Metric;
 use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
 use telltale_storage::EngineOptions;
 use telltale_storage_api::MAX_MESSAGE_BYTES;
+use telltale_storage_api::pb::admin_server::AdminServer;
 use telltale_storage_api::pb::storage_server::StorageServer;
 use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
+use crate::admin_service::ReplicaAdmin;
 use crate::error::{Error, Result};
 use crate::local::LocalStorage;
 use crate::log_bound::LogBound;
@@ -238,6 +240,11 @@ impl Replica {
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
+    /// The TSDB admin API of this replica (delete series, clean tombstones, snapshot).
+    pub fn admin_service(&self) -> AdminServer<ReplicaAdmin> {
+        AdminServer::new(ReplicaAdmin::new(self.storage()))
+    }
+
     /// The storage API of this replica for callers in the same process.
     pub fn local_storage(&self) -> LocalStorage {
         LocalStorage::new(self.storage())
@@ -271,10 +278,11 @@ impl Replica {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         if let Ok(addr) = listener.local_addr() {
-            info!(%addr, "replica gRPC (storage + raft) listening");
+            info!(%addr, "replica gRPC (storage + admin + raft) listening");
         }
         let served = tonic::transport::Server::builder()
             .add_service(self.storage_service())
+            .add_service(self.admin_service())
             .add_service(self.raft_service())
             .serve_with_incoming_shutdown(
                 // No Nagle: a response's header and data frames go out at once, not one

@@ -133,6 +133,11 @@ impl SharedEngine {
             .ok_or_else(|| Error::Raft("a snapshot is being installed; retry".into()))
     }
 
+    /// The replica's data directory (`--data-dir`).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// The index up to which applied entries survive a crash.
     pub fn durable_index(&self) -> Arc<AtomicU64> {
         self.durable.clone()

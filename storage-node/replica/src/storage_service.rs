@@ -215,6 +215,29 @@ impl ReplicaStorage {
         }
     }
 
+    /// Proposes an admin record (`delete_series`, `clean_tombstones`: see
+    /// [`crate::admin_service`]) as one log entry and answers its log index once it is
+    /// committed and applied. Only the leader can propose.
+    pub(crate) async fn propose_admin(&self, record: Vec<u8>) -> Result<u64, Status> {
+        let entry = Entry {
+            client_id: 0,
+            batch_seq: 0,
+            command: record,
+        };
+        match self.raft.client_write(entry).await {
+            Ok(resp) => Ok(resp.log_id.index),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(not_leader(f.leader_id, self.leader_address(f.leader_id)))
+            }
+            Err(e) => Err(Status::unavailable(e.to_string())),
+        }
+    }
+
+    /// The replica's engine holder (its data directory, for snapshots).
+    pub(crate) fn shared(&self) -> &SharedEngine {
+        &self.shared
+    }
+
     /// This replica's applied log index.
     pub(crate) fn applied_index(&self) -> u64 {
         self.raft

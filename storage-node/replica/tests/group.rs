@@ -5,121 +5,20 @@
 //! by snapshot.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
-use telltale_storage::EngineOptions;
 use telltale_storage_api::cluster::reconcile::{ChangeOptions, change_voters};
 use telltale_storage_api::cluster::{ShardMap, ShardedOptions, ShardedStorage};
 use telltale_storage_api::pb::storage_client::StorageClient;
 use telltale_storage_api::pb::{MatcherSet, SelectRequest, Selection, WriteRequest};
 use telltale_storage_api::raft_pb::raft_client::RaftClient;
-use telltale_storage_api::raft_pb::{
-    ChangeMembershipRequest, Member, StatusRequest, StatusResponse,
-};
+use telltale_storage_api::raft_pb::{ChangeMembershipRequest, Member};
 use telltale_storage_api::{
     Label, MatchOp, Matcher, Sample, SampleReader, SampleWriter, TimeSeries,
 };
-use tokio::sync::oneshot;
 
-struct Running {
-    id: u64,
-    address: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn free_listener() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
-
-async fn start(dir: &Path, id: u64, peers: &Peers, listener: tokio::net::TcpListener) -> Running {
-    start_with(dir, id, peers, None, listener).await
-}
-
-async fn start_with(
-    dir: &Path,
-    id: u64,
-    peers: &Peers,
-    initial_voters: Option<usize>,
-    listener: tokio::net::TcpListener,
-) -> Running {
-    let config = ReplicaConfig {
-        data_dir: dir.join(format!("r{id}")),
-        shard: 0,
-        id,
-        peers: peers.clone(),
-        initial_voters,
-        engine: EngineOptions::default(),
-        raft: RaftOptions {
-            snapshot_every: 20,
-            logs_to_keep: 5,
-            ..RaftOptions::default()
-        },
-    };
-    let address = listener.local_addr().unwrap().to_string();
-    let replica = Replica::start(config, &prometheus::Registry::new())
-        .await
-        .unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        replica
-            .serve(listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-    });
-    Running {
-        id,
-        address,
-        stop: Some(tx),
-        task,
-    }
-}
-
-/// `n` bound loopback listeners, their addresses, and the first `peers` of them as the
-/// peers of a group.
-async fn group_of(n: usize, peers: u64) -> (Vec<tokio::net::TcpListener>, Vec<String>, Peers) {
-    let mut listeners = Vec::new();
-    for _ in 0..n {
-        listeners.push(free_listener().await);
-    }
-    let addrs: Vec<String> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().to_string())
-        .collect();
-    let peers = Peers(
-        (1..=peers)
-            .map(|i| (i, addrs[i as usize - 1].clone()))
-            .collect::<BTreeMap<_, _>>(),
-    );
-    (listeners, addrs, peers)
-}
-
-async fn status(address: &str) -> Option<StatusResponse> {
-    let mut c = RaftClient::connect(format!("http://{address}"))
-        .await
-        .ok()?;
-    Some(c.status(StatusRequest {}).await.ok()?.into_inner())
-}
-
-async fn wait_leader(addresses: &[String], not: Option<u64>) -> (u64, Duration) {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
-        for a in addresses {
-            if let Some(s) = status(a).await
-                && s.role == "leader"
-                && Some(s.id) != not
-            {
-                return (s.id, t0.elapsed());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no leader elected in 20 s");
-}
+mod common;
+use common::{group_of, start, start_with, status, wait_leader};
 
 fn series(batch: i64) -> Vec<TimeSeries> {
     (0..4)

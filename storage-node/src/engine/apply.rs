@@ -20,6 +20,7 @@ use telltale_storage_api::{BatchId, SharedSample, TimeSeries};
 use tracing::debug;
 
 use super::{Engine, WriterState};
+use crate::admin_record::AdminRecord;
 use crate::chunk::samples;
 use crate::command::{RecordItems, RecordSeries, RecordWriter, decode_log_record};
 use crate::error::{Error, Result};
@@ -177,7 +178,8 @@ impl Engine {
     }
 
     /// The one apply path: applies the log `record` ([`Engine::prepare`], or a record of
-    /// an earlier release that named every series by labels) as write number `seq`,
+    /// an earlier release that named every series by labels, or an admin record:
+    /// [`Engine::prepare_delete`], [`Engine::prepare_clean_tombstones`]) as write number `seq`,
     /// for a caller that keeps the log (the Raft state machine; a crash loses what was
     /// applied since the last flush, [`Engine::durable`], and the caller re-applies it).
     ///
@@ -192,6 +194,11 @@ impl Engine {
         record: &[u8],
         meta: Option<&[u8]>,
     ) -> Result<Applied> {
+        // An admin record (`delete_series`, `clean_tombstones`): see `admin`.
+        if let Some(admin) = AdminRecord::decode(record) {
+            self.apply_admin(seq, admin?, meta)?;
+            return Ok(Applied::default());
+        }
         let mut w = self.writer();
         self.apply_in(&mut w, seq, batch, record, meta)
     }

@@ -12,8 +12,11 @@
 //!  rollup: raw -> 1m points (per hour window) -> 1h points (per day window); the raw
 //!          chunks of each hour window merged into one (compact)
 //!  retention: drop whole days of a tier (and of the index past the longest retention)
+//!  admin: delete_series -> tombstones masking every read; clean_tombstones -> chunks
+//!         rewritten without the deleted data ([`admin`](self::admin))
 //! ```
 
+pub mod admin;
 pub mod apply;
 mod compact;
 mod flush;
@@ -24,6 +27,7 @@ mod retention;
 mod rollup;
 pub mod select;
 pub mod sessions;
+pub mod tombstones;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -41,6 +45,7 @@ use crate::metrics::EngineMetrics;
 use crate::store::Store;
 use crate::tier::{Retention, Tier};
 use sessions::Sessions;
+use tombstones::Tombstones;
 
 /// How the engine keeps data.
 #[derive(Debug, Clone)]
@@ -120,6 +125,8 @@ pub struct Engine {
     metrics: EngineMetrics,
     /// Changes to settled data, for readers' result caches.
     late: late::LateWriteLog,
+    /// Deleted intervals per series (`delete_series`), replaced whole on each change.
+    tombstones: RwLock<Arc<Tombstones>>,
     /// This open engine's identity in the process, for writers' series references
     /// ([`telltale_storage_api::SeriesLabels::storage_ref`]).
     identity: u64,
@@ -166,6 +173,10 @@ impl Engine {
         for (id, labels) in loaded.series {
             index.insert(id, Arc::new(labels));
         }
+        let mut tombstones = Tombstones::default();
+        for (id, intervals) in loaded.tombstones {
+            tombstones.insert(id, intervals);
+        }
         metrics.series.set(index.len() as i64);
         let engine = Engine {
             opts,
@@ -195,6 +206,7 @@ impl Engine {
             store,
             metrics,
             late: late::LateWriteLog::new(),
+            tombstones: RwLock::new(Arc::new(tombstones)),
             identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
         };
         engine.metrics.flushed_seq.set(loaded.flushed_seq as i64);
@@ -298,6 +310,21 @@ impl Engine {
 
     fn set_frozen(&self, frozen: Arc<Frozen>) {
         *self.frozen.write().unwrap_or_else(PoisonError::into_inner) = frozen;
+    }
+
+    /// The tombstones of the applied state, taken once per read.
+    fn tombstones(&self) -> Arc<Tombstones> {
+        self.tombstones
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_tombstones(&self, tombstones: Tombstones) {
+        *self
+            .tombstones
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(tombstones);
     }
 
     fn maintaining(&self) -> MutexGuard<'_, MaintenanceState> {

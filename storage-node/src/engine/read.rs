@@ -8,6 +8,7 @@ use std::sync::Arc;
 use telltale_storage_api::{Aggregate, TierInfo};
 
 use super::Engine;
+use super::tombstones::overlaps;
 use crate::chunk::aggregates;
 use crate::error::{Error, Result};
 use crate::labels::{LabelSet, is_valid_label_name};
@@ -301,8 +302,16 @@ impl Engine {
 
     /// Whether series `f` has data in `[start, end]`: a day wholly inside the range
     /// counts (its postings exist because data does); on the range's edge days the head
-    /// and the chunk spans of every tier are checked, without decoding chunks.
+    /// and the chunk spans of every tier are checked, without decoding chunks. A series
+    /// with tombstones in the range is checked on its data left (decoded).
     fn has_data_in(&self, f: &Found, start: i64, end: i64) -> Result<bool> {
+        let tombstones = self.tombstones();
+        if let Some(deleted) = tombstones.get(f.id)
+            && overlaps(deleted, start, end)
+        {
+            // Part of the range is deleted: only the data left counts.
+            return self.has_data_masked(f, start, end, deleted);
+        }
         if f.days.iter().any(|d| Self::whole_days(&[*d], start, end)) {
             return Ok(true);
         }

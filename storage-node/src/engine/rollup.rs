@@ -3,6 +3,7 @@
 //! once it is older than the out-of-order window below the newest sample; samples that
 //! land in an already computed window later mark it dirty (in the write's own batch) and
 //! it is computed again. Recomputed chunks carry a higher sequence number and win.
+//! Samples and minute points that `delete_series` removed are left out of the input.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -10,6 +11,7 @@ use telltale_storage_api::Aggregate;
 use telltale_storage_api::rollup::{self, INCREASE_LOOKBACK_MS, bucket_start, is_stale_marker};
 use tracing::debug;
 
+use super::tombstones::{bucket_deleted, covers};
 use super::{BATCH_BYTES, Engine, MaintenanceState};
 use crate::chunk::{aggregates, samples};
 use crate::error::{Error, Result};
@@ -143,8 +145,14 @@ impl Engine {
             Tier::Hour => {
                 let end = start + DAY_MS;
                 let mut reader = self.store.chunk_reader_uncached(Tier::Minute);
+                let tombstones = self.tombstones();
                 for id in ids {
-                    let minutes = self.rollup_points(&mut reader, id, &[day], start, end - 1)?;
+                    let mut minutes =
+                        self.rollup_points(&mut reader, id, &[day], start, end - 1)?;
+                    if let Some(deleted) = tombstones.get(id) {
+                        let width = Tier::Minute.width_ms();
+                        minutes.retain(|p| !bucket_deleted(deleted, p.timestamp_ms, width));
+                    }
                     let points = rollup::merge(&minutes, Tier::Hour.width_ms());
                     series +=
                         usize::from(put_points(&mut batch, Tier::Hour, (day, id), seq, &points));
@@ -204,6 +212,7 @@ impl Engine {
             .map(|d| (d, self.store.chunk_reader_uncached(Tier::Raw)))
             .collect();
         let mut memory = self.memory_samples(ids.iter().copied(), from, end - 1);
+        let tombstones = self.tombstones();
         let mut buf = Vec::new();
         let mut series = 0;
         for &id in ids {
@@ -226,7 +235,11 @@ impl Engine {
                     in_window = chunks;
                 }
             }
-            let raw = merge.finish();
+            let mut raw = merge.finish();
+            if let Some(deleted) = tombstones.get(id) {
+                // Deleted samples never enter a rollup.
+                raw.retain(|(t, _)| !covers(deleted, *t));
+            }
             let split = raw.partition_point(|(t, _)| *t < start);
             let prev = raw[..split]
                 .iter()

@@ -8,6 +8,8 @@
 //! encoded again, cut wherever a passed-through chunk lies, so the chunks of a series are
 //! always in time order and never overlap. The request's budget of series and samples is
 //! checked while reading: an over-budget select stops before it has read everything.
+//! Data that `delete_series` removed is masked from each series' answer
+//! ([`super::tombstones`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use telltale_storage_api::Aggregate;
 
 use super::Engine;
 use super::read::{Found, Merge};
+use super::tombstones::{Interval, bucket_deleted, covers, overlaps};
 use crate::chunk::bits::read_uvarint;
 use crate::chunk::{aggregates, samples};
 use crate::error::{Error, Result};
@@ -118,6 +121,7 @@ impl Engine {
         emit: &mut dyn FnMut(SeriesData) -> Result<()>,
     ) -> Result<()> {
         let timer = self.metrics.select_duration.start_timer();
+        let tombstones = self.tombstones();
         let mut budget = Budget {
             max_series: spec.max_series,
             max_samples: spec.max_samples,
@@ -152,6 +156,10 @@ impl Engine {
                     }
                     _ => rollup_chunks(stored, sel.start, sel.end)?,
                 };
+                let chunks = match tombstones.get(f.id) {
+                    Some(deleted) => mask_chunks(chunks, deleted, sel.tier)?,
+                    None => chunks,
+                };
                 if chunks.is_empty() {
                     continue;
                 }
@@ -165,6 +173,50 @@ impl Engine {
         }
         timer.observe_duration();
         Ok(())
+    }
+
+    /// Whether series `f` has data in `[start, end]` in any tier once `deleted` is
+    /// masked (the series API's check for a series with tombstones: decodes).
+    pub(crate) fn has_data_masked(
+        &self,
+        f: &Found,
+        start: i64,
+        end: i64,
+        deleted: &[Interval],
+    ) -> Result<bool> {
+        let unlimited = Budget {
+            max_series: 0,
+            max_samples: 0,
+            series: 0,
+            samples: 0,
+        };
+        for tier in Tier::ALL {
+            let mut stored = self
+                .stored(tier, std::slice::from_ref(f), start, end, &unlimited)?
+                .pop()
+                .unwrap_or_default();
+            let chunks = match tier {
+                Tier::Raw => {
+                    let memory = self
+                        .memory_parts(std::iter::once(f.id), start, end)
+                        .remove(&f.id);
+                    let merge = match memory {
+                        Some(MemoryPart::Chunk(c)) => {
+                            stored.push(c);
+                            None
+                        }
+                        Some(MemoryPart::Samples(m)) => Some(m),
+                        None => None,
+                    };
+                    raw_chunks(stored, merge, start, end)?
+                }
+                _ => rollup_chunks(stored, start, end)?,
+            };
+            if !mask_chunks(chunks, deleted, tier)?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// What the head and the frozen head hold of `ids`: a series only the head holds,
@@ -282,6 +334,56 @@ fn pass_through(
         max_end_before = max_end_before.max(c.end);
     }
     pass
+}
+
+/// `chunks` of one series without the data `deleted` removes (see
+/// [`super::tombstones`]): chunks clear of it as they are, the others decoded, filtered
+/// and encoded again (dropped when nothing is left).
+pub(crate) fn mask_chunks(
+    chunks: Vec<ChunkData>,
+    deleted: &[Interval],
+    tier: Tier,
+) -> Result<Vec<ChunkData>> {
+    let width = tier.width_ms();
+    let mut out = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        if !overlaps(deleted, c.min_t, c.max_t.saturating_add((width - 1).max(0))) {
+            out.push(c);
+            continue;
+        }
+        match c.encoding {
+            Encoding::Samples => {
+                let mut kept = Vec::new();
+                samples::decode_into(&c.data, &mut kept).map_err(|e| corrupt("raw chunk", e))?;
+                kept.retain(|(t, _)| !covers(deleted, *t));
+                if let (Some(first), Some(last)) = (kept.first(), kept.last()) {
+                    out.push(ChunkData {
+                        min_t: first.0,
+                        max_t: last.0,
+                        count: kept.len() as u32,
+                        encoding: Encoding::Samples,
+                        data: samples::encode(&kept),
+                    });
+                }
+            }
+            Encoding::Points => {
+                let mut kept = Vec::new();
+                aggregates::decode_into(&c.data, &mut kept)
+                    .map_err(|e| corrupt("rollup chunk", e))?;
+                kept.retain(|p| !bucket_deleted(deleted, p.timestamp_ms, width));
+                if let (Some(first), Some(last)) = (kept.first(), kept.last()) {
+                    out.push(ChunkData {
+                        min_t: first.timestamp_ms,
+                        max_t: last.timestamp_ms,
+                        count: kept.len() as u32,
+                        encoding: Encoding::Points,
+                        data: aggregates::encode(&kept),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// How many samples or points a stored chunk holds, from its header.

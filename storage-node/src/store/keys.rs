@@ -38,6 +38,10 @@ pub const META_M1_UNTIL: &[u8] = b"m1_until";
 pub const META_H1_UNTIL: &[u8] = b"h1_until";
 /// The last batch applied per writer, as of `flushed_seq` (`engine::sessions`).
 pub const META_SESSIONS: &[u8] = b"sessions";
+/// Prefix of the tombstones of `delete_series` (`engine::tombstones`): one key per
+/// series, `tombstone/` + id (8 bytes big-endian), its value the deleted intervals as
+/// pairs of big-endian i64 (inclusive bounds).
+pub const META_TOMBSTONE_PREFIX: &[u8] = b"tombstone/";
 /// Version of the layout described above.
 pub const FORMAT_VERSION: u32 = 2;
 
@@ -66,6 +70,37 @@ pub fn encode_id(id: u64) -> [u8; 8] {
 
 pub fn decode_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// The key of series `id`'s tombstones.
+pub fn tombstone_key(id: u64) -> Vec<u8> {
+    let mut key = META_TOMBSTONE_PREFIX.to_vec();
+    key.extend_from_slice(&encode_id(id));
+    key
+}
+
+/// Deleted intervals as a tombstone's value.
+pub fn encode_intervals(intervals: &[(i64, i64)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(intervals.len() * 16);
+    for (lo, hi) in intervals {
+        out.extend_from_slice(&lo.to_be_bytes());
+        out.extend_from_slice(&hi.to_be_bytes());
+    }
+    out
+}
+
+pub fn decode_intervals(bytes: &[u8]) -> Option<Vec<(i64, i64)>> {
+    if !bytes.len().is_multiple_of(16) {
+        return None;
+    }
+    bytes
+        .chunks_exact(16)
+        .map(|c| {
+            let lo = i64::from_be_bytes(c[..8].try_into().ok()?);
+            let hi = i64::from_be_bytes(c[8..].try_into().ok()?);
+            Some((lo, hi))
+        })
+        .collect()
 }
 
 /// `day`: the first key of a partition in a chunk or postings column family.

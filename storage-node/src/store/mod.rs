@@ -110,6 +110,9 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     opts
 }
 
+/// A series id and its deleted intervals (inclusive), as stored.
+pub type SeriesTombstones = (u64, Vec<(i64, i64)>);
+
 /// The persisted state read once at open.
 #[derive(Debug)]
 pub struct Loaded {
@@ -123,6 +126,8 @@ pub struct Loaded {
     pub minute_until: Option<i64>,
     pub hour_until: Option<i64>,
     pub sessions: Sessions,
+    /// Deleted intervals per series (`delete_series`), not yet cleaned.
+    pub tombstones: Vec<SeriesTombstones>,
 }
 
 /// A RocksDB database holding the index, the chunks of every tier and the write-ahead
@@ -248,6 +253,20 @@ impl Batch<'_> {
     pub fn delete_dirty(&mut self, tier: Tier, start: i64) {
         self.batch
             .delete_cf(self.store.cf(CF_DIRTY), keys::dirty_key(tier.id(), start));
+    }
+
+    /// Sets the deleted intervals of series `id` (all of them, not an addition).
+    pub fn put_tombstones(&mut self, id: u64, intervals: &[(i64, i64)]) {
+        self.batch.put_cf(
+            self.store.cf(CF_META),
+            keys::tombstone_key(id),
+            keys::encode_intervals(intervals),
+        );
+    }
+
+    pub fn delete_tombstones(&mut self, id: u64) {
+        self.batch
+            .delete_cf(self.store.cf(CF_META), keys::tombstone_key(id));
     }
 }
 
@@ -378,7 +397,28 @@ impl Store {
                 Some(bytes) => Sessions::decode(&bytes)
                     .ok_or_else(|| corrupt("writer sessions", keys::META_SESSIONS))?,
             },
+            tombstones: self.tombstones()?,
         })
+    }
+
+    /// Every series' tombstones.
+    fn tombstones(&self) -> Result<Vec<SeriesTombstones>> {
+        let prefix = keys::META_TOMBSTONE_PREFIX;
+        let mut out = Vec::new();
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_META));
+        iter.seek(prefix);
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            let Some(id) = key.strip_prefix(prefix) else {
+                break;
+            };
+            let id = keys::decode_u64(id).ok_or_else(|| corrupt("tombstone key", key))?;
+            let intervals =
+                keys::decode_intervals(value).ok_or_else(|| corrupt("tombstone", key))?;
+            out.push((id, intervals));
+            iter.next();
+        }
+        iter.status().map_err(backend("read tombstones"))?;
+        Ok(out)
     }
 
     /// Whether series `id` is indexed in partition `day`.

@@ -2,9 +2,12 @@
 //! by a jump hash of its labels, and [`ShardedStorage`] implements the storage traits over
 //! every shard's Raft group — writes to each shard's leader (following redirects, retried
 //! under a writer id and batch number so a retry changes nothing), reads from every shard
-//! concurrently, merged by label set ([`merge`]). [`membership`] plans a change of a
+//! concurrently, merged by label set ([`merge`]); admin operations to every shard's leader
+//! ([`admin`]). [`membership`] plans a change of a
 //! shard's voters and [`reconcile`] carries it out over the Raft admin RPCs.
 
+/// The TSDB admin operations on every shard's leader.
+pub mod admin;
 /// Planning a change of a shard's voters, one member at a time (pure).
 pub mod membership;
 /// Merging the answers of several shards.

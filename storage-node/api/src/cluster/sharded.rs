@@ -71,8 +71,8 @@ struct Session {
 
 /// The client side of one shard.
 #[derive(Debug)]
-struct ShardClient {
-    id: u32,
+pub(super) struct ShardClient {
+    pub(super) id: u32,
     replicas: Vec<String>,
     /// The address believed to lead.
     leader: Mutex<Option<String>>,
@@ -264,6 +264,10 @@ impl ShardedStorage {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(map);
     }
 
+    pub(super) fn options(&self) -> &ShardedOptions {
+        &self.inner.opts
+    }
+
     fn shard(&self, id: u32) -> Option<Arc<ShardClient>> {
         self.inner
             .shards
@@ -273,7 +277,7 @@ impl ShardedStorage {
             .cloned()
     }
 
-    fn all_shards(&self) -> Vec<Arc<ShardClient>> {
+    pub(super) fn all_shards(&self) -> Vec<Arc<ShardClient>> {
         let shards = self
             .inner
             .shards
@@ -387,7 +391,7 @@ impl ShardedStorage {
 
     /// Calls `f` on the shard's leader, following redirects and moving to the next
     /// replica on unavailability, until it answers or `budget` is spent.
-    async fn with_leader<T, F, Fut>(
+    pub(super) async fn with_leader<T, F, Fut>(
         &self,
         shard: &ShardClient,
         label: &str,
