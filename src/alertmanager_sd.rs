@@ -23,6 +23,10 @@ use tokio::task::JoinHandle;
 /// How often files and URLs are checked for being due.
 const TICK: Duration = Duration::from_secs(1);
 
+/// The longest an HTTP discovery request may take (a start or a reload waits for the
+/// first answers).
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The name Prometheus gives the alerts path label, and the scrape's name for the path.
 const ALERTS_PATH: &str = "__alerts_path__";
 const METRICS_PATH: &str = "__metrics_path__";
@@ -194,7 +198,8 @@ impl State {
                 continue;
             }
             let period = sd.refresh_interval.map_or(Duration::from_secs(60), |p| p.0);
-            let fetched = http_sd::fetch(&self.client, &sd.url, period, period).await;
+            let timeout = period.min(FETCH_TIMEOUT);
+            let fetched = http_sd::fetch(&self.client, &sd.url, period, timeout).await;
             changed |= self.http.update(&sd.url, fetched);
             self.urls_due.insert(sd.url.clone(), now + period);
         }

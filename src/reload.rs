@@ -94,6 +94,8 @@ impl Reloader {
             Some(p) => (p.alertmanagers(), alert_relabel(&p.alert_relabelings())?),
             None => (&[][..], None),
         };
+        // The last configuration's discovery stops before the new one's first set is used.
+        discovery.take();
         let (started, endpoints) =
             crate::alertmanager_sd::start(sections, self.to.alertmanagers.clone()).await;
         self.to
