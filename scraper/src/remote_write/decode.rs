@@ -99,6 +99,7 @@ pub(super) fn accept_series(
                         value: s.value,
                     })
                     .collect(),
+                exemplars: Vec::new(),
             });
         }
         Err(e) => out

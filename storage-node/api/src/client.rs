@@ -8,8 +8,8 @@ use crate::encoded_write::{self, EncodedWrite};
 use crate::headers::{HEADER_BATCH_SEQ, HEADER_WRITER_ID};
 use crate::pb::storage_client::StorageClient;
 use crate::pb::{
-    InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
-    SelectResponse, SeriesChunks, SeriesRequest, TimeSeries,
+    ExemplarsRequest, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest,
+    SelectRequest, SelectResponse, SeriesChunks, SeriesExemplars, SeriesRequest, TimeSeries,
 };
 use crate::{BatchId, Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter};
 
@@ -115,6 +115,16 @@ impl SampleReader for GrpcStorage {
             .await?
             .into_inner()
             .values)
+    }
+
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>> {
+        Ok(self
+            .client
+            .clone()
+            .query_exemplars(req)
+            .await?
+            .into_inner()
+            .series)
     }
 }
 

@@ -46,9 +46,10 @@ pub use encoded_write::EncodedWrite;
 pub use error::{Error, Result};
 pub use pb::matcher::Op as MatchOp;
 pub use pb::{
-    Aggregate, Chunk, ChunkEncoding, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
-    LateWrite, LateWrites, Matcher, MatcherSet, Resolution, Sample, SelectRequest, Selection,
-    SeriesChunks, SeriesRequest, TierInfo, TimeSeries,
+    Aggregate, Chunk, ChunkEncoding, Exemplar, ExemplarsRequest, InfoResponse, Label,
+    LabelNamesRequest, LabelValuesRequest, LateWrite, LateWrites, Matcher, MatcherSet, Resolution,
+    Sample, SelectRequest, Selection, SeriesChunks, SeriesExemplars, SeriesRequest, TierInfo,
+    TimeSeries,
 };
 pub use shared::{SeriesLabels, SharedSample, label_hash};
 pub use traits::{BatchId, SampleReader, SampleWriter};

@@ -2,8 +2,8 @@
 
 use crate::Result;
 use crate::pb::{
-    InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesChunks,
-    SeriesRequest, TimeSeries,
+    ExemplarsRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
+    SeriesChunks, SeriesExemplars, SeriesRequest, TimeSeries,
 };
 use crate::shared::SharedSample;
 
@@ -64,4 +64,7 @@ pub trait SampleReader: Send + Sync {
     async fn label_names(&self, req: LabelNamesRequest) -> Result<Vec<String>>;
     /// Sorted values of one label.
     async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>>;
+    /// The exemplars of the series matching any of the request's matcher sets, within
+    /// its time bounds: per series (ordered by labels), oldest first.
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>>;
 }

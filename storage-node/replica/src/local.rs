@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 use telltale_storage::Engine;
 use telltale_storage_api::{
-    BatchId, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result, SampleReader,
-    SampleWriter, SelectRequest, SeriesChunks, SeriesRequest, SharedSample, TimeSeries,
+    BatchId, ExemplarsRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result,
+    SampleReader, SampleWriter, SelectRequest, SeriesChunks, SeriesExemplars, SeriesRequest,
+    SharedSample, TimeSeries,
 };
 
 use crate::convert;
@@ -80,5 +81,9 @@ impl SampleReader for LocalStorage {
 
     async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>> {
         self.read(move |e| convert::label_values(e, &req)).await
+    }
+
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>> {
+        self.read(move |e| convert::exemplars(e, &req)).await
     }
 }

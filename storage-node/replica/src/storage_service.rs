@@ -14,9 +14,9 @@ use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use telltale_storage::{Engine, PreparedWrite};
 use telltale_storage_api::pb::storage_server::Storage;
 use telltale_storage_api::pb::{
-    InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
-    SelectResponse, SeriesChunks, SeriesRequest, SeriesResponse, StringsResponse, TimeSeries,
-    WriteRequest, WriteResponse,
+    ExemplarsRequest, ExemplarsResponse, InfoRequest, InfoResponse, LabelNamesRequest,
+    LabelValuesRequest, SelectRequest, SelectResponse, SeriesChunks, SeriesRequest, SeriesResponse,
+    StringsResponse, TimeSeries, WriteRequest, WriteResponse,
 };
 use telltale_storage_api::{BatchId, SharedSample};
 use tokio::sync::mpsc;
@@ -417,6 +417,18 @@ impl Storage for ReplicaStorage {
         self.read("label_values", req, |e, r| {
             Ok(StringsResponse {
                 values: convert::label_values(e, &r)?,
+            })
+        })
+        .await
+    }
+
+    async fn query_exemplars(
+        &self,
+        req: Request<ExemplarsRequest>,
+    ) -> Result<Response<ExemplarsResponse>, Status> {
+        self.read("query_exemplars", req, |e, r| {
+            Ok(ExemplarsResponse {
+                series: convert::exemplars(e, &r)?,
             })
         })
         .await

@@ -21,7 +21,7 @@ use tracing::debug;
 
 use super::{Engine, WriterState};
 use crate::chunk::samples;
-use crate::command::{RecordItems, RecordSeries, RecordWriter, decode_log_record};
+use crate::command::{ExemplarsWriter, RecordItems, RecordSeries, RecordWriter, decode_log_record};
 use crate::error::{Error, Result};
 use crate::index::{canonical_pairs, pairs_hash};
 use crate::labels::{LabelSet, render_labels};
@@ -65,6 +65,8 @@ enum Named {
 pub struct Applied {
     /// Samples written (0 for a duplicate batch).
     pub samples: u64,
+    /// Exemplars the exemplar store took (not refused nor equal to the newest one).
+    pub exemplars: u64,
     /// The batch had been applied before: nothing changed.
     pub duplicate: bool,
 }
@@ -109,6 +111,7 @@ impl Engine {
 
     fn prepare_record(&self, series: &[TimeSeries]) -> Result<PreparedWrite> {
         let mut record = RecordWriter::new(series.iter().filter(|s| !s.samples.is_empty()).count());
+        let mut exemplars = ExemplarsWriter::default();
         let mut samples: Vec<(i64, f64)> = Vec::new();
         let mut total = 0u64;
         let index = self.index();
@@ -124,6 +127,13 @@ impl Engine {
                     }
                 })?),
             };
+            if !ts.exemplars.is_empty() {
+                let given = super::exemplars::request_exemplars(ts);
+                match &named {
+                    Named::Id(id) => exemplars.known(*id, &given),
+                    Named::Labels(labels) => exemplars.series(labels.iter(), &given),
+                }
+            }
             if ts.samples.is_empty() {
                 continue;
             }
@@ -140,7 +150,7 @@ impl Engine {
             }
         }
         Ok(PreparedWrite {
-            record: record.finish(),
+            record: record.finish_with(exemplars),
             samples: total,
         })
     }
@@ -215,6 +225,7 @@ impl Engine {
                 w.applied_seq = seq;
                 return Ok(Applied {
                     samples: 0,
+                    exemplars: 0,
                     duplicate: true,
                 });
             }
@@ -229,6 +240,11 @@ impl Engine {
         } else {
             self.apply_locked(w, seq, &items)
         };
+        // After the samples, so a series the record creates is named by its stored labels.
+        let exemplars = match &result {
+            Ok(_) => self.apply_exemplars(&record),
+            Err(_) => 0,
+        };
         timer.observe_duration();
         let label = match &result {
             Ok(_) => "ok",
@@ -240,6 +256,7 @@ impl Engine {
             .inc();
         Ok(Applied {
             samples: result?,
+            exemplars,
             duplicate: false,
         })
     }

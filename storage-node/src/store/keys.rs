@@ -38,6 +38,8 @@ pub const META_M1_UNTIL: &[u8] = b"m1_until";
 pub const META_H1_UNTIL: &[u8] = b"h1_until";
 /// The last batch applied per writer, as of `flushed_seq` (`engine::sessions`).
 pub const META_SESSIONS: &[u8] = b"sessions";
+/// The exemplar ring as of `flushed_seq` (`crate::exemplars`), written when it changed.
+pub const META_EXEMPLARS: &[u8] = b"exemplars";
 /// Version of the layout described above.
 pub const FORMAT_VERSION: u32 = 2;
 

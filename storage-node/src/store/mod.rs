@@ -123,6 +123,8 @@ pub struct Loaded {
     pub minute_until: Option<i64>,
     pub hour_until: Option<i64>,
     pub sessions: Sessions,
+    /// The exemplar ring as of `flushed_seq` (`crate::exemplars`), if one was written.
+    pub exemplars: Option<Vec<u8>>,
 }
 
 /// A RocksDB database holding the index, the chunks of every tier and the write-ahead
@@ -378,6 +380,7 @@ impl Store {
                 Some(bytes) => Sessions::decode(&bytes)
                     .ok_or_else(|| corrupt("writer sessions", keys::META_SESSIONS))?,
             },
+            exemplars: self.meta(keys::META_EXEMPLARS)?,
         })
     }
 

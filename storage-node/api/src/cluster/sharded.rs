@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Response, Status};
 use tracing::{debug, warn};
 
-use super::merge::{merge_chunked, merge_info, merge_series, union_sorted};
+use super::merge::{merge_chunked, merge_exemplars, merge_info, merge_series, union_sorted};
 use super::metrics::ClientMetrics;
 use super::shard_map::ShardMap;
 use crate::client::{channel, collect_select, storage_client};
@@ -27,8 +27,8 @@ use crate::headers::{
 };
 use crate::pb::storage_client::StorageClient;
 use crate::pb::{
-    InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesChunks,
-    SeriesRequest, TimeSeries,
+    ExemplarsRequest, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest,
+    SelectRequest, SeriesChunks, SeriesExemplars, SeriesRequest, TimeSeries,
 };
 use crate::raft_pb::StatusRequest;
 use crate::raft_pb::raft_client::RaftClient;
@@ -700,5 +700,17 @@ impl SampleReader for ShardedStorage {
             })
             .await?;
         Ok(union_sorted(parts))
+    }
+
+    /// Every shard at once; a series lives on one shard, but the answers are merged by
+    /// series labels all the same (a series moved by a resharding has exemplars on both).
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>> {
+        let parts = self
+            .fan_out(|mut c, follower| {
+                let req = with_read_mode(req.clone(), follower);
+                async move { c.query_exemplars(req).await.map(|r| r.map(|s| s.series)) }
+            })
+            .await?;
+        Ok(merge_exemplars(parts))
     }
 }
