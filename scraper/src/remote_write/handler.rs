@@ -27,7 +27,9 @@ pub const PROTOCOL: &str = "remote_write";
 /// Bodies larger than this are decoded on a blocking thread.
 const INLINE_DECODE_BYTES: usize = 1 << 20;
 
-/// The response headers of remote_write 2.0: what was stored of the request.
+/// The response headers of remote_write 2.0: what was stored of the request (exemplars:
+/// those handed to storage after the receiver's checks; storage still drops an exemplar
+/// not newer than its series' newest one, counted in `telltale_storage_exemplars_total`).
 pub const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
 pub const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
 pub const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
@@ -70,7 +72,7 @@ pub async fn write(
                 for (name, n) in [
                     (SAMPLES_WRITTEN, outcome.accepted),
                     (HISTOGRAMS_WRITTEN, 0),
-                    (EXEMPLARS_WRITTEN, 0),
+                    (EXEMPLARS_WRITTEN, outcome.exemplars),
                 ] {
                     written.insert(HeaderName::from_static(name), HeaderValue::from(n));
                 }
