@@ -12,7 +12,6 @@ use axum::response::Response;
 use super::params::{Params, parse_limit, parse_match_sets, parse_time};
 use super::{query_param, query_param_error, request_params, respond, response};
 use crate::engine::Engine;
-use crate::engine::check_expr_with;
 use crate::error::{Error, Result};
 
 /// `start`/`end` of the metadata endpoints (the whole time range when absent).
@@ -130,8 +129,10 @@ pub async fn label_values(
     .await
 }
 
-/// `GET|POST /api/v1/query_exemplars`: exemplars are not stored, so always empty once
-/// the parameters are valid.
+/// `GET|POST /api/v1/query_exemplars`: the exemplars of the series every selector of
+/// `query` selects within `[start, end]`, in Prometheus's shape:
+/// `[{"seriesLabels":{...},"exemplars":[{"labels":{...},"value":"1.5","timestamp":1600000000.123}]}]`
+/// (`null` for an expression without selectors, as Prometheus answers).
 pub async fn exemplars(
     State(engine): State<Arc<Engine>>,
     headers: HeaderMap,
@@ -146,8 +147,15 @@ pub async fn exemplars(
                 "invalid parameter \"end\": end timestamp must not be before start time",
             ));
         }
-        check_expr_with(&query_param(&p), &engine.options().features).map_err(query_param_error)?;
-        Ok(response::success("[]".to_string(), &[]))
+        let found = engine
+            .exemplars(&query_param(&p), start, end)
+            .await
+            .map_err(query_param_error)?;
+        let data = match found {
+            None => "null".to_string(),
+            Some(found) => response::exemplars_json(&found),
+        };
+        Ok(response::success(data, &[]))
     })
     .await
 }
