@@ -248,7 +248,7 @@ pub async fn start_prometheus_receiver(dir: &Path) -> (Proc, String) {
 }
 
 /// Starts Debian's Prometheus with the configuration file `config` and `extra` flags.
-async fn start_prometheus_args(dir: &Path, config: &str, extra: &[&str]) -> (Proc, String) {
+pub async fn start_prometheus_args(dir: &Path, config: &str, extra: &[&str]) -> (Proc, String) {
     let port = free_port();
     let config = write_file(dir, "prometheus-scrape.yml", config);
     let mut cmd = Command::new("/usr/bin/prometheus");

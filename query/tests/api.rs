@@ -388,9 +388,9 @@ async fn query_exemplars_in_prometheus_shape() {
     assert!(body.contains("def") && !body.contains("abc"), "{body}");
     let (_, body) = text("query=requests_total%7Bjob%3D%22db%22%7D").await;
     assert_eq!(body, r#"{"status":"success","data":[]}"#);
-    // No selector: null, as Prometheus.
-    let (_, body) = text("query=1%2B1").await;
-    assert_eq!(body, r#"{"status":"success","data":null}"#);
+    // No selector: no content, as Prometheus.
+    let (status, body) = text("query=1%2B1").await;
+    assert_eq!((status, body.as_str()), (204, ""));
     let (status, body) = text("query=sum(").await;
     assert_eq!(status, 400);
     assert!(body.contains("bad_data"), "{body}");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::params::{Params, parse_limit, parse_match_sets, parse_time};
 use super::{query_param, query_param_error, request_params, respond, response};
@@ -132,7 +132,7 @@ pub async fn label_values(
 /// `GET|POST /api/v1/query_exemplars`: the exemplars of the series every selector of
 /// `query` selects within `[start, end]`, in Prometheus's shape:
 /// `[{"seriesLabels":{...},"exemplars":[{"labels":{...},"value":"1.5","timestamp":1600000000.123}]}]`
-/// (`null` for an expression without selectors, as Prometheus answers).
+/// (an expression without selectors: `204 No Content`, no body, as Prometheus answers).
 pub async fn exemplars(
     State(engine): State<Arc<Engine>>,
     headers: HeaderMap,
@@ -151,11 +151,10 @@ pub async fn exemplars(
             .exemplars(&query_param(&p), start, end)
             .await
             .map_err(query_param_error)?;
-        let data = match found {
-            None => "null".to_string(),
-            Some(found) => response::exemplars_json(&found),
-        };
-        Ok(response::success(data, &[]))
+        Ok(match found {
+            None => axum::http::StatusCode::NO_CONTENT.into_response(),
+            Some(found) => response::success(response::exemplars_json(&found), &[]),
+        })
     })
     .await
 }

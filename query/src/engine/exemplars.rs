@@ -20,7 +20,7 @@ pub struct SeriesExemplars {
 impl Engine {
     /// The exemplars of the series the selectors of `expr` select, with timestamps in
     /// `[start_ms, end_ms]`, per series in label order. `None` when the expression has
-    /// no selector (Prometheus answers `null` then). A bad expression is
+    /// no selector (Prometheus answers no content then). A bad expression is
     /// [`crate::error::Error::InvalidQuery`].
     pub async fn exemplars(
         &self,

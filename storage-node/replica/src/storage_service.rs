@@ -162,7 +162,7 @@ impl ReplicaStorage {
         prepared: PreparedWrite,
         batch: Option<BatchId>,
     ) -> Result<Committed, Status> {
-        if prepared.samples == 0 {
+        if prepared.is_empty() {
             return Ok(Committed::default());
         }
         let _admitted = self.bound.admit(prepared.record.len()).await.map_err(|e| {

@@ -52,6 +52,15 @@ pub(crate) struct Item<'a> {
 pub struct PreparedWrite {
     pub record: Vec<u8>,
     pub samples: u64,
+    /// Exemplars the record carries (the exemplar store may still refuse some).
+    pub exemplars: u64,
+}
+
+impl PreparedWrite {
+    /// Whether the record carries nothing to apply (no samples, no exemplars).
+    pub fn is_empty(&self) -> bool {
+        self.samples == 0 && self.exemplars == 0
+    }
 }
 
 /// How a prepared record names a series.
@@ -112,6 +121,7 @@ impl Engine {
     fn prepare_record(&self, series: &[TimeSeries]) -> Result<PreparedWrite> {
         let mut record = RecordWriter::new(series.iter().filter(|s| !s.samples.is_empty()).count());
         let mut exemplars = ExemplarsWriter::default();
+        let mut exemplar_count = 0u64;
         let mut samples: Vec<(i64, f64)> = Vec::new();
         let mut total = 0u64;
         let index = self.index();
@@ -129,6 +139,7 @@ impl Engine {
             };
             if !ts.exemplars.is_empty() {
                 let given = super::exemplars::request_exemplars(ts);
+                exemplar_count += given.len() as u64;
                 match &named {
                     Named::Id(id) => exemplars.known(*id, &given),
                     Named::Labels(labels) => exemplars.series(labels.iter(), &given),
@@ -152,6 +163,7 @@ impl Engine {
         Ok(PreparedWrite {
             record: record.finish_with(exemplars),
             samples: total,
+            exemplars: exemplar_count,
         })
     }
 
@@ -183,6 +195,7 @@ impl Engine {
         Ok(PreparedWrite {
             record: record.finish(),
             samples: samples.len() as u64,
+            exemplars: 0,
         })
     }
 
