@@ -161,6 +161,9 @@ pub mod v2 {
         pub timestamp: i64,
     }
 
+    /// An exemplar: its labels, value and time (ms).
+    pub type ExemplarSpec<'a> = (&'a [(&'a str, &'a str)], f64, i64);
+
     /// A request builder interning strings into the symbol table.
     #[derive(Default)]
     pub struct Builder {
@@ -192,7 +195,7 @@ pub mod v2 {
             labels: &[(&str, &str)],
             ts_ms: i64,
             value: f64,
-            exemplar: Option<(&[(&str, &str)], f64, i64)>,
+            exemplar: Option<ExemplarSpec<'_>>,
         ) {
             let labels_refs = self.refs(labels);
             let exemplars = exemplar
