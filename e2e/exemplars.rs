@@ -227,7 +227,7 @@ async fn standalone_keeps_exemplars_across_restarts_and_answers_as_prometheus() 
     );
 }
 
-/// `telltale dev-cluster` with two shards of one replica each.
+/// `telltale dev-cluster` with two shards of three replicas each.
 struct DevCluster {
     _proc: Proc,
     base: String,
@@ -238,7 +238,7 @@ impl DevCluster {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut cmd = Command::new(TELLTALE);
-        cmd.args(["dev-cluster", "--shards", "2", "--replicas", "1"])
+        cmd.args(["dev-cluster", "--shards", "2", "--replicas", "3"])
             .arg("--data-dir")
             .arg(dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -248,15 +248,34 @@ impl DevCluster {
         DevCluster { _proc: proc, base }
     }
 
-    /// The address of each shard's replica.
-    async fn replicas(&self) -> Vec<String> {
-        let s = get_json(&format!("{}/api/v1/status/cluster", self.base)).await;
-        s["data"]["shards"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|sh| sh["replicas"][0]["address"].as_str().unwrap().to_string())
-            .collect()
+    /// Each shard's leader: (replica id, address, pid), once every shard has one (and
+    /// shard `not.0`'s is not replica `not.1`).
+    async fn leaders(&self, not: Option<(usize, u64)>) -> Vec<(u64, String, u64)> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = get_json(&format!("{}/api/v1/status/cluster", self.base)).await;
+            let leaders: Option<Vec<(u64, String, u64)>> = s["data"]["shards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(shard, sh)| {
+                    let id = sh["leader_id"]
+                        .as_u64()
+                        .filter(|id| Some((shard, *id)) != not)?;
+                    let r = sh["replicas"]
+                        .as_array()?
+                        .iter()
+                        .find(|r| r["id"].as_u64() == Some(id))?;
+                    Some((id, r["address"].as_str()?.to_string(), r["pid"].as_u64()?))
+                })
+                .collect();
+            if let Some(l) = leaders {
+                return l;
+            }
+            assert!(Instant::now() < deadline, "no leaders: {s}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -303,12 +322,33 @@ async fn dev_cluster_answers_the_exemplars_of_every_shard() {
         start_ms: i64::MIN,
         end_ms: i64::MAX,
     };
+    let leaders = cluster.leaders(None).await;
     let mut per_shard = Vec::new();
-    for address in cluster.replicas().await {
-        let replica = GrpcStorage::connect_lazy(&address).unwrap();
+    for (_, address, _) in &leaders {
+        let replica = GrpcStorage::connect_lazy(address).unwrap();
         per_shard.push(replica.exemplars(request.clone()).await.unwrap().len());
     }
     assert_eq!(per_shard.len(), 2);
     assert!(per_shard.iter().all(|n| *n > 0), "{per_shard:?}");
     assert_eq!(per_shard.iter().sum::<usize>(), 20);
+
+    // The followers applied them too: with shard 0's leader killed, its new leader
+    // answers the same.
+    let (old, _, pid) = &leaders[0];
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (new, address, _) = cluster.leaders(Some((0, *old))).await[0].clone();
+    assert_ne!(new, *old);
+    let replica = GrpcStorage::connect_lazy(&address).unwrap();
+    assert_eq!(
+        replica.exemplars(request.clone()).await.unwrap().len(),
+        per_shard[0]
+    );
+    assert_eq!(
+        exemplars(&cluster.base, "spread_total", FROM, TO).await,
+        data
+    );
 }
