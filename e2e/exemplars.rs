@@ -128,17 +128,25 @@ async fn standalone_keeps_exemplars_across_restarts_and_answers_as_prometheus() 
     let s = with_exemplar(s, &[("trace_id", &long)], 1.0, 1_600_000_004_500);
     let (status, samples, written) = remote_write::push_counted(&base, vec![s]).await;
     assert_eq!((status.as_u16(), samples, written), (204, 1, 1));
-    // An exemplar older than the series' newest one: refused by storage.
+    // An exemplar older than the series' newest one: refused by storage, not counted
+    // as written (its sample is); a repeat of the newest is a no-op, counted as
+    // Prometheus counts it.
     let s = with_exemplar(
         series(&[("__name__", "rw1_total"), ("src", "v1")], now + 1, 8.0),
         &[("trace_id", "older")],
         9.0,
         1_600_000_003_000,
     );
-    assert_eq!(
-        remote_write::push_counted(&base, vec![s]).await.0.as_u16(),
-        204
+    let (status, samples, written) = remote_write::push_counted(&base, vec![s]).await;
+    assert_eq!((status.as_u16(), samples, written), (204, 1, 0));
+    let s = with_exemplar(
+        series(&[("__name__", "rw1_total"), ("src", "v1")], now + 2, 8.0),
+        &[("trace_id", "v1a")],
+        3.5,
+        1_600_000_004_000,
     );
+    let (status, samples, written) = remote_write::push_counted(&base, vec![s]).await;
+    assert_eq!((status.as_u16(), samples, written), (204, 1, 1));
     // remote_write 2.0, its exemplar's labels by reference.
     let mut v2 = remote_write::v2::Builder::default();
     v2.series(

@@ -92,6 +92,7 @@ impl Storage for Service {
         tokio::time::sleep(ACK_DELAY).await;
         Ok(Response::new(WriteResponse {
             samples_written: samples,
+            exemplars_written: 0,
         }))
     }
 

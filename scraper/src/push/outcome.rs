@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 pub struct PushOutcome {
     /// Samples handed to the writer.
     pub accepted: u64,
-    /// Exemplars handed to the writer (remote_write); bad ones are counted in `skipped`.
+    /// Exemplars written (remote_write: those storage took); bad ones are counted in
+    /// `skipped`.
     pub exemplars: u64,
     /// Samples rejected, per reason (a short, stable metric label).
     pub rejected: BTreeMap<&'static str, u64>,

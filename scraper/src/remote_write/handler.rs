@@ -28,8 +28,8 @@ pub const PROTOCOL: &str = "remote_write";
 const INLINE_DECODE_BYTES: usize = 1 << 20;
 
 /// The response headers of remote_write 2.0: what was stored of the request (exemplars:
-/// those handed to storage after the receiver's checks; storage still drops an exemplar
-/// not newer than its series' newest one, counted in `telltale_storage_exemplars_total`).
+/// those storage's exemplar store took — not those the receiver dropped, nor those the
+/// store refused as out of order; a repeat of a series' newest counts, as in Prometheus).
 pub const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
 pub const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
 pub const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
@@ -121,8 +121,11 @@ async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<
                 })
             })?
     };
-    let Converted { series, outcome } = converted;
-    state.write(series).await?;
+    let Converted {
+        series,
+        mut outcome,
+    } = converted;
+    outcome.exemplars = state.write_counted(series).await?;
     Ok(outcome)
 }
 

@@ -11,7 +11,7 @@ use crate::pb::{
     ExemplarsRequest, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest,
     SelectRequest, SelectResponse, SeriesChunks, SeriesExemplars, SeriesRequest, TimeSeries,
 };
-use crate::{BatchId, Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter};
+use crate::{BatchId, Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter, Written};
 
 /// A client of one storage node. Cheap to clone; connects lazily and reconnects by itself.
 #[derive(Clone, Debug)]
@@ -69,6 +69,17 @@ impl SampleWriter for GrpcStorage {
         let req = tonic::Request::new(EncodedWrite::encode(series));
         let resp = encoded_write::send(self.channel.clone(), req).await?;
         Ok(resp.into_inner().samples_written)
+    }
+
+    async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
+        let req = tonic::Request::new(EncodedWrite::encode(&series));
+        let resp = encoded_write::send(self.channel.clone(), req)
+            .await?
+            .into_inner();
+        Ok(Written {
+            samples: resp.samples_written,
+            exemplars: resp.exemplars_written,
+        })
     }
 
     /// Sends the identity as the `telltale-client-id` / `telltale-batch-seq` headers a

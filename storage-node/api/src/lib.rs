@@ -52,7 +52,7 @@ pub use pb::{
     TimeSeries,
 };
 pub use shared::{SeriesLabels, SharedSample, label_hash};
-pub use traits::{BatchId, SampleReader, SampleWriter};
+pub use traits::{BatchId, SampleReader, SampleWriter, Written};
 
 /// The name of the label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";

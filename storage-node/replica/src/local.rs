@@ -9,7 +9,7 @@ use telltale_storage::Engine;
 use telltale_storage_api::{
     BatchId, ExemplarsRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result,
     SampleReader, SampleWriter, SelectRequest, SeriesChunks, SeriesExemplars, SeriesRequest,
-    SharedSample, TimeSeries,
+    SharedSample, TimeSeries, Written,
 };
 
 use crate::convert;
@@ -52,6 +52,14 @@ impl SampleWriter for LocalStorage {
 
     async fn write_shared(&self, samples: &[SharedSample]) -> Result<u64> {
         Ok(self.storage.propose_shared(samples).await?.samples)
+    }
+
+    async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
+        let committed = self.storage.propose(&series, None).await?;
+        Ok(Written {
+            samples: committed.samples,
+            exemplars: committed.exemplars,
+        })
     }
 }
 

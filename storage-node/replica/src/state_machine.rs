@@ -292,6 +292,7 @@ impl StateMachine {
                     Response {
                         samples: applied.samples,
                         duplicate: applied.duplicate,
+                        exemplars: applied.exemplars,
                     }
                 }
             };

@@ -201,6 +201,7 @@ impl ReplicaStorage {
                 self.metrics.samples.inc_by(resp.data.samples);
                 Ok(Committed {
                     samples: prepared.samples,
+                    exemplars: resp.data.exemplars,
                     log_index: resp.log_id.index,
                 })
             }
@@ -262,6 +263,8 @@ impl ReplicaStorage {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Committed {
     pub samples: u64,
+    /// Exemplars the exemplar store took.
+    pub exemplars: u64,
     pub log_index: u64,
 }
 
@@ -348,6 +351,7 @@ impl Storage for ReplicaStorage {
         let committed = self.propose(&series, batch).await?;
         let mut out = Response::new(WriteResponse {
             samples_written: committed.samples,
+            exemplars_written: committed.exemplars,
         });
         if committed.log_index > 0
             && let Ok(v) = committed.log_index.to_string().parse()

@@ -74,7 +74,7 @@ enum Named {
 pub struct Applied {
     /// Samples written (0 for a duplicate batch).
     pub samples: u64,
-    /// Exemplars the exemplar store took (not refused nor equal to the newest one).
+    /// Exemplars the exemplar store took (added, or a no-op repeat of the newest).
     pub exemplars: u64,
     /// The batch had been applied before: nothing changed.
     pub duplicate: bool,

@@ -39,7 +39,8 @@ impl Engine {
     }
 
     /// Adds the exemplars of an applied `record` (called under the writer lock, after
-    /// its samples); returns how many the ring took. Deterministic: what is refused
+    /// its samples); returns how many the ring took (added, or equal to their series'
+    /// newest: a no-op Prometheus counts as written). Deterministic: what is refused
     /// depends only on the ring, which only earlier records built.
     pub(super) fn apply_exemplars(&self, record: &RecordItems) -> u64 {
         if record.exemplars().is_empty() {
@@ -63,7 +64,7 @@ impl Engine {
             };
             for e in exemplars {
                 let outcome = store.add(&labels, e.clone());
-                if outcome == Outcome::Added {
+                if matches!(outcome, Outcome::Added | Outcome::Duplicate) {
                     added += 1;
                 }
                 self.metrics

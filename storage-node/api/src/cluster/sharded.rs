@@ -32,7 +32,7 @@ use crate::pb::{
 };
 use crate::raft_pb::StatusRequest;
 use crate::raft_pb::raft_client::RaftClient;
-use crate::{BatchId, SampleReader, SampleWriter};
+use crate::{BatchId, SampleReader, SampleWriter, Written};
 
 /// How the client reads and retries.
 #[derive(Debug, Clone)]
@@ -334,7 +334,7 @@ impl ShardedStorage {
         shard: Arc<ShardClient>,
         series: &[&TimeSeries],
         id: Option<BatchId>,
-    ) -> Result<u64> {
+    ) -> Result<Written> {
         let encoded = EncodedWrite::encode(series.iter().copied());
         let session = match id {
             Some(id) => Session {
@@ -382,7 +382,11 @@ impl ShardedStorage {
             .inc();
         let resp = result?;
         shard.saw_index(resp.metadata(), HEADER_LOG_INDEX);
-        Ok(resp.into_inner().samples_written)
+        let resp = resp.into_inner();
+        Ok(Written {
+            samples: resp.samples_written,
+            exemplars: resp.exemplars_written,
+        })
     }
 
     /// Calls `f` on the shard's leader, following redirects and moving to the next
@@ -570,23 +574,31 @@ fn with_read_mode<T>(msg: T, follower: bool) -> tonic::Request<T> {
 #[async_trait::async_trait]
 impl SampleWriter for ShardedStorage {
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
-        self.write_split(&series, None).await
+        Ok(self.write_split(&series, None).await?.samples)
     }
 
     async fn write_borrowed(&self, series: &[TimeSeries]) -> Result<u64> {
-        self.write_split(series, None).await
+        Ok(self.write_split(series, None).await?.samples)
+    }
+
+    async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
+        self.write_split(&series, None).await
     }
 
     /// Each shard's part of the batch carries `id`: every shard remembers the last batch
     /// number it applied per writer, so a re-sent batch is a no-op on the shards that
     /// took it and applied on those that did not.
     async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
-        self.write_split(&series, Some(id)).await
+        Ok(self.write_split(&series, Some(id)).await?.samples)
     }
 }
 
 impl ShardedStorage {
-    async fn write_split(&self, series: &[TimeSeries], batch_id: Option<BatchId>) -> Result<u64> {
+    async fn write_split(
+        &self,
+        series: &[TimeSeries],
+        batch_id: Option<BatchId>,
+    ) -> Result<Written> {
         let map = self.map();
         let mut batches: BTreeMap<u32, Vec<&TimeSeries>> = BTreeMap::new();
         for s in series {
@@ -604,11 +616,14 @@ impl ShardedStorage {
                 }),
             }
         });
-        let mut total = 0;
+        let mut total = Written::default();
         let mut first_error = None;
         for r in futures::future::join_all(sends).await {
             match r {
-                Ok(n) => total += n,
+                Ok(n) => {
+                    total.samples += n.samples;
+                    total.exemplars += n.exemplars;
+                }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
