@@ -101,6 +101,7 @@ fn series(i: usize, t: i64) -> TimeSeries {
             value: 1.0 + (i % 7) as f64,
             timestamp: t,
         }],
+        exemplars: Vec::new(),
     }
 }
 

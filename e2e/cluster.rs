@@ -345,6 +345,7 @@ fn batch(writer: &str, from: i64, n: i64) -> Vec<telltale_storage_api::TimeSerie
                 value: i as f64,
             })
             .collect(),
+        exemplars: Vec::new(),
     }]
 }
 

@@ -193,6 +193,10 @@ pub struct EngineArgs {
     /// How often the in-memory head is flushed to compressed chunks.
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub flush_interval: telltale_crds::PromDuration,
+    /// Exemplars kept per replica, in one ring over all series (the oldest overwritten
+    /// first; `0`: none), as Prometheus's flag of the same name.
+    #[arg(long = "storage.exemplars.exemplars-limit", default_value_t = 100_000)]
+    pub exemplars_limit: usize,
 }
 
 impl EngineArgs {
@@ -209,6 +213,7 @@ impl EngineArgs {
             },
             out_of_order_window: self.out_of_order_window.as_duration(),
             flush_interval: self.flush_interval.as_duration(),
+            exemplars_limit: self.exemplars_limit,
             ..telltale_storage::EngineOptions::default()
         }
     }
@@ -296,6 +301,10 @@ pub struct DevClusterArgs {
     /// Passed to every replica (`--raft-snapshot-every`).
     #[arg(long, default_value_t = 5000)]
     pub raft_snapshot_every: u64,
+    /// Exemplars kept per storage replica, passed to every replica (Prometheus's
+    /// `--storage.exemplars.exemplars-limit`).
+    #[arg(long = "storage.exemplars.exemplars-limit", default_value_t = 100_000)]
+    pub exemplars_limit: usize,
     /// Read from any replica instead of the leader.
     #[arg(long)]
     pub follower_reads: bool,

@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 
 use telltale_crds::prometheus::RemoteWriteConfig;
 use telltale_scraper::{ForwarderOptions, RemoteWriteForwarder, remote_name};
-use telltale_storage_api::{BatchId, Result, SampleWriter, SharedSample, TimeSeries};
+use telltale_storage_api::{BatchId, Result, SampleWriter, SharedSample, TimeSeries, Written};
 
 /// The forwarders of the current configuration.
 pub struct Forwarding {
@@ -159,6 +159,26 @@ impl SampleWriter for Tee {
         let written = self.local.write_borrowed(series).await?;
         for f in self.forwarding.forwarders() {
             queued(&f, f.write_borrowed(series).await);
+        }
+        Ok(written)
+    }
+
+    /// The local write's count; a batch with exemplars is copied for the forwarders
+    /// (they take only its samples), one without is written as [`Self::write`] does.
+    async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
+        if !self.forwarding() {
+            return self.local.write_counted(series).await;
+        }
+        if series.iter().all(|s| s.exemplars.is_empty()) {
+            let samples = self.write_borrowed(&series).await?;
+            return Ok(Written {
+                samples,
+                exemplars: 0,
+            });
+        }
+        let written = self.local.write_counted(series.clone()).await?;
+        for f in self.forwarding.forwarders() {
+            queued(&f, f.write_borrowed(&series).await);
         }
         Ok(written)
     }

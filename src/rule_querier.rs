@@ -143,6 +143,7 @@ mod tests {
                     value,
                 })
                 .collect(),
+            exemplars: Vec::new(),
         };
         store
             .writer

@@ -14,9 +14,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use telltale_storage_api::{
-    Chunk, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest, LateWrite, LateWrites,
-    MatchOp, Matcher, MatcherSet, Resolution, Result, SampleReader, SelectRequest, Selection,
-    SeriesChunks, SeriesRequest, TierInfo, TimeSeries, rollup,
+    Chunk, Exemplar, ExemplarsRequest, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
+    LateWrite, LateWrites, MatchOp, Matcher, MatcherSet, Resolution, Result, SampleReader,
+    SelectRequest, Selection, SeriesChunks, SeriesExemplars, SeriesRequest, TierInfo, TimeSeries,
+    rollup,
 };
 
 /// Series held in memory, answered with Prometheus matcher semantics.
@@ -44,6 +45,32 @@ impl MemoryReader {
     }
 
     /// Adds samples `(t_ms, value)` to the series with `labels`.
+    /// Adds an exemplar (trace labels, value, time) to the series `labels` (created
+    /// without samples when new), after the series' other exemplars.
+    pub fn add_exemplar(
+        &self,
+        labels: &[(&str, &str)],
+        trace: &[(&str, &str)],
+        value: f64,
+        t: i64,
+    ) {
+        self.add(labels, &[]);
+        let mut key: Vec<(String, String)> = labels
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        key.sort();
+        let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = index.get(&key).and_then(|i| all.get_mut(*i)) {
+            s.exemplars.push(Exemplar {
+                labels: trace.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+                value,
+                timestamp_ms: t,
+            });
+        }
+    }
+
     pub fn add(&self, labels: &[(&str, &str)], samples: &[(i64, f64)]) {
         let settled = self
             .newest()
@@ -66,6 +93,7 @@ impl MemoryReader {
             all.push(TimeSeries {
                 labels,
                 samples: Vec::new(),
+                exemplars: Vec::new(),
             });
             all.len() - 1
         });
@@ -307,6 +335,7 @@ impl SampleReader for MemoryReader {
             .map(|s| TimeSeries {
                 labels: s.labels,
                 samples: Vec::new(),
+                exemplars: Vec::new(),
             })
             .collect();
         out.sort_by(|a, b| {
@@ -330,6 +359,36 @@ impl SampleReader for MemoryReader {
         names.sort();
         names.dedup();
         Ok(limit(names, req.limit))
+    }
+
+    /// Each matching series' exemplars within the bounds, as storage answers them.
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>> {
+        if req.match_sets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out: Vec<SeriesExemplars> = self
+            .matching(&req.match_sets)
+            .into_iter()
+            .map(|s| SeriesExemplars {
+                exemplars: s
+                    .exemplars
+                    .into_iter()
+                    .filter(|e| (req.start_ms..=req.end_ms).contains(&e.timestamp_ms))
+                    .collect(),
+                series_labels: s.labels,
+            })
+            .filter(|s| !s.exemplars.is_empty())
+            .collect();
+        out.sort_by(|a, b| {
+            let key = |s: &SeriesExemplars| {
+                s.series_labels
+                    .iter()
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect::<Vec<_>>()
+            };
+            key(a).cmp(&key(b))
+        });
+        Ok(out)
     }
 
     async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>> {

@@ -25,6 +25,14 @@ async fn serve_from(origin_ms: i64) -> String {
         .map(|i| (origin_ms + i * 15_000, i as f64 * 3.0))
         .collect();
     reader.add(&[("__name__", "requests_total"), ("job", "api")], &pts);
+    for (i, trace) in ["abc", "def"].iter().enumerate() {
+        reader.add_exemplar(
+            &[("__name__", "requests_total"), ("job", "api")],
+            &[("trace_id", trace)],
+            1.5 + i as f64,
+            origin_ms + 15_123 + i as i64 * 100_000,
+        );
+    }
     let registry = prometheus::Registry::new();
     let engine = Engine::new(Arc::new(reader), EngineOptions::default(), &registry);
     let app = router(Arc::new(engine));
@@ -353,6 +361,41 @@ async fn promtool_can_query() {
     ])
     .await;
     assert_eq!(out.trim(), "api\ndb");
+}
+
+#[tokio::test]
+async fn query_exemplars_in_prometheus_shape() {
+    let base = serve().await;
+    let text = |q: &'static str| {
+        let base = base.clone();
+        async move {
+            let r = reqwest::get(format!("{base}/api/v1/query_exemplars?{q}"))
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Byte for byte as Prometheus writes it: value as a string, time in seconds.
+    let (status, body) =
+        text("query=sum(rate(requests_total%5B5m%5D))%20or%20up&start=0&end=300").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":[{"seriesLabels":{"__name__":"requests_total","job":"api"},"exemplars":[{"labels":{"trace_id":"abc"},"value":"1.5","timestamp":15.123},{"labels":{"trace_id":"def"},"value":"2.5","timestamp":115.123}]}]}"#
+    );
+    // Within [start, end] only.
+    let (_, body) = text("query=requests_total&start=100&end=200").await;
+    assert!(body.contains("def") && !body.contains("abc"), "{body}");
+    let (_, body) = text("query=requests_total%7Bjob%3D%22db%22%7D").await;
+    assert_eq!(body, r#"{"status":"success","data":[]}"#);
+    // No selector: no content, as Prometheus.
+    let (status, body) = text("query=1%2B1").await;
+    assert_eq!((status, body.as_str()), (204, ""));
+    let (status, body) = text("query=sum(").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("bad_data"), "{body}");
+    let (status, _) = text("query=up&start=10&end=5").await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]

@@ -44,6 +44,13 @@ impl SampleReader for Slow {
     async fn label_values(&self, req: LabelValuesRequest) -> StorageResult<Vec<String>> {
         self.inner.label_values(req).await
     }
+
+    async fn exemplars(
+        &self,
+        req: telltale_storage_api::ExemplarsRequest,
+    ) -> StorageResult<Vec<telltale_storage_api::SeriesExemplars>> {
+        self.inner.exemplars(req).await
+    }
 }
 
 fn engine_with(reader: Arc<dyn SampleReader>, opts: EngineOptions) -> Engine {

@@ -13,13 +13,15 @@
 //! - a counter family `x` exposes `x_total` (and `x_created`); a sample named `x` under
 //!   `# TYPE x counter` is an error. `_created` samples are kept as ordinary series, as
 //!   Prometheus 2.x stores them;
-//! - exemplars are checked for syntax and ignored;
+//! - exemplars (`# {trace_id="abc"} 0.5 1600000000.123`) are kept beside the samples
+//!   ([`Exposition::exemplars`]); how long their labels are is for storage to judge (it
+//!   refuses more than 128 characters, the sample stays);
 //! - no other comments, no blank lines, nothing after `# EOF`.
 
 use crate::error::{Error, Result};
 use crate::text::{
-    Cursor, Exposition, Metadata, MetricType, ParsedSample, excerpt, is_blank, parse_labels,
-    parse_value, unescape_help, unescape_label_value,
+    Cursor, Exposition, Metadata, MetricType, ParsedExemplar, ParsedSample, excerpt, is_blank,
+    parse_labels, parse_value, unescape_help, unescape_label_value,
 };
 
 /// Parses an OpenMetrics exposition. The error names the 1-based line that is wrong.
@@ -60,8 +62,12 @@ pub fn parse(text: &str) -> Result<Exposition<'_>> {
                 "a comment must be \"# HELP\", \"# TYPE\", \"# UNIT\" or \"# EOF\"".into(),
             ));
         } else {
-            let (name, sample) = parse_sample(line, &mut labels).map_err(err)?;
+            let (name, sample, exemplar) = parse_sample(line, &mut labels).map_err(err)?;
             check_family(name, family.as_ref()).map_err(err)?;
+            if let Some(mut exemplar) = exemplar {
+                exemplar.sample = out.samples.len();
+                out.exemplars.push(exemplar);
+            }
             out.samples.push(sample);
         }
     }
@@ -169,11 +175,11 @@ fn check_family(name: &str, family: Option<&(String, Option<MetricType>)>) -> Re
     Ok(())
 }
 
-/// A sample line and its metric name.
+/// A sample line, its metric name and its exemplar (`sample` left 0 for the caller).
 fn parse_sample<'a>(
     line: &'a str,
     labels: &mut Vec<(&'a str, &'a str)>,
-) -> Result<(&'a str, ParsedSample<'a>), String> {
+) -> Result<(&'a str, ParsedSample<'a>, Option<ParsedExemplar>), String> {
     let mut cur = Cursor::new(line);
     let name = cur.metric_name()?;
     if cur.peek() == Some(b'{') {
@@ -196,8 +202,9 @@ fn parse_sample<'a>(
         timestamp_ms = Some(seconds_to_ms(ts)?);
         cur.skip_blanks();
     }
+    let mut exemplar = None;
     if cur.peek() == Some(b'#') {
-        skip_exemplar(&mut cur, labels)?;
+        exemplar = Some(parse_exemplar(&mut cur, labels)?);
     }
     if !cur.at_end() {
         return Err(format!("unexpected text {:?} after the sample", cur.rest()));
@@ -209,6 +216,7 @@ fn parse_sample<'a>(
             value,
             timestamp_ms,
         },
+        exemplar,
     ))
 }
 
@@ -224,36 +232,37 @@ fn seconds_to_ms(ts: &str) -> Result<i64, String> {
     Ok(ms as i64)
 }
 
-/// Checks and skips ` # {labels} value [timestamp]`.
-fn skip_exemplar<'a>(
+/// Reads ` # {labels} value [timestamp]`.
+fn parse_exemplar<'a>(
     cur: &mut Cursor<'a>,
     labels: &mut Vec<(&'a str, &'a str)>,
-) -> Result<(), String> {
+) -> Result<ParsedExemplar, String> {
     cur.bump(); // '#'
     if cur.skip_blanks() == 0 || cur.peek() != Some(b'{') {
         return Err("an exemplar must be \"# {labels} value [timestamp]\"".into());
     }
     cur.bump();
     parse_labels(cur, labels)?;
-    let chars: usize = labels
+    let labels = labels
         .iter()
-        .map(|(n, v)| n.chars().count() + unescape_label_value(v).chars().count())
-        .sum();
-    if chars > 128 {
-        return Err(format!(
-            "exemplar labels have {chars} characters, more than 128"
-        ));
-    }
+        .map(|(n, v)| (n.to_string(), unescape_label_value(v)))
+        .collect();
     cur.skip_blanks();
     let value = cur.take_while(|b| !is_blank(b));
-    parse_value(value).ok_or_else(|| format!("invalid exemplar value {value:?}"))?;
+    let value = parse_value(value).ok_or_else(|| format!("invalid exemplar value {value:?}"))?;
     cur.skip_blanks();
+    let mut timestamp_ms = None;
     if !cur.at_end() {
         let ts = cur.take_while(|b| !is_blank(b));
-        seconds_to_ms(ts)?;
+        timestamp_ms = Some(seconds_to_ms(ts)?);
         cur.skip_blanks();
     }
-    Ok(())
+    Ok(ParsedExemplar {
+        sample: 0,
+        labels,
+        value,
+        timestamp_ms,
+    })
 }
 
 #[cfg(test)]
@@ -294,7 +303,58 @@ mod tests {
     }
 
     #[test]
-    fn exemplars_are_ignored() {
+    fn exemplars_are_read_beside_their_samples() {
+        let e = parse(
+            "# TYPE foo histogram\n\
+             foo_bucket{le=\"0.1\"} 8 # {trace_id=\"KOO5S4vxi0o\",span=\"a\\\"b\"} 0.067 1520879607.789\n\
+             foo_bucket{le=\"+Inf\"} 17 # {} 2\n\
+             foo_count 17\nfoo_sum 324789.3\n\
+             # TYPE c counter\n\
+             c_total 3 1600000000.5 # {trace_id=\"x\"} 1.5\n# EOF\n",
+        )
+        .unwrap();
+        assert_eq!(
+            e.exemplars,
+            vec![
+                ParsedExemplar {
+                    sample: 0,
+                    labels: vec![
+                        ("trace_id".into(), "KOO5S4vxi0o".into()),
+                        ("span".into(), "a\"b".into())
+                    ],
+                    value: 0.067,
+                    timestamp_ms: Some(1_520_879_607_789),
+                },
+                ParsedExemplar {
+                    sample: 1,
+                    labels: vec![],
+                    value: 2.0,
+                    timestamp_ms: None,
+                },
+                ParsedExemplar {
+                    sample: 4,
+                    labels: vec![("trace_id".into(), "x".into())],
+                    value: 1.5,
+                    timestamp_ms: None,
+                },
+            ]
+        );
+        // Long labels are for storage to refuse: the scrape keeps its samples.
+        let long = format!(
+            "a_total 1 # {{trace_id=\"{}\"}} 1\n# EOF\n",
+            "x".repeat(200)
+        );
+        let e = parse(&long).unwrap();
+        assert_eq!((e.samples.len(), e.exemplars.len()), (1, 1));
+        assert!(
+            err("a 1 # {x=\"y\"} nope\n# EOF\n")
+                .1
+                .contains("exemplar value")
+        );
+    }
+
+    #[test]
+    fn exemplars_do_not_change_the_samples() {
         let e = parse(
             "# TYPE foo histogram\n\
              foo_bucket{le=\"0.1\"} 8 # {trace_id=\"KOO5S4vxi0o\"} 0.067 1520879607.789\n\

@@ -2,14 +2,15 @@
 //! labels (`honor_labels`), exposition timestamps (`honor_timestamps`), metric relabeling,
 //! limits, the report series (`up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
 //! `scrape_samples_post_metric_relabeling`, `scrape_series_added`) and staleness markers
-//! for series that disappeared. Pure: no I/O, no clock.
+//! for series that disappeared, and the exemplars of the samples kept (under their final
+//! series, an exemplar without a timestamp taking its sample's). Pure: no I/O, no clock.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use telltale_storage_api::rollup::STALE_NAN_BITS as STORAGE_STALE_NAN_BITS;
-use telltale_storage_api::{METRIC_NAME, SeriesLabels, SharedSample};
+use telltale_storage_api::{Exemplar, Label, METRIC_NAME, SeriesLabels, SharedSample, TimeSeries};
 use tracing::debug;
 
 use crate::labels::{
@@ -19,7 +20,7 @@ use crate::labels::{
 use crate::limits::Limits;
 use crate::relabel::Relabeler;
 use crate::series_cache::{Series, SeriesCache, SeriesKey};
-use crate::text::ParsedSample;
+use crate::text::{ParsedExemplar, ParsedSample};
 
 /// The bit pattern of Prometheus's staleness marker, a NaN no arithmetic produces (the
 /// storage contract's constant).
@@ -85,6 +86,9 @@ pub struct Batch {
     pub duplicates: usize,
     /// Why the scrape failed although the body was fetched and parsed (a limit).
     pub error: Option<String>,
+    /// The exemplars of the samples written, one series (no samples) per exemplar;
+    /// empty for a scrape without any, which is most.
+    pub exemplars: Vec<TimeSeries>,
 }
 
 /// Remembers the series of a target's previous scrape to mark vanished ones stale, and
@@ -124,6 +128,22 @@ impl BatchBuilder {
         timestamp_ms: i64,
         duration: Duration,
     ) -> Batch {
+        self.scrape_with_exemplars(rules, samples, Vec::new(), timestamp_ms, duration)
+    }
+
+    /// [`BatchBuilder::scrape`] with the exposition's exemplars (in sample order): each
+    /// goes with its sample, under the sample's final series and, when it has no
+    /// timestamp, at the sample's time; the exemplar of a sample that is dropped
+    /// (relabeling, a duplicate, a broken limit) is dropped with it.
+    pub fn scrape_with_exemplars(
+        &mut self,
+        rules: &SampleRules<'_>,
+        samples: Option<Vec<ParsedSample<'_>>>,
+        exemplars: Vec<ParsedExemplar>,
+        timestamp_ms: i64,
+        duration: Duration,
+    ) -> Batch {
+        let mut exemplars = exemplars.into_iter().peekable();
         let mut up = samples.is_some();
         let samples = samples.unwrap_or_default();
         let mut batch = Batch {
@@ -137,7 +157,12 @@ impl BatchBuilder {
             .cache
             .begin(rules.target_labels, rules.honor_labels, rules.limits);
         let mut current: Vec<(SeriesKey, bool)> = Vec::with_capacity(samples.len());
-        for s in samples {
+        for (i, s) in samples.into_iter().enumerate() {
+            // Off the per-sample path unless the exposition had exemplars.
+            let exemplar = match exemplars.peek() {
+                Some(e) if e.sample == i => exemplars.next(),
+                _ => None,
+            };
             let Some(key) = self.cache.resolve(s.series, || {
                 // The parser checked the text: its labels read back.
                 let (name, labels) = s.name_and_labels().ok()?;
@@ -166,6 +191,9 @@ impl BatchBuilder {
                 batch.series_added += 1;
             }
             batch.series.push(sample(&key.0.labels, ts, s.value));
+            if let Some(e) = exemplar {
+                batch.exemplars.push(exemplar_series(&key.0.labels, e, ts));
+            }
             current.push((key, tracked));
         }
         if up {
@@ -179,6 +207,7 @@ impl BatchBuilder {
         if batch.error.is_some() {
             up = false;
             batch.series.clear();
+            batch.exemplars.clear();
             batch.series_added = 0;
             current.clear();
         }
@@ -304,6 +333,23 @@ fn report_labels(name: &str, target_labels: &[(String, String)]) -> LabelPairs {
     )
 }
 
+/// An exemplar as a series of its own (no samples) for storage's exemplar ring.
+fn exemplar_series(labels: &SeriesLabels, e: ParsedExemplar, sample_ms: i64) -> TimeSeries {
+    TimeSeries {
+        labels: labels.to_labels(),
+        samples: Vec::new(),
+        exemplars: vec![Exemplar {
+            labels: e
+                .labels
+                .into_iter()
+                .map(|(n, v)| Label::new(n, v))
+                .collect(),
+            value: e.value,
+            timestamp_ms: e.timestamp_ms.unwrap_or(sample_ms),
+        }],
+    }
+}
+
 fn sample(labels: &Arc<SeriesLabels>, timestamp_ms: i64, value: f64) -> SharedSample {
     SharedSample {
         series: labels.clone(),
@@ -350,6 +396,49 @@ mod tests {
             .into_iter()
             .filter(|s| s.label(METRIC_NAME) == Some(name))
             .collect()
+    }
+
+    #[test]
+    fn exemplars_follow_their_samples() {
+        let t = target();
+        let r = Relabeler::default();
+        let rules = plain(&t, &r);
+        let mut bb = BatchBuilder::default();
+        let ex = |sample, ts| ParsedExemplar {
+            sample,
+            labels: vec![("trace_id".into(), "abc".into())],
+            value: 0.5,
+            timestamp_ms: ts,
+        };
+        let samples = vec![
+            sample("a_total", &[], 1.0),
+            sample("b_total", &[], 2.0),
+            // A duplicate of a_total: dropped, with its exemplar.
+            sample("a_total", &[], 3.0),
+        ];
+        let b = bb.scrape_with_exemplars(
+            &rules,
+            Some(samples),
+            vec![ex(0, None), ex(1, Some(7)), ex(2, Some(9))],
+            1000,
+            Duration::ZERO,
+        );
+        assert_eq!(b.exemplars.len(), 2);
+        let a = &b.exemplars[0];
+        assert!(a.samples.is_empty());
+        assert!(a.labels.contains(&Label::new("__name__", "a_total")));
+        assert!(a.labels.contains(&Label::new("job", "j")), "{:?}", a.labels);
+        assert_eq!(a.exemplars[0].timestamp_ms, 1000, "the sample's time");
+        assert_eq!(a.exemplars[0].labels, vec![Label::new("trace_id", "abc")]);
+        assert_eq!(b.exemplars[1].exemplars[0].timestamp_ms, 7);
+        // No exemplars: none in the batch.
+        let b = bb.scrape(
+            &rules,
+            Some(vec![sample("a_total", &[], 1.0)]),
+            2000,
+            Duration::ZERO,
+        );
+        assert!(b.exemplars.is_empty());
     }
 
     #[test]

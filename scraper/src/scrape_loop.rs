@@ -118,20 +118,21 @@ impl ScrapeLoop {
         };
         let duration = clock.elapsed();
         let mut metadata = None;
-        let (samples, mut scrape_error) = match result {
+        let (samples, exemplars, mut scrape_error) = match result {
             Ok(exposition) => {
                 metadata = Some(Arc::<[Metadata]>::from(exposition.metadata));
-                (Some(exposition.samples), None)
+                (Some(exposition.samples), exposition.exemplars, None)
             }
             Err(e) => {
                 debug!(url = %target.url, error = %e, "scrape failed");
-                (None, Some(e))
+                (None, Vec::new(), Some(e))
             }
         };
         let parsed = samples.is_some();
-        let batch = self.builder.scrape(
+        let batch = self.builder.scrape_with_exemplars(
             &target.sample_rules(),
             samples,
+            exemplars,
             system_ms(started),
             duration,
         );
@@ -152,6 +153,14 @@ impl ScrapeLoop {
                 Some(format!("storage write failed: {e}"))
             }
         };
+        // Exemplars after their samples, in a write of their own, only when there are
+        // any: a failure loses them, never the samples or the target's health.
+        if write_error.is_none()
+            && !batch.exemplars.is_empty()
+            && let Err(e) = self.writer.write(batch.exemplars).await
+        {
+            debug!(url = %target.url, error = %e, "cannot write the scrape's exemplars");
+        }
         let result = match (&scrape_error, &write_error) {
             (Some(_), _) if limit_error => "limit_error",
             (Some(_), _) => "scrape_error",

@@ -108,11 +108,25 @@ pub struct Metadata {
     pub unit: Option<String>,
 }
 
-/// A parsed exposition: samples in body order, metadata in order of first mention.
+/// A parsed exposition: samples in body order, metadata in order of first mention, and
+/// the exemplars of samples (OpenMetrics only; empty for most scrapes).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exposition<'a> {
     pub samples: Vec<ParsedSample<'a>>,
     pub metadata: Vec<Metadata>,
+    pub exemplars: Vec<ParsedExemplar>,
+}
+
+/// The exemplar of one sample (`# {labels} value [timestamp]` after it, OpenMetrics).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedExemplar {
+    /// Index of its sample in [`Exposition::samples`].
+    pub sample: usize,
+    /// Label names and unescaped values, as exposed.
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+    /// Milliseconds; `None` when the exemplar has no timestamp (it takes its sample's).
+    pub timestamp_ms: Option<i64>,
 }
 
 /// Parses a text exposition (format 0.0.4). The error names the 1-based line that is wrong.

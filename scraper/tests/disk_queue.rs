@@ -69,6 +69,7 @@ fn batch(producer: usize, i: i64) -> Vec<TimeSeries> {
                 value: i as f64,
             },
         ],
+        exemplars: Vec::new(),
     }]
 }
 

@@ -92,6 +92,7 @@ impl Storage for Service {
         tokio::time::sleep(ACK_DELAY).await;
         Ok(Response::new(WriteResponse {
             samples_written: samples,
+            exemplars_written: 0,
         }))
     }
 
@@ -124,6 +125,13 @@ impl Storage for Service {
         _: Request<LabelValuesRequest>,
     ) -> Result<Response<StringsResponse>, Status> {
         Err(Status::unimplemented("label_values"))
+    }
+
+    async fn query_exemplars(
+        &self,
+        _: Request<telltale_storage_api::ExemplarsRequest>,
+    ) -> Result<Response<telltale_storage_api::pb::ExemplarsResponse>, Status> {
+        Err(Status::unimplemented("query_exemplars"))
     }
 }
 
@@ -169,6 +177,7 @@ fn batch(i: i64) -> Vec<TimeSeries> {
                 timestamp_ms: 1_000 * i,
                 value: i as f64,
             }],
+            exemplars: Vec::new(),
         })
         .collect()
 }

@@ -183,6 +183,7 @@ fn series(labels: &[(&str, &str)], start: i64, n: usize) -> TimeSeries {
                 value: i as f64,
             })
             .collect(),
+        exemplars: Vec::new(),
     }
 }
 

@@ -65,6 +65,7 @@ pub(super) struct Cluster {
     data_dir: PathBuf,
     shards: u32,
     raft_snapshot_every: u64,
+    exemplars_limit: usize,
     /// The in-process client, told about every change of a shard's replicas.
     storage: ShardedStorage,
     map_file: PathBuf,
@@ -137,6 +138,8 @@ impl Cluster {
             peers.to_string(),
             "--raft-snapshot-every".into(),
             self.raft_snapshot_every.to_string(),
+            "--storage.exemplars.exemplars-limit".into(),
+            self.exemplars_limit.to_string(),
         ];
         Ok(Member {
             shard,
@@ -262,6 +265,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir.clone(),
         shards: args.shards,
         raft_snapshot_every: args.raft_snapshot_every,
+        exemplars_limit: args.exemplars_limit,
         storage: sharded.clone(),
         map_file: map_file.clone(),
         changing: tokio::sync::Mutex::new(()),

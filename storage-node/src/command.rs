@@ -5,6 +5,7 @@
 
 use crate::chunk::bits::{put_uvarint, put_varint, read_uvarint, unzigzag};
 use crate::error::{Error, Result};
+use crate::exemplars::{Exemplar, Reader, put_pairs};
 use crate::labels::LabelSet;
 
 /// How a log record names a series: by its labels, or, for a series the engine already
@@ -23,6 +24,8 @@ pub struct RecordItems {
     /// Each series and the end of its samples in `samples`.
     series: Vec<(RecordSeries, usize)>,
     samples: Vec<(i64, f64)>,
+    /// Exemplars per series (a record with exemplars only: [`RECORD_V2_EXEMPLARS`]).
+    exemplars: Vec<(RecordSeries, Vec<Exemplar>)>,
 }
 
 impl RecordItems {
@@ -33,6 +36,11 @@ impl RecordItems {
 
     pub fn is_empty(&self) -> bool {
         self.series.is_empty()
+    }
+
+    /// The exemplars of the record, per series, in record order.
+    pub fn exemplars(&self) -> &[(RecordSeries, Vec<Exemplar>)] {
+        &self.exemplars
     }
 
     /// Each series with its samples, in record order.
@@ -62,6 +70,12 @@ fn corrupt_record(bytes: &[u8]) -> Error {
 /// 0 for labels, `id + 1` for a stored series. Both are read; version 2 is written.
 const RECORD_V1: u8 = 1;
 const RECORD_V2: u8 = 2;
+/// A version 2 record followed by exemplars (written only when a write has exemplars, so
+/// records without them stay version 2): `uvarint(series) { uvarint(tag) [labels]
+/// uvarint(exemplars) { uvarint(labels) { uvarint(len) name uvarint(len) value }
+/// varint(t) f64 bits:u64le } }`, series tagged as in version 2. A first byte of its
+/// own, far from the small version numbers, so that other record kinds stay additive.
+pub const RECORD_V2_EXEMPLARS: u8 = 0x45;
 
 /// Builds a log record straight from borrowed data:
 /// `version:u8 uvarint(series) { uvarint(tag) [uvarint(labels) { uvarint(len) name
@@ -118,10 +132,89 @@ impl RecordWriter {
     pub fn finish(self) -> Vec<u8> {
         self.0
     }
+
+    /// The record with `exemplars` after its samples ([`RECORD_V2_EXEMPLARS`]); the
+    /// version 2 record when there are none.
+    pub fn finish_with(self, exemplars: ExemplarsWriter) -> Vec<u8> {
+        let mut out = self.0;
+        if exemplars.series == 0 {
+            return out;
+        }
+        out[0] = RECORD_V2_EXEMPLARS;
+        put_uvarint(&mut out, exemplars.series);
+        out.extend_from_slice(&exemplars.bytes);
+        out
+    }
+}
+
+/// The exemplar part of a record ([`RecordWriter::finish_with`]).
+#[derive(Default)]
+pub struct ExemplarsWriter {
+    series: u64,
+    bytes: Vec<u8>,
+}
+
+impl ExemplarsWriter {
+    pub fn is_empty(&self) -> bool {
+        self.series == 0
+    }
+
+    /// Exemplars of a series named by its canonical labels.
+    pub fn series<'a>(
+        &mut self,
+        labels: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+        exemplars: &[Exemplar],
+    ) {
+        put_uvarint(&mut self.bytes, 0);
+        put_pairs(&mut self.bytes, labels);
+        self.exemplars(exemplars);
+    }
+
+    /// Exemplars of a stored series, named by its id.
+    pub fn known(&mut self, id: u64, exemplars: &[Exemplar]) {
+        put_uvarint(&mut self.bytes, id + 1);
+        self.exemplars(exemplars);
+    }
+
+    fn exemplars(&mut self, exemplars: &[Exemplar]) {
+        self.series += 1;
+        let out = &mut self.bytes;
+        put_uvarint(out, exemplars.len() as u64);
+        for e in exemplars {
+            put_pairs(out, e.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            put_varint(out, e.ts);
+            out.extend_from_slice(&e.value.to_bits().to_le_bytes());
+        }
+    }
+}
+
+/// The exemplar part of a [`RECORD_V2_EXEMPLARS`] record.
+fn decode_exemplars(bytes: &[u8]) -> Option<Vec<(RecordSeries, Vec<Exemplar>)>> {
+    let mut r = Reader(bytes);
+    let n_series = r.uvarint()?;
+    let mut out = Vec::with_capacity((n_series as usize).min(bytes.len()));
+    for _ in 0..n_series {
+        let named = match r.uvarint()? {
+            0 => RecordSeries::Labels(LabelSet::from_canonical(r.pairs()?)?),
+            tag => RecordSeries::Id(tag - 1),
+        };
+        let n = r.uvarint()?;
+        let mut exemplars = Vec::with_capacity((n as usize).min(bytes.len()));
+        for _ in 0..n {
+            let labels = r.pairs()?;
+            let ts = unzigzag(r.uvarint()?);
+            let value = f64::from_bits(u64::from_le_bytes(r.array()?));
+            exemplars.push(Exemplar { labels, value, ts });
+        }
+        out.push((named, exemplars));
+    }
+    r.0.is_empty().then_some(out)
 }
 
 fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
     let (&version, mut rest) = bytes.split_first()?;
+    let with_exemplars = version == RECORD_V2_EXEMPLARS;
+    let version = if with_exemplars { RECORD_V2 } else { version };
     if version != RECORD_V1 && version != RECORD_V2 {
         return None;
     }
@@ -140,6 +233,7 @@ fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
         series: Vec::with_capacity((n_series as usize).min(bytes.len())),
         // A sample takes at least 9 bytes.
         samples: Vec::with_capacity(bytes.len() / 9),
+        exemplars: Vec::new(),
     };
     for _ in 0..n_series {
         let tag = if version == RECORD_V1 {
@@ -172,6 +266,10 @@ fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
                 .push((t, f64::from_bits(u64::from_le_bytes(*v))));
         }
         items.series.push((named, items.samples.len()));
+    }
+    if with_exemplars {
+        items.exemplars = decode_exemplars(rest)?;
+        return Some(items);
     }
     rest.is_empty().then_some(items)
 }
@@ -257,5 +355,39 @@ mod tests {
             vec![(&RecordSeries::Id(41), &[(5, 1.0)][..])]
         );
         assert!(decode_log_record(&[3, 0]).is_err(), "unknown version");
+    }
+
+    #[test]
+    fn exemplars_ride_after_the_samples() {
+        let labels = LabelSet::from_canonical(vec![("__name__".into(), "c_total".into())]).unwrap();
+        let ex = Exemplar::new(
+            vec![("trace_id".into(), "abc".into())],
+            1.5,
+            1_600_000_000_123,
+        );
+        let mut w = RecordWriter::new(1);
+        w.known(3, &[(5, 1.0)]);
+        let mut e = ExemplarsWriter::default();
+        e.known(3, std::slice::from_ref(&ex));
+        e.series(labels.iter(), &[ex.clone(), ex.clone()]);
+        let bytes = w.finish_with(e);
+        assert_eq!(bytes[0], RECORD_V2_EXEMPLARS);
+        let record = decode_log_record(&bytes).unwrap();
+        assert_eq!(record.len(), 1);
+        assert_eq!(
+            record.exemplars(),
+            &[
+                (RecordSeries::Id(3), vec![ex.clone()]),
+                (RecordSeries::Labels(labels), vec![ex.clone(), ex]),
+            ]
+        );
+        // Without exemplars the record is the version 2 one, byte for byte.
+        let mut plain = RecordWriter::new(1);
+        plain.known(3, &[(5, 1.0)]);
+        let mut same = RecordWriter::new(1);
+        same.known(3, &[(5, 1.0)]);
+        assert_eq!(plain.finish(), same.finish_with(ExemplarsWriter::default()));
+        // Truncated exemplars do not decode.
+        assert!(decode_log_record(&bytes[..bytes.len() - 1]).is_err());
     }
 }

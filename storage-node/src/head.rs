@@ -128,6 +128,8 @@ pub struct Frozen {
     pub meta: Vec<u8>,
     /// The last batch per writer as of `seq`.
     pub sessions: Sessions,
+    /// The exemplar ring as of `seq`, encoded, when it changed since the last freeze.
+    pub exemplars: Option<Vec<u8>>,
 }
 
 #[cfg(test)]

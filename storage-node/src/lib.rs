@@ -33,6 +33,8 @@ pub mod command;
 pub mod engine;
 /// The crate's error type and its mapping to gRPC statuses.
 pub mod error;
+/// The bounded exemplar ring (Prometheus's circular exemplar storage).
+pub mod exemplars;
 /// Fast hashing for maps keyed by ids, and the label set hash.
 pub mod hashing;
 /// The in-memory head of unflushed samples.

@@ -58,6 +58,12 @@ pub struct EngineMetrics {
     pub oldest_day: IntGaugeVec,
     /// `telltale_storage_disk_bytes{tier}`.
     pub disk_bytes: IntGaugeVec,
+    /// `telltale_storage_exemplars_total{outcome}`: exemplars applied, by what the
+    /// exemplar store did with them (`added`, `duplicate`, `out_of_order`,
+    /// `label_length`, `disabled`).
+    pub exemplars: IntCounterVec,
+    /// `telltale_storage_exemplars_in_storage`: exemplars the ring holds.
+    pub exemplars_stored: IntGauge,
 }
 
 impl EngineMetrics {
@@ -174,6 +180,17 @@ impl EngineMetrics {
                 Opts::new("telltale_storage_disk_bytes", "Bytes on disk per tier."),
                 &["tier"],
             )?,
+            exemplars: IntCounterVec::new(
+                Opts::new(
+                    "telltale_storage_exemplars_total",
+                    "Exemplars applied, by outcome (added, or why not).",
+                ),
+                &["outcome"],
+            )?,
+            exemplars_stored: IntGauge::new(
+                "telltale_storage_exemplars_in_storage",
+                "Exemplars held in the bounded exemplar store.",
+            )?,
         };
         // All or none. Until `registry` is set, dropping `metrics` unregisters nothing,
         // so a failure here cannot take away the metrics of a twin already registered.
@@ -192,6 +209,8 @@ impl EngineMetrics {
     fn boxed(&self) -> Vec<Box<dyn Collector>> {
         vec![
             Box::new(self.series.clone()),
+            Box::new(self.exemplars.clone()),
+            Box::new(self.exemplars_stored.clone()),
             Box::new(self.samples_appended.clone()),
             Box::new(self.write_requests.clone()),
             Box::new(self.write_duration.clone()),

@@ -32,6 +32,7 @@ fn series(name: &str, instance: &str, samples: &[(i64, f64)]) -> TimeSeries {
                 value,
             })
             .collect(),
+        exemplars: Vec::new(),
     }
 }
 

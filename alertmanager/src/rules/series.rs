@@ -58,6 +58,7 @@ fn series(labels: LabelSet, t_ms: i64, value: f64) -> TimeSeries {
             timestamp_ms: t_ms,
             value,
         }],
+        exemplars: Vec::new(),
     }
 }
 

@@ -250,6 +250,7 @@ impl Workload {
                     timestamp_ms: ts,
                     value: s.value,
                 }],
+                exemplars: Vec::new(),
             });
         }
         out

@@ -7,12 +7,11 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::params::{Params, parse_limit, parse_match_sets, parse_time};
 use super::{query_param, query_param_error, request_params, respond, response};
 use crate::engine::Engine;
-use crate::engine::check_expr_with;
 use crate::error::{Error, Result};
 
 /// `start`/`end` of the metadata endpoints (the whole time range when absent).
@@ -130,8 +129,10 @@ pub async fn label_values(
     .await
 }
 
-/// `GET|POST /api/v1/query_exemplars`: exemplars are not stored, so always empty once
-/// the parameters are valid.
+/// `GET|POST /api/v1/query_exemplars`: the exemplars of the series every selector of
+/// `query` selects within `[start, end]`, in Prometheus's shape:
+/// `[{"seriesLabels":{...},"exemplars":[{"labels":{...},"value":"1.5","timestamp":1600000000.123}]}]`
+/// (an expression without selectors: `204 No Content`, no body, as Prometheus answers).
 pub async fn exemplars(
     State(engine): State<Arc<Engine>>,
     headers: HeaderMap,
@@ -146,8 +147,14 @@ pub async fn exemplars(
                 "invalid parameter \"end\": end timestamp must not be before start time",
             ));
         }
-        check_expr_with(&query_param(&p), &engine.options().features).map_err(query_param_error)?;
-        Ok(response::success("[]".to_string(), &[]))
+        let found = engine
+            .exemplars(&query_param(&p), start, end)
+            .await
+            .map_err(query_param_error)?;
+        Ok(match found {
+            None => axum::http::StatusCode::NO_CONTENT.into_response(),
+            Some(found) => response::success(response::exemplars_json(&found), &[]),
+        })
     })
     .await
 }

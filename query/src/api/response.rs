@@ -51,6 +51,35 @@ fn write_time(out: &mut String, t_ms: i64) {
     };
 }
 
+/// `[{"seriesLabels":{...},"exemplars":[{"labels":{...},"value":"v","timestamp":t}]}]`,
+/// as Prometheus's `exemplar.QueryResult` marshals.
+pub fn exemplars_json(found: &[crate::engine::SeriesExemplars]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in found.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"seriesLabels\":");
+        write_labels(&mut out, &s.series);
+        out.push_str(",\"exemplars\":[");
+        for (j, (labels, value, t_ms)) in s.exemplars.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"labels\":");
+            write_labels(&mut out, labels);
+            out.push_str(",\"value\":\"");
+            write_value(&mut out, *value);
+            out.push_str("\",\"timestamp\":");
+            write_time(&mut out, *t_ms);
+            out.push('}');
+        }
+        out.push_str("]}");
+    }
+    out.push(']');
+    out
+}
+
 /// A JSON string literal.
 pub fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()

@@ -25,6 +25,9 @@ use telltale_storage_api::{
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 mod cached;
+mod exemplars;
+
+pub use exemplars::SeriesExemplars;
 
 use crate::cache::{CacheOptions, ResultCache};
 use crate::error::{Error, Result};

@@ -366,6 +366,7 @@ mod tests {
                 timestamp_ms: 0,
                 value: v,
             }],
+            exemplars: Vec::new(),
         }
     }
 

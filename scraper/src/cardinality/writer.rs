@@ -176,6 +176,28 @@ impl SampleWriter for CardinalityWriter {
         answer(admission, written)
     }
 
+    async fn write_counted(
+        &self,
+        series: Vec<TimeSeries>,
+    ) -> telltale_storage_api::Result<telltale_storage_api::Written> {
+        let admission = self.admit(&series);
+        let admitted = if admission.refused.is_empty() {
+            series
+        } else {
+            admission.admitted(&series)
+        };
+        let written = if admitted.is_empty() {
+            telltale_storage_api::Written::default()
+        } else {
+            self.downstream.write_counted(admitted).await?
+        };
+        let samples = answer(admission, written.samples)?;
+        Ok(telltale_storage_api::Written {
+            samples,
+            exemplars: written.exemplars,
+        })
+    }
+
     async fn write_shared(&self, samples: &[SharedSample]) -> telltale_storage_api::Result<u64> {
         let admission = self.admit(samples);
         let without_refused;

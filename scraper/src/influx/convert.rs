@@ -134,6 +134,7 @@ pub fn convert(body: &[u8], precision: Precision, now_ms: i64) -> Converted {
                     out.series.push(TimeSeries {
                         labels,
                         samples: vec![sample],
+                        exemplars: Vec::new(),
                     });
                 }
             }

@@ -309,6 +309,7 @@ impl Builder {
                 self.series.push(TimeSeries {
                     labels,
                     samples: vec![sample],
+                    exemplars: Vec::new(),
                 });
             }
         }

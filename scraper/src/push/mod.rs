@@ -51,6 +51,15 @@ impl PushState {
         self.writer.write(series).await?;
         Ok(samples)
     }
+
+    /// Writes `series` (if any) and returns how many exemplars storage took (those it
+    /// refused, out of order, not counted).
+    pub async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<u64> {
+        if series.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.writer.write_counted(series).await?.exemplars)
+    }
 }
 
 impl PushState {

@@ -11,6 +11,9 @@ use std::fmt::Write as _;
 pub struct PushOutcome {
     /// Samples handed to the writer.
     pub accepted: u64,
+    /// Exemplars written (remote_write: those storage took); bad ones are counted in
+    /// `skipped`.
+    pub exemplars: u64,
     /// Samples rejected, per reason (a short, stable metric label).
     pub rejected: BTreeMap<&'static str, u64>,
     /// Values skipped on purpose, per reason.

@@ -5,7 +5,7 @@
 
 use prost::Message;
 use telltale_crds::scrape_target::is_label_name;
-use telltale_storage_api::{Label, METRIC_NAME, Sample, TimeSeries};
+use telltale_storage_api::{Exemplar, Label, METRIC_NAME, Sample, TimeSeries};
 
 use super::proto;
 use crate::error::{Error, Result};
@@ -45,9 +45,11 @@ pub struct Converted {
 /// Decodes a `WriteRequest` series by series. Each series is checked (valid metric and
 /// label names, no label twice); labels with empty values are dropped and labels sorted.
 /// A series that does not decode or check is rejected with its samples (reason
-/// `protobuf` or `invalid_series`); series without float samples (only exemplars or
-/// native histograms, not stored yet) are skipped. Metadata is ignored. Fails only when
-/// the body is not a protobuf message at all (naming the byte offset).
+/// `protobuf` or `invalid_series`); series with neither float samples nor exemplars
+/// (native histograms, not stored yet) are skipped. Exemplars are checked one by one
+/// ([`check_exemplar`]): a bad one is dropped and counted, its series kept. Metadata is
+/// ignored. Fails only when the body is not a protobuf message at all (naming the byte
+/// offset).
 pub fn convert(raw: &[u8]) -> Result<Converted> {
     let mut out = Converted::default();
     for (index, field) in wire::fields(raw).enumerate() {
@@ -68,28 +70,49 @@ pub fn convert(raw: &[u8]) -> Result<Converted> {
                 continue;
             }
         };
-        if ts.samples.is_empty() {
+        if ts.samples.is_empty() && ts.exemplars.is_empty() {
             continue;
         }
-        accept_series(&mut out, ts.labels, ts.samples, || {
+        let exemplars = ts
+            .exemplars
+            .into_iter()
+            .map(|e| (e.labels, e.value, e.timestamp))
+            .collect();
+        accept_series(&mut out, ts.labels, ts.samples, exemplars, || {
             format!("timeseries #{index} at byte offset {}", field.offset)
         });
     }
     Ok(out)
 }
 
-/// Checks one series' labels and takes its samples into `out`, or rejects them all
-/// (`invalid_series`, the message prefixed by `at`). Shared by both protocol versions.
+/// An exemplar as a request carries it: labels, value, timestamp (ms).
+pub(super) type RawExemplar = (Vec<proto::Label>, f64, i64);
+
+/// Checks one series' labels and takes its samples and good exemplars into `out`, or
+/// rejects the samples all (`invalid_series`, the message prefixed by `at`). Shared by
+/// both protocol versions.
 pub(super) fn accept_series(
     out: &mut Converted,
     labels: Vec<proto::Label>,
     samples: Vec<proto::Sample>,
+    exemplars: Vec<RawExemplar>,
     at: impl FnOnce() -> String,
 ) {
     let n = samples.len() as u64;
     match check_labels(labels) {
         Ok(labels) => {
             out.outcome.accepted += n;
+            let exemplars: Vec<Exemplar> = exemplars
+                .into_iter()
+                .filter_map(|e| match check_exemplar(e) {
+                    Some(e) => Some(e),
+                    None => {
+                        out.outcome.skip("invalid_exemplar");
+                        None
+                    }
+                })
+                .collect();
+            out.outcome.exemplars += exemplars.len() as u64;
             out.series.push(TimeSeries {
                 labels,
                 samples: samples
@@ -99,12 +122,40 @@ pub(super) fn accept_series(
                         value: s.value,
                     })
                     .collect(),
+                exemplars,
             });
         }
         Err(e) => out
             .outcome
             .reject("invalid_series", n, || format!("{}: {e}", at())),
     }
+}
+
+/// Most UTF-8 characters of an exemplar's label names and values (OpenMetrics).
+pub const EXEMPLAR_MAX_LABEL_CHARS: usize = 128;
+
+/// An exemplar with valid, distinct label names (sorted) whose names and values hold at
+/// most [`EXEMPLAR_MAX_LABEL_CHARS`] characters; `None` for any other.
+pub fn check_exemplar((labels, value, timestamp_ms): RawExemplar) -> Option<Exemplar> {
+    let mut labels: Vec<Label> = labels
+        .into_iter()
+        .map(|l| Label {
+            name: l.name,
+            value: l.value,
+        })
+        .collect();
+    labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    let chars: usize = labels
+        .iter()
+        .map(|l| l.name.chars().count() + l.value.chars().count())
+        .sum();
+    let names_ok = labels.iter().all(|l| is_label_name(&l.name))
+        && labels.windows(2).all(|w| w[0].name != w[1].name);
+    (names_ok && chars <= EXEMPLAR_MAX_LABEL_CHARS).then_some(Exemplar {
+        labels,
+        value,
+        timestamp_ms,
+    })
 }
 
 fn check_labels(labels: Vec<proto::Label>) -> Result<Vec<Label>> {
@@ -277,6 +328,44 @@ mod tests {
             first.starts_with(&format!("timeseries at byte offset {}", good.len())),
             "{first}"
         );
+    }
+
+    #[test]
+    fn exemplars_are_kept_and_bad_ones_dropped_alone() {
+        let mut req = request(vec![label("__name__", "c_total")]);
+        let ex = |labels: Vec<proto::Label>, ts| proto::Exemplar {
+            labels,
+            value: 1.5,
+            timestamp: ts,
+        };
+        req.timeseries[0].exemplars = vec![
+            ex(vec![label("trace_id", "abc"), label("span_id", "1")], 1000),
+            // 129 characters.
+            ex(vec![label("trace_id", &"x".repeat(121))], 1001),
+            ex(vec![label("1bad", "x")], 1002),
+            ex(vec![], 1003),
+        ];
+        // Exemplars without samples are kept too.
+        let mut only = series(vec![label("__name__", "h_bucket")]);
+        only.samples.clear();
+        only.exemplars = vec![ex(vec![label("trace_id", "z")], 7)];
+        req.timeseries.push(only);
+        let got = run(&req);
+        assert_eq!(got.outcome.accepted, 1);
+        assert_eq!(got.outcome.exemplars, 3);
+        assert_eq!(got.outcome.skipped.get("invalid_exemplar"), Some(&2));
+        assert_eq!(got.outcome.rejected_total(), 0);
+        let e = &got.series[0].exemplars;
+        assert_eq!(
+            e[0].labels,
+            vec![Label::new("span_id", "1"), Label::new("trace_id", "abc")]
+        );
+        assert_eq!((e[0].value, e[0].timestamp_ms), (1.5, 1000));
+        assert!(e[1].labels.is_empty());
+        assert!(got.series[1].samples.is_empty());
+        assert_eq!(got.series[1].exemplars.len(), 1);
+        // 128 characters pass.
+        assert!(check_exemplar((vec![label("trace_id", &"é".repeat(120))], 1.0, 1)).is_some());
     }
 
     #[test]

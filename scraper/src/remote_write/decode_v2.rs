@@ -1,9 +1,10 @@
 //! Decoding a remote_write 2.0 body: snappy (as in v1) around an
 //! `io.prometheus.write.v2.Request`. The symbol table is read first, wherever it lies in
 //! the body; then each series is decoded on its own, its label references resolved and
-//! checked as a v1 series is: a bad series is rejected alone (and counted). Native
-//! histograms and exemplars are not stored yet: they are counted as skipped, and the
-//! response's `X-Prometheus-Remote-Write-*-Written` headers say none were written. Pure.
+//! checked as a v1 series is: a bad series is rejected alone (and counted); so are its
+//! exemplars' label references, a bad exemplar dropped alone. Native histograms are not
+//! stored yet: they are counted as skipped, and the response's
+//! `X-Prometheus-Remote-Write-Histograms-Written` header says none were written. Pure.
 
 use prost::Message;
 
@@ -63,15 +64,19 @@ pub fn convert_v2(raw: &[u8]) -> Result<Converted> {
         for _ in &ts.histograms {
             out.outcome.skip("native_histogram");
         }
-        for _ in &ts.exemplars {
-            out.outcome.skip("exemplar");
-        }
-        if ts.samples.is_empty() {
+        if ts.samples.is_empty() && ts.exemplars.is_empty() {
             continue;
+        }
+        let mut exemplars = Vec::with_capacity(ts.exemplars.len());
+        for e in &ts.exemplars {
+            match resolve(&symbols, &e.labels_refs) {
+                Ok(labels) => exemplars.push((labels, e.value, e.timestamp)),
+                Err(_) => out.outcome.skip("invalid_exemplar"),
+            }
         }
         let at = || format!("timeseries #{index} at byte offset {offset}");
         match resolve(&symbols, &ts.labels_refs) {
-            Ok(labels) => accept_series(&mut out, labels, ts.samples, at),
+            Ok(labels) => accept_series(&mut out, labels, ts.samples, exemplars, at),
             Err(message) => out
                 .outcome
                 .reject("invalid_series", ts.samples.len() as u64, || {
@@ -183,15 +188,25 @@ mod tests {
     }
 
     #[test]
-    fn histograms_and_exemplars_are_skipped_and_counted() {
+    fn histograms_are_skipped_and_exemplars_resolved() {
         let mut ts = series(&[1, 2], vec![]);
         ts.histograms = vec![proto::Histogram::default(); 2];
         let mut with_exemplar = series(&[1, 2], vec![sample(3.0, 5)]);
-        with_exemplar.exemplars = vec![proto_v2::Exemplar::default()];
+        let exemplar = |refs: &[u32]| proto_v2::Exemplar {
+            labels_refs: refs.to_vec(),
+            value: 2.5,
+            timestamp: 4,
+        };
+        // job="x"; an odd reference list; a reference past the table.
+        with_exemplar.exemplars = vec![exemplar(&[3, 4]), exemplar(&[3]), exemplar(&[3, 99])];
         let got = run(&request(vec![ts, with_exemplar]));
         assert_eq!(got.outcome.accepted, 1);
         assert_eq!(got.outcome.skipped.get("native_histogram"), Some(&2));
-        assert_eq!(got.outcome.skipped.get("exemplar"), Some(&1));
+        assert_eq!(got.outcome.skipped.get("invalid_exemplar"), Some(&2));
+        assert_eq!(got.outcome.exemplars, 1);
+        let e = &got.series[0].exemplars[0];
+        assert_eq!(e.labels, vec![Label::new("job", "x")]);
+        assert_eq!((e.value, e.timestamp_ms), (2.5, 4));
     }
 
     #[test]

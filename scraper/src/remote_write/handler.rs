@@ -27,7 +27,9 @@ pub const PROTOCOL: &str = "remote_write";
 /// Bodies larger than this are decoded on a blocking thread.
 const INLINE_DECODE_BYTES: usize = 1 << 20;
 
-/// The response headers of remote_write 2.0: what was stored of the request.
+/// The response headers of remote_write 2.0: what was stored of the request (exemplars:
+/// those storage's exemplar store took — not those the receiver dropped, nor those the
+/// store refused as out of order; a repeat of a series' newest counts, as in Prometheus).
 pub const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
 pub const HISTOGRAMS_WRITTEN: &str = "x-prometheus-remote-write-histograms-written";
 pub const EXEMPLARS_WRITTEN: &str = "x-prometheus-remote-write-exemplars-written";
@@ -70,7 +72,7 @@ pub async fn write(
                 for (name, n) in [
                     (SAMPLES_WRITTEN, outcome.accepted),
                     (HISTOGRAMS_WRITTEN, 0),
-                    (EXEMPLARS_WRITTEN, 0),
+                    (EXEMPLARS_WRITTEN, outcome.exemplars),
                 ] {
                     written.insert(HeaderName::from_static(name), HeaderValue::from(n));
                 }
@@ -119,8 +121,11 @@ async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<
                 })
             })?
     };
-    let Converted { series, outcome } = converted;
-    state.write(series).await?;
+    let Converted {
+        series,
+        mut outcome,
+    } = converted;
+    outcome.exemplars = state.write_counted(series).await?;
     Ok(outcome)
 }
 

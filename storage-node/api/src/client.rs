@@ -8,10 +8,10 @@ use crate::encoded_write::{self, EncodedWrite};
 use crate::headers::{HEADER_BATCH_SEQ, HEADER_WRITER_ID};
 use crate::pb::storage_client::StorageClient;
 use crate::pb::{
-    InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
-    SelectResponse, SeriesChunks, SeriesRequest, TimeSeries,
+    ExemplarsRequest, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest,
+    SelectRequest, SelectResponse, SeriesChunks, SeriesExemplars, SeriesRequest, TimeSeries,
 };
-use crate::{BatchId, Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter};
+use crate::{BatchId, Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter, Written};
 
 /// A client of one storage node. Cheap to clone; connects lazily and reconnects by itself.
 #[derive(Clone, Debug)]
@@ -76,6 +76,17 @@ impl SampleWriter for GrpcStorage {
         Ok(resp.into_inner().samples_written)
     }
 
+    async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
+        let req = tonic::Request::new(EncodedWrite::encode(&series));
+        let resp = encoded_write::send(self.channel.clone(), req)
+            .await?
+            .into_inner();
+        Ok(Written {
+            samples: resp.samples_written,
+            exemplars: resp.exemplars_written,
+        })
+    }
+
     /// Sends the identity as the `telltale-client-id` / `telltale-batch-seq` headers a
     /// replicated storage node de-duplicates by (a plain node ignores them).
     async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
@@ -120,6 +131,16 @@ impl SampleReader for GrpcStorage {
             .await?
             .into_inner()
             .values)
+    }
+
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>> {
+        Ok(self
+            .client
+            .clone()
+            .query_exemplars(req)
+            .await?
+            .into_inner()
+            .series)
     }
 }
 

@@ -105,6 +105,7 @@ mod tests {
                     value: i as f64 * 0.5,
                 })
                 .collect(),
+            exemplars: Vec::new(),
         }
     }
 

@@ -50,13 +50,13 @@ pub use encoded_write::EncodedWrite;
 pub use error::{Error, Result};
 pub use pb::matcher::Op as MatchOp;
 pub use pb::{
-    Aggregate, Chunk, ChunkEncoding, CleanTombstonesRequest, DeleteSeriesRequest, InfoResponse,
-    Label, LabelNamesRequest, LabelValuesRequest, LateWrite, LateWrites, Matcher, MatcherSet,
-    Resolution, Sample, SelectRequest, Selection, SeriesChunks, SeriesRequest, SnapshotRequest,
-    TierInfo, TimeSeries,
+    Aggregate, Chunk, ChunkEncoding, CleanTombstonesRequest, DeleteSeriesRequest, Exemplar,
+    ExemplarsRequest, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest, LateWrite,
+    LateWrites, Matcher, MatcherSet, Resolution, Sample, SelectRequest, Selection, SeriesChunks,
+    SeriesExemplars, SeriesRequest, SnapshotRequest, TierInfo, TimeSeries,
 };
 pub use shared::{SeriesLabels, SharedSample, label_hash};
-pub use traits::{BatchId, SampleReader, SampleWriter};
+pub use traits::{BatchId, SampleReader, SampleWriter, Written};
 
 /// The name of the label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";

@@ -239,6 +239,7 @@ pub fn to_time_series(samples: &[SharedSample]) -> Vec<TimeSeries> {
                 timestamp_ms: s.timestamp_ms,
                 value: s.value,
             }],
+            exemplars: Vec::new(),
         })
         .collect()
 }

@@ -2,8 +2,8 @@
 
 use crate::Result;
 use crate::pb::{
-    InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesChunks,
-    SeriesRequest, TimeSeries,
+    ExemplarsRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
+    SeriesChunks, SeriesExemplars, SeriesRequest, TimeSeries,
 };
 use crate::shared::SharedSample;
 
@@ -36,6 +36,22 @@ pub trait SampleWriter: Send + Sync {
     async fn write_shared(&self, samples: &[SharedSample]) -> Result<u64> {
         self.write(crate::shared::to_time_series(samples)).await
     }
+
+    /// Appends `series` and says what was written: the samples, and the exemplars a
+    /// storage with an exemplar store took (not those it refused as out of order). The
+    /// default counts every exemplar handed over.
+    async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
+        let exemplars = series.iter().map(|s| s.exemplars.len() as u64).sum();
+        let samples = self.write(series).await?;
+        Ok(Written { samples, exemplars })
+    }
+}
+
+/// What a write made durable ([`SampleWriter::write_counted`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub samples: u64,
+    pub exemplars: u64,
 }
 
 /// The persistent identity of a batch: which writer sent it and its number, increasing
@@ -64,4 +80,7 @@ pub trait SampleReader: Send + Sync {
     async fn label_names(&self, req: LabelNamesRequest) -> Result<Vec<String>>;
     /// Sorted values of one label.
     async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>>;
+    /// The exemplars of the series matching any of the request's matcher sets, within
+    /// its time bounds: per series (ordered by labels), oldest first.
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>>;
 }

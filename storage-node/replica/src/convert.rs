@@ -7,6 +7,7 @@ use telltale_storage::{
     ChunkData, Encoding, Engine, IndexQuery, SelectSpec, SelectionSpec, SeriesData, Tier,
 };
 use telltale_storage_api::pb::{Chunk, ChunkEncoding, SeriesChunks};
+use telltale_storage_api::{Exemplar, ExemplarsRequest, Label, SeriesExemplars};
 use telltale_storage_api::{
     LabelNamesRequest, LabelValuesRequest, MatcherSet, Resolution, SelectRequest, SeriesRequest,
     TimeSeries,
@@ -101,6 +102,7 @@ pub fn series(engine: &Engine, r: &SeriesRequest) -> telltale_storage::Result<Ve
         .map(|labels| TimeSeries {
             labels: labels.to_labels(),
             samples: Vec::new(),
+            exemplars: Vec::new(),
         })
         .collect())
 }
@@ -118,4 +120,35 @@ pub fn label_values(
 ) -> telltale_storage::Result<Vec<String>> {
     let q = index_query(&r.match_sets, r.start_ms, r.end_ms, r.limit)?;
     engine.label_values(&r.name, &q)
+}
+
+/// The exemplars of a request, as the contract carries them.
+pub fn exemplars(
+    engine: &Engine,
+    r: &ExemplarsRequest,
+) -> telltale_storage::Result<Vec<SeriesExemplars>> {
+    let selectors = r
+        .match_sets
+        .iter()
+        .map(|set| Selector::from_proto(&set.matchers))
+        .collect::<telltale_storage::Result<Vec<_>>>()?;
+    Ok(engine
+        .exemplars(&selectors, r.start_ms, r.end_ms)
+        .into_iter()
+        .map(|(series, exemplars)| SeriesExemplars {
+            series_labels: series.to_labels(),
+            exemplars: exemplars
+                .into_iter()
+                .map(|e| Exemplar {
+                    labels: e
+                        .labels
+                        .into_iter()
+                        .map(|(n, v)| Label::new(n, v))
+                        .collect(),
+                    value: e.value,
+                    timestamp_ms: e.ts,
+                })
+                .collect(),
+        })
+        .collect())
 }

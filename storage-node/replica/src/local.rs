@@ -7,9 +7,10 @@
 use async_trait::async_trait;
 use telltale_storage::Engine;
 use telltale_storage_api::{
-    BatchId, DeleteSeriesRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, Result,
-    SampleReader, SampleWriter, SelectRequest, SeriesChunks, SeriesRequest, SharedSample,
-    SnapshotRequest, StorageAdmin, TimeSeries,
+    BatchId, DeleteSeriesRequest, ExemplarsRequest, InfoResponse, LabelNamesRequest,
+    LabelValuesRequest, Result, SampleReader, SampleWriter, SelectRequest, SeriesChunks,
+    SeriesExemplars, SeriesRequest, SharedSample, SnapshotRequest, StorageAdmin, TimeSeries,
+    Written,
 };
 
 use crate::convert;
@@ -53,6 +54,14 @@ impl SampleWriter for LocalStorage {
     async fn write_shared(&self, samples: &[SharedSample]) -> Result<u64> {
         Ok(self.storage.propose_shared(samples).await?.samples)
     }
+
+    async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
+        let committed = self.storage.propose(&series, None).await?;
+        Ok(Written {
+            samples: committed.samples,
+            exemplars: committed.exemplars,
+        })
+    }
 }
 
 #[async_trait]
@@ -81,6 +90,10 @@ impl SampleReader for LocalStorage {
 
     async fn label_values(&self, req: LabelValuesRequest) -> Result<Vec<String>> {
         self.read(move |e| convert::label_values(e, &req)).await
+    }
+
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>> {
+        self.read(move |e| convert::exemplars(e, &req)).await
     }
 }
 

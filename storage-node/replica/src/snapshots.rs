@@ -313,6 +313,7 @@ mod tests {
                     timestamp_ms: t,
                     value: 1.0,
                 }],
+                exemplars: Vec::new(),
             };
             engine.apply_write(&[series]).unwrap();
             let seq = engine.applied_seq();

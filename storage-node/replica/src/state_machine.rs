@@ -297,6 +297,7 @@ impl StateMachine {
                     Response {
                         samples: applied.samples,
                         duplicate: applied.duplicate,
+                        exemplars: applied.exemplars,
                     }
                 }
             };

@@ -14,9 +14,9 @@ use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use telltale_storage::{Engine, PreparedWrite};
 use telltale_storage_api::pb::storage_server::Storage;
 use telltale_storage_api::pb::{
-    InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest,
-    SelectResponse, SeriesChunks, SeriesRequest, SeriesResponse, StringsResponse, TimeSeries,
-    WriteRequest, WriteResponse,
+    ExemplarsRequest, ExemplarsResponse, InfoRequest, InfoResponse, LabelNamesRequest,
+    LabelValuesRequest, SelectRequest, SelectResponse, SeriesChunks, SeriesRequest, SeriesResponse,
+    StringsResponse, TimeSeries, WriteRequest, WriteResponse,
 };
 use telltale_storage_api::{BatchId, SharedSample};
 use tokio::sync::mpsc;
@@ -162,7 +162,7 @@ impl ReplicaStorage {
         prepared: PreparedWrite,
         batch: Option<BatchId>,
     ) -> Result<Committed, Status> {
-        if prepared.samples == 0 {
+        if prepared.is_empty() {
             return Ok(Committed::default());
         }
         let _admitted = self.bound.admit(prepared.record.len()).await.map_err(|e| {
@@ -201,6 +201,7 @@ impl ReplicaStorage {
                 self.metrics.samples.inc_by(resp.data.samples);
                 Ok(Committed {
                     samples: prepared.samples,
+                    exemplars: resp.data.exemplars,
                     log_index: resp.log_id.index,
                 })
             }
@@ -285,6 +286,8 @@ impl ReplicaStorage {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Committed {
     pub samples: u64,
+    /// Exemplars the exemplar store took.
+    pub exemplars: u64,
     pub log_index: u64,
 }
 
@@ -371,6 +374,7 @@ impl Storage for ReplicaStorage {
         let committed = self.propose(&series, batch).await?;
         let mut out = Response::new(WriteResponse {
             samples_written: committed.samples,
+            exemplars_written: committed.exemplars,
         });
         if committed.log_index > 0
             && let Ok(v) = committed.log_index.to_string().parse()
@@ -440,6 +444,18 @@ impl Storage for ReplicaStorage {
         self.read("label_values", req, |e, r| {
             Ok(StringsResponse {
                 values: convert::label_values(e, &r)?,
+            })
+        })
+        .await
+    }
+
+    async fn query_exemplars(
+        &self,
+        req: Request<ExemplarsRequest>,
+    ) -> Result<Response<ExemplarsResponse>, Status> {
+        self.read("query_exemplars", req, |e, r| {
+            Ok(ExemplarsResponse {
+                series: convert::exemplars(e, &r)?,
             })
         })
         .await

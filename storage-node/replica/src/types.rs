@@ -57,6 +57,8 @@ pub struct Response {
     pub samples: u64,
     /// The batch had been applied before: nothing changed.
     pub duplicate: bool,
+    /// Exemplars the exemplar store took. (Answers are not kept in the log.)
+    pub exemplars: u64,
 }
 
 /// The state machine's own state, stored as the engine's opaque `meta`. Only the leader

@@ -30,6 +30,7 @@ fn batch(b: i64) -> Vec<TimeSeries> {
                 timestamp_ms: T0 + b * 1000,
                 value: b as f64,
             }],
+            exemplars: Vec::new(),
         })
         .collect()
 }

@@ -94,6 +94,7 @@ async fn run(replicas: u64, batches: usize, series_per_batch: usize) -> Result {
                     timestamp_ms: 1_700_000_000_000 + b as i64 * 10_000,
                     value: (b * s) as f64,
                 }],
+                exemplars: Vec::new(),
             })
             .collect()
     };

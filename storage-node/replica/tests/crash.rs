@@ -63,6 +63,7 @@ fn batch(ts: i64) -> Vec<TimeSeries> {
             timestamp_ms: ts,
             value,
         }],
+        exemplars: Vec::new(),
     };
     vec![
         one(

@@ -31,6 +31,7 @@ fn series(batch: i64) -> Vec<TimeSeries> {
                 timestamp_ms: 1_700_000_000_000 + batch * 1000,
                 value: batch as f64,
             }],
+            exemplars: Vec::new(),
         })
         .collect()
 }

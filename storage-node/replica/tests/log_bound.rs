@@ -33,6 +33,7 @@ fn batch(writer: usize, n: usize) -> Vec<TimeSeries> {
                 timestamp_ms: 1_700_000_000_000 + n as i64 * 10_000,
                 value: (writer * n + i) as f64,
             }],
+            exemplars: Vec::new(),
         })
         .collect()
 }

@@ -24,6 +24,7 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
                 value,
             })
             .collect(),
+        exemplars: Vec::new(),
     }
 }
 

@@ -22,7 +22,7 @@ use tracing::debug;
 use super::{Engine, WriterState};
 use crate::admin_record::AdminRecord;
 use crate::chunk::samples;
-use crate::command::{RecordItems, RecordSeries, RecordWriter, decode_log_record};
+use crate::command::{ExemplarsWriter, RecordItems, RecordSeries, RecordWriter, decode_log_record};
 use crate::error::{Error, Result};
 use crate::index::{canonical_pairs, pairs_hash};
 use crate::labels::{LabelSet, render_labels};
@@ -53,6 +53,15 @@ pub(crate) struct Item<'a> {
 pub struct PreparedWrite {
     pub record: Vec<u8>,
     pub samples: u64,
+    /// Exemplars the record carries (the exemplar store may still refuse some).
+    pub exemplars: u64,
+}
+
+impl PreparedWrite {
+    /// Whether the record carries nothing to apply (no samples, no exemplars).
+    pub fn is_empty(&self) -> bool {
+        self.samples == 0 && self.exemplars == 0
+    }
 }
 
 /// How a prepared record names a series.
@@ -66,6 +75,8 @@ enum Named {
 pub struct Applied {
     /// Samples written (0 for a duplicate batch).
     pub samples: u64,
+    /// Exemplars the exemplar store took (added, or a no-op repeat of the newest).
+    pub exemplars: u64,
     /// The batch had been applied before: nothing changed.
     pub duplicate: bool,
 }
@@ -110,6 +121,8 @@ impl Engine {
 
     fn prepare_record(&self, series: &[TimeSeries]) -> Result<PreparedWrite> {
         let mut record = RecordWriter::new(series.iter().filter(|s| !s.samples.is_empty()).count());
+        let mut exemplars = ExemplarsWriter::default();
+        let mut exemplar_count = 0u64;
         let mut samples: Vec<(i64, f64)> = Vec::new();
         let mut total = 0u64;
         let index = self.index();
@@ -125,6 +138,14 @@ impl Engine {
                     }
                 })?),
             };
+            if !ts.exemplars.is_empty() {
+                let given = super::exemplars::request_exemplars(ts);
+                exemplar_count += given.len() as u64;
+                match &named {
+                    Named::Id(id) => exemplars.known(*id, &given),
+                    Named::Labels(labels) => exemplars.series(labels.iter(), &given),
+                }
+            }
             if ts.samples.is_empty() {
                 continue;
             }
@@ -141,8 +162,9 @@ impl Engine {
             }
         }
         Ok(PreparedWrite {
-            record: record.finish(),
+            record: record.finish_with(exemplars),
             samples: total,
+            exemplars: exemplar_count,
         })
     }
 
@@ -174,6 +196,7 @@ impl Engine {
         Ok(PreparedWrite {
             record: record.finish(),
             samples: samples.len() as u64,
+            exemplars: 0,
         })
     }
 
@@ -222,6 +245,7 @@ impl Engine {
                 w.applied_seq = seq;
                 return Ok(Applied {
                     samples: 0,
+                    exemplars: 0,
                     duplicate: true,
                 });
             }
@@ -236,6 +260,11 @@ impl Engine {
         } else {
             self.apply_locked(w, seq, &items)
         };
+        // After the samples, so a series the record creates is named by its stored labels.
+        let exemplars = match &result {
+            Ok(_) => self.apply_exemplars(&record),
+            Err(_) => 0,
+        };
         timer.observe_duration();
         let label = match &result {
             Ok(_) => "ok",
@@ -247,6 +276,7 @@ impl Engine {
             .inc();
         Ok(Applied {
             samples: result?,
+            exemplars,
             duplicate: false,
         })
     }

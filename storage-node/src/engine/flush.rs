@@ -81,6 +81,7 @@ impl Engine {
             min_ts: w.min_ts,
             meta: w.applied_meta.clone(),
             sessions: w.sessions.clone(),
+            exemplars: self.exemplars_if_changed(),
         });
         self.set_frozen(frozen.clone());
         self.metrics.head_series.set(0);
@@ -148,6 +149,9 @@ impl Engine {
         batch.put_meta_u64(keys::META_FLUSHED_SEQ, frozen.seq);
         batch.put_meta_bytes(keys::META_FLUSHED_META, &frozen.meta);
         batch.put_meta_bytes(keys::META_SESSIONS, &frozen.sessions.encode());
+        if let Some(ring) = &frozen.exemplars {
+            batch.put_meta_bytes(keys::META_EXEMPLARS, ring);
+        }
         if let Some(m) = frozen.max_ts {
             batch.put_meta_i64(keys::META_MAX_TS, m);
         }
@@ -190,6 +194,7 @@ mod tests {
                     value,
                 })
                 .collect(),
+            exemplars: Vec::new(),
         }
     }
 

@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod apply;
 mod compact;
+mod exemplars;
 mod flush;
 mod late;
 pub mod maintenance;
@@ -38,6 +39,7 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 use crate::error::{Error, Result};
+use crate::exemplars::ExemplarStore;
 use crate::hashing::IdMap;
 use crate::head::{Frozen, Head};
 use crate::index::SeriesIndex;
@@ -64,6 +66,9 @@ pub struct EngineOptions {
     /// How many rollup windows one maintenance pass computes at most (so that retention
     /// and flushes are not starved after a long backfill).
     pub rollup_windows_per_pass: usize,
+    /// Exemplars kept (one ring over every series, the oldest overwritten first; 0:
+    /// none). Prometheus's `--storage.exemplars.exemplars-limit`.
+    pub exemplars_limit: usize,
 }
 
 impl Default for EngineOptions {
@@ -75,6 +80,7 @@ impl Default for EngineOptions {
             head_max_samples: 8_000_000,
             rollups: true,
             rollup_windows_per_pass: 48,
+            exemplars_limit: 100_000,
         }
     }
 }
@@ -127,6 +133,8 @@ pub struct Engine {
     late: late::LateWriteLog,
     /// Deleted intervals per series (`delete_series`), replaced whole on each change.
     tombstones: RwLock<Arc<Tombstones>>,
+    /// The exemplar ring; changed only by the writer (under its lock), in log order.
+    exemplars: Mutex<ExemplarStore>,
     /// This open engine's identity in the process, for writers' series references
     /// ([`telltale_storage_api::SeriesLabels::storage_ref`]).
     identity: u64,
@@ -178,7 +186,18 @@ impl Engine {
             tombstones.insert(id, intervals);
         }
         metrics.series.set(index.len() as i64);
+        let exemplars = match &loaded.exemplars {
+            None => ExemplarStore::new(opts.exemplars_limit),
+            Some(bytes) => ExemplarStore::decode(bytes, opts.exemplars_limit).ok_or_else(|| {
+                Error::Corrupt {
+                    what: "exemplar ring",
+                    detail: format!("{} bytes do not decode", bytes.len()),
+                }
+            })?,
+        };
+        metrics.exemplars_stored.set(exemplars.len() as i64);
         let engine = Engine {
+            exemplars: Mutex::new(exemplars),
             opts,
             index: RwLock::new(index),
             writer: Mutex::new(WriterState {

@@ -42,6 +42,8 @@ pub const META_SESSIONS: &[u8] = b"sessions";
 /// series, `tombstone/` + id (8 bytes big-endian), its value the deleted intervals as
 /// pairs of big-endian i64 (inclusive bounds).
 pub const META_TOMBSTONE_PREFIX: &[u8] = b"tombstone/";
+/// The exemplar ring as of `flushed_seq` (`crate::exemplars`), written when it changed.
+pub const META_EXEMPLARS: &[u8] = b"exemplars";
 /// Version of the layout described above.
 pub const FORMAT_VERSION: u32 = 2;
 

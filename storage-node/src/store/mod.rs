@@ -128,6 +128,8 @@ pub struct Loaded {
     pub sessions: Sessions,
     /// Deleted intervals per series (`delete_series`), not yet cleaned.
     pub tombstones: Vec<SeriesTombstones>,
+    /// The exemplar ring as of `flushed_seq` (`crate::exemplars`), if one was written.
+    pub exemplars: Option<Vec<u8>>,
 }
 
 /// A RocksDB database holding the index, the chunks of every tier and the write-ahead
@@ -398,6 +400,7 @@ impl Store {
                     .ok_or_else(|| corrupt("writer sessions", keys::META_SESSIONS))?,
             },
             tombstones: self.tombstones()?,
+            exemplars: self.meta(keys::META_EXEMPLARS)?,
         })
     }
 

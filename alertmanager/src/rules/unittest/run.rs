@@ -230,6 +230,7 @@ async fn test_group(
         batch.push(TimeSeries {
             labels: labels.iter().map(|(k, v)| Label::new(k, v)).collect(),
             samples,
+            exemplars: Vec::new(),
         });
     }
     if let Err(e) = store.writer.write(batch).await {

@@ -233,6 +233,7 @@ mod tests {
                     value: t as f64,
                 })
                 .collect(),
+            exemplars: Vec::new(),
         }
     }
 
@@ -334,6 +335,7 @@ mod tests {
                 timestamp_ms: 5,
                 value: 1.0,
             }],
+            exemplars: Vec::new(),
         }];
         let p = prepare(&write, &SeriesRules::default(), 10);
         let names: Vec<String> = joined(&p).timeseries[0]

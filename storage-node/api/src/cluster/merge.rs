@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::pb::{
-    Aggregate, Chunk, InfoResponse, LateWrites, Resolution, SeriesChunks, TierInfo, TimeSeries,
+    Aggregate, Chunk, InfoResponse, LateWrites, Resolution, SeriesChunks, SeriesExemplars,
+    TierInfo, TimeSeries,
 };
 use crate::{Label, Result};
 
@@ -32,6 +33,26 @@ pub fn merge_series(parts: Vec<Vec<TimeSeries>>) -> Vec<TimeSeries> {
                 merged.samples.extend(series.samples);
                 merged.samples.sort_by_key(|s| s.timestamp_ms);
                 merged.samples.dedup_by_key(|s| s.timestamp_ms);
+            }
+        }
+    }
+    by_key.into_values().collect()
+}
+
+/// Merges shards' exemplar answers: one entry per series label set, in label order, its
+/// exemplars by time (equal ones once).
+pub fn merge_exemplars(parts: Vec<Vec<SeriesExemplars>>) -> Vec<SeriesExemplars> {
+    let mut by_key: BTreeMap<Vec<(String, String)>, SeriesExemplars> = BTreeMap::new();
+    for series in parts.into_iter().flatten() {
+        match by_key.entry(label_key(&series.series_labels)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(series);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let merged = o.get_mut();
+                merged.exemplars.extend(series.exemplars);
+                merged.exemplars.sort_by_key(|e| e.timestamp_ms);
+                merged.exemplars.dedup();
             }
         }
     }
@@ -195,6 +216,7 @@ mod tests {
                     value: *v,
                 })
                 .collect(),
+            exemplars: Vec::new(),
         }
     }
 

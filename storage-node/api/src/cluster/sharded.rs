@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Response, Status};
 use tracing::{debug, warn};
 
-use super::merge::{merge_chunked, merge_info, merge_series, union_sorted};
+use super::merge::{merge_chunked, merge_exemplars, merge_info, merge_series, union_sorted};
 use super::metrics::ClientMetrics;
 use super::shard_map::ShardMap;
 use crate::client::{channel, collect_select, storage_client};
@@ -27,12 +27,12 @@ use crate::headers::{
 };
 use crate::pb::storage_client::StorageClient;
 use crate::pb::{
-    InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest, SelectRequest, SeriesChunks,
-    SeriesRequest, TimeSeries,
+    ExemplarsRequest, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest,
+    SelectRequest, SeriesChunks, SeriesExemplars, SeriesRequest, TimeSeries,
 };
 use crate::raft_pb::StatusRequest;
 use crate::raft_pb::raft_client::RaftClient;
-use crate::{BatchId, SampleReader, SampleWriter};
+use crate::{BatchId, SampleReader, SampleWriter, Written};
 
 /// How the client reads and retries.
 #[derive(Debug, Clone)]
@@ -338,7 +338,7 @@ impl ShardedStorage {
         shard: Arc<ShardClient>,
         series: &[&TimeSeries],
         id: Option<BatchId>,
-    ) -> Result<u64> {
+    ) -> Result<Written> {
         let encoded = EncodedWrite::encode(series.iter().copied());
         let session = match id {
             Some(id) => Session {
@@ -386,7 +386,11 @@ impl ShardedStorage {
             .inc();
         let resp = result?;
         shard.saw_index(resp.metadata(), HEADER_LOG_INDEX);
-        Ok(resp.into_inner().samples_written)
+        let resp = resp.into_inner();
+        Ok(Written {
+            samples: resp.samples_written,
+            exemplars: resp.exemplars_written,
+        })
     }
 
     /// Calls `f` on the shard's leader, following redirects and moving to the next
@@ -574,23 +578,31 @@ fn with_read_mode<T>(msg: T, follower: bool) -> tonic::Request<T> {
 #[async_trait::async_trait]
 impl SampleWriter for ShardedStorage {
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
-        self.write_split(&series, None).await
+        Ok(self.write_split(&series, None).await?.samples)
     }
 
     async fn write_borrowed(&self, series: &[TimeSeries]) -> Result<u64> {
-        self.write_split(series, None).await
+        Ok(self.write_split(series, None).await?.samples)
+    }
+
+    async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
+        self.write_split(&series, None).await
     }
 
     /// Each shard's part of the batch carries `id`: every shard remembers the last batch
     /// number it applied per writer, so a re-sent batch is a no-op on the shards that
     /// took it and applied on those that did not.
     async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
-        self.write_split(&series, Some(id)).await
+        Ok(self.write_split(&series, Some(id)).await?.samples)
     }
 }
 
 impl ShardedStorage {
-    async fn write_split(&self, series: &[TimeSeries], batch_id: Option<BatchId>) -> Result<u64> {
+    async fn write_split(
+        &self,
+        series: &[TimeSeries],
+        batch_id: Option<BatchId>,
+    ) -> Result<Written> {
         let map = self.map();
         let mut batches: BTreeMap<u32, Vec<&TimeSeries>> = BTreeMap::new();
         for s in series {
@@ -608,11 +620,14 @@ impl ShardedStorage {
                 }),
             }
         });
-        let mut total = 0;
+        let mut total = Written::default();
         let mut first_error = None;
         for r in futures::future::join_all(sends).await {
             match r {
-                Ok(n) => total += n,
+                Ok(n) => {
+                    total.samples += n.samples;
+                    total.exemplars += n.exemplars;
+                }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -704,5 +719,17 @@ impl SampleReader for ShardedStorage {
             })
             .await?;
         Ok(union_sorted(parts))
+    }
+
+    /// Every shard at once; a series lives on one shard, but the answers are merged by
+    /// series labels all the same (a series moved by a resharding has exemplars on both).
+    async fn exemplars(&self, req: ExemplarsRequest) -> Result<Vec<SeriesExemplars>> {
+        let parts = self
+            .fan_out(|mut c, follower| {
+                let req = with_read_mode(req.clone(), follower);
+                async move { c.query_exemplars(req).await.map(|r| r.map(|s| s.series)) }
+            })
+            .await?;
+        Ok(merge_exemplars(parts))
     }
 }

@@ -208,6 +208,7 @@ impl Workload {
                     timestamp_ms: node_ts,
                     value: s.value,
                 }],
+                exemplars: Vec::new(),
             });
         }
         out
