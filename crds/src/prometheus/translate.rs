@@ -354,7 +354,10 @@ scrape_configs:
         };
         assert_eq!(back, without_inline);
         assert!(yaml.contains("kubernetesSd"), "{yaml}");
-        assert!(!yaml.contains("password") && !yaml.contains(": u"), "{yaml}");
+        assert!(
+            !yaml.contains("password") && !yaml.contains(": u"),
+            "{yaml}"
+        );
         assert!(c.not_translated().is_empty());
     }
 
