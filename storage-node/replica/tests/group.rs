@@ -229,7 +229,17 @@ async fn peers_beyond_the_initial_voters_wait_to_be_added() {
     let mut first = nodes.remove(0);
     first.stop.take().unwrap().send(()).unwrap();
     first.task.await.unwrap();
-    std::fs::remove_dir_all(dir.path().join("r1")).unwrap();
+    // The stopped replica's RocksDB may still be closing on a background thread (files
+    // appear while the directory is removed): retry until it is gone.
+    let mut tries = 0;
+    while let Err(e) = std::fs::remove_dir_all(dir.path().join("r1")) {
+        tries += 1;
+        assert!(
+            tries < 50,
+            "cannot remove the stopped replica's directory: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (new_leader, _) = wait_leader(&addrs[1..], Some(1)).await;
     let l = tokio::net::TcpListener::bind(&addrs[0]).await.unwrap();
     nodes.push(start_with(dir.path(), 1, &peers, Some(1), l).await);

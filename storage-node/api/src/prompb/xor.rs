@@ -187,8 +187,8 @@ mod tests {
     fn a_regular_series_costs_two_bits_per_sample_after_the_second() {
         let samples: Vec<(i64, f64)> = (0..120).map(|i| (i * 15_000, 7.0)).collect();
         let data = encode(&samples);
-        // 2 + 2 (varint 0) + 8 + 3 (uvarint 15000) + 1 bit + 118 * 2 bits.
-        assert_eq!(data.len(), 2 + 1 + 8 + 3 + (1 + 118 * 2usize).div_ceil(8));
+        // 2 (count) + 1 (varint 0) + 8 + 2 (uvarint 15000), then 1 bit + 118 * 2 bits.
+        assert_eq!(data.len(), 2 + 1 + 8 + 2 + (1 + 118 * 2usize).div_ceil(8));
     }
 
     #[test]
