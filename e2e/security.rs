@@ -326,6 +326,21 @@ async fn secured_exporter(pki: &pki::Pki) -> String {
     addr.to_string()
 }
 
+/// The health and last error of the target of `pool` in a `/api/v1/targets` answer.
+fn target_health(targets: &serde_json::Value, pool: &str) -> Option<(String, String)> {
+    targets["data"]["activeTargets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["scrapePool"] == pool)
+        .map(|t| {
+            (
+                t["health"].as_str().unwrap_or("").to_string(),
+                t["lastError"].as_str().unwrap_or("").to_string(),
+            )
+        })
+}
+
 /// `telltale standalone -f`: a ScrapeTarget over HTTPS with a CA file and a token file is
 /// scraped; one trusting another CA is down with the reason in `/api/v1/targets`; a
 /// Secret reference is refused at start with the file and the field.
@@ -359,19 +374,7 @@ async fn standalone_scrapes_a_secured_target() {
             return false;
         };
         let v: serde_json::Value = v.json().await.unwrap_or_default();
-        let health = |pool: &str| {
-            v["data"]["activeTargets"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|t| t["scrapePool"] == pool)
-                .map(|t| {
-                    (
-                        t["health"].as_str().unwrap_or("").to_string(),
-                        t["lastError"].as_str().unwrap_or("").to_string(),
-                    )
-                })
-        };
+        let health = |pool: &str| target_health(&v, pool);
         matches!(health("secured"), Some((h, e)) if h == "up" && e.is_empty())
             && matches!(health("wrong-ca"), Some((h, e)) if h == "down" && e.contains("UnknownIssuer"))
     })
@@ -440,19 +443,7 @@ async fn prometheus_yml_inline_credentials_scrape_a_secured_target() {
                 return false;
             };
             let v: serde_json::Value = v.json().await.unwrap_or_default();
-            let health = |pool: &str| {
-                v["data"]["activeTargets"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|t| t["scrapePool"] == pool)
-                    .map(|t| {
-                        (
-                            t["health"].as_str().unwrap_or("").to_string(),
-                            t["lastError"].as_str().unwrap_or("").to_string(),
-                        )
-                    })
-            };
+            let health = |pool: &str| target_health(&v, pool);
             matches!(health("inline"), Some((h, e)) if h == "up" && e.is_empty())
                 && matches!(health("wrong"), Some((h, e)) if h == "down" && e.contains("401"))
         },

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use telltale_alertmanager::{AlertmanagerEndpoint, ExternalAlertmanagers};
+use telltale_crds::ScrapeTarget;
 use telltale_crds::prometheus::AlertmanagerConfig;
-use telltale_crds::scrape_target::{FileSdConfig, RelabelConfig, Scheme, StaticTargets};
-use telltale_crds::{HttpSd, PromDuration, ScrapeTarget, ScrapeTargetSpec};
+use telltale_crds::scrape_target::FileSdConfig;
 use telltale_scraper::file_sd::FileSdCache;
 use telltale_scraper::http_sd::{self, HttpSdCache};
 use tokio::task::JoinHandle;
@@ -26,10 +26,6 @@ const TICK: Duration = Duration::from_secs(1);
 /// The longest an HTTP discovery request may take (a start or a reload waits for the
 /// first answers).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The name Prometheus gives the alerts path label, and the scrape's name for the path.
-const ALERTS_PATH: &str = "__alerts_path__";
-const METRICS_PATH: &str = "__metrics_path__";
 
 /// One section as discovery sees it.
 struct Section {
@@ -68,7 +64,8 @@ pub async fn start(
     (AlertmanagerDiscovery(handle), first)
 }
 
-/// Each section as a ScrapeTarget (named `alertmanagers-<i>`) with its client settings;
+/// Each section as a ScrapeTarget (named `alertmanagers-<i>`,
+/// `AlertmanagerConfig::to_scrape_target`) with its client settings;
 /// a section whose client settings are invalid is skipped with an error logged.
 fn translate(sections: &[AlertmanagerConfig]) -> Vec<Section> {
     let mut out = Vec::new();
@@ -93,71 +90,13 @@ fn translate(sections: &[AlertmanagerConfig]) -> Vec<Section> {
                 continue;
             }
         };
-        let prefix = am.path_prefix().trim_end_matches('/');
-        let spec = ScrapeTargetSpec {
-            job: Some(format!("alertmanagers-{i}")),
-            static_targets: am
-                .static_configs
-                .iter()
-                .map(|g| StaticTargets {
-                    targets: g.targets.clone(),
-                    labels: g.labels.clone(),
-                })
-                .collect(),
-            file_sd: am
-                .file_sd_configs
-                .iter()
-                .map(|f| FileSdConfig {
-                    files: f.files.clone(),
-                    refresh_interval: Some(
-                        f.refresh_interval.unwrap_or(PromDuration::from_secs(300)),
-                    ),
-                })
-                .collect(),
-            http_sd: am
-                .http_sd_configs
-                .iter()
-                .map(|h| HttpSd {
-                    url: h.url.clone(),
-                    refresh_interval: Some(
-                        h.refresh_interval.unwrap_or(PromDuration::from_secs(60)),
-                    ),
-                })
-                .collect(),
-            scheme: if am.scheme() == "https" {
-                Scheme::Https
-            } else {
-                Scheme::Http
-            },
-            path: format!("{prefix}/api/v2/alerts"),
-            relabelings: am
-                .relabel_configs
-                .iter()
-                .map(|r| alerts_path_as_metrics_path(r.to_spec()))
-                .collect(),
-            ..ScrapeTargetSpec::default()
-        };
         out.push(Section {
-            target: ScrapeTarget::new(&format!("alertmanagers-{i}"), spec),
+            target: am.to_scrape_target(&format!("alertmanagers-{i}")),
             client,
             timeout: am.timeout().0,
         });
     }
     out
-}
-
-/// A relabeling step with `__alerts_path__` renamed to the scrape's `__metrics_path__`.
-fn alerts_path_as_metrics_path(mut r: RelabelConfig) -> RelabelConfig {
-    let rename = |l: &mut String| {
-        if l == ALERTS_PATH {
-            *l = METRICS_PATH.to_string();
-        }
-    };
-    r.source_labels.iter_mut().for_each(rename);
-    if let Some(t) = r.target_label.as_mut() {
-        rename(t);
-    }
-    r
 }
 
 /// What has been read and fetched, and when each URL is due.

@@ -106,14 +106,7 @@ impl ScrapeConfig {
     pub fn to_scrape_target(&self) -> ScrapeTarget {
         let spec = ScrapeTargetSpec {
             job: Some(self.job_name.clone()),
-            static_targets: self
-                .static_configs
-                .iter()
-                .map(|g| StaticTargets {
-                    targets: g.targets.clone(),
-                    labels: g.labels.clone(),
-                })
-                .collect(),
+            static_targets: static_targets(&self.static_configs),
             path: self.metrics_path().to_string(),
             scheme: if self.scheme() == "https" {
                 Scheme::Https
@@ -123,26 +116,8 @@ impl ScrapeConfig {
             interval: self.interval(),
             scrape_timeout: Some(self.timeout()),
             params: self.params.clone(),
-            file_sd: self
-                .file_sd_configs
-                .iter()
-                .map(|f| FileSdConfig {
-                    files: f.files.clone(),
-                    refresh_interval: Some(
-                        f.refresh_interval.unwrap_or(super::scrape::FILE_SD_REFRESH),
-                    ),
-                })
-                .collect(),
-            http_sd: self
-                .http_sd_configs
-                .iter()
-                .map(|h| HttpSd {
-                    url: h.url.clone(),
-                    refresh_interval: Some(
-                        h.refresh_interval.unwrap_or(super::scrape::HTTP_SD_REFRESH),
-                    ),
-                })
-                .collect(),
+            file_sd: file_sd(&self.file_sd_configs),
+            http_sd: http_sd(&self.http_sd_configs),
             kubernetes_sd: self
                 .kubernetes_sd_configs
                 .iter()
@@ -192,6 +167,83 @@ impl ScrapeConfig {
         };
         ScrapeTarget::new(&self.job_name, spec)
     }
+}
+
+impl AlertmanagerConfig {
+    /// The Alertmanagers of this section as a ScrapeTarget named `name` that is
+    /// discovered but never scraped: its static, file and HTTP discovery, its scheme, its
+    /// alerts path (`<path_prefix>/api/v2/alerts`) as the metrics path and its
+    /// `relabel_configs` with `__alerts_path__` read as `__metrics_path__`. Each target
+    /// left is one Alertmanager at the target's URL.
+    pub fn to_scrape_target(&self, name: &str) -> ScrapeTarget {
+        let prefix = self.path_prefix().trim_end_matches('/');
+        let spec = ScrapeTargetSpec {
+            job: Some(name.to_string()),
+            static_targets: static_targets(&self.static_configs),
+            file_sd: file_sd(&self.file_sd_configs),
+            http_sd: http_sd(&self.http_sd_configs),
+            scheme: if self.scheme() == "https" {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            },
+            path: format!("{prefix}/api/v2/alerts"),
+            relabelings: self
+                .relabel_configs
+                .iter()
+                .map(|r| alerts_path_as_metrics_path(r.to_spec()))
+                .collect(),
+            ..ScrapeTargetSpec::default()
+        };
+        ScrapeTarget::new(name, spec)
+    }
+}
+
+/// A relabeling step with Prometheus's `__alerts_path__` renamed to the scrape's
+/// `__metrics_path__`.
+fn alerts_path_as_metrics_path(mut r: RelabelConfig) -> RelabelConfig {
+    let rename = |l: &mut String| {
+        if l == "__alerts_path__" {
+            *l = "__metrics_path__".to_string();
+        }
+    };
+    r.source_labels.iter_mut().for_each(rename);
+    if let Some(t) = r.target_label.as_mut() {
+        rename(t);
+    }
+    r
+}
+
+fn static_targets(configs: &[super::StaticConfig]) -> Vec<StaticTargets> {
+    configs
+        .iter()
+        .map(|g| StaticTargets {
+            targets: g.targets.clone(),
+            labels: g.labels.clone(),
+        })
+        .collect()
+}
+
+/// File discovery, refreshed every 5 minutes unless set (Prometheus's default).
+fn file_sd(configs: &[super::scrape::FileSdConfig]) -> Vec<FileSdConfig> {
+    configs
+        .iter()
+        .map(|f| FileSdConfig {
+            files: f.files.clone(),
+            refresh_interval: Some(f.refresh_interval.unwrap_or(super::scrape::FILE_SD_REFRESH)),
+        })
+        .collect()
+}
+
+/// HTTP discovery, refreshed every minute unless set (Prometheus's default).
+fn http_sd(configs: &[super::scrape::HttpSdConfig]) -> Vec<HttpSd> {
+    configs
+        .iter()
+        .map(|h| HttpSd {
+            url: h.url.clone(),
+            refresh_interval: Some(h.refresh_interval.unwrap_or(super::scrape::HTTP_SD_REFRESH)),
+        })
+        .collect()
 }
 
 /// The scrape client settings of a scrape config — files, TLS, proxy, redirects, and the

@@ -54,20 +54,15 @@ pub fn new_snapshot_name() -> String {
     let seed = (now.as_nanos() as u64) ^ u64::from(std::process::id()).rotate_left(32);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let random = xxhash_rust::xxh3::xxh3_64_with_seed(&n.to_le_bytes(), seed) >> 1;
-    snapshot_name(now.as_secs() as i64, random)
+    snapshot_name(now.as_secs(), random)
 }
 
-/// The snapshot name for `unix_secs` and `random` (Prometheus's `%s-%016x`).
-pub fn snapshot_name(unix_secs: i64, random: u64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let secs = unix_secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{random:016x}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+/// The snapshot name for `unix_secs` and `random` (Prometheus's `%s-%016x`): the time
+/// is humantime's RFC 3339 form without its `-` and `:` separators.
+pub fn snapshot_name(unix_secs: u64, random: u64) -> String {
+    let at = UNIX_EPOCH + std::time::Duration::from_secs(unix_secs);
+    let rfc3339 = humantime::format_rfc3339_seconds(at).to_string();
+    format!("{}-{random:016x}", rfc3339.replace(['-', ':'], ""))
 }
 
 /// Whether `name` can name a snapshot directory: letters, digits, `-`, `_` and `.`
@@ -79,21 +74,6 @@ pub fn is_valid_snapshot_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
-
-/// The proleptic Gregorian date of day `z` since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
