@@ -137,8 +137,8 @@ pub struct StandaloneArgs {
 #[derive(Args, Debug, Clone)]
 pub struct QueryEngineArgs {
     /// Prometheus's `--enable-feature` (repeatable, or comma-separated):
-    /// `promql-experimental-functions`, `promql-duration-expr`. Others are logged and
-    /// ignored, as Prometheus does.
+    /// `promql-experimental-functions`, `promql-duration-expr`,
+    /// `promql-delayed-name-removal`. Others are logged and ignored, as Prometheus does.
     #[arg(long = "enable-feature")]
     pub enable_features: Vec<String>,
     /// Memory for cached range-query intervals, in bytes (`0`: no cache).

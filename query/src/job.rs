@@ -35,6 +35,8 @@ pub(crate) struct Job {
     pub deadline: Instant,
     pub canceled: Arc<AtomicBool>,
     pub max_samples: usize,
+    /// `promql-delayed-name-removal`.
+    pub delayed_name_removal: bool,
 }
 
 impl Job {
@@ -82,8 +84,12 @@ impl Job {
             tables: Default::default(),
             columns: Default::default(),
             notes,
+            delayed_name_removal: self.delayed_name_removal,
         };
-        let value = self.values(&mut ev, series_major)?;
+        let mut value = self.values(&mut ev, series_major)?;
+        if self.delayed_name_removal {
+            value = crate::eval::delayed_names::finish(value)?;
+        }
         Ok((value, ev.notes.take()))
     }
 

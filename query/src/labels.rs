@@ -4,6 +4,11 @@
 //! series' labels on through selectors, functions and aggregations. So a label set is
 //! shared, not copied: cloning one is a reference count, its hash is computed once, and
 //! the set without `__name__` (which most functions return) is derived once per series.
+//!
+//! With `promql-delayed-name-removal` a function that would drop `__name__` marks the set
+//! instead ([`Labels::name_to_drop`]): the name stays visible to `label_replace`,
+//! `label_join` and `by (__name__)` until the query's result is finished
+//! ([`Labels::finished`]), as Prometheus's `DropName` flag.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -24,6 +29,11 @@ struct Inner {
     has_name: bool,
     /// `without_name()` (when `has_name`), computed on first use.
     without_name: OnceLock<Labels>,
+    /// Delayed name removal: `__name__` goes when the result is finished.
+    drop_name: bool,
+    /// The same pairs with `drop_name` flipped (`name_to_drop()` of a plain set,
+    /// `name_kept()` of a marked one), computed on first use.
+    flipped: OnceLock<Labels>,
 }
 
 static EMPTY: LazyLock<Labels> = LazyLock::new(|| Labels::from_sorted(Vec::new()));
@@ -36,13 +46,21 @@ impl Labels {
 
     /// A set from pairs already sorted by name, names unique, values non-empty.
     fn from_sorted(pairs: Vec<(String, String)>) -> Self {
+        Self::build(pairs, false)
+    }
+
+    fn build(pairs: Vec<(String, String)>, drop_name: bool) -> Self {
         let mut h = std::hash::DefaultHasher::new();
         pairs.hash(&mut h);
+        drop_name.hash(&mut h);
+        let has_name = pairs.iter().any(|(n, _)| n == METRIC_NAME);
         Labels(Arc::new(Inner {
             hash: h.finish(),
-            has_name: pairs.iter().any(|(n, _)| n == METRIC_NAME),
+            has_name,
+            drop_name: drop_name && has_name,
             pairs,
             without_name: OnceLock::new(),
+            flipped: OnceLock::new(),
         }))
     }
 
@@ -81,19 +99,57 @@ impl Labels {
             .clone()
     }
 
-    /// The same set without the given names.
+    /// The same set with `__name__` marked for removal when the result is finished
+    /// (delayed name removal); itself when it has no name or is marked already.
+    pub fn name_to_drop(&self) -> Labels {
+        if !self.0.has_name || self.0.drop_name {
+            return self.clone();
+        }
+        self.0
+            .flipped
+            .get_or_init(|| Labels::build(self.0.pairs.clone(), true))
+            .clone()
+    }
+
+    /// Whether `__name__` is marked for removal ([`Labels::name_to_drop`]).
+    pub fn drops_name(&self) -> bool {
+        self.0.drop_name
+    }
+
+    /// The same set with `__name__` kept: the mark cleared (`label_replace` writing
+    /// `__name__`, or grouping by it).
+    pub fn name_kept(&self) -> Labels {
+        if !self.0.drop_name {
+            return self.clone();
+        }
+        self.0
+            .flipped
+            .get_or_init(|| Labels::from_sorted(self.0.pairs.clone()))
+            .clone()
+    }
+
+    /// The set a finished result carries: without `__name__` when it was marked.
+    pub fn finished(&self) -> Labels {
+        if self.0.drop_name {
+            self.without_name()
+        } else {
+            self.clone()
+        }
+    }
+
+    /// The same set without the given names (never marked).
     pub fn without(&self, names: &[&str]) -> Labels {
         self.filtered(|n| !names.contains(&n))
     }
 
-    /// Only the labels with the given names.
+    /// Only the labels with the given names (never marked).
     pub fn keep(&self, names: &[&str]) -> Labels {
         self.filtered(|n| names.contains(&n))
     }
 
     fn filtered(&self, keep: impl Fn(&str) -> bool) -> Labels {
         if self.0.pairs.iter().all(|(n, _)| keep(n)) {
-            return self.clone();
+            return self.name_kept();
         }
         Labels::from_sorted(
             self.0
@@ -105,7 +161,8 @@ impl Labels {
         )
     }
 
-    /// Sets `name` to `value`; an empty value removes the label.
+    /// Sets `name` to `value`; an empty value removes the label. A mark to drop the
+    /// name stays while there is a name.
     pub fn set(&mut self, name: &str, value: &str) {
         let mut pairs = self.0.pairs.clone();
         match pairs.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
@@ -117,7 +174,7 @@ impl Labels {
             Err(_) if value.is_empty() => return,
             Err(i) => pairs.insert(i, (name.to_string(), value.to_string())),
         }
-        *self = Labels::from_sorted(pairs);
+        *self = Labels::build(pairs, self.0.drop_name);
     }
 }
 
@@ -130,7 +187,9 @@ impl Default for Labels {
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
-            || (self.0.hash == other.0.hash && self.0.pairs == other.0.pairs)
+            || (self.0.hash == other.0.hash
+                && self.0.drop_name == other.0.drop_name
+                && self.0.pairs == other.0.pairs)
     }
 }
 
@@ -153,13 +212,21 @@ impl Ord for Labels {
         if Arc::ptr_eq(&self.0, &other.0) {
             return Ordering::Equal;
         }
-        self.0.pairs.cmp(&other.0.pairs)
+        self.0
+            .pairs
+            .cmp(&other.0.pairs)
+            .then(self.0.drop_name.cmp(&other.0.drop_name))
     }
 }
 
 impl fmt::Debug for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Labels").field(&self.0.pairs).finish()
+        let mut t = f.debug_tuple("Labels");
+        t.field(&self.0.pairs);
+        if self.0.drop_name {
+            t.field(&"drop_name");
+        }
+        t.finish()
     }
 }
 
@@ -258,5 +325,28 @@ mod tests {
             "set must not change a shared copy"
         );
         assert_eq!(Labels::default(), ls(&[]));
+    }
+
+    #[test]
+    fn a_name_marked_for_removal_stays_until_the_result_is_finished() {
+        let a = ls(&[("__name__", "up"), ("job", "api")]);
+        let m = a.name_to_drop();
+        assert!(m.drops_name() && !a.drops_name());
+        assert_eq!(m.get("__name__"), Some("up"));
+        // A marked set is another key than the plain one, and shared when derived again.
+        assert_ne!(m, a);
+        assert!(Arc::ptr_eq(&m.0, &a.name_to_drop().0));
+        assert_eq!(m.finished(), ls(&[("job", "api")]));
+        assert_eq!(a.finished(), a);
+        // Grouping and matching sets are never marked; setting a label keeps the mark.
+        assert_eq!(m.keep(&["__name__", "job"]), a);
+        assert_eq!(m.without(&["x"]), a);
+        assert_eq!(m.name_kept(), a);
+        let mut s = m.clone();
+        s.set("env", "1");
+        assert!(s.drops_name());
+        s.set("__name__", "");
+        assert!(!s.drops_name(), "no name, nothing to drop");
+        assert!(!ls(&[("job", "api")]).name_to_drop().drops_name());
     }
 }

@@ -586,6 +586,7 @@ impl Engine {
             deadline,
             canceled,
             max_samples: opts.max_samples - loaded,
+            delayed_name_removal: opts.features.delayed_name_removal,
         };
         let eval_started = Instant::now();
         let steps = if step > 0 { (to - from) / step + 1 } else { 1 };

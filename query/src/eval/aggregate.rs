@@ -228,8 +228,15 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
                 )));
             }
         };
+        // Grouped by `__name__`, a group loses it when any member's is marked for
+        // removal (delayed name removal).
+        let metric = if samples.iter().any(|s| s.metric.drops_name()) {
+            labels.name_to_drop()
+        } else {
+            labels
+        };
         out.push(Sample {
-            metric: labels,
+            metric,
             t_ms: t,
             value,
         });

@@ -5,7 +5,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use rustc_hash::{FxHashMap, FxHashSet};
 use telltale_storage_api::METRIC_NAME;
 
-use super::{Evaluator, LabelMemo, StepValue, check_unique};
+use super::{Evaluator, LabelMemo, StepValue, check_unique, drop_name};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::value::Sample;
@@ -27,10 +27,12 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepVal
             Ok(StepValue::Scalar(value))
         }
         (StepValue::Vector(l), StepValue::Scalar(r)) => {
-            vector_scalar(&op, l, r, false, return_bool, t).map(StepValue::Vector)
+            vector_scalar(ev.delayed_name_removal, &op, l, r, false, return_bool, t)
+                .map(StepValue::Vector)
         }
         (StepValue::Scalar(l), StepValue::Vector(r)) => {
-            vector_scalar(&op, r, l, true, return_bool, t).map(StepValue::Vector)
+            vector_scalar(ev.delayed_name_removal, &op, r, l, true, return_bool, t)
+                .map(StepValue::Vector)
         }
         (StepValue::Vector(l), StepValue::Vector(r)) => {
             let matching = Matching {
@@ -45,7 +47,16 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepVal
                         .as_ref()
                         .map(|m| m.card.clone())
                         .unwrap_or(VectorMatchCardinality::OneToOne);
-                    let out = vector_vector(&op, l, r, &matching, &card, return_bool, t)?;
+                    let out = vector_vector(
+                        ev.delayed_name_removal,
+                        &op,
+                        l,
+                        r,
+                        &matching,
+                        &card,
+                        return_bool,
+                        t,
+                    )?;
                     check_unique(&out)?;
                     out
                 }
@@ -100,6 +111,7 @@ fn elem_op(op: &str, l: f64, r: f64) -> Result<(f64, bool)> {
 
 /// Vector-scalar operation; `swap` when the scalar is on the left.
 fn vector_scalar(
+    delayed_name_removal: bool,
     op: &str,
     vector: Vec<Sample>,
     scalar: f64,
@@ -128,9 +140,10 @@ fn vector_scalar(
         }
         if keep {
             let metric = if drops_name(op) || return_bool {
-                let without = s.metric.without_name();
-                // The same set (shared, compared by address) when it had no name.
-                renamed |= without != s.metric;
+                let without = drop_name(&s.metric, delayed_name_removal);
+                // The same set (shared, compared by address) when it had no name; a
+                // name only marked for removal keeps the sets apart.
+                renamed |= !without.drops_name() && without != s.metric;
                 without
             } else {
                 s.metric
@@ -210,7 +223,9 @@ fn set_op(op: &str, lhs: Vec<Sample>, rhs: Vec<Sample>, m: &Matching<'_>, t: i64
 }
 
 /// Arithmetic and comparisons between two vectors, with Prometheus' vector matching.
+#[allow(clippy::too_many_arguments)]
 fn vector_vector(
+    delayed_name_removal: bool,
     op: &str,
     lhs: Vec<Sample>,
     rhs: Vec<Sample>,
@@ -266,8 +281,10 @@ fn vector_vector(
         }
         let mut metric = ms.metric.clone();
         if drops_name(op) || return_bool {
-            metric = metric.without_name();
+            metric = drop_name(&metric, delayed_name_removal);
         }
+        // Matching labels are never marked: the mark goes back on at the end.
+        let marked = metric.drops_name();
         if matches!(card, VectorMatchCardinality::OneToOne) {
             match m.modifier {
                 Some(LabelModifier::Include(ls)) => {
@@ -294,6 +311,9 @@ fn vector_vector(
                     "multiple matches for labels: grouping labels must ensure unique matches",
                 ));
             }
+        }
+        if marked {
+            metric = metric.name_to_drop();
         }
         out.push(Sample {
             metric,
@@ -334,17 +354,17 @@ mod tests {
             s(&[("__name__", "x"), ("a", "1")], 1.0),
             s(&[("__name__", "x"), ("a", "2")], 5.0),
         ];
-        let filtered = vector_scalar(">", v.clone(), 2.0, false, false, 0).unwrap();
+        let filtered = vector_scalar(false, ">", v.clone(), 2.0, false, false, 0).unwrap();
         assert_eq!(filtered.len(), 1);
         assert_eq!(filtered[0].metric.get("__name__"), Some("x"));
-        let b = vector_scalar(">", v.clone(), 2.0, false, true, 0).unwrap();
+        let b = vector_scalar(false, ">", v.clone(), 2.0, false, true, 0).unwrap();
         assert_eq!(
             b.iter().map(|s| s.value).collect::<Vec<_>>(),
             vec![0.0, 1.0]
         );
         assert_eq!(b[0].metric.get("__name__"), None);
         // scalar on the left keeps the vector's value
-        let swapped = vector_scalar("<", v, 2.0, true, false, 0).unwrap();
+        let swapped = vector_scalar(false, "<", v, 2.0, true, false, 0).unwrap();
         assert_eq!(swapped[0].value, 5.0);
     }
 
@@ -356,6 +376,7 @@ mod tests {
             s(&[("__name__", "b"), ("i", "2")], 3.0),
         ];
         let out = vector_vector(
+            false,
             "/",
             l,
             r,
@@ -379,6 +400,7 @@ mod tests {
         let r = vec![s(&[("i", "1"), ("v", "x")], 10.0)];
         let on = Some(LabelModifier::include(vec!["i"]));
         let err = vector_vector(
+            false,
             "*",
             l.clone(),
             r.clone(),
@@ -393,7 +415,7 @@ mod tests {
                 .contains("many-to-one matching must be explicit")
         );
         let card = VectorMatchCardinality::many_to_one(vec!["v"]);
-        let out = vector_vector("*", l, r, &plain(on.as_ref()), &card, false, 0).unwrap();
+        let out = vector_vector(false, "*", l, r, &plain(on.as_ref()), &card, false, 0).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].metric.to_string(), r#"{i="1", m="b", v="x"}"#);
         assert_eq!(out[1].value, 20.0);
@@ -408,6 +430,7 @@ mod tests {
         ];
         let on = Some(LabelModifier::include(vec!["i"]));
         let err = vector_vector(
+            false,
             "+",
             l,
             r,

@@ -31,7 +31,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 t,
                 date_field(name, t as f64 / 1000.0),
             )],
-            Some(e) => map_values(ev.eval_vector(e, t)?, t, |v| date_field(name, v)),
+            Some(e) => map_values(ev, ev.eval_vector(e, t)?, t, |v| date_field(name, v)),
         },
         "vector" => {
             let v = ev.eval_scalar(arg(&args, 0)?, t)?;
@@ -64,7 +64,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                         "irate" => instant_delta(&s.points, true),
                         _ => instant_delta(&s.points, false),
                     }?;
-                    Some(sample(s.metric.without_name(), t, value))
+                    Some(sample(ev.drop_name(&s.metric), t, value))
                 })
                 .collect()
         }
@@ -88,7 +88,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                     let metric = if name == "last_over_time" {
                         s.metric.clone()
                     } else {
-                        s.metric.without_name()
+                        ev.drop_name(&s.metric)
                     };
                     sample(metric, t, over_time(name, &s.points))
                 })
@@ -104,7 +104,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                         "deriv" => linear_regression(&s.points, s.points[0].0).0,
                         _ => count_changes(&s.points, name == "resets"),
                     };
-                    Some(sample(s.metric.without_name(), t, value))
+                    Some(sample(ev.drop_name(&s.metric), t, value))
                 })
                 .collect()
         }
@@ -116,7 +116,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 .filter(|s| s.points.len() >= 2)
                 .map(|s| {
                     let (slope, intercept) = linear_regression(&s.points, t);
-                    sample(s.metric.without_name(), t, slope * seconds + intercept)
+                    sample(ev.drop_name(&s.metric), t, slope * seconds + intercept)
                 })
                 .collect()
         }
@@ -141,7 +141,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 .into_iter()
                 .filter_map(|s| {
                     let v = double_exponential_smoothing(&s.points, sf, tf)?;
-                    Some(sample(s.metric.without_name(), t, v))
+                    Some(sample(ev.drop_name(&s.metric), t, v))
                 })
                 .collect()
         }
@@ -156,7 +156,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 .into_iter()
                 .map(|s| {
                     let values = s.points.iter().map(|p| p.1).collect();
-                    sample(s.metric.without_name(), t, quantile(q, values))
+                    sample(ev.drop_name(&s.metric), t, quantile(q, values))
                 })
                 .collect()
         }
@@ -217,7 +217,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 "log10" => f64::log10,
                 _ => sgn,
             };
-            map_values(ev.eval_vector(arg(&args, 0)?, t)?, t, f)
+            map_values(ev, ev.eval_vector(arg(&args, 0)?, t)?, t, f)
         }
         "round" => {
             let to_nearest = match args.get(1) {
@@ -225,7 +225,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                 None => 1.0,
             };
             let inverse = 1.0 / to_nearest;
-            map_values(ev.eval_vector(arg(&args, 0)?, t)?, t, |v| {
+            map_values(ev, ev.eval_vector(arg(&args, 0)?, t)?, t, |v| {
                 (v * inverse + 0.5).floor() / inverse
             })
         }
@@ -233,9 +233,9 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
             let bound = ev.eval_scalar(arg(&args, 1)?, t)?;
             let v = ev.eval_vector(arg(&args, 0)?, t)?;
             if name == "clamp_min" {
-                map_values(v, t, |x| go_max(bound, x))
+                map_values(ev, v, t, |x| go_max(bound, x))
             } else {
-                map_values(v, t, |x| go_min(bound, x))
+                map_values(ev, v, t, |x| go_min(bound, x))
             }
         }
         "clamp" => {
@@ -245,13 +245,13 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
             if hi < lo {
                 Vec::new()
             } else {
-                map_values(v, t, |x| go_max(lo, go_min(hi, x)))
+                map_values(ev, v, t, |x| go_max(lo, go_min(hi, x)))
             }
         }
         "timestamp" => ev
             .eval_vector(arg(&args, 0)?, t)?
             .into_iter()
-            .map(|s| sample(s.metric.without_name(), t, s.t_ms as f64 / 1000.0))
+            .map(|s| sample(ev.drop_name(&s.metric), t, s.t_ms as f64 / 1000.0))
             .collect(),
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(arg(&args, 0)?, t)?;
@@ -345,9 +345,9 @@ fn range_arg<'a>(
     }
 }
 
-fn map_values(v: Vec<Sample>, t: i64, f: impl Fn(f64) -> f64) -> Vec<Sample> {
+fn map_values(ev: &Evaluator<'_>, v: Vec<Sample>, t: i64, f: impl Fn(f64) -> f64) -> Vec<Sample> {
     v.into_iter()
-        .map(|s| sample(s.metric.without_name(), t, f(s.value)))
+        .map(|s| sample(ev.drop_name(&s.metric), t, f(s.value)))
         .collect()
 }
 
@@ -448,6 +448,10 @@ fn label_replace(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Vec<Sampl
                 let mut value = String::new();
                 caps.expand(replacement, &mut value);
                 s.metric.set(dst, &value);
+                if dst == METRIC_NAME {
+                    // A name written explicitly is kept (delayed name removal).
+                    s.metric = s.metric.name_kept();
+                }
             }
             s.t_ms = t;
             s
@@ -479,6 +483,9 @@ fn label_join(ev: &Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Vec<Sample>>
             let joined: Vec<&str> = src.iter().map(|l| s.metric.get(l).unwrap_or("")).collect();
             let value = joined.join(sep);
             s.metric.set(dst, &value);
+            if dst == METRIC_NAME {
+                s.metric = s.metric.name_kept();
+            }
             s.t_ms = t;
             s
         })

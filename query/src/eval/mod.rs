@@ -17,6 +17,7 @@ pub(crate) mod aggregate;
 pub(crate) mod annotations;
 pub(crate) mod binary;
 pub(crate) mod date;
+pub(crate) mod delayed_names;
 pub(crate) mod functions;
 pub(crate) mod quantile;
 pub(crate) mod rate;
@@ -88,6 +89,9 @@ pub(crate) struct Evaluator<'a> {
     pub columns: FxHashMap<usize, Columns>,
     /// The warnings and infos raised while evaluating.
     pub notes: annotations::Annotator,
+    /// `promql-delayed-name-removal`: functions and operators mark `__name__` for
+    /// removal instead of removing it; [`finish`] removes it from the result.
+    pub delayed_name_removal: bool,
 }
 
 /// A selector node's place in the fetched series: where they are (resolved once, not by
@@ -125,6 +129,12 @@ impl LabelMemo {
 }
 
 impl<'a> Evaluator<'a> {
+    /// `metric` as a function or operator that drops `__name__` returns it: without the
+    /// name, or with delayed name removal marked to lose it when the result is finished.
+    pub(crate) fn drop_name(&self, metric: &Labels) -> Labels {
+        drop_name(metric, self.delayed_name_removal)
+    }
+
     /// The value of `expr` at time `t` (milliseconds).
     pub fn eval(&self, expr: &Expr, t: i64) -> Result<StepValue> {
         match expr {
@@ -137,7 +147,7 @@ impl<'a> Evaluator<'a> {
                     let out: Vec<Sample> = v
                         .into_iter()
                         .map(|s| Sample {
-                            metric: s.metric.without_name(),
+                            metric: self.drop_name(&s.metric),
                             t_ms: t,
                             value: -s.value,
                         })
@@ -257,7 +267,7 @@ impl<'a> Evaluator<'a> {
                         metric: if keep_name {
                             s.labels.clone()
                         } else {
-                            s.labels.without_name()
+                            self.drop_name(&s.labels)
                         },
                         t_ms: t,
                         value,
@@ -518,11 +528,21 @@ pub(crate) fn unwrap_range_parens(expr: Expr) -> Expr {
     }
 }
 
+/// `metric` without `__name__`, or only marked to lose it with `delayed` name removal.
+pub(crate) fn drop_name(metric: &Labels, delayed: bool) -> Labels {
+    if delayed {
+        metric.name_to_drop()
+    } else {
+        metric.without_name()
+    }
+}
+
 /// Fails when two samples of `v` have the same label set.
 pub(crate) fn check_unique(v: &[Sample]) -> Result<()> {
     let mut seen = FxHashSet::with_capacity_and_hasher(v.len(), Default::default());
     for s in v {
-        if !seen.insert(&s.metric) {
+        // A name marked for removal is still the series' name here.
+        if !seen.insert(s.metric.name_kept()) {
             return Err(Error::execution(
                 "vector cannot contain metrics with the same labelset",
             ));

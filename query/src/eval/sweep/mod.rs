@@ -175,6 +175,8 @@ pub(crate) struct Sweep<'a, 'e> {
     refs: Vec<i64>,
     range: i64,
     lookback: i64,
+    /// Names are marked for removal rather than removed (delayed name removal).
+    delayed_name_removal: bool,
     /// The current series' points, decoded from its chunks (one series at a time).
     decoded: Vec<(i64, f64)>,
     /// The current series' points without staleness markers, when it has any.
@@ -202,6 +204,7 @@ impl<'a, 'e> Sweep<'a, 'e> {
             refs,
             range,
             lookback: ev.lookback,
+            delayed_name_removal: ev.delayed_name_removal,
             decoded: Vec::new(),
             filtered: Vec::new(),
             resets: Vec::new(),
@@ -214,7 +217,9 @@ impl<'a, 'e> Sweep<'a, 'e> {
     fn distinct(&self) -> bool {
         // Stored series are distinct, and so are they without a name they all share.
         let first = self.series.first().and_then(|s| s.labels.get(METRIC_NAME));
+        // A name only marked for removal still tells them apart.
         if self.source.keeps_name()
+            || self.delayed_name_removal
             || self
                 .series
                 .iter()
@@ -235,6 +240,11 @@ impl<'a, 'e> Sweep<'a, 'e> {
         }
         Some(if self.source.keeps_name() {
             self.series.iter().map(|s| s.labels.clone()).collect()
+        } else if self.delayed_name_removal {
+            self.series
+                .iter()
+                .map(|s| s.labels.name_to_drop())
+                .collect()
         } else {
             self.series
                 .iter()
@@ -256,6 +266,7 @@ impl<'a, 'e> Sweep<'a, 'e> {
             filtered,
             resets,
             values,
+            ..
         } = self;
         values.clear();
         let points = series[i].decode_into(decoded)?;

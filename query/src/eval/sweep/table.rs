@@ -289,7 +289,14 @@ pub(crate) fn aggregate(
             continue;
         }
         let labels = output.get(i).unwrap_or(&sweep.series[i].labels);
+        // The members share one source, so all or none have their name marked for
+        // removal (delayed name removal); a group by `__name__` inherits that.
         let key = group_labels(labels, &agg.modifier);
+        let key = if labels.drops_name() {
+            key.name_to_drop()
+        } else {
+            key
+        };
         let g = *index.entry(key).or_insert_with_key(|key| {
             table.groups.push(key.clone());
             table

@@ -153,6 +153,20 @@ fn job(expr: &str, series: &[StoredSeries], from: i64, step: i64, steps: i64) ->
     limited_job(expr, series, from, step, steps, 1_000_000)
 }
 
+/// A job with delayed name removal (`promql-delayed-name-removal`) set as `delayed`.
+fn delayed_job(
+    expr: &str,
+    series: &[StoredSeries],
+    (from, step, steps): (i64, i64, i64),
+    max_samples: usize,
+    delayed: bool,
+) -> Job {
+    Job {
+        delayed_name_removal: delayed,
+        ..limited_job(expr, series, from, step, steps, max_samples)
+    }
+}
+
 fn limited_job(
     expr: &str,
     series: &[StoredSeries],
@@ -180,6 +194,7 @@ fn limited_job(
         deadline: Instant::now() + Duration::from_secs(60),
         canceled: Arc::new(AtomicBool::new(false)),
         max_samples,
+        delayed_name_removal: false,
     }
 }
 
@@ -218,12 +233,14 @@ proptest! {
         step in 1_000i64..60_000,
         steps in 1i64..40,
         limit in prop::sample::select(vec![1_000_000usize, 150, 30]),
+        delayed in any::<bool>(),
     ) {
         let query = QUERIES[query]
             .replace('X', SELECTORS[selector])
             .replace('R', RANGES[range]);
-        let a = limited_job(&query, &series, from, step, steps, limit).evaluate();
-        let b = limited_job(&query, &series, from, step, steps, limit).evaluate_step_major();
+        let grid = (from, step, steps);
+        let a = delayed_job(&query, &series, grid, limit, delayed).evaluate();
+        let b = delayed_job(&query, &series, grid, limit, delayed).evaluate_step_major();
         match (a, b) {
             (Ok(a), Ok(b)) => assert_same(&query, &a, &b),
             (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
