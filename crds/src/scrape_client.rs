@@ -107,12 +107,44 @@ pub struct BasicAuth {
     pub password_file: Option<String>,
 }
 
+/// OAuth 2.0 client credentials (prometheus-operator's `OAuth2`): a token fetched from
+/// `tokenUrl` with the client id and secret, sent as `Authorization: Bearer <token>` and
+/// renewed before it expires.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OAuth2 {
+    /// The client id, from a Secret or ConfigMap key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<SecretOrConfigMap>,
+    /// The client secret, from a Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretKeySelector>,
+    /// A file holding the client secret (standalone; read at every token request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<String>,
+    /// The token endpoint.
+    #[serde(default)]
+    pub token_url: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Extra form parameters of the token request (`audience`, ...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub endpoint_params: std::collections::BTreeMap<String, String>,
+    /// TLS of the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    /// A proxy for the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+}
+
 /// A ScrapeTarget's client settings together: what a scrape's HTTP client is built from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ScrapeClient {
     pub tls_config: Option<TlsConfig>,
     pub authorization: Option<Authorization>,
     pub basic_auth: Option<BasicAuth>,
+    pub oauth2: Option<OAuth2>,
     pub proxy_url: Option<String>,
     pub follow_redirects: Option<bool>,
     pub enable_http2: Option<bool>,
@@ -131,6 +163,9 @@ pub struct InlineCredentials {
     pub credentials: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `oauth2.client_id` and `oauth2.client_secret` as written in prometheus.yml.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 impl InlineCredentials {
@@ -154,6 +189,8 @@ impl std::fmt::Debug for InlineCredentials {
             .field("credentials", &secret(&self.credentials))
             .field("username", &self.username)
             .field("password", &secret(&self.password))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &secret(&self.client_secret))
             .finish()
     }
 }
@@ -181,6 +218,61 @@ fn object(o: &SecretOrConfigMap, at: &str) -> Result<(), FieldError> {
             "SecretOrConfigMap can not specify both Secret and ConfigMap",
         )),
         (None, None) => Err(FieldError::new(at, "set secret or configMap")),
+    }
+}
+
+impl TlsConfig {
+    /// Prometheus's `TLSConfig.Validate`, with its messages; `at` is the section's path.
+    pub fn validate(&self, at: &str) -> Result<(), FieldError> {
+        if self.ca.is_some() && set(&self.ca_file) {
+            return Err(FieldError::new(
+                at,
+                "at most one of ca and ca_file must be configured",
+            ));
+        }
+        if self.cert.is_some() && set(&self.cert_file) {
+            return Err(FieldError::new(
+                at,
+                "at most one of cert and cert_file must be configured",
+            ));
+        }
+        if self.key_secret.is_some() && set(&self.key_file) {
+            return Err(FieldError::new(
+                at,
+                "at most one of key and key_file must be configured",
+            ));
+        }
+        let cert = self.cert.is_some() || set(&self.cert_file);
+        let key = self.key_secret.is_some() || set(&self.key_file);
+        if cert && !key {
+            return Err(FieldError::new(
+                at,
+                "exactly one of key or key_file must be configured when a client certificate is configured",
+            ));
+        }
+        if key && !cert {
+            return Err(FieldError::new(
+                at,
+                "exactly one of cert or cert_file must be configured when a client key is configured",
+            ));
+        }
+        for (o, name) in [(&self.ca, "ca"), (&self.cert, "cert")] {
+            if let Some(o) = o {
+                object(o, &format!("{at}.{name}"))?;
+            }
+        }
+        if let Some(k) = &self.key_secret {
+            selector(k, &format!("{at}.keySecret"))?;
+        }
+        if let Some(v) = &self.min_version
+            && !TLS_VERSIONS.contains(&v.as_str())
+        {
+            return Err(FieldError::new(
+                format!("{at}.minVersion"),
+                format!("unknown TLS version: {v}"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -219,6 +311,48 @@ impl ScrapeClient {
                 ));
             }
         }
+        if let Some(o) = &self.oauth2 {
+            let at = format!("{at}.oauth2");
+            if self.basic_auth.is_some() || self.authorization.is_some() {
+                return Err(FieldError::new(
+                    at,
+                    "at most one of basic_auth, oauth2 & authorization must be configured",
+                ));
+            }
+            if o.client_id.is_none() && !set(&self.inline.client_id) {
+                return Err(FieldError::new(
+                    format!("{at}.clientId"),
+                    "oauth2 client_id must be configured",
+                ));
+            }
+            if o.token_url.is_empty() {
+                return Err(FieldError::new(
+                    format!("{at}.tokenUrl"),
+                    "oauth2 token_url must be configured",
+                ));
+            }
+            if let Err(e) = url::Url::parse(&o.token_url) {
+                return Err(FieldError::new(
+                    format!("{at}.tokenUrl"),
+                    format!("{:?}: {e}", o.token_url),
+                ));
+            }
+            if o.client_secret.is_some() && set(&o.client_secret_file) {
+                return Err(FieldError::new(
+                    at,
+                    "at most one of oauth2 client_secret & client_secret_file must be configured",
+                ));
+            }
+            if let Some(c) = &o.client_id {
+                object(c, &format!("{at}.clientId"))?;
+            }
+            if let Some(c) = &o.client_secret {
+                selector(c, &format!("{at}.clientSecret"))?;
+            }
+            if let Some(t) = &o.tls_config {
+                t.validate(&format!("{at}.tlsConfig"))?;
+            }
+        }
         if let Some(b) = &self.basic_auth {
             let at = format!("{at}.basicAuth");
             if b.username.is_some() && set(&b.username_file) {
@@ -246,55 +380,7 @@ impl ScrapeClient {
             }
         }
         if let Some(t) = &self.tls_config {
-            let at = format!("{at}.tlsConfig");
-            if t.ca.is_some() && set(&t.ca_file) {
-                return Err(FieldError::new(
-                    at,
-                    "at most one of ca and ca_file must be configured",
-                ));
-            }
-            if t.cert.is_some() && set(&t.cert_file) {
-                return Err(FieldError::new(
-                    at,
-                    "at most one of cert and cert_file must be configured",
-                ));
-            }
-            if t.key_secret.is_some() && set(&t.key_file) {
-                return Err(FieldError::new(
-                    at,
-                    "at most one of key and key_file must be configured",
-                ));
-            }
-            let cert = t.cert.is_some() || set(&t.cert_file);
-            let key = t.key_secret.is_some() || set(&t.key_file);
-            if cert && !key {
-                return Err(FieldError::new(
-                    at,
-                    "exactly one of key or key_file must be configured when a client certificate is configured",
-                ));
-            }
-            if key && !cert {
-                return Err(FieldError::new(
-                    at,
-                    "exactly one of cert or cert_file must be configured when a client key is configured",
-                ));
-            }
-            for (o, name) in [(&t.ca, "ca"), (&t.cert, "cert")] {
-                if let Some(o) = o {
-                    object(o, &format!("{at}.{name}"))?;
-                }
-            }
-            if let Some(k) = &t.key_secret {
-                selector(k, &format!("{at}.keySecret"))?;
-            }
-            if let Some(v) = &t.min_version
-                && !TLS_VERSIONS.contains(&v.as_str())
-            {
-                return Err(FieldError::new(
-                    format!("{at}.minVersion"),
-                    format!("unknown TLS version: {v}"),
-                ));
-            }
+            t.validate(&format!("{at}.tlsConfig"))?;
         }
         if let Some(p) = &self.proxy_url {
             let url = url::Url::parse(p)
@@ -341,6 +427,22 @@ impl ScrapeClient {
                 }
             }
         }
+        if let Some(o) = &self.oauth2 {
+            if let Some(f) = o.client_secret_file.as_deref().filter(|f| !f.is_empty()) {
+                out.push(("oauth2.clientSecretFile", f));
+            }
+            if let Some(t) = &o.tls_config {
+                for (f, name) in [
+                    (&t.ca_file, "oauth2.tlsConfig.caFile"),
+                    (&t.cert_file, "oauth2.tlsConfig.certFile"),
+                    (&t.key_file, "oauth2.tlsConfig.keyFile"),
+                ] {
+                    if let Some(f) = f.as_deref().filter(|f| !f.is_empty()) {
+                        out.push((name, f));
+                    }
+                }
+            }
+        }
         out
     }
 
@@ -377,6 +479,40 @@ impl ScrapeClient {
                 out.push(("basicAuth.password", "basicAuth.passwordFile"));
             }
         }
+        if let Some(o) = &self.oauth2 {
+            if o.client_id.is_some() {
+                out.push((
+                    "oauth2.clientId",
+                    "oauth2.clientId (inline, prometheus.yml)",
+                ));
+            }
+            if o.client_secret.is_some() {
+                out.push(("oauth2.clientSecret", "oauth2.clientSecretFile"));
+            }
+            if let Some(t) = &o.tls_config {
+                for (on, field, instead) in [
+                    (
+                        t.ca.is_some(),
+                        "oauth2.tlsConfig.ca",
+                        "oauth2.tlsConfig.caFile",
+                    ),
+                    (
+                        t.cert.is_some(),
+                        "oauth2.tlsConfig.cert",
+                        "oauth2.tlsConfig.certFile",
+                    ),
+                    (
+                        t.key_secret.is_some(),
+                        "oauth2.tlsConfig.keySecret",
+                        "oauth2.tlsConfig.keyFile",
+                    ),
+                ] {
+                    if on {
+                        out.push((field, instead));
+                    }
+                }
+            }
+        }
         out
     }
 
@@ -394,7 +530,14 @@ impl ScrapeClient {
             .basic_auth
             .as_ref()
             .is_some_and(|b| b.username.is_some() || b.password.is_some());
-        tls || auth || basic
+        let oauth2 = self.oauth2.as_ref().is_some_and(|o| {
+            o.client_id.is_some()
+                || o.client_secret.is_some()
+                || o.tls_config
+                    .as_ref()
+                    .is_some_and(|t| t.ca.is_some() || t.cert.is_some() || t.key_secret.is_some())
+        });
+        tls || auth || basic || oauth2
     }
 }
 

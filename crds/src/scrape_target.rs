@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::PromDuration;
 use crate::error::FieldError;
 pub use crate::scrape_client::{
-    Authorization, BasicAuth, ScrapeClient, SecretOrConfigMap, TlsConfig,
+    Authorization, BasicAuth, OAuth2, ScrapeClient, SecretOrConfigMap, TlsConfig,
 };
 use crate::selection::{self, NamespaceSelector, ONE_SELECTOR_RULE, SELECTOR_NEEDED_RULE};
 pub use crate::service_discovery::{HttpSd, KubernetesSd, KubernetesSdSelector};
@@ -74,6 +74,10 @@ pub struct ScrapeTargetSpec {
     /// HTTP basic authentication, username and password from Secrets or files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
+    /// OAuth 2.0 client credentials: a token from `tokenUrl`, sent as a bearer token and
+    /// renewed before it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2>,
     /// An `http://`, `https://` or `socks5://` proxy for the scrapes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
@@ -400,6 +404,7 @@ impl Default for ScrapeTargetSpec {
             tls_config: None,
             authorization: None,
             basic_auth: None,
+            oauth2: None,
             proxy_url: None,
             follow_redirects: None,
             enable_http2: None,
@@ -438,6 +443,7 @@ impl ScrapeTargetSpec {
             tls_config: self.tls_config.clone(),
             authorization: self.authorization.clone(),
             basic_auth: self.basic_auth.clone(),
+            oauth2: self.oauth2.clone(),
             proxy_url: self.proxy_url.clone(),
             follow_redirects: self.follow_redirects,
             enable_http2: self.enable_http2,

@@ -1,5 +1,5 @@
 //! [`ScrapeClients`]: the HTTP client of each target's `tlsConfig`, `authorization`,
-//! `basicAuth`, `proxyUrl`, `followRedirects` and `enableHttp2`, built with
+//! `basicAuth`, `oauth2`, `proxyUrl`, `followRedirects` and `enableHttp2`, built with
 //! `telltale_web::client` (the alertmanager's receivers use the same code).
 //!
 //! ```text
@@ -32,10 +32,13 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
-use telltale_crds::scrape_client::{ScrapeClient, SecretOrConfigMap, is_service_account_file};
+use telltale_crds::scrape_client::{
+    InlineCredentials, OAuth2, ScrapeClient, SecretOrConfigMap, TlsConfig, is_service_account_file,
+};
 use telltale_crds::secret::SecretKeySelector;
 use telltale_web::client::{
-    Auth, ClientOptions, ClientSettings, HttpClient, Material, TlsSettings, TlsVersion,
+    Auth, ClientOptions, ClientSettings, HttpClient, Material, OAuth2Settings, TlsSettings,
+    TlsVersion,
 };
 
 use crate::error::{Error, Result};
@@ -285,41 +288,10 @@ pub async fn resolve(
     namespace: Option<&str>,
     mode: &SecretsMode,
 ) -> Result<ClientSettings> {
-    let mut tls = TlsSettings::default();
-    if let Some(t) = &c.tls_config {
-        tls.ca = match (&t.ca, &t.ca_file) {
-            (Some(o), _) => {
-                secret_or_config_map("tlsConfig.ca", o, namespace, mode, "tlsConfig.caFile").await?
-            }
-            (None, Some(f)) => Some(file("tlsConfig.caFile", f, mode)?),
-            (None, None) => None,
-        };
-        tls.cert = match (&t.cert, &t.cert_file) {
-            (Some(o), _) => {
-                secret_or_config_map("tlsConfig.cert", o, namespace, mode, "tlsConfig.certFile")
-                    .await?
-            }
-            (None, Some(f)) => Some(file("tlsConfig.certFile", f, mode)?),
-            (None, None) => None,
-        };
-        tls.key = match (&t.key_secret, &t.key_file) {
-            (Some(s), _) => Some(
-                object(
-                    "tlsConfig.keySecret",
-                    Object::Secret(s),
-                    namespace,
-                    mode,
-                    "tlsConfig.keyFile",
-                )
-                .await?,
-            ),
-            (None, Some(f)) => Some(file("tlsConfig.keyFile", f, mode)?),
-            (None, None) => None,
-        };
-        tls.server_name = t.server_name.clone().filter(|s| !s.is_empty());
-        tls.insecure_skip_verify = t.insecure_skip_verify;
-        tls.min_version = t.min_version.as_deref().and_then(TlsVersion::parse);
-    }
+    let tls = match &c.tls_config {
+        Some(t) => resolve_tls(t, "tlsConfig", namespace, mode).await?,
+        None => TlsSettings::default(),
+    };
     let auth = if let Some(a) = &c.authorization {
         let credentials = match (&a.credentials, &a.credentials_file) {
             (Some(s), _) => Some(
@@ -382,6 +354,10 @@ pub async fn resolve(
                 .map(|p| Material::value("basic_auth.password", p.as_bytes().to_vec())),
         };
         Some(Auth::Basic { username, password })
+    } else if let Some(o) = &c.oauth2 {
+        Some(Auth::OAuth2(Box::new(
+            resolve_oauth2(o, &c.inline, namespace, mode).await?,
+        )))
     } else {
         None
     };
@@ -391,6 +367,102 @@ pub async fn resolve(
         proxy_url: c.proxy_url.clone().filter(|p| !p.is_empty()),
         follow_redirects: c.follow_redirects.unwrap_or(true),
         enable_http2: c.enable_http2.unwrap_or(true),
+    })
+}
+
+/// The TLS settings of `t`, written at `at` (`tlsConfig`, `oauth2.tlsConfig`).
+async fn resolve_tls(
+    t: &TlsConfig,
+    at: &str,
+    namespace: Option<&str>,
+    mode: &SecretsMode,
+) -> Result<TlsSettings> {
+    let ca_file = format!("{at}.caFile");
+    let cert_file = format!("{at}.certFile");
+    let key_file = format!("{at}.keyFile");
+    Ok(TlsSettings {
+        ca: match (&t.ca, &t.ca_file) {
+            (Some(o), _) => {
+                secret_or_config_map(&format!("{at}.ca"), o, namespace, mode, &ca_file).await?
+            }
+            (None, Some(f)) => Some(file(&ca_file, f, mode)?),
+            (None, None) => None,
+        },
+        cert: match (&t.cert, &t.cert_file) {
+            (Some(o), _) => {
+                secret_or_config_map(&format!("{at}.cert"), o, namespace, mode, &cert_file).await?
+            }
+            (None, Some(f)) => Some(file(&cert_file, f, mode)?),
+            (None, None) => None,
+        },
+        key: match (&t.key_secret, &t.key_file) {
+            (Some(s), _) => Some(
+                object(
+                    &format!("{at}.keySecret"),
+                    Object::Secret(s),
+                    namespace,
+                    mode,
+                    &key_file,
+                )
+                .await?,
+            ),
+            (None, Some(f)) => Some(file(&key_file, f, mode)?),
+            (None, None) => None,
+        },
+        server_name: t.server_name.clone().filter(|s| !s.is_empty()),
+        insecure_skip_verify: t.insecure_skip_verify,
+        min_version: t.min_version.as_deref().and_then(TlsVersion::parse),
+    })
+}
+
+/// The OAuth 2.0 settings of `o`: client id and secret from Secrets, ConfigMaps, a file
+/// or prometheus.yml itself.
+async fn resolve_oauth2(
+    o: &OAuth2,
+    inline: &InlineCredentials,
+    namespace: Option<&str>,
+    mode: &SecretsMode,
+) -> Result<OAuth2Settings> {
+    let client_id = match &o.client_id {
+        Some(id) => {
+            secret_or_config_map("oauth2.clientId", id, namespace, mode, "oauth2.clientId").await?
+        }
+        None => None,
+    }
+    .unwrap_or_else(|| {
+        Material::value(
+            "oauth2.client_id",
+            inline.client_id.clone().unwrap_or_default(),
+        )
+    });
+    let client_secret = match (&o.client_secret, &o.client_secret_file) {
+        (Some(s), _) => Some(
+            object(
+                "oauth2.clientSecret",
+                Object::Secret(s),
+                namespace,
+                mode,
+                "oauth2.clientSecretFile",
+            )
+            .await?,
+        ),
+        (None, Some(f)) if !f.is_empty() => Some(file("oauth2.clientSecretFile", f, mode)?),
+        _ => inline
+            .client_secret
+            .as_ref()
+            .map(|v| Material::value("oauth2.client_secret", v.as_bytes().to_vec())),
+    };
+    Ok(OAuth2Settings {
+        client_id,
+        client_secret,
+        token_url: o.token_url.clone(),
+        scopes: o.scopes.clone(),
+        endpoint_params: o.endpoint_params.clone(),
+        tls: match &o.tls_config {
+            Some(t) => resolve_tls(t, "oauth2.tlsConfig", namespace, mode).await?,
+            None => TlsSettings::default(),
+        },
+        proxy_url: o.proxy_url.clone().filter(|p| !p.is_empty()),
     })
 }
 

@@ -136,6 +136,7 @@ impl Fetcher {
         let request = settings.client().map_err(setup)?.get(target.url.clone());
         let resp = settings
             .authorize(request)
+            .await
             .map_err(setup)?
             .header(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER))
             .header(

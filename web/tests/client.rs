@@ -69,6 +69,7 @@ async fn fetch(c: &HttpClient, base: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(&format!("{base}/auth")).unwrap();
     let req = c
         .request(reqwest::Method::GET, url)
+        .await
         .map_err(|e| e.to_string())?;
     let resp = req.send().await.map_err(|e| {
         let mut s = e.to_string();
@@ -198,4 +199,109 @@ async fn a_changed_ca_file_rebuilds_the_client() {
     std::fs::write(&ca, pki.read("ca.pem")).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(fetch(&c, &base).await, Ok("none".into()));
+}
+
+mod oauth2 {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use telltale_web::client::{
+        Auth, ClientOptions, ClientSettings, HttpClient, Material, OAuth2Settings,
+    };
+    use telltale_web::testing::{TokenServer, TokenServerOptions};
+
+    fn client(server: &TokenServer, secret: Material) -> HttpClient {
+        HttpClient::new(
+            ClientSettings {
+                auth: Some(Auth::OAuth2(Box::new(OAuth2Settings {
+                    client_id: Material::value("oauth2.client_id", "telltale"),
+                    client_secret: Some(secret),
+                    token_url: server.token_url(),
+                    scopes: vec!["metrics".into(), "read".into()],
+                    endpoint_params: BTreeMap::from([("audience".into(), "tt".into())]),
+                    tls: Default::default(),
+                    proxy_url: None,
+                }))),
+                ..ClientSettings::default()
+            },
+            ClientOptions::new("telltale-test"),
+        )
+    }
+
+    fn options() -> TokenServerOptions {
+        TokenServerOptions {
+            scope: Some("read metrics".into()),
+            params: BTreeMap::from([("audience".into(), "tt".into())]),
+            ..TokenServerOptions::default()
+        }
+    }
+
+    async fn scrape(c: &HttpClient, server: &TokenServer) -> Result<u16, String> {
+        let url = reqwest::Url::parse(&format!("{}/metrics", server.base)).unwrap();
+        let req = c
+            .request(reqwest::Method::GET, url)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(req.send().await.unwrap().status().as_u16())
+    }
+
+    #[tokio::test]
+    async fn a_token_is_fetched_once_and_reused_until_it_expires() {
+        let server = TokenServer::start(TokenServerOptions {
+            // Within the 10 s early expiry: every request fetches a new token.
+            expires_in: Duration::from_secs(5),
+            ..options()
+        })
+        .await;
+        let c = client(&server, Material::value("oauth2.client_secret", "s3cret"));
+        assert_eq!(scrape(&c, &server).await, Ok(200));
+        assert_eq!(scrape(&c, &server).await, Ok(200));
+        assert_eq!(
+            server.tokens_issued(),
+            2,
+            "a token about to expire is renewed"
+        );
+
+        let server = TokenServer::start(options()).await;
+        let c = client(&server, Material::value("oauth2.client_secret", "s3cret"));
+        for _ in 0..3 {
+            assert_eq!(scrape(&c, &server).await, Ok(200));
+        }
+        assert_eq!(server.tokens_issued(), 1, "an hour-long token is reused");
+    }
+
+    #[tokio::test]
+    async fn credentials_go_in_the_form_when_basic_auth_is_refused() {
+        let server = TokenServer::start(TokenServerOptions {
+            basic_auth: false,
+            ..options()
+        })
+        .await;
+        let c = client(&server, Material::value("oauth2.client_secret", "s3cret"));
+        assert_eq!(scrape(&c, &server).await, Ok(200));
+        assert_eq!(scrape(&c, &server).await, Ok(200));
+        assert_eq!(server.tokens_issued(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_changed_secret_file_fetches_a_new_token_and_a_wrong_one_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let server = TokenServer::start(options()).await;
+        let c = client(&server, Material::file("oauth2.client_secret_file", &file));
+        assert_eq!(scrape(&c, &server).await, Ok(200));
+        server.set_client_secret("rotated");
+        std::fs::write(&file, "rotated").unwrap();
+        assert_eq!(scrape(&c, &server).await, Ok(200));
+        assert_eq!(server.tokens_issued(), 2);
+
+        std::fs::write(&file, "wrong").unwrap();
+        let e = scrape(&c, &server).await.unwrap_err();
+        assert!(
+            e.starts_with("oauth2: cannot fetch token: 401 Unauthorized")
+                && e.contains("invalid_client"),
+            "{e}"
+        );
+    }
 }

@@ -177,7 +177,7 @@ impl ExternalAlertmanagers {
         }
         let mut delivered = false;
         for endpoint in &endpoints {
-            let sent = match self.request(endpoint) {
+            let sent = match self.request(endpoint).await {
                 Ok(request) => request
                     .json(&body)
                     .send()
@@ -215,7 +215,10 @@ impl ExternalAlertmanagers {
     }
 
     /// A POST to `endpoint` with its section's client and authentication.
-    fn request(&self, endpoint: &Endpoint) -> Result<reqwest::RequestBuilder, telltale_web::Error> {
+    async fn request(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<reqwest::RequestBuilder, telltale_web::Error> {
         let http = self
             .clients
             .lock()
@@ -229,7 +232,7 @@ impl ExternalAlertmanagers {
             })
             .clone();
         let request = http.client()?.post(&endpoint.url).timeout(endpoint.timeout);
-        http.authorize(request)
+        http.authorize(request).await
     }
 
     /// The alerts to send now: new ones, firing ones not sent for [`RESEND_DELAY`], and

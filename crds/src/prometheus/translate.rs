@@ -57,17 +57,14 @@ impl PrometheusConfig {
         &self.remote_write
     }
 
-    /// The settings this file sets that the ScrapeTargets cannot carry (inline secrets
-    /// and `oauth2` of the scrapes' HTTP client, the client settings of discovery,
+    /// The settings this file sets that the ScrapeTargets cannot carry (the client
+    /// settings of discovery,
     /// `body_size_limit`, Kubernetes API server settings), one
     /// `path: field` each, for a warning on load.
     pub fn not_translated(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (i, sc) in self.scrape_configs.iter().enumerate() {
             let at = format!("scrape_configs[{i}]");
-            for f in scrape_client(&sc.http).1 {
-                out.push(format!("{at}.{f}"));
-            }
             if sc.body_size_limit.is_some() {
                 out.push(format!("{at}.body_size_limit"));
             }
@@ -154,11 +151,12 @@ impl ScrapeConfig {
             target_limit: self.target_limit,
             ..ScrapeTargetSpec::default()
         };
-        let client = scrape_client(&self.http).0;
+        let client = scrape_client(&self.http);
         let spec = ScrapeTargetSpec {
             tls_config: client.tls_config,
             authorization: client.authorization,
             basic_auth: client.basic_auth,
+            oauth2: client.oauth2,
             proxy_url: client.proxy_url,
             follow_redirects: client.follow_redirects,
             enable_http2: client.enable_http2,
@@ -246,14 +244,13 @@ fn http_sd(configs: &[super::scrape::HttpSdConfig]) -> Vec<HttpSd> {
         .collect()
 }
 
-/// The scrape client settings of a scrape config — files, TLS, proxy, redirects, and the
-/// credentials written inline (carried as [`InlineCredentials`](crate::scrape_client::InlineCredentials)) —
-/// and the fields that are not honoured (`oauth2`).
-fn scrape_client(http: &HttpClientConfig) -> (ScrapeClient, Vec<&'static str>) {
-    let mut left = Vec::new();
+/// The scrape client settings of a scrape config — files, TLS, proxy, redirects, OAuth
+/// 2.0, and the credentials written inline (carried as
+/// [`InlineCredentials`](crate::scrape_client::InlineCredentials)).
+fn scrape_client(http: &HttpClientConfig) -> ScrapeClient {
     let file = |f: &Option<String>| f.clone().filter(|f| !f.is_empty());
     let inline = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-    let tls_config = http.tls_config.as_ref().map(|t| TlsConfig {
+    let tls = |t: &super::http_client::TlsConfig| TlsConfig {
         ca_file: file(&t.ca_file),
         cert_file: file(&t.cert_file),
         key_file: file(&t.key_file),
@@ -261,7 +258,8 @@ fn scrape_client(http: &HttpClientConfig) -> (ScrapeClient, Vec<&'static str>) {
         insecure_skip_verify: t.insecure_skip_verify,
         min_version: t.min_version.clone(),
         ..TlsConfig::default()
-    });
+    };
+    let tls_config = http.tls_config.as_ref().map(tls);
     let mut secrets = crate::scrape_client::InlineCredentials::default();
     let mut authorization = None;
     if let Some(a) = &http.authorization {
@@ -289,19 +287,29 @@ fn scrape_client(http: &HttpClientConfig) -> (ScrapeClient, Vec<&'static str>) {
             ..crate::scrape_client::BasicAuth::default()
         }
     });
-    if http.oauth2.is_some() {
-        left.push("oauth2");
-    }
-    let client = ScrapeClient {
+    let oauth2 = http.oauth2.as_ref().map(|o| {
+        secrets.client_id = Some(o.client_id.clone());
+        secrets.client_secret = inline(&o.client_secret);
+        crate::scrape_client::OAuth2 {
+            client_secret_file: file(&o.client_secret_file),
+            token_url: o.token_url.clone(),
+            scopes: o.scopes.clone(),
+            endpoint_params: o.endpoint_params.clone(),
+            tls_config: o.tls_config.as_ref().map(tls),
+            proxy_url: o.proxy_url.clone().filter(|p| !p.is_empty()),
+            ..crate::scrape_client::OAuth2::default()
+        }
+    });
+    ScrapeClient {
         tls_config,
         authorization,
         basic_auth,
+        oauth2,
         proxy_url: http.proxy_url.clone().filter(|p| !p.is_empty()),
         follow_redirects: http.follow_redirects,
         enable_http2: http.enable_http2,
         inline: secrets,
-    };
-    (client, left)
+    }
 }
 
 #[cfg(test)]
@@ -435,7 +443,8 @@ scrape_configs:
     basic_auth: {username: u, password: pw}
     static_configs: [{targets: ['b:1']}]
   - job_name: oauth
-    oauth2: {client_id: c, client_secret: s, token_url: 'http://t/token'}
+    oauth2: {client_id: c, client_secret: s3cret, token_url: 'http://t/token', scopes: [a],
+             endpoint_params: {audience: x}, tls_config: {ca_file: oca.crt}}
     static_configs: [{targets: ['c:1']}]
 "#,
         )
@@ -471,6 +480,18 @@ scrape_configs:
                 "{shown}"
             );
         }
-        assert_eq!(c.not_translated(), ["scrape_configs[3].oauth2"]);
+        let oauth = t[3].spec.client();
+        let o = oauth.oauth2.as_ref().unwrap();
+        assert_eq!(o.token_url, "http://t/token");
+        assert_eq!(o.scopes, ["a"]);
+        assert_eq!(o.endpoint_params["audience"], "x");
+        assert_eq!(
+            o.tls_config.as_ref().unwrap().ca_file.as_deref(),
+            Some("/etc/p/oca.crt")
+        );
+        assert_eq!(oauth.inline.client_id.as_deref(), Some("c"));
+        assert_eq!(oauth.inline.client_secret.as_deref(), Some("s3cret"));
+        oauth.validate("spec").unwrap();
+        assert!(c.not_translated().is_empty(), "{:?}", c.not_translated());
     }
 }

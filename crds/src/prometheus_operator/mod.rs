@@ -10,7 +10,7 @@
 //!
 //! Reading is lenient where prometheus-operator is: fields this version does not know
 //! (charts carry fields of newer operator versions) do not fail the object. Every field
-//! whose setting is not honoured — unknown, or known but not implemented (`oauth2`,
+//! whose setting is not honoured — unknown, or known but not implemented (
 //! proxy headers, `tlsConfig.maxVersion`) — is named in the
 //! `not_honoured` list of the translation, so the caller can log it or put it in an
 //! Event; nothing is dropped silently.
@@ -109,7 +109,6 @@ pub(crate) fn report_unread(
             continue;
         }
         let why = match field.as_str() {
-            "oauth2" => "OAuth 2.0 is not supported; scraped without it",
             "proxyFromEnvironment" | "proxyConnectHeader" | "noProxy" => {
                 "only proxyUrl is supported; scraped without this proxy setting"
             }

@@ -155,6 +155,8 @@ pub struct ClientFields {
     pub authorization: Option<SafeAuthorization>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2>,
     /// Deprecated by prometheus-operator for `authorization`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_token_secret: Option<SecretKeySelector>,
@@ -234,6 +236,27 @@ pub struct BasicAuth {
     pub username: Option<SecretKeySelector>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretKeySelector>,
+}
+
+/// `OAuth2`: client id (Secret or ConfigMap) and secret (Secret), the token endpoint and
+/// its own TLS and proxy.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuth2 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<SecretOrConfigMap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretKeySelector>,
+    #[serde(default)]
+    pub token_url: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub scopes: Vec<String>,
+    #[serde(default, deserialize_with = "nullable_map")]
+    pub endpoint_params: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    #[serde(default, alias = "proxyURL", skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
 }
 
 /// One endpoint of a ServiceMonitor.
@@ -327,6 +350,11 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
+/// `null` read as an empty map.
+fn nullable_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    Ok(Option::<BTreeMap<String, String>>::deserialize(d)?.unwrap_or_default())
+}
+
 /// An optional duration where `""` means unset, as prometheus-operator reads it.
 fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PromDuration>, D::Error> {
     match Option::<String>::deserialize(d)? {
@@ -352,7 +380,8 @@ endpoints:
   - port: http-metrics
     interval: ""
     tlsConfig: {insecureSkipVerify: true}
-    oauth2: {clientId: {secret: {name: a, key: b}}}
+    oauth2: {clientId: {secret: {name: a, key: b}}, tokenUrl: 'https://idp/token'}
+    noProxy: internal
     relabelings: [{action: LabelMap, regex: '__meta_kubernetes_pod_label_(.+)'}]
 "#,
         )
@@ -360,7 +389,11 @@ endpoints:
         assert_eq!(s.unread.keys().collect::<Vec<_>>(), ["scrapeClass"]);
         let ep = &s.endpoints[0];
         assert_eq!(ep.scrape.interval, None);
-        assert_eq!(ep.unread.keys().collect::<Vec<_>>(), ["oauth2"]);
+        assert_eq!(ep.unread.keys().collect::<Vec<_>>(), ["noProxy"]);
+        assert_eq!(
+            ep.client.oauth2.as_ref().unwrap().token_url,
+            "https://idp/token"
+        );
         assert_eq!(
             ep.client.tls_config.as_ref().unwrap().insecure_skip_verify,
             Some(true)

@@ -3,8 +3,9 @@
 //! `scrapeConfig/<namespace>/<name>`, relabelings the job name kept in
 //! `__tmp_prometheus_job_name`, `job` set from `jobName`, then the user's. Static,
 //! file, HTTP and Kubernetes discovery are honoured, and the HTTP client settings
-//! (`tlsConfig`, `authorization`, `basicAuth`, `proxyUrl`, ... as an endpoint's); every
-//! other discovery (Consul, DNS, EC2, ...) and `oauth2` are reported as not honoured.
+//! (`tlsConfig`, `authorization`, `basicAuth`, `oauth2`, `proxyUrl`, ... as an
+//! endpoint's); every other discovery (Consul, DNS, EC2, ...) is reported as not
+//! honoured.
 
 use std::collections::BTreeMap;
 
@@ -322,7 +323,6 @@ spec:
   tlsConfig: {ca: {secret: {name: probe-ca, key: ca.crt}}, serverName: blackbox}
   basicAuth: {username: {name: probe, key: user}, password: {name: probe, key: pass}}
   enableHTTP2: false
-  oauth2: {clientId: {secret: {name: a, key: b}}}
   relabelings:
     - {sourceLabels: [__address__], targetLabel: __param_target}
     - {targetLabel: __address__, replacement: 'blackbox:9115'}
@@ -332,10 +332,7 @@ spec:
         let t = sc.to_scrape_targets().unwrap();
         assert_eq!(
             t.not_honoured,
-            [
-                "spec.consulSDConfigs: not supported by Telltale; ignored",
-                "spec.oauth2: OAuth 2.0 is not supported; scraped without it"
-            ]
+            ["spec.consulSDConfigs: not supported by Telltale; ignored"]
         );
         let target = &t.targets[0];
         // Its client settings, Secrets read in its namespace.

@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn selected_monitors_become_scrape_targets() {
         let endpoints =
-            serde_json::json!({"endpoints": [{"port": "m"}, {"port": "n", "oauth2": {}}]});
+            serde_json::json!({"endpoints": [{"port": "m"}, {"port": "n", "noProxy": "internal"}]});
         let snapshot = MonitorSnapshot {
             selectors: Some(
                 serde_yaml::from_str(
@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(reports.len(), 2);
         assert_eq!(reports[0].object, "ServiceMonitor monitoring/a");
         assert!(!reports[0].rejected);
-        assert!(reports[0].messages[0].starts_with("spec.endpoints[1].oauth2"));
+        assert!(reports[0].messages[0].starts_with("spec.endpoints[1].noProxy"));
         assert_eq!(reports[1].object, "ServiceMonitor monitoring/bad");
         assert!(reports[1].rejected);
 

@@ -2,14 +2,15 @@
 //! (`common/config.HTTPClientConfig`: prometheus.yml sections, receivers' `http_config`).
 
 use telltale_crds::prometheus::HttpClientConfig;
+use telltale_crds::prometheus::http_client::TlsConfig;
 
+use super::oauth2::OAuth2Settings;
 use super::settings::{Auth, ClientSettings, Material, TlsSettings, TlsVersion};
 use crate::error::{Error, Result};
 
 /// The settings of `config`, whose fields are named `{at}.{field}` in errors (`field`
 /// alone when `at` is empty). The
-/// config is checked as Prometheus checks it first (one way to authenticate...);
-/// `oauth2` is refused rather than sent without.
+/// config is checked as Prometheus checks it first (one way to authenticate...).
 pub fn from_prometheus(config: &HttpClientConfig, at: &str) -> Result<ClientSettings> {
     config.validate(at).map_err(|e| Error::Client {
         field: e.field,
@@ -22,18 +23,31 @@ pub fn from_prometheus(config: &HttpClientConfig, at: &str) -> Result<ClientSett
             format!("{at}.{name}")
         }
     };
-    if config.oauth2.is_some() {
-        return Err(Error::Client {
-            field: field("oauth2"),
-            message: "oauth2 is not supported".into(),
-        });
-    }
     let secret = |inline: &Option<String>, file: &Option<String>, name: &str| match (inline, file) {
         (Some(v), _) if !v.is_empty() => Some(Material::value(field(name), v.as_bytes())),
         (_, Some(f)) if !f.is_empty() => Some(Material::file(field(&format!("{name}_file")), f)),
         _ => None,
     };
-    let auth = if let Some(b) = &config.basic_auth {
+    let auth = if let Some(o) = &config.oauth2 {
+        Some(Auth::OAuth2(Box::new(OAuth2Settings {
+            client_id: Material::value(field("oauth2.client_id"), o.client_id.as_bytes()),
+            client_secret: secret(
+                &o.client_secret,
+                &o.client_secret_file,
+                "oauth2.client_secret",
+            ),
+            token_url: o.token_url.clone(),
+            scopes: o.scopes.clone(),
+            endpoint_params: o.endpoint_params.clone(),
+            tls: o
+                .tls_config
+                .as_ref()
+                .map_or_else(TlsSettings::default, |t| {
+                    tls_settings(t, &|name| field(&format!("oauth2.tls_config.{name}")))
+                }),
+            proxy_url: o.proxy_url.clone().filter(|p| !p.is_empty()),
+        })))
+    } else if let Some(b) = &config.basic_auth {
         Some(Auth::Basic {
             username: Material::value(field("basic_auth.username"), b.username.as_bytes()),
             password: secret(&b.password, &b.password_file, "basic_auth.password"),
@@ -58,24 +72,12 @@ pub fn from_prometheus(config: &HttpClientConfig, at: &str) -> Result<ClientSett
             credentials: Some(token),
         })
     };
-    let tls = match &config.tls_config {
-        None => TlsSettings::default(),
-        Some(t) => {
-            let file = |f: &Option<String>, name: &str| {
-                f.as_ref()
-                    .filter(|f| !f.is_empty())
-                    .map(|f| Material::file(field(&format!("tls_config.{name}")), f))
-            };
-            TlsSettings {
-                ca: file(&t.ca_file, "ca_file"),
-                cert: file(&t.cert_file, "cert_file"),
-                key: file(&t.key_file, "key_file"),
-                server_name: t.server_name.clone().filter(|s| !s.is_empty()),
-                insecure_skip_verify: t.insecure_skip_verify,
-                min_version: t.min_version.as_deref().and_then(TlsVersion::parse),
-            }
-        }
-    };
+    let tls = config
+        .tls_config
+        .as_ref()
+        .map_or_else(TlsSettings::default, |t| {
+            tls_settings(t, &|name| field(&format!("tls_config.{name}")))
+        });
     Ok(ClientSettings {
         tls,
         auth,
@@ -83,6 +85,23 @@ pub fn from_prometheus(config: &HttpClientConfig, at: &str) -> Result<ClientSett
         follow_redirects: config.follow_redirects.unwrap_or(true),
         enable_http2: config.enable_http2.unwrap_or(true),
     })
+}
+
+/// The TLS settings of a `tls_config`, its files named by `field(name)`.
+fn tls_settings(t: &TlsConfig, field: &dyn Fn(&str) -> String) -> TlsSettings {
+    let file = |f: &Option<String>, name: &str| {
+        f.as_ref()
+            .filter(|f| !f.is_empty())
+            .map(|f| Material::file(field(name), f))
+    };
+    TlsSettings {
+        ca: file(&t.ca_file, "ca_file"),
+        cert: file(&t.cert_file, "cert_file"),
+        key: file(&t.key_file, "key_file"),
+        server_name: t.server_name.clone().filter(|s| !s.is_empty()),
+        insecure_skip_verify: t.insecure_skip_verify,
+        min_version: t.min_version.as_deref().and_then(TlsVersion::parse),
+    }
 }
 
 #[cfg(test)]
@@ -130,7 +149,7 @@ mod tests {
         assert_eq!(settings("{}").unwrap(), ClientSettings::default());
     }
 
-    /// Prometheus's `Validate()` messages, and oauth2 refused.
+    /// Prometheus's `Validate()` messages.
     #[test]
     fn conflicts_are_refused_as_prometheus_does() {
         let e = settings("{bearer_token: a, basic_auth: {username: u}}")
@@ -140,9 +159,37 @@ mod tests {
             e,
             "http_config: at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
         );
-        let e = settings("{oauth2: {client_id: a, token_url: 'http://t'}}")
+        let e = settings("{oauth2: {client_id: a}, bearer_token: b}")
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "http_config.oauth2: oauth2 is not supported");
+        assert!(e.contains("at most one of"), "{e}");
+    }
+
+    #[test]
+    fn oauth2_lands_with_its_own_tls() {
+        let s = settings(
+            "{oauth2: {client_id: id, client_secret_file: /s, token_url: 'https://t/token',
+                       scopes: [a, b], endpoint_params: {audience: x},
+                       tls_config: {ca_file: /ca}, proxy_url: 'http://p:3128'}}",
+        )
+        .unwrap();
+        let Some(Auth::OAuth2(o)) = &s.auth else {
+            panic!("{:?}", s.auth)
+        };
+        assert_eq!(o.client_id.read_secret().unwrap(), "id");
+        let secret = o.client_secret.as_ref().unwrap();
+        assert_eq!(secret.field, "http_config.oauth2.client_secret_file");
+        assert_eq!(o.token_url, "https://t/token");
+        assert_eq!(o.scopes, ["a", "b"]);
+        assert_eq!(o.endpoint_params["audience"], "x");
+        assert_eq!(
+            o.tls.ca.as_ref().unwrap().field,
+            "http_config.oauth2.tls_config.ca_file"
+        );
+        assert_eq!(o.proxy_url.as_deref(), Some("http://p:3128"));
+        assert!(
+            s.default_tls(),
+            "the token endpoint's TLS is not the target's"
+        );
     }
 }

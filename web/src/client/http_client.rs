@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
+use super::oauth2::TokenSource;
 use super::settings::{Auth, ClientSettings};
 use super::tls::{TlsMaterial, client_config};
 use crate::error::{Error, Result};
@@ -46,6 +47,8 @@ pub struct HttpClient {
     settings: ClientSettings,
     options: ClientOptions,
     built: Mutex<Built>,
+    /// The tokens of `oauth2` settings.
+    tokens: TokenSource,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +67,7 @@ impl HttpClient {
             settings,
             options,
             built: Mutex::new(Built::default()),
+            tokens: TokenSource::default(),
         }
     }
 
@@ -130,27 +134,33 @@ impl HttpClient {
     }
 
     /// A request with the configured authentication (credentials files read now).
-    pub fn request(
+    pub async fn request(
         &self,
         method: reqwest::Method,
         url: reqwest::Url,
     ) -> Result<reqwest::RequestBuilder> {
         let req = self.client()?.request(method, url);
-        self.authorize(req)
+        self.authorize(req).await
     }
 
-    /// Adds the `Authorization` header of the configured authentication, if any.
-    pub fn authorize(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
-        let Some(value) = self.authorization()? else {
-            return Ok(req);
+    /// Adds the `Authorization` header of the configured authentication, if any (an
+    /// OAuth 2.0 token is fetched when none is cached or it is about to expire).
+    pub async fn authorize(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
+        let value = match &self.settings.auth {
+            Some(Auth::OAuth2(o)) => Some(self.tokens.header(o, &self.options.user_agent).await?),
+            _ => self.authorization()?,
         };
-        Ok(req.header(AUTHORIZATION, value))
+        Ok(match value {
+            Some(v) => req.header(AUTHORIZATION, v),
+            None => req,
+        })
     }
 
-    /// The `Authorization` header value, marked sensitive.
+    /// The `Authorization` header value of Basic and header authentication, marked
+    /// sensitive (None for OAuth 2.0, whose token [`HttpClient::authorize`] fetches).
     pub fn authorization(&self) -> Result<Option<HeaderValue>> {
         let (text, field) = match &self.settings.auth {
-            None => return Ok(None),
+            None | Some(Auth::OAuth2(_)) => return Ok(None),
             Some(Auth::Basic { username, password }) => {
                 let user = username.read_secret()?;
                 let pass = password

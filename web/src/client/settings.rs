@@ -144,6 +144,9 @@ pub enum Auth {
         scheme: String,
         credentials: Option<Material>,
     },
+    /// `Authorization: Bearer <token>`, the token from an OAuth 2.0 client-credentials
+    /// exchange.
+    OAuth2(Box<super::oauth2::OAuth2Settings>),
 }
 
 /// An outgoing HTTP client's configuration.

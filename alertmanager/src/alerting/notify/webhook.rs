@@ -38,6 +38,7 @@ pub(crate) async fn post_json<T: serde::Serialize + ?Sized>(
         .json(body);
     let response = http
         .authorize(request)
+        .await
         .map_err(|e| Error::client(integration, e))?
         .send()
         .await

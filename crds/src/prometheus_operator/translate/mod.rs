@@ -202,6 +202,7 @@ fn base_spec(
         tls_config: client.tls_config,
         authorization: client.authorization,
         basic_auth: client.basic_auth,
+        oauth2: client.oauth2,
         proxy_url: client.proxy_url,
         follow_redirects: client.follow_redirects,
         enable_http2: client.enable_http2,
@@ -271,11 +272,12 @@ fn object(o: &MonitorSecretOrConfigMap) -> SecretOrConfigMap {
 
 /// The endpoint's (or ScrapeConfig's) client settings as promcfg.go writes them: `tlsConfig` (objects and
 /// files), `bearerTokenFile` and `bearerTokenSecret` as an `authorization` of type
-/// Bearer, `basicAuth`, `authorization`, `proxyUrl`, `followRedirects`, `enableHttp2`.
+/// Bearer, `basicAuth`, `authorization`, `oauth2`, `proxyUrl`, `followRedirects`,
+/// `enableHttp2`.
 /// Conflicts are refused with Prometheus's messages.
 pub(crate) fn client_settings(scrape: &ClientFields, at: &str) -> Result<ScrapeClient, FieldError> {
     let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
-    let tls_config = scrape.tls_config.as_ref().map(|t| TlsConfig {
+    let tls = |t: &super::monitor::TlsConfig| TlsConfig {
         ca: t.ca.as_ref().map(object),
         cert: t.cert.as_ref().map(object),
         key_secret: t.key_secret.as_ref().map(selector),
@@ -285,7 +287,8 @@ pub(crate) fn client_settings(scrape: &ClientFields, at: &str) -> Result<ScrapeC
         server_name: nonempty(&t.server_name),
         insecure_skip_verify: t.insecure_skip_verify.unwrap_or(false),
         min_version: nonempty(&t.min_version),
-    });
+    };
+    let tls_config = scrape.tls_config.as_ref().map(tls);
     let token_file = nonempty(&scrape.bearer_token_file);
     let token_secret = scrape
         .bearer_token_secret
@@ -298,7 +301,7 @@ pub(crate) fn client_settings(scrape: &ClientFields, at: &str) -> Result<ScrapeC
             "at most one of bearer_token & bearer_token_file must be configured",
         ));
     }
-    if bearer && scrape.basic_auth.is_some() {
+    if bearer && (scrape.basic_auth.is_some() || scrape.oauth2.is_some()) {
         return Err(FieldError::new(
             at,
             "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
@@ -328,10 +331,24 @@ pub(crate) fn client_settings(scrape: &ClientFields, at: &str) -> Result<ScrapeC
         password: b.password.as_ref().map(selector),
         ..BasicAuth::default()
     });
+    let oauth2 = scrape
+        .oauth2
+        .as_ref()
+        .map(|o| crate::scrape_client::OAuth2 {
+            client_id: o.client_id.as_ref().map(object),
+            client_secret: o.client_secret.as_ref().map(selector),
+            client_secret_file: None,
+            token_url: o.token_url.clone(),
+            scopes: o.scopes.clone(),
+            endpoint_params: o.endpoint_params.clone(),
+            tls_config: o.tls_config.as_ref().map(tls),
+            proxy_url: nonempty(&o.proxy_url),
+        });
     Ok(ScrapeClient {
         tls_config,
         authorization,
         basic_auth,
+        oauth2,
         proxy_url: nonempty(&scrape.proxy_url),
         follow_redirects: scrape.follow_redirects,
         enable_http2: scrape.enable_http2,

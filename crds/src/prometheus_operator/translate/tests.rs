@@ -406,3 +406,64 @@ fn the_endpoint_label_is_the_port_else_the_target_port() {
     assert_eq!(value(None, Some(IntOrString::String(String::new()))), None);
     assert_eq!(value(None, None), None);
 }
+
+/// `oauth2` as prometheus-operator writes it into the scrape job: client id from a
+/// Secret or ConfigMap, client secret from a Secret, its own TLS; exclusive with the
+/// other ways to authenticate.
+#[test]
+fn oauth2_from_secrets() {
+    let m = service_monitor(
+        r#"
+metadata: {name: api, namespace: apps}
+spec:
+  selector: {matchLabels: {app: api}}
+  endpoints:
+    - port: metrics
+      oauth2:
+        clientId: {configMap: {name: idp, key: client-id}}
+        clientSecret: {name: idp, key: client-secret}
+        tokenUrl: https://idp.example/oauth2/token
+        scopes: [metrics.read]
+        endpointParams: {audience: prometheus}
+        tlsConfig: {ca: {secret: {name: idp-ca, key: ca.crt}}}
+"#,
+    );
+    let t = m.to_scrape_targets().unwrap();
+    assert!(t.not_honoured.is_empty(), "{:?}", t.not_honoured);
+    let c = t.targets[0].spec.client();
+    let o = c.oauth2.as_ref().unwrap();
+    assert_eq!(
+        o.client_id
+            .as_ref()
+            .unwrap()
+            .config_map
+            .as_ref()
+            .unwrap()
+            .key,
+        "client-id"
+    );
+    assert_eq!(o.client_secret.as_ref().unwrap().name, "idp");
+    assert_eq!(o.token_url, "https://idp.example/oauth2/token");
+    assert_eq!(o.scopes, ["metrics.read"]);
+    assert_eq!(o.endpoint_params["audience"], "prometheus");
+    assert!(o.tls_config.as_ref().unwrap().ca.is_some());
+    assert!(c.references_objects());
+    c.validate("spec").unwrap();
+
+    let both = service_monitor(
+        r#"
+metadata: {name: api, namespace: apps}
+spec:
+  selector: {matchLabels: {app: api}}
+  endpoints:
+    - port: metrics
+      basicAuth: {username: {name: u, key: u}}
+      oauth2: {clientId: {secret: {name: a, key: b}}, tokenUrl: 'https://idp/token'}
+"#,
+    );
+    let e = both.to_scrape_targets().unwrap_err().to_string();
+    assert!(
+        e.contains("at most one of basic_auth, oauth2 & authorization must be configured"),
+        "{e}"
+    );
+}

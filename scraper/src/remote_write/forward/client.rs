@@ -74,9 +74,6 @@ impl RemoteClient {
             field: field.to_string(),
             message,
         };
-        if config.http.oauth2.is_some() {
-            return Err(err("oauth2", "oauth2 is not supported yet".into()));
-        }
         if config.sigv4.is_some() {
             return Err(err("sigv4", "sigv4 is not supported yet".into()));
         }
@@ -127,7 +124,7 @@ impl RemoteClient {
             .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
             .header("X-Prometheus-Remote-Write-Version", REMOTE_WRITE_VERSION)
             .body(compressed);
-        let req = match self.http.authorize(req) {
+        let req = match self.http.authorize(req).await {
             Ok(r) => r,
             Err(e) => return retry(e),
         };
@@ -186,15 +183,19 @@ mod tests {
 
     #[test]
     fn unsupported_auth_is_refused_with_its_field() {
-        let config: RemoteWriteConfig = serde_yaml::from_str(
-            "url: http://x/api/v1/write\noauth2: {client_id: a, token_url: http://t}\n",
-        )
-        .unwrap();
+        let config: RemoteWriteConfig =
+            serde_yaml::from_str("url: http://x/api/v1/write\nsigv4: {region: eu-west-1}\n")
+                .unwrap();
         let e = RemoteClient::new(&config, "r").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "remote_write r: oauth2: oauth2 is not supported yet"
+            "remote_write r: sigv4: sigv4 is not supported yet"
         );
+        let oauth2: RemoteWriteConfig = serde_yaml::from_str(
+            "url: http://x/api/v1/write\noauth2: {client_id: a, token_url: http://t}\n",
+        )
+        .unwrap();
+        RemoteClient::new(&oauth2, "r").unwrap();
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Test certificates (feature `testing`): a PKI made with rcgen for each test, shared by
+//! [`Pki`]: test certificates made with rcgen for each test, shared by
 //! the tests of the web servers, the scraper's secured targets and the receivers.
 
 use std::path::PathBuf;
