@@ -122,7 +122,7 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
     let (_exporter, exporter) = start_node_exporter(dir.path()).await;
     let (_receiver, receiver) = common::start_prometheus_receiver(dir.path()).await;
     let remote = format!("{receiver}/api/v1/write");
-    let (_am, am) = start_alertmanager(dir.path()).await;
+    let (_am, am) = common::start_alertmanager(dir.path()).await;
     let rules = write_file(dir.path(), "node.rules.yml", RULES);
     let am_file = alertmanagers_file(dir.path(), &am);
     let yml = |job: &str| prometheus_yml(job, &exporter.to_string(), &rules, &remote, &am_file);
@@ -182,7 +182,7 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
 
     // alerting.alertmanagers: the firing alert reaches the real Alertmanager with the
     // external labels and its annotations.
-    let alert = wait_for_alert(&am, "NodeExporterUp").await;
+    let alert = common::wait_for_alert(&am, "NodeExporterUp").await;
     assert_eq!(alert["labels"]["cluster"], "eu1", "{alert}");
     // alert_relabel_configs: a label added, and an alert firing alongside dropped.
     assert_eq!(alert["labels"]["via"], "relabel", "{alert}");
@@ -256,45 +256,6 @@ async fn prometheus_yml_scrapes_records_and_reloads() {
         Duration::from_secs(30),
     )
     .await;
-}
-
-/// Starts Debian's Alertmanager on a free loopback port (no clustering); its `host:port`.
-async fn start_alertmanager(dir: &Path) -> (common::Proc, String) {
-    let addr = format!("127.0.0.1:{}", common::free_port());
-    let config = write_file(
-        dir,
-        "alertmanager.yml",
-        "route: {receiver: none}\nreceivers: [{name: none}]\n",
-    );
-    let mut cmd = Command::new("/usr/bin/prometheus-alertmanager");
-    cmd.arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", dir.join("am-data").display()))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--cluster.listen-address=");
-    let mut proc = common::Proc::spawn("alertmanager", &mut cmd, dir.join("alertmanager.log"));
-    common::wait_ready(&mut proc, &format!("http://{addr}/-/ready")).await;
-    (proc, addr)
-}
-
-/// Polls the Alertmanager at `am` until it holds an alert named `name`.
-async fn wait_for_alert(am: &str, name: &str) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let alerts = common::get_json(&format!("http://{am}/api/v2/alerts")).await;
-        if let Some(a) = alerts
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["labels"]["alertname"] == name)
-        {
-            return a.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {name} in {alerts}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Exit codes of `telltale check config FILE` and `promtool check config FILE`.

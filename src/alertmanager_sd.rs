@@ -1,6 +1,7 @@
 //! prometheus.yml's `alerting.alertmanagers`: which Alertmanagers alerts go to. Each
 //! section's `static_configs`, `file_sd_configs` and `http_sd_configs` are discovered
-//! with the scraper's discovery (the section read as a ScrapeTarget that is never
+//! with the scraper's discovery, its `kubernetes_sd_configs` with the scraper's
+//! Kubernetes watches (the section read as a ScrapeTarget that is never
 //! scraped: `__address__`, `__scheme__` and the alerts path, relabeled by the section's
 //! `relabel_configs`, `__alerts_path__` being the scrape's `__metrics_path__`), and every
 //! target left is one Alertmanager at `<scheme>://<address><path_prefix>/api/v2/alerts`
@@ -44,19 +45,61 @@ impl Drop for AlertmanagerDiscovery {
 }
 
 /// Discovers the Alertmanagers of `sections`: the first set (files read, URLs fetched
-/// once) is returned, and later changes go to `to`.
+/// once, the Kubernetes objects listed when `kube` is given and a section asks for them)
+/// is returned, and later changes go to `to`.
 pub async fn start(
     sections: &[AlertmanagerConfig],
+    kube: Option<kube::Client>,
     to: Arc<ExternalAlertmanagers>,
 ) -> (AlertmanagerDiscovery, Vec<AlertmanagerEndpoint>) {
     let sections = translate(sections);
     let mut state = State::default();
+    let (_, cluster) = telltale_scraper::k8s::split_by_discovery(
+        &sections
+            .iter()
+            .map(|s| s.target.clone())
+            .collect::<Vec<_>>(),
+    );
+    let watches = match kube {
+        Some(client) if !cluster.is_empty() => {
+            let sd = telltale_scraper::kubernetes_discovery(
+                client,
+                telltale_scraper::KubernetesSdOptions {
+                    scrape_targets: cluster,
+                    watch_scrape_targets: false,
+                    ..Default::default()
+                },
+            );
+            let mut rx = sd.targets();
+            // The first set once the watches have listed (or given up for now).
+            let _ = tokio::time::timeout(FETCH_TIMEOUT, rx.changed()).await;
+            state.cluster = rx.borrow_and_update().active.clone();
+            Some((sd, rx))
+        }
+        _ => None,
+    };
     state.refresh(&sections, true).await;
     let first = state.endpoints(&sections);
     let handle = tokio::spawn(async move {
+        let (_sd, mut rx) = match watches {
+            Some((sd, rx)) => (Some(sd), Some(rx)),
+            None => (None, None),
+        };
         loop {
-            tokio::time::sleep(TICK).await;
-            if state.refresh(&sections, false).await {
+            let cluster_changed = match rx.as_mut() {
+                Some(rx) => tokio::select! {
+                    r = rx.changed() => r.is_ok(),
+                    _ = tokio::time::sleep(TICK) => false,
+                },
+                None => {
+                    tokio::time::sleep(TICK).await;
+                    false
+                }
+            };
+            if let (true, Some(rx)) = (cluster_changed, rx.as_mut()) {
+                state.cluster = rx.borrow_and_update().active.clone();
+            }
+            if state.refresh(&sections, false).await || cluster_changed {
                 to.set_endpoints(state.endpoints(&sections));
             }
         }
@@ -75,12 +118,6 @@ fn translate(sections: &[AlertmanagerConfig]) -> Vec<Section> {
             tracing::warn!(
                 section = i,
                 "{at}: api_version v1 is not supported; alerts are sent through v2"
-            );
-        }
-        if !am.kubernetes_sd_configs.is_empty() {
-            tracing::warn!(
-                section = i,
-                "{at}.kubernetes_sd_configs: not honoured yet; use static, file or HTTP discovery"
             );
         }
         let client = match telltale_web::client::from_prometheus(&am.http, &at) {
@@ -107,6 +144,9 @@ struct State {
     files_due: Option<Instant>,
     urls_due: BTreeMap<String, Instant>,
     client: reqwest::Client,
+    /// The targets of the sections' Kubernetes discovery (their pool is the section's
+    /// ScrapeTarget name).
+    cluster: Vec<telltale_scraper::Target>,
 }
 
 impl State {
@@ -154,7 +194,9 @@ impl State {
                 &self.files,
                 &self.http,
             );
-            for t in found.active {
+            let name = s.target.metadata.name.as_deref().unwrap_or_default();
+            let from_cluster = self.cluster.iter().filter(|t| t.pool == name).cloned();
+            for t in found.active.into_iter().chain(from_cluster) {
                 let url = t.url.to_string();
                 if !out.iter().any(|e| e.url == url) {
                     out.push(AlertmanagerEndpoint {

@@ -26,6 +26,26 @@ pub struct Components {
     pub alertmanagers: Arc<telltale_alertmanager::ExternalAlertmanagers>,
 }
 
+/// The discoveries a configuration runs; dropping them stops them.
+#[derive(Default)]
+struct Running {
+    alertmanagers: Option<crate::alertmanager_sd::AlertmanagerDiscovery>,
+    cluster: Option<ClusterScrapes>,
+}
+
+/// The Kubernetes discovery of the jobs that select cluster objects, followed by the
+/// scraper beside the other jobs.
+struct ClusterScrapes {
+    _sd: telltale_scraper::KubernetesDiscovery,
+    follow: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ClusterScrapes {
+    fn drop(&mut self) {
+        self.follow.abort();
+    }
+}
+
 /// Applies the configuration to the running components.
 pub struct Reloader {
     sources: Sources,
@@ -36,8 +56,11 @@ pub struct Reloader {
     self_target: ScrapeTarget,
     /// What `/api/v1/status/config` shows.
     yaml: Arc<RwLock<String>>,
-    /// One reload at a time; the discovery of the Alertmanagers applied last.
-    running: tokio::sync::Mutex<Option<crate::alertmanager_sd::AlertmanagerDiscovery>>,
+    /// One reload at a time; the discoveries of the configuration applied last.
+    running: tokio::sync::Mutex<Running>,
+    /// The Kubernetes API client, made when a configuration first discovers through it
+    /// (in-cluster credentials or the kubeconfig, as kube's `Client::try_default`).
+    kube: tokio::sync::OnceCell<kube::Client>,
     successful: IntGauge,
     success_time: Gauge,
 }
@@ -66,7 +89,8 @@ impl Reloader {
             external_labels,
             self_target,
             yaml: Arc::default(),
-            running: tokio::sync::Mutex::new(None),
+            running: tokio::sync::Mutex::new(Running::default()),
+            kube: tokio::sync::OnceCell::new(),
             successful,
             success_time,
         }))
@@ -79,7 +103,31 @@ impl Reloader {
 
     /// Applies a loaded configuration (the one read at start).
     pub async fn apply(&self, mut config: Config) -> anyhow::Result<()> {
-        let mut discovery = self.running.lock().await;
+        let mut running = self.running.lock().await;
+        // Jobs selecting cluster objects (prometheus.yml's `kubernetes_sd_configs`, or a
+        // ScrapeTarget's selectors) are discovered through the Kubernetes API, the rest
+        // from their static targets and files.
+        let self_job = self.self_target.metadata.name.as_deref();
+        if !config
+            .scrape_targets
+            .iter()
+            .any(|t| t.metadata.name.as_deref() == self_job)
+        {
+            config.scrape_targets.push(self.self_target.clone());
+        }
+        let (local, cluster) = telltale_scraper::k8s::split_by_discovery(&config.scrape_targets);
+        let sections = config
+            .prometheus
+            .as_ref()
+            .map(|p| p.alertmanagers())
+            .unwrap_or_default();
+        let kube = if !cluster.is_empty()
+            || sections.iter().any(|s| !s.kubernetes_sd_configs.is_empty())
+        {
+            Some(self.kube_client().await?)
+        } else {
+            None
+        };
         let remote_writes = config
             .prometheus
             .as_ref()
@@ -90,28 +138,34 @@ impl Reloader {
             .forwarding
             .apply(&remote_writes, &external_labels)
             .await?;
-        let (sections, relabel) = match &config.prometheus {
-            Some(p) => (p.alertmanagers(), alert_relabel(&p.alert_relabelings())?),
-            None => (&[][..], None),
+        let relabel = match &config.prometheus {
+            Some(p) => alert_relabel(&p.alert_relabelings())?,
+            None => None,
         };
-        // The last configuration's discovery stops before the new one's first set is used.
-        discovery.take();
+        // The last configuration's discoveries stop before the new one's first set is used.
+        *running = Running::default();
         let (started, endpoints) =
-            crate::alertmanager_sd::start(sections, self.to.alertmanagers.clone()).await;
+            crate::alertmanager_sd::start(sections, kube.clone(), self.to.alertmanagers.clone())
+                .await;
         self.to
             .alertmanagers
             .configure(endpoints, external_labels.into_iter().collect(), relabel);
-        *discovery = Some(started);
+        running.alertmanagers = Some(started);
         self.to.rules.set_alerting(&config.alerting)?;
-        let self_job = self.self_target.metadata.name.as_deref();
-        if !config
-            .scrape_targets
-            .iter()
-            .any(|t| t.metadata.name.as_deref() == self_job)
-        {
-            config.scrape_targets.push(self.self_target.clone());
+        self.to.scraper.set_alongside(Default::default());
+        if let Some(client) = kube.filter(|_| !cluster.is_empty()) {
+            let sd = telltale_scraper::kubernetes_discovery(
+                client,
+                telltale_scraper::KubernetesSdOptions {
+                    scrape_targets: cluster,
+                    watch_scrape_targets: false,
+                    ..Default::default()
+                },
+            );
+            let follow = tokio::spawn(self.to.scraper.clone().follow_alongside(sd.targets()));
+            running.cluster = Some(ClusterScrapes { _sd: sd, follow });
         }
-        self.to.scraper.apply(&config.scrape_targets);
+        self.to.scraper.apply(&local);
         self.to.rules.apply(&config.alert_rules);
         *self.yaml.write().unwrap_or_else(|e| e.into_inner()) = config.to_yaml();
         self.successful.set(1);
@@ -122,6 +176,19 @@ impl Reloader {
             "configuration applied"
         );
         Ok(())
+    }
+
+    async fn kube_client(&self) -> anyhow::Result<kube::Client> {
+        self.kube
+            .get_or_try_init(|| async {
+                kube::Client::try_default().await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "kubernetes_sd_configs need the Kubernetes API: no in-cluster credentials or kubeconfig ($KUBECONFIG, ~/.kube/config): {e}"
+                    )
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// Reads the files again and applies them; on an error nothing changes.

@@ -82,6 +82,11 @@ impl Telltale {
     /// Starts `telltale standalone` on a free port with `extra` arguments and waits until
     /// it is ready.
     pub async fn start(data_dir: &Path, extra: &[&str]) -> Telltale {
+        Telltale::start_env(data_dir, extra, &[]).await
+    }
+
+    /// [`Telltale::start`] with environment variables `env` set.
+    pub async fn start_env(data_dir: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Telltale {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let log = data_dir.with_extension(format!("{}.log", addr.port()));
         let mut cmd = Command::new(TELLTALE);
@@ -92,6 +97,9 @@ impl Telltale {
             .arg(addr.to_string())
             .args(extra)
             .env("TELLTALE_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let proc = Proc::spawn("telltale", &mut cmd, log);
         let mut t = Telltale {
             proc,
@@ -287,4 +295,43 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// Starts Debian's Alertmanager on a free loopback port (no clustering); its `host:port`.
+pub async fn start_alertmanager(dir: &Path) -> (Proc, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = write_file(
+        dir,
+        "alertmanager.yml",
+        "route: {receiver: none}\nreceivers: [{name: none}]\n",
+    );
+    let mut cmd = Command::new("/usr/bin/prometheus-alertmanager");
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!("--web.listen-address={addr}"))
+        .arg("--cluster.listen-address=");
+    let mut proc = Proc::spawn("alertmanager", &mut cmd, dir.join("alertmanager.log"));
+    wait_ready(&mut proc, &format!("http://{addr}/-/ready")).await;
+    (proc, addr)
+}
+
+/// Polls the Alertmanager at `am` until it holds an alert named `name`.
+pub async fn wait_for_alert(am: &str, name: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let alerts = get_json(&format!("http://{am}/api/v2/alerts")).await;
+        if let Some(a) = alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["alertname"] == name)
+        {
+            return a.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {name} in {alerts}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

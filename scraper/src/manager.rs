@@ -42,6 +42,9 @@ struct State {
     files: FileSdCache,
     /// The last good groups of every `httpSd` URL.
     http: HttpSdCache,
+    /// Targets discovered elsewhere, wanted beside the resources' own
+    /// ([`ScrapeManager::follow_alongside`]).
+    alongside: Discovery,
     /// Every target wanted, owned by this replica or not.
     desired: Vec<Target>,
     dropped: Vec<DroppedTarget>,
@@ -340,6 +343,39 @@ impl ScrapeManager {
         let discovery = discover_from(&state.resources, &state.files, &state.http);
         state.desired = discovery.active;
         state.dropped = discovery.dropped;
+        state.desired.extend(state.alongside.active.iter().cloned());
+        state
+            .dropped
+            .extend(state.alongside.dropped.iter().cloned());
+    }
+
+    /// Scrapes the targets of `discovery` beside those of the last [`ScrapeManager::apply`]
+    /// (replacing the previous ones given here; an empty one removes them).
+    pub fn set_alongside(self: &Arc<Self>, discovery: Discovery) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            error!("ScrapeManager::set_alongside called outside a Tokio runtime");
+            return;
+        };
+        let mut state = self.lock();
+        if state.shut_down {
+            return;
+        }
+        state.alongside = discovery;
+        self.rediscover(&mut state);
+        self.reconcile(&mut state, &runtime);
+    }
+
+    /// [`ScrapeManager::set_alongside`] with every new value of `targets` (a Kubernetes
+    /// discovery of standalone's prometheus.yml jobs), until the sender goes away or the
+    /// manager shuts down.
+    pub async fn follow_alongside(self: Arc<Self>, mut targets: watch::Receiver<Discovery>) {
+        while targets.changed().await.is_ok() {
+            let discovery = targets.borrow_and_update().clone();
+            if self.lock().shut_down {
+                return;
+            }
+            self.set_alongside(discovery);
+        }
     }
 
     /// Stops every loop (each writes its staleness markers) and refuses further `apply`.

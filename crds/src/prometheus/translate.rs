@@ -115,27 +115,7 @@ impl ScrapeConfig {
             params: self.params.clone(),
             file_sd: file_sd(&self.file_sd_configs),
             http_sd: http_sd(&self.http_sd_configs),
-            kubernetes_sd: self
-                .kubernetes_sd_configs
-                .iter()
-                .map(|k| {
-                    let ns = k.namespaces.clone().unwrap_or_default();
-                    KubernetesSd {
-                        role: k.role(),
-                        namespaces: ns.names,
-                        own_namespace: ns.own_namespace,
-                        selectors: k
-                            .selectors
-                            .iter()
-                            .map(|s| KubernetesSdSelector {
-                                role: s.role,
-                                label: s.label.clone().filter(|l| !l.is_empty()),
-                                field: s.field.clone().filter(|f| !f.is_empty()),
-                            })
-                            .collect(),
-                    }
-                })
-                .collect(),
+            kubernetes_sd: kubernetes_sd(&self.kubernetes_sd_configs),
             honor_labels: self.honor_labels,
             honor_timestamps: self.honor_timestamps(),
             relabelings: self.relabel_configs.iter().map(|r| r.to_spec()).collect(),
@@ -169,7 +149,8 @@ impl ScrapeConfig {
 
 impl AlertmanagerConfig {
     /// The Alertmanagers of this section as a ScrapeTarget named `name` that is
-    /// discovered but never scraped: its static, file and HTTP discovery, its scheme, its
+    /// discovered but never scraped: its static, file, HTTP and Kubernetes discovery, its
+    /// scheme, its
     /// alerts path (`<path_prefix>/api/v2/alerts`) as the metrics path and its
     /// `relabel_configs` with `__alerts_path__` read as `__metrics_path__`. Each target
     /// left is one Alertmanager at the target's URL.
@@ -180,6 +161,7 @@ impl AlertmanagerConfig {
             static_targets: static_targets(&self.static_configs),
             file_sd: file_sd(&self.file_sd_configs),
             http_sd: http_sd(&self.http_sd_configs),
+            kubernetes_sd: kubernetes_sd(&self.kubernetes_sd_configs),
             scheme: if self.scheme() == "https" {
                 Scheme::Https
             } else {
@@ -229,6 +211,30 @@ fn file_sd(configs: &[super::scrape::FileSdConfig]) -> Vec<FileSdConfig> {
         .map(|f| FileSdConfig {
             files: f.files.clone(),
             refresh_interval: Some(f.refresh_interval.unwrap_or(super::scrape::FILE_SD_REFRESH)),
+        })
+        .collect()
+}
+
+/// Kubernetes discovery: role, namespaces and selectors.
+fn kubernetes_sd(configs: &[super::scrape::KubernetesSdConfig]) -> Vec<KubernetesSd> {
+    configs
+        .iter()
+        .map(|k| {
+            let ns = k.namespaces.clone().unwrap_or_default();
+            KubernetesSd {
+                role: k.role(),
+                namespaces: ns.names,
+                own_namespace: ns.own_namespace,
+                selectors: k
+                    .selectors
+                    .iter()
+                    .map(|s| KubernetesSdSelector {
+                        role: s.role,
+                        label: s.label.clone().filter(|l| !l.is_empty()),
+                        field: s.field.clone().filter(|f| !f.is_empty()),
+                    })
+                    .collect(),
+            }
         })
         .collect()
 }

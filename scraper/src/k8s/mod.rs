@@ -25,7 +25,7 @@ pub mod watch;
 
 pub use members::{MemberSetOptions, MemberSetWatch, ready_members, watch_member_set};
 pub use monitors::{MonitorReport, MonitorSnapshot, monitor_targets};
-pub use selection::{KubernetesSelection, split_scrape_target};
+pub use selection::{KubernetesSelection, split_by_discovery, split_scrape_target};
 pub use targets::{ANNOTATED_PODS_POOL, AnnotatedPods, Snapshot, kubernetes_targets};
 pub use telltale_crds::NamespaceSelector;
 pub use watch::{KubernetesDiscovery, KubernetesSdOptions, OperatorMonitors, kubernetes_discovery};

@@ -47,6 +47,36 @@ pub struct KubernetesSelection {
     pub node_targets: Option<LabelSelector>,
 }
 
+/// `targets` split for a process that discovers files itself and the cluster through
+/// [`kubernetes_discovery`](super::kubernetes_discovery) (standalone with a
+/// prometheus.yml): the targets with their static, file and HTTP discovery, and those
+/// that select cluster objects with only that selection. A target doing both is in both
+/// lists, each part discovering its own.
+pub fn split_by_discovery(targets: &[ScrapeTarget]) -> (Vec<ScrapeTarget>, Vec<ScrapeTarget>) {
+    let mut local = Vec::new();
+    let mut cluster = Vec::new();
+    for t in targets {
+        if KubernetesSelection::of(&t.spec).is_none() {
+            local.push(t.clone());
+            continue;
+        }
+        let mut c = t.clone();
+        c.spec.static_targets.clear();
+        c.spec.file_sd.clear();
+        c.spec.http_sd.clear();
+        cluster.push(c);
+        let s = &t.spec;
+        if !s.static_targets.is_empty() || !s.file_sd.is_empty() || !s.http_sd.is_empty() {
+            let mut l = t.clone();
+            l.spec.kubernetes_sd.clear();
+            l.spec.pod_selector = None;
+            l.spec.service_selector = None;
+            local.push(l);
+        }
+    }
+    (local, cluster)
+}
+
 impl KubernetesSelection {
     /// The selection of `spec`; `None` when it selects no cluster objects (static
     /// targets, files).
@@ -242,5 +272,32 @@ mod tests {
         let mut bad = obj;
         bad.data["spec"]["nope"] = serde_json::json!(1);
         assert!(split_scrape_target(&bad).is_err());
+    }
+
+    #[test]
+    fn jobs_split_between_files_and_the_cluster() {
+        let config = telltale_crds::PrometheusConfig::from_str(
+            std::path::Path::new("prometheus.yml"),
+            "scrape_configs:
+  - {job_name: files, static_configs: [{targets: ['a:1']}]}
+  - {job_name: pods, kubernetes_sd_configs: [{role: pod}]}
+  - job_name: both
+    static_configs: [{targets: ['b:1']}]
+    file_sd_configs: [{files: [t.json]}]
+    kubernetes_sd_configs: [{role: node}]
+",
+        )
+        .unwrap();
+        let (local, cluster) = split_by_discovery(&config.scrape_targets());
+        let names = |v: &[ScrapeTarget]| -> Vec<String> {
+            v.iter().map(|t| t.metadata.name.clone().unwrap()).collect()
+        };
+        assert_eq!(names(&local), ["files", "both"]);
+        assert_eq!(names(&cluster), ["pods", "both"]);
+        // Each part discovers only its own.
+        assert!(local[1].spec.kubernetes_sd.is_empty());
+        assert_eq!(local[1].spec.file_sd.len(), 1);
+        assert!(cluster[1].spec.static_targets.is_empty() && cluster[1].spec.file_sd.is_empty());
+        assert_eq!(cluster[1].spec.kubernetes_sd.len(), 1);
     }
 }

@@ -46,6 +46,10 @@ pub struct KubernetesSdOptions {
     /// Also scrape prometheus-operator's ServiceMonitors and PodMonitors (watched in the
     /// same namespaces as the rest) that this MetricCluster's selectors pick.
     pub monitors: Option<OperatorMonitors>,
+    /// Watch ScrapeTarget resources (false: only `scrape_targets` are served, as
+    /// standalone's prometheus.yml and Alertmanager discovery want, in a cluster without
+    /// Telltale's CRDs).
+    pub watch_scrape_targets: bool,
 }
 
 /// Where the selectors of prometheus-operator's monitors come from.
@@ -66,6 +70,7 @@ impl Default for KubernetesSdOptions {
             debounce: Duration::from_millis(200),
             scrape_targets: Vec::new(),
             monitors: None,
+            watch_scrape_targets: true,
         }
     }
 }
@@ -125,13 +130,26 @@ pub fn kubernetes_discovery(client: Client, options: KubernetesSdOptions) -> Kub
         Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
         None => Api::all_with(client.clone(), &ar),
     };
-    let st_writer = reflector::store::Writer::<DynamicObject>::new(ar);
+    let mut st_writer = reflector::store::Writer::<DynamicObject>::new(ar);
     let st = st_writer.as_reader();
     let (pods, pods_writer) = reflector::store::<Pod>();
     let (slices, slices_writer) = reflector::store::<EndpointSlice>();
     let (services, services_writer) = reflector::store::<Service>();
-    let mut tasks = vec![
-        spawn_reflector("ScrapeTarget", st_api, st_writer, notify.clone(), None),
+    let mut tasks = Vec::new();
+    if options.watch_scrape_targets {
+        tasks.push(spawn_reflector(
+            "ScrapeTarget",
+            st_api,
+            st_writer,
+            notify.clone(),
+            None,
+        ));
+    } else {
+        // An empty store, listed: nothing to wait for.
+        st_writer.apply_watcher_event(&watcher::Event::Init);
+        st_writer.apply_watcher_event(&watcher::Event::InitDone);
+    }
+    tasks.extend([
         spawn_reflector("Pod", api(&client, &ns), pods_writer, notify.clone(), None),
         spawn_reflector(
             "EndpointSlice",
@@ -147,7 +165,7 @@ pub fn kubernetes_discovery(client: Client, options: KubernetesSdOptions) -> Kub
             notify.clone(),
             None,
         ),
-    ];
+    ]);
     let monitors = options.monitors.clone().map(|m| {
         let mut settled = Vec::new();
         let mut dynamic = |kind: &'static str, api: Api<DynamicObject>, ar: ApiResource| {
