@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use telltale_crds::{PromDuration, Scheme, ScrapeTarget, ScrapeTargetSpec};
+use telltale_model::{format_duration, parse_duration};
 use tracing::warn;
 
 use crate::file_sd::{FILEPATH_LABEL, FileSdCache};
@@ -222,9 +223,7 @@ fn finish(
     let duration = |name: &str, default: PromDuration| -> Result<Duration, String> {
         match labels.get(name) {
             None => Ok(default.0),
-            Some(v) => PromDuration::parse(v)
-                .map(|d| d.0)
-                .map_err(|e| format!("invalid {name} {v:?}: {e}")),
+            Some(v) => parse_duration(v).map_err(|e| format!("invalid {name} {v:?}: {e}")),
         }
     };
     let interval = duration("__scrape_interval__", spec.interval)?;
@@ -235,8 +234,8 @@ fn finish(
     if timeout > interval {
         return Err(format!(
             "scrape timeout {} is longer than the interval {}",
-            PromDuration(timeout),
-            PromDuration(interval)
+            format_duration(timeout),
+            format_duration(interval)
         ));
     }
     let mut params = spec.params.clone();
@@ -315,7 +314,7 @@ pub(crate) mod tests {
             "j",
             serde_yaml::from_str(&format!(
                 "{{interval: {}, scrapeTimeout: 1s, static: [{{targets: ['{address}']}}]}}",
-                PromDuration(interval)
+                format_duration(interval)
             ))
             .expect("valid test spec"),
         );

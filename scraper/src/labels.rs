@@ -1,6 +1,7 @@
 //! Label-set rules: how a scraped series and its target's labels combine
 //! (Prometheus's `honor_labels: false`), and how label sets become storage labels.
 
+use telltale_model::render_labels;
 use telltale_storage_api::{Label, METRIC_NAME};
 
 /// A label set as name/value pairs, sorted by name, without empty values.
@@ -79,29 +80,17 @@ pub fn to_storage_labels(pairs: &[(String, String)]) -> Vec<Label> {
 
 /// `{__name__="x", a="b"}` style rendering for logs and error messages.
 pub fn format_labels(pairs: &[(String, String)]) -> String {
-    format_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    render_labels(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 /// [`format_labels`] of the storage contract's labels.
 pub fn format_storage_labels(labels: &[Label]) -> String {
-    format_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+    render_labels(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
 }
 
 /// [`format_storage_labels`] of a shared label set.
 pub fn format_shared_labels(labels: &telltale_storage_api::SeriesLabels) -> String {
-    format_pairs(labels.pairs())
-}
-
-fn format_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::from("{");
-    for (i, (n, v)) in pairs.enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&format!("{n}={v:?}"));
-    }
-    out.push('}');
-    out
+    render_labels(labels.pairs())
 }
 
 #[cfg(test)]

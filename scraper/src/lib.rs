@@ -112,6 +112,6 @@ pub use queue::{DiskQueue, QueueOptions};
 pub use relabel::Relabeler;
 pub use remote_write::forward::{ForwarderOptions, RemoteWriteForwarder, remote_name};
 pub use router::{PushOptions, push_router, router};
-pub use scrape_batch::{BatchBuilder, STALE_NAN, SampleRules, is_stale_nan};
+pub use scrape_batch::{BatchBuilder, SampleRules};
 pub use scrape_loop::{LoopCommand, ScrapeLoop};
 pub use target::{Target, TargetKey};

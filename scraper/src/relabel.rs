@@ -119,7 +119,7 @@ impl Step {
                 };
                 let mut name = String::new();
                 caps.expand(target, &mut name);
-                if !telltale_crds::scrape_target::is_label_name(&name) {
+                if !telltale_model::is_valid_label_name(&name) {
                     return true;
                 }
                 let mut res = String::new();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use telltale_storage_api::rollup::STALE_NAN_BITS as STORAGE_STALE_NAN_BITS;
+use telltale_model::STALE_NAN;
 use telltale_storage_api::{Exemplar, Label, METRIC_NAME, SeriesLabels, SharedSample, TimeSeries};
 use tracing::debug;
 
@@ -21,17 +21,6 @@ use crate::limits::Limits;
 use crate::relabel::Relabeler;
 use crate::series_cache::{Series, SeriesCache, SeriesKey};
 use crate::text::{ParsedExemplar, ParsedSample};
-
-/// The bit pattern of Prometheus's staleness marker, a NaN no arithmetic produces (the
-/// storage contract's constant).
-pub const STALE_NAN_BITS: u64 = STORAGE_STALE_NAN_BITS;
-/// The staleness marker value: written for a series that stopped being exposed.
-pub const STALE_NAN: f64 = f64::from_bits(STALE_NAN_BITS);
-
-/// True when `v` is the staleness marker (not any NaN: only this bit pattern).
-pub fn is_stale_nan(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
 
 /// The names of the series every scrape reports about itself.
 pub const REPORT_SERIES: [&str; 5] = [
@@ -362,6 +351,8 @@ fn sample(labels: &Arc<SeriesLabels>, timestamp_ms: i64, value: f64) -> SharedSa
 mod tests {
     use telltale_storage_api::{Sample, TimeSeries};
 
+    use telltale_model::is_stale_nan;
+
     use super::*;
 
     fn target() -> LabelPairs {
@@ -632,13 +623,6 @@ mod tests {
         assert_eq!((b.series_added, b.stale_markers), (2, 0));
         let b = bb.scrape(&plain(&t, &none), page(), 6, Duration::ZERO);
         assert_eq!((b.series_added, b.stale_markers), (0, 0));
-    }
-
-    #[test]
-    fn stale_nan_is_not_any_nan() {
-        assert!(STALE_NAN.is_nan());
-        assert!(is_stale_nan(STALE_NAN));
-        assert!(!is_stale_nan(f64::NAN));
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! over and goes on writing the same series.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
+use telltale_model::{now_ms, system_time_ms};
 use telltale_storage_api::SampleWriter;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
@@ -133,7 +134,7 @@ impl ScrapeLoop {
             &target.sample_rules(),
             samples,
             exemplars,
-            system_ms(started),
+            system_time_ms(started),
             duration,
         );
         if parsed {
@@ -192,15 +193,4 @@ impl ScrapeLoop {
             metadata,
         };
     }
-}
-
-fn system_ms(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
-    }
-}
-
-fn now_ms() -> i64 {
-    system_ms(SystemTime::now())
 }

@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
-use telltale_crds::PromDuration;
+use telltale_model::{format_duration, format_rfc3339_nanos};
 
 use crate::discovery::DroppedTarget;
 use crate::manager::{ScrapeManager, TargetState};
@@ -112,8 +111,6 @@ pub fn targets_response(
 
 fn active_target(s: &TargetState) -> ActiveTarget {
     let t = &s.target;
-    let interval = PromDuration(t.interval).to_string();
-    let timeout = PromDuration(t.timeout).to_string();
     ActiveTarget {
         discovered_labels: t.discovered_labels.iter().cloned().collect(),
         labels: t.labels.iter().cloned().collect(),
@@ -124,18 +121,14 @@ fn active_target(s: &TargetState) -> ActiveTarget {
         last_scrape: s
             .health
             .last_scrape
-            .map(rfc3339)
+            .map(format_rfc3339_nanos)
             .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
         last_scrape_duration: s.health.last_duration.as_secs_f64(),
         health: s.health.health.as_str(),
-        scrape_interval: interval,
-        scrape_timeout: timeout,
+        scrape_interval: format_duration(t.interval),
+        scrape_timeout: format_duration(t.timeout),
         scraper: s.scraper.clone(),
     }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_nanos(t).to_string()
 }
 
 /// The axum handler.

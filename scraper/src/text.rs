@@ -346,13 +346,6 @@ pub(crate) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-/// True for a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn is_metric_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
-}
-
 /// A byte cursor over one line. It only stops at ASCII bytes, so slices are valid UTF-8.
 pub(crate) struct Cursor<'a> {
     s: &'a str,
@@ -607,14 +600,5 @@ mod tests {
         assert!(err("a{x=\"1\"}1").1.contains("expected a blank"));
         assert!(err("# TYPE a countr").1.contains("unknown metric type"));
         assert!(err("# HELP").1.contains("expected a metric name"));
-    }
-
-    #[test]
-    fn metric_name_rule() {
-        assert!(is_metric_name("a:b_c9"));
-        assert!(is_metric_name(":x"));
-        assert!(!is_metric_name("9x"));
-        assert!(!is_metric_name(""));
-        assert!(!is_metric_name("a-b"));
     }
 }

@@ -20,10 +20,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
+use telltale_model::is_stale_nan;
 use telltale_storage_api::shared::canonical_hash;
 use telltale_storage_api::{METRIC_NAME, SeriesLabels, SharedSample, TimeSeries};
 
-use crate::scrape_batch::{REPORT_SERIES, is_stale_nan};
+use crate::scrape_batch::REPORT_SERIES;
 
 /// Limits on series creation; 0 means unlimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,7 +352,7 @@ mod tests {
     use telltale_storage_api::Sample;
 
     use super::*;
-    use crate::scrape_batch::STALE_NAN;
+    use telltale_model::STALE_NAN;
     use telltale_storage_api::Label;
 
     fn series(name: &str, instance: &str, id: &str, v: f64) -> TimeSeries {

@@ -5,11 +5,11 @@
 //! why (a scrape shows it as its last error; a push client gets 400 and does not retry).
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use telltale_model::now_ms;
 use telltale_storage_api::{SampleWriter, SharedSample, TimeSeries};
 use tracing::{debug, warn};
 
@@ -214,11 +214,4 @@ impl SampleWriter for CardinalityWriter {
         };
         answer(admission, written)
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

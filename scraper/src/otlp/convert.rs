@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::push::names;
 use crate::push::outcome::PushOutcome;
 use crate::push::wire::{self, Value};
-use crate::scrape_batch::STALE_NAN;
+use telltale_model::STALE_NAN;
 
 /// Field number of `ExportMetricsServiceRequest.resource_metrics`.
 const RESOURCE_METRICS_FIELD: u32 = 1;
@@ -365,7 +365,7 @@ mod tests {
 
     use super::proto::*;
     use super::*;
-    use crate::scrape_batch::is_stale_nan;
+    use telltale_model::is_stale_nan;
 
     fn point(attrs: Vec<KeyValue>, t_ns: u64, v: f64) -> NumberDataPoint {
         NumberDataPoint {

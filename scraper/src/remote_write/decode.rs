@@ -4,14 +4,13 @@
 //! counted), a body that is not protobuf at all is refused naming the byte offset. Pure.
 
 use prost::Message;
-use telltale_crds::scrape_target::is_label_name;
+use telltale_model::{is_valid_label_name, is_valid_metric_name};
 use telltale_storage_api::{Exemplar, Label, METRIC_NAME, Sample, TimeSeries};
 
 use super::proto;
 use crate::error::{Error, Result};
 use crate::push::outcome::PushOutcome;
 use crate::push::wire::{self, Value};
-use crate::text::is_metric_name;
 
 /// Field number of `WriteRequest.timeseries`.
 const TIMESERIES_FIELD: u32 = 1;
@@ -149,7 +148,7 @@ pub fn check_exemplar((labels, value, timestamp_ms): RawExemplar) -> Option<Exem
         .iter()
         .map(|l| l.name.chars().count() + l.value.chars().count())
         .sum();
-    let names_ok = labels.iter().all(|l| is_label_name(&l.name))
+    let names_ok = labels.iter().all(|l| is_valid_label_name(&l.name))
         && labels.windows(2).all(|w| w[0].name != w[1].name);
     (names_ok && chars <= EXEMPLAR_MAX_LABEL_CHARS).then_some(Exemplar {
         labels,
@@ -180,11 +179,11 @@ fn check_labels(labels: Vec<proto::Label>) -> Result<Vec<Label>> {
             return Err(invalid(&out, format!("duplicate label name {:?}", l.name)));
         }
         if l.name == METRIC_NAME {
-            if !is_metric_name(&l.value) {
+            if !is_valid_metric_name(&l.value) {
                 return Err(invalid(&out, format!("invalid metric name {:?}", l.value)));
             }
             has_name = true;
-        } else if !is_label_name(&l.name) {
+        } else if !is_valid_label_name(&l.name) {
             return Err(invalid(&out, format!("invalid label name {:?}", l.name)));
         }
     }
