@@ -184,8 +184,10 @@ fn alert_relabel(
     if steps.is_empty() {
         return Ok(None);
     }
-    let relabeler =
-        telltale_scraper::relabel::Relabeler::new(steps, "alerting.alert_relabel_configs")?;
+    let relabeler = telltale_scraper::pipeline::relabel::Relabeler::new(
+        steps,
+        "alerting.alert_relabel_configs",
+    )?;
     Ok(Some(Arc::new(move |labels| relabeler.process(labels))))
 }
 

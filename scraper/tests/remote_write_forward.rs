@@ -16,7 +16,7 @@ use axum::routing::post;
 use prost::Message;
 use telltale_crds::prometheus::RemoteWriteConfig;
 use telltale_model::now_ms;
-use telltale_scraper::remote_write::proto;
+use telltale_scraper::push::remote_write::proto;
 use telltale_scraper::{ForwarderOptions, RemoteWriteForwarder};
 use telltale_storage_api::{Label, Sample, SampleWriter, TimeSeries};
 

@@ -1,6 +1,6 @@
 //! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`,
 //! `/api/v1/query_exemplars` and `/api/v1/status/buildinfo` (`/api/v1/metadata` comes
-//! from the scrapers, which read it from the targets: `telltale_scraper::metadata_api`).
+//! from the scrapers, which read it from the targets: `telltale_scraper::pull::metadata_api`).
 
 use std::sync::Arc;
 

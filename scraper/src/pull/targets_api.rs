@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use telltale_model::{format_duration, format_rfc3339_nanos};
 
 use crate::discovery::DroppedTarget;
-use crate::manager::{ScrapeManager, TargetState};
+use crate::pull::manager::{ScrapeManager, TargetState};
 
 /// Query parameters: `state` (`active`, `dropped`, `any`) and `scrapePool`.
 #[derive(Debug, Default, Deserialize)]
@@ -148,7 +148,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::health::{Health, ScrapeHealth};
+    use crate::pull::health::{Health, ScrapeHealth};
 
     fn state() -> TargetState {
         let res = crate::discovery::discover(
@@ -158,7 +158,7 @@ mod tests {
                  spec: {params: {module: [m]}, static: [{targets: ['h:9100'], labels: {env: prod}}]}",
             )
             .unwrap()],
-            &crate::file_sd::FileSdCache::default(),
+            &crate::discovery::file_sd::FileSdCache::default(),
         );
         TargetState {
             target: Arc::new(res.active[0].clone()),

@@ -80,7 +80,7 @@ pub fn format_bound(b: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp::proto::{ArrayValue, KeyValueList};
+    use crate::push::otlp::proto::{ArrayValue, KeyValueList};
 
     #[test]
     fn values_render_as_prometheus_does() {

@@ -198,7 +198,7 @@ fn render(labels: &[Label]) -> String {
         .iter()
         .map(|l| (l.name.clone(), l.value.clone()))
         .collect();
-    crate::labels::format_labels(&pairs)
+    crate::pull::labels::format_labels(&pairs)
 }
 
 #[cfg(test)]

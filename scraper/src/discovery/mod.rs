@@ -9,6 +9,18 @@
 //!    labels (__meta_filepath, __meta_url...) --relabelings--> dropped | URL, interval, timeout and
 //!    target labels (no `__` labels, `instance` defaulting to `__address__`)
 //! ```
+//!
+//! The sources and who scrapes what: static endpoints here, [`file_sd`], [`http_sd`],
+//! Kubernetes watches ([`k8s`]), and [`membership`] (which replica owns which target).
+
+/// Static targets from JSON/YAML files (`fileSd`).
+pub mod file_sd;
+/// Target groups fetched over HTTP (`httpSd`).
+pub mod http_sd;
+/// Kubernetes discovery: watches of ScrapeTargets, Pods, EndpointSlices, Services.
+pub mod k8s;
+/// Which replica scrapes which target: rendezvous hashing (pure) and the member set.
+pub mod membership;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,12 +30,12 @@ use telltale_crds::{PromDuration, Scheme, ScrapeTarget, ScrapeTargetSpec};
 use telltale_model::{format_duration, parse_duration};
 use tracing::warn;
 
-use crate::file_sd::{FILEPATH_LABEL, FileSdCache};
-use crate::http_sd::HttpSdCache;
-use crate::labels::LabelPairs;
-use crate::limits::Limits;
+use crate::discovery::file_sd::{FILEPATH_LABEL, FileSdCache};
+use crate::discovery::http_sd::HttpSdCache;
+use crate::pull::labels::LabelPairs;
+use crate::pull::limits::Limits;
+use crate::pull::target::{Target, scrape_url};
 use crate::relabel::{LabelMap, Relabeler};
-use crate::target::{Target, scrape_url};
 
 /// An endpoint that target relabeling dropped.
 #[derive(Clone, Debug, PartialEq)]

@@ -12,16 +12,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use crate::discovery::file_sd::FileSdCache;
+use crate::discovery::http_sd::{self, HttpSdCache};
+use crate::discovery::membership::{Membership, owner};
 use crate::discovery::{Discovery, DroppedTarget, discover_from};
-use crate::fetch::Fetcher;
-use crate::file_sd::FileSdCache;
-use crate::health::ScrapeHealth;
-use crate::http_sd::{self, HttpSdCache};
-use crate::membership::{Membership, owner};
 use crate::metrics::Metrics;
-use crate::reconcile::plan;
-use crate::scrape_loop::{LoopCommand, ScrapeLoop};
-use crate::target::{Target, TargetKey};
+use crate::pull::fetch::Fetcher;
+use crate::pull::health::ScrapeHealth;
+use crate::pull::reconcile::plan;
+use crate::pull::scrape_loop::{LoopCommand, ScrapeLoop};
+use crate::pull::target::{Target, TargetKey};
 
 /// Runs the scrape loops. Create it with [`ScrapeManager::new`] (scrape every target) or
 /// [`ScrapeManager::with_membership`] (scrape the targets this replica owns) and feed it
@@ -104,13 +104,14 @@ impl ScrapeManager {
     }
 
     /// Reads the targets' Secret and ConfigMap references through `client`'s API (again
-    /// every `refresh`: [`crate::clients::REFRESH`]) and refuses their files, but the
-    /// pod's service-account files (cluster mode; see [`crate::clients`]). Without it,
+    /// every `refresh`: [`crate::pull::clients::REFRESH`]) and refuses their files, but the
+    /// pod's service-account files (cluster mode; see [`crate::pull::clients`]). Without it,
     /// secrets come from files.
     pub fn use_kubernetes_secrets(&self, client: kube::Client, refresh: Duration) {
-        self.fetcher
-            .clients()
-            .set_mode(crate::clients::SecretsMode::Kubernetes(client), refresh);
+        self.fetcher.clients().set_mode(
+            crate::pull::clients::SecretsMode::Kubernetes(client),
+            refresh,
+        );
     }
 
     /// The self-metrics (shared with the push receiver of [`crate::router`]).
@@ -183,7 +184,7 @@ impl ScrapeManager {
     }
 
     /// Like [`ScrapeManager::apply_targets`], with the dropped targets of a discovery
-    /// made elsewhere (such as [`crate::k8s::kubernetes_discovery`]).
+    /// made elsewhere (such as [`crate::discovery::k8s::kubernetes_discovery`]).
     pub fn apply_discovery(self: &Arc<Self>, discovery: Discovery) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             error!("ScrapeManager::apply called outside a Tokio runtime; targets not applied");
@@ -324,7 +325,7 @@ impl ScrapeManager {
     fn refresh_http_sd(
         self: &Arc<Self>,
         url: &str,
-        fetched: crate::Result<Vec<crate::file_sd::TargetGroup>>,
+        fetched: crate::Result<Vec<crate::discovery::file_sd::TargetGroup>>,
         runtime: &tokio::runtime::Handle,
     ) {
         let mut state = self.lock();

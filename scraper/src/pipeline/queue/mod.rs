@@ -12,7 +12,7 @@
 //!
 //! [`DiskQueue`] is itself a [`telltale_storage_api::SampleWriter`]; [`QueueStore`] owns
 //! the files ([`segment`] has the byte layout, [`cursor`] the replay position). The
-//! remote_write forwarder ([`crate::remote_write::forward`]) keeps its own queue in a
+//! remote_write forwarder ([`crate::pipeline::forward`]) keeps its own queue in a
 //! [`QueueStore`] too: same files, its own records, oldest evicted when full.
 
 /// The replay position file.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::text::Metadata;
+use crate::pull::text::Metadata;
 
 /// Whether the last scrape of a target worked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -19,7 +19,7 @@
 //! - no other comments, no blank lines, nothing after `# EOF`.
 
 use crate::error::{Error, Result};
-use crate::text::{
+use crate::pull::text::{
     Cursor, Exposition, Metadata, MetricType, ParsedExemplar, ParsedSample, excerpt, is_blank,
     parse_labels, parse_value, unescape_help, unescape_label_value,
 };

@@ -13,14 +13,14 @@ use telltale_model::STALE_NAN;
 use telltale_storage_api::{Exemplar, Label, METRIC_NAME, SeriesLabels, SharedSample, TimeSeries};
 use tracing::debug;
 
-use crate::labels::{
+use crate::pull::labels::{
     LabelPairs, format_shared_labels, honor_scraped_labels, merge_target_labels, to_storage_labels,
     with_metric_name,
 };
-use crate::limits::Limits;
+use crate::pull::limits::Limits;
+use crate::pull::series_cache::{Series, SeriesCache, SeriesKey};
+use crate::pull::text::{ParsedExemplar, ParsedSample};
 use crate::relabel::Relabeler;
-use crate::series_cache::{Series, SeriesCache, SeriesKey};
-use crate::text::{ParsedExemplar, ParsedSample};
 
 /// The names of the series every scrape reports about itself.
 pub const REPORT_SERIES: [&str; 5] = [

@@ -81,7 +81,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::target::test_target;
+    use crate::pull::target::test_target;
 
     fn members(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("telltale-scraper-{i}")).collect()

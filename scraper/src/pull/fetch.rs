@@ -1,5 +1,5 @@
 //! [`Fetcher`]: the HTTP side of a scrape — one GET with the target's client (TLS, auth,
-//! proxy: [`crate::clients`]), headers as Prometheus sends them:
+//! proxy: [`crate::pull::clients`]), headers as Prometheus sends them:
 //! OpenMetrics 1.0 preferred over the text format 0.0.4 (the response's `Content-Type`
 //! picks the parser, [`Format`]), gzip accepted and decoded.
 
@@ -11,10 +11,10 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 
 use telltale_web::client::ClientOptions;
 
-use crate::clients::ScrapeClients;
 use crate::error::{Error, Result};
-use crate::target::Target;
-use crate::text::Exposition;
+use crate::pull::clients::ScrapeClients;
+use crate::pull::target::Target;
+use crate::pull::text::Exposition;
 
 /// The `Accept` header of a scrape, Prometheus's: OpenMetrics 1.0.0, then 0.0.1, then the
 /// text format 0.0.4, anything else as a fallback.
@@ -48,8 +48,8 @@ impl Format {
     /// Parses `body` in this format.
     pub fn parse<'a>(&self, body: &'a str) -> Result<Exposition<'a>> {
         match self {
-            Format::Text => crate::text::parse(body),
-            Format::OpenMetrics => crate::openmetrics::parse(body),
+            Format::Text => crate::pull::text::parse(body),
+            Format::OpenMetrics => crate::pull::openmetrics::parse(body),
         }
     }
 }

@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::manager::ScrapeManager;
-use crate::text::MetricType;
+use crate::pull::manager::ScrapeManager;
+use crate::pull::text::MetricType;
 
 /// The query parameters.
 #[derive(Debug, Default, Deserialize)]
@@ -55,7 +55,7 @@ fn cap(name: &str, v: Option<&str>) -> Result<Option<usize>, String> {
 }
 
 /// What a target's metadata says about one metric family.
-fn entry_of(m: &crate::text::Metadata) -> Entry {
+fn entry_of(m: &crate::pull::text::Metadata) -> Entry {
     Entry {
         // The text format's `untyped` is Prometheus's `unknown`.
         kind: match m.kind {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use tracing::{info, warn};
 
+use crate::discovery::file_sd::{TargetGroup, check_groups};
 use crate::error::{Error, Result};
-use crate::file_sd::{TargetGroup, check_groups};
 
 /// The label naming the URL a target came from.
 pub const URL_LABEL: &str = "__meta_url";

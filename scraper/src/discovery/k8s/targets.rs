@@ -14,8 +14,8 @@ use tracing::warn;
 
 use super::meta::{self, SERVICE_NAME_LABEL};
 use super::selection::{KubernetesSelection, matches};
+use crate::discovery::file_sd::FileSdCache;
 use crate::discovery::{Discovery, discover, discover_endpoints};
-use crate::file_sd::FileSdCache;
 use crate::relabel::LabelMap;
 
 /// The pool (and job) of pods discovered through `prometheus.io/*` annotations.

@@ -11,10 +11,10 @@ use telltale_crds::Scheme;
 use telltale_crds::scrape_client::ScrapeClient;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::labels::LabelPairs;
-use crate::limits::Limits;
+use crate::pull::labels::LabelPairs;
+use crate::pull::limits::Limits;
+use crate::pull::scrape_batch::SampleRules;
 use crate::relabel::Relabeler;
-use crate::scrape_batch::SampleRules;
 
 /// The seed of [`Target::identity_hash`]; changing it reassigns every target.
 pub const IDENTITY_SEED: u64 = 0x7e11_7a1e_5c4a_9e01;

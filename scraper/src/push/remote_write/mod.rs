@@ -6,14 +6,13 @@
 //!   204 once acknowledged | 400 bad body or series | 413 too large | 503/500 storage failed
 //! ```
 //!
-//! And the sending side, prometheus.yml's `remote_write` sections: [`forward`].
+//! The sending side, prometheus.yml's `remote_write` sections, is
+//! [`crate::pipeline::forward`].
 
 /// Decoding and checking a v1 body (pure).
 pub mod decode;
 /// Decoding and checking a 2.0 body: symbols, label references (pure).
 pub mod decode_v2;
-/// Forwarding every write to a remote_write endpoint through a durable queue.
-pub mod forward;
 /// The axum handler.
 pub mod handler;
 /// The `prometheus.WriteRequest` message types, for senders and tests (defined with the

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::target::{Target, TargetKey};
+use crate::pull::target::{Target, TargetKey};
 
 /// What to do to the running loops.
 #[derive(Debug, Default, PartialEq)]
@@ -58,7 +58,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::target::test_target;
+    use crate::pull::target::test_target;
 
     fn target(address: &str, interval_s: u64) -> Target {
         test_target(address, Duration::from_secs(interval_s))

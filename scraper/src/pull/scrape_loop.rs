@@ -15,12 +15,12 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 
-use crate::fetch::Fetcher;
-use crate::health::{Health, ScrapeHealth};
 use crate::metrics::Metrics;
-use crate::scrape_batch::BatchBuilder;
-use crate::target::{Target, first_scrape_delay};
-use crate::text::Metadata;
+use crate::pull::fetch::Fetcher;
+use crate::pull::health::{Health, ScrapeHealth};
+use crate::pull::scrape_batch::BatchBuilder;
+use crate::pull::target::{Target, first_scrape_delay};
+use crate::pull::text::Metadata;
 
 /// What a loop is told to do.
 #[derive(Clone, Debug)]

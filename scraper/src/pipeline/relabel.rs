@@ -12,7 +12,7 @@ use regex::Regex;
 use telltale_crds::scrape_target::{RelabelAction, RelabelConfig};
 
 use crate::error::{Error, Result};
-use crate::labels::LabelPairs;
+use crate::pull::labels::LabelPairs;
 
 /// A label set while it is relabeled: sorted by name, no empty values.
 pub type LabelMap = BTreeMap<String, String>;

@@ -24,7 +24,7 @@ use telltale_model::is_stale_nan;
 use telltale_storage_api::shared::canonical_hash;
 use telltale_storage_api::{METRIC_NAME, SeriesLabels, SharedSample, TimeSeries};
 
-use crate::scrape_batch::REPORT_SERIES;
+use crate::pull::scrape_batch::REPORT_SERIES;
 
 /// Limits on series creation; 0 means unlimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl BatchSeries for TimeSeries {
     }
 
     fn describe(&self) -> String {
-        crate::labels::format_storage_labels(&self.labels)
+        crate::pull::labels::format_storage_labels(&self.labels)
     }
 
     fn to_shared(&self) -> Arc<SeriesLabels> {
@@ -112,7 +112,7 @@ impl BatchSeries for SharedSample {
     }
 
     fn describe(&self) -> String {
-        crate::labels::format_shared_labels(&self.series)
+        crate::pull::labels::format_shared_labels(&self.series)
     }
 
     fn to_shared(&self) -> Arc<SeriesLabels> {

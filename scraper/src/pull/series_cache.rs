@@ -5,7 +5,7 @@
 //! relabeling and the label limit on every later scrape: nothing is allocated for it, as
 //! with Prometheus's scrape cache.
 //!
-//! [`ParsedSample::series`]: crate::text::ParsedSample::series Entries of series
+//! [`ParsedSample::series`]: crate::pull::text::ParsedSample::series Entries of series
 //! absent from a scrape are evicted after it; the whole cache is dropped when the
 //! target's rules change.
 //!
@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rustc_hash::FxHashMap;
 use telltale_storage_api::SeriesLabels;
 
-use crate::labels::{LabelPairs, to_storage_labels};
-use crate::limits::Limits;
+use crate::pull::labels::{LabelPairs, to_storage_labels};
+use crate::pull::limits::Limits;
 
 /// A series' final label set, in the storage contract's canonical form and hashed once:
 /// the key of a scrape's series maps, and shared with every sample written for it
@@ -189,7 +189,7 @@ impl SeriesCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::tests::pairs;
+    use crate::pull::labels::tests::pairs;
 
     fn kept(name: &str) -> Outcome {
         let all = pairs(&[("__name__", name), ("x", "1")]);
