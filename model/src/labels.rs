@@ -8,32 +8,52 @@ use crate::names::METRIC_NAME_LABEL;
 /// Go's `%q` of a string (`strconv.Quote`): double quotes, Go's escapes, printable
 /// Unicode kept as it is.
 pub fn go_quote(s: &str) -> String {
+    quote(s, false)
+}
+
+/// Go's `%+q` of a string (`strconv.QuoteToASCII`): as [`go_quote`], non-ASCII escaped.
+pub fn go_quote_ascii(s: &str) -> String {
+    quote(s, true)
+}
+
+/// Go's `%q` of a rune (`strconv.QuoteRune`): single quotes.
+pub fn go_quote_rune(c: char) -> String {
+    quote_rune(c, false)
+}
+
+/// Go's `%+q` of a rune (`strconv.QuoteRuneToASCII`).
+pub fn go_quote_rune_ascii(c: char) -> String {
+    quote_rune(c, true)
+}
+
+fn quote(s: &str, ascii: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            _ => escape_char(c, &mut out),
-        }
+        push_escaped(&mut out, c, '"', ascii);
     }
     out.push('"');
     out
 }
 
-/// Go's `%q` of a rune: single quotes.
-pub fn go_quote_rune(c: char) -> String {
+fn quote_rune(c: char, ascii: bool) -> String {
     let mut out = String::from("'");
-    match c {
-        '\'' => out.push_str("\\'"),
-        '\\' => out.push_str("\\\\"),
-        _ => escape_char(c, &mut out),
-    }
+    push_escaped(&mut out, c, '\'', ascii);
     out.push('\'');
     out
 }
 
-fn escape_char(c: char, out: &mut String) {
+/// Whether Go's `strconv.IsPrint` holds (approximated by Unicode general categories).
+fn is_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E000}'..='\u{F8FF}'))
+}
+
+fn push_escaped(out: &mut String, c: char, quote: char, ascii: bool) {
     match c {
         '\x07' => out.push_str("\\a"),
         '\x08' => out.push_str("\\b"),
@@ -42,10 +62,18 @@ fn escape_char(c: char, out: &mut String) {
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
         '\x0b' => out.push_str("\\v"),
-        c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+        '\\' => out.push_str("\\\\"),
+        c if c == quote => {
+            out.push('\\');
+            out.push(c);
+        }
+        c if (c as u32) < 0x80 && is_print(c) => out.push(c),
+        c if !ascii && is_print(c) => out.push(c),
+        c if (c as u32) < 0x20 || c == '\x7f' => {
             out.push_str(&format!("\\x{:02x}", c as u32));
         }
-        c => out.push(c),
+        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+        c => out.push_str(&format!("\\U{:08x}", c as u32)),
     }
 }
 
@@ -104,6 +132,9 @@ mod tests {
         assert_eq!(go_quote("é✓"), "\"é✓\"");
         assert_eq!(go_quote_rune('\''), r"'\''");
         assert_eq!(go_quote_rune('"'), "'\"'");
+        assert_eq!(go_quote("a\u{200b}"), r#""a\u200b""#);
+        assert_eq!(go_quote_ascii("é😀"), r#""\u00e9\U0001f600""#);
+        assert_eq!(go_quote_rune_ascii('é'), r"'\u00e9'");
     }
 
     #[test]

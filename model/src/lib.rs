@@ -36,7 +36,10 @@ pub mod time;
 
 pub use duration::{format_duration, parse_duration, parse_duration_or_seconds};
 pub use error::DurationError;
-pub use labels::{go_quote, go_quote_rune, render_labels, render_series, write_labels};
+pub use labels::{
+    go_quote, go_quote_ascii, go_quote_rune, go_quote_rune_ascii, render_labels, render_series,
+    write_labels,
+};
 pub use names::{METRIC_NAME_LABEL, is_valid_label_name, is_valid_metric_name};
 pub use stale::{STALE_NAN, STALE_NAN_BITS, is_stale_nan};
 pub use time::{
