@@ -1,9 +1,7 @@
 //! Label sets as Prometheus prints them (`labels.Labels.String()`): `{a="b", c="d"}`,
-//! and a series as `name{a="b"}`; values quoted as Go's `%q` quotes them.
+//! values quoted as Go's `%q` quotes them.
 
 use std::fmt;
-
-use crate::names::METRIC_NAME_LABEL;
 
 /// Go's `%q` of a string (`strconv.Quote`): double quotes, Go's escapes, printable
 /// Unicode kept as it is.
@@ -101,26 +99,6 @@ pub fn render_labels<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -
     out
 }
 
-/// A series as Prometheus names it: `name{a="b"}`, the metric name taken out of the
-/// braces (`name` alone when it has no other labels; `{a="b"}` when it has no name).
-pub fn render_series<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut name = "";
-    let mut rest = Vec::new();
-    for (n, v) in labels {
-        if n == METRIC_NAME_LABEL {
-            name = v;
-        } else {
-            rest.push((n, v));
-        }
-    }
-    if rest.is_empty() && !name.is_empty() {
-        return name.to_string();
-    }
-    let mut out = name.to_string();
-    let _ = write_labels(&mut out, rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,12 +122,5 @@ mod tests {
             render_labels([("__name__", "up"), ("a", "x\"y")]),
             r#"{__name__="up", a="x\"y"}"#
         );
-        assert_eq!(render_series([("__name__", "up")]), "up");
-        assert_eq!(
-            render_series([("__name__", "up"), ("job", "j")]),
-            r#"up{job="j"}"#
-        );
-        assert_eq!(render_series([("job", "j")]), r#"{job="j"}"#);
-        assert_eq!(render_series([]), "{}");
     }
 }

@@ -22,7 +22,7 @@
 //!   parsing and printing ([`parse_rfc3339`], [`format_rfc3339`]) and the proleptic
 //!   Gregorian calendar ([`civil_from_days`], [`days_from_civil`]).
 //! - [`labels`]: label sets as Prometheus prints them (`{a="b", c="d"}`,
-//!   `name{a="b"}`), with Go's `%q` quoting ([`go_quote`]).
+//!   [`render_labels`]), with Go's `%q` quoting ([`go_quote`]).
 //! - [`stale`]: the staleness marker, a NaN with a fixed bit pattern ([`STALE_NAN`]).
 //!
 //! Errors: [`DurationError`], the one thing here that can go wrong with a reason.
@@ -37,10 +37,9 @@ pub mod time;
 pub use duration::{format_duration, parse_duration, parse_duration_or_seconds};
 pub use error::DurationError;
 pub use labels::{
-    go_quote, go_quote_ascii, go_quote_rune, go_quote_rune_ascii, render_labels, render_series,
-    write_labels,
+    go_quote, go_quote_ascii, go_quote_rune, go_quote_rune_ascii, render_labels, write_labels,
 };
-pub use names::{METRIC_NAME_LABEL, is_valid_label_name, is_valid_metric_name};
+pub use names::{is_valid_label_name, is_valid_metric_name};
 pub use stale::{STALE_NAN, STALE_NAN_BITS, is_stale_nan};
 pub use time::{
     civil_from_days, days_from_civil, format_rfc3339, format_rfc3339_millis, format_rfc3339_nanos,

@@ -1,8 +1,5 @@
 //! Metric and label names: Prometheus's legacy (pre-UTF-8) name syntax.
 
-/// The label that holds a series' metric name.
-pub const METRIC_NAME_LABEL: &str = "__name__";
-
 /// True for a metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn is_valid_metric_name(s: &str) -> bool {
     let mut bytes = s.bytes();
