@@ -18,22 +18,16 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use remote_write::{Label, Sample, TimeSeries, push};
+use telltale_model::{format_rfc3339, now_ms};
 
 const TELLTALE: &str = env!("CARGO_BIN_EXE_telltale");
 const PER_GROUP: usize = 5;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -230,8 +224,8 @@ spec:
     let rss_before = rss_bytes(pid);
 
     // 100 silences: the warnings of namespaces ns-900 .. ns-999.
-    let now = chrono_like(now_ms());
-    let later = chrono_like(now_ms() + 3_600_000);
+    let now = rfc3339_seconds(now_ms());
+    let later = rfc3339_seconds(now_ms() + 3_600_000);
     for ns in 900..1000 {
         let body = serde_json::json!({
             "matchers": [{"name": "namespace", "value": format!("ns-{ns}"), "isRegex": false, "isEqual": true}],
@@ -384,23 +378,6 @@ spec:
 }
 
 /// RFC 3339 of `ms` (UTC, whole seconds).
-fn chrono_like(ms: i64) -> String {
-    let secs = ms / 1000;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    )
+fn rfc3339_seconds(ms: i64) -> String {
+    format_rfc3339(ms.div_euclid(1000) * 1000)
 }

@@ -54,7 +54,7 @@ pub async fn start(
 ) -> (AlertmanagerDiscovery, Vec<AlertmanagerEndpoint>) {
     let sections = translate(sections);
     let mut state = State::default();
-    let (_, cluster) = telltale_scraper::k8s::split_by_discovery(
+    let (_, cluster) = telltale_scraper::discovery::k8s::split_by_discovery(
         &sections
             .iter()
             .map(|s| s.target.clone())

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use telltale_crds::PromDuration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -114,8 +115,8 @@ pub struct StandaloneArgs {
     )]
     pub enable_lifecycle: bool,
     /// How often Telltale scrapes its own /metrics.
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
-    pub self_scrape_interval: telltale_crds::PromDuration,
+    #[arg(long, default_value = "15s", value_parser = PromDuration::parse)]
+    pub self_scrape_interval: PromDuration,
     /// URL that alert notifications link back to.
     #[arg(long, env = "TELLTALE_EXTERNAL_URL")]
     pub external_url: Option<String>,
@@ -145,8 +146,8 @@ pub struct QueryEngineArgs {
     #[arg(long, env = "TELLTALE_RESULT_CACHE_BYTES", default_value_t = 256 << 20)]
     pub result_cache_bytes: usize,
     /// Intervals newer than this are never cached (data may still arrive for them).
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
-    pub result_cache_max_freshness: telltale_crds::PromDuration,
+    #[arg(long, default_value = "10m", value_parser = PromDuration::parse)]
+    pub result_cache_max_freshness: PromDuration,
     /// Prometheus's `--web.enable-admin-api`: serve the TSDB admin endpoints
     /// (`/api/v1/admin/tsdb/delete_series`, `clean_tombstones`, `snapshot`). Off by
     /// default: they answer 503 "admin APIs disabled".
@@ -178,21 +179,21 @@ impl QueryEngineArgs {
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
     /// How long raw samples are kept (`0`: forever).
-    #[arg(long = "retention-raw", default_value = "7d", value_parser = parse_duration)]
-    pub retention_raw: telltale_crds::PromDuration,
+    #[arg(long = "retention-raw", default_value = "7d", value_parser = PromDuration::parse)]
+    pub retention_raw: PromDuration,
     /// How long 1-minute rollups are kept (`0`: forever).
-    #[arg(long = "retention-1m", default_value = "30d", value_parser = parse_duration)]
-    pub retention_1m: telltale_crds::PromDuration,
+    #[arg(long = "retention-1m", default_value = "30d", value_parser = PromDuration::parse)]
+    pub retention_1m: PromDuration,
     /// How long 1-hour rollups are kept (`0`: forever).
-    #[arg(long = "retention-1h", default_value = "365d", value_parser = parse_duration)]
-    pub retention_1h: telltale_crds::PromDuration,
+    #[arg(long = "retention-1h", default_value = "365d", value_parser = PromDuration::parse)]
+    pub retention_1h: PromDuration,
     /// Samples this much older than the newest one are still taken in memory; older
     /// ones are backfill, written straight to their day (both are kept).
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    pub out_of_order_window: telltale_crds::PromDuration,
+    #[arg(long, default_value = "1h", value_parser = PromDuration::parse)]
+    pub out_of_order_window: PromDuration,
     /// How often the in-memory head is flushed to compressed chunks.
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
-    pub flush_interval: telltale_crds::PromDuration,
+    #[arg(long, default_value = "30m", value_parser = PromDuration::parse)]
+    pub flush_interval: PromDuration,
     /// Exemplars kept per replica, in one ring over all series (the oldest overwritten
     /// first; `0`: none), as Prometheus's flag of the same name.
     #[arg(long = "storage.exemplars.exemplars-limit", default_value_t = 100_000)]
@@ -201,7 +202,7 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     pub fn options(&self) -> telltale_storage::EngineOptions {
-        let keep = |d: &telltale_crds::PromDuration| {
+        let keep = |d: &PromDuration| {
             let d = d.as_duration();
             (!d.is_zero()).then_some(d)
         };
@@ -271,8 +272,8 @@ pub struct StorageArgs {
     pub raft_log: RaftLogArgs,
     /// Raft: the shortest election timeout (the longest is twice as long); heartbeats
     /// go out five times as often.
-    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
-    pub raft_election_timeout: telltale_crds::PromDuration,
+    #[arg(long, default_value = "500ms", value_parser = PromDuration::parse)]
+    pub raft_election_timeout: PromDuration,
 }
 
 #[derive(Args, Debug)]
@@ -296,8 +297,8 @@ pub struct DevClusterArgs {
     #[arg(long)]
     pub restart_dead: bool,
     /// With `--restart-dead`: how long a dead replica stays down before its restart.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    pub restart_delay: telltale_crds::PromDuration,
+    #[arg(long, default_value = "1s", value_parser = PromDuration::parse)]
+    pub restart_delay: PromDuration,
     /// Passed to every replica (`--raft-snapshot-every`).
     #[arg(long, default_value_t = 5000)]
     pub raft_snapshot_every: u64,
@@ -520,18 +521,12 @@ impl WebArgs {
     }
 }
 
-fn parse_duration(s: &str) -> Result<telltale_crds::PromDuration, String> {
-    telltale_crds::PromDuration::parse(s)
-}
-
 /// `NAME=VALUE`, NAME a valid Prometheus label name.
 fn parse_label(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
-    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+    if !telltale_model::is_valid_label_name(name) {
         return Err(format!("{name:?} is not a label name"));
     }
     Ok((name.to_string(), value.to_string()))

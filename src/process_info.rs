@@ -13,6 +13,7 @@ use axum::Json;
 use axum::Router;
 use axum::routing::get;
 use serde_json::json;
+use telltale_model::format_rfc3339_nanos;
 
 static FLAGS: OnceLock<BTreeMap<String, String>> = OnceLock::new();
 static START: OnceLock<SystemTime> = OnceLock::new();
@@ -47,10 +48,6 @@ pub fn record(command: &clap::Command, matches: &clap::ArgMatches) {
     let _ = FLAGS.set(flags);
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_nanos(t).to_string()
-}
-
 async fn flags() -> Json<serde_json::Value> {
     Json(json!({"status": "success", "data": FLAGS.get().cloned().unwrap_or_default()}))
 }
@@ -67,10 +64,10 @@ async fn runtime_info() -> Json<serde_json::Value> {
         .map(|d| d.display().to_string())
         .unwrap_or_default();
     Json(json!({"status": "success", "data": {
-        "startTime": rfc3339(start),
+        "startTime": format_rfc3339_nanos(start),
         "CWD": cwd,
         "reloadConfigSuccess": true,
-        "lastConfigTime": rfc3339(start),
+        "lastConfigTime": format_rfc3339_nanos(start),
         "corruptionCount": 0,
         "goroutineCount": metrics.num_alive_tasks(),
         "GOMAXPROCS": metrics.num_workers(),

@@ -115,7 +115,8 @@ impl Reloader {
         {
             config.scrape_targets.push(self.self_target.clone());
         }
-        let (local, cluster) = telltale_scraper::k8s::split_by_discovery(&config.scrape_targets);
+        let (local, cluster) =
+            telltale_scraper::discovery::k8s::split_by_discovery(&config.scrape_targets);
         let sections = config
             .prometheus
             .as_ref()
@@ -251,8 +252,10 @@ fn alert_relabel(
     if steps.is_empty() {
         return Ok(None);
     }
-    let relabeler =
-        telltale_scraper::relabel::Relabeler::new(steps, "alerting.alert_relabel_configs")?;
+    let relabeler = telltale_scraper::pipeline::relabel::Relabeler::new(
+        steps,
+        "alerting.alert_relabel_configs",
+    )?;
     Ok(Some(Arc::new(move |labels| relabeler.process(labels))))
 }
 

@@ -1,8 +1,6 @@
 //! Numbers and times rendered exactly as Prometheus and Alertmanager (Go) render them, so
 //! that annotations, API answers and webhook bodies read the same as theirs.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use crate::template::gofloat::format_float;
 
 /// What Go prints for a time that was never set (`time.Time{}`), as Alertmanager does for
@@ -43,78 +41,25 @@ pub fn query_escape(s: &str) -> String {
 
 /// RFC 3339 in UTC as Go's JSON encoding of `time.Time` writes it: fractional seconds only
 /// when non-zero, trailing zeros dropped (`2024-05-01T12:00:00.25Z`).
-pub fn rfc3339(ms: i64) -> String {
-    let time = if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
-    };
-    rfc3339_system(time)
-}
-
-fn rfc3339_system(time: SystemTime) -> String {
-    // humantime writes "YYYY-MM-DDTHH:MM:SS.mmmZ"; Go trims the zeros of the fraction.
-    let s = humantime::format_rfc3339_millis(time).to_string();
-    let body = s.trim_end_matches('Z');
-    match body.split_once('.') {
-        Some((secs, frac)) => {
-            let frac = frac.trim_end_matches('0');
-            if frac.is_empty() {
-                format!("{secs}Z")
-            } else {
-                format!("{secs}.{frac}Z")
-            }
-        }
-        None => s,
-    }
-}
+pub use telltale_model::format_rfc3339 as rfc3339;
 
 /// RFC 3339 with milliseconds, as Go's `strfmt.DateTime` writes API times
-/// (`2024-05-01T12:00:00.250Z`).
+/// (`2024-05-01T12:00:00.250Z`); a negative time (unset) as Go's zero time.
 pub fn rfc3339_millis(ms: i64) -> String {
-    let time = if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms as u64)
-    } else {
+    if ms < 0 {
         return "0001-01-01T00:00:00.000Z".to_string();
-    };
-    humantime::format_rfc3339_millis(time).to_string()
+    }
+    telltale_model::format_rfc3339_millis(ms)
 }
 
-/// Parses an RFC 3339 time (`Z` or a `±hh:mm` offset, any fraction) into milliseconds.
+/// Parses an RFC 3339 time (`Z` or a `±hh:mm` offset, any fraction) into milliseconds;
+/// surrounding blanks are ignored and Go's zero time (`0001-01-01…`) is `i64::MIN`.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let s = s.trim();
-    // RFC 3339 is ASCII: anything else (`"aé12345"`) is refused before any slicing.
-    if !s.is_ascii() || s.len() < 20 {
-        return None;
+    if s.starts_with("0001-01-01") {
+        return telltale_model::parse_rfc3339(s).map(|_| i64::MIN);
     }
-    let (body, offset_ms) = if let Some(b) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
-        (b, 0)
-    } else {
-        let cut = s.len().checked_sub(6)?;
-        let (b, off) = s.split_at(cut);
-        let sign = match off.as_bytes().first()? {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return None,
-        };
-        let (h, m) = off[1..].split_once(':')?;
-        let two_digits = |x: &str| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit());
-        if !two_digits(h) || !two_digits(m) {
-            return None;
-        }
-        let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
-        if h > 23 || m > 59 {
-            return None;
-        }
-        let minutes = h * 60 + m;
-        (b, sign * minutes * 60_000)
-    };
-    if body.starts_with("0001-01-01") {
-        return Some(i64::MIN);
-    }
-    let t = humantime::parse_rfc3339_weak(body).ok()?;
-    let ms = t.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64;
-    Some(ms - offset_ms)
+    telltale_model::parse_rfc3339(s)
 }
 
 /// [`rfc3339`] for an optional time, [`ZERO_TIME`] when unset.

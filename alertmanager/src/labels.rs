@@ -2,7 +2,6 @@
 //! Alertmanager compute them so that webhook receivers see the same identifiers.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 /// An alert's labels, sorted by name.
 pub type LabelSet = BTreeMap<String, String>;
@@ -42,15 +41,7 @@ pub fn fingerprint_hex(labels: &LabelSet) -> String {
 
 /// `{a="1", b="x\"y"}`, Prometheus's `LabelSet.String()`.
 pub fn to_text(labels: &LabelSet) -> String {
-    let mut out = String::from("{");
-    for (i, (name, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "{name}={value:?}");
-    }
-    out.push('}');
-    out
+    telltale_model::render_labels(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 #[cfg(test)]

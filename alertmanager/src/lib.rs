@@ -58,7 +58,7 @@ pub use persistence::state_db::RocksStateStore;
 pub use persistence::store::{FileStateStore, StateStore};
 pub use rules::api::router;
 pub use rules::external::{AlertRelabel, Endpoint as AlertmanagerEndpoint, ExternalAlertmanagers};
-pub use rules::manager::{RuleManager, now_ms};
+pub use rules::manager::RuleManager;
 pub use rules::options::ManagerOptions;
 pub use rules::querier::{QueriedSample, RuleQuerier};
 pub use rules::rule_file::{alert_rule_from_file, check_rules_file, load_prometheus_rule_file};

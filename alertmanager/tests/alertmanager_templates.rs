@@ -147,7 +147,7 @@ fn start_telltale(dir: &Path, sink: &str, custom: bool) -> Arc<RuleManager> {
 
 /// Now, as an alert's timestamp (whole seconds, as both render it).
 fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    telltale_model::format_rfc3339(telltale_model::now_ms() / 1000 * 1000)
 }
 
 /// Two alerts of one group that started at `starts`, as a Prometheus sends them;

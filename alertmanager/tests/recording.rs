@@ -207,7 +207,11 @@ async fn vanished_series_get_staleness_markers() {
     for s in writer.written.lock().unwrap().iter() {
         let v = s.samples[0].value;
         if v.is_nan() {
-            assert_eq!(v.to_bits(), 0x7ff0_0000_0000_0002, "the staleness NaN");
+            assert_eq!(
+                v.to_bits(),
+                telltale_model::STALE_NAN_BITS,
+                "the staleness NaN"
+            );
         }
     }
 

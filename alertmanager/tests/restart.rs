@@ -137,7 +137,7 @@ async fn silences_survive_a_restart() {
         vec![alerting_rule("Down", "up == 0", Duration::ZERO, &[])],
     );
     let first = start(&querier, &url, dir.path(), &rule);
-    let now = telltale_alertmanager::now_ms();
+    let now = telltale_model::now_ms();
     let id = first
         .dispatcher()
         .set_silence(telltale_alertmanager::alerting::silence::Silence {
@@ -167,7 +167,7 @@ async fn silences_survive_a_restart() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.count(), 0, "silenced");
-    let views = second.dispatcher().alerts(telltale_alertmanager::now_ms());
+    let views = second.dispatcher().alerts(telltale_model::now_ms());
     assert_eq!(views[0].silenced_by, std::slice::from_ref(&id));
     second.dispatcher().expire_silence(&id).unwrap();
     wait_for("the notification once the silence expired", || {

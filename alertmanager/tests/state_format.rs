@@ -10,8 +10,9 @@ use std::time::Duration;
 use common::{FakeQuerier, alerting_rule, rules, sample, start_sink, wait_for};
 use telltale_alertmanager::labels::fingerprint;
 use telltale_alertmanager::rules::state::AlertState;
-use telltale_alertmanager::{ManagerOptions, RuleManager, now_ms};
+use telltale_alertmanager::{ManagerOptions, RuleManager};
 use telltale_crds::{AlertingSpec, Receiver, Route, WebhookConfig};
+use telltale_model::now_ms;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn documents_of_this_format_are_restored() {

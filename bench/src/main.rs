@@ -36,10 +36,11 @@ mod workload;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use telltale_model::now_ms;
 
 use crate::queries::Range;
 use crate::remote_write::{Push, PushPlan};
@@ -117,12 +118,6 @@ fn version(bin: &std::path::Path) -> String {
             text.lines().next().unwrap_or_default().trim().to_string()
         })
         .unwrap_or_else(|e| format!("unknown ({e})"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Builds a push plan's requests, saying how long it took.

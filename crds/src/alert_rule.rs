@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use telltale_model::{is_valid_label_name, is_valid_metric_name};
 
 use crate::duration::PromDuration;
 use crate::error::FieldError;
-use crate::scrape_target::is_label_name;
 use crate::status::ResourceStatus;
 
 /// Rule groups in the shape of a Prometheus rule file's `groups`.
@@ -106,13 +106,6 @@ fn is_zero(d: &PromDuration) -> bool {
     d.0.is_zero()
 }
 
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-fn is_metric_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
 fn default_interval() -> PromDuration {
     PromDuration::from_secs(60)
 }
@@ -151,13 +144,13 @@ impl AlertRuleSpec {
                     (true, true) | (false, false) => {
                         return Err(FieldError::new(at, "set exactly one of alert and record"));
                     }
-                    (false, true) if !is_label_name(&rule.alert) => {
+                    (false, true) if !is_valid_label_name(&rule.alert) => {
                         return Err(FieldError::new(
                             format!("{at}.alert"),
                             format!("{:?} is not a valid alert name", rule.alert),
                         ));
                     }
-                    (true, false) if !is_metric_name(&rule.record) => {
+                    (true, false) if !is_valid_metric_name(&rule.record) => {
                         return Err(FieldError::new(
                             format!("{at}.record"),
                             format!("{:?} is not a valid metric name", rule.record),
@@ -189,7 +182,7 @@ impl AlertRuleSpec {
                             "the metric name cannot be set as a label",
                         ));
                     }
-                    if !is_label_name(name) {
+                    if !is_valid_label_name(name) {
                         return Err(FieldError::new(
                             format!("{at}.labels.{name}"),
                             format!("{name:?} is not a valid label name"),

@@ -12,16 +12,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PromDuration(pub Duration);
 
-const UNITS: [(&str, u64); 7] = [
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1_000),
-    ("ms", 1),
-];
-
 impl PromDuration {
     pub fn from_secs(secs: u64) -> Self {
         PromDuration(Duration::from_secs(secs))
@@ -31,67 +21,22 @@ impl PromDuration {
         self.0
     }
 
-    /// Parses `s`, naming what is wrong when it is not a duration.
+    /// Parses `s` ([`telltale_model::parse_duration`]), naming what is wrong when it is
+    /// not a duration.
     pub fn parse(s: &str) -> Result<Self, String> {
-        if s.is_empty() {
-            return Err("empty duration".into());
-        }
-        if s == "0" {
-            return Ok(PromDuration(Duration::ZERO));
-        }
-        let bytes = s.as_bytes();
-        let mut i = 0;
-        let mut total: u64 = 0;
-        let mut last_rank = usize::MAX;
-        while i < bytes.len() {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            if start == i {
-                return Err(format!(
-                    "not a valid duration string: {s:?} (expected e.g. 30s, 5m, 1h30m)"
-                ));
-            }
-            let n: u64 = s[start..i]
-                .parse()
-                .map_err(|_| format!("duration out of range: {s:?}"))?;
-            let ustart = i;
-            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            let unit = &s[ustart..i];
-            let rank = UNITS.iter().position(|(u, _)| *u == unit).ok_or_else(|| {
-                format!("unknown unit {unit:?} in duration {s:?} (use ms, s, m, h, d, w or y)")
-            })?;
-            if last_rank != usize::MAX && rank <= last_rank {
-                return Err(format!(
-                    "not a valid duration string: {s:?} (units must go from largest to smallest, once each)"
-                ));
-            }
-            last_rank = rank;
-            total = n
-                .checked_mul(UNITS[rank].1)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| format!("duration out of range: {s:?}"))?;
-        }
-        Ok(PromDuration(Duration::from_millis(total)))
+        telltale_model::parse_duration(s)
+            .map(PromDuration)
+            .map_err(|e| {
+                format!(
+                    "{e} (expected e.g. 30s, 5m, 1h30m: units ms, s, m, h, d, w, y, largest first)"
+                )
+            })
     }
 }
 
 impl fmt::Display for PromDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ms = self.0.as_millis() as u64;
-        if ms == 0 {
-            return f.write_str("0s");
-        }
-        for (unit, size) in UNITS {
-            if ms >= size {
-                write!(f, "{}{unit}", ms / size)?;
-                ms %= size;
-            }
-        }
-        Ok(())
+        f.write_str(&telltale_model::format_duration(self.0))
     }
 }
 

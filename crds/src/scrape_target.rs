@@ -7,6 +7,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use telltale_model::is_valid_label_name;
 
 use crate::duration::PromDuration;
 use crate::error::FieldError;
@@ -266,7 +267,7 @@ impl RelabelConfig {
         use RelabelAction as A;
         let err = |sub: &str, m: String| FieldError::new(format!("{field}.{sub}"), m);
         for (i, name) in self.source_labels.iter().enumerate() {
-            if !is_label_name(name) {
+            if !is_valid_label_name(name) {
                 return Err(err(
                     &format!("sourceLabels[{i}]"),
                     format!("{name:?} is not a valid label name"),
@@ -291,7 +292,7 @@ impl RelabelConfig {
                 ));
             }
             A::HashMod | A::Lowercase | A::Uppercase | A::KeepEqual | A::DropEqual
-                if !is_label_name(target) =>
+                if !is_valid_label_name(target) =>
             {
                 return Err(err(
                     "targetLabel",
@@ -557,7 +558,7 @@ impl ScrapeTargetSpec {
                     .map_err(|m| FieldError::new(format!("spec.static[{g}].targets[{t}]"), m))?;
             }
             for name in group.labels.keys() {
-                if !is_label_name(name) {
+                if !is_valid_label_name(name) {
                     return Err(FieldError::new(
                         format!("spec.static[{g}].labels.{name}"),
                         format!("{name:?} is not a valid label name"),
@@ -567,13 +568,6 @@ impl ScrapeTargetSpec {
         }
         Ok(())
     }
-}
-
-/// True for a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// True for a label name that may contain `$1` / `${name}` references to regex groups

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
-
-use crate::scrape_target::is_label_name;
+use telltale_model::is_valid_label_name;
 
 /// One group of endpoints sharing labels.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -57,7 +56,7 @@ pub fn check_groups(groups: &[TargetGroup]) -> Result<(), String> {
             }
         }
         for name in group.labels.keys() {
-            if !is_label_name(name) {
+            if !is_valid_label_name(name) {
                 return Err(format!("group {g}: {name:?} is not a valid label name"));
             }
         }

@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+pub use telltale_model::now_ms;
 
 pub mod browser;
 pub mod dev_cluster;
@@ -21,13 +23,6 @@ pub const TELLTALE: &str = env!("CARGO_BIN_EXE_telltale");
 /// replica that keeps its address is down.
 pub fn free_port() -> u16 {
     telltale_replica::loopback::stable_port().unwrap()
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped.

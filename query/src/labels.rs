@@ -256,16 +256,11 @@ impl From<&[telltale_storage_api::Label]> for Labels {
     }
 }
 
+/// `{a="b", c="d"}`, as Prometheus prints a label set.
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("{")?;
-        for (i, (n, v)) in self.0.pairs.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{n}={v:?}")?;
-        }
-        f.write_str("}")
+        let pairs = self.0.pairs.iter();
+        telltale_model::write_labels(f, pairs.map(|(n, v)| (n.as_str(), v.as_str())))
     }
 }
 

@@ -2,13 +2,8 @@
 
 use crate::labels::Labels;
 
-/// The bit pattern Prometheus uses to mark a series as stale.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-/// True when `v` is the staleness marker (not any other NaN).
-pub fn is_stale_nan(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
+/// The staleness marker, from the data model (the evaluator takes it from here).
+pub use telltale_model::{STALE_NAN_BITS, is_stale_nan};
 
 /// One sample of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,17 +38,5 @@ impl Value {
             Value::Vector(_) => "vector",
             Value::Matrix(_) => "matrix",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stale_marker_is_one_specific_nan() {
-        assert!(is_stale_nan(f64::from_bits(STALE_NAN_BITS)));
-        assert!(!is_stale_nan(f64::NAN));
-        assert!(!is_stale_nan(1.0));
     }
 }

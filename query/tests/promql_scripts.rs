@@ -28,36 +28,10 @@ use promql_parser::parser::{self, Expr};
 use telltale_query::testing::MemoryReader;
 use telltale_query::{Engine, EngineOptions, Features, Value};
 
-const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
-
 fn duration_ms(s: &str) -> i64 {
-    if s == "0" {
-        return 0;
-    }
-    let units = [
-        ("ms", 1),
-        ("s", 1_000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-    ];
-    let mut total = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let n: i64 = rest[..digits]
-            .parse()
-            .unwrap_or_else(|_| panic!("bad duration {s}"));
-        rest = &rest[digits..];
-        let (unit, ms) = units
-            .iter()
-            .filter(|(u, _)| rest.starts_with(u))
-            .max_by_key(|(u, _)| u.len())
-            .unwrap_or_else(|| panic!("bad duration {s}"));
-        total += n * ms;
-        rest = &rest[unit.len()..];
-    }
-    total
+    telltale_model::parse_duration(s)
+        .unwrap_or_else(|e| panic!("bad duration {s}: {e}"))
+        .as_millis() as i64
 }
 
 /// Splits `metric{a="b"} 1 2+3x4` into a label set and the value notation.
@@ -97,7 +71,7 @@ fn expand_values(s: &str) -> Vec<Option<f64>> {
     for tok in s.split_whitespace() {
         match tok {
             "_" => out.push(None),
-            "stale" => out.push(Some(f64::from_bits(STALE_NAN))),
+            "stale" => out.push(Some(telltale_model::STALE_NAN)),
             _ => {
                 if let Some(n) = tok.strip_prefix("_x") {
                     let n: usize = n.parse().unwrap_or_else(|_| panic!("bad value {tok}"));
@@ -137,8 +111,7 @@ fn parse_float(s: &str) -> f64 {
 }
 
 fn key(labels: &[(String, String)]) -> String {
-    let parts: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-    format!("{{{}}}", parts.join(", "))
+    telltale_model::render_labels(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 fn almost_equal(a: f64, b: f64) -> bool {

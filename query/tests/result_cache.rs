@@ -56,7 +56,7 @@ fn load(reader: &MemoryReader, end: i64, hours: i64) {
                 // The series goes stale once, then comes back.
                 let mid = start + hours * HOUR / 2 + 1;
                 gauge.retain(|(t, _)| (t - mid).abs() > 3 * MIN);
-                gauge.push((mid, f64::from_bits(0x7ff0_0000_0000_0002)));
+                gauge.push((mid, telltale_model::STALE_NAN));
                 gauge.sort_by_key(|p| p.0);
             }
             reader.add(

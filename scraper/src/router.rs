@@ -9,9 +9,9 @@ use axum::middleware;
 use axum::routing::{get, post};
 use telltale_storage_api::SampleWriter;
 
-use crate::manager::ScrapeManager;
-use crate::push::{PushState, auth};
-use crate::{influx, metadata_api, otlp, remote_write, targets_api};
+use crate::pull::manager::ScrapeManager;
+use crate::pull::{metadata_api, targets_api};
+use crate::push::{PushState, auth, influx, otlp, remote_write};
 
 /// Settings of the push receivers.
 #[derive(Clone, Debug, PartialEq, Eq)]

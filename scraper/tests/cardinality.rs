@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{MemoryWriter, serve_app};
 use prost::Message;
-use telltale_scraper::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
+use telltale_scraper::push::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
 use telltale_scraper::{CardinalityLimits, CardinalityWriter, PushOptions, ScrapeManager, router};
 use telltale_storage_api::SampleWriter;
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::{Exporter, MemoryWriter, scrape_targets, series_named};
-use telltale_scraper::{ScrapeManager, is_stale_nan};
+use telltale_model::is_stale_nan;
+use telltale_scraper::ScrapeManager;
 
 fn groups(targets: &[String], rack: &str) -> String {
     let list: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();

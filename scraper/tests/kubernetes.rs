@@ -20,7 +20,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use common::{Exporter, MemoryWriter, series_named, serve_app};
 use serde_json::{Value, json};
-use telltale_scraper::k8s::{
+use telltale_scraper::discovery::k8s::{
     AnnotatedPods, KubernetesSdOptions, MemberSetOptions, kubernetes_discovery, watch_member_set,
 };
 use telltale_scraper::{Discovery, ScrapeManager};

@@ -2,8 +2,8 @@
 //! damaged input that must never panic.
 
 use proptest::prelude::*;
-use telltale_scraper::openmetrics::parse;
-use telltale_scraper::text::MetricType;
+use telltale_scraper::pull::openmetrics::parse;
+use telltale_scraper::pull::text::MetricType;
 
 #[derive(Clone, Debug)]
 struct Family {

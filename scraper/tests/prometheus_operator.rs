@@ -18,7 +18,9 @@ use kube::api::{
 };
 use kube::{Client, Config};
 use serde_json::{Value, json};
-use telltale_scraper::k8s::{KubernetesSdOptions, OperatorMonitors, kubernetes_discovery};
+use telltale_scraper::discovery::k8s::{
+    KubernetesSdOptions, OperatorMonitors, kubernetes_discovery,
+};
 use telltale_scraper::{Discovery, ScrapeManager};
 use tokio::sync::watch;
 

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use common::{MemoryWriter, series_named, serve_app};
 use prost::Message;
-use telltale_scraper::otlp::proto::{
+use telltale_scraper::push::otlp::proto::{
     AggregationTemporality, ExportMetricsServiceRequest, ExportMetricsServiceResponse, Gauge,
     KeyValue, Metric, NumberDataPoint, Resource, ResourceMetrics, ScopeMetrics, Status, Sum,
     metric, number_data_point,

@@ -4,8 +4,8 @@ mod common;
 
 use common::{MemoryWriter, serve_app};
 use prost::Message;
-use telltale_scraper::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
-use telltale_scraper::remote_write::proto_v2 as v2;
+use telltale_scraper::push::remote_write::proto::{Label, Sample, TimeSeries, WriteRequest};
+use telltale_scraper::push::remote_write::proto_v2 as v2;
 use telltale_scraper::{PushOptions, ScrapeManager, router};
 
 fn request() -> WriteRequest {

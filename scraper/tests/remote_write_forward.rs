@@ -8,25 +8,19 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use prost::Message;
 use telltale_crds::prometheus::RemoteWriteConfig;
-use telltale_scraper::remote_write::proto;
+use telltale_model::now_ms;
+use telltale_scraper::push::remote_write::proto;
 use telltale_scraper::{ForwarderOptions, RemoteWriteForwarder};
 use telltale_storage_api::{Label, Sample, SampleWriter, TimeSeries};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// A free 127.0.0.1 port below the ephemeral range (32768 up on Linux), so that no
 /// outgoing connection takes it while Prometheus is stopped and the forwarder retries.

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::{Exporter, MemoryWriter, scrape_targets, series_named, serve_app};
-use telltale_scraper::{PushOptions, STALE_NAN, ScrapeManager, is_stale_nan, router};
+use telltale_model::{STALE_NAN, is_stale_nan};
+use telltale_scraper::{PushOptions, ScrapeManager, router};
 
 const BODY: &str = "# HELP requests_total Requests.\n\
 # TYPE requests_total counter\n\

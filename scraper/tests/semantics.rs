@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::{
     Exporter, MemoryWriter, OPENMETRICS_CONTENT_TYPE, scrape_targets, series_named, serve_app,
 };
-use telltale_scraper::{PushOptions, ScrapeManager, is_stale_nan, router};
+use telltale_model::is_stale_nan;
+use telltale_scraper::{PushOptions, ScrapeManager, router};
 use telltale_storage_api::TimeSeries;
 
 /// A ScrapeTarget `st` in namespace `mon` for `addr`, scraped every 100ms, with `extra`

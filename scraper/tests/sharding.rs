@@ -179,7 +179,7 @@ spec:\n  interval: 1s\n  scrapeTimeout: 500ms\n  static: [{{targets: [{}]}}]\n",
         .filter(|s| {
             s.samples
                 .iter()
-                .any(|p| telltale_scraper::is_stale_nan(p.value))
+                .any(|p| telltale_model::is_stale_nan(p.value))
         })
         .count();
     assert_eq!(stale_after_join, 0, "a handoff writes no staleness markers");

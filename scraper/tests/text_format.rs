@@ -1,7 +1,7 @@
 //! The exposition parser against real node_exporter output and random round trips.
 
 use proptest::prelude::*;
-use telltale_scraper::text::{MetricType, parse};
+use telltale_scraper::pull::text::{MetricType, parse};
 
 #[test]
 fn parses_node_exporter_output() {

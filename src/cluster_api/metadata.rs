@@ -1,7 +1,7 @@
 //! `GET /api/v1/metadata` and `GET /api/v1/targets/metadata` of a cluster. For the first,
 //! every scraper replica is asked for all it knows (without the request's limits), the
 //! answers are merged, and the request's `metric`, `limit` and `limit_per_metric` apply
-//! to the whole (`telltale_scraper::metadata_api`); with no scraper configured the answer
+//! to the whole (`telltale_scraper::pull::metadata_api`); with no scraper configured the answer
 //! is empty, as Prometheus's without targets. For the second, each replica answers for
 //! the targets it scrapes and the lists are joined (cut at `limit`; nothing found is a
 //! 404, as Prometheus). A replica that does not answer adds a warning.
@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
-use telltale_scraper::metadata_api::{Metadata, MetadataQuery, TargetMetadataQuery};
+use telltale_scraper::pull::metadata_api::{Metadata, MetadataQuery, TargetMetadataQuery};
 
 use super::{Scrapers, error_body};
 

@@ -47,11 +47,11 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
             };
             let c = kube_client(&mut client).await?;
             tracing::info!(member = %name, %service, %namespace, "scraping this replica's share of targets; members from the Service's endpoints");
-            let (membership, watch) = telltale_scraper::k8s::watch_member_set(
+            let (membership, watch) = telltale_scraper::discovery::k8s::watch_member_set(
                 c,
                 name.clone(),
                 initial,
-                telltale_scraper::k8s::MemberSetOptions {
+                telltale_scraper::discovery::k8s::MemberSetOptions {
                     namespace,
                     service: service.clone(),
                     debounce: std::time::Duration::from_millis(500),
@@ -68,7 +68,7 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
             let members = ordinals(name, replicas)?;
             tracing::info!(member = %name, ?members, "scraping this replica's share of targets");
             let (membership, sender) =
-                telltale_scraper::membership::Membership::new(name.clone(), members);
+                telltale_scraper::discovery::membership::Membership::new(name.clone(), members);
             let manager = telltale_scraper::ScrapeManager::with_membership(
                 writer.clone(),
                 &registry,
@@ -86,7 +86,7 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
         let c = kube_client(&mut client).await?;
         // Targets' Secrets are read through the API; their files refused (but the pod's
         // service-account token and CA).
-        manager.use_kubernetes_secrets(c.clone(), telltale_scraper::clients::REFRESH);
+        manager.use_kubernetes_secrets(c.clone(), telltale_scraper::pull::clients::REFRESH);
         // The MetricCluster's namespace: the one its unset namespace selectors mean.
         let monitors_namespace = args
             .watch_namespace
@@ -137,7 +137,7 @@ type KeepAlive = Box<dyn std::any::Any + Send>;
 
 /// The StatefulSet's member names of `name` with `replicas` replicas.
 fn ordinals(name: &str, replicas: u32) -> anyhow::Result<Vec<String>> {
-    telltale_scraper::membership::stateful_set_members(name, replicas)
+    telltale_scraper::discovery::membership::stateful_set_members(name, replicas)
         .with_context(|| format!("--member-name {name:?} is not `<statefulset>-<ordinal>`"))
 }
 

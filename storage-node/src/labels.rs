@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use telltale_model::{
+    is_valid_label_name, is_valid_metric_name, render_labels as render, write_labels,
+};
 use telltale_storage_api::{Label, METRIC_NAME};
 
 /// A series' labels, sorted by name, names unique, no empty values, `__name__` present.
@@ -142,44 +145,7 @@ impl fmt::Display for LabelSet {
 
 /// Renders labels as `{name="value", ...}` (for error messages about raw input).
 pub fn render_labels(labels: &[Label]) -> String {
-    struct Raw<'a>(&'a [Label]);
-    impl fmt::Display for Raw<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write_labels(
-                f,
-                self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())),
-            )
-        }
-    }
-    Raw(labels).to_string()
-}
-
-fn write_labels<'a>(
-    f: &mut fmt::Formatter<'_>,
-    labels: impl Iterator<Item = (&'a str, &'a str)>,
-) -> fmt::Result {
-    f.write_str("{")?;
-    for (i, (n, v)) in labels.enumerate() {
-        if i > 0 {
-            f.write_str(", ")?;
-        }
-        write!(f, "{n}={v:?}")?;
-    }
-    f.write_str("}")
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, the Prometheus label name syntax.
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, the Prometheus metric name syntax.
-pub fn is_valid_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    render(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
 }
 
 #[cfg(test)]
@@ -229,16 +195,6 @@ mod tests {
                 "{input:?}: {err:?} should mention {want:?}"
             );
         }
-    }
-
-    #[test]
-    fn name_syntax() {
-        assert!(is_valid_label_name("_a9"));
-        assert!(is_valid_label_name("__name__"));
-        assert!(!is_valid_label_name("a:b"));
-        assert!(!is_valid_label_name("é"));
-        assert!(is_valid_metric_name("job:up:rate5m"));
-        assert!(!is_valid_metric_name("http.requests"));
     }
 
     #[test]

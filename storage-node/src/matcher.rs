@@ -4,10 +4,11 @@
 use std::fmt;
 
 use regex::Regex;
+use telltale_model::is_valid_label_name;
 use telltale_storage_api::{MatchOp, Matcher};
 
 use crate::error::{Error, Result};
-use crate::labels::{LabelSet, is_valid_label_name};
+use crate::labels::LabelSet;
 
 /// One compiled matcher. A series without the label is treated as having the empty
 /// value, so a matcher that matches `""` also matches series that lack the label.

@@ -237,7 +237,7 @@ fn the_head_chunk_joins_flushed_chunks_in_a_select() {
 fn stale_markers_and_extreme_timestamps_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path());
-    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let stale = telltale_model::STALE_NAN;
     engine
         .apply_write(&[series(
             &[("__name__", "m")],

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use prometheus::Registry;
 use telltale_storage::{Engine, EngineOptions, Retention, Tier};
-use telltale_storage_api::rollup::{self, STALE_NAN_BITS};
+use telltale_storage_api::rollup;
 use telltale_storage_api::{Aggregate, Label, MatchOp, Matcher, Resolution, Sample, TimeSeries};
 
 mod common;
@@ -235,7 +235,7 @@ fn late_samples_make_rolled_up_windows_dirty_and_they_are_recomputed() {
 #[test]
 fn out_of_order_backfill_and_duplicates_survive_flush_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let stale = f64::from_bits(STALE_NAN_BITS);
+    let stale = telltale_model::STALE_NAN;
     let expected = vec![
         (T0 - 3 * DAY, 1.0),
         (T0 + 10_000, 5.0),

@@ -7,12 +7,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use telltale_model::now_ms;
 use telltale_query::api::params::{parse_duration, parse_time};
 
 use crate::error::{Error, Result};
@@ -192,13 +193,6 @@ async fn session(mut socket: WebSocket, state: &LiveState, req: LiveRequest) {
         }
     }
     tracing::debug!(expr = %req.expr, "live session closed");
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

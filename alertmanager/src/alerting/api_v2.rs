@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+use telltale_model::now_ms;
 
 use crate::alerting::dispatch::{AlertView, GroupView};
 use crate::alerting::matcher::{Matcher, parse_matchers};
@@ -20,7 +21,7 @@ use crate::alerting::silence::{Silence, SilenceMatcher};
 use crate::error::Error;
 use crate::format::{parse_rfc3339, rfc3339_millis};
 use crate::labels::{LabelSet, fingerprint_hex};
-use crate::rules::manager::{RuleManager, now_ms};
+use crate::rules::manager::RuleManager;
 
 pub use crate::alerting::postable::RESOLVE_TIMEOUT_MS;
 

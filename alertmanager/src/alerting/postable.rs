@@ -4,6 +4,7 @@
 //! panic.
 
 use serde::Deserialize;
+use telltale_model::is_valid_label_name;
 
 use crate::alerting::notify::NotifyAlert;
 use crate::format::parse_rfc3339;
@@ -48,13 +49,6 @@ fn time_field(i: usize, name: &str, value: &Option<String>) -> Result<Option<i64
     }
 }
 
-/// Whether `s` is a Prometheus label name.
-pub fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 fn check_set(i: usize, what: &str, set: &LabelSet, names: bool) -> Result<(), String> {
     if set.len() > MAX_LABELS {
         return Err(format!(
@@ -68,7 +62,7 @@ fn check_set(i: usize, what: &str, set: &LabelSet, names: bool) -> Result<(), St
             "alerts[{i}].{what}: {bytes} bytes, at most {MAX_LABEL_BYTES} allowed"
         ));
     }
-    if names && let Some(name) = set.keys().find(|n| !is_label_name(n)) {
+    if names && let Some(name) = set.keys().find(|n| !is_valid_label_name(n)) {
         return Err(format!("alerts[{i}].{what}: invalid label name {name:?}"));
     }
     Ok(())

@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use telltale_crds::{Rule, RuleGroup};
+use telltale_model::now_ms;
 use telltale_storage_api::TimeSeries;
 
 use crate::alerting::notify::{NotifyAlert, generator_url};
 use crate::error::Error;
 use crate::labels::LabelSet;
 use crate::rules::group::{GroupState, Health, eval_offset_ms, eval_timestamp};
-use crate::rules::manager::{Shared, now_ms};
+use crate::rules::manager::Shared;
 use crate::rules::querier::{BlockingQuerier, QueriedSample};
 use crate::rules::series::{alert_series, label_set, recorded, stale_markers};
 use crate::rules::state::{Alert, AlertSet, RuleContext, RuleTemplates};

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use telltale_crds::{AlertRule, AlertingSpec, RuleGroup};
+use telltale_model::now_ms;
 use tokio::task::JoinHandle;
 
 use crate::alerting::dispatch::{Dispatcher, DispatcherOptions};
@@ -94,13 +94,6 @@ pub struct RuleManager {
     /// The spec of each AlertRule last rejected, by `namespace/name`, so that one bad
     /// version is counted once however often the rule set is applied.
     rejected: Mutex<BTreeMap<String, String>>,
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl RuleManager {

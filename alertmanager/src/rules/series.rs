@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 
 use telltale_crds::Rule;
+use telltale_model::STALE_NAN;
 use telltale_storage_api::{Label, Sample, TimeSeries};
 
 use crate::error::{Error, Result};
@@ -24,8 +25,6 @@ pub const ALERTS: &str = "ALERTS";
 pub const ALERTS_FOR_STATE: &str = "ALERTS_FOR_STATE";
 /// The label of `ALERTS` that holds the state.
 pub const ALERT_STATE: &str = "alertstate";
-/// Prometheus's staleness marker: a NaN with this bit pattern ends a series.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
 /// The labels of a series as a set.
 pub fn label_set(ts: &TimeSeries) -> LabelSet {
@@ -44,7 +43,7 @@ pub fn stale_markers<'a>(
     previous
         .into_iter()
         .filter(|labels| !current.contains(*labels))
-        .map(|labels| series(labels.clone(), t_ms, f64::from_bits(STALE_NAN_BITS)))
+        .map(|labels| series(labels.clone(), t_ms, STALE_NAN))
         .collect()
 }
 
@@ -164,7 +163,7 @@ mod tests {
         assert_eq!(names, ["a", "c"]);
         for ts in &out {
             assert_eq!(ts.samples[0].timestamp_ms, 9);
-            assert_eq!(ts.samples[0].value.to_bits(), STALE_NAN_BITS);
+            assert!(telltale_model::is_stale_nan(ts.samples[0].value));
         }
         assert!(stale_markers(&previous, &previous, 9).is_empty());
     }

@@ -5,21 +5,9 @@
 
 use std::fmt::Write;
 
-use crate::template::value::GO_ZERO_TIME_NANOS;
+use telltale_model::{civil_from_days, days_from_civil};
 
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+use crate::template::value::GO_ZERO_TIME_NANOS;
 
 /// The parts of a UTC time.
 struct Parts {
@@ -52,8 +40,8 @@ fn parts(nanos: i64) -> Parts {
     let frac = nanos.rem_euclid(1_000_000_000) as u32;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400) as u32;
-    let (year, month, day) = civil(days);
-    let (jan1, _, _) = (days_from_civil(year, 1, 1), 0, 0);
+    let (year, month, day) = civil_from_days(days);
+    let jan1 = days_from_civil(year, 1, 1);
     Parts {
         year,
         month,
@@ -66,16 +54,6 @@ fn parts(nanos: i64) -> Parts {
         weekday: (days + 4).rem_euclid(7) as usize,
         yday: (days - jan1 + 1) as u32,
     }
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 const MONTHS: [&str; 12] = [

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use telltale_model::{go_quote, go_quote_ascii, go_quote_rune, go_quote_rune_ascii};
+
 use crate::template::gofloat::{format_float, sharp_float};
 use crate::template::gotime;
 use crate::template::value::{StructKind, Value};
@@ -426,7 +428,11 @@ impl Printer {
         if self.flags.sharp && !s.contains('`') && !s.chars().any(|c| c.is_control() && c != '\t') {
             self.pad(&format!("`{s}`"));
         } else {
-            let q = go_quote(&s, self.flags.plus);
+            let q = if self.flags.plus {
+                go_quote_ascii(&s)
+            } else {
+                go_quote(&s)
+            };
             self.pad(&q);
         }
     }
@@ -451,7 +457,11 @@ impl Printer {
                     .ok()
                     .and_then(char::from_u32)
                     .unwrap_or('\u{FFFD}');
-                let q = go_quote_rune(c, self.flags.plus);
+                let q = if self.flags.plus {
+                    go_quote_rune_ascii(c)
+                } else {
+                    go_quote_rune(c)
+                };
                 self.pad(&q);
                 return;
             }
@@ -586,62 +596,6 @@ impl Printer {
         }
         self.pad(&body);
     }
-}
-
-/// Whether Go's `strconv.IsPrint` holds (approximated by Unicode general categories).
-fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E000}'..='\u{F8FF}'))
-}
-
-fn push_escaped(out: &mut String, c: char, quote: char, ascii: bool) {
-    match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if (c as u32) < 0x80 && is_print(c) => out.push(c),
-        c if !ascii && is_print(c) => out.push(c),
-        c if (c as u32) < 0x20 || c == '\x7f' => {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        }
-        c if (c as u32) < 0x10000 => {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        }
-        c => {
-            let _ = write!(out, "\\U{:08x}", c as u32);
-        }
-    }
-}
-
-/// Go's `strconv.Quote` (`QuoteToASCII` when `ascii`).
-pub fn go_quote(s: &str, ascii: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"', ascii);
-    }
-    out.push('"');
-    out
-}
-
-fn go_quote_rune(c: char, ascii: bool) -> String {
-    let mut out = String::from("'");
-    push_escaped(&mut out, c, '\'', ascii);
-    out.push('\'');
-    out
 }
 
 #[cfg(test)]

@@ -331,51 +331,9 @@ fn join_host_port(host: &str, port: &str) -> String {
 
 /// Prometheus's duration syntax (`1h30m`, `5m`, `2d`) in seconds.
 pub fn parse_duration(s: &str) -> Result<f64, String> {
-    let bad = || format!("not a valid duration string: {s:?}");
-    if s.is_empty() {
-        return Err(bad());
-    }
-    if s == "0" {
-        return Ok(0.0);
-    }
-    // (unit, milliseconds, rank in the required order y w d h m s ms); `ms` is tried
-    // before `m`.
-    let units: [(&str, u64, usize); 7] = [
-        ("y", 365 * 86_400_000, 0),
-        ("w", 7 * 86_400_000, 1),
-        ("d", 86_400_000, 2),
-        ("h", 3_600_000, 3),
-        ("ms", 1, 6),
-        ("m", 60_000, 4),
-        ("s", 1000, 5),
-    ];
-    let mut rest = s;
-    let mut total: u64 = 0;
-    let mut last_unit = usize::MAX;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let Some(&(unit, ms, i)) = units.iter().find(|(u, _, _)| rest.starts_with(u)) else {
-            return Err(bad());
-        };
-        // Units must come in decreasing order, each once.
-        if last_unit != usize::MAX && i <= last_unit {
-            return Err(bad());
-        }
-        last_unit = i;
-        rest = &rest[unit.len()..];
-        total = n
-            .checked_mul(ms)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| "duration out of range".to_string())?;
-    }
-    Ok(total as f64 / 1000.0)
+    telltale_model::parse_duration(s)
+        .map(|d| d.as_millis() as f64 / 1000.0)
+        .map_err(|e| e.to_string())
 }
 
 /// Compiles a Go (RE2) regular expression.

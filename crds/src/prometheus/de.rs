@@ -74,9 +74,6 @@ pub fn check_url(s: &str) -> Result<url::Url, String> {
     url::Url::parse(s).map_err(|e| e.to_string())
 }
 
-/// True for a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub use crate::scrape_target::is_label_name;
-
 /// A list in which a `null` entry is an error, as in Prometheus ("empty or null ...
 /// section"); a `null` list is empty.
 pub fn non_null<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::de::is_label_name;
 use crate::duration::PromDuration;
 use crate::error::FieldError;
 
@@ -56,7 +55,7 @@ impl GlobalConfig {
     /// defaults (a zero duration counts as unset) and timeout ≤ interval.
     pub fn resolve(&mut self) -> Result<(), FieldError> {
         for name in self.external_labels.keys() {
-            if !is_label_name(name) {
+            if !telltale_model::is_valid_label_name(name) {
                 return Err(FieldError::new(
                     format!("global.external_labels.{name}"),
                     format!("{name:?} is not a valid label name"),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::de::{Unknown, deny_unknown, is_label_name, non_null, nullable};
+use super::de::{Unknown, deny_unknown, non_null, nullable};
 use super::http_client::HttpClientConfig;
 use super::relabel::{RelabelConfig, validate_all};
 use crate::duration::PromDuration;
@@ -243,7 +243,7 @@ impl ServiceDiscovery<'_> {
                 }
             }
             for name in group.labels.keys() {
-                if !is_label_name(name) {
+                if !telltale_model::is_valid_label_name(name) {
                     return Err(FieldError::new(
                         format!("{at}.labels.{name}"),
                         format!("{name:?} is not a valid label name"),

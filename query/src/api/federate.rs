@@ -12,9 +12,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use promql_parser::parser::{self, Expr};
+use telltale_model::now_ms;
 
+use super::request_params;
 use super::response::format_value;
-use super::{now_ms, request_params};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::labels::Labels;

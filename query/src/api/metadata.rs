@@ -1,6 +1,6 @@
 //! `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`,
 //! `/api/v1/query_exemplars` and `/api/v1/status/buildinfo` (`/api/v1/metadata` comes
-//! from the scrapers, which read it from the targets: `telltale_scraper::metadata_api`).
+//! from the scrapers, which read it from the targets: `telltale_scraper::pull::metadata_api`).
 
 use std::sync::Arc;
 
@@ -92,15 +92,6 @@ pub async fn labels(
     .await
 }
 
-/// A legacy Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// `GET|POST /api/v1/label/<name>/values`.
 pub async fn label_values(
     State(engine): State<Arc<Engine>>,
@@ -111,7 +102,7 @@ pub async fn label_values(
 ) -> Response {
     respond(&engine, "label_values", async {
         let p = request_params(&engine, &headers, q, body).await?;
-        if !is_label_name(&name) {
+        if !telltale_model::is_valid_label_name(&name) {
             return Err(Error::bad_data(format!("invalid label name: {name:?}")));
         }
         let sets = parse_match_sets(&p.get_all("match[]"))?;
@@ -178,15 +169,6 @@ pub async fn buildinfo(State(engine): State<Arc<Engine>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn label_names_are_validated() {
-        assert!(is_label_name("job"));
-        assert!(is_label_name("__name__"));
-        assert!(!is_label_name("1abc"));
-        assert!(!is_label_name("a-b"));
-        assert!(!is_label_name(""));
-    }
 
     #[test]
     fn truncation_warns() {

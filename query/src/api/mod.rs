@@ -18,7 +18,7 @@ pub mod remote_read;
 pub mod response;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -114,13 +114,6 @@ where
         .metrics()
         .observe_request(endpoint, started.elapsed().as_secs_f64());
     resp
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The `query` parameter; the engine parses it (once) when it runs the query, and

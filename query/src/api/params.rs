@@ -1,6 +1,7 @@
 //! Request parameters: form decoding, Prometheus time and duration formats, `match[]`.
 
 use promql_parser::parser::{self, Expr};
+use telltale_model::{DurationError, parse_duration_or_seconds, parse_rfc3339};
 use telltale_storage_api::MatcherSet;
 
 use crate::error::{Error, Result};
@@ -111,132 +112,15 @@ pub fn parse_time(param: &str, s: &str) -> Result<i64> {
     parse_rfc3339(s).ok_or_else(refused)
 }
 
-/// `2006-01-02T15:04:05.999999999Z07:00` into milliseconds.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut millis = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let mut ms: String = frac[..digits].chars().take(3).collect();
-        while ms.len() < 3 {
-            ms.push('0');
-        }
-        millis = ms.parse().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset_secs = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let rb = rest.as_bytes();
-            if rb.len() != 6 || rb[3] != b':' {
-                return None;
-            }
-            let sign = match rb[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let h: i64 = rest[1..3].parse().ok()?;
-            let m: i64 = rest[4..6].parse().ok()?;
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(secs * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Parses a Prometheus API duration: float seconds or `1h30m`-style, into milliseconds.
 pub fn parse_duration(param: &str, s: &str) -> Result<i64> {
-    if let Ok(secs) = s.parse::<f64>() {
-        let ms = secs * 1000.0;
-        if !ms.is_finite() || ms >= i64::MAX as f64 / 1e6 || ms <= i64::MIN as f64 / 1e6 {
-            return Err(invalid(
-                param,
-                format!("cannot parse {s:?} to a valid duration. It overflows int64"),
-            ));
-        }
-        return Ok(ms.round() as i64);
-    }
-    parse_prom_duration(s)
-        .ok_or_else(|| invalid(param, format!("cannot parse {s:?} to a valid duration")))
-}
-
-/// `1y2w3d4h5m6s7ms` (units in this order, each at most once) into milliseconds.
-fn parse_prom_duration(s: &str) -> Option<i64> {
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    if s.is_empty() {
-        return None;
-    }
-    let mut rest = s;
-    let mut total: i64 = 0;
-    let mut next_unit = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let idx = UNITS.iter().position(|(u, _)| *u == unit)?;
-        if idx < next_unit {
-            return None;
-        }
-        next_unit = idx + 1;
-        total = total.checked_add(n.checked_mul(UNITS[idx].1)?)?;
-    }
-    Some(total)
+    parse_duration_or_seconds(s).map_err(|e| match e {
+        DurationError::OutOfRange if s.parse::<f64>().is_ok() => invalid(
+            param,
+            format!("cannot parse {s:?} to a valid duration. It overflows int64"),
+        ),
+        _ => invalid(param, format!("cannot parse {s:?} to a valid duration")),
+    })
 }
 
 /// Parses `match[]` selectors into storage matcher sets (an `or` selector gives several).

@@ -9,11 +9,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
 use super::params::{Params, parse_duration, parse_time};
-use super::{
-    now_ms, parse_timeout, query_param, query_param_error, request_params, respond, response,
-};
+use super::{parse_timeout, query_param, query_param_error, request_params, respond, response};
 use crate::engine::{Engine, QueryOutput, QueryRequest};
 use crate::error::{Error, Result};
+use telltale_model::now_ms;
 
 /// The response header naming the storage tiers a query read.
 pub const TIER_HEADER: &str = "x-telltale-tier";

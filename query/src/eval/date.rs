@@ -33,20 +33,12 @@ pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
 }
 
 impl CivilTime {
-    /// The UTC fields of `secs` seconds since the epoch (Howard Hinnant's
-    /// `civil_from_days`).
+    /// The UTC fields of `secs` seconds since the epoch.
     pub(crate) fn from_unix(secs: i64) -> Self {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = telltale_model::civil_from_days(days);
+        let (month, day) = (i64::from(month), i64::from(day));
         let cumulative: i64 = (1..month).map(|m| days_in_month(year, m)).sum();
         CivilTime {
             year,

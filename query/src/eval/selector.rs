@@ -189,16 +189,9 @@ pub(crate) fn modified_time(
         None => t,
         Some(AtModifier::Start) => start,
         Some(AtModifier::End) => end,
-        Some(AtModifier::At(time)) => system_time_ms(*time),
+        Some(AtModifier::At(time)) => telltale_model::system_time_ms(*time),
     };
     base - offset_ms(offset)
-}
-
-fn system_time_ms(t: std::time::SystemTime) -> i64 {
-    match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
-    }
 }
 
 /// Every distinct selector of `expr` with the time range all steps in `[start, end]` need.

@@ -1,4 +1,4 @@
-//! Durations: Prometheus's duration literals (`1h30m`) and, behind
+//! Durations: Prometheus's duration literals (`1h30m`, read by `telltale_model`) and, behind
 //! `promql-duration-expr`, arithmetic on them (`x[5m * 2]`, `x offset (1h + step())`).
 
 use super::lex::Op;
@@ -44,63 +44,12 @@ impl DurationExpr {
     }
 }
 
-/// Prometheus's duration syntax (`model.ParseDuration`): units `y w d h m s ms`, each at
-/// most once and from the largest down, or `0`. The value in seconds.
+/// Prometheus's duration syntax ([`telltale_model::parse_duration`]), in seconds, with
+/// Prometheus's error texts.
 pub(crate) fn parse_duration(text: &str) -> Result<f64, String> {
-    if text == "0" {
-        return Ok(0.0);
-    }
-    const UNITS: &[(&str, f64)] = &[
-        ("y", 365.0 * 86400.0),
-        ("w", 7.0 * 86400.0),
-        ("d", 86400.0),
-        ("h", 3600.0),
-        ("m", 60.0),
-        ("s", 1.0),
-        ("ms", 0.001),
-    ];
-    let invalid = || {
-        format!(
-            "not a valid duration string: {}",
-            super::lex::go_quote(text)
-        )
-    };
-    if text.is_empty() {
-        return Err(invalid());
-    }
-    let b = text.as_bytes();
-    let (mut i, mut last_unit, mut total_ms) = (0, None::<usize>, 0u128);
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
-            return Err(invalid());
-        }
-        let n: u128 = text[start..i].parse().map_err(|_| invalid())?;
-        let ustart = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = &text[ustart..i];
-        let Some(k) = UNITS.iter().position(|(u, _)| *u == unit) else {
-            return Err(format!(
-                "unknown unit {} in duration {}",
-                super::lex::go_quote(unit),
-                super::lex::go_quote(text)
-            ));
-        };
-        if last_unit.is_some_and(|l| k <= l) {
-            return Err(invalid());
-        }
-        last_unit = Some(k);
-        total_ms += n * (UNITS[k].1 * 1000.0) as u128;
-        if total_ms > i64::MAX as u128 / 1_000_000 {
-            return Err("duration out of range".into());
-        }
-    }
-    Ok(total_ms as f64 / 1000.0)
+    telltale_model::parse_duration(text)
+        .map(|d| d.as_millis() as f64 / 1000.0)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! it when it reaches it (an earlier syntax error wins, as in Prometheus, whose parser
 //! pulls tokens one at a time).
 
+pub(crate) use telltale_model::{go_quote, go_quote_rune};
+
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -185,49 +187,6 @@ impl Item {
         } else {
             go_quote(&self.val)
         }
-    }
-}
-
-/// Go's `%q` of a string: double quotes, Go escapes, printable Unicode kept.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            _ => escape_char(c, &mut out),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `%q` of a rune: single quotes.
-pub(crate) fn go_quote_rune(c: char) -> String {
-    let mut out = String::from("'");
-    match c {
-        '\'' => out.push_str("\\'"),
-        '\\' => out.push_str("\\\\"),
-        _ => escape_char(c, &mut out),
-    }
-    out.push('\'');
-    out
-}
-
-fn escape_char(c: char, out: &mut String) {
-    match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        }
-        c => out.push(c),
     }
 }
 

@@ -155,13 +155,6 @@ fn precedence(kind: Kind) -> Option<(u8, bool)> {
     })
 }
 
-fn is_label_name(s: &str) -> bool {
-    let mut c = s.chars();
-    c.next()
-        .is_some_and(|f| f == '_' || f.is_ascii_alphabetic())
-        && c.all(|x| x == '_' || x.is_ascii_alphanumeric())
-}
-
 impl Parser<'_> {
     fn peek(&self) -> &Item {
         &self.items[self.i.min(self.items.len() - 1)]
@@ -289,7 +282,7 @@ impl Parser<'_> {
                 | Kind::Aggr(_)
                 | Kind::Keyword(_)
                 | Kind::Op(Op::Land | Op::Lor | Op::Lunless | Op::Atan2)
-                    if is_label_name(&item.val) =>
+                    if telltale_model::is_valid_label_name(&item.val) =>
                 {
                     item.val.clone()
                 }

@@ -465,17 +465,17 @@ fn main() -> BenchResult<()> {
         return tokio::runtime::Runtime::new()?.block_on(scraper_child(child));
     }
     let text_samples = |t: &str| {
-        telltale_scraper::text::parse(t)
+        telltale_scraper::pull::text::parse(t)
             .map(|e| e.samples.len())
             .unwrap_or(0)
     };
     let om_samples = |t: &str| {
-        telltale_scraper::openmetrics::parse(t)
+        telltale_scraper::pull::openmetrics::parse(t)
             .map(|e| e.samples.len())
             .unwrap_or(0)
     };
     let om = to_openmetrics(FIXTURE);
-    if let Err(e) = telltale_scraper::openmetrics::parse(&om) {
+    if let Err(e) = telltale_scraper::pull::openmetrics::parse(&om) {
         return Err(format!("the OpenMetrics rewrite does not parse: {e}").into());
     }
     println!("node_exporter 1.5 page (scraper/tests/fixtures/node_exporter.txt)");

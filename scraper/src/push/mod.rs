@@ -1,8 +1,23 @@
-//! What every push receiver shares: [`PushState`] (writer, metrics, options), bearer-token
+//! The push receivers, and what they share.
+//!
+//! ```text
+//!  POST /api/v1/write (remote_write 1/2) ----+
+//!  POST /write, /api/v2/write (Influx line) -+--> partial-batch accounting --> writer
+//!  POST /v1/metrics (OTLP/HTTP protobuf) ----+
+//! ```
+//!
+//! The receivers: [`remote_write`], [`influx`], [`otlp`]. What every one shares: [`PushState`] (writer, metrics, options), bearer-token
 //! authentication ([`auth`]), body decompression within a limit ([`body`]), the accounting
 //! of a partly bad batch ([`outcome::PushOutcome`]), Prometheus name sanitising
 //! ([`names`]) and a protobuf field walker that names the byte offset of a malformed
 //! element ([`wire`]).
+
+/// The InfluxDB line-protocol receiver (`/write`, `/api/v2/write`).
+pub mod influx;
+/// The OTLP/HTTP metrics receiver (`/v1/metrics`).
+pub mod otlp;
+/// The remote_write receiver (v1 and 2.0) and its message types.
+pub mod remote_write;
 
 /// Bearer-token checks (pure) and the middleware that applies them.
 pub mod auth;

@@ -58,10 +58,9 @@ pub fn new_snapshot_name() -> String {
 }
 
 /// The snapshot name for `unix_secs` and `random` (Prometheus's `%s-%016x`): the time
-/// is humantime's RFC 3339 form without its `-` and `:` separators.
+/// is its RFC 3339 form without the `-` and `:` separators.
 pub fn snapshot_name(unix_secs: u64, random: u64) -> String {
-    let at = UNIX_EPOCH + std::time::Duration::from_secs(unix_secs);
-    let rfc3339 = humantime::format_rfc3339_seconds(at).to_string();
+    let rfc3339 = telltale_model::format_rfc3339(unix_secs as i64 * 1000);
     format!("{}-{random:016x}", rfc3339.replace(['-', ':'], ""))
 }
 

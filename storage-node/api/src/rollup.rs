@@ -8,10 +8,9 @@
 //! increases of consecutive buckets add up to the increase over their whole span, and a
 //! coarser rollup is the merge of finer ones ([`merge`]).
 
-use crate::pb::Aggregate;
+use telltale_model::is_stale_nan;
 
-/// The bit pattern Prometheus writes as a staleness marker (a NaN).
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+use crate::pb::Aggregate;
 
 /// How far back the previous sample may lie and still count towards a bucket's increase.
 /// It must cover the scrape intervals in use: with 5 minutes (Prometheus's lookback
@@ -20,11 +19,6 @@ pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 /// 15 m) and keeps the raw data a rollup pass re-reads small; a step across a longer gap
 /// is not counted (as a gap with a staleness marker never is).
 pub const INCREASE_LOOKBACK_MS: i64 = 15 * 60 * 1000;
-
-/// Whether `v` is a staleness marker (compared by bits: other NaNs are values).
-pub fn is_stale_marker(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
 
 /// The start of the bucket of width `width_ms` that holds `t` (floor, also for negative
 /// timestamps; saturating at `i64::MIN`).
@@ -42,9 +36,9 @@ pub fn summarise(
     width_ms: i64,
 ) -> Vec<Aggregate> {
     let mut out: Vec<Aggregate> = Vec::new();
-    let mut prev = prev.filter(|(_, v)| !is_stale_marker(*v));
+    let mut prev = prev.filter(|(_, v)| !is_stale_nan(*v));
     for &(t, v) in samples {
-        if is_stale_marker(v) {
+        if is_stale_nan(v) {
             // A gap: the next sample does not continue from before the marker.
             prev = None;
             continue;
@@ -156,13 +150,10 @@ mod tests {
 
     #[test]
     fn staleness_markers_are_skipped_and_break_the_increase() {
-        let stale = f64::from_bits(STALE_NAN_BITS);
-        let s = [(0, 1.0), (10_000, stale), (20_000, 7.0)];
+        let s = [(0, 1.0), (10_000, telltale_model::STALE_NAN), (20_000, 7.0)];
         let p = summarise(&s, None, MIN);
         assert_eq!(p[0].count, 2);
         assert_eq!(p[0].increase, 0.0);
-        assert!(is_stale_marker(stale));
-        assert!(!is_stale_marker(f64::NAN));
     }
 
     #[test]

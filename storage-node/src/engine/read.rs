@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use telltale_model::is_valid_label_name;
 use telltale_storage_api::{Aggregate, TierInfo};
 
 use super::Engine;
 use super::tombstones::overlaps;
 use crate::chunk::aggregates;
 use crate::error::{Error, Result};
-use crate::labels::{LabelSet, is_valid_label_name};
+use crate::labels::LabelSet;
 use crate::matcher::Selector;
 use crate::postings::{PostingsSource, candidates};
 use crate::store::keys::{DAY_MS, day_of};

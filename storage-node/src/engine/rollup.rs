@@ -7,8 +7,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use telltale_model::is_stale_nan;
 use telltale_storage_api::Aggregate;
-use telltale_storage_api::rollup::{self, INCREASE_LOOKBACK_MS, bucket_start, is_stale_marker};
+use telltale_storage_api::rollup::{self, INCREASE_LOOKBACK_MS, bucket_start};
 use tracing::debug;
 
 use super::tombstones::{bucket_deleted, covers};
@@ -244,7 +245,7 @@ impl Engine {
             let prev = raw[..split]
                 .iter()
                 .rev()
-                .find(|(_, v)| !is_stale_marker(*v))
+                .find(|(_, v)| !is_stale_nan(*v))
                 .copied();
             let points = rollup::summarise(&raw[split..], prev, Tier::Minute.width_ms());
             in_window.retain(|c| c.end >= start);

@@ -6,19 +6,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use telltale_query::testing::MemoryReader;
 use telltale_query::{Engine, EngineOptions};
 use telltale_ui::{LiveOptions, UiConfig};
 use tokio::net::TcpListener;
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+pub use telltale_model::now_ms;
 
 /// Known data: `demo_requests_total{job="demo",instance=a|b|c}` every 15 s over the last
 /// hour (a: 1/s, b: 2/s, c: 3/s), and `demo_live{job="live"}` = 1 every second over the

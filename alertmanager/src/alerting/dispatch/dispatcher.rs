@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use telltale_crds::AlertingSpec;
+use telltale_model::now_ms;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -24,7 +25,6 @@ use crate::error::Result;
 use crate::labels::LabelSet;
 use crate::metrics::Metrics;
 use crate::persistence::store::{NFLOG_DOC, SILENCES_DOC, StateStore, load_json, save_json};
-use crate::rules::manager::now_ms;
 
 /// How long a resolved alert stays in the alert list after it resolved.
 pub const RESOLVED_ALERT_RETENTION_MS: i64 = 30 * 60_000;

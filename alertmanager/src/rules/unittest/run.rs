@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use telltale_crds::{PromDuration, Rule, RuleGroup};
+use telltale_model::{go_quote, render_labels};
 use telltale_storage_api::{Label, Sample, SampleWriter, TimeSeries};
 
 use crate::labels::{ALERT_NAME, LabelSet};
@@ -18,7 +19,6 @@ use crate::rules::unittest::series::{SeriesValue, parse_series, parse_values};
 use crate::rules::validate::ExprCheck;
 use crate::template::gofloat::format_float;
 use crate::template::gotime::duration_string;
-use crate::template::printf::go_quote;
 
 /// A fresh, empty store for one test group: the engine over it and where samples go.
 pub struct Store {
@@ -133,11 +133,7 @@ fn ms(d: PromDuration) -> i64 {
 
 /// Prometheus's `labels.Labels.String()`: `{a="1", b="x"}`.
 fn labels_text(l: &LabelSet) -> String {
-    let inner: Vec<String> = l
-        .iter()
-        .map(|(k, v)| format!("{k}={}", go_quote(v, false)))
-        .collect();
-    format!("{{{}}}", inner.join(", "))
+    render_labels(l.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// promtool's `indentLines`.
@@ -368,7 +364,7 @@ async fn test_group(
             Err(e) => {
                 errors.push(format!(
                     "    expr: {}, time: {}, err: {e}",
-                    go_quote(&case.expr, false),
+                    go_quote(&case.expr),
                     case.eval_time
                 ));
                 continue;
@@ -382,9 +378,9 @@ async fn test_group(
                 Err(e) => {
                     errors.push(format!(
                         "    expr: {}, time: {}, err: labels {}: {e}",
-                        go_quote(&case.expr, false),
+                        go_quote(&case.expr),
                         case.eval_time,
-                        go_quote(&s.labels, false)
+                        go_quote(&s.labels)
                     ));
                     continue 'cases;
                 }
@@ -397,7 +393,7 @@ async fn test_group(
         if !equal {
             errors.push(format!(
                 "    expr: {}, time: {},\n        exp: {}\n        got: {}",
-                go_quote(&case.expr, false),
+                go_quote(&case.expr),
                 case.eval_time,
                 samples_text(&exp),
                 samples_text(&got)

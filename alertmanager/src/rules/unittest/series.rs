@@ -4,9 +4,9 @@
 
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
+use telltale_model::STALE_NAN;
 
 use crate::labels::LabelSet;
-use crate::rules::series::STALE_NAN_BITS;
 
 /// One value of a series: a sample, or none at that step.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,7 +42,7 @@ fn number(word: &str) -> Result<f64, String> {
         "Inf" | "+Inf" | "inf" | "+inf" => Ok(f64::INFINITY),
         "-Inf" | "-inf" => Ok(f64::NEG_INFINITY),
         "NaN" | "nan" => Ok(f64::NAN),
-        "stale" => Ok(f64::from_bits(STALE_NAN_BITS)),
+        "stale" => Ok(STALE_NAN),
         w => w.parse::<f64>().map_err(|_| format!("bad value {w:?}")),
     }
 }
@@ -128,7 +128,7 @@ mod tests {
             vec![Sample(1000.0), Sample(0.1), Sample(0.2)]
         );
         let stale = parse_values("stale").unwrap();
-        assert!(matches!(stale[0], Sample(v) if v.to_bits() == STALE_NAN_BITS));
+        assert!(matches!(stale[0], Sample(v) if telltale_model::is_stale_nan(v)));
         assert!(parse_values("1+x3").is_err());
     }
 

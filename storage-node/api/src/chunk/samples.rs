@@ -166,7 +166,7 @@ mod tests {
         prop_oneof![
             any::<f64>(),
             Just(f64::NAN),
-            Just(f64::from_bits(0x7ff0_0000_0000_0002)),
+            Just(telltale_model::STALE_NAN),
             Just(f64::INFINITY),
             Just(f64::NEG_INFINITY),
             Just(-0.0),
