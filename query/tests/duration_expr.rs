@@ -37,6 +37,9 @@ async fn computed_durations_equal_their_plain_forms() {
         ("rate(x[5m * 2])", "rate(x[10m])"),
         ("x offset (1h - 30m)", "x offset 30m"),
         ("x offset -(2 * 5m)", "x offset -10m"),
+        // A sign binds looser than `^` (Prometheus's duration_expression.test).
+        ("x offset (-2 ^ 2)", "x offset -4s"),
+        ("x offset (-2 ^ 2 + 10)", "x offset 6s"),
         (
             "max_over_time(x[2m ^ 1 + 1m:30s])",
             "max_over_time(x[3m:30s])",

@@ -710,7 +710,8 @@ impl Parser<'_> {
         match item.kind {
             Kind::Op(op @ (Op::Add | Op::Sub)) => {
                 self.bump();
-                let inner = self.duration_unary()?;
+                // A sign binds looser than `^`, as in PromQL: `-2 ^ 2` is `-(2 ^ 2)`.
+                let inner = self.duration_expr(6)?;
                 self.duration_start = item.pos;
                 Ok(if op == Op::Sub {
                     match inner {
