@@ -128,6 +128,10 @@ pub struct ScrapeTargetSpec {
     /// Relabeling of every scraped sample before it is stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metric_relabelings: Vec<RelabelConfig>,
+    /// Fail a scrape whose body (uncompressed) is larger than this: a size in Go's
+    /// base-2 units (`10MB` is 10 MiB, `512KiB`); unset or `0`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size_limit: Option<String>,
     /// Fail a scrape with more samples than this (after metric relabeling); 0: no limit.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sample_limit: u64,
@@ -418,6 +422,7 @@ impl Default for ScrapeTargetSpec {
             honor_timestamps: true,
             relabelings: Vec::new(),
             metric_relabelings: Vec::new(),
+            body_size_limit: None,
             sample_limit: 0,
             label_limit: 0,
             label_name_length_limit: 0,
@@ -452,6 +457,15 @@ impl ScrapeTargetSpec {
         }
     }
 
+    /// `bodySizeLimit` in bytes; 0: no limit.
+    pub fn body_size_limit_bytes(&self) -> Result<u64, FieldError> {
+        match &self.body_size_limit {
+            None => Ok(0),
+            Some(b) => telltale_model::parse_base2_bytes(b)
+                .map_err(|e| FieldError::new("spec.bodySizeLimit", e.to_string())),
+        }
+    }
+
     /// The scrape timeout: `scrapeTimeout`, or 10s capped at the interval.
     pub fn timeout(&self) -> PromDuration {
         self.scrape_timeout
@@ -472,6 +486,7 @@ impl ScrapeTargetSpec {
             self.namespace_selector.as_ref(),
             self.port.as_ref(),
         )?;
+        self.body_size_limit_bytes()?;
         if !self.path.starts_with('/') {
             return Err(FieldError::new(
                 "spec.path",

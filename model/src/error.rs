@@ -17,3 +17,16 @@ pub enum DurationError {
     #[error("duration out of range")]
     OutOfRange,
 }
+
+/// Why a string is not a size in bytes (Go's `units` package wording).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BytesError {
+    #[error("units: invalid {text}")]
+    Invalid { text: String },
+    #[error("units: unknown unit {unit} in {text}")]
+    UnknownUnit { unit: String, text: String },
+    #[error("units: a size cannot be negative: {text}")]
+    Negative { text: String },
+    #[error("units: overflow in {text}")]
+    OutOfRange { text: String },
+}

@@ -10,7 +10,7 @@
 //!      +--------+-----------+--------+----------+-------------+
 //!                               |
 //!                         telltale-model
-//!        names · duration · time · labels (quoting) · stale
+//!    names · duration · time · labels (quoting) · stale · bytes
 //! ```
 //!
 //! - [`names`]: what a metric name and a label name may be
@@ -24,9 +24,12 @@
 //! - [`labels`]: label sets as Prometheus prints them (`{a="b", c="d"}`,
 //!   [`render_labels`]), with Go's `%q` quoting ([`go_quote`]).
 //! - [`stale`]: the staleness marker, a NaN with a fixed bit pattern ([`STALE_NAN`]).
+//! - [`bytes`]: sizes as the configuration writes them (`10MB`, Go's base-2 units,
+//!   [`parse_base2_bytes`]).
 //!
-//! Errors: [`DurationError`], the one thing here that can go wrong with a reason.
+//! Errors: [`DurationError`] and [`BytesError`].
 
+pub mod bytes;
 pub mod duration;
 pub mod error;
 pub mod labels;
@@ -34,8 +37,9 @@ pub mod names;
 pub mod stale;
 pub mod time;
 
+pub use bytes::parse_base2_bytes;
 pub use duration::{format_duration, parse_duration, parse_duration_or_seconds};
-pub use error::DurationError;
+pub use error::{BytesError, DurationError};
 pub use labels::{
     go_quote, go_quote_ascii, go_quote_rune, go_quote_rune_ascii, render_labels, write_labels,
 };

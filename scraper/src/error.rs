@@ -39,6 +39,11 @@ pub enum Error {
     #[error("server returned HTTP status {status}")]
     HttpStatus { url: String, status: String },
 
+    /// The target's body (decompressed) is larger than its `bodySizeLimit` (Prometheus's
+    /// wording).
+    #[error("body size limit exceeded")]
+    BodySizeLimit { limit: u64 },
+
     /// The target's body is not UTF-8 text.
     #[error("Get {url:?}: response body is not valid UTF-8")]
     NotUtf8 { url: String },
@@ -161,6 +166,7 @@ impl Error {
             Error::Http { .. }
             | Error::HttpStatus { .. }
             | Error::NotUtf8 { .. }
+            | Error::BodySizeLimit { .. }
             | Error::ScrapeClient { .. } => StatusCode::BAD_GATEWAY,
         }
     }
@@ -178,6 +184,7 @@ impl Error {
             Error::HttpStatus { .. } => "http_status",
             Error::ScrapeClient { .. } => "scrape_client",
             Error::NotUtf8 { .. } => "not_utf8",
+            Error::BodySizeLimit { .. } => "body_size_limit",
             Error::Snappy { .. } => "snappy",
             Error::Protobuf(_) => "protobuf",
             Error::InvalidSeries { .. } => "invalid_series",

@@ -190,6 +190,41 @@ spec:
     manager.shutdown();
 }
 
+/// `bodySizeLimit` (prometheus.yml's `body_size_limit`) counts the body as the parser
+/// reads it: a small gzip body that inflates past the limit fails too.
+#[tokio::test]
+async fn a_body_over_its_size_limit_fails_the_scrape() {
+    let small = "a 1\n";
+    let exporter = Exporter::start(small).await;
+    let writer = MemoryWriter::new();
+    let manager = ScrapeManager::new(writer.clone(), &prometheus::Registry::new());
+    let addr = exporter.addr.to_string();
+    manager.apply(&scrape_targets(&resource(&addr, "  bodySizeLimit: 1KiB\n")));
+    writer
+        .wait_for("a scrape of a", |b| !series_named(b, "a").is_empty())
+        .await;
+    // 2 KiB of one repeated line: a few dozen bytes gzipped.
+    exporter.set_gzip(true);
+    exporter.set_body(&"# a comment line that compresses well\n".repeat(60));
+    writer
+        .wait_for("down", |b| {
+            series_named(b, "up")
+                .iter()
+                .any(|s| s.samples[0].value == 0.0)
+        })
+        .await;
+    let v = targets_api(&manager, &writer).await;
+    let t = &v["data"]["activeTargets"][0];
+    assert_eq!(t["health"], "down", "{v}");
+    assert_eq!(t["lastError"], "body size limit exceeded");
+    // Within the limit again: up.
+    exporter.set_body(small);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let v = targets_api(&manager, &writer).await;
+    assert_eq!(v["data"]["activeTargets"][0]["health"], "up", "{v}");
+    manager.shutdown();
+}
+
 #[tokio::test]
 async fn limits_fail_the_scrape_with_a_readable_reason() {
     let exporter = Exporter::start("a 1\nb 2\n").await;

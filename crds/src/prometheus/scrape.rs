@@ -35,7 +35,8 @@ pub struct ScrapeConfig {
     /// `http` unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
-    /// Go's byte units (`10MB`, `1GiB`); kept as written.
+    /// Go's base-2 byte units (`10MB` is 10 MiB, `1GiB`); kept as written, checked on
+    /// load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_size_limit: Option<String>,
     #[serde(default)]
@@ -435,6 +436,10 @@ impl ScrapeConfig {
             ));
         }
         self.http.validate(at)?;
+        if let Some(b) = &self.body_size_limit {
+            telltale_model::parse_base2_bytes(b)
+                .map_err(|e| FieldError::new(format!("{at}.body_size_limit"), e.to_string()))?;
+        }
         self.service_discovery()
             .validate(at, !self.relabel_configs.is_empty())?;
         validate_all(&self.relabel_configs, &format!("{at}.relabel_configs"))?;

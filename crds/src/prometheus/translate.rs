@@ -58,16 +58,12 @@ impl PrometheusConfig {
     }
 
     /// The settings this file sets that the ScrapeTargets cannot carry (the client
-    /// settings of discovery,
-    /// `body_size_limit`, Kubernetes API server settings), one
+    /// settings of discovery, Kubernetes API server settings), one
     /// `path: field` each, for a warning on load.
     pub fn not_translated(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (i, sc) in self.scrape_configs.iter().enumerate() {
             let at = format!("scrape_configs[{i}]");
-            if sc.body_size_limit.is_some() {
-                out.push(format!("{at}.body_size_limit"));
-            }
             for (j, h) in sc.http_sd_configs.iter().enumerate() {
                 for f in h.http.fields_set() {
                     out.push(format!("{at}.http_sd_configs[{j}].{f}"));
@@ -129,6 +125,7 @@ impl ScrapeConfig {
             label_name_length_limit: self.label_name_length_limit,
             label_value_length_limit: self.label_value_length_limit,
             target_limit: self.target_limit,
+            body_size_limit: self.body_size_limit.clone().filter(|b| !b.is_empty()),
             ..ScrapeTargetSpec::default()
         };
         let client = scrape_client(&self.http);

@@ -160,8 +160,17 @@ impl Fetcher {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or(""),
         );
-        let body = resp.bytes().await.map_err(http)?;
-        let body = String::from_utf8(body.into()).map_err(|_| Error::NotUtf8 {
+        let limit = target.limits.body_size_limit;
+        let mut resp = resp;
+        let mut body: Vec<u8> = Vec::new();
+        // Chunks as decompressed: the limit is on what the parser would read.
+        while let Some(chunk) = resp.chunk().await.map_err(http)? {
+            if limit > 0 && (body.len() + chunk.len()) as u64 > limit {
+                return Err(Error::BodySizeLimit { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8(body).map_err(|_| Error::NotUtf8 {
             url: url.to_string(),
         })?;
         Ok(Page { body, format })

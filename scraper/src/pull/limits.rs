@@ -7,6 +7,8 @@ use telltale_storage_api::METRIC_NAME;
 /// The limits of one target; 0 means no limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
+    /// Bytes of a scrape's body, decompressed.
+    pub body_size_limit: u64,
     /// Samples per scrape, counted after metric relabeling.
     pub sample_limit: u64,
     /// Labels per series, `__name__` included.
@@ -21,6 +23,8 @@ impl Limits {
     /// The limits a `ScrapeTarget` sets.
     pub fn from_spec(spec: &ScrapeTargetSpec) -> Self {
         Limits {
+            // Checked when the resource was read.
+            body_size_limit: spec.body_size_limit_bytes().unwrap_or(0),
             sample_limit: spec.sample_limit,
             label_limit: spec.label_limit,
             label_name_length_limit: spec.label_name_length_limit,
