@@ -386,6 +386,10 @@ pub struct PushArgs {
     /// Largest push request body, in bytes.
     #[arg(long, default_value_t = 32 << 20)]
     pub push_max_body_bytes: usize,
+    /// Push requests handled at once; more are answered 429 with `Retry-After: 1`
+    /// (0: no cap).
+    #[arg(long, default_value_t = 64)]
+    pub push_max_concurrent_requests: usize,
     /// New series one target (job, instance) may create per minute (0: no limit).
     #[arg(long, default_value_t = 0)]
     pub series_limit_per_target: u64,
@@ -408,6 +412,7 @@ impl PushArgs {
         Ok(telltale_scraper::PushOptions {
             bearer_token,
             max_body_bytes: self.push_max_body_bytes,
+            max_concurrent_requests: self.push_max_concurrent_requests,
             ..Default::default()
         })
     }

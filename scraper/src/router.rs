@@ -11,7 +11,7 @@ use telltale_storage_api::SampleWriter;
 
 use crate::pull::manager::ScrapeManager;
 use crate::pull::{metadata_api, targets_api};
-use crate::push::{PushState, auth, influx, otlp, remote_write};
+use crate::push::{PushState, auth, concurrency, influx, otlp, remote_write};
 
 /// Settings of the push receivers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct PushOptions {
     pub max_body_bytes: usize,
     /// How much larger than `max_body_bytes` a decompressed body may be.
     pub decoded_body_factor: usize,
+    /// Requests handled at once; more get 429 with `Retry-After` (0: no cap).
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for PushOptions {
@@ -31,6 +33,7 @@ impl Default for PushOptions {
             bearer_token: None,
             max_body_bytes: 32 * 1024 * 1024,
             decoded_body_factor: 10,
+            max_concurrent_requests: 0,
         }
     }
 }
@@ -63,18 +66,29 @@ pub fn push_router(
 ) -> Router {
     let token = opts.bearer_token.clone().filter(|t| !t.is_empty());
     let limit = opts.max_body_bytes;
+    let in_flight = opts.max_concurrent_requests;
     let state = Arc::new(PushState {
         writer,
         metrics: manager.metrics().clone(),
         options: opts,
     });
-    let push = Router::new()
+    let mut push = Router::new()
         .route("/api/v1/write", post(remote_write::handler::write))
         .route("/write", post(influx::handler::write_v1))
         .route("/api/v2/write", post(influx::handler::write_v2))
         .route("/v1/metrics", post(otlp::handler::metrics))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state);
+        .with_state(state.clone());
+    if in_flight > 0 {
+        push = push.layer(middleware::from_fn_with_state(
+            Arc::new(concurrency::InFlight {
+                permits: Arc::new(tokio::sync::Semaphore::new(in_flight)),
+                limit: in_flight,
+                state,
+            }),
+            concurrency::limit,
+        ));
+    }
     match token {
         Some(token) => push.layer(middleware::from_fn_with_state(
             Arc::<str>::from(token),

@@ -361,3 +361,56 @@ async fn every_push_route_enforces_the_body_limit() {
     }
     assert!(s.writer.batches().is_empty());
 }
+
+/// Beyond `max_concurrent_requests` in flight, a push is refused at once with 429 and
+/// `Retry-After`, before its body is read; once the others finish, pushes go through.
+#[tokio::test]
+async fn pushes_beyond_the_concurrency_cap_get_429_with_retry_after() {
+    use tokio::io::AsyncWriteExt;
+    let s = setup(PushOptions {
+        max_concurrent_requests: 2,
+        ..PushOptions::default()
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // Two requests whose bodies are still arriving hold both permits.
+    let body = "cpu,host=a value=1 1700000000000000000\n";
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(
+            format!(
+                "POST /write HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\ncpu",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        slow.push(c);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (status, headers, text) = s.post("/write", &[], body.as_bytes().to_vec()).await;
+    assert_eq!(status, 429, "{}", String::from_utf8_lossy(&text));
+    assert_eq!(headers["retry-after"], "1");
+    assert!(String::from_utf8_lossy(&text).contains("limit 2"));
+    assert_eq!(
+        s.counter(
+            "telltale_push_requests_total",
+            &[("protocol", "influx"), ("code", "429")]
+        ),
+        1.0
+    );
+    // The slow ones finish; the cap frees up.
+    for mut c in slow {
+        c.write_all(&body.as_bytes()[3..]).await.unwrap();
+        c.flush().await.unwrap();
+        let mut answer = [0u8; 12];
+        tokio::io::AsyncReadExt::read_exact(&mut c, &mut answer)
+            .await
+            .unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 204");
+    }
+    let (status, _, _) = s.post("/write", &[], body.as_bytes().to_vec()).await;
+    assert_eq!(status, 204);
+}

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The receivers: [`remote_write`], [`influx`], [`otlp`]. What every one shares: [`PushState`] (writer, metrics, options), bearer-token
-//! authentication ([`auth`]), body decompression within a limit ([`body`]), the accounting
+//! authentication ([`auth`]), a cap on requests in flight ([`concurrency`]), body
+//! decompression within a limit ([`body`]), the accounting
 //! of a partly bad batch ([`outcome::PushOutcome`]), Prometheus name sanitising
 //! ([`names`]) and a protobuf field walker that names the byte offset of a malformed
 //! element ([`wire`]).
@@ -23,6 +24,8 @@ pub mod remote_write;
 pub mod auth;
 /// Request bodies: `Content-Encoding` (gzip, identity) within a size limit.
 pub mod body;
+/// The cap on requests in flight (429 with `Retry-After` beyond it).
+pub mod concurrency;
 /// Metric and label names made valid the way Prometheus does it.
 pub mod names;
 /// Accepted and rejected samples of one request, and the reasons.
