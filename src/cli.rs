@@ -387,8 +387,9 @@ pub struct PushArgs {
     #[arg(long, default_value_t = 32 << 20)]
     pub push_max_body_bytes: usize,
     /// Push requests handled at once; more are answered 429 with `Retry-After: 1`
-    /// (0: no cap).
-    #[arg(long, default_value_t = 64)]
+    /// (0: no cap). Above Prometheus's default `max_shards` (200): Prometheus 2.x drops a
+    /// batch answered 429 unless `retry_on_http_429` is set.
+    #[arg(long, default_value_t = 512)]
     pub push_max_concurrent_requests: usize,
     /// New series one target (job, instance) may create per minute (0: no limit).
     #[arg(long, default_value_t = 0)]
