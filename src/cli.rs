@@ -86,6 +86,8 @@ pub enum CheckCommand {
 
 #[derive(Args, Debug)]
 pub struct StandaloneArgs {
+    #[command(flatten)]
+    pub silences: SilenceArgs,
     /// Where samples and state are kept.
     #[arg(long, env = "TELLTALE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -457,6 +459,8 @@ pub struct QueryArgs {
 
 #[derive(Args, Debug)]
 pub struct AlertmanagerArgs {
+    #[command(flatten)]
+    pub silences: SilenceArgs,
     #[arg(long, env = "TELLTALE_STORAGE", default_value = "127.0.0.1:9095")]
     pub storage: String,
     /// YAML shard map of a sharded cluster (replaces `--storage`; re-read on change).
@@ -536,4 +540,24 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
         return Err(format!("{name:?} is not a label name"));
     }
     Ok((name.to_string(), value.to_string()))
+}
+
+/// Alertmanager's limits on silences (standalone and alertmanager), under its flag names.
+#[derive(Args, Debug, Clone)]
+pub struct SilenceArgs {
+    /// Most silences not yet expired; creating one more is refused (0: no limit).
+    #[arg(long = "silences.max-silences", default_value_t = 0)]
+    pub max_silences: usize,
+    /// Largest silence, in bytes as stored (0: no limit).
+    #[arg(long = "silences.max-silence-size-bytes", default_value_t = 0)]
+    pub max_silence_size_bytes: usize,
+}
+
+impl SilenceArgs {
+    pub fn limits(&self) -> telltale_alertmanager::SilenceLimits {
+        telltale_alertmanager::SilenceLimits {
+            max_silences: self.max_silences,
+            max_silence_size_bytes: self.max_silence_size_bytes,
+        }
+    }
 }

@@ -109,6 +109,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
             writer: Some(rules_writer),
             expr_check: crate::rule_querier::check_expr,
             external: Some(alertmanagers.clone()),
+            silence_limits: args.silences.limits(),
             ..Default::default()
         },
         &registry,

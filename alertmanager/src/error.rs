@@ -57,6 +57,10 @@ pub enum Error {
     /// A silence that cannot be stored as it is.
     #[error("invalid silence: {message}")]
     InvalidSilence { message: String },
+    /// A silence over `--silences.max-silences` or `--silences.max-silence-size-bytes`
+    /// (Alertmanager's wording).
+    #[error("{message}")]
+    SilenceLimit { message: String },
 }
 
 impl Error {
@@ -76,6 +80,7 @@ impl Error {
             Error::RuleFile { .. } => "rule_file",
             Error::SilenceNotFound { .. } => "not_found",
             Error::InvalidSilence { .. } => "invalid_silence",
+            Error::SilenceLimit { .. } => "silence_limit",
             Error::Template { .. } => "template",
         }
     }
@@ -93,7 +98,10 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self {
             Error::SilenceNotFound { .. } => 404,
-            Error::Matcher { .. } | Error::InvalidSilence { .. } | Error::Config { .. } => 400,
+            Error::Matcher { .. }
+            | Error::InvalidSilence { .. }
+            | Error::SilenceLimit { .. }
+            | Error::Config { .. } => 400,
             _ => 500,
         }
     }

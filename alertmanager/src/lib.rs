@@ -49,6 +49,7 @@ pub mod rules;
 pub mod template;
 
 pub use alerting::secrets::{FileSecrets, Secret, SecretResolver, StaticSecrets};
+pub use alerting::silence::SilenceLimits;
 pub use alerting::validate::validate_alerting;
 pub use error::{Error, Result};
 pub use kubernetes::{

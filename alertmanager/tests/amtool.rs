@@ -244,3 +244,60 @@ async fn amtool_lists_alerts_and_manages_silences() {
     assert!(alerts.status().is_success());
     manager.shutdown();
 }
+
+/// Alertmanager's `--silences.max-silences` and `--silences.max-silence-size-bytes`: amtool
+/// is refused the silence one too many, and one too large, with Alertmanager's message;
+/// expiring one makes room.
+#[tokio::test(flavor = "multi_thread")]
+async fn amtool_is_refused_silences_over_the_limits() {
+    let (_sink, hook) = start_sink(0).await;
+    let manager = RuleManager::new(
+        Arc::new(FakeQuerier::default()),
+        alerting(&hook),
+        ManagerOptions {
+            silence_limits: telltale_alertmanager::SilenceLimits {
+                max_silences: 1,
+                max_silence_size_bytes: 1000,
+            },
+            ..ManagerOptions::default()
+        },
+        &prometheus::Registry::new(),
+    );
+    let url = serve(router(manager.clone())).await;
+    let add = |comment: String| {
+        let url = url.clone();
+        async move {
+            tokio::process::Command::new(AMTOOL)
+                .arg(format!("--alertmanager.url={url}"))
+                .args([
+                    "silence",
+                    "add",
+                    "alertname=Down",
+                    "--author=ops",
+                    "--duration=1h",
+                ])
+                .arg(format!("--comment={comment}"))
+                .output()
+                .await
+                .expect("amtool runs")
+        }
+    };
+    let first = add("maintenance".into()).await;
+    assert!(first.status.success());
+    let id = String::from_utf8_lossy(&first.stdout).trim().to_string();
+
+    let second = add("another".into()).await;
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("exceeded maximum number of silences: 1 (limit: 1)"),
+        "{said}"
+    );
+
+    amtool(&url, &["silence", "expire", &id]).await;
+    let large = add("x".repeat(2000)).await;
+    assert!(!large.status.success());
+    let said = String::from_utf8_lossy(&large.stderr);
+    assert!(said.contains("silence exceeded maximum size"), "{said}");
+    assert!(add("room again".into()).await.status.success());
+}

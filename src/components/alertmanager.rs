@@ -35,6 +35,7 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
         writer: Some(writer),
         expr_check: crate::rule_querier::check_expr,
         external_labels: args.external_labels.iter().cloned().collect(),
+        silence_limits: args.silences.limits(),
         ..Default::default()
     };
     if let Some((client, namespace)) = &cluster {

@@ -101,11 +101,28 @@ impl Silence {
 pub struct Silences {
     silences: BTreeMap<String, Silence>,
     compiled: BTreeMap<String, Matchers>,
+    limits: SilenceLimits,
+}
+
+/// Alertmanager's `--silences.max-silences` and `--silences.max-silence-size-bytes`; 0:
+/// no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SilenceLimits {
+    /// Silences not yet expired (active and pending); expiring one is always allowed.
+    pub max_silences: usize,
+    /// Bytes of one silence as stored (its JSON document).
+    pub max_silence_size_bytes: usize,
 }
 
 impl Silences {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The limits new and changed silences are held to from now on (the silences
+    /// already stored stay).
+    pub fn set_limits(&mut self, limits: SilenceLimits) {
+        self.limits = limits;
     }
 
     /// The silences of a snapshot; ones whose matchers no longer compile are dropped.
@@ -159,6 +176,17 @@ impl Silences {
             return Err(invalid("endsAt must be in the future"));
         }
         silence.updated_at_ms = now_ms;
+        let max_size = self.limits.max_silence_size_bytes;
+        if max_size > 0 {
+            let size = serde_json::to_vec(&silence).map_or(0, |v| v.len());
+            if size > max_size {
+                return Err(Error::SilenceLimit {
+                    message: format!(
+                        "silence exceeded maximum size: {size} bytes (limit: {max_size} bytes)"
+                    ),
+                });
+            }
+        }
         if !silence.id.is_empty() {
             let old = self
                 .silences
@@ -182,15 +210,38 @@ impl Silences {
                 self.silences.insert(silence.id.clone(), silence.clone());
                 return Ok(silence.id);
             }
+            // The replacement needs room; the old one's place counts as free.
+            self.check_room(now_ms, Some(&old.id))?;
             if old.state(now_ms) != SilenceState::Expired {
                 self.expire(&old.id, now_ms)?;
             }
         }
+        self.check_room(now_ms, None)?;
         silence.id = new_id();
         silence.starts_at_ms = silence.starts_at_ms.max(now_ms);
         self.compiled.insert(silence.id.clone(), compiled);
         self.silences.insert(silence.id.clone(), silence.clone());
         Ok(silence.id)
+    }
+
+    /// Fails when a new silence would exceed `max_silences` (silences not expired at
+    /// `now_ms`, not counting `freed`, which is about to be expired).
+    fn check_room(&self, now_ms: i64, freed: Option<&str>) -> Result<()> {
+        let max = self.limits.max_silences;
+        if max == 0 {
+            return Ok(());
+        }
+        let live = self
+            .silences
+            .values()
+            .filter(|s| s.state(now_ms) != SilenceState::Expired && Some(s.id.as_str()) != freed)
+            .count();
+        if live >= max {
+            return Err(Error::SilenceLimit {
+                message: format!("exceeded maximum number of silences: {live} (limit: {max})"),
+            });
+        }
+        Ok(())
     }
 
     /// Ends a silence now (a pending one never starts).
@@ -374,6 +425,48 @@ mod tests {
         assert_eq!(
             restored.silenced_by(&labels(&[("a", "2")]), NOW + 30),
             vec![new_id]
+        );
+    }
+
+    #[test]
+    fn limits_refuse_one_silence_too_many_and_one_too_large() {
+        let mut s = Silences::new();
+        s.set_limits(SilenceLimits {
+            max_silences: 2,
+            max_silence_size_bytes: 400,
+        });
+        let a = s
+            .set(silence(vec![matcher("a", "1")], NOW, NOW + H), NOW)
+            .unwrap();
+        s.set(silence(vec![matcher("b", "1")], NOW + H, NOW + 2 * H), NOW)
+            .unwrap();
+        let e = s
+            .set(silence(vec![matcher("c", "1")], NOW, NOW + H), NOW)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "exceeded maximum number of silences: 2 (limit: 2)"
+        );
+        // Changing the matchers of an active one replaces it: its place is free.
+        let mut changed = s.get(&a).unwrap().clone();
+        changed.matchers = vec![matcher("a", "2")];
+        let replaced = s.set(changed, NOW).unwrap();
+        assert_ne!(replaced, a);
+        // Expiring one makes room.
+        s.expire(&replaced, NOW + 1).unwrap();
+        s.set(silence(vec![matcher("c", "1")], NOW + 1, NOW + H), NOW + 1)
+            .unwrap();
+        let mut big = silence(vec![matcher("d", "1")], NOW, NOW + H);
+        big.comment = "x".repeat(500);
+        let mut roomy = Silences::new();
+        roomy.set_limits(SilenceLimits {
+            max_silences: 0,
+            max_silence_size_bytes: 400,
+        });
+        let e = roomy.set(big, NOW).unwrap_err().to_string();
+        assert!(
+            e.starts_with("silence exceeded maximum size: ") && e.ends_with("(limit: 400 bytes)"),
+            "{e}"
         );
     }
 }

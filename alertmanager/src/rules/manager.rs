@@ -133,6 +133,7 @@ impl RuleManager {
             retry: opts.retry,
             secrets: opts.secrets.clone(),
             store: store.clone(),
+            silence_limits: opts.silence_limits,
         };
         let dispatcher = Dispatcher::new(&alerting, dispatch_options.clone(), metrics.clone())
             .unwrap_or_else(|e| {

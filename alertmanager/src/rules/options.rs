@@ -11,6 +11,7 @@ use telltale_storage_api::SampleWriter;
 use crate::alerting::notify::retry::RetryPolicy;
 use crate::alerting::route::DEFAULT_REPEAT_INTERVAL;
 use crate::alerting::secrets::{FileSecrets, SecretResolver};
+use crate::alerting::silence::SilenceLimits;
 use crate::labels::LabelSet;
 use crate::persistence::store::StateStore;
 use crate::rules::external::ExternalAlertmanagers;
@@ -44,6 +45,8 @@ pub struct ManagerOptions {
     /// Alertmanagers outside the process that get the alerts too (prometheus.yml's
     /// `alerting.alertmanagers`).
     pub external: Option<Arc<ExternalAlertmanagers>>,
+    /// Alertmanager's `--silences.max-silences` and `--silences.max-silence-size-bytes`.
+    pub silence_limits: SilenceLimits,
 }
 
 impl Default for ManagerOptions {
@@ -59,6 +62,7 @@ impl Default for ManagerOptions {
             external_labels: LabelSet::new(),
             expr_check: promql_only,
             external: None,
+            silence_limits: SilenceLimits::default(),
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::alerting::notify::template::NotifyTemplates;
 use crate::alerting::notify::{IntegrationContext, Notification, Notifier, NotifyAlert, notifiers};
 use crate::alerting::route::RouteTree;
 use crate::alerting::secrets::SecretResolver;
-use crate::alerting::silence::{Silence, Silences};
+use crate::alerting::silence::{Silence, SilenceLimits, Silences};
 use crate::error::Result;
 use crate::labels::LabelSet;
 use crate::metrics::Metrics;
@@ -40,6 +40,8 @@ pub struct DispatcherOptions {
     pub retry: RetryPolicy,
     pub secrets: Arc<dyn SecretResolver>,
     pub store: Option<Arc<dyn StateStore>>,
+    /// `--silences.max-silences` and `--silences.max-silence-size-bytes`.
+    pub silence_limits: SilenceLimits,
 }
 
 /// An alert as stored, with when it was last updated.
@@ -151,6 +153,8 @@ impl Dispatcher {
             ),
             None => (NotificationLog::new(), Silences::new()),
         };
+        let mut silences = silences;
+        silences.set_limits(opts.silence_limits);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 aggregator: Aggregator::new(tree),
