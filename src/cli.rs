@@ -393,6 +393,16 @@ pub struct PushArgs {
     /// batch answered 429 unless `retry_on_http_429` is set.
     #[arg(long, default_value_t = 512)]
     pub push_max_concurrent_requests: usize,
+    /// Most labels a pushed series may have, `__name__` included (0: no limit); a series
+    /// over it is rejected, the rest of its request stored.
+    #[arg(long, default_value_t = 0)]
+    pub push_label_limit: u64,
+    /// Longest label name of a pushed series, in bytes (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub push_label_name_length_limit: u64,
+    /// Longest label value of a pushed series, in bytes (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub push_label_value_length_limit: u64,
     /// New series one target (job, instance) may create per minute (0: no limit).
     #[arg(long, default_value_t = 0)]
     pub series_limit_per_target: u64,
@@ -416,6 +426,12 @@ impl PushArgs {
             bearer_token,
             max_body_bytes: self.push_max_body_bytes,
             max_concurrent_requests: self.push_max_concurrent_requests,
+            label_limits: telltale_scraper::pull::limits::Limits {
+                label_limit: self.push_label_limit,
+                label_name_length_limit: self.push_label_name_length_limit,
+                label_value_length_limit: self.push_label_value_length_limit,
+                ..Default::default()
+            },
             ..Default::default()
         })
     }

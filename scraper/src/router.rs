@@ -25,6 +25,10 @@ pub struct PushOptions {
     pub decoded_body_factor: usize,
     /// Requests handled at once; more get 429 with `Retry-After` (0: no cap).
     pub max_concurrent_requests: usize,
+    /// Label limits of every pushed series (its `label_limit`,
+    /// `label_name_length_limit`, `label_value_length_limit`; 0: none): a series over one
+    /// is rejected, the rest of the request stored.
+    pub label_limits: crate::pull::limits::Limits,
 }
 
 impl Default for PushOptions {
@@ -34,6 +38,7 @@ impl Default for PushOptions {
             max_body_bytes: 32 * 1024 * 1024,
             decoded_body_factor: 10,
             max_concurrent_requests: 0,
+            label_limits: Default::default(),
         }
     }
 }

@@ -414,3 +414,81 @@ async fn pushes_beyond_the_concurrency_cap_get_429_with_retry_after() {
     let (status, _, _) = s.post("/write", &[], body.as_bytes().to_vec()).await;
     assert_eq!(status, 204);
 }
+
+/// Label limits on pushed series: a series over one is rejected with the scrape limits'
+/// wording, the rest of the request stored (remote_write and Influx alike).
+#[tokio::test]
+async fn pushed_series_over_the_label_limits_are_rejected_alone() {
+    use telltale_storage_api::prompb::{Label, Sample, TimeSeries, WriteRequest};
+    let s = setup(PushOptions {
+        label_limits: telltale_scraper::pull::limits::Limits {
+            label_limit: 3,
+            label_value_length_limit: 10,
+            ..Default::default()
+        },
+        ..PushOptions::default()
+    })
+    .await;
+    let series = |pairs: &[(&str, &str)]| TimeSeries {
+        labels: pairs
+            .iter()
+            .map(|(n, v)| Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        samples: vec![Sample {
+            value: 1.0,
+            timestamp: 1_700_000_000_000,
+        }],
+        ..Default::default()
+    };
+    let request = WriteRequest {
+        timeseries: vec![
+            series(&[("__name__", "ok"), ("job", "a")]),
+            series(&[("__name__", "wide"), ("a", "1"), ("b", "2"), ("c", "3")]),
+            series(&[("__name__", "long"), ("v", "0123456789abc")]),
+        ],
+        ..Default::default()
+    };
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&prost::Message::encode_to_vec(&request))
+        .unwrap();
+    let (status, _, text) = s
+        .post(
+            "/api/v1/write",
+            &[
+                ("content-type", "application/x-protobuf"),
+                ("content-encoding", "snappy"),
+            ],
+            body,
+        )
+        .await;
+    let text = String::from_utf8_lossy(&text);
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("1 sample stored, 2 rejected (label_limit: 2)")
+            && text.contains("label_limit exceeded (metric: wide, number of labels: 4, limit: 3)"),
+        "{text}"
+    );
+    let batches = s.writer.batches();
+    assert_eq!(series_named(&batches, "ok").len(), 1);
+    assert!(series_named(&batches, "wide").is_empty() && series_named(&batches, "long").is_empty());
+
+    let (status, _, _) = s
+        .post(
+            "/write",
+            &[],
+            b"cpu,host=0123456789abc v=1 1\nmem v=2 1\n".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(series_named(&s.writer.batches(), "mem_v").len(), 1);
+    assert_eq!(
+        s.counter(
+            "telltale_push_rejected_samples_total",
+            &[("protocol", "influx"), ("reason", "label_limit")]
+        ),
+        1.0
+    );
+}

@@ -60,6 +60,34 @@ impl PushState {
             .saturating_mul(self.options.decoded_body_factor.max(1))
     }
 
+    /// Removes the series over the label limits from `series`, counting their samples
+    /// as rejected (`label_limit`) in `outcome`.
+    pub fn admit(&self, series: &mut Vec<TimeSeries>, outcome: &mut PushOutcome) {
+        let limits = &self.options.label_limits;
+        if limits.label_limit == 0
+            && limits.label_name_length_limit == 0
+            && limits.label_value_length_limit == 0
+        {
+            return;
+        }
+        series.retain(|s| {
+            let pairs: Vec<(String, String)> = s
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect();
+            match limits.check_labels(&pairs) {
+                Ok(()) => true,
+                Err(message) => {
+                    let n = s.samples.len() as u64;
+                    outcome.accepted = outcome.accepted.saturating_sub(n);
+                    outcome.reject("label_limit", n, || message);
+                    false
+                }
+            }
+        });
+    }
+
     /// Writes `series` (if any) and returns the samples written.
     pub async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
         if series.is_empty() {

@@ -98,6 +98,8 @@ async fn receive(
     .map_err(|e| Error::Internal {
         message: format!("decoder task failed: {e}"),
     })??;
+    let mut converted = converted;
+    state.admit(&mut converted.series, &mut converted.outcome);
     if converted.outcome.accepted == 0
         && let Some((line, message)) = converted.first_line_error
     {

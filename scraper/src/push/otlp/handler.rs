@@ -82,6 +82,8 @@ async fn receive(state: &PushState, headers: &HeaderMap, raw: Bytes) -> Result<P
     .map_err(|e| Error::Internal {
         message: format!("decoder task failed: {e}"),
     })??;
+    let mut converted = converted;
+    state.admit(&mut converted.series, &mut converted.outcome);
     state.write(converted.series).await?;
     Ok(converted.outcome)
 }

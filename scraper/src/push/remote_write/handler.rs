@@ -122,9 +122,10 @@ async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<
             })?
     };
     let Converted {
-        series,
+        mut series,
         mut outcome,
     } = converted;
+    state.admit(&mut series, &mut outcome);
     outcome.exemplars = state.write_counted(series).await?;
     Ok(outcome)
 }
