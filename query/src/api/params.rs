@@ -225,4 +225,46 @@ mod tests {
         assert_eq!(sets[0].matchers.len(), 2);
         assert!(parse_match_sets(&["sum(up)"]).is_err());
     }
+
+    /// What a client can send in `time`, `start`, `end`, `step`, `match[]` and `limit`:
+    /// numbers near the edges, RFC 3339-like text, selectors and noise.
+    fn api_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            "[0-9]{1,25}(\\.[0-9]{0,12})?(e[+-]?[0-9]{1,4})?",
+            "-?[0-9]{1,10}-[0-9]{1,3}-[0-9]{1,3}T[0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:[0-9]{2})",
+            "[0-9]{1,20}(ms|s|m|h|d|w|y){1,3}",
+            "[a-z_]{0,8}\\{[a-z_]{0,5}(=|!=|=~|!~)\"[^\"]{0,6}\"\\}",
+            "\\PC{0,24}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// No parameter text panics; a refusal is a 400 `bad_data` naming the parameter.
+        #[test]
+        fn any_parameter_text_is_parsed_or_refused_with_400(s in api_text()) {
+            let refused = |e: Error| {
+                assert_eq!(e.http_status(), 400, "{s:?}: {e}");
+                assert_eq!(e.error_type(), "bad_data");
+            };
+            if let Err(e) = parse_time("time", &s) {
+                refused(e);
+            } else if let Ok(t) = parse_time("time", &s) {
+                // Within Prometheus's range, so later arithmetic has room.
+                assert!(t.unsigned_abs() <= (MAX_TIME_SECS * 1000 + 999) as u64, "{s:?}: {t}");
+            }
+            if let Err(e) = parse_duration("step", &s) {
+                refused(e);
+            }
+            if let Err(e) = parse_match_sets(&[s.as_str()]) {
+                refused(e);
+            }
+            if let Err(e) = parse_limit(Some(&s)) {
+                refused(e);
+            }
+            let _ = decode_form(&s);
+        }
+    }
 }
