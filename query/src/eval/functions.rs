@@ -171,7 +171,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                         .bad_bucket(call, s.metric.get(METRIC_NAME).unwrap_or(""), le);
                 }
             }
-            histogram_quantile(q, buckets, t)
+            histogram_quantile(q, buckets, t, ev.delayed_name_removal)
         }
         "absent" | "absent_over_time" => {
             let present = match ev.eval(arg(&args, 0)?, t)? {
@@ -269,7 +269,13 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
         "histogram_fraction" => {
             let lower = ev.eval_scalar(arg(&args, 0)?, t)?;
             let upper = ev.eval_scalar(arg(&args, 1)?, t)?;
-            histogram_fraction(lower, upper, ev.eval_vector(arg(&args, 2)?, t)?, t)
+            histogram_fraction(
+                lower,
+                upper,
+                ev.eval_vector(arg(&args, 2)?, t)?,
+                t,
+                ev.delayed_name_removal,
+            )
         }
         // Native-histogram functions: float samples are ignored, as in Prometheus.
         "histogram_avg" | "histogram_count" | "histogram_stddev" | "histogram_stdvar"

@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use telltale_storage_api::METRIC_NAME;
-
 use crate::labels::Labels;
 use crate::value::Sample;
 
@@ -37,13 +35,20 @@ pub(crate) fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
     values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
 }
 
-/// `histogram_quantile(q, buckets)`: groups samples by their labels without `le` and
-/// `__name__`, and interpolates the quantile in each group's cumulative buckets.
-pub(crate) fn histogram_quantile(q: f64, samples: Vec<Sample>, t: i64) -> Vec<Sample> {
+/// `histogram_quantile(q, buckets)`: groups samples by their labels without `le`, and
+/// interpolates the quantile in each group's cumulative buckets; the output loses
+/// `__name__` (marked for removal with `delayed` name removal), so two histograms of
+/// different names and the same other labels collide as in Prometheus.
+pub(crate) fn histogram_quantile(
+    q: f64,
+    samples: Vec<Sample>,
+    t: i64,
+    delayed: bool,
+) -> Vec<Sample> {
     classic_histograms(samples)
         .into_iter()
         .map(|(metric, buckets)| Sample {
-            metric,
+            metric: super::drop_name(&metric, delayed),
             t_ms: t,
             value: bucket_quantile(q, buckets),
         })
@@ -57,11 +62,12 @@ pub(crate) fn histogram_fraction(
     upper: f64,
     samples: Vec<Sample>,
     t: i64,
+    delayed: bool,
 ) -> Vec<Sample> {
     classic_histograms(samples)
         .into_iter()
         .map(|(metric, buckets)| Sample {
-            metric,
+            metric: super::drop_name(&metric, delayed),
             t_ms: t,
             value: bucket_fraction(lower, upper, buckets),
         })
@@ -69,7 +75,7 @@ pub(crate) fn histogram_fraction(
 }
 
 /// The classic histograms in `samples`: `(upper bound, cumulative count)` buckets
-/// grouped by the labels without `le` and `__name__`, in order of first appearance.
+/// grouped by the labels without `le` (the name kept), in order of first appearance.
 /// Samples without a parsable `le` are ignored.
 fn classic_histograms(samples: Vec<Sample>) -> Vec<(Labels, Vec<(f64, f64)>)> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -78,7 +84,7 @@ fn classic_histograms(samples: Vec<Sample>) -> Vec<(Labels, Vec<(f64, f64)>)> {
         let Some(upper) = s.metric.get(BUCKET_LABEL).and_then(parse_le) else {
             continue;
         };
-        let key = s.metric.without(&[METRIC_NAME, BUCKET_LABEL]);
+        let key = s.metric.without(&[BUCKET_LABEL]);
         let i = *index.entry(key.clone()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1
