@@ -12,6 +12,9 @@ use std::time::Duration;
 use common::remote_write::{push, series};
 use common::{Telltale, now_ms, query_at, value_of};
 
+/// A POST: path, headers, body.
+type Post<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>);
+
 /// xorshift64*: deterministic noise without a dependency.
 struct Noise(u64);
 
@@ -77,7 +80,7 @@ async fn bad_input_is_refused_and_loses_nothing() {
         let raw = noise.bytes(n);
         let snappy = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
         let text = noise.text(n);
-        let posts: Vec<(&str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+        let posts: Vec<Post> = vec![
             ("/api/v1/write", vec![], raw.clone()),
             (
                 "/api/v1/write",
