@@ -187,6 +187,9 @@ impl HttpClientConfig {
                 return err("at most one of basic_auth, oauth2 & authorization must be configured");
             }
         }
+        if self.basic_auth.is_some() && self.oauth2.is_some() {
+            return err("at most one of basic_auth, oauth2 & authorization must be configured");
+        }
         if let Some(o) = &self.oauth2 {
             if o.client_id.is_empty() {
                 return Err(FieldError::new(
