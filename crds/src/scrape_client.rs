@@ -116,6 +116,9 @@ pub struct OAuth2 {
     /// The client id, from a Secret or ConfigMap key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<SecretOrConfigMap>,
+    /// A file holding the client id (standalone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id_file: Option<String>,
     /// The client secret, from a Secret key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<SecretKeySelector>,
@@ -319,7 +322,13 @@ impl ScrapeClient {
                     "at most one of basic_auth, oauth2 & authorization must be configured",
                 ));
             }
-            if o.client_id.is_none() && !set(&self.inline.client_id) {
+            if o.client_id.is_some() && set(&o.client_id_file) {
+                return Err(FieldError::new(
+                    at,
+                    "at most one of oauth2 clientId & clientIdFile must be configured",
+                ));
+            }
+            if o.client_id.is_none() && !set(&o.client_id_file) && !set(&self.inline.client_id) {
                 return Err(FieldError::new(
                     format!("{at}.clientId"),
                     "oauth2 client_id must be configured",
@@ -428,6 +437,9 @@ impl ScrapeClient {
             }
         }
         if let Some(o) = &self.oauth2 {
+            if let Some(f) = o.client_id_file.as_deref().filter(|f| !f.is_empty()) {
+                out.push(("oauth2.clientIdFile", f));
+            }
             if let Some(f) = o.client_secret_file.as_deref().filter(|f| !f.is_empty()) {
                 out.push(("oauth2.clientSecretFile", f));
             }

@@ -265,3 +265,59 @@ async fn secret_references_without_the_api_name_the_field() {
     manager.shutdown();
     manager.stopped().await;
 }
+
+/// `oauth2` on a ScrapeTarget in standalone: client id and secret from files, the token
+/// endpoint's slowness counted against the scrape timeout, a wrong secret named.
+#[tokio::test]
+async fn oauth2_tokens_from_files_and_their_failures() {
+    use telltale_web::testing::{TokenServer, TokenServerOptions};
+    let good = TokenServer::start(TokenServerOptions::default()).await;
+    let slow = TokenServer::start(TokenServerOptions {
+        delay: Duration::from_secs(5),
+        ..TokenServerOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let id = write("id", "telltale\n");
+    let secret = write("secret", "s3cret\n");
+    let wrong = write("wrong", "nope");
+    let fields = |server: &TokenServer, secret: &str| {
+        format!(
+            "  oauth2: {{clientIdFile: {id}, clientSecretFile: {secret}, tokenUrl: '{}'}}\n",
+            server.token_url()
+        )
+    };
+    let host = |s: &TokenServer| s.base.trim_start_matches("http://").to_string();
+    let yaml = [
+        target("ok", &host(&good), &fields(&good, &secret)),
+        target("refused", &host(&good), &fields(&good, &wrong)),
+        target("slow", &host(&slow), &fields(&slow, &secret)),
+    ]
+    .concat();
+    let (manager, _writer, base) = manager().await;
+    manager.apply(&scrape_targets(&yaml));
+    wait_for_targets(
+        &base,
+        &[
+            ("ok", "up", ""),
+            (
+                "refused",
+                "down",
+                "oauth2: cannot fetch token: 401 Unauthorized",
+            ),
+            ("slow", "down", "oauth2: fetching the token timed out"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        good.tokens_issued(),
+        1,
+        "one token for every scrape of `ok`"
+    );
+    manager.shutdown();
+}

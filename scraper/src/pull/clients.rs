@@ -423,11 +423,19 @@ async fn resolve_oauth2(
     namespace: Option<&str>,
     mode: &SecretsMode,
 ) -> Result<OAuth2Settings> {
-    let client_id = match &o.client_id {
-        Some(id) => {
-            secret_or_config_map("oauth2.clientId", id, namespace, mode, "oauth2.clientId").await?
+    let client_id = match (&o.client_id, &o.client_id_file) {
+        (Some(id), _) => {
+            secret_or_config_map(
+                "oauth2.clientId",
+                id,
+                namespace,
+                mode,
+                "oauth2.clientIdFile",
+            )
+            .await?
         }
-        None => None,
+        (None, Some(f)) if !f.is_empty() => Some(file("oauth2.clientIdFile", f, mode)?),
+        _ => None,
     }
     .unwrap_or_else(|| {
         Material::value(

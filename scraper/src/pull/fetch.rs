@@ -134,10 +134,14 @@ impl Fetcher {
             message: "reading the target's Secrets timed out".into(),
         })??;
         let request = settings.client().map_err(setup)?.get(target.url.clone());
-        let resp = settings
-            .authorize(request)
+        // So does fetching an OAuth 2.0 token.
+        let request = tokio::time::timeout(target.timeout, settings.authorize(request))
             .await
-            .map_err(setup)?
+            .map_err(|_| Error::ScrapeClient {
+                message: "oauth2: fetching the token timed out".into(),
+            })?
+            .map_err(setup)?;
+        let resp = request
             .header(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER))
             .header(
                 SCRAPE_TIMEOUT_HEADER,

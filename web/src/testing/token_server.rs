@@ -35,6 +35,8 @@ pub struct TokenServerOptions {
     pub scope: Option<String>,
     /// Form parameters the token request must carry (`endpoint_params`).
     pub params: BTreeMap<String, String>,
+    /// How long the token endpoint takes to answer.
+    pub delay: Duration,
 }
 
 impl Default for TokenServerOptions {
@@ -46,6 +48,7 @@ impl Default for TokenServerOptions {
             expires_in: Duration::from_secs(3600),
             scope: None,
             params: BTreeMap::new(),
+            delay: Duration::ZERO,
         }
     }
 }
@@ -168,6 +171,7 @@ fn decode(s: &str) -> String {
 
 async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
     let options = lock(&s.options).clone();
+    tokio::time::sleep(options.delay).await;
     let params = form(&body);
     let basic = headers
         .get("authorization")

@@ -336,6 +336,7 @@ pub(crate) fn client_settings(scrape: &ClientFields, at: &str) -> Result<ScrapeC
         .as_ref()
         .map(|o| crate::scrape_client::OAuth2 {
             client_id: o.client_id.as_ref().map(object),
+            client_id_file: None,
             client_secret: o.client_secret.as_ref().map(selector),
             client_secret_file: None,
             token_url: o.token_url.clone(),
