@@ -1,8 +1,8 @@
 //! `telltale standalone --config.file prometheus.yml` where the file discovers through
 //! the Kubernetes API, as Prometheus running in a cluster does: a scrape job's
 //! `kubernetes_sd_configs` (role pod, relabeled on the pod's labels and port names) and
-//! an `alerting.alertmanagers` section's, against the emulated API server (kmock) given
-//! by `$KUBECONFIG`. The pods' IPs are 127.0.0.1, so the discovered node_exporter and
+//! an `alerting.alertmanagers` section's, against the emulated API server (kmock) named
+//! by the sections' `kubeconfig_file` (over a `$KUBECONFIG` that points nowhere). The pods' IPs are 127.0.0.1, so the discovered node_exporter and
 //! Alertmanager are real processes; a pod deleted live is no longer scraped.
 
 mod common;
@@ -61,26 +61,27 @@ async fn kubernetes_sd_configs_find_targets_and_alertmanagers() {
 rule_files: [{rules}]
 scrape_configs:
   - job_name: kubernetes-pods
-    kubernetes_sd_configs: [{{role: pod, namespaces: {{names: [{NS}]}}}}]
+    kubernetes_sd_configs: [{{role: pod, kubeconfig_file: {kc}, namespaces: {{names: [{NS}]}}}}]
     relabel_configs:
       - {{source_labels: [__meta_kubernetes_pod_label_app], regex: node-exporter, action: keep}}
       - {{source_labels: [__meta_kubernetes_pod_container_port_name], regex: metrics, action: keep}}
       - {{source_labels: [__meta_kubernetes_pod_name], target_label: pod}}
 alerting:
   alertmanagers:
-    - kubernetes_sd_configs: [{{role: pod, namespaces: {{names: [{NS}]}}}}]
+    - kubernetes_sd_configs: [{{role: pod, kubeconfig_file: {kc}, namespaces: {{names: [{NS}]}}}}]
       relabel_configs:
         - {{source_labels: [__meta_kubernetes_pod_label_app], regex: alertmanager, action: keep}}
         - {{source_labels: [__meta_kubernetes_pod_container_port_name], regex: web, action: keep}}
 ",
-            rules = rules.display()
+            rules = rules.display(),
+            kc = kubeconfig.display()
         ),
     );
     let config_arg = config.display().to_string();
     let t = Telltale::start_env(
         &dir.path().join("data"),
         &["--config.file", &config_arg],
-        &[("KUBECONFIG", &kubeconfig)],
+        &[("KUBECONFIG", &dir.path().join("no-such-kubeconfig"))],
     )
     .await;
     let base = t.url("");

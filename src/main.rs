@@ -6,6 +6,7 @@ mod cli;
 mod cluster_api;
 mod components;
 mod config;
+mod kube_connection;
 mod ops;
 mod process_info;
 mod process_metrics;

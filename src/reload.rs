@@ -58,9 +58,6 @@ pub struct Reloader {
     yaml: Arc<RwLock<String>>,
     /// One reload at a time; the discoveries of the configuration applied last.
     running: tokio::sync::Mutex<Running>,
-    /// The Kubernetes API client, made when a configuration first discovers through it
-    /// (in-cluster credentials or the kubeconfig, as kube's `Client::try_default`).
-    kube: tokio::sync::OnceCell<kube::Client>,
     successful: IntGauge,
     success_time: Gauge,
 }
@@ -90,7 +87,6 @@ impl Reloader {
             self_target,
             yaml: Arc::default(),
             running: tokio::sync::Mutex::new(Running::default()),
-            kube: tokio::sync::OnceCell::new(),
             successful,
             success_time,
         }))
@@ -125,7 +121,7 @@ impl Reloader {
         let kube = if !cluster.is_empty()
             || sections.iter().any(|s| !s.kubernetes_sd_configs.is_empty())
         {
-            Some(self.kube_client().await?)
+            Some(crate::kube_connection::client(config.prometheus.as_ref()).await?)
         } else {
             None
         };
@@ -177,19 +173,6 @@ impl Reloader {
             "configuration applied"
         );
         Ok(())
-    }
-
-    async fn kube_client(&self) -> anyhow::Result<kube::Client> {
-        self.kube
-            .get_or_try_init(|| async {
-                kube::Client::try_default().await.map_err(|e| {
-                    anyhow::anyhow!(
-                        "kubernetes_sd_configs need the Kubernetes API: no in-cluster credentials or kubeconfig ($KUBECONFIG, ~/.kube/config): {e}"
-                    )
-                })
-            })
-            .await
-            .cloned()
     }
 
     /// Reads the files again and applies them; on an error nothing changes.

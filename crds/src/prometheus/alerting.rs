@@ -108,6 +108,12 @@ impl AlertmanagerConfig {
                 *file = super::resolve_path(dir, file);
             }
         }
+        for h in &mut self.http_sd_configs {
+            h.http.resolve(dir);
+        }
+        for k in &mut self.kubernetes_sd_configs {
+            k.resolve(dir);
+        }
     }
 }
 

@@ -307,6 +307,14 @@ fn is_sd_file_pattern(path: &str) -> bool {
 }
 
 impl KubernetesSdConfig {
+    /// Makes `kubeconfig_file` and the client's files absolute against `dir`.
+    pub fn resolve(&mut self, dir: &std::path::Path) {
+        self.http.resolve(dir);
+        if let Some(f) = &mut self.kubeconfig_file {
+            *f = super::resolve_path(dir, f);
+        }
+    }
+
     /// The role (`pod` when missing, which [`KubernetesSdConfig::validate`] rejects).
     pub fn role(&self) -> KubernetesRole {
         self.role.unwrap_or_default()
@@ -491,10 +499,7 @@ impl ScrapeConfig {
             h.http.resolve(dir);
         }
         for k in &mut self.kubernetes_sd_configs {
-            k.http.resolve(dir);
-            if let Some(f) = &mut k.kubeconfig_file {
-                *f = super::resolve_path(dir, f);
-            }
+            k.resolve(dir);
         }
     }
 }

@@ -58,7 +58,7 @@ impl PrometheusConfig {
     }
 
     /// The settings this file sets that the ScrapeTargets cannot carry (the client
-    /// settings of discovery, Kubernetes API server settings), one
+    /// settings of HTTP discovery, Kubernetes node metadata), one
     /// `path: field` each, for a warning on load.
     pub fn not_translated(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -70,21 +70,10 @@ impl PrometheusConfig {
                 }
             }
             for (j, k) in sc.kubernetes_sd_configs.iter().enumerate() {
-                let kat = format!("{at}.kubernetes_sd_configs[{j}]");
-                for (f, set) in [
-                    ("api_server", k.api_server.is_some()),
-                    ("kubeconfig_file", k.kubeconfig_file.is_some()),
-                    (
-                        "attach_metadata",
-                        k.attach_metadata.as_ref().is_some_and(|a| a.node),
-                    ),
-                ] {
-                    if set {
-                        out.push(format!("{kat}.{f}"));
-                    }
-                }
-                for f in k.http.fields_set() {
-                    out.push(format!("{kat}.{f}"));
+                // `api_server`, `kubeconfig_file` and the client settings of an API server
+                // make standalone's one Kubernetes client.
+                if k.attach_metadata.as_ref().is_some_and(|a| a.node) {
+                    out.push(format!("{at}.kubernetes_sd_configs[{j}].attach_metadata"));
                 }
             }
         }
