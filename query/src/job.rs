@@ -85,6 +85,7 @@ impl Job {
             columns: Default::default(),
             notes,
             delayed_name_removal: self.delayed_name_removal,
+            params: Default::default(),
         };
         let mut value = self.values(&mut ev, series_major)?;
         if self.delayed_name_removal {

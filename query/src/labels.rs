@@ -119,13 +119,17 @@ impl Labels {
     /// The same set with `__name__` kept: the mark cleared (`label_replace` writing
     /// `__name__`, or grouping by it).
     pub fn name_kept(&self) -> Labels {
+        self.name_kept_ref().clone()
+    }
+
+    /// [`Labels::name_kept`] without a reference count (for comparing).
+    pub fn name_kept_ref(&self) -> &Labels {
         if !self.0.drop_name {
-            return self.clone();
+            return self;
         }
         self.0
             .flipped
             .get_or_init(|| Labels::from_sorted(self.0.pairs.clone()))
-            .clone()
     }
 
     /// The set a finished result carries: without `__name__` when it was marked.

@@ -8,46 +8,16 @@ use std::time::Duration;
 use prometheus::Registry;
 use telltale_storage::{Engine, EngineOptions, Retention, Tier};
 use telltale_storage_api::rollup;
-use telltale_storage_api::{Aggregate, Label, MatchOp, Matcher, Resolution, Sample, TimeSeries};
+use telltale_storage_api::{Aggregate, MatchOp, Matcher, Resolution, TimeSeries};
 
 mod common;
-use common::{index, select_tier};
+use common::{index, options, select_tier, series};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
 /// 2026-01-01T00:00:00Z: a day boundary.
 const T0: i64 = 1_767_225_600_000;
-
-fn series(name: &str, instance: &str, samples: &[(i64, f64)]) -> TimeSeries {
-    TimeSeries {
-        labels: vec![
-            Label::new("__name__", name),
-            Label::new("instance", instance),
-        ],
-        samples: samples
-            .iter()
-            .map(|&(timestamp_ms, value)| Sample {
-                timestamp_ms,
-                value,
-            })
-            .collect(),
-        exemplars: Vec::new(),
-    }
-}
-
-fn options() -> EngineOptions {
-    EngineOptions {
-        retention: Retention {
-            raw: None,
-            minute: None,
-            hour: None,
-        },
-        out_of_order_window: Duration::from_secs(600),
-        rollup_windows_per_pass: 1_000,
-        ..EngineOptions::default()
-    }
-}
 
 fn open(dir: &Path, opts: EngineOptions) -> Engine {
     Engine::open(dir, opts, &Registry::new()).unwrap()

@@ -120,10 +120,8 @@ pub(crate) fn group_labels(metric: &Labels, modifier: &Option<LabelModifier>) ->
 /// Evaluates the aggregation `agg` at time `t`.
 pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<StepValue> {
     let op = agg.op.to_string();
-    // Prometheus 3.5 evaluates the parameter (k, q, the ratio) once, at the query's first
-    // step, and uses that value at every step (its `fParam`).
     let param = match &agg.param {
-        Some(p) => Some(ev.eval(p, ev.start)?),
+        Some(p) => Some(ev.param(p)?),
         None => None,
     };
     let input = ev.eval_vector(&agg.expr, t)?;

@@ -90,8 +90,12 @@ pub(crate) struct Evaluator<'a> {
     /// The warnings and infos raised while evaluating.
     pub notes: annotations::Annotator,
     /// `promql-delayed-name-removal`: functions and operators mark `__name__` for
-    /// removal instead of removing it; [`finish`] removes it from the result.
+    /// removal instead of removing it; [`delayed_names::finish`] removes it from the
+    /// result.
     pub delayed_name_removal: bool,
+    /// Aggregation parameters (k, q, ratio) by node address, evaluated once at the
+    /// query's first step ([`Evaluator::param`]).
+    pub params: RefCell<FxHashMap<usize, StepValue>>,
 }
 
 /// A selector node's place in the fetched series: where they are (resolved once, not by
@@ -133,6 +137,18 @@ impl<'a> Evaluator<'a> {
     /// name, or with delayed name removal marked to lose it when the result is finished.
     pub(crate) fn drop_name(&self, metric: &Labels) -> Labels {
         drop_name(metric, self.delayed_name_removal)
+    }
+
+    /// An aggregation's parameter: its value at the query's first step, used at every
+    /// step as Prometheus 3.5 does (its `fParam`), computed once.
+    pub(crate) fn param(&self, p: &Expr) -> Result<StepValue> {
+        let key = p as *const Expr as usize;
+        if let Some(v) = self.params.borrow().get(&key) {
+            return Ok(v.clone());
+        }
+        let v = self.eval(p, self.start)?;
+        self.params.borrow_mut().insert(key, v.clone());
+        Ok(v)
     }
 
     /// The value of `expr` at time `t` (milliseconds).
@@ -542,7 +558,7 @@ pub(crate) fn check_unique(v: &[Sample]) -> Result<()> {
     let mut seen = FxHashSet::with_capacity_and_hasher(v.len(), Default::default());
     for s in v {
         // A name marked for removal is still the series' name here.
-        if !seen.insert(s.metric.name_kept()) {
+        if !seen.insert(s.metric.name_kept_ref()) {
             return Err(Error::execution(
                 "vector cannot contain metrics with the same labelset",
             ));

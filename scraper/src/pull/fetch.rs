@@ -165,15 +165,20 @@ impl Fetcher {
                 .unwrap_or(""),
         );
         let limit = target.limits.body_size_limit;
-        let mut resp = resp;
-        let mut body: Vec<u8> = Vec::new();
-        // Chunks as decompressed: the limit is on what the parser would read.
-        while let Some(chunk) = resp.chunk().await.map_err(http)? {
-            if limit > 0 && (body.len() + chunk.len()) as u64 > limit {
-                return Err(Error::BodySizeLimit { limit });
+        let body: Vec<u8> = if limit == 0 {
+            resp.bytes().await.map_err(http)?.into()
+        } else {
+            // Chunks as decompressed: the limit is on what the parser would read.
+            let mut resp = resp;
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(http)? {
+                if (body.len() + chunk.len()) as u64 > limit {
+                    return Err(Error::BodySizeLimit { limit });
+                }
+                body.extend_from_slice(&chunk);
             }
-            body.extend_from_slice(&chunk);
-        }
+            body
+        };
         let body = String::from_utf8(body).map_err(|_| Error::NotUtf8 {
             url: url.to_string(),
         })?;

@@ -172,47 +172,70 @@ impl ScrapeManager {
     /// Like [`ScrapeManager::apply`], with targets already derived (no dropped targets,
     /// no files).
     pub fn apply_targets(self: &Arc<Self>, desired: Vec<Target>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            error!("ScrapeManager::apply called outside a Tokio runtime; targets not applied");
-            return;
-        };
-        let mut state = self.lock();
-        if state.shut_down {
-            error!("ScrapeManager::apply called after shutdown; targets not applied");
-            return;
-        }
-        state.desired = desired;
-        state.dropped.clear();
-        self.reconcile(&mut state, &runtime);
+        self.update(|_, state| {
+            state.desired = desired;
+            state.dropped.clear();
+        });
     }
 
     /// Like [`ScrapeManager::apply_targets`], with the dropped targets of a discovery
     /// made elsewhere (such as [`crate::discovery::k8s::kubernetes_discovery`]).
     pub fn apply_discovery(self: &Arc<Self>, discovery: Discovery) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            error!("ScrapeManager::apply called outside a Tokio runtime; targets not applied");
-            return;
-        };
-        let mut state = self.lock();
-        if state.shut_down {
-            error!("ScrapeManager::apply called after shutdown; targets not applied");
-            return;
-        }
-        state.desired = discovery.active;
-        state.dropped = discovery.dropped;
-        self.reconcile(&mut state, &runtime);
+        self.update(|_, state| {
+            state.desired = discovery.active;
+            state.dropped = discovery.dropped;
+        });
+    }
+
+    /// Scrapes the targets of `discovery` beside those of the last [`ScrapeManager::apply`]
+    /// (replacing the previous ones given here; an empty one removes them).
+    pub fn set_alongside(self: &Arc<Self>, discovery: Discovery) {
+        self.update(|me, state| {
+            state.alongside = discovery;
+            me.rediscover(state);
+        });
     }
 
     /// Applies every new value of `targets` until the sender goes away or the manager
     /// shuts down (the current value counts once it is marked changed).
-    pub async fn follow(self: Arc<Self>, mut targets: watch::Receiver<Discovery>) {
+    pub async fn follow(self: Arc<Self>, targets: watch::Receiver<Discovery>) {
+        self.follow_with(targets, Self::apply_discovery).await
+    }
+
+    /// [`ScrapeManager::set_alongside`] with every new value of `targets` (a Kubernetes
+    /// discovery of standalone's prometheus.yml jobs), as [`ScrapeManager::follow`].
+    pub async fn follow_alongside(self: Arc<Self>, targets: watch::Receiver<Discovery>) {
+        self.follow_with(targets, Self::set_alongside).await
+    }
+
+    async fn follow_with(
+        self: Arc<Self>,
+        mut targets: watch::Receiver<Discovery>,
+        apply: fn(&Arc<Self>, Discovery),
+    ) {
         while targets.changed().await.is_ok() {
             let discovery = targets.borrow_and_update().clone();
             if self.lock().shut_down {
                 return;
             }
-            self.apply_discovery(discovery);
+            apply(&self, discovery);
         }
+    }
+
+    /// Changes the state with `change`, then reconciles the loops with it; nothing
+    /// happens outside a Tokio runtime or after shutdown.
+    fn update(self: &Arc<Self>, change: impl FnOnce(&Self, &mut State)) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            error!("ScrapeManager called outside a Tokio runtime; targets not applied");
+            return;
+        };
+        let mut state = self.lock();
+        if state.shut_down {
+            error!("ScrapeManager called after shutdown; targets not applied");
+            return;
+        }
+        change(self, &mut state);
+        self.reconcile(&mut state, &runtime);
     }
 
     /// Starts, updates and stops loops so that exactly the owned desired targets run.
@@ -348,35 +371,6 @@ impl ScrapeManager {
         state
             .dropped
             .extend(state.alongside.dropped.iter().cloned());
-    }
-
-    /// Scrapes the targets of `discovery` beside those of the last [`ScrapeManager::apply`]
-    /// (replacing the previous ones given here; an empty one removes them).
-    pub fn set_alongside(self: &Arc<Self>, discovery: Discovery) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            error!("ScrapeManager::set_alongside called outside a Tokio runtime");
-            return;
-        };
-        let mut state = self.lock();
-        if state.shut_down {
-            return;
-        }
-        state.alongside = discovery;
-        self.rediscover(&mut state);
-        self.reconcile(&mut state, &runtime);
-    }
-
-    /// [`ScrapeManager::set_alongside`] with every new value of `targets` (a Kubernetes
-    /// discovery of standalone's prometheus.yml jobs), until the sender goes away or the
-    /// manager shuts down.
-    pub async fn follow_alongside(self: Arc<Self>, mut targets: watch::Receiver<Discovery>) {
-        while targets.changed().await.is_ok() {
-            let discovery = targets.borrow_and_update().clone();
-            if self.lock().shut_down {
-                return;
-            }
-            self.set_alongside(discovery);
-        }
     }
 
     /// Stops every loop (each writes its staleness markers) and refuses further `apply`.

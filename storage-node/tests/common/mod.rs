@@ -91,3 +91,41 @@ pub fn try_index(
         limit,
     })
 }
+
+/// One series `{__name__=name, instance=instance}` with `samples` (time ms, value).
+pub fn series(
+    name: &str,
+    instance: &str,
+    samples: &[(i64, f64)],
+) -> telltale_storage_api::TimeSeries {
+    use telltale_storage_api::{Label, Sample, TimeSeries};
+    TimeSeries {
+        labels: vec![
+            Label::new("__name__", name),
+            Label::new("instance", instance),
+        ],
+        samples: samples
+            .iter()
+            .map(|&(timestamp_ms, value)| Sample {
+                timestamp_ms,
+                value,
+            })
+            .collect(),
+        exemplars: Vec::new(),
+    }
+}
+
+/// Engine options keeping everything, with a 10-minute out-of-order window and rollups
+/// done in one pass.
+pub fn options() -> telltale_storage::EngineOptions {
+    telltale_storage::EngineOptions {
+        retention: telltale_storage::Retention {
+            raw: None,
+            minute: None,
+            hour: None,
+        },
+        out_of_order_window: std::time::Duration::from_secs(600),
+        rollup_windows_per_pass: 1_000,
+        ..telltale_storage::EngineOptions::default()
+    }
+}

@@ -121,11 +121,7 @@ impl HttpClient {
             b = b.http1_only();
         }
         if let Some(url) = &s.proxy_url {
-            let proxy = reqwest::Proxy::all(url).map_err(|e| Error::Client {
-                field: "proxy_url".into(),
-                message: format!("{url:?}: {e}"),
-            })?;
-            b = b.proxy(proxy);
+            b = b.proxy(proxy(url, "proxy_url")?);
         }
         b.build().map_err(|e| Error::Client {
             field: "tls_config".into(),
@@ -196,6 +192,14 @@ impl HttpClient {
     fn lock(&self) -> MutexGuard<'_, Built> {
         self.built.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The proxy at `url`, set by the setting `field`.
+pub(super) fn proxy(url: &str, field: &str) -> Result<reqwest::Proxy> {
+    reqwest::Proxy::all(url).map_err(|e| Error::Client {
+        field: field.into(),
+        message: format!("{url:?}: {e}"),
+    })
 }
 
 #[cfg(test)]

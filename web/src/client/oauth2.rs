@@ -133,11 +133,7 @@ fn token_client(s: &OAuth2Settings, user_agent: &str) -> Result<reqwest::Client>
         .timeout(TOKEN_TIMEOUT)
         .no_proxy();
     if let Some(url) = &s.proxy_url {
-        let proxy = reqwest::Proxy::all(url).map_err(|e| Error::Client {
-            field: "oauth2.proxy_url".into(),
-            message: format!("{url:?}: {e}"),
-        })?;
-        b = b.proxy(proxy);
+        b = b.proxy(super::http_client::proxy(url, "oauth2.proxy_url")?);
     }
     b.build().map_err(|e| Error::Client {
         field: "oauth2.tls_config".into(),
@@ -188,7 +184,9 @@ async fn fetch(
         form.push(("client_secret", secret));
     } else {
         // RFC 6749 §2.3.1: both form-urlencoded before the Basic encoding, as Go does.
-        let pair = format!("{}:{}", url_encode(id), url_encode(secret));
+        let encode =
+            |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        let pair = format!("{}:{}", encode(id), encode(secret));
         let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
         req = req.header(reqwest::header::AUTHORIZATION, format!("Basic {encoded}"));
     }
@@ -264,32 +262,16 @@ fn token_type(t: &str) -> &str {
     }
 }
 
-/// Go's `url.QueryEscape`.
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn go_token_types_and_escaping() {
+    fn go_token_types_and_lifetimes() {
         assert_eq!(token_type(""), "Bearer");
         assert_eq!(token_type("bearer"), "Bearer");
         assert_eq!(token_type("mac"), "MAC");
         assert_eq!(token_type("DPoP"), "DPoP");
-        assert_eq!(url_encode("a b/c:d~"), "a+b%2Fc%3Ad~");
         assert_eq!(expires_in(Some(&serde_json::json!("3600"))), Some(3600));
         assert_eq!(expires_in(Some(&serde_json::json!(60))), Some(60));
         assert_eq!(expires_in(Some(&serde_json::json!(null))), None);
