@@ -31,6 +31,7 @@ pub mod prompb;
 pub mod rollup;
 pub mod select;
 pub mod shared;
+pub mod tls;
 pub mod traits;
 
 /// Types and service stubs generated from `storage.proto`.
