@@ -255,6 +255,8 @@ pub struct StorageArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub web: WebArgs,
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
     /// The shard this replica belongs to (with `--peers`).
     #[arg(long, env = "TELLTALE_SHARD", default_value_t = 0)]
     pub shard: u32,
@@ -295,6 +297,10 @@ pub struct DevClusterArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub web: WebArgs,
+    /// Mutual TLS between the replicas and the cluster's clients: a CA and a certificate
+    /// per replica (role storage) and for the clients are made in `DATA_DIR/tls/`.
+    #[arg(long)]
+    pub grpc_tls: bool,
     /// Restart replica processes that exit (by default a dead replica stays dead).
     #[arg(long)]
     pub restart_dead: bool,
@@ -332,6 +338,8 @@ pub struct ScraperArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub web: WebArgs,
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
     /// ScrapeTarget YAML files (repeatable).
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
@@ -457,6 +465,8 @@ pub struct QueryArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub web: WebArgs,
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
     /// Base URL of a scraper replica (repeatable, or comma-separated): `/api/v1/targets`
     /// merges every replica's targets, each naming the replica that owns it.
     #[arg(
@@ -490,6 +500,8 @@ pub struct AlertmanagerArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub web: WebArgs,
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
     /// AlertRule and MetricCluster YAML files (repeatable).
     #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
@@ -544,6 +556,58 @@ impl WebArgs {
             .as_ref()
             .map(telltale_web::WebConfigFile::load)
             .transpose()?)
+    }
+}
+
+/// Mutual TLS of the storage gRPC (server and clients): the cluster's CA and this
+/// process's certificate and key, PEM files re-read when they change.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GrpcTlsArgs {
+    /// The CA whose certificates peers must present (and that signed the replicas').
+    #[arg(
+        long = "grpc.tls-ca-file",
+        env = "TELLTALE_GRPC_TLS_CA_FILE",
+        requires_all = ["grpc_tls_cert_file", "grpc_tls_key_file"]
+    )]
+    pub grpc_tls_ca_file: Option<PathBuf>,
+    /// This process's certificate (chain), signed by the CA; its URI SAN
+    /// `urn:telltale:role:<role>` says what it may call.
+    #[arg(
+        long = "grpc.tls-cert-file",
+        env = "TELLTALE_GRPC_TLS_CERT_FILE",
+        requires_all = ["grpc_tls_ca_file", "grpc_tls_key_file"]
+    )]
+    pub grpc_tls_cert_file: Option<PathBuf>,
+    /// The certificate's private key.
+    #[arg(
+        long = "grpc.tls-key-file",
+        env = "TELLTALE_GRPC_TLS_KEY_FILE",
+        requires_all = ["grpc_tls_ca_file", "grpc_tls_cert_file"]
+    )]
+    pub grpc_tls_key_file: Option<PathBuf>,
+}
+
+impl GrpcTlsArgs {
+    /// The three files, when TLS is on.
+    pub fn paths(&self) -> Option<telltale_storage_api::tls::TlsPaths> {
+        Some(telltale_storage_api::tls::TlsPaths {
+            ca: self.grpc_tls_ca_file.clone()?,
+            cert: self.grpc_tls_cert_file.clone()?,
+            key: self.grpc_tls_key_file.clone()?,
+        })
+    }
+
+    /// Makes every gRPC client of the process use TLS with these files; fails when they
+    /// cannot be used. Returns the paths for a server.
+    pub fn install_client(&self) -> anyhow::Result<Option<telltale_storage_api::tls::TlsPaths>> {
+        use telltale_storage_api::tls::{Source, client};
+        let Some(paths) = self.paths() else {
+            return Ok(None);
+        };
+        client::global()
+            .set("process", Source::Files(paths.clone()))
+            .map_err(|e| anyhow::anyhow!("--grpc.tls-*: {e}"))?;
+        Ok(Some(paths))
     }
 }
 

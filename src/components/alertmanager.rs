@@ -9,6 +9,7 @@ use crate::cli::AlertmanagerArgs;
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
+    args.grpc_tls.install_client()?;
     let config = crate::config::load(&crate::config::Sources::files(&args.files))?;
     let registry = ops::new_registry("alertmanager")?;
     let super::storage::Clients { writer, reader, .. } =

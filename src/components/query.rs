@@ -11,6 +11,7 @@ use crate::cluster_api::{self, status::Replicas};
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
+    args.grpc_tls.install_client()?;
     let registry = ops::new_registry("query")?;
     let storage = super::storage::client(&args.storage, args.shard_map.as_deref(), &registry)?;
     let reader = storage.reader;

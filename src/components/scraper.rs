@@ -9,6 +9,7 @@ use crate::cli::ScraperArgs;
 use crate::ops::{self, Readiness, Shutdown};
 
 pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
+    args.grpc_tls.install_client()?;
     let config = crate::config::load(&crate::config::Sources {
         no_secret_api: !args.kubernetes_discovery,
         ..crate::config::Sources::files(&args.files)

@@ -10,6 +10,7 @@ use anyhow::Context;
 use prometheus::Registry;
 use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
 use telltale_storage_api::cluster::{ShardedOptions, ShardedStorage};
+use telltale_storage_api::tls::{ServerTls, Source};
 use telltale_storage_api::{GrpcStorage, SampleReader, SampleWriter, StorageAdmin};
 
 use crate::cli::StorageArgs;
@@ -26,6 +27,14 @@ async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
     // Bind before starting Raft so peers reach us as soon as we vote.
     let grpc = ops::bind(args.grpc_listen, "storage gRPC").await?;
     let web = args.web.load()?;
+    // Raft to the peers goes through the process's client identity, the server checks
+    // its clients against the same CA.
+    let tls = match args.grpc_tls.install_client()? {
+        Some(paths) => Some(Arc::new(
+            ServerTls::new(Source::Files(paths)).context("--grpc.tls-*")?,
+        )),
+        None => None,
+    };
     let http = ops::bind(args.listen, "HTTP").await?;
     let (peers, id) = match (&args.peers, args.replica_id) {
         (Some(peers), Some(id)) => (Peers::parse(peers)?, id),
@@ -67,7 +76,7 @@ async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
     let readiness = Readiness::default();
     tracing::info!(grpc = %grpc.local_addr()?, http = %http.local_addr()?, shard = args.shard, replica = id, data_dir = %args.data_dir.display(), "storage replica started");
     readiness.set_ready();
-    let grpc_task = replica.serve(grpc, shutdown.clone().wait());
+    let grpc_task = replica.serve_tls(grpc, tls, shutdown.clone().wait());
     let http_task = ops::serve_http(http, ops::router(&registry, readiness), web, shutdown);
     let (g, h) = tokio::join!(grpc_task, http_task);
     g.context("storage replica failed")?;

@@ -1,5 +1,6 @@
 //! [`GrpcStorage`]: the gRPC client of a storage node.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
@@ -11,6 +12,7 @@ use crate::pb::{
     ExemplarsRequest, InfoRequest, InfoResponse, LabelNamesRequest, LabelValuesRequest,
     SelectRequest, SelectResponse, SeriesChunks, SeriesExemplars, SeriesRequest, TimeSeries,
 };
+use crate::tls::{self, ClientTls, Connector};
 use crate::{BatchId, Error, MAX_MESSAGE_BYTES, Result, SampleReader, SampleWriter, Written};
 
 /// A client of one storage node. Cheap to clone; connects lazily and reconnects by itself.
@@ -37,9 +39,16 @@ impl GrpcStorage {
 }
 
 /// A lazily connecting gRPC channel to a storage replica at `address` (`host:port` or a
-/// URL): no Nagle, keep-alive pings, a short connect timeout. Every client of a replica
-/// (storage, Raft, status) uses one of these.
+/// URL): no Nagle, keep-alive pings, a short connect timeout; over mutual TLS when the
+/// process has a client identity installed ([`tls::client::global`]). Every client of a
+/// replica (storage, Raft, status) uses one of these.
 pub fn channel(address: &str) -> Result<Channel> {
+    let tls = tls::client::global();
+    channel_with(address, tls.enabled().then_some(tls))
+}
+
+/// [`channel`] with the given TLS identities (`None`: plain).
+pub fn channel_with(address: &str, tls: Option<&Arc<ClientTls>>) -> Result<Channel> {
     let uri = if address.contains("://") {
         address.to_string()
     } else {
@@ -49,12 +58,15 @@ pub fn channel(address: &str) -> Result<Channel> {
         endpoint: address.to_string(),
         reason: e.to_string(),
     })?;
-    Ok(endpoint
+    let endpoint = endpoint
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect_lazy())
+        .keep_alive_timeout(Duration::from_secs(5));
+    Ok(match tls {
+        Some(tls) => endpoint.connect_with_connector_lazy(Connector(tls.clone())),
+        None => endpoint.connect_lazy(),
+    })
 }
 
 /// A storage client on `channel` with the message size limits both ways.

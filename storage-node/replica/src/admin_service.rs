@@ -22,6 +22,7 @@ use telltale_storage_api::pb::{
     CleanTombstonesRequest, CleanTombstonesResponse, DeleteSeriesRequest, DeleteSeriesResponse,
     SnapshotRequest, SnapshotResponse,
 };
+use telltale_storage_api::tls::{Role, require};
 use tonic::{Request, Response, Status};
 use tracing::info;
 
@@ -112,20 +113,26 @@ impl ReplicaAdmin {
     }
 }
 
+/// Over mutual TLS, the TSDB admin calls come from the query API (its
+/// `--web.enable-admin-api`), the operator or another replica.
+const ADMINS: &[Role] = &[Role::Query, Role::Operator, Role::Storage];
+
 #[tonic::async_trait]
 impl Admin for ReplicaAdmin {
     async fn delete_series(
         &self,
         req: Request<DeleteSeriesRequest>,
     ) -> Result<Response<DeleteSeriesResponse>, Status> {
+        require(&req, "DeleteSeries", ADMINS)?;
         self.storage.delete_series(req.into_inner()).await?;
         Ok(Response::new(DeleteSeriesResponse {}))
     }
 
     async fn clean_tombstones(
         &self,
-        _req: Request<CleanTombstonesRequest>,
+        req: Request<CleanTombstonesRequest>,
     ) -> Result<Response<CleanTombstonesResponse>, Status> {
+        require(&req, "CleanTombstones", ADMINS)?;
         self.storage.clean_tombstones().await?;
         Ok(Response::new(CleanTombstonesResponse {}))
     }
@@ -134,6 +141,7 @@ impl Admin for ReplicaAdmin {
         &self,
         req: Request<SnapshotRequest>,
     ) -> Result<Response<SnapshotResponse>, Status> {
+        require(&req, "Snapshot", ADMINS)?;
         let req = req.into_inner();
         let dir = self.storage.snapshot(&req.name, req.skip_head).await?;
         Ok(Response::new(SnapshotResponse {

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers, Raft, ServerState, Snapshot};
 use serde::Serialize;
+use telltale_storage_api::tls::{Role, require};
 use tonic::{Request, Response, Status, Streaming};
 
 use telltale_storage_api::raft_pb::raft_server::Raft as RaftRpc;
@@ -155,17 +156,23 @@ pub fn committed(mut stored: Vec<u64>) -> u64 {
     stored[stored.len() / 2]
 }
 
+/// Over mutual TLS, only replicas replicate (the operator and the replicas, which forward
+/// to their leader, change voters; anyone of the CA may ask for the status).
+const REPLICAS: &[Role] = &[Role::Storage];
+
 #[tonic::async_trait]
 impl RaftRpc for RaftService {
     async fn append_entries(
         &self,
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
+        require(&req, "AppendEntries", REPLICAS)?;
         let result = self.raft.append_entries(parse(req)?).await;
         payload(&result)
     }
 
     async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        require(&req, "Vote", REPLICAS)?;
         let result = self.raft.vote(parse(req)?).await;
         payload(&result)
     }
@@ -174,6 +181,7 @@ impl RaftRpc for RaftService {
         &self,
         req: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
+        require(&req, "InstallSnapshot", REPLICAS)?;
         let result = self.raft.install_snapshot(parse(req)?).await;
         payload(&result)
     }
@@ -182,6 +190,7 @@ impl RaftRpc for RaftService {
         &self,
         req: Request<Streaming<SnapshotChunk>>,
     ) -> Result<Response<RaftPayload>, Status> {
+        require(&req, "InstallFullSnapshot", REPLICAS)?;
         let dir = self.snapshots.incoming("stream");
         let (vote, meta) = match transfer::receive(req.into_inner(), &dir).await {
             Ok(header) => header,
@@ -225,6 +234,7 @@ impl RaftRpc for RaftService {
         &self,
         req: Request<ChangeMembershipRequest>,
     ) -> Result<Response<ChangeMembershipResponse>, Status> {
+        require(&req, "ChangeMembership", &[Role::Storage, Role::Operator])?;
         let members = req.into_inner().members;
         if members.is_empty() {
             return Err(Status::invalid_argument("a group needs at least one voter"));

@@ -14,6 +14,7 @@ use telltale_storage::EngineOptions;
 use telltale_storage_api::MAX_MESSAGE_BYTES;
 use telltale_storage_api::pb::admin_server::AdminServer;
 use telltale_storage_api::pb::storage_server::StorageServer;
+use telltale_storage_api::tls::{ServerTls, incoming};
 use tonic::transport::server::TcpIncoming;
 use tracing::{info, warn};
 
@@ -277,20 +278,43 @@ impl Replica {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
+        self.serve_tls(listener, None, shutdown).await
+    }
+
+    /// [`serve`](Self::serve), over mutual TLS when `tls` is given: a client without a
+    /// certificate of its CA is refused at the handshake, and the Raft and admin calls
+    /// check the certificate's role.
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: Option<Arc<ServerTls>>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
         if let Ok(addr) = listener.local_addr() {
-            info!(%addr, "replica gRPC (storage + admin + raft) listening");
+            let tls = tls.is_some();
+            info!(%addr, tls, "replica gRPC (storage + admin + raft) listening");
         }
-        let served = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .add_service(self.storage_service())
             .add_service(self.admin_service())
-            .add_service(self.raft_service())
-            .serve_with_incoming_shutdown(
-                // No Nagle: a response's header and data frames go out at once, not one
-                // delayed-ACK (40 ms) apart.
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                shutdown,
-            )
-            .await;
+            .add_service(self.raft_service());
+        let served = match tls {
+            Some(tls) => {
+                router
+                    .serve_with_incoming_shutdown(incoming(listener, tls), shutdown)
+                    .await
+            }
+            None => {
+                router
+                    .serve_with_incoming_shutdown(
+                        // No Nagle: a response's header and data frames go out at once,
+                        // not one delayed-ACK (40 ms) apart.
+                        TcpIncoming::from(listener).with_nodelay(Some(true)),
+                        shutdown,
+                    )
+                    .await
+            }
+        };
         self.shutdown().await;
         served?;
         Ok(())

@@ -17,22 +17,46 @@ use rcgen::{
 /// `other-ca.pem`, `other-client.pem`/`-key.pem`, `other-server.pem`/`-key.pem`.
 pub struct Pki {
     pub dir: tempfile::TempDir,
+    ca: Issuer<'static, KeyPair>,
+    other: Issuer<'static, KeyPair>,
 }
 
 impl Pki {
     /// Panics when the temporary directory or a certificate cannot be made (tests only).
     pub fn new() -> Pki {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let pki = Pki { dir };
         let (ca_pem, first) = ca("telltale test CA");
-        pki.write("ca.pem", &ca_pem);
-        pki.leaf(&first, "server", &["127.0.0.1", "localhost"], false);
-        pki.leaf(&first, "client", &["client.example"], true);
-        pki.leaf(&first, "intruder", &["intruder.example"], true);
         let (other_pem, other) = ca("another CA");
+        let pki = Pki {
+            dir,
+            ca: first,
+            other,
+        };
+        pki.write("ca.pem", &ca_pem);
+        pki.leaf(
+            &pki.ca,
+            "server",
+            &["127.0.0.1", "localhost"],
+            &[],
+            Some(false),
+        );
+        pki.leaf(&pki.ca, "client", &["client.example"], &[], Some(true));
+        pki.leaf(&pki.ca, "intruder", &["intruder.example"], &[], Some(true));
         pki.write("other-ca.pem", &other_pem);
-        pki.leaf(&other, "other-client", &["client.example"], true);
-        pki.leaf(&other, "other-server", &["127.0.0.1", "localhost"], false);
+        pki.leaf(
+            &pki.other,
+            "other-client",
+            &["client.example"],
+            &[],
+            Some(true),
+        );
+        pki.leaf(
+            &pki.other,
+            "other-server",
+            &["127.0.0.1", "localhost"],
+            &[],
+            Some(false),
+        );
         pki
     }
 
@@ -50,16 +74,41 @@ impl Pki {
         p
     }
 
-    fn leaf(&self, issuer: &Issuer<'static, KeyPair>, name: &str, sans: &[&str], client: bool) {
+    /// A certificate of the CA (`other`: of the other CA) for both servers and clients,
+    /// with DNS/IP SANs `sans` and URI SANs `uris` (a gRPC role: `urn:telltale:role:…`),
+    /// as `name.pem` and `name-key.pem`, a new key each time (a rotation).
+    pub fn issue(&self, name: &str, sans: &[&str], uris: &[&str], other: bool) -> PathBuf {
+        let issuer = if other { &self.other } else { &self.ca };
+        self.leaf(issuer, name, sans, uris, None);
+        self.path(&format!("{name}.pem"))
+    }
+
+    /// `client`: Some(true) client only, Some(false) server only, None both.
+    fn leaf(
+        &self,
+        issuer: &Issuer<'static, KeyPair>,
+        name: &str,
+        sans: &[&str],
+        uris: &[&str],
+        client: Option<bool>,
+    ) {
         let mut params =
             CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
                 .expect("valid SANs");
+        for uri in uris {
+            params.subject_alt_names.push(rcgen::SanType::URI(
+                rcgen::string::Ia5String::try_from(*uri).expect("an ASCII URI"),
+            ));
+        }
         params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages = vec![if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
+        params.extended_key_usages = match client {
+            Some(true) => vec![ExtendedKeyUsagePurpose::ClientAuth],
+            Some(false) => vec![ExtendedKeyUsagePurpose::ServerAuth],
+            None => vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        };
         let key = KeyPair::generate().expect("a key");
         let cert = params
             .signed_by(&key, issuer)

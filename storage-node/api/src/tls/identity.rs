@@ -156,7 +156,11 @@ mod tests {
         let err = require(&req, "ChangeMembership", &[Role::Operator, Role::Storage])
             .expect_err("a scraper may not change voters");
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
-        assert!(err.message().contains("operator or storage"), "{}", err.message());
+        assert!(
+            err.message().contains("operator or storage"),
+            "{}",
+            err.message()
+        );
         assert!(require(&req, "Write", &[Role::Scraper]).is_ok());
     }
 

@@ -41,6 +41,18 @@ pub async fn start_with(
     initial_voters: Option<usize>,
     listener: tokio::net::TcpListener,
 ) -> Running {
+    start_tls(dir, id, peers, initial_voters, listener, None).await
+}
+
+/// [`start_with`], serving over mutual TLS with `tls`.
+pub async fn start_tls(
+    dir: &Path,
+    id: u64,
+    peers: &Peers,
+    initial_voters: Option<usize>,
+    listener: tokio::net::TcpListener,
+    tls: Option<std::sync::Arc<telltale_storage_api::tls::ServerTls>>,
+) -> Running {
     let config = ReplicaConfig {
         data_dir: dir.join(format!("r{id}")),
         shard: 0,
@@ -61,7 +73,7 @@ pub async fn start_with(
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         replica
-            .serve(listener, async {
+            .serve_tls(listener, tls, async {
                 let _ = rx.await;
             })
             .await
