@@ -56,7 +56,8 @@ impl fmt::Debug for CertificateAuthority {
 }
 
 /// What a component's certificate says: its role (URI SAN), common name and the DNS
-/// names it answers to as a server.
+/// names it answers to as a server (an IP address among them is an IP SAN: a dev
+/// cluster's replicas are dialled at 127.0.0.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Leaf {
     pub role: Role,
@@ -247,8 +248,13 @@ impl CertificateAuthority {
             .map_err(|e| pki_error(&what, e))?;
         params.subject_alt_names = vec![SanType::URI(uri)];
         for name in &leaf.dns_names {
-            let name = name.as_str().try_into().map_err(|e| pki_error(&what, e))?;
-            params.subject_alt_names.push(SanType::DnsName(name));
+            let san = match name.parse::<std::net::IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => {
+                    SanType::DnsName(name.as_str().try_into().map_err(|e| pki_error(&what, e))?)
+                }
+            };
+            params.subject_alt_names.push(san);
         }
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -332,7 +338,15 @@ fn lacks(cert: &X509Certificate<'_>, leaf: &Leaf) -> Option<String> {
         for name in &san.value.general_names {
             match name {
                 GeneralName::URI(u) => uris.push(*u),
-                GeneralName::DNSName(d) => dns.push(*d),
+                GeneralName::DNSName(d) => dns.push(d.to_string()),
+                GeneralName::IPAddress(ip) => {
+                    let ip = match ip.len() {
+                        4 => <[u8; 4]>::try_from(*ip).ok().map(std::net::IpAddr::from),
+                        16 => <[u8; 16]>::try_from(*ip).ok().map(std::net::IpAddr::from),
+                        _ => None,
+                    };
+                    dns.extend(ip.map(|ip| ip.to_string()));
+                }
                 _ => {}
             }
         }
@@ -341,7 +355,7 @@ fn lacks(cert: &X509Certificate<'_>, leaf: &Leaf) -> Option<String> {
     if !uris.contains(&role.as_str()) {
         return Some(format!("the role URI {role}"));
     }
-    if let Some(missing) = leaf.dns_names.iter().find(|n| !dns.contains(&n.as_str())) {
+    if let Some(missing) = leaf.dns_names.iter().find(|n| !dns.contains(n)) {
         return Some(format!("the DNS name {missing}"));
     }
     let usage = cert.extended_key_usage().ok().flatten().map(|e| e.value);
@@ -476,6 +490,35 @@ mod tests {
             .unwrap()
             .to_string();
         (uris, dns, cn, cert.validity().not_after.timestamp())
+    }
+
+    #[test]
+    fn an_address_is_an_ip_san_and_is_kept() {
+        let ca = CertificateAuthority::generate("dev", now()).unwrap();
+        let leaf = Leaf {
+            dns_names: vec!["127.0.0.1".into(), "localhost".into()],
+            ..storage_leaf()
+        };
+        let issued = ca.issue(&leaf, 90 * DAY, now()).unwrap();
+        let der = pem_to_der(&issued.cert_pem).unwrap();
+        let cert = parse(&der).unwrap();
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        assert!(
+            san.value
+                .general_names
+                .iter()
+                .any(|n| matches!(n, GeneralName::IPAddress(ip) if *ip == [127, 0, 0, 1])),
+            "{:?}",
+            san.value.general_names
+        );
+        let verdict = ca.check(
+            &leaf,
+            Some(&issued.cert_pem),
+            Some(&issued.key_pem),
+            DAY,
+            now(),
+        );
+        assert_eq!(verdict, Verdict::Keep);
     }
 
     #[test]

@@ -16,6 +16,8 @@
 
 /// `POST /dev-cluster/shards/{shard}/replicas`.
 mod replicas;
+/// `--grpc-tls`: the dev cluster's CA and certificates.
+mod tls;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -27,6 +29,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use telltale_storage_api::cluster::{Shard, ShardMap, ShardedOptions, ShardedStorage};
+use telltale_storage_api::tls::Role;
 use telltale_storage_api::{SampleReader, SampleWriter, StorageAdmin};
 use tokio::process::{Child, Command};
 
@@ -71,6 +74,8 @@ pub(super) struct Cluster {
     map_file: PathBuf,
     /// One membership change at a time.
     changing: tokio::sync::Mutex<()>,
+    /// With `--grpc-tls`: where the replicas' certificates come from.
+    pki: Option<tls::DevPki>,
 }
 
 impl Cluster {
@@ -141,6 +146,11 @@ impl Cluster {
             "--storage.exemplars.exemplars-limit".into(),
             self.exemplars_limit.to_string(),
         ];
+        let mut args = args;
+        if let Some(pki) = &self.pki {
+            let name = format!("shard-{shard}-replica-{id}");
+            args.extend(tls::flags(&pki.issue(&name, Role::Storage, true)?));
+        }
         Ok(Member {
             shard,
             id,
@@ -232,6 +242,17 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let exe = std::env::current_exe().context("cannot find the telltale binary")?;
+    // Every gRPC client of this process (writes, reads, membership changes) presents the
+    // dev cluster's own certificate.
+    let pki = if args.grpc_tls {
+        let pki = tls::DevPki::open(&args.data_dir)?;
+        let own = pki.issue("dev-cluster", Role::Operator, false)?;
+        telltale_storage_api::tls::client::global()
+            .set("dev-cluster", telltale_storage_api::tls::Source::Files(own))?;
+        Some(pki)
+    } else {
+        None
+    };
     let mut ports = Vec::new();
     for _ in 0..args.shards {
         let shard_ports: Vec<u16> = (0..args.replicas)
@@ -269,6 +290,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         storage: sharded.clone(),
         map_file: map_file.clone(),
         changing: tokio::sync::Mutex::new(()),
+        pki,
     });
     for (shard, ports) in ports.iter().enumerate() {
         let peers: Vec<String> = ports
