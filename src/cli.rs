@@ -46,6 +46,19 @@ pub enum Command {
     /// Runs unit tests.
     #[command(subcommand)]
     Test(TestCommand),
+    /// GETs a URL and exits 0 on a 2xx answer, 1 otherwise: the Kubernetes exec probe of
+    /// a component whose HTTP port needs TLS client certificates or passwords, pointed at
+    /// its `--probe.listen-address`.
+    Probe(ProbeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// The URL, e.g. `http://127.0.0.1:9190/ready`.
+    pub url: String,
+    /// How long the answer may take.
+    #[arg(long, default_value = "2s", value_parser = PromDuration::parse)]
+    pub timeout: PromDuration,
 }
 
 #[derive(Subcommand, Debug)]
@@ -546,6 +559,22 @@ pub struct WebArgs {
     /// `telltale check web-config FILE` checks one.
     #[arg(long = "web.config.file", env = "TELLTALE_WEB_CONFIG_FILE")]
     pub web_config_file: Option<PathBuf>,
+    /// A loopback address serving only `/-/healthy`, `/-/ready` (and `/healthz`,
+    /// `/ready`), plain and without passwords, for `telltale probe` when the HTTP port
+    /// needs what the kubelet cannot present (a client certificate, a password).
+    #[arg(long = "probe.listen-address", env = "TELLTALE_PROBE_LISTEN", value_parser = parse_loopback)]
+    pub probe_listen: Option<SocketAddr>,
+}
+
+/// A loopback socket address (what the probe listener may bind).
+fn parse_loopback(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{addr}: the probe listener is plain and open, so it binds loopback only (127.0.0.1:PORT)"
+        ));
+    }
+    Ok(addr)
 }
 
 impl WebArgs {

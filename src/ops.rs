@@ -61,6 +61,55 @@ pub fn router(registry: &Registry, readiness: Readiness) -> Router {
         .merge(crate::process_info::router())
 }
 
+/// Serves the health routes alone (`/-/healthy`, `/-/ready`, `/healthz`, `/ready`) on
+/// the loopback `--probe.listen-address`, if one is given, until `shutdown`.
+pub async fn spawn_probes(
+    web: &crate::cli::WebArgs,
+    readiness: &Readiness,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let Some(addr) = web.probe_listen else {
+        return Ok(());
+    };
+    let listener = bind(addr, "probe HTTP").await?;
+    let state = OpsState {
+        registry: Registry::new(),
+        readiness: readiness.clone(),
+    };
+    let app = Router::new()
+        .route("/-/healthy", get(|| async { "Telltale is Healthy.\n" }))
+        .route("/-/ready", get(ready))
+        .route("/healthz", get(|| async { "Telltale is Healthy.\n" }))
+        .route("/ready", get(ready))
+        .with_state(state);
+    tracing::info!(%addr, "probe listener (health only, loopback)");
+    tokio::spawn(async move {
+        if let Err(e) = serve_http(listener, app, None, shutdown).await {
+            tracing::warn!(error = %e, "the probe listener stopped");
+        }
+    });
+    Ok(())
+}
+
+/// `telltale probe URL`: 0 on a 2xx answer; otherwise the status or error on stderr, 1.
+pub async fn probe(args: crate::cli::ProbeArgs) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(args.timeout.as_duration())
+        .no_proxy()
+        .build()?;
+    match client.get(&args.url).send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => {
+            eprintln!("{}: HTTP {}", args.url, r.status());
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", args.url);
+            std::process::exit(1);
+        }
+    }
+}
+
 async fn ready(State(s): State<OpsState>) -> impl IntoResponse {
     if s.readiness.is_ready() {
         (StatusCode::OK, "Telltale is Ready.\n")

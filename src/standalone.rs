@@ -131,6 +131,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     reloader.on_sighup()?;
 
     let readiness = Readiness::default();
+    ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
     let app = telltale_query::router(query.clone())
         .merge(telltale_query::admin_router(query, admin))

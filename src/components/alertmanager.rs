@@ -79,11 +79,13 @@ pub async fn run(args: AlertmanagerArgs) -> anyhow::Result<()> {
         )
     });
     let readiness = Readiness::default();
+    let shutdown = Shutdown::on_signals();
+    ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     let app = telltale_alertmanager::router(manager.clone())
         .merge(ops::router(&registry, readiness.clone()));
     tracing::info!(http = %http.local_addr()?, storage = %args.storage, rules = config.alert_rules.len(), kubernetes = args.kubernetes, "alertmanager started");
     readiness.set_ready();
-    let result = ops::serve_http(http, app, web, Shutdown::on_signals()).await;
+    let result = ops::serve_http(http, app, web, shutdown).await;
     manager.stop(std::time::Duration::from_secs(5)).await;
     result
 }

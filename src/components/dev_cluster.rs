@@ -352,6 +352,8 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     );
     rules.apply(&config.alert_rules);
     let readiness = Readiness::default();
+    let shutdown = Shutdown::on_signals();
+    ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
     let app = telltale_query::router(query.clone())
         .merge(telltale_query::admin_router(query, admin))
@@ -391,7 +393,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         );
     }
     readiness.set_ready();
-    let served = ops::serve_http(http, app, web, Shutdown::on_signals()).await;
+    let served = ops::serve_http(http, app, web, shutdown).await;
     supervisor.abort();
     scraper.shutdown();
     rules.stop(Duration::from_secs(5)).await;

@@ -27,6 +27,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Check(CheckCommand::Config { files }) => check_config(&files),
         Command::Check(CheckCommand::WebConfig { files }) => check_web_config(&files),
         Command::Test(TestCommand::Rules { files }) => test_rules(&files).await,
+        Command::Probe(args) => crate::ops::probe(args).await,
     }
 }
 

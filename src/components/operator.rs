@@ -9,6 +9,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     let http = ops::bind(args.listen, "HTTP").await?;
     let readiness = Readiness::default();
     let shutdown = Shutdown::on_signals();
+    ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     let operator = telltale_operator::Operator::connect(args.namespace, &registry).await?;
     tracing::info!(http = %http.local_addr()?, "operator started");
     readiness.set_ready();

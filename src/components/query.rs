@@ -23,6 +23,8 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     let readiness = Readiness::default();
+    let shutdown = Shutdown::on_signals();
+    ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     let ui = telltale_ui::UiConfig::new(engine.clone(), &registry)?;
     let replicas = match &args.shard_map {
         Some(path) => Replicas::ShardMapFile(path.clone()),
@@ -52,5 +54,5 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         "query started"
     );
     readiness.set_ready();
-    ops::serve_http(http, app, web, Shutdown::on_signals()).await
+    ops::serve_http(http, app, web, shutdown).await
 }

@@ -123,12 +123,14 @@ pub async fn run(args: ScraperArgs) -> anyhow::Result<()> {
     let web = args.web.load()?;
     let http = ops::bind(args.listen, "HTTP").await?;
     let readiness = Readiness::default();
+    let shutdown = Shutdown::on_signals();
+    ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     let app = telltale_scraper::router(manager.clone(), writer, args.push.push_options()?)
         .merge(limited.router())
         .merge(ops::router(&registry, readiness.clone()));
     tracing::info!(http = %http.local_addr()?, storage = %args.storage, targets = config.scrape_targets.len(), "scraper started");
     readiness.set_ready();
-    let result = ops::serve_http(http, app, web, Shutdown::on_signals()).await;
+    let result = ops::serve_http(http, app, web, shutdown).await;
     manager.shutdown();
     result
 }

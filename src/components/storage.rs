@@ -74,6 +74,7 @@ async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
     exit_with_parent();
     let shutdown = Shutdown::on_signals();
     let readiness = Readiness::default();
+    ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     tracing::info!(grpc = %grpc.local_addr()?, http = %http.local_addr()?, shard = args.shard, replica = id, data_dir = %args.data_dir.display(), "storage replica started");
     readiness.set_ready();
     let grpc_task = replica.serve_tls(grpc, tls, shutdown.clone().wait());
