@@ -13,7 +13,7 @@ pub const DEFAULT_IMAGE: &str = "ghcr.io/telltale/telltale:0.1.0";
 
 /// A CEL expression turning the Prometheus duration in `self.<field>` into milliseconds
 /// (Kubernetes' regex and list libraries: `findAll`, `sum`).
-fn cel_millis(field: &str) -> String {
+pub(crate) fn cel_millis(field: &str) -> String {
     format!(
         "(self.{field} == '0' ? 0 : self.{field}.findAll('[0-9]+(ms|y|w|d|h|m|s)').map(t, \
          int(t.findAll('[0-9]+')[0]) * (t.endsWith('ms') ? 1 : t.endsWith('y') ? 31536000000 : \

@@ -2,7 +2,7 @@
 //!
 //! Group `telltale.dev`, version `v1alpha1`:
 //! - [`MetricCluster`]: one monitoring cluster (shards, replicas, retention, image and
-//!   resources of each component, alert receivers);
+//!   resources of each component, mutual TLS between them, alert receivers);
 //! - [`ScrapeTarget`]: what to scrape and how;
 //! - [`AlertRule`]: groups of PromQL alerting and recording rules.
 //!
@@ -19,6 +19,8 @@
 pub mod alert_rule;
 /// `RetentionSpec`, `StorageSpec`, `ComponentSpec`: what a MetricCluster deploys.
 pub mod cluster_layout;
+/// `ClusterTls`: mutual TLS between a MetricCluster's components, and its CA.
+pub mod cluster_tls;
 /// `PromDuration`: durations written as Prometheus writes them.
 pub mod duration;
 /// Load and validation errors that name the file, document and field.
@@ -58,6 +60,7 @@ pub mod target_group;
 
 pub use alert_rule::{AlertRule, AlertRuleSpec, Rule, RuleGroup};
 pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
+pub use cluster_tls::{ClusterTls, InternalTls, InternalTlsMode};
 pub use duration::PromDuration;
 pub use error::{ConfigError, FieldError};
 pub use generate::crd_yaml;

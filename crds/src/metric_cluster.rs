@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
+use crate::cluster_tls::ClusterTls;
 use crate::error::FieldError;
 use crate::http_config::HttpConfig;
 use crate::prometheus_operator::MonitorSelectors;
@@ -71,6 +72,15 @@ pub struct MetricClusterSpec {
     /// (default: keep them).
     #[serde(default, rename = "deletePVCs")]
     pub delete_pvcs: bool,
+    /// TLS between the components (`tls.internal`: mutual TLS on storage's gRPC, with
+    /// certificates of a per-cluster CA by default).
+    #[serde(default)]
+    pub tls: ClusterTls,
+    /// NetworkPolicies admitting only the traffic the cluster needs to its pods
+    /// (default true): storage's gRPC from the cluster's pods and the operator only,
+    /// the other components' HTTP APIs from anywhere. Egress is not restricted.
+    #[serde(default = "yes")]
+    pub network_policies: bool,
     /// prometheus-operator's ServiceMonitors to scrape, by their labels (as the
     /// Prometheus resource's field): none when unset, every one with `{}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,6 +165,9 @@ pub const MAX_REPLICAS_PER_SHARD: u32 = 9;
 fn three() -> u32 {
     3
 }
+fn yes() -> bool {
+    true
+}
 
 impl MetricClusterSpec {
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -192,6 +205,7 @@ impl MetricClusterSpec {
         self.query.validate("spec.query")?;
         self.alertmanager.validate("spec.alertmanager")?;
         self.monitor_selectors().validate()?;
+        self.tls.internal.validate()?;
         self.alerting.validate()
     }
 
@@ -227,6 +241,8 @@ impl Default for MetricClusterSpec {
             query: ComponentSpec::default(),
             alertmanager: ComponentSpec::default(),
             delete_pvcs: false,
+            tls: ClusterTls::default(),
+            network_policies: true,
             service_monitor_selector: None,
             service_monitor_namespace_selector: None,
             pod_monitor_selector: None,
@@ -300,6 +316,13 @@ mod tests {
         assert_eq!(field("retention: {raw: 60d}"), "spec.retention.rollup1m");
         let s: MetricClusterSpec = serde_yaml::from_str("deletePVCs: true").unwrap();
         assert!(s.delete_pvcs);
+        assert_eq!(
+            field("tls: {internal: {mode: Secret}}"),
+            "spec.tls.internal.caSecretName"
+        );
+        let s: MetricClusterSpec = serde_yaml::from_str("networkPolicies: false").unwrap();
+        assert!(!s.network_policies);
+        assert!(MetricClusterSpec::default().network_policies);
         assert_eq!(
             field("ruleSelector: {matchExpressions: [{key: a, operator: Near}]}"),
             "spec.ruleSelector.matchExpressions[0].operator"

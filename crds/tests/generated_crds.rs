@@ -86,6 +86,17 @@ fn metric_cluster_crd_has_columns_defaults_and_cel_rules() {
         .as_str()
         .unwrap();
     assert!(retention_rule.contains("findAll"), "{retention_rule}");
+    let internal = &spec["tls"]["properties"]["internal"];
+    assert_eq!(
+        internal["properties"]["mode"]["enum"],
+        serde_json::json!(["Operator", "Secret", "Disabled"])
+    );
+    assert_eq!(internal["properties"]["mode"]["default"], "Operator");
+    assert_eq!(
+        internal["x-kubernetes-validations"][0]["rule"],
+        "self.mode != 'Secret' || has(self.caSecretName)"
+    );
+    assert_eq!(spec["networkPolicies"]["default"], true);
     let status = &version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"];
     assert_eq!(status["conditions"]["x-kubernetes-list-type"], "map");
     let shard = &status["shards"]["items"]["properties"];
