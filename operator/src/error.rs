@@ -20,6 +20,9 @@ pub enum Error {
     /// The renderer produced a kind the applier does not know (a bug).
     #[error("no API resource known for kind {0}")]
     UnknownKind(String),
+    /// A certificate or key could not be made or read (the user's CA Secret among them).
+    #[error("{what}: {reason}")]
+    Pki { what: String, reason: String },
     /// This replica lost the leader lease and must stop reconciling.
     #[error("lost the leader lease {0}")]
     LostLease(String),
@@ -35,6 +38,7 @@ impl Error {
             Error::Incomplete { .. } => "incomplete",
             Error::Serialize(_) => "serialize",
             Error::UnknownKind(_) => "unknown_kind",
+            Error::Pki { .. } => "pki",
             Error::LostLease(_) => "lost_lease",
         }
     }

@@ -40,6 +40,8 @@ pub mod naming;
 pub mod observe;
 /// [`Operator`]: the controllers and their runtime.
 pub mod operator;
+/// The cluster's CA, the certificates it issues and whether one must be reissued.
+pub mod pki;
 /// The desired objects of a MetricCluster (pure).
 pub mod render;
 /// The pure storage rollout decision.
