@@ -37,7 +37,8 @@ pub enum InternalTlsMode {
     #[default]
     Operator,
     /// The operator issues the certificates from the CA in the Secret `caSecretName`
-    /// (`tls.crt` and `tls.key`), which it reads and never writes.
+    /// (`tls.crt` and `tls.key`, the key PKCS#8), which it reads and never writes: e.g.
+    /// a cert-manager CA Certificate's Secret (`privateKey.encoding: PKCS8`).
     Secret,
     /// Plain gRPC: any pod that reaches a storage replica may write, read and call Raft.
     /// For development only.
@@ -58,7 +59,8 @@ pub struct InternalTls {
     #[serde(default)]
     pub mode: InternalTlsMode,
     /// With mode `Secret`: the Secret, in the cluster's namespace, holding the CA's
-    /// `tls.crt` and `tls.key` (PEM).
+    /// `tls.crt` and `tls.key` (PEM; the key PKCS#8). Replacing that CA reissues every
+    /// certificate at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub ca_secret_name: Option<String>,

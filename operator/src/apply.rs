@@ -2,7 +2,10 @@
 //! manager, and deleting what a MetricCluster created when it goes.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -22,20 +25,24 @@ pub fn api_resource(kind: &str) -> Result<ApiResource> {
         "StatefulSet" => ApiResource::erase::<StatefulSet>(&()),
         "Deployment" => ApiResource::erase::<Deployment>(&()),
         "PersistentVolumeClaim" => ApiResource::erase::<PersistentVolumeClaim>(&()),
+        "Secret" => ApiResource::erase::<Secret>(&()),
+        "NetworkPolicy" => ApiResource::erase::<NetworkPolicy>(&()),
         other => return Err(Error::UnknownKind(other.to_string())),
     })
 }
 
 /// Kinds a MetricCluster creates, in the order they are deleted (workloads first).
-pub const OWNED_KINDS: [&str; 8] = [
+pub const OWNED_KINDS: [&str; 10] = [
     "Deployment",
     "StatefulSet",
     "PodDisruptionBudget",
+    "NetworkPolicy",
     "Service",
     "RoleBinding",
     "Role",
     "ServiceAccount",
     "ConfigMap",
+    "Secret",
 ];
 
 /// Server-side applies every object (forcing ownership of conflicting fields: the

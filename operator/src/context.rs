@@ -1,5 +1,9 @@
 //! [`Context`]: what every reconcile shares — the client, the event reporter, the
-//! backoff state and the operator's own metrics.
+//! backoff state, the operator's own metrics and its own certificate per cluster.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use kube::Client;
 use kube::Resource;
@@ -9,6 +13,8 @@ use prometheus::{
 };
 
 use crate::backoff::Backoff;
+use crate::naming::Names;
+use crate::pki::{self, CertificateAuthority, OperatorIdentity, Verdict};
 use crate::{FIELD_MANAGER, Result};
 
 /// The operator's self-metrics, registered in the process registry.
@@ -70,11 +76,16 @@ pub struct Context {
     pub client: Client,
     pub metrics: Metrics,
     pub backoff: Backoff,
+    /// The namespace of the operator's own pods (the NetworkPolicies admit them to the
+    /// storage replicas' gRPC).
+    pub operator_namespace: String,
+    /// The operator's certificate for each cluster with mutual TLS.
+    pub identities: OperatorIdentities,
     recorder: Recorder,
 }
 
 impl Context {
-    pub fn new(client: Client, metrics: Metrics, identity: &str) -> Self {
+    pub fn new(client: Client, metrics: Metrics, identity: &str, operator_namespace: &str) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: Some(identity.into()),
@@ -84,7 +95,17 @@ impl Context {
             client,
             metrics,
             backoff: Backoff::default(),
+            operator_namespace: operator_namespace.into(),
+            identities: OperatorIdentities::default(),
         }
+    }
+
+    /// The client certificate the operator presents to the storage replicas of the
+    /// cluster `names` (role operator: Raft status and membership changes), with the CA
+    /// their server certificates chain to; `None` while the cluster runs without TLS or
+    /// before its first reconcile.
+    pub fn operator_identity(&self, names: &Names) -> Option<OperatorIdentity> {
+        self.identities.get(names)
     }
 
     /// Publishes an Event about `obj`. A failure to publish is logged, never fatal: an
@@ -111,5 +132,101 @@ impl Context {
         if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
             tracing::warn!(error = %e, reason, "cannot publish event");
         }
+    }
+}
+
+/// The operator's own certificate per cluster, in memory only (never in a Secret): made
+/// from the cluster's CA by its first reconcile with TLS, renewed by a later one within
+/// `renewBefore` of its expiry or when the CA changes.
+#[derive(Default)]
+pub struct OperatorIdentities(Mutex<ByCluster>);
+
+/// Identities by (namespace, cluster).
+type ByCluster = BTreeMap<(String, String), OperatorIdentity>;
+
+fn key(names: &Names) -> (String, String) {
+    (names.namespace.clone(), names.cluster.clone())
+}
+
+impl OperatorIdentities {
+    /// The current identity for the cluster `names`.
+    pub fn get(&self, names: &Names) -> Option<OperatorIdentity> {
+        self.lock().get(&key(names)).cloned()
+    }
+
+    /// Issues the identity for `names` from `ca` unless the current one is still good;
+    /// whether it issued one.
+    pub fn renew(
+        &self,
+        names: &Names,
+        ca: &CertificateAuthority,
+        tls: &telltale_crds::InternalTls,
+        now: SystemTime,
+    ) -> Result<bool> {
+        let current = self.get(names);
+        let verdict = current
+            .as_ref()
+            .map_or(Verdict::Reissue(pki::Reason::Missing), |id| {
+                id.verdict(ca, tls.renew_before(), now)
+            });
+        if verdict == Verdict::Keep {
+            return Ok(false);
+        }
+        let fresh = pki::operator_identity(ca, tls.validity(), now)?;
+        self.lock().insert(key(names), fresh);
+        Ok(true)
+    }
+
+    /// Drops the identity of a cluster that runs without TLS or is gone.
+    pub fn forget(&self, names: &Names) {
+        self.lock().remove(&key(names));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ByCluster> {
+        // A panic elsewhere while holding it leaves a map that is still consistent.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The namespace of the operator's own pod: `POD_NAMESPACE`, else `watched` (the one
+/// namespace it watches), else the pod's service-account namespace, else `default`.
+pub fn own_namespace(watched: Option<&str>) -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| watched.map(str::to_string))
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "default".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_identity_is_renewed_only_when_due_or_the_ca_changes() {
+        let names = Names::new("mc", "ns");
+        let tls: telltale_crds::InternalTls =
+            serde_yaml::from_str("{certificateValidity: 1h, renewBefore: 20m}").unwrap();
+        let now = SystemTime::now();
+        let ca = CertificateAuthority::generate("mc", now).unwrap();
+        let ids = OperatorIdentities::default();
+        assert!(ids.get(&names).is_none());
+        assert!(ids.renew(&names, &ca, &tls, now).unwrap());
+        let first = ids.get(&names).unwrap();
+        assert_eq!(first.ca_pem, ca.cert_pem());
+        assert!(!ids.renew(&names, &ca, &tls, now).unwrap());
+        assert_eq!(ids.get(&names), Some(first.clone()));
+        let later = now + std::time::Duration::from_secs(41 * 60);
+        assert!(ids.renew(&names, &ca, &tls, later).unwrap(), "due");
+        assert_ne!(ids.get(&names), Some(first));
+        let other = CertificateAuthority::generate("mc", now).unwrap();
+        assert!(ids.renew(&names, &other, &tls, later).unwrap(), "a new CA");
+        assert_eq!(ids.get(&names).unwrap().ca_pem, other.cert_pem());
+        ids.forget(&names);
+        assert!(ids.get(&names).is_none());
     }
 }

@@ -33,16 +33,7 @@ impl LeaseConfig {
         let identity = std::env::var("POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| format!("telltale-operator-{}", std::process::id()));
-        let ns = std::env::var("POD_NAMESPACE")
-            .ok()
-            .or_else(|| namespace.map(str::to_string))
-            .or_else(|| {
-                std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-                    .ok()
-                    .map(|s| s.trim().to_string())
-            })
-            .unwrap_or_else(|| "default".into());
-        LeaseConfig::new(ns, identity)
+        LeaseConfig::new(crate::context::own_namespace(namespace), identity)
     }
 
     /// A lease named `telltale-operator` in `namespace`, held for 15 s, renewed every 5 s.

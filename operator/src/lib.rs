@@ -5,6 +5,8 @@
 //!  watch MetricCluster (spec changes), owned workloads, pods
 //!        ─> controller::metric_cluster::reconcile
 //!           observe (workloads, pods) + membership::probe (each replica's Raft status)
+//!           controller::certificates (CA + TLS Secrets; pki and
+//!             render::certificates decide, pure) ─> Secrets written when changed
 //!           render::render_with (pure, layouts from the groups) ─> server-side apply
 //!           membership::ShardGroup::next (pure) ─> ≤ 1 membership step per shard
 //!           rollout::next_step (pure, while no shard changes) ─> delete ≤ 1 storage pod
@@ -16,7 +18,11 @@
 //! Key types and functions: [`Operator`] (runs the controllers), [`render()`] (a
 //! MetricCluster's objects, as the e2e tests run them), [`rollout::next_step`] (which
 //! storage pod to replace next), [`cluster_status::decide`] (conditions from readiness),
-//! [`leader::LeaderElector`] (Lease-based leader election).
+//! [`leader::LeaderElector`] (Lease-based leader election), [`pki::CertificateAuthority`]
+//! (the cluster's CA and the certificates it issues), [`Context::operator_identity`]
+//! (the operator's own client certificate of a cluster, for its gRPC calls).
+//!
+//! [`Context::operator_identity`]: context::Context::operator_identity
 
 /// Server-side apply and cleanup of rendered objects.
 pub mod apply;

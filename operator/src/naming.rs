@@ -19,6 +19,28 @@ pub const SHARD_MAP_DIR: &str = "/etc/telltale";
 /// The shard map file inside [`SHARD_MAP_DIR`].
 pub const SHARD_MAP_FILE: &str = "shard-map.yaml";
 
+/// Where each component's TLS Secret is mounted (whole, never with `subPath`, so that
+/// the kubelet updates the files in place when a certificate is renewed). Nested in the
+/// shard map's mount: the kubelet makes the mount point (Kubernetes 1.10+).
+pub const GRPC_TLS_DIR: &str = "/etc/telltale/grpc-tls";
+/// The name of that volume.
+pub const GRPC_TLS_VOLUME: &str = "grpc-tls";
+/// The CA certificate, in every TLS Secret.
+pub const CA_CERT: &str = "ca.crt";
+/// The CA key, in the operator's CA Secret only.
+pub const CA_KEY: &str = "ca.key";
+/// A component's certificate, in the scraper's, query's and alertmanager's Secrets
+/// (a storage Secret holds `<pod>.crt` per pod instead).
+pub const TLS_CERT: &str = "tls.crt";
+/// A component's key (storage: `<pod>.key`).
+pub const TLS_KEY: &str = "tls.key";
+/// Labels of the operator's own pods, as the Helm chart sets them
+/// (`telltale.selectorLabels` without the release's instance).
+pub const OPERATOR_POD_LABELS: [(&str, &str); 2] = [
+    ("app.kubernetes.io/name", APP),
+    ("app.kubernetes.io/component", "operator"),
+];
+
 /// `app.kubernetes.io/name`, the same on every object.
 pub const APP: &str = "telltale";
 /// `app.kubernetes.io/managed-by` on every object the operator creates.
@@ -117,6 +139,36 @@ impl Names {
         format!("{}-shard-map", self.cluster)
     }
 
+    /// The Secret of the CA the operator made for this cluster (`ca.crt`, `ca.key`).
+    pub fn ca_secret(&self) -> String {
+        format!("{}-ca", self.cluster)
+    }
+
+    /// The TLS Secret of a component: `<mc>-storage-<shard>-tls` (a storage shard's
+    /// pods), `<mc>-<component>-tls` (the others).
+    pub fn tls_secret(&self, c: Component, shard: u32) -> String {
+        match c {
+            Component::Storage => format!("{}-tls", self.storage(shard)),
+            _ => format!("{}-tls", self.component(c)),
+        }
+    }
+
+    /// The DNS names a storage replica is dialled by (the shard map's
+    /// [`Names::storage_address`]) and their other forms.
+    pub fn storage_dns_names(&self, shard: u32, ordinal: u32) -> Vec<String> {
+        let host = format!(
+            "{}.{}",
+            self.storage_pod(shard, ordinal),
+            self.storage(shard)
+        );
+        service_dns_names(&host, &self.namespace)
+    }
+
+    /// The DNS names of a component's Service.
+    pub fn component_dns_names(&self, c: Component) -> Vec<String> {
+        service_dns_names(&self.component(c), &self.namespace)
+    }
+
     /// Labels on every object of this cluster.
     pub fn cluster_labels(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
@@ -158,6 +210,16 @@ impl Names {
     }
 }
 
+/// `<host>.<ns>.svc`, `<host>.<ns>.svc.cluster.local`, `<host>` and `<host>.<ns>`.
+fn service_dns_names(host: &str, namespace: &str) -> Vec<String> {
+    vec![
+        format!("{host}.{namespace}.svc"),
+        format!("{host}.{namespace}.svc.cluster.local"),
+        host.to_string(),
+        format!("{host}.{namespace}"),
+    ]
+}
+
 /// `k=v,k=v` for a label map.
 pub fn selector_string(labels: &BTreeMap<String, String>) -> String {
     labels
@@ -191,6 +253,23 @@ mod tests {
             "mc-storage-0-0.mc-storage-0.ns.svc:9095"
         );
         assert_eq!(pod_ordinal("mc-storage-1-2"), Some(2));
+        assert_eq!(
+            n.storage_dns_names(1, 2),
+            [
+                "mc-storage-1-2.mc-storage-1.ns.svc",
+                "mc-storage-1-2.mc-storage-1.ns.svc.cluster.local",
+                "mc-storage-1-2.mc-storage-1",
+                "mc-storage-1-2.mc-storage-1.ns",
+            ]
+        );
+        let address = n.storage_address(1, 2);
+        assert!(
+            n.storage_dns_names(1, 2)
+                .contains(&address.rsplit_once(':').unwrap().0.to_string())
+        );
+        assert_eq!(n.tls_secret(Component::Storage, 1), "mc-storage-1-tls");
+        assert_eq!(n.tls_secret(Component::Query, 0), "mc-query-tls");
+        assert_eq!(n.ca_secret(), "mc-ca");
         assert_eq!(pod_ordinal("nodash"), None);
         assert_eq!((quorum(1), quorum(3), quorum(5)), (1, 2, 3));
     }

@@ -70,6 +70,7 @@ impl Operator {
             self.client.clone(),
             self.metrics.clone(),
             &identity,
+            &crate::context::own_namespace(self.namespace.as_deref()),
         ));
         let elector = self
             .lease

@@ -56,8 +56,7 @@ impl fmt::Debug for CertificateAuthority {
 }
 
 /// What a component's certificate says: its role (URI SAN), common name and the DNS
-/// names it answers to as a server (an IP address among them is an IP SAN: a dev
-/// cluster's replicas are dialled at 127.0.0.1).
+/// names it answers to as a server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Leaf {
     pub role: Role,
@@ -151,6 +150,12 @@ fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
     (block.label == "CERTIFICATE").then_some(block.contents)
 }
 
+/// The label of the first PEM block of `pem` (`PRIVATE KEY`, `EC PRIVATE KEY`, ...).
+fn pem_label(pem: &str) -> Option<String> {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    Some(block.label)
+}
+
 fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
     x509_parser::parse_x509_certificate(der)
         .ok()
@@ -200,7 +205,16 @@ impl CertificateAuthority {
                 "not a CA certificate (basicConstraints CA:TRUE)",
             ));
         }
-        let key = KeyPair::from_pem(key_pem).map_err(|e| pki_error("ca.key", e))?;
+        let key = KeyPair::from_pem(key_pem).map_err(|e| match pem_label(key_pem).as_deref() {
+            Some(label @ ("EC PRIVATE KEY" | "RSA PRIVATE KEY")) => pki_error(
+                "ca.key",
+                format!(
+                    "a {label} is not read: PKCS#8 (`BEGIN PRIVATE KEY`) only; convert it with \
+                     `openssl pkcs8 -topk8 -nocrypt` (cert-manager: privateKey.encoding PKCS8)"
+                ),
+            ),
+            _ => pki_error("ca.key", e),
+        })?;
         if key.subject_public_key_info() != cert.public_key().raw {
             return Err(pki_error("ca.key", "is not the key of ca.crt"));
         }
@@ -248,6 +262,7 @@ impl CertificateAuthority {
             .map_err(|e| pki_error(&what, e))?;
         params.subject_alt_names = vec![SanType::URI(uri)];
         for name in &leaf.dns_names {
+            // An address is an IP SAN: a dev cluster's replicas are dialled at 127.0.0.1.
             let san = match name.parse::<std::net::IpAddr>() {
                 Ok(ip) => SanType::IpAddress(ip),
                 Err(_) => {
@@ -696,6 +711,9 @@ mod tests {
         let err = CertificateAuthority::from_pem(&leaf.cert_pem, &leaf.key_pem).unwrap_err();
         assert!(err.to_string().contains("not a CA"), "{err}");
         assert!(CertificateAuthority::from_pem("x", ca.key_pem()).is_err());
+        let sec1 = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        let err = CertificateAuthority::from_pem(ca.cert_pem(), sec1).unwrap_err();
+        assert!(err.to_string().contains("PKCS#8"), "{err}");
         assert!(CertificateAuthority::from_pem(ca.cert_pem(), "x").is_err());
     }
 

@@ -2,12 +2,14 @@
 //! patch that writes a status.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use serde_json::{Value, json};
 use telltale_crds::scrape_client::{SERVICE_ACCOUNT_DIR, is_service_account_file};
 use telltale_crds::status::condition::ACCEPTED as ACCEPTED_CONDITION;
 use telltale_crds::{AlertRule, FieldError, MetricCluster, ResourceStatus, ScrapeTarget};
 
 use crate::cluster_status::condition;
+use crate::naming::{Component, Names};
 
 /// A resource whose spec the operator can judge.
 pub trait Validate {
@@ -41,8 +43,32 @@ impl Validate for AlertRule {
 }
 
 impl Validate for MetricCluster {
+    /// The spec's checks, and a user's CA Secret that is not one the operator writes.
     fn validate_spec(&self) -> Result<(), FieldError> {
-        self.spec.validate()
+        self.spec.validate()?;
+        let Some(ca) = &self.spec.tls.internal.ca_secret_name else {
+            return Ok(());
+        };
+        let names = Names::new(self.name_any(), self.namespace().unwrap_or_default());
+        let ours = (0..self.spec.shards)
+            .map(|s| names.tls_secret(Component::Storage, s))
+            .chain(
+                [
+                    Component::Scraper,
+                    Component::Query,
+                    Component::Alertmanager,
+                ]
+                .map(|c| names.tls_secret(c, 0)),
+            );
+        for name in ours {
+            if *ca == name {
+                return Err(FieldError::new(
+                    "spec.tls.internal.caSecretName",
+                    format!("{name} is a Secret the operator writes the certificates to"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -134,6 +160,25 @@ mod tests {
         assert!(patch["status"]["message"].is_null());
         assert!(patch["status"].as_object().unwrap().contains_key("message"));
         assert_eq!(patch["status"]["observedGeneration"], 3);
+    }
+
+    #[test]
+    fn a_user_ca_is_not_a_secret_the_operator_writes() {
+        let cluster = |ca: &str| -> MetricCluster {
+            serde_json::from_value(json!({
+                "apiVersion": "telltale.dev/v1alpha1",
+                "kind": "MetricCluster",
+                "metadata": {"name": "mc", "namespace": "ns"},
+                "spec": {"shards": 2, "tls": {"internal": {"mode": "Secret", "caSecretName": ca}}}
+            }))
+            .unwrap()
+        };
+        cluster("my-ca").validate_spec().unwrap();
+        cluster("mc-ca").validate_spec().unwrap();
+        for ours in ["mc-storage-1-tls", "mc-query-tls"] {
+            let err = cluster(ours).validate_spec().unwrap_err();
+            assert_eq!(err.field, "spec.tls.internal.caSecretName", "{ours}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use emulator::{Emulator, NS, eventually, play_controllers, set_ready};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::Role;
 use kube::ResourceExt;
@@ -105,7 +106,7 @@ async fn a_new_cluster_gets_its_objects_and_becomes_available() {
         }
         assert_eq!(stored.owner_references()[0].uid, mc.uid().unwrap());
     }
-    assert_eq!(expected.len(), 20);
+    assert_eq!(expected.len(), 24);
     // The finalizer is in place before anything is created.
     let mc_now = emu.api::<MetricCluster>().get("mc").await.unwrap();
     assert!(
@@ -347,7 +348,14 @@ async fn deletion_cleans_up_and_keeps_pvcs_unless_told() {
         .into()
     );
     let before = owned_names(&emu).await;
-    assert!(before.contains("StatefulSet/keep-storage-0"));
+    for owned in [
+        "StatefulSet/keep-storage-0",
+        "Secret/keep-ca",
+        "Secret/keep-storage-0-tls",
+        "NetworkPolicy/keep-storage",
+    ] {
+        assert!(before.contains(owned), "{owned}: {before:?}");
+    }
 
     for name in ["keep", "drop"] {
         emu.api::<MetricCluster>()
@@ -572,5 +580,46 @@ async fn a_shard_can_be_added() {
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_policies_go_when_turned_off() {
+    let emu = Emulator::start();
+    let (_stop, _op) = emu.run_operator();
+    create_cluster(&emu, "mc", json!({"shards": 1, "replicasPerShard": 1})).await;
+    let policies = || async {
+        emu.api::<NetworkPolicy>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|p| p.name_any())
+            .collect::<BTreeSet<_>>()
+    };
+    eventually("the NetworkPolicies", || async {
+        (policies().await.len() == 4).then_some(())
+    })
+    .await;
+    emu.api::<MetricCluster>()
+        .patch(
+            "mc",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"networkPolicies": false}})),
+        )
+        .await
+        .unwrap();
+    eventually("no NetworkPolicy", || async {
+        policies().await.is_empty().then_some(())
+    })
+    .await;
+    assert!(
+        emu.api::<StatefulSet>()
+            .get_opt("mc-storage-0")
+            .await
+            .unwrap()
+            .is_some(),
+        "the rest stays"
     );
 }

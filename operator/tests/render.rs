@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::cluster;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::networking::v1::{NetworkPolicyIngressRule, NetworkPolicySpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use telltale_operator::render::storage::initial_voters_of;
 use telltale_operator::render::{ShardLayout, render_with};
@@ -47,6 +50,10 @@ fn a_new_cluster_renders_every_object_with_an_owner() {
         ("PodDisruptionBudget", "mc-storage-1"),
         ("PodDisruptionBudget", "mc-scraper"),
         ("PodDisruptionBudget", "mc-query"),
+        ("NetworkPolicy", "mc-storage"),
+        ("NetworkPolicy", "mc-scraper"),
+        ("NetworkPolicy", "mc-query"),
+        ("NetworkPolicy", "mc-alertmanager"),
     ]
     .iter()
     .map(|(k, n)| (k.to_string(), n.to_string()))
@@ -134,7 +141,10 @@ fn storage_shards_are_raft_groups_with_stable_identities() {
 8=mc-storage-1-7.mc-storage-1.monitoring.svc:9095,\
 9=mc-storage-1-8.mc-storage-1.monitoring.svc:9095 \
          --initial-voters 3 \
-         --retention-raw 2d --retention-1m 2w6d --retention-1h 28w4d"
+         --retention-raw 2d --retention-1m 2w6d --retention-1h 28w4d \
+         --grpc.tls-ca-file=/etc/telltale/grpc-tls/ca.crt \
+         --grpc.tls-cert-file=/etc/telltale/grpc-tls/$(POD_NAME).crt \
+         --grpc.tls-key-file=/etc/telltale/grpc-tls/$(POD_NAME).key"
     );
     let ready = c
         .readiness_probe
@@ -205,6 +215,7 @@ fn replicas_per_shard_changes_no_storage_template() {
                 initial_voters: 3,
             },
         )]),
+        "monitoring",
     )
     .unwrap();
     let shard = |r: &telltale_operator::Rendered| {
@@ -221,7 +232,9 @@ fn replicas_per_shard_changes_no_storage_template() {
     );
     assert_eq!(shard(&growing).spec.replicas, Some(5));
     assert_eq!(
-        render_with(&three, &running_three).unwrap().stateful_sets,
+        render_with(&three, &running_three, "monitoring")
+            .unwrap()
+            .stateful_sets,
         before.stateful_sets
     );
     let pdb = growing
@@ -294,7 +307,10 @@ fn components_read_the_shard_map() {
         c.args.as_ref().unwrap().join(" "),
         "scraper --listen 0.0.0.0:9092 --shard-map /etc/telltale/shard-map.yaml --member-name $(POD_NAME) --members 2 \
          --kubernetes-discovery --watch-namespace $(POD_NAMESPACE) --queue-dir /data/queue \
-         --members-service mc-scraper"
+         --members-service mc-scraper \
+         --grpc.tls-ca-file=/etc/telltale/grpc-tls/ca.crt \
+         --grpc.tls-cert-file=/etc/telltale/grpc-tls/tls.crt \
+         --grpc.tls-key-file=/etc/telltale/grpc-tls/tls.key"
     );
     assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "POD_NAME"));
     assert!(
@@ -329,7 +345,10 @@ fn components_read_the_shard_map() {
         "query --listen 0.0.0.0:9090 --shard-map /etc/telltale/shard-map.yaml \
          --scraper-url http://mc-scraper-0.mc-scraper.monitoring.svc:9092 \
          --scraper-url http://mc-scraper-1.mc-scraper.monitoring.svc:9092 \
-         --alertmanager-url http://mc-alertmanager.monitoring.svc:9093"
+         --alertmanager-url http://mc-alertmanager.monitoring.svc:9093 \
+         --grpc.tls-ca-file=/etc/telltale/grpc-tls/ca.crt \
+         --grpc.tls-cert-file=/etc/telltale/grpc-tls/tls.crt \
+         --grpc.tls-key-file=/etc/telltale/grpc-tls/tls.key"
     );
     let am = r
         .stateful_sets
@@ -339,7 +358,10 @@ fn components_read_the_shard_map() {
     let c = container_of(am);
     assert_eq!(
         c.args.as_ref().unwrap().join(" "),
-        "alertmanager --listen 0.0.0.0:9093 --shard-map /etc/telltale/shard-map.yaml --data-dir /data --kubernetes"
+        "alertmanager --listen 0.0.0.0:9093 --shard-map /etc/telltale/shard-map.yaml --data-dir /data --kubernetes \
+         --grpc.tls-ca-file=/etc/telltale/grpc-tls/ca.crt \
+         --grpc.tls-cert-file=/etc/telltale/grpc-tls/tls.crt \
+         --grpc.tls-key-file=/etc/telltale/grpc-tls/tls.key"
     );
     let env: Vec<(String, Option<String>, Option<String>)> = c
         .env
@@ -576,4 +598,253 @@ fn rendering_needs_an_object_from_the_api() {
     mc.metadata.uid = None;
     let err = render(&mc).unwrap_err();
     assert_eq!(err.to_string(), "mc: metadata.uid is missing");
+}
+
+/// The pod template of every workload, by name.
+fn templates(r: &telltale_operator::Rendered) -> BTreeMap<String, PodSpec> {
+    let mut out: BTreeMap<String, PodSpec> = r
+        .stateful_sets
+        .iter()
+        .map(|s| (s.name_any(), s.spec.template.spec.clone().unwrap()))
+        .collect();
+    for d in &r.deployments {
+        out.insert(d.name_any(), d.spec.template.spec.clone().unwrap());
+    }
+    out
+}
+
+fn tls_args(c: &Container) -> Vec<String> {
+    c.args
+        .iter()
+        .flatten()
+        .filter(|a| a.starts_with("--grpc.tls-"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_pod_mounts_its_tls_secret_whole_and_names_its_files() {
+    let r = render_typed(&cluster("mc", "shards: 2")).unwrap();
+    let pods = templates(&r);
+    assert_eq!(pods.len(), 5);
+    for (workload, pod) in &pods {
+        let secret = format!("{workload}-tls");
+        let volume = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "grpc-tls")
+            .unwrap_or_else(|| panic!("{workload}: no grpc-tls volume"));
+        let source = volume.secret.as_ref().unwrap();
+        assert_eq!(source.secret_name.as_deref(), Some(secret.as_str()));
+        assert!(source.items.is_none(), "{workload}: the whole Secret");
+        let c = &pod.containers[0];
+        let mount = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "grpc-tls")
+            .unwrap();
+        assert_eq!(mount.mount_path, "/etc/telltale/grpc-tls");
+        assert_eq!(mount.read_only, Some(true));
+        assert!(
+            mount.sub_path.is_none() && mount.sub_path_expr.is_none(),
+            "{workload}: a subPath mount is never updated by the kubelet"
+        );
+        let (cert, key) = if workload.starts_with("mc-storage-") {
+            // Kubernetes expands $(POD_NAME) from the container's env.
+            let env = c.env.as_ref().unwrap();
+            let pod_name = env.iter().find(|e| e.name == "POD_NAME").unwrap();
+            assert_eq!(
+                pod_name
+                    .value_from
+                    .as_ref()
+                    .unwrap()
+                    .field_ref
+                    .as_ref()
+                    .unwrap()
+                    .field_path,
+                "metadata.name"
+            );
+            ("$(POD_NAME).crt", "$(POD_NAME).key")
+        } else {
+            ("tls.crt", "tls.key")
+        };
+        assert_eq!(
+            tls_args(c),
+            [
+                "--grpc.tls-ca-file=/etc/telltale/grpc-tls/ca.crt".to_string(),
+                format!("--grpc.tls-cert-file=/etc/telltale/grpc-tls/{cert}"),
+                format!("--grpc.tls-key-file=/etc/telltale/grpc-tls/{key}"),
+            ],
+            "{workload}"
+        );
+    }
+}
+
+#[test]
+fn disabled_tls_mounts_no_secret_and_passes_no_flag() {
+    let r = render_typed(&cluster("mc", "tls: {internal: {mode: Disabled}}")).unwrap();
+    for (workload, pod) in templates(&r) {
+        assert!(
+            pod.volumes.iter().flatten().all(|v| v.secret.is_none()),
+            "{workload}"
+        );
+        let c = &pod.containers[0];
+        assert!(
+            c.volume_mounts
+                .iter()
+                .flatten()
+                .all(|m| m.name != "grpc-tls"),
+            "{workload}"
+        );
+        assert!(tls_args(c).is_empty(), "{workload}: {:?}", c.args);
+    }
+    let storage = r
+        .stateful_sets
+        .iter()
+        .find(|s| s.name_any() == "mc-storage-0")
+        .unwrap();
+    assert!(
+        container_of(storage).env.is_none(),
+        "storage's env is as before TLS"
+    );
+}
+
+/// Certificates are renewed by the kubelet updating the mounted files: nothing of them
+/// (not their validity, not a hash) is in a pod template, and the CA's origin neither.
+#[test]
+fn certificate_settings_change_no_pod_template() {
+    let base = render_typed(&cluster("mc", "{}")).unwrap();
+    for spec in [
+        "tls: {internal: {certificateValidity: 1h, renewBefore: 59m59s}}",
+        "tls: {internal: {mode: Secret, caSecretName: my-ca}}",
+    ] {
+        let other = render_typed(&cluster("mc", spec)).unwrap();
+        assert_eq!(templates(&base), templates(&other), "{spec}");
+    }
+    for s in base.stateful_sets.iter() {
+        let annotations = s
+            .spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.clone())
+            .unwrap_or_default();
+        assert!(
+            annotations.keys().all(|k| k == "telltale.dev/config-hash"),
+            "{annotations:?}"
+        );
+    }
+}
+
+fn policy<'a>(r: &'a telltale_operator::Rendered, name: &str) -> &'a NetworkPolicySpec {
+    r.network_policies
+        .iter()
+        .find(|p| p.name_any() == name)
+        .unwrap_or_else(|| panic!("no NetworkPolicy {name}"))
+        .spec
+        .as_ref()
+        .unwrap()
+}
+
+fn ports(rule: &NetworkPolicyIngressRule) -> Vec<i32> {
+    rule.ports
+        .iter()
+        .flatten()
+        .map(|p| match p.port {
+            Some(IntOrString::Int(n)) => n,
+            ref other => panic!("port {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn network_policies_admit_only_the_flows_the_cluster_needs() {
+    let r = render_with(
+        &cluster("mc", "shards: 2"),
+        &BTreeMap::new(),
+        "telltale-system",
+    )
+    .unwrap();
+    assert_eq!(r.network_policies.len(), 4);
+    for p in &r.network_policies {
+        let spec = p.spec.as_ref().unwrap();
+        assert_eq!(
+            spec.policy_types.as_deref(),
+            Some(&["Ingress".to_string()][..]),
+            "egress is not restricted: scrapers reach arbitrary targets"
+        );
+        assert!(spec.egress.is_none());
+    }
+
+    let storage = policy(&r, "mc-storage");
+    let selected = storage
+        .pod_selector
+        .as_ref()
+        .unwrap()
+        .match_labels
+        .clone()
+        .unwrap();
+    assert_eq!(selected["app.kubernetes.io/component"], "storage");
+    assert_eq!(selected["app.kubernetes.io/instance"], "mc");
+    assert!(
+        !selected.contains_key("telltale.dev/shard"),
+        "every shard's pods"
+    );
+    let rules = storage.ingress.as_ref().unwrap();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(ports(&rules[0]), [9095], "gRPC");
+    let from = rules[0].from.as_ref().unwrap();
+    let cluster_pods = from[0].pod_selector.as_ref().unwrap();
+    assert_eq!(
+        cluster_pods.match_labels.as_ref().unwrap()["app.kubernetes.io/instance"],
+        "mc"
+    );
+    assert!(
+        from[0].namespace_selector.is_none(),
+        "the cluster's own namespace"
+    );
+    let operator = &from[1];
+    assert_eq!(
+        operator
+            .namespace_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["kubernetes.io/metadata.name"],
+        "telltale-system"
+    );
+    assert_eq!(
+        operator.pod_selector.as_ref().unwrap().match_labels,
+        Some(BTreeMap::from([
+            ("app.kubernetes.io/component".to_string(), "operator".into()),
+            ("app.kubernetes.io/name".to_string(), "telltale".into()),
+        ])),
+        "the chart's operator pods"
+    );
+    assert_eq!(ports(&rules[1]), [9091], "metrics and health");
+    assert_eq!(
+        rules[1].from.as_ref().unwrap().len(),
+        1,
+        "cluster pods only"
+    );
+
+    // The user-facing HTTP APIs (push receivers, query, Alertmanager) from anywhere,
+    // which also covers query -> scraper targets, query -> alertmanager and the
+    // scrapers' self-monitoring.
+    for (name, port) in [
+        ("mc-scraper", 9092),
+        ("mc-query", 9090),
+        ("mc-alertmanager", 9093),
+    ] {
+        let rules = policy(&r, name).ingress.as_ref().unwrap();
+        assert_eq!(rules.len(), 1, "{name}");
+        assert_eq!(ports(&rules[0]), [port], "{name}");
+        assert!(rules[0].from.is_none(), "{name}: from anywhere");
+    }
+
+    let off = render_typed(&cluster("mc", "networkPolicies: false")).unwrap();
+    assert!(off.network_policies.is_empty());
 }

@@ -5,9 +5,13 @@
 //!     │no
 //!  spec invalid? ──yes──> status Invalid + Warning Event; nothing else touched
 //!     │no
-//!  finalizer ─> render() ─> server-side apply ─> observe ─> rollout::next_step
+//!  finalizer ─> observe ─> certificates::ensure (CA, TLS Secrets) ─> render()
+//!     ─> server-side apply (NetworkPolicies pruned when turned off) ─> rollout::next_step
 //!     ─> delete at most one storage pod ─> cluster_status::decide ─> status + Events
 //! ```
+//!
+//! Certificates are renewed by the reconcile that finds them within `renewBefore` of
+//! their expiry: at the latest one [`RESYNC`] after they become due.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +26,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use telltale_crds::{MetricCluster, ResourceStatus};
 
+use super::certificates;
 use super::validation::{TelltaleResource, write_status};
 use crate::apply::{OWNED_KINDS, apply_all, delete_matching};
 use crate::cluster_status::{self, Observed, phase};
@@ -117,6 +122,7 @@ async fn cleanup(
     } else {
         "kept the PersistentVolumeClaims (spec.deletePVCs is false)".to_string()
     };
+    ctx.identities.forget(&names);
     tracing::info!(cluster = %names.cluster, namespace = ns, deleted, "cleaned up");
     ctx.event(
         mc,
@@ -184,8 +190,14 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
             ))
         })
         .collect();
-    let objects = render_with(mc, &layouts)?.into_dynamic()?;
+    // The Secrets the pods mount exist before the pods do.
+    certificates::ensure(ctx, mc, &layouts).await?;
+    let objects = render_with(mc, &layouts, &ctx.operator_namespace)?.into_dynamic()?;
     apply_all(&ctx.client, &ns, &objects).await?;
+    if !mc.spec.network_policies {
+        let selector = names.cluster_selector();
+        delete_matching(&ctx.client, &ns, &["NetworkPolicy"], &selector).await?;
+    }
 
     let membership = change_membership(mc, ctx, &names, &groups, desired).await;
     // Pods are replaced only while no shard's voters are changing.

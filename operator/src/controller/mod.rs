@@ -1,6 +1,8 @@
 //! The reconcilers: one for MetricCluster (desired state, rollout, status, cleanup) and a
 //! generic one that validates ScrapeTarget and AlertRule.
 
+/// A cluster's CA and TLS Secrets, kept before its workloads are applied.
+pub mod certificates;
 /// MetricCluster: apply, roll, report, clean up.
 pub mod metric_cluster;
 /// ScrapeTarget and AlertRule: validate and report.

@@ -14,7 +14,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use telltale_crds::MetricClusterSpec;
 
 use super::Meta;
-use super::pod::{ContainerSpec, config_annotations, field_env, pod_spec, port, shard_map_volume};
+use super::pod::{
+    ContainerSpec, component_tls, config_annotations, field_env, pod_spec, port, shard_map_volume,
+};
 use crate::naming::{ALERTMANAGER_PORT, Component, SHARD_MAP_DIR, SHARD_MAP_FILE};
 
 /// Size of the alertmanager's claim (alert state, notification log, silences: small).
@@ -54,26 +56,34 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
     let names = &m.names;
     let component = Component::Alertmanager;
     let (volume, mount) = shard_map_volume(&names.shard_map());
+    let mut args = alertmanager_args();
+    let mut mounts = vec![
+        mount,
+        VolumeMount {
+            name: "data".into(),
+            mount_path: "/data".into(),
+            ..VolumeMount::default()
+        },
+    ];
+    let mut volumes = vec![volume];
+    if let Some(tls) = component_tls(names, spec, component, 0) {
+        args.extend(tls.args);
+        mounts.push(tls.mount);
+        volumes.push(tls.volume);
+    }
     let container = ContainerSpec {
         component,
         command: vec!["telltale".into()],
-        args: alertmanager_args(),
+        args,
         ports: vec![port("http", ALERTMANAGER_PORT)],
         http_port: "http",
         env: alertmanager_env(&names.cluster),
-        mounts: vec![
-            mount,
-            VolumeMount {
-                name: "data".into(),
-                mount_path: "/data".into(),
-                ..VolumeMount::default()
-            },
-        ],
+        mounts,
         resources: spec.alertmanager.resources.clone(),
     }
     .build(spec);
     let selector = names.selector(component, None);
-    let pod = pod_spec(container, names.component(component), vec![volume], true);
+    let pod = pod_spec(container, names.component(component), volumes, true);
     StatefulSet {
         metadata: m.object(names.component(component), component, None),
         spec: StatefulSetSpec {

@@ -9,10 +9,20 @@
 //!                              StatefulSet (1 pod, PVC) + Service <mc>-alertmanager
 //!                              ServiceAccount per component; Role + RoleBinding for the
 //!                              scraper and the alertmanager
+//!                              NetworkPolicy per component (unless spec.networkPolicies
+//!                              is false)
 //! ```
+//!
+//! Pods mount their component's TLS Secret (unless `spec.tls.internal.mode` is
+//! `Disabled`); the Secrets themselves hold certificates, which take the CA and the
+//! Secrets as they are: [`certificates`] computes them, the controller reads and writes.
 
 /// The alertmanager StatefulSet.
 pub mod alertmanager;
+/// The TLS Secrets: which certificates each holds, kept or issued again.
+pub mod certificates;
+/// NetworkPolicies: which pods may reach which port.
+pub mod network_policy;
 /// Shared container, probe and volume pieces.
 pub mod pod;
 /// ServiceAccounts, Roles and RoleBindings.
@@ -30,6 +40,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -96,17 +107,25 @@ pub struct Rendered {
     pub stateful_sets: Vec<StatefulSet>,
     pub deployments: Vec<Deployment>,
     pub disruption_budgets: Vec<PodDisruptionBudget>,
+    pub network_policies: Vec<NetworkPolicy>,
 }
 
-/// The objects of `mc` for a cluster whose groups do not exist yet, typed. The spec is
-/// assumed valid (see `MetricClusterSpec::validate`).
+/// The objects of `mc` for a cluster whose groups do not exist yet, typed, with the
+/// operator running in `mc`'s namespace. The spec is assumed valid (see
+/// `MetricClusterSpec::validate`).
 pub fn render_typed(mc: &MetricCluster) -> Result<Rendered> {
-    render_with(mc, &BTreeMap::new())
+    let namespace = mc.namespace().unwrap_or_default();
+    render_with(mc, &BTreeMap::new(), &namespace)
 }
 
 /// The objects of `mc`, typed, with each shard's workloads as its running group needs
-/// them (`layouts`; a shard without one is new: see [`ShardLayout::new`]).
-pub fn render_with(mc: &MetricCluster, layouts: &BTreeMap<u32, ShardLayout>) -> Result<Rendered> {
+/// them (`layouts`; a shard without one is new: see [`ShardLayout::new`]), for an
+/// operator whose pods run in `operator_namespace` (the NetworkPolicies admit them).
+pub fn render_with(
+    mc: &MetricCluster,
+    layouts: &BTreeMap<u32, ShardLayout>,
+    operator_namespace: &str,
+) -> Result<Rendered> {
     let m = Meta::new(mc)?;
     let spec = &mc.spec;
     let names = &m.names;
@@ -169,6 +188,9 @@ pub fn render_with(mc: &MetricCluster, layouts: &BTreeMap<u32, ShardLayout>) -> 
         .push(alertmanager::stateful_set(&m, spec, &hash));
     out.disruption_budgets
         .push(scraper::one_at_a_time(&m, Component::Query));
+    if spec.network_policies {
+        out.network_policies = network_policy::network_policies(&m, operator_namespace);
+    }
     Ok(out)
 }
 
@@ -183,6 +205,7 @@ impl Rendered {
         push_all(&mut out, self.role_bindings)?;
         push_all(&mut out, self.services)?;
         push_all(&mut out, self.disruption_budgets)?;
+        push_all(&mut out, self.network_policies)?;
         push_all(&mut out, self.stateful_sets)?;
         push_all(&mut out, self.deployments)?;
         Ok(out)
@@ -212,7 +235,9 @@ where
     serde_json::from_value(value).map_err(Error::Serialize)
 }
 
-/// Every object of `mc` as it is applied (the lead's e2e runs these).
+/// Every object of `mc` as it is applied, with the operator in `mc`'s namespace (the
+/// lead's e2e runs these). The TLS Secrets are not among them: they are issued by the
+/// controller (see [`certificates`]).
 pub fn render(mc: &MetricCluster) -> Result<Vec<DynamicObject>> {
     render_typed(mc)?.into_dynamic()
 }

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
     EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use telltale_crds::MetricClusterSpec;
 
-use crate::naming::{Component, SHARD_MAP_DIR};
+use crate::naming::{
+    CA_CERT, Component, GRPC_TLS_DIR, GRPC_TLS_VOLUME, Names, SHARD_MAP_DIR, TLS_CERT, TLS_KEY,
+};
 
 /// The container's user: not root, and the owner of `/data` through `fsGroup`.
 const RUN_AS: i64 = 65532;
@@ -164,4 +166,60 @@ pub fn config_annotations(config_hash: &str) -> BTreeMap<String, String> {
         "telltale.dev/config-hash".to_string(),
         config_hash.to_string(),
     )])
+}
+
+/// A component's gRPC TLS: its Secret's volume, the mount and the flags naming the
+/// files in it.
+pub struct GrpcTls {
+    pub volume: Volume,
+    pub mount: VolumeMount,
+    pub args: Vec<String>,
+}
+
+/// The TLS Secret `secret` mounted whole (no `subPath`: the kubelet then replaces
+/// renewed certificates in place) and read-only at [`GRPC_TLS_DIR`], with the flags
+/// naming the CA, `cert` and `key` (file names in the Secret; `$(POD_NAME)` is expanded
+/// by the kubelet).
+pub fn grpc_tls(secret: String, cert: &str, key: &str) -> GrpcTls {
+    GrpcTls {
+        volume: Volume {
+            name: GRPC_TLS_VOLUME.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret),
+                // Read by the container's user through `fsGroup` only.
+                default_mode: Some(0o440),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        mount: VolumeMount {
+            name: GRPC_TLS_VOLUME.into(),
+            mount_path: GRPC_TLS_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        args: vec![
+            format!("--grpc.tls-ca-file={GRPC_TLS_DIR}/{CA_CERT}"),
+            format!("--grpc.tls-cert-file={GRPC_TLS_DIR}/{cert}"),
+            format!("--grpc.tls-key-file={GRPC_TLS_DIR}/{key}"),
+        ],
+    }
+}
+
+/// `component`'s gRPC TLS (storage: shard `shard`'s Secret, each pod its own files),
+/// or `None` when `spec.tls.internal` is `Disabled`.
+pub fn component_tls(
+    names: &Names,
+    spec: &MetricClusterSpec,
+    component: Component,
+    shard: u32,
+) -> Option<GrpcTls> {
+    if !spec.tls.internal.enabled() {
+        return None;
+    }
+    let secret = names.tls_secret(component, shard);
+    Some(match component {
+        Component::Storage => grpc_tls(secret, "$(POD_NAME).crt", "$(POD_NAME).key"),
+        _ => grpc_tls(secret, TLS_CERT, TLS_KEY),
+    })
 }

@@ -12,7 +12,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use telltale_crds::MetricClusterSpec;
 
 use super::Meta;
-use super::pod::{ContainerSpec, config_annotations, field_env, pod_spec, port, shard_map_volume};
+use super::pod::{
+    ContainerSpec, component_tls, config_annotations, field_env, pod_spec, port, shard_map_volume,
+};
 use super::storage::{service_port, spread};
 use crate::naming::{Component, SCRAPER_PORT, SHARD_MAP_DIR, SHARD_MAP_FILE};
 
@@ -71,10 +73,30 @@ pub fn service(m: &Meta) -> Service {
 pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> StatefulSet {
     let names = &m.names;
     let (volume, mount) = shard_map_volume(&names.shard_map());
+    let mut args = scraper_args(spec, &names.component(Component::Scraper));
+    let mut mounts = vec![
+        mount,
+        VolumeMount {
+            name: "data".into(),
+            mount_path: "/data".into(),
+            ..VolumeMount::default()
+        },
+    ];
+    let data = Volume {
+        name: "data".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    };
+    let mut volumes = vec![volume, data];
+    if let Some(tls) = component_tls(names, spec, Component::Scraper, 0) {
+        args.extend(tls.args);
+        mounts.push(tls.mount);
+        volumes.push(tls.volume);
+    }
     let container = ContainerSpec {
         component: Component::Scraper,
         command: vec!["telltale".into()],
-        args: scraper_args(spec, &names.component(Component::Scraper)),
+        args,
         ports: vec![port("http", SCRAPER_PORT)],
         http_port: "http",
         env: vec![
@@ -88,27 +110,15 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
                 ..Default::default()
             },
         ],
-        mounts: vec![
-            mount,
-            VolumeMount {
-                name: "data".into(),
-                mount_path: "/data".into(),
-                ..VolumeMount::default()
-            },
-        ],
+        mounts,
         resources: spec.scraper.resources.clone(),
     }
     .build(spec);
     let selector = names.selector(Component::Scraper, None);
-    let data = Volume {
-        name: "data".into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Volume::default()
-    };
     let mut pod = pod_spec(
         container,
         names.component(Component::Scraper),
-        vec![volume, data],
+        volumes,
         true,
     );
     pod.affinity = Some(spread(&selector));

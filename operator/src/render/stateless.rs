@@ -6,7 +6,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use telltale_crds::MetricClusterSpec;
 
 use super::Meta;
-use super::pod::{ContainerSpec, config_annotations, field_env, pod_spec, port, shard_map_volume};
+use super::pod::{
+    ContainerSpec, component_tls, config_annotations, field_env, pod_spec, port, shard_map_volume,
+};
 use super::storage::{service_port, spread};
 use crate::naming::{
     ALERTMANAGER_PORT, Component, Names, QUERY_PORT, SHARD_MAP_DIR, SHARD_MAP_FILE,
@@ -38,19 +40,27 @@ pub fn deployment(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> Depl
     let names = &m.names;
     let component = Component::Query;
     let (volume, mount) = shard_map_volume(&names.shard_map());
+    let mut args = query_args(names, spec);
+    let mut mounts = vec![mount];
+    let mut volumes = vec![volume];
+    if let Some(tls) = component_tls(names, spec, component, 0) {
+        args.extend(tls.args);
+        mounts.push(tls.mount);
+        volumes.push(tls.volume);
+    }
     let container = ContainerSpec {
         component,
         command: vec!["telltale".into()],
-        args: query_args(names, spec),
+        args,
         ports: vec![port("http", QUERY_PORT)],
         http_port: "http",
         env: vec![field_env("POD_NAMESPACE", "metadata.namespace")],
-        mounts: vec![mount],
+        mounts,
         resources: spec.query.resources.clone(),
     }
     .build(spec);
     let selector = names.selector(component, None);
-    let mut pod = pod_spec(container, names.component(component), vec![volume], false);
+    let mut pod = pod_spec(container, names.component(component), volumes, false);
     pod.affinity = Some(spread(&selector));
     Deployment {
         metadata: m.object(names.component(component), component, None),

@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use telltale_crds::{MAX_REPLICAS_PER_SHARD, MetricClusterSpec};
 
 use super::Meta;
-use super::pod::{ContainerSpec, pod_spec, port};
+use super::pod::{ContainerSpec, component_tls, field_env, pod_spec, port};
 use crate::naming::{Component, Names, STORAGE_GRPC_PORT, STORAGE_HTTP_PORT, quorum};
 
 /// The shell line that turns the pod's ordinal (the suffix of its hostname) into its
@@ -151,6 +151,21 @@ pub fn stateful_set(
 ) -> StatefulSet {
     let names = &m.names;
     let selector = names.selector(Component::Storage, Some(shard));
+    let mut args = storage_args(names, spec, shard, layout.initial_voters);
+    let mut env = Vec::new();
+    let mut mounts = vec![VolumeMount {
+        name: "data".into(),
+        mount_path: "/data".into(),
+        ..VolumeMount::default()
+    }];
+    let mut volumes = Vec::new();
+    if let Some(tls) = component_tls(names, spec, Component::Storage, shard) {
+        // Each pod presents its own certificate: `$(POD_NAME).crt` in the shard's Secret.
+        args.extend(tls.args);
+        env.push(field_env("POD_NAME", "metadata.name"));
+        mounts.push(tls.mount);
+        volumes.push(tls.volume);
+    }
     let container = ContainerSpec {
         component: Component::Storage,
         command: vec![
@@ -159,25 +174,21 @@ pub fn stateful_set(
             STORAGE_ENTRYPOINT.into(),
             "telltale-storage".into(),
         ],
-        args: storage_args(names, spec, shard, layout.initial_voters),
+        args,
         ports: vec![
             port("grpc", STORAGE_GRPC_PORT),
             port("http", STORAGE_HTTP_PORT),
         ],
         http_port: "http",
-        env: Vec::new(),
-        mounts: vec![VolumeMount {
-            name: "data".into(),
-            mount_path: "/data".into(),
-            ..VolumeMount::default()
-        }],
+        env,
+        mounts,
         resources: spec.storage.resources.clone(),
     }
     .build(spec);
     let mut pod = pod_spec(
         container,
         names.component(Component::Storage),
-        Vec::new(),
+        volumes,
         false,
     );
     pod.affinity = Some(spread(&selector));
