@@ -159,6 +159,8 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
     let mut operator = start_operator(dir, &kubeconfig, NS).await;
     apply_user_resources(&api, exporter, &sink.url).await;
     let rendered = read_rendered(&api, NS, &mut operator).await;
+    // The replicas speak mutual TLS (the default): the test's own status calls too.
+    kubelet::cluster::trust_cluster(&rendered);
 
     // The pods of the workloads, as the controllers would create them.
     let pods = pods_of(&rendered.workloads);
@@ -179,6 +181,7 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
         dir,
         network,
         rendered.config_maps,
+        rendered.secrets,
         rendered.service_accounts,
         kubeconfig,
     );

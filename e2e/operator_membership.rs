@@ -224,6 +224,8 @@ async fn the_operator_grows_and_shrinks_a_shard_under_load() {
     }))
     .await;
     let rendered = read_rendered(&api, NS, &mut operator).await;
+    // The replicas speak mutual TLS (the default): the test's own status calls too.
+    kubelet::cluster::trust_cluster(&rendered);
     let storage_template = rendered
         .workloads
         .iter()
@@ -245,6 +247,7 @@ async fn the_operator_grows_and_shrinks_a_shard_under_load() {
         dir,
         network,
         rendered.config_maps,
+        rendered.secrets,
         rendered.service_accounts,
         kubeconfig,
     ));

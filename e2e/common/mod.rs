@@ -270,19 +270,10 @@ pub async fn start_prometheus_args(dir: &Path, config: &str, extra: &[&str]) -> 
 }
 
 /// The Raft status of the replica at `address` (`None` when it does not answer within a
-/// second).
+/// second), over mutual TLS when the test installed an identity
+/// (`telltale_storage_api::tls::client::global`).
 pub async fn raft_status(address: &str) -> Option<telltale_storage_api::raft_pb::StatusResponse> {
-    use telltale_storage_api::raft_pb::raft_client::RaftClient;
-    let mut c = tokio::time::timeout(
-        Duration::from_millis(500),
-        RaftClient::connect(format!("http://{address}")),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let mut req = tonic::Request::new(telltale_storage_api::raft_pb::StatusRequest {});
-    req.set_timeout(Duration::from_millis(800));
-    Some(c.status(req).await.ok()?.into_inner())
+    telltale_storage_api::cluster::reconcile::status(address, Duration::from_millis(800)).await
 }
 
 /// Writes `text` to `dir/name` and returns the path.

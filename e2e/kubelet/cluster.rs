@@ -42,6 +42,7 @@ pub struct Rendered {
     pub workloads: Vec<Value>,
     pub services: Vec<Value>,
     pub config_maps: Vec<Value>,
+    pub secrets: Vec<Value>,
     pub service_accounts: Vec<Value>,
 }
 
@@ -71,13 +72,26 @@ pub async fn read_rendered(api: &KubeApi, namespace: &str, operator: &mut Proc) 
             .iter()
             .filter_map(|c| c["metadata"]["name"].as_str())
             .collect();
+        let secrets = api.list("v1", "Secret", namespace, "").await;
+        let secret_mounts: BTreeSet<&str> = workloads
+            .iter()
+            .flat_map(|w| w["spec"]["template"]["spec"]["volumes"].as_array())
+            .flatten()
+            .filter_map(|v| v["secret"]["secretName"].as_str())
+            .collect();
+        let have_secrets: BTreeSet<&str> = secrets
+            .iter()
+            .filter_map(|c| c["metadata"]["name"].as_str())
+            .collect();
         if components == BTreeSet::from(["alertmanager", "query", "scraper", "storage"])
             && mounted.is_subset(&have)
+            && secret_mounts.is_subset(&have_secrets)
         {
             return Rendered {
                 workloads,
                 services: api.list("v1", "Service", namespace, "").await,
                 config_maps,
+                secrets,
                 service_accounts: api.list("v1", "ServiceAccount", namespace, "").await,
             };
         }
@@ -94,6 +108,42 @@ pub async fn read_rendered(api: &KubeApi, namespace: &str, operator: &mut Proc) 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Makes this test process a client of the cluster's replicas as the operator is: a
+/// certificate of role operator issued from the `<mc>-ca` Secret, installed as the
+/// process's gRPC identity (every Raft status call of the test then goes over TLS).
+pub fn trust_cluster(rendered: &Rendered) {
+    use base64::Engine;
+    use telltale_operator::pki::{CertificateAuthority, operator_identity};
+    use telltale_storage_api::tls::{Identity, Source, client};
+    let ca = rendered
+        .secrets
+        .iter()
+        .find(|s| s["metadata"]["name"] == format!("{CLUSTER}-ca"))
+        .expect("the operator made the cluster's CA");
+    let pem = |key: &str| {
+        let b64 = ca["data"][key].as_str().expect("a CA key");
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let ca = CertificateAuthority::from_pem(&pem("ca.crt"), &pem("ca.key")).unwrap();
+    let id =
+        operator_identity(&ca, Duration::from_secs(3600), std::time::SystemTime::now()).unwrap();
+    client::global()
+        .set(
+            CLUSTER,
+            Source::Fixed(Identity {
+                ca_pem: id.ca_pem.into_bytes(),
+                cert_pem: id.cert_pem.into_bytes(),
+                key_pem: id.key_pem.into_bytes(),
+            }),
+        )
+        .unwrap();
 }
 
 pub fn component(pod: &PlannedPod) -> &str {

@@ -7,7 +7,7 @@
 //! | `command`, `args` | taken as rendered, `$(VAR)` expanded ([`super::expand`]), then addresses mapped ([`super::network`]) and mount paths mapped to local directories |
 //! | `env`: `value`, `valueFrom.fieldRef` | expanded and resolved as the kubelet does (`status.podIP` is 127.0.0.1); other sources are refused |
 //! | `HOSTNAME` | the pod's hostname |
-//! | volumes: `configMap`, `emptyDir`, `persistentVolumeClaim` and claim templates | a directory each, per pod (claims per claim name); ConfigMap files are written with addresses mapped |
+//! | volumes: `configMap`, `secret`, `emptyDir`, `persistentVolumeClaim` and claim templates | a directory each, per pod (claims per claim name); ConfigMap files are written with addresses mapped, Secret files as they are (read from the API at [`Kubelet::refresh_secrets`]) |
 //! | the service account token mount (`automountServiceAccountToken`) | `KUBECONFIG` pointing at the emulated API, with the pod's namespace |
 //! | `readOnlyRootFilesystem` | the root is an empty directory per pod (the working directory when no volume holds it), checked to stay empty |
 //! | `readinessProbe.httpGet` | polled on the mapped port |
@@ -56,6 +56,8 @@ pub struct Kubelet {
     image: Image,
     pub network: PodNetwork,
     config_maps: Vec<Value>,
+    /// The namespace's Secrets as last read ([`Kubelet::refresh_secrets`]).
+    secrets: std::sync::Mutex<Vec<Value>>,
     service_accounts: Vec<Value>,
     kubeconfig: PathBuf,
 }
@@ -89,12 +91,13 @@ fn strings(v: &Value) -> Option<Vec<String>> {
 }
 
 impl Kubelet {
-    /// A kubelet keeping pod directories under `dir`, for pods that see `config_maps` and
-    /// `service_accounts`, and reach the API through `kubeconfig`.
+    /// A kubelet keeping pod directories under `dir`, for pods that see `config_maps`,
+    /// `secrets` and `service_accounts`, and reach the API through `kubeconfig`.
     pub fn new(
         dir: &Path,
         network: PodNetwork,
         config_maps: Vec<Value>,
+        secrets: Vec<Value>,
         service_accounts: Vec<Value>,
         kubeconfig: PathBuf,
     ) -> Kubelet {
@@ -110,9 +113,17 @@ impl Kubelet {
             image: Image::telltale(),
             network,
             config_maps,
+            secrets: std::sync::Mutex::new(secrets),
             service_accounts,
             kubeconfig,
         }
+    }
+
+    /// Reads the Secrets of `namespace` again (pods started after see them as they are
+    /// now: the operator adds certificates when a shard grows).
+    pub async fn refresh_secrets(&self, api: &super::api::KubeApi, namespace: &str) {
+        let secrets = api.list("v1", "Secret", namespace, "").await;
+        *self.secrets.lock().unwrap() = secrets;
     }
 
     /// Starts `pod`'s container.
@@ -248,6 +259,8 @@ impl Kubelet {
                 continue;
             } else if v["configMap"].is_object() {
                 self.write_config_map(pod, &v["configMap"], &dir);
+            } else if v["secret"].is_object() {
+                self.write_secret(pod, &v["secret"], &dir);
             } else {
                 panic!("{}: volume {v} is not supported by this harness", pod.name);
             }
@@ -274,6 +287,29 @@ impl Kubelet {
         let dir = self.dir.join("persistent-volumes").join(claim);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    /// The Secret's keys as files (the whole Secret: `items` are not used by the operator).
+    fn write_secret(&self, pod: &PlannedPod, source: &Value, dir: &Path) {
+        use base64::Engine;
+        let name = str_of(&source["secretName"], "secretName");
+        assert!(
+            source["items"].is_null(),
+            "{}: Secret items are not supported by this harness",
+            pod.name
+        );
+        let secrets = self.secrets.lock().unwrap();
+        let secret = secrets
+            .iter()
+            .find(|s| s["metadata"]["name"] == name && s["metadata"]["namespace"] == *pod.namespace)
+            .unwrap_or_else(|| panic!("{}: Secret {name} does not exist", pod.name));
+        std::fs::create_dir_all(dir).unwrap();
+        for (key, value) in secret["data"].as_object().into_iter().flatten() {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(str_of(value, "Secret value"))
+                .unwrap_or_else(|e| panic!("Secret {name} key {key}: {e}"));
+            std::fs::write(dir.join(key), bytes).unwrap();
+        }
     }
 
     /// The ConfigMap's keys (or its `items`) as files, with cluster addresses mapped.

@@ -127,6 +127,12 @@ impl StatefulSetPods {
             pod.object.set_ready(&self.api, true).await;
         }
         let mut started = Vec::new();
+        if planned.keys().any(|o| !pods.contains_key(o)) {
+            // New pods mount the Secrets as they are now (their certificates).
+            self.kubelet
+                .refresh_secrets(&self.api, &self.namespace)
+                .await;
+        }
         for (ordinal, p) in &planned {
             if !pods.contains_key(ordinal) {
                 started.push((*ordinal, self.kubelet.start(p)));

@@ -2,7 +2,7 @@
 //! backoff state, the operator's own metrics and its own certificate per cluster.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use kube::Client;
@@ -11,6 +11,8 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
+
+use telltale_storage_api::tls::{ClientTls, Identity, Source};
 
 use crate::backoff::Backoff;
 use crate::naming::Names;
@@ -106,6 +108,25 @@ impl Context {
     /// before its first reconcile.
     pub fn operator_identity(&self, names: &Names) -> Option<OperatorIdentity> {
         self.identities.get(names)
+    }
+
+    /// The gRPC client TLS of the cluster `names`: its [`operator_identity`]
+    /// (Self::operator_identity), or `None` (plain gRPC) while it runs without TLS.
+    pub fn grpc_tls(&self, names: &Names) -> Option<Arc<ClientTls>> {
+        let id = self.operator_identity(names)?;
+        let tls = ClientTls::default();
+        let source = Source::Fixed(Identity {
+            ca_pem: id.ca_pem.into_bytes(),
+            cert_pem: id.cert_pem.into_bytes(),
+            key_pem: id.key_pem.into_bytes(),
+        });
+        match tls.set(&names.cluster, source) {
+            Ok(()) => Some(Arc::new(tls)),
+            Err(e) => {
+                tracing::error!(cluster = %names.cluster, error = %e, "the operator's certificate cannot be used");
+                None
+            }
+        }
     }
 
     /// Publishes an Event about `obj`. A failure to publish is logged, never fatal: an

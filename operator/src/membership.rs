@@ -19,6 +19,7 @@
 //! The PodDisruptionBudget keeps the quorum of the voters as they are.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -27,6 +28,7 @@ use telltale_crds::status::{MemberStatus, ShardStatus};
 use telltale_storage_api::cluster::membership::{Group, PlanError, Step, plan};
 use telltale_storage_api::cluster::reconcile::{self, ChangeError, ChangeOptions, Changed};
 use telltale_storage_api::raft_pb::StatusResponse;
+use telltale_storage_api::tls::ClientTls;
 
 use crate::naming::{Names, STORAGE_GRPC_PORT, pod_ordinal, quorum};
 use crate::observe::pod_ready;
@@ -245,7 +247,8 @@ fn pod_address(p: &ReplicaPod) -> Option<String> {
 }
 
 /// The storage pods of `shard` (by replica id) and what each answers.
-pub async fn probe(shard: u32, pods: &[Pod]) -> ShardGroup {
+/// `tls`: the operator's identity for the cluster (`None`: plain gRPC).
+pub async fn probe(shard: u32, pods: &[Pod], tls: Option<&Arc<ClientTls>>) -> ShardGroup {
     let pods: BTreeMap<u64, ReplicaPod> = pods
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
@@ -261,7 +264,10 @@ pub async fn probe(shard: u32, pods: &[Pod]) -> ShardGroup {
         .collect();
     let asks = pods.iter().filter_map(|(id, p)| {
         let address = pod_address(p)?;
-        Some(async move { (*id, reconcile::status(&address, PROBE_TIMEOUT).await) })
+        Some(async move {
+            let status = reconcile::status_with(&address, PROBE_TIMEOUT, tls).await;
+            (*id, status)
+        })
     });
     let answers = futures::future::join_all(asks)
         .await
@@ -277,7 +283,12 @@ pub async fn probe(shard: u32, pods: &[Pod]) -> ShardGroup {
 }
 
 /// Takes one step towards the replicas `1..=desired` of `group` as voters.
-pub async fn step(names: &Names, group: &ShardGroup, desired: u32) -> Result<Changed, ChangeError> {
+pub async fn step(
+    names: &Names,
+    group: &ShardGroup,
+    desired: u32,
+    tls: Option<Arc<ClientTls>>,
+) -> Result<Changed, ChangeError> {
     let replicas: BTreeMap<u64, String> = group
         .pods
         .iter()
@@ -294,6 +305,7 @@ pub async fn step(names: &Names, group: &ShardGroup, desired: u32) -> Result<Cha
         step_timeout: Duration::from_secs(60),
         max_steps: Some(1),
         advertised,
+        tls,
         ..ChangeOptions::default()
     };
     reconcile::change_voters(&replicas, &wanted, &opts).await

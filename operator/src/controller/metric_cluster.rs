@@ -165,11 +165,12 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
     let names = Names::new(mc.name_any(), &ns);
     let desired = mc.spec.replicas_per_shard;
     let seen = observe(&ctx.client, &names, &mc.spec).await?;
+    let tls = ctx.grpc_tls(&names);
     let groups: Vec<ShardGroup> = futures::future::join_all(
         seen.storage
             .iter()
             .enumerate()
-            .map(|(shard, (_, pods))| membership::probe(shard as u32, pods)),
+            .map(|(shard, (_, pods))| membership::probe(shard as u32, pods, tls.as_ref())),
     )
     .await;
     let layouts: BTreeMap<u32, ShardLayout> = seen
@@ -274,7 +275,7 @@ async fn change_membership(
             Next::Wait(why) => notes.push(format!("shard {shard}: waiting: {why}")),
             Next::Take(step) => {
                 tracing::info!(cluster = %names.cluster, shard, %step, "membership step");
-                match membership::step(names, group, desired).await {
+                match membership::step(names, group, desired, ctx.grpc_tls(names)).await {
                     Ok(changed) => {
                         ctx.metrics.membership_steps.inc();
                         for s in &changed.steps {

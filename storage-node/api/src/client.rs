@@ -47,6 +47,14 @@ pub fn channel(address: &str) -> Result<Channel> {
     channel_with(address, tls.enabled().then_some(tls))
 }
 
+/// [`channel`] with `tls` when given, else the process's identities.
+pub fn channel_for(address: &str, tls: Option<&Arc<ClientTls>>) -> Result<Channel> {
+    match tls {
+        Some(tls) => channel_with(address, Some(tls)),
+        None => channel(address),
+    }
+}
+
 /// [`channel`] with the given TLS identities (`None`: plain).
 pub fn channel_with(address: &str, tls: Option<&Arc<ClientTls>>) -> Result<Channel> {
     let uri = if address.contains("://") {

@@ -435,3 +435,41 @@ async fn stop(nodes: Vec<Running>) {
         let _ = n.task.await;
     }
 }
+
+/// Clients check a replica by identity, not by address: a certificate of the CA whose
+/// role is not storage is refused, one of role storage answers even when none of its
+/// names is the address dialled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_accept_replicas_by_role_not_by_name() {
+    let pki = pki();
+    let client = identity(issue(pki, "byrole-query", Some(Role::Query), false));
+    for (name, role, answers) in [
+        ("byrole-impostor", Role::Scraper, false),
+        ("byrole-replica", Role::Storage, true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut listeners, addrs, peers) = group_of(1, 1).await;
+        pki.issue(name, &["elsewhere.example"], &[&role.uri()], false);
+        let paths = TlsPaths {
+            ca: pki.path("ca.pem"),
+            cert: pki.path(&format!("{name}.pem")),
+            key: pki.path(&format!("{name}-key.pem")),
+        };
+        let server = Arc::new(ServerTls::new(Source::Files(paths)).unwrap());
+        let node = start_tls(
+            dir.path(),
+            1,
+            &peers,
+            None,
+            listeners.pop().unwrap(),
+            Some(server),
+        )
+        .await;
+        let answer = status(&addrs[0], &client).await;
+        assert_eq!(answer.is_ok(), answers, "{name}: {answer:?}");
+        if let Err(e) = answer {
+            assert!(refused(&e), "{e:?}");
+        }
+        stop(vec![node]).await;
+    }
+}

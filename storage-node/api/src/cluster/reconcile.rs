@@ -12,15 +12,17 @@
 //! that does not answer is refused before anything changes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 use tracing::info;
 
 use super::membership::{Group, NodeId, PlanError, Step, plan};
-use crate::client::channel;
+use crate::client::channel_for;
 use crate::raft_pb::raft_client::RaftClient;
 use crate::raft_pb::{ChangeMembershipRequest, Member, StatusRequest, StatusResponse};
+use crate::tls::ClientTls;
 
 fn raft_client(channel: Channel) -> RaftClient<Channel> {
     RaftClient::new(channel)
@@ -42,6 +44,9 @@ pub struct ChangeOptions {
     /// reached at here (the operator reaches pods by IP and records their stable DNS
     /// names).
     pub advertised: BTreeMap<NodeId, String>,
+    /// The TLS identities to reach the replicas with; `None`: the process's
+    /// ([`crate::tls::client::global`]). The operator holds one per cluster.
+    pub tls: Option<Arc<ClientTls>>,
 }
 
 impl Default for ChangeOptions {
@@ -52,6 +57,7 @@ impl Default for ChangeOptions {
             election_wait: Duration::from_secs(20),
             max_steps: None,
             advertised: BTreeMap::new(),
+            tls: None,
         }
     }
 }
@@ -93,7 +99,16 @@ struct Probed {
 
 /// The Raft status of the replica at `address`.
 pub async fn status(address: &str, timeout: Duration) -> Option<StatusResponse> {
-    let mut client = raft_client(channel(address).ok()?);
+    status_with(address, timeout, None).await
+}
+
+/// [`status`] over `tls` (`None`: the process's identities).
+pub async fn status_with(
+    address: &str,
+    timeout: Duration,
+    tls: Option<&Arc<ClientTls>>,
+) -> Option<StatusResponse> {
+    let mut client = raft_client(channel_for(address, tls).ok()?);
     let mut req = tonic::Request::new(StatusRequest {});
     req.set_timeout(timeout);
     tokio::time::timeout(timeout + Duration::from_millis(200), client.status(req))
@@ -103,12 +118,14 @@ pub async fn status(address: &str, timeout: Duration) -> Option<StatusResponse> 
         .map(|r| r.into_inner())
 }
 
-async fn probe(replicas: &BTreeMap<NodeId, String>, timeout: Duration) -> Probed {
-    let answers = futures::future::join_all(
-        replicas
-            .iter()
-            .map(|(id, address)| async move { (*id, address, status(address, timeout).await) }),
-    )
+async fn probe(
+    replicas: &BTreeMap<NodeId, String>,
+    timeout: Duration,
+    tls: Option<&Arc<ClientTls>>,
+) -> Probed {
+    let answers = futures::future::join_all(replicas.iter().map(|(id, address)| async move {
+        (*id, address, status_with(address, timeout, tls).await)
+    }))
     .await;
     let mut addresses = replicas.clone();
     let mut reachable = BTreeSet::new();
@@ -173,13 +190,13 @@ pub async fn change_voters(
     let mut leaderless_since: Option<Instant> = None;
     loop {
         let mut known = replicas.clone();
-        let probed = probe(&known, opts.probe_timeout).await;
+        let probed = probe(&known, opts.probe_timeout, opts.tls.as_ref()).await;
         // Members the leader reports that the caller did not list are asked too.
         if probed.addresses.len() > known.len() {
             known = probed.addresses.clone();
         }
         let probed = if known.len() > replicas.len() {
-            probe(&known, opts.probe_timeout).await
+            probe(&known, opts.probe_timeout, opts.tls.as_ref()).await
         } else {
             probed
         };
@@ -224,7 +241,7 @@ pub async fn change_voters(
             })
             .collect();
         info!(%step, leader = %leader_address, "membership step");
-        match send(&leader_address, members, opts.step_timeout).await {
+        match send(&leader_address, members, opts).await {
             Ok(()) => done.push(step),
             // The leader changed or went away under the step, or an earlier change is
             // still being committed: the next round starts from what the group reports.
@@ -252,10 +269,15 @@ fn retryable(code: tonic::Code) -> bool {
     )
 }
 
-async fn send(leader: &str, members: Vec<Member>, timeout: Duration) -> Result<(), tonic::Status> {
-    let channel = channel(leader).map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+async fn send(
+    leader: &str,
+    members: Vec<Member>,
+    opts: &ChangeOptions,
+) -> Result<(), tonic::Status> {
+    let channel = channel_for(leader, opts.tls.as_ref())
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
     let mut client = raft_client(channel);
     let mut req = tonic::Request::new(ChangeMembershipRequest { members });
-    req.set_timeout(timeout);
+    req.set_timeout(opts.step_timeout);
     client.change_membership(req).await.map(|_| ())
 }

@@ -3,8 +3,14 @@
 //! replica's against it, once an identity is installed in the process's [`ClientTls`].
 //!
 //! A component installs its one identity from its `--grpc.tls-*` files at start
-//! ([`ClientTls::set`]); the operator, which talks to several clusters, installs one per
-//! cluster and each server gets the certificate of the CA it asks for.
+//! ([`ClientTls::set`]); a client of several clusters (the operator) may hold one per
+//! cluster, and each server gets the certificate of the CA it asks for.
+//!
+//! The server is verified as service meshes verify a workload, by identity rather than
+//! by host name: its certificate must chain to a trusted CA, be valid now, and carry the
+//! role URI of a replica (`urn:telltale:role:storage`). Replicas are dialled by pod IP
+//! (the operator), by a shard map's names, or at loopback ports (dev clusters, tests);
+//! the cluster's private CA and the role say who answers, whatever the address.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -14,13 +20,18 @@ use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use rustls::client::ResolvesClientCert;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::verify_server_cert_signed_by_trust_anchor;
+use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
+use rustls::server::ParsedCertificate;
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, RootCertStore, SignatureScheme};
-use rustls_pki_types::ServerName;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tonic::codegen::http::Uri;
 
+use super::identity::{PeerIdentity, Role};
 use super::material::{Parsed, Reloading, Source, TlsError};
 
 /// How long a connection (TCP and the TLS handshake) may take.
@@ -84,10 +95,15 @@ impl ClientTls {
             roots.roots.extend(p.roots.roots.iter().cloned());
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(ReplicaVerifier {
+            roots,
+            algorithms: provider.signature_verification_algorithms,
+        });
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .ok()?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
             .with_client_cert_resolver(Arc::new(ByIssuer(current)));
         config.alpn_protocols = vec![b"h2".to_vec()];
         Some(Arc::new(config))
@@ -103,6 +119,68 @@ impl ClientTls {
         {
             r.check_now();
         }
+    }
+}
+
+/// Accepts a server certificate that chains to one of `roots`, is valid now and names
+/// the storage role; the TLS signatures are checked as rustls's own verifier does.
+#[derive(Debug)]
+struct ReplicaVerifier {
+    roots: RootCertStore,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for ReplicaVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let cert = ParsedCertificate::try_from(end_entity)?;
+        verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.roots,
+            intermediates,
+            now,
+            self.algorithms.all,
+        )?;
+        match PeerIdentity::from_der(end_entity).and_then(|id| id.role) {
+            Some(Role::Storage) => Ok(ServerCertVerified::assertion()),
+            role => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+            .inspect_err(|_| {
+                tracing::warn!(
+                    ?role,
+                    "refused a gRPC server whose certificate is not a replica's"
+                );
+            }),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
     }
 }
 
