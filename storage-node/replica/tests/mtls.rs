@@ -189,6 +189,12 @@ async fn replicas_speak_mutual_tls_and_check_roles() {
     let stranger = identity(issue(g.pki, "roles-stranger", Some(Role::Storage), true));
     let err = write(&leader, &stranger, 99).await.unwrap_err();
     assert!(refused(&err), "{err:?}");
+    // A Raft peer without a certificate: its votes and entries never arrive.
+    let vote = RaftClient::new(channel_with(&leader, None).unwrap())
+        .vote(RaftPayload::default())
+        .await
+        .unwrap_err();
+    assert!(refused(&vote), "{vote:?}");
     // ... and a TLS client that trusts the CA but has no certificate.
     assert!(handshake_without_certificate(g.pki, &leader).await.is_err());
 
