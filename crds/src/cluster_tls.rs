@@ -1,6 +1,7 @@
 //! [`ClusterTls`]: how a MetricCluster's components authenticate each other
 //! (`spec.tls.internal`): mutual TLS on storage's gRPC (samples and Raft) with
-//! certificates of a per-cluster CA.
+//! certificates of a per-cluster CA; and [`WebSpec`] (`spec.web`): Prometheus's web
+//! configuration file for every component's HTTP server.
 
 use std::time::Duration;
 
@@ -231,5 +232,63 @@ mod tests {
         let rule = renew_rule();
         assert!(rule.starts_with("!has(self.renewBefore) || "), "{rule}");
         assert!(rule.contains("self.certificateValidity.findAll"), "{rule}");
+    }
+}
+
+/// The web configuration file's key in its Secret when `key` is not given.
+pub const DEFAULT_WEB_CONFIG_KEY: &str = "web.yml";
+
+/// `spec.web`: the HTTP servers of every component (query API and UI, push receivers,
+/// the Alertmanager API, `/metrics` and health) serve with Prometheus's web configuration
+/// file (`--web.config.file`: TLS, client certificates, basic auth, headers).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebSpec {
+    /// The Secret (in the cluster's namespace) holding the file under `key` (default
+    /// `web.yml`) and the certificates, keys and CAs it names, by paths relative to it
+    /// (`cert_file: tls.crt`). It is mounted whole into every pod and re-read when it
+    /// changes. A `ca.crt` key, if present, is the CA the query trusts when it calls the
+    /// scrapers and the alertmanager over HTTPS (besides the system's).
+    pub config_secret: WebConfigSecret,
+}
+
+/// A Secret and the key of the web configuration file in it.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebConfigSecret {
+    pub name: String,
+    /// The file's key (default `web.yml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl WebConfigSecret {
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or(DEFAULT_WEB_CONFIG_KEY)
+    }
+}
+
+impl WebSpec {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let secret = &self.config_secret;
+        if secret.name.is_empty() {
+            return Err(FieldError::new(
+                "spec.web.configSecret.name",
+                "must name a Secret",
+            ));
+        }
+        let key = secret.key();
+        let valid = !key.is_empty()
+            && key.len() <= 253
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid {
+            return Err(FieldError::new(
+                "spec.web.configSecret.key",
+                format!("{key:?} is not a Secret key (letters, digits, `-`, `_`, `.`)"),
+            ));
+        }
+        Ok(())
     }
 }

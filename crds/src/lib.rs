@@ -60,7 +60,9 @@ pub mod target_group;
 
 pub use alert_rule::{AlertRule, AlertRuleSpec, Rule, RuleGroup};
 pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
-pub use cluster_tls::{ClusterTls, InternalTls, InternalTlsMode};
+pub use cluster_tls::{
+    ClusterTls, DEFAULT_WEB_CONFIG_KEY, InternalTls, InternalTlsMode, WebConfigSecret, WebSpec,
+};
 pub use duration::PromDuration;
 pub use error::{ConfigError, FieldError};
 pub use generate::crd_yaml;

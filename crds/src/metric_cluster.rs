@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
-use crate::cluster_tls::ClusterTls;
+use crate::cluster_tls::{ClusterTls, WebSpec};
 use crate::error::FieldError;
 use crate::http_config::HttpConfig;
 use crate::prometheus_operator::MonitorSelectors;
@@ -76,6 +76,12 @@ pub struct MetricClusterSpec {
     /// certificates of a per-cluster CA by default).
     #[serde(default)]
     pub tls: ClusterTls,
+    /// Prometheus's web configuration file for every component's HTTP server, from a
+    /// Secret (TLS, client certificates, basic auth). Without it the HTTP ports are plain
+    /// and open, as Prometheus's are by default; keep them behind the NetworkPolicies and
+    /// your ingress then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebSpec>,
     /// NetworkPolicies admitting only the traffic the cluster needs to its pods
     /// (default true): storage's gRPC from the cluster's pods and the operator only,
     /// the other components' HTTP APIs from anywhere. Egress is not restricted.
@@ -206,6 +212,9 @@ impl MetricClusterSpec {
         self.alertmanager.validate("spec.alertmanager")?;
         self.monitor_selectors().validate()?;
         self.tls.internal.validate()?;
+        if let Some(web) = &self.web {
+            web.validate()?;
+        }
         self.alerting.validate()
     }
 
@@ -242,6 +251,7 @@ impl Default for MetricClusterSpec {
             alertmanager: ComponentSpec::default(),
             delete_pvcs: false,
             tls: ClusterTls::default(),
+            web: None,
             network_policies: true,
             service_monitor_selector: None,
             service_monitor_namespace_selector: None,

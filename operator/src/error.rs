@@ -23,6 +23,10 @@ pub enum Error {
     /// A certificate or key could not be made or read (the user's CA Secret among them).
     #[error("{what}: {reason}")]
     Pki { what: String, reason: String },
+    /// `spec.web`'s Secret is missing, lacks its key, or holds a file that does not
+    /// parse (the message names the Secret, the key and the field).
+    #[error("spec.web.configSecret: {0}")]
+    WebConfig(String),
     /// This replica lost the leader lease and must stop reconciling.
     #[error("lost the leader lease {0}")]
     LostLease(String),
@@ -39,6 +43,7 @@ impl Error {
             Error::Serialize(_) => "serialize",
             Error::UnknownKind(_) => "unknown_kind",
             Error::Pki { .. } => "pki",
+            Error::WebConfig(_) => "web_config",
             Error::LostLease(_) => "lost_lease",
         }
     }

@@ -13,6 +13,13 @@ pub const SCRAPER_PORT: i32 = 9092;
 pub const ALERTMANAGER_PORT: i32 = 9093;
 /// gRPC port of a storage replica (samples and Raft).
 pub const STORAGE_GRPC_PORT: i32 = 9095;
+/// The loopback port of every component's probe listener (`--probe.listen-address`)
+/// when `spec.web` protects its HTTP port: the exec probes call it.
+pub const PROBE_PORT: i32 = 9190;
+/// Where `spec.web`'s Secret is mounted.
+pub const WEB_DIR: &str = "/etc/telltale/web";
+/// The volume of `spec.web`'s Secret.
+pub const WEB_VOLUME: &str = "web-config";
 
 /// Where the shard map ConfigMap is mounted.
 pub const SHARD_MAP_DIR: &str = "/etc/telltale";
@@ -111,19 +118,19 @@ impl Names {
     }
 
     /// Base URL of scraper replica `ordinal` (0-based), through the scrapers' headless
-    /// Service.
-    pub fn scraper_url(&self, ordinal: u32) -> String {
+    /// Service; `scheme` `http` or `https`.
+    pub fn scraper_url(&self, ordinal: u32, scheme: &str) -> String {
         let set = self.component(Component::Scraper);
         format!(
-            "http://{set}-{ordinal}.{set}.{}.svc:{SCRAPER_PORT}",
+            "{scheme}://{set}-{ordinal}.{set}.{}.svc:{SCRAPER_PORT}",
             self.namespace
         )
     }
 
-    /// Base URL of the alertmanager, through its Service.
-    pub fn alertmanager_url(&self) -> String {
+    /// Base URL of the alertmanager, through its Service; `scheme` `http` or `https`.
+    pub fn alertmanager_url(&self, scheme: &str) -> String {
         format!(
-            "http://{}.{}.svc:{ALERTMANAGER_PORT}",
+            "{scheme}://{}.{}.svc:{ALERTMANAGER_PORT}",
             self.component(Component::Alertmanager),
             self.namespace
         )

@@ -38,7 +38,8 @@ alerting:
   receivers:
     - name: pd
       pagerdutyConfigs: [{routingKey: {secretKeyRef: {name: pagerduty, key: key}}}]
-tls: {internal: {certificateValidity: 720h, renewBefore: 240h}}",
+tls: {internal: {certificateValidity: 720h, renewBefore: 240h}}
+web: {configSecret: {name: web-config}}",
         ),
         cluster(
             "plain",

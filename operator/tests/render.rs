@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::api::networking::v1::{NetworkPolicyIngressRule, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
+use telltale_operator::render::pod::WebServing;
 use telltale_operator::render::storage::initial_voters_of;
 use telltale_operator::render::{ShardLayout, render_with};
 use telltale_operator::{render, render_typed};
@@ -216,6 +217,7 @@ fn replicas_per_shard_changes_no_storage_template() {
             },
         )]),
         "monitoring",
+        &WebServing::default(),
     )
     .unwrap();
     let shard = |r: &telltale_operator::Rendered| {
@@ -232,7 +234,7 @@ fn replicas_per_shard_changes_no_storage_template() {
     );
     assert_eq!(shard(&growing).spec.replicas, Some(5));
     assert_eq!(
-        render_with(&three, &running_three, "monitoring")
+        render_with(&three, &running_three, "monitoring", &WebServing::default())
             .unwrap()
             .stateful_sets,
         before.stateful_sets
@@ -765,6 +767,7 @@ fn network_policies_admit_only_the_flows_the_cluster_needs() {
         &cluster("mc", "shards: 2"),
         &BTreeMap::new(),
         "telltale-system",
+        &WebServing::default(),
     )
     .unwrap();
     assert_eq!(r.network_policies.len(), 4);
@@ -847,4 +850,126 @@ fn network_policies_admit_only_the_flows_the_cluster_needs() {
 
     let off = render_typed(&cluster("mc", "networkPolicies: false")).unwrap();
     assert!(off.network_policies.is_empty());
+}
+
+/// `spec.web`: every pod mounts the Secret, serves with `--web.config.file`, answers its
+/// probes on the loopback probe listener (exec `telltale probe`, as the kubelet has no
+/// password or client certificate), and the query calls the others at `https://` with
+/// the Secret's CA and certificate when the file turns TLS on.
+#[test]
+fn a_web_config_secret_is_mounted_everywhere_and_probes_go_through_loopback() {
+    let mc = cluster(
+        "mc",
+        "shards: 1\nweb: {configSecret: {name: web, key: config.yml}}",
+    );
+    let serving = WebServing {
+        tls: true,
+        peer_ca: true,
+        cert_file: Some("tls.crt".into()),
+        key_file: Some("/abs/tls.key".into()),
+    };
+    let r = render_with(&mc, &BTreeMap::new(), "monitoring", &serving).unwrap();
+    let pods: Vec<PodSpec> = r
+        .stateful_sets
+        .iter()
+        .map(|s| s.spec.clone().template.spec.unwrap())
+        .chain(
+            r.deployments
+                .iter()
+                .map(|d| d.spec.clone().template.spec.unwrap()),
+        )
+        .collect();
+    assert_eq!(pods.len(), 4);
+    for pod in &pods {
+        let c = &pod.containers[0];
+        let volume = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "web-config")
+            .expect("the web volume");
+        assert_eq!(
+            volume.secret.as_ref().unwrap().secret_name.as_deref(),
+            Some("web")
+        );
+        let mount = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "web-config")
+            .unwrap();
+        assert_eq!(
+            (mount.mount_path.as_str(), mount.sub_path.as_deref()),
+            ("/etc/telltale/web", None)
+        );
+        let args = c.args.clone().unwrap();
+        assert!(
+            args.contains(&"--web.config.file=/etc/telltale/web/config.yml".to_string()),
+            "{args:?}"
+        );
+        assert!(
+            args.contains(&"--probe.listen-address=127.0.0.1:9190".to_string()),
+            "{args:?}"
+        );
+        for (probe, path) in [
+            (&c.readiness_probe, "/ready"),
+            (&c.liveness_probe, "/healthz"),
+        ] {
+            let probe = probe.as_ref().unwrap();
+            assert!(probe.http_get.is_none());
+            assert_eq!(
+                probe.exec.as_ref().unwrap().command.as_deref().unwrap(),
+                ["telltale", "probe", &format!("http://127.0.0.1:9190{path}")]
+            );
+        }
+    }
+    let query = r.deployments[0]
+        .spec
+        .clone()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .args
+        .clone()
+        .unwrap();
+    assert!(
+        query
+            .iter()
+            .any(|a| a.starts_with("https://mc-scraper-0.mc-scraper.")),
+        "{query:?}"
+    );
+    assert!(
+        query
+            .iter()
+            .any(|a| a.starts_with("https://mc-alertmanager.")),
+        "{query:?}"
+    );
+    for flag in [
+        "--peer.tls-ca-file=/etc/telltale/web/ca.crt",
+        "--peer.tls-cert-file=/etc/telltale/web/tls.crt",
+        "--peer.tls-key-file=/abs/tls.key",
+    ] {
+        assert!(query.contains(&flag.to_string()), "{flag} in {query:?}");
+    }
+    // Without it: HTTP probes, no web volume, plain URLs.
+    let plain = render_typed(&cluster("mc", "shards: 1")).unwrap();
+    let q = plain.deployments[0].spec.clone().template.spec.unwrap();
+    assert!(
+        q.containers[0]
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .is_some()
+    );
+    assert!(!q.volumes.iter().flatten().any(|v| v.name == "web-config"));
+    assert!(
+        q.containers[0]
+            .args
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|a| a.starts_with("http://mc-alertmanager."))
+    );
 }

@@ -193,7 +193,8 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
         .collect();
     // The Secrets the pods mount exist before the pods do.
     certificates::ensure(ctx, mc, &layouts).await?;
-    let objects = render_with(mc, &layouts, &ctx.operator_namespace)?.into_dynamic()?;
+    let web = super::web::serving(ctx, mc, &ns).await?;
+    let objects = render_with(mc, &layouts, &ctx.operator_namespace, &web)?.into_dynamic()?;
     apply_all(&ctx.client, &ns, &objects).await?;
     if !mc.spec.network_policies {
         let selector = names.cluster_selector();

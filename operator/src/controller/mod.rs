@@ -7,6 +7,8 @@ pub mod certificates;
 pub mod metric_cluster;
 /// ScrapeTarget and AlertRule: validate and report.
 pub mod validation;
+/// `spec.web`'s Secret: what the components' HTTP servers serve with.
+pub mod web;
 
 use std::sync::Arc;
 

@@ -58,6 +58,8 @@ pub use storage::ShardLayout;
 pub struct Meta {
     pub names: Names,
     owner: OwnerReference,
+    /// What `spec.web`'s Secret says (read by the controller; plain when unknown).
+    pub web: pod::WebServing,
 }
 
 impl Meta {
@@ -75,6 +77,7 @@ impl Meta {
                 what: "metadata.uid",
             })?;
         Ok(Meta {
+            web: pod::WebServing::default(),
             names: Names::new(mc.name_any(), namespace),
             owner,
         })
@@ -115,7 +118,12 @@ pub struct Rendered {
 /// `MetricClusterSpec::validate`).
 pub fn render_typed(mc: &MetricCluster) -> Result<Rendered> {
     let namespace = mc.namespace().unwrap_or_default();
-    render_with(mc, &BTreeMap::new(), &namespace)
+    render_with(
+        mc,
+        &BTreeMap::new(),
+        &namespace,
+        &pod::WebServing::default(),
+    )
 }
 
 /// The objects of `mc`, typed, with each shard's workloads as its running group needs
@@ -125,8 +133,10 @@ pub fn render_with(
     mc: &MetricCluster,
     layouts: &BTreeMap<u32, ShardLayout>,
     operator_namespace: &str,
+    web: &pod::WebServing,
 ) -> Result<Rendered> {
-    let m = Meta::new(mc)?;
+    let mut m = Meta::new(mc)?;
+    m.web = web.clone();
     let spec = &mc.spec;
     let names = &m.names;
     let layout = |shard: u32| {

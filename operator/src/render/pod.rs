@@ -4,14 +4,16 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    EnvVarSource, ExecAction, HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec,
+    Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use telltale_crds::MetricClusterSpec;
 
 use crate::naming::{
-    CA_CERT, Component, GRPC_TLS_DIR, GRPC_TLS_VOLUME, Names, SHARD_MAP_DIR, TLS_CERT, TLS_KEY,
+    CA_CERT, Component, GRPC_TLS_DIR, GRPC_TLS_VOLUME, Names, PROBE_PORT, SHARD_MAP_DIR, TLS_CERT,
+    TLS_KEY, WEB_DIR, WEB_VOLUME,
 };
 
 /// The container's user: not root, and the owner of `/data` through `fsGroup`.
@@ -40,6 +42,24 @@ fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
         timeout_seconds: Some(2),
         ..Probe::default()
     }
+}
+
+/// The probe of `path`: an HTTP GET on the named port, or, when `spec.web` protects that
+/// port (client certificates, passwords the kubelet does not have), `telltale probe` on
+/// the container's plain loopback probe listener.
+fn probe(spec: &MetricClusterSpec, path: &str, port: &str, period: i32, failures: i32) -> Probe {
+    let mut probe = http_probe(path, port, period, failures);
+    if spec.web.is_some() {
+        probe.http_get = None;
+        probe.exec = Some(ExecAction {
+            command: Some(vec![
+                "telltale".into(),
+                "probe".into(),
+                format!("http://127.0.0.1:{PROBE_PORT}{path}"),
+            ]),
+        });
+    }
+    probe
 }
 
 /// An environment variable taken from the pod's own metadata.
@@ -89,8 +109,8 @@ impl ContainerSpec<'_> {
             env: (!self.env.is_empty()).then_some(self.env),
             volume_mounts: Some(mounts),
             resources: self.resources,
-            readiness_probe: Some(http_probe("/ready", self.http_port, 5, 3)),
-            liveness_probe: Some(http_probe("/healthz", self.http_port, 10, 6)),
+            readiness_probe: Some(probe(spec, "/ready", self.http_port, 5, 3)),
+            liveness_probe: Some(probe(spec, "/healthz", self.http_port, 10, 6)),
             security_context: Some(SecurityContext {
                 allow_privilege_escalation: Some(false),
                 read_only_root_filesystem: Some(true),
@@ -204,6 +224,78 @@ pub fn grpc_tls(secret: String, cert: &str, key: &str) -> GrpcTls {
             format!("--grpc.tls-key-file={GRPC_TLS_DIR}/{key}"),
         ],
     }
+}
+
+/// What the controller read from `spec.web`'s Secret: whether the file turns TLS on (the
+/// query then calls the scrapers and the alertmanager at `https://`), whether the Secret
+/// has a `ca.crt` (the CA the query trusts for them), and the server certificate and key
+/// as the file names them (the query presents them where client certificates are asked).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebServing {
+    pub tls: bool,
+    pub peer_ca: bool,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+}
+
+impl WebServing {
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
+    /// The query's flags for its calls to the scrapers and the alertmanager.
+    pub fn peer_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if !self.tls {
+            return args;
+        }
+        if self.peer_ca {
+            args.push(format!("--peer.tls-ca-file={WEB_DIR}/{CA_CERT}"));
+        }
+        if let (Some(cert), Some(key)) = (&self.cert_file, &self.key_file) {
+            args.push(format!("--peer.tls-cert-file={}", in_web_dir(cert)));
+            args.push(format!("--peer.tls-key-file={}", in_web_dir(key)));
+        }
+        args
+    }
+}
+
+/// A path of the web configuration file, resolved as the file resolves it (relative to
+/// its directory).
+fn in_web_dir(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{WEB_DIR}/{path}")
+    }
+}
+
+/// `spec.web`'s Secret mounted whole (re-read when it changes) at [`WEB_DIR`], with
+/// `--web.config.file` and the loopback probe listener; `None` without `spec.web`.
+pub fn component_web(spec: &MetricClusterSpec) -> Option<GrpcTls> {
+    let web = spec.web.as_ref()?;
+    Some(GrpcTls {
+        volume: Volume {
+            name: WEB_VOLUME.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(web.config_secret.name.clone()),
+                default_mode: Some(0o440),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        mount: VolumeMount {
+            name: WEB_VOLUME.into(),
+            mount_path: WEB_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        args: vec![
+            format!("--web.config.file={WEB_DIR}/{}", web.config_secret.key()),
+            format!("--probe.listen-address=127.0.0.1:{PROBE_PORT}"),
+        ],
+    })
 }
 
 /// `component`'s gRPC TLS (storage: shard `shard`'s Secret, each pod its own files),

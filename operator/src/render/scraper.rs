@@ -13,7 +13,8 @@ use telltale_crds::MetricClusterSpec;
 
 use super::Meta;
 use super::pod::{
-    ContainerSpec, component_tls, config_annotations, field_env, pod_spec, port, shard_map_volume,
+    ContainerSpec, component_tls, component_web, config_annotations, field_env, pod_spec, port,
+    shard_map_volume,
 };
 use super::storage::{service_port, spread};
 use crate::naming::{Component, SCRAPER_PORT, SHARD_MAP_DIR, SHARD_MAP_FILE};
@@ -92,6 +93,11 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
         args.extend(tls.args);
         mounts.push(tls.mount);
         volumes.push(tls.volume);
+    }
+    if let Some(web) = component_web(spec) {
+        args.extend(web.args);
+        mounts.push(web.mount);
+        volumes.push(web.volume);
     }
     let container = ContainerSpec {
         component: Component::Scraper,

@@ -7,7 +7,8 @@ use telltale_crds::MetricClusterSpec;
 
 use super::Meta;
 use super::pod::{
-    ContainerSpec, component_tls, config_annotations, field_env, pod_spec, port, shard_map_volume,
+    ContainerSpec, WebServing, component_tls, component_web, config_annotations, field_env,
+    pod_spec, port, shard_map_volume,
 };
 use super::storage::{service_port, spread};
 use crate::naming::{
@@ -18,7 +19,8 @@ use crate::naming::{
 /// from every scraper replica (one `--scraper-url` per StatefulSet ordinal, so scaling
 /// the scrapers rolls the query pods); the alerting API forwarded to the alertmanager's
 /// Service.
-pub fn query_args(names: &Names, spec: &MetricClusterSpec) -> Vec<String> {
+/// Over `https://` (with `--peer.tls-*`) when `spec.web`'s file turns TLS on.
+pub fn query_args(names: &Names, spec: &MetricClusterSpec, web: &WebServing) -> Vec<String> {
     let mut args = vec![
         "query".into(),
         "--listen".into(),
@@ -28,10 +30,11 @@ pub fn query_args(names: &Names, spec: &MetricClusterSpec) -> Vec<String> {
     ];
     for ordinal in 0..spec.scraper.replicas {
         args.push("--scraper-url".into());
-        args.push(names.scraper_url(ordinal));
+        args.push(names.scraper_url(ordinal, web.scheme()));
     }
     args.push("--alertmanager-url".into());
-    args.push(names.alertmanager_url());
+    args.push(names.alertmanager_url(web.scheme()));
+    args.extend(web.peer_args());
     args
 }
 
@@ -40,13 +43,18 @@ pub fn deployment(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> Depl
     let names = &m.names;
     let component = Component::Query;
     let (volume, mount) = shard_map_volume(&names.shard_map());
-    let mut args = query_args(names, spec);
+    let mut args = query_args(names, spec, &m.web);
     let mut mounts = vec![mount];
     let mut volumes = vec![volume];
     if let Some(tls) = component_tls(names, spec, component, 0) {
         args.extend(tls.args);
         mounts.push(tls.mount);
         volumes.push(tls.volume);
+    }
+    if let Some(web) = component_web(spec) {
+        args.extend(web.args);
+        mounts.push(web.mount);
+        volumes.push(web.volume);
     }
     let container = ContainerSpec {
         component,

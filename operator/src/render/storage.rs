@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use telltale_crds::{MAX_REPLICAS_PER_SHARD, MetricClusterSpec};
 
 use super::Meta;
-use super::pod::{ContainerSpec, component_tls, field_env, pod_spec, port};
+use super::pod::{ContainerSpec, component_tls, component_web, field_env, pod_spec, port};
 use crate::naming::{Component, Names, STORAGE_GRPC_PORT, STORAGE_HTTP_PORT, quorum};
 
 /// The shell line that turns the pod's ordinal (the suffix of its hostname) into its
@@ -165,6 +165,11 @@ pub fn stateful_set(
         env.push(field_env("POD_NAME", "metadata.name"));
         mounts.push(tls.mount);
         volumes.push(tls.volume);
+    }
+    if let Some(web) = component_web(spec) {
+        args.extend(web.args);
+        mounts.push(web.mount);
+        volumes.push(web.volume);
     }
     let container = ContainerSpec {
         component: Component::Storage,
