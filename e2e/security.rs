@@ -459,3 +459,188 @@ async fn prometheus_yml_inline_credentials_scrape_a_secured_target() {
         "{yaml}"
     );
 }
+
+/// The components as a cluster runs them, all behind one web configuration (TLS that
+/// requires client certificates of the CA, and a password): each answers its probe on
+/// the loopback `--probe.listen-address` (`telltale probe`, what the operator's exec
+/// probes run) while its public port refuses a caller without the password; the query
+/// reaches the scrapers' and the alertmanager's APIs at `https://` with `--peer.tls-*`
+/// (the CA, a client certificate) and the user's own password passed on; without the
+/// client certificate it cannot.
+#[tokio::test(flavor = "multi_thread")]
+async fn cluster_components_behind_one_web_config() {
+    let pki = pki::Pki::new();
+    // One certificate for servers and clients, as a cert-manager Certificate gives.
+    pki.issue("peer", &["127.0.0.1", "localhost"], &[], false);
+    let web = pki.web_config(&format!(
+        "tls_server_config:\n  cert_file: peer.pem\n  key_file: peer-key.pem\n  \
+         client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n\
+         basic_auth_users:\n  admin: {}\n",
+        pki::hash("s3cret")
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let addr = || format!("127.0.0.1:{}", free_port());
+    let (grpc, storage_http) = (addr(), addr());
+    let (scraper, alerts, query, query_bare) = (addr(), addr(), addr(), addr());
+    let probes: Vec<String> = (0..5).map(|_| addr()).collect();
+    let web_flags = |probe: &str| {
+        vec![
+            "--web.config.file".to_string(),
+            web.display().to_string(),
+            "--probe.listen-address".into(),
+            probe.to_string(),
+        ]
+    };
+    let spawn = |name: &str, args: Vec<String>| {
+        Proc::spawn(
+            name,
+            Command::new(TELLTALE)
+                .args(&args)
+                .env("TELLTALE_LOG", "info"),
+            d.join(format!("{name}.log")),
+        )
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let mut storage = spawn(
+        "storage",
+        [
+            s(&["storage", "--grpc-listen", &grpc, "--listen", &storage_http]),
+            s(&["--data-dir", &d.join("storage").display().to_string()]),
+            web_flags(&probes[0]),
+        ]
+        .concat(),
+    );
+    let mut scraper_proc = spawn(
+        "scraper",
+        [
+            s(&["scraper", "--storage", &grpc, "--listen", &scraper]),
+            s(&["--queue-dir", &d.join("queue").display().to_string()]),
+            web_flags(&probes[1]),
+        ]
+        .concat(),
+    );
+    let mut alerts_proc = spawn(
+        "alertmanager",
+        [
+            s(&["alertmanager", "--storage", &grpc, "--listen", &alerts]),
+            s(&["--data-dir", &d.join("am").display().to_string()]),
+            web_flags(&probes[2]),
+        ]
+        .concat(),
+    );
+    let peers = |with_cert: bool| {
+        let mut v = s(&[
+            "--scraper-url",
+            &format!("https://{scraper}"),
+            "--alertmanager-url",
+            &format!("https://{alerts}"),
+            "--peer.tls-ca-file",
+            &pki.path("ca.pem").display().to_string(),
+        ]);
+        if with_cert {
+            v.extend(s(&[
+                "--peer.tls-cert-file",
+                &pki.path("peer.pem").display().to_string(),
+                "--peer.tls-key-file",
+                &pki.path("peer-key.pem").display().to_string(),
+            ]));
+        }
+        v
+    };
+    let mut query_proc = spawn(
+        "query",
+        [
+            s(&["query", "--storage", &grpc, "--listen", &query]),
+            peers(true),
+            web_flags(&probes[3]),
+        ]
+        .concat(),
+    );
+    let mut bare_proc = spawn(
+        "query-bare",
+        [
+            s(&["query", "--storage", &grpc, "--listen", &query_bare]),
+            peers(false),
+            web_flags(&probes[4]),
+        ]
+        .concat(),
+    );
+
+    // Probes: on loopback, no password, no certificate.
+    let procs = [
+        &mut storage,
+        &mut scraper_proc,
+        &mut alerts_proc,
+        &mut query_proc,
+        &mut bare_proc,
+    ];
+    for (proc, probe) in procs.into_iter().zip(&probes) {
+        until(proc, "the probe answers", || async {
+            Command::new(TELLTALE)
+                .args(["probe", &format!("http://{probe}/ready")])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .await;
+    }
+    let (ok, text) =
+        run(Command::new(TELLTALE).args(["probe", &format!("http://{}/ready", probes[0])]));
+    assert!(ok, "{text}");
+    let (ok, text) =
+        run(Command::new(TELLTALE).args(["probe", &format!("http://{}", free_port_addr())]));
+    assert!(!ok, "a probe of nothing fails: {text}");
+
+    // The public ports: the client certificate alone is not enough.
+    let client = pki.client(Some("ca.pem"), Some("client"));
+    for a in [&storage_http, &scraper, &alerts, &query] {
+        let r = client
+            .get(format!("https://{a}/ready"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{a}");
+    }
+    let get = |base: &str, path: &str| {
+        client
+            .get(format!("https://{base}{path}"))
+            .basic_auth("admin", Some("s3cret"))
+            .send()
+    };
+    // Through the query: the alertmanager's API and the scraper's targets.
+    let status = get(&query, "/api/v2/status").await.unwrap();
+    assert_eq!(status.status(), 200);
+    let body: serde_json::Value = status.json().await.unwrap();
+    assert!(body["versionInfo"].is_object(), "{body}");
+    let targets = get(&query, "/api/v1/targets").await.unwrap();
+    assert_eq!(targets.status(), 200);
+    let body: serde_json::Value = targets.json().await.unwrap();
+    assert_eq!(body["status"], "success", "{body}");
+    assert!(
+        body.get("warnings").is_none(),
+        "every scraper answered: {body}"
+    );
+    // The user's password is what opens the others: a wrong one is refused there too.
+    let wrong = client
+        .get(format!("https://{query}/api/v2/status"))
+        .basic_auth("admin", Some("nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    // A query without the client certificate cannot reach them.
+    let bare = get(&query_bare, "/api/v2/status").await.unwrap();
+    assert_eq!(bare.status(), 503, "{}", bare.text().await.unwrap());
+    let bare: serde_json::Value = get(&query_bare, "/api/v1/targets")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bare["status"], "error", "{bare}");
+}
+
+/// A loopback address nobody listens on.
+fn free_port_addr() -> String {
+    format!("127.0.0.1:{}", free_port())
+}

@@ -493,6 +493,8 @@ pub struct QueryArgs {
     #[arg(long, env = "TELLTALE_ALERTMANAGER_URL")]
     pub alertmanager_url: Option<String>,
     #[command(flatten)]
+    pub peer_tls: PeerTlsArgs,
+    #[command(flatten)]
     pub cache: QueryEngineArgs,
 }
 
@@ -585,6 +587,34 @@ impl WebArgs {
             .as_ref()
             .map(telltale_web::WebConfigFile::load)
             .transpose()?)
+    }
+}
+
+/// TLS of the query's calls to the scrapers and the alertmanager (`--scraper-url`,
+/// `--alertmanager-url` at `https://`), besides the system's roots. The caller's
+/// `Authorization` goes with each call.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PeerTlsArgs {
+    /// A CA (PEM) the scrapers' and the alertmanager's certificates may chain to.
+    #[arg(long = "peer.tls-ca-file")]
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate to present where they ask for one (with its key).
+    #[arg(long = "peer.tls-cert-file", requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    #[arg(long = "peer.tls-key-file", requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl PeerTlsArgs {
+    pub fn settings(&self) -> telltale_web::client::TlsSettings {
+        use telltale_web::client::{Material, TlsSettings};
+        let file = |flag: &str, p: &Option<PathBuf>| p.as_ref().map(|p| Material::file(flag, p));
+        TlsSettings {
+            ca: file("--peer.tls-ca-file", &self.ca_file),
+            cert: file("--peer.tls-cert-file", &self.cert_file),
+            key: file("--peer.tls-key-file", &self.key_file),
+            ..TlsSettings::default()
+        }
     }
 }
 

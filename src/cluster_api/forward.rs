@@ -2,8 +2,9 @@
 //! `GET /api/v1/alerts`, `/api/v1/rules` and `/api/v1/alertmanagers`, and
 //! Alertmanager's `/api/v2/...` (alerts, groups, silences, status, receivers). Method,
 //! path, query, body, `Accept` and `Content-Type` go through as they are; so do the
-//! alertmanager's status and body. An alertmanager that cannot be reached is a 503 with
-//! a Prometheus-style error body.
+//! alertmanager's status and body; so does the caller's `Authorization` (the components
+//! of a cluster share one web configuration). An alertmanager that cannot be reached is
+//! a 503 with a Prometheus-style error body.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -11,22 +12,22 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 
-use super::{base_url, client, error_body};
+use super::{Upstream, base_url, error_body};
 
 /// Largest request body forwarded (silences and alerts posted by clients are small).
 const MAX_BODY_BYTES: usize = 4 << 20;
 
 #[derive(Clone)]
-struct Upstream {
+struct Alertmanager {
     base: String,
-    client: reqwest::Client,
+    client: Upstream,
 }
 
 /// The alerting routes, forwarded to the alertmanager at `base` (its base URL).
-pub fn router(base: &str) -> anyhow::Result<axum::Router> {
-    let upstream = Upstream {
+pub fn router(base: &str, client: &Upstream) -> anyhow::Result<axum::Router> {
+    let upstream = Alertmanager {
         base: base_url("--alertmanager-url", base)?,
-        client: client()?,
+        client: client.clone(),
     };
     Ok(axum::Router::new()
         .route("/api/v1/alerts", get(forward))
@@ -36,7 +37,7 @@ pub fn router(base: &str) -> anyhow::Result<axum::Router> {
         .with_state(upstream))
 }
 
-async fn forward(State(up): State<Upstream>, req: Request) -> Response {
+async fn forward(State(up): State<Alertmanager>, req: Request) -> Response {
     let target = req
         .uri()
         .path_and_query()
@@ -57,7 +58,19 @@ async fn forward(State(up): State<Upstream>, req: Request) -> Response {
                 .into_response();
         }
     };
-    let mut call = up.client.request(method, &url).body(body);
+    let mut call = match up.client.request(method, &url, &headers) {
+        Ok(call) => call.body(body),
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                error_body(
+                    "unavailable",
+                    format!("no client for the alertmanager: {e}"),
+                ),
+            )
+                .into_response();
+        }
+    };
     for name in [header::CONTENT_TYPE, header::ACCEPT] {
         if let Some(v) = headers.get(&name) {
             call = call.header(name, v);

@@ -8,26 +8,30 @@
 
 use axum::Json;
 use axum::extract::{Query, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use telltale_scraper::pull::metadata_api::{Metadata, MetadataQuery, TargetMetadataQuery};
 
-use super::{Scrapers, error_body};
+use super::{Scrapers, Upstream, error_body};
 
 /// `GET /api/v1/metadata` merged from the scraper replicas at `urls` (base URLs).
-pub fn router(urls: &[String]) -> anyhow::Result<axum::Router> {
+pub fn router(urls: &[String], client: &Upstream) -> anyhow::Result<axum::Router> {
     Ok(axum::Router::new()
         .route("/api/v1/metadata", get(handler))
         .route("/api/v1/targets/metadata", get(targets_handler))
-        .with_state(Scrapers::new(urls)?))
+        .with_state(Scrapers::new(urls, client)?))
 }
 
-async fn handler(State(s): State<Scrapers>, Query(query): Query<MetadataQuery>) -> Response {
+async fn handler(
+    State(s): State<Scrapers>,
+    headers: HeaderMap,
+    Query(query): Query<MetadataQuery>,
+) -> Response {
     let mut merged = Metadata::default();
     let mut warnings = Vec::new();
-    for (base, answer) in s.ask_all("/api/v1/metadata", None).await {
+    for (base, answer) in s.ask_all("/api/v1/metadata", None, &headers).await {
         match answer {
             Ok(body) => merged.merge_json(&body["data"]),
             Err(e) => warnings.push(format!("scraper {base} did not answer: {e}")),
@@ -47,6 +51,7 @@ async fn handler(State(s): State<Scrapers>, Query(query): Query<MetadataQuery>) 
 
 async fn targets_handler(
     State(s): State<Scrapers>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
     Query(query): Query<TargetMetadataQuery>,
 ) -> Response {
@@ -57,7 +62,7 @@ async fn targets_handler(
         .and_then(|l| usize::try_from(l).ok());
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
-    for (base, answer) in s.ask_all("/api/v1/targets/metadata", raw).await {
+    for (base, answer) in s.ask_all("/api/v1/targets/metadata", raw, &headers).await {
         match answer {
             Ok(body) => entries.extend(body["data"].as_array().cloned().unwrap_or_default()),
             // Nothing of this replica's targets matched.

@@ -22,17 +22,47 @@ pub mod status;
 /// `/api/v1/targets` merged from the scraper replicas.
 pub mod targets;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use axum::http::{HeaderMap, header};
+use telltale_web::client::{ClientOptions, ClientSettings, HttpClient, TlsSettings};
 
 /// How long a call to another component may take.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP client for the other components' APIs.
-fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .timeout(UPSTREAM_TIMEOUT)
-        .connect_timeout(Duration::from_secs(2))
-        .build()?)
+/// The HTTP client of the calls to the other components' APIs (`--scraper-url`,
+/// `--alertmanager-url`): TLS per `--peer.tls-*` (the system's roots plus that CA, that
+/// client certificate; files re-read when they change), and the caller's own
+/// `Authorization` passed on, so a user who may read the query API may read what it
+/// gathers from the others (in a cluster they share one web configuration).
+#[derive(Clone)]
+pub struct Upstream(Arc<HttpClient>);
+
+impl Upstream {
+    pub fn new(tls: TlsSettings) -> Upstream {
+        let settings = ClientSettings {
+            tls,
+            ..ClientSettings::default()
+        };
+        let options = ClientOptions::new(format!("telltale/{}", env!("CARGO_PKG_VERSION")));
+        Upstream(Arc::new(HttpClient::new(settings, options)))
+    }
+
+    /// A request to `url` on behalf of a request with `headers`.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &HeaderMap,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        let client = self.0.client().map_err(|e| e.to_string())?;
+        let mut req = client.request(method, url).timeout(UPSTREAM_TIMEOUT);
+        if let Some(auth) = headers.get(header::AUTHORIZATION) {
+            req = req.header(header::AUTHORIZATION, auth);
+        }
+        Ok(req)
+    }
 }
 
 /// `url` without a trailing `/`, checked to be an `http(s)://` URL.
@@ -49,19 +79,19 @@ fn base_url(flag: &str, url: &str) -> anyhow::Result<String> {
 #[derive(Clone)]
 struct Scrapers {
     urls: Vec<String>,
-    client: reqwest::Client,
+    client: Upstream,
 }
 
 impl Scrapers {
     /// The replicas at `urls` (`--scraper-url`s).
-    fn new(urls: &[String]) -> anyhow::Result<Self> {
+    fn new(urls: &[String], client: &Upstream) -> anyhow::Result<Self> {
         let urls = urls
             .iter()
             .map(|u| base_url("--scraper-url", u))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Scrapers {
             urls,
-            client: client()?,
+            client: client.clone(),
         })
     }
 
@@ -71,6 +101,7 @@ impl Scrapers {
         &self,
         path: &str,
         query: Option<String>,
+        headers: &HeaderMap,
     ) -> Vec<(String, Result<serde_json::Value, String>)> {
         let suffix = query.map(|q| format!("?{q}")).unwrap_or_default();
         futures::future::join_all(self.urls.iter().map(|base| {
@@ -78,7 +109,8 @@ impl Scrapers {
             let client = self.client.clone();
             async move {
                 let answer = async {
-                    let resp = client.get(&url).send().await.map_err(|e| e.to_string())?;
+                    let req = client.request(reqwest::Method::GET, &url, headers)?;
+                    let resp = req.send().await.map_err(|e| e.to_string())?;
                     let status = resp.status();
                     let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
                     if !status.is_success() {

@@ -6,22 +6,26 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::{Scrapers, error_body};
+use super::{Scrapers, Upstream, error_body};
 
 /// `GET /api/v1/targets` merged from the scraper replicas at `urls` (base URLs).
-pub fn router(urls: &[String]) -> anyhow::Result<axum::Router> {
+pub fn router(urls: &[String], client: &Upstream) -> anyhow::Result<axum::Router> {
     Ok(axum::Router::new()
         .route("/api/v1/targets", get(handler))
-        .with_state(Scrapers::new(urls)?))
+        .with_state(Scrapers::new(urls, client)?))
 }
 
-async fn handler(State(s): State<Scrapers>, RawQuery(query): RawQuery) -> Response {
-    let answers = s.ask_all("/api/v1/targets", query).await;
+async fn handler(
+    State(s): State<Scrapers>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let answers = s.ask_all("/api/v1/targets", query, &headers).await;
     match merge(answers) {
         Ok(body) => Json(body).into_response(),
         Err(e) => (

@@ -34,17 +34,21 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         }]),
     };
     let admin = args.cache.enable_admin_api.then_some(storage.admin);
+    let upstream = cluster_api::Upstream::new(args.peer_tls.settings());
     let mut app = telltale_query::router(engine.clone())
         .merge(telltale_query::admin_router(engine, admin))
         .merge(telltale_ui::router(ui))
         .merge(cluster_api::status::router(replicas))
-        .merge(cluster_api::metadata::router(&args.scraper_urls)?)
+        .merge(cluster_api::metadata::router(
+            &args.scraper_urls,
+            &upstream,
+        )?)
         .merge(ops::router(&registry, readiness.clone()));
     if !args.scraper_urls.is_empty() {
-        app = app.merge(cluster_api::targets::router(&args.scraper_urls)?);
+        app = app.merge(cluster_api::targets::router(&args.scraper_urls, &upstream)?);
     }
     if let Some(url) = &args.alertmanager_url {
-        app = app.merge(cluster_api::forward::router(url)?);
+        app = app.merge(cluster_api::forward::router(url, &upstream)?);
     }
     tracing::info!(
         http = %http.local_addr()?,
