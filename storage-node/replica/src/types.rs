@@ -141,9 +141,15 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     bincode::serde::encode_to_vec(value, config()).map_err(|e| Error::Encode(e.to_string()))
 }
 
-/// Decodes what [`encode`] wrote.
+/// The most a decoded value may claim (lengths of its strings and sequences, summed):
+/// above any real message (a Raft message is at most 256 MiB), far below what a damaged
+/// or hostile length prefix would make the allocator try.
+const DECODE_LIMIT: usize = 1 << 30;
+
+/// Decodes what [`encode`] wrote; a length beyond [`DECODE_LIMIT`] is an error, not an
+/// allocation.
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
-    bincode::serde::decode_from_slice(bytes, config())
+    bincode::serde::decode_from_slice(bytes, config().with_limit::<DECODE_LIMIT>())
         .map(|(v, _)| v)
         .map_err(|e| Error::Decode(e.to_string()))
 }
@@ -220,5 +226,37 @@ mod tests {
         };
         assert_eq!(encode(&now).unwrap(), earlier);
         assert_eq!(decode::<Request>(&earlier).unwrap(), now);
+    }
+
+    proptest::proptest! {
+        /// What a peer sends over the Raft service is decoded from any bytes without a
+        /// panic or an outsized allocation: an error, which the service answers as
+        /// `INVALID_ARGUMENT`.
+        #[test]
+        fn raft_messages_decode_from_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+            let _ = decode::<AppendEntriesRequest<TypeConfig>>(&bytes);
+            let _ = decode::<VoteRequest<NodeId>>(&bytes);
+            let _ = decode::<InstallSnapshotRequest<TypeConfig>>(&bytes);
+            let _ = decode::<Request>(&bytes);
+            let _ = SmMeta::decode(&bytes, 1);
+        }
+
+        /// Valid messages with bytes flipped or cut decode to an error or to some value,
+        /// never a panic.
+        #[test]
+        fn damaged_requests_are_errors_not_panics(
+            command in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            flip in 0usize..128,
+            cut in 0usize..128,
+        ) {
+            let mut bytes = encode(&Request { client_id: 1, batch_seq: 2, command }).unwrap();
+            if !bytes.is_empty() {
+                let i = flip % bytes.len();
+                bytes[i] ^= 0xa5;
+                bytes.truncate(cut.min(bytes.len()));
+            }
+            let _ = decode::<Request>(&bytes);
+        }
     }
 }

@@ -212,6 +212,15 @@ async fn replicas_speak_mutual_tls_and_check_roles() {
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
     }
+    // A replica's identity with a message that does not decode: an error naming it.
+    let replica = identity(issue(g.pki, "roles-peer", Some(Role::Storage), false));
+    let garbage = RaftClient::new(chan(&leader, &replica))
+        .append_entries(RaftPayload {
+            data: vec![0xff; 64],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(garbage.code(), tonic::Code::InvalidArgument, "{garbage:?}");
     let members: Vec<Member> = g
         .addrs
         .iter()
