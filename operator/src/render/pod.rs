@@ -188,42 +188,61 @@ pub fn config_annotations(config_hash: &str) -> BTreeMap<String, String> {
     )])
 }
 
-/// A component's gRPC TLS: its Secret's volume, the mount and the flags naming the
-/// files in it.
-pub struct GrpcTls {
+/// A Secret mounted into a component's pod: its volume, the mount and the flags naming
+/// the files in it.
+pub struct SecretFiles {
     pub volume: Volume,
     pub mount: VolumeMount,
     pub args: Vec<String>,
 }
 
-/// The TLS Secret `secret` mounted whole (no `subPath`: the kubelet then replaces
-/// renewed certificates in place) and read-only at [`GRPC_TLS_DIR`], with the flags
-/// naming the CA, `cert` and `key` (file names in the Secret; `$(POD_NAME)` is expanded
-/// by the kubelet).
-pub fn grpc_tls(secret: String, cert: &str, key: &str) -> GrpcTls {
-    GrpcTls {
-        volume: Volume {
-            name: GRPC_TLS_VOLUME.into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret),
-                // Read by the container's user through `fsGroup` only.
-                default_mode: Some(0o440),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
-        mount: VolumeMount {
-            name: GRPC_TLS_VOLUME.into(),
-            mount_path: GRPC_TLS_DIR.into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        },
-        args: vec![
-            format!("--grpc.tls-ca-file={GRPC_TLS_DIR}/{CA_CERT}"),
-            format!("--grpc.tls-cert-file={GRPC_TLS_DIR}/{cert}"),
-            format!("--grpc.tls-key-file={GRPC_TLS_DIR}/{key}"),
-        ],
+impl SecretFiles {
+    /// Secret `secret` as volume `name`, mounted whole (no `subPath`: the kubelet then
+    /// replaces renewed files in place) and read-only at `dir`, with `args`.
+    pub fn new(name: &str, secret: String, dir: &str, args: Vec<String>) -> SecretFiles {
+        SecretFiles {
+            volume: Volume {
+                name: name.into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret),
+                    // Read by the container's user through `fsGroup` only.
+                    default_mode: Some(0o440),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+            mount: VolumeMount {
+                name: name.into(),
+                mount_path: dir.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+            args,
+        }
     }
+
+    /// Adds the flags, the mount and the volume to a pod's.
+    pub fn add_to(
+        self,
+        args: &mut Vec<String>,
+        mounts: &mut Vec<VolumeMount>,
+        volumes: &mut Vec<Volume>,
+    ) {
+        args.extend(self.args);
+        mounts.push(self.mount);
+        volumes.push(self.volume);
+    }
+}
+
+/// The TLS Secret `secret` at [`GRPC_TLS_DIR`], with the flags naming the CA, `cert` and
+/// `key` (file names in the Secret; `$(POD_NAME)` is expanded by the kubelet).
+pub fn grpc_tls(secret: String, cert: &str, key: &str) -> SecretFiles {
+    let args = vec![
+        format!("--grpc.tls-ca-file={GRPC_TLS_DIR}/{CA_CERT}"),
+        format!("--grpc.tls-cert-file={GRPC_TLS_DIR}/{cert}"),
+        format!("--grpc.tls-key-file={GRPC_TLS_DIR}/{key}"),
+    ];
+    SecretFiles::new(GRPC_TLS_VOLUME, secret, GRPC_TLS_DIR, args)
 }
 
 /// What the controller read from `spec.web`'s Secret: whether the file turns TLS on (the
@@ -273,29 +292,18 @@ fn in_web_dir(path: &str) -> String {
 
 /// `spec.web`'s Secret mounted whole (re-read when it changes) at [`WEB_DIR`], with
 /// `--web.config.file` and the loopback probe listener; `None` without `spec.web`.
-pub fn component_web(spec: &MetricClusterSpec) -> Option<GrpcTls> {
+pub fn component_web(spec: &MetricClusterSpec) -> Option<SecretFiles> {
     let web = spec.web.as_ref()?;
-    Some(GrpcTls {
-        volume: Volume {
-            name: WEB_VOLUME.into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(web.config_secret.name.clone()),
-                default_mode: Some(0o440),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
-        mount: VolumeMount {
-            name: WEB_VOLUME.into(),
-            mount_path: WEB_DIR.into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        },
-        args: vec![
-            format!("--web.config.file={WEB_DIR}/{}", web.config_secret.key()),
-            format!("--probe.listen-address=127.0.0.1:{PROBE_PORT}"),
-        ],
-    })
+    let args = vec![
+        format!("--web.config.file={WEB_DIR}/{}", web.config_secret.key()),
+        format!("--probe.listen-address=127.0.0.1:{PROBE_PORT}"),
+    ];
+    Some(SecretFiles::new(
+        WEB_VOLUME,
+        web.config_secret.name.clone(),
+        WEB_DIR,
+        args,
+    ))
 }
 
 /// `component`'s gRPC TLS (storage: shard `shard`'s Secret, each pod its own files),
@@ -305,7 +313,7 @@ pub fn component_tls(
     spec: &MetricClusterSpec,
     component: Component,
     shard: u32,
-) -> Option<GrpcTls> {
+) -> Option<SecretFiles> {
     if !spec.tls.internal.enabled() {
         return None;
     }

@@ -46,15 +46,11 @@ pub fn deployment(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> Depl
     let mut args = query_args(names, spec, &m.web);
     let mut mounts = vec![mount];
     let mut volumes = vec![volume];
-    if let Some(tls) = component_tls(names, spec, component, 0) {
-        args.extend(tls.args);
-        mounts.push(tls.mount);
-        volumes.push(tls.volume);
-    }
-    if let Some(web) = component_web(spec) {
-        args.extend(web.args);
-        mounts.push(web.mount);
-        volumes.push(web.volume);
+    for files in component_tls(names, spec, component, 0)
+        .into_iter()
+        .chain(component_web(spec))
+    {
+        files.add_to(&mut args, &mut mounts, &mut volumes);
     }
     let container = ContainerSpec {
         component,

@@ -161,15 +161,11 @@ pub fn stateful_set(
     let mut volumes = Vec::new();
     if let Some(tls) = component_tls(names, spec, Component::Storage, shard) {
         // Each pod presents its own certificate: `$(POD_NAME).crt` in the shard's Secret.
-        args.extend(tls.args);
         env.push(field_env("POD_NAME", "metadata.name"));
-        mounts.push(tls.mount);
-        volumes.push(tls.volume);
+        tls.add_to(&mut args, &mut mounts, &mut volumes);
     }
     if let Some(web) = component_web(spec) {
-        args.extend(web.args);
-        mounts.push(web.mount);
-        volumes.push(web.volume);
+        web.add_to(&mut args, &mut mounts, &mut volumes);
     }
     let container = ContainerSpec {
         component: Component::Storage,
