@@ -15,7 +15,7 @@ use telltale_crds::MetricClusterSpec;
 
 use super::Meta;
 use super::pod::{
-    ContainerSpec, component_tls, component_web, config_annotations, field_env, pod_spec, port,
+    ContainerSpec, component_secrets, config_annotations, field_env, pod_spec, port,
     shard_map_volume,
 };
 use crate::naming::{ALERTMANAGER_PORT, Component, SHARD_MAP_DIR, SHARD_MAP_FILE};
@@ -67,10 +67,7 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
         },
     ];
     let mut volumes = vec![volume];
-    for files in component_tls(names, spec, component, 0)
-        .into_iter()
-        .chain(component_web(spec))
-    {
+    for files in component_secrets(names, spec, component) {
         files.add_to(&mut args, &mut mounts, &mut volumes);
     }
     let container = ContainerSpec {

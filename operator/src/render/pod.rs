@@ -306,6 +306,17 @@ pub fn component_web(spec: &MetricClusterSpec) -> Option<SecretFiles> {
     ))
 }
 
+/// The Secrets a (non-storage) component's pod mounts: its gRPC TLS and `spec.web`'s.
+pub fn component_secrets(
+    names: &Names,
+    spec: &MetricClusterSpec,
+    component: Component,
+) -> impl Iterator<Item = SecretFiles> {
+    component_tls(names, spec, component, 0)
+        .into_iter()
+        .chain(component_web(spec))
+}
+
 /// `component`'s gRPC TLS (storage: shard `shard`'s Secret, each pod its own files),
 /// or `None` when `spec.tls.internal` is `Disabled`.
 pub fn component_tls(

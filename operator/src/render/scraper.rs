@@ -13,7 +13,7 @@ use telltale_crds::MetricClusterSpec;
 
 use super::Meta;
 use super::pod::{
-    ContainerSpec, component_tls, component_web, config_annotations, field_env, pod_spec, port,
+    ContainerSpec, component_secrets, config_annotations, field_env, pod_spec, port,
     shard_map_volume,
 };
 use super::storage::{service_port, spread};
@@ -89,10 +89,7 @@ pub fn stateful_set(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> St
         ..Volume::default()
     };
     let mut volumes = vec![volume, data];
-    for files in component_tls(names, spec, Component::Scraper, 0)
-        .into_iter()
-        .chain(component_web(spec))
-    {
+    for files in component_secrets(names, spec, Component::Scraper) {
         files.add_to(&mut args, &mut mounts, &mut volumes);
     }
     let container = ContainerSpec {

@@ -7,8 +7,8 @@ use telltale_crds::MetricClusterSpec;
 
 use super::Meta;
 use super::pod::{
-    ContainerSpec, WebServing, component_tls, component_web, config_annotations, field_env,
-    pod_spec, port, shard_map_volume,
+    ContainerSpec, WebServing, component_secrets, config_annotations, field_env, pod_spec, port,
+    shard_map_volume,
 };
 use super::storage::{service_port, spread};
 use crate::naming::{
@@ -46,10 +46,7 @@ pub fn deployment(m: &Meta, spec: &MetricClusterSpec, config_hash: &str) -> Depl
     let mut args = query_args(names, spec, &m.web);
     let mut mounts = vec![mount];
     let mut volumes = vec![volume];
-    for files in component_tls(names, spec, component, 0)
-        .into_iter()
-        .chain(component_web(spec))
-    {
+    for files in component_secrets(names, spec, component) {
         files.add_to(&mut args, &mut mounts, &mut volumes);
     }
     let container = ContainerSpec {
