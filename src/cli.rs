@@ -46,10 +46,41 @@ pub enum Command {
     /// Runs unit tests.
     #[command(subcommand)]
     Test(TestCommand),
+    /// Asks a running standalone or dev-cluster (`--web.enable-admin-api`) to back up
+    /// every shard to object storage.
+    Backup(BackupArgs),
+    /// Restores a shard of a backup into a new data directory, which `standalone` reads.
+    Restore(RestoreArgs),
     /// GETs a URL and exits 0 on a 2xx answer, 1 otherwise: the Kubernetes exec probe of
     /// a component whose HTTP port needs TLS client certificates or passwords, pointed at
     /// its `--probe.listen-address`.
     Probe(ProbeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The running process's HTTP address, e.g. `http://127.0.0.1:9090`.
+    #[arg(long)]
+    pub url: String,
+    /// Where the backup goes: `s3://BUCKET/PREFIX` (credentials, region and
+    /// `AWS_ENDPOINT_URL` from the running process's `AWS_*` environment) or `file:///PATH`
+    /// (on the running process's machine).
+    #[arg(long)]
+    pub to: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup: `s3://BUCKET/PREFIX` (this process's `AWS_*` environment) or
+    /// `file:///PATH`.
+    #[arg(long)]
+    pub from: String,
+    /// The new data directory (absent or empty).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The shard to restore (needed when the backup has several).
+    #[arg(long)]
+    pub shard: Option<u32>,
 }
 
 #[derive(Args, Debug)]

@@ -2,6 +2,7 @@
 //! this file only parses the command line and hands over.
 
 mod alertmanager_sd;
+mod backup_api;
 mod cli;
 mod cluster_api;
 mod components;

@@ -134,7 +134,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
     let app = telltale_query::router(query.clone())
-        .merge(telltale_query::admin_router(query, admin))
+        .merge(telltale_query::admin_router(query, admin.clone()))
+        .merge(crate::backup_api::router(admin, "standalone"))
         .merge(telltale_ui::router(ui))
         .merge(telltale_scraper::router(
             scraper.clone(),

@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+#[path = "common/moto.rs"]
+mod moto;
 
 use object_store::ObjectStoreExt;
 use telltale_backup::manifest::{BackupIndex, FORMAT};
@@ -104,75 +105,11 @@ async fn a_directory_round_trips_through_local_files() {
     round_trip(&location, work.path()).await;
 }
 
-/// moto's S3 server on a free loopback port, killed when dropped.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn venv_bin(name: &str) -> PathBuf {
-    let home = std::env::var("HOME").unwrap();
-    PathBuf::from(home)
-        .join(".cache/telltale-venv/bin")
-        .join(name)
-}
-
-async fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bin = venv_bin("moto_server");
-    assert!(
-        bin.exists(),
-        "{} (moto[server] from scripts/requirements-test.txt)",
-        bin.display()
-    );
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    moto
-}
-
 #[tokio::test]
 async fn a_directory_round_trips_through_s3() {
-    let moto = start_moto().await;
-    // moto accepts the bucket's creation unsigned.
-    let status = reqwest::Client::new()
-        .put(format!("{}/backups", moto.endpoint))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(status.is_success(), "{status}");
-    let env = [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_ALLOW_HTTP", "true"),
-    ]
-    .map(|(k, v)| (k.to_string(), v.to_string()));
-    let location = Location::parse_with("s3://backups/cluster-a/2026-12-05", env).unwrap();
+    let moto = moto::Moto::start().await;
+    moto.create_bucket("backups").await;
+    let location = Location::parse_with("s3://backups/cluster-a/2026-12-05", moto.env()).unwrap();
     let work = tempfile::tempdir().unwrap();
     round_trip(&location, work.path()).await;
     // The objects are where the URL says.

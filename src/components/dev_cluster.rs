@@ -356,7 +356,8 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
     let app = telltale_query::router(query.clone())
-        .merge(telltale_query::admin_router(query, admin))
+        .merge(telltale_query::admin_router(query, admin.clone()))
+        .merge(crate::backup_api::router(admin, "dev-cluster"))
         .merge(telltale_ui::router(ui))
         .merge(telltale_scraper::router(
             scraper.clone(),

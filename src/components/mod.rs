@@ -28,6 +28,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Check(CheckCommand::WebConfig { files }) => check_web_config(&files),
         Command::Test(TestCommand::Rules { files }) => test_rules(&files).await,
         Command::Probe(args) => crate::ops::probe(args).await,
+        Command::Backup(args) => crate::backup_api::backup_command(args).await,
+        Command::Restore(args) => crate::backup_api::restore_command(args).await,
     }
 }
 
