@@ -191,3 +191,126 @@ async fn the_backup_route_needs_the_admin_api() {
     assert!(!ok && text.contains("admin APIs disabled"), "{text}");
     assert!(!tmp.path().join("bucket").join("backup.json").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dev_cluster_backs_up_every_shard_and_each_restores_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let dc =
+        common::dev_cluster::DevCluster::start_with(&d.join("dc"), 2, &["--web.enable-admin-api"])
+            .await;
+    let ts = now_ms() - 60_000;
+    for s in 0..40 {
+        let labels = [("__name__", METRIC), ("series", &s.to_string())];
+        assert!(acknowledged(&dc.base, vec![series(&labels, ts, s as f64)]).await);
+    }
+    let to = format!("file://{}", d.join("bucket").display());
+    let (ok, text) = telltale(&["backup", "--url", &dc.base, "--to", &to], &[]);
+    assert!(ok, "{text}");
+    let dir = |s: u32| d.join(format!("shard-{s}")).display().to_string();
+    let (ok, text) = telltale(&["restore", "--from", &to, "--data-dir", &dir(0)], &[]);
+    assert!(
+        !ok && text.contains("[0, 1]") && text.contains("--shard"),
+        "{text}"
+    );
+    let mut total = 0;
+    for shard in [0u32, 1] {
+        let (ok, text) = telltale(
+            &[
+                "restore",
+                "--from",
+                &to,
+                "--data-dir",
+                &dir(shard),
+                "--shard",
+                &shard.to_string(),
+            ],
+            &[],
+        );
+        assert!(ok, "{text}");
+        let (_p, base) =
+            standalone(Path::new(&dir(shard)), &format!("shard-{shard}"), &[], &[]).await;
+        let n = common::query_at(&base, &format!("{METRIC}[10m]"))
+            .await
+            .len();
+        assert!(n > 0, "shard {shard} holds some of the series");
+        total += n;
+    }
+    assert_eq!(total, 40, "every series is in exactly one shard's backup");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_node_backs_up_its_shard() {
+    use telltale_storage_api::{GrpcStorage, Label, Sample, SampleWriter, TimeSeries};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let grpc = format!("127.0.0.1:{}", free_port());
+    let http = format!("127.0.0.1:{}", free_port());
+    let mut node = Proc::spawn(
+        "storage",
+        Command::new(TELLTALE)
+            .arg("storage")
+            .arg("--data-dir")
+            .arg(d.join("node"))
+            .args([
+                "--grpc-listen",
+                &grpc,
+                "--listen",
+                &http,
+                "--shard",
+                "3",
+                "--web.enable-admin-api",
+            ]),
+        d.join("storage.log"),
+    );
+    wait_ready(&mut node, &format!("http://{http}/-/ready")).await;
+    let ts = now_ms() - 60_000;
+    let client = GrpcStorage::connect_lazy(&grpc).unwrap();
+    // Ready before its group of one has elected itself: written once it leads.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let written = loop {
+        let sample = TimeSeries {
+            labels: vec![Label::new("__name__", METRIC), Label::new("node", "3")],
+            samples: vec![Sample {
+                timestamp_ms: ts,
+                value: 3.0,
+            }],
+            exemplars: Vec::new(),
+        };
+        match client.write(vec![sample]).await {
+            Ok(n) => break n,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the storage node never took the write: {e}"),
+        }
+    };
+    assert_eq!(written, 1);
+    let to = format!("file://{}", d.join("bucket").display());
+    let (ok, text) = telltale(
+        &["backup", "--url", &format!("http://{http}"), "--to", &to],
+        &[],
+    );
+    assert!(ok && text.contains("\"shard\": 3"), "{text}");
+    let restored = d.join("restored").display().to_string();
+    let (ok, text) = telltale(
+        &[
+            "restore",
+            "--from",
+            &to,
+            "--data-dir",
+            &restored,
+            "--shard",
+            "0",
+        ],
+        &[],
+    );
+    assert!(!ok && text.contains("no shard 0"), "{text}");
+    let (ok, text) = telltale(&["restore", "--from", &to, "--data-dir", &restored], &[]);
+    assert!(ok, "{text}");
+    let (_p, base) = standalone(Path::new(&restored), "restored", &[], &[]).await;
+    let got = common::query_at(&base, &format!("{METRIC}[10m]")).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["metric"]["node"], "3");
+}

@@ -2,11 +2,13 @@
 //!
 //! ```text
 //!  telltale backup --url http://HOST:PORT --to s3://bucket/prefix
-//!     └─ POST /api/v1/admin/backup?to=URL (standalone, dev-cluster; --web.enable-admin-api)
+//!     └─ POST /api/v1/admin/backup?to=URL (standalone, dev-cluster, a storage node's
+//!        leader; --web.enable-admin-api)
 //!          └─ a snapshot per shard through Raft (everything acknowledged before it is in
 //!             it) ─▶ telltale_backup::upload_dir per shard ─▶ backup.json ─▶ snapshots removed
 //!  telltale restore --from URL --data-dir DIR [--shard N]
-//!     └─ telltale_backup::restore_shard ─▶ DIR, a data directory `standalone` reads
+//!     └─ telltale_backup::restore_shard ─▶ DIR ─▶ become_group_of_one: a data directory
+//!        `standalone` (or a new cluster's first replica) starts from
 //! ```
 
 use std::collections::HashMap;
@@ -31,15 +33,25 @@ use crate::cli::{BackupArgs, RestoreArgs};
 struct BackupState {
     admin: Option<Arc<dyn StorageAdmin>>,
     source: &'static str,
+    shard: Option<u32>,
 }
 
 /// `POST /api/v1/admin/backup?to=URL`; `admin` is `None` without
 /// `--web.enable-admin-api` (503, as the other admin routes). `source` names what is
-/// backed up in the backup's index.
-pub fn router(admin: Option<Arc<dyn StorageAdmin>>, source: &'static str) -> Router {
+/// backed up in the backup's index. The snapshots `admin` answers are shards 0, 1, …
+/// unless `shard` names the one shard a storage node holds.
+pub fn router(
+    admin: Option<Arc<dyn StorageAdmin>>,
+    source: &'static str,
+    shard: Option<u32>,
+) -> Router {
     Router::new()
         .route("/api/v1/admin/backup", post(backup).put(backup))
-        .with_state(BackupState { admin, source })
+        .with_state(BackupState {
+            admin,
+            source,
+            shard,
+        })
 }
 
 fn error(code: StatusCode, kind: &str, message: String) -> Response {
@@ -92,17 +104,20 @@ async fn backup(
     };
     let result = async {
         let mut shards = Vec::new();
-        for (shard, dir) in dirs.iter().enumerate() {
-            let manifest = upload_dir(std::path::Path::new(dir), &location, shard as u32).await?;
+        let mut ids = Vec::new();
+        for (i, dir) in dirs.iter().enumerate() {
+            let shard = st.shard.unwrap_or(i as u32);
+            let manifest = upload_dir(std::path::Path::new(dir), &location, shard).await?;
             shards.push(
                 json!({"shard": shard, "files": manifest.files.len(), "bytes": manifest.bytes()}),
             );
+            ids.push(shard);
         }
         let index = BackupIndex {
             format: FORMAT,
             created_ms,
             source: st.source.to_string(),
-            shards: (0..dirs.len() as u32).collect(),
+            shards: ids,
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
         write_index(&location, &index).await?;
@@ -165,6 +180,9 @@ pub async fn restore_command(args: RestoreArgs) -> anyhow::Result<()> {
     };
     let dir: PathBuf = args.data_dir;
     let manifest = restore_shard(&from, shard, &dir).await?;
+    // The snapshot remembers its group's voters: the restored data starts a group of one.
+    telltale_replica::restore::become_group_of_one(&dir)
+        .with_context(|| format!("cannot make {} a group of one", dir.display()))?;
     println!(
         "restored shard {shard} of {} (taken {} by {} {}): {} files, {} bytes into {}",
         args.from,

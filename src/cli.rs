@@ -318,6 +318,10 @@ pub struct StorageArgs {
     pub initial_voters: Option<usize>,
     #[command(flatten)]
     pub raft_log: RaftLogArgs,
+    /// Serve `POST /api/v1/admin/backup` on the HTTP port (`telltale backup`; on the
+    /// shard's leader).
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
     /// Raft: the shortest election timeout (the longest is twice as long); heartbeats
     /// go out five times as often.
     #[arg(long, default_value = "500ms", value_parser = PromDuration::parse)]

@@ -135,7 +135,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<()> {
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
     let app = telltale_query::router(query.clone())
         .merge(telltale_query::admin_router(query, admin.clone()))
-        .merge(crate::backup_api::router(admin, "standalone"))
+        .merge(crate::backup_api::router(admin, "standalone", None))
         .merge(telltale_ui::router(ui))
         .merge(telltale_scraper::router(
             scraper.clone(),

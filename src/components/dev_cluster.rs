@@ -357,7 +357,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     let ui = telltale_ui::UiConfig::new(query.clone(), &registry)?;
     let app = telltale_query::router(query.clone())
         .merge(telltale_query::admin_router(query, admin.clone()))
-        .merge(crate::backup_api::router(admin, "dev-cluster"))
+        .merge(crate::backup_api::router(admin, "dev-cluster", None))
         .merge(telltale_ui::router(ui))
         .merge(telltale_scraper::router(
             scraper.clone(),

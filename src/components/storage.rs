@@ -77,8 +77,16 @@ async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
     ops::spawn_probes(&args.web, &readiness, shutdown.clone()).await?;
     tracing::info!(grpc = %grpc.local_addr()?, http = %http.local_addr()?, shard = args.shard, replica = id, data_dir = %args.data_dir.display(), "storage replica started");
     readiness.set_ready();
+    let admin = args
+        .enable_admin_api
+        .then(|| Arc::new(replica.local_storage()) as Arc<dyn StorageAdmin>);
+    let app = ops::router(&registry, readiness).merge(crate::backup_api::router(
+        admin,
+        "storage",
+        Some(args.shard),
+    ));
     let grpc_task = replica.serve_tls(grpc, tls, shutdown.clone().wait());
-    let http_task = ops::serve_http(http, ops::router(&registry, readiness), web, shutdown);
+    let http_task = ops::serve_http(http, app, web, shutdown);
     let (g, h) = tokio::join!(grpc_task, http_task);
     g.context("storage replica failed")?;
     h

@@ -21,6 +21,7 @@
 //! - Changing a running group's voters is planned and carried out by the clients
 //!   (`telltale_storage_api::cluster::{membership, reconcile}`) over this replica's
 //!   `ChangeMembership` and `Status` calls.
+//! - [`restore::become_group_of_one`] makes a restored snapshot the data of a new group.
 //! - [`Peers`] parses `--peers`. The clients (`ShardMap`, `ShardedStorage`) live with the
 //!   storage contract in `telltale-storage-api`.
 
@@ -51,6 +52,8 @@ pub mod peers;
 pub mod raft_service;
 /// One replica: engine, log, Raft, services, bootstrap.
 pub mod replica;
+/// A data directory restored from a backup made a new group of one.
+pub mod restore;
 /// Snapshots: the engine flushed, checkpoints made only to send.
 pub mod snapshots;
 /// The engine as the Raft state machine, snapshots and their installation.

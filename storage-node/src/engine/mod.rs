@@ -253,6 +253,13 @@ impl Engine {
         (w.applied_seq, w.applied_meta.clone())
     }
 
+    /// Replaces the applier's metadata kept with the applied state, its sequence number
+    /// unchanged (a restore rewriting the group it belongs to); durable from the next
+    /// flush.
+    pub fn replace_applied_meta(&self, meta: &[u8]) {
+        self.writer().applied_meta = meta.to_vec();
+    }
+
     /// The applied state a crash would leave (as of the last flush). The applier's log
     /// (Raft) re-applies its entries after this point when the engine opens, so it must
     /// keep them until a later flush.

@@ -1,0 +1,34 @@
+//! [`become_group_of_one`]: a data directory restored from a backup (a snapshot of any
+//! shard's group, of one replica or five) made the data of a new group with replica 1 as
+//! its only voter, so `telltale standalone` serves it, or a new cluster's first replica
+//! starts from it and grows by membership changes. The Raft log is not part of a
+//! snapshot: the group starts from the applied state, with a new term.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use openraft::{Membership, StoredMembership};
+use telltale_storage::{Engine, EngineOptions};
+
+use crate::error::{Error, Result};
+use crate::types::SmMeta;
+
+/// Rewrites the membership kept in `data_dir`'s engine to replica 1 alone (the engine is
+/// opened without its maintenance, so no retention runs) and flushes it.
+pub fn become_group_of_one(data_dir: &Path) -> Result<()> {
+    let sm = data_dir.join("sm");
+    let current = sm.join("CURRENT");
+    let generation = std::fs::read_to_string(&current)
+        .map_err(|e| Error::io(format!("reading {}", current.display()), e))?;
+    let dir = sm.join(generation.trim());
+    let engine = Engine::open(&dir, EngineOptions::default(), &prometheus::Registry::new())?;
+    let (seq, bytes) = engine.applied();
+    let (mut meta, _) = SmMeta::decode(&bytes, seq)?;
+    let log_id = *meta.membership.log_id();
+    meta.membership =
+        StoredMembership::new(log_id, Membership::new(vec![BTreeSet::from([1])], None));
+    engine.replace_applied_meta(&meta.encode());
+    engine.flush()?;
+    tracing::info!(dir = %data_dir.display(), applied = seq, "restored data made a group of one (replica 1)");
+    Ok(())
+}
