@@ -182,6 +182,7 @@ pub async fn restore_command(args: RestoreArgs) -> anyhow::Result<()> {
     let manifest = restore_shard(&from, shard, &dir).await?;
     // The snapshot remembers its group's voters: the restored data starts a group of one.
     telltale_replica::restore::become_group_of_one(&dir)
+        .await
         .with_context(|| format!("cannot make {} a group of one", dir.display()))?;
     println!(
         "restored shard {shard} of {} (taken {} by {} {}): {} files, {} bytes into {}",

@@ -97,7 +97,7 @@ impl Location {
     pub fn object(&self, name: &str) -> Path {
         let mut path = self.prefix.clone();
         for part in name.split('/').filter(|p| !p.is_empty()) {
-            path = path.join(part);
+            path = path.child(part);
         }
         path
     }

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 #[path = "common/moto.rs"]
 mod moto;
 
-use object_store::ObjectStoreExt;
 use telltale_backup::manifest::{BackupIndex, FORMAT};
 use telltale_backup::{Error, Location, read_index, restore_shard, upload_dir, write_index};
 

@@ -17,6 +17,8 @@
 
 /// `AlertRule`: groups of alerting rules.
 pub mod alert_rule;
+/// `spec.backup`: scheduled backups to object storage.
+pub mod backup;
 /// `RetentionSpec`, `StorageSpec`, `ComponentSpec`: what a MetricCluster deploys.
 pub mod cluster_layout;
 /// `ClusterTls`: mutual TLS between a MetricCluster's components, and its CA.
@@ -59,6 +61,7 @@ pub mod status;
 pub mod target_group;
 
 pub use alert_rule::{AlertRule, AlertRuleSpec, Rule, RuleGroup};
+pub use backup::{BackupSpec, backup_schedule};
 pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
 pub use cluster_tls::{
     ClusterTls, DEFAULT_WEB_CONFIG_KEY, InternalTls, InternalTlsMode, WebConfigSecret, WebSpec,

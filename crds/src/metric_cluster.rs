@@ -82,6 +82,9 @@ pub struct MetricClusterSpec {
     /// your ingress then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web: Option<WebSpec>,
+    /// Scheduled backups of every shard to object storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::backup::BackupSpec>,
     /// NetworkPolicies admitting only the traffic the cluster needs to its pods
     /// (default true): storage's gRPC from the cluster's pods and the operator only,
     /// the other components' HTTP APIs from anywhere. Egress is not restricted.
@@ -215,6 +218,9 @@ impl MetricClusterSpec {
         if let Some(web) = &self.web {
             web.validate()?;
         }
+        if let Some(backup) = &self.backup {
+            backup.validate()?;
+        }
         self.alerting.validate()
     }
 
@@ -252,6 +258,7 @@ impl Default for MetricClusterSpec {
             delete_pvcs: false,
             tls: ClusterTls::default(),
             web: None,
+            backup: None,
             network_policies: true,
             service_monitor_selector: None,
             service_monitor_namespace_selector: None,

@@ -30,6 +30,27 @@ pub struct ResourceStatus {
     /// MetricCluster: each storage shard's Raft group as its replicas report it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardStatus>,
+    /// MetricCluster with `spec.backup`: the last scheduled backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStatus>,
+}
+
+/// The last scheduled backup of a MetricCluster.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStatus {
+    /// When the last backup was started (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_time: Option<String>,
+    /// When the last successful one was started (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_time: Option<String>,
+    /// Where the last successful one is (`telltale restore --from` it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_url: Option<String>,
+    /// Why the last attempt failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// One storage shard's Raft group.

@@ -265,6 +265,8 @@ pub fn decide(observed: &Observed, previous: &ResourceStatus, now: &Time) -> Res
             quorum_c,
         ],
         shards: observed.shards.clone(),
+        // The controller records a backup it ran over this.
+        backup: previous.backup.clone(),
     }
 }
 

@@ -76,6 +76,12 @@ pub enum Next {
 }
 
 impl ShardGroup {
+    /// The gRPC address of the replica that says it leads, if one does.
+    pub fn leader_address(&self) -> Option<String> {
+        let (id, _) = self.answers.iter().find(|(_, s)| s.role == "leader")?;
+        pod_address(self.pods.get(id)?)
+    }
+
     /// The leader of the highest term, as the replicas answer.
     pub fn leader(&self) -> Option<&StatusResponse> {
         self.answers

@@ -120,6 +120,7 @@ pub fn decide(
         ready: None,
         conditions: vec![c],
         shards: Vec::new(),
+        backup: previous.backup.clone(),
     }
 }
 

@@ -39,7 +39,8 @@ alerting:
     - name: pd
       pagerdutyConfigs: [{routingKey: {secretKeyRef: {name: pagerduty, key: key}}}]
 tls: {internal: {certificateValidity: 720h, renewBefore: 240h}}
-web: {configSecret: {name: web-config}}",
+web: {configSecret: {name: web-config}}
+backup: {url: 's3://backups/big', schedule: '0 3 * * *', credentialsSecret: s3-keys}",
         ),
         cluster(
             "plain",

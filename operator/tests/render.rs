@@ -973,3 +973,33 @@ fn a_web_config_secret_is_mounted_everywhere_and_probes_go_through_loopback() {
             .any(|a| a.starts_with("http://mc-alertmanager."))
     );
 }
+
+/// `spec.backup.credentialsSecret` becomes the storage pods' environment (the leaders
+/// upload their shard with it); the other pods do not get it.
+#[test]
+fn backup_credentials_reach_the_storage_pods_only() {
+    let mc = cluster(
+        "mc",
+        "shards: 1\nbackup: {url: 's3://b/p', schedule: '0 3 * * *', credentialsSecret: s3-keys}",
+    );
+    let r = render_typed(&mc).unwrap();
+    for set in &r.stateful_sets {
+        let pod = set.spec.clone().template.spec.unwrap();
+        let from = pod.containers[0].env_from.clone().unwrap_or_default();
+        let storage = set
+            .metadata
+            .name
+            .as_deref()
+            .unwrap()
+            .starts_with("mc-storage");
+        assert_eq!(
+            from.iter()
+                .filter_map(|e| e.secret_ref.as_ref())
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            if storage { vec!["s3-keys"] } else { vec![] },
+            "{:?}",
+            set.metadata.name
+        );
+    }
+}

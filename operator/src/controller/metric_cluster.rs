@@ -232,7 +232,7 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
         }
     };
     let changing = membership.is_some();
-    let next = cluster_status::decide(
+    let mut next = cluster_status::decide(
         &Observed {
             generation,
             workloads: seen.workloads,
@@ -244,6 +244,9 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
         &previous,
         &now,
     );
+    if let Some(backup) = super::backup::run_if_due(ctx, mc, &names, &groups, &previous).await {
+        next.backup = Some(backup);
+    }
     if next != previous {
         write_status(ctx, mc, &next).await?;
         announce(ctx, mc, &previous, &next).await;

@@ -1,6 +1,8 @@
 //! The reconcilers: one for MetricCluster (desired state, rollout, status, cleanup) and a
 //! generic one that validates ScrapeTarget and AlertRule.
 
+/// `spec.backup`: every shard backed up when the schedule says so.
+pub mod backup;
 /// A cluster's CA and TLS Secrets, kept before its workloads are applied.
 pub mod certificates;
 /// MetricCluster: apply, roll, report, clean up.

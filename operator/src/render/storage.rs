@@ -8,9 +8,9 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-    PodTemplateSpec, Service, ServicePort, ServiceSpec, VolumeMount, VolumeResourceRequirements,
-    WeightedPodAffinityTerm,
+    Affinity, EnvFromSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm,
+    PodAntiAffinity, PodTemplateSpec, SecretEnvSource, Service, ServicePort, ServiceSpec,
+    VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -167,7 +167,7 @@ pub fn stateful_set(
     if let Some(web) = component_web(spec) {
         web.add_to(&mut args, &mut mounts, &mut volumes);
     }
-    let container = ContainerSpec {
+    let mut container = ContainerSpec {
         component: Component::Storage,
         command: vec![
             "/bin/sh".into(),
@@ -186,6 +186,20 @@ pub fn stateful_set(
         resources: spec.storage.resources.clone(),
     }
     .build(spec);
+    // `spec.backup`: the leaders upload their shard with the store's environment.
+    if let Some(secret) = spec
+        .backup
+        .as_ref()
+        .and_then(|b| b.credentials_secret.clone())
+    {
+        container.env_from = Some(vec![EnvFromSource {
+            secret_ref: Some(SecretEnvSource {
+                name: secret,
+                optional: Some(false),
+            }),
+            ..EnvFromSource::default()
+        }]);
+    }
     let mut pod = pod_spec(
         container,
         names.component(Component::Storage),

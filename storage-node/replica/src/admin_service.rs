@@ -19,8 +19,8 @@ use telltale_storage::matcher::Selector;
 use telltale_storage_api::admin::is_valid_snapshot_name;
 use telltale_storage_api::pb::admin_server::Admin;
 use telltale_storage_api::pb::{
-    CleanTombstonesRequest, CleanTombstonesResponse, DeleteSeriesRequest, DeleteSeriesResponse,
-    SnapshotRequest, SnapshotResponse,
+    BackupRequest, BackupResponse, CleanTombstonesRequest, CleanTombstonesResponse,
+    DeleteSeriesRequest, DeleteSeriesResponse, SnapshotRequest, SnapshotResponse,
 };
 use telltale_storage_api::tls::{Role, require};
 use tonic::{Request, Response, Status};
@@ -135,6 +135,27 @@ impl Admin for ReplicaAdmin {
         require(&req, "CleanTombstones", ADMINS)?;
         self.storage.clean_tombstones().await?;
         Ok(Response::new(CleanTombstonesResponse {}))
+    }
+
+    async fn backup(
+        &self,
+        req: Request<BackupRequest>,
+    ) -> Result<Response<BackupResponse>, Status> {
+        require(&req, "Backup", ADMINS)?;
+        let req = req.into_inner();
+        let to = telltale_backup::Location::parse(&req.to)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let name = telltale_storage_api::admin::new_snapshot_name();
+        let dir = self.storage.snapshot(&name, false).await?;
+        let uploaded = telltale_backup::upload_dir(&dir, &to, req.shard).await;
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            tracing::warn!(dir = %dir.display(), error = %e, "the snapshot of a backup was not removed");
+        }
+        let manifest = uploaded.map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(Response::new(BackupResponse {
+            files: manifest.files.len() as u64,
+            bytes: manifest.bytes(),
+        }))
     }
 
     async fn snapshot(
