@@ -9,6 +9,9 @@
 # One warm target directory outside the clone, shared by every checkout and by CI.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/telltale-target
 export CARGO_BUILD_JOBS ?= 2
+# No incremental caches: builds here start from a warm target directory, and the caches
+# grew it by 20 GB a run.
+export CARGO_INCREMENTAL ?= 0
 
 # The HTTP address of `make run`.
 LISTEN ?= 127.0.0.1:9090
