@@ -6,14 +6,11 @@
 //! before is read back whole afterwards. Bytes that are not a message are refused by the
 //! protobuf decoder the service runs on the wire (`prost`), never a panic.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+mod common;
+
 use prost::Message;
-use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
-use telltale_storage::EngineOptions;
 use telltale_storage_api::pb::storage_client::StorageClient;
 use telltale_storage_api::pb::{LabelValuesRequest, SeriesRequest, WriteRequest};
 use telltale_storage_api::raft_pb::{ChangeMembershipRequest, RaftPayload};
@@ -89,25 +86,7 @@ fn kept() -> Vec<TimeSeries> {
 }
 
 async fn count_kept(client: &mut StorageClient<tonic::transport::Channel>) -> usize {
-    let mut stream = client
-        .select(SelectRequest::one(Selection {
-            matchers: vec![Matcher::new(MatchOp::Equal, "__name__", "kept")],
-            start_ms: 0,
-            end_ms: i64::MAX,
-            resolution: 0,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut n = 0;
-    while let Some(resp) = stream.message().await.unwrap() {
-        n += resp
-            .series
-            .iter()
-            .map(|s| s.count() as usize)
-            .sum::<usize>();
-    }
-    n
+    common::count_selected(client, "kept").await
 }
 
 /// An answer of the replica (not a transport failure: the process is up).
@@ -126,7 +105,7 @@ fn random_and_damaged_messages_are_answered_and_lose_nothing() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (addr, stop, server) = rt.block_on(one_replica(dir.path()));
+    let (_replica, addr, stop, server) = rt.block_on(common::one_replica(dir.path()));
     let mut client = rt.block_on(async {
         let mut c = StorageClient::new(telltale_storage_api::client::channel(&addr).unwrap());
         c.write(WriteRequest { series: kept() }).await.unwrap();
@@ -212,44 +191,4 @@ proptest! {
         let _ = RaftPayload::decode(bytes.as_slice());
         let _ = ChangeMembershipRequest::decode(bytes.as_slice());
     }
-}
-
-/// A group of one on a loopback listener, leading, served until the sender is used.
-async fn one_replica(
-    dir: &std::path::Path,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = ReplicaConfig {
-        data_dir: dir.to_path_buf(),
-        shard: 0,
-        id: 1,
-        peers: Peers(BTreeMap::from([(1, addr.clone())])),
-        initial_voters: None,
-        engine: EngineOptions::default(),
-        raft: RaftOptions::default(),
-    };
-    let replica = Replica::start(config, &prometheus::Registry::new())
-        .await
-        .unwrap();
-    replica
-        .raft()
-        .wait(Some(Duration::from_secs(20)))
-        .current_leader(1, "leads its group of one")
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        replica
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    (addr, stop, server)
 }

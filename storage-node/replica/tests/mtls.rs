@@ -13,14 +13,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use telltale_storage_api::client::channel_with;
+use telltale_storage_api::pb::WriteRequest;
 use telltale_storage_api::pb::storage_client::StorageClient;
-use telltale_storage_api::pb::{SelectRequest, Selection, WriteRequest};
 use telltale_storage_api::raft_pb::raft_client::RaftClient;
 use telltale_storage_api::raft_pb::{
     ChangeMembershipRequest, Member, RaftPayload, StatusRequest, StatusResponse,
 };
 use telltale_storage_api::tls::{self, ClientTls, Role, ServerTls, Source, TlsPaths};
-use telltale_storage_api::{Label, MatchOp, Matcher, Sample, SeriesChunks, TimeSeries};
+use telltale_storage_api::{Label, Sample, TimeSeries};
 use telltale_web::testing::Pki;
 use tonic::transport::Channel;
 
@@ -96,25 +96,7 @@ async fn write(address: &str, tls: &Arc<ClientTls>, n: i64) -> Result<(), tonic:
 }
 
 async fn count(address: &str, tls: &Arc<ClientTls>) -> usize {
-    let mut stream = StorageClient::new(chan(address, tls))
-        .select(SelectRequest::one(Selection {
-            matchers: vec![Matcher::new(MatchOp::Equal, "__name__", "tls_metric")],
-            start_ms: 0,
-            end_ms: i64::MAX,
-            resolution: 0,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut n = 0;
-    while let Some(resp) = stream.message().await.unwrap() {
-        n += resp
-            .series
-            .iter()
-            .map(|s: &SeriesChunks| s.count() as usize)
-            .sum::<usize>();
-    }
-    n
+    common::count_selected(&mut StorageClient::new(chan(address, tls)), "tls_metric").await
 }
 
 struct Group {

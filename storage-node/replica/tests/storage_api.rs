@@ -2,17 +2,14 @@
 //! layout), through both of its clients: the gRPC service on a real socket driven by the
 //! real client (`GrpcStorage`), and the in-process `LocalStorage`. Both must answer alike.
 
-use std::collections::BTreeMap;
-
-use prometheus::Registry;
-use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
-use telltale_storage::EngineOptions;
+use telltale_replica::Replica;
 use telltale_storage_api::{
     GrpcStorage, Label, LabelNamesRequest, LabelValuesRequest, MatchOp, Matcher, MatcherSet,
     Resolution, Sample, SampleReader, SampleWriter, SelectRequest, Selection, SeriesRequest,
     TimeSeries,
 };
-use tokio::sync::oneshot;
+mod common;
+use common::one_replica;
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
@@ -26,46 +23,6 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
             .collect(),
         exemplars: Vec::new(),
     }
-}
-
-/// A one-replica group on a loopback listener, leading, served until the sender is used.
-async fn one_replica(
-    dir: &std::path::Path,
-) -> (
-    Replica,
-    String,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = ReplicaConfig {
-        data_dir: dir.to_path_buf(),
-        shard: 0,
-        id: 1,
-        peers: Peers(BTreeMap::from([(1, addr.clone())])),
-        initial_voters: None,
-        engine: EngineOptions::default(),
-        raft: RaftOptions::default(),
-    };
-    let replica = Replica::start(config, &Registry::new()).await.unwrap();
-    replica
-        .raft()
-        .wait(Some(std::time::Duration::from_secs(20)))
-        .current_leader(1, "leads its group of one")
-        .await
-        .unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = replica.clone();
-    let server = tokio::spawn(async move {
-        served
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    (replica, addr, stop, server)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,3 +128,72 @@ pub async fn wait_leader(addresses: &[String], not: Option<u64>) -> (u64, Durati
     }
     panic!("no leader elected in 20 s");
 }
+
+/// A group of one on a loopback listener, leading, served until the sender is used.
+pub async fn one_replica(
+    dir: &Path,
+) -> (
+    Replica,
+    String,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = free_listener().await;
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = ReplicaConfig {
+        data_dir: dir.to_path_buf(),
+        shard: 0,
+        id: 1,
+        peers: Peers(BTreeMap::from([(1, addr.clone())])),
+        initial_voters: None,
+        engine: EngineOptions::default(),
+        raft: RaftOptions::default(),
+    };
+    let replica = Replica::start(config, &prometheus::Registry::new())
+        .await
+        .unwrap();
+    replica
+        .raft()
+        .wait(Some(Duration::from_secs(20)))
+        .current_leader(1, "leads its group of one")
+        .await
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = replica.clone();
+    let server = tokio::spawn(async move {
+        served
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (replica, addr, stop, server)
+}
+
+/// How many samples of `metric` a Select through `client` streams back.
+pub async fn count_selected(
+    client: &mut telltale_storage_api::pb::storage_client::StorageClient<tonic::transport::Channel>,
+    metric: &str,
+) -> usize {
+    use telltale_storage_api::{MatchOp, Matcher, SelectRequest, Selection};
+    let mut stream = client
+        .select(SelectRequest::one(Selection {
+            matchers: vec![Matcher::new(MatchOp::Equal, "__name__", metric)],
+            start_ms: 0,
+            end_ms: i64::MAX,
+            resolution: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut n = 0;
+    while let Some(resp) = stream.message().await.unwrap() {
+        n += resp
+            .series
+            .iter()
+            .map(|s| s.count() as usize)
+            .sum::<usize>();
+    }
+    n
+}
