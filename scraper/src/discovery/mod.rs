@@ -338,7 +338,8 @@ pub(crate) mod tests {
             .expect("one target")
     }
 
-    fn resources(yaml: &str) -> Vec<ScrapeTarget> {
+    /// The ScrapeTargets of a YAML text (the pull tests use it too).
+    pub(crate) fn resources(yaml: &str) -> Vec<ScrapeTarget> {
         telltale_crds::load_str(std::path::Path::new("t.yaml"), yaml)
             .unwrap()
             .into_iter()

@@ -171,21 +171,10 @@ pub(crate) fn test_target(address: &str, interval: Duration) -> Target {
 
 #[cfg(test)]
 mod tests {
-    use telltale_crds::ScrapeTarget;
 
     use super::*;
     use crate::discovery::targets_from_resources;
-
-    fn resources(yaml: &str) -> Vec<ScrapeTarget> {
-        telltale_crds::load_str(std::path::Path::new("t.yaml"), yaml)
-            .unwrap()
-            .into_iter()
-            .filter_map(|d| match d.resource {
-                telltale_crds::Resource::ScrapeTarget(t) => Some(*t),
-                _ => None,
-            })
-            .collect()
-    }
+    use crate::discovery::tests::resources;
 
     #[test]
     fn first_delay_aligns_to_the_hash_phase() {
