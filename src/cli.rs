@@ -253,11 +253,14 @@ impl EngineArgs {
             (!d.is_zero()).then_some(d)
         };
         telltale_storage::EngineOptions {
-            retention: telltale_storage::Retention {
-                raw: keep(&self.retention_raw),
-                minute: keep(&self.retention_1m),
-                hour: keep(&self.retention_1h),
-            },
+            retention: telltale_storage::Retention::new(
+                keep(&self.retention_raw),
+                vec![
+                    (telltale_storage::Tier::Minute, keep(&self.retention_1m)),
+                    (telltale_storage::Tier::Hour, keep(&self.retention_1h)),
+                ],
+            )
+            .expect("1m before 1h"),
             out_of_order_window: self.out_of_order_window.as_duration(),
             flush_interval: self.flush_interval.as_duration(),
             exemplars_limit: self.exemplars_limit,

@@ -12,10 +12,12 @@
 //! buckets' `last`, or a range read as downsampled samples). Uses left as ordinary
 //! selectors read raw samples.
 //!
-//! Rules (issue 5): raw when the step is under a minute or the selected time range lies
-//! within raw retention (0 = unlimited, always raw); else one-minute rollups when the step
-//! is under an hour and the range lies within their retention; else one-hour rollups.
-//! An instant query has no step: the tier is the finest whose retention holds the range.
+//! Which rollup tiers exist (1m, 5m, 1h, 1d) is storage's configuration; `Info` lists
+//! them. Rules: raw when the step is under a minute or the selected time range lies
+//! within raw retention (0 = unlimited, always raw); else the coarsest rollup tier whose
+//! buckets are no wider than the step and whose retention holds the range; else the
+//! finest tier holding the range; else the coarsest tier. An instant query has no step:
+//! the tier is the finest whose retention holds the range.
 //! A function that cannot be computed from rollup aggregates (`irate`, `deriv`,
 //! `quantile_over_time`, ...) or whose range is not a whole number of buckets moves to a
 //! finer rollup tier that can, else to the finest tier holding the data, read as
@@ -43,33 +45,35 @@ use crate::eval::DEFAULT_SUBQUERY_STEP_MS;
 use crate::eval::selector::{modified_time, reference_time};
 
 const MINUTE_MS: i64 = 60_000;
-const HOUR_MS: i64 = 3_600_000;
 
-/// A storage tier: raw samples or a rollup resolution.
+/// A storage tier: raw samples or a rollup resolution. Ordered by width: raw first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tier {
     Raw,
     OneMinute,
+    FiveMinutes,
     OneHour,
+    OneDay,
 }
 
 impl Tier {
-    /// `raw`, `1m` or `1h` (the `X-Telltale-Tier` header's spelling).
+    /// Every tier, finest first.
+    pub const ALL: [Tier; 5] = [
+        Tier::Raw,
+        Tier::OneMinute,
+        Tier::FiveMinutes,
+        Tier::OneHour,
+        Tier::OneDay,
+    ];
+
+    /// `raw`, `1m`, `5m`, `1h` or `1d` (the `X-Telltale-Tier` header's spelling).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Raw => "raw",
-            Tier::OneMinute => "1m",
-            Tier::OneHour => "1h",
-        }
+        self.resolution().short_name()
     }
 
     /// Bucket width in milliseconds (0 for raw).
     pub fn width_ms(self) -> i64 {
-        match self {
-            Tier::Raw => 0,
-            Tier::OneMinute => MINUTE_MS,
-            Tier::OneHour => HOUR_MS,
-        }
+        self.resolution().width_ms()
     }
 
     /// The storage contract's resolution of this tier.
@@ -77,68 +81,102 @@ impl Tier {
         match self {
             Tier::Raw => Resolution::Raw,
             Tier::OneMinute => Resolution::OneMinute,
+            Tier::FiveMinutes => Resolution::FiveMinutes,
             Tier::OneHour => Resolution::OneHour,
+            Tier::OneDay => Resolution::OneDay,
+        }
+    }
+
+    pub fn from_resolution(r: Resolution) -> Tier {
+        match r {
+            Resolution::Raw => Tier::Raw,
+            Resolution::OneMinute => Tier::OneMinute,
+            Resolution::FiveMinutes => Tier::FiveMinutes,
+            Resolution::OneHour => Tier::OneHour,
+            Resolution::OneDay => Tier::OneDay,
         }
     }
 }
 
-/// What storage holds: retention per tier relative to the newest sample, and up to
-/// where each rollup tier is complete.
+/// What storage reports of one tier it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierState {
+    /// Retention relative to the newest sample; 0 = unlimited.
+    pub retention_ms: i64,
+    /// Buckets starting before this are complete (raw: the newest sample).
+    pub complete_until_ms: i64,
+}
+
+/// What storage holds: the tiers it keeps (which rollup tiers exist is storage's
+/// configuration), each with its retention and up to where it is complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TierLayout {
-    /// Retention per tier (raw, 1m, 1h); 0 = unlimited.
-    pub retention_ms: [i64; 3],
-    /// Buckets starting before this are complete (raw: the newest sample).
-    pub complete_until_ms: [i64; 3],
+    /// Per tier, indexed by `Tier as usize`; None: not kept.
+    tiers: [Option<TierState>; 5],
 }
 
 impl TierLayout {
-    /// Every tier unlimited and complete: everything is answered from raw samples.
+    /// Raw unlimited and complete, no rollups: everything is answered from raw samples.
     pub fn unlimited() -> Self {
-        TierLayout {
-            retention_ms: [0; 3],
-            complete_until_ms: [i64::MAX; 3],
-        }
+        Self::new(
+            TierState {
+                retention_ms: 0,
+                complete_until_ms: i64::MAX,
+            },
+            &[],
+        )
     }
 
-    /// The layout storage reports (tiers it does not list are taken as absent: their
-    /// retention is zero-length in effect, so they are never chosen).
+    /// Raw and the rollup tiers kept.
+    pub fn new(raw: TierState, rollups: &[(Tier, TierState)]) -> Self {
+        let mut tiers = [None; 5];
+        tiers[Tier::Raw as usize] = Some(raw);
+        for (tier, state) in rollups {
+            tiers[*tier as usize] = Some(*state);
+        }
+        TierLayout { tiers }
+    }
+
+    /// The layout storage reports; tiers it does not list are not kept (never chosen).
     pub fn from_info(info: &InfoResponse) -> Self {
-        let mut layout = TierLayout {
-            retention_ms: [0, 1, 1],
-            complete_until_ms: [0; 3],
-        };
+        let mut tiers = [None; 5];
         for t in &info.tiers {
-            let i = match Resolution::try_from(t.resolution) {
-                Ok(Resolution::Raw) => 0,
-                Ok(Resolution::OneMinute) => 1,
-                Ok(Resolution::OneHour) => 2,
-                Err(_) => continue,
-            };
-            layout.retention_ms[i] = t.retention_ms;
-            layout.complete_until_ms[i] = t.complete_until_ms;
+            if let Ok(r) = Resolution::try_from(t.resolution) {
+                tiers[Tier::from_resolution(r) as usize] = Some(TierState {
+                    retention_ms: t.retention_ms,
+                    complete_until_ms: t.complete_until_ms,
+                });
+            }
         }
-        layout
+        if tiers[Tier::Raw as usize].is_none() {
+            tiers[Tier::Raw as usize] = Some(TierState {
+                retention_ms: 0,
+                complete_until_ms: 0,
+            });
+        }
+        TierLayout { tiers }
     }
 
-    fn index(tier: Tier) -> usize {
-        match tier {
-            Tier::Raw => 0,
-            Tier::OneMinute => 1,
-            Tier::OneHour => 2,
-        }
+    /// The rollup tiers kept, finest first.
+    pub fn rollups(&self) -> impl DoubleEndedIterator<Item = Tier> + '_ {
+        Tier::ALL[1..]
+            .iter()
+            .copied()
+            .filter(|t| self.tiers[*t as usize].is_some())
     }
 
-    /// True when `tier` still holds data from `from_ms` on.
+    /// True when `tier` is kept and still holds data from `from_ms` on.
     pub fn covers(&self, tier: Tier, from_ms: i64) -> bool {
-        let retention = self.retention_ms[Self::index(tier)];
-        let newest = self.complete_until_ms[0];
-        retention == 0 || from_ms >= newest.saturating_sub(retention)
+        let Some(state) = self.tiers[tier as usize] else {
+            return false;
+        };
+        let newest = self.complete_until(Tier::Raw);
+        state.retention_ms == 0 || from_ms >= newest.saturating_sub(state.retention_ms)
     }
 
-    /// Buckets of `tier` starting before this are complete in storage.
+    /// Buckets of `tier` starting before this are complete in storage (0: none).
     pub fn complete_until(&self, tier: Tier) -> i64 {
-        self.complete_until_ms[Self::index(tier)]
+        self.tiers[tier as usize].map_or(0, |s| s.complete_until_ms)
     }
 }
 
@@ -187,25 +225,34 @@ pub(crate) enum Choice {
 /// subquery) with step `step_ms` (0 for an instant query).
 pub(crate) fn choose(layout: &TierLayout, step_ms: i64, from_ms: i64, usage: Usage<'_>) -> Choice {
     let fine_step = step_ms > 0 && step_ms < MINUTE_MS;
+    let Some(coarsest) = layout.rollups().next_back() else {
+        return Choice::Raw;
+    };
     if fine_step || layout.covers(Tier::Raw, from_ms) {
         return Choice::Raw;
     }
-    let preferred =
-        if (step_ms == 0 || step_ms < HOUR_MS) && layout.covers(Tier::OneMinute, from_ms) {
-            Tier::OneMinute
-        } else {
-            Tier::OneHour
-        };
+    let finest_covering = layout.rollups().find(|t| layout.covers(*t, from_ms));
+    let preferred = if step_ms == 0 {
+        finest_covering
+    } else {
+        layout
+            .rollups()
+            .rev()
+            .find(|t| t.width_ms() <= step_ms && layout.covers(*t, from_ms))
+            .or(finest_covering)
+    }
+    .unwrap_or(coarsest);
     match usage {
         Usage::Instant => return Choice::Aggregates(preferred),
         Usage::Window {
             func: Some(f),
             range_ms,
         } if is_rollup_function(f) => {
-            for tier in [preferred, Tier::OneMinute] {
+            // The preferred tier, else a finer one holding the data whose buckets add
+            // up to the range.
+            for tier in layout.rollups().rev().filter(|t| *t <= preferred) {
                 let w = tier.width_ms();
-                if tier <= preferred
-                    && range_ms >= w
+                if range_ms >= w
                     && range_ms % w == 0
                     && (tier == preferred || layout.covers(tier, from_ms))
                 {
@@ -216,11 +263,7 @@ pub(crate) fn choose(layout: &TierLayout, step_ms: i64, from_ms: i64, usage: Usa
         Usage::Window { .. } => {}
     }
     // No rollup form: the finest tier still holding the data, as samples.
-    if layout.covers(Tier::OneMinute, from_ms) {
-        Choice::Samples(Tier::OneMinute)
-    } else {
-        Choice::Samples(Tier::OneHour)
-    }
+    Choice::Samples(finest_covering.unwrap_or(coarsest))
 }
 
 /// `func(vs[range])` answered from the rollup aggregates of `tier`.
@@ -420,14 +463,25 @@ enum WindowPlan {
 mod tests {
     use super::*;
 
+    const HOUR_MS: i64 = 3_600_000;
     const DAY: i64 = 86_400_000;
     const NOW: i64 = 100 * DAY;
 
-    fn layout() -> TierLayout {
-        TierLayout {
-            retention_ms: [7 * DAY, 30 * DAY, 365 * DAY],
-            complete_until_ms: [NOW, NOW, NOW],
+    fn state(retention_ms: i64) -> TierState {
+        TierState {
+            retention_ms,
+            complete_until_ms: NOW,
         }
+    }
+
+    fn layout() -> TierLayout {
+        TierLayout::new(
+            state(7 * DAY),
+            &[
+                (Tier::OneMinute, state(30 * DAY)),
+                (Tier::OneHour, state(365 * DAY)),
+            ],
+        )
     }
 
     fn window(func: &str, range_ms: i64) -> Usage<'_> {
@@ -501,6 +555,51 @@ mod tests {
         assert_eq!(
             choose(&l, HOUR_MS, NOW - 60 * DAY, window("rate", 5 * MINUTE_MS)),
             Choice::Samples(Tier::OneHour)
+        );
+    }
+
+    #[test]
+    fn any_configured_tiers_are_chosen_among() {
+        // raw 7d, 5m 90d, 1d 3y: no 1m or 1h tier.
+        let l = TierLayout::new(
+            state(7 * DAY),
+            &[
+                (Tier::FiveMinutes, state(90 * DAY)),
+                (Tier::OneDay, state(1095 * DAY)),
+            ],
+        );
+        let from = NOW - 30 * DAY;
+        assert_eq!(
+            choose(&l, MINUTE_MS, from, Usage::Instant),
+            Choice::Aggregates(Tier::FiveMinutes)
+        );
+        assert_eq!(
+            choose(&l, HOUR_MS, from, window("rate", HOUR_MS)),
+            Choice::Aggregates(Tier::FiveMinutes)
+        );
+        assert_eq!(
+            choose(&l, DAY, from, window("increase", 7 * DAY)),
+            Choice::Aggregates(Tier::OneDay)
+        );
+        // A day step over a 6h window: days cannot add up to it, five minutes can.
+        assert_eq!(
+            choose(&l, DAY, from, window("rate", 6 * HOUR_MS)),
+            Choice::Aggregates(Tier::FiveMinutes)
+        );
+        // Past 5m retention only days are left.
+        assert_eq!(
+            choose(&l, HOUR_MS, NOW - 200 * DAY, window("rate", HOUR_MS)),
+            Choice::Samples(Tier::OneDay)
+        );
+        assert_eq!(
+            choose(&l, 0, NOW - 200 * DAY, Usage::Instant),
+            Choice::Aggregates(Tier::OneDay)
+        );
+        // No rollup tier at all: raw, whatever the range.
+        let raw_only = TierLayout::new(state(7 * DAY), &[]);
+        assert_eq!(
+            choose(&raw_only, DAY, NOW - 200 * DAY, Usage::Instant),
+            Choice::Raw
         );
     }
 

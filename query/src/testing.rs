@@ -256,11 +256,7 @@ impl SampleReader for MemoryReader {
                 let chunk = match resolution {
                     Resolution::Raw => Chunk::from_samples(&raw),
                     r => {
-                        let width = if r == Resolution::OneHour {
-                            3_600_000
-                        } else {
-                            60_000
-                        };
+                        let width = r.width_ms();
                         let until = self.tier(r as i32).1.unwrap_or(i64::MAX);
                         let mut points = rollup::summarise(&raw, None, width);
                         points.retain(|p| {

@@ -110,12 +110,7 @@ pub struct ReplicaStatus {
 
 /// The name of a tier in the API (and in the `tier` label of the storage metrics).
 fn tier_name(resolution: i32) -> &'static str {
-    match Resolution::try_from(resolution) {
-        Ok(Resolution::Raw) => "raw",
-        Ok(Resolution::OneMinute) => "1m",
-        Ok(Resolution::OneHour) => "1h",
-        Err(_) => "unknown",
-    }
+    Resolution::try_from(resolution).map_or("unknown", Resolution::short_name)
 }
 
 /// Asks every replica of `shards` (and every member they report that is not listed)

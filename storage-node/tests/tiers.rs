@@ -262,11 +262,14 @@ fn bits(s: &[(i64, f64)]) -> Vec<(i64, u64)> {
 fn retention_drops_whole_expired_days_per_tier() {
     let dir = tempfile::tempdir().unwrap();
     let opts = EngineOptions {
-        retention: Retention {
-            raw: Some(Duration::from_secs(2 * 86_400)),
-            minute: Some(Duration::from_secs(3 * 86_400)),
-            hour: None,
-        },
+        retention: Retention::new(
+            Some(Duration::from_secs(2 * 86_400)),
+            vec![
+                (Tier::Minute, Some(Duration::from_secs(3 * 86_400))),
+                (Tier::Hour, None),
+            ],
+        )
+        .unwrap(),
         ..options()
     };
     let engine = open(dir.path(), opts);
@@ -493,4 +496,162 @@ fn a_series_in_the_head_is_indexed_on_each_new_day_it_reaches() {
         assert_eq!(values(&engine, day), vec!["a"], "day {day}");
     }
     assert!(values(&engine, 4).is_empty());
+}
+
+fn tiers(raw: Option<u64>, rollups: &[(Tier, Option<u64>)]) -> Retention {
+    let days = |d: Option<u64>| d.map(|d| Duration::from_secs(d * 86_400));
+    Retention::new(
+        days(raw),
+        rollups.iter().map(|(t, d)| (*t, days(*d))).collect(),
+    )
+    .unwrap()
+}
+
+fn info_tiers(engine: &Engine) -> Vec<(Resolution, i64)> {
+    engine
+        .info()
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            (
+                Resolution::try_from(t.resolution).unwrap(),
+                t.complete_until_ms,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn configured_tiers_roll_up_from_the_next_finer_tier_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = EngineOptions {
+        retention: tiers(None, &[(Tier::FiveMinutes, None), (Tier::Day, None)]),
+        ..options()
+    };
+    let engine = open(dir.path(), opts);
+    // Two days and two hours at 30 s: the first two days' day points become due.
+    let n = 50 * 120;
+    for batch in workload(T0, 30_000, n).chunks(2) {
+        engine.apply_write(batch).unwrap();
+    }
+    engine.flush().unwrap();
+    rollup_all(&engine);
+
+    // Only the tiers configured are kept and reported.
+    let info = info_tiers(&engine);
+    let kept: Vec<Resolution> = info.iter().map(|(r, _)| *r).collect();
+    assert_eq!(
+        kept,
+        [Resolution::Raw, Resolution::FiveMinutes, Resolution::OneDay]
+    );
+    assert_eq!(info[2].1, T0 + 2 * DAY, "day points complete for two days");
+    assert!(points(&engine, "g", T0, T0 + 3 * DAY, Resolution::OneMinute).is_empty());
+    assert!(points(&engine, "g", T0, T0 + 3 * DAY, Resolution::OneHour).is_empty());
+
+    for name in ["c_total", "g"] {
+        let five = points(&engine, name, T0, T0 + 2 * DAY - 1, Resolution::FiveMinutes);
+        let days = points(&engine, name, T0, T0 + 2 * DAY - 1, Resolution::OneDay);
+        let raw = raw(&engine, name, T0 - 10 * MIN, T0 + 2 * DAY - 1);
+        assert_eq!(five.len(), 3);
+        for ((inst, five), (_, samples)) in five.iter().zip(&raw) {
+            // Five-minute points are the raw samples summarised per five minutes.
+            let want = rollup::summarise(samples, None, 5 * MIN);
+            assert_eq!(five.len(), 2 * 288, "{name} {inst}");
+            assert_points_eq(five, &want);
+            // Day points are the five-minute points merged per day.
+            let (_, day) = days.iter().find(|(i, _)| i == inst).unwrap();
+            assert_eq!(day.len(), 2, "{name} {inst}");
+            assert_points_eq(day, &rollup::merge(five, DAY));
+            assert_eq!(day[0].count, 24 * 120);
+        }
+    }
+}
+
+#[test]
+fn reconfigured_tiers_backfill_new_ones_and_drop_removed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 26 * 120;
+    {
+        // Written with the default tiers (1m, 1h), as every data directory before
+        // tiers became configuration.
+        let engine = open(dir.path(), options());
+        for batch in workload(T0, 30_000, n).chunks(2) {
+            engine.apply_write(batch).unwrap();
+        }
+        engine.flush().unwrap();
+        rollup_all(&engine);
+    }
+    let minutes_before = points(
+        &open(dir.path(), options()),
+        "g",
+        T0,
+        T0 + DAY - 1,
+        Resolution::OneMinute,
+    );
+    assert!(!minutes_before.is_empty());
+
+    // Adding 5m and 1d: both are computed from what the directory already holds.
+    let all = tiers(
+        None,
+        &[
+            (Tier::Minute, None),
+            (Tier::FiveMinutes, None),
+            (Tier::Hour, None),
+            (Tier::Day, None),
+        ],
+    );
+    {
+        let engine = open(
+            dir.path(),
+            EngineOptions {
+                retention: all,
+                ..options()
+            },
+        );
+        rollup_all(&engine);
+        let minutes = points(&engine, "g", T0, T0 + DAY - 1, Resolution::OneMinute);
+        assert_eq!(minutes.len(), minutes_before.len());
+        for ((_, got), (_, want)) in minutes.iter().zip(&minutes_before) {
+            assert_points_eq(got, want);
+        }
+        let five = points(&engine, "g", T0, T0 + DAY - 1, Resolution::FiveMinutes);
+        let hours = points(&engine, "g", T0, T0 + DAY - 1, Resolution::OneHour);
+        let days = points(&engine, "g", T0, T0 + DAY - 1, Resolution::OneDay);
+        for (((_, m), (_, f)), ((_, h), (_, d))) in
+            minutes.iter().zip(&five).zip(hours.iter().zip(&days))
+        {
+            assert_points_eq(f, &rollup::merge(m, 5 * MIN));
+            assert_eq!(d.len(), 1);
+            assert_points_eq(d, &rollup::merge(h, DAY));
+        }
+    }
+
+    // Taking 1m out: its data goes at the next retention pass, the others stay.
+    let engine = open(
+        dir.path(),
+        EngineOptions {
+            retention: tiers(
+                None,
+                &[
+                    (Tier::FiveMinutes, None),
+                    (Tier::Hour, None),
+                    (Tier::Day, None),
+                ],
+            ),
+            ..options()
+        },
+    );
+    engine.enforce_retention().unwrap();
+    assert!(points(&engine, "g", T0, T0 + DAY - 1, Resolution::OneMinute).is_empty());
+    assert!(!points(&engine, "g", T0, T0 + DAY - 1, Resolution::FiveMinutes).is_empty());
+    let kept: Vec<Resolution> = info_tiers(&engine).iter().map(|(r, _)| *r).collect();
+    assert_eq!(
+        kept,
+        [
+            Resolution::Raw,
+            Resolution::FiveMinutes,
+            Resolution::OneHour,
+            Resolution::OneDay
+        ]
+    );
 }

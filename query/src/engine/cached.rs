@@ -19,9 +19,8 @@ use crate::value::{Series, Value};
 /// Up to where each tier's data is settled: later writes before these times are
 /// reported as late writes.
 struct Settled {
-    raw: i64,
-    minute: i64,
-    hour: i64,
+    /// Per tier, indexed by `Tier as usize`.
+    until: [i64; 5],
 }
 
 impl Settled {
@@ -45,19 +44,15 @@ impl Settled {
                 .min(newest.saturating_sub(window_ms).saturating_sub(1))
         };
         Settled {
-            raw,
-            minute: raw.min(until(Resolution::OneMinute)),
-            hour: raw.min(until(Resolution::OneHour)),
+            until: Tier::ALL.map(|t| match t {
+                Tier::Raw => raw,
+                rollup => raw.min(until(rollup.resolution())),
+            }),
         }
     }
 
     fn holds(&self, sel: &Selection) -> bool {
-        let limit = match sel.tier {
-            Tier::Raw => self.raw,
-            Tier::OneMinute => self.minute,
-            Tier::OneHour => self.hour,
-        };
-        sel.max_ms < limit
+        sel.max_ms < self.until[sel.tier as usize]
     }
 }
 
@@ -126,7 +121,9 @@ impl Engine {
         let mut sources = Vec::with_capacity(parts.len());
         for p in &parts {
             let sels = plan_selections_between(&planned, start, end, p.full.0, p.full.1, lookback);
-            if !sels.iter().all(|s| settled.holds(s)) || p.full.1 >= settled.raw {
+            if !sels.iter().all(|s| settled.holds(s))
+                || p.full.1 >= settled.until[Tier::Raw as usize]
+            {
                 sources.push(Source::Fresh);
                 continue;
             }

@@ -93,3 +93,44 @@ impl TimeSeries {
             .map(|l| l.value.as_str())
     }
 }
+
+impl Resolution {
+    /// Every resolution, finest first (raw, 1m, 5m, 1h, 1d).
+    pub const BY_WIDTH: [Resolution; 5] = [
+        Resolution::Raw,
+        Resolution::OneMinute,
+        Resolution::FiveMinutes,
+        Resolution::OneHour,
+        Resolution::OneDay,
+    ];
+
+    /// Width of a rollup bucket in milliseconds (raw: 0).
+    pub fn width_ms(self) -> i64 {
+        match self {
+            Resolution::Raw => 0,
+            Resolution::OneMinute => 60_000,
+            Resolution::FiveMinutes => 300_000,
+            Resolution::OneHour => 3_600_000,
+            Resolution::OneDay => 86_400_000,
+        }
+    }
+
+    /// The short name of flags (`--rollup-tiers`), logs, metric labels and the
+    /// `X-Telltale-Tier` header: `raw`, `1m`, `5m`, `1h`, `1d`.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Resolution::Raw => "raw",
+            Resolution::OneMinute => "1m",
+            Resolution::FiveMinutes => "5m",
+            Resolution::OneHour => "1h",
+            Resolution::OneDay => "1d",
+        }
+    }
+
+    /// The resolution named `name` (see [`Resolution::short_name`]).
+    pub fn from_short_name(name: &str) -> Option<Resolution> {
+        Resolution::BY_WIDTH
+            .into_iter()
+            .find(|r| r.short_name() == name)
+    }
+}

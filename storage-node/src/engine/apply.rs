@@ -29,8 +29,6 @@ use crate::labels::{LabelSet, render_labels};
 use crate::store::keys::{self, day_of};
 use crate::tier::Tier;
 
-const HOUR_MS: i64 = 3_600_000;
-
 /// How a series of a write is known when it is applied.
 pub(crate) enum Key<'a> {
     /// Found in the index: its id (its labels are looked up only for new postings).
@@ -311,7 +309,9 @@ impl Engine {
         items: &[Item<'_>],
     ) -> Result<u64> {
         let window = self.opts.out_of_order_window.as_millis() as i64;
-        let minute_until = self.until(Tier::Minute);
+        // Samples before the finest rollup tier's progress make its window dirty.
+        let finest = self.opts.retention.finest_rollup();
+        let rolled_until = finest.and_then(|t| self.until(t));
         let mut batch = self.store.batch();
         let total_samples: usize = items.iter().map(|i| i.samples.len()).sum();
         let mut new_series: Vec<(u64, Arc<LabelSet>)> = Vec::new();
@@ -381,8 +381,10 @@ impl Engine {
                         backfilled += 1;
                         backfill.entry((id, day)).or_default().push((t, v));
                     }
-                    if minute_until.is_some_and(|u| t < u) {
-                        dirty.insert(bucket_start(t, HOUR_MS));
+                    if let (Some(u), Some(tier)) = (rolled_until, finest)
+                        && t < u
+                    {
+                        dirty.insert(bucket_start(t, tier.window_ms()));
                     }
                     max_ts = Some(max_ts.map_or(t, |m| m.max(t)));
                     min_ts = Some(min_ts.map_or(t, |m| m.min(t)));
@@ -395,8 +397,10 @@ impl Engine {
             let bounds = (run[0].0, run[run.len() - 1].0);
             batch.put_chunk(Tier::Raw, day, id, bounds, seq, &samples::encode(&run));
         }
-        for start in &dirty {
-            batch.put_dirty(Tier::Minute, *start);
+        if let Some(tier) = finest {
+            for start in &dirty {
+                batch.put_dirty(tier, *start);
+            }
         }
         if !new_series.is_empty() {
             batch.put_meta_u64(

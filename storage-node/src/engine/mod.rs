@@ -119,9 +119,8 @@ pub struct Engine {
     /// Newest sample time, for readers that must not take the writer lock.
     max_ts: AtomicI64,
     min_ts: AtomicI64,
-    /// Rollup progress per tier (i64::MIN: nothing yet).
-    minute_until: AtomicI64,
-    hour_until: AtomicI64,
+    /// Rollup progress per tier, indexed by [`Tier::id`] (i64::MIN: nothing yet).
+    rollups_until: [AtomicI64; 5],
     /// One flush at a time.
     flushing: Mutex<Instant>,
     /// The applied state as of the last flush: what a crash leaves.
@@ -213,8 +212,9 @@ impl Engine {
             frozen: RwLock::new(Arc::new(Frozen::default())),
             max_ts: AtomicI64::new(loaded.max_ts.unwrap_or(NONE_TS)),
             min_ts: AtomicI64::new(loaded.min_ts.unwrap_or(NONE_TS)),
-            minute_until: AtomicI64::new(loaded.minute_until.unwrap_or(NONE_TS)),
-            hour_until: AtomicI64::new(loaded.hour_until.unwrap_or(NONE_TS)),
+            rollups_until: loaded
+                .rollups_until
+                .map(|u| AtomicI64::new(u.unwrap_or(NONE_TS))),
             flushing: Mutex::new(Instant::now()),
             durable: Mutex::new((loaded.flushed_seq, loaded.flushed_meta.clone())),
             maintaining: Mutex::new(MaintenanceState {
@@ -373,12 +373,22 @@ impl Engine {
             .report(self.opts.out_of_order_window.as_millis() as i64)
     }
 
+    /// Raw: past the newest sample; a rollup tier: its windows before this are
+    /// computed.
     fn until(&self, tier: Tier) -> Option<i64> {
         match tier {
             Tier::Raw => self.newest().map(|t| t.saturating_add(1)),
-            Tier::Minute => opt_ts(self.minute_until.load(Ordering::Acquire)),
-            Tier::Hour => opt_ts(self.hour_until.load(Ordering::Acquire)),
+            _ => opt_ts(self.rollup_watermark(tier).load(Ordering::Acquire)),
         }
+    }
+
+    fn set_until(&self, tier: Tier, until: Option<i64>) {
+        self.rollup_watermark(tier)
+            .store(until.unwrap_or(NONE_TS), Ordering::Release);
+    }
+
+    fn rollup_watermark(&self, tier: Tier) -> &AtomicI64 {
+        &self.rollups_until[usize::from(tier.id())]
     }
 }
 

@@ -87,10 +87,12 @@ impl Merge {
 pub(crate) type MemorySamples = HashMap<u64, Merge>;
 
 impl Engine {
-    /// Retention, progress and size of each tier.
+    /// Retention, progress and size of each tier kept, finest first.
     pub fn info(&self) -> Result<Vec<TierInfo>> {
-        Ok(Tier::ALL
-            .into_iter()
+        Ok(self
+            .opts
+            .retention
+            .tiers()
             .map(|tier| TierInfo {
                 resolution: tier.resolution() as i32,
                 retention_ms: self

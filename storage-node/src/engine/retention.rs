@@ -1,15 +1,17 @@
 //! Retention: each tier drops the whole day partitions that lie entirely before its
 //! retention (measured back from the newest sample, as Prometheus measures it from its
 //! newest block), and the index drops days past the longest retention of any tier.
-//! Only range deletes: no sample is deleted one by one, and writes never wait.
+//! Only range deletes: no sample is deleted one by one, and writes never wait. A rollup
+//! tier no longer kept (taken out of `--rollup-tiers`) drops all its data, as lowering a
+//! retention does.
 
 use std::time::Duration;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Engine;
 use crate::error::Result;
-use crate::store::keys::{DAY_MS, day_of};
+use crate::store::keys::{self, DAY_MS, day_of};
 use crate::tier::Tier;
 
 impl Engine {
@@ -21,6 +23,10 @@ impl Engine {
         let mut st = self.maintaining();
         let cutoff = |r: Duration| day_of(newest.saturating_sub(r.as_millis() as i64));
         for tier in Tier::ALL {
+            if !self.opts.retention.keeps(tier) {
+                self.drop_tier(tier)?;
+                continue;
+            }
             if let Some(r) = self.opts.retention.of(tier) {
                 let before = cutoff(r);
                 if st
@@ -66,9 +72,30 @@ impl Engine {
         Ok(())
     }
 
+    /// Drops every partition of `tier`, a rollup tier no longer kept, and forgets how
+    /// far it was computed (so that keeping it again computes it from its source).
+    fn drop_tier(&self, tier: Tier) -> Result<()> {
+        if self.store.first_day(tier)?.is_none() && self.until(tier).is_none() {
+            return Ok(());
+        }
+        warn!(
+            tier = tier.name(),
+            "dropping the data of a rollup tier that is no longer configured"
+        );
+        self.store.drop_days_before(tier, i64::MAX)?;
+        let mut batch = self.store.batch();
+        if let Some(key) = keys::until_key(tier) {
+            batch.delete_meta(key);
+        }
+        self.store.write(batch, true)?;
+        self.set_until(tier, None);
+        self.late.record(i64::MIN, i64::MAX);
+        Ok(())
+    }
+
     /// Refreshes the gauges that read disk state.
     pub fn update_disk_metrics(&self) {
-        for tier in Tier::ALL {
+        for tier in self.opts.retention.tiers() {
             self.metrics
                 .disk_bytes
                 .with_label_values(&[tier.name()])

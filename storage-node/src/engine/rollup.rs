@@ -1,11 +1,10 @@
-//! Rollups: raw samples -> one point per minute (computed per hour window) -> one point
-//! per hour (computed per day window, from the minute points). A window is computed
+//! Rollups: raw samples -> one point per bucket of the finest rollup tier kept -> one
+//! point per bucket of each coarser tier kept, from the points of the next finer one
+//! (1 m, 5 m: computed per hour window; 1 h, 1 d: per day window). A window is computed
 //! once it is older than the out-of-order window below the newest sample; samples that
 //! land in an already computed window later mark it dirty (in the write's own batch) and
 //! it is computed again. Recomputed chunks carry a higher sequence number and win.
 //! Samples and minute points that `delete_series` removed are left out of the input.
-
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use telltale_model::is_stale_nan;
 use telltale_storage_api::Aggregate;
@@ -20,7 +19,6 @@ use crate::store::keys::{self, DAY_MS, day_of};
 use crate::store::{Batch, ChunkReader, StoredChunk};
 use crate::tier::Tier;
 
-const HOUR_MS: i64 = 3_600_000;
 /// Series whose minute rollups are computed together (their head samples decoded at
 /// once).
 const ROLLUP_GROUP: usize = 1_000;
@@ -40,16 +38,18 @@ impl Engine {
         let mut budget = self.opts.rollup_windows_per_pass;
         let mut done = 0;
         let ready = newest.saturating_sub(self.opts.out_of_order_window.as_millis() as i64);
+        let retention = &self.opts.retention;
+        let tiers: Vec<Tier> = retention.rollups().iter().map(|(t, _)| *t).collect();
 
-        for (tier, width) in [(Tier::Minute, HOUR_MS), (Tier::Hour, DAY_MS)] {
-            // Minute windows are also the input of hour windows: computed as far back
-            // as either tier keeps data.
-            let floor = match tier {
-                Tier::Minute => self
-                    .retention_floor(Tier::Minute, newest)
-                    .min(self.retention_floor(Tier::Hour, newest)),
-                _ => self.retention_floor(tier, newest),
-            };
+        for (i, &tier) in tiers.iter().enumerate() {
+            let width = tier.window_ms();
+            // A tier's windows are also the input of the coarser tiers: computed as far
+            // back as any of them keeps data.
+            let floor = tiers[i..]
+                .iter()
+                .map(|t| self.retention_floor(*t, newest))
+                .min()
+                .unwrap_or(i64::MIN);
             for start in self.store.dirty(tier)? {
                 if budget == 0 {
                     break;
@@ -66,10 +66,10 @@ impl Engine {
                 budget = budget.saturating_sub(n.min(1));
                 done += n.min(1);
             }
-            // Hour windows wait for the minute windows they are made of.
-            let limit = match tier {
-                Tier::Minute => ready,
-                _ => self.until(Tier::Minute).unwrap_or(i64::MIN),
+            // A tier's windows wait for the windows of its source they are made of.
+            let limit = match retention.source(tier) {
+                Tier::Raw => ready,
+                source => self.until(source).unwrap_or(i64::MIN),
             };
             let mut next = self
                 .until(tier)
@@ -80,7 +80,7 @@ impl Engine {
                 // Writes from now on mark this window dirty if they land in it.
                 {
                     let _w = self.writer();
-                    watermark(self, tier).store(end, Ordering::Release);
+                    self.set_until(tier, Some(end));
                 }
                 let n = self.rollup_window(&mut st, tier, next, false)?;
                 if n > 0 {
@@ -120,16 +120,16 @@ impl Engine {
         dirty: bool,
     ) -> Result<usize> {
         let day = day_of(start);
+        let end = start + tier.window_ms();
         let ids = self.store.all_postings(day)?;
         st.rollup_seq += 1;
         let seq = st.rollup_seq;
         let mut batch = self.store.batch();
         let mut series = 0;
-        match tier {
-            Tier::Minute => {
-                let end = start + HOUR_MS;
+        match self.opts.retention.source(tier) {
+            Tier::Raw => {
                 for group in ids.chunks(ROLLUP_GROUP) {
-                    series += self.minute_rollups(&mut batch, group, (day, start, end), seq)?;
+                    series += self.raw_rollups(&mut batch, tier, group, (day, start, end), seq)?;
                     if batch.bytes() >= BATCH_BYTES {
                         // Not synced, and cut between series: each series' compaction
                         // (its merged chunk and the removal of its parts) stays in one
@@ -139,43 +139,39 @@ impl Engine {
                         self.store.write(full, false)?;
                     }
                 }
-                if dirty && self.until(Tier::Hour).is_some_and(|u| start < u) {
-                    batch.put_dirty(Tier::Hour, day * DAY_MS);
-                }
             }
-            Tier::Hour => {
-                let end = start + DAY_MS;
-                let mut reader = self.store.chunk_reader_uncached(Tier::Minute);
+            source => {
+                let mut reader = self.store.chunk_reader_uncached(source);
                 let tombstones = self.tombstones();
                 for id in ids {
-                    let mut minutes =
-                        self.rollup_points(&mut reader, id, &[day], start, end - 1)?;
+                    let mut finer = self.rollup_points(&mut reader, id, &[day], start, end - 1)?;
                     if let Some(deleted) = tombstones.get(id) {
-                        let width = Tier::Minute.width_ms();
-                        minutes.retain(|p| !bucket_deleted(deleted, p.timestamp_ms, width));
+                        let width = source.width_ms();
+                        finer.retain(|p| !bucket_deleted(deleted, p.timestamp_ms, width));
                     }
-                    let points = rollup::merge(&minutes, Tier::Hour.width_ms());
-                    series +=
-                        usize::from(put_points(&mut batch, Tier::Hour, (day, id), seq, &points));
+                    let points = rollup::merge(&finer, tier.width_ms());
+                    series += usize::from(put_points(&mut batch, tier, (day, id), seq, &points));
                 }
             }
-            Tier::Raw => unreachable!("raw data is not rolled up"),
+        }
+        // A recomputed window changes the input of the coarser tier's window holding it.
+        if dirty
+            && let Some(next) = self.opts.retention.next(tier)
+            && self.until(next).is_some_and(|u| start < u)
+        {
+            batch.put_dirty(next, bucket_start(start, next.window_ms()));
         }
         batch.put_meta_u64(keys::META_ROLLUP_SEQ, seq);
         if dirty {
             batch.delete_dirty(tier, start);
-        } else {
-            let key = match tier {
-                Tier::Minute => keys::META_M1_UNTIL,
-                _ => keys::META_H1_UNTIL,
-            };
-            batch.put_meta_i64(key, start + tier_window(tier));
+        } else if let Some(key) = keys::until_key(tier) {
+            batch.put_meta_i64(key, end);
         }
-        // Not synced: a window lost in a crash is computed again from raw data.
+        // Not synced: a window lost in a crash is computed again from its source.
         self.store.write(batch, false)?;
         if dirty {
             // Recomputed because late samples landed in it: its points changed.
-            self.late.record(start, start + tier_window(tier) - 1);
+            self.late.record(start, end - 1);
         }
         let kind = if dirty { "dirty" } else { "new" };
         if series > 0 {
@@ -193,17 +189,18 @@ impl Engine {
 }
 
 impl Engine {
-    /// The minute rollups of the series `ids` for the hour window `[start, end)` of
-    /// `day`, and the compaction of their raw chunks in it, into `batch`. Returns the
-    /// number of series with data.
+    /// The rollups of `tier` (the finest kept) of the series `ids` for the window
+    /// `[start, end)` of `day`, and the compaction of their raw chunks in it, into
+    /// `batch`. Returns the number of series with data.
     ///
     /// Chunks are read through one uncached reader per day (the look-back of the
-    /// window's first minute may reach into the day before), the series in id order,
+    /// window's first bucket may reach into the day before), the series in id order,
     /// and each series' chunks are read once for both; the head's samples are taken for
     /// the group only, so a window of 50,000 series never holds them all decoded.
-    fn minute_rollups(
+    fn raw_rollups(
         &self,
         batch: &mut Batch<'_>,
+        tier: Tier,
         ids: &[u64],
         (day, start, end): (i64, i64, i64),
         seq: u64,
@@ -247,10 +244,10 @@ impl Engine {
                 .rev()
                 .find(|(_, v)| !is_stale_nan(*v))
                 .copied();
-            let points = rollup::summarise(&raw[split..], prev, Tier::Minute.width_ms());
+            let points = rollup::summarise(&raw[split..], prev, tier.width_ms());
             in_window.retain(|c| c.end >= start);
             self.compact_raw_window(batch, (day, id), (start, end), &in_window)?;
-            series += usize::from(put_points(batch, Tier::Minute, (day, id), seq, &points));
+            series += usize::from(put_points(batch, tier, (day, id), seq, &points));
         }
         Ok(series)
     }
@@ -271,18 +268,4 @@ fn put_points(
     let bounds = (first.timestamp_ms, last.timestamp_ms);
     batch.put_chunk(tier, day, id, bounds, seq, &aggregates::encode(points));
     true
-}
-
-fn tier_window(tier: Tier) -> i64 {
-    match tier {
-        Tier::Minute => HOUR_MS,
-        _ => DAY_MS,
-    }
-}
-
-fn watermark(engine: &Engine, tier: Tier) -> &AtomicI64 {
-    match tier {
-        Tier::Minute => &engine.minute_until,
-        _ => &engine.hour_until,
-    }
 }

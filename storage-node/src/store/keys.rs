@@ -7,7 +7,7 @@
 //! series_by_labels  label set                             -> id:u64
 //! postings          day name 0x00 value 0x00 id:u64       -> (empty)
 //!                   day 0x00 0x00 id:u64 ("all postings": the series has data that day)
-//! raw, m1, h1       day id:u64 start:ts seq:u64           -> uvarint(end - start) ++ chunk
+//! raw, m1, m5, h1, d1  day id:u64 start:ts seq:u64           -> uvarint(end - start) ++ chunk
 //! wal               (unused: the log of releases before the Raft log; kept so that their
 //!                   databases open)
 //! dirty             tier:u8 window_start:ts               -> (empty)
@@ -15,7 +15,7 @@
 //!                   "flushed_seq", "max_ts", "min_ts", "rollup_seq" -> u64 / i64,
 //!                   "flushed_meta" -> the applier's opaque bytes at flushed_seq,
 //!                   "sessions" -> the last batch per writer at flushed_seq,
-//!                   "m1_until", "h1_until" -> i64
+//!                   "m1_until", "m5_until", "h1_until", "d1_until" -> i64
 //! ```
 //! `day` is the time partition: `floor(ts / 1 day)`. Every key of a chunk or posting
 //! starts with its day, so dropping a day is one range delete, and a query over an hour
@@ -25,6 +25,7 @@
 //! postings keys split unambiguously and the empty name is free for "all postings".
 
 use crate::labels::LabelSet;
+use crate::tier::Tier;
 
 pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_NEXT_SERIES_ID: &[u8] = b"next_series_id";
@@ -34,8 +35,17 @@ pub const META_FLUSHED_META: &[u8] = b"flushed_meta";
 pub const META_MAX_TS: &[u8] = b"max_ts";
 pub const META_MIN_TS: &[u8] = b"min_ts";
 pub const META_ROLLUP_SEQ: &[u8] = b"rollup_seq";
-pub const META_M1_UNTIL: &[u8] = b"m1_until";
-pub const META_H1_UNTIL: &[u8] = b"h1_until";
+
+/// The meta key of how far rollup tier `tier` is complete (raw: none).
+pub fn until_key(tier: Tier) -> Option<&'static [u8]> {
+    match tier {
+        Tier::Raw => None,
+        Tier::Minute => Some(b"m1_until"),
+        Tier::FiveMinutes => Some(b"m5_until"),
+        Tier::Hour => Some(b"h1_until"),
+        Tier::Day => Some(b"d1_until"),
+    }
+}
 /// The last batch applied per writer, as of `flushed_seq` (`engine::sessions`).
 pub const META_SESSIONS: &[u8] = b"sessions";
 /// Prefix of the tombstones of `delete_series` (`engine::tombstones`): one key per

@@ -27,17 +27,21 @@ const CF_POSTINGS: &str = "postings";
 const CF_RAW: &str = "raw";
 const CF_M1: &str = "m1";
 const CF_H1: &str = "h1";
+const CF_M5: &str = "m5";
+const CF_D1: &str = "d1";
 /// Unused since the Raft log became the only log; listed so older databases open.
 const CF_WAL: &str = "wal";
 const CF_DIRTY: &str = "dirty";
 const CF_META: &str = "meta";
-const COLUMN_FAMILIES: [&str; 9] = [
+const COLUMN_FAMILIES: [&str; 11] = [
     CF_SERIES,
     CF_SERIES_BY_LABELS,
     CF_POSTINGS,
     CF_RAW,
     CF_M1,
+    CF_M5,
     CF_H1,
+    CF_D1,
     CF_WAL,
     CF_DIRTY,
     CF_META,
@@ -47,7 +51,9 @@ fn tier_cf(tier: Tier) -> &'static str {
     match tier {
         Tier::Raw => CF_RAW,
         Tier::Minute => CF_M1,
+        Tier::FiveMinutes => CF_M5,
         Tier::Hour => CF_H1,
+        Tier::Day => CF_D1,
     }
 }
 
@@ -123,8 +129,8 @@ pub struct Loaded {
     pub max_ts: Option<i64>,
     pub min_ts: Option<i64>,
     pub rollup_seq: u64,
-    pub minute_until: Option<i64>,
-    pub hour_until: Option<i64>,
+    /// Rollups are complete before this, per tier (indexed by [`Tier::id`]).
+    pub rollups_until: [Option<i64>; 5],
     pub sessions: Sessions,
     /// Deleted intervals per series (`delete_series`), not yet cleaned.
     pub tombstones: Vec<SeriesTombstones>,
@@ -238,6 +244,10 @@ impl Batch<'_> {
 
     pub fn put_meta_bytes(&mut self, key: &[u8], v: &[u8]) {
         self.batch.put_cf(self.store.cf(CF_META), key, v);
+    }
+
+    pub fn delete_meta(&mut self, key: &[u8]) {
+        self.batch.delete_cf(self.store.cf(CF_META), key);
     }
 
     pub fn put_meta_i64(&mut self, key: &[u8], v: i64) {
@@ -392,8 +402,15 @@ impl Store {
             max_ts: i64_meta(keys::META_MAX_TS)?,
             min_ts: i64_meta(keys::META_MIN_TS)?,
             rollup_seq: self.meta_u64(keys::META_ROLLUP_SEQ)?.unwrap_or(0),
-            minute_until: i64_meta(keys::META_M1_UNTIL)?,
-            hour_until: i64_meta(keys::META_H1_UNTIL)?,
+            rollups_until: {
+                let mut until = [None; 5];
+                for tier in Tier::ALL {
+                    if let Some(key) = keys::until_key(tier) {
+                        until[usize::from(tier.id())] = i64_meta(key)?;
+                    }
+                }
+                until
+            },
             sessions: match self.meta(keys::META_SESSIONS)? {
                 None => Sessions::default(),
                 Some(bytes) => Sessions::decode(&bytes)

@@ -119,11 +119,7 @@ pub fn series(
 /// done in one pass.
 pub fn options() -> telltale_storage::EngineOptions {
     telltale_storage::EngineOptions {
-        retention: telltale_storage::Retention {
-            raw: None,
-            minute: None,
-            hour: None,
-        },
+        retention: telltale_storage::Retention::unlimited(),
         out_of_order_window: std::time::Duration::from_secs(600),
         rollup_windows_per_pass: 1_000,
         ..telltale_storage::EngineOptions::default()

@@ -98,11 +98,7 @@ fn main() -> Result<(), Error> {
     );
 
     let opts = EngineOptions {
-        retention: Retention {
-            raw: None,
-            minute: None,
-            hour: None,
-        },
+        retention: Retention::unlimited(),
         rollup_windows_per_pass: usize::MAX,
         ..EngineOptions::default()
     };
