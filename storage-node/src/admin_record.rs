@@ -1,4 +1,4 @@
-//! The admin log records — `delete_series` and `clean_tombstones` — that travel the same
+//! The admin log records — `delete_series`, `clean_tombstones` and `cold_moved` — that travel the same
 //! way as writes ([`crate::command`]): prepared by the leader, made durable in the Raft
 //! log, applied by every replica in log order ([`crate::Engine::apply`]).
 //!
@@ -9,6 +9,7 @@
 //! ```text
 //! delete_series:    0xD1 varint(min_t) varint(max_t) uvarint(n) { uvarint(id - previous id) }
 //! clean_tombstones: 0xD2
+//! cold_moved:       0xD3 tier:u8 varint(day) cold entry (`crate::cold::ColdEntry::encode`)
 //! ```
 //!
 //! A delete names the series it deletes by id (ids are deterministic across replicas
@@ -17,10 +18,13 @@
 //! depends on nothing but the record.
 
 use crate::chunk::bits::{put_uvarint, put_varint, read_uvarint, unzigzag};
+use crate::cold::ColdEntry;
 use crate::error::{Error, Result};
+use crate::tier::Tier;
 
 const DELETE_SERIES: u8 = 0xD1;
 const CLEAN_TOMBSTONES: u8 = 0xD2;
+const COLD_MOVED: u8 = 0xD3;
 
 /// An admin operation as the log carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,13 @@ pub enum AdminRecord {
     },
     /// Rewrite the chunks that hold deleted data without it, then drop every tombstone.
     CleanTombstones,
+    /// `tier`'s `day` is in object storage as `entry` (uploaded and checked by the
+    /// leader): reads go to it and the local copy goes.
+    ColdMoved {
+        tier: Tier,
+        day: i64,
+        entry: ColdEntry,
+    },
 }
 
 impl AdminRecord {
@@ -56,6 +67,12 @@ impl AdminRecord {
                 out
             }
             AdminRecord::CleanTombstones => vec![CLEAN_TOMBSTONES],
+            AdminRecord::ColdMoved { tier, day, entry } => {
+                let mut out = vec![COLD_MOVED, tier.id()];
+                put_varint(&mut out, *day);
+                out.extend_from_slice(&entry.encode());
+                out
+            }
         }
     }
 
@@ -67,6 +84,7 @@ impl AdminRecord {
             DELETE_SERIES => Some(decode_delete(rest).ok_or_else(|| corrupt(bytes))),
             CLEAN_TOMBSTONES if rest.is_empty() => Some(Ok(AdminRecord::CleanTombstones)),
             CLEAN_TOMBSTONES => Some(Err(corrupt(bytes))),
+            COLD_MOVED => Some(decode_cold_moved(rest).ok_or_else(|| corrupt(bytes))),
             _ => None,
         }
     }
@@ -77,6 +95,17 @@ fn corrupt(bytes: &[u8]) -> Error {
         what: "admin log record",
         detail: format!("{} bytes do not decode", bytes.len()),
     }
+}
+
+fn decode_cold_moved(rest: &[u8]) -> Option<AdminRecord> {
+    let (&tier, rest) = rest.split_first()?;
+    let tier = Tier::from_id(tier)?;
+    let (day, used) = read_uvarint(rest)?;
+    Some(AdminRecord::ColdMoved {
+        tier,
+        day: unzigzag(day),
+        entry: ColdEntry::decode(&rest[used..])?,
+    })
 }
 
 fn decode_delete(mut rest: &[u8]) -> Option<AdminRecord> {
@@ -116,6 +145,14 @@ mod tests {
         ) {
             series.sort_unstable();
             let r = AdminRecord::DeleteSeries { min_t, max_t, series };
+            prop_assert_eq!(AdminRecord::decode(&r.encode()).unwrap().unwrap(), r);
+        }
+
+        #[test]
+        fn cold_moved_records_round_trip(day in any::<i64>(), seq in any::<u64>(), bytes in any::<u64>(), tier in 0u8..5) {
+            let tier = Tier::from_id(tier).unwrap();
+            let entry = ColdEntry { object: crate::cold::object_name(tier, day, seq), bytes, sha256: [3; 32], seq };
+            let r = AdminRecord::ColdMoved { tier, day, entry };
             prop_assert_eq!(AdminRecord::decode(&r.encode()).unwrap().unwrap(), r);
         }
 

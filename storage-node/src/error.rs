@@ -42,6 +42,14 @@ pub enum Error {
     /// Data read back from disk does not decode.
     #[error("corrupt {what} on disk: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// A day moved to object storage could not be fetched or is damaged.
+    #[error("cold {tier} day {day} ({object}): {reason}")]
+    Cold {
+        tier: &'static str,
+        day: i64,
+        object: String,
+        reason: String,
+    },
     /// The self-metrics could not be registered.
     #[error("registering self-metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -71,6 +79,7 @@ impl Error {
         match self {
             Error::Io { .. } | Error::Backend { .. } => "backend",
             Error::Corrupt { .. } => "corrupt",
+            Error::Cold { .. } => "cold_storage",
             Error::Metrics(_) => "metrics",
             Error::OverBudget { .. } => "over_budget",
             _ => "internal",

@@ -27,6 +27,8 @@
 pub mod admin_record;
 /// Compressed chunks of samples and of rollup points (the storage contract's codecs).
 pub use telltale_storage_api::chunk;
+/// The cold tier: days moved to object storage, their object layout and read cache.
+pub mod cold;
 /// The log record: the unit prepared, logged (replicated) and applied.
 pub mod command;
 /// The engine: open, prepare and apply, read, flush, rollup and retention.

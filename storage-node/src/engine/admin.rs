@@ -118,6 +118,15 @@ impl Engine {
                 self.clean_locked(&w)?;
                 finish(&mut w);
             }
+            AdminRecord::ColdMoved { tier, day, entry } => {
+                let _maintaining = self.maintaining();
+                let mut w = self.writer();
+                if seq <= w.applied_seq {
+                    return Ok(());
+                }
+                self.apply_cold_moved(tier, day, entry)?;
+                finish(&mut w);
+            }
         }
         Ok(())
     }
@@ -176,7 +185,9 @@ impl Engine {
         let mut batch = self.store.batch();
         let mut rewritten = 0usize;
         for tier in Tier::ALL {
-            let mut reader = self.store.chunk_reader_uncached(tier);
+            // Cold objects are immutable: only local chunks are rewritten, and the
+            // tombstones over cold days stay (below) to keep masking them.
+            let mut reader = self.store.chunk_reader_uncached(tier).local_only();
             for &(day, id, intervals) in &work {
                 let (lo, hi) = (intervals[0].0, intervals[intervals.len() - 1].1);
                 // A rollup point before `lo` may cover deleted samples in its bucket.
@@ -192,11 +203,20 @@ impl Engine {
                 }
             }
         }
-        for (id, _) in tombstones.iter() {
-            batch.delete_tombstones(id);
+        let cold_days = self.store.cold().days();
+        let mut kept = Tombstones::default();
+        for (id, intervals) in tombstones.iter() {
+            let over_cold = intervals
+                .iter()
+                .any(|(lo, hi)| cold_days.range(day_of(*lo)..=day_of(*hi)).next().is_some());
+            if over_cold {
+                kept.insert(id, intervals.to_vec());
+            } else {
+                batch.delete_tombstones(id);
+            }
         }
         self.store.write(batch, false)?;
-        self.set_tombstones(Tombstones::default());
+        self.set_tombstones(kept);
         info!(
             series = tombstones.len(),
             chunks = rewritten,

@@ -449,6 +449,10 @@ impl Engine {
         }
         if let Some((lo, hi)) = late {
             self.late.record(lo, hi);
+            self.changed_days
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(day_of(lo)..=day_of(hi));
         }
         self.metrics.samples_appended.inc_by(total);
         self.metrics.samples_out_of_order.inc_by(out_of_order);

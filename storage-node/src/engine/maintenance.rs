@@ -59,6 +59,7 @@ impl Engine {
         if let Err(e) = self.enforce_retention() {
             warn!(error = %e, "retention pass failed");
         }
+        self.compact_moved();
         // The head's size is a walk over every series in it (about a millisecond per
         // 100,000): refreshed as often as a scrape would read it, not every round.
         let due = {

@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod apply;
+pub mod cold;
 mod compact;
 mod exemplars;
 mod flush;
@@ -69,6 +70,8 @@ pub struct EngineOptions {
     /// Exemplars kept (one ring over every series, the oldest overwritten first; 0:
     /// none). Prometheus's `--storage.exemplars.exemplars-limit`.
     pub exemplars_limit: usize,
+    /// The cold tier in object storage (None: every day stays local).
+    pub cold: Option<cold::ColdOptions>,
 }
 
 impl Default for EngineOptions {
@@ -81,6 +84,7 @@ impl Default for EngineOptions {
             rollups: true,
             rollup_windows_per_pass: 48,
             exemplars_limit: 100_000,
+            cold: None,
         }
     }
 }
@@ -134,6 +138,12 @@ pub struct Engine {
     tombstones: RwLock<Arc<Tombstones>>,
     /// The exemplar ring; changed only by the writer (under its lock), in log order.
     exemplars: Mutex<ExemplarStore>,
+    /// Objects of cold days retention dropped, for the leader to delete.
+    expired_cold: Mutex<Vec<String>>,
+    /// Days moved to the cold tier whose local space is still to be compacted.
+    cold_compactions: Mutex<Vec<(Tier, i64)>>,
+    /// Days late samples landed in since the engine opened.
+    changed_days: Mutex<std::collections::BTreeSet<i64>>,
     /// This open engine's identity in the process, for writers' series references
     /// ([`telltale_storage_api::SeriesLabels::storage_ref`]).
     identity: u64,
@@ -174,7 +184,16 @@ impl Engine {
             source,
         })?;
         let metrics = EngineMetrics::register(registry)?;
-        let store = Store::open(dir)?;
+        let objects = match &opts.cold {
+            None => None,
+            Some(c) => Some(crate::cold::ObjectCache::new(
+                c.storage.clone(),
+                &c.cache_dir,
+                c.cache_disk_bytes,
+                c.cache_memory_bytes,
+            )?),
+        };
+        let store = Store::open_with(dir, objects)?;
         let loaded = store.load()?;
         let mut index = SeriesIndex::default();
         for (id, labels) in loaded.series {
@@ -227,6 +246,9 @@ impl Engine {
             late: late::LateWriteLog::new(),
             tombstones: RwLock::new(Arc::new(tombstones)),
             identity: NEXT_IDENTITY.fetch_add(1, Ordering::Relaxed),
+            expired_cold: Mutex::default(),
+            cold_compactions: Mutex::default(),
+            changed_days: Mutex::default(),
         };
         engine.metrics.flushed_seq.set(loaded.flushed_seq as i64);
         info!(

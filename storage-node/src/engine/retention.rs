@@ -38,7 +38,8 @@ impl Engine {
                 }
                 let first = self.store.first_day(tier)?;
                 if first.is_some_and(|f| f < before) {
-                    self.store.drop_days_before(tier, before)?;
+                    let gone = self.store.drop_days_before(tier, before)?;
+                    self.expire_cold(gone);
                     self.late
                         .record(i64::MIN, before.saturating_mul(DAY_MS) - 1);
                     let dropped = before - first.unwrap_or(before);
@@ -82,7 +83,8 @@ impl Engine {
             tier = tier.name(),
             "dropping the data of a rollup tier that is no longer configured"
         );
-        self.store.drop_days_before(tier, i64::MAX)?;
+        let gone = self.store.drop_days_before(tier, i64::MAX)?;
+        self.expire_cold(gone);
         let mut batch = self.store.batch();
         if let Some(key) = keys::until_key(tier) {
             batch.delete_meta(key);

@@ -8,26 +8,62 @@
 //! iterator per series would look each block up again (and decompress it again whenever
 //! the block cache has let it go).
 
+use std::sync::Arc;
+
 use rocksdb::DBRawIterator;
 
 use super::{StoredChunk, backend, corrupt, keys};
+use crate::cold::{ColdDays, ColdObject, Section};
 use crate::error::Result;
+use crate::tier::Tier;
 
 /// Reads chunks of one tier for series asked in ascending `(day, id)` order (any order
-/// is correct; ascending order is what makes it fast).
+/// is correct; ascending order is what makes it fast). A cold day's chunks come from its
+/// object as well as from the local column family (late data written since it moved).
 pub struct ChunkReader<'a> {
     iter: DBRawIterator<'a>,
     /// The prefix whose scan ran to its end: the iterator then stands on the first key
     /// after that prefix's keys (or is exhausted).
     scanned: Option<[u8; 16]>,
+    cold: &'a ColdDays,
+    tier: Tier,
+    /// The last day looked up in `cold` and its object, if it is cold.
+    cold_day: Option<(i64, Option<Arc<ColdObject>>)>,
+    /// Only the local column family is read.
+    local: bool,
 }
 
 impl<'a> ChunkReader<'a> {
-    pub(super) fn new(iter: DBRawIterator<'a>) -> Self {
+    pub(super) fn new(iter: DBRawIterator<'a>, cold: &'a ColdDays, tier: Tier) -> Self {
         ChunkReader {
             iter,
             scanned: None,
+            cold,
+            tier,
+            cold_day: None,
+            local: false,
         }
+    }
+
+    /// This reader without the cold objects: the local chunks only.
+    pub fn local_only(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// The object of `day` when it is cold (looked up once per day in a row).
+    fn cold_object(&mut self, day: i64) -> Result<Option<Arc<ColdObject>>> {
+        if self.local || !self.cold.any() {
+            return Ok(None);
+        }
+        if let Some((d, o)) = &self.cold_day
+            && *d == day
+        {
+            return Ok(o.clone());
+        }
+        let object = self.cold.object(self.tier, day)?;
+        self.cold_day = Some((day, object.clone()));
+        Ok(object)
     }
 
     /// Every chunk of series `id` in `day` that may hold data within `[start, end]`, in
@@ -64,28 +100,45 @@ impl<'a> ChunkReader<'a> {
         &mut self,
         day: i64,
         id: u64,
-        (start, end): (i64, i64),
+        range: (i64, i64),
         mut f: impl FnMut(i64, i64, u64, &[u8]) -> bool,
     ) -> Result<()> {
-        let prefix = keys::chunk_prefix(day, id);
-        if !self.position(&prefix) {
+        if !self.scan_local(day, id, range, &mut f)? {
             return Ok(());
         }
+        let Some(object) = self.cold_object(day)? else {
+            return Ok(());
+        };
+        let prefix = keys::chunk_prefix(day, id);
+        for (key, value) in object.scan(Section::Chunks, &prefix) {
+            if !visit(key, value, range, &mut f)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The local part of [`Self::scan`]; false when `f` stopped it.
+    fn scan_local(
+        &mut self,
+        day: i64,
+        id: u64,
+        range: (i64, i64),
+        f: &mut impl FnMut(i64, i64, u64, &[u8]) -> bool,
+    ) -> Result<bool> {
+        let prefix = keys::chunk_prefix(day, id);
+        if !self.position(&prefix) {
+            return Ok(true);
+        }
         self.scanned = None;
+        let mut going = true;
         while let (Some(key), Some(value)) = (self.iter.key(), self.iter.value()) {
             if !key.starts_with(&prefix) {
                 self.scanned = Some(prefix);
                 break;
             }
-            let (_, _, c_start, seq) =
-                keys::decode_chunk_key(key).ok_or_else(|| corrupt("chunk key", key))?;
-            if c_start > end {
-                break;
-            }
-            let (span, used) = crate::chunk::bits::read_uvarint(value)
-                .ok_or_else(|| corrupt("chunk header", key))?;
-            let c_end = c_start.wrapping_add(span as i64);
-            if c_end >= start && !f(c_start, c_end, seq, &value[used..]) {
+            going = visit(key, value, range, f)?;
+            if !going {
                 break;
             }
             self.iter.next();
@@ -93,7 +146,8 @@ impl<'a> ChunkReader<'a> {
         if !self.iter.valid() {
             self.scanned = Some(prefix);
         }
-        self.iter.status().map_err(backend("read chunks"))
+        self.iter.status().map_err(backend("read chunks"))?;
+        Ok(going)
     }
 
     /// Puts the iterator on the first key of `prefix`; false when no key has it. After a
@@ -118,6 +172,25 @@ impl<'a> ChunkReader<'a> {
         self.iter.seek(prefix);
         true
     }
+}
+
+/// Calls `f` for the chunk `(key, value)` when it may hold data in `[start, end]`;
+/// false when the scan of its series should stop (past `end`, or `f` said so).
+fn visit(
+    key: &[u8],
+    value: &[u8],
+    (start, end): (i64, i64),
+    f: &mut impl FnMut(i64, i64, u64, &[u8]) -> bool,
+) -> Result<bool> {
+    let (_, _, c_start, seq) =
+        keys::decode_chunk_key(key).ok_or_else(|| corrupt("chunk key", key))?;
+    if c_start > end {
+        return Ok(false);
+    }
+    let (span, used) =
+        crate::chunk::bits::read_uvarint(value).ok_or_else(|| corrupt("chunk header", key))?;
+    let c_end = c_start.wrapping_add(span as i64);
+    Ok(c_end < start || f(c_start, c_end, seq, &value[used..]))
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //!                   "flushed_seq", "max_ts", "min_ts", "rollup_seq" -> u64 / i64,
 //!                   "flushed_meta" -> the applier's opaque bytes at flushed_seq,
 //!                   "sessions" -> the last batch per writer at flushed_seq,
-//!                   "m1_until", "m5_until", "h1_until", "d1_until" -> i64
+//!                   "m1_until", "m5_until", "h1_until", "d1_until" -> i64,
+//!                   "cold/" tier:u8 day:ts -> a cold day's entry (`crate::cold`)
 //! ```
 //! `day` is the time partition: `floor(ts / 1 day)`. Every key of a chunk or posting
 //! starts with its day, so dropping a day is one range delete, and a query over an hour
@@ -52,6 +53,9 @@ pub const META_SESSIONS: &[u8] = b"sessions";
 /// series, `tombstone/` + id (8 bytes big-endian), its value the deleted intervals as
 /// pairs of big-endian i64 (inclusive bounds).
 pub const META_TOMBSTONE_PREFIX: &[u8] = b"tombstone/";
+/// Prefix of the cold days (`crate::cold`): `cold/` + tier id + day (8 bytes, time
+/// order), each holding its [`crate::cold::ColdEntry`].
+pub const META_COLD_PREFIX: &[u8] = b"cold/";
 /// The exemplar ring as of `flushed_seq` (`crate::exemplars`), written when it changed.
 pub const META_EXEMPLARS: &[u8] = b"exemplars";
 /// Version of the layout described above.
@@ -184,6 +188,21 @@ pub fn decode_posting_key(key: &[u8]) -> Option<(i64, &str, &str, u64)> {
     let name = std::str::from_utf8(&rest[..sep]).ok()?;
     let value = std::str::from_utf8(&rest[sep + 1..]).ok()?;
     Some((decode_ts(*day), name, value, decode_u64(id)?))
+}
+
+/// The meta key of a cold day.
+pub fn cold_key(tier: u8, day: i64) -> Vec<u8> {
+    let mut key = META_COLD_PREFIX.to_vec();
+    key.push(tier);
+    key.extend_from_slice(&encode_ts(day));
+    key
+}
+
+/// `(tier, day)` of a cold day's meta key.
+pub fn decode_cold_key(key: &[u8]) -> Option<(u8, i64)> {
+    let rest = key.strip_prefix(META_COLD_PREFIX)?;
+    let (tier, day) = rest.split_first()?;
+    Some((*tier, decode_ts(day.try_into().ok()?)))
 }
 
 /// `tier ++ window start`.

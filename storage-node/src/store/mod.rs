@@ -16,6 +16,7 @@ use rocksdb::{
     Direction, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
 };
 
+use crate::cold::{ColdDays, ColdEntry, ColdObject, ObjectCache, Section};
 use crate::engine::sessions::Sessions;
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
@@ -142,9 +143,12 @@ pub struct Loaded {
 /// log.
 pub struct Store {
     db: DB,
-    /// The days that have postings, kept in step with every write and drop (every read
-    /// of a query starts with them; scanning for them was a seek per day).
+    /// The days that have postings (locally or in a cold object), kept in step with
+    /// every write and drop (every read of a query starts with them; scanning for them
+    /// was a seek per day).
     days: RwLock<BTreeSet<i64>>,
+    /// The days moved to object storage and the cache their reads go through.
+    cold: ColdDays,
 }
 
 impl Drop for Store {
@@ -246,6 +250,29 @@ impl Batch<'_> {
         self.batch.put_cf(self.store.cf(CF_META), key, v);
     }
 
+    /// Records `tier`'s `day` as cold (the entry takes effect in reads once written).
+    pub fn put_cold(&mut self, tier: Tier, day: i64, entry: &ColdEntry) {
+        self.batch.put_cf(
+            self.store.cf(CF_META),
+            keys::cold_key(tier.id(), day),
+            entry.encode(),
+        );
+    }
+
+    /// Deletes one chunk by its key.
+    pub fn delete_chunk_key(&mut self, tier: Tier, key: &[u8]) {
+        self.batch.delete_cf(self.store.cf(tier_cf(tier)), key);
+    }
+
+    /// Deletes every local posting of `day` (the day stays indexed: it is cold).
+    pub fn delete_local_postings(&mut self, day: i64) {
+        self.batch.delete_range_cf(
+            self.store.cf(CF_POSTINGS),
+            keys::day_prefix(day),
+            keys::day_prefix(day.saturating_add(1)),
+        );
+    }
+
     pub fn delete_meta(&mut self, key: &[u8]) {
         self.batch.delete_cf(self.store.cf(CF_META), key);
     }
@@ -284,7 +311,13 @@ impl Batch<'_> {
 
 impl Store {
     /// Opens (creating if needed) the database in `dir`.
+    #[cfg(test)]
     pub fn open(dir: &Path) -> Result<Self> {
+        Store::open_with(dir, None)
+    }
+
+    /// [`Store::open`], reading cold days through `cache`.
+    pub fn open_with(dir: &Path, objects: Option<ObjectCache>) -> Result<Self> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -296,12 +329,15 @@ impl Store {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, &cache)));
         let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(backend("open the database"))?;
-        let store = Store {
+        let mut store = Store {
             db,
             days: RwLock::default(),
+            cold: ColdDays::new(Default::default(), None),
         };
         store.check_format()?;
-        let days = store.scan_indexed_days()?;
+        store.cold = ColdDays::new(store.cold_entries()?, objects);
+        let mut days = store.scan_indexed_days()?;
+        days.extend(store.cold.days());
         *store.days.write().unwrap_or_else(PoisonError::into_inner) = days;
         Ok(store)
     }
@@ -421,6 +457,94 @@ impl Store {
         })
     }
 
+    /// The cold days recorded in meta.
+    fn cold_entries(&self) -> Result<std::collections::BTreeMap<(Tier, i64), ColdEntry>> {
+        let prefix = keys::META_COLD_PREFIX;
+        let mut out = std::collections::BTreeMap::new();
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_META));
+        iter.seek(prefix);
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            let (tier, day) = keys::decode_cold_key(key)
+                .and_then(|(t, d)| Some((Tier::from_id(t)?, d)))
+                .ok_or_else(|| corrupt("cold day key", key))?;
+            let entry = ColdEntry::decode(value).ok_or_else(|| corrupt("cold day", key))?;
+            out.insert((tier, day), entry);
+            iter.next();
+        }
+        iter.status().map_err(backend("read cold days"))?;
+        Ok(out)
+    }
+
+    /// The cold days and their cache.
+    pub fn cold(&self) -> &ColdDays {
+        &self.cold
+    }
+
+    /// Whether `tier` holds local chunks in `day`.
+    pub fn has_local_day(&self, tier: Tier, day: i64) -> Result<bool> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(tier_cf(tier)));
+        let prefix = keys::day_prefix(day);
+        iter.seek(prefix);
+        let found = iter.key().is_some_and(|k| k.starts_with(&prefix));
+        iter.status().map_err(backend("read chunks"))?;
+        Ok(found)
+    }
+
+    /// Calls `f(key, value)` for every local chunk of `tier` in `day`, in key order.
+    pub fn for_each_local_chunk(
+        &self,
+        tier: Tier,
+        day: i64,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let mut opts = ReadOptions::default();
+        opts.fill_cache(false);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(tier_cf(tier)), opts);
+        let prefix = keys::day_prefix(day);
+        iter.seek(prefix);
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            f(key, value)?;
+            iter.next();
+        }
+        iter.status().map_err(backend("read chunks"))
+    }
+
+    /// Compacts `day` of `tier` and of the postings, so that space its deleted keys held
+    /// comes back now.
+    pub fn compact_day(&self, tier: Tier, day: i64) {
+        let (from, to) = (
+            keys::day_prefix(day),
+            keys::day_prefix(day.saturating_add(1)),
+        );
+        for cf in [tier_cf(tier), CF_POSTINGS] {
+            self.db
+                .compact_range_cf(self.cf(cf), Some(from.as_slice()), Some(to.as_slice()));
+        }
+    }
+
+    /// Every postings key of `day`, local and cold, in key order.
+    pub fn day_postings(&self, day: i64) -> Result<Vec<Vec<u8>>> {
+        let prefix = keys::day_prefix(day);
+        let mut all = BTreeSet::new();
+        self.scan_local_postings(&prefix, &mut |key| {
+            all.insert(key.to_vec());
+        })?;
+        if let Some(object) = self.postings_object(day)? {
+            all.extend(
+                object
+                    .scan(Section::Postings, &prefix)
+                    .map(|(k, _)| k.to_vec()),
+            );
+        }
+        Ok(all.into_iter().collect())
+    }
+
     /// Every series' tombstones.
     fn tombstones(&self) -> Result<Vec<SeriesTombstones>> {
         let prefix = keys::META_TOMBSTONE_PREFIX;
@@ -443,24 +567,68 @@ impl Store {
 
     /// Whether series `id` is indexed in partition `day`.
     pub fn indexed_on(&self, day: i64, id: u64) -> Result<bool> {
-        Ok(self
+        let key = keys::all_postings_key(day, id);
+        let local = self
             .db
-            .get_pinned_cf(self.cf(CF_POSTINGS), keys::all_postings_key(day, id))
+            .get_pinned_cf(self.cf(CF_POSTINGS), &key)
             .map_err(backend("read postings"))?
-            .is_some())
+            .is_some();
+        Ok(local
+            || self
+                .postings_object(day)?
+                .is_some_and(|o| o.scan(Section::Postings, &key).next().is_some()))
     }
 
-    /// Calls `f(name, value, id)` for every postings key of `day` starting with `prefix`.
+    /// Calls `f(name, value, id)` for every postings key of `day` starting with `prefix`
+    /// (of a cold day: the object's and the local ones, merged in key order).
     fn scan_postings(&self, prefix: &[u8], f: &mut dyn FnMut(&str, &str, u64)) -> Result<()> {
+        let day = keys::decode_ts(
+            prefix[..8]
+                .try_into()
+                .expect("postings prefixes start with a day"),
+        );
+        if let Some(object) = self.postings_object(day)? {
+            let mut all = BTreeSet::new();
+            self.scan_local_postings(prefix, &mut |key| {
+                all.insert(key.to_vec());
+            })?;
+            all.extend(
+                object
+                    .scan(Section::Postings, prefix)
+                    .map(|(k, _)| k.to_vec()),
+            );
+            for key in &all {
+                let (_, n, v, id) =
+                    keys::decode_posting_key(key).ok_or_else(|| corrupt("postings key", key))?;
+                f(n, v, id);
+            }
+            return Ok(());
+        }
+        self.scan_local_postings(prefix, &mut |key| {
+            if let Some((_, n, v, id)) = keys::decode_posting_key(key) {
+                f(n, v, id);
+            }
+        })
+    }
+
+    /// The cold object holding `day`'s postings, if some tier of the day is cold.
+    fn postings_object(&self, day: i64) -> Result<Option<std::sync::Arc<ColdObject>>> {
+        if !self.cold.any() {
+            return Ok(None);
+        }
+        self.cold.postings_object(day)
+    }
+
+    /// Calls `f(key)` for every local postings key starting with `prefix`.
+    fn scan_local_postings(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<()> {
         let mut iter = self.db.raw_iterator_cf(self.cf(CF_POSTINGS));
         iter.seek(prefix);
         while let Some(key) = iter.key() {
             if !key.starts_with(prefix) {
                 break;
             }
-            let (_, n, v, id) =
-                keys::decode_posting_key(key).ok_or_else(|| corrupt("postings key", key))?;
-            f(n, v, id);
+            keys::decode_posting_key(key).ok_or_else(|| corrupt("postings key", key))?;
+            f(key);
             iter.next();
         }
         iter.status().map_err(backend("read postings"))
@@ -514,12 +682,26 @@ impl Store {
             next.push(1);
             iter.seek(&next);
         }
-        iter.status().map_err(backend("read postings"))
+        iter.status().map_err(backend("read postings"))?;
+        if let Some(object) = self.postings_object(day)? {
+            for (key, _) in object.scan(Section::Postings, &prefix) {
+                let (_, name, _, _) =
+                    keys::decode_posting_key(key).ok_or_else(|| corrupt("postings key", key))?;
+                if !name.is_empty() && !out.contains(name) {
+                    out.insert(name.to_string());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A reader of many series' chunks of `tier` through one iterator.
     pub fn chunk_reader(&self, tier: Tier) -> ChunkReader<'_> {
-        ChunkReader::new(self.db.raw_iterator_cf(self.cf(tier_cf(tier))))
+        ChunkReader::new(
+            self.db.raw_iterator_cf(self.cf(tier_cf(tier))),
+            &self.cold,
+            tier,
+        )
     }
 
     /// A [`ChunkReader`] for a background pass (rollups, compaction) that reads each
@@ -529,7 +711,11 @@ impl Store {
     pub fn chunk_reader_uncached(&self, tier: Tier) -> ChunkReader<'_> {
         let mut opts = ReadOptions::default();
         opts.fill_cache(false);
-        ChunkReader::new(self.db.raw_iterator_cf_opt(self.cf(tier_cf(tier)), opts))
+        ChunkReader::new(
+            self.db.raw_iterator_cf_opt(self.cf(tier_cf(tier)), opts),
+            &self.cold,
+            tier,
+        )
     }
 
     /// Whether some chunk of series `id` in `day` of `tier` spans into `[start, end]`
@@ -567,8 +753,17 @@ impl Store {
         Ok(out)
     }
 
-    /// The oldest partition holding data in `tier`.
+    /// The oldest partition holding data in `tier`, locally or cold.
     pub fn first_day(&self, tier: Tier) -> Result<Option<i64>> {
+        let local = self.first_local_day(tier)?;
+        Ok(match (local, self.cold.first_day(tier)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// The oldest partition holding local data in `tier`.
+    pub fn first_local_day(&self, tier: Tier) -> Result<Option<i64>> {
         let mut iter = self.db.raw_iterator_cf(self.cf(tier_cf(tier)));
         iter.seek_to_first();
         let day = iter
@@ -602,9 +797,21 @@ impl Store {
     }
 
     /// Drops every partition of `tier` before `day`, then compacts the range so the disk
-    /// space comes back.
-    pub fn drop_days_before(&self, tier: Tier, day: i64) -> Result<()> {
-        self.drop_range(tier_cf(tier), day)
+    /// space comes back; cold days before `day` are forgotten and returned (their objects
+    /// are for the leader to delete).
+    pub fn drop_days_before(&self, tier: Tier, day: i64) -> Result<Vec<ColdEntry>> {
+        self.drop_range(tier_cf(tier), day)?;
+        let gone = self.cold.remove_before(tier, day);
+        if !gone.is_empty() {
+            let mut batch = WriteBatch::default();
+            batch.delete_range_cf(
+                self.cf(CF_META),
+                keys::cold_key(tier.id(), i64::MIN),
+                keys::cold_key(tier.id(), day),
+            );
+            self.db.write(batch).map_err(backend("drop cold days"))?;
+        }
+        Ok(gone.into_iter().map(|(_, e)| e).collect())
     }
 
     /// Drops the postings of every day before `day` (and the dirty marks of windows

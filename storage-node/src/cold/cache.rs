@@ -1,0 +1,286 @@
+//! [`ColdDays`]: which days of which tier are cold, and [`ObjectCache`]: their objects
+//! fetched into a directory of bounded size, least recently used evicted first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+use tracing::debug;
+
+use super::{ColdEntry, ColdObject, ColdStorage};
+use crate::error::{Error, Result};
+use crate::tier::Tier;
+
+/// The cold days of every tier, and the cache their reads go through.
+#[derive(Debug)]
+pub struct ColdDays {
+    entries: RwLock<BTreeMap<(Tier, i64), ColdEntry>>,
+    /// Whether any day is cold: reads of a data directory without cold days skip every
+    /// lookup.
+    any: AtomicBool,
+    cache: Option<ObjectCache>,
+}
+
+impl ColdDays {
+    pub fn new(entries: BTreeMap<(Tier, i64), ColdEntry>, cache: Option<ObjectCache>) -> Self {
+        ColdDays {
+            any: AtomicBool::new(!entries.is_empty()),
+            entries: RwLock::new(entries),
+            cache,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<(Tier, i64), ColdEntry>> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(Tier, i64), ColdEntry>> {
+        self.entries.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether any day of any tier is cold.
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
+    pub fn entry(&self, tier: Tier, day: i64) -> Option<ColdEntry> {
+        if !self.any() {
+            return None;
+        }
+        self.read().get(&(tier, day)).cloned()
+    }
+
+    /// Every cold `(tier, day)` and its entry.
+    pub fn entries(&self) -> Vec<((Tier, i64), ColdEntry)> {
+        self.read().iter().map(|(k, e)| (*k, e.clone())).collect()
+    }
+
+    /// The days cold in some tier.
+    pub fn days(&self) -> BTreeSet<i64> {
+        self.read().keys().map(|(_, d)| *d).collect()
+    }
+
+    /// The oldest cold day of `tier`.
+    pub fn first_day(&self, tier: Tier) -> Option<i64> {
+        self.read()
+            .range((tier, i64::MIN)..=(tier, i64::MAX))
+            .next()
+            .map(|((_, d), _)| *d)
+    }
+
+    pub fn insert(&self, tier: Tier, day: i64, entry: ColdEntry) {
+        self.write().insert((tier, day), entry);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Forgets the cold days of `tier` before `day`; returns them.
+    pub fn remove_before(&self, tier: Tier, day: i64) -> Vec<(i64, ColdEntry)> {
+        let mut entries = self.write();
+        let keys: Vec<(Tier, i64)> = entries
+            .range((tier, i64::MIN)..(tier, day))
+            .map(|(k, _)| *k)
+            .collect();
+        let gone: Vec<(i64, ColdEntry)> = keys
+            .into_iter()
+            .filter_map(|k| entries.remove(&k).map(|e| (k.1, e)))
+            .collect();
+        self.any.store(!entries.is_empty(), Ordering::Release);
+        if let Some(cache) = &self.cache {
+            for (_, e) in &gone {
+                cache.forget(&e.object);
+            }
+        }
+        gone
+    }
+
+    /// The object of `tier`'s `day` when the day is cold: from the cache, or fetched.
+    pub fn object(&self, tier: Tier, day: i64) -> Result<Option<Arc<ColdObject>>> {
+        let Some(entry) = self.entry(tier, day) else {
+            return Ok(None);
+        };
+        self.load(tier, day, &entry).map(Some)
+    }
+
+    /// The object holding the postings of `day` when some tier of it is cold: the latest
+    /// export, whose postings include every series a later export would.
+    pub fn postings_object(&self, day: i64) -> Result<Option<Arc<ColdObject>>> {
+        if !self.any() {
+            return Ok(None);
+        }
+        let latest = self
+            .read()
+            .iter()
+            .filter(|((_, d), _)| *d == day)
+            .max_by_key(|(_, e)| e.seq)
+            .map(|((t, _), e)| (*t, e.clone()));
+        match latest {
+            None => Ok(None),
+            Some((tier, entry)) => self.load(tier, day, &entry).map(Some),
+        }
+    }
+
+    fn load(&self, tier: Tier, day: i64, entry: &ColdEntry) -> Result<Arc<ColdObject>> {
+        let err = |reason: String| Error::Cold {
+            tier: tier.name(),
+            day,
+            object: entry.object.clone(),
+            reason,
+        };
+        match &self.cache {
+            None => Err(err(
+                "the day is in object storage but no cold storage is configured".into(),
+            )),
+            Some(cache) => cache.get(entry).map_err(err),
+        }
+    }
+}
+
+/// Cold objects fetched into `dir`, at most `disk_bytes` of them, and the most recently
+/// read of them in memory, at most `memory_bytes` (one object over a bound is still kept
+/// while it is the only one). Least recently used first out of each.
+#[derive(Debug)]
+pub struct ObjectCache {
+    storage: Arc<dyn ColdStorage>,
+    dir: PathBuf,
+    disk_bytes: u64,
+    memory_bytes: u64,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Debug)]
+struct CacheState {
+    /// Objects in `dir` and their sizes.
+    disk: LruCache<String, u64>,
+    on_disk: u64,
+    /// Objects read into memory.
+    memory: LruCache<String, Arc<ColdObject>>,
+    in_memory: u64,
+}
+
+impl ObjectCache {
+    /// A cache in `dir` (emptied: objects of an earlier run are fetched again).
+    pub fn new(
+        storage: Arc<dyn ColdStorage>,
+        dir: &Path,
+        disk_bytes: u64,
+        memory_bytes: u64,
+    ) -> Result<Self> {
+        let io = |e| Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        };
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(io)?;
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
+        Ok(ObjectCache {
+            storage,
+            dir: dir.to_path_buf(),
+            disk_bytes,
+            memory_bytes,
+            state: Mutex::new(CacheState {
+                disk: LruCache::unbounded(),
+                on_disk: 0,
+                memory: LruCache::unbounded(),
+                in_memory: 0,
+            }),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn file(&self, object: &str) -> PathBuf {
+        self.dir.join(object.replace('/', "_"))
+    }
+
+    /// The object of `entry`: from memory, else from the cache directory, else fetched
+    /// (and checked against the entry's size and SHA-256).
+    fn get(&self, entry: &ColdEntry) -> std::result::Result<Arc<ColdObject>, String> {
+        let name = &entry.object;
+        let cached = {
+            let mut st = self.state();
+            if let Some(o) = st.memory.get(name) {
+                return Ok(o.clone());
+            }
+            st.disk.get(name).is_some()
+        };
+        let path = self.file(name);
+        let bytes = if cached {
+            std::fs::read(&path).map_err(|e| format!("reading the cached copy: {e}"))?
+        } else {
+            let part = path.with_extension("part");
+            let fetched = self
+                .storage
+                .fetch(name, &part)
+                .and_then(|_| std::fs::read(&part).map_err(|e| format!("reading it: {e}")))
+                .and_then(|bytes| check(entry, bytes));
+            let bytes = fetched.inspect_err(|_| {
+                let _ = std::fs::remove_file(&part);
+            })?;
+            std::fs::rename(&part, &path).map_err(|e| format!("caching it: {e}"))?;
+            debug!(object = %name, bytes = bytes.len(), "cold object fetched");
+            bytes
+        };
+        let size = bytes.len() as u64;
+        let object = Arc::new(ColdObject::parse(Arc::new(bytes)).ok_or("not a cold object")?);
+        let mut st = self.state();
+        if !cached && st.disk.put(name.clone(), size).is_none() {
+            st.on_disk += size;
+        }
+        if st.memory.put(name.clone(), object.clone()).is_none() {
+            st.in_memory += size;
+        }
+        while st.in_memory > self.memory_bytes && st.memory.len() > 1 {
+            let Some((_, o)) = st.memory.pop_lru() else {
+                break;
+            };
+            st.in_memory -= o.size();
+        }
+        while st.on_disk > self.disk_bytes && st.disk.len() > 1 {
+            let Some((evicted, size)) = st.disk.pop_lru() else {
+                break;
+            };
+            st.on_disk -= size;
+            let _ = std::fs::remove_file(self.file(&evicted));
+        }
+        Ok(object)
+    }
+
+    /// Drops `object` from the cache (its day expired).
+    fn forget(&self, object: &str) {
+        let mut st = self.state();
+        if let Some(o) = st.memory.pop(object) {
+            st.in_memory -= o.size();
+        }
+        if let Some(size) = st.disk.pop(object) {
+            st.on_disk -= size;
+            let _ = std::fs::remove_file(self.file(object));
+        }
+    }
+
+    /// Bytes of the objects in the cache directory.
+    pub fn bytes(&self) -> u64 {
+        self.state().on_disk
+    }
+}
+
+/// `bytes` when their size and SHA-256 are `entry`'s.
+fn check(entry: &ColdEntry, bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    if bytes.len() as u64 != entry.bytes {
+        return Err(format!(
+            "fetched {} bytes, the manifest says {}",
+            bytes.len(),
+            entry.bytes
+        ));
+    }
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    if digest != entry.sha256 {
+        return Err("its SHA-256 does not match the manifest's".into());
+    }
+    Ok(bytes)
+}
