@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use telltale_crds::PromDuration;
 
+pub use crate::engine_args::EngineArgs;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "telltale",
@@ -217,54 +219,6 @@ impl QueryEngineArgs {
                 ..Default::default()
             },
             ..Default::default()
-        }
-    }
-}
-
-/// How the storage engine keeps data (retention per tier, out-of-order window, flushes).
-#[derive(Args, Debug, Clone)]
-pub struct EngineArgs {
-    /// How long raw samples are kept (`0`: forever).
-    #[arg(long = "retention-raw", default_value = "7d", value_parser = PromDuration::parse)]
-    pub retention_raw: PromDuration,
-    /// How long 1-minute rollups are kept (`0`: forever).
-    #[arg(long = "retention-1m", default_value = "30d", value_parser = PromDuration::parse)]
-    pub retention_1m: PromDuration,
-    /// How long 1-hour rollups are kept (`0`: forever).
-    #[arg(long = "retention-1h", default_value = "365d", value_parser = PromDuration::parse)]
-    pub retention_1h: PromDuration,
-    /// Samples this much older than the newest one are still taken in memory; older
-    /// ones are backfill, written straight to their day (both are kept).
-    #[arg(long, default_value = "1h", value_parser = PromDuration::parse)]
-    pub out_of_order_window: PromDuration,
-    /// How often the in-memory head is flushed to compressed chunks.
-    #[arg(long, default_value = "30m", value_parser = PromDuration::parse)]
-    pub flush_interval: PromDuration,
-    /// Exemplars kept per replica, in one ring over all series (the oldest overwritten
-    /// first; `0`: none), as Prometheus's flag of the same name.
-    #[arg(long = "storage.exemplars.exemplars-limit", default_value_t = 100_000)]
-    pub exemplars_limit: usize,
-}
-
-impl EngineArgs {
-    pub fn options(&self) -> telltale_storage::EngineOptions {
-        let keep = |d: &PromDuration| {
-            let d = d.as_duration();
-            (!d.is_zero()).then_some(d)
-        };
-        telltale_storage::EngineOptions {
-            retention: telltale_storage::Retention::new(
-                keep(&self.retention_raw),
-                vec![
-                    (telltale_storage::Tier::Minute, keep(&self.retention_1m)),
-                    (telltale_storage::Tier::Hour, keep(&self.retention_1h)),
-                ],
-            )
-            .expect("1m before 1h"),
-            out_of_order_window: self.out_of_order_window.as_duration(),
-            flush_interval: self.flush_interval.as_duration(),
-            exemplars_limit: self.exemplars_limit,
-            ..telltale_storage::EngineOptions::default()
         }
     }
 }

@@ -7,6 +7,7 @@ mod cli;
 mod cluster_api;
 mod components;
 mod config;
+mod engine_args;
 mod kube_connection;
 mod ops;
 mod process_info;

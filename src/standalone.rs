@@ -197,7 +197,7 @@ async fn start_replica(
         id: REPLICA_ID,
         peers: Peers(BTreeMap::from([(REPLICA_ID, grpc_addr.to_string())])),
         initial_voters: None,
-        engine: args.engine.options(),
+        engine: args.engine.options(dir, 0)?,
         raft: RaftOptions {
             snapshot_every: args.raft_log.raft_snapshot_every,
             log_max_bytes: args.raft_log.raft_log_max_bytes,

@@ -56,7 +56,7 @@ async fn run_replica(args: &StorageArgs) -> anyhow::Result<()> {
         id,
         peers,
         initial_voters: args.initial_voters,
-        engine: args.engine.options(),
+        engine: args.engine.options(&args.data_dir, args.shard)?,
         raft: RaftOptions {
             heartbeat: election / 5,
             election_timeout_min: election,

@@ -58,6 +58,12 @@ pub struct EngineMetrics {
     pub oldest_day: IntGaugeVec,
     /// `telltale_storage_disk_bytes{tier}`.
     pub disk_bytes: IntGaugeVec,
+    /// `telltale_storage_cold_days{tier}`: days of the tier in object storage.
+    pub cold_days: IntGaugeVec,
+    /// `telltale_storage_cold_object_bytes{tier}`: bytes of those days' objects.
+    pub cold_bytes: IntGaugeVec,
+    /// `telltale_storage_cold_cache_bytes`: bytes of cold objects in the read cache.
+    pub cold_cache_bytes: IntGauge,
     /// `telltale_storage_exemplars_total{outcome}`: exemplars applied, by what the
     /// exemplar store did with them (`added`, `duplicate`, `out_of_order`,
     /// `label_length`, `disabled`).
@@ -180,6 +186,24 @@ impl EngineMetrics {
                 Opts::new("telltale_storage_disk_bytes", "Bytes on disk per tier."),
                 &["tier"],
             )?,
+            cold_days: IntGaugeVec::new(
+                Opts::new(
+                    "telltale_storage_cold_days",
+                    "Days of the tier moved to object storage.",
+                ),
+                &["tier"],
+            )?,
+            cold_bytes: IntGaugeVec::new(
+                Opts::new(
+                    "telltale_storage_cold_object_bytes",
+                    "Bytes of the tier's objects in object storage.",
+                ),
+                &["tier"],
+            )?,
+            cold_cache_bytes: IntGauge::new(
+                "telltale_storage_cold_cache_bytes",
+                "Bytes of cold objects in the read cache directory.",
+            )?,
             exemplars: IntCounterVec::new(
                 Opts::new(
                     "telltale_storage_exemplars_total",
@@ -231,6 +255,9 @@ impl EngineMetrics {
             Box::new(self.retention_dropped.clone()),
             Box::new(self.oldest_day.clone()),
             Box::new(self.disk_bytes.clone()),
+            Box::new(self.cold_days.clone()),
+            Box::new(self.cold_bytes.clone()),
+            Box::new(self.cold_cache_bytes.clone()),
         ]
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::Registry;
-use telltale_storage::cold::ColdStorage;
+use telltale_storage::cold::{ColdEntry, ColdStorage};
 use telltale_storage::engine::cold::ColdOptions;
 use telltale_storage::{Engine, EngineOptions, Error, Retention, Tier};
 use telltale_storage_api::{MatchOp, Matcher, MatcherSet, TimeSeries};
@@ -28,6 +28,18 @@ impl ColdStorage for Bucket {
     fn fetch(&self, name: &str, dest: &Path) -> Result<u64, String> {
         std::fs::copy(self.0.join(name), dest).map_err(|e| e.to_string())
     }
+
+    fn upload_checked(&self, src: &Path, entry: &ColdEntry) -> Result<(), String> {
+        let path = self.0.join(&entry.object);
+        std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| e.to_string())?;
+        std::fs::copy(src, path)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), String> {
+        std::fs::remove_file(self.0.join(name)).map_err(|e| e.to_string())
+    }
 }
 
 impl Bucket {
@@ -38,9 +50,9 @@ impl Bucket {
             let mut bytes = Vec::new();
             let entry = engine.export_cold(tier, day, &mut bytes).unwrap();
             assert_eq!(bytes.len() as u64, entry.bytes);
-            let path = self.0.join(&entry.object);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &bytes).unwrap();
+            let file = self.0.join("upload.tmp");
+            std::fs::write(&file, &bytes).unwrap();
+            self.upload_checked(&file, &entry).unwrap();
             let record = Engine::prepare_cold_moved(tier, day, entry);
             let seq = engine.applied_seq() + 1;
             engine.apply(seq, None, &record, None).unwrap();
@@ -66,6 +78,7 @@ fn opts(dir: &Path, bucket: &Path) -> EngineOptions {
             // Smaller than the objects together: reads evict and fetch again.
             cache_disk_bytes: 64 * 1024,
             cache_memory_bytes: 32 * 1024,
+            move_every: Duration::from_secs(60),
         }),
         ..options()
     }

@@ -30,6 +30,8 @@
 pub mod admin_service;
 /// A checkpoint directory packed file by file into one byte stream.
 pub mod archive;
+/// The cold tier in object storage: the bucket and the leader's mover.
+pub mod cold;
 /// Between the storage contract's messages and the engine's read types.
 pub mod convert;
 /// The crate's error type.

@@ -196,6 +196,9 @@ impl Replica {
         replica.spawn_metrics();
         replica.bound.spawn(replica.snapshots.clone());
         replica.spawn_bootstrap();
+        if let Some(cold) = &replica.config.engine.cold {
+            crate::cold::spawn_mover(replica.storage(), cold.storage.clone(), cold.move_every);
+        }
         info!(shard = replica.config.shard, id = replica.config.id, peers = %replica.config.peers, "replica started");
         Ok(replica)
     }

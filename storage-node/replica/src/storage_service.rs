@@ -234,6 +234,10 @@ impl ReplicaStorage {
         }
     }
 
+    pub(crate) fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+
     /// The replica's engine holder (its data directory, for snapshots).
     pub(crate) fn shared(&self) -> &SharedEngine {
         &self.shared

@@ -96,6 +96,11 @@ impl ColdDays {
         gone
     }
 
+    /// Bytes of objects in the cache directory.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache.as_ref().map_or(0, ObjectCache::bytes)
+    }
+
     /// The object of `tier`'s `day` when the day is cold: from the cache, or fetched.
     pub fn object(&self, tier: Tier, day: i64) -> Result<Option<Arc<ColdObject>>> {
         let Some(entry) = self.entry(tier, day) else {

@@ -25,10 +25,16 @@ use crate::tier::Tier;
 pub use cache::{ColdDays, ObjectCache};
 pub use object::{ColdObject, ObjectWriter, Section};
 
-/// Where cold objects are read from (the replica's object store).
+/// Where cold objects live (the replica's object store). Blocking calls: the engine
+/// makes them from its blocking threads.
 pub trait ColdStorage: Send + Sync + std::fmt::Debug {
     /// Writes object `name` whole to the file `dest`; returns its size.
     fn fetch(&self, name: &str, dest: &Path) -> Result<u64, String>;
+    /// Uploads the file `src` as `entry`'s object, then reads it back and checks its
+    /// size and SHA-256 against `entry`.
+    fn upload_checked(&self, src: &Path, entry: &ColdEntry) -> Result<(), String>;
+    /// Deletes object `name` (a missing object is no error).
+    fn delete(&self, name: &str) -> Result<(), String>;
 }
 
 /// One cold day as the log records it and meta keeps it.

@@ -29,6 +29,8 @@ pub struct ColdOptions {
     pub cache_disk_bytes: u64,
     /// Bytes of objects kept in memory at most.
     pub cache_memory_bytes: u64,
+    /// How often the leader looks for days due to move.
+    pub move_every: Duration,
 }
 
 /// At most this many days are reported due at once.

@@ -104,5 +104,26 @@ impl Engine {
                 .set(self.store.disk_bytes(tier) as i64);
         }
         self.metrics.head_bytes.set(self.head().heap_bytes() as i64);
+        let cold = self.store.cold();
+        if cold.any() {
+            let mut per_tier = std::collections::BTreeMap::<Tier, (i64, i64)>::new();
+            for ((tier, _), entry) in cold.entries() {
+                let t = per_tier.entry(tier).or_default();
+                t.0 += 1;
+                t.1 += entry.bytes as i64;
+            }
+            for tier in self.opts.retention.tiers() {
+                let (days, bytes) = per_tier.get(&tier).copied().unwrap_or_default();
+                self.metrics
+                    .cold_days
+                    .with_label_values(&[tier.name()])
+                    .set(days);
+                self.metrics
+                    .cold_bytes
+                    .with_label_values(&[tier.name()])
+                    .set(bytes);
+            }
+        }
+        self.metrics.cold_cache_bytes.set(cold.cache_bytes() as i64);
     }
 }
