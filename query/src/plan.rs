@@ -342,8 +342,9 @@ impl Planner<'_> {
                         WindowPlan::Raw(ms) => Expr::MatrixSelector(ms),
                         WindowPlan::Arg(e) => e,
                     };
-                    let n = call.args.args.len();
-                    call.args.args[n - 1] = Box::new(arg);
+                    if let Some(last) = call.args.args.last_mut() {
+                        **last = arg;
+                    }
                     return Expr::Call(call);
                 }
                 call.args.args = call

@@ -453,8 +453,8 @@ mod tests {
     }
 
     /// A latency-like gauge (log-normal around 120 ms, an occasional slow second) and a
-    /// counter (about 50 a second), scraped every 15 s for a day.
-    fn day_of_scrapes() -> [Vec<(i64, f64)>; 2] {
+    /// counter (about 50 a second), scraped every `interval` seconds for a day.
+    fn day_of_scrapes(interval: i64) -> [Vec<(i64, f64)>; 2] {
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let mut uniform = move || {
             x ^= x << 13;
@@ -464,12 +464,12 @@ mod tests {
         };
         let (mut latency, mut counter) = (Vec::new(), Vec::new());
         let mut total = 1_000_000.0;
-        for i in 0..24 * 240 {
-            let t = i * 15_000 + 2_500;
+        for i in 0..24 * 3600 / interval {
+            let t = i * interval * 1000 + 2_500;
             let normal: f64 = (0..12).map(|_| uniform()).sum::<f64>() - 6.0;
             let slow = if uniform() < 0.01 { 1.0 } else { 0.0 };
             latency.push((t, 0.12 * (0.3 * normal).exp() + slow));
-            total += (750.0 * (0.8 + 0.4 * uniform())).round();
+            total += (50.0 * interval as f64 * (0.8 + 0.4 * uniform())).round();
             counter.push((t, total));
         }
         [latency, counter]
@@ -491,12 +491,19 @@ mod tests {
 
     /// The storage cost of the sketches, before RocksDB's compression: minute points in
     /// chunks of an hour (as the engine writes them per hour window), hour points in a
-    /// chunk of a day. `cargo test ... storage_cost -- --nocapture` prints the figures.
+    /// chunk of a day; 15 s scrapes asserted, 10 s ones (the disk benchmark's) printed.
+    /// `cargo test ... storage_cost -- --nocapture` prints the figures.
     #[test]
     fn storage_cost_of_the_sketches() {
-        let [latency, counter] = day_of_scrapes();
+        let [latency, counter] = day_of_scrapes(15);
+        let [latency_10s, counter_10s] = day_of_scrapes(10);
         let mut report = Vec::new();
-        for (name, samples) in [("latency gauge", &latency), ("counter", &counter)] {
+        for (name, samples) in [
+            ("latency gauge, 15 s", &latency),
+            ("counter, 15 s", &counter),
+            ("latency gauge, 10 s", &latency_10s),
+            ("counter, 10 s", &counter_10s),
+        ] {
             let minutes = crate::rollup::summarise(samples, None, 60_000);
             let hours = crate::rollup::merge(&minutes, 3_600_000);
             assert_eq!((minutes.len(), hours.len()), (1440, 24));
@@ -513,7 +520,7 @@ mod tests {
             );
             report.push((minute, hour));
         }
-        let [(lat_min, lat_hour), (ctr_min, ctr_hour)] = report[..] else {
+        let [(lat_min, lat_hour), (ctr_min, ctr_hour), ..] = report[..] else {
             unreachable!()
         };
         // Four samples a minute: a few bytes of sketch.
