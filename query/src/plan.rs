@@ -8,8 +8,9 @@
 //!
 //! [`plan_tiers`] rewrites the parsed expression: a use answered from a rollup tier
 //! becomes an extension node ([`RollupCall`] for `rate`/`increase`/`*_over_time` over a
-//! whole number of buckets, [`RollupSelector`] for an instant selector read from the
-//! buckets' `last`, or a range read as downsampled samples). Uses left as ordinary
+//! whole number of buckets — `quantile_over_time` when its φ is a number literal —,
+//! [`RollupSelector`] for an instant selector read from the buckets' `last`, or a range
+//! read as downsampled samples). Uses left as ordinary
 //! selectors read raw samples.
 //!
 //! Which rollup tiers exist (1m, 5m, 1h, 1d) is storage's configuration; `Info` lists
@@ -18,8 +19,9 @@
 //! buckets are no wider than the step and whose retention holds the range; else the
 //! finest tier holding the range; else the coarsest tier. An instant query has no step:
 //! the tier is the finest whose retention holds the range.
-//! A function that cannot be computed from rollup aggregates (`irate`, `deriv`,
-//! `quantile_over_time`, ...) or whose range is not a whole number of buckets moves to a
+//! A function that cannot be computed from rollup aggregates (`irate`, `deriv`, ...,
+//! `quantile_over_time` with a φ that is not a number literal) or whose range is not a
+//! whole number of buckets moves to a
 //! finer rollup tier that can, else to the finest tier holding the data, read as
 //! downsampled samples (each bucket's `last` at its timestamp).
 //!
@@ -28,7 +30,12 @@
 //! counter-aware increases (`rate` divides by the range), without Prometheus'
 //! extrapolation; an instant selector reads the newest bucket whose last sample is at or
 //! before `t`, within the lookback plus one bucket width, and staleness markers are not
-//! visible.
+//! visible. `quantile_over_time` merges the buckets' quantile sketches
+//! (`telltale_storage_api::sketch`): each rank's value is within α = 1% (relative) of the
+//! true one, so the answer is within 1% of Prometheus's (of the magnitudes it interpolates
+//! when they straddle zero); the smallest and largest values are exact. A window holding a
+//! bucket without a sketch (rolled up before sketches existed) is answered from the
+//! buckets read as downsampled samples, as before sketches.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -206,6 +213,7 @@ pub(crate) fn is_rollup_function(name: &str) -> bool {
             | "count_over_time"
             | "last_over_time"
             | "present_over_time"
+            | "quantile_over_time"
     )
 }
 
@@ -266,13 +274,15 @@ pub(crate) fn choose(layout: &TierLayout, step_ms: i64, from_ms: i64, usage: Usa
     Choice::Samples(finest_covering.unwrap_or(coarsest))
 }
 
-/// `func(vs[range])` answered from the rollup aggregates of `tier`.
+/// `func(vs[range])` answered from the rollup aggregates of `tier`; `param` is
+/// `quantile_over_time`'s φ (a number literal).
 #[derive(Debug, Clone)]
 pub(crate) struct RollupCall {
     pub func: &'static str,
     pub vs: VectorSelector,
     pub range_ms: i64,
     pub tier: Tier,
+    pub param: Option<f64>,
 }
 
 /// A selector read from the rollup points of `tier`: an instant vector of the newest
@@ -353,22 +363,32 @@ impl Planner<'_> {
                     }),
                 }
             }
-            Expr::MatrixSelector(ms) => match self.window(ms, None, lo, hi, step) {
+            Expr::MatrixSelector(ms) => match self.window(ms, None, None, lo, hi, step) {
                 WindowPlan::Raw(ms) => Expr::MatrixSelector(ms),
                 WindowPlan::Call(e) | WindowPlan::Arg(e) => e,
             },
             Expr::Call(mut call) => {
                 let name = call.func.name;
+                // quantile_over_time(φ, v[range]) when φ is a number literal.
+                let (param, args) = match call.args.args.as_slice() {
+                    [p, rest @ ..] if name == "quantile_over_time" => match p.as_ref() {
+                        Expr::NumberLiteral(n) => (Some(n.val), rest),
+                        _ => (None, &[][..]),
+                    },
+                    args => (None, args),
+                };
                 if is_rollup_function(name)
-                    && let [arg] = call.args.args.as_slice()
+                    && let [arg] = args
                     && let Expr::MatrixSelector(ms) = arg.as_ref()
                 {
-                    let arg = match self.window(ms.clone(), Some(name), lo, hi, step) {
+                    let arg = match self.window(ms.clone(), Some(name), param, lo, hi, step) {
                         WindowPlan::Call(e) => return e,
                         WindowPlan::Raw(ms) => Expr::MatrixSelector(ms),
                         WindowPlan::Arg(e) => e,
                     };
-                    call.args.args = vec![Box::new(arg)];
+                    if let Some(last) = call.args.args.last_mut() {
+                        **last = arg;
+                    }
                     return Expr::Call(call);
                 }
                 call.args.args = call
@@ -412,11 +432,12 @@ impl Planner<'_> {
         }
     }
 
-    /// A range selector, bare (`func` None) or the argument of `func`.
+    /// A range selector, bare (`func` None) or the argument of `func` (with `param`).
     fn window(
         &self,
         ms: MatrixSelector,
         func: Option<&'static str>,
+        param: Option<f64>,
         lo: i64,
         hi: i64,
         step: i64,
@@ -433,6 +454,7 @@ impl Planner<'_> {
                     vs: ms.vs,
                     range_ms,
                     tier,
+                    param,
                 })),
                 None => WindowPlan::Arg(extension(RollupSelector {
                     vs: ms.vs,
@@ -640,5 +662,19 @@ mod tests {
         // irate keeps its call, over downsampled minute samples.
         assert!(text.contains("RollupSelector"), "{text}");
         assert!(text.contains("tier: OneMinute"), "{text}");
+        // quantile_over_time with a literal φ is answered from sketches; with another
+        // expression, over downsampled samples.
+        let e = promql_parser::parser::parse("quantile_over_time(0.99, x[1h])").unwrap();
+        let text = format!("{:?}", p.rewrite(e, NOW - 20 * DAY, NOW, HOUR_MS));
+        assert!(
+            text.contains("RollupCall") && text.contains("param: Some(0.99)"),
+            "{text}"
+        );
+        let e = promql_parser::parser::parse("quantile_over_time(scalar(y), x[1h])").unwrap();
+        let text = format!("{:?}", p.rewrite(e, NOW - 20 * DAY, NOW, HOUR_MS));
+        assert!(
+            !text.contains("RollupCall") && text.contains("RollupSelector"),
+            "{text}"
+        );
     }
 }

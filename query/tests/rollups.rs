@@ -26,6 +26,20 @@ fn load(reader: &MemoryReader) {
             .map(|i| (i * MIN + 30_000, k * ((i % 97) as f64 - 40.0)))
             .collect();
         reader.add(&[("__name__", "temp"), ("instance", inst)], &gauge);
+        // A latency: positive, spread over a decade, a slow request now and then.
+        let latency: Vec<(i64, f64)> = (0..SPAN / MIN)
+            .map(|i| {
+                let slow = if i % 89 == 0 { 2.0 } else { 0.0 };
+                (
+                    i * MIN + 30_000,
+                    k * 0.02 * (1.0 + (i * 37 % 101) as f64 / 10.0) + slow,
+                )
+            })
+            .collect();
+        reader.add(
+            &[("__name__", "latency_seconds"), ("instance", inst)],
+            &latency,
+        );
     }
 }
 
@@ -318,4 +332,93 @@ async fn functions_without_a_rollup_form_run_over_downsampled_samples() {
         panic!("expected a matrix");
     };
     assert_eq!(m[0].points.len(), 3);
+}
+
+/// Each answer of `got` within `alpha` (relative) of `want`'s, series and steps equal.
+fn assert_within(q: &str, got: &Value, want: &Value, alpha: f64) {
+    let (Value::Matrix(a), Value::Matrix(b)) = (got, want) else {
+        panic!("{q}: expected matrices");
+    };
+    assert_eq!(a.len(), b.len(), "{q}: series count");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.metric, y.metric, "{q}");
+        assert_eq!(x.points.len(), y.points.len(), "{q}: {}", x.metric);
+        for (p, r) in x.points.iter().zip(&y.points) {
+            let close = (p.1 - r.1).abs() <= alpha * r.1.abs() * (1.0 + 1e-9);
+            assert!(p.0 == r.0 && close, "{q}: {} {p:?} vs raw {r:?}", x.metric);
+        }
+    }
+}
+
+/// `quantile_over_time` over whole buckets (p50/p95/p99 per hour, or per day) is answered
+/// from the hourly rollups' sketches: the `X-Telltale-Tier` header says `1h`, storage is
+/// asked for hourly points only (without sketches the minute tier was read, as downsampled
+/// samples), and every answer lies within the sketch's relative accuracy of the raw one.
+#[tokio::test]
+async fn quantile_over_time_is_answered_from_rollup_sketches_within_their_accuracy() {
+    use telltale_storage_api::sketch::RELATIVE_ACCURACY;
+    let rolled = tiered();
+    let raw_reader = Arc::new(MemoryReader::new());
+    load(&raw_reader);
+    let (fast, slow) = (engine(rolled.clone(), true), engine(raw_reader, false));
+    let (start, end) = (SPAN - 20 * DAY, SPAN - 10 * DAY);
+    for q in [
+        "quantile_over_time(0.5, latency_seconds[1h])",
+        "quantile_over_time(0.95, latency_seconds[1h])",
+        "quantile_over_time(0.99, latency_seconds[1h])",
+        "quantile_over_time(0.99, latency_seconds[1d])",
+        "max by (instance) (quantile_over_time(0.9, latency_seconds[6h]))",
+    ] {
+        rolled.clear_select_requests();
+        let got = fast
+            .query(QueryRequest {
+                expr: q.to_string(),
+                start_ms: start,
+                end_ms: end,
+                step_ms: HOUR,
+                timeout: None,
+                lookback_ms: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(got.stats.tier_header(), "1h", "{q}");
+        assert_eq!(resolutions(&rolled), vec![Resolution::OneHour], "{q}");
+        let want = slow.range_query(q, start, end, HOUR).await.unwrap();
+        assert_within(q, &got.value, &want, RELATIVE_ACCURACY);
+    }
+    // φ outside [0, 1]: +Inf and Prometheus's warning, as from raw samples.
+    let q = "quantile_over_time(1.5, latency_seconds[1h])";
+    let got = fast.query(hourly(q, start, end)).await.unwrap();
+    let want = slow.query(hourly(q, start, end)).await.unwrap();
+    assert_eq!(got.stats.tiers, vec![Tier::OneHour]);
+    assert_eq!(got.value, want.value);
+    assert_eq!(got.warnings, want.warnings);
+    assert_eq!(got.warnings.len(), 1, "{:?}", got.warnings);
+
+    // Through the HTTP API: the response header names the tier.
+    let app = telltale_query::router(Arc::new(fast));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let resp = reqwest::get(format!(
+        "http://{addr}/api/v1/query_range?query=quantile_over_time(0.99,latency_seconds[1h])\
+         &start={}&end={}&step=3600",
+        start / 1000,
+        end / 1000
+    ))
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-telltale-tier"], "1h");
+}
+
+fn hourly(q: &str, start: i64, end: i64) -> QueryRequest {
+    QueryRequest {
+        expr: q.to_string(),
+        start_ms: start,
+        end_ms: end,
+        step_ms: HOUR,
+        timeout: None,
+        lookback_ms: None,
+    }
 }

@@ -110,6 +110,9 @@ fn assert_points_eq(got: &[Aggregate], want: &[Aggregate]) {
             g.increase,
             w.increase
         );
+        // The quantile sketch: an hour's merged from its minutes is the hour's own.
+        assert_eq!(g.sketch, w.sketch, "sketch at {}", g.timestamp_ms);
+        assert!(!g.sketch.is_empty(), "sketch at {}", g.timestamp_ms);
     }
 }
 

@@ -10,6 +10,7 @@ use telltale_storage_api::METRIC_NAME;
 use super::selector::{Fetched, reference_time, selector_key};
 use super::sweep::Grid;
 use crate::api::response::format_value;
+use crate::plan::RollupCall;
 use crate::position::{Sites, line_col};
 use crate::value::is_stale_nan;
 
@@ -86,6 +87,11 @@ impl Annotator {
 
     /// The parameter of `quantile_over_time` or `histogram_quantile`.
     pub(crate) fn call_quantile(&self, call: &Call, q: f64) {
+        self.quantile(call, 0, q);
+    }
+
+    /// The φ of `quantile_over_time` answered from rollups.
+    pub(crate) fn rollup_quantile(&self, call: &RollupCall, q: f64) {
         self.quantile(call, 0, q);
     }
 

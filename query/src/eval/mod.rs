@@ -278,7 +278,12 @@ impl<'a> Evaluator<'a> {
                 .iter()
                 .filter_map(|s| {
                     let buckets = rollup::window(&s.points, ref_t, c.range_ms, width);
-                    let value = rollup::call(c.func, buckets, c.range_ms)?;
+                    let value = match c.param {
+                        Some(q) => rollup::quantile(q, buckets, || {
+                            rollup::samples(&s.points, ref_t, c.range_ms)
+                        })?,
+                        None => rollup::call(c.func, buckets, c.range_ms)?,
+                    };
                     Some(Sample {
                         metric: if keep_name {
                             s.labels.clone()
@@ -291,6 +296,11 @@ impl<'a> Evaluator<'a> {
                 })
                 .collect::<Vec<_>>();
             check_unique(&out)?;
+            if let Some(q) = c.param
+                && !out.is_empty()
+            {
+                self.notes.rollup_quantile(c, q);
+            }
             return Ok(StepValue::Vector(out));
         }
         if let Some(r) = node.downcast_ref::<RollupSelector>() {

@@ -1,10 +1,12 @@
 //! Evaluation over rollup points (see `crate::plan` for when and the semantics): the
-//! functions computed from bucket aggregates, instant reads of `last`, and rollup points
-//! read as downsampled samples.
+//! functions computed from bucket aggregates (`quantile_over_time` from their merged
+//! sketches), instant reads of `last`, and rollup points read as downsampled samples.
 
 use telltale_storage_api::Aggregate;
+use telltale_storage_api::sketch::Sketch;
 
 use super::aggregate::KahanSum;
+use super::quantile::quantile as exact_quantile;
 use crate::labels::Labels;
 
 /// One series as read from a rollup tier, points in bucket order.
@@ -59,6 +61,35 @@ pub(crate) fn call(func: &str, buckets: &[Aggregate], range_ms: i64) -> Option<f
         "present_over_time" => 1.0,
         _ => return None,
     })
+}
+
+/// `quantile_over_time(q, ...)` over `buckets` from their merged sketches, with the
+/// window's exact min and max; None when there is no bucket. A bucket without a sketch
+/// that holds all its values (rolled up before sketches existed) makes the window fall
+/// back to Prometheus's quantile over `downsampled()`, the points read as samples.
+pub(crate) fn quantile(
+    q: f64,
+    buckets: &[Aggregate],
+    downsampled: impl FnOnce() -> Vec<(i64, f64)>,
+) -> Option<f64> {
+    if buckets.iter().map(|b| b.count).sum::<u64>() == 0 {
+        return None;
+    }
+    let mut merged = Sketch::default();
+    for b in buckets {
+        let Some(s) = Sketch::decode(&b.sketch)
+            .ok()
+            .filter(|s| s.count() == b.count)
+        else {
+            let values: Vec<f64> = downsampled().into_iter().map(|s| s.1).collect();
+            return (!values.is_empty()).then(|| exact_quantile(q, values));
+        };
+        merged.union(&s);
+    }
+    // Exact, NaN left out (f64::min and max skip a NaN operand).
+    let min = buckets.iter().map(|b| b.min).fold(f64::NAN, f64::min);
+    let max = buckets.iter().map(|b| b.max).fold(f64::NAN, f64::max);
+    merged.quantile(q, min, max)
 }
 
 /// The newest `(last_timestamp_ms, last)` at or before `t`, if within `lookback` plus
@@ -128,6 +159,58 @@ mod tests {
         assert_eq!(call("present_over_time", w, 2 * MIN), Some(1.0));
         assert_eq!(call("rate", &[], 2 * MIN), None);
         assert_eq!(call("irate", w, 2 * MIN), None);
+    }
+
+    /// A latency-like gauge, 4 samples a minute.
+    fn latencies() -> Vec<(i64, f64)> {
+        (0..240)
+            .map(|i| (7_000 + i * 15_000, 0.05 + ((i * 37) % 101) as f64 / 250.0))
+            .collect()
+    }
+
+    #[test]
+    fn quantile_from_sketches_is_within_the_relative_accuracy() {
+        let raw = latencies();
+        let p = summarise(&raw, None, MIN);
+        let (t, range) = (60 * MIN, 30 * MIN);
+        let w = window(&p, t, range, MIN);
+        let values: Vec<f64> = raw
+            .iter()
+            .filter(|s| s.0 >= 30 * MIN && s.0 < 60 * MIN)
+            .map(|s| s.1)
+            .collect();
+        for q in [0.0, 0.5, 0.9, 0.95, 0.99, 1.0] {
+            let want = exact_quantile(q, values.clone());
+            let got = quantile(q, w, Vec::new).unwrap();
+            let alpha = telltale_storage_api::sketch::RELATIVE_ACCURACY;
+            assert!(
+                (got - want).abs() <= alpha * want.abs(),
+                "{q}: {got} vs {want}"
+            );
+        }
+        // The extremes are exact, and φ out of range answers as Prometheus.
+        let min = values.iter().copied().fold(f64::NAN, f64::min);
+        assert_eq!(quantile(0.0, w, Vec::new), Some(min));
+        assert_eq!(quantile(-1.0, w, Vec::new), Some(f64::NEG_INFINITY));
+        assert_eq!(quantile(2.0, w, Vec::new), Some(f64::INFINITY));
+        assert!(quantile(f64::NAN, w, Vec::new).unwrap().is_nan());
+        assert_eq!(quantile(0.5, &[], Vec::new), None);
+    }
+
+    /// A window holding a point rolled up before sketches existed is answered from the
+    /// points read as samples, as without sketches.
+    #[test]
+    fn quantile_falls_back_to_downsampled_samples_without_a_sketch() {
+        let mut p = summarise(&latencies(), None, MIN);
+        p[40].sketch.clear();
+        let (t, range) = (60 * MIN, 30 * MIN);
+        let samples_of = |p: &[Aggregate]| samples(p, t, range);
+        let want = exact_quantile(0.9, samples_of(&p).iter().map(|s| s.1).collect());
+        let w = window(&p, t, range, MIN);
+        assert_eq!(quantile(0.9, w, || samples_of(&p)), Some(want));
+        // A window without that point still uses the sketches.
+        let w = window(&p, 30 * MIN, 10 * MIN, MIN);
+        assert_ne!(quantile(0.9, w, Vec::new), None);
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! remote write and remote read messages ([`prompb`]), which the push receivers and the
 //! query API's remote read share. [`StorageAdmin`] is Prometheus's TSDB admin API over
 //! storage (delete series, clean tombstones, snapshot; the `Admin` service), implemented
-//! by both clients. This crate does not pull
+//! by both clients. [`rollup`] is the one definition of a rollup point and [`sketch`] of
+//! the quantile sketch it keeps. This crate does not pull
 //! in the engine, Raft or RocksDB: it is the small crate the other deployables link
 //! against.
 
@@ -31,6 +32,7 @@ pub mod prompb;
 pub mod rollup;
 pub mod select;
 pub mod shared;
+pub mod sketch;
 pub mod tls;
 pub mod traits;
 

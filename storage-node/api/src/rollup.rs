@@ -2,15 +2,18 @@
 //! computes and stores them) and by readers that compute them from raw samples.
 //!
 //! A point summarises the samples of the bucket `[t, t + width)`: count, sum, min, max,
-//! last (and its timestamp) and a counter-reset-aware increase. Staleness markers are
-//! not samples here. The increase of a bucket includes the step from the last sample
-//! before it (when at most [`INCREASE_LOOKBACK_MS`] older) to its first sample, so the
-//! increases of consecutive buckets add up to the increase over their whole span, and a
-//! coarser rollup is the merge of finer ones ([`merge`]).
+//! last (and its timestamp), a counter-reset-aware increase and a quantile sketch of the
+//! values ([`crate::sketch`]). Staleness markers are not samples here. The increase of a
+//! bucket includes the step from the last sample before it (when at most
+//! [`INCREASE_LOOKBACK_MS`] older) to its first sample, so the increases of consecutive
+//! buckets add up to the increase over their whole span, and a coarser rollup is the
+//! merge of finer ones ([`merge`]): sketches merge too, and a coarser point has one only
+//! when every finer point had one (points rolled up before sketches existed have none).
 
 use telltale_model::is_stale_nan;
 
 use crate::pb::Aggregate;
+use crate::sketch::Sketch;
 
 /// How far back the previous sample may lie and still count towards a bucket's increase.
 /// It must cover the scrape intervals in use: with 5 minutes (Prometheus's lookback
@@ -36,6 +39,7 @@ pub fn summarise(
     width_ms: i64,
 ) -> Vec<Aggregate> {
     let mut out: Vec<Aggregate> = Vec::new();
+    let mut sketch = Sketch::default();
     let mut prev = prev.filter(|(_, v)| !is_stale_nan(*v));
     for &(t, v) in samples {
         if is_stale_nan(v) {
@@ -64,18 +68,28 @@ pub fn summarise(
                 p.last_timestamp_ms = t;
                 p.increase += step;
             }
-            _ => out.push(Aggregate {
-                timestamp_ms: start,
-                count: 1,
-                sum: v,
-                min: v,
-                max: v,
-                last: v,
-                increase: step,
-                last_timestamp_ms: t,
-            }),
+            last => {
+                if let Some(p) = last {
+                    p.sketch = std::mem::take(&mut sketch).to_bytes();
+                }
+                out.push(Aggregate {
+                    timestamp_ms: start,
+                    count: 1,
+                    sum: v,
+                    min: v,
+                    max: v,
+                    last: v,
+                    increase: step,
+                    last_timestamp_ms: t,
+                    sketch: Vec::new(),
+                });
+            }
         }
+        sketch.add(v);
         prev = Some((t, v));
+    }
+    if let Some(p) = out.last_mut() {
+        p.sketch = sketch.to_bytes();
     }
     out
 }
@@ -83,6 +97,8 @@ pub fn summarise(
 /// Merges time-ordered finer points into buckets of `width_ms` (a multiple of theirs).
 pub fn merge(points: &[Aggregate], width_ms: i64) -> Vec<Aggregate> {
     let mut out: Vec<Aggregate> = Vec::new();
+    // The merged sketch of the open bucket; None once a point without one joined it.
+    let mut sketch: Option<Sketch> = None;
     for p in points {
         let start = bucket_start(p.timestamp_ms, width_ms);
         match out.last_mut() {
@@ -95,13 +111,39 @@ pub fn merge(points: &[Aggregate], width_ms: i64) -> Vec<Aggregate> {
                 o.last_timestamp_ms = p.last_timestamp_ms;
                 o.increase += p.increase;
             }
-            _ => out.push(Aggregate {
-                timestamp_ms: start,
-                ..*p
-            }),
+            last => {
+                if let Some(o) = last {
+                    o.sketch = sketch.take().map(|s| s.to_bytes()).unwrap_or_default();
+                }
+                out.push(Aggregate {
+                    timestamp_ms: start,
+                    sketch: Vec::new(),
+                    ..*p
+                });
+                sketch = Some(Sketch::default());
+            }
         }
+        sketch = sketch.and_then(|mut s| {
+            s.merge(&Sketch::decode(&p.sketch).ok().filter(|f| f.count() > 0)?);
+            Some(s)
+        });
+    }
+    if let Some(o) = out.last_mut() {
+        o.sketch = sketch.map(|s| s.to_bytes()).unwrap_or_default();
     }
     out
+}
+
+/// The sketch of two points of one bucket combined (parts of a series answered by
+/// different shards): none unless both have one.
+pub fn merge_sketches(a: &[u8], b: &[u8]) -> Vec<u8> {
+    match (Sketch::decode(a), Sketch::decode(b)) {
+        (Ok(mut a), Ok(b)) if a.count() > 0 && b.count() > 0 => {
+            a.merge(&b);
+            a.to_bytes()
+        }
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +204,45 @@ mod tests {
         assert_eq!(p[0].increase, 0.0);
         let p = summarise(&[(15 * MIN, 5.0)], Some((0, 1.0)), MIN);
         assert_eq!(p[0].increase, 4.0);
+    }
+
+    #[test]
+    fn points_keep_a_sketch_of_their_values_without_staleness_markers() {
+        let stale = telltale_model::STALE_NAN;
+        let s = [(0, 0.2), (15_000, stale), (30_000, 0.3), (61_000, f64::NAN)];
+        let p = summarise(&s, None, MIN);
+        assert_eq!(Sketch::decode(&p[0].sketch), Ok(Sketch::of([0.2, 0.3])));
+        assert_eq!(Sketch::decode(&p[1].sketch), Ok(Sketch::of([f64::NAN])));
+    }
+
+    /// An hour point's sketch is the sketch of the hour's samples.
+    #[test]
+    fn merged_sketches_are_the_sketch_of_all_samples() {
+        let s: Vec<(i64, f64)> = (0..240)
+            .map(|i| (i * 15_000 + 500, 0.05 + ((i * 37) % 101) as f64 / 400.0))
+            .collect();
+        let hour = merge(&summarise(&s, None, MIN), 60 * MIN);
+        assert_eq!(hour.len(), 1);
+        let whole = Sketch::of(s.iter().map(|x| x.1));
+        assert_eq!(Sketch::decode(&hour[0].sketch), Ok(whole));
+    }
+
+    /// A point rolled up before sketches existed makes its coarser point sketch-less:
+    /// a sketch of part of the bucket would answer wrong quantiles.
+    #[test]
+    fn a_point_without_a_sketch_leaves_the_merge_without_one() {
+        let s: Vec<(i64, f64)> = (0..6).map(|i| (i * 30_000, i as f64)).collect();
+        let mut minutes = summarise(&s, None, MIN);
+        minutes[1].sketch.clear();
+        let hour = merge(&minutes, 60 * MIN);
+        assert!(hour[0].sketch.is_empty());
+        assert_eq!(hour[0].count, 6);
+        // The next bucket starts afresh.
+        let later = summarise(&[(61 * MIN, 1.0)], None, MIN);
+        let both: Vec<Aggregate> = minutes.into_iter().chain(later).collect();
+        let hours = merge(&both, 60 * MIN);
+        assert!(hours[0].sketch.is_empty());
+        assert_eq!(Sketch::decode(&hours[1].sketch), Ok(Sketch::of([1.0])));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! - [`samples`]: raw samples (Gorilla: delta-of-delta timestamps, XOR values); its
 //!   [`samples::SampleAppender`] is also the head's open chunk.
-//! - [`aggregates`]: rollup points, the same codecs over seven columns.
+//! - [`aggregates`]: rollup points, the same codecs over seven columns, and each point's
+//!   quantile sketch ([`crate::sketch`]).
 
 /// Rollup point chunks.
 pub mod aggregates;

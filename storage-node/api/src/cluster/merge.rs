@@ -66,6 +66,7 @@ fn combine(a: &mut Aggregate, b: Aggregate) {
     a.min = a.min.min(b.min);
     a.max = a.max.max(b.max);
     a.increase += b.increase;
+    a.sketch = crate::rollup::merge_sketches(&a.sketch, &b.sketch);
     if b.last_timestamp_ms >= a.last_timestamp_ms {
         a.last = b.last;
         a.last_timestamp_ms = b.last_timestamp_ms;
@@ -205,6 +206,7 @@ pub fn union_sorted(parts: Vec<Vec<String>>) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::Sample;
+    use crate::sketch::Sketch;
 
     fn ts(name: &str, samples: &[(i64, f64)]) -> TimeSeries {
         TimeSeries {
@@ -256,6 +258,7 @@ mod tests {
             last,
             increase: 1.0,
             last_timestamp_ms: lt,
+            sketch: Sketch::of([min, max, last].into_iter().take(count as usize)).to_bytes(),
         };
         let labels = vec![Label::new("__name__", "m")];
         let merged = merge_chunked(vec![
@@ -277,6 +280,7 @@ mod tests {
             (got.last, got.last_timestamp_ms, got.increase),
             (5.0, 20, 2.0)
         );
+        assert_eq!(Sketch::decode(&got.sketch), Ok(Sketch::of([1.0, 2.0, 5.0])));
     }
 
     #[test]
