@@ -4,8 +4,8 @@
 //! reads them back and checks them, then moves them through the log.
 //!
 //! A crash anywhere before the log record commits leaves the day local and due: the
-//! next leader exports it again under a new name (the log position is in it), so an
-//! object is never overwritten; an object left behind by such a crash is never read.
+//! next leader exports it again (under the same name only when nothing was applied in
+//! between), and an object no record names is never read.
 
 use std::path::Path;
 use std::sync::Arc;

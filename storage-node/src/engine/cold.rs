@@ -195,6 +195,16 @@ impl Engine {
         }
     }
 
+    /// The days in the cold tier, per tier, oldest first.
+    pub fn cold_days(&self) -> Vec<(Tier, i64)> {
+        self.store
+            .cold()
+            .entries()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
     /// The objects of cold days that retention dropped since the last call, for the
     /// leader to delete from object storage.
     pub fn take_expired_cold(&self) -> Vec<String> {
