@@ -15,6 +15,9 @@
 //!   after the pods stopped (no election storm);
 //! - replicas 2 and 3 come back with empty volumes and catch up;
 //! - every acknowledged sample is readable at the end through the query pod.
+//!
+//! And `spec.restore`: a second cluster (its own namespace and operator) created from the
+//! first one's scheduled backup serves its data (see the second test).
 
 mod common;
 mod kubelet;
@@ -418,4 +421,293 @@ async fn the_operator_grows_and_shrinks_a_shard_under_load() {
     }
     drop(shard);
     operator.kill9();
+}
+
+/// `status.shards` of the MetricCluster `namespace/mc`: whether every shard has a leader
+/// and the voters `1..=n`, each member answering.
+async fn shards_settled(api: &KubeApi, namespace: &str, n: u64) -> Option<Value> {
+    let mc = api
+        .get("telltale.dev/v1alpha1", "MetricCluster", namespace, CLUSTER)
+        .await?;
+    let shards = mc["status"]["shards"].as_array()?;
+    let voters: Vec<u64> = (1..=n).collect();
+    let ok = !shards.is_empty()
+        && shards.iter().all(|s| {
+            ids(&s["voters"]) == voters
+                && s["leader"].as_u64().is_some()
+                && s["members"].as_array().is_some_and(|m| {
+                    m.len() == n as usize && m.iter().all(|m| m["role"] != "unreachable")
+                })
+        });
+    ok.then(|| mc["status"]["shards"].clone())
+}
+
+/// The storage, scraper and query pods of the cluster the operator rendered in
+/// `namespace`, each shard's storage pods following its StatefulSet (pod IPs from
+/// `127.0.1.<ip_base + 10 * shard>`).
+struct Pods {
+    shards: Vec<Arc<StatefulSetPods>>,
+    running: Vec<RunningPod>,
+}
+
+impl Pods {
+    async fn start(
+        api: &Arc<KubeApi>,
+        dir: &std::path::Path,
+        namespace: &str,
+        rendered: kubelet::cluster::Rendered,
+        ip_base: u8,
+    ) -> Pods {
+        let storage = |w: &Value| component_of(w) == "storage";
+        let every = pods_scaled(&rendered.workloads, |w| {
+            if storage(w) {
+                MAX_REPLICAS
+            } else {
+                w["spec"]["replicas"].as_u64().unwrap_or(1)
+            }
+        });
+        let kubelet = Arc::new(Kubelet::new(
+            dir,
+            PodNetwork::new(&every, &rendered.services),
+            rendered.config_maps,
+            rendered.secrets,
+            rendered.service_accounts,
+            api.kubeconfig(dir, namespace),
+        ));
+        let shards = rendered
+            .workloads
+            .iter()
+            .filter(|w| storage(w))
+            .enumerate()
+            .map(|(i, w)| {
+                let name = w["metadata"]["name"].as_str().unwrap();
+                let base = ip_base + 10 * i as u8;
+                StatefulSetPods::start(api.clone(), kubelet.clone(), namespace, name, base)
+            })
+            .collect();
+        let others: Vec<_> = pods_of(&rendered.workloads)
+            .into_iter()
+            .filter(|p| ["scraper", "query"].contains(&component(p)))
+            .collect();
+        let mut running: Vec<RunningPod> = others.iter().map(|p| kubelet.start(p)).collect();
+        for pod in &mut running {
+            pod.wait_ready().await;
+        }
+        kubelet::endpoints::publish(api, &rendered.services, &others).await;
+        Pods { shards, running }
+    }
+
+    fn base(&self, workload: &str) -> String {
+        http_base(
+            self.running
+                .iter()
+                .find(|p| p.workload.contains(workload))
+                .unwrap(),
+        )
+    }
+}
+
+fn component_of(w: &Value) -> &str {
+    w["metadata"]["labels"][kubelet::cluster::COMPONENT]
+        .as_str()
+        .unwrap_or_default()
+}
+
+async fn wait_for<T, F, Fut>(what: &str, within: Duration, logs: &[&common::Proc], mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            eprintln!("{what} after {:?}", t0.elapsed());
+            return v;
+        }
+        if t0.elapsed() > within {
+            let logs: String = logs
+                .iter()
+                .map(|p| {
+                    format!(
+                        "--- {}\n{}\n",
+                        p.name,
+                        kubelet::cluster::tail(&p.log_text())
+                    )
+                })
+                .collect();
+            panic!("{what}: not within {within:?}\n{logs}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// `spec.restore`: a second MetricCluster starts from the first one's scheduled backup.
+/// The source (two shards of one replica) takes writes, then a backup; a cluster of two
+/// shards of three replicas created from it is refused while its shard count differs
+/// (nothing created, the status naming `spec.restore`), then each of its shards restores
+/// its backup shard into replica 1, replicas 2 and 3 join by snapshot, and its query
+/// answers every acknowledged sample, also after replica 1 of a shard restarts (its
+/// volume holds data: no second restore).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_cluster_starts_from_another_clusters_backup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (source_dir, restored_dir) = (tmp.path().join("source"), tmp.path().join("restored"));
+    std::fs::create_dir_all(&source_dir).unwrap();
+    std::fs::create_dir_all(&restored_dir).unwrap();
+    let api = Arc::new(KubeApi::start());
+    let (source_ns, restored_ns) = ("source", "restored");
+    let mut source_op = start_operator(
+        &source_dir,
+        &api.kubeconfig(&source_dir, source_ns),
+        source_ns,
+    )
+    .await;
+    let mut restored_op = start_operator(
+        &restored_dir,
+        &api.kubeconfig(&restored_dir, restored_ns),
+        restored_ns,
+    )
+    .await;
+    let cluster = |ns: &str, spec: Value| {
+        json!({"apiVersion": "telltale.dev/v1alpha1", "kind": "MetricCluster",
+               "metadata": {"name": CLUSTER, "namespace": ns}, "spec": spec})
+    };
+    let source = api
+        .create(cluster(
+            source_ns,
+            json!({"shards": 2, "replicasPerShard": 1, "scraper": {"replicas": 1},
+                   "query": {"replicas": 1}, "alertmanager": {"replicas": 1}}),
+        ))
+        .await;
+    let rendered = read_rendered(&api, source_ns, &mut source_op).await;
+    let source_pods = Pods::start(&api, &source_dir, source_ns, rendered, 10).await;
+    wait_for(
+        "the source's shards",
+        Duration::from_secs(60),
+        &[&source_op],
+        || shards_settled(&api, source_ns, 1),
+    )
+    .await;
+    let load = Load::start(&source_pods.base("scraper"), 2);
+    load.goes_on(2500, "in the source").await;
+    let acked = load.stop().await;
+
+    let backups = format!("file://{}", tmp.path().join("backups").display());
+    api.patch(
+        &source,
+        json!({"spec": {"backup": {"url": backups, "schedule": "*/5 * * * * *"}}}),
+    )
+    .await;
+    let url: String = wait_for(
+        "the source's backup",
+        Duration::from_secs(90),
+        &[&source_op],
+        || async {
+            let mc = api
+                .get("telltale.dev/v1alpha1", "MetricCluster", source_ns, CLUSTER)
+                .await?;
+            mc["status"]["backup"]["lastSuccessUrl"]
+                .as_str()
+                .map(String::from)
+        },
+    )
+    .await;
+
+    // A backup of 2 shards does not make a cluster of 1: refused before anything exists.
+    let spec = |shards: u64| {
+        json!({"shards": shards, "replicasPerShard": 3, "scraper": {"replicas": 1},
+               "query": {"replicas": 1}, "alertmanager": {"replicas": 1},
+               "restore": {"from": url}})
+    };
+    let restored = api.create(cluster(restored_ns, spec(1))).await;
+    let refusal: Value = wait_for(
+        "the refusal",
+        Duration::from_secs(30),
+        &[&restored_op],
+        || async {
+            let mc = api
+                .get(
+                    "telltale.dev/v1alpha1",
+                    "MetricCluster",
+                    restored_ns,
+                    CLUSTER,
+                )
+                .await?;
+            mc["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "Accepted" && c["status"] == "False")
+                .cloned()
+        },
+    )
+    .await;
+    let message = refusal["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("spec.restore") && message.contains("[0, 1]"),
+        "{refusal}"
+    );
+    assert!(
+        api.list("apps/v1", "StatefulSet", restored_ns, "")
+            .await
+            .is_empty(),
+        "nothing is created from a backup that does not fit"
+    );
+    api.patch(&restored, json!({"spec": {"shards": 2}})).await;
+    let rendered = read_rendered(&api, restored_ns, &mut restored_op).await;
+    let restored_pods = Pods::start(&api, &restored_dir, restored_ns, rendered, 30).await;
+    let status = wait_for(
+        "the restored shards with 3 voters each",
+        Duration::from_secs(120),
+        &[&restored_op],
+        || shards_settled(&api, restored_ns, 3),
+    )
+    .await;
+    eprintln!("restored cluster: {status}");
+    let query = restored_pods.base("query");
+    assert_nothing_lost(&acked, &read_back(&query).await);
+    let log = |shard: u32| {
+        std::fs::read_to_string(restored_dir.join(format!("mc-storage-{shard}-0.log"))).unwrap()
+    };
+    for shard in 0..2 {
+        let text = log(shard);
+        assert!(
+            text.contains(&format!("restored shard {shard} of {url}")),
+            "replica 1 of shard {shard} restored it:\n{}",
+            kubelet::cluster::tail(&text)
+        );
+    }
+    let replica2 = std::fs::read_to_string(restored_dir.join("mc-storage-0-1.log")).unwrap();
+    assert!(
+        !replica2.contains("restored shard"),
+        "only replica 1 restores"
+    );
+
+    // Replica 1 of shard 0 restarts on its volume: the restore is skipped, nothing is
+    // lost or doubled.
+    let shard0 = &restored_pods.shards[0];
+    let pid = shard0.pid(0).await.unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    wait_for(
+        "replica 1's restart",
+        Duration::from_secs(60),
+        &[&restored_op],
+        || async {
+            let restarted = shard0.pid(0).await.is_some_and(|p| p != pid);
+            (restarted && shards_settled(&api, restored_ns, 3).await.is_some()).then_some(())
+        },
+    )
+    .await;
+    let text = log(0);
+    assert!(
+        text.contains("holds data") && !text.contains("restored shard"),
+        "the restart restored again:\n{}",
+        kubelet::cluster::tail(&text)
+    );
+    assert_nothing_lost(&acked, &read_back(&query).await);
+    drop(source_pods);
+    drop(restored_pods);
+    source_op.kill9();
+    restored_op.kill9();
 }

@@ -83,6 +83,26 @@ pub struct RestoreArgs {
     /// The shard to restore (needed when the backup has several).
     #[arg(long)]
     pub shard: Option<u32>,
+    /// Restore only into a data directory without data (nothing in it but `lost+found`),
+    /// else leave it as it is and succeed: a pod's init container, safe on every
+    /// restart. The files are staged inside the directory (it may be a volume's mount
+    /// point) and an interrupted restore is finished by the next run.
+    #[arg(long)]
+    pub if_empty: bool,
+    /// The replicas of the shard the restored data will be replica 1 of, as `telltale
+    /// storage --peers` lists them: the restore waits until a majority of the first
+    /// `--initial-voters` answers and none says it belongs to a group (the rule by which
+    /// replica 1 creates a group), and is skipped when one does, so a replica 1 that lost
+    /// its disk in a running cluster rejoins it instead of starting a second group.
+    #[arg(long, requires = "if_empty")]
+    pub peers: Option<String>,
+    /// How many of `--peers`, lowest ids first, form the group when it is created
+    /// (default: all).
+    #[arg(long, requires = "peers")]
+    pub initial_voters: Option<usize>,
+    /// The client identity of the calls to `--peers`.
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
 }
 
 #[derive(Args, Debug)]

@@ -1,5 +1,6 @@
 //! [`BackupSpec`] (`spec.backup`): scheduled backups of every shard of a MetricCluster to
-//! object storage, and [`backup_schedule`], the one parser of their cron expressions.
+//! object storage, and [`backup_schedule`], the one parser of their cron expressions;
+//! [`RestoreSpec`] (`spec.restore`): a new MetricCluster bootstrapped from one of them.
 
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
@@ -35,15 +36,58 @@ pub fn backup_schedule(schedule: &str) -> Result<croner::Cron, String> {
         .map_err(|e| e.to_string())
 }
 
-impl BackupSpec {
+/// `spec.restore`: a new MetricCluster starts from a backup instead of empty. Each shard
+/// N restores the backup's shard N into its first replica (pod ordinal 0), which becomes
+/// the shard's Raft group of one; the other replicas join it as the operator grows the
+/// group to `replicasPerShard` (each caught up by a snapshot). Only empty volumes are
+/// restored: a pod whose volume holds data, or whose shard's group exists already
+/// (another replica answers as its member), starts as it would without this field, so
+/// restarts and rescheduling never go back to the backup. The backup must have
+/// `spec.shards` shards (the operator refuses it otherwise, before creating anything).
+/// Read only when the cluster's storage is first created: set on a running cluster, or
+/// left in place afterwards, it changes nothing.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestoreSpec {
+    /// One backup: `s3://bucket/prefix/<UTC time>` or `file:///path/<UTC time>`, the
+    /// directory holding its `backup.json` (`status.backup.lastSuccessUrl` of the cluster
+    /// that took it).
+    pub from: String,
+    /// A Secret of the cluster's namespace whose keys are the store's environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+    /// ...), given to the restoring pods and read by the operator. Without it the pods'
+    /// own identity is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret: Option<String>,
+}
+
+impl RestoreSpec {
     pub fn validate(&self) -> Result<(), FieldError> {
-        let url = self.url.as_str();
-        if !(url.starts_with("s3://") || url.starts_with("file:///")) {
+        check_url("spec.restore.from", &self.from)?;
+        if self.credentials_secret.as_deref() == Some("") {
             return Err(FieldError::new(
-                "spec.backup.url",
-                format!("{url:?} is not s3://BUCKET/PREFIX or file:///PATH"),
+                "spec.restore.credentialsSecret",
+                "must not be empty",
             ));
         }
+        Ok(())
+    }
+}
+
+/// A backup URL: `s3://` or `file:///`.
+fn check_url(field: &str, url: &str) -> Result<(), FieldError> {
+    if !(url.starts_with("s3://") || url.starts_with("file:///")) {
+        return Err(FieldError::new(
+            field,
+            format!("{url:?} is not s3://BUCKET/PREFIX or file:///PATH"),
+        ));
+    }
+    Ok(())
+}
+
+impl BackupSpec {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        check_url("spec.backup.url", &self.url)?;
         backup_schedule(&self.schedule).map_err(|e| {
             FieldError::new("spec.backup.schedule", format!("{:?}: {e}", self.schedule))
         })?;
@@ -77,5 +121,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("spec.backup.schedule"), "{e}");
+    }
+
+    #[test]
+    fn a_restore_names_its_field() {
+        let restore = |yaml: &str| serde_yaml::from_str::<RestoreSpec>(yaml).unwrap();
+        restore("{from: 's3://b/p/20260101T030000Z'}")
+            .validate()
+            .unwrap();
+        restore("{from: 'file:///backups/x', credentialsSecret: s3}")
+            .validate()
+            .unwrap();
+        let e = restore("{from: 'https://b/p'}").validate().unwrap_err();
+        assert_eq!(e.field, "spec.restore.from");
+        assert!(e.message.contains("https://b/p"), "{e}");
+        let e = restore("{from: 's3://b/p', credentialsSecret: ''}")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "spec.restore.credentialsSecret");
+        assert!(serde_yaml::from_str::<RestoreSpec>("{url: 's3://b'}").is_err());
     }
 }

@@ -84,8 +84,8 @@ fn default_validity() -> PromDuration {
 fn renew_rule() -> String {
     format!(
         "!has(self.renewBefore) || {} < {}",
-        cel_millis("renewBefore"),
-        cel_millis("certificateValidity")
+        cel_millis("self.renewBefore"),
+        cel_millis("self.certificateValidity")
     )
 }
 

@@ -17,7 +17,8 @@
 
 /// `AlertRule`: groups of alerting rules.
 pub mod alert_rule;
-/// `spec.backup`: scheduled backups to object storage.
+/// `spec.backup`: scheduled backups to object storage; `spec.restore`: a new cluster
+/// from one.
 pub mod backup;
 /// `RetentionSpec`, `StorageSpec`, `ComponentSpec`: what a MetricCluster deploys.
 pub mod cluster_layout;
@@ -43,6 +44,9 @@ pub mod prometheus;
 pub mod prometheus_operator;
 /// `Receiver`: webhook, Slack, PagerDuty, email, SMS and voice integrations.
 pub mod receiver;
+/// `RollupTier`: a rollup resolution and its retention, and the one parser of
+/// `--rollup-tiers` (`1m:30d,1h:365d,1d:3y`).
+pub mod rollup_tiers;
 /// `Route` and `InhibitRule`: the routing tree and inhibition.
 pub mod routing;
 /// `TlsConfig`, `Authorization`, `BasicAuth`: how a ScrapeTarget's scrapes are secured.
@@ -61,7 +65,7 @@ pub mod status;
 pub mod target_group;
 
 pub use alert_rule::{AlertRule, AlertRuleSpec, Rule, RuleGroup};
-pub use backup::{BackupSpec, backup_schedule};
+pub use backup::{BackupSpec, RestoreSpec, backup_schedule};
 pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpec};
 pub use cluster_tls::{
     ClusterTls, DEFAULT_WEB_CONFIG_KEY, InternalTls, InternalTlsMode, WebConfigSecret, WebSpec,
@@ -79,6 +83,7 @@ pub use receiver::{
     EmailConfig, EmailTls, PagerdutyConfig, Receiver, SlackConfig, SlackField, TwilioConfig,
     WebhookConfig,
 };
+pub use rollup_tiers::{Resolution, RollupTier, format_rollup_tiers, parse_rollup_tiers};
 pub use routing::{InhibitRule, Route};
 pub use scrape_target::{
     HttpSd, KubernetesSd, KubernetesSdSelector, Scheme, ScrapeTarget, ScrapeTargetSpec,

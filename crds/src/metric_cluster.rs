@@ -85,6 +85,10 @@ pub struct MetricClusterSpec {
     /// Scheduled backups of every shard to object storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<crate::backup::BackupSpec>,
+    /// Bootstrap a new cluster from a backup (see its fields): each shard starts from
+    /// the backup's shard of the same number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<crate::backup::RestoreSpec>,
     /// NetworkPolicies admitting only the traffic the cluster needs to its pods
     /// (default true): storage's gRPC from the cluster's pods and the operator only,
     /// the other components' HTTP APIs from anywhere. Egress is not restricted.
@@ -221,6 +225,9 @@ impl MetricClusterSpec {
         if let Some(backup) = &self.backup {
             backup.validate()?;
         }
+        if let Some(restore) = &self.restore {
+            restore.validate()?;
+        }
         self.alerting.validate()
     }
 
@@ -259,6 +266,7 @@ impl Default for MetricClusterSpec {
             tls: ClusterTls::default(),
             web: None,
             backup: None,
+            restore: None,
             network_policies: true,
             service_monitor_selector: None,
             service_monitor_namespace_selector: None,
@@ -331,6 +339,13 @@ mod tests {
         assert_eq!(field("imagePullPolicy: Sometimes"), "spec.imagePullPolicy");
         assert_eq!(field("query: {replicas: 0}"), "spec.query.replicas");
         assert_eq!(field("retention: {raw: 60d}"), "spec.retention.rollup1m");
+        assert_eq!(
+            field(
+                "retention: {rollups: [{resolution: 1d, retention: 1y}, {resolution: 1h, retention: 2y}]}"
+            ),
+            "spec.retention.rollups[1].resolution"
+        );
+        assert_eq!(field("restore: {from: 'gs://b'}"), "spec.restore.from");
         let s: MetricClusterSpec = serde_yaml::from_str("deletePVCs: true").unwrap();
         assert!(s.delete_pvcs);
         assert_eq!(

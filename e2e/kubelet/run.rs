@@ -11,10 +11,10 @@
 //! | the service account token mount (`automountServiceAccountToken`) | `KUBECONFIG` pointing at the emulated API, with the pod's namespace |
 //! | `readOnlyRootFilesystem` | the root is an empty directory per pod (the working directory when no volume holds it), checked to stay empty |
 //! | `readinessProbe.httpGet` | polled on the mapped port |
+//! | `initContainers` | run in order before the container by one `/bin/sh` that then `exec`s it (each prepared as the container is, with its own command line, environment and working directory; a failing one ends the pod's process, which restarts as a crashed container does) |
 //!
-//! Anything else a pod asks for (init containers, several containers, `subPath`, Secret
-//! volumes, `envFrom`) makes the test fail with a message naming it, rather than being
-//! silently approximated.
+//! Anything else a pod asks for (several containers, `subPath`, `envFrom`) makes the
+//! test fail with a message naming it, rather than being silently approximated.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -126,14 +126,8 @@ impl Kubelet {
         *self.secrets.lock().unwrap() = secrets;
     }
 
-    /// Starts `pod`'s container.
+    /// Starts `pod`'s container, after its init containers.
     pub fn start(&self, pod: &PlannedPod) -> RunningPod {
-        let spec = &pod.spec;
-        assert!(
-            spec["initContainers"].as_array().is_none_or(Vec::is_empty),
-            "{}: init containers are not run by this harness",
-            pod.name
-        );
         let containers = pod.containers();
         assert_eq!(
             containers.len(),
@@ -141,11 +135,69 @@ impl Kubelet {
             "{}: this harness runs pods of one container",
             pod.name
         );
-        let c = containers[0];
         let pod_dir = self.dir.join("pods").join(&pod.name);
         let rootfs = pod_dir.join("rootfs");
         std::fs::create_dir_all(&rootfs).unwrap();
         let volumes = self.volumes(pod, &pod_dir);
+        let main = self.prepare(pod, containers[0], &volumes, &rootfs);
+        let inits: Vec<Prepared> = pod.spec["initContainers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| self.prepare(pod, c, &volumes, &rootfs))
+            .collect();
+        let mut cmd = if inits.is_empty() {
+            let mut cmd = Command::new(&main.program);
+            cmd.args(&main.argv[1..])
+                .env_clear()
+                .envs(&main.env)
+                .current_dir(&main.cwd);
+            cmd
+        } else {
+            let mut script: String = inits
+                .iter()
+                .map(|i| format!("{} || exit $?\n", i.shell(false)))
+                .collect();
+            script.push_str(&main.shell(true));
+            let mut cmd = Command::new("/bin/sh");
+            cmd.args(["-c", &script]).env_clear().current_dir(&rootfs);
+            cmd
+        };
+        let proc = Proc::spawn(
+            &pod.name,
+            &mut cmd,
+            self.dir.join(format!("{}.log", pod.name)),
+        );
+        let c = containers[0];
+        let ready_url = c["readinessProbe"]["httpGet"].as_object().map(|get| {
+            let port = self.network.resolve(&pod.name, &get["port"]);
+            let path = get.get("path").and_then(Value::as_str).unwrap_or("/");
+            format!("http://127.0.0.1:{port}{path}")
+        });
+        let mut made_dirs = vec![rootfs.clone()];
+        made_dirs.extend(main.made_dirs);
+        made_dirs.extend(inits.into_iter().flat_map(|i| i.made_dirs));
+        RunningPod {
+            name: pod.name.clone(),
+            workload: pod.workload.clone(),
+            proc,
+            command: main.argv,
+            env: main.env,
+            ready_url,
+            rootfs,
+            made_dirs,
+        }
+    }
+
+    /// Container `c` of `pod` as its process would start: command line, environment and
+    /// working directory.
+    fn prepare(
+        &self,
+        pod: &PlannedPod,
+        c: &Value,
+        volumes: &BTreeMap<String, PathBuf>,
+        rootfs: &Path,
+    ) -> Prepared {
         // Mount path -> local directory, longest first.
         let mut mounts: Vec<(String, PathBuf)> = c["volumeMounts"]
             .as_array()
@@ -198,7 +250,7 @@ impl Kubelet {
             .as_str()
             .unwrap_or(&self.image.workdir)
             .to_string();
-        let mut made_dirs = vec![rootfs.clone()];
+        let mut made_dirs = Vec::new();
         let cwd = match mounts
             .iter()
             .find(|(path, _)| under(&workdir, path).is_some())
@@ -216,33 +268,14 @@ impl Kubelet {
             }
         };
         let program = self.find_program(&argv[0], &env["PATH"]);
-        let mut cmd = Command::new(&program);
-        cmd.args(&argv[1..])
-            .env_clear()
-            .envs(&env)
-            .current_dir(&cwd);
-        let proc = Proc::spawn(
-            &pod.name,
-            &mut cmd,
-            self.dir.join(format!("{}.log", pod.name)),
-        );
-        let ready_url = c["readinessProbe"]["httpGet"].as_object().map(|get| {
-            let port = self.network.resolve(&pod.name, &get["port"]);
-            let path = get.get("path").and_then(Value::as_str).unwrap_or("/");
-            format!("http://127.0.0.1:{port}{path}")
-        });
-        RunningPod {
-            name: pod.name.clone(),
-            workload: pod.workload.clone(),
-            proc,
-            command: argv,
+        Prepared {
+            program,
+            argv,
             env,
-            ready_url,
-            rootfs,
+            cwd,
             made_dirs,
         }
     }
-
     /// A directory per volume of the pod.
     fn volumes(&self, pod: &PlannedPod, pod_dir: &Path) -> BTreeMap<String, PathBuf> {
         let mut out = BTreeMap::new();
@@ -396,6 +429,38 @@ impl Kubelet {
             .map(|d| Path::new(d).join(program))
             .find(|p| p.exists())
             .unwrap_or_else(|| panic!("{program} is not on the PATH {path}"))
+    }
+}
+
+/// A container's process, ready to start.
+struct Prepared {
+    program: PathBuf,
+    /// The command line, program first, as the container gives it.
+    argv: Vec<String>,
+    env: BTreeMap<String, String>,
+    cwd: PathBuf,
+    made_dirs: Vec<PathBuf>,
+}
+
+impl Prepared {
+    /// The process as one shell command (`cd DIR && [exec] /usr/bin/env -i VAR=...
+    /// PROGRAM ARGS...`).
+    fn shell(&self, exec: bool) -> String {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| quote(&format!("{k}={v}")))
+            .collect();
+        let args: Vec<String> = self.argv[1..].iter().map(|a| quote(a)).collect();
+        format!(
+            "cd {} && {}/usr/bin/env -i {} {} {}",
+            quote(&self.cwd.display().to_string()),
+            if exec { "exec " } else { "" },
+            env.join(" "),
+            quote(&self.program.display().to_string()),
+            args.join(" ")
+        )
     }
 }
 

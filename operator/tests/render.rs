@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicyIngressRule, NetworkPolicySp
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use telltale_operator::render::pod::WebServing;
-use telltale_operator::render::storage::initial_voters_of;
+use telltale_operator::render::storage::{RESTORE_ENTRYPOINT, initial_voters_of, restores};
 use telltale_operator::render::{ShardLayout, render_with};
 use telltale_operator::{render, render_typed};
 
@@ -142,7 +142,7 @@ fn storage_shards_are_raft_groups_with_stable_identities() {
 8=mc-storage-1-7.mc-storage-1.monitoring.svc:9095,\
 9=mc-storage-1-8.mc-storage-1.monitoring.svc:9095 \
          --initial-voters 3 \
-         --retention-raw 2d --retention-1m 2w6d --retention-1h 28w4d \
+         --retention-raw 2d --rollup-tiers 1m:2w6d,1h:28w4d \
          --grpc.tls-ca-file=/etc/telltale/grpc-tls/ca.crt \
          --grpc.tls-cert-file=/etc/telltale/grpc-tls/$(POD_NAME).crt \
          --grpc.tls-key-file=/etc/telltale/grpc-tls/$(POD_NAME).key"
@@ -202,6 +202,7 @@ fn replicas_per_shard_changes_no_storage_template() {
             replicas: 3,
             min_available: 2,
             initial_voters: 3,
+            restore: false,
         },
     )]);
     let before = render_typed(&three).unwrap();
@@ -214,6 +215,7 @@ fn replicas_per_shard_changes_no_storage_template() {
                 replicas: 5,
                 min_available: 2,
                 initial_voters: 3,
+                restore: false,
             },
         )]),
         "monitoring",
@@ -1001,5 +1003,140 @@ fn backup_credentials_reach_the_storage_pods_only() {
             "{:?}",
             set.metadata.name
         );
+    }
+}
+
+fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == flag)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+/// `spec.retention`: the storage pods run with the tiers as `--rollup-tiers` (the
+/// deprecated `rollup1m`/`rollup1h` as the 1m and 1h tiers), never the old flags.
+#[test]
+fn retention_tiers_become_one_flag() {
+    let tiers = |retention: &str| {
+        let mc = cluster("mc", &format!("shards: 1\nretention: {retention}"));
+        let r = render_typed(&mc).unwrap();
+        let args = container_of(&r.stateful_sets[0]).args.clone().unwrap();
+        assert!(
+            !args.iter().any(|a| a.starts_with("--retention-1")),
+            "{args:?}"
+        );
+        (
+            flag(&args, "--retention-raw").unwrap().to_string(),
+            flag(&args, "--rollup-tiers").unwrap().to_string(),
+        )
+    };
+    assert_eq!(tiers("{}"), ("1w".into(), "1m:4w2d,1h:1y".into()));
+    assert_eq!(
+        tiers("{raw: 14d, rollup1h: 2y}"),
+        ("2w".into(), "1m:4w2d,1h:2y".into())
+    );
+    assert_eq!(
+        tiers(
+            "{raw: 3d, rollups: [{resolution: 5m, retention: 90d}, \
+             {resolution: 1d, retention: 5y}]}"
+        ),
+        ("3d".into(), "5m:12w6d,1d:5y".into())
+    );
+}
+
+/// `spec.restore`: a new shard's pods get an init container restoring the backup's
+/// shard of the same number into ordinal 0's empty volume (the other pods skip it), with
+/// the storage container's identity and volume and the credentials Secret; a shard
+/// created without it (an existing cluster, a shard added later) has none.
+#[test]
+fn a_restored_cluster_bootstraps_each_shard_from_its_backup_shard() {
+    let mc = cluster(
+        "mc",
+        "shards: 2\nrestore: {from: 's3://b/p/20260101T030000Z', credentialsSecret: s3-keys}",
+    );
+    let r = render_typed(&mc).unwrap();
+    let shard1 = r
+        .stateful_sets
+        .iter()
+        .find(|s| s.name_any() == "mc-storage-1")
+        .unwrap();
+    assert!(restores(shard1));
+    let pod = shard1.spec.template.spec.as_ref().unwrap();
+    let init = &pod.init_containers.as_ref().unwrap()[0];
+    let storage = &pod.containers[0];
+    assert_eq!(init.name, "restore");
+    assert_eq!(init.image, storage.image);
+    assert_eq!(init.security_context, storage.security_context);
+    assert_eq!(
+        init.command.as_ref().unwrap()[2],
+        RESTORE_ENTRYPOINT,
+        "only ordinal 0 restores"
+    );
+    assert!(RESTORE_ENTRYPOINT.starts_with("[ \"${HOSTNAME##*-}\" = 0 ] || exit 0;"));
+    assert!(
+        init.readiness_probe.is_none() && init.liveness_probe.is_none() && init.ports.is_none()
+    );
+    let args = init.args.clone().unwrap();
+    let storage_args = storage.args.clone().unwrap();
+    assert_eq!(flag(&args, "--from"), Some("s3://b/p/20260101T030000Z"));
+    assert_eq!(flag(&args, "--shard"), Some("1"));
+    assert_eq!(flag(&args, "--data-dir"), Some("/data"));
+    assert!(args.contains(&"--if-empty".to_string()));
+    assert_eq!(flag(&args, "--peers"), flag(&storage_args, "--peers"));
+    assert_eq!(
+        flag(&args, "--initial-voters"),
+        flag(&storage_args, "--initial-voters")
+    );
+    assert_eq!(
+        tls_args(init),
+        tls_args(storage),
+        "asks the peers over mutual TLS"
+    );
+    assert_eq!(init.env, storage.env, "POD_NAME names its certificate");
+    let mounts = |c: &Container| {
+        c.volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| (m.name.clone(), m.mount_path.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mounts(init), mounts(storage));
+    let secrets = |c: &Container| {
+        c.env_from
+            .iter()
+            .flatten()
+            .filter_map(|e| Some(e.secret_ref.as_ref()?.name.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(secrets(init), ["s3-keys"]);
+    assert!(
+        secrets(storage).is_empty(),
+        "no spec.backup: no store access"
+    );
+
+    // The layout of an existing StatefulSet (or a shard added later) decides.
+    let existing = |restore: bool| {
+        let layouts = (0..2)
+            .map(|s| {
+                (
+                    s,
+                    ShardLayout {
+                        replicas: 3,
+                        min_available: 2,
+                        initial_voters: 3,
+                        restore,
+                    },
+                )
+            })
+            .collect();
+        render_with(&mc, &layouts, "monitoring", &WebServing::default()).unwrap()
+    };
+    assert_eq!(existing(true).stateful_sets, r.stateful_sets);
+    assert!(existing(false).stateful_sets.iter().all(|s| !restores(s)));
+    let plain = render_typed(&cluster("mc", "shards: 2")).unwrap();
+    for (a, b) in plain
+        .stateful_sets
+        .iter()
+        .zip(&existing(false).stateful_sets)
+    {
+        assert_eq!(a.spec.template, b.spec.template);
     }
 }

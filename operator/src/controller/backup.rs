@@ -138,7 +138,9 @@ async fn backup(
             .into_inner();
         tracing::info!(cluster = %names.cluster, shard, files = done.files, bytes = done.bytes, "shard backed up");
     }
-    let vars = credentials(ctx, spec, &names.namespace).await?;
+    let vars = credentials(ctx, spec.credentials_secret.as_ref(), &names.namespace)
+        .await
+        .map_err(|e| format!("spec.backup.credentialsSecret: {e}"))?;
     let location = Location::parse_with(url, vars).map_err(|e| e.to_string())?;
     let index = BackupIndex {
         format: FORMAT,
@@ -152,14 +154,15 @@ async fn backup(
         .map_err(|e| e.to_string())
 }
 
-/// The store's environment: the operator's own, then the keys of the credentials Secret.
-async fn credentials(
+/// The store's environment: the operator's own, then the keys of the credentials Secret
+/// `secret` (of `spec.backup` or `spec.restore`).
+pub(super) async fn credentials(
     ctx: &Context,
-    spec: &BackupSpec,
+    secret: Option<&String>,
     namespace: &str,
 ) -> Result<Vec<(String, String)>, String> {
     let mut vars: Vec<(String, String)> = std::env::vars().collect();
-    let Some(name) = &spec.credentials_secret else {
+    let Some(name) = secret else {
         return Ok(vars);
     };
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
@@ -167,7 +170,7 @@ async fn credentials(
         .get_opt(name)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("spec.backup.credentialsSecret: Secret {name:?} does not exist"))?;
+        .ok_or_else(|| format!("Secret {name:?} does not exist"))?;
     for (k, v) in secret.data.unwrap_or_default() {
         vars.push((k, String::from_utf8_lossy(&v.0).into_owned()));
     }

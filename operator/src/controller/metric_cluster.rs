@@ -5,7 +5,8 @@
 //!     │no
 //!  spec invalid? ──yes──> status Invalid + Warning Event; nothing else touched
 //!     │no
-//!  finalizer ─> observe ─> certificates::ensure (CA, TLS Secrets) ─> render()
+//!  finalizer ─> observe ─> spec.restore: a new shard's backup checked (refused as an
+//!     invalid spec) ─> certificates::ensure (CA, TLS Secrets) ─> render()
 //!     ─> server-side apply (NetworkPolicies pruned when turned off) ─> rollout::next_step
 //!     ─> delete at most one storage pod ─> cluster_status::decide ─> status + Events
 //! ```
@@ -34,7 +35,7 @@ use crate::context::Context;
 use crate::membership::{self, Next, ShardGroup};
 use crate::naming::Names;
 use crate::observe::observe;
-use crate::render::storage::initial_voters_of;
+use crate::render::storage::{initial_voters_of, restores};
 use crate::render::{ShardLayout, render_with};
 use crate::rollout::{Step, next_step};
 use crate::status::{self, Validate};
@@ -173,7 +174,7 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
             .map(|(shard, (_, pods))| membership::probe(shard as u32, pods, tls.as_ref())),
     )
     .await;
-    let layouts: BTreeMap<u32, ShardLayout> = seen
+    let mut layouts: BTreeMap<u32, ShardLayout> = seen
         .storage
         .iter()
         .zip(&groups)
@@ -187,10 +188,37 @@ async fn apply(mc: &MetricCluster, api: &Api<MetricCluster>, ctx: &Context) -> R
                     replicas: layout.replicas,
                     min_available: layout.min_available,
                     initial_voters: initial_voters_of(set).unwrap_or(desired),
+                    restore: restores(set),
                 },
             ))
         })
         .collect();
+    // Shards created now: from `spec.restore`'s backup, when the cluster is.
+    let sets: Vec<_> = seen.storage.iter().map(|(set, _)| set.as_ref()).collect();
+    match super::restore::missing_shards(ctx, &mc.spec, &ns, &sets).await {
+        Ok(missing) => {
+            for (shard, restore) in missing {
+                layouts.insert(
+                    shard,
+                    ShardLayout {
+                        restore,
+                        ..ShardLayout::new(&mc.spec)
+                    },
+                );
+            }
+        }
+        Err(e) => {
+            tracing::warn!(cluster = %names.cluster, error = %e, "not created from the backup");
+            let next = status::decide(&Err(e.clone()), generation, &previous, &now);
+            if next != previous {
+                write_status(ctx, mc, &next).await?;
+                ctx.event(mc, true, "RestoreRefused", "Restore", e.to_string())
+                    .await;
+            }
+            // The backup may become readable (a Secret created, a store reachable).
+            return Ok(Action::requeue(CONVERGING));
+        }
+    }
     // The Secrets the pods mount exist before the pods do.
     certificates::ensure(ctx, mc, &layouts).await?;
     let web = super::web::serving(ctx, mc, &ns).await?;

@@ -7,6 +7,8 @@ pub mod backup;
 pub mod certificates;
 /// MetricCluster: apply, roll, report, clean up.
 pub mod metric_cluster;
+/// `spec.restore`: the shards a new cluster creates from a backup.
+pub mod restore;
 /// ScrapeTarget and AlertRule: validate and report.
 pub mod validation;
 /// `spec.web`'s Secret: what the components' HTTP servers serve with.

@@ -237,6 +237,7 @@ mod tests {
             replicas,
             min_available: 2,
             initial_voters: 3,
+            restore: false,
         }
     }
 

@@ -1,5 +1,7 @@
 //! One storage shard: a StatefulSet whose pods form one Raft group, its headless Service
-//! (stable peer names) and a PodDisruptionBudget that keeps a quorum.
+//! (stable peer names) and a PodDisruptionBudget that keeps a quorum. A shard of a
+//! cluster bootstrapped from a backup (`spec.restore`) has an init container that
+//! restores it into its first replica (see [`restore_container`]).
 
 use std::collections::BTreeMap;
 
@@ -8,24 +10,32 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvFromSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm,
-    PodAntiAffinity, PodTemplateSpec, SecretEnvSource, Service, ServicePort, ServiceSpec,
-    VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    Affinity, Container, EnvFromSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodAffinityTerm, PodAntiAffinity, PodTemplateSpec, SecretEnvSource, Service, ServicePort,
+    ServiceSpec, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use telltale_crds::{MAX_REPLICAS_PER_SHARD, MetricClusterSpec};
+use telltale_crds::{MAX_REPLICAS_PER_SHARD, MetricClusterSpec, format_rollup_tiers};
 
 use super::Meta;
 use super::pod::{ContainerSpec, component_tls, component_web, field_env, pod_spec, port};
-use crate::naming::{Component, Names, STORAGE_GRPC_PORT, STORAGE_HTTP_PORT, quorum};
+use crate::naming::{Component, Names, STORAGE_GRPC_PORT, STORAGE_HTTP_PORT, WEB_VOLUME, quorum};
 
 /// The shell line that turns the pod's ordinal (the suffix of its hostname) into its
 /// 1-based Raft replica id; every other flag follows as `"$@"`.
 pub const STORAGE_ENTRYPOINT: &str =
     "exec telltale storage --replica-id \"$(( ${HOSTNAME##*-} + 1 ))\" \"$@\"";
+
+/// The shell line of the restore init container: only the pod of ordinal 0 (replica 1,
+/// the one that creates its shard's group) restores; the others start empty and join.
+pub const RESTORE_ENTRYPOINT: &str =
+    "[ \"${HOSTNAME##*-}\" = 0 ] || exit 0; exec telltale restore \"$@\"";
+
+/// The name of that init container.
+pub const RESTORE_CONTAINER: &str = "restore";
 
 /// What a shard's objects take from its running group (see `crate::membership`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +46,9 @@ pub struct ShardLayout {
     pub min_available: u32,
     /// `--initial-voters`: the replicas the group was (or will be) created with.
     pub initial_voters: u32,
+    /// Whether the pods restore `spec.restore` before they start (kept as the
+    /// StatefulSet was first rendered: see [`restores`]).
+    pub restore: bool,
 }
 
 impl ShardLayout {
@@ -45,8 +58,20 @@ impl ShardLayout {
             replicas: spec.replicas_per_shard,
             min_available: quorum(spec.replicas_per_shard),
             initial_voters: spec.replicas_per_shard,
+            restore: spec.restore.is_some(),
         }
     }
+}
+
+/// Whether a shard's StatefulSet restores a backup into its first pod (it was created
+/// with `spec.restore`).
+pub fn restores(set: &StatefulSet) -> bool {
+    set.spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|p| p.init_containers.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.name == RESTORE_CONTAINER))
 }
 
 /// The `--initial-voters` a shard's StatefulSet runs with: the flag, or for a
@@ -82,10 +107,6 @@ pub fn storage_args(
     shard: u32,
     initial_voters: u32,
 ) -> Vec<String> {
-    let peers = (0..MAX_REPLICAS_PER_SHARD)
-        .map(|i| format!("{}={}", i + 1, names.storage_address(shard, i)))
-        .collect::<Vec<_>>()
-        .join(",");
     [
         "--data-dir".to_string(),
         "/data".into(),
@@ -96,17 +117,105 @@ pub fn storage_args(
         "--shard".into(),
         shard.to_string(),
         "--peers".into(),
-        peers,
+        peers(names, shard),
         "--initial-voters".into(),
         initial_voters.to_string(),
         "--retention-raw".into(),
         spec.retention.raw.to_string(),
-        "--retention-1m".into(),
-        spec.retention.rollup1m.to_string(),
-        "--retention-1h".into(),
-        spec.retention.rollup1h.to_string(),
+        "--rollup-tiers".into(),
+        format_rollup_tiers(&spec.retention.tiers()),
     ]
     .into()
+}
+
+/// `--peers` of shard `shard`: every replica it can have, `1=ADDRESS,2=ADDRESS,...`.
+fn peers(names: &Names, shard: u32) -> String {
+    (0..MAX_REPLICAS_PER_SHARD)
+        .map(|i| format!("{}={}", i + 1, names.storage_address(shard, i)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The flags of `telltale restore` in shard `shard`'s init container: the backup's shard
+/// of the same number into an empty `/data` only (`--if-empty`), and only while no other
+/// replica of the shard belongs to a group (`--peers`, `--initial-voters`: the rule by
+/// which replica 1 creates the group), so a first replica that lost its volume in a
+/// running cluster rejoins it instead of starting a second group from the backup.
+pub fn restore_args(
+    names: &Names,
+    spec: &MetricClusterSpec,
+    shard: u32,
+    initial_voters: u32,
+) -> Option<Vec<String>> {
+    let restore = spec.restore.as_ref()?;
+    Some(vec![
+        "--from".into(),
+        restore.from.clone(),
+        "--shard".into(),
+        shard.to_string(),
+        "--data-dir".into(),
+        "/data".into(),
+        "--if-empty".into(),
+        "--peers".into(),
+        peers(names, shard),
+        "--initial-voters".into(),
+        initial_voters.to_string(),
+    ])
+}
+
+/// The init container restoring `spec.restore` into the pod of ordinal 0 (the others
+/// exit at once): the storage container's image, user, volume and gRPC identity, with
+/// the credentials Secret's keys as its environment.
+pub fn restore_container(
+    spec: &MetricClusterSpec,
+    storage: &Container,
+    args: Vec<String>,
+) -> Container {
+    let mut args = args;
+    // The storage container's `--grpc.tls-*` flags: the restore asks the peers over
+    // mutual TLS whether the group exists.
+    let storage_args = storage.args.as_deref().unwrap_or_default();
+    args.extend(
+        storage_args
+            .iter()
+            .filter(|a| a.starts_with("--grpc.tls-"))
+            .cloned(),
+    );
+    let credentials = spec
+        .restore
+        .as_ref()
+        .and_then(|r| r.credentials_secret.clone());
+    Container {
+        name: RESTORE_CONTAINER.into(),
+        command: Some(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            RESTORE_ENTRYPOINT.into(),
+            "telltale-restore".into(),
+        ]),
+        args: Some(args),
+        env_from: credentials.map(secret_env),
+        ports: None,
+        readiness_probe: None,
+        liveness_probe: None,
+        // Without `--web.config.file`: the restore serves nothing.
+        volume_mounts: storage
+            .volume_mounts
+            .as_ref()
+            .map(|m| m.iter().filter(|m| m.name != WEB_VOLUME).cloned().collect()),
+        ..storage.clone()
+    }
+}
+
+/// A Secret's keys as a container's environment.
+fn secret_env(secret: String) -> Vec<EnvFromSource> {
+    vec![EnvFromSource {
+        secret_ref: Some(SecretEnvSource {
+            name: secret,
+            optional: Some(false),
+        }),
+        ..EnvFromSource::default()
+    }]
 }
 
 /// The headless Service giving shard `shard`'s pods their stable DNS names. Unready pods
@@ -192,14 +301,11 @@ pub fn stateful_set(
         .as_ref()
         .and_then(|b| b.credentials_secret.clone())
     {
-        container.env_from = Some(vec![EnvFromSource {
-            secret_ref: Some(SecretEnvSource {
-                name: secret,
-                optional: Some(false),
-            }),
-            ..EnvFromSource::default()
-        }]);
+        container.env_from = Some(secret_env(secret));
     }
+    let init = restore_args(names, spec, shard, layout.initial_voters)
+        .filter(|_| layout.restore)
+        .map(|args| restore_container(spec, &container, args));
     let mut pod = pod_spec(
         container,
         names.component(Component::Storage),
@@ -207,6 +313,7 @@ pub fn stateful_set(
         false,
     );
     pod.affinity = Some(spread(&selector));
+    pod.init_containers = init.map(|c| vec![c]);
     StatefulSet {
         metadata: m.object(names.storage(shard), Component::Storage, Some(shard)),
         spec: StatefulSetSpec {
