@@ -9,6 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use telltale_crds::PromDuration;
+use telltale_crds::rollup_tiers::{
+    Resolution, RollupTier, check_rollup_tiers, default_rollup_tiers, parse_rollup_tiers,
+};
 use telltale_storage::engine::cold::ColdOptions;
 use telltale_storage::{EngineOptions, Retention, Tier};
 
@@ -17,12 +20,19 @@ pub struct EngineArgs {
     /// How long raw samples are kept (`0`: forever).
     #[arg(long = "retention-raw", default_value = "7d", value_parser = PromDuration::parse)]
     pub retention_raw: PromDuration,
-    /// How long 1-minute rollups are kept (`0`: forever).
-    #[arg(long = "retention-1m", default_value = "30d", value_parser = PromDuration::parse)]
-    pub retention_1m: PromDuration,
-    /// How long 1-hour rollups are kept (`0`: forever).
-    #[arg(long = "retention-1h", default_value = "365d", value_parser = PromDuration::parse)]
-    pub retention_1h: PromDuration,
+    /// The rollup tiers kept and each one's retention, finest first, from 1m, 5m, 1h
+    /// and 1d: e.g. `1m:30d,1h:365d,1d:3y` (default `1m:30d,1h:365d`). A tier added
+    /// later is computed from the data already held; one taken out drops its data.
+    #[arg(long = "rollup-tiers", value_parser = parse_tiers, conflicts_with_all = ["retention_1m", "retention_1h"])]
+    pub rollup_tiers: Option<RollupTiers>,
+    /// How long 1-minute rollups are kept (`0`: forever); deprecated for
+    /// `--rollup-tiers`.
+    #[arg(long = "retention-1m", value_parser = PromDuration::parse)]
+    pub retention_1m: Option<PromDuration>,
+    /// How long 1-hour rollups are kept (`0`: forever); deprecated for
+    /// `--rollup-tiers`.
+    #[arg(long = "retention-1h", value_parser = PromDuration::parse)]
+    pub retention_1h: Option<PromDuration>,
     /// Samples this much older than the newest one are still taken in memory; older
     /// ones are backfill, written straight to their day (both are kept).
     #[arg(long, default_value = "1h", value_parser = PromDuration::parse)]
@@ -53,6 +63,19 @@ pub struct EngineArgs {
     /// How often the shard's leader looks for days due to move.
     #[arg(long = "cold-storage.move-interval", default_value = "5m", value_parser = PromDuration::parse)]
     pub cold_move_interval: PromDuration,
+}
+
+/// `--rollup-tiers`, read by the one parser of its syntax.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupTiers(pub Vec<RollupTier>);
+
+fn parse_tiers(s: &str) -> Result<RollupTiers, String> {
+    parse_rollup_tiers(s).map(RollupTiers)
+}
+
+/// The storage tier of a rollup resolution (both spelled `1m`, `5m`, `1h`, `1d`).
+fn tier_of(r: Resolution) -> Tier {
+    Tier::from_name(r.as_str()).expect("every rollup resolution is a storage tier")
 }
 
 /// `--cold-after`: per tier, the age past which its days move.
@@ -105,20 +128,41 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 }
 
 impl EngineArgs {
-    /// The engine's options for the replica of `shard` whose data is in `data_dir`.
-    pub fn options(&self, data_dir: &Path, shard: u32) -> anyhow::Result<EngineOptions> {
+    /// Raw retention and the rollup tiers: `--rollup-tiers`, else the default tiers with
+    /// `--retention-1m` and `--retention-1h` (`0`: forever) as their retention.
+    pub fn retention(&self) -> anyhow::Result<Retention> {
         let keep = |d: &PromDuration| {
             let d = d.as_duration();
             (!d.is_zero()).then_some(d)
         };
-        let retention = Retention::new(
-            keep(&self.retention_raw),
-            vec![
-                (Tier::Minute, keep(&self.retention_1m)),
-                (Tier::Hour, keep(&self.retention_1h)),
-            ],
-        )
-        .map_err(|e| anyhow::anyhow!("--rollup-tiers: {e}"))?;
+        let raw = keep(&self.retention_raw);
+        let rollups: Vec<(Tier, Option<Duration>)> = match &self.rollup_tiers {
+            Some(RollupTiers(tiers)) => {
+                check_rollup_tiers(tiers, raw.map(PromDuration)).map_err(|e| {
+                    anyhow::anyhow!("--rollup-tiers: tier {}: {}", e.index + 1, e.message)
+                })?;
+                tiers
+                    .iter()
+                    .map(|t| (tier_of(t.resolution), keep(&t.retention)))
+                    .collect()
+            }
+            None => default_rollup_tiers()
+                .into_iter()
+                .map(|t| {
+                    let flag = match t.resolution {
+                        Resolution::OneMinute => self.retention_1m,
+                        _ => self.retention_1h,
+                    };
+                    (tier_of(t.resolution), keep(&flag.unwrap_or(t.retention)))
+                })
+                .collect(),
+        };
+        Retention::new(raw, rollups).map_err(|e| anyhow::anyhow!("--rollup-tiers: {e}"))
+    }
+
+    /// The engine's options for the replica of `shard` whose data is in `data_dir`.
+    pub fn options(&self, data_dir: &Path, shard: u32) -> anyhow::Result<EngineOptions> {
+        let retention = self.retention()?;
         let cold = match &self.cold_url {
             None => None,
             Some(url) => {
@@ -174,6 +218,51 @@ mod tests {
         );
         assert!(parse_cold_after("raw").unwrap_err().contains("TIER:AGE"));
         assert!(parse_cold_after("raw:0s").is_err());
+    }
+
+    fn args(flags: &[&str]) -> Result<EngineArgs, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            engine: EngineArgs,
+        }
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("telltale").chain(flags.iter().copied()))
+            .map(|c| c.engine)
+    }
+
+    #[test]
+    fn rollup_tiers_from_the_flag_or_the_deprecated_retentions() {
+        let days = |d: u64| Some(Duration::from_secs(d * 86_400));
+        let r = args(&["--rollup-tiers", "5m:90d,1d:3y"])
+            .unwrap()
+            .retention()
+            .unwrap();
+        assert_eq!(
+            r.rollups(),
+            [(Tier::FiveMinutes, days(90)), (Tier::Day, days(3 * 365))]
+        );
+        assert_eq!(r.raw, days(7));
+        let r = args(&[]).unwrap().retention().unwrap();
+        assert_eq!(r, Retention::default());
+        let r = args(&["--retention-1m", "10d", "--retention-1h", "0"])
+            .unwrap()
+            .retention()
+            .unwrap();
+        assert_eq!(r.rollups(), [(Tier::Minute, days(10)), (Tier::Hour, None)]);
+        // Both ways at once, a tier shorter than raw, bad syntax: refused, the flag named.
+        assert!(args(&["--rollup-tiers", "1m:30d", "--retention-1h", "9d"]).is_err());
+        let e = args(&["--retention-raw", "60d", "--rollup-tiers", "1m:30d"])
+            .unwrap()
+            .retention()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--rollup-tiers") && e.contains("raw"), "{e}");
+        let e = args(&["--rollup-tiers", "1h:1y,1m:30d"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("finest first"), "{e}");
     }
 
     #[test]

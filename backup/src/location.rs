@@ -40,7 +40,11 @@ impl Location {
     ) -> Result<Location> {
         let vars: std::collections::BTreeMap<String, String> = vars
             .into_iter()
-            .filter(|(k, _)| ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| k.starts_with(p)))
+            .filter(|(k, _)| {
+                ["AWS_", "GOOGLE_", "AZURE_"]
+                    .iter()
+                    .any(|p| k.starts_with(p))
+            })
             .collect();
         let bad = |reason: &str| Error::Url {
             url: url.to_string(),
@@ -165,7 +169,10 @@ mod tests {
         };
         let gs = Location::parse_with(
             "gs://metrics/telltale/prod",
-            vars(&[("GOOGLE_SERVICE_ACCOUNT_KEY", r#"{"type":"service_account","client_email":"a@b.c","private_key":"","private_key_id":""}"#)]),
+            vars(&[(
+                "GOOGLE_SERVICE_ACCOUNT_KEY",
+                r#"{"type":"service_account","client_email":"a@b.c","private_key":"","private_key_id":""}"#,
+            )]),
         );
         // The key above is not a usable key; what matters is that the URL is read as a
         // bucket and prefix, or refused for the key and not for the URL.
@@ -182,7 +189,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(az.prefix.as_ref(), "telltale");
-        assert_eq!(az.object("shard-0/backup.json").as_ref(), "telltale/shard-0/backup.json");
+        assert_eq!(
+            az.object("shard-0/backup.json").as_ref(),
+            "telltale/shard-0/backup.json"
+        );
     }
 
     #[test]

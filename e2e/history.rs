@@ -1,8 +1,10 @@
-//! The cold tier with the real binary and a real S3 API server (moto): a standalone
-//! given `--cold-storage.url s3://…` moves days past `--cold-after` to the bucket
-//! (uploaded, read back and checked, then moved through its Raft log), and a 10-day
-//! dashboard query mixing cold and local days answers as it did before the move — and
-//! after a restart, when the read cache is empty and the objects are fetched again.
+//! Long history with the real binary. Rollup tiers as configuration: a standalone with
+//! `--rollup-tiers 5m:…,1d:…` keeps exactly those tiers and its queries are answered
+//! from them. The cold tier, with a real S3 API server (moto): a standalone given
+//! `--cold-storage.url s3://…` moves days past `--cold-after` to the bucket (uploaded,
+//! read back and checked, then moved through its Raft log), and a 10-day dashboard query
+//! mixing cold and local days answers as it did before the move — and after a restart,
+//! when the read cache is empty and the objects are fetched again.
 
 mod common;
 #[path = "../backup/tests/common/moto.rs"]
@@ -16,6 +18,35 @@ use common::{Telltale, now_ms};
 const METRIC: &str = "cold_e2e";
 const DAY: i64 = 86_400_000;
 const STEP: i64 = 300_000;
+
+/// `/api/v1/query_range`: the data section and the `X-Telltale-Tier` header.
+async fn query_range_tier(
+    t: &Telltale,
+    expr: &str,
+    start: i64,
+    end: i64,
+    step: &str,
+) -> (serde_json::Value, String) {
+    let resp = reqwest::Client::new()
+        .get(t.url("/api/v1/query_range"))
+        .query(&[
+            ("query", expr),
+            ("start", &(start / 1000).to_string()),
+            ("end", &(end / 1000).to_string()),
+            ("step", step),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tier = resp
+        .headers()
+        .get("X-Telltale-Tier")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "success", "{expr}: {body}");
+    (body["data"].clone(), tier)
+}
 
 /// `/api/v1/query_range` result as JSON text (the whole data section).
 async fn query_range(t: &Telltale, expr: &str, start: i64, end: i64, step: &str) -> String {
@@ -211,4 +242,69 @@ async fn a_query_over_cold_and_local_days_answers_as_before_the_move() {
             std::fs::read_dir(data.join("cold-cache")).unwrap().count() > 0
         }
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_rollup_tiers_are_kept_and_answer_queries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = Telltale::start(
+        &tmp.path().join("data"),
+        &["--retention-raw", "2d", "--rollup-tiers", "5m:90d,1d:3y"],
+    )
+    .await;
+    // Ten days of one counter rising by 1 every 5 minutes, ending now.
+    let end = now_ms() / STEP * STEP;
+    let start = (end - 10 * DAY) / DAY * DAY;
+    let samples: Vec<_> = (0..=(end - start) / STEP)
+        .map(|i| series(&[("__name__", METRIC)], start + i * STEP, i as f64))
+        .collect();
+    for chunk in samples.chunks(2_000) {
+        assert!(acknowledged(&t.url(""), chunk.to_vec()).await);
+    }
+    let today = end / DAY * DAY;
+    wait_for(
+        &t,
+        "day rollups",
+        "telltale_storage_rollup_complete_until_timestamp_seconds{tier=\"1d\"}",
+        (today / 1000) as f64,
+    )
+    .await;
+    // Only the tiers configured are kept.
+    let metrics = common::get_text(&t.url("/metrics")).await;
+    assert!(
+        !metrics.contains("telltale_storage_disk_bytes{tier=\"1m\"}"),
+        "no 1m tier"
+    );
+    assert!(metrics.contains("telltale_storage_disk_bytes{tier=\"5m\"}"));
+
+    // A day step over days past raw retention: day points; each day's increase is the
+    // 288 steps of the day.
+    let (data, tier) = query_range_tier(
+        &t,
+        &format!("increase({METRIC}[1d])"),
+        start + 2 * DAY,
+        start + 6 * DAY,
+        "86400",
+    )
+    .await;
+    assert_eq!(tier, "1d", "{data}");
+    let values = data["result"][0]["values"].as_array().unwrap().clone();
+    assert_eq!(values.len(), 5, "{data}");
+    for v in values {
+        assert_eq!(v[1].as_str().unwrap(), "288", "{data}");
+    }
+    // An hour step: five-minute points; a rate of one per 300 s.
+    let (data, tier) = query_range_tier(
+        &t,
+        &format!("rate({METRIC}[1h])"),
+        start + 3 * DAY,
+        start + 3 * DAY + 6 * 3_600_000,
+        "3600",
+    )
+    .await;
+    assert_eq!(tier, "5m", "{data}");
+    for v in data["result"][0]["values"].as_array().unwrap() {
+        let rate: f64 = v[1].as_str().unwrap().parse().unwrap();
+        assert!((rate - 1.0 / 300.0).abs() < 1e-9, "{data}");
+    }
 }
