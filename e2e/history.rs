@@ -71,14 +71,7 @@ async fn query_range(t: &Telltale, expr: &str, start: i64, end: i64, step: &str)
 /// whole span, and an instant read of a cold day.
 async fn answers(t: &Telltale, start: i64, end: i64) -> Vec<String> {
     vec![
-        query_range(
-            t,
-            &format!("{METRIC}"),
-            start + DAY,
-            start + DAY + 3_600_000,
-            "60",
-        )
-        .await,
+        query_range(t, METRIC, start + DAY, start + DAY + 3_600_000, "60").await,
         query_range(
             t,
             &format!("sum by (instance) (rate({METRIC}[1h]))"),

@@ -117,6 +117,9 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
     opts
 }
 
+/// Called with each chunk's key and stored value.
+pub type ChunkVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
 /// A series id and its deleted intervals (inclusive), as stored.
 pub type SeriesTombstones = (u64, Vec<(i64, i64)>);
 
@@ -498,7 +501,7 @@ impl Store {
         &self,
         tier: Tier,
         day: i64,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
+        f: &mut ChunkVisitor<'_>,
     ) -> Result<()> {
         let mut opts = ReadOptions::default();
         opts.fill_cache(false);
