@@ -444,7 +444,8 @@ async fn shards_settled(api: &KubeApi, namespace: &str, n: u64) -> Option<Value>
 
 /// The storage, scraper and query pods of the cluster the operator rendered in
 /// `namespace`, each shard's storage pods following its StatefulSet (pod IPs from
-/// `127.0.1.<ip_base + 10 * shard>`).
+/// `127.0.1.<ip_base + 10 * shard>`; the tests of this file run at once, so each takes
+/// its own range).
 struct Pods {
     shards: Vec<Arc<StatefulSetPods>>,
     running: Vec<RunningPod>,
@@ -580,7 +581,7 @@ async fn a_new_cluster_starts_from_another_clusters_backup() {
         ))
         .await;
     let rendered = read_rendered(&api, source_ns, &mut source_op).await;
-    let source_pods = Pods::start(&api, &source_dir, source_ns, rendered, 10).await;
+    let source_pods = Pods::start(&api, &source_dir, source_ns, rendered, 50).await;
     wait_for(
         "the source's shards",
         Duration::from_secs(60),
@@ -654,7 +655,7 @@ async fn a_new_cluster_starts_from_another_clusters_backup() {
     );
     api.patch(&restored, json!({"spec": {"shards": 2}})).await;
     let rendered = read_rendered(&api, restored_ns, &mut restored_op).await;
-    let restored_pods = Pods::start(&api, &restored_dir, restored_ns, rendered, 30).await;
+    let restored_pods = Pods::start(&api, &restored_dir, restored_ns, rendered, 70).await;
     let status = wait_for(
         "the restored shards with 3 voters each",
         Duration::from_secs(120),
