@@ -289,3 +289,86 @@ fn check(entry: &ColdEntry, bytes: Vec<u8>) -> std::result::Result<Vec<u8>, Stri
     }
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cold::{ColdEntry, ObjectWriter};
+
+    /// Objects as files in a directory; counts fetches.
+    #[derive(Debug)]
+    struct Dir(PathBuf, std::sync::atomic::AtomicUsize);
+
+    impl ColdStorage for Dir {
+        fn fetch(&self, name: &str, dest: &Path) -> std::result::Result<u64, String> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            std::fs::copy(self.0.join(name), dest).map_err(|e| e.to_string())
+        }
+        fn upload_checked(&self, _: &Path, _: &ColdEntry) -> std::result::Result<(), String> {
+            unreachable!()
+        }
+        fn delete(&self, _: &str) -> std::result::Result<(), String> {
+            unreachable!()
+        }
+    }
+
+    /// An object of `n` one-kilobyte chunks, written to the bucket; its entry.
+    fn object(bucket: &Path, name: &str, n: u8) -> ColdEntry {
+        let mut w = ObjectWriter::new(Vec::new()).unwrap();
+        for i in 0..n {
+            w.chunk(&[i], &[i; 1000]).unwrap();
+        }
+        let (bytes, size) = w.finish().unwrap();
+        std::fs::write(bucket.join(name), &bytes).unwrap();
+        ColdEntry {
+            object: name.into(),
+            bytes: size,
+            sha256: Sha256::digest(&bytes).into(),
+            seq: 1,
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bounds_evicting_the_least_recently_used() {
+        let bucket = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(Dir(bucket.path().into(), Default::default()));
+        // Room for two objects of ~3 KB on disk and one in memory.
+        let cache = ObjectCache::new(storage.clone(), dir.path(), 7_000, 4_000).unwrap();
+        let [a, b, c] = ["a", "b", "c"].map(|n| object(bucket.path(), n, 3));
+        let fetches = || storage.1.load(Ordering::SeqCst);
+        for e in [&a, &b] {
+            cache.get(e).unwrap();
+        }
+        assert_eq!(fetches(), 2);
+        cache.get(&a).unwrap(); // a is now the most recently used
+        assert_eq!(fetches(), 2, "a read from the cache");
+        cache.get(&c).unwrap(); // evicts b, the least recently used
+        assert!(cache.bytes() <= 7_000, "{}", cache.bytes());
+        let files: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(files.contains(&"a".into()) && files.contains(&"c".into()), "{files:?}");
+        assert!(!files.contains(&"b".into()), "{files:?}");
+        cache.get(&a).unwrap();
+        assert_eq!(fetches(), 3, "a was on disk, not in memory: read, not fetched");
+        cache.get(&b).unwrap();
+        assert_eq!(fetches(), 4, "b was evicted: fetched again");
+    }
+
+    #[test]
+    fn an_object_that_does_not_match_its_entry_is_refused() {
+        let bucket = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(Dir(bucket.path().into(), Default::default()));
+        let cache = ObjectCache::new(storage, dir.path(), 1 << 20, 1 << 20).unwrap();
+        let mut e = object(bucket.path(), "x", 2);
+        e.bytes += 1;
+        assert!(cache.get(&e).unwrap_err().contains("manifest says"));
+        e.bytes -= 1;
+        e.sha256[0] ^= 1;
+        assert!(cache.get(&e).unwrap_err().contains("SHA-256"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing cached");
+    }
+}
