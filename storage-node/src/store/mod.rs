@@ -568,18 +568,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Whether series `id` is indexed in partition `day`.
+    /// Whether series `id` has a local posting in partition `day`. Cold objects are not
+    /// asked (this is the write path's check): a write into a cold day writes its own
+    /// posting beside the object's, and reads take the union.
     pub fn indexed_on(&self, day: i64, id: u64) -> Result<bool> {
-        let key = keys::all_postings_key(day, id);
-        let local = self
+        Ok(self
             .db
-            .get_pinned_cf(self.cf(CF_POSTINGS), &key)
+            .get_pinned_cf(self.cf(CF_POSTINGS), keys::all_postings_key(day, id))
             .map_err(backend("read postings"))?
-            .is_some();
-        Ok(local
-            || self
-                .postings_object(day)?
-                .is_some_and(|o| o.scan(Section::Postings, &key).next().is_some()))
+            .is_some())
     }
 
     /// Calls `f(name, value, id)` for every postings key of `day` starting with `prefix`
