@@ -3,6 +3,10 @@
 //! `shard-<N>/`), and the leader's mover, which exports the days due, uploads them,
 //! reads them back and checks them, then moves them through the log.
 //!
+//! Beside each object, `<object>.json` is its manifest: tier, day, size, SHA-256 (hex)
+//! and the log position it holds data up to, written once the object is read back and
+//! checked — so the bucket says what it holds without the replicas' metadata.
+//!
 //! A crash anywhere before the log record commits leaves the day local and due: the
 //! next leader exports it again (under the same name only when nothing was applied in
 //! between), and an object no record names is never read.
@@ -100,6 +104,7 @@ impl ColdStorage for ColdBucket {
     fn upload_checked(&self, src: &Path, entry: &ColdEntry) -> Result<(), String> {
         let (store, path, src) = (self.store(), self.path(&entry.object), src.to_path_buf());
         let (bytes, sha256) = (entry.bytes, entry.sha256);
+        let manifest_json = manifest(entry);
         self.run(async move {
             let mut file = tokio::fs::File::open(&src)
                 .await
@@ -132,6 +137,11 @@ impl ColdStorage for ColdBucket {
                     "{path} read back as {size} bytes that do not match what was uploaded"
                 ));
             }
+            let manifest = manifest_path(&path);
+            store
+                .put(&manifest, manifest_json.into_bytes().into())
+                .await
+                .map_err(|e| format!("writing {manifest}: {e}"))?;
             Ok(())
         })
     }
@@ -139,10 +149,13 @@ impl ColdStorage for ColdBucket {
     fn delete(&self, name: &str) -> Result<(), String> {
         let (store, path) = (self.store(), self.path(name));
         self.run(async move {
-            match store.delete(&path).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(format!("deleting {path}: {e}")),
+            for p in [manifest_path(&path), path] {
+                match store.delete(&p).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(format!("deleting {p}: {e}")),
+                }
             }
+            Ok(())
         })
     }
 
@@ -174,6 +187,30 @@ impl ColdStorage for ColdBucket {
             Ok(size)
         })
     }
+}
+
+/// The manifest of the object at `path`: `<path>.json`.
+fn manifest_path(path: &ObjectPath) -> ObjectPath {
+    ObjectPath::from(format!("{path}.json"))
+}
+
+/// The manifest of `entry`'s object (its name says tier and day).
+fn manifest(entry: &ColdEntry) -> String {
+    let (tier, day) = entry
+        .object
+        .split_once('/')
+        .map(|(t, rest)| (t, rest.split('-').next().unwrap_or_default()))
+        .unwrap_or_default();
+    let sha256: String = entry.sha256.iter().map(|b| format!("{b:02x}")).collect();
+    serde_json::json!({
+        "object": entry.object,
+        "tier": tier,
+        "day": day.parse::<i64>().ok(),
+        "bytes": entry.bytes,
+        "sha256": sha256,
+        "log_index": entry.seq,
+    })
+    .to_string()
 }
 
 /// Moves due days to `bucket` while this replica leads, every `every`, until Raft stops.

@@ -209,11 +209,31 @@ async fn the_leader_moves_each_day_once_and_every_replica_reads_it_back() {
     );
     // One object per day: only the leader uploaded (the one that failed after its upload
     // was exported again and written under its name, or left beside it unread).
-    let raw = objects(&bucket_dir.join("shard-0").join("raw"));
+    let all = objects(&bucket_dir.join("shard-0").join("raw"));
+    let (manifests, raw): (Vec<String>, Vec<String>) =
+        all.into_iter().partition(|o| o.ends_with(".json"));
     let days: std::collections::BTreeSet<&str> =
         raw.iter().map(|o| o.split('-').next().unwrap()).collect();
     assert_eq!(days.len(), 3, "{raw:?}");
     assert!(raw.len() <= 4, "{raw:?}");
+    // Each object's manifest beside it says what it is.
+    for object in &raw {
+        let m = manifests
+            .iter()
+            .find(|m| **m == format!("{object}.json"))
+            .unwrap_or_else(|| panic!("no manifest for {object}: {manifests:?}"));
+        let m: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(bucket_dir.join("shard-0").join("raw").join(m)).unwrap(),
+        )
+        .unwrap();
+        let bytes = std::fs::metadata(bucket_dir.join("shard-0").join("raw").join(object))
+            .unwrap()
+            .len();
+        assert_eq!(m["bytes"], bytes, "{m}");
+        assert_eq!(m["tier"], "raw");
+        assert_eq!(m["sha256"].as_str().unwrap().len(), 64);
+    }
+    assert_eq!(manifests.len(), raw.len(), "{manifests:?}");
 
     // Every replica answers from the objects: each engine read directly.
     for r in &replicas {

@@ -349,10 +349,17 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(files.contains(&"a".into()) && files.contains(&"c".into()), "{files:?}");
+        assert!(
+            files.contains(&"a".into()) && files.contains(&"c".into()),
+            "{files:?}"
+        );
         assert!(!files.contains(&"b".into()), "{files:?}");
         cache.get(&a).unwrap();
-        assert_eq!(fetches(), 3, "a was on disk, not in memory: read, not fetched");
+        assert_eq!(
+            fetches(),
+            3,
+            "a was on disk, not in memory: read, not fetched"
+        );
         cache.get(&b).unwrap();
         assert_eq!(fetches(), 4, "b was evicted: fetched again");
     }
@@ -369,6 +376,10 @@ mod tests {
         e.bytes -= 1;
         e.sha256[0] ^= 1;
         assert!(cache.get(&e).unwrap_err().contains("SHA-256"));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing cached");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing cached"
+        );
     }
 }
