@@ -50,21 +50,10 @@ async fn query_range_tier(
 
 /// `/api/v1/query_range` result as JSON text (the whole data section).
 async fn query_range(t: &Telltale, expr: &str, start: i64, end: i64, step: &str) -> String {
-    let url = t.url("/api/v1/query_range");
-    let resp = reqwest::Client::new()
-        .get(url)
-        .query(&[
-            ("query", expr),
-            ("start", &(start / 1000).to_string()),
-            ("end", &(end / 1000).to_string()),
-            ("step", step),
-        ])
-        .send()
+    query_range_tier(t, expr, start, end, step)
         .await
-        .unwrap();
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["status"], "success", "{expr}: {body}");
-    body["data"].to_string()
+        .0
+        .to_string()
 }
 
 /// The answers compared: raw samples of a cold day, minute and hour rollups over the

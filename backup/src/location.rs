@@ -51,21 +51,44 @@ impl Location {
             reason: reason.to_string(),
         };
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-        let prefix = |p: &str| Path::from(p.trim_matches('/'));
-        match parsed.scheme() {
-            "s3" | "s3a" => {
-                let bucket = parsed
-                    .host_str()
-                    .filter(|b| !b.is_empty())
-                    .ok_or_else(|| bad("no bucket: write s3://BUCKET/PREFIX"))?;
-                // What `AmazonS3Builder::from_env` reads, from `vars`.
-                let mut builder = AmazonS3Builder::new();
-                for (key, value) in &vars {
-                    if let Ok(key) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
-                        builder = builder.with_config(key, value);
-                    }
+        // A cloud store: its bucket (container) from the host, the prefix from the path,
+        // the builder configured from `vars` by the keys it knows.
+        let cloud =
+            |what: &str, build: &dyn Fn(&str) -> object_store::Result<Arc<dyn ObjectStore>>| {
+                let bucket = parsed.host_str().filter(|b| !b.is_empty()).ok_or_else(|| {
+                    bad(&format!(
+                        "no {what}: write {}://{}/PREFIX",
+                        parsed.scheme(),
+                        what.to_uppercase()
+                    ))
+                })?;
+                Ok(Location {
+                    store: build(bucket).map_err(|e| bad(&e.to_string()))?,
+                    prefix: Path::from(parsed.path().trim_matches('/')),
+                    url: url.to_string(),
+                })
+            };
+        fn configured<B, K: std::str::FromStr>(
+            mut builder: B,
+            vars: &std::collections::BTreeMap<String, String>,
+            with: impl Fn(B, K, &str) -> B,
+        ) -> B {
+            for (key, value) in vars {
+                if let Ok(key) = key.to_ascii_lowercase().parse::<K>() {
+                    builder = with(builder, key, value);
                 }
-                builder = builder.with_bucket_name(bucket);
+            }
+            builder
+        }
+        match parsed.scheme() {
+            "s3" | "s3a" => cloud("bucket", &|bucket| {
+                // What `AmazonS3Builder::from_env` reads, from `vars`.
+                let mut builder = configured(
+                    AmazonS3Builder::new(),
+                    &vars,
+                    |b, k: AmazonS3ConfigKey, v| b.with_config(k, v),
+                )
+                .with_bucket_name(bucket);
                 // The SDKs' names of the endpoint of S3-compatible servers.
                 if let Some(endpoint) = vars
                     .get("AWS_ENDPOINT_URL_S3")
@@ -76,56 +99,27 @@ impl Location {
                 let region = vars
                     .get("AWS_REGION")
                     .or_else(|| vars.get("AWS_DEFAULT_REGION"));
-                builder = builder.with_region(region.map_or("us-east-1", String::as_str));
-                let store = builder.build().map_err(|e| bad(&e.to_string()))?;
-                Ok(Location {
-                    store: Arc::new(store),
-                    prefix: prefix(parsed.path()),
-                    url: url.to_string(),
-                })
-            }
-            "gs" => {
-                let bucket = parsed
-                    .host_str()
-                    .filter(|b| !b.is_empty())
-                    .ok_or_else(|| bad("no bucket: write gs://BUCKET/PREFIX"))?;
-                let mut builder = GoogleCloudStorageBuilder::new();
-                for (key, value) in &vars {
-                    if let Ok(key) = key.to_ascii_lowercase().parse::<GoogleConfigKey>() {
-                        builder = builder.with_config(key, value);
-                    }
-                }
                 let store = builder
-                    .with_bucket_name(bucket)
-                    .build()
-                    .map_err(|e| bad(&e.to_string()))?;
-                Ok(Location {
-                    store: Arc::new(store),
-                    prefix: prefix(parsed.path()),
-                    url: url.to_string(),
-                })
-            }
-            "az" | "azure" => {
-                let container = parsed
-                    .host_str()
-                    .filter(|b| !b.is_empty())
-                    .ok_or_else(|| bad("no container: write az://CONTAINER/PREFIX"))?;
-                let mut builder = MicrosoftAzureBuilder::new();
-                for (key, value) in &vars {
-                    if let Ok(key) = key.to_ascii_lowercase().parse::<AzureConfigKey>() {
-                        builder = builder.with_config(key, value);
-                    }
-                }
-                let store = builder
-                    .with_container_name(container)
-                    .build()
-                    .map_err(|e| bad(&e.to_string()))?;
-                Ok(Location {
-                    store: Arc::new(store),
-                    prefix: prefix(parsed.path()),
-                    url: url.to_string(),
-                })
-            }
+                    .with_region(region.map_or("us-east-1", String::as_str))
+                    .build()?;
+                Ok(Arc::new(store))
+            }),
+            "gs" => cloud("bucket", &|bucket| {
+                let builder = configured(
+                    GoogleCloudStorageBuilder::new(),
+                    &vars,
+                    |b, k: GoogleConfigKey, v| b.with_config(k, v),
+                );
+                Ok(Arc::new(builder.with_bucket_name(bucket).build()?))
+            }),
+            "az" | "azure" => cloud("container", &|container| {
+                let builder = configured(
+                    MicrosoftAzureBuilder::new(),
+                    &vars,
+                    |b, k: AzureConfigKey, v| b.with_config(k, v),
+                );
+                Ok(Arc::new(builder.with_container_name(container).build()?))
+            }),
             "file" => {
                 let dir = parsed
                     .to_file_path()

@@ -106,6 +106,17 @@ fn workload(start: i64, days: i64) -> Vec<TimeSeries> {
     out
 }
 
+/// An engine holding seven days of the workload, flushed and rolled up.
+fn loaded(dir: &Path, bucket: &Path) -> Engine {
+    let engine = open(dir, bucket);
+    for batch in workload(T0, 7).chunks(2) {
+        engine.apply_write(batch).unwrap();
+    }
+    engine.flush().unwrap();
+    while engine.rollup_pass().unwrap() > 0 {}
+    engine
+}
+
 /// Every answer the test compares: raw and rollup selects, and the index.
 fn answers(engine: &Engine) -> Vec<String> {
     let all = [Matcher::new(MatchOp::Regex, "__name__", ".+")];
@@ -134,12 +145,7 @@ fn days_moved_to_the_cold_tier_answer_as_before_and_after_a_restart() {
     let bucket = tempfile::tempdir().unwrap();
     let before;
     {
-        let engine = open(dir.path(), bucket.path());
-        for batch in workload(T0, 7).chunks(2) {
-            engine.apply_write(batch).unwrap();
-        }
-        engine.flush().unwrap();
-        while engine.rollup_pass().unwrap() > 0 {}
+        let engine = loaded(dir.path(), bucket.path());
         before = answers(&engine);
         let raw_bytes = |e: &Engine| e.info().unwrap()[0].disk_bytes;
         engine.flush().unwrap();
@@ -210,12 +216,7 @@ fn retention_forgets_cold_days_and_reports_their_objects() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = tempfile::tempdir().unwrap();
     {
-        let engine = open(dir.path(), bucket.path());
-        for batch in workload(T0, 7).chunks(2) {
-            engine.apply_write(batch).unwrap();
-        }
-        engine.flush().unwrap();
-        while engine.rollup_pass().unwrap() > 0 {}
+        let engine = loaded(dir.path(), bucket.path());
         let moved = Bucket(bucket.path().into()).move_due(&engine);
         assert!(moved.contains(&(Tier::Raw, T0 / DAY)));
     }
@@ -259,12 +260,7 @@ fn a_damaged_object_is_an_error_not_a_wrong_answer() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = tempfile::tempdir().unwrap();
     {
-        let engine = open(dir.path(), bucket.path());
-        for batch in workload(T0, 7).chunks(2) {
-            engine.apply_write(batch).unwrap();
-        }
-        engine.flush().unwrap();
-        while engine.rollup_pass().unwrap() > 0 {}
+        let engine = loaded(dir.path(), bucket.path());
         Bucket(bucket.path().into()).move_due(&engine);
     }
     let raw_dir = bucket.path().join("raw");

@@ -3,14 +3,13 @@
 //! move and reads the day back from the object, and an upload that fails — before or
 //! after the object is written — leaves the day local until a later round moves it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use telltale_replica::cold::ColdBucket;
-use telltale_replica::{Peers, RaftOptions, Replica, ReplicaConfig};
+use telltale_replica::{RaftOptions, Replica, ReplicaConfig};
 use telltale_storage::cold::{ColdEntry, ColdStorage};
 use telltale_storage::engine::cold::ColdOptions;
 use telltale_storage::{EngineOptions, Retention, Tier};
@@ -20,7 +19,7 @@ use telltale_storage_api::{
 };
 
 mod common;
-use common::{free_listener, wait_leader};
+use common::{group_of, wait_leader};
 
 const DAY: i64 = 86_400_000;
 const STEP: i64 = 600_000;
@@ -117,19 +116,7 @@ async fn the_leader_moves_each_day_once_and_every_replica_reads_it_back() {
         after: AtomicUsize::new(1),
     });
 
-    let mut listeners = Vec::new();
-    for _ in 0..3 {
-        listeners.push(free_listener().await);
-    }
-    let addrs: Vec<String> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().to_string())
-        .collect();
-    let peers = Peers(
-        (1..=3u64)
-            .map(|i| (i, addrs[i as usize - 1].clone()))
-            .collect::<BTreeMap<_, _>>(),
-    );
+    let (listeners, addrs, peers) = group_of(3, 3).await;
     let mut replicas: Vec<Replica> = Vec::new();
     let mut stops = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
