@@ -40,19 +40,23 @@ pub struct ColdStorageSpec {
     /// environment), `az://container/prefix` (the `AZURE_*` environment), or
     /// `file:///path` (a directory of each pod's filesystem: for tests).
     #[x_kube(validation = Rule::new("self.matches('^(s3|gs|az)://[^/]+(/.*)?$') || self.startsWith('file:///')").message("coldStorage.url must be s3://, gs://, az:// or file:///"))]
+    #[schemars(length(max = 1024))]
     pub url: String,
     /// The URL of an S3-compatible server (MinIO, Ceph, R2, ...): `AWS_ENDPOINT_URL` of
     /// the storage pods; an `http://` one also sets `AWS_ALLOW_HTTP=true`. `s3://` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub endpoint: Option<String>,
     /// The bucket's region: `AWS_REGION` of the storage pods (default `us-east-1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub region: Option<String>,
     /// A Secret of the cluster's namespace whose keys are the store's environment
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `GOOGLE_SERVICE_ACCOUNT`,
     /// `AZURE_STORAGE_ACCOUNT_NAME`, ...), given to the storage pods as `envFrom`.
     /// Without it the pods' own identity is used (IRSA, GKE or Azure workload identity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub credentials_secret: Option<String>,
     /// Per tier, how old a day must be to move: `{raw: 3d, 1m: 14d, 5m: 30d, 1h: 60d,
     /// 1d: 60d}` when not given. Given, only the tiers listed move (the others stay
