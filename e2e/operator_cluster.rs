@@ -6,6 +6,8 @@
 //! the one address mapping onto 127.0.0.1). The API also holds a ScrapeTarget and a Pod
 //! standing for a real Debian `prometheus-node-exporter`, and an AlertRule. Shown:
 //! - the 3 storage replicas form one Raft group with one leader, and all apply the writes;
+//! - they run with the cold tier of `spec.coldStorage` (a `file:///` store here): the
+//!   binary takes the rendered `--cold-*` flags and opens its cache on the data volume;
 //! - both scrapers run, and the node exporter is scraped by exactly one of them;
 //! - `up` and `node_*` series answer through the query pod (HTTP API and promtool);
 //! - an alert fires and reaches the webhook receiver of the MetricCluster;
@@ -87,7 +89,7 @@ impl Drop for WebhookSink {
 /// The resources a user would `kubectl apply`: the MetricCluster, a ScrapeTarget selecting
 /// the node exporter's pod, an AlertRule; and the node exporter's Pod as the kubelet
 /// reports it (running on this machine, at `exporter`).
-async fn apply_user_resources(api: &KubeApi, exporter: SocketAddr, webhook: &str) {
+async fn apply_user_resources(api: &KubeApi, exporter: SocketAddr, webhook: &str, cold: &str) {
     let pod = api
         .create(json!({
             "apiVersion": "v1", "kind": "Pod",
@@ -129,6 +131,8 @@ async fn apply_user_resources(api: &KubeApi, exporter: SocketAddr, webhook: &str
         "spec": {
             "shards": 1, "replicasPerShard": 3,
             "scraper": {"replicas": 2}, "query": {"replicas": 1}, "alertmanager": {"replicas": 1},
+            "coldStorage": {"url": cold, "after": {"raw": "1d", "1h": "30d"},
+                            "cacheSize": "64Mi", "memorySize": "16Mi", "moveInterval": "10s"},
             "alerting": {
                 "route": {"receiver": "sink", "groupWait": "1s", "groupInterval": "1s",
                           "repeatInterval": "1h"},
@@ -157,7 +161,8 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
     let sink = WebhookSink::start().await;
 
     let mut operator = start_operator(dir, &kubeconfig, NS).await;
-    apply_user_resources(&api, exporter, &sink.url).await;
+    let cold = format!("file://{}", dir.join("cold").display());
+    apply_user_resources(&api, exporter, &sink.url, &cold).await;
     let rendered = read_rendered(&api, NS, &mut operator).await;
     // The replicas speak mutual TLS (the default): the test's own status calls too.
     kubelet::cluster::trust_cluster(&rendered);
@@ -208,6 +213,23 @@ async fn what_the_operator_renders_scrapes_stores_answers_and_alerts() {
             .map(|(r, _)| r)
             .collect()
     };
+
+    // The cold tier: the flags as rendered (the pods being ready shows the binary took
+    // them), and the engine's read cache on each pod's data volume.
+    for pod in of("storage") {
+        assert_eq!(pod.flag("--cold-storage.url"), Some(cold.as_str()));
+        assert_eq!(pod.flag("--cold-after"), Some("raw:1d,1h:4w2d"));
+        assert_eq!(
+            pod.flag("--cold-storage.cache-size"),
+            Some((64u64 << 20).to_string().as_str())
+        );
+        let data = pod.flag("--data-dir").expect("--data-dir");
+        assert!(
+            std::path::Path::new(data).join("cold-cache").is_dir(),
+            "{}: no {data}/cold-cache",
+            pod.name
+        );
+    }
 
     // Storage: one Raft group of three, one leader.
     let storage: Vec<String> = of("storage")

@@ -24,6 +24,8 @@ pub mod backup;
 pub mod cluster_layout;
 /// `ClusterTls`: mutual TLS between a MetricCluster's components, and its CA.
 pub mod cluster_tls;
+/// `ColdStorageSpec`: the cold tier of the storage nodes in object storage.
+pub mod cold_storage;
 /// `PromDuration`: durations written as Prometheus writes them.
 pub mod duration;
 /// Load and validation errors that name the file, document and field.
@@ -42,6 +44,8 @@ pub mod metric_cluster;
 pub mod prometheus;
 /// prometheus-operator's ServiceMonitor, PodMonitor and PrometheusRule, translated.
 pub mod prometheus_operator;
+/// `quantity_bytes`: Kubernetes quantities as bytes.
+pub mod quantity;
 /// `Receiver`: webhook, Slack, PagerDuty, email, SMS and voice integrations.
 pub mod receiver;
 /// `RollupTier`: a rollup resolution and its retention, and the one parser of
@@ -70,6 +74,7 @@ pub use cluster_layout::{ComponentSpec, DEFAULT_IMAGE, RetentionSpec, StorageSpe
 pub use cluster_tls::{
     ClusterTls, DEFAULT_WEB_CONFIG_KEY, InternalTls, InternalTlsMode, WebConfigSecret, WebSpec,
 };
+pub use cold_storage::{ColdAfter, ColdStorageSpec};
 pub use duration::PromDuration;
 pub use error::{ConfigError, FieldError};
 pub use generate::crd_yaml;

@@ -85,6 +85,9 @@ pub struct MetricClusterSpec {
     /// Scheduled backups of every shard to object storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<crate::backup::BackupSpec>,
+    // The cold tier: its description is `ColdStorageSpec`'s (what `kubectl explain` shows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_storage: Option<crate::cold_storage::ColdStorageSpec>,
     /// Bootstrap a new cluster from a backup (see its fields): each shard starts from
     /// the backup's shard of the same number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,6 +231,9 @@ impl MetricClusterSpec {
         if let Some(restore) = &self.restore {
             restore.validate()?;
         }
+        if let Some(cold) = &self.cold_storage {
+            cold.validate(&self.storage.size, self.backup.as_ref())?;
+        }
         self.alerting.validate()
     }
 
@@ -266,6 +272,7 @@ impl Default for MetricClusterSpec {
             tls: ClusterTls::default(),
             web: None,
             backup: None,
+            cold_storage: None,
             restore: None,
             network_policies: true,
             service_monitor_selector: None,
@@ -346,6 +353,14 @@ mod tests {
             "spec.retention.rollups[1].resolution"
         );
         assert_eq!(field("restore: {from: 'gs://b'}"), "spec.restore.from");
+        assert_eq!(
+            field("coldStorage: {url: 's3://b', after: {1h: 0}}"),
+            "spec.coldStorage.after.1h"
+        );
+        assert_eq!(
+            field("storage: {size: 4Gi}\ncoldStorage: {url: 's3://b', cacheSize: 4Gi}"),
+            "spec.coldStorage.cacheSize"
+        );
         let s: MetricClusterSpec = serde_yaml::from_str("deletePVCs: true").unwrap();
         assert!(s.delete_pvcs);
         assert_eq!(

@@ -1140,3 +1140,117 @@ fn a_restored_cluster_bootstraps_each_shard_from_its_backup_shard() {
         assert_eq!(a.spec.template, b.spec.template);
     }
 }
+
+/// `spec.coldStorage`: the storage container gets the `--cold-*` flags (sizes in bytes,
+/// ages as `--cold-after`), `endpoint` and `region` as the `AWS_*` environment and the
+/// credentials Secret as `envFrom` (once when `spec.backup` names it too); the restore
+/// container and the other components get none of it, and a cluster without it renders
+/// no such flag.
+#[test]
+fn cold_storage_reaches_the_storage_container_only() {
+    let mc = cluster(
+        "mc",
+        "shards: 2\nstorage: {size: 100Gi}\nrestore: {from: 's3://b/p/x', credentialsSecret: old}\n\
+         coldStorage: {url: 's3://cold/tt', endpoint: 'http://minio.minio:9000', \
+         region: eu-west-1, credentialsSecret: s3-keys, after: {raw: 2d, 1h: 30d}, \
+         cacheSize: 20Gi, memorySize: 64Mi, moveInterval: 1m}",
+    );
+    let r = render_typed(&mc).unwrap();
+    let env = |c: &Container| {
+        c.env
+            .iter()
+            .flatten()
+            .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let secrets = |c: &Container| {
+        c.env_from
+            .iter()
+            .flatten()
+            .filter_map(|e| Some(e.secret_ref.as_ref()?.name.clone()))
+            .collect::<Vec<_>>()
+    };
+    for set in &r.stateful_sets {
+        let pod = set.spec.template.spec.as_ref().unwrap();
+        let c = &pod.containers[0];
+        let args = c.args.clone().unwrap();
+        if !set.name_any().starts_with("mc-storage") {
+            assert!(
+                !args.iter().any(|a| a.starts_with("--cold")),
+                "{}",
+                set.name_any()
+            );
+            assert!(secrets(c).is_empty() && !env(c).contains_key("AWS_REGION"));
+            continue;
+        }
+        assert_eq!(flag(&args, "--cold-storage.url"), Some("s3://cold/tt"));
+        assert_eq!(flag(&args, "--cold-after"), Some("raw:2d,1h:4w2d"));
+        assert_eq!(
+            flag(&args, "--cold-storage.cache-size"),
+            Some((20u64 << 30).to_string().as_str())
+        );
+        assert_eq!(
+            flag(&args, "--cold-storage.memory-size"),
+            Some((64u64 << 20).to_string().as_str())
+        );
+        assert_eq!(flag(&args, "--cold-storage.move-interval"), Some("1m"));
+        let e = env(c);
+        assert_eq!(e["AWS_ENDPOINT_URL"], "http://minio.minio:9000");
+        assert_eq!(e["AWS_ALLOW_HTTP"], "true");
+        assert_eq!(e["AWS_REGION"], "eu-west-1");
+        assert_eq!(secrets(c), ["s3-keys"]);
+        // The restore reads the backup with its own store's environment.
+        let init = &pod.init_containers.as_ref().unwrap()[0];
+        assert_eq!(secrets(init), ["old"]);
+        assert!(!env(init).keys().any(|k| k.starts_with("AWS_")), "{init:?}");
+        assert!(!init.args.iter().flatten().any(|a| a.starts_with("--cold")));
+    }
+
+    // The defaults: every tier's age from the binary, the cache half a small volume, no
+    // environment; with spec.backup's Secret, one envFrom.
+    let mc = cluster(
+        "mc",
+        "shards: 1\nbackup: {url: 's3://b/p', schedule: '0 3 * * *', credentialsSecret: keys}\n\
+         coldStorage: {url: 's3://cold', credentialsSecret: keys}",
+    );
+    let r = render_typed(&mc).unwrap();
+    let c = container_of(&r.stateful_sets[0]);
+    let args = c.args.clone().unwrap();
+    assert_eq!(flag(&args, "--cold-storage.url"), Some("s3://cold"));
+    assert_eq!(flag(&args, "--cold-after"), None);
+    assert_eq!(
+        flag(&args, "--cold-storage.cache-size"),
+        Some((5u64 << 30).to_string().as_str()),
+        "half of the default 10Gi volume"
+    );
+    assert_eq!(flag(&args, "--cold-storage.memory-size"), None);
+    assert!(!env(c).keys().any(|k| k.starts_with("AWS_")));
+    assert_eq!(secrets(c), ["keys"]);
+    // Without a Secret: the pods' own identity (no envFrom at all).
+    let mc = cluster("mc", "shards: 1\ncoldStorage: {url: 'gs://cold/tt'}");
+    let c = container_of(&render_typed(&mc).unwrap().stateful_sets[0]).clone();
+    assert_eq!(
+        flag(c.args.as_ref().unwrap(), "--cold-storage.url"),
+        Some("gs://cold/tt")
+    );
+    assert!(c.env_from.is_none());
+
+    // Without spec.coldStorage: no flag; adding it changes the storage templates only.
+    let plain = render_typed(&cluster("mc", "shards: 1")).unwrap();
+    let cold = render_typed(&cluster(
+        "mc",
+        "shards: 1\ncoldStorage: {url: 'file:///cold'}",
+    ))
+    .unwrap();
+    for (a, b) in plain.stateful_sets.iter().zip(&cold.stateful_sets) {
+        let args = container_of(a).args.clone().unwrap();
+        assert!(!args.iter().any(|a| a.starts_with("--cold")));
+        let storage = a.name_any().starts_with("mc-storage");
+        assert_eq!(
+            a.spec.template != b.spec.template,
+            storage,
+            "{}",
+            a.name_any()
+        );
+    }
+}

@@ -21,6 +21,8 @@
 pub mod alertmanager;
 /// The TLS Secrets: which certificates each holds, kept or issued again.
 pub mod certificates;
+/// `spec.coldStorage`'s flags and environment on the storage container.
+pub mod cold_storage;
 /// NetworkPolicies: which pods may reach which port.
 pub mod network_policy;
 /// Shared container, probe and volume pieces.

@@ -1,7 +1,8 @@
 //! One storage shard: a StatefulSet whose pods form one Raft group, its headless Service
 //! (stable peer names) and a PodDisruptionBudget that keeps a quorum. A shard of a
 //! cluster bootstrapped from a backup (`spec.restore`) has an init container that
-//! restores it into its first replica (see [`restore_container`]).
+//! restores it into its first replica (see [`restore_container`]); `spec.coldStorage`
+//! adds its flags and environment to the storage container (`super::cold_storage`).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use telltale_crds::{MAX_REPLICAS_PER_SHARD, MetricClusterSpec, format_rollup_tiers};
 
 use super::Meta;
+use super::cold_storage::add_cold_storage;
 use super::pod::{ContainerSpec, component_tls, component_web, field_env, pod_spec, port};
 use crate::naming::{Component, Names, STORAGE_GRPC_PORT, STORAGE_HTTP_PORT, WEB_VOLUME, quorum};
 
@@ -208,7 +210,7 @@ pub fn restore_container(
 }
 
 /// A Secret's keys as a container's environment.
-fn secret_env(secret: String) -> Vec<EnvFromSource> {
+pub(crate) fn secret_env(secret: String) -> Vec<EnvFromSource> {
     vec![EnvFromSource {
         secret_ref: Some(SecretEnvSource {
             name: secret,
@@ -306,6 +308,9 @@ pub fn stateful_set(
     let init = restore_args(names, spec, shard, layout.initial_voters)
         .filter(|_| layout.restore)
         .map(|args| restore_container(spec, &container, args));
+    // After the restore container took the storage container's environment: the cold
+    // tier's is not the backup's.
+    add_cold_storage(spec, &mut container);
     let mut pod = pod_spec(
         container,
         names.component(Component::Storage),
