@@ -13,7 +13,8 @@ use crate::error::FieldError;
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BackupSpec {
-    /// `s3://bucket/prefix` or `file:///path` (a path the storage pods and the operator
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` or
+    /// `file:///path` (a path the storage pods and the operator
     /// share); each backup goes under `<url>/<UTC time>/`.
     pub url: String,
     /// When, as cron in UTC: five fields (`0 3 * * *`: daily at 03:00), or six with
@@ -74,15 +75,9 @@ impl RestoreSpec {
     }
 }
 
-/// A backup URL: `s3://` or `file:///`.
+/// A backup URL: `s3://`, `gs://`, `az://` or `file:///`.
 fn check_url(field: &str, url: &str) -> Result<(), FieldError> {
-    if !(url.starts_with("s3://") || url.starts_with("file:///")) {
-        return Err(FieldError::new(
-            field,
-            format!("{url:?} is not s3://BUCKET/PREFIX or file:///PATH"),
-        ));
-    }
-    Ok(())
+    crate::cold_storage::store_url(field, url).map(|_| ())
 }
 
 impl BackupSpec {

@@ -173,7 +173,7 @@ impl ColdStorageSpec {
         storage_size: &str,
         backup: Option<&BackupSpec>,
     ) -> Result<(), FieldError> {
-        let scheme = check_url(&self.url)?;
+        let scheme = store_url("spec.coldStorage.url", &self.url)?;
         if let Some(endpoint) = &self.endpoint {
             let field = "spec.coldStorage.endpoint";
             if scheme != "s3" {
@@ -288,11 +288,12 @@ impl ColdStorageSpec {
     }
 }
 
-/// The URL's scheme (`s3`, `gs`, `az` or `file`), once it is a store's URL.
-fn check_url(url: &str) -> Result<&'static str, FieldError> {
+/// The URL's scheme (`s3`, `gs`, `az` or `file`), once it is an object store's URL
+/// (the cold tier's, a backup's); errors name `field`.
+pub(crate) fn store_url(field: &str, url: &str) -> Result<&'static str, FieldError> {
     let bad = |why: &str| {
         FieldError::new(
-            "spec.coldStorage.url",
+            field,
             format!(
                 "{url:?} {why}: write s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, \
                  az://CONTAINER/PREFIX or file:///PATH"
