@@ -352,7 +352,7 @@ mod tests {
             ),
             "spec.retention.rollups[1].resolution"
         );
-        assert_eq!(field("restore: {from: 'gs://b'}"), "spec.restore.from");
+        assert_eq!(field("restore: {from: 'ftp://b'}"), "spec.restore.from");
         assert_eq!(
             field("coldStorage: {url: 's3://b', after: {1h: 0}}"),
             "spec.coldStorage.after.1h"
