@@ -6,12 +6,14 @@
 //!
 //! ```text
 //!  1. standalone (retention per tier, no cold tier) <- --history-days of the workload,
-//!     pushed in time order a day at a time (the next day built meanwhile); before each
-//!     day the push waits for the hour rollups to be no more than PACE behind it, as
-//!     time would let them in a running system (else raw retention would drop days
-//!     before they were rolled up)
-//!     wait for the hour rollups of every day before the last; clean stop
-//!     -> local bytes before the move (whole data directory, du)
+//!     pushed in time order a day at a time (the next day built meanwhile). The
+//!     standalone's self-scrape makes its newest sample "now" from the start, so the
+//!     days are backfill, written straight to their day partitions; before each day the
+//!     push also waits for the hour rollups to be at most PACE days behind it (a
+//!     safeguard: it has not had to wait). Wait for the hour rollups of every day before
+//!     the last; clean stop -> whole data directory right after the push; restart
+//!     (retention's pass at the start drops the expired days written after its last
+//!     pass), clean stop -> local bytes before the move (du)
 //!  2. dashboards, all local: per dashboard a fresh process, each panel's first answer
 //!     timed, then the panel --history-query-runs times (p50)
 //!  3. moto + bucket; standalone with --cold-storage.url and --cold-after: days move;
@@ -184,7 +186,9 @@ pub struct HistoryFigures {
     /// From the last request to the hour rollups of every day before the last.
     pub rollup_wait_s: f64,
     pub tiers_before: Vec<TierGauges>,
-    /// Whole data directory after a clean stop, all local.
+    /// Whole data directory after the push's clean stop, all local.
+    pub local_after_push: DirSize,
+    /// Whole data directory after a restart (retention applied) and a clean stop.
     pub local_before: DirSize,
     pub local_before_top: Vec<(String, DirSize)>,
     pub expected_cold_days: Vec<(String, i64)>,
@@ -645,12 +649,21 @@ pub async fn run(setup: &Setup, tag: &str, moto_bin: &Path) -> Result<HistoryFig
     println!("  hour rollups complete {rollup_wait_s:.0} s after the push");
     // The disk gauges refresh every 10 s.
     tokio::time::sleep(Duration::from_secs(11)).await;
+    server.stop(setup.stop_timeout).await?;
+    let local_after_push = measure::dir_size(&data);
+    // The process's own self-scrape makes its newest sample "now" from the start, so
+    // the pushed days are backfill, and retention drops expired days when its cutoff
+    // day moves or at a start: days written after its last pass are still on disk.
+    // A restart applies it; measured after the restart's clean stop.
+    let server = start(setup, &data, &base_flags, &[]).await?;
+    tokio::time::sleep(Duration::from_secs(12)).await;
     let tiers_before = tier_gauges(setup, &server).await?;
     server.stop(setup.stop_timeout).await?;
     let local_before = measure::dir_size(&data);
     let local_before_top = measure::top_level_sizes(&data);
     println!(
-        "  all local after a clean stop: {:.1} MiB, {:.3} bytes per sample",
+        "  all local after a clean stop: {:.1} MiB right after the push, {:.1} MiB after a restart ({:.3} bytes per sample)",
+        local_after_push.allocated as f64 / MIB,
         local_before.allocated as f64 / MIB,
         local_before.allocated as f64 / total.samples.max(1) as f64
     );
@@ -859,6 +872,7 @@ pub async fn run(setup: &Setup, tag: &str, moto_bin: &Path) -> Result<HistoryFig
         push_paced_s: paced,
         rollup_wait_s,
         tiers_before,
+        local_after_push,
         local_before,
         local_before_top,
         expected_cold_days: expected,
@@ -896,7 +910,11 @@ pub fn rows(h: &HistoryFigures) -> Vec<(String, f64)> {
             h.samples as f64 / h.push.wall_s,
         ),
         (
-            "history: bytes per sample, all local (data dir after a clean stop)".into(),
+            "history: bytes per sample, all local right after the push (data dir)".into(),
+            h.per_sample(h.local_after_push.allocated),
+        ),
+        (
+            "history: bytes per sample, all local after a restart (data dir)".into(),
             h.per_sample(h.local_before.allocated),
         ),
         (
