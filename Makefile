@@ -16,7 +16,7 @@ export CARGO_INCREMENTAL ?= 0
 # The HTTP address of `make run`.
 LISTEN ?= 127.0.0.1:9090
 
-.PHONY: deps-run deps-test run test build crds bench bench-storage bench-query bench-scrape
+.PHONY: deps-run deps-test run test build crds bench bench-storage bench-query bench-scrape bench-history
 
 deps-run:
 	@scripts/install-deps.sh run
@@ -64,3 +64,12 @@ BENCH_OUT ?= $(CARGO_TARGET_DIR)/telltale-bench.json
 bench: deps-test
 	cargo build --release --bin telltale
 	cargo run --release -p telltale-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale --out $(BENCH_OUT) $(BENCH_ARGS)
+
+# The history benchmark of the README (issue 21): months of the storage workload in
+# `telltale standalone`, days moved to a cold tier in a real S3 API server (moto), the
+# same dashboards before and after, `telltale backup` and `restore`. JSON in
+# HISTORY_OUT; arguments in BENCH_ARGS (e.g. BENCH_ARGS="--history-series 500").
+HISTORY_OUT ?= $(CARGO_TARGET_DIR)/telltale-bench-history.json
+bench-history: deps-test
+	cargo build --release --bin telltale
+	cargo run --release -p telltale-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale --only history --repetitions 1 --out $(HISTORY_OUT) $(BENCH_ARGS)

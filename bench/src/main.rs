@@ -12,17 +12,21 @@
 //!                     │          cluster.rs: dev-cluster parent + replica processes
 //!                     │          disk.rs: one day, data dir during and after a clean stop
 //!                     └──> scrape.rs: exporters on 127.0.0.1 scraped by both servers
+//!  history.rs: months of data in standalone, days moved to a cold tier in moto (S3),
+//!              dashboards before and after, `telltale backup` and `restore`
 //!  servers.rs (child processes, ports, readiness, stop)   measure.rs (/proc, du)
 //!  report.rs  tables per repetition, summary, JSON (--out)
 //! ```
 //!
 //! Parts (`--only`): `ingest` (1), `query` (2, implies the ingest), `scrape` (3),
 //! `disk` (4), `cluster` (5; runs Prometheus's ingest and queries of the same repetition
-//! for the ratios). Each repetition alternates which server goes first.
+//! for the ratios), `history` (6; Telltale only, with moto; not in the default set).
+//! Each repetition alternates which server goes first.
 
 mod cluster;
 mod disk;
 mod error;
+mod history;
 mod ingest;
 mod measure;
 mod queries;
@@ -56,6 +60,9 @@ pub enum Part {
     Scrape,
     Disk,
     Cluster,
+    /// Telltale only: cold tier, dashboards over months, backup and restore (needs moto;
+    /// only when asked for).
+    History,
 }
 
 /// Telltale against Prometheus 2.42 on the same workload, with ratios.
@@ -67,6 +74,10 @@ struct Args {
     telltale: Option<PathBuf>,
     #[arg(long, default_value = "/usr/bin/prometheus")]
     prometheus: PathBuf,
+    /// moto's S3 API server, for `--only history` (default: the tests' venv,
+    /// ~/.cache/telltale-venv/bin/moto_server).
+    #[arg(long)]
+    moto: Option<PathBuf>,
     /// Parts to run (comma-separated; default all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<Part>,
@@ -94,6 +105,7 @@ struct Args {
 pub struct Setup {
     pub telltale: PathBuf,
     pub prometheus: PathBuf,
+    pub moto: PathBuf,
     pub work: PathBuf,
     pub client: reqwest::Client,
     pub ticks: f64,
@@ -160,9 +172,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         telltale.display()
     );
     anyhow::ensure!(
-        args.prometheus.is_file(),
+        args.prometheus.is_file() || parts == [Part::History],
         "{} not found: install Debian's prometheus (scripts/install-deps.sh) or pass --prometheus",
         args.prometheus.display()
+    );
+    let moto = args.moto.unwrap_or_else(history::default_moto);
+    anyhow::ensure!(
+        moto.is_file() || !has(Part::History),
+        "{} not found: install moto[server] (scripts/requirements-test.txt) or pass --moto",
+        moto.display()
     );
     let work = match args.work_dir {
         Some(w) => w,
@@ -181,6 +199,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         stop_timeout: Duration::from_secs(120),
         telltale,
         prometheus: args.prometheus,
+        moto,
         work,
         sizes,
     };

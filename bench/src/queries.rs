@@ -117,7 +117,7 @@ pub fn parse_matrix(body: &serde_json::Value) -> Result<Matrix> {
     Ok(out)
 }
 
-async fn query_range(
+pub async fn query_range(
     client: &reqwest::Client,
     base: &str,
     promql: &str,

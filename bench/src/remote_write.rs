@@ -65,6 +65,17 @@ impl PushPlan {
     /// Generates the samples and encodes every request.
     pub fn build(&self) -> Push {
         let mut instances = self.fleet.instances();
+        self.build_steps(&mut instances, 0..self.points)
+    }
+
+    /// Encodes the requests of steps `steps` only, moving `instances` (the fleet's, as
+    /// left by the steps before) on as it goes, so a long push can be built and sent a
+    /// block of steps at a time. Each request's `first_step` counts from `steps.start`.
+    pub fn build_steps(
+        &self,
+        instances: &mut [crate::workload::Instance],
+        steps: std::ops::Range<usize>,
+    ) -> Push {
         let per_instance = self.fleet.shape.series();
         let labels: Vec<Vec<u8>> = instances
             .iter()
@@ -92,7 +103,7 @@ impl PushPlan {
         let dt = self.interval_ms as f64 / 1000.0;
         let mut compressed = 0u64;
         let mut encoder = snap::raw::Encoder::new();
-        for step in 0..self.points {
+        for step in steps.clone() {
             for (i, inst) in instances.iter_mut().enumerate() {
                 if step > 0 {
                     inst.advance(dt);
@@ -102,7 +113,7 @@ impl PushPlan {
                     let series = i * per_instance + j;
                     let s = series % senders;
                     let chunk = &mut pending[s];
-                    chunk.push(series as u32, step, ts, *v);
+                    chunk.push(series as u32, step - steps.start, ts, *v);
                     if chunk.samples.len() >= self.request_samples {
                         let r = chunk.take(&labels, &mut encoder);
                         compressed += r.body.len() as u64;
@@ -121,7 +132,7 @@ impl PushPlan {
         Push {
             senders: out,
             series: labels.len(),
-            samples: (labels.len() * self.points) as u64,
+            samples: (labels.len() * steps.len()) as u64,
             compressed_bytes: compressed,
         }
     }
@@ -440,6 +451,43 @@ mod tests {
         }
         assert_eq!(seen.len(), 100);
         assert!(seen.values().all(|t| t.len() == 7));
+    }
+
+    /// Every (series, time, value) of the requests, sorted.
+    fn samples_of(push: &Push) -> Vec<(String, i64, u64)> {
+        let mut out = Vec::new();
+        for r in push.senders.iter().flatten() {
+            for ts in decode(r).timeseries {
+                let key = format!("{:?}", ts.labels);
+                for s in ts.samples {
+                    out.push((key.clone(), s.timestamp, s.value.to_bits()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_push_built_in_blocks_holds_the_same_samples() {
+        let plan = PushPlan {
+            fleet: Fleet::new(200, 5).unwrap(),
+            points: 9,
+            interval_ms: 10_000,
+            end_ms: 1_700_000_000_000,
+            senders: 2,
+            request_samples: 70,
+        };
+        let whole = plan.build();
+        let mut instances = plan.fleet.instances();
+        let first = plan.build_steps(&mut instances, 0..4);
+        let second = plan.build_steps(&mut instances, 4..9);
+        assert_eq!(first.samples + second.samples, whole.samples);
+        assert!(second.senders.iter().flatten().any(|r| r.first_step == 0));
+        let mut blocks = samples_of(&first);
+        blocks.extend(samples_of(&second));
+        blocks.sort();
+        assert_eq!(blocks, samples_of(&whole));
     }
 
     #[test]

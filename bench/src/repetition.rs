@@ -7,7 +7,7 @@ use crate::ingest::{self, Side};
 use crate::queries::{self, Query, Range};
 use crate::remote_write::Push;
 use crate::report::Repetition;
-use crate::{Part, Setup, cluster, disk, scrape};
+use crate::{Part, Setup, cluster, disk, history, scrape};
 
 /// What every repetition runs.
 pub struct Plan {
@@ -173,6 +173,16 @@ pub async fn run(setup: &Setup, plan: &Plan, r: usize) -> Repetition {
                 rep.disk = d;
             }
             Err(e) => rep.errors.push(format!("disk failed: {e}")),
+        }
+    }
+    if has(Part::History) {
+        println!("[{tag}] history (Telltale only)");
+        match history::run(setup, &tag, &setup.moto).await {
+            Ok(h) => {
+                rep.warnings.extend(h.warnings.iter().cloned());
+                rep.history = Some(h);
+            }
+            Err(e) => rep.errors.push(format!("history failed: {e}")),
         }
     }
     rep

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::cluster::ClusterFigures;
 use crate::disk::DiskFigures;
+use crate::history::HistoryFigures;
 use crate::ingest::{IngestFigures, Side};
 use crate::queries::{Comparison, QueryRun};
 use crate::scrape::ScrapeFigures;
@@ -25,6 +26,7 @@ pub struct Repetition {
     pub cluster: Option<ClusterFigures>,
     /// The dev-cluster's answers against Prometheus's.
     pub cluster_comparisons: Vec<Comparison>,
+    pub history: Option<HistoryFigures>,
     /// Answers that differ, refused requests, targets down.
     pub warnings: Vec<String>,
     /// Parts that could not be measured.
@@ -203,6 +205,11 @@ impl Repetition {
                 );
             }
         }
+        if let Some(h) = &self.history {
+            for (figure, v) in crate::history::rows(h) {
+                row(figure, Some(v), None);
+            }
+        }
         self.rows = rows;
     }
 }
@@ -273,6 +280,9 @@ pub fn print_repetition(rep: &Repetition) {
                 r.vm_hwm_bytes as f64 / MIB
             );
         }
+    }
+    if let Some(h) = &rep.history {
+        crate::history::print(h);
     }
     for w in &rep.warnings {
         println!("WARNING: {w}");

@@ -48,11 +48,27 @@ fn tail(log: &Path, lines: usize) -> String {
 
 impl Server {
     fn spawn(name: &str, bin: &Path, args: &[String], data_dir: &Path, port: u16) -> Result<Self> {
+        Self::spawn_env(name, bin, args, data_dir, port, &[])
+    }
+
+    fn spawn_env(
+        name: &str,
+        bin: &Path,
+        args: &[String],
+        data_dir: &Path,
+        port: u16,
+        env: &[(String, String)],
+    ) -> Result<Self> {
         let log = data_dir.with_extension("log");
-        let out = std::fs::File::create(&log).map_err(Error::io("cannot create", &log))?;
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(Error::io("cannot create", &log))?;
         let err = out.try_clone().map_err(Error::io("cannot open", &log))?;
         let child = Command::new(bin)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -74,6 +90,16 @@ impl Server {
 
     /// `telltale standalone --data-dir DATA --listen 127.0.0.1:PORT EXTRA...`.
     pub fn telltale_standalone(bin: &Path, data_dir: &Path, extra: &[String]) -> Result<Self> {
+        Self::telltale_standalone_env(bin, data_dir, extra, &[])
+    }
+
+    /// The same with `env` added to the environment (e.g. `AWS_*` for object storage).
+    pub fn telltale_standalone_env(
+        bin: &Path,
+        data_dir: &Path,
+        extra: &[String],
+        env: &[(String, String)],
+    ) -> Result<Self> {
         let port = free_port()?;
         let mut args = vec![
             "standalone".to_string(),
@@ -83,7 +109,20 @@ impl Server {
             format!("127.0.0.1:{port}"),
         ];
         args.extend_from_slice(extra);
-        Self::spawn("telltale standalone", bin, &args, data_dir, port)
+        Self::spawn_env("telltale standalone", bin, &args, data_dir, port, env)
+    }
+
+    /// moto's S3 API server (`moto_server -H 127.0.0.1 -p PORT`), its log at
+    /// `LOG_BASE.log`; wait for it with [`Server::wait_http`] on `/`.
+    pub fn moto(bin: &Path, log_base: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let args = vec![
+            "-H".to_string(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ];
+        Self::spawn("moto", bin, &args, log_base, port)
     }
 
     /// `telltale dev-cluster --shards S --replicas R --data-dir DATA --listen ... EXTRA`.
@@ -161,7 +200,17 @@ impl Server {
 
     /// Waits until `GET /-/ready` answers 200.
     pub async fn wait_ready(&mut self, client: &reqwest::Client, within: Duration) -> Result<()> {
-        let url = format!("{}/-/ready", self.url);
+        self.wait_http(client, "/-/ready", within).await
+    }
+
+    /// Waits until `GET PATH` answers 2xx.
+    pub async fn wait_http(
+        &mut self,
+        client: &reqwest::Client,
+        path: &str,
+        within: Duration,
+    ) -> Result<()> {
+        let url = format!("{}{path}", self.url);
         let deadline = Instant::now() + within;
         loop {
             self.exited()?;

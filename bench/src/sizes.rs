@@ -56,6 +56,16 @@ pub struct SizeArgs {
     settle_s: Option<u64>,
     #[arg(long)]
     seed: Option<u64>,
+    /// Series of the history part (hosts of 100 series; the storage benchmark's
+    /// workload has 10,000).
+    #[arg(long)]
+    history_series: Option<usize>,
+    /// Days of data the history part pushes (at --interval-s, ending at the run's start).
+    #[arg(long)]
+    history_days: Option<usize>,
+    /// Timed runs per panel of the history part's dashboards (after the first run).
+    #[arg(long)]
+    history_query_runs: Option<usize>,
 }
 
 /// The sizes a run uses.
@@ -82,6 +92,9 @@ pub struct Sizes {
     pub cluster_replicas: u32,
     pub settle_s: u64,
     pub seed: u64,
+    pub history_series: usize,
+    pub history_days: usize,
+    pub history_query_runs: usize,
 }
 
 impl Sizes {
@@ -109,6 +122,9 @@ impl Sizes {
             cluster_replicas: 3,
             settle_s: 10,
             seed: 15,
+            history_series: 300,
+            history_days: 90,
+            history_query_runs: 5,
         }
     }
 
@@ -129,6 +145,9 @@ impl Sizes {
             disk_points: 720,
             disk_settle_s: 2,
             settle_s: 1,
+            history_series: 50,
+            history_days: 8,
+            history_query_runs: 2,
             ..Sizes::full()
         }
     }
@@ -157,6 +176,9 @@ impl Sizes {
             cluster_replicas: a.cluster_replicas.unwrap_or(d.cluster_replicas),
             settle_s: a.settle_s.unwrap_or(d.settle_s),
             seed: a.seed.unwrap_or(d.seed),
+            history_series: a.history_series.unwrap_or(d.history_series),
+            history_days: a.history_days.unwrap_or(d.history_days),
+            history_query_runs: a.history_query_runs.unwrap_or(d.history_query_runs),
         }
     }
 }

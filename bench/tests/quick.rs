@@ -130,3 +130,62 @@ fn quick_run_measures_every_part_and_the_answers_agree() {
     assert!(!json["summary"].as_array().unwrap().is_empty());
     assert!(stdout.contains("| figure | Telltale | Prometheus 2.42 | Telltale / Prometheus |"));
 }
+
+/// The history part (`--only history`) at tiny scale: eight days of 50 series, days
+/// moved to moto, the dashboards' answers equal before and after the move and from the
+/// restored backup. Skipped without the tests' moto (scripts/requirements-test.txt).
+#[test]
+fn quick_history_moves_days_and_answers_as_before() {
+    let Some(telltale) = telltale_binary() else {
+        eprintln!("SKIPPED: no telltale binary in this target directory");
+        return;
+    };
+    let moto = PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+        .join(".cache/telltale-venv/bin/moto_server");
+    if !moto.is_file() {
+        eprintln!("SKIPPED: no {}", moto.display());
+        return;
+    }
+    let work = std::env::temp_dir().join(format!("telltale-bench-history-{}", std::process::id()));
+    let out = work.with_extension("json");
+    let output = Command::new(env!("CARGO_BIN_EXE_telltale-bench"))
+        .args(["--quick", "--only", "history", "--telltale"])
+        .arg(&telltale)
+        .arg("--work-dir")
+        .arg(&work)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("the harness runs");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the harness failed");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("the JSON results")).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let rep = &json["repetitions"][0];
+    assert_eq!(
+        rep["errors"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        rep["errors"]
+    );
+    assert_eq!(
+        rep["warnings"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        rep["warnings"]
+    );
+    let h = &rep["history"];
+    assert_eq!(h["samples"], 50 * 8 * 8640);
+    assert!(f(&h["cold"]["bytes"]) > 0.0, "{h}");
+    assert!(f(&h["backup"]["bytes"]) > 0.0, "{h}");
+    assert!(f(&h["restored"]["allocated"]) > 0.0, "{h}");
+    // Three dashboards of three panels after the move, one from the restored backup.
+    let comparisons = h["comparisons"].as_array().unwrap();
+    assert_eq!(comparisons.len(), 12);
+    for c in comparisons {
+        assert_eq!(c["mismatches"], 0, "{c}");
+        assert!(f(&c["series"][0]) >= 1.0, "{c}");
+    }
+}
