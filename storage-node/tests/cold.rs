@@ -73,6 +73,8 @@ fn opts(dir: &Path, bucket: &Path) -> EngineOptions {
             after: vec![
                 (Tier::Raw, Duration::from_secs(2 * 86_400)),
                 (Tier::Minute, Duration::from_secs(3 * 86_400)),
+                // Days 0 and 1 go cold in every tier: their postings leave the disk too.
+                (Tier::Hour, Duration::from_secs(4 * 86_400)),
             ],
             cache_dir: dir.join("cold-cache"),
             // Smaller than the objects together: reads evict and fetch again.
@@ -164,9 +166,15 @@ fn days_moved_to_the_cold_tier_answer_as_before_and_after_a_restart() {
             .filter(|(t, _)| *t == Tier::Minute)
             .map(|(_, d)| *d)
             .collect();
+        let hour: Vec<i64> = moved
+            .iter()
+            .filter(|(t, _)| *t == Tier::Hour)
+            .map(|(_, d)| *d)
+            .collect();
         let d0 = T0 / DAY;
         assert_eq!(raw, (d0..d0 + 4).collect::<Vec<_>>());
         assert_eq!(minute, (d0..d0 + 3).collect::<Vec<_>>());
+        assert_eq!(hour, (d0..d0 + 2).collect::<Vec<_>>());
         assert!(engine.cold_due().unwrap().is_empty(), "moved once");
         // Four of seven raw days left the disk.
         engine.maintenance_step();
@@ -177,8 +185,14 @@ fn days_moved_to_the_cold_tier_answer_as_before_and_after_a_restart() {
         );
         assert_eq!(answers(&engine), before, "same answers from the cold tier");
     }
-    // After a restart the cache is empty: the objects are fetched again.
+    // After a restart the cache is empty: the objects are fetched again. A read of
+    // local days fetches nothing, though other tiers of those days are cold.
     let engine = open(dir.path(), bucket.path());
+    let all = [Matcher::new(MatchOp::Regex, "__name__", ".+")];
+    let hours = select_tier(&engine, &all, T0 + 2 * DAY, T0 + 5 * DAY, Tier::Hour).unwrap();
+    assert_eq!(hours.len(), 8);
+    let cached = || std::fs::read_dir(dir.path().join("cold-cache")).unwrap().count();
+    assert_eq!(cached(), 0, "local days read no object");
     assert_eq!(answers(&engine), before);
     assert!(
         std::fs::read_dir(dir.path().join("cold-cache"))

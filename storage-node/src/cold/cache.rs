@@ -18,6 +18,9 @@ use crate::tier::Tier;
 #[derive(Debug)]
 pub struct ColdDays {
     entries: RwLock<BTreeMap<(Tier, i64), ColdEntry>>,
+    /// Days whose local postings are gone (no tier holds local chunks of them): their
+    /// postings are read from the latest object. Others read only local postings.
+    postings: RwLock<BTreeSet<i64>>,
     /// Whether any day is cold: reads of a data directory without cold days skip every
     /// lookup.
     any: AtomicBool,
@@ -25,12 +28,33 @@ pub struct ColdDays {
 }
 
 impl ColdDays {
-    pub fn new(entries: BTreeMap<(Tier, i64), ColdEntry>, cache: Option<ObjectCache>) -> Self {
+    pub fn new(
+        entries: BTreeMap<(Tier, i64), ColdEntry>,
+        postings: BTreeSet<i64>,
+        cache: Option<ObjectCache>,
+    ) -> Self {
         ColdDays {
             any: AtomicBool::new(!entries.is_empty()),
             entries: RwLock::new(entries),
+            postings: RwLock::new(postings),
             cache,
         }
+    }
+
+    /// Records that `day`'s postings are only in its objects now.
+    pub fn postings_moved(&self, day: i64) {
+        self.postings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(day);
+    }
+
+    /// Forgets the days before `day` whose postings were cold.
+    pub fn forget_postings_before(&self, day: i64) {
+        self.postings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|d| *d >= day);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<(Tier, i64), ColdEntry>> {
@@ -109,10 +133,16 @@ impl ColdDays {
         self.load(tier, day, &entry).map(Some)
     }
 
-    /// The object holding the postings of `day` when some tier of it is cold: the latest
-    /// export, whose postings include every series a later export would.
+    /// The object holding the postings of `day` when they left the local index: the
+    /// latest export, whose postings include every series an earlier one has.
     pub fn postings_object(&self, day: i64) -> Result<Option<Arc<ColdObject>>> {
-        if !self.any() {
+        if !self.any()
+            || !self
+                .postings
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&day)
+        {
             return Ok(None);
         }
         let latest = self

@@ -160,12 +160,16 @@ impl Engine {
             .map(|t| self.store.has_local_day(t, day))
             .collect::<Result<Vec<bool>>>()?
             .contains(&true);
-        if kept == 0 && !elsewhere {
+        let postings_go = kept == 0 && !elsewhere;
+        if postings_go {
             batch.delete_local_postings(day);
         }
         batch.put_cold(tier, day, &entry);
         self.store.write(batch, true)?;
         self.store.cold().insert(tier, day, entry.clone());
+        if postings_go {
+            self.store.cold().postings_moved(day);
+        }
         // The space comes back at the next maintenance step, outside the writer's lock.
         self.cold_compactions
             .lock()

@@ -16,7 +16,8 @@
 //!                   "flushed_meta" -> the applier's opaque bytes at flushed_seq,
 //!                   "sessions" -> the last batch per writer at flushed_seq,
 //!                   "m1_until", "m5_until", "h1_until", "d1_until" -> i64,
-//!                   "cold/" tier:u8 day:ts -> a cold day's entry (`crate::cold`)
+//!                   "cold/" tier:u8 day:ts -> a cold day's entry (`crate::cold`),
+//!                   "coldpostings/" day:ts -> (empty): the day's postings are cold
 //! ```
 //! `day` is the time partition: `floor(ts / 1 day)`. Every key of a chunk or posting
 //! starts with its day, so dropping a day is one range delete, and a query over an hour
@@ -56,6 +57,9 @@ pub const META_TOMBSTONE_PREFIX: &[u8] = b"tombstone/";
 /// Prefix of the cold days (`crate::cold`): `cold/` + tier id + day (8 bytes, time
 /// order), each holding its [`crate::cold::ColdEntry`].
 pub const META_COLD_PREFIX: &[u8] = b"cold/";
+/// Prefix of the days whose local postings went with their last local chunks
+/// (`coldpostings/` + day): their postings are read from the cold objects.
+pub const META_COLD_POSTINGS_PREFIX: &[u8] = b"coldpostings/";
 /// The exemplar ring as of `flushed_seq` (`crate::exemplars`), written when it changed.
 pub const META_EXEMPLARS: &[u8] = b"exemplars";
 /// Version of the layout described above.
@@ -194,6 +198,13 @@ pub fn decode_posting_key(key: &[u8]) -> Option<(i64, &str, &str, u64)> {
 pub fn cold_key(tier: u8, day: i64) -> Vec<u8> {
     let mut key = META_COLD_PREFIX.to_vec();
     key.push(tier);
+    key.extend_from_slice(&encode_ts(day));
+    key
+}
+
+/// The meta key of a day whose postings are only in cold objects.
+pub fn cold_postings_key(day: i64) -> Vec<u8> {
+    let mut key = META_COLD_POSTINGS_PREFIX.to_vec();
     key.extend_from_slice(&encode_ts(day));
     key
 }

@@ -267,13 +267,16 @@ impl Batch<'_> {
         self.batch.delete_cf(self.store.cf(tier_cf(tier)), key);
     }
 
-    /// Deletes every local posting of `day` (the day stays indexed: it is cold).
+    /// Deletes every local posting of `day` (the day stays indexed: its postings are
+    /// read from its cold objects from now on).
     pub fn delete_local_postings(&mut self, day: i64) {
         self.batch.delete_range_cf(
             self.store.cf(CF_POSTINGS),
             keys::day_prefix(day),
             keys::day_prefix(day.saturating_add(1)),
         );
+        self.batch
+            .put_cf(self.store.cf(CF_META), keys::cold_postings_key(day), []);
     }
 
     pub fn delete_meta(&mut self, key: &[u8]) {
@@ -335,10 +338,10 @@ impl Store {
         let mut store = Store {
             db,
             days: RwLock::default(),
-            cold: ColdDays::new(Default::default(), None),
+            cold: ColdDays::new(Default::default(), Default::default(), None),
         };
         store.check_format()?;
-        store.cold = ColdDays::new(store.cold_entries()?, objects);
+        store.cold = ColdDays::new(store.cold_entries()?, store.cold_postings()?, objects);
         let mut days = store.scan_indexed_days()?;
         days.extend(store.cold.days());
         *store.days.write().unwrap_or_else(PoisonError::into_inner) = days;
@@ -475,6 +478,24 @@ impl Store {
                 .ok_or_else(|| corrupt("cold day key", key))?;
             let entry = ColdEntry::decode(value).ok_or_else(|| corrupt("cold day", key))?;
             out.insert((tier, day), entry);
+            iter.next();
+        }
+        iter.status().map_err(backend("read cold days"))?;
+        Ok(out)
+    }
+
+    /// The days whose postings are only in cold objects.
+    fn cold_postings(&self) -> Result<BTreeSet<i64>> {
+        let prefix = keys::META_COLD_POSTINGS_PREFIX;
+        let mut out = BTreeSet::new();
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_META));
+        iter.seek(prefix);
+        while let Some(key) = iter.key() {
+            let Some(day) = key.strip_prefix(prefix) else {
+                break;
+            };
+            let day: [u8; 8] = day.try_into().map_err(|_| corrupt("cold postings key", key))?;
+            out.insert(keys::decode_ts(day));
             iter.next();
         }
         iter.status().map_err(backend("read cold days"))?;
@@ -823,6 +844,12 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|&d| d >= day);
         let mut batch = WriteBatch::default();
+        batch.delete_range_cf(
+            self.cf(CF_META),
+            keys::cold_postings_key(i64::MIN),
+            keys::cold_postings_key(day),
+        );
+        self.cold.forget_postings_before(day);
         let cf = self.cf(CF_DIRTY);
         for tier in Tier::ALL {
             batch.delete_range_cf(
