@@ -191,7 +191,11 @@ fn days_moved_to_the_cold_tier_answer_as_before_and_after_a_restart() {
     let all = [Matcher::new(MatchOp::Regex, "__name__", ".+")];
     let hours = select_tier(&engine, &all, T0 + 2 * DAY, T0 + 5 * DAY, Tier::Hour).unwrap();
     assert_eq!(hours.len(), 8);
-    let cached = || std::fs::read_dir(dir.path().join("cold-cache")).unwrap().count();
+    let cached = || {
+        std::fs::read_dir(dir.path().join("cold-cache"))
+            .unwrap()
+            .count()
+    };
     assert_eq!(cached(), 0, "local days read no object");
     assert_eq!(answers(&engine), before);
     assert!(

@@ -494,7 +494,9 @@ impl Store {
             let Some(day) = key.strip_prefix(prefix) else {
                 break;
             };
-            let day: [u8; 8] = day.try_into().map_err(|_| corrupt("cold postings key", key))?;
+            let day: [u8; 8] = day
+                .try_into()
+                .map_err(|_| corrupt("cold postings key", key))?;
             out.insert(keys::decode_ts(day));
             iter.next();
         }
