@@ -681,3 +681,19 @@ fn backfill_older_than_retention_goes_at_the_next_pass() {
     engine.enforce_retention().unwrap();
     assert!(raw(&engine, "g", T0, T0 + DAY - 1).is_empty());
 }
+
+#[test]
+fn late_samples_years_apart_cost_only_their_own_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), options());
+    engine
+        .apply_write(&[series("g", "a", &[(T0 + 10 * DAY, 1.0)])])
+        .unwrap();
+    // Two late samples some 300 million years apart: the days between are not walked
+    // (when they were, this write ran out of memory).
+    let far = -10_000_000_000_000_000;
+    engine
+        .apply_write(&[series("g", "a", &[(far, 2.0), (T0, 3.0)])])
+        .unwrap();
+    assert_eq!(raw(&engine, "g", far, far).len(), 1);
+}

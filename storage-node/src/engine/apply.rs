@@ -323,6 +323,9 @@ impl Engine {
         let (mut out_of_order, mut backfilled) = (0u64, 0u64);
         // Samples older than the window below the newest one: changes to settled data.
         let mut late: Option<(i64, i64)> = None;
+        // The days late samples land in (not every day between the oldest and newest:
+        // samples may be years apart).
+        let mut late_days: HashSet<i64> = HashSet::new();
         {
             let index = self.index();
             let head = self.head();
@@ -368,6 +371,7 @@ impl Engine {
                     let recent = max_ts.is_none_or(|m| t >= m.saturating_sub(window));
                     if !recent {
                         late = Some(late.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+                        late_days.insert(day);
                     }
                     let inside = recent || head_min.is_some_and(|m| t >= m);
                     if inside {
@@ -452,7 +456,7 @@ impl Engine {
             self.changed_days
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend(day_of(lo)..=day_of(hi));
+                .extend(late_days);
         }
         self.metrics.samples_appended.inc_by(total);
         self.metrics.samples_out_of_order.inc_by(out_of_order);
