@@ -658,30 +658,6 @@ fn reconfigured_tiers_backfill_new_ones_and_drop_removed_ones() {
         ]
     );
 }
-
-#[test]
-fn backfill_older_than_retention_goes_at_the_next_pass() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = EngineOptions {
-        retention: tiers(Some(2), &[(Tier::Minute, Some(3)), (Tier::Hour, Some(3))]),
-        ..options()
-    };
-    let engine = open(dir.path(), opts);
-    engine
-        .apply_write(&workload(T0, 10 * MIN, 6 * 144))
-        .unwrap();
-    engine.flush().unwrap();
-    engine.enforce_retention().unwrap();
-    assert!(raw(&engine, "g", T0, T0 + DAY - 1).is_empty());
-    // A day past the cutoff written after the pass that dropped it (backfill).
-    engine
-        .apply_write(&[series("g", "late", &[(T0 + 60_000, 1.0)])])
-        .unwrap();
-    assert_eq!(raw(&engine, "g", T0, T0 + DAY - 1).len(), 1);
-    engine.enforce_retention().unwrap();
-    assert!(raw(&engine, "g", T0, T0 + DAY - 1).is_empty());
-}
-
 #[test]
 fn late_samples_years_apart_cost_only_their_own_days() {
     let dir = tempfile::tempdir().unwrap();

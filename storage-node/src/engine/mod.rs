@@ -31,6 +31,7 @@ pub mod select;
 pub mod sessions;
 pub mod tombstones;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -154,6 +155,8 @@ static NEXT_IDENTITY: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug, Default)]
 struct MaintenanceState {
     rollup_seq: u64,
+    /// First day still kept per tier, and for the index.
+    dropped_before: HashMap<Option<Tier>, i64>,
     /// When the disk and head-size gauges were last refreshed.
     gauges_at: Option<Instant>,
 }
@@ -236,6 +239,7 @@ impl Engine {
             maintaining: Mutex::new(MaintenanceState {
                 gauges_at: None,
                 rollup_seq: loaded.rollup_seq,
+                dropped_before: HashMap::new(),
             }),
             store,
             metrics,

@@ -20,7 +20,7 @@ impl Engine {
         let Some(newest) = self.newest() else {
             return Ok(());
         };
-        let _maintaining = self.maintaining();
+        let mut st = self.maintaining();
         let cutoff = |r: Duration| day_of(newest.saturating_sub(r.as_millis() as i64));
         for tier in Tier::ALL {
             if !self.opts.retention.keeps(tier) {
@@ -29,8 +29,13 @@ impl Engine {
             }
             if let Some(r) = self.opts.retention.of(tier) {
                 let before = cutoff(r);
-                // Checked every pass (one seek): backfill may write a day older than the
-                // cutoff after the pass that moved it.
+                if st
+                    .dropped_before
+                    .get(&Some(tier))
+                    .is_some_and(|d| *d >= before)
+                {
+                    continue;
+                }
                 let first = self.store.first_day(tier)?;
                 if first.is_some_and(|f| f < before) {
                     let gone = self.store.drop_days_before(tier, before)?;
@@ -49,6 +54,7 @@ impl Engine {
                         "retention dropped day partitions"
                     );
                 }
+                st.dropped_before.insert(Some(tier), before);
             }
             if let Some(first) = self.store.first_day(tier)? {
                 self.metrics
@@ -59,8 +65,9 @@ impl Engine {
         }
         if let Some(r) = self.opts.retention.longest() {
             let before = cutoff(r);
-            if !self.store.indexed_days(i64::MIN, before - 1)?.is_empty() {
+            if st.dropped_before.get(&None).is_none_or(|d| *d < before) {
                 self.store.drop_index_days_before(before)?;
+                st.dropped_before.insert(None, before);
             }
         }
         Ok(())
