@@ -658,6 +658,7 @@ fn reconfigured_tiers_backfill_new_ones_and_drop_removed_ones() {
         ]
     );
 }
+
 #[test]
 fn late_samples_years_apart_cost_only_their_own_days() {
     let dir = tempfile::tempdir().unwrap();
