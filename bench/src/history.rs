@@ -389,14 +389,18 @@ async fn list(setup: &Setup, endpoint: &str, bucket: &str, prefix: &str) -> Resu
     let mut groups: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
     let mut token: Option<String> = None;
     loop {
-        let mut url = format!("{endpoint}/{bucket}?list-type=2&prefix={prefix}/");
+        let url = format!("{endpoint}/{bucket}");
+        let mut params = vec![
+            ("list-type", "2".to_string()),
+            ("prefix", format!("{prefix}/")),
+        ];
         if let Some(t) = &token {
-            url.push_str("&continuation-token=");
-            url.push_str(&urlencode(t));
+            params.push(("continuation-token", t.clone()));
         }
         let xml = setup
             .client
             .get(&url)
+            .query(&params)
             .send()
             .await
             .map_err(Error::http(&url))?
@@ -445,18 +449,6 @@ async fn list(setup: &Setup, endpoint: &str, bucket: &str, prefix: &str) -> Resu
     out.by_group = groups.into_iter().map(|(g, (n, b))| (g, n, b)).collect();
     Ok(out)
 }
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Runs `telltale ARGS` with `env`, timed; an error with its output when it fails.
 async fn command(setup: &Setup, args: &[String], env: &[(String, String)]) -> Result<f64> {
     let started = Instant::now();
