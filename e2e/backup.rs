@@ -276,6 +276,7 @@ async fn a_storage_node_backs_up_its_shard() {
                 value: 3.0,
             }],
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         };
         match client.write(vec![sample]).await {
             Ok(n) => break n,

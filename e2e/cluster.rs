@@ -346,6 +346,7 @@ fn batch(writer: &str, from: i64, n: i64) -> Vec<telltale_storage_api::TimeSerie
             })
             .collect(),
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }]
 }
 

@@ -163,17 +163,20 @@ impl SampleWriter for Tee {
         Ok(written)
     }
 
-    /// The local write's count; a batch with exemplars is copied for the forwarders
-    /// (they take only its samples), one without is written as [`Self::write`] does.
+    /// The local write's count; a batch with exemplars or histograms is copied for the
+    /// forwarders, one without is written as [`Self::write`] does.
     async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
         if !self.forwarding() {
             return self.local.write_counted(series).await;
         }
-        if series.iter().all(|s| s.exemplars.is_empty()) {
+        if series
+            .iter()
+            .all(|s| s.exemplars.is_empty() && s.histograms.is_empty())
+        {
             let samples = self.write_borrowed(&series).await?;
             return Ok(Written {
                 samples,
-                exemplars: 0,
+                ..Written::default()
             });
         }
         let written = self.local.write_counted(series.clone()).await?;

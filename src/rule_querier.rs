@@ -144,6 +144,7 @@ mod tests {
                 })
                 .collect(),
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         };
         store
             .writer

@@ -94,6 +94,7 @@ impl MemoryReader {
                 labels,
                 samples: Vec::new(),
                 exemplars: Vec::new(),
+                histograms: Vec::new(),
             });
             all.len() - 1
         });
@@ -332,6 +333,7 @@ impl SampleReader for MemoryReader {
                 labels: s.labels,
                 samples: Vec::new(),
                 exemplars: Vec::new(),
+                histograms: Vec::new(),
             })
             .collect();
         out.sort_by(|a, b| {

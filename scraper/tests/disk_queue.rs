@@ -70,6 +70,7 @@ fn batch(producer: usize, i: i64) -> Vec<TimeSeries> {
             },
         ],
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }]
 }
 

@@ -93,6 +93,7 @@ impl Storage for Service {
         Ok(Response::new(WriteResponse {
             samples_written: samples,
             exemplars_written: 0,
+            histograms_written: 0,
         }))
     }
 
@@ -178,6 +179,7 @@ fn batch(i: i64) -> Vec<TimeSeries> {
                 value: i as f64,
             }],
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         })
         .collect()
 }

@@ -178,6 +178,7 @@ fn series(labels: &[(&str, &str)], start: i64, n: usize) -> TimeSeries {
             })
             .collect(),
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }
 }
 

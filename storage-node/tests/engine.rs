@@ -21,6 +21,7 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
             })
             .collect(),
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }
 }
 

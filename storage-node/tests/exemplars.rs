@@ -30,6 +30,7 @@ fn with_exemplar(
             value,
             timestamp_ms: t,
         }],
+        histograms: Vec::new(),
     }
 }
 

@@ -58,6 +58,7 @@ fn series(labels: LabelSet, t_ms: i64, value: f64) -> TimeSeries {
             value,
         }],
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }
 }
 

@@ -336,6 +336,7 @@ fn exemplar_series(labels: &SeriesLabels, e: ParsedExemplar, sample_ms: i64) -> 
             value: e.value,
             timestamp_ms: e.timestamp_ms.unwrap_or(sample_ms),
         }],
+        histograms: Vec::new(),
     }
 }
 

@@ -104,6 +104,7 @@ impl SampleWriter for GrpcStorage {
         Ok(Written {
             samples: resp.samples_written,
             exemplars: resp.exemplars_written,
+            histograms: resp.histograms_written,
         })
     }
 

@@ -106,6 +106,7 @@ mod tests {
                 })
                 .collect(),
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         }
     }
 

@@ -17,7 +17,8 @@
 //! query API's remote read share. [`StorageAdmin`] is Prometheus's TSDB admin API over
 //! storage (delete series, clean tombstones, snapshot; the `Admin` service), implemented
 //! by both clients. [`rollup`] is the one definition of a rollup point and [`sketch`] of
-//! the quantile sketch it keeps. This crate does not pull
+//! the quantile sketch it keeps; [`histogram`] is the one definition of a native
+//! histogram sample and its arithmetic. This crate does not pull
 //! in the engine, Raft or RocksDB: it is the small crate the other deployables link
 //! against.
 
@@ -28,6 +29,7 @@ pub mod cluster;
 pub mod encoded_write;
 pub mod error;
 pub mod headers;
+pub mod histogram;
 pub mod prompb;
 pub mod rollup;
 pub mod select;
@@ -51,6 +53,7 @@ pub use admin::StorageAdmin;
 pub use client::GrpcStorage;
 pub use encoded_write::EncodedWrite;
 pub use error::{Error, Result};
+pub use histogram::FloatHistogram;
 pub use pb::matcher::Op as MatchOp;
 pub use pb::{
     Aggregate, Chunk, ChunkEncoding, CleanTombstonesRequest, DeleteSeriesRequest, Exemplar,

@@ -82,6 +82,7 @@ pub fn summarise(
                     increase: step,
                     last_timestamp_ms: t,
                     sketch: Vec::new(),
+                    histogram: None,
                 });
             }
         }
@@ -118,6 +119,7 @@ pub fn merge(points: &[Aggregate], width_ms: i64) -> Vec<Aggregate> {
                 out.push(Aggregate {
                     timestamp_ms: start,
                     sketch: Vec::new(),
+                    histogram: None,
                     ..*p
                 });
                 sketch = Some(Sketch::default());

@@ -135,6 +135,7 @@ mod tests {
             increase: 0.5,
             last_timestamp_ms: 110_000,
             sketch: crate::sketch::Sketch::of([0.0, 1.0, 0.5]).to_bytes(),
+            histogram: None,
         };
         let r = Chunk::from_points(std::slice::from_ref(&agg)).unwrap();
         let series = SeriesChunks {

@@ -240,6 +240,7 @@ pub fn to_time_series(samples: &[SharedSample]) -> Vec<TimeSeries> {
                 value: s.value,
             }],
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         })
         .collect()
 }

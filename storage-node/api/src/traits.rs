@@ -10,7 +10,8 @@ use crate::shared::SharedSample;
 /// Where collected samples go. Returns once the samples are durable (acknowledged).
 #[async_trait::async_trait]
 pub trait SampleWriter: Send + Sync {
-    /// Appends `series` and returns the number of samples made durable.
+    /// Appends `series` and returns the number of samples made durable (float and
+    /// native histogram samples together).
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64>;
 
     /// Appends `series`, borrowed: for a caller that keeps the batch whatever happens (the
@@ -42,16 +43,24 @@ pub trait SampleWriter: Send + Sync {
     /// default counts every exemplar handed over.
     async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
         let exemplars = series.iter().map(|s| s.exemplars.len() as u64).sum();
+        let histograms = series.iter().map(|s| s.histograms.len() as u64).sum();
         let samples = self.write(series).await?;
-        Ok(Written { samples, exemplars })
+        Ok(Written {
+            samples: samples.saturating_sub(histograms),
+            exemplars,
+            histograms,
+        })
     }
 }
 
-/// What a write made durable ([`SampleWriter::write_counted`]).
+/// What a write made durable ([`SampleWriter::write_counted`]): float samples,
+/// exemplars and native histogram samples, each counted apart (the `…-Samples-Written`,
+/// `…-Exemplars-Written` and `…-Histograms-Written` headers of remote write 2.0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Written {
     pub samples: u64,
     pub exemplars: u64,
+    pub histograms: u64,
 }
 
 /// The persistent identity of a batch: which writer sent it and its number, increasing

@@ -103,6 +103,7 @@ pub fn series(engine: &Engine, r: &SeriesRequest) -> telltale_storage::Result<Ve
             labels: labels.to_labels(),
             samples: Vec::new(),
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         })
         .collect())
 }

@@ -60,6 +60,7 @@ impl SampleWriter for LocalStorage {
         Ok(Written {
             samples: committed.samples,
             exemplars: committed.exemplars,
+            histograms: committed.histograms,
         })
     }
 }

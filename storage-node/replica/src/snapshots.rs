@@ -314,6 +314,7 @@ mod tests {
                     value: 1.0,
                 }],
                 exemplars: Vec::new(),
+                histograms: Vec::new(),
             };
             engine.apply_write(&[series]).unwrap();
             let seq = engine.applied_seq();

@@ -202,6 +202,7 @@ impl ReplicaStorage {
                 Ok(Committed {
                     samples: prepared.samples,
                     exemplars: resp.data.exemplars,
+                    histograms: prepared.histograms,
                     log_index: resp.log_id.index,
                 })
             }
@@ -292,6 +293,8 @@ pub(crate) struct Committed {
     pub samples: u64,
     /// Exemplars the exemplar store took.
     pub exemplars: u64,
+    /// Native histogram samples (also counted in `samples`).
+    pub histograms: u64,
     pub log_index: u64,
 }
 
@@ -379,6 +382,7 @@ impl Storage for ReplicaStorage {
         let mut out = Response::new(WriteResponse {
             samples_written: committed.samples,
             exemplars_written: committed.exemplars,
+            histograms_written: committed.histograms,
         });
         if committed.log_index > 0
             && let Ok(v) = committed.log_index.to_string().parse()

@@ -31,6 +31,7 @@ fn batch(b: i64) -> Vec<TimeSeries> {
                 value: b as f64,
             }],
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         })
         .collect()
 }

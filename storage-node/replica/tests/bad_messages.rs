@@ -44,6 +44,7 @@ fn write_request() -> impl Strategy<Value = WriteRequest> {
             labels,
             samples,
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         });
     prop::collection::vec(series, 0..4).prop_map(|series| WriteRequest { series })
 }
@@ -82,6 +83,7 @@ fn kept() -> Vec<TimeSeries> {
             })
             .collect(),
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }]
 }
 

@@ -95,6 +95,7 @@ async fn run(replicas: u64, batches: usize, series_per_batch: usize) -> Result {
                     value: (b * s) as f64,
                 }],
                 exemplars: Vec::new(),
+                histograms: Vec::new(),
             })
             .collect()
     };

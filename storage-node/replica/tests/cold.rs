@@ -91,6 +91,7 @@ fn series(inst: &str, days: i64) -> TimeSeries {
             })
             .collect(),
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }
 }
 

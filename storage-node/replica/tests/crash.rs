@@ -64,6 +64,7 @@ fn batch(ts: i64) -> Vec<TimeSeries> {
             value,
         }],
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     };
     vec![
         one(

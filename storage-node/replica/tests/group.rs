@@ -32,6 +32,7 @@ fn series(batch: i64) -> Vec<TimeSeries> {
                 value: batch as f64,
             }],
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         })
         .collect()
 }

@@ -34,6 +34,7 @@ fn batch(writer: usize, n: usize) -> Vec<TimeSeries> {
                 value: (writer * n + i) as f64,
             }],
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         })
         .collect()
 }

@@ -85,6 +85,7 @@ fn batch(n: i64) -> Vec<TimeSeries> {
             value: n as f64,
         }],
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }]
 }
 

@@ -22,6 +22,7 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
             })
             .collect(),
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }
 }
 

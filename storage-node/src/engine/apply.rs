@@ -53,6 +53,8 @@ pub struct PreparedWrite {
     pub samples: u64,
     /// Exemplars the record carries (the exemplar store may still refuse some).
     pub exemplars: u64,
+    /// Native histogram samples the record carries (also counted in `samples`).
+    pub histograms: u64,
 }
 
 impl PreparedWrite {
@@ -163,6 +165,7 @@ impl Engine {
             record: record.finish_with(exemplars),
             samples: total,
             exemplars: exemplar_count,
+            histograms: 0,
         })
     }
 
@@ -195,6 +198,7 @@ impl Engine {
             record: record.finish(),
             samples: samples.len() as u64,
             exemplars: 0,
+            histograms: 0,
         })
     }
 

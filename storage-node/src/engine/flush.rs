@@ -195,6 +195,7 @@ mod tests {
                 })
                 .collect(),
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         }
     }
 

@@ -112,6 +112,7 @@ pub fn series(
             })
             .collect(),
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     }
 }
 

@@ -227,6 +227,7 @@ async fn test_group(
             labels: labels.iter().map(|(k, v)| Label::new(k, v)).collect(),
             samples,
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         });
     }
     if let Err(e) = store.writer.write(batch).await {

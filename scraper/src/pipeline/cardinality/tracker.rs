@@ -368,6 +368,7 @@ mod tests {
                 value: v,
             }],
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         }
     }
 

@@ -195,6 +195,7 @@ impl SampleWriter for CardinalityWriter {
         Ok(telltale_storage_api::Written {
             samples,
             exemplars: written.exemplars,
+            histograms: written.histograms,
         })
     }
 

@@ -234,6 +234,7 @@ mod tests {
                 })
                 .collect(),
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         }
     }
 
@@ -336,6 +337,7 @@ mod tests {
                 value: 1.0,
             }],
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         }];
         let p = prepare(&write, &SeriesRules::default(), 10);
         let names: Vec<String> = joined(&p).timeseries[0]

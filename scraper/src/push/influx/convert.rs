@@ -135,6 +135,7 @@ pub fn convert(body: &[u8], precision: Precision, now_ms: i64) -> Converted {
                         labels,
                         samples: vec![sample],
                         exemplars: Vec::new(),
+                        histograms: Vec::new(),
                     });
                 }
             }

@@ -310,6 +310,7 @@ impl Builder {
                     labels,
                     samples: vec![sample],
                     exemplars: Vec::new(),
+                    histograms: Vec::new(),
                 });
             }
         }

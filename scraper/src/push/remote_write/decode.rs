@@ -122,6 +122,7 @@ pub(super) fn accept_series(
                     })
                     .collect(),
                 exemplars,
+                histograms: Vec::new(),
             });
         }
         Err(e) => out

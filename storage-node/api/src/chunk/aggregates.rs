@@ -227,6 +227,7 @@ fn decode_columns(bytes: &[u8], count: u64, out: &mut Vec<Aggregate>) -> Result<
             increase,
             last_timestamp_ms: ts.wrapping_add(offset),
             sketch: Vec::new(),
+            histogram: None,
         });
     }
     Ok(())
@@ -271,6 +272,7 @@ fn decode_v1(bytes: &[u8], out: &mut Vec<Aggregate>) -> Result<(), Error> {
             increase: f[4],
             last_timestamp_ms: ts.wrapping_add(offset),
             sketch: Vec::new(),
+            histogram: None,
         });
     }
     Ok(())
@@ -298,6 +300,7 @@ mod tests {
                 increase: f64::from_bits(f[4]),
                 last_timestamp_ms: t.wrapping_add(off),
                 sketch: Vec::new(),
+                histogram: None,
             }
         })
     }

@@ -46,6 +46,20 @@ impl BitWriter {
         }
     }
 
+    /// Writes `v` in groups of seven bits, lowest first, each after a bit saying
+    /// whether another group follows (for lengths and counts inside bit data).
+    pub fn write_uvarint_bits(&mut self, mut v: u64) {
+        loop {
+            let more = v >= 0x80;
+            self.write_bit(more);
+            self.write_bits(v & 0x7f, 7);
+            v >>= 7;
+            if !more {
+                return;
+            }
+        }
+    }
+
     /// Whether the bits written end on a byte boundary.
     pub fn is_aligned(&self) -> bool {
         self.free == 0
@@ -147,6 +161,19 @@ impl<'a> BitReader<'a> {
             n -= take;
         }
         v
+    }
+
+    /// Reads a value written by [`BitWriter::write_uvarint_bits`].
+    pub fn read_uvarint_bits(&mut self) -> Result<u64, Truncated> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let more = self.read_bit()?;
+            v |= self.read_bits(7)? << shift;
+            if !more {
+                return Ok(v);
+            }
+        }
+        Err(Truncated)
     }
 
     /// Reads a varint at a byte boundary (headers only come before any bit data).

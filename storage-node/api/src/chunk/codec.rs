@@ -13,6 +13,18 @@ const DOD_BUCKETS: [(u64, u8, u8); 4] = [
     (0b1111, 4, 64),
 ];
 
+/// Buckets of the variable-width delta-of-delta of counts (Prometheus's varbit
+/// integers): small changes, the usual case of a histogram bucket, cost a few bits.
+const VARBIT_BUCKETS: [(u64, u8, u8); 7] = [
+    (0b10, 2, 3),
+    (0b110, 3, 6),
+    (0b1110, 4, 9),
+    (0b11110, 5, 12),
+    (0b111110, 6, 18),
+    (0b1111110, 7, 25),
+    (0b1111111, 7, 64),
+];
+
 /// Delta-of-delta state of one integer column.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Dod {
@@ -62,6 +74,49 @@ impl Dod {
         self.delta = self.delta.wrapping_add(dod);
         self.prev = self.prev.wrapping_add(self.delta);
         Ok(self.prev)
+    }
+}
+
+impl Dod {
+    /// As [`Dod::encode`], with the finer buckets of [`VARBIT_BUCKETS`] (counts).
+    pub fn encode_varbit(&mut self, w: &mut BitWriter, v: i64) {
+        let delta = v.wrapping_sub(self.prev);
+        let dod = delta.wrapping_sub(self.delta);
+        if dod == 0 {
+            w.write_bit(false);
+        } else {
+            let (prefix, plen, bits) = VARBIT_BUCKETS
+                .iter()
+                .copied()
+                .find(|&(_, _, bits)| fits(dod, bits))
+                .expect("the last bucket holds every value");
+            w.write_bits(prefix, plen);
+            w.write_bits(dod as u64, bits);
+        }
+        self.prev = v;
+        self.delta = delta;
+    }
+
+    /// Decodes a value written by [`Dod::encode_varbit`].
+    pub fn decode_varbit(&mut self, r: &mut BitReader<'_>) -> Result<i64, Truncated> {
+        let mut ones = 0;
+        while ones < VARBIT_BUCKETS.len() && r.read_bit()? {
+            ones += 1;
+        }
+        let dod = if ones == 0 {
+            0
+        } else {
+            let bits = VARBIT_BUCKETS[ones - 1].2;
+            sign_extend(r.read_bits(bits)?, bits)
+        };
+        self.delta = self.delta.wrapping_add(dod);
+        self.prev = self.prev.wrapping_add(self.delta);
+        Ok(self.prev)
+    }
+
+    /// The last value encoded or decoded.
+    pub fn last(&self) -> i64 {
+        self.prev
     }
 }
 
@@ -184,6 +239,17 @@ mod tests {
             let mut r = BitReader::new(&bytes);
             let mut dec = Dod::starting_at(first);
             for v in &vs { prop_assert_eq!(dec.decode(&mut r).unwrap(), *v); }
+        }
+
+        #[test]
+        fn varbit_dod_round_trips(first in any::<i64>(), vs in proptest::collection::vec(any::<i64>(), 0..100)) {
+            let mut w = BitWriter::new();
+            let mut enc = Dod::starting_at(first);
+            for v in &vs { enc.encode_varbit(&mut w, *v); }
+            let bytes = w.into_bytes();
+            let mut r = BitReader::new(&bytes);
+            let mut dec = Dod::starting_at(first);
+            for v in &vs { prop_assert_eq!(dec.decode_varbit(&mut r).unwrap(), *v); }
         }
 
         #[test]

@@ -4,6 +4,8 @@
 //!   [`samples::SampleAppender`] is also the head's open chunk.
 //! - [`aggregates`]: rollup points, the same codecs over seven columns, and each point's
 //!   quantile sketch ([`crate::sketch`]).
+//! - [`histograms`]: native histogram samples; its [`histograms::HistogramAppender`] is
+//!   also the head's open chunk of a histogram series.
 
 /// Rollup point chunks.
 pub mod aggregates;
@@ -11,6 +13,8 @@ pub mod aggregates;
 pub mod bits;
 /// Delta-of-delta and XOR column codecs.
 pub mod codec;
+/// Native histogram chunks.
+pub mod histograms;
 /// Raw sample chunks.
 pub mod samples;
 

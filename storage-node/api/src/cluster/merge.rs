@@ -219,6 +219,7 @@ mod tests {
                 })
                 .collect(),
             exemplars: Vec::new(),
+            histograms: Vec::new(),
         }
     }
 
@@ -259,6 +260,7 @@ mod tests {
             increase: 1.0,
             last_timestamp_ms: lt,
             sketch: Sketch::of([min, max, last].into_iter().take(count as usize)).to_bytes(),
+            histogram: None,
         };
         let labels = vec![Label::new("__name__", "m")];
         let merged = merge_chunked(vec![

@@ -390,6 +390,7 @@ impl ShardedStorage {
         Ok(Written {
             samples: resp.samples_written,
             exemplars: resp.exemplars_written,
+            histograms: resp.histograms_written,
         })
     }
 

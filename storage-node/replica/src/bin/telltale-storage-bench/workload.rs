@@ -209,6 +209,7 @@ impl Workload {
                     value: s.value,
                 }],
                 exemplars: Vec::new(),
+                histograms: Vec::new(),
             });
         }
         out
