@@ -3,6 +3,12 @@
 //! order always gives the same state. (The admin records, `delete_series` and
 //! `clean_tombstones`, share the log with a first byte of their own: `admin_record.rs`.)
 
+use std::sync::Arc;
+
+use prost::Message;
+use telltale_storage_api::FloatHistogram;
+use telltale_storage_api::pb::Histogram;
+
 use crate::chunk::bits::{put_uvarint, put_varint, read_uvarint, unzigzag};
 use crate::error::{Error, Result};
 use crate::exemplars::{Exemplar, Reader, put_pairs};
@@ -26,6 +32,8 @@ pub struct RecordItems {
     samples: Vec<(i64, f64)>,
     /// Exemplars per series (a record with exemplars only: [`RECORD_V2_EXEMPLARS`]).
     exemplars: Vec<(RecordSeries, Vec<Exemplar>)>,
+    /// Native histogram samples per series, in time order ([`RECORD_V2_HISTOGRAMS`]).
+    histograms: Vec<(RecordSeries, Vec<(i64, Arc<FloatHistogram>)>)>,
 }
 
 impl RecordItems {
@@ -41,6 +49,11 @@ impl RecordItems {
     /// The exemplars of the record, per series, in record order.
     pub fn exemplars(&self) -> &[(RecordSeries, Vec<Exemplar>)] {
         &self.exemplars
+    }
+
+    /// The native histogram samples of the record, per series, in record order.
+    pub fn histograms(&self) -> &[(RecordSeries, Vec<(i64, Arc<FloatHistogram>)>)] {
+        &self.histograms
     }
 
     /// Each series with its samples, in record order.
@@ -76,6 +89,12 @@ const RECORD_V2: u8 = 2;
 /// varint(t) f64 bits:u64le } }`, series tagged as in version 2. A first byte of its
 /// own, far from the small version numbers, so that other record kinds stay additive.
 pub const RECORD_V2_EXEMPLARS: u8 = 0x45;
+/// A version 2 record followed by its exemplars (`uvarint(series)` and the series as in
+/// [`RECORD_V2_EXEMPLARS`], possibly none) and then its native histogram samples:
+/// `uvarint(series) { uvarint(tag) [labels] uvarint(samples) { uvarint(len)
+/// telltale.storage.v1.Histogram } }` (the storage contract's message, timestamp
+/// included). Written only by a write with histograms.
+pub const RECORD_V2_HISTOGRAMS: u8 = 0x46;
 
 /// Builds a log record straight from borrowed data:
 /// `version:u8 uvarint(series) { uvarint(tag) [uvarint(labels) { uvarint(len) name
@@ -133,6 +152,25 @@ impl RecordWriter {
         self.0
     }
 
+    /// The record with `exemplars` and `histograms` after its samples
+    /// ([`RECORD_V2_HISTOGRAMS`]); as [`RecordWriter::finish_with`] without histograms.
+    pub fn finish_with_histograms(
+        self,
+        exemplars: ExemplarsWriter,
+        histograms: HistogramsWriter,
+    ) -> Vec<u8> {
+        if histograms.series == 0 {
+            return self.finish_with(exemplars);
+        }
+        let mut out = self.0;
+        out[0] = RECORD_V2_HISTOGRAMS;
+        put_uvarint(&mut out, exemplars.series);
+        out.extend_from_slice(&exemplars.bytes);
+        put_uvarint(&mut out, histograms.series);
+        out.extend_from_slice(&histograms.bytes);
+        out
+    }
+
     /// The record with `exemplars` after its samples ([`RECORD_V2_EXEMPLARS`]); the
     /// version 2 record when there are none.
     pub fn finish_with(self, exemplars: ExemplarsWriter) -> Vec<u8> {
@@ -188,18 +226,85 @@ impl ExemplarsWriter {
     }
 }
 
-/// The exemplar part of a [`RECORD_V2_EXEMPLARS`] record.
-fn decode_exemplars(bytes: &[u8]) -> Option<Vec<(RecordSeries, Vec<Exemplar>)>> {
-    let mut r = Reader(bytes);
+/// The native histogram part of a record ([`RecordWriter::finish_with_histograms`]).
+#[derive(Default)]
+pub struct HistogramsWriter {
+    series: u64,
+    bytes: Vec<u8>,
+}
+
+impl HistogramsWriter {
+    /// Samples of a series named by its canonical labels.
+    pub fn series<'a>(
+        &mut self,
+        labels: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+        samples: &[Histogram],
+    ) {
+        put_uvarint(&mut self.bytes, 0);
+        put_pairs(&mut self.bytes, labels);
+        self.samples(samples);
+    }
+
+    /// Samples of a stored series, named by its id.
+    pub fn known(&mut self, id: u64, samples: &[Histogram]) {
+        put_uvarint(&mut self.bytes, id + 1);
+        self.samples(samples);
+    }
+
+    fn samples(&mut self, samples: &[Histogram]) {
+        self.series += 1;
+        put_uvarint(&mut self.bytes, samples.len() as u64);
+        for h in samples {
+            h.encode_length_delimited(&mut self.bytes)
+                .expect("a Vec grows as needed");
+        }
+    }
+}
+
+/// The histogram part of a [`RECORD_V2_HISTOGRAMS`] record; `None` when it does not
+/// decode or holds an invalid histogram (the leader validated every one).
+fn decode_histograms(
+    r: &mut Reader<'_>,
+) -> Option<Vec<(RecordSeries, Vec<(i64, Arc<FloatHistogram>)>)>> {
     let n_series = r.uvarint()?;
-    let mut out = Vec::with_capacity((n_series as usize).min(bytes.len()));
+    let mut out = Vec::with_capacity((n_series as usize).min(r.0.len()));
     for _ in 0..n_series {
         let named = match r.uvarint()? {
             0 => RecordSeries::Labels(LabelSet::from_canonical(r.pairs()?)?),
             tag => RecordSeries::Id(tag - 1),
         };
         let n = r.uvarint()?;
-        let mut exemplars = Vec::with_capacity((n as usize).min(bytes.len()));
+        let mut samples = Vec::with_capacity((n as usize).min(r.0.len()));
+        for _ in 0..n {
+            let len = usize::try_from(r.uvarint()?).ok()?;
+            let (msg, rest) = r.0.split_at_checked(len)?;
+            r.0 = rest;
+            let h = Histogram::decode(msg).ok()?;
+            let value = FloatHistogram::from_proto(&h).ok()?;
+            samples.push((h.timestamp_ms, Arc::new(value)));
+        }
+        out.push((named, samples));
+    }
+    Some(out)
+}
+
+/// The exemplar part of a [`RECORD_V2_EXEMPLARS`] record.
+fn decode_exemplars(bytes: &[u8]) -> Option<Vec<(RecordSeries, Vec<Exemplar>)>> {
+    let mut r = Reader(bytes);
+    let out = read_exemplars(&mut r)?;
+    r.0.is_empty().then_some(out)
+}
+
+fn read_exemplars(r: &mut Reader<'_>) -> Option<Vec<(RecordSeries, Vec<Exemplar>)>> {
+    let n_series = r.uvarint()?;
+    let mut out = Vec::with_capacity((n_series as usize).min(r.0.len()));
+    for _ in 0..n_series {
+        let named = match r.uvarint()? {
+            0 => RecordSeries::Labels(LabelSet::from_canonical(r.pairs()?)?),
+            tag => RecordSeries::Id(tag - 1),
+        };
+        let n = r.uvarint()?;
+        let mut exemplars = Vec::with_capacity((n as usize).min(r.0.len()));
         for _ in 0..n {
             let labels = r.pairs()?;
             let ts = unzigzag(r.uvarint()?);
@@ -208,13 +313,18 @@ fn decode_exemplars(bytes: &[u8]) -> Option<Vec<(RecordSeries, Vec<Exemplar>)>> 
         }
         out.push((named, exemplars));
     }
-    r.0.is_empty().then_some(out)
+    Some(out)
 }
 
 fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
     let (&version, mut rest) = bytes.split_first()?;
     let with_exemplars = version == RECORD_V2_EXEMPLARS;
-    let version = if with_exemplars { RECORD_V2 } else { version };
+    let with_histograms = version == RECORD_V2_HISTOGRAMS;
+    let version = if with_exemplars || with_histograms {
+        RECORD_V2
+    } else {
+        version
+    };
     if version != RECORD_V1 && version != RECORD_V2 {
         return None;
     }
@@ -234,6 +344,7 @@ fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
         // A sample takes at least 9 bytes.
         samples: Vec::with_capacity(bytes.len() / 9),
         exemplars: Vec::new(),
+        histograms: Vec::new(),
     };
     for _ in 0..n_series {
         let tag = if version == RECORD_V1 {
@@ -270,6 +381,12 @@ fn decode_record(bytes: &[u8]) -> Option<RecordItems> {
     if with_exemplars {
         items.exemplars = decode_exemplars(rest)?;
         return Some(items);
+    }
+    if with_histograms {
+        let mut r = Reader(rest);
+        items.exemplars = read_exemplars(&mut r)?;
+        items.histograms = decode_histograms(&mut r)?;
+        return r.0.is_empty().then_some(items);
     }
     rest.is_empty().then_some(items)
 }

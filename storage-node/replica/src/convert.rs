@@ -60,6 +60,7 @@ fn chunk(c: ChunkData) -> Chunk {
         encoding: match c.encoding {
             Encoding::Samples => ChunkEncoding::Xor,
             Encoding::Points => ChunkEncoding::Aggregates,
+            Encoding::Histograms => ChunkEncoding::Histograms,
         } as i32,
         data: c.data,
     }

@@ -21,10 +21,10 @@ use tracing::info;
 use super::tombstones::{Interval, Tombstones, bucket_deleted, covers, overlaps};
 use super::{BATCH_BYTES, Engine, WriterState};
 use crate::admin_record::AdminRecord;
-use crate::chunk::{aggregates, samples};
+use crate::chunk::{aggregates, histograms, samples};
 use crate::error::{Error, Result};
 use crate::matcher::Selector;
-use crate::store::keys::day_of;
+use crate::store::keys::{self, day_of};
 use crate::store::{Batch, StoredChunk};
 use crate::tier::Tier;
 
@@ -166,7 +166,7 @@ impl Engine {
             return Ok(());
         }
         let previous = self.frozen();
-        if !previous.series.is_empty() {
+        if !previous.is_empty() {
             self.write_frozen(&previous)?;
         }
         let frozen = self.freeze(w);
@@ -200,6 +200,18 @@ impl Engine {
                 if batch.bytes() >= BATCH_BYTES {
                     let full = std::mem::replace(&mut batch, self.store.batch());
                     self.store.write(full, false)?;
+                }
+            }
+        }
+        if self.has_histograms() {
+            let mut reader = self.store.chunk_reader_uncached(Tier::Raw).local_only();
+            for &(day, id, intervals) in &work {
+                let (lo, hi) = (intervals[0].0, intervals[intervals.len() - 1].1);
+                let chunk_id = keys::histogram_chunk_id(id);
+                for c in reader.chunk_list(day, chunk_id, (lo, hi))? {
+                    if rewrite_chunk(&mut batch, Tier::Raw, (day, chunk_id), &c, intervals)? {
+                        rewritten += 1;
+                    }
                 }
             }
         }
@@ -273,6 +285,18 @@ fn rewrite_chunk(
         return Ok(false);
     }
     let kept = match tier {
+        Tier::Raw if id & keys::HISTOGRAM_ID_BIT != 0 => {
+            let mut all = Vec::new();
+            histograms::decode_into(&c.data, &mut all).map_err(|e| corrupt(tier, id, day, e))?;
+            let before = all.len();
+            all.retain(|(t, _)| !covers(intervals, *t));
+            if all.len() == before {
+                return Ok(false);
+            }
+            all.first()
+                .zip(all.last())
+                .map(|(f, l)| ((f.0, l.0), histograms::encode(&all)))
+        }
         Tier::Raw => {
             let mut all = Vec::new();
             samples::decode_into(&c.data, &mut all).map_err(|e| corrupt(tier, id, day, e))?;

@@ -16,14 +16,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use telltale_storage_api::rollup::bucket_start;
-use telltale_storage_api::{BatchId, SharedSample, TimeSeries};
+use telltale_storage_api::{BatchId, FloatHistogram, SharedSample, TimeSeries};
 use tracing::debug;
 
 use super::{Engine, WriterState};
 use crate::admin_record::AdminRecord;
-use crate::chunk::samples;
-use crate::command::{ExemplarsWriter, RecordItems, RecordSeries, RecordWriter, decode_log_record};
+use crate::chunk::{histograms, samples};
+use crate::command::{
+    ExemplarsWriter, HistogramsWriter, RecordItems, RecordSeries, RecordWriter, decode_log_record,
+};
 use crate::error::{Error, Result};
+use crate::head::Head;
 use crate::index::{canonical_pairs, pairs_hash};
 use crate::labels::{LabelSet, render_labels};
 use crate::store::keys::{self, day_of};
@@ -38,10 +41,71 @@ pub(crate) enum Key<'a> {
 }
 
 /// One series of a write, ready to apply: samples in time order (equal timestamps in
-/// write order, so the last one wins).
-pub(crate) struct Item<'a> {
+/// write order, so the last one wins). `V` is a float value or a native histogram.
+pub(crate) struct Item<'a, V = f64> {
     pub key: Key<'a>,
-    pub samples: &'a [(i64, f64)],
+    pub samples: &'a [(i64, V)],
+}
+
+/// What the one apply path needs to know of a kind of sample value: where the head
+/// keeps it and how its chunks are stored. Floats and native histograms share every
+/// rule of the write path (head or backfill, postings, late writes, dirty rollups).
+pub(crate) trait SampleValue: Clone {
+    /// Native histograms (reads look for their chunks once one was written).
+    const HISTOGRAM: bool;
+    /// The oldest sample, the newest in-order sample and the indexed day of series
+    /// `id` in the head.
+    fn head_state(head: &Head, id: u64) -> (Option<i64>, Option<i64>, Option<i64>);
+    fn append(head: &mut Head, id: u64, t: i64, v: Self, day: i64);
+    /// The id the series' chunks of this kind are stored under.
+    fn chunk_id(id: u64) -> u64;
+    fn encode(run: &[(i64, Self)]) -> Vec<u8>;
+}
+
+impl SampleValue for f64 {
+    const HISTOGRAM: bool = false;
+
+    fn head_state(head: &Head, id: u64) -> (Option<i64>, Option<i64>, Option<i64>) {
+        match head.series.get(&id) {
+            Some(h) => (h.min_ts(), h.chunk.bounds().map(|b| b.1), h.indexed_day),
+            None => (None, None, None),
+        }
+    }
+
+    fn append(head: &mut Head, id: u64, t: i64, v: f64, day: i64) {
+        head.append(id, t, v, day);
+    }
+
+    fn chunk_id(id: u64) -> u64 {
+        id
+    }
+
+    fn encode(run: &[(i64, f64)]) -> Vec<u8> {
+        samples::encode(run)
+    }
+}
+
+impl SampleValue for Arc<FloatHistogram> {
+    const HISTOGRAM: bool = true;
+
+    fn head_state(head: &Head, id: u64) -> (Option<i64>, Option<i64>, Option<i64>) {
+        match head.histograms.get(&id) {
+            Some(h) => (h.min_ts(), h.chunk.bounds().map(|b| b.1), h.indexed_day),
+            None => (None, None, None),
+        }
+    }
+
+    fn append(head: &mut Head, id: u64, t: i64, v: Self, day: i64) {
+        head.append_histogram(id, t, v, day);
+    }
+
+    fn chunk_id(id: u64) -> u64 {
+        keys::histogram_chunk_id(id)
+    }
+
+    fn encode(run: &[(i64, Self)]) -> Vec<u8> {
+        histograms::encode(run)
+    }
 }
 
 /// A write prepared against the engine's index ([`Engine::prepare`]): the log record of
@@ -58,7 +122,8 @@ pub struct PreparedWrite {
 }
 
 impl PreparedWrite {
-    /// Whether the record carries nothing to apply (no samples, no exemplars).
+    /// Whether the record carries nothing to apply (no samples, no exemplars; histogram
+    /// samples are counted in `samples`).
     pub fn is_empty(&self) -> bool {
         self.samples == 0 && self.exemplars == 0
     }
@@ -123,6 +188,9 @@ impl Engine {
         let mut record = RecordWriter::new(series.iter().filter(|s| !s.samples.is_empty()).count());
         let mut exemplars = ExemplarsWriter::default();
         let mut exemplar_count = 0u64;
+        let mut histograms = HistogramsWriter::default();
+        let mut histogram_count = 0u64;
+        let mut sorted_histograms = Vec::new();
         let mut samples: Vec<(i64, f64)> = Vec::new();
         let mut total = 0u64;
         let index = self.index();
@@ -146,6 +214,31 @@ impl Engine {
                     Named::Labels(labels) => exemplars.series(labels.iter(), &given),
                 }
             }
+            if !ts.histograms.is_empty() {
+                let valid = |h: &telltale_storage_api::pb::Histogram| {
+                    FloatHistogram::from_proto(h).map_err(|e| Error::InvalidSeries {
+                        index: i,
+                        labels: render_labels(&ts.labels),
+                        reason: format!("native histogram at {}: {e}", h.timestamp_ms),
+                    })
+                };
+                for h in &ts.histograms {
+                    valid(h)?;
+                }
+                let given: &[telltale_storage_api::pb::Histogram] =
+                    if ts.histograms.is_sorted_by_key(|h| h.timestamp_ms) {
+                        &ts.histograms
+                    } else {
+                        sorted_histograms.clone_from(&ts.histograms);
+                        sorted_histograms.sort_by_key(|h| h.timestamp_ms);
+                        &sorted_histograms
+                    };
+                histogram_count += given.len() as u64;
+                match &named {
+                    Named::Id(id) => histograms.known(*id, given),
+                    Named::Labels(labels) => histograms.series(labels.iter(), given),
+                }
+            }
             if ts.samples.is_empty() {
                 continue;
             }
@@ -162,10 +255,10 @@ impl Engine {
             }
         }
         Ok(PreparedWrite {
-            record: record.finish_with(exemplars),
-            samples: total,
+            record: record.finish_with_histograms(exemplars, histograms),
+            samples: total + histogram_count,
             exemplars: exemplar_count,
-            histograms: 0,
+            histograms: histogram_count,
         })
     }
 
@@ -262,6 +355,15 @@ impl Engine {
         } else {
             self.apply_locked(w, seq, &items)
         };
+        // Histogram samples after the floats: a series the float part created is known.
+        let result = match result {
+            Ok(floats) if !record.histograms().is_empty() => {
+                let items = histogram_items(w.next_series_id, &record)?;
+                self.apply_locked(w, seq, &items)
+                    .map(|histograms| floats + histograms)
+            }
+            other => other,
+        };
         // After the samples, so a series the record creates is named by its stored labels.
         let exemplars = match &result {
             Ok(_) => self.apply_exemplars(&record),
@@ -306,11 +408,11 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) fn apply_locked(
+    pub(super) fn apply_locked<V: SampleValue>(
         &self,
         w: &mut WriterState,
         seq: u64,
-        items: &[Item<'_>],
+        items: &[Item<'_, V>],
     ) -> Result<u64> {
         let window = self.opts.out_of_order_window.as_millis() as i64;
         // Samples before the finest rollup tier's progress make its window dirty.
@@ -320,8 +422,8 @@ impl Engine {
         let total_samples: usize = items.iter().map(|i| i.samples.len()).sum();
         let mut new_series: Vec<(u64, Arc<LabelSet>)> = Vec::new();
         let mut newly_indexed: Vec<(i64, u64)> = Vec::new();
-        let mut to_head: Vec<(u64, i64, f64)> = Vec::with_capacity(total_samples);
-        let mut backfill: BTreeMap<(u64, i64), Vec<(i64, f64)>> = BTreeMap::new();
+        let mut to_head: Vec<(u64, i64, V)> = Vec::with_capacity(total_samples);
+        let mut backfill: BTreeMap<(u64, i64), Vec<(i64, V)>> = BTreeMap::new();
         let mut dirty: HashSet<i64> = HashSet::new();
         let (mut max_ts, mut min_ts) = (w.max_ts, w.min_ts);
         let (mut out_of_order, mut backfilled) = (0u64, 0u64);
@@ -353,13 +455,11 @@ impl Engine {
                         },
                     },
                 };
-                let (mut head_min, mut head_max, head_day) = match head.series.get(&id) {
-                    Some(h) => (h.min_ts(), h.chunk.bounds().map(|b| b.1), h.indexed_day),
-                    None => (None, None, None),
-                };
+                let (mut head_min, mut head_max, head_day) = V::head_state(&head, id);
                 // Samples are in time order: each day of this item is checked once.
                 let mut checked_day = head_day.or_else(|| w.indexed_day.get(&id).copied());
-                for &(t, v) in item.samples {
+                for (t, v) in item.samples {
+                    let (t, v) = (*t, v.clone());
                     let day = day_of(t);
                     if checked_day != Some(day) {
                         if !self.store_indexed(w, day, id)? {
@@ -403,7 +503,14 @@ impl Engine {
             // Sorted per series already; keep the last of equal timestamps.
             dedup_last(&mut run);
             let bounds = (run[0].0, run[run.len() - 1].0);
-            batch.put_chunk(Tier::Raw, day, id, bounds, seq, &samples::encode(&run));
+            batch.put_chunk(
+                Tier::Raw,
+                day,
+                V::chunk_id(id),
+                bounds,
+                seq,
+                &V::encode(&run),
+            );
         }
         if let Some(tier) = finest {
             for start in &dirty {
@@ -416,6 +523,10 @@ impl Engine {
                 w.next_series_id + new_series.len() as u64,
             );
         }
+        let first_histograms = V::HISTOGRAM && !self.has_histograms();
+        if first_histograms {
+            batch.put_meta_u64(keys::META_HISTOGRAMS, 1);
+        }
         // Not synced: the caller's log holds the write until a flush makes it durable.
         // A write of known series in their indexed day (a scrape, mostly) has nothing
         // for the store.
@@ -424,6 +535,9 @@ impl Engine {
         }
 
         // Committed: publish.
+        if first_histograms {
+            self.has_histograms.store(true, Ordering::Release);
+        }
         if !new_series.is_empty() {
             w.next_series_id += new_series.len() as u64;
             let mut index = self.index_mut();
@@ -440,7 +554,7 @@ impl Engine {
         {
             let mut head = self.head_mut();
             for (id, t, v) in to_head {
-                head.append(id, t, v, day_of(t));
+                V::append(&mut head, id, t, v, day_of(t));
             }
             self.metrics.head_series.set(head.series.len() as i64);
             self.metrics.head_samples.set(head.samples as i64);
@@ -499,6 +613,25 @@ pub(super) fn record_items(next_series_id: u64, record: &RecordItems) -> Result<
         .collect()
 }
 
+/// The native histogram items of a decoded record, as [`record_items`].
+fn histogram_items(
+    next_series_id: u64,
+    record: &RecordItems,
+) -> Result<Vec<Item<'_, Arc<FloatHistogram>>>> {
+    record
+        .histograms()
+        .iter()
+        .map(|(series, samples)| {
+            let key = match series {
+                RecordSeries::Labels(labels) => Key::New(labels),
+                RecordSeries::Id(id) if *id < next_series_id => Key::Known(*id),
+                RecordSeries::Id(id) => return Err(unknown_series(*id)),
+            };
+            Ok(Item { key, samples })
+        })
+        .collect()
+}
+
 /// A log record names series `id`, which is not stored.
 fn unknown_series(id: u64) -> Error {
     Error::Corrupt {
@@ -508,9 +641,9 @@ fn unknown_series(id: u64) -> Error {
 }
 
 /// Removes earlier samples with the same timestamp from a time-sorted run.
-pub(crate) fn dedup_last(run: &mut Vec<(i64, f64)>) {
-    let mut out: Vec<(i64, f64)> = Vec::with_capacity(run.len());
-    for &(t, v) in run.iter() {
+pub(crate) fn dedup_last<V: Clone>(run: &mut Vec<(i64, V)>) {
+    let mut out: Vec<(i64, V)> = Vec::with_capacity(run.len());
+    for (t, v) in run.drain(..) {
         match out.last_mut() {
             Some(last) if last.0 == t => last.1 = v,
             _ => out.push((t, v)),

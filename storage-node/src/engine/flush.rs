@@ -17,7 +17,7 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use super::{BATCH_BYTES, Engine, WriterState};
-use crate::chunk::samples;
+use crate::chunk::{histograms, samples};
 use crate::error::Result;
 use crate::hashing::IdMap;
 use crate::head::Frozen;
@@ -52,7 +52,7 @@ impl Engine {
     fn flush_inner(&self) -> Result<()> {
         // A frozen head left by a failed flush is written first.
         let previous = self.frozen();
-        if !previous.series.is_empty() {
+        if !previous.is_empty() {
             self.write_frozen(&previous)?;
         }
         let frozen = {
@@ -73,10 +73,12 @@ impl Engine {
             &mut head.series,
             IdMap::with_capacity_and_hasher(capacity, Default::default()),
         );
+        let histograms = std::mem::take(&mut head.histograms);
         head.samples = 0;
         let frozen = Arc::new(Frozen {
             seq: w.applied_seq,
             series,
+            histograms,
             max_ts: w.max_ts,
             min_ts: w.min_ts,
             meta: w.applied_meta.clone(),
@@ -136,6 +138,27 @@ impl Engine {
             if batch.bytes() >= limit {
                 // Not synced: the last batch's sync makes every earlier one durable too
                 // (one write-ahead log, written in order).
+                let full = std::mem::replace(&mut batch, self.store.batch());
+                self.store.write(full, false)?;
+            }
+        }
+        for (id, series) in &frozen.histograms {
+            let chunk_id = keys::histogram_chunk_id(*id);
+            let all = series.samples();
+            for run in all.chunk_by(|a, b| day_of(a.0) == day_of(b.0)) {
+                let bounds = (run[0].0, run[run.len() - 1].0);
+                let chunk = histograms::encode(run);
+                batch.put_chunk(
+                    Tier::Raw,
+                    day_of(bounds.0),
+                    chunk_id,
+                    bounds,
+                    frozen.seq,
+                    &chunk,
+                );
+                chunks += 1;
+            }
+            if batch.bytes() >= limit {
                 let full = std::mem::replace(&mut batch, self.store.batch());
                 self.store.write(full, false)?;
             }

@@ -22,6 +22,7 @@ pub mod cold;
 mod compact;
 mod exemplars;
 mod flush;
+mod histograms;
 mod late;
 pub mod maintenance;
 pub mod read;
@@ -33,7 +34,7 @@ pub mod tombstones;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -147,6 +148,9 @@ pub struct Engine {
     /// This open engine's identity in the process, for writers' series references
     /// ([`telltale_storage_api::SeriesLabels::storage_ref`]).
     identity: u64,
+    /// Whether any native histogram sample was ever written (`META_HISTOGRAMS`): reads
+    /// of databases without them never look for histogram chunks.
+    has_histograms: AtomicBool,
 }
 
 /// The next engine identity: unique per `Engine::open` in the process.
@@ -195,6 +199,7 @@ impl Engine {
         };
         let store = Store::open_with(dir, objects)?;
         let loaded = store.load()?;
+        let has_histograms = store.meta_flag(crate::store::keys::META_HISTOGRAMS)?;
         let mut index = SeriesIndex::default();
         for (id, labels) in loaded.series {
             index.insert(id, Arc::new(labels));
@@ -249,6 +254,7 @@ impl Engine {
             expired_cold: Mutex::default(),
             cold_compactions: Mutex::default(),
             changed_days: Mutex::default(),
+            has_histograms: AtomicBool::new(has_histograms),
         };
         engine.metrics.flushed_seq.set(loaded.flushed_seq as i64);
         info!(
@@ -262,6 +268,11 @@ impl Engine {
 
     pub fn options(&self) -> &EngineOptions {
         &self.opts
+    }
+
+    /// Whether any native histogram sample was ever written to this database.
+    pub fn has_histograms(&self) -> bool {
+        self.has_histograms.load(Ordering::Acquire)
     }
 
     /// The last applied write's sequence number.
@@ -298,7 +309,7 @@ impl Engine {
     pub fn snapshot(&self, dir: &Path) -> Result<(u64, Vec<u8>)> {
         let _flushing = self.flushing.lock().unwrap_or_else(PoisonError::into_inner);
         let previous = self.frozen();
-        if !previous.series.is_empty() {
+        if !previous.is_empty() {
             self.write_frozen(&previous)?;
         }
         let w = self.writer();

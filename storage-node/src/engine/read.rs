@@ -54,11 +54,16 @@ impl PostingsSource for DayPostings<'_> {
 
 /// Samples from several sources with a priority each; on equal timestamps the highest
 /// priority (the latest write) wins.
-#[derive(Default)]
-pub(crate) struct Merge(Vec<(i64, u64, f64)>);
+pub(crate) struct Merge<V = f64>(Vec<(i64, u64, V)>);
 
-impl Merge {
-    pub(crate) fn push(&mut self, prio: u64, samples: impl IntoIterator<Item = (i64, f64)>) {
+impl<V> Default for Merge<V> {
+    fn default() -> Self {
+        Merge(Vec::new())
+    }
+}
+
+impl<V> Merge<V> {
+    pub(crate) fn push(&mut self, prio: u64, samples: impl IntoIterator<Item = (i64, V)>) {
         self.0
             .extend(samples.into_iter().map(|(t, v)| (t, prio, v)));
     }
@@ -70,9 +75,9 @@ impl Merge {
         Some((min, max))
     }
 
-    pub(crate) fn finish(mut self) -> Vec<(i64, f64)> {
+    pub(crate) fn finish(mut self) -> Vec<(i64, V)> {
         self.0.sort_unstable_by_key(|&(t, p, _)| (t, p));
-        let mut out: Vec<(i64, f64)> = Vec::with_capacity(self.0.len());
+        let mut out: Vec<(i64, V)> = Vec::with_capacity(self.0.len());
         for (t, _, v) in self.0 {
             match out.last_mut() {
                 Some(last) if last.0 == t => last.1 = v,

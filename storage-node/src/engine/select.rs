@@ -17,6 +17,7 @@ use std::sync::Arc;
 use telltale_storage_api::Aggregate;
 
 use super::Engine;
+use super::histograms::{histogram_chunks, mask_histogram_chunk};
 use super::read::{Found, Merge};
 use super::tombstones::{Interval, bucket_deleted, covers, overlaps};
 use crate::chunk::bits::read_uvarint;
@@ -25,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::matcher::Selector;
 use crate::store::StoredChunk;
+use crate::store::keys;
 use crate::tier::Tier;
 
 /// One selection: the series matching `selector` with data in `[start, end]` of `tier`
@@ -52,6 +54,8 @@ pub enum Encoding {
     Samples,
     /// Rollup points ([`crate::chunk::aggregates`]).
     Points,
+    /// Native histogram samples ([`crate::chunk::histograms`]).
+    Histograms,
 }
 
 /// Compressed data of one series: `count` samples or points in `[min_t, max_t]`.
@@ -140,8 +144,19 @@ impl Engine {
                 Tier::Raw => self.memory_parts(found.iter().map(|f| f.id), sel.start, sel.end),
                 _ => Default::default(),
             };
-            let all_stored = self.stored(sel.tier, &found, sel.start, sel.end, &budget)?;
-            for (f, mut stored) in found.into_iter().zip(all_stored) {
+            let all_stored = self.stored(sel.tier, &found, sel.start, sel.end, &budget, false)?;
+            let histograms = sel.tier == Tier::Raw && self.has_histograms();
+            let (mut memory_histograms, mut stored_histograms) = if histograms {
+                let memory = self.memory_histograms(found.iter().map(|f| f.id), sel.start, sel.end);
+                let stored = self.stored(sel.tier, &found, sel.start, sel.end, &budget, true)?;
+                (memory, stored)
+            } else {
+                Default::default()
+            };
+            stored_histograms.resize_with(found.len(), Vec::new);
+            for ((f, mut stored), stored_histograms) in
+                found.into_iter().zip(all_stored).zip(stored_histograms)
+            {
                 let chunks = match sel.tier {
                     Tier::Raw => {
                         let merge = match memory.remove(&f.id) {
@@ -155,6 +170,15 @@ impl Engine {
                         raw_chunks(stored, merge, sel.start, sel.end)?
                     }
                     _ => rollup_chunks(stored, sel.start, sel.end)?,
+                };
+                let chunks = if histograms {
+                    let memory = memory_histograms.remove(&f.id);
+                    with_histograms(
+                        chunks,
+                        histogram_chunks(stored_histograms, memory, sel.start, sel.end)?,
+                    )
+                } else {
+                    chunks
                 };
                 let chunks = match tombstones.get(f.id) {
                     Some(deleted) => mask_chunks(chunks, deleted, sel.tier)?,
@@ -190,9 +214,29 @@ impl Engine {
             series: 0,
             samples: 0,
         };
+        if self.has_histograms() {
+            let stored = self
+                .stored(
+                    Tier::Raw,
+                    std::slice::from_ref(f),
+                    start,
+                    end,
+                    &unlimited,
+                    true,
+                )?
+                .pop()
+                .unwrap_or_default();
+            let memory = self
+                .memory_histograms(std::iter::once(f.id), start, end)
+                .remove(&f.id);
+            let chunks = histogram_chunks(stored, memory, start, end)?;
+            if !mask_chunks(chunks, deleted, Tier::Raw)?.is_empty() {
+                return Ok(true);
+            }
+        }
         for tier in Tier::ALL {
             let mut stored = self
-                .stored(tier, std::slice::from_ref(f), start, end, &unlimited)?
+                .stored(tier, std::slice::from_ref(f), start, end, &unlimited, false)?
                 .pop()
                 .unwrap_or_default();
             let chunks = match tier {
@@ -279,15 +323,17 @@ impl Engine {
         start: i64,
         end: i64,
         budget: &Budget,
+        histograms: bool,
     ) -> Result<Vec<Vec<StoredChunk>>> {
-        let encoding = match tier {
-            Tier::Raw => Encoding::Samples,
-            _ => Encoding::Points,
+        let (encoding, chunk_id): (_, fn(u64) -> u64) = match (tier, histograms) {
+            (Tier::Raw, false) => (Encoding::Samples, |id| id),
+            (Tier::Raw, true) => (Encoding::Histograms, keys::histogram_chunk_id),
+            _ => (Encoding::Points, |id| id),
         };
         let mut order: Vec<(i64, u64, usize)> = found
             .iter()
             .enumerate()
-            .flat_map(|(i, f)| f.days.iter().map(move |&day| (day, f.id, i)))
+            .flat_map(|(i, f)| f.days.iter().map(move |&day| (day, chunk_id(f.id), i)))
             .collect();
         order.sort_unstable();
         let mut reader = self.store.chunk_reader(tier);
@@ -307,6 +353,18 @@ impl Engine {
     }
 }
 
+/// A series' float and histogram chunks in one list, by time (each kind on its own
+/// is time-ordered and not overlapping; a series that changed kind within a chunk's
+/// span has chunks of both kinds overlapping there, which readers merge by time).
+fn with_histograms(mut chunks: Vec<ChunkData>, histograms: Vec<ChunkData>) -> Vec<ChunkData> {
+    if histograms.is_empty() {
+        return chunks;
+    }
+    chunks.extend(histograms);
+    chunks.sort_by_key(|c| (c.min_t, c.max_t));
+    chunks
+}
+
 /// What memory holds of one series for a select.
 enum MemoryPart {
     /// The head's open chunk, as a chunk newer than every stored one.
@@ -317,7 +375,7 @@ enum MemoryPart {
 
 /// Which of `chunks` (sorted by start) pass through as stored: inside `[start, end]`
 /// and overlapping neither another chunk nor `other` (the span of data held elsewhere).
-fn pass_through(
+pub(crate) fn pass_through(
     chunks: &[StoredChunk],
     start: i64,
     end: i64,
@@ -352,6 +410,7 @@ pub(crate) fn mask_chunks(
             continue;
         }
         match c.encoding {
+            Encoding::Histograms => out.extend(mask_histogram_chunk(c, deleted)?),
             Encoding::Samples => {
                 let mut kept = Vec::new();
                 samples::decode_into(&c.data, &mut kept).map_err(|e| corrupt("raw chunk", e))?;
@@ -389,14 +448,14 @@ pub(crate) fn mask_chunks(
 /// How many samples or points a stored chunk holds, from its header.
 fn count_of(data: &[u8], encoding: Encoding) -> u32 {
     match encoding {
-        Encoding::Samples => {
+        Encoding::Samples | Encoding::Histograms => {
             read_uvarint(data).map_or(0, |(n, _)| u32::try_from(n).unwrap_or(u32::MAX))
         }
         Encoding::Points => aggregates::count(data).unwrap_or(0),
     }
 }
 
-fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Error {
+pub(crate) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Error {
     Error::Corrupt {
         what,
         detail: e.to_string(),
@@ -502,7 +561,7 @@ pub(crate) fn rollup_chunks(
 
 /// Chunks in time order: the passed-through ones as stored, and `merged` (which lies
 /// outside all of them) encoded in runs cut at each of them.
-fn interleave<T>(
+pub(crate) fn interleave<T>(
     passed: impl Iterator<Item = StoredChunk>,
     merged: &[T],
     time: impl Fn(&T) -> i64,

@@ -8,6 +8,8 @@
 //! postings          day name 0x00 value 0x00 id:u64       -> (empty)
 //!                   day 0x00 0x00 id:u64 ("all postings": the series has data that day)
 //! raw, m1, m5, h1, d1  day id:u64 start:ts seq:u64           -> uvarint(end - start) ++ chunk
+//!                   (a series' native histogram samples: id with its top bit set,
+//!                   `histogram_chunk_id`; their chunks are histogram chunks)
 //! wal               (unused: the log of releases before the Raft log; kept so that their
 //!                   databases open)
 //! dirty             tier:u8 window_start:ts               -> (empty)
@@ -16,6 +18,7 @@
 //!                   "flushed_meta" -> the applier's opaque bytes at flushed_seq,
 //!                   "sessions" -> the last batch per writer at flushed_seq,
 //!                   "m1_until", "m5_until", "h1_until", "d1_until" -> i64,
+//!                   "histograms" -> 1 once any native histogram was written,
 //!                   "cold/" tier:u8 day:ts -> a cold day's entry (`crate::cold`),
 //!                   "coldpostings/" day:ts -> (empty): the day's postings are cold
 //! ```
@@ -60,10 +63,22 @@ pub const META_COLD_PREFIX: &[u8] = b"cold/";
 /// Prefix of the days whose local postings went with their last local chunks
 /// (`coldpostings/` + day): their postings are read from the cold objects.
 pub const META_COLD_POSTINGS_PREFIX: &[u8] = b"coldpostings/";
+/// Set (to 1) by the first write of a native histogram sample: until then reads do not
+/// look for histogram chunks.
+pub const META_HISTOGRAMS: &[u8] = b"histograms";
 /// The exemplar ring as of `flushed_seq` (`crate::exemplars`), written when it changed.
 pub const META_EXEMPLARS: &[u8] = b"exemplars";
 /// Version of the layout described above.
 pub const FORMAT_VERSION: u32 = 2;
+
+/// The top bit of a chunk key's series id: the chunks of the series' native histogram
+/// samples (series ids never reach it).
+pub const HISTOGRAM_ID_BIT: u64 = 1 << 63;
+
+/// The id under which the native histogram chunks of series `id` are stored.
+pub fn histogram_chunk_id(id: u64) -> u64 {
+    id | HISTOGRAM_ID_BIT
+}
 
 /// Milliseconds in a time partition.
 pub const DAY_MS: i64 = 86_400_000;

@@ -410,6 +410,11 @@ impl Store {
             .transpose()
     }
 
+    /// Whether the metadata holds `key` (a flag written once).
+    pub fn meta_flag(&self, key: &'static [u8]) -> Result<bool> {
+        Ok(self.meta_u64(key)?.is_some_and(|v| v != 0))
+    }
+
     /// Reads every series and the metadata.
     pub fn load(&self) -> Result<Loaded> {
         let mut series = Vec::new();

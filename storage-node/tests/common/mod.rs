@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
-use telltale_storage::chunk::{aggregates, samples};
+use std::sync::Arc;
+
+use telltale_storage::chunk::{aggregates, histograms, samples};
 use telltale_storage::matcher::Selector;
 use telltale_storage::{Encoding, Engine, IndexQuery, Result, SelectSpec, SelectionSpec, Tier};
-use telltale_storage_api::{Aggregate, Matcher, MatcherSet};
+use telltale_storage_api::{Aggregate, FloatHistogram, Matcher, MatcherSet};
 
 /// One selection's series: labels as `name=value` pairs, and the decoded samples or
 /// rollup points.
@@ -14,6 +16,7 @@ pub struct Selected {
     pub labels: Vec<(String, String)>,
     pub samples: Vec<(i64, f64)>,
     pub points: Vec<Aggregate>,
+    pub histograms: Vec<(i64, Arc<FloatHistogram>)>,
 }
 
 impl Selected {
@@ -52,14 +55,19 @@ pub fn select_tier(
                 .collect(),
             samples: Vec::new(),
             points: Vec::new(),
+            histograms: Vec::new(),
         };
-        for w in s.chunks.windows(2) {
-            assert!(w[0].max_t < w[1].min_t, "chunks overlap");
+        for kind in [Encoding::Samples, Encoding::Points, Encoding::Histograms] {
+            let of_kind: Vec<_> = s.chunks.iter().filter(|c| c.encoding == kind).collect();
+            for w in of_kind.windows(2) {
+                assert!(w[0].max_t < w[1].min_t, "chunks overlap");
+            }
         }
         for c in &s.chunks {
             match c.encoding {
                 Encoding::Samples => samples::decode_into(&c.data, &mut selected.samples),
                 Encoding::Points => aggregates::decode_into(&c.data, &mut selected.points),
+                Encoding::Histograms => histograms::decode_into(&c.data, &mut selected.histograms),
             }
             .expect("chunks from select decode");
         }
