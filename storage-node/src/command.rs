@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::exemplars::{Exemplar, Reader, put_pairs};
 use crate::labels::LabelSet;
 
+/// The native histogram samples of one series, in time order.
+pub type HistogramSamples = Vec<(i64, Arc<FloatHistogram>)>;
+
 /// How a log record names a series: by its labels, or, for a series the engine already
 /// stored, by its id (ids are never reused, and a series is stored in the same atomic
 /// batch as the record that creates it, so every id a record names resolves at replay).
@@ -33,7 +36,7 @@ pub struct RecordItems {
     /// Exemplars per series (a record with exemplars only: [`RECORD_V2_EXEMPLARS`]).
     exemplars: Vec<(RecordSeries, Vec<Exemplar>)>,
     /// Native histogram samples per series, in time order ([`RECORD_V2_HISTOGRAMS`]).
-    histograms: Vec<(RecordSeries, Vec<(i64, Arc<FloatHistogram>)>)>,
+    histograms: Vec<(RecordSeries, HistogramSamples)>,
 }
 
 impl RecordItems {
@@ -52,7 +55,7 @@ impl RecordItems {
     }
 
     /// The native histogram samples of the record, per series, in record order.
-    pub fn histograms(&self) -> &[(RecordSeries, Vec<(i64, Arc<FloatHistogram>)>)] {
+    pub fn histograms(&self) -> &[(RecordSeries, HistogramSamples)] {
         &self.histograms
     }
 
@@ -263,9 +266,7 @@ impl HistogramsWriter {
 
 /// The histogram part of a [`RECORD_V2_HISTOGRAMS`] record; `None` when it does not
 /// decode or holds an invalid histogram (the leader validated every one).
-fn decode_histograms(
-    r: &mut Reader<'_>,
-) -> Option<Vec<(RecordSeries, Vec<(i64, Arc<FloatHistogram>)>)>> {
+fn decode_histograms(r: &mut Reader<'_>) -> Option<Vec<(RecordSeries, HistogramSamples)>> {
     let n_series = r.uvarint()?;
     let mut out = Vec::with_capacity((n_series as usize).min(r.0.len()));
     for _ in 0..n_series {

@@ -57,13 +57,11 @@ fn open(dir: &Path) -> Engine {
     Engine::open(dir, EngineOptions::default(), &Registry::new()).unwrap()
 }
 
+/// Histogram samples and float samples of one series.
+type Read = (Vec<(i64, FloatHistogram)>, Vec<(i64, f64)>);
+
 /// The histogram samples and float samples of metric `name` within `[start, end]`.
-fn read(
-    engine: &Engine,
-    name: &str,
-    start: i64,
-    end: i64,
-) -> (Vec<(i64, FloatHistogram)>, Vec<(i64, f64)>) {
+fn read(engine: &Engine, name: &str, start: i64, end: i64) -> Read {
     let m = [Matcher::new(MatchOp::Equal, "__name__", name)];
     let mut out = select_tier(engine, &m, start, end, Tier::Raw).unwrap();
     assert!(out.len() <= 1);
@@ -235,4 +233,68 @@ fn deleted_histograms_stay_deleted_after_clean_tombstones() {
     drop(engine);
     let engine = open(dir.path());
     assert_eq!(read(&engine, "h", i64::MIN, i64::MAX).0, kept);
+}
+
+#[test]
+fn rollup_tiers_keep_each_buckets_histograms() {
+    use telltale_storage_api::histogram::rollup::{Point, merge, summarise};
+    // A day boundary, so buckets line up with the samples.
+    const T1: i64 = 1_767_225_600_000;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), common::options(), &Registry::new()).unwrap();
+    // Six hours every 15 s; the counter restarts after four hours.
+    let samples: Vec<(i64, FloatHistogram)> = (0..1440u32)
+        .map(|i| {
+            let n = if i < 960 { i } else { i - 960 };
+            let mut h = hist(n);
+            if i == 960 {
+                h.reset_hint = ResetHint::CounterReset;
+            }
+            (T1 + i64::from(i) * 15_000, h)
+        })
+        .collect();
+    for part in samples.chunks(200) {
+        engine.apply_write(&[series("h", &[], part)]).unwrap();
+        engine.flush().unwrap();
+    }
+    // A float series beside it, so windows hold both kinds.
+    let floats: Vec<(i64, f64)> = (0..1440).map(|i| (T1 + i * 15_000, i as f64)).collect();
+    engine.apply_write(&[series("f", &floats, &[])]).unwrap();
+    // Later data moves the newest sample past the out-of-order window.
+    engine
+        .apply_write(&[series("f", &[(T1 + 50 * HOUR, 1.0)], &[])])
+        .unwrap();
+    engine.flush().unwrap();
+    while engine.rollup_pass().unwrap() > 0 {}
+
+    let shared: Vec<(i64, Arc<FloatHistogram>)> = samples
+        .iter()
+        .map(|(t, h)| (*t, Arc::new(h.clone())))
+        .collect();
+    let minutes = summarise(&shared, None, 60_000);
+    let hours = merge(&minutes, HOUR);
+    let m = [Matcher::new(MatchOp::Equal, "__name__", "h")];
+    let got_minutes = select_tier(&engine, &m, T1, T1 + 6 * HOUR, Tier::Minute).unwrap();
+    assert_eq!(got_minutes.len(), 1);
+    assert_eq!(got_minutes[0].points, minutes);
+    let got_hours = select_tier(&engine, &m, T1, T1 + 6 * HOUR, Tier::Hour).unwrap();
+    assert_eq!(got_hours[0].points, hours);
+    assert_eq!(hours.len(), 6);
+    // The hours' increases add up to the counter's increase: 959 steps of hist(1)
+    // growth before the restart, then the restarted counter from 0 to 479.
+    let mut total = Point::of(&hours[0]).unwrap().increase;
+    for p in &hours[1..] {
+        total.add(&Point::of(p).unwrap().increase).unwrap();
+    }
+    total.compact();
+    let mut want = hist(959);
+    want.add(&hist(479)).unwrap();
+    want.compact();
+    assert_eq!(total.count, want.count);
+    assert_eq!(total.positive_buckets, want.positive_buckets);
+    // The float series' points are untouched by the histogram ones.
+    let f = [Matcher::new(MatchOp::Equal, "__name__", "f")];
+    let float_hours = select_tier(&engine, &f, T1, T1 + 6 * HOUR, Tier::Hour).unwrap();
+    assert!(float_hours[0].points.iter().all(|p| p.histogram.is_none()));
+    assert_eq!(float_hours[0].points.len(), 6);
 }

@@ -1,10 +1,12 @@
 //! Reading what `Select` answers: every series of a selection as compressed chunks
 //! ([`SeriesChunks`]), decoded by the reader as it goes, and making such chunks from
-//! samples or rollup points.
+//! samples, native histogram samples or rollup points.
 
-use crate::chunk::{self, aggregates, samples};
+use std::sync::Arc;
+
+use crate::chunk::{self, aggregates, histograms, samples};
 use crate::pb::{Chunk, ChunkEncoding, SelectRequest, Selection, SeriesChunks};
-use crate::{Aggregate, Error, Result};
+use crate::{Aggregate, Error, FloatHistogram, Result};
 
 fn corrupt(e: chunk::Error) -> Error {
     Error::Corrupt(e.to_string())
@@ -35,9 +37,35 @@ impl Chunk {
         })
     }
 
-    /// Whether the chunk holds raw samples.
+    /// A chunk of native histogram samples in strictly increasing time order (`None`
+    /// when empty).
+    pub fn from_histograms(samples: &[(i64, Arc<FloatHistogram>)]) -> Option<Chunk> {
+        let (first, last) = (samples.first()?, samples.last()?);
+        Some(Chunk {
+            min_time_ms: first.0,
+            max_time_ms: last.0,
+            count: samples.len() as u32,
+            encoding: ChunkEncoding::Histograms as i32,
+            data: histograms::encode(samples),
+        })
+    }
+
+    /// Whether the chunk holds raw float samples.
     pub fn is_raw(&self) -> bool {
         self.encoding == ChunkEncoding::Xor as i32
+    }
+
+    /// Whether the chunk holds native histogram samples.
+    pub fn is_histograms(&self) -> bool {
+        self.encoding == ChunkEncoding::Histograms as i32
+    }
+
+    /// The native histogram samples, decoded one by one as they are read.
+    pub fn histograms(&self) -> Result<histograms::HistogramIter<'_>> {
+        if !self.is_histograms() {
+            return Err(Error::Corrupt("a chunk read as native histograms".into()));
+        }
+        histograms::stored_iter(&self.data).map_err(corrupt)
     }
 
     /// The raw samples, decoded one by one as they are read.
@@ -57,10 +85,11 @@ impl Chunk {
     }
 }
 
-/// Appends the raw samples of `chunks` (time-ordered) to `out`.
+/// Appends the raw float samples of `chunks` (time-ordered) to `out`; native histogram
+/// chunks among them are skipped ([`SeriesChunks::histograms`] reads those).
 pub fn samples_into(chunks: &[Chunk], out: &mut Vec<(i64, f64)>) -> Result<()> {
     out.reserve(chunks.iter().map(|c| c.count as usize).sum());
-    for c in chunks {
+    for c in chunks.iter().filter(|c| !c.is_histograms()) {
         for s in c.samples()? {
             out.push(s.map_err(corrupt)?);
         }
@@ -73,6 +102,17 @@ impl SeriesChunks {
     pub fn samples(&self) -> Result<Vec<(i64, f64)>> {
         let mut out = Vec::new();
         samples_into(&self.chunks, &mut out)?;
+        Ok(out)
+    }
+
+    /// Every native histogram sample of the series, in time order.
+    pub fn histograms(&self) -> Result<Vec<(i64, Arc<FloatHistogram>)>> {
+        let mut out = Vec::new();
+        for c in self.chunks.iter().filter(|c| c.is_histograms()) {
+            for s in c.histograms()? {
+                out.push(s.map_err(corrupt)?);
+            }
+        }
         Ok(out)
     }
 

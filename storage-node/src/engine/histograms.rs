@@ -11,14 +11,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use telltale_storage_api::FloatHistogram;
+use telltale_storage_api::histogram::rollup as histogram_rollup;
+use telltale_storage_api::rollup::INCREASE_LOOKBACK_MS;
 
 use super::Engine;
 use super::read::Merge;
+use super::rollup::put_points;
 use super::select::{ChunkData, Encoding, corrupt, interleave, pass_through};
 use super::tombstones::{Interval, covers, overlaps};
 use crate::chunk::histograms;
 use crate::error::Result;
-use crate::store::StoredChunk;
+use crate::store::keys::{self, day_of};
+use crate::store::{Batch, ChunkReader, StoredChunk};
+use crate::tier::Tier;
 
 /// Histogram samples of one series, with the priority of their source.
 pub(crate) type HistogramMerge = Merge<Arc<FloatHistogram>>;
@@ -51,6 +56,60 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+impl Engine {
+    /// The finest rollup tier's points of the histogram samples of series `ids` for
+    /// the window `[start, end)` of `day` (as `raw_rollups` for floats), into `batch`.
+    /// Returns the number of series with histogram samples in the window.
+    pub(super) fn raw_histogram_rollups(
+        &self,
+        batch: &mut Batch<'_>,
+        tier: Tier,
+        ids: &[u64],
+        (day, start, end): (i64, i64, i64),
+        seq: u64,
+    ) -> Result<usize> {
+        let from = start - INCREASE_LOOKBACK_MS;
+        let mut readers: Vec<(i64, ChunkReader<'_>)> = (day_of(from)..=day)
+            .map(|d| (d, self.store.chunk_reader_uncached(Tier::Raw)))
+            .collect();
+        let mut memory = self.memory_histograms(ids.iter().copied(), from, end - 1);
+        let tombstones = self.tombstones();
+        let mut buf = Vec::new();
+        let mut series = 0;
+        for &id in ids {
+            let chunk_id = keys::histogram_chunk_id(id);
+            let mut merge = memory.remove(&id).unwrap_or_default();
+            for (d, reader) in &mut readers {
+                for c in reader.chunk_list(*d, chunk_id, (from, end - 1))? {
+                    buf.clear();
+                    histograms::decode_into(&c.data, &mut buf)
+                        .map_err(|e| corrupt("histogram chunk", e))?;
+                    merge.push(
+                        c.seq,
+                        buf.drain(..).filter(|(t, _)| (from..end).contains(t)),
+                    );
+                }
+            }
+            let mut raw = merge.finish();
+            if let Some(deleted) = tombstones.get(id) {
+                raw.retain(|(t, _)| !covers(deleted, *t));
+            }
+            let split = raw.partition_point(|(t, _)| *t < start);
+            if split == raw.len() {
+                continue;
+            }
+            let prev = raw[..split]
+                .iter()
+                .rev()
+                .find(|(_, h)| !h.is_stale())
+                .cloned();
+            let points = histogram_rollup::summarise(&raw[split..], prev, tier.width_ms());
+            series += usize::from(put_points(batch, tier, (day, chunk_id), seq, &points));
+        }
+        Ok(series)
     }
 }
 

@@ -8,6 +8,7 @@
 
 use telltale_model::is_stale_nan;
 use telltale_storage_api::Aggregate;
+use telltale_storage_api::histogram::rollup as histogram_rollup;
 use telltale_storage_api::rollup::{self, INCREASE_LOOKBACK_MS, bucket_start};
 use tracing::debug;
 
@@ -130,6 +131,15 @@ impl Engine {
             Tier::Raw => {
                 for group in ids.chunks(ROLLUP_GROUP) {
                     series += self.raw_rollups(&mut batch, tier, group, (day, start, end), seq)?;
+                    if self.has_histograms() {
+                        series += self.raw_histogram_rollups(
+                            &mut batch,
+                            tier,
+                            group,
+                            (day, start, end),
+                            seq,
+                        )?;
+                    }
                     if batch.bytes() >= BATCH_BYTES {
                         // Not synced, and cut between series: each series' compaction
                         // (its merged chunk and the removal of its parts) stays in one
@@ -143,7 +153,7 @@ impl Engine {
             source => {
                 let mut reader = self.store.chunk_reader_uncached(source);
                 let tombstones = self.tombstones();
-                for id in ids {
+                for &id in &ids {
                     let mut finer = self.rollup_points(&mut reader, id, &[day], start, end - 1)?;
                     if let Some(deleted) = tombstones.get(id) {
                         let width = source.width_ms();
@@ -151,6 +161,30 @@ impl Engine {
                     }
                     let points = rollup::merge(&finer, tier.width_ms());
                     series += usize::from(put_points(&mut batch, tier, (day, id), seq, &points));
+                }
+                if self.has_histograms() {
+                    // Histogram series' points, under their histogram chunk ids.
+                    let mut reader = self.store.chunk_reader_uncached(source);
+                    for &id in &ids {
+                        let chunk_id = keys::histogram_chunk_id(id);
+                        let mut finer =
+                            self.rollup_points(&mut reader, chunk_id, &[day], start, end - 1)?;
+                        if finer.is_empty() {
+                            continue;
+                        }
+                        if let Some(deleted) = tombstones.get(id) {
+                            let width = source.width_ms();
+                            finer.retain(|p| !bucket_deleted(deleted, p.timestamp_ms, width));
+                        }
+                        let points = histogram_rollup::merge(&finer, tier.width_ms());
+                        series += usize::from(put_points(
+                            &mut batch,
+                            tier,
+                            (day, chunk_id),
+                            seq,
+                            &points,
+                        ));
+                    }
                 }
             }
         }
@@ -255,7 +289,7 @@ impl Engine {
 
 /// Puts the rollup `points` of series `id` in `day` of `tier` as one chunk; false when
 /// there are none.
-fn put_points(
+pub(super) fn put_points(
     batch: &mut Batch<'_>,
     tier: Tier,
     (day, id): (i64, u64),

@@ -145,9 +145,14 @@ impl Engine {
                 _ => Default::default(),
             };
             let all_stored = self.stored(sel.tier, &found, sel.start, sel.end, &budget, false)?;
-            let histograms = sel.tier == Tier::Raw && self.has_histograms();
+            let histograms = self.has_histograms();
             let (mut memory_histograms, mut stored_histograms) = if histograms {
-                let memory = self.memory_histograms(found.iter().map(|f| f.id), sel.start, sel.end);
+                let memory = match sel.tier {
+                    Tier::Raw => {
+                        self.memory_histograms(found.iter().map(|f| f.id), sel.start, sel.end)
+                    }
+                    _ => Default::default(),
+                };
                 let stored = self.stored(sel.tier, &found, sel.start, sel.end, &budget, true)?;
                 (memory, stored)
             } else {
@@ -173,10 +178,13 @@ impl Engine {
                 };
                 let chunks = if histograms {
                     let memory = memory_histograms.remove(&f.id);
-                    with_histograms(
-                        chunks,
-                        histogram_chunks(stored_histograms, memory, sel.start, sel.end)?,
-                    )
+                    let of_histograms = match sel.tier {
+                        Tier::Raw => {
+                            histogram_chunks(stored_histograms, memory, sel.start, sel.end)?
+                        }
+                        _ => rollup_chunks(stored_histograms, sel.start, sel.end)?,
+                    };
+                    with_histograms(chunks, of_histograms)
                 } else {
                     chunks
                 };
@@ -328,7 +336,8 @@ impl Engine {
         let (encoding, chunk_id): (_, fn(u64) -> u64) = match (tier, histograms) {
             (Tier::Raw, false) => (Encoding::Samples, |id| id),
             (Tier::Raw, true) => (Encoding::Histograms, keys::histogram_chunk_id),
-            _ => (Encoding::Points, |id| id),
+            (_, false) => (Encoding::Points, |id| id),
+            (_, true) => (Encoding::Points, keys::histogram_chunk_id),
         };
         let mut order: Vec<(i64, u64, usize)> = found
             .iter()
@@ -353,9 +362,10 @@ impl Engine {
     }
 }
 
-/// A series' float and histogram chunks in one list, by time (each kind on its own
-/// is time-ordered and not overlapping; a series that changed kind within a chunk's
-/// span has chunks of both kinds overlapping there, which readers merge by time).
+/// A series' float and histogram chunks (raw, or rollup points) in one list, by time
+/// (each kind on its own is time-ordered and not overlapping; a series that changed
+/// kind within a chunk's span has chunks of both kinds overlapping there, which readers
+/// merge by time).
 fn with_histograms(mut chunks: Vec<ChunkData>, histograms: Vec<ChunkData>) -> Vec<ChunkData> {
     if histograms.is_empty() {
         return chunks;

@@ -18,9 +18,19 @@
 //! is written when any point has a sketch; points without any are written as version 2,
 //! so a chunk of points rolled up before sketches existed keeps its bytes when it is
 //! merged and written again, and decodes (every version) to points without sketches.
+//!
+//! Version 4 is version 3 (with the `0x00 0x04` prefix) followed by the native
+//! histograms of the points that have them ([`crate::histogram::rollup`]): three
+//! histogram chunks ([`super::histograms`], `uvarint(len) ++ chunk` each) of their last
+//! samples, increases and sums, each sample at its point's bucket start. It is written
+//! when any point has histograms.
 
-use crate::Aggregate;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::histogram::rollup::Point;
 use crate::sketch::Sketch;
+use crate::{Aggregate, FloatHistogram};
 
 use super::Error;
 use super::bits::{BitReader, BitWriter, put_uvarint, read_uvarint};
@@ -30,6 +40,8 @@ use super::codec::{Dod, Xor};
 const V2: [u8; 2] = [0x00, 0x02];
 /// The first two bytes of a version 3 chunk (points with sketches).
 const V3: [u8; 2] = [0x00, 0x03];
+/// The first two bytes of a version 4 chunk (points with native histograms).
+const V4: [u8; 2] = [0x00, 0x04];
 
 struct Columns {
     ts: Dod,
@@ -68,6 +80,9 @@ fn predictions(count: u64, last: f64, prev_last: Option<f64>) -> [f64; 4] {
 /// Encodes time-ordered points into a stored chunk (version 3 when any point has a
 /// sketch, else version 2).
 pub fn encode(points: &[Aggregate]) -> Vec<u8> {
+    if points.iter().any(|p| p.histogram.is_some()) {
+        return encode_v4(points);
+    }
     if points.iter().all(|p| p.sketch.is_empty()) {
         let mut out = V2.to_vec();
         put_uvarint(&mut out, points.len() as u64);
@@ -94,6 +109,50 @@ pub fn encode(points: &[Aggregate]) -> Vec<u8> {
         } else {
             out.extend_from_slice(&p.sketch);
         }
+    }
+    out
+}
+
+/// Version 4: version 3's bytes, then the points' histograms as three histogram chunks.
+fn encode_v4(points: &[Aggregate]) -> Vec<u8> {
+    let mut w = BitWriter::new();
+    encode_columns(points, &mut w);
+    let bits = w.into_bytes();
+    let mut out = Vec::with_capacity(bits.len() + points.len() * 8 + 12);
+    out.extend_from_slice(&V4);
+    put_uvarint(&mut out, points.len() as u64);
+    put_uvarint(&mut out, bits.len() as u64);
+    out.extend_from_slice(&bits);
+    for p in points {
+        if p.sketch.is_empty() {
+            out.push(0);
+        } else {
+            out.extend_from_slice(&p.sketch);
+        }
+    }
+    // Points are in strictly increasing bucket order; one that is not (never written)
+    // would not fit a histogram chunk and keeps no histograms.
+    let mut newest = None;
+    let decoded: Vec<(i64, Point)> = points
+        .iter()
+        .filter_map(|p| {
+            if newest.is_some_and(|n| p.timestamp_ms <= n) {
+                return None;
+            }
+            let point = Point::of(p)?;
+            newest = Some(p.timestamp_ms);
+            Some((p.timestamp_ms, point))
+        })
+        .collect();
+    let streams: [fn(&Point) -> &FloatHistogram; 3] = [|p| &p.last, |p| &p.increase, |p| &p.sum];
+    for pick in streams {
+        let run: Vec<(i64, Arc<FloatHistogram>)> = decoded
+            .iter()
+            .map(|(t, p)| (*t, Arc::new(pick(p).clone())))
+            .collect();
+        let chunk = super::histograms::encode(&run);
+        put_uvarint(&mut out, chunk.len() as u64);
+        out.extend_from_slice(&chunk);
     }
     out
 }
@@ -137,7 +196,8 @@ fn encode_columns(points: &[Aggregate], w: &mut BitWriter) {
 /// How many points a stored chunk of any version holds, from its header.
 pub fn count(bytes: &[u8]) -> Result<u32, Error> {
     let header = bytes
-        .strip_prefix(&V3)
+        .strip_prefix(&V4)
+        .or_else(|| bytes.strip_prefix(&V3))
         .or_else(|| bytes.strip_prefix(&V2))
         .unwrap_or(bytes);
     let (count, _) = read_uvarint(header).ok_or(Error::Truncated)?;
@@ -146,6 +206,9 @@ pub fn count(bytes: &[u8]) -> Result<u32, Error> {
 
 /// Decodes a stored chunk of any version, appending its points to `out`.
 pub fn decode_into(bytes: &[u8], out: &mut Vec<Aggregate>) -> Result<(), Error> {
+    if let Some(rest) = bytes.strip_prefix(&V4) {
+        return decode_v4(rest, out);
+    }
     if let Some(rest) = bytes.strip_prefix(&V3) {
         return decode_v3(rest, out);
     }
@@ -158,7 +221,47 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Aggregate>) -> Result<(), Error> 
     }
 }
 
+fn decode_v4(bytes: &[u8], out: &mut Vec<Aggregate>) -> Result<(), Error> {
+    let first = out.len();
+    let mut rest = decode_v3_prefix(bytes, out)?;
+    let mut streams: [HashMap<i64, FloatHistogram>; 3] = Default::default();
+    for stream in &mut streams {
+        let (len, used) = read_uvarint(rest).ok_or(Error::Truncated)?;
+        let len = usize::try_from(len).map_err(|_| Error::Truncated)?;
+        let chunk = rest.get(used..used + len).ok_or(Error::Truncated)?;
+        rest = &rest[used + len..];
+        for s in super::histograms::stored_iter(chunk)? {
+            let (t, h) = s?;
+            stream.insert(t, Arc::unwrap_or_clone(h));
+        }
+    }
+    if !rest.is_empty() {
+        return Err(Error::Truncated);
+    }
+    let [mut last, mut increase, mut sum] = streams;
+    for p in &mut out[first..] {
+        let t = p.timestamp_ms;
+        if let (Some(l), Some(i), Some(s)) = (last.remove(&t), increase.remove(&t), sum.remove(&t))
+        {
+            p.histogram = Some(Box::new(crate::pb::HistogramPoint {
+                last: Some(l.to_proto(p.last_timestamp_ms)),
+                increase: Some(i.to_proto(t)),
+                sum: Some(s.to_proto(t)),
+            }));
+        }
+    }
+    Ok(())
+}
+
 fn decode_v3(bytes: &[u8], out: &mut Vec<Aggregate>) -> Result<(), Error> {
+    if !decode_v3_prefix(bytes, out)?.is_empty() {
+        return Err(Error::Truncated);
+    }
+    Ok(())
+}
+
+/// Version 3's points; returns the bytes after them.
+fn decode_v3_prefix<'a>(bytes: &'a [u8], out: &mut Vec<Aggregate>) -> Result<&'a [u8], Error> {
     let (count, used) = read_uvarint(bytes).ok_or(Error::Truncated)?;
     let (len, used_len) = read_uvarint(&bytes[used..]).ok_or(Error::Truncated)?;
     let rest = &bytes[used + used_len..];
@@ -176,10 +279,7 @@ fn decode_v3(bytes: &[u8], out: &mut Vec<Aggregate>) -> Result<(), Error> {
         }
         sketches = &sketches[n..];
     }
-    if !sketches.is_empty() {
-        return Err(Error::Truncated);
-    }
-    Ok(())
+    Ok(sketches)
 }
 
 /// Version 2's bits of `count` points.
@@ -557,6 +657,36 @@ mod tests {
             prop_assert_eq!(out.len(), points.len());
             for (a, b) in out.iter().zip(&points) {
                 prop_assert_eq!(bits(a), bits(b));
+            }
+        }
+
+        #[test]
+        fn histogram_points_round_trip(counts in proptest::collection::vec((0u32..1000, 0u32..1000), 1..30)) {
+            use crate::histogram::rollup::summarise;
+            let samples: Vec<(i64, Arc<FloatHistogram>)> = counts
+                .iter()
+                .scan(0f64, |acc, (a, b)| {
+                    *acc += f64::from(*a);
+                    Some((*acc, f64::from(*b)))
+                })
+                .enumerate()
+                .map(|(i, (a, b))| {
+                    let mut h = FloatHistogram { count: a + b, sum: a * 0.5, ..FloatHistogram::default() };
+                    h.set_positive([(0, a), (3, b)]);
+                    (i as i64 * 20_000, Arc::new(h))
+                })
+                .collect();
+            let mut points = summarise(&samples, None, 60_000);
+            points[0].sketch = Sketch::of([1.0, 2.0]).to_bytes();
+            let bytes = encode(&points);
+            prop_assert_eq!(&bytes[..2], &V4[..]);
+            prop_assert_eq!(count(&bytes).unwrap() as usize, points.len());
+            let mut out = Vec::new();
+            decode_into(&bytes, &mut out).unwrap();
+            prop_assert_eq!(&out, &points);
+            for cut in [2, bytes.len() / 2, bytes.len() - 1] {
+                let mut out = Vec::new();
+                prop_assert!(decode_into(&bytes[..cut], &mut out).is_err());
             }
         }
 

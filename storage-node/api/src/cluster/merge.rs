@@ -61,6 +61,10 @@ pub fn merge_exemplars(parts: Vec<Vec<SeriesExemplars>>) -> Vec<SeriesExemplars>
 
 /// Combines two rollup points of the same bucket from different shards.
 fn combine(a: &mut Aggregate, b: Aggregate) {
+    if a.histogram.is_some() && b.histogram.is_some() {
+        crate::histogram::rollup::combine_points(a, &b);
+        return;
+    }
     a.count += b.count;
     a.sum += b.sum;
     a.min = a.min.min(b.min);
@@ -93,14 +97,23 @@ pub fn merge_chunked(parts: Vec<Vec<SeriesChunks>>) -> Result<Vec<SeriesChunks>>
             if same.len() == 1 {
                 return Ok(same.pop().unwrap_or_default());
             }
-            let raw = same.iter().flat_map(|s| &s.chunks).all(|c| c.is_raw());
-            let chunk = if raw {
+            let raw = same
+                .iter()
+                .flat_map(|s| &s.chunks)
+                .all(|c| c.is_raw() || c.is_histograms());
+            let chunks: Vec<Chunk> = if raw {
                 let mut samples: BTreeMap<i64, f64> = BTreeMap::new();
+                let mut histograms = BTreeMap::new();
                 for s in &same {
                     samples.extend(s.samples()?);
+                    histograms.extend(s.histograms()?);
                 }
                 let samples: Vec<(i64, f64)> = samples.into_iter().collect();
+                let histograms: Vec<_> = histograms.into_iter().collect();
                 Chunk::from_samples(&samples)
+                    .into_iter()
+                    .chain(Chunk::from_histograms(&histograms))
+                    .collect()
             } else {
                 let mut points: BTreeMap<i64, Aggregate> = BTreeMap::new();
                 for s in &same {
@@ -116,10 +129,10 @@ pub fn merge_chunked(parts: Vec<Vec<SeriesChunks>>) -> Result<Vec<SeriesChunks>>
                     }
                 }
                 let points: Vec<Aggregate> = points.into_values().collect();
-                Chunk::from_points(&points)
+                Chunk::from_points(&points).into_iter().collect()
             };
             let mut first = same.swap_remove(0);
-            first.chunks = chunk.into_iter().collect();
+            first.chunks = chunks;
             Ok(first)
         })
         .collect()

@@ -5,11 +5,13 @@
 //!
 //! - this file: the type, bucket indexes and bounds, iteration, the wire message;
 //! - [`ops`]: arithmetic (add, subtract, scale), schema reduction, zero-bucket
-//!   reconciliation, compaction and counter-reset detection.
+//!   reconciliation, compaction and counter-reset detection;
+//! - [`rollup`]: rollup points of histogram series (last, increase, sum per bucket).
 //!
 //! The chunk encoding lives with the other chunks ([`crate::chunk::histograms`]).
 
 pub mod ops;
+pub mod rollup;
 
 use crate::pb;
 
@@ -120,7 +122,7 @@ impl FloatHistogram {
     /// Prometheus, and chunks store its counts as integers).
     pub fn is_integral(&self) -> bool {
         const MAX_EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-        let whole = |v: f64| v >= 0.0 && v <= MAX_EXACT && v.fract() == 0.0;
+        let whole = |v: f64| (0.0..=MAX_EXACT).contains(&v) && v.fract() == 0.0;
         whole(self.count)
             && whole(self.zero_count)
             && self.positive_buckets.iter().all(|&v| whole(v))
@@ -228,7 +230,11 @@ impl FloatHistogram {
                     "a histogram with custom buckets has negative buckets".into(),
                 ));
             }
-            if self.custom_values.windows(2).any(|w| !(w[0] < w[1])) {
+            if self
+                .custom_values
+                .windows(2)
+                .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+            {
                 return Err(HistogramError::Invalid(
                     "custom bucket bounds do not increase".into(),
                 ));
