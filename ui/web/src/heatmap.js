@@ -2,17 +2,18 @@
 // bucket (time on x, the bucket's bounds on y, its count as colour), the y scale that
 // suits the buckets, and the colour ramp.
 
-import { usesCustomBuckets } from './histogram.js';
+import { CLOSED, usesCustomBuckets } from './histogram.js';
 
 /**
  * The heatmap of `samples` (`[[tSec, histogram], ...]`, histograms as histogram.js parses
  * them), each sample drawn `stepSec` wide centred on its time (`stepSec` null: the
  * smallest gap between samples, or 1 s for a single sample).
  *
- * Returns `{cells, maxCount, scale, yMin, yMax}`: `cells` `[{t, t0, t1, y0, y1, bucket}]`
- * with `y0`/`y1` the drawn bounds; `scale` `log` (exponential or wide custom buckets,
- * nothing below zero), `asinh` (exponential buckets on both sides of zero) or `linear`
- * (narrow custom buckets or bounds below zero).
+ * Returns `{cells, maxCount, scale, yMin, yMax, linthresh}`: `cells`
+ * `[{t, t0, t1, y0, y1, bucket}]` with `y0`/`y1` the drawn bounds; `scale` `log`
+ * (exponential or wide custom buckets, nothing below zero), `asinh` (exponential buckets
+ * on both sides of zero; linear within ±`linthresh`, the bound nearest zero but the zero
+ * bucket's) or `linear` (narrow custom buckets or bounds below zero).
  *
  * Infinite bounds of custom buckets are drawn one bucket's width (on the chosen scale)
  * beyond the finite one. On a log scale, buckets reaching zero or below (the zero bucket,
@@ -26,6 +27,7 @@ export function heatmapCells(samples, stepSec = null) {
   let negative = false;
   let lowestLower = Infinity;
   let lowestUpper = Infinity;
+  let nearestZero = Infinity;
   let hi = -Infinity;
   for (const h of hists) {
     for (const b of h.buckets) {
@@ -33,6 +35,7 @@ export function heatmapCells(samples, stepSec = null) {
       if (b.lower > 0) lowestLower = Math.min(lowestLower, b.lower);
       if (b.upper > 0 && Number.isFinite(b.upper)) lowestUpper = Math.min(lowestUpper, b.upper);
       for (const v of [b.lower, b.upper]) if (Number.isFinite(v)) hi = Math.max(hi, v);
+      if (b.rule !== CLOSED) for (const v of [b.lower, b.upper]) if (v !== 0) nearestZero = Math.min(nearestZero, Math.abs(v));
     }
   }
   // The lowest bound above zero but a zero bucket's (which is tiny, and drawn as a band).
@@ -63,7 +66,7 @@ export function heatmapCells(samples, stepSec = null) {
     yMax = Math.max(yMax, c.y1);
   }
   if (!cells.length) [yMin, yMax] = scale === 'log' ? [1, 10] : [0, 1];
-  return { cells, maxCount, scale, yMin, yMax };
+  return { cells, maxCount, scale, yMin, yMax, linthresh: Number.isFinite(nearestZero) ? nearestZero : 1 };
 }
 
 /** The bounds bucket `i` is drawn with: infinite ones replaced by a bucket's width. */

@@ -155,3 +155,29 @@ export const QUANTILES = [0.5, 0.9, 0.99];
 export function quantileName(q) {
   return `p${String(Number((q * 100).toPrecision(6)))}`;
 }
+
+/**
+ * The buckets in order with `null` slots where buckets of count 0 were left out: as many
+ * as are missing between two exponential buckets on the same side of zero (at most
+ * `maxGap`), one elsewhere (custom buckets, next to the zero bucket). Bar charts drawn
+ * from the slots keep exponential buckets on a log scale.
+ */
+export function bucketSlots(buckets, maxGap = 8) {
+  const custom = usesCustomBuckets(buckets);
+  const logWidth = (b) => Math.abs(Math.log2(Math.abs(b.upper) / Math.abs(b.lower)));
+  const slots = [];
+  buckets.forEach((b, i) => {
+    const a = buckets[i - 1];
+    if (a && b.lower > a.upper) {
+      let missing = 1;
+      const sameSide = (a.lower > 0 && b.lower > 0) || (a.upper < 0 && b.upper < 0);
+      if (!custom && sameSide && a.rule !== CLOSED && b.rule !== CLOSED) {
+        const width = Math.max(logWidth(a), logWidth(b));
+        missing = Math.round(Math.abs(Math.log2(Math.abs(b.lower) / Math.abs(a.upper))) / width);
+      }
+      for (let k = 0; k < Math.min(maxGap, Math.max(1, missing)); k++) slots.push(null);
+    }
+    slots.push(b);
+  });
+  return slots;
+}

@@ -74,7 +74,7 @@ test('heatmap of exponential buckets: a log scale, the zero bucket as a band at 
 test('heatmap scales: asinh across zero, linear or log for custom buckets, open ends drawn one bucket wide', () => {
   const twoSided = heatmapCells([[10, parseHistogram(H(2, [[1, -2, -1, 1], [0, 1, 2, 1]]))]], 10);
   assert.equal(twoSided.scale, 'asinh');
-  assert.deepEqual([twoSided.yMin, twoSided.yMax], [-2, 2]);
+  assert.deepEqual([twoSided.yMin, twoSided.yMax, twoSided.linthresh], [-2, 2, 1]);
 
   const narrow = heatmapCells([[10, parseHistogram(H(3, [[0, '-Inf', 1, 1], [0, 1, 3, 1], [0, 3, '+Inf', 1]]))]], 10);
   assert.equal(narrow.scale, 'linear');

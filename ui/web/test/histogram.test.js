@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { bucketRange, histogramQuantile, parseHistogram, quantileName, usesCustomBuckets } from '../src/histogram.js';
+import { bucketRange, bucketSlots, histogramQuantile, parseHistogram, quantileName, usesCustomBuckets } from '../src/histogram.js';
 import { formatNumber } from '../src/number.js';
 
 /** A histogram in the API's JSON shape. */
@@ -128,4 +128,16 @@ test('custom buckets interpolate linearly; the open-ended ones answer their fini
   const belowZero = parseHistogram(api(2, -3, [[0, '-Inf', -1, 1], [0, -1, 0, 1]]));
   assert.equal(histogramQuantile(0.25, belowZero), -1);
   close(histogramQuantile(0.75, belowZero), -0.5, 'linear below zero');
+});
+
+test('bar slots keep exponential buckets on a log scale: a gap per empty bucket', () => {
+  const slots = (h) => bucketSlots(h.buckets).map((b) => (b === null ? '_' : `${b.lower}`)).join(' ');
+  // (2, 4] is empty; the zero bucket is one gap away from (0.5, 1] whatever lies between.
+  assert.equal(slots(positive), '-0.001 _ 0.5 1 _ 4 8');
+  assert.equal(slots(negative), '-16 -8 _ -2 -1 _ -0.001');
+  const b = (lower, upper) => ({ rule: 0, lower, upper, count: 1 });
+  // Custom: one gap for any number of empty buckets; long runs are capped.
+  assert.equal(bucketSlots([b(0.1, 0.5), b(1, 2.5)]).length, 3);
+  assert.equal(bucketSlots([b(1, 2), b(2 ** 20, 2 ** 21)], 8).length, 10);
+  assert.deepEqual(bucketSlots([]), []);
 });
