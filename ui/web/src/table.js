@@ -76,7 +76,7 @@ function bucketList(hist) {
     return h('tr', {},
       h('td', { class: 'bucket-range', title: `${b.lower} … ${b.upper}` }, bucketRange(b)),
       h('td', { class: 'bucket-count' }, formatNumber(b.count, 6)),
-      h('td', { class: 'bucket-share' }, total > 0 ? `${formatNumber((100 * running) / total, 3)}%` : ''),
+      h('td', { class: 'bucket-share' }, total > 0 ? `${formatNumber((100 * running) / total, 4)}%` : ''),
       h('td', { class: 'bucket-bar-cell' }, h('span', { class: 'bucket-bar', style: `width: ${barPercent(b.count, max)}%` })));
   });
   return h('details', { class: 'hist-buckets' },
