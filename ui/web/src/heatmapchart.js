@@ -65,7 +65,7 @@ class Heatmap {
     this.xRange = null;
     this.plotEl = h('div', { class: 'heatmap-plot' });
     this.readout = h('div', { class: 'heatmap-readout' }, 'Point at a cell to see its bucket and count.');
-    this.el = h('figure', { class: 'heatmap', role: 'img', 'aria-label': `heatmap of ${seriesName(metric)}` },
+    this.el = h('figure', { class: 'heatmap', 'aria-label': `heatmap of ${seriesName(metric)}` },
       h('figcaption', { class: 'heatmap-title' }, seriesName(metric)),
       this.plotEl,
       this.readout);

@@ -66,8 +66,18 @@ function bars(hist) {
       }))));
 }
 
-/** The buckets as a table behind a disclosure. */
+/** The buckets as a table behind a disclosure (built when first opened). */
 function bucketList(hist) {
+  const details = h('details', { class: 'hist-buckets' },
+    h('summary', {}, `${hist.buckets.length} bucket${hist.buckets.length === 1 ? '' : 's'}`));
+  details.addEventListener('toggle', () => {
+    if (details.open && details.childElementCount === 1) details.append(bucketTable(hist));
+  });
+  return details;
+}
+
+/** Range, count, cumulative share and a bar for each bucket. */
+function bucketTable(hist) {
   const max = maxCount(hist);
   const total = hist.buckets.reduce((n, b) => n + Math.max(0, b.count), 0);
   let running = 0;
@@ -79,11 +89,9 @@ function bucketList(hist) {
       h('td', { class: 'bucket-share' }, total > 0 ? `${formatNumber((100 * running) / total, 4)}%` : ''),
       h('td', { class: 'bucket-bar-cell' }, h('span', { class: 'bucket-bar', style: `width: ${barPercent(b.count, max)}%` })));
   });
-  return h('details', { class: 'hist-buckets' },
-    h('summary', {}, `${hist.buckets.length} bucket${hist.buckets.length === 1 ? '' : 's'}`),
-    h('table', { class: 'buckets' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Bucket'), h('th', {}, 'Count'), h('th', { title: 'observations in this bucket and the ones below it' }, 'Cumulative'), h('th', {}, ''))),
-      h('tbody', {}, rows)));
+  return h('table', { class: 'buckets' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Bucket'), h('th', {}, 'Count'), h('th', { title: 'observations in this bucket and the ones below it' }, 'Cumulative'), h('th', {}, ''))),
+    h('tbody', {}, rows));
 }
 
 function maxCount(hist) {
