@@ -52,7 +52,9 @@ async fn every_page_serves_the_app_and_its_bundles_are_cacheable() {
         if path.ends_with(".js") {
             assert_eq!(ct, "text/javascript; charset=utf-8");
             let js = r.text().await.unwrap();
+            // uPlot, live mode, native histogram views.
             assert!(js.contains("u-legend") && js.contains("/api/v1/live"));
+            assert!(js.contains("hist_view") && js.contains("heatmap-readout"));
         } else {
             assert_eq!(ct, "text/css; charset=utf-8");
         }

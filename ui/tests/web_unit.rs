@@ -1,6 +1,7 @@
 //! The front end's own unit tests (`web/test/*.test.js`: URL convention, completion
-//! context and ranking, durations, series merging and stacking), run with Node's test
-//! runner. Node is a build dependency of this crate already.
+//! context and ranking, durations, series merging and stacking, native histograms —
+//! parsing, quantiles, heatmap cells), run with Node's test runner. Node is a build
+//! dependency of this crate already.
 
 use std::process::Command;
 

@@ -5,10 +5,14 @@ import { Chart } from './chart.js';
 import { h, note, replace } from './dom.js';
 import { defaultStepMs, formatDuration, formatUtc, parseDuration, parseUtc, stepRange } from './duration.js';
 import { ExprEditor } from './editor.js';
+import { HeatmapSet } from './heatmapchart.js';
+import { QUANTILES } from './histogram.js';
 import { openLive } from './live.js';
-import { mergeSeries, parseValue, pointCount, seriesName, toSeries } from './series.js';
+import { hasHistograms, mergeSeries, pointCount, quantileSeries, toSeries } from './series.js';
+import { resultTable } from './table.js';
 
-const MAX_TABLE_ROWS = 10_000;
+/** Tells the charts of one panel apart from other panels' (they share the cursor). */
+let panels = 0;
 
 export class Panel {
   /** `state` as url.js describes a panel; `onState()` after any change; `onRemove()`. */
@@ -17,6 +21,8 @@ export class Panel {
     this.onState = onState;
     this.series = [];
     this.chart = null;
+    this.heatmaps = null;
+    this.syncKey = `panel-${panels++}`;
     this.stopLive = null;
     this.abort = null;
     this.warnings = [];
@@ -34,6 +40,11 @@ export class Panel {
     this.stepInput = h('input', { class: 'step-input', size: 6, placeholder: 'auto', value: state.stepMs === null ? '' : formatDuration(state.stepMs), 'aria-label': 'resolution step', onchange: () => { this.state.stepMs = parseDuration(this.stepInput.value); this.onState(); this.run(); } });
     this.stackedBox = h('input', { type: 'checkbox', class: 'stacked-toggle', checked: state.stacked, onchange: () => { this.state.stacked = this.stackedBox.checked; this.onState(); this.draw(); } });
     this.liveBox = h('input', { type: 'checkbox', class: 'live-toggle', checked: state.live, onchange: () => this.setLive(this.liveBox.checked) });
+    this.histSelect = h('select', { class: 'hist-view', onchange: () => { this.state.histView = this.histSelect.value; this.onState(); this.draw(); } },
+      h('option', { value: 'heatmap' }, 'heatmap + p50/p90/p99'),
+      h('option', { value: 'quantiles' }, 'p50/p90/p99 lines'));
+    this.histSelect.value = state.histView;
+    this.histLabel = h('label', { class: 'hist-view-label', hidden: true, title: 'how native histogram series are drawn' }, 'histograms ', this.histSelect);
 
     this.graphControls = h('div', { class: 'graph-controls' },
       h('button', { class: 'btn', title: 'shorter range', onclick: () => this.setRange(stepRange(this.state.rangeMs, -1)) }, '−'),
@@ -44,7 +55,8 @@ export class Panel {
       h('button', { class: 'btn', title: 'later', onclick: () => this.shiftEnd(1) }, '»'),
       h('label', {}, 'step ', this.stepInput),
       h('label', {}, this.stackedBox, ' stacked'),
-      h('label', { class: 'live-label' }, this.liveBox, ' live'));
+      h('label', { class: 'live-label' }, this.liveBox, ' live'),
+      this.histLabel);
 
     this.tabs = [
       h('button', { class: 'tab tab-graph', role: 'tab', onclick: () => this.setTab(0) }, 'Graph'),
@@ -143,7 +155,7 @@ export class Panel {
       this.series = [];
       this.setStatus(note('error', e instanceof ApiError ? `Error executing query: ${e.message}` : String(e)));
       replace(this.body);
-      if (this.chart) { this.chart.dispose(); this.chart = null; }
+      this.disposeGraph();
     }
   }
 
@@ -151,9 +163,9 @@ export class Panel {
     const time = (this.state.endMs ?? Date.now()) / 1000;
     const { data, warnings } = await apiGet('/api/v1/query', { query: expr, time }, { signal });
     this.warnings = warnings;
-    if (this.chart) { this.chart.dispose(); this.chart = null; }
+    this.disposeGraph();
     this.series = toSeries(data);
-    replace(this.body, table(data));
+    replace(this.body, resultTable(data));
   }
 
   async runGraph(expr, signal) {
@@ -168,18 +180,41 @@ export class Panel {
     if (this.state.live && this.state.endMs === null) this.startLiveMode(expr, stepMs, end);
   }
 
+  /**
+   * Draws the series: floats in the graph; histogram series as heatmaps below it (the
+   * graph hidden when it has nothing to show) or, in the quantiles view, as p50/p90/p99
+   * lines in the graph.
+   */
   draw() {
     if (this.state.tab !== 0) return;
     if (!this.chart) {
       this.chartEl = h('div', { class: 'graph', role: 'img' });
-      replace(this.body, this.chartEl);
-      this.chart = new Chart(this.chartEl);
-    } else if (!this.body.contains(this.chartEl)) {
-      replace(this.body, this.chartEl);
+      this.heatmapEl = h('div', { class: 'heatmaps' });
+      this.graphEl = h('div', { class: 'graph-area' }, this.chartEl, this.heatmapEl);
+      replace(this.body, this.graphEl);
+      this.chart = new Chart(this.chartEl, this.syncKey);
+      this.heatmaps = new HeatmapSet(this.heatmapEl, this.syncKey);
+    } else if (!this.body.contains(this.graphEl)) {
+      replace(this.body, this.graphEl);
     }
-    this.chart.update(this.series, this.state.stacked, this.window);
+    const histograms = hasHistograms(this.series);
+    const heatmaps = histograms && this.state.histView !== 'quantiles';
+    const floats = this.series.filter((s) => s.points.size);
+    const lines = heatmaps ? floats : [...floats, ...quantileSeries(this.series, QUANTILES)];
+    this.histLabel.hidden = !histograms;
+    this.chartEl.hidden = heatmaps && floats.length === 0;
+    this.chart.update(lines, this.state.stacked, this.window);
+    if (heatmaps) this.heatmaps.update(this.series, this.window, this.stepMs() / 1000);
+    else this.heatmaps.clear();
     if (this.series.length === 0) this.chartEl.dataset.empty = 'true';
     else delete this.chartEl.dataset.empty;
+  }
+
+  disposeGraph() {
+    if (this.chart) this.chart.dispose();
+    if (this.heatmaps) this.heatmaps.clear();
+    this.chart = null;
+    this.heatmaps = null;
   }
 
   startLiveMode(expr, stepMs, fromMs) {
@@ -210,23 +245,6 @@ export class Panel {
   dispose() {
     this.stopLiveMode();
     if (this.abort) this.abort.abort();
-    if (this.chart) this.chart.dispose();
+    this.disposeGraph();
   }
-}
-
-/** The table view of an instant query result. */
-function table(data) {
-  if (data.resultType === 'scalar' || data.resultType === 'string') {
-    return h('table', { class: 'result-table' }, h('tbody', {}, h('tr', {}, h('td', {}, data.resultType), h('td', { class: 'value' }, String(data.result[1])))));
-  }
-  const rows = data.result ?? [];
-  if (!rows.length) return note('empty', 'Empty query result');
-  const shown = rows.slice(0, MAX_TABLE_ROWS);
-  return h('div', {},
-    rows.length > MAX_TABLE_ROWS ? note('warn', `Showing ${MAX_TABLE_ROWS} of ${rows.length} series`) : null,
-    h('table', { class: 'result-table' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Series'), h('th', {}, 'Value'))),
-      h('tbody', {}, shown.map((r) => h('tr', {},
-        h('td', { class: 'series' }, seriesName(r.metric)),
-        h('td', { class: 'value' }, r.value ? String(parseValue(r.value[1])) : (r.values ?? []).map((v) => `${v[1]} @${v[0]}`).join('\n')))))));
 }

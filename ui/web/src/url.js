@@ -4,7 +4,7 @@ import { formatUtc, parseDuration, parseUtc } from './duration.js';
 
 /** One panel of the expression browser. */
 export function defaultPanel() {
-  return { expr: '', tab: 0, rangeMs: 3_600_000, endMs: null, stepMs: null, stacked: false, live: false };
+  return { expr: '', tab: 0, rangeMs: 3_600_000, endMs: null, stepMs: null, stacked: false, live: false, histView: 'heatmap' };
 }
 
 /** The panels described by a query string (at least one). */
@@ -26,6 +26,7 @@ export function parsePanels(search) {
       case 'step_input': p.stepMs = parseDuration(value); break;
       case 'stacked': p.stacked = value === '1'; break;
       case 'live': p.live = value === '1'; break;
+      case 'hist_view': p.histView = value === 'quantiles' ? 'quantiles' : 'heatmap'; break;
       default: break;
     }
   }
@@ -45,6 +46,7 @@ export function formatPanels(panels) {
     if (p.endMs !== null) params.set(`${g}end_input`, formatUtc(p.endMs));
     if (p.stepMs !== null) params.set(`${g}step_input`, String(p.stepMs / 1000));
     if (p.live) params.set(`${g}live`, '1');
+    if (p.histView === 'quantiles') params.set(`${g}hist_view`, 'quantiles');
   });
   return params.toString();
 }

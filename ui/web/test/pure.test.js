@@ -41,6 +41,11 @@ test('graph URLs follow the g0.* convention both ways', () => {
   assert.equal(two[0].stepMs, 30_000);
   assert.equal(two[0].endMs, Date.UTC(2024, 0, 2, 3, 4, 5));
   assert.equal(two[1].live, true);
+  assert.equal(two[0].histView, 'heatmap');
+  const [q] = parsePanels('g0.expr=h&g0.hist_view=quantiles');
+  assert.equal(q.histView, 'quantiles');
+  assert.match(formatPanels([q]), /g0\.hist_view=quantiles/);
+  assert.doesNotMatch(formatPanels(two), /hist_view/);
   assert.deepEqual(parsePanels(formatPanels(two)), two);
   assert.equal(parsePanels('').length, 1);
 });
