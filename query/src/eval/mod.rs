@@ -19,6 +19,8 @@ pub(crate) mod binary;
 pub(crate) mod date;
 pub(crate) mod delayed_names;
 pub(crate) mod functions;
+#[allow(dead_code)]
+mod histogram_fns;
 pub(crate) mod quantile;
 pub(crate) mod rate;
 pub(crate) mod rollup;
