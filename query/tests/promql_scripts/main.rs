@@ -17,6 +17,7 @@
 //! are not run.
 
 mod baseline;
+mod check;
 mod compare;
 mod nhcb;
 mod run;
