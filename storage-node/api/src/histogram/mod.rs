@@ -10,6 +10,7 @@
 //!
 //! The chunk encoding lives with the other chunks ([`crate::chunk::histograms`]).
 
+mod bounds;
 pub mod ops;
 pub mod rollup;
 
@@ -355,15 +356,18 @@ pub fn exponential_bound(index: i32, schema: i32) -> f64 {
         }
         return 2f64.powi(exp as i32);
     }
-    // Prometheus's getBound: frac and exponent of the bound, exact at powers of two.
-    let frac_idx = index & ((1 << schema) - 1);
-    let exp = (index >> schema) as i64;
-    let frac = (frac_idx as f64 / (1u64 << schema) as f64).exp2();
-    let (mantissa, e) = frexp(frac);
-    if mantissa == 0.5 && e as i64 + exp == 1025 {
+    if !(MIN_EXPONENTIAL_SCHEMA..=MAX_EXPONENTIAL_SCHEMA).contains(&schema) {
+        // Refused by validation; computed rather than read from the table.
+        return (index as f64 / 2f64.powi(schema)).exp2();
+    }
+    // Prometheus's getBound: the fraction from its table and the exponent.
+    let frac_idx = (index & ((1 << schema) - 1)) as usize;
+    let frac = bounds::fraction(frac_idx, schema);
+    let exp = (index >> schema) as i64 + 1;
+    if frac == 0.5 && exp == 1025 {
         return f64::MAX;
     }
-    ldexp(mantissa, e as i64 + exp)
+    ldexp(frac, exp)
 }
 
 /// `(mantissa, exponent)` with `x = mantissa * 2^exponent`, mantissa in [0.5, 1).
@@ -397,15 +401,20 @@ fn ldexp(mantissa: f64, exp: i64) -> f64 {
 
 /// The bucket index of `value` (positive, above the zero bucket) in `schema`.
 pub fn bucket_index(value: f64, schema: i32) -> i32 {
+    if !(MIN_EXPONENTIAL_SCHEMA..=MAX_EXPONENTIAL_SCHEMA).contains(&schema) {
+        // Refused by validation; computed rather than looked up.
+        return (value.log2() * 2f64.powi(schema)).ceil().clamp(i32::MIN as f64, i32::MAX as f64)
+            as i32;
+    }
     let (frac, exp) = frexp(value);
     if schema > 0 {
-        let bounds = 1u32 << schema;
-        // The smallest i with frac <= 2^(i/bounds - 1), as Prometheus's nativeHistogramBounds.
-        let mut i = 0u32;
-        while i < bounds && (i as f64 / bounds as f64 - 1.0).exp2() < frac {
-            i += 1;
-        }
-        return (i as i32) + (exp - 1) * bounds as i32;
+        let n = 1usize << schema;
+        // The first bound at or above frac (client_golang's sort.SearchFloat64s over the
+        // same table).
+        let i = (0..n)
+            .find(|&i| bounds::fraction(i, schema) >= frac)
+            .unwrap_or(n);
+        return i as i32 + (exp - 1) * n as i32;
     }
     let mut key = exp;
     if frac == 0.5 {
