@@ -342,6 +342,10 @@ impl FloatHistogram {
 
 /// `2^(index / 2^schema)`: the upper bound of exponential bucket `index`.
 pub fn exponential_bound(index: i32, schema: i32) -> f64 {
+    if !(MIN_EXPONENTIAL_SCHEMA..=MAX_EXPONENTIAL_SCHEMA).contains(&schema) {
+        // Refused by validation; computed rather than read from the table.
+        return (index as f64 / 2f64.powi(schema)).exp2();
+    }
     if schema < 0 {
         // Each bucket spans 2^(2^-schema): exact powers of two.
         let exp = (index as i64) << (-schema);
@@ -355,10 +359,6 @@ pub fn exponential_bound(index: i32, schema: i32) -> f64 {
             return 0.0;
         }
         return 2f64.powi(exp as i32);
-    }
-    if !(MIN_EXPONENTIAL_SCHEMA..=MAX_EXPONENTIAL_SCHEMA).contains(&schema) {
-        // Refused by validation; computed rather than read from the table.
-        return (index as f64 / 2f64.powi(schema)).exp2();
     }
     // Prometheus's getBound: the fraction from its table and the exponent.
     let frac_idx = (index & ((1 << schema) - 1)) as usize;
