@@ -92,7 +92,10 @@ mod tests {
     fn the_table_is_the_powers_of_two_within_rounding() {
         for (i, &f) in SCHEMA_8_FRACTIONS.iter().enumerate() {
             let exact = (i as f64 / 256.0).exp2() / 2.0;
-            assert!((f - exact).abs() <= 4.0 * f64::EPSILON * exact, "entry {i}: {f} vs {exact}");
+            assert!(
+                (f - exact).abs() <= 4.0 * f64::EPSILON * exact,
+                "entry {i}: {f} vs {exact}"
+            );
         }
         assert_eq!(fraction(1, 1), 0.7071067811865475);
         assert_eq!(fraction(0, 0), 0.5);

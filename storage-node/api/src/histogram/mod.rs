@@ -142,8 +142,9 @@ impl FloatHistogram {
     }
 
     /// Every bucket with its bounds, from the lowest: negative buckets (most negative
-    /// first), the zero bucket (when it has a width or a count), positive buckets.
-    /// Buckets of count 0 are included when the layout holds them.
+    /// first), the zero bucket (when it holds a count, as Prometheus's bucket
+    /// iterators), positive buckets. Other buckets of count 0 are included when the
+    /// layout holds them.
     pub fn buckets(&self) -> Vec<Bucket> {
         let mut out =
             Vec::with_capacity(self.positive_buckets.len() + self.negative_buckets.len() + 1);
@@ -159,7 +160,7 @@ impl FloatHistogram {
                 upper_inclusive: false,
             });
         }
-        if !self.uses_custom_buckets() && (self.zero_threshold > 0.0 || self.zero_count > 0.0) {
+        if !self.uses_custom_buckets() && self.zero_count != 0.0 {
             out.push(self.zero_bucket());
         }
         for (index, count) in self.positive() {
@@ -213,8 +214,13 @@ impl FloatHistogram {
         }
         let lower = exponential_bound(index - 1, self.schema);
         let upper = exponential_bound(index, self.schema);
-        // The lowest bucket above the zero bucket starts at the threshold.
-        (lower.max(self.zero_threshold).min(upper), upper)
+        // The lowest bucket above the zero bucket starts at the threshold (as
+        // Prometheus's bucket iterator: only a lower bound between 0 and it is raised).
+        if lower > 0.0 && lower < self.zero_threshold {
+            (self.zero_threshold, upper)
+        } else {
+            (lower, upper)
+        }
     }
 
     /// Number of buckets held by the layout (positive and negative).
@@ -403,8 +409,9 @@ fn ldexp(mantissa: f64, exp: i64) -> f64 {
 pub fn bucket_index(value: f64, schema: i32) -> i32 {
     if !(MIN_EXPONENTIAL_SCHEMA..=MAX_EXPONENTIAL_SCHEMA).contains(&schema) {
         // Refused by validation; computed rather than looked up.
-        return (value.log2() * 2f64.powi(schema)).ceil().clamp(i32::MIN as f64, i32::MAX as f64)
-            as i32;
+        return (value.log2() * 2f64.powi(schema))
+            .ceil()
+            .clamp(i32::MIN as f64, i32::MAX as f64) as i32;
     }
     let (frac, exp) = frexp(value);
     if schema > 0 {
