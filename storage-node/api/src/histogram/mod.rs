@@ -10,6 +10,8 @@
 //! The chunk encoding lives with the other chunks ([`crate::chunk::histograms`]).
 
 pub mod ops;
+/// The count checks of a sample before it is stored.
+pub mod validate;
 
 use crate::pb;
 
