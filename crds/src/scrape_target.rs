@@ -505,6 +505,18 @@ impl ScrapeTargetSpec {
             self.port.as_ref(),
         )?;
         self.body_size_limit_bytes()?;
+        if let Some((i, p)) = self
+            .scrape_protocols
+            .iter()
+            .enumerate()
+            .find(|(i, p)| self.scrape_protocols[..*i].contains(p))
+        {
+            // Prometheus's check of `scrape_protocols`.
+            return Err(FieldError::new(
+                format!("spec.scrapeProtocols[{i}]"),
+                format!("duplicated protocol in scrape_protocols, got {}", p.name()),
+            ));
+        }
         if !self.path.starts_with('/') {
             return Err(FieldError::new(
                 "spec.path",
@@ -705,6 +717,32 @@ metricRelabelings:
         );
         s.validate().unwrap();
         assert!(s.honor_labels && !s.honor_timestamps);
+
+        let formats: ScrapeTargetSpec = serde_yaml::from_str(
+            "static: [{targets: [a:1]}]\nscrapeClassicHistograms: true\n\
+             scrapeProtocols: [PrometheusText0.0.4, PrometheusProto]\n\
+             fallbackScrapeProtocol: PrometheusText0.0.4\n",
+        )
+        .unwrap();
+        assert!(formats.scrape_classic_histograms);
+        assert_eq!(
+            formats.scrape_protocols,
+            [
+                crate::ScrapeProtocol::PrometheusText0_0_4,
+                crate::ScrapeProtocol::PrometheusProto
+            ]
+        );
+        assert_eq!(
+            formats.fallback_scrape_protocol,
+            Some(crate::ScrapeProtocol::PrometheusText0_0_4)
+        );
+        formats.validate().unwrap();
+        let dup = ScrapeTargetSpec {
+            scrape_protocols: vec![crate::ScrapeProtocol::PrometheusProto; 2],
+            ..formats
+        };
+        let e = dup.validate().unwrap_err().to_string();
+        assert!(e.contains("spec.scrapeProtocols[1]"), "{e}");
         assert_eq!(
             (
                 s.sample_limit,
