@@ -24,10 +24,9 @@ fn family(name: &str, kind: Kind, metric: Vec<Metric>) -> MetricFamily {
 }
 
 /// `(series, value)` of the float samples, and `(series, histogram)` of the native ones.
-fn decoded(
-    families: &[MetricFamily],
-    classic: bool,
-) -> (Vec<(String, f64)>, Vec<(String, FloatHistogram)>) {
+type Decoded = (Vec<(String, f64)>, Vec<(String, FloatHistogram)>);
+
+fn decoded(families: &[MetricFamily], classic: bool) -> Decoded {
     let mut p = decode(&encode_delimited(families), classic).unwrap();
     let e = p.exposition();
     (
