@@ -55,6 +55,8 @@ pub mod rollup_tiers;
 pub mod routing;
 /// `TlsConfig`, `Authorization`, `BasicAuth`: how a ScrapeTarget's scrapes are secured.
 pub mod scrape_client;
+/// The exposition formats a scrape asks for (`scrape_protocols`).
+pub mod scrape_protocol;
 /// `ScrapeTarget`: what to scrape and how.
 pub mod scrape_target;
 /// `SecretRef`: credentials from a Kubernetes Secret or a file.
@@ -90,6 +92,7 @@ pub use receiver::{
 };
 pub use rollup_tiers::{Resolution, RollupTier, format_rollup_tiers, parse_rollup_tiers};
 pub use routing::{InhibitRule, Route};
+pub use scrape_protocol::ScrapeProtocol;
 pub use scrape_target::{
     HttpSd, KubernetesSd, KubernetesSdSelector, Scheme, ScrapeTarget, ScrapeTargetSpec,
     StaticTargets,

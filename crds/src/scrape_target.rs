@@ -157,6 +157,21 @@ pub struct ScrapeTargetSpec {
     /// cluster objects. Exclusive with `podSelector` and `serviceSelector`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kubernetes_sd: Vec<KubernetesSd>,
+    /// Also store the classic `_bucket`/`_sum`/`_count` series of histograms that are
+    /// scraped as native histograms (Prometheus's `always_scrape_classic_histograms`,
+    /// prometheus-operator's `scrapeClassicHistograms`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub scrape_classic_histograms: bool,
+    /// The exposition formats asked for, preferred first (`PrometheusProto`,
+    /// `OpenMetricsText1.0.0`, `OpenMetricsText0.0.1`, `PrometheusText1.0.0`,
+    /// `PrometheusText0.0.4`). Unset: all five in that order (protobuf first: the format
+    /// of native histograms).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrape_protocols: Vec<crate::ScrapeProtocol>,
+    /// The format of a response whose Content-Type is missing or not one of the above;
+    /// unset: such a scrape fails (as Prometheus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<crate::ScrapeProtocol>,
 }
 
 /// Files of target groups, each a JSON or YAML list of `{targets: [...], labels: {...}}`
@@ -430,6 +445,9 @@ impl Default for ScrapeTargetSpec {
             target_limit: 0,
             http_sd: Vec::new(),
             kubernetes_sd: Vec::new(),
+            scrape_classic_histograms: false,
+            scrape_protocols: Vec::new(),
+            fallback_scrape_protocol: None,
         }
     }
 }
@@ -487,6 +505,18 @@ impl ScrapeTargetSpec {
             self.port.as_ref(),
         )?;
         self.body_size_limit_bytes()?;
+        if let Some((i, p)) = self
+            .scrape_protocols
+            .iter()
+            .enumerate()
+            .find(|(i, p)| self.scrape_protocols[..*i].contains(p))
+        {
+            // Prometheus's check of `scrape_protocols`.
+            return Err(FieldError::new(
+                format!("spec.scrapeProtocols[{i}]"),
+                format!("duplicated protocol in scrape_protocols, got {}", p.name()),
+            ));
+        }
         if !self.path.starts_with('/') {
             return Err(FieldError::new(
                 "spec.path",
@@ -687,6 +717,32 @@ metricRelabelings:
         );
         s.validate().unwrap();
         assert!(s.honor_labels && !s.honor_timestamps);
+
+        let formats: ScrapeTargetSpec = serde_yaml::from_str(
+            "static: [{targets: [a:1]}]\nscrapeClassicHistograms: true\n\
+             scrapeProtocols: [PrometheusText0.0.4, PrometheusProto]\n\
+             fallbackScrapeProtocol: PrometheusText0.0.4\n",
+        )
+        .unwrap();
+        assert!(formats.scrape_classic_histograms);
+        assert_eq!(
+            formats.scrape_protocols,
+            [
+                crate::ScrapeProtocol::PrometheusText0_0_4,
+                crate::ScrapeProtocol::PrometheusProto
+            ]
+        );
+        assert_eq!(
+            formats.fallback_scrape_protocol,
+            Some(crate::ScrapeProtocol::PrometheusText0_0_4)
+        );
+        formats.validate().unwrap();
+        let dup = ScrapeTargetSpec {
+            scrape_protocols: vec![crate::ScrapeProtocol::PrometheusProto; 2],
+            ..formats
+        };
+        let e = dup.validate().unwrap_err().to_string();
+        assert!(e.contains("spec.scrapeProtocols[1]"), "{e}");
         assert_eq!(
             (
                 s.sample_limit,

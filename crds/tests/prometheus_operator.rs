@@ -132,12 +132,12 @@ fn operator_documents_are_checked_with_file_document_and_field() {
     );
 
     // Fields of newer operator versions do not fail the document; they are listed.
-    let text = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: a, namespace: n}\nspec:\n  scrapeProtocols: [PrometheusText1.0.0]\n  endpoints: [{port: m, tlsConfig: {insecureSkipVerify: true}, noProxy: internal}]\n";
+    let text = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: a, namespace: n}\nspec:\n  scrapeProtocols: [PrometheusText1.0.0]\n  scrapeClassicHistograms: true\n  convertClassicHistogramsToNHCB: true\n  endpoints: [{port: m, tlsConfig: {insecureSkipVerify: true}, noProxy: internal}]\n";
     let docs = load_str(Path::new("m.yaml"), text).unwrap();
     assert_eq!(
         docs[0].not_honoured,
         [
-            "spec.scrapeProtocols: not supported by Telltale; ignored",
+            "spec.convertClassicHistogramsToNHCB: not supported by Telltale; ignored",
             "spec.endpoints[0].noProxy: only proxyUrl is supported; scraped without this proxy setting"
         ]
     );
@@ -145,4 +145,10 @@ fn operator_documents_are_checked_with_file_document_and_field() {
         panic!("{:?}", docs[0].resource)
     };
     assert!(t.spec.tls_config.as_ref().unwrap().insecure_skip_verify);
+    // The scrape format settings are honoured.
+    assert_eq!(
+        t.spec.scrape_protocols,
+        [telltale_crds::ScrapeProtocol::PrometheusText1_0_0]
+    );
+    assert!(t.spec.scrape_classic_histograms);
 }

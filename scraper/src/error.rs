@@ -14,6 +14,15 @@ pub enum Error {
     #[error("openmetrics exposition line {line}: {message}")]
     OpenMetrics { line: usize, message: String },
 
+    /// The protobuf exposition could not be decoded (or holds an invalid series).
+    #[error("protobuf exposition at byte offset {offset}: {message}")]
+    ProtobufExposition { offset: usize, message: String },
+
+    /// The scrape's Content-Type names no format the scraper reads, and the target has
+    /// no `fallback_scrape_protocol`.
+    #[error("{message}")]
+    ContentType { message: String },
+
     /// A relabeling step is not valid (its regular expression does not compile).
     #[error("{field}: {message}")]
     Relabel { field: String, message: String },
@@ -138,6 +147,7 @@ impl Error {
         match self {
             Error::Parse { .. }
             | Error::OpenMetrics { .. }
+            | Error::ProtobufExposition { .. }
             | Error::Relabel { .. }
             | Error::RemoteWriteConfig { .. }
             | Error::FileSd { .. }
@@ -166,6 +176,7 @@ impl Error {
             Error::Http { .. }
             | Error::HttpStatus { .. }
             | Error::NotUtf8 { .. }
+            | Error::ContentType { .. }
             | Error::BodySizeLimit { .. }
             | Error::ScrapeClient { .. } => StatusCode::BAD_GATEWAY,
         }
@@ -176,6 +187,8 @@ impl Error {
         match self {
             Error::Parse { .. } => "parse",
             Error::OpenMetrics { .. } => "parse_openmetrics",
+            Error::ProtobufExposition { .. } => "parse_protobuf",
+            Error::ContentType { .. } => "content_type",
             Error::Relabel { .. } => "relabel_config",
             Error::RemoteWriteConfig { .. } => "remote_write_config",
             Error::FileSd { .. } => "file_sd",

@@ -76,6 +76,7 @@ pub fn push_router(
         writer,
         metrics: manager.metrics().clone(),
         options: opts,
+        otlp_totals: Arc::default(),
     });
     let mut push = Router::new()
         .route("/api/v1/write", post(remote_write::handler::write))

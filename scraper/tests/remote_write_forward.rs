@@ -606,11 +606,12 @@ async fn retries_5xx_and_429_when_asked_drops_other_4xx_and_sends_the_headers() 
     );
     let last = stand_in.seen().pop().unwrap();
     assert_eq!(last.1.headers["authorization"], "Bearer rotated");
-    assert_eq!(
-        metric(&registry, "prometheus_remote_storage_samples_total"),
-        20.0,
-        "sent counts the refused batch, as Prometheus"
-    );
+    // Sent counts the refused batch, as Prometheus; the sender counts a batch once its
+    // answer is back, which may be after the stand-in recorded it.
+    eventually("sent to count 20 samples", 10, async || {
+        metric(&registry, "prometheus_remote_storage_samples_total") == 20.0
+    })
+    .await;
     fwd.close().await;
 
     // Without retry_on_http_429 (Prometheus 2.42's default) a 429 drops the batch; basic

@@ -77,7 +77,11 @@ async fn scrape_adds_target_labels_and_report_series() {
     assert_eq!(first.uri.query(), Some("module=x"));
     assert_eq!(
         first.headers["accept"].to_str().unwrap(),
-        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,\
+         application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,\
+         application/openmetrics-text;version=0.0.1;q=0.4,\
+         text/plain;version=1.0.0;escaping=underscores;q=0.3,\
+         text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
     );
     assert!(
         first.headers["accept-encoding"]

@@ -49,6 +49,20 @@ pub struct ScrapeConfig {
     pub label_name_length_limit: u64,
     #[serde(default)]
     pub label_value_length_limit: u64,
+    /// Also store the classic series of histograms scraped as native histograms
+    /// (`always_scrape_classic_histograms` since Prometheus 3.0).
+    #[serde(default, alias = "always_scrape_classic_histograms")]
+    pub scrape_classic_histograms: bool,
+    /// The exposition formats asked for, preferred first; unset: protobuf first.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scrape_protocols: Vec<crate::ScrapeProtocol>,
+    /// The format of a response without a usable Content-Type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<crate::ScrapeProtocol>,
     #[serde(default, deserialize_with = "non_null")]
     pub relabel_configs: Vec<RelabelConfig>,
     #[serde(default, deserialize_with = "non_null")]

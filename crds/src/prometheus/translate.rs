@@ -115,6 +115,9 @@ impl ScrapeConfig {
             label_value_length_limit: self.label_value_length_limit,
             target_limit: self.target_limit,
             body_size_limit: self.body_size_limit.clone().filter(|b| !b.is_empty()),
+            scrape_classic_histograms: self.scrape_classic_histograms,
+            scrape_protocols: self.scrape_protocols.clone(),
+            fallback_scrape_protocol: self.fallback_scrape_protocol,
             ..ScrapeTargetSpec::default()
         };
         let client = scrape_client(&self.http);

@@ -73,10 +73,23 @@ pub struct PodMonitorSpec {
     pub unread: BTreeMap<String, serde_json::Value>,
 }
 
-/// The per-monitor limits (0 or unset: none).
+/// The per-monitor limits (0 or unset: none) and monitor-wide scrape settings.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
+    /// Also store the classic series of histograms scraped as native ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_classic_histograms: Option<bool>,
+    /// The exposition formats asked for, preferred first.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scrape_protocols: Vec<crate::ScrapeProtocol>,
+    /// The format of a response without a usable Content-Type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<crate::ScrapeProtocol>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

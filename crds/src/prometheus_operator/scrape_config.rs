@@ -87,6 +87,19 @@ pub struct ScrapeConfigSpec {
     pub label_name_length_limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_value_length_limit: Option<u64>,
+    /// Also store the classic series of histograms scraped as native ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_classic_histograms: Option<bool>,
+    /// The exposition formats asked for, preferred first.
+    #[serde(
+        default,
+        deserialize_with = "crate::prometheus::de::nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scrape_protocols: Vec<crate::ScrapeProtocol>,
+    /// The format of a response without a usable Content-Type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<crate::ScrapeProtocol>,
     #[serde(flatten)]
     pub unread: BTreeMap<String, serde_json::Value>,
 }
@@ -279,6 +292,9 @@ impl Object<ScrapeConfigSpec> {
             label_limit: spec.label_limit.unwrap_or(0),
             label_name_length_limit: spec.label_name_length_limit.unwrap_or(0),
             label_value_length_limit: spec.label_value_length_limit.unwrap_or(0),
+            scrape_classic_histograms: spec.scrape_classic_histograms.unwrap_or(false),
+            scrape_protocols: spec.scrape_protocols.clone(),
+            fallback_scrape_protocol: spec.fallback_scrape_protocol,
             ..ScrapeTargetSpec::default()
         };
         if let Some(path) = spec.metrics_path.as_deref().filter(|p| !p.is_empty()) {

@@ -293,6 +293,7 @@ fn finish(
         forced_error: None,
         client: Arc::default(),
         namespace: None,
+        formats: crate::pull::fetch::ScrapeFormats::from_spec(spec),
     }))
 }
 

@@ -1,7 +1,9 @@
 //! [`Fetcher`]: the HTTP side of a scrape — one GET with the target's client (TLS, auth,
-//! proxy: [`crate::pull::clients`]), headers as Prometheus sends them:
-//! OpenMetrics 1.0 preferred over the text format 0.0.4 (the response's `Content-Type`
-//! picks the parser, [`Format`]), gzip accepted and decoded.
+//! proxy: [`crate::pull::clients`]), headers as Prometheus sends them: the `Accept`
+//! header built from the target's scrape protocols ([`accept_header`]; by default the
+//! protobuf format first), gzip accepted and decoded. The response's `Content-Type`
+//! picks the parser ([`Format::from_content_type`]), falling back to the target's
+//! `fallback_scrape_protocol` as Prometheus does.
 
 use std::error::Error as _;
 use std::sync::Arc;
@@ -9,47 +11,149 @@ use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 
+use telltale_crds::{ScrapeProtocol, ScrapeTargetSpec};
 use telltale_web::client::ClientOptions;
 
 use crate::error::{Error, Result};
 use crate::pull::clients::ScrapeClients;
+use crate::pull::protobuf::{self, ProtoExposition};
 use crate::pull::target::Target;
 use crate::pull::text::Exposition;
 
-/// The `Accept` header of a scrape, Prometheus's: OpenMetrics 1.0.0, then 0.0.1, then the
-/// text format 0.0.4, anything else as a fallback.
-pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+/// The escaping scheme asked of targets that could serve UTF-8 names
+/// (`escaping=underscores`): Telltale reads the legacy name characters only, as
+/// Prometheus with `metric_name_validation_scheme: legacy`.
+pub const ESCAPING: &str = "underscores";
+
+/// The `Accept` header of a scrape asking for `protocols`, preferred first, as
+/// Prometheus's `acceptHeader` builds it: each media type with a decreasing q-value
+/// (from `0.(number of protocols + 1)`), the 1.0.0 text formats with `escaping=`, then
+/// `*/*` last.
+pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
+    let mut weight = ScrapeProtocol::ALL.len() + 1;
+    let mut out = Vec::with_capacity(protocols.len() + 1);
+    for p in protocols {
+        let mut v = p.media_type().to_string();
+        if matches!(
+            p,
+            ScrapeProtocol::PrometheusText1_0_0 | ScrapeProtocol::OpenMetricsText1_0_0
+        ) {
+            v.push_str(";escaping=");
+            v.push_str(ESCAPING);
+        }
+        v.push_str(&format!(";q=0.{weight}"));
+        out.push(v);
+        weight = weight.saturating_sub(1);
+    }
+    out.push(format!("*/*;q=0.{weight}"));
+    out.join(",")
+}
+
+/// How a target's scrapes ask for and read their format: its scrape protocols (the
+/// `Accept` header), fallback protocol, and whether histograms with native buckets keep
+/// their classic series too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScrapeFormats {
+    pub protocols: Vec<ScrapeProtocol>,
+    pub fallback: Option<ScrapeProtocol>,
+    pub classic_histograms: bool,
+    /// [`accept_header`] of `protocols`.
+    pub accept: String,
+}
+
+impl Default for ScrapeFormats {
+    fn default() -> Self {
+        ScrapeFormats::new(Vec::new(), None, false)
+    }
+}
+
+impl ScrapeFormats {
+    /// The settings of `protocols` (empty: [`ScrapeProtocol::DEFAULT`]).
+    pub fn new(
+        protocols: Vec<ScrapeProtocol>,
+        fallback: Option<ScrapeProtocol>,
+        classic_histograms: bool,
+    ) -> Self {
+        let protocols = if protocols.is_empty() {
+            ScrapeProtocol::DEFAULT.to_vec()
+        } else {
+            protocols
+        };
+        ScrapeFormats {
+            accept: accept_header(&protocols),
+            protocols,
+            fallback,
+            classic_histograms,
+        }
+    }
+
+    /// The settings of a ScrapeTarget spec.
+    pub fn from_spec(spec: &ScrapeTargetSpec) -> Self {
+        ScrapeFormats::new(
+            spec.scrape_protocols.clone(),
+            spec.fallback_scrape_protocol,
+            spec.scrape_classic_histograms,
+        )
+    }
+}
 
 /// The exposition format of a scraped body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// `text/plain; version=0.0.4` (and anything not OpenMetrics, as Prometheus does).
+    /// `text/plain` (versions 0.0.4 and 1.0.0).
     Text,
     /// `application/openmetrics-text`.
     OpenMetrics,
+    /// `application/vnd.google.protobuf` (delimited `MetricFamily` messages).
+    Protobuf,
 }
 
 impl Format {
-    /// The format a `Content-Type` header announces.
-    pub fn from_content_type(content_type: &str) -> Format {
+    /// The format of a protocol.
+    pub fn of(protocol: ScrapeProtocol) -> Format {
+        match protocol {
+            ScrapeProtocol::PrometheusProto => Format::Protobuf,
+            ScrapeProtocol::OpenMetricsText1_0_0 | ScrapeProtocol::OpenMetricsText0_0_1 => {
+                Format::OpenMetrics
+            }
+            ScrapeProtocol::PrometheusText1_0_0 | ScrapeProtocol::PrometheusText0_0_4 => {
+                Format::Text
+            }
+        }
+    }
+
+    /// The format a `Content-Type` header announces, as Prometheus's scrape picks its
+    /// parser: the media type (parameters aside) `text/plain`,
+    /// `application/openmetrics-text` or `application/vnd.google.protobuf`; a missing,
+    /// malformed or other Content-Type is read as `fallback`, and fails the scrape when
+    /// there is none.
+    pub fn from_content_type(
+        content_type: &str,
+        fallback: Option<ScrapeProtocol>,
+    ) -> Result<Format> {
         let media = content_type
             .split(';')
             .next()
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        if media == "application/openmetrics-text" {
-            Format::OpenMetrics
-        } else {
-            Format::Text
-        }
-    }
-
-    /// Parses `body` in this format.
-    pub fn parse<'a>(&self, body: &'a str) -> Result<Exposition<'a>> {
-        match self {
-            Format::Text => crate::pull::text::parse(body),
-            Format::OpenMetrics => crate::pull::openmetrics::parse(body),
+        let problem = match media.as_str() {
+            "text/plain" => return Ok(Format::Text),
+            "application/openmetrics-text" => return Ok(Format::OpenMetrics),
+            "application/vnd.google.protobuf" => return Ok(Format::Protobuf),
+            "" if content_type.trim().is_empty() => {
+                "non-compliant scrape target sending blank Content-Type".to_string()
+            }
+            _ => format!("received unsupported Content-Type {content_type:?}"),
+        };
+        match fallback {
+            Some(p) => {
+                tracing::debug!(%problem, fallback = p.name(), "using fallback_scrape_protocol");
+                Ok(Format::of(p))
+            }
+            None => Err(Error::ContentType {
+                message: format!("{problem} and no fallback_scrape_protocol specified for target"),
+            }),
         }
     }
 }
@@ -57,9 +161,48 @@ impl Format {
 /// A fetched page: its body (gzip already decoded) and format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page {
-    pub body: String,
+    pub body: Vec<u8>,
     pub format: Format,
 }
+
+impl Page {
+    /// The page made ready to parse: text checked to be UTF-8, protobuf decoded
+    /// (`classic_histograms`: the classic series of native histograms too).
+    pub fn decode(self, url: &str, classic_histograms: bool) -> Result<Decoded> {
+        match self.format {
+            Format::Protobuf => Ok(Decoded::Protobuf(protobuf::decode(
+                &self.body,
+                classic_histograms,
+            )?)),
+            format => {
+                let text = String::from_utf8(self.body).map_err(|_| Error::NotUtf8 {
+                    url: url.to_string(),
+                })?;
+                Ok(Decoded::Text(text, format))
+            }
+        }
+    }
+}
+
+/// A page ready to parse ([`Page::decode`]).
+#[derive(Debug)]
+pub enum Decoded {
+    /// Text in the text format or OpenMetrics.
+    Text(String, Format),
+    Protobuf(ProtoExposition),
+}
+
+impl Decoded {
+    /// The page's exposition (a parse error names the line of a text page).
+    pub fn exposition(&mut self) -> Result<Exposition<'_>> {
+        match self {
+            Decoded::Text(text, Format::OpenMetrics) => crate::pull::openmetrics::parse(text),
+            Decoded::Text(text, _) => crate::pull::text::parse(text),
+            Decoded::Protobuf(p) => Ok(p.exposition()),
+        }
+    }
+}
+
 /// The header telling the target how long the scraper waits.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
 
@@ -141,8 +284,10 @@ impl Fetcher {
                 message: "oauth2: fetching the token timed out".into(),
             })?
             .map_err(setup)?;
+        let accept = HeaderValue::from_str(&target.formats.accept)
+            .unwrap_or_else(|_| HeaderValue::from_static("*/*"));
         let resp = request
-            .header(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER))
+            .header(ACCEPT, accept)
             .header(
                 SCRAPE_TIMEOUT_HEADER,
                 format!("{}", target.timeout.as_secs_f64()),
@@ -163,7 +308,8 @@ impl Fetcher {
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or(""),
-        );
+            target.formats.fallback,
+        )?;
         let limit = target.limits.body_size_limit;
         let body: Vec<u8> = if limit == 0 {
             resp.bytes().await.map_err(http)?.into()
@@ -179,9 +325,6 @@ impl Fetcher {
             }
             body
         };
-        let body = String::from_utf8(body).map_err(|_| Error::NotUtf8 {
-            url: url.to_string(),
-        })?;
         Ok(Page { body, format })
     }
 }
@@ -217,20 +360,67 @@ mod tests {
 
     #[test]
     fn content_type_picks_the_parser() {
+        let pick = |ct| Format::from_content_type(ct, None).ok();
         assert_eq!(
-            Format::from_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-            Format::OpenMetrics
+            pick("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            Some(Format::OpenMetrics)
         );
         assert_eq!(
-            Format::from_content_type("Application/OpenMetrics-Text"),
-            Format::OpenMetrics
+            pick("Application/OpenMetrics-Text"),
+            Some(Format::OpenMetrics)
+        );
+        assert_eq!(pick("text/plain; version=0.0.4"), Some(Format::Text));
+        assert_eq!(
+            pick(
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            ),
+            Some(Format::Protobuf)
+        );
+        let e = Format::from_content_type("", None).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target"
+        );
+        let e = Format::from_content_type("application/json", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unsupported Content-Type \"application/json\""),
+            "{e}"
         );
         assert_eq!(
-            Format::from_content_type("text/plain; version=0.0.4"),
+            Format::from_content_type(
+                "application/json",
+                Some(ScrapeProtocol::PrometheusText0_0_4)
+            )
+            .unwrap(),
             Format::Text
         );
-        assert_eq!(Format::from_content_type(""), Format::Text);
-        assert!(Format::OpenMetrics.parse("a 1\n").is_err(), "no # EOF");
-        assert!(Format::Text.parse("a 1\n").is_ok());
+        assert_eq!(
+            Format::from_content_type("", Some(ScrapeProtocol::PrometheusProto)).unwrap(),
+            Format::Protobuf
+        );
+        let mut om = Decoded::Text("a 1\n".into(), Format::OpenMetrics);
+        assert!(om.exposition().is_err(), "no # EOF");
+        let mut text = Decoded::Text("a 1\n".into(), Format::Text);
+        assert!(text.exposition().is_ok());
+    }
+
+    #[test]
+    fn accept_header_is_prometheus_s() {
+        // Prometheus's DefaultProtoFirstScrapeProtocols, legacy name escaping.
+        assert_eq!(
+            ScrapeFormats::default().accept,
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,\
+             application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,\
+             application/openmetrics-text;version=0.0.1;q=0.4,\
+             text/plain;version=1.0.0;escaping=underscores;q=0.3,\
+             text/plain;version=0.0.4;q=0.2,\
+             */*;q=0.1"
+        );
+        assert_eq!(
+            accept_header(&[ScrapeProtocol::PrometheusText0_0_4]),
+            "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+        );
     }
 }

@@ -4,8 +4,9 @@
 //!  ScrapeManager (reconcile: which loops to start, update, stop)
 //!    --one ScrapeLoop per owned target-->
 //!      Fetcher: GET with the target's client (clients: tlsConfig, authorization,
-//!      basicAuth, proxy) (Accept: OpenMetrics 1.0, text 0.0.4; gzip)
-//!        --text / openmetrics parse-->
+//!      basicAuth, proxy) (Accept: the target's scrape protocols, protobuf first by
+//!      default; gzip)
+//!        --text / openmetrics parse, protobuf decode (native histograms)-->
 //!      BatchBuilder (labels: honor_labels; honor_timestamps, metricRelabelings, limits,
 //!      series_cache, report series up/scrape_*, staleness markers)
 //!        --one batch per scrape--> writer
@@ -28,6 +29,8 @@ pub mod manager;
 pub mod metadata_api;
 /// The OpenMetrics 1.0 text parser.
 pub mod openmetrics;
+/// The Prometheus protobuf exposition format (native histograms).
+pub mod protobuf;
 /// Which loops to start, update and stop (pure).
 pub mod reconcile;
 /// One scrape's batch: target labels, report series, staleness (pure).

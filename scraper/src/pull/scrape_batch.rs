@@ -3,7 +3,11 @@
 //! limits, the report series (`up`, `scrape_duration_seconds`, `scrape_samples_scraped`,
 //! `scrape_samples_post_metric_relabeling`, `scrape_series_added`) and staleness markers
 //! for series that disappeared, and the exemplars of the samples kept (under their final
-//! series, an exemplar without a timestamp taking its sample's). Pure: no I/O, no clock.
+//! series, an exemplar without a timestamp taking its sample's). Native histogram samples
+//! (the protobuf format) go through the same rules and bookkeeping as float samples —
+//! each counts as one sample for the limits, a vanished histogram series gets a float
+//! staleness marker as in Prometheus — and are written as messages of their own
+//! ([`Batch::histograms`]). Pure: no I/O, no clock.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +23,7 @@ use crate::pull::labels::{
 };
 use crate::pull::limits::Limits;
 use crate::pull::series_cache::{Series, SeriesCache, SeriesKey};
-use crate::pull::text::{ParsedExemplar, ParsedSample};
+use crate::pull::text::{Exposition, ParsedExemplar, ParsedSample};
 use crate::relabel::Relabeler;
 
 /// The names of the series every scrape reports about itself.
@@ -78,6 +82,9 @@ pub struct Batch {
     /// The exemplars of the samples written, one series (no samples) per exemplar;
     /// empty for a scrape without any, which is most.
     pub exemplars: Vec<TimeSeries>,
+    /// The native histogram samples written, one series per sample (empty unless the
+    /// target serves the protobuf format with native histograms).
+    pub histograms: Vec<TimeSeries>,
 }
 
 /// Remembers the series of a target's previous scrape to mark vanished ones stale, and
@@ -132,58 +139,81 @@ impl BatchBuilder {
         timestamp_ms: i64,
         duration: Duration,
     ) -> Batch {
+        let exposition = samples.map(|samples| Exposition {
+            samples,
+            exemplars,
+            ..Exposition::default()
+        });
+        self.scrape_exposition(rules, exposition, timestamp_ms, duration)
+    }
+
+    /// The batch of one scrape of `exposition` (`None`: the scrape failed): its samples
+    /// and exemplars as [`BatchBuilder::scrape_with_exemplars`] takes them, and its
+    /// native histograms (after the samples, each one sample for the limits).
+    pub fn scrape_exposition(
+        &mut self,
+        rules: &SampleRules<'_>,
+        exposition: Option<Exposition<'_>>,
+        timestamp_ms: i64,
+        duration: Duration,
+    ) -> Batch {
+        let mut up = exposition.is_some();
+        let Exposition {
+            samples,
+            exemplars,
+            histograms,
+            ..
+        } = exposition.unwrap_or_default();
         let mut exemplars = exemplars.into_iter().peekable();
-        let mut up = samples.is_some();
-        let samples = samples.unwrap_or_default();
         let mut batch = Batch {
-            scraped: samples.len(),
+            scraped: samples.len() + histograms.len(),
             series: Vec::with_capacity(samples.len() + REPORT_SERIES.len()),
             ..Batch::default()
         };
         self.scrape += 1;
-        let scrape = self.scrape;
         let recomputed = self
             .cache
             .begin(rules.target_labels, rules.honor_labels, rules.limits);
-        let mut current: Vec<(SeriesKey, bool)> = Vec::with_capacity(samples.len());
+        let mut current: Vec<(SeriesKey, bool)> =
+            Vec::with_capacity(samples.len() + histograms.len());
         for (i, s) in samples.into_iter().enumerate() {
             // Off the per-sample path unless the exposition had exemplars.
             let exemplar = match exemplars.peek() {
                 Some(e) if e.sample == i => exemplars.next(),
                 _ => None,
             };
-            let Some(key) = self.cache.resolve(s.series, || {
-                // The parser checked the text: its labels read back.
-                let (name, labels) = s.name_and_labels().ok()?;
-                final_series(rules, name, labels)
-            }) else {
+            let exposed = Exposed {
+                series: s.series,
+                labels: || s.name_and_labels().ok(),
+                timestamp_ms: s.timestamp_ms,
+            };
+            let Some((key, ts)) =
+                self.admit(rules, exposed, timestamp_ms, &mut batch, &mut current)
+            else {
                 continue;
             };
-            batch.post_relabeling += 1;
-            if let Some(e) = &key.0.label_error {
-                batch.error.get_or_insert_with(|| e.clone());
-            }
-            if batch.error.is_some() {
-                continue;
-            }
-            let (ts, tracked) = match s.timestamp_ms {
-                Some(ts) if rules.honor_timestamps => (ts, false),
-                _ => (timestamp_ms, true),
-            };
-            let before = key.0.mark_written(scrape, tracked);
-            if before == scrape {
-                debug!(series = %format_shared_labels(&key.0.labels), "duplicate series in one scrape dropped");
-                batch.duplicates += 1;
-                continue;
-            }
-            if Some(before) != self.previous_scrape {
-                batch.series_added += 1;
-            }
             batch.series.push(sample(&key.0.labels, ts, s.value));
             if let Some(e) = exemplar {
                 batch.exemplars.push(exemplar_series(&key.0.labels, e, ts));
             }
-            current.push((key, tracked));
+        }
+        for h in histograms {
+            let exposed = Exposed {
+                series: h.series,
+                labels: || h.name_and_labels().ok(),
+                timestamp_ms: h.timestamp_ms,
+            };
+            let Some((key, ts)) =
+                self.admit(rules, exposed, timestamp_ms, &mut batch, &mut current)
+            else {
+                continue;
+            };
+            batch.histograms.push(TimeSeries {
+                labels: key.0.labels.to_labels(),
+                samples: Vec::new(),
+                exemplars: Vec::new(),
+                histograms: vec![h.histogram.to_proto(ts)],
+            });
         }
         if up {
             self.cache.end();
@@ -197,9 +227,11 @@ impl BatchBuilder {
             up = false;
             batch.series.clear();
             batch.exemplars.clear();
+            batch.histograms.clear();
             batch.series_added = 0;
             current.clear();
         }
+        let scrape = self.scrape;
         let previous = std::mem::take(&mut self.previous);
         let gone: Vec<&SeriesKey> = if recomputed && self.previous_scrape.is_some() {
             // New objects for the same series: compare label sets.
@@ -242,6 +274,52 @@ impl BatchBuilder {
         }
         self.reported = true;
         batch
+    }
+
+    /// One exposed sample or histogram of the series `series` (its labels read by
+    /// `labels` when not cached) through the rules: its final series and timestamp when
+    /// it is written, counted in `batch` and noted in `current`; `None` when relabeling
+    /// drops it, it repeats a series of this scrape, or a limit is broken.
+    fn admit(
+        &mut self,
+        rules: &SampleRules<'_>,
+        exposed: Exposed<'_, impl FnOnce() -> Option<(String, LabelPairs)>>,
+        timestamp_ms: i64,
+        batch: &mut Batch,
+        current: &mut Vec<(SeriesKey, bool)>,
+    ) -> Option<(SeriesKey, i64)> {
+        let Exposed {
+            series,
+            labels,
+            timestamp_ms: own_timestamp_ms,
+        } = exposed;
+        let key = self.cache.resolve(series, || {
+            // The parser checked the text: its labels read back.
+            let (name, labels) = labels()?;
+            final_series(rules, name, labels)
+        })?;
+        batch.post_relabeling += 1;
+        if let Some(e) = &key.0.label_error {
+            batch.error.get_or_insert_with(|| e.clone());
+        }
+        if batch.error.is_some() {
+            return None;
+        }
+        let (ts, tracked) = match own_timestamp_ms {
+            Some(ts) if rules.honor_timestamps => (ts, false),
+            _ => (timestamp_ms, true),
+        };
+        let before = key.0.mark_written(self.scrape, tracked);
+        if before == self.scrape {
+            debug!(series = %format_shared_labels(&key.0.labels), "duplicate series in one scrape dropped");
+            batch.duplicates += 1;
+            return None;
+        }
+        if Some(before) != self.previous_scrape {
+            batch.series_added += 1;
+        }
+        current.push((key.clone(), tracked));
+        Some((key, ts))
     }
 
     /// The report series ([`REPORT_SERIES`]) under `target_labels`, built once per
@@ -293,6 +371,14 @@ impl BatchBuilder {
         batch.stale_markers = batch.series.len();
         batch
     }
+}
+
+/// One exposed sample or histogram, as [`BatchBuilder::admit`] takes it: its series as
+/// written, how to read its labels, its own timestamp.
+struct Exposed<'s, F> {
+    series: &'s str,
+    labels: F,
+    timestamp_ms: Option<i64>,
 }
 
 /// The series an exposed sample becomes under `rules`: `__name__` and target labels

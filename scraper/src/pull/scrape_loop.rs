@@ -113,27 +113,31 @@ impl ScrapeLoop {
             Some(reason) => Err(reason.clone()),
             None => self.fetcher.fetch(target).await.map_err(|e| e.to_string()),
         };
-        let result = match &page {
-            Ok(page) => page.format.parse(&page.body).map_err(|e| e.to_string()),
+        let mut decoded = page.and_then(|page| {
+            page.decode(target.url.as_str(), target.formats.classic_histograms)
+                .map_err(|e| e.to_string())
+        });
+        let result = match &mut decoded {
+            Ok(decoded) => decoded.exposition().map_err(|e| e.to_string()),
             Err(e) => Err(e.clone()),
         };
         let duration = clock.elapsed();
         let mut metadata = None;
-        let (samples, exemplars, mut scrape_error) = match result {
-            Ok(exposition) => {
-                metadata = Some(Arc::<[Metadata]>::from(exposition.metadata));
-                (Some(exposition.samples), exposition.exemplars, None)
+        let (exposition, mut scrape_error) = match result {
+            Ok(mut exposition) => {
+                let m = std::mem::take(&mut exposition.metadata);
+                metadata = Some(Arc::<[Metadata]>::from(m));
+                (Some(exposition), None)
             }
             Err(e) => {
                 debug!(url = %target.url, error = %e, "scrape failed");
-                (None, Vec::new(), Some(e))
+                (None, Some(e))
             }
         };
-        let parsed = samples.is_some();
-        let batch = self.builder.scrape_with_exemplars(
+        let parsed = exposition.is_some();
+        let batch = self.builder.scrape_exposition(
             &target.sample_rules(),
-            samples,
-            exemplars,
+            exposition,
             system_time_ms(started),
             duration,
         );
@@ -147,13 +151,22 @@ impl ScrapeLoop {
             debug!(url = %target.url, error = %e, "scrape broke a limit");
             scrape_error = Some(e);
         }
-        let write_error = match self.writer.write_shared(&batch.series).await {
+        let mut write_error = match self.writer.write_shared(&batch.series).await {
             Ok(_) => None,
             Err(e) => {
                 warn!(url = %target.url, error = %e, "cannot write scraped samples");
                 Some(format!("storage write failed: {e}"))
             }
         };
+        // Native histograms (protobuf scrapes) in a write of their own, after the
+        // samples (the shared-sample path carries floats only).
+        if write_error.is_none()
+            && !batch.histograms.is_empty()
+            && let Err(e) = self.writer.write(batch.histograms).await
+        {
+            warn!(url = %target.url, error = %e, "cannot write scraped native histograms");
+            write_error = Some(format!("storage write failed: {e}"));
+        }
         // Exemplars after their samples, in a write of their own, only when there are
         // any: a failure loses them, never the samples or the target's health.
         if write_error.is_none()

@@ -11,6 +11,7 @@ use telltale_crds::Scheme;
 use telltale_crds::scrape_client::ScrapeClient;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::pull::fetch::ScrapeFormats;
 use crate::pull::labels::LabelPairs;
 use crate::pull::limits::Limits;
 use crate::pull::scrape_batch::SampleRules;
@@ -53,6 +54,8 @@ pub struct Target {
     pub client: Arc<ScrapeClient>,
     /// The resource's namespace, where its Secrets are read.
     pub namespace: Option<String>,
+    /// The formats asked for and read (scrape protocols, classic histograms).
+    pub formats: ScrapeFormats,
 }
 
 /// What identifies a target across reconciliations: a change to anything else (interval,

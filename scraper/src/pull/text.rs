@@ -108,13 +108,31 @@ pub struct Metadata {
     pub unit: Option<String>,
 }
 
-/// A parsed exposition: samples in body order, metadata in order of first mention, and
-/// the exemplars of samples (OpenMetrics only; empty for most scrapes).
+/// A parsed exposition: samples in body order, metadata in order of first mention, the
+/// exemplars of samples (OpenMetrics and protobuf only; empty for most scrapes) and the
+/// native histograms (protobuf only).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exposition<'a> {
     pub samples: Vec<ParsedSample<'a>>,
     pub metadata: Vec<Metadata>,
     pub exemplars: Vec<ParsedExemplar>,
+    pub histograms: Vec<ParsedHistogram<'a>>,
+}
+
+/// One native histogram sample of an exposition (the protobuf format).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedHistogram<'a> {
+    /// The series, written as [`ParsedSample::series`] is (the metric name, no suffix).
+    pub series: &'a str,
+    pub histogram: telltale_storage_api::FloatHistogram,
+    pub timestamp_ms: Option<i64>,
+}
+
+impl ParsedHistogram<'_> {
+    /// The metric name and the labels, as [`ParsedSample::name_and_labels`].
+    pub fn name_and_labels(&self) -> Result<(String, Vec<(String, String)>), String> {
+        series_labels(self.series)
+    }
 }
 
 /// The exemplar of one sample (`# {labels} value [timestamp]` after it, OpenMetrics).

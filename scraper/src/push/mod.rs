@@ -35,7 +35,7 @@ pub mod wire;
 
 use std::sync::Arc;
 
-use telltale_storage_api::{SampleWriter, TimeSeries};
+use telltale_storage_api::{SampleWriter, TimeSeries, Written};
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,6 +50,8 @@ pub struct PushState {
     pub writer: Arc<dyn SampleWriter>,
     pub metrics: Metrics,
     pub options: PushOptions,
+    /// The running totals of OTLP delta histograms ([`otlp::delta`]).
+    pub otlp_totals: Arc<otlp::delta::DeltaTotals>,
 }
 
 impl PushState {
@@ -79,32 +81,39 @@ impl PushState {
             match limits.check_labels(&pairs) {
                 Ok(()) => true,
                 Err(message) => {
-                    let n = s.samples.len() as u64;
-                    outcome.accepted = outcome.accepted.saturating_sub(n);
-                    outcome.reject("label_limit", n, || message);
+                    let floats = s.samples.len() as u64;
+                    let histograms = s.histograms.len() as u64;
+                    outcome.accepted = outcome.accepted.saturating_sub(floats);
+                    outcome.histograms = outcome.histograms.saturating_sub(histograms);
+                    outcome.reject("label_limit", floats + histograms, || message);
                     false
                 }
             }
         });
     }
 
-    /// Writes `series` (if any) and returns the samples written.
+    /// Writes `series` (if any) and returns the samples written (float and native
+    /// histogram samples).
     pub async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
         if series.is_empty() {
             return Ok(0);
         }
-        let samples = series.iter().map(|s| s.samples.len() as u64).sum();
+        let samples = series
+            .iter()
+            .map(|s| (s.samples.len() + s.histograms.len()) as u64)
+            .sum();
         self.writer.write(series).await?;
         Ok(samples)
     }
 
-    /// Writes `series` (if any) and returns how many exemplars storage took (those it
-    /// refused, out of order, not counted).
-    pub async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<u64> {
+    /// Writes `series` (if any) and returns what storage says it wrote: float samples,
+    /// native histogram samples, and the exemplars it took (those it refused, out of
+    /// order, not counted).
+    pub async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
         if series.is_empty() {
-            return Ok(0);
+            return Ok(Written::default());
         }
-        Ok(self.writer.write_counted(series).await?.exemplars)
+        Ok(self.writer.write_counted(series).await?)
     }
 }
 
@@ -125,7 +134,7 @@ impl PushState {
         let m = &self.metrics;
         m.push_samples_total
             .with_label_values(&[protocol])
-            .inc_by(o.accepted);
+            .inc_by(o.accepted + o.histograms);
         for (reason, n) in &o.rejected {
             m.push_rejected_samples_total
                 .with_label_values(&[protocol, reason])

@@ -9,8 +9,10 @@ use std::fmt::Write as _;
 /// because the value kind is not stored (Influx strings).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PushOutcome {
-    /// Samples handed to the writer.
+    /// Float samples handed to the writer.
     pub accepted: u64,
+    /// Native histogram samples handed to the writer.
+    pub histograms: u64,
     /// Exemplars written (remote_write: those storage took); bad ones are counted in
     /// `skipped`.
     pub exemplars: u64,
@@ -53,7 +55,7 @@ impl PushOutcome {
         }
         let mut s = format!(
             "{} stored, {total} rejected (",
-            plural(self.accepted, "sample")
+            plural(self.accepted + self.histograms, "sample")
         );
         for (i, (reason, n)) in self.rejected.iter().enumerate() {
             if i > 0 {

@@ -226,6 +226,9 @@ fn base_spec(
         label_limit: limits.label_limit.unwrap_or(0),
         label_name_length_limit: limits.label_name_length_limit.unwrap_or(0),
         label_value_length_limit: limits.label_value_length_limit.unwrap_or(0),
+        scrape_classic_histograms: limits.scrape_classic_histograms.unwrap_or(false),
+        scrape_protocols: limits.scrape_protocols.clone(),
+        fallback_scrape_protocol: limits.fallback_scrape_protocol,
         ..ScrapeTargetSpec::default()
     };
     if let Some(path) = scrape.path.as_deref().filter(|p| !p.is_empty()) {

@@ -93,12 +93,16 @@ impl BatchSeries for TimeSeries {
         canonical_hash(&self.labels)
     }
 
+    /// Float and native histogram samples.
     fn samples(&self) -> usize {
-        self.samples.len()
+        self.samples.len() + self.histograms.len()
     }
 
+    /// Only staleness markers: float ones, or histogram ones (a sum of the staleness NaN).
     fn only_stale(&self) -> bool {
-        !self.samples.is_empty() && self.samples.iter().all(|s| is_stale_nan(s.value))
+        (!self.samples.is_empty() || !self.histograms.is_empty())
+            && self.samples.iter().all(|s| is_stale_nan(s.value))
+            && self.histograms.iter().all(|h| is_stale_nan(h.sum))
     }
 
     fn shared(&self) -> Option<&Arc<SeriesLabels>> {

@@ -104,7 +104,9 @@ pub struct Prepared {
 }
 
 /// Applies `rules` to every series of a write and cuts what is left into records of at
-/// most `max_samples` samples (a series with more is split across records).
+/// most `max_samples` samples (a series with more is split across records). A native
+/// histogram sample counts as one sample; it is sent as remote write 1.0 sends it (an
+/// integer histogram, counts as deltas, when its counts are whole, else a float one).
 pub fn prepare(series: &[TimeSeries], rules: &SeriesRules, max_samples: usize) -> Prepared {
     prepare_each(
         series.iter().map(|s| {
@@ -116,11 +118,23 @@ pub fn prepare(series: &[TimeSeries], rules: &SeriesRules, max_samples: usize) -
                     timestamp: x.timestamp_ms,
                 })
                 .collect();
-            (Cow::Borrowed(s.labels.as_slice()), samples)
+            let histograms = s
+                .histograms
+                .iter()
+                .filter_map(to_prompb_histogram)
+                .collect();
+            (Cow::Borrowed(s.labels.as_slice()), samples, histograms)
         }),
         rules,
         max_samples,
     )
+}
+
+/// The remote write message of a stored histogram sample; `None` for a malformed one
+/// (storage refuses those, so a write never holds one).
+fn to_prompb_histogram(h: &telltale_storage_api::pb::Histogram) -> Option<prompb::Histogram> {
+    let f = telltale_storage_api::FloatHistogram::from_proto(h).ok()?;
+    Some(prompb::Histogram::from_float_histogram(&f, h.timestamp_ms))
 }
 
 /// [`prepare`] for samples whose label sets are shared with the writer (scrapes).
@@ -135,34 +149,39 @@ pub fn prepare_shared(
                 value: s.value,
                 timestamp: s.timestamp_ms,
             }];
-            (Cow::Owned(s.series.to_labels()), one)
+            (Cow::Owned(s.series.to_labels()), one, Vec::new())
         }),
         rules,
         max_samples,
     )
 }
 
+type Points<'a> = (
+    Cow<'a, [Label]>,
+    Vec<prompb::Sample>,
+    Vec<prompb::Histogram>,
+);
+
 fn prepare_each<'a>(
-    series: impl Iterator<Item = (Cow<'a, [Label]>, Vec<prompb::Sample>)>,
+    series: impl Iterator<Item = Points<'a>>,
     rules: &SeriesRules,
     max_samples: usize,
 ) -> Prepared {
     let max_samples = max_samples.max(1);
     let mut out = Prepared::default();
     let mut chunk = Chunk::default();
-    for (labels, mut samples) in series.filter(|s| !s.1.is_empty()) {
+    for (labels, mut samples, mut histograms) in
+        series.filter(|s| !s.1.is_empty() || !s.2.is_empty())
+    {
         let Some(labels) = rules.apply(&labels) else {
-            out.dropped += samples.len() as u64;
+            out.dropped += (samples.len() + histograms.len()) as u64;
             continue;
         };
-        while !samples.is_empty() {
+        while !samples.is_empty() || !histograms.is_empty() {
             let room = max_samples - chunk.samples;
-            let now = if samples.len() <= room {
-                std::mem::take(&mut samples)
-            } else {
-                samples.drain(..room).collect()
-            };
-            chunk.push(labels.clone(), now);
+            let now = take(&mut samples, room);
+            let now_histograms = take(&mut histograms, room - now.len());
+            chunk.push(labels.clone(), now, now_histograms);
             if chunk.samples == max_samples {
                 out.push(std::mem::take(&mut chunk));
             }
@@ -172,6 +191,15 @@ fn prepare_each<'a>(
         out.push(chunk);
     }
     out
+}
+
+/// The first `n` items of `items` (all when there are no more), taken out.
+fn take<T>(items: &mut Vec<T>, n: usize) -> Vec<T> {
+    if items.len() <= n {
+        std::mem::take(items)
+    } else {
+        items.drain(..n).collect()
+    }
 }
 
 impl Prepared {
@@ -189,13 +217,23 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn push(&mut self, labels: Vec<prompb::Label>, samples: Vec<prompb::Sample>) {
-        let max = samples.iter().map(|s| s.timestamp).max();
+    fn push(
+        &mut self,
+        labels: Vec<prompb::Label>,
+        samples: Vec<prompb::Sample>,
+        histograms: Vec<prompb::Histogram>,
+    ) {
+        let max = samples
+            .iter()
+            .map(|s| s.timestamp)
+            .chain(histograms.iter().map(|h| h.timestamp))
+            .max();
         self.max_timestamp_ms = self.max_timestamp_ms.max(max);
-        self.samples += samples.len();
+        self.samples += samples.len() + histograms.len();
         self.series.push(prompb::TimeSeries {
             labels,
             samples,
+            histograms,
             ..Default::default()
         });
     }
@@ -375,6 +413,38 @@ mod tests {
         let messages = telltale_storage_api::shared::to_time_series(&samples);
         assert_eq!(shared, prepare(&messages, &rules, 2));
         assert_eq!((shared.records.len(), shared.samples), (3, 5));
+    }
+
+    #[test]
+    fn histograms_are_forwarded_and_counted_as_samples() {
+        use telltale_storage_api::FloatHistogram;
+        let mut int = FloatHistogram {
+            count: 3.0,
+            sum: 4.5,
+            ..FloatHistogram::default()
+        };
+        int.set_positive([(0, 1.0), (1, 2.0)]);
+        let mut float = int.clone();
+        float.positive_buckets[0] = 0.5;
+        float.count = 2.5;
+        let mut s = series("h", &[], &[1]);
+        s.histograms = vec![int.to_proto(2), float.to_proto(3)];
+        let p = prepare(&[s], &SeriesRules::default(), 2);
+        assert_eq!(p.samples, 3);
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(header(&p.records[0]).unwrap().max_timestamp_ms, 2);
+        let req = joined(&p);
+        let h: Vec<&prompb::Histogram> =
+            req.timeseries.iter().flat_map(|s| &s.histograms).collect();
+        assert_eq!(h[0].positive_deltas, [1, 1]);
+        assert!(!h[0].is_float());
+        assert_eq!(h[1].positive_counts, [0.5, 2.0]);
+        assert!(h[1].is_float());
+        assert_eq!(h[1].to_float_histogram().unwrap(), float);
+        // A series of histograms only is kept.
+        let mut only = series("h", &[], &[]);
+        only.histograms = vec![int.to_proto(9)];
+        assert_eq!(prepare(&[only], &SeriesRules::default(), 5).samples, 1);
     }
 
     proptest! {

@@ -189,7 +189,10 @@ impl Inner {
         self: Arc<Self>,
         series: Vec<TimeSeries>,
     ) -> telltale_storage_api::Result<u64> {
-        let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
+        let samples: u64 = series
+            .iter()
+            .map(|s| (s.samples.len() + s.histograms.len()) as u64)
+            .sum();
         let this = self.clone();
         let appended = tokio::task::spawn_blocking(move || {
             let payload = WriteRequest { series }.encode_to_vec();
@@ -318,7 +321,10 @@ async fn replay(inner: Arc<Inner>) {
             }
         }
         let merged: Vec<TimeSeries> = batches.iter().flat_map(|b| b.1.iter().cloned()).collect();
-        let samples: u64 = merged.iter().map(|s| s.samples.len() as u64).sum();
+        let samples: u64 = merged
+            .iter()
+            .map(|s| (s.samples.len() + s.histograms.len()) as u64)
+            .sum();
         loop {
             match inner.downstream.write_identified(merged.clone(), id).await {
                 Ok(_) => {
@@ -355,7 +361,10 @@ async fn replay(inner: Arc<Inner>) {
 /// retrying the others while storage is unavailable.
 async fn replay_one_by_one(inner: &Arc<Inner>, batches: Vec<(BatchId, Vec<TimeSeries>)>) {
     for (id, series) in batches {
-        let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
+        let samples: u64 = series
+            .iter()
+            .map(|s| (s.samples.len() + s.histograms.len()) as u64)
+            .sum();
         let mut backoff = inner.options.retry_min;
         loop {
             match inner.downstream.write_identified(series.clone(), id).await {

@@ -3,9 +3,13 @@
 //! - gauges: one series per point, the metric name sanitised;
 //! - sums: cumulative monotonic ones are counters named `<name>_total`; non-monotonic
 //!   ones gauges; delta sums are rejected (counted);
-//! - explicit-bucket histograms (cumulative): `<name>_bucket{le}` with cumulative counts
-//!   and `le="+Inf"`, `<name>_sum` (when set) and `<name>_count`; summaries:
-//!   `<name>{quantile}`, `_sum`, `_count`; exponential histograms are rejected;
+//! - explicit-bucket histograms: `<name>_bucket{le}` with cumulative counts and
+//!   `le="+Inf"`, `<name>_sum` (when set) and `<name>_count`; summaries:
+//!   `<name>{quantile}`, `_sum`, `_count`;
+//! - exponential histograms: one native histogram series `<name>`
+//!   ([`super::exponential`]);
+//! - histograms of delta temporality (both kinds) are made cumulative by a running total
+//!   per series ([`super::delta`]); other delta metrics are rejected;
 //! - point attributes become labels (names sanitised; values of attributes whose names
 //!   collide are joined with `;`); the scope gives `otel_scope_name` and
 //!   `otel_scope_version`; the resource's `service.namespace`/`service.name` give `job`
@@ -19,9 +23,10 @@
 use std::collections::HashMap;
 
 use prost::Message;
-use telltale_storage_api::{Label, METRIC_NAME, Sample, TimeSeries};
+use telltale_storage_api::{FloatHistogram, Label, METRIC_NAME, Sample, TimeSeries};
 
 use super::attributes::{any_to_string, attribute_labels, format_bound};
+use super::delta::DeltaTotals;
 use super::proto::{
     self, AggregationTemporality, FLAG_NO_RECORDED_VALUE, KeyValue, Metric, ResourceMetrics,
     metric::Data, number_data_point,
@@ -42,9 +47,15 @@ pub struct Converted {
     pub outcome: PushOutcome,
 }
 
-/// Decodes and converts an `ExportMetricsServiceRequest` body.
-pub fn convert(raw: &[u8]) -> Result<Converted> {
-    let mut out = Builder::default();
+/// Decodes and converts an `ExportMetricsServiceRequest` body; delta histograms add up
+/// in `totals`.
+pub fn convert(raw: &[u8], totals: &DeltaTotals) -> Result<Converted> {
+    let mut out = Builder {
+        series: Vec::new(),
+        index: HashMap::new(),
+        outcome: PushOutcome::default(),
+        totals,
+    };
     for field in wire::fields(raw) {
         let field = field.map_err(|e| Error::ProtobufAt {
             what: "ExportMetricsServiceRequest",
@@ -64,14 +75,17 @@ pub fn convert(raw: &[u8]) -> Result<Converted> {
     Ok(out.finish())
 }
 
-#[derive(Default)]
-struct Builder {
+pub(super) struct Builder<'a> {
     series: Vec<TimeSeries>,
     index: HashMap<Vec<Label>, usize>,
-    outcome: PushOutcome,
+    pub(super) outcome: PushOutcome,
+    pub(super) totals: &'a DeltaTotals,
 }
 
-impl Builder {
+/// The labels of a point: its attributes, then the scope's and the resource's.
+pub(super) type PointLabels<'a> = &'a dyn Fn(&[KeyValue]) -> Vec<(String, String)>;
+
+impl Builder<'_> {
     fn resource(&mut self, rm: &ResourceMetrics) {
         let attrs = rm
             .resource
@@ -188,53 +202,7 @@ impl Builder {
                 }
             }
             Data::Histogram(h) => {
-                if h.aggregation_temporality != AggregationTemporality::Cumulative as i32 {
-                    self.reject_temporality(
-                        &m.name,
-                        h.aggregation_temporality,
-                        h.data_points.len(),
-                    );
-                    return None;
-                }
-                for p in &h.data_points {
-                    if !p.bucket_counts.is_empty()
-                        && p.bucket_counts.len() != p.explicit_bounds.len() + 1
-                    {
-                        self.outcome.reject("invalid_histogram", 1, || {
-                            format!(
-                                "histogram {:?}: {} bucket counts for {} bounds (want bounds + 1)",
-                                m.name,
-                                p.bucket_counts.len(),
-                                p.explicit_bounds.len()
-                            )
-                        });
-                        continue;
-                    }
-                    let ts = nanos_to_ms(p.time_unix_nano);
-                    let stale = p.flags & FLAG_NO_RECORDED_VALUE != 0;
-                    let v = |x: f64| if stale { STALE_NAN } else { x };
-                    let base = labels(&p.attributes);
-                    let mut cumulative: u64 = 0;
-                    for (i, c) in p.bucket_counts.iter().enumerate() {
-                        cumulative = cumulative.saturating_add(*c);
-                        let le = p
-                            .explicit_bounds
-                            .get(i)
-                            .map(|b| format_bound(*b))
-                            .unwrap_or_else(|| "+Inf".into());
-                        let mut l = base.clone();
-                        l.push(("le".into(), le));
-                        self.push(&format!("{name}_bucket"), l, ts, v(cumulative as f64));
-                    }
-                    if p.bucket_counts.is_empty() {
-                        let mut l = base.clone();
-                        l.push(("le".into(), "+Inf".into()));
-                        self.push(&format!("{name}_bucket"), l, ts, v(p.count as f64));
-                    }
-                    if let Some(sum) = p.sum {
-                        self.push(&format!("{name}_sum"), base.clone(), ts, v(sum));
-                    }
-                    self.push(&format!("{name}_count"), base, ts, v(p.count as f64));
+                if let Some(ts) = self.explicit_histogram(&m.name, &name, h, &labels) {
                     seen(ts);
                 }
             }
@@ -255,22 +223,15 @@ impl Builder {
                 }
             }
             Data::ExponentialHistogram(h) => {
-                self.outcome.reject(
-                    "unsupported_exponential_histogram",
-                    h.data_points.len() as u64,
-                    || {
-                        format!(
-                            "metric {:?}: exponential histograms are not supported",
-                            m.name
-                        )
-                    },
-                );
+                if let Some(ts) = self.exponential_histogram(&m.name, &name, h, &labels) {
+                    seen(ts);
+                }
             }
         }
         latest
     }
 
-    fn reject_temporality(&mut self, name: &str, temporality: i32, points: usize) {
+    pub(super) fn reject_temporality(&mut self, name: &str, temporality: i32, points: usize) {
         let t = match AggregationTemporality::try_from(temporality) {
             Ok(AggregationTemporality::Delta) => "DELTA",
             Ok(AggregationTemporality::Unspecified) => "UNSPECIFIED",
@@ -282,14 +243,15 @@ impl Builder {
         });
     }
 
-    fn push(&mut self, name: &str, pairs: Vec<(String, String)>, timestamp_ms: i64, value: f64) {
+    /// The label set of series `name` with `pairs` (empty values dropped; later pairs,
+    /// scope then resource identity, override attributes), sorted.
+    pub(super) fn series_labels(name: &str, pairs: Vec<(String, String)>) -> Vec<Label> {
         let mut labels: Vec<Label> = Vec::with_capacity(pairs.len() + 1);
         labels.push(Label::new(METRIC_NAME, name));
         for (n, v) in pairs {
             if v.is_empty() {
                 continue;
             }
-            // Later pairs (scope, then resource identity) override attributes.
             match labels.iter_mut().find(|l| l.name == n) {
                 Some(l) if n != METRIC_NAME => l.value = v,
                 Some(_) => {}
@@ -297,32 +259,62 @@ impl Builder {
             }
         }
         labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        labels
+    }
+
+    pub(super) fn push(
+        &mut self,
+        name: &str,
+        pairs: Vec<(String, String)>,
+        timestamp_ms: i64,
+        value: f64,
+    ) {
+        let labels = Self::series_labels(name, pairs);
         let sample = Sample {
             timestamp_ms,
             value,
         };
         self.outcome.accepted += 1;
-        match self.index.get(&labels) {
-            Some(&i) => self.series[i].samples.push(sample),
+        self.entry(labels).samples.push(sample);
+    }
+
+    /// Adds a native histogram sample to the series `labels`.
+    pub(super) fn push_histogram(
+        &mut self,
+        labels: Vec<Label>,
+        timestamp_ms: i64,
+        h: &FloatHistogram,
+    ) {
+        self.outcome.histograms += 1;
+        self.entry(labels).histograms.push(h.to_proto(timestamp_ms));
+    }
+
+    fn entry(&mut self, labels: Vec<Label>) -> &mut TimeSeries {
+        let i = match self.index.get(&labels) {
+            Some(&i) => i,
             None => {
                 self.index.insert(labels.clone(), self.series.len());
                 self.series.push(TimeSeries {
                     labels,
-                    samples: vec![sample],
+                    samples: Vec::new(),
                     exemplars: Vec::new(),
                     histograms: Vec::new(),
                 });
+                self.series.len() - 1
             }
-        }
+        };
+        &mut self.series[i]
     }
 
     fn finish(mut self) -> Converted {
         for s in &mut self.series {
             s.samples.sort_by_key(|s| s.timestamp_ms);
             s.samples.dedup_by_key(|s| s.timestamp_ms);
+            s.histograms.sort_by_key(|h| h.timestamp_ms);
+            s.histograms.dedup_by_key(|h| h.timestamp_ms);
         }
-        let accepted = self.series.iter().map(|s| s.samples.len() as u64).sum();
-        self.outcome.accepted = accepted;
+        self.outcome.accepted = self.series.iter().map(|s| s.samples.len() as u64).sum();
+        self.outcome.histograms = self.series.iter().map(|s| s.histograms.len() as u64).sum();
         Converted {
             series: self.series,
             outcome: self.outcome,
@@ -351,7 +343,7 @@ fn number(v: Option<number_data_point::Value>, flags: u32) -> f64 {
     }
 }
 
-fn nanos_to_ms(ns: u64) -> i64 {
+pub(super) fn nanos_to_ms(ns: u64) -> i64 {
     (ns / 1_000_000).min(i64::MAX as u64) as i64
 }
 
@@ -367,6 +359,7 @@ mod tests {
     use super::proto::*;
     use super::*;
     use telltale_model::is_stale_nan;
+    use telltale_storage_api::histogram::ResetHint;
 
     fn point(attrs: Vec<KeyValue>, t_ns: u64, v: f64) -> NumberDataPoint {
         NumberDataPoint {
@@ -457,7 +450,7 @@ mod tests {
             ],
             service(),
         );
-        let c = convert(&raw).unwrap();
+        let c = convert(&raw, &DeltaTotals::default()).unwrap();
         let g = find(&c, "queue_depth")[0];
         assert_eq!(g.label("job"), Some("shop/api"));
         assert_eq!(g.label("instance"), Some("pod-1"));
@@ -511,7 +504,7 @@ mod tests {
             )],
             vec![],
         );
-        let c = convert(&raw).unwrap();
+        let c = convert(&raw, &DeltaTotals::default()).unwrap();
         let buckets: Vec<(String, f64)> = find(&c, "rpc_duration_bucket")
             .iter()
             .map(|s| (s.label("le").unwrap().to_string(), s.samples[0].value))
@@ -533,7 +526,114 @@ mod tests {
     }
 
     #[test]
-    fn delta_exponential_and_bad_histograms_are_rejected_others_kept() {
+    fn exponential_histograms_are_native_and_delta_histograms_add_up() {
+        let exp = |t: u64, start: u64, counts: Vec<u64>| ExponentialHistogramDataPoint {
+            attributes: vec![KeyValue::string("route", "/a")],
+            start_time_unix_nano: start,
+            time_unix_nano: t,
+            count: counts.iter().sum(),
+            sum: Some(2.0),
+            scale: 1,
+            positive: Some(Buckets {
+                offset: 0,
+                bucket_counts: counts,
+            }),
+            ..Default::default()
+        };
+        let explicit = |t: u64, start: u64| HistogramDataPoint {
+            start_time_unix_nano: start,
+            time_unix_nano: t,
+            count: 3,
+            sum: Some(1.0),
+            bucket_counts: vec![1, 2],
+            explicit_bounds: vec![0.5],
+            ..Default::default()
+        };
+        let raw = |delta_points: Vec<ExponentialHistogramDataPoint>| {
+            request(
+                vec![
+                    metric(
+                        "latency",
+                        metric::Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: delta_points,
+                            aggregation_temporality: AggregationTemporality::Delta as i32,
+                        }),
+                    ),
+                    metric(
+                        "size",
+                        metric::Data::Histogram(Histogram {
+                            data_points: vec![
+                                explicit(1_000_000_000, 0),
+                                explicit(2_000_000_000, 1_000_000_000),
+                            ],
+                            aggregation_temporality: AggregationTemporality::Delta as i32,
+                        }),
+                    ),
+                    metric(
+                        "cumulative",
+                        metric::Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: vec![exp(1_000_000_000, 5, vec![4])],
+                            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                        }),
+                    ),
+                ],
+                service(),
+            )
+        };
+        let totals = DeltaTotals::default();
+        let first = raw(vec![
+            exp(1_000_000_000, 0, vec![1, 2]),
+            exp(2_000_000_000, 1_000_000_000, vec![1, 0, 5]),
+        ]);
+        let c = convert(&first, &totals).unwrap();
+        assert_eq!(c.outcome.rejected_total(), 0, "{:?}", c.outcome);
+        assert_eq!(c.outcome.histograms, 3);
+        let latency = find(&c, "latency")[0];
+        assert_eq!(latency.label("route"), Some("/a"));
+        assert_eq!(latency.label("job"), Some("shop/api"));
+        assert!(latency.samples.is_empty());
+        let h: Vec<FloatHistogram> = latency
+            .histograms
+            .iter()
+            .map(|h| FloatHistogram::from_proto(h).unwrap())
+            .collect();
+        assert_eq!(h[0].positive().collect::<Vec<_>>(), [(1, 1.0), (2, 2.0)]);
+        assert_eq!(h[0].reset_hint, ResetHint::CounterReset);
+        assert_eq!(
+            h[1].positive().collect::<Vec<_>>(),
+            [(1, 2.0), (2, 2.0), (3, 5.0)]
+        );
+        assert_eq!(
+            (h[1].count, h[1].sum, h[1].reset_hint),
+            (9.0, 4.0, ResetHint::Unknown)
+        );
+        assert_eq!(latency.histograms[1].timestamp_ms, 2000);
+        let cumulative = find(&c, "cumulative")[0];
+        assert_eq!(cumulative.histograms[0].count, 4.0);
+        assert_eq!(cumulative.histograms[0].reset_hint, 0);
+        // The explicit delta histogram: running totals of its buckets.
+        let count: Vec<f64> = find(&c, "size_count")[0]
+            .samples
+            .iter()
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(count, [3.0, 6.0]);
+        let inf = find(&c, "size_bucket")
+            .into_iter()
+            .find(|s| s.label("le") == Some("+Inf"))
+            .unwrap();
+        assert_eq!(
+            inf.samples.iter().map(|s| s.value).collect::<Vec<_>>(),
+            [3.0, 6.0]
+        );
+        // The next request continues the totals.
+        let next = raw(vec![exp(3_000_000_000, 2_000_000_000, vec![1])]);
+        let c = convert(&next, &totals).unwrap();
+        assert_eq!(find(&c, "latency")[0].histograms[0].count, 10.0);
+    }
+
+    #[test]
+    fn delta_sums_and_bad_histograms_are_rejected_others_kept() {
         let raw = request(
             vec![
                 metric(
@@ -547,7 +647,10 @@ mod tests {
                 metric(
                     "e",
                     metric::Data::ExponentialHistogram(ExponentialHistogram {
-                        data_points: vec![Empty {}],
+                        data_points: vec![ExponentialHistogramDataPoint {
+                            scale: -5,
+                            ..Default::default()
+                        }],
                         aggregation_temporality: 2,
                     }),
                 ),
@@ -571,15 +674,13 @@ mod tests {
             ],
             vec![],
         );
-        let c = convert(&raw).unwrap();
+        let c = convert(&raw, &DeltaTotals::default()).unwrap();
         assert_eq!(c.series.len(), 1);
         assert_eq!(c.outcome.rejected.get("unsupported_temporality"), Some(&2));
-        assert_eq!(
-            c.outcome.rejected.get("unsupported_exponential_histogram"),
-            Some(&1)
-        );
-        assert_eq!(c.outcome.rejected.get("invalid_histogram"), Some(&1));
-        assert!(c.outcome.first_error.unwrap().contains("DELTA"));
+        assert_eq!(c.outcome.rejected.get("invalid_histogram"), Some(&2));
+        assert!(c.outcome.first_error.as_deref().unwrap().contains("DELTA"));
+        let summary = c.outcome.rejection_summary().unwrap();
+        assert!(summary.contains("invalid_histogram: 2"), "{summary}");
     }
 
     #[test]
@@ -599,7 +700,7 @@ mod tests {
             )],
             vec![],
         );
-        let c = convert(&raw).unwrap();
+        let c = convert(&raw, &DeltaTotals::default()).unwrap();
         let s = find(&c, "m")[0];
         assert_eq!(s.label("a_b"), Some("1;2"));
         assert!(is_stale_nan(s.samples[0].value));
@@ -607,7 +708,7 @@ mod tests {
 
     #[test]
     fn malformed_bodies_name_the_offset_and_bad_resources_are_skipped() {
-        let e = convert(&[0x0a, 0x09, 0x01]).unwrap_err();
+        let e = convert(&[0x0a, 0x09, 0x01], &DeltaTotals::default()).unwrap_err();
         assert!(e.to_string().contains("byte offset 0"), "{e}");
         let good = request(
             vec![metric(
@@ -620,7 +721,7 @@ mod tests {
         );
         let mut raw = good.clone();
         raw.extend_from_slice(&[0x0a, 0x02, 0x0a, 0x05]);
-        let c = convert(&raw).unwrap();
+        let c = convert(&raw, &DeltaTotals::default()).unwrap();
         assert_eq!(c.series.len(), 1);
         assert_eq!(c.outcome.rejected.get("protobuf"), Some(&1));
         assert!(
@@ -634,7 +735,7 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            if let Ok(c) = convert(&bytes) {
+            if let Ok(c) = convert(&bytes, &DeltaTotals::default()) {
                 let samples: u64 = c.series.iter().map(|s| s.samples.len() as u64).sum();
                 prop_assert_eq!(samples, c.outcome.accepted);
             }

@@ -75,8 +75,9 @@ async fn receive(state: &PushState, headers: &HeaderMap, raw: Bytes) -> Result<P
     }
     let max = state.max_decoded_bytes();
     let headers = headers.clone();
+    let totals = state.otlp_totals.clone();
     let converted = tokio::task::spawn_blocking(move || {
-        body::decode(&headers, &raw, max).and_then(|b| convert(&b))
+        body::decode(&headers, &raw, max).and_then(|b| convert(&b, &totals))
     })
     .await
     .map_err(|e| Error::Internal {

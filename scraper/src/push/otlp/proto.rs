@@ -149,18 +149,56 @@ pub struct Histogram {
     pub aggregation_temporality: i32,
 }
 
-/// `ExponentialHistogram` (not stored: only its points are counted).
+/// `ExponentialHistogram`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ExponentialHistogram {
     #[prost(message, repeated, tag = "1")]
-    pub data_points: Vec<Empty>,
+    pub data_points: Vec<ExponentialHistogramDataPoint>,
     #[prost(enumeration = "AggregationTemporality", tag = "2")]
     pub aggregation_temporality: i32,
 }
 
-/// A message whose fields are not read.
+/// `ExponentialHistogramDataPoint` (exemplars not read). Bucket `k` of `scale` holds the
+/// observations in `(base^k, base^(k+1)]`, `base = 2^(2^-scale)`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Empty {}
+pub struct ExponentialHistogramDataPoint {
+    #[prost(message, repeated, tag = "1")]
+    pub attributes: Vec<KeyValue>,
+    #[prost(fixed64, tag = "2")]
+    pub start_time_unix_nano: u64,
+    #[prost(fixed64, tag = "3")]
+    pub time_unix_nano: u64,
+    #[prost(fixed64, tag = "4")]
+    pub count: u64,
+    #[prost(double, optional, tag = "5")]
+    pub sum: Option<f64>,
+    #[prost(sint32, tag = "6")]
+    pub scale: i32,
+    #[prost(fixed64, tag = "7")]
+    pub zero_count: u64,
+    #[prost(message, optional, tag = "8")]
+    pub positive: Option<Buckets>,
+    #[prost(message, optional, tag = "9")]
+    pub negative: Option<Buckets>,
+    #[prost(uint32, tag = "10")]
+    pub flags: u32,
+    #[prost(double, optional, tag = "12")]
+    pub min: Option<f64>,
+    #[prost(double, optional, tag = "13")]
+    pub max: Option<f64>,
+    #[prost(double, tag = "14")]
+    pub zero_threshold: f64,
+}
+
+/// `ExponentialHistogramDataPoint.Buckets`: counts of the buckets `offset`,
+/// `offset + 1`, ...
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Buckets {
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    #[prost(uint64, repeated, tag = "2")]
+    pub bucket_counts: Vec<u64>,
+}
 
 /// `Summary`.
 #[derive(Clone, PartialEq, prost::Message)]

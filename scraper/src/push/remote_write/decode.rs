@@ -43,9 +43,12 @@ pub struct Converted {
 
 /// Decodes a `WriteRequest` series by series. Each series is checked (valid metric and
 /// label names, no label twice); labels with empty values are dropped and labels sorted.
-/// A series that does not decode or check is rejected with its samples (reason
-/// `protobuf` or `invalid_series`); series with neither float samples nor exemplars
-/// (native histograms, not stored yet) are skipped. Exemplars are checked one by one
+/// Native histograms (integer ones delta-encoded, float ones, custom buckets) become
+/// absolute-count [`telltale_storage_api::pb::Histogram`]s, each checked as Prometheus
+/// checks it. A series that does not decode or check, or holds a bad histogram, is
+/// rejected with all its samples (reason `protobuf`, `invalid_series` or
+/// `invalid_histogram`, the message naming the series); series with no float sample,
+/// histogram or exemplar are skipped. Exemplars are checked one by one
 /// ([`check_exemplar`]): a bad one is dropped and counted, its series kept. Metadata is
 /// ignored. Fails only when the body is not a protobuf message at all (naming the byte
 /// offset).
@@ -69,7 +72,7 @@ pub fn convert(raw: &[u8]) -> Result<Converted> {
                 continue;
             }
         };
-        if ts.samples.is_empty() && ts.exemplars.is_empty() {
+        if ts.samples.is_empty() && ts.histograms.is_empty() && ts.exemplars.is_empty() {
             continue;
         }
         let exemplars = ts
@@ -77,7 +80,12 @@ pub fn convert(raw: &[u8]) -> Result<Converted> {
             .into_iter()
             .map(|e| (e.labels, e.value, e.timestamp))
             .collect();
-        accept_series(&mut out, ts.labels, ts.samples, exemplars, || {
+        let points = Points {
+            samples: ts.samples,
+            histograms: ts.histograms,
+            exemplars,
+        };
+        accept_series(&mut out, ts.labels, points, || {
             format!("timeseries #{index} at byte offset {}", field.offset)
         });
     }
@@ -87,48 +95,78 @@ pub fn convert(raw: &[u8]) -> Result<Converted> {
 /// An exemplar as a request carries it: labels, value, timestamp (ms).
 pub(super) type RawExemplar = (Vec<proto::Label>, f64, i64);
 
-/// Checks one series' labels and takes its samples and good exemplars into `out`, or
-/// rejects the samples all (`invalid_series`, the message prefixed by `at`). Shared by
+/// What one series of a request carries besides its labels.
+pub(super) struct Points {
+    pub samples: Vec<proto::Sample>,
+    pub histograms: Vec<proto::Histogram>,
+    pub exemplars: Vec<RawExemplar>,
+}
+
+/// Checks one series' labels and histograms and takes its samples, histograms and good
+/// exemplars into `out`, or rejects the samples and histograms all (`invalid_series`,
+/// `invalid_histogram`; the message prefixed by `at` and naming the series). Shared by
 /// both protocol versions.
 pub(super) fn accept_series(
     out: &mut Converted,
     labels: Vec<proto::Label>,
-    samples: Vec<proto::Sample>,
-    exemplars: Vec<RawExemplar>,
+    points: Points,
     at: impl FnOnce() -> String,
 ) {
-    let n = samples.len() as u64;
-    match check_labels(labels) {
-        Ok(labels) => {
-            out.outcome.accepted += n;
-            let exemplars: Vec<Exemplar> = exemplars
-                .into_iter()
-                .filter_map(|e| match check_exemplar(e) {
-                    Some(e) => Some(e),
-                    None => {
-                        out.outcome.skip("invalid_exemplar");
-                        None
-                    }
-                })
-                .collect();
-            out.outcome.exemplars += exemplars.len() as u64;
-            out.series.push(TimeSeries {
-                labels,
-                samples: samples
-                    .into_iter()
-                    .map(|s| Sample {
-                        timestamp_ms: s.timestamp,
-                        value: s.value,
-                    })
-                    .collect(),
-                exemplars,
-                histograms: Vec::new(),
-            });
+    let Points {
+        samples,
+        histograms,
+        exemplars,
+    } = points;
+    let n = (samples.len() + histograms.len()) as u64;
+    let labels = match check_labels(labels) {
+        Ok(labels) => labels,
+        Err(e) => {
+            return out
+                .outcome
+                .reject("invalid_series", n, || format!("{}: {e}", at()));
         }
-        Err(e) => out
-            .outcome
-            .reject("invalid_series", n, || format!("{}: {e}", at())),
+    };
+    let mut converted = Vec::with_capacity(histograms.len());
+    for (i, h) in histograms.iter().enumerate() {
+        match h.to_float_histogram() {
+            Ok(f) => converted.push(f.to_proto(h.timestamp)),
+            Err(e) => {
+                return out.outcome.reject("invalid_histogram", n, || {
+                    format!(
+                        "{}: series {}: histogram #{i} at {}: {e}",
+                        at(),
+                        render(&labels),
+                        h.timestamp
+                    )
+                });
+            }
+        }
     }
+    out.outcome.accepted += samples.len() as u64;
+    out.outcome.histograms += converted.len() as u64;
+    let exemplars: Vec<Exemplar> = exemplars
+        .into_iter()
+        .filter_map(|e| match check_exemplar(e) {
+            Some(e) => Some(e),
+            None => {
+                out.outcome.skip("invalid_exemplar");
+                None
+            }
+        })
+        .collect();
+    out.outcome.exemplars += exemplars.len() as u64;
+    out.series.push(TimeSeries {
+        labels,
+        samples: samples
+            .into_iter()
+            .map(|s| Sample {
+                timestamp_ms: s.timestamp,
+                value: s.value,
+            })
+            .collect(),
+        exemplars,
+        histograms: converted,
+    });
 }
 
 /// Most UTF-8 characters of an exemplar's label names and values (OpenMetrics).
@@ -368,14 +406,74 @@ mod tests {
         assert!(check_exemplar((vec![label("trace_id", &"é".repeat(120))], 1.0, 1)).is_some());
     }
 
+    fn int_histogram(ts: i64) -> proto::Histogram {
+        use proto::histogram::{Count, ZeroCount};
+        proto::Histogram {
+            count: Some(Count::CountInt(5)),
+            sum: 7.5,
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: Some(ZeroCount::ZeroCountInt(1)),
+            positive_spans: vec![proto::BucketSpan {
+                offset: 1,
+                length: 2,
+            }],
+            positive_deltas: vec![3, -2],
+            reset_hint: proto::histogram::ResetHint::Yes as i32,
+            timestamp: ts,
+            ..Default::default()
+        }
+    }
+
     #[test]
-    fn series_without_float_samples_are_skipped() {
+    fn native_histograms_become_absolute_counts() {
         let mut req = request(vec![label("__name__", "h")]);
         req.timeseries[0].samples.clear();
-        req.timeseries[0]
-            .histograms
-            .push(proto::Histogram::default());
-        assert_eq!(run(&req), Converted::default());
+        req.timeseries[0].histograms = vec![int_histogram(1000), {
+            let mut f = int_histogram(2000);
+            f.count = Some(proto::histogram::Count::CountFloat(2.5));
+            f.zero_count = None;
+            f.positive_deltas.clear();
+            f.positive_counts = vec![1.5, 1.0];
+            f.schema = telltale_storage_api::histogram::CUSTOM_BUCKETS_SCHEMA;
+            f.zero_threshold = 0.0;
+            f.custom_values = vec![0.5, 1.0];
+            f
+        }];
+        let got = run(&req);
+        assert_eq!(got.outcome.rejected_total(), 0, "{:?}", got.outcome);
+        assert_eq!((got.outcome.accepted, got.outcome.histograms), (0, 2));
+        let h = &got.series[0].histograms;
+        assert_eq!(h[0].timestamp_ms, 1000);
+        assert_eq!(h[0].positive_buckets, [3.0, 1.0]);
+        assert_eq!((h[0].count, h[0].zero_count, h[0].sum), (5.0, 1.0, 7.5));
+        assert_eq!(h[0].reset_hint, 1);
+        assert_eq!(h[1].positive_buckets, [1.5, 1.0]);
+        assert_eq!(h[1].custom_values, [0.5, 1.0]);
+        assert_eq!(h[1].schema, -53);
+    }
+
+    #[test]
+    fn a_bad_histogram_rejects_its_series_naming_it() {
+        let mut bad = series(vec![label("__name__", "h"), label("job", "j")]);
+        let mut h = int_histogram(1000);
+        h.count = Some(proto::histogram::Count::CountInt(9));
+        bad.histograms = vec![int_histogram(500), h];
+        let req = WriteRequest {
+            timeseries: vec![series(vec![label("__name__", "ok")]), bad],
+            metadata: vec![],
+        };
+        let got = run(&req);
+        assert_eq!(got.series.len(), 1);
+        assert_eq!((got.outcome.accepted, got.outcome.histograms), (1, 0));
+        assert_eq!(got.outcome.rejected.get("invalid_histogram"), Some(&3));
+        let first = got.outcome.first_error.unwrap();
+        assert!(
+            first.contains(r#"series {__name__="h", job="j"}"#),
+            "{first}"
+        );
+        assert!(first.contains("histogram #1 at 1000"), "{first}");
+        assert!(first.contains("5 observations found in buckets"), "{first}");
     }
 
     proptest! {

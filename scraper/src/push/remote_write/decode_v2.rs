@@ -2,13 +2,12 @@
 //! `io.prometheus.write.v2.Request`. The symbol table is read first, wherever it lies in
 //! the body; then each series is decoded on its own, its label references resolved and
 //! checked as a v1 series is: a bad series is rejected alone (and counted); so are its
-//! exemplars' label references, a bad exemplar dropped alone. Native histograms are not
-//! stored yet: they are counted as skipped, and the response's
-//! `X-Prometheus-Remote-Write-Histograms-Written` header says none were written. Pure.
+//! exemplars' label references, a bad exemplar dropped alone. Native histograms are
+//! converted and checked as v1's ([`super::decode::convert`]). Pure.
 
 use prost::Message;
 
-use super::decode::{Converted, accept_series};
+use super::decode::{Converted, Points, accept_series};
 use super::{proto, proto_v2};
 use crate::error::{Error, Result};
 use crate::push::wire::{self, Value};
@@ -61,10 +60,7 @@ pub fn convert_v2(raw: &[u8]) -> Result<Converted> {
                 continue;
             }
         };
-        for _ in &ts.histograms {
-            out.outcome.skip("native_histogram");
-        }
-        if ts.samples.is_empty() && ts.exemplars.is_empty() {
+        if ts.samples.is_empty() && ts.histograms.is_empty() && ts.exemplars.is_empty() {
             continue;
         }
         let mut exemplars = Vec::with_capacity(ts.exemplars.len());
@@ -75,13 +71,19 @@ pub fn convert_v2(raw: &[u8]) -> Result<Converted> {
             }
         }
         let at = || format!("timeseries #{index} at byte offset {offset}");
+        let n = (ts.samples.len() + ts.histograms.len()) as u64;
         match resolve(&symbols, &ts.labels_refs) {
-            Ok(labels) => accept_series(&mut out, labels, ts.samples, exemplars, at),
+            Ok(labels) => {
+                let points = Points {
+                    samples: ts.samples,
+                    histograms: ts.histograms,
+                    exemplars,
+                };
+                accept_series(&mut out, labels, points, at)
+            }
             Err(message) => out
                 .outcome
-                .reject("invalid_series", ts.samples.len() as u64, || {
-                    format!("{}: {message}", at())
-                }),
+                .reject("invalid_series", n, || format!("{}: {message}", at())),
         }
     }
     Ok(out)
@@ -188,9 +190,23 @@ mod tests {
     }
 
     #[test]
-    fn histograms_are_skipped_and_exemplars_resolved() {
+    fn histograms_are_converted_and_exemplars_resolved() {
         let mut ts = series(&[1, 2], vec![]);
-        ts.histograms = vec![proto::Histogram::default(); 2];
+        let float = |count: f64, ts| proto::Histogram {
+            count: Some(proto::histogram::Count::CountFloat(count)),
+            sum: 2.0,
+            positive_spans: vec![proto::BucketSpan {
+                offset: 3,
+                length: 1,
+            }],
+            positive_counts: vec![count],
+            timestamp: ts,
+            ..Default::default()
+        };
+        ts.histograms = vec![float(1.5, 10), float(2.5, 20)];
+        // A histogram with a negative bucket count rejects its series.
+        let mut bad = series(&[1, 2, 3, 4], vec![]);
+        bad.histograms = vec![float(-1.0, 30)];
         let mut with_exemplar = series(&[1, 2], vec![sample(3.0, 5)]);
         let exemplar = |refs: &[u32]| proto_v2::Exemplar {
             labels_refs: refs.to_vec(),
@@ -199,9 +215,25 @@ mod tests {
         };
         // job="x"; an odd reference list; a reference past the table.
         with_exemplar.exemplars = vec![exemplar(&[3, 4]), exemplar(&[3]), exemplar(&[3, 99])];
-        let got = run(&request(vec![ts, with_exemplar]));
+        let got = run(&request(vec![ts, with_exemplar, bad]));
         assert_eq!(got.outcome.accepted, 1);
-        assert_eq!(got.outcome.skipped.get("native_histogram"), Some(&2));
+        assert_eq!(got.outcome.histograms, 2);
+        assert_eq!(got.outcome.rejected.get("invalid_histogram"), Some(&1));
+        let first = got.outcome.first_error.as_deref().unwrap();
+        assert!(first.starts_with("timeseries #2 at byte offset"), "{first}");
+        assert!(first.contains("negative observation count"), "{first}");
+        let h = &got.series[0].histograms;
+        assert_eq!(
+            h.iter()
+                .map(|h| (h.timestamp_ms, h.count))
+                .collect::<Vec<_>>(),
+            [(10, 1.5), (20, 2.5)]
+        );
+        let got = {
+            let mut got = got;
+            got.series.remove(0);
+            got
+        };
         assert_eq!(got.outcome.skipped.get("invalid_exemplar"), Some(&2));
         assert_eq!(got.outcome.exemplars, 1);
         let e = &got.series[0].exemplars[0];

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use telltale_storage_api::Written;
 use tracing::{debug, warn};
 
 use super::decode::{Converted, convert, decompress};
@@ -27,7 +28,8 @@ pub const PROTOCOL: &str = "remote_write";
 /// Bodies larger than this are decoded on a blocking thread.
 const INLINE_DECODE_BYTES: usize = 1 << 20;
 
-/// The response headers of remote_write 2.0: what was stored of the request (exemplars:
+/// The response headers of remote_write 2.0: what was stored of the request, as storage
+/// counts it (samples: float samples; histograms: native histogram samples; exemplars:
 /// those storage's exemplar store took — not those the receiver dropped, nor those the
 /// store refused as out of order; a repeat of a series' newest counts, as in Prometheus).
 pub const SAMPLES_WRITTEN: &str = "x-prometheus-remote-write-samples-written";
@@ -54,7 +56,7 @@ pub async fn write(
             (status, text_response(status, &rejection.body_text()), None)
         }
         Ok(body) => match receive(&state, &headers, body).await {
-            Ok(outcome) => {
+            Ok((outcome, written)) => {
                 let (status, mut response) = match outcome.rejection_summary() {
                     None => (
                         StatusCode::NO_CONTENT,
@@ -68,13 +70,13 @@ pub async fn write(
                         )
                     }
                 };
-                let written = response.headers_mut();
+                let headers = response.headers_mut();
                 for (name, n) in [
-                    (SAMPLES_WRITTEN, outcome.accepted),
-                    (HISTOGRAMS_WRITTEN, 0),
-                    (EXEMPLARS_WRITTEN, outcome.exemplars),
+                    (SAMPLES_WRITTEN, written.samples),
+                    (HISTOGRAMS_WRITTEN, written.histograms),
+                    (EXEMPLARS_WRITTEN, written.exemplars),
                 ] {
-                    written.insert(HeaderName::from_static(name), HeaderValue::from(n));
+                    headers.insert(HeaderName::from_static(name), HeaderValue::from(n));
                 }
                 (status, response, Some(outcome))
             }
@@ -95,13 +97,22 @@ pub async fn write(
         .with_label_values(&[status.as_str()])
         .inc();
     if let Some(o) = &outcome {
-        state.metrics.remote_write_samples_total.inc_by(o.accepted);
+        state
+            .metrics
+            .remote_write_samples_total
+            .inc_by(o.accepted + o.histograms);
     }
     state.record(PROTOCOL, status, outcome.as_ref());
     response
 }
 
-async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<PushOutcome> {
+/// Decodes, checks and writes one request: what happened to its samples, and what
+/// storage says it wrote (the response headers).
+async fn receive(
+    state: &PushState,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(PushOutcome, Written)> {
     let version = check_headers(headers)?;
     let max_decoded = state.max_decoded_bytes();
     let decode = move |body: &[u8]| {
@@ -126,8 +137,9 @@ async fn receive(state: &PushState, headers: &HeaderMap, body: Bytes) -> Result<
         mut outcome,
     } = converted;
     state.admit(&mut series, &mut outcome);
-    outcome.exemplars = state.write_counted(series).await?;
-    Ok(outcome)
+    let written = state.write_counted(series).await?;
+    outcome.exemplars = written.exemplars;
+    Ok((outcome, written))
 }
 
 /// The message version of a request: v1 without a `proto` parameter (older senders omit

@@ -6,13 +6,16 @@
 //! - this file: the type, bucket indexes and bounds, iteration, the wire message;
 //! - [`ops`]: arithmetic (add, subtract, scale), schema reduction, zero-bucket
 //!   reconciliation, compaction and counter-reset detection;
-//! - [`rollup`]: rollup points of histogram series (last, increase, sum per bucket).
+//! - [`rollup`]: rollup points of histogram series (last, increase, sum per bucket);
+//! - [`validate`]: Prometheus's checks of the counts of a sample before it is stored.
 //!
 //! The chunk encoding lives with the other chunks ([`crate::chunk::histograms`]).
 
 mod bounds;
 pub mod ops;
 pub mod rollup;
+/// The count checks of a sample before it is stored.
+pub mod validate;
 
 use crate::pb;
 

@@ -4,6 +4,8 @@
 //! change the wire format). Encode these to push to Telltale:
 //! `snap::raw::Encoder::new().compress_vec(&req.encode_to_vec())`.
 
+/// Native histograms: the wire message to and from [`crate::FloatHistogram`].
+pub mod histogram_conv;
 /// The remote read messages.
 pub mod read;
 /// Prometheus's XOR chunk encoding, for streamed remote read.
@@ -90,7 +92,10 @@ pub mod metric_metadata {
     }
 }
 
-/// `prometheus.Histogram`: a native histogram sample (accepted on the wire, not stored yet).
+/// `prometheus.Histogram`: a native histogram sample, an integer histogram (counts as
+/// deltas, `count_int`) or a float histogram (absolute counts, `count_float`); schema -53
+/// has custom bucket bounds (`custom_values`). [`Histogram::to_float_histogram`] and
+/// [`Histogram::from_float_histogram`] convert.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Histogram {
     #[prost(oneof = "histogram::Count", tags = "1, 2")]
@@ -119,6 +124,9 @@ pub struct Histogram {
     pub reset_hint: i32,
     #[prost(int64, tag = "15")]
     pub timestamp: i64,
+    /// The upper bounds of the custom buckets but the last (+Inf), schema -53 only.
+    #[prost(double, repeated, tag = "16")]
+    pub custom_values: Vec<f64>,
 }
 
 /// Nested types of [`Histogram`].
