@@ -216,11 +216,13 @@ impl Engine {
             }
             if !ts.histograms.is_empty() {
                 let valid = |h: &telltale_storage_api::pb::Histogram| {
-                    FloatHistogram::from_proto(h).map_err(|e| Error::InvalidSeries {
-                        index: i,
-                        labels: render_labels(&ts.labels),
-                        reason: format!("native histogram at {}: {e}", h.timestamp_ms),
-                    })
+                    FloatHistogram::from_proto(h)
+                        .and_then(|x| x.validate_counts(false))
+                        .map_err(|e| Error::InvalidSeries {
+                            index: i,
+                            labels: render_labels(&ts.labels),
+                            reason: format!("native histogram at {}: {e}", h.timestamp_ms),
+                        })
                 };
                 for h in &ts.histograms {
                     valid(h)?;
