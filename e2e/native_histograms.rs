@@ -196,7 +196,10 @@ async fn range_query(base: &str, expr: &str, start: f64, end: f64) -> Vec<Value>
         .unwrap();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "success", "{expr}: {body}");
-    body["data"]["result"].as_array().cloned().unwrap_or_default()
+    body["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Compares every query at `at` (seconds) between Prometheus and Telltale's two copies.
@@ -216,7 +219,10 @@ async fn compare(prometheus: &str, telltale: &str, at: f64) {
     let start = at - 10.0;
     let p = "rpc_seconds{job=\"h\"}";
     let want = normalised(range_query(prometheus, p, start, at).await);
-    assert!(want.iter().all(|s| s["histograms"].as_array().is_some_and(|h| h.len() >= 5)));
+    assert!(
+        want.iter()
+            .all(|s| s["histograms"].as_array().is_some_and(|h| h.len() >= 5))
+    );
     let got = normalised(range_query(telltale, "rpc_seconds{job=\"h\",via=\"\"}", start, at).await);
     assert_eq!(got, want, "range query of the raw histograms");
 }
@@ -255,11 +261,19 @@ async fn telltale_answers_native_histogram_queries_as_prometheus() {
     assert!(at_ms - 10_000 > began);
     let at = at_ms as f64 / 1000.0;
     loop {
-        let sent = query_at_time(&base, "histogram_count(rpc_seconds{via=\"prometheus\"})", at).await;
+        let sent = query_at_time(
+            &base,
+            "histogram_count(rpc_seconds{via=\"prometheus\"})",
+            at,
+        )
+        .await;
         if sent.len() == 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "Prometheus's remote write did not arrive: {sent:?}");
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus's remote write did not arrive: {sent:?}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     compare(&prometheus, &base, at).await;

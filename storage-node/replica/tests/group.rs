@@ -14,14 +14,15 @@ use telltale_storage_api::pb::{MatcherSet, SelectRequest, Selection, WriteReques
 use telltale_storage_api::raft_pb::raft_client::RaftClient;
 use telltale_storage_api::raft_pb::{ChangeMembershipRequest, Member};
 use telltale_storage_api::{
-    Label, MatchOp, Matcher, Sample, SampleReader, SampleWriter, TimeSeries,
+    FloatHistogram, Label, MatchOp, Matcher, Sample, SampleReader, SampleWriter, TimeSeries,
 };
 
 mod common;
 use common::{group_of, start, start_with, status, wait_leader};
 
+/// Four float series and one native histogram series, one sample each.
 fn series(batch: i64) -> Vec<TimeSeries> {
-    (0..4)
+    let mut out: Vec<TimeSeries> = (0..4)
         .map(|s| TimeSeries {
             labels: vec![
                 Label::new("__name__", "test_metric"),
@@ -34,7 +35,29 @@ fn series(batch: i64) -> Vec<TimeSeries> {
             exemplars: Vec::new(),
             histograms: Vec::new(),
         })
-        .collect()
+        .collect();
+    out.push(TimeSeries {
+        labels: vec![
+            Label::new("__name__", "test_metric"),
+            Label::new("series", "histogram"),
+        ],
+        histograms: vec![histogram(batch).to_proto(1_700_000_000_000 + batch * 1000)],
+        ..TimeSeries::default()
+    });
+    out
+}
+
+/// The histogram sample of batch `batch`.
+fn histogram(batch: i64) -> FloatHistogram {
+    let n = batch as f64;
+    let mut h = FloatHistogram {
+        schema: 3,
+        count: 3.0 * n,
+        sum: 1.5 * n,
+        ..FloatHistogram::default()
+    };
+    h.set_positive([(1, n), (4, 2.0 * n)]);
+    h
 }
 
 async fn count_samples(reader: &ShardedStorage) -> usize {
@@ -66,9 +89,9 @@ async fn a_shard_survives_its_leader_and_catches_up_a_new_replica_by_snapshot() 
     let client =
         ShardedStorage::new(map, ShardedOptions::default(), &prometheus::Registry::new()).unwrap();
     for b in 0..30 {
-        assert_eq!(client.write(series(b)).await.unwrap(), 4);
+        assert_eq!(client.write(series(b)).await.unwrap(), 5);
     }
-    assert_eq!(count_samples(&client).await, 120);
+    assert_eq!(count_samples(&client).await, 150);
 
     // A follower refuses writes and names the leader.
     let follower = nodes.iter().find(|n| n.id != leader).unwrap();
@@ -113,7 +136,7 @@ async fn a_shard_survives_its_leader_and_catches_up_a_new_replica_by_snapshot() 
     to_leader.write(req).await.unwrap();
     assert_eq!(
         count_samples(&client).await,
-        124,
+        155,
         "the resent batches were applied once"
     );
 
@@ -126,9 +149,9 @@ async fn a_shard_survives_its_leader_and_catches_up_a_new_replica_by_snapshot() 
     let (new_leader, failover) = wait_leader(&rest, Some(leader)).await;
     eprintln!("new leader {new_leader} after {failover:?}");
     for b in 30..60 {
-        assert_eq!(client.write(series(b)).await.unwrap(), 4);
+        assert_eq!(client.write(series(b)).await.unwrap(), 5);
     }
-    assert_eq!(count_samples(&client).await, 244);
+    assert_eq!(count_samples(&client).await, 305);
 
     // Membership change: add replica 4 (empty disk) as a voter; the log was compacted
     // (a snapshot every 20 entries), so it catches up by snapshot.
@@ -181,7 +204,28 @@ async fn a_shard_survives_its_leader_and_catches_up_a_new_replica_by_snapshot() 
         &prometheus::Registry::new(),
     )
     .unwrap();
-    assert_eq!(count_samples(&follower_reader).await, 244);
+    assert_eq!(count_samples(&follower_reader).await, 305);
+    // The histogram samples came through the log and the snapshot unchanged.
+    let got = follower_reader
+        .select(SelectRequest::one(Selection {
+            matchers: vec![Matcher::new(MatchOp::Equal, "series", "histogram")],
+            start_ms: 0,
+            end_ms: i64::MAX,
+            resolution: 0,
+        }))
+        .await
+        .unwrap();
+    let want: Vec<(i64, FloatHistogram)> = (0..60)
+        .chain([1000])
+        .map(|b| (1_700_000_000_000 + b * 1000, histogram(b)))
+        .collect();
+    let read: Vec<(i64, FloatHistogram)> = got[0]
+        .histograms()
+        .unwrap()
+        .into_iter()
+        .map(|(t, h)| (t, std::sync::Arc::unwrap_or_clone(h)))
+        .collect();
+    assert_eq!(read, want);
     let _ = MatcherSet::default();
     for mut n in nodes {
         let _ = n.stop.take().unwrap().send(());
@@ -223,7 +267,7 @@ async fn peers_beyond_the_initial_voters_wait_to_be_added() {
     let client =
         ShardedStorage::new(map, ShardedOptions::default(), &prometheus::Registry::new()).unwrap();
     for b in 0..30 {
-        assert_eq!(client.write(series(b)).await.unwrap(), 4);
+        assert_eq!(client.write(series(b)).await.unwrap(), 5);
     }
 
     // Replica 1 (the one that would create a group) loses its disk and comes back.
