@@ -310,7 +310,7 @@ async fn peers_beyond_the_initial_voters_wait_to_be_added() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(count_samples(&client).await, 120);
+    assert_eq!(count_samples(&client).await, 150);
     for mut n in nodes {
         n.stop.take().unwrap().send(()).unwrap();
         let _ = n.task.await;
