@@ -17,7 +17,7 @@ use telltale_storage_api::rollup::INCREASE_LOOKBACK_MS;
 use super::Engine;
 use super::read::Merge;
 use super::rollup::put_points;
-use super::select::{ChunkData, Encoding, corrupt, interleave, pass_through};
+use super::select::{ChunkData, Encoding, RunCodec, corrupt, merged_chunks};
 use super::tombstones::{Interval, covers, overlaps};
 use crate::chunk::histograms;
 use crate::error::Result;
@@ -116,39 +116,22 @@ impl Engine {
 /// The histogram chunks of one series: `stored` (from disk) and `memory`, within
 /// `[start, end]`, time-ordered and not overlapping.
 pub(crate) fn histogram_chunks(
-    mut stored: Vec<StoredChunk>,
+    stored: Vec<StoredChunk>,
     memory: Option<HistogramMerge>,
     start: i64,
     end: i64,
 ) -> Result<Vec<ChunkData>> {
-    stored.sort_by_key(|c| (c.start, c.end));
-    let merge = memory.unwrap_or_default();
-    let pass = pass_through(&stored, start, end, merge.span());
-    let mut merge = merge;
-    let mut buf = Vec::new();
-    for (c, passes) in stored.iter().zip(&pass) {
-        if !passes {
-            buf.clear();
-            histograms::decode_into(&c.data, &mut buf)
-                .map_err(|e| corrupt("histogram chunk", e))?;
-            merge.push(
-                c.seq,
-                buf.drain(..).filter(|(t, _)| (start..=end).contains(t)),
-            );
-        }
-    }
-    let merged = merge.finish();
-    Ok(interleave(
-        stored
-            .into_iter()
-            .zip(pass)
-            .filter(|(_, p)| *p)
-            .map(|(c, _)| c),
-        &merged,
-        |s| s.0,
-        encode_run,
-        Encoding::Histograms,
-    ))
+    merged_chunks(
+        stored,
+        memory,
+        (start, end),
+        RunCodec {
+            what: "histogram chunk",
+            encoding: Encoding::Histograms,
+            decode: histograms::decode_into,
+            encode: histograms::encode,
+        },
+    )
 }
 
 fn encode_run(run: &[(i64, Arc<FloatHistogram>)]) -> ChunkData {

@@ -475,10 +475,40 @@ pub(crate) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Error {
 /// The raw chunks of one series: `stored` (from disk) and `memory` (head and frozen
 /// samples already within the bounds).
 pub(crate) fn raw_chunks(
-    mut stored: Vec<StoredChunk>,
+    stored: Vec<StoredChunk>,
     memory: Option<Merge>,
     start: i64,
     end: i64,
+) -> Result<Vec<ChunkData>> {
+    merged_chunks(
+        stored,
+        memory,
+        (start, end),
+        RunCodec {
+            what: "raw chunk",
+            encoding: Encoding::Samples,
+            decode: samples::decode_into,
+            encode: samples::encode,
+        },
+    )
+}
+
+/// How the samples of one kind of raw chunk are decoded and encoded.
+pub(crate) struct RunCodec<V> {
+    pub what: &'static str,
+    pub encoding: Encoding,
+    pub decode: fn(&[u8], &mut Vec<(i64, V)>) -> std::result::Result<(), crate::chunk::Error>,
+    pub encode: fn(&[(i64, V)]) -> Vec<u8>,
+}
+
+/// The chunks of one series of one kind of sample: `stored` (from disk) and `memory`
+/// (head and frozen samples within the bounds) trimmed to `[start, end]`; stored chunks
+/// that overlap nothing pass through, the rest is merged (the later write wins).
+pub(crate) fn merged_chunks<V>(
+    mut stored: Vec<StoredChunk>,
+    memory: Option<Merge<V>>,
+    (start, end): (i64, i64),
+    codec: RunCodec<V>,
 ) -> Result<Vec<ChunkData>> {
     stored.sort_by_key(|c| (c.start, c.end));
     let memory = memory.unwrap_or_default();
@@ -488,12 +518,10 @@ pub(crate) fn raw_chunks(
     for (c, passes) in stored.iter().zip(&pass) {
         if !passes {
             buf.clear();
-            samples::decode_into(&c.data, &mut buf).map_err(|e| corrupt("raw chunk", e))?;
+            (codec.decode)(&c.data, &mut buf).map_err(|e| corrupt(codec.what, e))?;
             merge.push(
                 c.seq,
-                buf.iter()
-                    .copied()
-                    .filter(|(t, _)| (start..=end).contains(t)),
+                buf.drain(..).filter(|(t, _)| (start..=end).contains(t)),
             );
         }
     }
@@ -506,17 +534,14 @@ pub(crate) fn raw_chunks(
             .map(|(c, _)| c),
         &merged,
         |t| t.0,
-        |run| {
-            let data = samples::encode(run);
-            ChunkData {
-                min_t: run[0].0,
-                max_t: run[run.len() - 1].0,
-                count: run.len() as u32,
-                encoding: Encoding::Samples,
-                data,
-            }
+        |run| ChunkData {
+            min_t: run[0].0,
+            max_t: run[run.len() - 1].0,
+            count: run.len() as u32,
+            encoding: codec.encoding,
+            data: (codec.encode)(run),
         },
-        Encoding::Samples,
+        codec.encoding,
     ))
 }
 

@@ -154,7 +154,10 @@ mod tests {
             let (index, _) = h.positive().next().unwrap();
             let (lower, upper) = h.bucket_bounds(index);
             let otlp_upper = exponential_bound(k + 1, scale);
-            prop_assert!(lower <= exponential_bound(k, scale) && otlp_upper <= upper);
+            // Bounds of schemas past 8 are computed, those up to 8 are Prometheus's
+            // table: equal powers may differ in the last bits.
+            let ulps = 1.0 + 4.0 * f64::EPSILON;
+            prop_assert!(lower <= exponential_bound(k, scale) * ulps && otlp_upper <= upper * ulps);
         }
 
         #[test]

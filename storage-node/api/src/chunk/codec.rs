@@ -42,12 +42,39 @@ impl Dod {
     }
 
     pub fn encode(&mut self, w: &mut BitWriter, v: i64) {
+        self.encode_in(w, v, &DOD_BUCKETS);
+    }
+
+    #[inline]
+    pub fn decode(&mut self, r: &mut BitReader<'_>) -> Result<i64, Truncated> {
+        self.decode_in(r, &DOD_BUCKETS)
+    }
+
+    /// As [`Dod::encode`], with the finer buckets of [`VARBIT_BUCKETS`] (counts).
+    pub fn encode_varbit(&mut self, w: &mut BitWriter, v: i64) {
+        self.encode_in(w, v, &VARBIT_BUCKETS);
+    }
+
+    /// Decodes a value written by [`Dod::encode_varbit`].
+    pub fn decode_varbit(&mut self, r: &mut BitReader<'_>) -> Result<i64, Truncated> {
+        self.decode_in(r, &VARBIT_BUCKETS)
+    }
+
+    /// The last value encoded or decoded.
+    pub fn last(&self) -> i64 {
+        self.prev
+    }
+
+    /// Writes the delta-of-delta as `0` or the first bucket of `buckets` it fits in
+    /// (`buckets[k]`'s prefix is `k + 1` ones, then a zero unless it is the last).
+    #[inline]
+    fn encode_in(&mut self, w: &mut BitWriter, v: i64, buckets: &[(u64, u8, u8)]) {
         let delta = v.wrapping_sub(self.prev);
         let dod = delta.wrapping_sub(self.delta);
         if dod == 0 {
             w.write_bit(false);
         } else {
-            let (prefix, plen, bits) = DOD_BUCKETS
+            let (prefix, plen, bits) = buckets
                 .iter()
                 .copied()
                 .find(|&(_, _, bits)| fits(dod, bits))
@@ -60,63 +87,24 @@ impl Dod {
     }
 
     #[inline]
-    pub fn decode(&mut self, r: &mut BitReader<'_>) -> Result<i64, Truncated> {
+    fn decode_in(
+        &mut self,
+        r: &mut BitReader<'_>,
+        buckets: &[(u64, u8, u8)],
+    ) -> Result<i64, Truncated> {
         let mut ones = 0;
-        while ones < 4 && r.read_bit()? {
+        while ones < buckets.len() && r.read_bit()? {
             ones += 1;
         }
         let dod = if ones == 0 {
             0
         } else {
-            let bits = DOD_BUCKETS[ones - 1].2;
+            let bits = buckets[ones - 1].2;
             sign_extend(r.read_bits(bits)?, bits)
         };
         self.delta = self.delta.wrapping_add(dod);
         self.prev = self.prev.wrapping_add(self.delta);
         Ok(self.prev)
-    }
-}
-
-impl Dod {
-    /// As [`Dod::encode`], with the finer buckets of [`VARBIT_BUCKETS`] (counts).
-    pub fn encode_varbit(&mut self, w: &mut BitWriter, v: i64) {
-        let delta = v.wrapping_sub(self.prev);
-        let dod = delta.wrapping_sub(self.delta);
-        if dod == 0 {
-            w.write_bit(false);
-        } else {
-            let (prefix, plen, bits) = VARBIT_BUCKETS
-                .iter()
-                .copied()
-                .find(|&(_, _, bits)| fits(dod, bits))
-                .expect("the last bucket holds every value");
-            w.write_bits(prefix, plen);
-            w.write_bits(dod as u64, bits);
-        }
-        self.prev = v;
-        self.delta = delta;
-    }
-
-    /// Decodes a value written by [`Dod::encode_varbit`].
-    pub fn decode_varbit(&mut self, r: &mut BitReader<'_>) -> Result<i64, Truncated> {
-        let mut ones = 0;
-        while ones < VARBIT_BUCKETS.len() && r.read_bit()? {
-            ones += 1;
-        }
-        let dod = if ones == 0 {
-            0
-        } else {
-            let bits = VARBIT_BUCKETS[ones - 1].2;
-            sign_extend(r.read_bits(bits)?, bits)
-        };
-        self.delta = self.delta.wrapping_add(dod);
-        self.prev = self.prev.wrapping_add(self.delta);
-        Ok(self.prev)
-    }
-
-    /// The last value encoded or decoded.
-    pub fn last(&self) -> i64 {
-        self.prev
     }
 }
 
