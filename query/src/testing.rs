@@ -10,14 +10,14 @@
 //! them in `Info`, for the result cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use telltale_storage_api::{
-    Chunk, ChunkEncoding, Exemplar, FloatHistogram, ExemplarsRequest, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
-    LateWrite, LateWrites, MatchOp, Matcher, MatcherSet, Resolution, Result, SampleReader,
-    SelectRequest, Selection, SeriesChunks, SeriesExemplars, SeriesRequest, TierInfo, TimeSeries,
-    chunk, rollup,
+    Chunk, ChunkEncoding, Exemplar, ExemplarsRequest, FloatHistogram, InfoResponse, Label,
+    LabelNamesRequest, LabelValuesRequest, LateWrite, LateWrites, MatchOp, Matcher, MatcherSet,
+    Resolution, Result, SampleReader, SelectRequest, Selection, SeriesChunks, SeriesExemplars,
+    SeriesRequest, TierInfo, TimeSeries, chunk, rollup,
 };
 
 /// Series held in memory, answered with Prometheus matcher semantics.
@@ -320,7 +320,9 @@ impl SampleReader for MemoryReader {
                             .map(|h| {
                                 FloatHistogram::from_proto(h)
                                     .map(|fh| (h.timestamp_ms, Arc::new(fh)))
-                                    .map_err(|e| telltale_storage_api::Error::Corrupt(e.to_string()))
+                                    .map_err(|e| {
+                                        telltale_storage_api::Error::Corrupt(e.to_string())
+                                    })
                             })
                             .collect::<Result<Vec<_>>>()?;
                         raw_chunks(&raw, &histograms)

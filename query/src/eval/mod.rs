@@ -19,6 +19,8 @@ pub(crate) mod binary;
 pub(crate) mod date;
 pub(crate) mod delayed_names;
 pub(crate) mod functions;
+pub(crate) mod histogram_fns;
+pub(crate) mod native_range;
 pub(crate) mod quantile;
 pub(crate) mod rate;
 pub(crate) mod rollup;
@@ -338,8 +340,7 @@ impl<'a> Evaluator<'a> {
                         .iter()
                         .filter_map(|s| {
                             let points = rollup::samples(&s.points, ref_t, range);
-                            (!points.is_empty())
-                                .then(|| Series::floats(s.labels.clone(), points))
+                            (!points.is_empty()).then(|| Series::floats(s.labels.clone(), points))
                         })
                         .collect(),
                 ),

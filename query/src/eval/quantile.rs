@@ -47,10 +47,12 @@ pub(crate) fn histogram_quantile(
 ) -> Vec<Sample> {
     classic_histograms(samples)
         .into_iter()
-        .map(|(metric, buckets)| Sample {
-            metric: super::drop_name(&metric, delayed),
-            t_ms: t,
-            value: bucket_quantile(q, buckets),
+        .map(|(metric, buckets)| {
+            Sample::float(
+                super::drop_name(&metric, delayed),
+                t,
+                bucket_quantile(q, buckets),
+            )
         })
         .collect()
 }
@@ -66,10 +68,12 @@ pub(crate) fn histogram_fraction(
 ) -> Vec<Sample> {
     classic_histograms(samples)
         .into_iter()
-        .map(|(metric, buckets)| Sample {
-            metric: super::drop_name(&metric, delayed),
-            t_ms: t,
-            value: bucket_fraction(lower, upper, buckets),
+        .map(|(metric, buckets)| {
+            Sample::float(
+                super::drop_name(&metric, delayed),
+                t,
+                bucket_fraction(lower, upper, buckets),
+            )
         })
         .collect()
 }

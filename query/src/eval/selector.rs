@@ -38,6 +38,7 @@ pub(crate) struct StoredSeries {
 
 impl StoredSeries {
     /// A series of decoded points sorted by time.
+    #[cfg(test)]
     pub(crate) fn from_points(labels: Labels, points: Vec<(i64, f64)>) -> Self {
         Self::from_parts(labels, points, Vec::new())
     }
@@ -584,9 +585,13 @@ pub(crate) fn range_views<'a>(
             is_stale_nan(*v)
         });
         let histograms = if s.has_histograms() {
-            window(s.histograms()?, ref_t - range, ref_t, histogram_hints, |h| {
-                h.is_stale()
-            })
+            window(
+                s.histograms()?,
+                ref_t - range,
+                ref_t,
+                histogram_hints,
+                |h| h.is_stale(),
+            )
         } else {
             Cow::Borrowed(&[][..])
         };

@@ -4,12 +4,14 @@
 //! schema -4..=8, or custom bucket bounds (schema [`CUSTOM_BUCKETS_SCHEMA`], NHCB).
 //!
 //! - this file: the type, bucket indexes and bounds, iteration, the wire message;
+//! - [`text`]: equality and the text form (Prometheus's `Equals` and `String`);
 //! - [`ops`]: arithmetic (add, subtract, scale), schema reduction, zero-bucket
 //!   reconciliation, compaction and counter-reset detection.
 //!
 //! The chunk encoding lives with the other chunks ([`crate::chunk::histograms`]).
 
 pub mod ops;
+pub mod text;
 
 use crate::pb;
 
