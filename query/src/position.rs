@@ -140,6 +140,10 @@ impl Sites {
         let mut sites = Sites::default();
         let mut seen: FxHashMap<String, usize> = FxHashMap::default();
         sites.walk(expr, &toks, &mut seen);
+        // The whole expression starts at the first token, whatever its left operand.
+        if let (Expr::Binary(b), Some(first)) = (expr, toks.first()) {
+            sites.starts.insert(b as *const _ as usize, first.0);
+        }
         sites
     }
 

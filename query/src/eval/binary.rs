@@ -221,11 +221,17 @@ fn vector_scalar(
         } else {
             (s.value, scalar, s.histogram.as_ref(), None)
         };
-        let (mut value, mut histogram, mut keep) = match elem_binop(op, l, lh, r, rh)? {
-            Ok(v) => v,
-            Err(n) => {
-                *note = Some(n);
-                continue;
+        let (mut value, mut histogram, mut keep) = if lh.is_none() && rh.is_none() {
+            // Floats (nearly always): no histogram to look at.
+            let (v, keep) = elem_op(op, l, r)?;
+            (v, None, keep)
+        } else {
+            match elem_binop(op, l, lh, r, rh)? {
+                Ok(v) => v,
+                Err(n) => {
+                    *note = Some(n);
+                    continue;
+                }
             }
         };
         if is_comparison(op) && swap {
@@ -370,17 +376,22 @@ fn vector_vector(
             continue;
         };
         let (l, r) = if one_to_many { (*os, ms) } else { (ms, *os) };
-        let (mut value, mut histogram, keep) = match elem_binop(
-            op,
-            l.value,
-            l.histogram.as_ref(),
-            r.value,
-            r.histogram.as_ref(),
-        )? {
-            Ok(v) => v,
-            Err(n) => {
-                *note = Some(n);
-                continue;
+        let (mut value, mut histogram, keep) = if l.is_float() && r.is_float() {
+            let (v, keep) = elem_op(op, l.value, r.value)?;
+            (v, None, keep)
+        } else {
+            match elem_binop(
+                op,
+                l.value,
+                l.histogram.as_ref(),
+                r.value,
+                r.histogram.as_ref(),
+            )? {
+                Ok(v) => v,
+                Err(n) => {
+                    *note = Some(n);
+                    continue;
+                }
             }
         };
         if return_bool {
