@@ -473,3 +473,28 @@ impl SampleReader for MemoryReader {
         Ok(limit(values, req.limit))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs of floats and of histograms become XOR and HISTOGRAMS chunks in time order.
+    #[test]
+    fn raw_series_alternate_chunk_encodings() {
+        let h = |t: i64| (t, Arc::new(FloatHistogram::default()));
+        let chunks = raw_chunks(&[(1, 1.0), (2, 2.0), (5, 5.0)], &[h(3), h(4), h(6)]);
+        let kinds: Vec<(i32, i64, i64, u32)> = chunks
+            .iter()
+            .map(|c| (c.encoding, c.min_time_ms, c.max_time_ms, c.count))
+            .collect();
+        let (x, hi) = (ChunkEncoding::Xor as i32, ChunkEncoding::Histograms as i32);
+        assert_eq!(
+            kinds,
+            vec![(x, 1, 2, 2), (hi, 3, 4, 2), (x, 5, 5, 1), (hi, 6, 6, 1)]
+        );
+        let mut decoded = Vec::new();
+        chunk::histograms::decode_into(&chunks[1].data, &mut decoded).unwrap();
+        assert_eq!(decoded.iter().map(|p| p.0).collect::<Vec<_>>(), vec![3, 4]);
+        assert!(raw_chunks(&[], &[]).is_empty());
+    }
+}

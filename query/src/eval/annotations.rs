@@ -212,6 +212,22 @@ impl Annotator {
         self.add(info, format!("{text}{}", self.at_start(b)));
     }
 
+    /// Classic buckets of `histogram_quantile` whose counts were not monotonic.
+    pub(crate) fn forced_monotonicity(&self, call: &Call, metric_name: &str) {
+        let name = if metric_name.is_empty() {
+            String::new()
+        } else {
+            format!(" for metric name {metric_name:?}")
+        };
+        self.add(
+            true,
+            format!(
+                "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile){name}{}",
+                self.at(call, 1, false)
+            ),
+        );
+    }
+
     /// `rate` / `increase` of a range whose metric name does not say it is a counter.
     fn possible_non_counter(&self, call: &Call, metric_name: &str) {
         self.add(

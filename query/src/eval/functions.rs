@@ -199,7 +199,17 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
             let (native, classic) = split_histograms(ev, call, input);
             let mut out =
                 native_histogram_values(ev, native, t, |h| histogram_fns::histogram_quantile(q, h));
-            out.extend(histogram_quantile(q, classic, t, ev.delayed_name_removal));
+            let mut forced = Vec::new();
+            out.extend(histogram_quantile(
+                q,
+                classic,
+                t,
+                ev.delayed_name_removal,
+                &mut forced,
+            ));
+            for name in forced {
+                ev.notes.forced_monotonicity(call, &name);
+            }
             out
         }
         "absent" | "absent_over_time" => {

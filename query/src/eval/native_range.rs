@@ -123,10 +123,10 @@ fn histogram_increase(
     }
     if is_counter {
         for (_, curr) in &points[1..] {
-            if detect_reset(&prev, curr) {
-                if let Err(e) = out.add(&prev) {
-                    return fail(notes, SeriesNote::of_error(&e));
-                }
+            if detect_reset(&prev, curr)
+                && let Err(e) = out.add(&prev)
+            {
+                return fail(notes, SeriesNote::of_error(&e));
             }
             prev = Cow::Borrowed(curr);
         }
@@ -194,7 +194,8 @@ pub(crate) fn instant_value(
     match (ss[0], ss[1]) {
         (Point::Float(_, prev), Point::Float(_, last)) => {
             let mut v = last;
-            if !is_rate || !(last < prev) {
+            // A counter reset (the last lower) leaves the last value.
+            if !is_rate || last.partial_cmp(&prev) != Some(std::cmp::Ordering::Less) {
                 v = last - prev;
             }
             if is_rate {

@@ -661,6 +661,42 @@ mod tests {
         assert_eq!(r[0].points, vec![(1_000, 1.0)]);
     }
 
+    /// A series switching between floats and histograms: the instant read takes the
+    /// latest of either kind, a histogram staleness marker hides the series, a range
+    /// holds both kinds without markers.
+    #[test]
+    fn histograms_are_read_beside_floats() {
+        let h = |count: f64| {
+            std::sync::Arc::new(crate::value::FloatHistogram {
+                count,
+                ..Default::default()
+            })
+        };
+        let stale = std::sync::Arc::new(crate::value::FloatHistogram::stale_marker());
+        let s = vec![StoredSeries::from_parts(
+            Labels::from(vec![("__name__".to_string(), "x".to_string())]),
+            vec![(1_000, 1.0), (4_000, 4.0)],
+            vec![(2_000, h(2.0)), (3_000, h(3.0)), (5_000, stale)],
+        )];
+        let read = |t| instant_at(&s, t, 10_000, &mut Cursors::default()).unwrap();
+        assert_eq!(read(1_500)[0].value, 1.0);
+        assert_eq!(read(3_500)[0].histogram.as_ref().unwrap().count, 3.0);
+        assert_eq!(read(3_500)[0].t_ms, 3_000);
+        assert!(read(4_500)[0].is_float());
+        assert!(read(5_000).is_empty());
+        let r = range_at(&s, 5_000, 10_000, &mut Cursors::default()).unwrap();
+        assert_eq!(r[0].points, vec![(1_000, 1.0), (4_000, 4.0)]);
+        assert_eq!(r[0].histograms.len(), 2);
+        // Cursors moving forward read what fresh reads do.
+        let mut c = Cursors::default();
+        for t in (0..6_000).step_by(250) {
+            assert_eq!(
+                instant_at(&s, t, 2_000, &mut c).unwrap(),
+                instant_at(&s, t, 2_000, &mut Cursors::default()).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn range_is_left_open_right_closed() {
         let s = series(&[(1_000, 1.0), (2_000, 2.0), (3_000, 3.0)]);

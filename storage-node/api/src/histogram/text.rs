@@ -78,7 +78,7 @@ pub fn go_g(v: f64) -> String {
     let sci = format!("{v:e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exp.abs())
     } else {
@@ -142,7 +142,7 @@ mod tests {
     fn text_form_as_prometheus() {
         assert_eq!(
             h().prometheus_string(),
-            "{count:7, sum:12.5, [-2,-1):1, [-0.001,0.001]:2, (0.001,1]:1, (1,2]:3}"
+            "{count:7, sum:12.5, [-2,-1):1, [-0.001,0.001]:2, (0.5,1]:1, (1,2]:3}"
         );
     }
 
