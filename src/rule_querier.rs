@@ -109,11 +109,7 @@ mod tests {
             ("__name__".to_string(), "up".to_string()),
             ("job".to_string(), "node".to_string()),
         ]);
-        let value = Value::Vector(vec![Sample {
-            metric,
-            t_ms: 5,
-            value: 0.0,
-        }]);
+        let value = Value::Vector(vec![Sample::float(metric, 5, 0.0)]);
         let samples = samples_of(value).unwrap();
         assert_eq!(samples[0].labels["job"], "node");
         assert_eq!(samples[0].labels["__name__"], "up");

@@ -105,7 +105,7 @@ impl Job {
                     Value::Vector(v.into_iter().map(|s| Sample { t_ms: t, ..s }).collect())
                 }
                 StepValue::Matrix(m) => {
-                    self.check_samples(m.iter().map(|s| s.points.len()).sum())?;
+                    self.check_samples(m.iter().map(Series::len).sum())?;
                     Value::Matrix(m)
                 }
             });
@@ -114,24 +114,32 @@ impl Job {
         if series_major {
             let grid = Grid::new(self.from, self.to, self.step);
             if let Some(m) = ev.sweep(&self.expr, grid, self.max_samples, &check)? {
-                self.check_samples(m.iter().map(|s| s.points.len()).sum())?;
+                self.check_samples(m.iter().map(Series::len).sum())?;
                 return Ok(Value::Matrix(m));
             }
         }
-        let mut series: FxHashMap<Labels, Vec<(i64, f64)>> = FxHashMap::default();
+        let mut series: FxHashMap<Labels, Series> = FxHashMap::default();
         let mut points = 0usize;
         let mut t = self.from;
         while t <= self.to {
             self.check_running()?;
             match ev.eval(&self.expr, t)? {
                 StepValue::Scalar(v) => {
-                    series.entry(Labels::empty()).or_default().push((t, v));
+                    series
+                        .entry(Labels::empty())
+                        .or_default()
+                        .points
+                        .push((t, v));
                     points += 1;
                 }
                 StepValue::Vector(v) => {
                     points += v.len();
                     for s in v {
-                        series.entry(s.metric).or_default().push((t, s.value));
+                        let entry = series.entry(s.metric).or_default();
+                        match s.histogram {
+                            Some(h) => entry.histograms.push((t, h)),
+                            None => entry.points.push((t, s.value)),
+                        }
                     }
                 }
                 other => {
@@ -145,7 +153,7 @@ impl Job {
         }
         let mut out: Vec<Series> = series
             .into_iter()
-            .map(|(metric, points)| Series { metric, points })
+            .map(|(metric, s)| Series { metric, ..s })
             .collect();
         out.sort_by(|a, b| a.metric.cmp(&b.metric));
         Ok(Value::Matrix(out))

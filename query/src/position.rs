@@ -126,6 +126,10 @@ pub(crate) struct ArgPos {
 #[derive(Debug, Default)]
 pub(crate) struct Sites {
     args: FxHashMap<usize, Vec<ArgPos>>,
+    /// Where a node's text starts: calls and aggregations (their name), selectors with
+    /// a metric name, and binary expressions (their left operand, parentheses and a
+    /// leading `-` included).
+    starts: FxHashMap<usize, usize>,
 }
 
 impl Sites {
@@ -136,12 +140,49 @@ impl Sites {
         let mut sites = Sites::default();
         let mut seen: FxHashMap<String, usize> = FxHashMap::default();
         sites.walk(expr, &toks, &mut seen);
+        // The whole expression starts at the first token, whatever its left operand.
+        if let (Expr::Binary(b), Some(first)) = (expr, toks.first()) {
+            sites.starts.insert(b as *const _ as usize, first.0);
+        }
         sites
     }
 
     /// The position of argument `i` of the node at `node`.
     pub(crate) fn arg(&self, node: usize, i: usize) -> Option<ArgPos> {
         self.args.get(&node)?.get(i).copied()
+    }
+
+    /// Where the node at `node` starts, when it was found.
+    pub(crate) fn start(&self, node: usize) -> Option<usize> {
+        self.starts.get(&node).copied()
+    }
+
+    /// Where `expr` starts in the text, when that was found.
+    fn start_of(&self, expr: &Expr, toks: &[(usize, Tok<'_>)]) -> Option<usize> {
+        let before = |pos: usize| {
+            let k = toks.iter().position(|t| t.0 == pos)?;
+            k.checked_sub(1).map(|k| toks[k])
+        };
+        match expr {
+            Expr::Call(c) => self.start(c as *const _ as usize),
+            Expr::Aggregate(a) => self.start(a as *const _ as usize),
+            Expr::VectorSelector(vs) => self.start(vs as *const _ as usize),
+            Expr::MatrixSelector(ms) => self.start(&ms.vs as *const _ as usize),
+            Expr::Binary(b) => self.start(b as *const _ as usize),
+            Expr::Subquery(sq) => self.start_of(&sq.expr, toks),
+            Expr::Paren(p) => {
+                let inner = self.start_of(&p.expr, toks)?;
+                match before(inner) {
+                    Some((pos, Tok::Open)) => Some(pos),
+                    _ => Some(inner),
+                }
+            }
+            Expr::Unary(u) => {
+                let inner = self.start_of(&u.expr, toks)?;
+                Some(before(inner).map_or(inner, |t| t.0))
+            }
+            _ => None,
+        }
     }
 
     fn record(
@@ -155,8 +196,32 @@ impl Sites {
         let k = seen.entry(name.to_string()).or_default();
         let nth = *k;
         *k += 1;
-        if let Some(args) = nth_call_args(toks, name, aggregation, nth) {
+        if let Some((start, args)) = nth_call_args(toks, name, aggregation, nth) {
+            self.starts.insert(node, start);
             self.args.insert(node, args);
+        }
+    }
+
+    /// The start of a selector's metric name: its k-th use as a name (not a call).
+    fn record_selector(
+        &mut self,
+        node: usize,
+        name: &str,
+        toks: &[(usize, Tok<'_>)],
+        seen: &mut FxHashMap<String, usize>,
+    ) {
+        let k = seen.entry(format!("{name}\u{0}selector")).or_default();
+        let nth = *k;
+        *k += 1;
+        let found = toks
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| {
+                t.1 == Tok::Ident(name) && toks.get(i + 1).map(|t| t.1) != Some(Tok::Open)
+            })
+            .nth(nth);
+        if let Some((_, t)) = found {
+            self.starts.insert(node, t.0);
         }
     }
 
@@ -189,21 +254,34 @@ impl Sites {
             Expr::Unary(u) => self.walk(&u.expr, toks, seen),
             Expr::Binary(b) => {
                 self.walk(&b.lhs, toks, seen);
+                if let Some(start) = self.start_of(&b.lhs, toks) {
+                    self.starts.insert(b as *const _ as usize, start);
+                }
                 self.walk(&b.rhs, toks, seen);
             }
             Expr::Subquery(s) => self.walk(&s.expr, toks, seen),
+            Expr::VectorSelector(vs) => {
+                if let Some(name) = &vs.name {
+                    self.record_selector(vs as *const _ as usize, name, toks, seen);
+                }
+            }
+            Expr::MatrixSelector(ms) => {
+                if let Some(name) = &ms.vs.name {
+                    self.record_selector(&ms.vs as *const _ as usize, name, toks, seen);
+                }
+            }
             _ => {}
         }
     }
 }
 
-/// The argument positions of the `nth` call of `name` in the text.
+/// Where the `nth` call of `name` starts in the text, and its argument positions.
 fn nth_call_args(
     toks: &[(usize, Tok<'_>)],
     name: &str,
     aggregation: bool,
     nth: usize,
-) -> Option<Vec<ArgPos>> {
+) -> Option<(usize, Vec<ArgPos>)> {
     let mut found = 0;
     for i in 0..toks.len() {
         let Tok::Ident(id) = toks[i].1 else { continue };
@@ -224,7 +302,7 @@ fn nth_call_args(
             found += 1;
             continue;
         }
-        return Some(args_after(toks, j));
+        return Some((toks[i].0, args_after(toks, j)));
     }
     None
 }

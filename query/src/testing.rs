@@ -10,14 +10,14 @@
 //! them in `Info`, for the result cache.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use telltale_storage_api::{
-    Chunk, Exemplar, ExemplarsRequest, InfoResponse, Label, LabelNamesRequest, LabelValuesRequest,
-    LateWrite, LateWrites, MatchOp, Matcher, MatcherSet, Resolution, Result, SampleReader,
-    SelectRequest, Selection, SeriesChunks, SeriesExemplars, SeriesRequest, TierInfo, TimeSeries,
-    rollup,
+    Chunk, ChunkEncoding, Exemplar, ExemplarsRequest, FloatHistogram, InfoResponse, Label,
+    LabelNamesRequest, LabelValuesRequest, LateWrite, LateWrites, MatchOp, Matcher, MatcherSet,
+    Resolution, Result, SampleReader, SelectRequest, Selection, SeriesChunks, SeriesExemplars,
+    SeriesRequest, TierInfo, TimeSeries, chunk, rollup,
 };
 
 /// Series held in memory, answered with Prometheus matcher semantics.
@@ -119,6 +119,31 @@ impl MemoryReader {
                 min_ms,
                 max_ms,
             });
+        }
+    }
+
+    /// Adds native histogram samples `(t_ms, histogram)` to the series with `labels`
+    /// (a series may hold floats and histograms, at different times). Storage answers
+    /// them as HISTOGRAMS chunks; rollup tiers leave them out.
+    pub fn add_histograms(&self, labels: &[(&str, &str)], samples: &[(i64, FloatHistogram)]) {
+        self.add(labels, &[]);
+        let mut key: Vec<(String, String)> = labels
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        key.sort();
+        let index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = index.get(&key).and_then(|i| all.get_mut(*i)) {
+            s.histograms
+                .extend(samples.iter().map(|(t, h)| h.to_proto(*t)));
+            s.histograms.sort_by_key(|h| h.timestamp_ms);
+        }
+        drop(all);
+        drop(index);
+        if let Some(t) = samples.iter().map(|x| x.0).max() {
+            let mut newest = self.newest_ms.lock().unwrap_or_else(|e| e.into_inner());
+            *newest = Some(newest.map_or(t, |n| n.max(t)));
         }
     }
 
@@ -224,6 +249,38 @@ fn matches(matchers: &[Matcher], s: &TimeSeries) -> bool {
     })
 }
 
+/// A raw series as storage answers it: runs of float samples as XOR chunks and runs of
+/// histogram samples as HISTOGRAMS chunks, in time order (both inputs sorted by time).
+fn raw_chunks(floats: &[(i64, f64)], histograms: &[(i64, Arc<FloatHistogram>)]) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < floats.len() || j < histograms.len() {
+        if j >= histograms.len() || (i < floats.len() && floats[i].0 < histograms[j].0) {
+            let end = match histograms.get(j) {
+                Some(h) => i + floats[i..].partition_point(|p| p.0 < h.0),
+                None => floats.len(),
+            };
+            out.extend(Chunk::from_samples(&floats[i..end]));
+            i = end;
+        } else {
+            let end = match floats.get(i) {
+                Some(f) => j + histograms[j..].partition_point(|p| p.0 <= f.0),
+                None => histograms.len(),
+            };
+            let run = &histograms[j..end];
+            out.push(Chunk {
+                min_time_ms: run[0].0,
+                max_time_ms: run[run.len() - 1].0,
+                count: run.len() as u32,
+                encoding: ChunkEncoding::Histograms as i32,
+                data: chunk::histograms::encode(run),
+            });
+            j = end;
+        }
+    }
+    out
+}
+
 fn limit<T>(mut v: Vec<T>, limit: u64) -> Vec<T> {
     if limit > 0 {
         v.truncate(limit as usize);
@@ -254,8 +311,22 @@ impl SampleReader for MemoryReader {
                         resolution != Resolution::Raw || (from..=sel.end_ms).contains(t)
                     })
                     .collect();
-                let chunk = match resolution {
-                    Resolution::Raw => Chunk::from_samples(&raw),
+                let chunks = match resolution {
+                    Resolution::Raw => {
+                        let histograms = s
+                            .histograms
+                            .iter()
+                            .filter(|h| (from..=sel.end_ms).contains(&h.timestamp_ms))
+                            .map(|h| {
+                                FloatHistogram::from_proto(h)
+                                    .map(|fh| (h.timestamp_ms, Arc::new(fh)))
+                                    .map_err(|e| {
+                                        telltale_storage_api::Error::Corrupt(e.to_string())
+                                    })
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        raw_chunks(&raw, &histograms)
+                    }
                     r => {
                         let width = r.width_ms();
                         let until = self.tier(r as i32).1.unwrap_or(i64::MAX);
@@ -265,12 +336,14 @@ impl SampleReader for MemoryReader {
                                 && p.timestamp_ms <= sel.end_ms
                                 && p.timestamp_ms < until
                         });
-                        Chunk::from_points(&points)
+                        Chunk::from_points(&points).into_iter().collect()
                     }
                 };
-                let Some(chunk) = chunk else { continue };
+                if chunks.is_empty() {
+                    continue;
+                }
                 series += 1;
-                samples += u64::from(chunk.count);
+                samples += chunks.iter().map(|c| u64::from(c.count)).sum::<u64>();
                 if req.max_series > 0 && series > req.max_series {
                     return Err(telltale_storage_api::Error::over_budget(
                         "series",
@@ -286,7 +359,7 @@ impl SampleReader for MemoryReader {
                 out.push(SeriesChunks {
                     selection: i as u32,
                     labels: s.labels,
-                    chunks: vec![chunk],
+                    chunks,
                 });
             }
         }
@@ -325,9 +398,9 @@ impl SampleReader for MemoryReader {
             .matching(&req.match_sets)
             .into_iter()
             .filter(|s| {
-                s.samples
-                    .iter()
-                    .any(|x| x.timestamp_ms >= req.start_ms && x.timestamp_ms <= req.end_ms)
+                let within = |t: i64| t >= req.start_ms && t <= req.end_ms;
+                s.samples.iter().any(|x| within(x.timestamp_ms))
+                    || s.histograms.iter().any(|h| within(h.timestamp_ms))
             })
             .map(|s| TimeSeries {
                 labels: s.labels,
@@ -398,5 +471,30 @@ impl SampleReader for MemoryReader {
         values.sort();
         values.dedup();
         Ok(limit(values, req.limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs of floats and of histograms become XOR and HISTOGRAMS chunks in time order.
+    #[test]
+    fn raw_series_alternate_chunk_encodings() {
+        let h = |t: i64| (t, Arc::new(FloatHistogram::default()));
+        let chunks = raw_chunks(&[(1, 1.0), (2, 2.0), (5, 5.0)], &[h(3), h(4), h(6)]);
+        let kinds: Vec<(i32, i64, i64, u32)> = chunks
+            .iter()
+            .map(|c| (c.encoding, c.min_time_ms, c.max_time_ms, c.count))
+            .collect();
+        let (x, hi) = (ChunkEncoding::Xor as i32, ChunkEncoding::Histograms as i32);
+        assert_eq!(
+            kinds,
+            vec![(x, 1, 2, 2), (hi, 3, 4, 2), (x, 5, 5, 1), (hi, 6, 6, 1)]
+        );
+        let mut decoded = Vec::new();
+        chunk::histograms::decode_into(&chunks[1].data, &mut decoded).unwrap();
+        assert_eq!(decoded.iter().map(|p| p.0).collect::<Vec<_>>(), vec![3, 4]);
+        assert!(raw_chunks(&[], &[]).is_empty());
     }
 }

@@ -104,10 +104,10 @@ mod tests {
 
     #[test]
     fn matrices_vectors_and_scalars_become_series() {
-        let m = value_series(Value::Matrix(vec![Series {
-            metric: labels(&[("__name__", "up"), ("job", "a")]),
-            points: vec![(1_000, 1.0), (2_000, 0.0)],
-        }]))
+        let m = value_series(Value::Matrix(vec![Series::floats(
+            labels(&[("__name__", "up"), ("job", "a")]),
+            vec![(1_000, 1.0), (2_000, 0.0)],
+        )]))
         .unwrap();
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].metric["job"], "a");
@@ -115,16 +115,8 @@ mod tests {
         assert_eq!(m[0].points, vec![(1_000, 1.0), (2_000, 0.0)]);
 
         let v = value_series(Value::Vector(vec![
-            Sample {
-                metric: labels(&[("i", "1")]),
-                t_ms: 5_000,
-                value: 3.5,
-            },
-            Sample {
-                metric: labels(&[("i", "2")]),
-                t_ms: 5_000,
-                value: 4.5,
-            },
+            Sample::float(labels(&[("i", "1")]), 5_000, 3.5),
+            Sample::float(labels(&[("i", "2")]), 5_000, 4.5),
         ]))
         .unwrap();
         assert_eq!(v.len(), 2);

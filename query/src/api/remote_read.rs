@@ -29,11 +29,12 @@ use telltale_storage_api::prompb::read::{
     Chunk, ChunkEncoding, ChunkedReadResponse, ChunkedSeries, MatcherType, Query, QueryResult,
     ReadRequest, ReadResponse, ResponseType,
 };
-use telltale_storage_api::prompb::{Label, TimeSeries, xor};
-use telltale_storage_api::{MatchOp, Matcher};
+use telltale_storage_api::prompb::{Histogram, Label, TimeSeries, xor};
+use telltale_storage_api::{FloatHistogram, MatchOp, Matcher};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::eval::selector::{floats_into, histograms_into};
 
 /// Prometheus's `maxBytesInFrame`: a frame is closed once its chunks pass this size.
 pub const MAX_BYTES_IN_FRAME: usize = 1024 * 1024;
@@ -111,7 +112,10 @@ fn query_frames(
 ) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     for s in series {
-        let samples = s.samples().map_err(|e| Error::internal(e.to_string()))?;
+        // Float samples only: native histograms would need Prometheus's float
+        // histogram chunk encoding, which is not served.
+        let mut samples = Vec::new();
+        floats_into(&s.chunks, &mut samples)?;
         let labels = sorted_labels(s.labels);
         let label_bytes: usize = labels.iter().map(Message::encoded_len).sum();
         let budget = MAX_BYTES_IN_FRAME.saturating_sub(label_bytes);
@@ -180,8 +184,16 @@ async fn samples(engine: &Engine, req: &ReadRequest) -> Result<Vec<u8>> {
     for series in answers {
         let mut timeseries = Vec::with_capacity(series.len());
         for s in series {
-            let samples = s.samples().map_err(|e| Error::internal(e.to_string()))?;
-            timeseries.push(TimeSeries::of(sorted_labels(s.labels), &samples));
+            let mut samples = Vec::new();
+            floats_into(&s.chunks, &mut samples)?;
+            let mut histograms = Vec::new();
+            histograms_into(&s.chunks, &mut histograms)?;
+            let mut ts = TimeSeries::of(sorted_labels(s.labels), &samples);
+            ts.histograms = histograms
+                .iter()
+                .map(|(t, h)| histogram_proto(*t, h))
+                .collect();
+            timeseries.push(ts);
         }
         results.push(QueryResult { timeseries });
     }
@@ -189,6 +201,12 @@ async fn samples(engine: &Engine, req: &ReadRequest) -> Result<Vec<u8>> {
     snap::raw::Encoder::new()
         .compress_vec(&encoded)
         .map_err(|e| Error::internal(e.to_string()))
+}
+
+/// A native histogram sample as Prometheus's remote read sends it (an integer histogram
+/// when its counts are whole, else a float one; custom bounds included).
+fn histogram_proto(t_ms: i64, h: &FloatHistogram) -> Histogram {
+    Histogram::from_float_histogram(h, t_ms)
 }
 
 /// The request, decoded, and the response type to answer it with: the first accepted

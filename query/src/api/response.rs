@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
 use crate::labels::Labels;
-use crate::value::Value;
+use crate::value::{FloatHistogram, Value};
 
 /// A float as Prometheus writes sample values: `NaN`, `+Inf`, `-Inf`, or Go's
 /// `strconv.FormatFloat(v, 'f', -1, 64)` (shortest digits, never an exponent).
@@ -114,6 +114,45 @@ fn write_point(out: &mut String, t_ms: i64, v: f64) {
     out.push_str("\"]");
 }
 
+/// `[time,{"count":"c","sum":"s","buckets":[[boundaries,"lower","upper","count"],...]}]`:
+/// a native histogram point as Prometheus's `jsonutil.MarshalHistogram` writes it.
+/// Buckets of count 0 are left out (and `buckets` when none is left); `boundaries` says
+/// which ends are inclusive: 0 the upper, 1 the lower, 2 neither, 3 both.
+fn write_histogram_point(out: &mut String, t_ms: i64, h: &FloatHistogram) {
+    out.push('[');
+    write_time(out, t_ms);
+    out.push_str(",{\"count\":\"");
+    write_value(out, h.count);
+    out.push_str("\",\"sum\":\"");
+    write_value(out, h.sum);
+    out.push('"');
+    let mut first = true;
+    for b in h.buckets() {
+        if b.count == 0.0 {
+            continue;
+        }
+        out.push_str(if first { ",\"buckets\":[" } else { "," });
+        first = false;
+        let boundaries = match (b.lower_inclusive, b.upper_inclusive) {
+            (false, true) => 0,
+            (true, false) => 1,
+            (false, false) => 2,
+            (true, true) => 3,
+        };
+        let _ = write!(out, "[{boundaries},\"");
+        write_value(out, b.lower);
+        out.push_str("\",\"");
+        write_value(out, b.upper);
+        out.push_str("\",\"");
+        write_value(out, b.count);
+        out.push_str("\"]");
+    }
+    if !first {
+        out.push(']');
+    }
+    out.push_str("}]");
+}
+
 /// `{"resultType":...,"result":...}` of a query result, written into one buffer (a
 /// range query's answer is thousands of points).
 pub fn value_json(v: &Value) -> String {
@@ -135,8 +174,16 @@ pub fn value_json(v: &Value) -> String {
                 }
                 out.push_str("{\"metric\":");
                 write_labels(&mut out, &s.metric);
-                out.push_str(",\"value\":");
-                write_point(&mut out, s.t_ms, s.value);
+                match &s.histogram {
+                    Some(h) => {
+                        out.push_str(",\"histogram\":");
+                        write_histogram_point(&mut out, s.t_ms, h);
+                    }
+                    None => {
+                        out.push_str(",\"value\":");
+                        write_point(&mut out, s.t_ms, s.value);
+                    }
+                }
                 out.push('}');
             }
             out.push(']');
@@ -151,14 +198,28 @@ pub fn value_json(v: &Value) -> String {
                 }
                 out.push_str("{\"metric\":");
                 write_labels(&mut out, &s.metric);
-                out.push_str(",\"values\":[");
-                for (j, &(t, v)) in s.points.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
+                // Each array only when it has points, as Prometheus writes a series.
+                if !s.points.is_empty() || s.histograms.is_empty() {
+                    out.push_str(",\"values\":[");
+                    for (j, &(t, v)) in s.points.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        write_point(&mut out, t, v);
                     }
-                    write_point(&mut out, t, v);
+                    out.push(']');
                 }
-                out.push_str("]}");
+                if !s.histograms.is_empty() {
+                    out.push_str(",\"histograms\":[");
+                    for (j, (t, h)) in s.histograms.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        write_histogram_point(&mut out, *t, h);
+                    }
+                    out.push(']');
+                }
+                out.push('}');
             }
             out.push(']');
         }
@@ -232,22 +293,72 @@ mod tests {
         assert_eq!(format_time(-1_500), "-1.500");
     }
 
+    /// count 5, sum 10: two in [-1, -0.5), one in the zero bucket, two in (1, 2], an
+    /// empty (2, 4].
+    fn histogram() -> std::sync::Arc<FloatHistogram> {
+        let mut h = FloatHistogram {
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            count: 5.0,
+            sum: 10.0,
+            ..FloatHistogram::default()
+        };
+        h.set_positive([(1, 2.0), (2, 0.0)]);
+        h.set_negative([(0, 2.0)]);
+        std::sync::Arc::new(h)
+    }
+
+    #[test]
+    fn histograms_as_prometheus_writes_them() {
+        let l = Labels::from(vec![("__name__".to_string(), "h".to_string())]);
+        let json = r#"{"count":"5","sum":"10","buckets":[[1,"-1","-0.5","2"],[3,"-0.001","0.001","1"],[0,"1","2","2"]]}"#;
+        let v = Value::Vector(vec![Sample::histogram(l.clone(), 1_500, histogram())]);
+        assert_eq!(
+            value_json(&v),
+            format!(
+                r#"{{"resultType":"vector","result":[{{"metric":{{"__name__":"h"}},"histogram":[1.500,{json}]}}]}}"#
+            )
+        );
+        let m = Value::Matrix(vec![Series {
+            metric: l.clone(),
+            points: vec![(1_000, 1.0)],
+            histograms: vec![(2_000, histogram())],
+        }]);
+        assert_eq!(
+            value_json(&m),
+            format!(
+                r#"{{"resultType":"matrix","result":[{{"metric":{{"__name__":"h"}},"values":[[1,"1"]],"histograms":[[2,{json}]]}}]}}"#
+            )
+        );
+        let only = Value::Matrix(vec![Series {
+            metric: l,
+            points: vec![],
+            histograms: vec![(2_000, histogram())],
+        }]);
+        assert!(value_json(&only).contains(r#""metric":{"__name__":"h"},"histograms":[[2,"#));
+        // No bucket with a count: no `buckets`; infinities as Prometheus spells them.
+        let empty = FloatHistogram {
+            count: 0.0,
+            sum: f64::INFINITY,
+            ..FloatHistogram::default()
+        };
+        let mut out = String::new();
+        write_histogram_point(&mut out, 0, &empty);
+        assert_eq!(out, r#"[0,{"count":"0","sum":"+Inf"}]"#);
+    }
+
     #[test]
     fn result_shapes() {
         let l = Labels::from(vec![("job".to_string(), "a\"b".to_string())]);
-        let v = Value::Vector(vec![Sample {
-            metric: l.clone(),
-            t_ms: 1_000,
-            value: 2.0,
-        }]);
+        let v = Value::Vector(vec![Sample::float(l.clone(), 1_000, 2.0)]);
         assert_eq!(
             value_json(&v),
             r#"{"resultType":"vector","result":[{"metric":{"job":"a\"b"},"value":[1,"2"]}]}"#
         );
-        let m = Value::Matrix(vec![Series {
-            metric: l,
-            points: vec![(1_000, 1.0), (2_000, f64::NAN)],
-        }]);
+        let m = Value::Matrix(vec![Series::floats(
+            l,
+            vec![(1_000, 1.0), (2_000, f64::NAN)],
+        )]);
         assert_eq!(
             value_json(&m),
             r#"{"resultType":"matrix","result":[{"metric":{"job":"a\"b"},"values":[[1,"1"],[2,"NaN"]]}]}"#

@@ -276,7 +276,12 @@ fn size_of_series(series: &[Series]) -> usize {
         .iter()
         .map(|s| {
             let labels: usize = s.metric.iter().map(|(n, v)| n.len() + v.len() + 48).sum();
-            labels + s.points.len() * 16 + 64
+            let histograms: usize = s
+                .histograms
+                .iter()
+                .map(|(_, h)| 96 + 8 * (h.bucket_count() + h.custom_values.len()))
+                .sum();
+            labels + s.points.len() * 16 + histograms + 64
         })
         .sum()
 }
@@ -304,10 +309,10 @@ mod tests {
     }
 
     fn series(n: usize) -> Vec<Series> {
-        vec![Series {
-            metric: Labels::empty(),
-            points: (0..n as i64).map(|t| (t, 1.0)).collect(),
-        }]
+        vec![Series::floats(
+            Labels::empty(),
+            (0..n as i64).map(|t| (t, 1.0)).collect(),
+        )]
     }
 
     fn late(epoch: u64, writes: &[(u64, i64, i64)]) -> LateWrites {

@@ -54,9 +54,12 @@ pub(crate) fn slice(series: &[Series], from: i64, to: i64) -> Vec<Series> {
         .filter_map(|s| {
             let a = s.points.partition_point(|p| p.0 < from);
             let b = s.points.partition_point(|p| p.0 <= to);
-            (a < b).then(|| Series {
+            let c = s.histograms.partition_point(|p| p.0 < from);
+            let d = s.histograms.partition_point(|p| p.0 <= to);
+            (a < b || c < d).then(|| Series {
                 metric: s.metric.clone(),
                 points: s.points[a..b].to_vec(),
+                histograms: s.histograms[c..d].to_vec(),
             })
         })
         .collect()
@@ -65,15 +68,17 @@ pub(crate) fn slice(series: &[Series], from: i64, to: i64) -> Vec<Series> {
 /// Pieces in time order merged into one matrix, series sorted by labels (as an
 /// evaluation of the whole range sorts them).
 pub(crate) fn merge(parts: Vec<Vec<Series>>) -> Vec<Series> {
-    let mut by_labels: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+    let mut by_labels: HashMap<Labels, Series> = HashMap::new();
     for part in parts {
         for s in part {
-            by_labels.entry(s.metric).or_default().extend(s.points);
+            let entry = by_labels.entry(s.metric).or_default();
+            entry.points.extend(s.points);
+            entry.histograms.extend(s.histograms);
         }
     }
     let mut out: Vec<Series> = by_labels
         .into_iter()
-        .map(|(metric, points)| Series { metric, points })
+        .map(|(metric, s)| Series { metric, ..s })
         .collect();
     out.sort_by(|a, b| a.metric.cmp(&b.metric));
     out
@@ -124,13 +129,14 @@ mod tests {
         let a = Labels::from(vec![("a".to_string(), "1".to_string())]);
         let b = Labels::from(vec![("a".to_string(), "2".to_string())]);
         let whole = vec![
-            Series {
-                metric: a.clone(),
-                points: vec![(1, 1.0), (2, 2.0), (5, 5.0)],
-            },
+            Series::floats(a.clone(), vec![(1, 1.0), (2, 2.0), (5, 5.0)]),
             Series {
                 metric: b,
                 points: vec![(4, 4.0)],
+                histograms: vec![(
+                    3,
+                    std::sync::Arc::new(crate::value::FloatHistogram::default()),
+                )],
             },
         ];
         let parts = vec![

@@ -5,10 +5,13 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 use rustc_hash::FxHashMap;
 use telltale_storage_api::METRIC_NAME;
 
+use std::sync::Arc;
+
+use super::annotations::SeriesNote;
 use super::{Evaluator, StepValue};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::value::Sample;
+use crate::value::{FloatHistogram, Sample};
 
 /// Kahan-Babuska compensated summation, as Prometheus' `kahanSumInc`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -155,9 +158,29 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
     }
 
     let mut out = Vec::with_capacity(groups.len());
-    for (labels, samples) in groups {
+    for (labels, mut samples) in groups {
+        // Operations of floats ignore histograms, with an info; a group of none but
+        // histograms has no result.
+        if matches!(
+            op.as_str(),
+            "min" | "max" | "stddev" | "stdvar" | "quantile" | "topk" | "bottomk"
+        ) && samples.iter().any(|s| !s.is_float())
+        {
+            ev.notes.histogram_ignored(agg, &op);
+            samples.retain(Sample::is_float);
+            if samples.is_empty() {
+                continue;
+            }
+        }
         let values = || samples.iter().map(|s| s.value);
         let value = match op.as_str() {
+            "sum" | "avg" if samples.iter().any(|s| !s.is_float()) => {
+                if let Some(h) = histogram_group(ev, agg, &samples, op == "avg") {
+                    let metric = group_metric(labels, &samples);
+                    out.push(Sample::histogram(metric, t, Arc::new(h)));
+                }
+                continue;
+            }
             "sum" => values().collect::<KahanSum>().value(),
             "avg" => values().collect::<Mean>().value(),
             "count" => samples.len() as f64,
@@ -228,20 +251,62 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr, t: i64) -> Result<St
                 )));
             }
         };
-        // Grouped by `__name__`, a group loses it when any member's is marked for
-        // removal (delayed name removal).
-        let metric = if samples.iter().any(|s| s.metric.drops_name()) {
-            labels.name_to_drop()
-        } else {
-            labels
-        };
-        out.push(Sample {
-            metric,
-            t_ms: t,
-            value,
-        });
+        out.push(Sample::float(group_metric(labels, &samples), t, value));
     }
     Ok(StepValue::Vector(out))
+}
+
+/// A group's output labels: grouped by `__name__`, a group loses it when any member's
+/// is marked for removal (delayed name removal).
+fn group_metric(labels: Labels, samples: &[Sample]) -> Labels {
+    if samples.iter().any(|s| s.metric.drops_name()) {
+        labels.name_to_drop()
+    } else {
+        labels
+    }
+}
+
+/// `sum` (or `avg` when `mean`) of a group holding histograms, as Prometheus's
+/// `aggregation`: None (with a warning) when the group also holds floats or its
+/// histograms cannot be combined. The mean is incremental, each step adding
+/// `h / n - mean / n`.
+fn histogram_group(
+    ev: &Evaluator<'_>,
+    agg: &AggregateExpr,
+    samples: &[Sample],
+    mean: bool,
+) -> Option<FloatHistogram> {
+    if samples.iter().any(Sample::is_float) {
+        ev.notes.mixed_aggregation(agg);
+        return None;
+    }
+    let mut acc: Option<FloatHistogram> = None;
+    for (i, s) in samples.iter().enumerate() {
+        let h = s.histogram.as_deref()?;
+        let Some(acc) = acc.as_mut() else {
+            acc = Some(h.clone());
+            continue;
+        };
+        let combined = if mean {
+            let n = (i + 1) as f64;
+            let mut step = h.clone();
+            step.div(n);
+            let mut part = acc.clone();
+            part.div(n);
+            step.sub(&part).and_then(|()| acc.add(&step))
+        } else {
+            acc.add(h)
+        };
+        if let Err(e) = combined {
+            let name = s.metric.get(METRIC_NAME).unwrap_or("");
+            ev.notes
+                .aggregation_series_note(agg, SeriesNote::of_error(&e), name);
+            return None;
+        }
+    }
+    let mut h = acc?;
+    h.compact();
+    Some(h)
 }
 
 /// `count_values(label, v)`: how many samples of each group have each value, the value
@@ -259,7 +324,11 @@ fn count_values(
     let mut out: Vec<Sample> = Vec::new();
     for s in input {
         let mut metric = s.metric;
-        metric.set(label, &crate::api::response::format_value(s.value));
+        let value = match &s.histogram {
+            Some(h) => h.prometheus_string(),
+            None => crate::api::response::format_value(s.value),
+        };
+        metric.set(label, &value);
         let key = match modifier {
             Some(LabelModifier::Include(ls)) => {
                 let mut names: Vec<&str> = ls.labels.iter().map(String::as_str).collect();
@@ -273,11 +342,7 @@ fn count_values(
             Some(&i) => out[i].value += 1.0,
             None => {
                 index.insert(key.clone(), out.len());
-                out.push(Sample {
-                    metric: key,
-                    t_ms: t,
-                    value: 1.0,
-                });
+                out.push(Sample::float(key, t, 1.0));
             }
         }
     }

@@ -3,9 +3,10 @@
 //! ending with the `(line:column)` of the argument it is about, as Prometheus 3 words
 //! them (`util/annotations`).
 
-use promql_parser::parser::{AggregateExpr, Call, Expr};
+use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr};
 use rustc_hash::FxHashSet;
 use telltale_storage_api::METRIC_NAME;
+use telltale_storage_api::histogram::HistogramError;
 
 use super::selector::{Fetched, reference_time, selector_key};
 use super::sweep::Grid;
@@ -113,8 +114,9 @@ impl Annotator {
         );
     }
 
-    /// A classic-histogram bucket whose `le` is missing or not a number.
-    pub(crate) fn bad_bucket(&self, call: &Call, metric_name: &str, le: &str) {
+    /// A classic-histogram bucket whose `le` is missing or not a number, read by
+    /// argument `arg` of `call`.
+    pub(crate) fn bad_bucket_at(&self, call: &Call, arg: usize, metric_name: &str, le: &str) {
         let name = if metric_name.is_empty() {
             String::new()
         } else {
@@ -124,6 +126,103 @@ impl Annotator {
             false,
             format!(
                 "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?}{name}{}",
+                self.at(call, arg, false)
+            ),
+        );
+    }
+
+    /// ` (line:col)` where `node` starts, or nothing when it was not found.
+    fn at_start<T>(&self, node: &T) -> String {
+        match self.sites.start(node as *const T as usize) {
+            Some(pos) => format!(" ({})", line_col(&self.query, pos)),
+            None => String::new(),
+        }
+    }
+
+    /// A native-histogram note about a series read by argument `arg` of `call` (the
+    /// range argument's position without its parentheses when `inner`).
+    pub(crate) fn series_note(
+        &self,
+        call: &Call,
+        arg: usize,
+        inner: bool,
+        note: SeriesNote,
+        metric_name: &str,
+    ) {
+        let (info, text) = note.text(metric_name);
+        self.add(info, format!("{text}{}", self.at(call, arg, inner)));
+    }
+
+    /// A note about a series an aggregation read (at its aggregated expression, as
+    /// Prometheus's `e.Expr.PositionRange()`).
+    pub(crate) fn aggregation_series_note(
+        &self,
+        agg: &AggregateExpr,
+        note: SeriesNote,
+        metric_name: &str,
+    ) {
+        let (info, text) = note.text(metric_name);
+        let arg = usize::from(agg.param.is_some());
+        self.add(info, format!("{text}{}", self.at(agg, arg, false)));
+    }
+
+    /// `PromQL info: ignored histogram in <op> aggregation`: at the aggregated
+    /// expression, or for `topk` and `bottomk` at the aggregation itself.
+    pub(crate) fn histogram_ignored(&self, agg: &AggregateExpr, op: &str) {
+        let at = if matches!(op, "topk" | "bottomk") {
+            self.at_start(agg)
+        } else {
+            self.at(agg, usize::from(agg.param.is_some()), false)
+        };
+        self.add(
+            true,
+            format!("PromQL info: ignored histogram in {op} aggregation{at}"),
+        );
+    }
+
+    /// `sum` or `avg` of a group holding floats and histograms.
+    pub(crate) fn mixed_aggregation(&self, agg: &AggregateExpr) {
+        self.add(
+            false,
+            format!(
+                "PromQL warning: encountered a mix of histograms and floats for aggregation{}",
+                self.at(agg, usize::from(agg.param.is_some()), false)
+            ),
+        );
+    }
+
+    /// A binary operator between a histogram and an operand it does not apply to
+    /// (an info), or between histograms of incompatible bucket layouts (a warning).
+    pub(crate) fn binop_note(&self, b: &BinaryExpr, note: BinopNote) {
+        let op = b.op.to_string();
+        let (info, text) = match note {
+            BinopNote::IncompatibleTypes { lhs, rhs } => (
+                true,
+                format!(
+                    "PromQL info: incompatible sample types encountered for binary operator {op:?}: {lhs} {op} {rhs}"
+                ),
+            ),
+            BinopNote::IncompatibleLayout => (
+                false,
+                format!(
+                    "PromQL warning: incompatible bucket layout encountered for binary operator {op}"
+                ),
+            ),
+        };
+        self.add(info, format!("{text}{}", self.at_start(b)));
+    }
+
+    /// Classic buckets of `histogram_quantile` whose counts were not monotonic.
+    pub(crate) fn forced_monotonicity(&self, call: &Call, metric_name: &str) {
+        let name = if metric_name.is_empty() {
+            String::new()
+        } else {
+            format!(" for metric name {metric_name:?}")
+        };
+        self.add(
+            true,
+            format!(
+                "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile){name}{}",
                 self.at(call, 1, false)
             ),
         );
@@ -202,6 +301,96 @@ impl Annotator {
     pub(crate) fn take(&self) -> Annotations {
         std::mem::take(&mut self.notes.borrow_mut())
     }
+}
+
+/// The native-histogram annotations about one series (Prometheus's
+/// `util/annotations`), each naming the series' metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SeriesNote {
+    /// A range holding floats and histograms, for a function that takes one kind.
+    MixedFloatsHistograms,
+    /// A gauge histogram where a counter is expected (`rate`, `increase`, `irate`).
+    NotCounter,
+    /// A counter histogram where a gauge is expected (`delta`, `idelta`).
+    NotGauge,
+    /// Histograms of exponential and of custom buckets together.
+    MixedExponentialCustom,
+    /// Histograms of custom buckets with different bounds.
+    IncompatibleCustomBuckets,
+    /// Histograms ignored by a function of floats over a range holding both.
+    IgnoredInMixedRange,
+    /// Classic buckets and a native histogram of the same series.
+    MixedClassicNative,
+}
+
+impl SeriesNote {
+    /// Whether it is an info, and its text.
+    fn text(self, name: &str) -> (bool, String) {
+        let w = "PromQL warning:";
+        match self {
+            SeriesNote::MixedFloatsHistograms => (
+                false,
+                format!("{w} encountered a mix of histograms and floats for metric name {name:?}"),
+            ),
+            SeriesNote::NotCounter => (
+                false,
+                format!("{w} this native histogram metric is not a counter: {name:?}"),
+            ),
+            SeriesNote::NotGauge => (
+                false,
+                format!("{w} this native histogram metric is not a gauge: {name:?}"),
+            ),
+            SeriesNote::MixedExponentialCustom => (
+                false,
+                format!(
+                    "{w} vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"
+                ),
+            ),
+            SeriesNote::IncompatibleCustomBuckets => (
+                false,
+                format!(
+                    "{w} vector contains histograms with incompatible custom buckets for metric name {name:?}"
+                ),
+            ),
+            SeriesNote::IgnoredInMixedRange => (
+                true,
+                format!(
+                    "PromQL info: ignored histograms in a range containing both floats and histograms for metric name {name:?}"
+                ),
+            ),
+            SeriesNote::MixedClassicNative => {
+                let named = if name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for metric name {name:?}")
+                };
+                (
+                    false,
+                    format!("{w} vector contains a mix of classic and native histograms{named}"),
+                )
+            }
+        }
+    }
+
+    /// The note for histograms that could not be combined.
+    pub(crate) fn of_error(e: &HistogramError) -> Self {
+        match e {
+            HistogramError::IncompatibleBounds => SeriesNote::IncompatibleCustomBuckets,
+            _ => SeriesNote::MixedExponentialCustom,
+        }
+    }
+}
+
+/// Why a binary operator gave no result for a pair of samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinopNote {
+    /// The operator does not apply to these sample types (`"float"`, `"histogram"`).
+    IncompatibleTypes {
+        lhs: &'static str,
+        rhs: &'static str,
+    },
+    /// Two histograms whose bucket layouts cannot be combined.
+    IncompatibleLayout,
 }
 
 /// The evaluation times of a query and its bounds (for `@ start()` / `@ end()`).

@@ -5,10 +5,13 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use rustc_hash::{FxHashMap, FxHashSet};
 use telltale_storage_api::METRIC_NAME;
 
+use std::sync::Arc;
+
+use super::annotations::BinopNote;
 use super::{Evaluator, LabelMemo, StepValue, check_unique, drop_name};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::value::Sample;
+use crate::value::{FloatHistogram, Sample};
 
 /// Evaluates the binary expression `b` at time `t`.
 pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepValue> {
@@ -27,12 +30,34 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepVal
             Ok(StepValue::Scalar(value))
         }
         (StepValue::Vector(l), StepValue::Scalar(r)) => {
-            vector_scalar(ev.delayed_name_removal, &op, l, r, false, return_bool, t)
-                .map(StepValue::Vector)
+            let mut note = None;
+            let out = vector_scalar(
+                ev.delayed_name_removal,
+                &op,
+                l,
+                r,
+                false,
+                return_bool,
+                t,
+                &mut note,
+            );
+            raise(ev, b, note);
+            out.map(StepValue::Vector)
         }
         (StepValue::Scalar(l), StepValue::Vector(r)) => {
-            vector_scalar(ev.delayed_name_removal, &op, r, l, true, return_bool, t)
-                .map(StepValue::Vector)
+            let mut note = None;
+            let out = vector_scalar(
+                ev.delayed_name_removal,
+                &op,
+                r,
+                l,
+                true,
+                return_bool,
+                t,
+                &mut note,
+            );
+            raise(ev, b, note);
+            out.map(StepValue::Vector)
         }
         (StepValue::Vector(l), StepValue::Vector(r)) => {
             let matching = Matching {
@@ -47,6 +72,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepVal
                         .as_ref()
                         .map(|m| m.card.clone())
                         .unwrap_or(VectorMatchCardinality::OneToOne);
+                    let mut note = None;
                     let out = vector_vector(
                         ev.delayed_name_removal,
                         &op,
@@ -56,7 +82,10 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepVal
                         &card,
                         return_bool,
                         t,
-                    )?;
+                        &mut note,
+                    );
+                    raise(ev, b, note);
+                    let out = out?;
                     check_unique(&out)?;
                     out
                 }
@@ -68,6 +97,14 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<StepVal
             l.type_name(),
             r.type_name()
         ))),
+    }
+}
+
+/// Raises the note of the last pair of samples that gave no result, as Prometheus
+/// reports the last error of a binary operation at a step.
+fn raise(ev: &Evaluator<'_>, b: &BinaryExpr, note: Option<BinopNote>) {
+    if let Some(note) = note {
+        ev.notes.binop_note(b, note);
     }
 }
 
@@ -109,7 +146,61 @@ fn elem_op(op: &str, l: f64, r: f64) -> Result<(f64, bool)> {
     })
 }
 
-/// Vector-scalar operation; `swap` when the scalar is on the left.
+/// The result of `op` between two samples, each a float or a histogram (Prometheus's
+/// `vectorElemBinop`): the float value, the histogram value, and whether a comparison
+/// holds (always true for arithmetic); or why the pair gives no result.
+type ElemResult = std::result::Result<(f64, Option<Arc<FloatHistogram>>, bool), BinopNote>;
+
+fn elem_binop(
+    op: &str,
+    l: f64,
+    lh: Option<&Arc<FloatHistogram>>,
+    r: f64,
+    rh: Option<&Arc<FloatHistogram>>,
+) -> Result<ElemResult> {
+    let scaled = |h: &FloatHistogram, f: &dyn Fn(&mut FloatHistogram)| {
+        let mut h = h.clone();
+        f(&mut h);
+        h.compact();
+        Some(Arc::new(h))
+    };
+    let types = |lhs, rhs| Err(BinopNote::IncompatibleTypes { lhs, rhs });
+    Ok(match (lh, rh) {
+        (None, None) => {
+            let (v, keep) = elem_op(op, l, r)?;
+            Ok((v, None, keep))
+        }
+        (None, Some(h)) => match op {
+            "*" => Ok((0.0, scaled(h, &|h| h.mul(l)), true)),
+            _ => types("float", "histogram"),
+        },
+        (Some(h), None) => match op {
+            "*" => Ok((0.0, scaled(h, &|h| h.mul(r)), true)),
+            "/" => Ok((0.0, scaled(h, &|h| h.div(r)), true)),
+            _ => types("histogram", "float"),
+        },
+        (Some(a), Some(b)) => match op {
+            "+" | "-" => {
+                let mut h = FloatHistogram::clone(a);
+                let combined = if op == "+" { h.add(b) } else { h.sub(b) };
+                match combined {
+                    Ok(()) => {
+                        h.compact();
+                        Ok((0.0, Some(Arc::new(h)), true))
+                    }
+                    Err(_) => Err(BinopNote::IncompatibleLayout),
+                }
+            }
+            "==" => Ok((0.0, Some(a.clone()), a.equals(b))),
+            "!=" => Ok((0.0, Some(a.clone()), !a.equals(b))),
+            _ => types("histogram", "histogram"),
+        },
+    })
+}
+
+/// Vector-scalar operation; `swap` when the scalar is on the left. `note` gets why the
+/// last sample that gave no result did not.
+#[allow(clippy::too_many_arguments)]
 fn vector_scalar(
     delayed_name_removal: bool,
     op: &str,
@@ -118,21 +209,35 @@ fn vector_scalar(
     swap: bool,
     return_bool: bool,
     t: i64,
+    note: &mut Option<BinopNote>,
 ) -> Result<Vec<Sample>> {
     let mut out = Vec::with_capacity(vector.len());
     // The input's label sets are distinct (every vector's are); only dropping names can
     // make two equal.
     let mut renamed = false;
     for s in vector {
-        let (l, r) = if swap {
-            (scalar, s.value)
+        let (l, r, lh, rh) = if swap {
+            (scalar, s.value, None, s.histogram.as_ref())
         } else {
-            (s.value, scalar)
+            (s.value, scalar, s.histogram.as_ref(), None)
         };
-        let (mut value, mut keep) = elem_op(op, l, r)?;
+        let (mut value, mut histogram, mut keep) = if lh.is_none() && rh.is_none() {
+            // Floats (nearly always): no histogram to look at.
+            let (v, keep) = elem_op(op, l, r)?;
+            (v, None, keep)
+        } else {
+            match elem_binop(op, l, lh, r, rh)? {
+                Ok(v) => v,
+                Err(n) => {
+                    *note = Some(n);
+                    continue;
+                }
+            }
+        };
         if is_comparison(op) && swap {
             // The vector's value is the output even when it is on the right.
             value = r;
+            histogram = rh.cloned();
         }
         if return_bool {
             value = bool_value(keep);
@@ -152,6 +257,7 @@ fn vector_scalar(
                 metric,
                 t_ms: t,
                 value,
+                histogram,
             });
         }
     }
@@ -233,6 +339,7 @@ fn vector_vector(
     card: &VectorMatchCardinality,
     return_bool: bool,
     t: i64,
+    note: &mut Option<BinopNote>,
 ) -> Result<Vec<Sample>> {
     if lhs.is_empty() || rhs.is_empty() {
         // Nothing can match (and no duplicate check applies), as in Prometheus.
@@ -268,14 +375,28 @@ fn vector_vector(
         let Some(os) = one_by_sig.get(&sig) else {
             continue;
         };
-        let (l, r) = if one_to_many {
-            (os.value, ms.value)
+        let (l, r) = if one_to_many { (*os, ms) } else { (ms, *os) };
+        let (mut value, mut histogram, keep) = if l.is_float() && r.is_float() {
+            let (v, keep) = elem_op(op, l.value, r.value)?;
+            (v, None, keep)
         } else {
-            (ms.value, os.value)
+            match elem_binop(
+                op,
+                l.value,
+                l.histogram.as_ref(),
+                r.value,
+                r.histogram.as_ref(),
+            )? {
+                Ok(v) => v,
+                Err(n) => {
+                    *note = Some(n);
+                    continue;
+                }
+            }
         };
-        let (mut value, keep) = elem_op(op, l, r)?;
         if return_bool {
             value = bool_value(keep);
+            histogram = None;
         } else if !keep {
             continue;
         }
@@ -319,6 +440,7 @@ fn vector_vector(
             metric,
             t_ms: t,
             value,
+            histogram,
         });
     }
     Ok(out)
@@ -336,16 +458,16 @@ mod tests {
     }
 
     fn s(pairs: &[(&str, &str)], value: f64) -> Sample {
-        Sample {
-            metric: Labels::from(
+        Sample::float(
+            Labels::from(
                 pairs
                     .iter()
                     .map(|(n, v)| (n.to_string(), v.to_string()))
                     .collect::<Vec<_>>(),
             ),
-            t_ms: 0,
+            0,
             value,
-        }
+        )
     }
 
     #[test]
@@ -354,17 +476,18 @@ mod tests {
             s(&[("__name__", "x"), ("a", "1")], 1.0),
             s(&[("__name__", "x"), ("a", "2")], 5.0),
         ];
-        let filtered = vector_scalar(false, ">", v.clone(), 2.0, false, false, 0).unwrap();
+        let filtered =
+            vector_scalar(false, ">", v.clone(), 2.0, false, false, 0, &mut None).unwrap();
         assert_eq!(filtered.len(), 1);
         assert_eq!(filtered[0].metric.get("__name__"), Some("x"));
-        let b = vector_scalar(false, ">", v.clone(), 2.0, false, true, 0).unwrap();
+        let b = vector_scalar(false, ">", v.clone(), 2.0, false, true, 0, &mut None).unwrap();
         assert_eq!(
             b.iter().map(|s| s.value).collect::<Vec<_>>(),
             vec![0.0, 1.0]
         );
         assert_eq!(b[0].metric.get("__name__"), None);
         // scalar on the left keeps the vector's value
-        let swapped = vector_scalar(false, "<", v, 2.0, true, false, 0).unwrap();
+        let swapped = vector_scalar(false, "<", v, 2.0, true, false, 0, &mut None).unwrap();
         assert_eq!(swapped[0].value, 5.0);
     }
 
@@ -384,6 +507,7 @@ mod tests {
             &VectorMatchCardinality::OneToOne,
             false,
             0,
+            &mut None,
         )
         .unwrap();
         assert_eq!(out.len(), 1);
@@ -408,6 +532,7 @@ mod tests {
             &VectorMatchCardinality::OneToOne,
             false,
             0,
+            &mut None,
         )
         .unwrap_err();
         assert!(
@@ -415,7 +540,18 @@ mod tests {
                 .contains("many-to-one matching must be explicit")
         );
         let card = VectorMatchCardinality::many_to_one(vec!["v"]);
-        let out = vector_vector(false, "*", l, r, &plain(on.as_ref()), &card, false, 0).unwrap();
+        let out = vector_vector(
+            false,
+            "*",
+            l,
+            r,
+            &plain(on.as_ref()),
+            &card,
+            false,
+            0,
+            &mut None,
+        )
+        .unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].metric.to_string(), r#"{i="1", m="b", v="x"}"#);
         assert_eq!(out[1].value, 20.0);
@@ -438,6 +574,7 @@ mod tests {
             &VectorMatchCardinality::OneToOne,
             false,
             0,
+            &mut None,
         )
         .unwrap_err();
         assert!(

@@ -47,23 +47,25 @@ fn finish_matrix(m: Vec<Series>) -> Result<Vec<Series>> {
         match index.get(&metric) {
             Some(&i) => {
                 out[i].points.extend(s.points);
+                out[i].histograms.extend(s.histograms);
                 merged.push(i);
             }
             None => {
                 index.insert(metric.clone(), out.len());
-                out.push(Series {
-                    metric,
-                    points: s.points,
-                });
+                out.push(Series { metric, ..s });
             }
         }
     }
     merged.sort_unstable();
     merged.dedup();
     for i in merged {
-        let points = &mut out[i].points;
-        points.sort_by_key(|p| p.0);
-        if points.windows(2).any(|w| w[0].0 == w[1].0) {
+        let s = &mut out[i];
+        s.points.sort_by_key(|p| p.0);
+        s.histograms.sort_by_key(|p| p.0);
+        let mut times: Vec<i64> = s.points.iter().map(|p| p.0).collect();
+        times.extend(s.histograms.iter().map(|p| p.0));
+        times.sort_unstable();
+        if times.windows(2).any(|w| w[0] == w[1]) {
             return Err(Error::execution(SAME_LABELSET));
         }
     }
@@ -85,11 +87,7 @@ mod tests {
 
     #[test]
     fn a_vector_loses_marked_names_and_fails_on_a_collision() {
-        let s = |metric, value| Sample {
-            metric,
-            t_ms: 0,
-            value,
-        };
+        let s = |metric, value| Sample::float(metric, 0, value);
         let Value::Vector(v) = finish(Value::Vector(vec![s(marked("a", "1"), 1.0)])).unwrap()
         else {
             panic!()
@@ -105,10 +103,7 @@ mod tests {
 
     #[test]
     fn matrix_series_that_collide_merge_unless_their_points_do() {
-        let series = |metric, points: &[(i64, f64)]| Series {
-            metric,
-            points: points.to_vec(),
-        };
+        let series = |metric, points: &[(i64, f64)]| Series::floats(metric, points.to_vec());
         let Value::Matrix(m) = finish(Value::Matrix(vec![
             series(marked("b", "1"), &[(600_000, -4.0)]),
             series(marked("a", "1"), &[(0, -1.0)]),

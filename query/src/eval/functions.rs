@@ -4,19 +4,21 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr};
 use telltale_storage_api::METRIC_NAME;
 
+use std::collections::HashSet;
+
+use super::annotations::SeriesNote;
 use super::date::{date_field, is_date_function};
+use super::histogram_fns;
+use super::native_range;
 use super::quantile::{BUCKET_LABEL, histogram_fraction, histogram_quantile, parse_le, quantile};
-use super::rate::{
-    count_changes, double_exponential_smoothing, extrapolated_rate, instant_delta,
-    linear_regression, over_time,
-};
+use super::rate::{double_exponential_smoothing, linear_regression};
 use super::selector::{RangeView, modified_time, reference_time};
 use super::sort;
 use super::{Evaluator, StepValue, check_unique};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::plan::RollupSelector;
-use crate::value::Sample;
+use crate::value::{FloatHistogram, Sample};
 
 /// Evaluates the call `call` at time `t`.
 pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue> {
@@ -35,38 +37,38 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
         },
         "vector" => {
             let v = ev.eval_scalar(arg(&args, 0)?, t)?;
-            return Ok(StepValue::Vector(vec![Sample {
-                metric: Labels::empty(),
-                t_ms: t,
-                value: v,
-            }]));
+            return Ok(StepValue::Vector(vec![sample(Labels::empty(), t, v)]));
         }
         "scalar" => {
+            // Histograms do not count: the single float, else NaN.
             let v = ev.eval_vector(arg(&args, 0)?, t)?;
-            let value = if v.len() == 1 { v[0].value } else { f64::NAN };
+            let mut floats = v.iter().filter(|s| s.is_float());
+            let value = match (floats.next(), floats.next()) {
+                (Some(s), None) => s.value,
+                _ => f64::NAN,
+            };
             return Ok(StepValue::Scalar(value));
         }
         "rate" | "increase" | "delta" | "irate" | "idelta" => {
             let (range, series, range_end) = range_arg(ev, &args, 0, t)?;
-            series
-                .into_iter()
-                .filter_map(|s| {
-                    let value = match name {
-                        "rate" => {
-                            extrapolated_rate(&s.points, range_end - range, range_end, true, true)
-                        }
-                        "increase" => {
-                            extrapolated_rate(&s.points, range_end - range, range_end, true, false)
-                        }
-                        "delta" => {
-                            extrapolated_rate(&s.points, range_end - range, range_end, false, false)
-                        }
-                        "irate" => instant_delta(&s.points, true),
-                        _ => instant_delta(&s.points, false),
-                    }?;
-                    Some(sample(ev.drop_name(&s.metric), t, value))
-                })
-                .collect()
+            let mut out = Vec::with_capacity(series.len());
+            for s in series {
+                let mut notes = Vec::new();
+                let (start, end) = (range_end - range, range_end);
+                let value = match name {
+                    "rate" => native_range::extrapolated(&s, start, end, true, true, &mut notes),
+                    "increase" => {
+                        native_range::extrapolated(&s, start, end, true, false, &mut notes)
+                    }
+                    "delta" => native_range::extrapolated(&s, start, end, false, false, &mut notes),
+                    _ => native_range::instant_value(&s, name == "irate", &mut notes),
+                };
+                raise(ev, call, 0, &s, notes);
+                if let Some(v) = value {
+                    out.push(v.sample(ev.drop_name(&s.metric), t));
+                }
+            }
+            out
         }
         "avg_over_time"
         | "min_over_time"
@@ -82,43 +84,61 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
         | "ts_of_max_over_time"
         | "ts_of_last_over_time" => {
             let (_, series, _) = range_arg(ev, &args, 0, t)?;
-            series
-                .into_iter()
-                .map(|s| {
-                    let metric = if name == "last_over_time" {
-                        s.metric.clone()
-                    } else {
-                        ev.drop_name(&s.metric)
-                    };
-                    sample(metric, t, over_time(name, &s.points))
-                })
-                .collect()
+            let mut out = Vec::with_capacity(series.len());
+            for s in series {
+                let mut notes = Vec::new();
+                let value = native_range::over_time_of(name, &s, &mut notes);
+                raise(ev, call, 0, &s, notes);
+                let Some(value) = value else { continue };
+                let metric = if name == "last_over_time" {
+                    s.metric.clone()
+                } else {
+                    ev.drop_name(&s.metric)
+                };
+                out.push(value.sample(metric, t));
+            }
+            out
         }
-        "changes" | "resets" | "deriv" => {
+        "changes" | "resets" => {
             let (_, series, _) = range_arg(ev, &args, 0, t)?;
             series
                 .into_iter()
-                .filter_map(|s| {
-                    let value = match name {
-                        "deriv" if s.points.len() < 2 => return None,
-                        "deriv" => linear_regression(&s.points, s.points[0].0).0,
-                        _ => count_changes(&s.points, name == "resets"),
-                    };
-                    Some(sample(ev.drop_name(&s.metric), t, value))
+                .map(|s| {
+                    let n = native_range::changes(&s, name == "resets");
+                    sample(ev.drop_name(&s.metric), t, n)
                 })
                 .collect()
+        }
+        "deriv" => {
+            let (_, series, _) = range_arg(ev, &args, 0, t)?;
+            let mut out = Vec::new();
+            for s in series {
+                let mut notes = Vec::new();
+                let floats = native_range::floats_for(&s, 2, &mut notes);
+                let value = floats.map(|p| linear_regression(p, p[0].0).0);
+                raise(ev, call, 0, &s, notes);
+                if let Some(v) = value {
+                    out.push(sample(ev.drop_name(&s.metric), t, v));
+                }
+            }
+            out
         }
         "predict_linear" => {
             let (_, series, _) = range_arg(ev, &args, 0, t)?;
             let seconds = ev.eval_scalar(arg(&args, 1)?, t)?;
-            series
-                .into_iter()
-                .filter(|s| s.points.len() >= 2)
-                .map(|s| {
-                    let (slope, intercept) = linear_regression(&s.points, t);
-                    sample(ev.drop_name(&s.metric), t, slope * seconds + intercept)
-                })
-                .collect()
+            let mut out = Vec::new();
+            for s in series {
+                let mut notes = Vec::new();
+                let value = native_range::floats_for(&s, 2, &mut notes).map(|p| {
+                    let (slope, intercept) = linear_regression(p, t);
+                    slope * seconds + intercept
+                });
+                raise(ev, call, 0, &s, notes);
+                if let Some(v) = value {
+                    out.push(sample(ev.drop_name(&s.metric), t, v));
+                }
+            }
+            out
         }
         "double_exponential_smoothing" => {
             let (_, series, _) = range_arg(ev, &args, 0, t)?;
@@ -137,41 +157,60 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
                     )));
                 }
             }
-            series
-                .into_iter()
-                .filter_map(|s| {
-                    let v = double_exponential_smoothing(&s.points, sf, tf)?;
-                    Some(sample(ev.drop_name(&s.metric), t, v))
-                })
-                .collect()
+            let mut out = Vec::new();
+            for s in series {
+                let mut notes = Vec::new();
+                let value = native_range::floats_for(&s, 2, &mut notes)
+                    .and_then(|p| double_exponential_smoothing(p, sf, tf));
+                raise(ev, call, 0, &s, notes);
+                if let Some(v) = value {
+                    out.push(sample(ev.drop_name(&s.metric), t, v));
+                }
+            }
+            out
         }
         "label_join" => label_join(ev, &args, t)?,
         "quantile_over_time" => {
             let q = ev.eval_scalar(arg(&args, 0)?, t)?;
             let (_, series, _) = range_arg(ev, &args, 1, t)?;
-            if !series.is_empty() {
+            if series.iter().any(|s| !s.points.is_empty()) {
                 ev.notes.call_quantile(call, q);
             }
-            series
-                .into_iter()
-                .map(|s| {
-                    let values = s.points.iter().map(|p| p.1).collect();
-                    sample(ev.drop_name(&s.metric), t, quantile(q, values))
-                })
-                .collect()
+            let mut out = Vec::new();
+            for s in series {
+                if s.points.is_empty() {
+                    continue;
+                }
+                if !s.histograms.is_empty() {
+                    // Prometheus places this info at the quantile argument.
+                    let name = s.metric.get(METRIC_NAME).unwrap_or("");
+                    ev.notes
+                        .series_note(call, 0, false, SeriesNote::IgnoredInMixedRange, name);
+                }
+                let values = s.points.iter().map(|p| p.1).collect();
+                out.push(sample(ev.drop_name(&s.metric), t, quantile(q, values)));
+            }
+            out
         }
         "histogram_quantile" => {
             let q = ev.eval_scalar(arg(&args, 0)?, t)?;
             ev.notes.call_quantile(call, q);
-            let buckets = ev.eval_vector(arg(&args, 1)?, t)?;
-            for s in &buckets {
-                let le = s.metric.get(BUCKET_LABEL).unwrap_or("");
-                if parse_le(le).is_none() {
-                    ev.notes
-                        .bad_bucket(call, s.metric.get(METRIC_NAME).unwrap_or(""), le);
-                }
+            let input = ev.eval_vector(arg(&args, 1)?, t)?;
+            let (native, classic) = split_histograms(ev, call, input);
+            let mut out =
+                native_histogram_values(ev, native, t, |h| histogram_fns::histogram_quantile(q, h));
+            let mut forced = Vec::new();
+            out.extend(histogram_quantile(
+                q,
+                classic,
+                t,
+                ev.delayed_name_removal,
+                &mut forced,
+            ));
+            for name in forced {
+                ev.notes.forced_monotonicity(call, &name);
             }
-            histogram_quantile(q, buckets, t, ev.delayed_name_removal)
+            out
         }
         "absent" | "absent_over_time" => {
             let present = match ev.eval(arg(&args, 0)?, t)? {
@@ -188,6 +227,18 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
             } else {
                 vec![sample(absent_labels(arg(&args, 0)?), t, 1.0)]
             }
+        }
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => {
+            let f: fn(&FloatHistogram) -> f64 = match name {
+                "histogram_count" => |h| h.count,
+                "histogram_sum" => |h| h.sum,
+                "histogram_avg" => |h| h.sum / h.count,
+                "histogram_stddev" => histogram_fns::histogram_stddev,
+                _ => histogram_fns::histogram_stdvar,
+            };
+            let v = ev.eval_vector(arg(&args, 0)?, t)?;
+            native_histogram_values(ev, v, t, f)
         }
         "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sgn" | "acos"
         | "acosh" | "asin" | "asinh" | "atan" | "atanh" | "cos" | "cosh" | "sin" | "sinh"
@@ -255,6 +306,8 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
             .collect(),
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(arg(&args, 0)?, t)?;
+            // Histograms have no order: left out.
+            v.retain(Sample::is_float);
             sort::by_value(&mut v, name == "sort_desc");
             return Ok(StepValue::Vector(v));
         }
@@ -265,25 +318,23 @@ pub(crate) fn eval(ev: &Evaluator<'_>, call: &Call, t: i64) -> Result<StepValue>
             return Ok(StepValue::Vector(v));
         }
         "label_replace" => label_replace(ev, &args, t)?,
-        // Over classic histograms (series with an `le` label), like histogram_quantile.
+        // Over native histograms and classic ones (series with an `le` label).
         "histogram_fraction" => {
             let lower = ev.eval_scalar(arg(&args, 0)?, t)?;
             let upper = ev.eval_scalar(arg(&args, 1)?, t)?;
-            histogram_fraction(
+            let input = ev.eval_vector(arg(&args, 2)?, t)?;
+            let (native, classic) = split_histograms_at(ev, call, 2, input);
+            let mut out = native_histogram_values(ev, native, t, |h| {
+                histogram_fns::histogram_fraction(lower, upper, h)
+            });
+            out.extend(histogram_fraction(
                 lower,
                 upper,
-                ev.eval_vector(arg(&args, 2)?, t)?,
+                classic,
                 t,
                 ev.delayed_name_removal,
-            )
-        }
-        // Native-histogram functions: float samples are ignored, as in Prometheus.
-        "histogram_avg" | "histogram_count" | "histogram_stddev" | "histogram_stdvar"
-        | "histogram_sum" => {
-            for a in &args {
-                ev.eval(a, t)?;
-            }
-            Vec::new()
+            ));
+            out
         }
         other => {
             return Err(Error::execution(format!(
@@ -302,11 +353,92 @@ fn arg<'e>(args: &[&'e Expr], i: usize) -> Result<&'e Expr> {
 }
 
 fn sample(metric: Labels, t: i64, value: f64) -> Sample {
-    Sample {
-        metric,
-        t_ms: t,
-        value,
+    Sample::float(metric, t, value)
+}
+
+/// Places the notes a range function raised about series `s` at argument `arg` of
+/// `call` (without the parentheses around a range).
+fn raise(ev: &Evaluator<'_>, call: &Call, arg: usize, s: &RangeView<'_>, notes: Vec<SeriesNote>) {
+    let name = s.metric.get(METRIC_NAME).unwrap_or("");
+    for n in notes {
+        ev.notes.series_note(call, arg, true, n, name);
     }
+}
+
+/// `f` of every histogram sample of `v` (floats are ignored), the name dropped.
+fn native_histogram_values(
+    ev: &Evaluator<'_>,
+    v: Vec<Sample>,
+    t: i64,
+    f: impl Fn(&FloatHistogram) -> f64,
+) -> Vec<Sample> {
+    v.into_iter()
+        .filter_map(|s| {
+            let h = s.histogram.as_deref()?;
+            Some(sample(ev.drop_name(&s.metric), t, f(h)))
+        })
+        .collect()
+}
+
+/// The input of `histogram_quantile` split into native histograms and classic buckets
+/// (float samples with an `le` label), as Prometheus does: a bucket whose `le` does not
+/// parse is dropped with a warning, and a series with both a native histogram and
+/// classic buckets at this step gives neither (a warning).
+fn split_histograms(
+    ev: &Evaluator<'_>,
+    call: &Call,
+    input: Vec<Sample>,
+) -> (Vec<Sample>, Vec<Sample>) {
+    split_histograms_at(ev, call, 1, input)
+}
+
+/// [`split_histograms`] for the vector argument `arg` of `call`.
+fn split_histograms_at(
+    ev: &Evaluator<'_>,
+    call: &Call,
+    arg: usize,
+    input: Vec<Sample>,
+) -> (Vec<Sample>, Vec<Sample>) {
+    let (native, classic): (Vec<Sample>, Vec<Sample>) =
+        input.into_iter().partition(|s| !s.is_float());
+    let classic: Vec<Sample> = classic
+        .into_iter()
+        .filter(|s| {
+            let le = s.metric.get(BUCKET_LABEL).unwrap_or("");
+            let ok = parse_le(le).is_some();
+            if !ok {
+                ev.notes
+                    .bad_bucket_at(call, arg, s.metric.get(METRIC_NAME).unwrap_or(""), le);
+            }
+            ok
+        })
+        .collect();
+    if native.is_empty() || classic.is_empty() {
+        return (native, classic);
+    }
+    let groups: HashSet<Labels> = classic
+        .iter()
+        .map(|s| s.metric.without(&[BUCKET_LABEL]))
+        .collect();
+    let mut conflicting: HashSet<Labels> = HashSet::new();
+    let native = native
+        .into_iter()
+        .filter(|s| {
+            let clash = groups.contains(&s.metric);
+            if clash {
+                let name = s.metric.get(METRIC_NAME).unwrap_or("");
+                ev.notes
+                    .series_note(call, arg, false, SeriesNote::MixedClassicNative, name);
+                conflicting.insert(s.metric.clone());
+            }
+            !clash
+        })
+        .collect();
+    let classic = classic
+        .into_iter()
+        .filter(|s| !conflicting.contains(&s.metric.without(&[BUCKET_LABEL])))
+        .collect();
+    (native, classic)
 }
 
 /// The range argument (matrix selector or subquery): its range, its series at `t`, and
@@ -351,8 +483,11 @@ fn range_arg<'a>(
     }
 }
 
+/// `f` of every float sample of `v`, the name dropped; histogram samples are left out,
+/// as Prometheus's functions of floats do.
 fn map_values(ev: &Evaluator<'_>, v: Vec<Sample>, t: i64, f: impl Fn(f64) -> f64) -> Vec<Sample> {
     v.into_iter()
+        .filter(Sample::is_float)
         .map(|s| sample(ev.drop_name(&s.metric), t, f(s.value)))
         .collect()
 }

@@ -19,8 +19,8 @@ pub(crate) mod binary;
 pub(crate) mod date;
 pub(crate) mod delayed_names;
 pub(crate) mod functions;
-#[allow(dead_code)]
-mod histogram_fns;
+pub(crate) mod histogram_fns;
+pub(crate) mod native_range;
 pub(crate) mod quantile;
 pub(crate) mod rate;
 pub(crate) mod rollup;
@@ -32,6 +32,7 @@ mod tests;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -40,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::features::Features;
 use crate::labels::Labels;
 use crate::plan::{RollupCall, RollupSelector, Tier};
-use crate::value::{Sample, Series};
+use crate::value::{FloatHistogram, Sample, Series};
 use rollup::RollupSeries;
 use selector::{
     Cursors, Fetched, RangeView, StoredSeries, instant_at, modified_time, range_at, range_views,
@@ -164,10 +165,17 @@ impl<'a> Evaluator<'a> {
                 StepValue::Vector(v) => {
                     let out: Vec<Sample> = v
                         .into_iter()
-                        .map(|s| Sample {
-                            metric: self.drop_name(&s.metric),
-                            t_ms: t,
-                            value: -s.value,
+                        .map(|s| {
+                            let metric = self.drop_name(&s.metric);
+                            match s.histogram {
+                                // Prometheus negates a histogram as `Mul(-1)`.
+                                Some(h) => {
+                                    let mut h = FloatHistogram::clone(&h);
+                                    h.mul(-1.0);
+                                    Sample::histogram(metric, t, Arc::new(h))
+                                }
+                                None => Sample::float(metric, t, -s.value),
+                            }
                         })
                         .collect();
                     check_unique(&out)?;
@@ -223,16 +231,20 @@ impl<'a> Evaluator<'a> {
         if ts <= first {
             ts += step;
         }
-        let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        let mut series: HashMap<Labels, Series> = HashMap::new();
         while ts <= ref_t {
             for s in self.eval_vector(&sq.expr, ts)? {
-                series.entry(s.metric).or_default().push((ts, s.value));
+                let entry = series.entry(s.metric).or_default();
+                match s.histogram {
+                    Some(h) => entry.histograms.push((ts, h)),
+                    None => entry.points.push((ts, s.value)),
+                }
             }
             ts += step;
         }
         let mut out: Vec<Series> = series
             .into_iter()
-            .map(|(metric, points)| Series { metric, points })
+            .map(|(metric, s)| Series { metric, ..s })
             .collect();
         out.sort_by(|a, b| a.metric.cmp(&b.metric));
         Ok(out)
@@ -286,15 +298,15 @@ impl<'a> Evaluator<'a> {
                         })?,
                         None => rollup::call(c.func, buckets, c.range_ms)?,
                     };
-                    Some(Sample {
-                        metric: if keep_name {
+                    Some(Sample::float(
+                        if keep_name {
                             s.labels.clone()
                         } else {
                             self.drop_name(&s.labels)
                         },
-                        t_ms: t,
+                        t,
                         value,
-                    })
+                    ))
                 })
                 .collect::<Vec<_>>();
             check_unique(&out)?;
@@ -319,11 +331,7 @@ impl<'a> Evaluator<'a> {
                                 self.lookback,
                                 r.tier.width_ms(),
                             )?;
-                            Some(Sample {
-                                metric: s.labels.clone(),
-                                t_ms,
-                                value,
-                            })
+                            Some(Sample::float(s.labels.clone(), t_ms, value))
                         })
                         .collect(),
                 ),
@@ -332,10 +340,7 @@ impl<'a> Evaluator<'a> {
                         .iter()
                         .filter_map(|s| {
                             let points = rollup::samples(&s.points, ref_t, range);
-                            (!points.is_empty()).then(|| Series {
-                                metric: s.labels.clone(),
-                                points,
-                            })
+                            (!points.is_empty()).then(|| Series::floats(s.labels.clone(), points))
                         })
                         .collect(),
                 ),

@@ -38,19 +38,29 @@ pub(crate) fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
 /// `histogram_quantile(q, buckets)`: groups samples by their labels without `le`, and
 /// interpolates the quantile in each group's cumulative buckets; the output loses
 /// `__name__` (marked for removal with `delayed` name removal), so two histograms of
-/// different names and the same other labels collide as in Prometheus.
+/// different names and the same other labels collide as in Prometheus. `forced` gets
+/// the metric name of each group whose counts had to be made monotonic (the name only
+/// with delayed name removal, as Prometheus reports it).
 pub(crate) fn histogram_quantile(
     q: f64,
     samples: Vec<Sample>,
     t: i64,
     delayed: bool,
+    forced: &mut Vec<String>,
 ) -> Vec<Sample> {
     classic_histograms(samples)
         .into_iter()
-        .map(|(metric, buckets)| Sample {
-            metric: super::drop_name(&metric, delayed),
-            t_ms: t,
-            value: bucket_quantile(q, buckets),
+        .map(|(metric, buckets)| {
+            let (value, fixed) = bucket_quantile_checked(q, buckets);
+            if fixed {
+                let name = if delayed {
+                    metric.get(telltale_storage_api::METRIC_NAME).unwrap_or("")
+                } else {
+                    ""
+                };
+                forced.push(name.to_string());
+            }
+            Sample::float(super::drop_name(&metric, delayed), t, value)
         })
         .collect()
 }
@@ -66,10 +76,12 @@ pub(crate) fn histogram_fraction(
 ) -> Vec<Sample> {
     classic_histograms(samples)
         .into_iter()
-        .map(|(metric, buckets)| Sample {
-            metric: super::drop_name(&metric, delayed),
-            t_ms: t,
-            value: bucket_fraction(lower, upper, buckets),
+        .map(|(metric, buckets)| {
+            Sample::float(
+                super::drop_name(&metric, delayed),
+                t,
+                bucket_fraction(lower, upper, buckets),
+            )
         })
         .collect()
 }
@@ -167,22 +179,30 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: Vec<(f64, f64)>) 
 const SMALL_DELTA_TOLERANCE: f64 = 1e-12;
 
 /// Prometheus 3's `ensureMonotonicAndIgnoreSmallDeltas`: a count lower than the one
-/// before it, or insignificantly different from it, is replaced by it.
-fn ensure_monotonic(buckets: &mut [(f64, f64)]) {
+/// before it, or insignificantly different from it, is replaced by it. True when a
+/// count was lower (its `forcedMonotonic`).
+fn ensure_monotonic(buckets: &mut [(f64, f64)]) -> bool {
     let Some(&(_, mut prev)) = buckets.first() else {
-        return;
+        return false;
     };
+    let mut forced = false;
     for b in buckets.iter_mut().skip(1) {
         let curr = b.1;
         if curr == prev {
             continue;
         }
-        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) || curr < prev {
+        if almost_equal(prev, curr, SMALL_DELTA_TOLERANCE) {
             b.1 = prev;
+            continue;
+        }
+        if curr < prev {
+            b.1 = prev;
+            forced = true;
             continue;
         }
         prev = curr;
     }
+    forced
 }
 
 /// Prometheus' `almost.Equal`.
@@ -216,24 +236,35 @@ pub(crate) fn parse_le(s: &str) -> Option<f64> {
 }
 
 /// Prometheus' `bucketQuantile` over `(upper bound, cumulative count)` buckets.
+#[cfg(test)]
 pub(crate) fn bucket_quantile(q: f64, buckets: Vec<(f64, f64)>) -> f64 {
+    bucket_quantile_checked(q, buckets).0
+}
+
+/// [`bucket_quantile`], and whether the counts had to be made monotonic.
+pub(crate) fn bucket_quantile_checked(q: f64, buckets: Vec<(f64, f64)>) -> (f64, bool) {
     if q.is_nan() {
-        return f64::NAN;
+        return (f64::NAN, false);
     }
     if q < 0.0 {
-        return f64::NEG_INFINITY;
+        return (f64::NEG_INFINITY, false);
     }
     if q > 1.0 {
-        return f64::INFINITY;
+        return (f64::INFINITY, false);
     }
     if buckets.is_empty() {
-        return f64::NAN;
+        return (f64::NAN, false);
     }
     let mut merged = sorted_coalesced(buckets);
     if merged.last().is_none_or(|b| b.0 != f64::INFINITY) {
-        return f64::NAN;
+        return (f64::NAN, false);
     }
-    ensure_monotonic(&mut merged);
+    let forced = ensure_monotonic(&mut merged);
+    (quantile_of_monotonic(q, merged), forced)
+}
+
+/// The quantile of sorted, coalesced, monotonic buckets ending at +Inf.
+fn quantile_of_monotonic(q: f64, merged: Vec<(f64, f64)>) -> f64 {
     if merged.len() < 2 {
         return f64::NAN;
     }
@@ -261,6 +292,15 @@ pub(crate) fn bucket_quantile(q: f64, buckets: Vec<(f64, f64)>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_monotonic_buckets_are_fixed_and_reported() {
+        let b = vec![(0.1, 2.0), (1.0, 1.0), (f64::INFINITY, 4.0)];
+        assert_eq!(bucket_quantile_checked(0.5, b), (0.1, true));
+        // A difference within float noise is evened out without a report.
+        let b = vec![(1.0, 2.0), (2.0, 2.0 - 1e-15), (f64::INFINITY, 4.0)];
+        assert!(!bucket_quantile_checked(0.5, b).1);
+    }
 
     #[test]
     fn quantile_interpolates_ranks() {

@@ -53,33 +53,61 @@ pub(crate) fn extrapolate(
 ) -> f64 {
     let (first_t, first_v) = points[0];
     let (last_t, _) = points[points.len() - 1];
-    let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
-    let mut duration_to_end = (range_end - last_t) as f64 / 1000.0;
-    let sampled_interval = (last_t - first_t) as f64 / 1000.0;
-    let average_interval = sampled_interval / (points.len() - 1) as f64;
-    let threshold = average_interval * 1.1;
-    let mut extrapolate_to = sampled_interval;
+    let window = Window {
+        first_t,
+        last_t,
+        intervals: points.len() - 1,
+        range_start,
+        range_end,
+    };
+    result * window.factor(first_v, result, is_counter, is_rate)
+}
 
-    if duration_to_start >= threshold {
-        duration_to_start = average_interval / 2.0;
-    }
-    if is_counter && result > 0.0 && first_v >= 0.0 {
-        let duration_to_zero = sampled_interval * (first_v / result);
-        if duration_to_zero < duration_to_start {
-            duration_to_start = duration_to_zero;
+/// The samples of a range a rate is extrapolated from: the first and last time, the
+/// number of intervals between samples (at least one), and the range's bounds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub first_t: i64,
+    pub last_t: i64,
+    pub intervals: usize,
+    pub range_start: i64,
+    pub range_end: i64,
+}
+
+impl Window {
+    /// Prometheus's extrapolation factor of an increase `result` whose first sample
+    /// holds `first_v` (for histograms: their counts), towards the range boundaries (by
+    /// at most half an average interval beyond 1.1 intervals, and for counters never
+    /// below the zero point), per second when `is_rate`.
+    pub(crate) fn factor(&self, first_v: f64, result: f64, is_counter: bool, is_rate: bool) -> f64 {
+        let mut duration_to_start = (self.first_t - self.range_start) as f64 / 1000.0;
+        let mut duration_to_end = (self.range_end - self.last_t) as f64 / 1000.0;
+        let sampled_interval = (self.last_t - self.first_t) as f64 / 1000.0;
+        let average_interval = sampled_interval / self.intervals as f64;
+        let threshold = average_interval * 1.1;
+        let mut extrapolate_to = sampled_interval;
+
+        if duration_to_start >= threshold {
+            duration_to_start = average_interval / 2.0;
         }
-    }
-    extrapolate_to += duration_to_start;
-    if duration_to_end >= threshold {
-        duration_to_end = average_interval / 2.0;
-    }
-    extrapolate_to += duration_to_end;
+        if is_counter && result > 0.0 && first_v >= 0.0 {
+            let duration_to_zero = sampled_interval * (first_v / result);
+            if duration_to_zero < duration_to_start {
+                duration_to_start = duration_to_zero;
+            }
+        }
+        extrapolate_to += duration_to_start;
+        if duration_to_end >= threshold {
+            duration_to_end = average_interval / 2.0;
+        }
+        extrapolate_to += duration_to_end;
 
-    let mut factor = extrapolate_to / sampled_interval;
-    if is_rate {
-        factor /= (range_end - range_start) as f64 / 1000.0;
+        let mut factor = extrapolate_to / sampled_interval;
+        if is_rate {
+            factor /= (self.range_end - self.range_start) as f64 / 1000.0;
+        }
+        factor
     }
-    result * factor
 }
 
 /// `irate` (per second, counter-aware) and `idelta` from the last two points.

@@ -16,30 +16,46 @@ use super::rollup::RollupSeries;
 use crate::error::Result;
 use crate::labels::Labels;
 use crate::plan::{RollupCall, RollupSelector, Tier};
-use crate::value::{Sample, Series, is_stale_nan};
+use crate::value::{HistogramPoint, Sample, Series, is_stale_nan};
 
 /// One series as read from storage: its chunks as stored, decoded when read. Step-major
 /// evaluation reads every series at step after step, so [`StoredSeries::points`] decodes
 /// once and keeps the points; series-major evaluation reads each series once, so
 /// [`StoredSeries::decode_into`] decodes into the caller's buffer and keeps nothing —
-/// a query holds its series compressed, one series decoded at a time.
+/// a query holds its series compressed, one series decoded at a time. Float samples
+/// (XOR chunks) and native histogram samples (HISTOGRAMS chunks) are decoded apart.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredSeries {
     pub labels: Labels,
     /// Time-ordered, non-overlapping (as storage answers them).
     chunks: Vec<api::Chunk>,
     count: usize,
+    /// Whether some chunk holds native histograms.
+    has_histograms: bool,
     decoded: OnceLock<Vec<(i64, f64)>>,
+    histograms: OnceLock<Vec<HistogramPoint>>,
 }
 
 impl StoredSeries {
     /// A series of decoded points sorted by time.
+    #[cfg(test)]
     pub(crate) fn from_points(labels: Labels, points: Vec<(i64, f64)>) -> Self {
+        Self::from_parts(labels, points, Vec::new())
+    }
+
+    /// A series of decoded float and histogram points, each sorted by time.
+    pub(crate) fn from_parts(
+        labels: Labels,
+        points: Vec<(i64, f64)>,
+        histograms: Vec<HistogramPoint>,
+    ) -> Self {
         StoredSeries {
             labels,
             chunks: Vec::new(),
-            count: points.len(),
+            count: points.len() + histograms.len(),
+            has_histograms: !histograms.is_empty(),
             decoded: OnceLock::from(points),
+            histograms: OnceLock::from(histograms),
         }
     }
 
@@ -48,8 +64,10 @@ impl StoredSeries {
         StoredSeries {
             labels,
             count: chunks.iter().map(|c| c.count as usize).sum(),
+            has_histograms: chunks.iter().any(is_histogram_chunk),
             chunks,
             decoded: OnceLock::new(),
+            histograms: OnceLock::new(),
         }
     }
 
@@ -58,17 +76,32 @@ impl StoredSeries {
         self.count
     }
 
-    /// The points, decoded on the first read and kept.
+    /// Whether the series holds native histogram samples.
+    pub(crate) fn has_histograms(&self) -> bool {
+        self.has_histograms
+    }
+
+    /// The float points, decoded on the first read and kept.
     pub(crate) fn points(&self) -> Result<&[(i64, f64)]> {
         if let Some(points) = self.decoded.get() {
             return Ok(points);
         }
         let mut points = Vec::new();
-        api::select::samples_into(&self.chunks, &mut points)?;
+        floats_into(&self.chunks, &mut points)?;
         Ok(self.decoded.get_or_init(|| points))
     }
 
-    /// The points, decoded into `buf` (cleared first) unless already decoded.
+    /// The histogram points, decoded on the first read and kept.
+    pub(crate) fn histograms(&self) -> Result<&[HistogramPoint]> {
+        if let Some(h) = self.histograms.get() {
+            return Ok(h);
+        }
+        let mut out = Vec::new();
+        histograms_into(&self.chunks, &mut out)?;
+        Ok(self.histograms.get_or_init(|| out))
+    }
+
+    /// The float points, decoded into `buf` (cleared first) unless already decoded.
     pub(crate) fn decode_into<'s>(
         &'s self,
         buf: &'s mut Vec<(i64, f64)>,
@@ -77,9 +110,36 @@ impl StoredSeries {
             return Ok(points);
         }
         buf.clear();
-        api::select::samples_into(&self.chunks, buf)?;
+        floats_into(&self.chunks, buf)?;
         Ok(buf)
     }
+}
+
+/// Whether a stored chunk holds native histogram samples.
+pub(crate) fn is_histogram_chunk(c: &api::Chunk) -> bool {
+    c.encoding == api::ChunkEncoding::Histograms as i32
+}
+
+/// Appends the float samples of `chunks` (time-ordered) to `out`, skipping histogram
+/// chunks.
+pub(crate) fn floats_into(chunks: &[api::Chunk], out: &mut Vec<(i64, f64)>) -> Result<()> {
+    if !chunks.iter().any(is_histogram_chunk) {
+        api::select::samples_into(chunks, out)?;
+        return Ok(());
+    }
+    for c in chunks.iter().filter(|c| !is_histogram_chunk(c)) {
+        api::select::samples_into(std::slice::from_ref(c), out)?;
+    }
+    Ok(())
+}
+
+/// Appends the native histogram samples of `chunks` (time-ordered) to `out`.
+pub(crate) fn histograms_into(chunks: &[api::Chunk], out: &mut Vec<HistogramPoint>) -> Result<()> {
+    for c in chunks.iter().filter(|c| is_histogram_chunk(c)) {
+        api::chunk::histograms::decode_into(&c.data, out)
+            .map_err(|e| api::Error::Corrupt(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// What to ask storage for, for one distinct selector and tier.
@@ -329,7 +389,11 @@ pub(crate) fn merge_fetched(
                 // Stable: at equal times the first answer's sample comes first and stays.
                 points.sort_by_key(|p| p.0);
                 points.dedup_by_key(|p| p.0);
-                *last = StoredSeries::from_points(s.labels, points);
+                let mut histograms = last.histograms()?.to_vec();
+                histograms.extend_from_slice(s.histograms()?);
+                histograms.sort_by_key(|p| p.0);
+                histograms.dedup_by_key(|p| p.0);
+                *last = StoredSeries::from_parts(s.labels, points, histograms);
             }
             _ => out.push(s),
         }
@@ -383,7 +447,7 @@ const WALK: usize = 16;
 
 /// The index of the first point after `t` in `points` (sorted by time), searched from
 /// `*hint` and stored back there.
-fn first_after(points: &[(i64, f64)], t: i64, hint: &mut usize) -> usize {
+fn first_after<T>(points: &[(i64, T)], t: i64, hint: &mut usize) -> usize {
     let mut i = (*hint).min(points.len());
     if i > 0 && points[i - 1].0 > t {
         // Moved back in time (a new subquery window): search the whole series.
@@ -402,8 +466,9 @@ fn first_after(points: &[(i64, f64)], t: i64, hint: &mut usize) -> usize {
 }
 
 /// The instant vector of `series` at reference time `ref_t`: for each series the latest
-/// point in `(ref_t - lookback, ref_t]`, unless that point is a staleness marker. The
-/// samples carry the point's own timestamp (for `timestamp()`).
+/// sample (float or histogram) in `(ref_t - lookback, ref_t]`, unless that sample is a
+/// staleness marker. The samples carry the point's own timestamp (for `timestamp()`).
+/// `cursors` holds two positions per series (floats, histograms).
 pub(crate) fn instant_at(
     series: &[StoredSeries],
     ref_t: i64,
@@ -411,21 +476,36 @@ pub(crate) fn instant_at(
     cursors: &mut Cursors,
 ) -> Result<Vec<Sample>> {
     let mut out = Vec::new();
-    for (s, hint) in series.iter().zip(cursors.at(series.len())) {
+    for (s, hints) in series
+        .iter()
+        .zip(cursors.at(2 * series.len()).chunks_mut(2))
+    {
         let points = s.points()?;
-        let idx = first_after(points, ref_t, hint);
-        if idx == 0 {
-            continue;
-        }
-        let (t, v) = points[idx - 1];
-        if t <= ref_t - lookback || is_stale_nan(v) {
-            continue;
-        }
-        out.push(Sample {
-            metric: s.labels.clone(),
-            t_ms: t,
-            value: v,
-        });
+        let idx = first_after(points, ref_t, &mut hints[0]);
+        let float = idx.checked_sub(1).map(|i| points[i]);
+        let histogram = if s.has_histograms() {
+            let h = s.histograms()?;
+            let j = first_after(h, ref_t, &mut hints[1]);
+            j.checked_sub(1).map(|j| &h[j])
+        } else {
+            None
+        };
+        let sample = match (float, histogram) {
+            (Some((t, v)), h) if h.is_none_or(|h| h.0 < t) => {
+                if t <= ref_t - lookback || is_stale_nan(v) {
+                    continue;
+                }
+                Sample::float(s.labels.clone(), t, v)
+            }
+            (_, Some((t, h))) => {
+                if *t <= ref_t - lookback || h.is_stale() {
+                    continue;
+                }
+                Sample::histogram(s.labels.clone(), *t, h.clone())
+            }
+            _ => continue,
+        };
+        out.push(sample);
     }
     Ok(out)
 }
@@ -436,6 +516,7 @@ pub(crate) fn instant_at(
 pub(crate) struct RangeView<'a> {
     pub metric: Labels,
     pub points: Cow<'a, [(i64, f64)]>,
+    pub histograms: Cow<'a, [HistogramPoint]>,
 }
 
 impl From<Series> for RangeView<'_> {
@@ -443,13 +524,15 @@ impl From<Series> for RangeView<'_> {
         RangeView {
             metric: s.metric,
             points: Cow::Owned(s.points),
+            histograms: Cow::Owned(s.histograms),
         }
     }
 }
 
 /// The range vector of `series` at reference time `ref_t`: the points in
 /// `(ref_t - range, ref_t]`, staleness markers dropped; series without points omitted.
-/// `cursors` holds two positions per series (the window's start and end).
+/// `cursors` holds four positions per series (the window's start and end in the floats,
+/// then in the histograms).
 pub(crate) fn range_at(
     series: &[StoredSeries],
     ref_t: i64,
@@ -461,8 +544,28 @@ pub(crate) fn range_at(
         .map(|v| Series {
             metric: v.metric,
             points: v.points.into_owned(),
+            histograms: v.histograms.into_owned(),
         })
         .collect())
+}
+
+/// The points of `points` in `(start, end]` without staleness markers (`stale`),
+/// borrowed unless a marker had to be dropped.
+fn window<'a, T: Clone>(
+    points: &'a [(i64, T)],
+    start: i64,
+    end: i64,
+    hints: &mut [usize],
+    stale: impl Fn(&T) -> bool,
+) -> Cow<'a, [(i64, T)]> {
+    let lo = first_after(points, start, &mut hints[0]);
+    let hi = first_after(points, end, &mut hints[1]).max(lo);
+    let window = &points[lo..hi];
+    if window.iter().any(|p| stale(&p.1)) {
+        Cow::Owned(window.iter().filter(|p| !stale(&p.1)).cloned().collect())
+    } else {
+        Cow::Borrowed(window)
+    }
 }
 
 /// [`range_at`] without copying the points (what range functions read).
@@ -475,30 +578,28 @@ pub(crate) fn range_views<'a>(
     let mut out = Vec::new();
     for (s, hints) in series
         .iter()
-        .zip(cursors.at(2 * series.len()).chunks_mut(2))
+        .zip(cursors.at(4 * series.len()).chunks_mut(4))
     {
-        let points = s.points()?;
-        let lo = first_after(points, ref_t - range, &mut hints[0]);
-        let hi = first_after(points, ref_t, &mut hints[1]).max(lo);
-        let window = &points[lo..hi];
-        if window.is_empty() {
-            continue;
-        }
-        let points = if window.iter().any(|p| is_stale_nan(p.1)) {
-            Cow::Owned(
-                window
-                    .iter()
-                    .copied()
-                    .filter(|p| !is_stale_nan(p.1))
-                    .collect(),
+        let (float_hints, histogram_hints) = hints.split_at_mut(2);
+        let points = window(s.points()?, ref_t - range, ref_t, float_hints, |v| {
+            is_stale_nan(*v)
+        });
+        let histograms = if s.has_histograms() {
+            window(
+                s.histograms()?,
+                ref_t - range,
+                ref_t,
+                histogram_hints,
+                |h| h.is_stale(),
             )
         } else {
-            Cow::Borrowed(window)
+            Cow::Borrowed(&[][..])
         };
-        if !points.is_empty() {
+        if !points.is_empty() || !histograms.is_empty() {
             out.push(RangeView {
                 metric: s.labels.clone(),
                 points,
+                histograms,
             });
         }
     }
@@ -558,6 +659,42 @@ mod tests {
         );
         let r = range_at(&s, 2_000, 5_000, &mut Cursors::default()).unwrap();
         assert_eq!(r[0].points, vec![(1_000, 1.0)]);
+    }
+
+    /// A series switching between floats and histograms: the instant read takes the
+    /// latest of either kind, a histogram staleness marker hides the series, a range
+    /// holds both kinds without markers.
+    #[test]
+    fn histograms_are_read_beside_floats() {
+        let h = |count: f64| {
+            std::sync::Arc::new(crate::value::FloatHistogram {
+                count,
+                ..Default::default()
+            })
+        };
+        let stale = std::sync::Arc::new(crate::value::FloatHistogram::stale_marker());
+        let s = vec![StoredSeries::from_parts(
+            Labels::from(vec![("__name__".to_string(), "x".to_string())]),
+            vec![(1_000, 1.0), (4_000, 4.0)],
+            vec![(2_000, h(2.0)), (3_000, h(3.0)), (5_000, stale)],
+        )];
+        let read = |t| instant_at(&s, t, 10_000, &mut Cursors::default()).unwrap();
+        assert_eq!(read(1_500)[0].value, 1.0);
+        assert_eq!(read(3_500)[0].histogram.as_ref().unwrap().count, 3.0);
+        assert_eq!(read(3_500)[0].t_ms, 3_000);
+        assert!(read(4_500)[0].is_float());
+        assert!(read(5_000).is_empty());
+        let r = range_at(&s, 5_000, 10_000, &mut Cursors::default()).unwrap();
+        assert_eq!(r[0].points, vec![(1_000, 1.0), (4_000, 4.0)]);
+        assert_eq!(r[0].histograms.len(), 2);
+        // Cursors moving forward read what fresh reads do.
+        let mut c = Cursors::default();
+        for t in (0..6_000).step_by(250) {
+            assert_eq!(
+                instant_at(&s, t, 2_000, &mut c).unwrap(),
+                instant_at(&s, t, 2_000, &mut Cursors::default()).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -27,8 +27,8 @@ pub enum Outcome {
 
 /// The engine's result as an [`Outcome`].
 ///
-/// ADAPTER: today [`Value`] holds only floats. When the evaluator returns histogram
-/// samples (branch h-promql), map them to [`Point::Histogram`] here and nowhere else.
+/// The engine's result as the runner compares it: a sample or point is a histogram when
+/// the evaluator returned one, else a float.
 pub fn adapt(v: Value) -> Outcome {
     match v {
         Value::Scalar { value, .. } => Outcome::Scalar(value),
@@ -36,18 +36,28 @@ pub fn adapt(v: Value) -> Outcome {
         Value::Vector(samples) => Outcome::Vector(
             samples
                 .into_iter()
-                .map(|s| (s.metric.to_string(), Point::Float(s.value)))
+                .map(|s| {
+                    let point = match s.histogram {
+                        Some(h) => Point::Histogram(std::sync::Arc::unwrap_or_clone(h)),
+                        None => Point::Float(s.value),
+                    };
+                    (s.metric.to_string(), point)
+                })
                 .collect(),
         ),
         Value::Matrix(series) => Outcome::Matrix(
             series
                 .into_iter()
                 .map(|s| {
-                    let pts = s
+                    let mut pts: Vec<(i64, Point)> = s
                         .points
                         .into_iter()
                         .map(|(t, v)| (t, Point::Float(v)))
+                        .chain(s.histograms.into_iter().map(|(t, h)| {
+                            (t, Point::Histogram(std::sync::Arc::unwrap_or_clone(h)))
+                        }))
                         .collect();
+                    pts.sort_by_key(|p| p.0);
                     (s.metric.to_string(), pts)
                 })
                 .collect(),

@@ -14,26 +14,6 @@ use crate::compare::{self, Outcome};
 use crate::script::{self, Command, Eval, Load, Timing};
 use crate::series::{Labels, Point};
 
-/// TRANSITIONAL: loading histogram samples into a [`MemoryReader`].
-///
-/// The h-promql branch gives `MemoryReader` an inherent method of this exact signature:
-/// `pub fn add_histograms(&self, labels: &[(&str, &str)], samples: &[(i64, FloatHistogram)])`.
-/// Inherent methods win over trait methods, so once it exists the calls below use it
-/// and this trait (and its impl, which can only count what it drops) can be deleted.
-pub trait AddHistograms {
-    fn add_histograms(&self, labels: &[(&str, &str)], samples: &[(i64, FloatHistogram)]);
-}
-
-/// Histogram samples the fallback below could not load (reported with failures).
-static DROPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-impl AddHistograms for MemoryReader {
-    fn add_histograms(&self, labels: &[(&str, &str)], samples: &[(i64, FloatHistogram)]) {
-        self.add(labels, &[]);
-        DROPPED.fetch_add(samples.len(), std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 /// How a script is run.
 #[derive(Clone, Copy)]
 pub struct Mode {
@@ -252,15 +232,10 @@ pub async fn run_script(name: &str, text: &str, mode: Mode) -> Report {
                 let failure = if skipped {
                     None
                 } else {
-                    exec(&state, &ev, mode.range_mode).await.err().map(|e| {
-                        let dropped = DROPPED.load(std::sync::atomic::Ordering::Relaxed);
-                        let note = if needs_histograms && dropped > 0 {
-                            " [MemoryReader cannot hold histogram samples yet]"
-                        } else {
-                            ""
-                        };
-                        format!("{name}:{}: {}: {e}{note}", ev.line, ev.expr)
-                    })
+                    exec(&state, &ev, mode.range_mode)
+                        .await
+                        .err()
+                        .map(|e| format!("{name}:{}: {}: {e}", ev.line, ev.expr))
                 };
                 if let (true, Some(f)) = (mode.strict, &failure) {
                     panic!("{f}");

@@ -22,9 +22,9 @@
 //! as `extrapolated_rate` adds them while it scans the window.
 //!
 //! Anything else (subqueries and what they contain, `@`, parameters other than number
-//! literals, nodes planned onto rollup tiers, functions of expressions, binary operators)
-//! is evaluated step by step (`Evaluator::eval`), reading tables and columns where they
-//! exist. So are sources whose output labels collide (two series differing only in the
+//! literals, nodes planned onto rollup tiers, functions of expressions, binary operators,
+//! and sources reading series that hold native histograms) is evaluated step by step
+//! (`Evaluator::eval`), reading tables and columns where they exist. So are sources whose output labels collide (two series differing only in the
 //! name a function drops), where step-major evaluation reports the error at its step,
 //! and tables or columns over the query's sample budget.
 
@@ -212,9 +212,13 @@ impl<'a, 'e> Sweep<'a, 'e> {
         })
     }
 
-    /// Whether the output labels of the series are distinct (when they are not,
+    /// Whether the source can be swept: its series hold no native histograms (left to
+    /// step-major evaluation) and their output labels are distinct (when they are not,
     /// step-major evaluation says at which step that fails).
     fn distinct(&self) -> bool {
+        if self.series.iter().any(StoredSeries::has_histograms) {
+            return false;
+        }
         // Stored series are distinct, and so are they without a name they all share.
         let first = self.series.first().and_then(|s| s.labels.get(METRIC_NAME));
         // A name only marked for removal still tells them apart.
@@ -308,7 +312,7 @@ impl<'a, 'e> Sweep<'a, 'e> {
                     .iter()
                     .map(|&(k, v)| (grid.time(k as usize), v))
                     .collect();
-                out.push(Series { metric, points });
+                out.push(Series::floats(metric, points));
             }
         }
         out.sort_by(|a, b| a.metric.cmp(&b.metric));

@@ -205,11 +205,7 @@ impl Table {
     pub(crate) fn vector(&self, k: usize, t: i64) -> Vec<Sample> {
         let mut out = Vec::with_capacity(self.order[k].len());
         self.each(k, |metric, value| {
-            out.push(Sample {
-                metric: metric.clone(),
-                t_ms: t,
-                value,
-            })
+            out.push(Sample::float(metric.clone(), t, value))
         });
         out
     }
@@ -223,10 +219,7 @@ impl Table {
             let t = self.grid.time(k);
             self.each(k, |metric, value| {
                 let i = *index.entry(metric).or_insert_with(|| {
-                    out.push(Series {
-                        metric: metric.clone(),
-                        points: Vec::new(),
-                    });
+                    out.push(Series::floats(metric.clone(), Vec::new()));
                     out.len() - 1
                 });
                 out[i].points.push((t, value));
@@ -334,11 +327,7 @@ impl Columns {
     pub(crate) fn vector(&self, k: usize, t: i64) -> Vec<Sample> {
         self.steps[k]
             .iter()
-            .map(|&(i, value)| Sample {
-                metric: self.labels[i as usize].clone(),
-                t_ms: t,
-                value,
-            })
+            .map(|&(i, value)| Sample::float(self.labels[i as usize].clone(), t, value))
             .collect()
     }
 }

@@ -4,16 +4,20 @@
 //! schema -4..=8, or custom bucket bounds (schema [`CUSTOM_BUCKETS_SCHEMA`], NHCB).
 //!
 //! - this file: the type, bucket indexes and bounds, iteration, the wire message;
+//! - [`text`]: equality and the text form (Prometheus's `Equals` and `String`);
 //! - [`ops`]: arithmetic (add, subtract, scale), schema reduction, zero-bucket
 //!   reconciliation, compaction and counter-reset detection;
 //! - [`rollup`]: rollup points of histogram series (last, increase, sum per bucket);
-//! - [`validate`]: Prometheus's checks of the counts of a sample before it is stored.
+//! - [`validate`]: Prometheus's checks of the counts of a sample before it is stored;
+//! - [`text`]: Prometheus's text form (`{count:…, sum:…, [a,b):n}`) and exact equality.
 //!
 //! The chunk encoding lives with the other chunks ([`crate::chunk::histograms`]).
 
 mod bounds;
 pub mod ops;
 pub mod rollup;
+/// Prometheus's text form of a histogram and its exact comparison.
+pub mod text;
 /// The count checks of a sample before it is stored.
 pub mod validate;
 
