@@ -151,7 +151,12 @@ fn scrape_config(target: SocketAddr) -> String {
     )
 }
 
-/// The queries compared, each evaluated on the series selected by `sel`.
+/// The queries compared, each evaluated on the series selected by `sel`. Not
+/// `histogram_quantile` of native histograms: Prometheus 2.42 interpolates linearly
+/// within a bucket, 3.x (which Telltale follows, query/src/eval/histogram_fns/tests.rs)
+/// exponentially; `histogram_fraction`'s bounds here are bucket bounds (0 and 2^-1 in
+/// schema 2), where both agree. Nor arithmetic with scalars, which 2.42 leaves undone
+/// (it answers the histogram unchanged).
 fn queries(sel: &str) -> Vec<String> {
     let m = format!("rpc_seconds{sel}");
     vec![
@@ -159,14 +164,11 @@ fn queries(sel: &str) -> Vec<String> {
         format!("histogram_count({m})"),
         format!("histogram_sum({m})"),
         format!("histogram_fraction(0, 0.5, {m})"),
-        format!("histogram_quantile(0.9, {m})"),
         format!("rate({m}[10s])"),
         format!("increase({m}[10s])"),
-        format!("histogram_quantile(0.5, rate({m}[10s]))"),
         format!("histogram_count(rate({m}[10s]))"),
         format!("sum(rate({m}[10s]))"),
         format!("sum by (job) ({m})"),
-        format!("{m} / 2"),
         format!("histogram_quantile(0.9, rate(db_seconds_bucket{sel}[10s]))"),
     ]
 }
@@ -217,6 +219,7 @@ async fn compare(prometheus: &str, telltale: &str, at: f64) {
         assert_eq!(got, want, "Prometheus's remote write, {sent} at {at}");
     }
     let start = at - 10.0;
+    // Range steps between samples too (the query's step is a whole step).
     let p = "rpc_seconds{job=\"h\"}";
     let want = normalised(range_query(prometheus, p, start, at).await);
     assert!(
@@ -256,8 +259,10 @@ async fn telltale_answers_native_histogram_queries_as_prometheus() {
     let began = common::now_ms();
     tokio::time::sleep(Duration::from_millis(12 * STEP_MS as u64 + 3_000)).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    // A step both scrapers and the remote write have had time to deliver.
-    let at_ms = (common::now_ms() / STEP_MS - 2) * STEP_MS;
+    // Between two steps both scrapers and the remote write have had time to deliver: no
+    // sample lies on a range's left end, which Prometheus 2.42 includes and 3.x (and
+    // Telltale) leave out.
+    let at_ms = (common::now_ms() / STEP_MS - 2) * STEP_MS + STEP_MS / 2;
     assert!(at_ms - 10_000 > began);
     let at = at_ms as f64 / 1000.0;
     loop {
