@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 
+use telltale_storage_api::histogram::rollup as histogram_rollup;
 use telltale_storage_api::rollup::{INCREASE_LOOKBACK_MS, bucket_start, summarise};
 use telltale_storage_api::{self as api, Aggregate, SampleReader, SelectRequest};
 
 use crate::error::{Error, Result};
 use crate::eval::selector::{
-    Fetched, Selection, SetSeries, StoredSeries, floats_into, merge_fetched, merge_rollups,
-    to_storage_matcher,
+    Fetched, Selection, SetSeries, StoredSeries, floats_into, histograms_into, merge_fetched,
+    merge_rollups, to_storage_matcher,
 };
 use crate::labels::Labels;
 use crate::plan::{Tier, TierLayout};
@@ -131,9 +132,7 @@ pub(crate) async fn fetch_all(
                 first_open,
             } => {
                 let mut points = series.points()?;
-                // Native histogram series are not answered from rollup tiers yet: their
-                // points carry no float columns to read.
-                points.retain(|p| p.timestamp_ms < first_open && p.histogram.is_none());
+                points.retain(|p| p.timestamp_ms < first_open);
                 rollups[sel][set]
                     .entry(Labels::from(series.labels.as_slice()))
                     .or_default()
@@ -145,12 +144,14 @@ pub(crate) async fn fetch_all(
                 from,
                 width,
             } => {
-                // Float samples only: rollups of native histograms are not read yet.
                 let mut samples = Vec::new();
                 floats_into(&series.chunks, &mut samples)?;
+                let mut histograms = Vec::new();
+                histograms_into(&series.chunks, &mut histograms)?;
                 let max_ms = plan[sel].max_ms;
                 let points = summarise(&samples, None, width)
                     .into_iter()
+                    .chain(histogram_rollup::summarise(&histograms, None, width))
                     .filter(|p| p.timestamp_ms >= from && p.timestamp_ms <= max_ms);
                 rollups[sel][set]
                     .entry(Labels::from(series.labels.as_slice()))

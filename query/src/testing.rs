@@ -124,7 +124,7 @@ impl MemoryReader {
 
     /// Adds native histogram samples `(t_ms, histogram)` to the series with `labels`
     /// (a series may hold floats and histograms, at different times). Storage answers
-    /// them as HISTOGRAMS chunks; rollup tiers leave them out.
+    /// them as HISTOGRAMS chunks; rollup tiers answer their histogram points.
     pub fn add_histograms(&self, labels: &[(&str, &str)], samples: &[(i64, FloatHistogram)]) {
         self.add(labels, &[]);
         let mut key: Vec<(String, String)> = labels
@@ -330,7 +330,24 @@ impl SampleReader for MemoryReader {
                     r => {
                         let width = r.width_ms();
                         let until = self.tier(r as i32).1.unwrap_or(i64::MAX);
+                        let histograms = s
+                            .histograms
+                            .iter()
+                            .map(|h| {
+                                FloatHistogram::from_proto(h)
+                                    .map(|fh| (h.timestamp_ms, Arc::new(fh)))
+                                    .map_err(|e| {
+                                        telltale_storage_api::Error::Corrupt(e.to_string())
+                                    })
+                            })
+                            .collect::<Result<Vec<_>>>()?;
                         let mut points = rollup::summarise(&raw, None, width);
+                        points.extend(telltale_storage_api::histogram::rollup::summarise(
+                            &histograms,
+                            None,
+                            width,
+                        ));
+                        points.sort_by_key(|p| p.timestamp_ms);
                         points.retain(|p| {
                             p.timestamp_ms >= from
                                 && p.timestamp_ms <= sel.end_ms

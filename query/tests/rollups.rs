@@ -422,3 +422,116 @@ fn hourly(q: &str, start: i64, end: i64) -> QueryRequest {
         lookback_ms: None,
     }
 }
+
+/// A native histogram counter, one sample a minute at 30s past the minute: buckets
+/// growing at their own steady rates (so raw rates, extrapolated, equal rollup rates
+/// over bucket-aligned ranges).
+fn load_histograms(reader: &MemoryReader) {
+    use telltale_storage_api::FloatHistogram;
+    for (inst, k) in [("a", 1.0), ("b", 2.0)] {
+        let samples: Vec<(i64, FloatHistogram)> = (0..SPAN / MIN)
+            .map(|i| {
+                let n = i as f64 * k;
+                let mut h = FloatHistogram {
+                    schema: 2,
+                    zero_threshold: 0.001,
+                    zero_count: n,
+                    sum: n * 0.75,
+                    ..FloatHistogram::default()
+                };
+                h.set_positive([(-3, 2.0 * n), (0, 3.0 * n), (4, n)]);
+                h.count = 7.0 * n;
+                (i * MIN + 30_000, h)
+            })
+            .collect();
+        reader.add_histograms(&[("__name__", "rpc_seconds"), ("instance", inst)], &samples);
+    }
+}
+
+/// Histogram points equal (counts and buckets within 1e-9 relative), floats as
+/// `assert_same`.
+fn assert_same_histograms(q: &str, a: &Value, b: &Value) {
+    let (Value::Matrix(a), Value::Matrix(b)) = (a, b) else {
+        panic!("{q}: expected matrices");
+    };
+    assert_eq!(a.len(), b.len(), "{q}: series count");
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.metric, y.metric, "{q}");
+        assert_eq!(
+            x.points.len(),
+            y.points.len(),
+            "{q}: floats of {}",
+            x.metric
+        );
+        for (p, r) in x.points.iter().zip(&y.points) {
+            assert!(
+                p.0 == r.0 && close(p.1, r.1),
+                "{q}: {} {p:?} != {r:?}",
+                x.metric
+            );
+        }
+        assert_eq!(
+            x.histograms.len(),
+            y.histograms.len(),
+            "{q}: histograms of {}",
+            x.metric
+        );
+        assert!(
+            !x.histograms.is_empty() || !x.points.is_empty(),
+            "{q}: empty series"
+        );
+        for ((t1, h1), (t2, h2)) in x.histograms.iter().zip(&y.histograms) {
+            let (mut h1, mut h2) = ((**h1).clone(), (**h2).clone());
+            h1.compact();
+            h2.compact();
+            assert_eq!(t1, t2, "{q}");
+            assert!(
+                close(h1.count, h2.count) && close(h1.sum, h2.sum),
+                "{q}: {h1:?} != {h2:?}"
+            );
+            assert_eq!(h1.positive_spans, h2.positive_spans, "{q}");
+            for (c1, c2) in h1.positive_buckets.iter().zip(&h2.positive_buckets) {
+                assert!(close(*c1, *c2), "{q}: {h1:?} != {h2:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn native_histogram_rates_over_thirty_days_read_hourly_rollups_and_match_raw() {
+    let rolled = Arc::new(MemoryReader::new());
+    load_histograms(&rolled);
+    rolled.set_tier(Resolution::Raw, 7 * DAY, None);
+    rolled.set_tier(Resolution::OneMinute, 30 * DAY, None);
+    rolled.set_tier(Resolution::OneHour, 365 * DAY, None);
+    let raw_reader = Arc::new(MemoryReader::new());
+    load_histograms(&raw_reader);
+    let (fast, slow) = (engine(rolled.clone(), true), engine(raw_reader, false));
+    let (start, end) = (SPAN - 30 * DAY, SPAN);
+    for q in [
+        "rate(rpc_seconds[1h])",
+        "increase(rpc_seconds[2h])",
+        "histogram_count(rate(rpc_seconds[1h]))",
+        "histogram_sum(increase(rpc_seconds[1h]))",
+        "histogram_quantile(0.9, rate(rpc_seconds[1h]))",
+        "histogram_fraction(0, 1, rate(rpc_seconds[1h]))",
+        "sum(rate(rpc_seconds[1h]))",
+        "count_over_time(rpc_seconds[1h])",
+        "last_over_time(rpc_seconds[1h])",
+        "rpc_seconds",
+    ] {
+        rolled.clear_select_requests();
+        let got = fast.query(hourly(q, start, end)).await.unwrap();
+        assert_eq!(got.stats.tiers, vec![Tier::OneHour], "{q}");
+        assert_eq!(resolutions(&rolled), vec![Resolution::OneHour], "{q}");
+        let want = slow.range_query(q, start, end, HOUR).await.unwrap();
+        assert_same_histograms(q, &got.value, &want);
+    }
+    // A month's rate in one step: from 720 hour points.
+    let q = "histogram_count(rate(rpc_seconds[30d]))";
+    let got = fast.query(hourly(q, end, end)).await.unwrap();
+    assert_eq!(got.stats.tiers, vec![Tier::OneHour]);
+    let want = slow.range_query(q, end, end, HOUR).await.unwrap();
+    assert_same_histograms(q, &got.value, &want);
+}

@@ -292,21 +292,31 @@ impl<'a> Evaluator<'a> {
                 .iter()
                 .filter_map(|s| {
                     let buckets = rollup::window(&s.points, ref_t, c.range_ms, width);
+                    let labels = if keep_name {
+                        s.labels.clone()
+                    } else {
+                        self.drop_name(&s.labels)
+                    };
+                    if rollup::has_histograms(buckets) {
+                        if c.param.is_some() {
+                            return None;
+                        }
+                        return Some(
+                            match rollup::call_histograms(c.func, buckets, c.range_ms)? {
+                                rollup::HistogramValue::Float(v) => Sample::float(labels, t, v),
+                                rollup::HistogramValue::Histogram(h) => {
+                                    Sample::histogram(labels, t, std::sync::Arc::new(h))
+                                }
+                            },
+                        );
+                    }
                     let value = match c.param {
                         Some(q) => rollup::quantile(q, buckets, || {
                             rollup::samples(&s.points, ref_t, c.range_ms)
                         })?,
                         None => rollup::call(c.func, buckets, c.range_ms)?,
                     };
-                    Some(Sample::float(
-                        if keep_name {
-                            s.labels.clone()
-                        } else {
-                            self.drop_name(&s.labels)
-                        },
-                        t,
-                        value,
-                    ))
+                    Some(Sample::float(labels, t, value))
                 })
                 .collect::<Vec<_>>();
             check_unique(&out)?;
@@ -325,12 +335,18 @@ impl<'a> Evaluator<'a> {
                     series
                         .iter()
                         .filter_map(|s| {
-                            let (t_ms, value) = rollup::instant(
-                                &s.points,
-                                ref_t,
-                                self.lookback,
-                                r.tier.width_ms(),
-                            )?;
+                            let width = r.tier.width_ms();
+                            if rollup::has_histograms(&s.points) {
+                                let (t_ms, h) = rollup::instant_histogram(
+                                    &s.points,
+                                    ref_t,
+                                    self.lookback,
+                                    width,
+                                )?;
+                                return Some(Sample::histogram(s.labels.clone(), t_ms, h));
+                            }
+                            let (t_ms, value) =
+                                rollup::instant(&s.points, ref_t, self.lookback, width)?;
                             Some(Sample::float(s.labels.clone(), t_ms, value))
                         })
                         .collect(),
@@ -339,6 +355,14 @@ impl<'a> Evaluator<'a> {
                     series
                         .iter()
                         .filter_map(|s| {
+                            if rollup::has_histograms(&s.points) {
+                                let histograms = rollup::histogram_samples(&s.points, ref_t, range);
+                                return (!histograms.is_empty()).then(|| Series {
+                                    metric: s.labels.clone(),
+                                    points: Vec::new(),
+                                    histograms,
+                                });
+                            }
                             let points = rollup::samples(&s.points, ref_t, range);
                             (!points.is_empty()).then(|| Series::floats(s.labels.clone(), points))
                         })

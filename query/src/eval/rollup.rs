@@ -1,9 +1,14 @@
 //! Evaluation over rollup points (see `crate::plan` for when and the semantics): the
 //! functions computed from bucket aggregates (`quantile_over_time` from their merged
 //! sketches), instant reads of `last`, and rollup points read as downsampled samples.
+//! A native histogram series' points carry histograms (last, increase, sum per bucket:
+//! `telltale_storage_api::histogram::rollup`), read by the `histogram_*` functions here.
 
-use telltale_storage_api::Aggregate;
+use std::sync::Arc;
+
+use telltale_storage_api::histogram::rollup::Point;
 use telltale_storage_api::sketch::Sketch;
+use telltale_storage_api::{Aggregate, FloatHistogram};
 
 use super::aggregate::KahanSum;
 use super::quantile::quantile as exact_quantile;
@@ -61,6 +66,91 @@ pub(crate) fn call(func: &str, buckets: &[Aggregate], range_ms: i64) -> Option<f
         "present_over_time" => 1.0,
         _ => return None,
     })
+}
+
+/// Whether the points are a native histogram series' (any of them carries histograms).
+pub(crate) fn has_histograms(points: &[Aggregate]) -> bool {
+    points.iter().any(|p| p.histogram.is_some())
+}
+
+/// What a range function answers over histogram points.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum HistogramValue {
+    Float(f64),
+    Histogram(FloatHistogram),
+}
+
+/// The value of range function `func` over histogram `buckets` covering `range_ms`, as
+/// Prometheus answers it over the raw histograms: `rate`/`increase` from the buckets'
+/// increases, `sum_over_time`/`avg_over_time` from their sums, `last_over_time` the last
+/// sample, `count_over_time`/`present_over_time` as floats; None for a function that
+/// ignores histograms (min/max/quantile/stddev…), for a window that mixes float and
+/// histogram points, or for histograms that cannot be added.
+pub(crate) fn call_histograms(
+    func: &str,
+    buckets: &[Aggregate],
+    range_ms: i64,
+) -> Option<HistogramValue> {
+    let count: u64 = buckets.iter().map(|b| b.count).sum();
+    if count == 0 {
+        return None;
+    }
+    let points: Vec<Point> = buckets.iter().map(Point::of).collect::<Option<_>>()?;
+    let total = |pick: fn(&Point) -> &FloatHistogram| -> Option<FloatHistogram> {
+        let mut it = points.iter();
+        let mut acc = pick(it.next()?).clone();
+        for p in it {
+            acc.add(pick(p)).ok()?;
+        }
+        acc.compact();
+        Some(acc)
+    };
+    Some(match func {
+        "increase" => HistogramValue::Histogram(total(|p| &p.increase)?),
+        "rate" => {
+            let mut h = total(|p| &p.increase)?;
+            h.div(range_ms as f64 / 1000.0);
+            HistogramValue::Histogram(h)
+        }
+        "sum_over_time" => HistogramValue::Histogram(total(|p| &p.sum)?),
+        "avg_over_time" => {
+            let mut h = total(|p| &p.sum)?;
+            h.div(count as f64);
+            HistogramValue::Histogram(h)
+        }
+        "last_over_time" => HistogramValue::Histogram(points.last()?.last.clone()),
+        "count_over_time" => HistogramValue::Float(count as f64),
+        "present_over_time" => HistogramValue::Float(1.0),
+        _ => return None,
+    })
+}
+
+/// The newest `(last_timestamp_ms, last histogram)` at or before `t`, as [`instant`].
+pub(crate) fn instant_histogram(
+    points: &[Aggregate],
+    t: i64,
+    lookback: i64,
+    width: i64,
+) -> Option<(i64, Arc<FloatHistogram>)> {
+    let idx = points.partition_point(|p| p.last_timestamp_ms <= t);
+    let p = points.get(idx.checked_sub(1)?)?;
+    if p.last_timestamp_ms <= t - lookback - width {
+        return None;
+    }
+    Some((p.last_timestamp_ms, Arc::new(Point::of(p)?.last)))
+}
+
+/// The points' last histograms within `(t - range, t]`, as [`samples`].
+pub(crate) fn histogram_samples(
+    points: &[Aggregate],
+    t: i64,
+    range: i64,
+) -> Vec<(i64, Arc<FloatHistogram>)> {
+    points
+        .iter()
+        .filter(|p| p.last_timestamp_ms > t - range && p.last_timestamp_ms <= t)
+        .filter_map(|p| Some((p.last_timestamp_ms, Arc::new(Point::of(p)?.last))))
+        .collect()
 }
 
 /// `quantile_over_time(q, ...)` over `buckets` from their merged sketches, with the
