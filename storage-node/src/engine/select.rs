@@ -493,11 +493,15 @@ pub(crate) fn raw_chunks(
     )
 }
 
+/// Decodes a chunk's samples of one kind, appending them.
+pub(crate) type DecodeRun<V> =
+    fn(&[u8], &mut Vec<(i64, V)>) -> std::result::Result<(), crate::chunk::Error>;
+
 /// How the samples of one kind of raw chunk are decoded and encoded.
 pub(crate) struct RunCodec<V> {
     pub what: &'static str,
     pub encoding: Encoding,
-    pub decode: fn(&[u8], &mut Vec<(i64, V)>) -> std::result::Result<(), crate::chunk::Error>,
+    pub decode: DecodeRun<V>,
     pub encode: fn(&[(i64, V)]) -> Vec<u8>,
 }
 
