@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use telltale_query::{Engine, Value};
+use telltale_storage_api::FloatHistogram;
 
 use crate::error::{Error, Result};
 
-/// One series of a live push: its labels and its new points `(t_ms, value)`.
-#[derive(Debug, Clone, PartialEq)]
+/// One series of a live push: its labels and its new points `(t_ms, value)` and native
+/// histogram points.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LiveSeries {
     pub metric: BTreeMap<String, String>,
     pub points: Vec<(i64, f64)>,
+    pub histograms: Vec<(i64, Arc<FloatHistogram>)>,
 }
 
 /// Evaluates live queries. The WebSocket session calls [`LiveSource::check`] once before
@@ -70,18 +73,28 @@ pub fn value_series(value: Value) -> Result<Vec<LiveSeries>> {
             .map(|s| LiveSeries {
                 metric: metric(&s.metric),
                 points: s.points,
+                histograms: s.histograms,
             })
             .collect()),
         Value::Vector(samples) => Ok(samples
             .into_iter()
-            .map(|s| LiveSeries {
-                metric: metric(&s.metric),
-                points: vec![(s.t_ms, s.value)],
+            .map(|s| match s.histogram {
+                Some(h) => LiveSeries {
+                    metric: metric(&s.metric),
+                    points: Vec::new(),
+                    histograms: vec![(s.t_ms, h)],
+                },
+                None => LiveSeries {
+                    metric: metric(&s.metric),
+                    points: vec![(s.t_ms, s.value)],
+                    histograms: Vec::new(),
+                },
             })
             .collect()),
         Value::Scalar { t_ms, value } => Ok(vec![LiveSeries {
             metric: BTreeMap::new(),
             points: vec![(t_ms, value)],
+            histograms: Vec::new(),
         }]),
         Value::String { .. } => Err(Error::Unsupported {
             result_type: "string",

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! {"type":"points","end":1700000015,"data":{"resultType":"matrix","result":[
-//!     {"metric":{"__name__":"up","job":"a"},"values":[[1700000015,"1"]]}]},
+//!     {"metric":{"__name__":"up","job":"a"},"values":[[1700000015,"1"]]},
+//!     {"metric":{...},"histograms":[[1700000015,{"count":"3","sum":"1.5","buckets":[...]}]]}]},
 //!  "warnings":["..."]}                                    (warnings only when any)
 //! {"type":"error","errorType":"bad_data","error":"..."}
 //! ```
@@ -10,7 +11,7 @@
 //! both with the same code.
 
 use serde_json::{Map, Value as Json, json};
-use telltale_query::api::response::format_value;
+use telltale_query::api::response::{format_value, histogram_point_json};
 
 use crate::error::Error;
 use crate::live::LiveSeries;
@@ -41,7 +42,22 @@ pub fn points(series: &[LiveSeries], end_ms: i64, max_series: usize) -> String {
                 .iter()
                 .map(|&(t, v)| json!([seconds(t), format_value(v)]))
                 .collect();
-            json!({"metric": metric, "values": values})
+            let mut series = json!({"metric": metric});
+            if !values.is_empty() || s.histograms.is_empty() {
+                series["values"] = Json::Array(values);
+            }
+            if !s.histograms.is_empty() {
+                let histograms: Vec<Json> = s
+                    .histograms
+                    .iter()
+                    .map(|(t, h)| {
+                        serde_json::from_str(&histogram_point_json(*t, h))
+                            .expect("the query API writes valid JSON")
+                    })
+                    .collect();
+                series["histograms"] = Json::Array(histograms);
+            }
+            series
         })
         .collect();
     let mut msg = json!({
@@ -73,7 +89,29 @@ mod tests {
         LiveSeries {
             metric: BTreeMap::from([("__name__".to_string(), name.to_string())]),
             points,
+            histograms: Vec::new(),
         }
+    }
+
+    #[test]
+    fn histogram_points_have_the_query_range_shape() {
+        let mut h = telltale_storage_api::FloatHistogram {
+            count: 3.0,
+            sum: 1.5,
+            ..Default::default()
+        };
+        h.set_positive([(0, 1.0), (1, 2.0)]);
+        let s = LiveSeries {
+            histograms: vec![(2_000, std::sync::Arc::new(h))],
+            ..series("rpc_seconds", Vec::new())
+        };
+        let msg: Json = serde_json::from_str(&points(&[s], 2_000, 10)).unwrap();
+        let result = &msg["data"]["result"][0];
+        assert!(result.get("values").is_none(), "{result}");
+        assert_eq!(
+            result["histograms"],
+            json!([[2, {"count": "3", "sum": "1.5", "buckets": [[0, "0.5", "1", "1"], [0, "1", "2", "2"]]}]])
+        );
     }
 
     #[test]

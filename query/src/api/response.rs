@@ -153,6 +153,14 @@ fn write_histogram_point(out: &mut String, t_ms: i64, h: &FloatHistogram) {
     out.push_str("}]");
 }
 
+/// A native histogram point's JSON, `[time,{"count":…,"sum":…,"buckets":[…]}]`, as
+/// `query_range` writes it (for other writers of the same shape: the UI's live mode).
+pub fn histogram_point_json(t_ms: i64, h: &FloatHistogram) -> String {
+    let mut out = String::new();
+    write_histogram_point(&mut out, t_ms, h);
+    out
+}
+
 /// `{"resultType":...,"result":...}` of a query result, written into one buffer (a
 /// range query's answer is thousands of points).
 pub fn value_json(v: &Value) -> String {
