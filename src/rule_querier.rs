@@ -38,12 +38,14 @@ pub fn samples_of(value: Value) -> Result<Vec<QueriedSample>, String> {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
-                value: s.value,
+                value: if s.histogram.is_some() { 0.0 } else { s.value },
+                histogram: s.histogram,
             })
             .collect()),
         Value::Scalar { value, .. } => Ok(vec![QueriedSample {
             labels: BTreeMap::new(),
             value,
+            histogram: None,
         }]),
         other => Err(format!(
             "rule result must be a vector or a scalar, got a {}",
@@ -77,6 +79,19 @@ impl SampleWriter for MemoryWriter {
                 .collect();
             n += samples.len() as u64;
             self.0.add(&labels, &samples);
+            if !s.histograms.is_empty() {
+                let histograms = s
+                    .histograms
+                    .iter()
+                    .map(|h| {
+                        telltale_storage_api::FloatHistogram::from_proto(h)
+                            .map(|fh| (h.timestamp_ms, fh))
+                            .map_err(|e| telltale_storage_api::Error::Corrupt(e.to_string()))
+                    })
+                    .collect::<telltale_storage_api::Result<Vec<_>>>()?;
+                n += histograms.len() as u64;
+                self.0.add_histograms(&labels, &histograms);
+            }
         }
         Ok(n)
     }

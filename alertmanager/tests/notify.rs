@@ -25,6 +25,7 @@ fn down(instance: &str) -> QueriedSample {
             ("job".to_string(), "node".to_string()),
         ]),
         value: 0.0,
+        histogram: None,
     }
 }
 

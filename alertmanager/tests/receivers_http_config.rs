@@ -76,6 +76,7 @@ async fn run_with(
         Ok(vec![QueriedSample {
             labels: BTreeMap::from([("instance".to_string(), "db:9100".to_string())]),
             value: 0.0,
+            histogram: None,
         }]),
     );
     let registry = prometheus::Registry::new();

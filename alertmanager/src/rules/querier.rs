@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use crate::template::prometheus::{QuerySample, TemplateQuerier};
 
-/// One sample of a rule's result.
+/// One sample of a rule's result: a float, or a native histogram (then `value` is 0,
+/// as Prometheus's alert value of a histogram sample).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueriedSample {
     pub labels: BTreeMap<String, String>,
     pub value: f64,
+    pub histogram: Option<Arc<telltale_storage_api::FloatHistogram>>,
 }
 
 /// Evaluates a rule's expression at one instant.

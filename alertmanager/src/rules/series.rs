@@ -84,7 +84,15 @@ pub fn recorded(rule: &Rule, result: &[QueriedSample], t_ms: i64) -> Result<Vec<
                 labels: to_text(&labels),
             });
         }
-        out.push(series(labels, t_ms, sample.value));
+        out.push(match &sample.histogram {
+            // A recording rule records histograms as they are (Prometheus 3).
+            Some(h) => TimeSeries {
+                samples: Vec::new(),
+                histograms: vec![h.to_proto(t_ms)],
+                ..series(labels, t_ms, 0.0)
+            },
+            None => series(labels, t_ms, sample.value),
+        });
     }
     Ok(out)
 }
@@ -117,6 +125,7 @@ mod tests {
             ]
             .into(),
             value: v,
+            histogram: None,
         }
     }
 
@@ -132,6 +141,25 @@ mod tests {
             ts.samples[0].value,
             ts.samples[0].timestamp_ms
         )
+    }
+
+    #[test]
+    fn recording_rules_record_histograms_as_histograms() {
+        let rule: Rule = serde_yaml::from_str("record: job:rpc:rate5m\nexpr: x\n").unwrap();
+        let mut h = telltale_storage_api::FloatHistogram {
+            count: 2.0,
+            sum: 3.0,
+            ..Default::default()
+        };
+        h.set_positive([(1, 2.0)]);
+        let sample = QueriedSample {
+            histogram: Some(std::sync::Arc::new(h.clone())),
+            ..sample("api", 0.0)
+        };
+        let out = recorded(&rule, &[sample], 42).unwrap();
+        assert!(out[0].samples.is_empty());
+        assert_eq!(out[0].histograms, vec![h.to_proto(42)]);
+        assert_eq!(out[0].label("__name__"), Some("job:rpc:rate5m"));
     }
 
     #[test]

@@ -316,6 +316,7 @@ mod tests {
             ]
             .into(),
             value,
+            histogram: None,
         }
     }
 

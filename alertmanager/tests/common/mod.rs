@@ -50,6 +50,7 @@ pub fn sample(pairs: &[(&str, &str)], value: f64) -> QueriedSample {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         value,
+        histogram: None,
     }
 }
 
