@@ -268,6 +268,14 @@ async fn a_storage_node_backs_up_its_shard() {
     let client = GrpcStorage::connect_lazy(&grpc).unwrap();
     // Ready before its group of one has elected itself: written once it leads.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // A native histogram beside the float: backups carry histogram chunks too.
+    let mut histogram = telltale_storage_api::FloatHistogram {
+        schema: 3,
+        count: 5.0,
+        sum: 2.5,
+        ..Default::default()
+    };
+    histogram.set_positive([(-2, 2.0), (1, 3.0)]);
     let written = loop {
         let sample = TimeSeries {
             labels: vec![Label::new("__name__", METRIC), Label::new("node", "3")],
@@ -278,7 +286,12 @@ async fn a_storage_node_backs_up_its_shard() {
             exemplars: Vec::new(),
             histograms: Vec::new(),
         };
-        match client.write(vec![sample]).await {
+        let h = TimeSeries {
+            labels: vec![Label::new("__name__", METRIC), Label::new("node", "3h")],
+            histograms: vec![histogram.to_proto(ts)],
+            ..TimeSeries::default()
+        };
+        match client.write(vec![sample, h]).await {
             Ok(n) => break n,
             Err(e) if std::time::Instant::now() < deadline => {
                 eprintln!("not yet: {e}");
@@ -287,7 +300,7 @@ async fn a_storage_node_backs_up_its_shard() {
             Err(e) => panic!("the storage node never took the write: {e}"),
         }
     };
-    assert_eq!(written, 1);
+    assert_eq!(written, 2);
     let to = format!("file://{}", d.join("bucket").display());
     let (ok, text) = telltale(
         &["backup", "--url", &format!("http://{http}"), "--to", &to],
@@ -312,6 +325,14 @@ async fn a_storage_node_backs_up_its_shard() {
     assert!(ok, "{text}");
     let (_p, base) = standalone(Path::new(&restored), "restored", &[], &[]).await;
     let got = common::query_at(&base, &format!("{METRIC}[10m]")).await;
-    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[0]["metric"]["node"], "3");
+    assert_eq!(got[1]["metric"]["node"], "3h");
+    let h = &got[1]["histograms"][0][1];
+    assert_eq!(
+        (h["count"].as_str(), h["sum"].as_str()),
+        (Some("5"), Some("2.5")),
+        "{got:?}"
+    );
+    assert_eq!(h["buckets"].as_array().map(Vec::len), Some(2), "{got:?}");
 }
