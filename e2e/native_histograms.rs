@@ -289,3 +289,170 @@ async fn telltale_answers_native_histogram_queries_as_prometheus() {
     let base = t.url("");
     compare(&prometheus, &base, at).await;
 }
+
+/// An OTLP exponential histogram point of `service` (scale 1, positive buckets from
+/// OTLP index -1).
+fn otlp_point(
+    start_ns: u64,
+    t_ns: u64,
+    counts: &[u64],
+    zero: u64,
+) -> telltale_scraper::push::otlp::proto::ExponentialHistogramDataPoint {
+    use telltale_scraper::push::otlp::proto::{Buckets, ExponentialHistogramDataPoint};
+    ExponentialHistogramDataPoint {
+        start_time_unix_nano: start_ns,
+        time_unix_nano: t_ns,
+        count: counts.iter().sum::<u64>() + zero,
+        sum: Some(counts.iter().sum::<u64>() as f64 * 0.5),
+        scale: 1,
+        zero_count: zero,
+        positive: Some(Buckets {
+            offset: -1,
+            bucket_counts: counts.to_vec(),
+        }),
+        ..ExponentialHistogramDataPoint::default()
+    }
+}
+
+async fn post_otlp(base: &str, metrics: Vec<telltale_scraper::push::otlp::proto::Metric>) {
+    use prost::Message;
+    use telltale_scraper::push::otlp::proto::{
+        AnyValue, ExportMetricsServiceRequest, KeyValue, Resource, ResourceMetrics, ScopeMetrics,
+        any_value,
+    };
+    let request = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("checkout".into())),
+                    }),
+                }],
+                ..Resource::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics,
+                ..ScopeMetrics::default()
+            }],
+            ..ResourceMetrics::default()
+        }],
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/metrics"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+}
+
+/// The histogram JSON (`{count, sum, buckets}`) of the one series `expr` answers at `at`.
+async fn histogram_at(base: &str, expr: &str, at: f64) -> Value {
+    let got = query_at_time(base, expr, at).await;
+    assert_eq!(got.len(), 1, "{expr}: {got:?}");
+    got[0]["histogram"][1].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn otlp_and_remote_write_2_histograms_round_trip() {
+    use telltale_scraper::push::otlp::proto::{
+        AggregationTemporality, ExponentialHistogram, Metric as OtlpMetric, metric,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let t = Telltale::start(&dir.path().join("data"), &[]).await;
+    let base = t.url("");
+    let now = common::now_ms() - 60_000;
+    let ns = |ms: i64| ms as u64 * 1_000_000;
+    let exponential = |name: &str, temporality: AggregationTemporality, points| OtlpMetric {
+        name: name.into(),
+        data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: points,
+            aggregation_temporality: temporality as i32,
+        })),
+        ..OtlpMetric::default()
+    };
+    // Cumulative: stored as sent. Delta: each point added to the series' running total.
+    post_otlp(
+        &base,
+        vec![
+            exponential(
+                "rpc_latency",
+                AggregationTemporality::Cumulative,
+                vec![otlp_point(ns(now - 10_000), ns(now), &[1, 2, 3], 1)],
+            ),
+            exponential(
+                "jobs_latency",
+                AggregationTemporality::Delta,
+                vec![otlp_point(ns(now - 10_000), ns(now), &[1, 1, 0], 0)],
+            ),
+        ],
+    )
+    .await;
+    post_otlp(
+        &base,
+        vec![exponential(
+            "jobs_latency",
+            AggregationTemporality::Delta,
+            vec![otlp_point(ns(now), ns(now + 5_000), &[2, 0, 4], 1)],
+        )],
+    )
+    .await;
+    let at = (now + 5_000) as f64 / 1000.0;
+    // OTLP bucket k of scale 1 is Prometheus bucket k + 1: (2^(k/2), 2^((k+1)/2)]; a
+    // zero threshold left unset is Prometheus's OTLP default, 1e-128, written out in full
+    // as Prometheus's JSON writes every number; bounds from Prometheus's table.
+    let rpc = histogram_at(&base, "rpc_latency{job=\"checkout\"}", at).await;
+    let zero = 1e-128f64.to_string();
+    assert_eq!(
+        rpc,
+        serde_json::json!({"count": "7", "sum": "3", "buckets": [
+            [3, format!("-{zero}"), zero, "1"],
+            [0, "0.7071067811865475", "1", "1"],
+            [0, "1", "1.414213562373095", "2"],
+            [0, "1.414213562373095", "2", "3"]]}),
+    );
+    let jobs = histogram_at(&base, "jobs_latency{job=\"checkout\"}", at).await;
+    assert_eq!(jobs["count"], "9", "{jobs}");
+    assert_eq!(
+        jobs["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[3].as_str().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        ["1", "3", "1", "4"],
+        "{jobs}"
+    );
+
+    // Remote write 2.0: the histogram is stored and counted in its header.
+    use common::remote_write::v2;
+    let mut request = v2::Builder::default();
+    request.histogram(
+        &[("__name__", "rw2_latency_seconds"), ("job", "api")],
+        v2::Histogram {
+            count_int: 6,
+            sum: 1.5,
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count_int: 1,
+            positive_spans: vec![v2::BucketSpan {
+                offset: 0,
+                length: 2,
+            }],
+            positive_deltas: vec![2, 1],
+            timestamp: now,
+        },
+    );
+    let (status, histograms) = v2::push_histograms(&base, request.request).await;
+    assert_eq!((status.as_u16(), histograms), (204, 1));
+    let rw2 = histogram_at(&base, "rw2_latency_seconds", now as f64 / 1000.0).await;
+    assert_eq!(
+        rw2,
+        serde_json::json!({"count": "6", "sum": "1.5", "buckets": [
+            [3, "-0.001", "0.001", "1"],
+            [0, "0.5", "1", "2"],
+            [0, "1", "2", "3"]]}),
+    );
+}

@@ -147,8 +147,39 @@ pub mod v2 {
         pub labels_refs: Vec<u32>,
         #[prost(message, repeated, tag = "2")]
         pub samples: Vec<super::Sample>,
+        #[prost(message, repeated, tag = "3")]
+        pub histograms: Vec<Histogram>,
         #[prost(message, repeated, tag = "4")]
         pub exemplars: Vec<Exemplar>,
+    }
+
+    /// `io.prometheus.write.v2.Histogram`, an integer histogram (bucket deltas).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Histogram {
+        #[prost(uint64, tag = "1")]
+        pub count_int: u64,
+        #[prost(double, tag = "3")]
+        pub sum: f64,
+        #[prost(sint32, tag = "4")]
+        pub schema: i32,
+        #[prost(double, tag = "5")]
+        pub zero_threshold: f64,
+        #[prost(uint64, tag = "6")]
+        pub zero_count_int: u64,
+        #[prost(message, repeated, tag = "11")]
+        pub positive_spans: Vec<BucketSpan>,
+        #[prost(sint64, repeated, tag = "12")]
+        pub positive_deltas: Vec<i64>,
+        #[prost(int64, tag = "15")]
+        pub timestamp: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct BucketSpan {
+        #[prost(sint32, tag = "1")]
+        pub offset: i32,
+        #[prost(uint32, tag = "2")]
+        pub length: u32,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -212,9 +243,35 @@ pub mod v2 {
                     value,
                     timestamp: ts_ms,
                 }],
+                histograms: Vec::new(),
                 exemplars,
             });
         }
+
+        /// A series with one native histogram sample.
+        pub fn histogram(&mut self, labels: &[(&str, &str)], histogram: Histogram) {
+            let labels_refs = self.refs(labels);
+            self.request.timeseries.push(TimeSeries {
+                labels_refs,
+                histograms: vec![histogram],
+                ..TimeSeries::default()
+            });
+        }
+    }
+
+    /// POSTs a 2.0 request: status and the histograms written header.
+    pub async fn push_histograms(base: &str, request: Request) -> (reqwest::StatusCode, u64) {
+        use prost::Message;
+        let (status, headers) = super::send(
+            base,
+            "io.prometheus.write.v2.Request",
+            request.encode_to_vec(),
+        )
+        .await;
+        (
+            status,
+            super::header(&headers, "x-prometheus-remote-write-histograms-written"),
+        )
     }
 
     /// POSTs a 2.0 request: status and the samples and exemplars written headers.
@@ -230,6 +287,29 @@ pub mod v2 {
 }
 
 async fn send_counted(base: &str, proto: &str, body: Vec<u8>) -> (reqwest::StatusCode, u64, u64) {
+    let (status, headers) = send(base, proto, body).await;
+    (
+        status,
+        header(&headers, "x-prometheus-remote-write-samples-written"),
+        header(&headers, "x-prometheus-remote-write-exemplars-written"),
+    )
+}
+
+/// A count the receiver answered in header `name` (`u64::MAX` when absent).
+fn header(headers: &reqwest::header::HeaderMap, name: &str) -> u64 {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// POSTs a 2.0 (or 1.0) request body: the status and the response headers.
+async fn send(
+    base: &str,
+    proto: &str,
+    body: Vec<u8>,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap) {
     let compressed = snap::raw::Encoder::new().compress_vec(&body).unwrap();
     let r = reqwest::Client::new()
         .post(format!("{base}/api/v1/write"))
@@ -244,16 +324,5 @@ async fn send_counted(base: &str, proto: &str, body: Vec<u8>) -> (reqwest::Statu
         .send()
         .await
         .unwrap();
-    let header = |name: &str| {
-        r.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(u64::MAX)
-    };
-    (
-        r.status(),
-        header("x-prometheus-remote-write-samples-written"),
-        header("x-prometheus-remote-write-exemplars-written"),
-    )
+    (r.status(), r.headers().clone())
 }
