@@ -426,7 +426,8 @@ async fn otlp_and_remote_write_2_histograms_round_trip() {
         "{jobs}"
     );
 
-    // Remote write 2.0: the histogram is stored and counted in its header.
+    // Remote write 2.0: the histogram is stored and counted in its own header, not as a
+    // float sample.
     use common::remote_write::v2;
     let mut request = v2::Builder::default();
     request.histogram(
@@ -445,8 +446,8 @@ async fn otlp_and_remote_write_2_histograms_round_trip() {
             timestamp: now,
         },
     );
-    let (status, histograms) = v2::push_histograms(&base, request.request).await;
-    assert_eq!((status.as_u16(), histograms), (204, 1));
+    let (status, samples, histograms) = v2::push_histograms(&base, request.request).await;
+    assert_eq!((status.as_u16(), samples, histograms), (204, 0, 1));
     let rw2 = histogram_at(&base, "rw2_latency_seconds", now as f64 / 1000.0).await;
     assert_eq!(
         rw2,

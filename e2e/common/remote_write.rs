@@ -259,8 +259,8 @@ pub mod v2 {
         }
     }
 
-    /// POSTs a 2.0 request: status and the histograms written header.
-    pub async fn push_histograms(base: &str, request: Request) -> (reqwest::StatusCode, u64) {
+    /// POSTs a 2.0 request: status and the samples and histograms written headers.
+    pub async fn push_histograms(base: &str, request: Request) -> (reqwest::StatusCode, u64, u64) {
         use prost::Message;
         let (status, headers) = super::send(
             base,
@@ -270,6 +270,7 @@ pub mod v2 {
         .await;
         (
             status,
+            super::header(&headers, "x-prometheus-remote-write-samples-written"),
             super::header(&headers, "x-prometheus-remote-write-histograms-written"),
         )
     }

@@ -93,7 +93,7 @@ impl SampleWriter for GrpcStorage {
     async fn write_borrowed(&self, series: &[TimeSeries]) -> Result<u64> {
         let req = tonic::Request::new(EncodedWrite::encode(series));
         let resp = encoded_write::send(self.channel.clone(), req).await?;
-        Ok(resp.into_inner().samples_written)
+        Ok(written(&resp.into_inner()))
     }
 
     async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
@@ -116,7 +116,7 @@ impl SampleWriter for GrpcStorage {
         md.insert(HEADER_WRITER_ID, id.writer.into());
         md.insert(HEADER_BATCH_SEQ, id.seq.into());
         let resp = encoded_write::send(self.channel.clone(), req).await?;
-        Ok(resp.into_inner().samples_written)
+        Ok(written(&resp.into_inner()))
     }
 }
 
@@ -174,4 +174,9 @@ pub async fn collect_select(
         out.extend(batch.series);
     }
     Ok(out)
+}
+
+/// Float and histogram samples a write made durable.
+fn written(resp: &crate::pb::WriteResponse) -> u64 {
+    resp.samples_written + resp.histograms_written
 }

@@ -63,6 +63,13 @@ pub struct Written {
     pub histograms: u64,
 }
 
+impl Written {
+    /// Samples of either kind ([`SampleWriter::write`]'s count).
+    pub fn total(&self) -> u64 {
+        self.samples + self.histograms
+    }
+}
+
 /// The persistent identity of a batch: which writer sent it and its number, increasing
 /// per writer (gaps allowed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -58,7 +58,7 @@ impl SampleWriter for LocalStorage {
     async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
         let committed = self.storage.propose(&series, None).await?;
         Ok(Written {
-            samples: committed.samples,
+            samples: committed.samples - committed.histograms,
             exemplars: committed.exemplars,
             histograms: committed.histograms,
         })

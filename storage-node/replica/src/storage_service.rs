@@ -380,7 +380,7 @@ impl Storage for ReplicaStorage {
         let series = req.into_inner().series;
         let committed = self.propose(&series, batch).await?;
         let mut out = Response::new(WriteResponse {
-            samples_written: committed.samples,
+            samples_written: committed.samples - committed.histograms,
             exemplars_written: committed.exemplars,
             histograms_written: committed.histograms,
         });

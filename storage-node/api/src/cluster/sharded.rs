@@ -579,11 +579,11 @@ fn with_read_mode<T>(msg: T, follower: bool) -> tonic::Request<T> {
 #[async_trait::async_trait]
 impl SampleWriter for ShardedStorage {
     async fn write(&self, series: Vec<TimeSeries>) -> Result<u64> {
-        Ok(self.write_split(&series, None).await?.samples)
+        Ok(self.write_split(&series, None).await?.total())
     }
 
     async fn write_borrowed(&self, series: &[TimeSeries]) -> Result<u64> {
-        Ok(self.write_split(series, None).await?.samples)
+        Ok(self.write_split(series, None).await?.total())
     }
 
     async fn write_counted(&self, series: Vec<TimeSeries>) -> Result<Written> {
@@ -594,7 +594,7 @@ impl SampleWriter for ShardedStorage {
     /// number it applied per writer, so a re-sent batch is a no-op on the shards that
     /// took it and applied on those that did not.
     async fn write_identified(&self, series: Vec<TimeSeries>, id: BatchId) -> Result<u64> {
-        Ok(self.write_split(&series, Some(id)).await?.samples)
+        Ok(self.write_split(&series, Some(id)).await?.total())
     }
 }
 
@@ -628,6 +628,7 @@ impl ShardedStorage {
                 Ok(n) => {
                     total.samples += n.samples;
                     total.exemplars += n.exemplars;
+                    total.histograms += n.histograms;
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
