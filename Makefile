@@ -16,7 +16,7 @@ export CARGO_INCREMENTAL ?= 0
 # The HTTP address of `make run`.
 LISTEN ?= 127.0.0.1:9090
 
-.PHONY: deps-run deps-test run test build crds bench bench-storage bench-query bench-scrape bench-history
+.PHONY: deps-run deps-test run test build crds bench bench-storage bench-query bench-scrape bench-history bench-histograms
 
 deps-run:
 	@scripts/install-deps.sh run
@@ -73,3 +73,13 @@ HISTORY_OUT ?= $(CARGO_TARGET_DIR)/telltale-bench-history.json
 bench-history: deps-test
 	cargo build --release --bin telltale
 	cargo run --release -p telltale-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale --only history --repetitions 1 --out $(HISTORY_OUT) $(BENCH_ARGS)
+
+# The native histogram benchmark of the README (issue 19): a day of 1,000 seeded latency
+# histograms (schema 3) through remote_write 1.0 into `telltale standalone` and into
+# Prometheus 2.42 with --enable-feature=native-histograms, one after the other: ingest
+# CPU, peak RSS and bytes on disk per histogram sample, and the ratios. JSON in
+# HISTOGRAMS_OUT; arguments in BENCH_ARGS (e.g. BENCH_ARGS="--histogram-series 500").
+HISTOGRAMS_OUT ?= $(CARGO_TARGET_DIR)/telltale-bench-histograms.json
+bench-histograms: deps-test
+	cargo build --release --bin telltale
+	cargo run --release -p telltale-bench -- --telltale $(CARGO_TARGET_DIR)/release/telltale --only histograms --out $(HISTOGRAMS_OUT) $(BENCH_ARGS)

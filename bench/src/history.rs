@@ -226,7 +226,7 @@ impl HistoryFigures {
 
 /// `name{labels} value` lines of a `/metrics` answer, the value of the first line that
 /// starts with `name_labels` (0 when absent).
-fn metric(text: &str, name_labels: &str) -> f64 {
+pub fn metric(text: &str, name_labels: &str) -> f64 {
     text.lines()
         .find(|l| l.starts_with(name_labels) && l[name_labels.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
@@ -234,7 +234,8 @@ fn metric(text: &str, name_labels: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn metrics_text(setup: &Setup, server: &Server) -> Result<String> {
+/// The server's `/metrics` page.
+pub async fn metrics_text(setup: &Setup, server: &Server) -> Result<String> {
     let url = format!("{}/metrics", server.url);
     let r = setup
         .client

@@ -14,18 +14,23 @@
 //!                     └──> scrape.rs: exporters on 127.0.0.1 scraped by both servers
 //!  history.rs: months of data in standalone, days moved to a cold tier in moto (S3),
 //!              dashboards before and after, `telltale backup` and `restore`
+//!  histograms/: seeded latency histograms (workload.rs) as remote_write 1.0 native
+//!              histograms (encode.rs) into both servers: CPU, RSS, bytes on disk
 //!  servers.rs (child processes, ports, readiness, stop)   measure.rs (/proc, du)
 //!  report.rs  tables per repetition, summary, JSON (--out)
 //! ```
 //!
 //! Parts (`--only`): `ingest` (1), `query` (2, implies the ingest), `scrape` (3),
 //! `disk` (4), `cluster` (5; runs Prometheus's ingest and queries of the same repetition
-//! for the ratios), `history` (6; Telltale only, with moto; not in the default set).
+//! for the ratios), `history` (6; Telltale only, with moto; not in the default set),
+//! `histograms` (7; native histograms' ingest CPU and bytes on disk against Prometheus
+//! with `--enable-feature=native-histograms`; not in the default set).
 //! Each repetition alternates which server goes first.
 
 mod cluster;
 mod disk;
 mod error;
+mod histograms;
 mod history;
 mod ingest;
 mod measure;
@@ -63,6 +68,9 @@ pub enum Part {
     /// Telltale only: cold tier, dashboards over months, backup and restore (needs moto;
     /// only when asked for).
     History,
+    /// Native histograms: ingest CPU and bytes on disk per histogram sample (only when
+    /// asked for).
+    Histograms,
 }
 
 /// Telltale against Prometheus 2.42 on the same workload, with ratios.
@@ -251,6 +259,33 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         end: (end_ms / 1000).div_euclid(step) * step,
         step,
     };
+    let histogram_push = has(Part::Histograms).then(|| {
+        let interval_ms = sizes.histogram_interval_s as i64 * 1000;
+        let plan = histograms::encode::HistogramPlan {
+            series: sizes.histogram_series,
+            seed: sizes.seed,
+            points: sizes.histogram_points,
+            interval_ms,
+            end_ms: start_ms / interval_ms * interval_ms,
+            senders: sizes.senders,
+            request_samples: sizes.request_samples,
+        };
+        let started = Instant::now();
+        let push = plan.build();
+        println!(
+            "histogram workload: {} series × {} points = {} histogram samples in {} requests ({:.1} MB snappy), built in {:.1} s",
+            push.series,
+            plan.points,
+            push.samples,
+            push.senders.iter().map(Vec::len).sum::<usize>(),
+            push.compressed_bytes as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+        histograms::HistogramPush {
+            plan,
+            push: Arc::new(push),
+        }
+    });
     let plan = repetition::Plan {
         queries: if has(Part::Query) || has(Part::Cluster) {
             queries::queries(&Fleet::instance_label(fleet.instances / 2))
@@ -260,6 +295,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         parts,
         push,
         disk_push,
+        histogram_push,
         range,
     };
 
@@ -279,6 +315,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 "run_start_ms": start_ms,
                 "data_end_ms": end_ms,
                 "query_range": range,
+                "histogram_plan": plan.histogram_push.as_ref().map(|h| h.plan),
                 "result_cache": setup.result_cache,
                 "sizes": sizes,
                 "fleet": fleet,

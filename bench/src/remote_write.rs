@@ -232,6 +232,17 @@ pub struct SendStats {
     pub retries: u64,
     pub first_error: Option<String>,
     pub wall_s: f64,
+    /// Float and native histogram samples the server said it stored (the sums of its
+    /// `X-Prometheus-Remote-Write-{Samples,Histograms}-Written` headers), when it sent
+    /// them with every accepted request (Telltale does; Prometheus 2.42 does not).
+    pub written: Option<Written>,
+}
+
+/// What a server said it stored of the requests it accepted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Written {
+    pub samples: u64,
+    pub histograms: u64,
 }
 
 /// Keeps senders within `slack` steps of the slowest one: a request may start at most
@@ -284,8 +295,9 @@ pub async fn send(
         slack,
         notify: tokio::sync::Notify::new(),
     });
-    // Requests, refused requests, retries, samples taken.
-    let counters = Arc::new([const { AtomicU64::new(0) }; 4]);
+    // Requests, refused requests, retries, samples taken; written samples and
+    // histograms, accepted requests without the written headers.
+    let counters = Arc::new([const { AtomicU64::new(0) }; 7]);
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -297,13 +309,22 @@ pub async fn send(
             let requests = &push.senders[s];
             for (k, r) in requests.iter().enumerate() {
                 lockstep.wait_for(r.first_step).await;
-                let (retries, refused) = post(&client, &url, r.body.clone()).await?;
+                let (retries, answer) = post(&client, &url, r.body.clone()).await?;
                 counters[0].fetch_add(1, Ordering::Relaxed);
                 counters[2].fetch_add(u64::from(retries), Ordering::Relaxed);
-                if refused.is_none() {
+                if let Ok(written) = &answer {
                     counters[3].fetch_add(r.samples as u64, Ordering::Relaxed);
+                    match written {
+                        Some(w) => {
+                            counters[4].fetch_add(w.samples, Ordering::Relaxed);
+                            counters[5].fetch_add(w.histograms, Ordering::Relaxed);
+                        }
+                        None => {
+                            counters[6].fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
-                if let Some(e) = refused {
+                if let Err(e) = answer {
                     counters[1].fetch_add(1, Ordering::Relaxed);
                     first_error
                         .lock()
@@ -327,7 +348,13 @@ pub async fn send(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
+    let accepted = counters[0].load(Ordering::Relaxed) - counters[1].load(Ordering::Relaxed);
+    let without_headers = counters[6].load(Ordering::Relaxed);
     Ok(SendStats {
+        written: (accepted > 0 && without_headers == 0).then(|| Written {
+            samples: counters[4].load(Ordering::Relaxed),
+            histograms: counters[5].load(Ordering::Relaxed),
+        }),
         requests: counters[0].load(Ordering::Relaxed),
         failed: counters[1].load(Ordering::Relaxed),
         retries: counters[2].load(Ordering::Relaxed),
@@ -337,9 +364,19 @@ pub async fn send(
     })
 }
 
+/// A number-valued response header.
+fn header_count(r: &reqwest::Response, name: &str) -> Option<u64> {
+    r.headers().get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
 /// POSTs one request, retrying what Prometheus's remote_write retries. Returns the
-/// retries and, for a refused request, the server's answer.
-async fn post(client: &reqwest::Client, url: &str, body: Bytes) -> Result<(u32, Option<String>)> {
+/// retries and what the server said: for an accepted request the `…-Written` headers
+/// (when it sent both), for a refused one its answer.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: Bytes,
+) -> Result<(u32, std::result::Result<Option<Written>, String>)> {
     let mut backoff = Duration::from_millis(50);
     for attempt in 0..MAX_ATTEMPTS {
         let sent = client
@@ -351,14 +388,25 @@ async fn post(client: &reqwest::Client, url: &str, body: Bytes) -> Result<(u32, 
             .send()
             .await;
         let retry = match sent {
-            Ok(r) if r.status().is_success() => return Ok((attempt, None)),
+            Ok(r) if r.status().is_success() => {
+                let written = header_count(&r, "X-Prometheus-Remote-Write-Samples-Written")
+                    .zip(header_count(
+                        &r,
+                        "X-Prometheus-Remote-Write-Histograms-Written",
+                    ))
+                    .map(|(samples, histograms)| Written {
+                        samples,
+                        histograms,
+                    });
+                return Ok((attempt, Ok(written)));
+            }
             Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
                 format!("{}", r.status())
             }
             Ok(r) => {
                 let status = r.status();
                 let text = r.text().await.unwrap_or_default();
-                return Ok((attempt, Some(format!("{status}: {}", text.trim()))));
+                return Ok((attempt, Err(format!("{status}: {}", text.trim()))));
             }
             Err(e) => e.to_string(),
         };

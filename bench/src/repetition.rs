@@ -7,7 +7,7 @@ use crate::ingest::{self, Side};
 use crate::queries::{self, Query, Range};
 use crate::remote_write::Push;
 use crate::report::Repetition;
-use crate::{Part, Setup, cluster, disk, history, scrape};
+use crate::{Part, Setup, cluster, disk, histograms, history, scrape};
 
 /// What every repetition runs.
 pub struct Plan {
@@ -15,6 +15,8 @@ pub struct Plan {
     /// Parts 1, 2 and 5's push, part 4's.
     pub push: Option<Arc<Push>>,
     pub disk_push: Option<Arc<Push>>,
+    /// The histograms part's push.
+    pub histogram_push: Option<histograms::HistogramPush>,
     pub queries: Vec<Query>,
     pub range: Range,
 }
@@ -173,6 +175,18 @@ pub async fn run(setup: &Setup, plan: &Plan, r: usize) -> Repetition {
                 rep.disk = d;
             }
             Err(e) => rep.errors.push(format!("disk failed: {e}")),
+        }
+    }
+    if let Some(hp) = &plan.histogram_push {
+        match histograms::run(setup, &format!("{tag}-histograms"), order, hp).await {
+            Ok(figures) => {
+                let v = histograms::verdict(&figures);
+                rep.warnings.extend(v.warnings);
+                rep.notes.extend(v.notes);
+                rep.histogram_comparisons = v.comparisons;
+                rep.histograms = figures;
+            }
+            Err(e) => rep.errors.push(format!("histograms failed: {e}")),
         }
     }
     if has(Part::History) {

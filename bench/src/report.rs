@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::cluster::ClusterFigures;
 use crate::disk::DiskFigures;
+use crate::histograms::HistogramFigures;
 use crate::history::HistoryFigures;
 use crate::ingest::{IngestFigures, Side};
 use crate::queries::{Comparison, QueryRun};
@@ -27,8 +28,13 @@ pub struct Repetition {
     /// The dev-cluster's answers against Prometheus's.
     pub cluster_comparisons: Vec<Comparison>,
     pub history: Option<HistoryFigures>,
+    /// The histograms part, per server, and its checks' answers compared.
+    pub histograms: Vec<HistogramFigures>,
+    pub histogram_comparisons: Vec<Comparison>,
     /// Answers that differ, refused requests, targets down.
     pub warnings: Vec<String>,
+    /// Checks skipped (e.g. a query Telltale cannot answer yet).
+    pub notes: Vec<String>,
     /// Parts that could not be measured.
     pub errors: Vec<String>,
     pub rows: Vec<Row>,
@@ -51,7 +57,7 @@ impl Row {
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// A row's name and how to read it from one server's figures.
-type Figure<T> = (&'static str, fn(&T) -> f64);
+pub type Figure<T> = (&'static str, fn(&T) -> f64);
 
 fn pick<T>(items: &[T], side: Side, of: impl Fn(&T) -> Side) -> Option<&T> {
     items.iter().find(|i| of(i) == side)
@@ -205,6 +211,11 @@ impl Repetition {
                 );
             }
         }
+        let hi = |s| pick(&self.histograms, s, |f| f.server);
+        let (th, ph) = (hi(Side::Telltale), hi(Side::Prometheus));
+        for (name, f) in crate::histograms::rows() {
+            row(name.to_string(), th.map(f), ph.map(f));
+        }
         if let Some(h) = &self.history {
             for (figure, v) in crate::history::rows(h) {
                 row(figure, Some(v), None);
@@ -283,6 +294,12 @@ pub fn print_repetition(rep: &Repetition) {
     }
     if let Some(h) = &rep.history {
         crate::history::print(h);
+    }
+    if !rep.histograms.is_empty() {
+        crate::histograms::print(&rep.histograms, &rep.histogram_comparisons);
+    }
+    for n in &rep.notes {
+        println!("NOTE: {n}");
     }
     for w in &rep.warnings {
         println!("WARNING: {w}");

@@ -152,15 +152,26 @@ impl Server {
     /// Prometheus 2.42 on `config` (written next to the data directory), with the
     /// remote_write receiver on.
     pub fn prometheus(bin: &Path, data_dir: &Path, config: &str) -> Result<Self> {
+        Self::prometheus_with(bin, data_dir, config, &[])
+    }
+
+    /// The same with `extra` flags (e.g. `--enable-feature=native-histograms`).
+    pub fn prometheus_with(
+        bin: &Path,
+        data_dir: &Path,
+        config: &str,
+        extra: &[String],
+    ) -> Result<Self> {
         let port = free_port()?;
         let file = data_dir.with_extension("yml");
         std::fs::write(&file, config).map_err(Error::io("cannot write", &file))?;
-        let args = vec![
+        let mut args = vec![
             format!("--config.file={}", file.display()),
             format!("--storage.tsdb.path={}", data_dir.display()),
             format!("--web.listen-address=127.0.0.1:{port}"),
             "--web.enable-remote-write-receiver".to_string(),
         ];
+        args.extend_from_slice(extra);
         Self::spawn("prometheus", bin, &args, data_dir, port)
     }
 

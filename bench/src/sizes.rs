@@ -66,6 +66,19 @@ pub struct SizeArgs {
     /// Timed runs per panel of the history part's dashboards (after the first run).
     #[arg(long)]
     history_query_runs: Option<usize>,
+    /// Native histogram series of the histograms part (one in 100 a gauge histogram).
+    #[arg(long)]
+    histogram_series: Option<usize>,
+    /// Samples per histogram series (at --histogram-interval-s, ending at the run's
+    /// start; 5,760 = one day at 15 s).
+    #[arg(long)]
+    histogram_points: Option<usize>,
+    #[arg(long)]
+    histogram_interval_s: Option<u64>,
+    /// Pause after the histograms part's push before the data directory is measured
+    /// and the server stopped.
+    #[arg(long)]
+    histogram_settle_s: Option<u64>,
 }
 
 /// The sizes a run uses.
@@ -95,6 +108,10 @@ pub struct Sizes {
     pub history_series: usize,
     pub history_days: usize,
     pub history_query_runs: usize,
+    pub histogram_series: usize,
+    pub histogram_points: usize,
+    pub histogram_interval_s: u64,
+    pub histogram_settle_s: u64,
 }
 
 impl Sizes {
@@ -125,6 +142,10 @@ impl Sizes {
             history_series: 300,
             history_days: 90,
             history_query_runs: 5,
+            histogram_series: 1_000,
+            histogram_points: 5_760,
+            histogram_interval_s: 15,
+            histogram_settle_s: 70,
         }
     }
 
@@ -148,6 +169,9 @@ impl Sizes {
             history_series: 50,
             history_days: 8,
             history_query_runs: 2,
+            histogram_series: 40,
+            histogram_points: 240,
+            histogram_settle_s: 2,
             ..Sizes::full()
         }
     }
@@ -179,6 +203,10 @@ impl Sizes {
             history_series: a.history_series.unwrap_or(d.history_series),
             history_days: a.history_days.unwrap_or(d.history_days),
             history_query_runs: a.history_query_runs.unwrap_or(d.history_query_runs),
+            histogram_series: a.histogram_series.unwrap_or(d.histogram_series),
+            histogram_points: a.histogram_points.unwrap_or(d.histogram_points),
+            histogram_interval_s: a.histogram_interval_s.unwrap_or(d.histogram_interval_s),
+            histogram_settle_s: a.histogram_settle_s.unwrap_or(d.histogram_settle_s),
         }
     }
 }

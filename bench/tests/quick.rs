@@ -189,3 +189,62 @@ fn quick_history_moves_days_and_answers_as_before() {
         assert!(f(&c["series"][0]) >= 1.0, "{c}");
     }
 }
+
+/// The histograms part (`--only histograms`) at tiny scale: 40 native histogram series ×
+/// 240 points through remote_write 1.0 into standalone and into Prometheus 2.42 with
+/// native histograms on; each must take and store every sample, be measured, and the
+/// sanity checks Telltale answers must agree with Prometheus's.
+#[test]
+fn quick_histograms_are_stored_by_both_and_measured() {
+    let Some(telltale) = telltale_binary() else {
+        eprintln!("SKIPPED: no telltale binary in this target directory");
+        return;
+    };
+    let work =
+        std::env::temp_dir().join(format!("telltale-bench-histograms-{}", std::process::id()));
+    let out = work.with_extension("json");
+    let output = Command::new(env!("CARGO_BIN_EXE_telltale-bench"))
+        .args(["--quick", "--only", "histograms", "--telltale"])
+        .arg(&telltale)
+        .arg("--work-dir")
+        .arg(&work)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("the harness runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the harness failed");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("the JSON results")).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let rep = &json["repetitions"][0];
+    for key in ["errors", "warnings"] {
+        assert_eq!(rep[key].as_array().map(Vec::len), Some(0), "{}", rep[key]);
+    }
+    let figures = rep["histograms"].as_array().unwrap();
+    assert_eq!(figures.len(), 2);
+    for h in figures {
+        assert_eq!(h["samples"], 40 * 240, "{h}");
+        assert_eq!(h["stored"], 40 * 240, "{h}");
+        assert_eq!(h["send"]["failed"], 0, "{h}");
+        assert!(f(&h["cpu_s_per_million"]) > 0.0, "{h}");
+        assert!(f(&h["vm_hwm_bytes"]) > 1e6, "{h}");
+        assert!(f(&h["after_stop"]["allocated"]) > 0.0, "{h}");
+        assert!(!h["top_level"].as_array().unwrap().is_empty(), "{h}");
+    }
+    let prometheus = figures
+        .iter()
+        .find(|h| h["server"] == "prometheus")
+        .unwrap();
+    let checks = prometheus["queries"].as_array().unwrap();
+    assert_eq!(checks.len(), 4, "{prometheus}");
+    for q in checks {
+        assert_eq!(q["series"], 1, "{q}");
+    }
+    for c in rep["histogram_comparisons"].as_array().unwrap() {
+        assert_eq!(c["mismatches"], 0, "{c}");
+    }
+    assert!(stdout.contains("| histograms: bytes per sample after a clean stop |"));
+}
