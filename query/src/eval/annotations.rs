@@ -10,10 +10,11 @@ use telltale_storage_api::histogram::HistogramError;
 
 use super::selector::{Fetched, reference_time, selector_key};
 use super::sweep::Grid;
-use crate::api::response::format_value;
+// Go's `%g` for the values annotations quote.
 use crate::plan::RollupCall;
 use crate::position::{Sites, line_col};
 use crate::value::is_stale_nan;
+use telltale_storage_api::histogram::text::go_g;
 
 /// The annotations of one query, each message once, in the order first raised.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -33,11 +34,6 @@ impl Annotations {
             }
         }
     }
-}
-
-/// Go's `%g` for the values annotations quote.
-fn go_g(v: f64) -> String {
-    format_value(v)
 }
 
 /// Raises annotations about nodes of one query's expression, placed by [`Sites`].

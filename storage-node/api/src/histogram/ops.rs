@@ -162,24 +162,6 @@ impl FloatHistogram {
         self.set_positive(positive);
         self.set_negative(negative);
     }
-
-    /// Whether every bucket count, the count and the zero count are the same in both
-    /// (sum and layout aside): the histograms describe the same observations' spread.
-    pub fn same_counts(&self, other: &FloatHistogram) -> bool {
-        let mut a = self.clone();
-        let mut b = other.clone();
-        a.compact();
-        b.compact();
-        a.count == b.count
-            && a.zero_count == b.zero_count
-            && a.zero_threshold == b.zero_threshold
-            && a.schema == b.schema
-            && a.positive_spans == b.positive_spans
-            && a.positive_buckets == b.positive_buckets
-            && a.negative_spans == b.negative_spans
-            && a.negative_buckets == b.negative_buckets
-            && a.custom_values == b.custom_values
-    }
 }
 
 /// Whether `current` follows a counter reset after `previous` (Prometheus's
