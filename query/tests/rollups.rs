@@ -455,6 +455,7 @@ fn assert_same_histograms(q: &str, a: &Value, b: &Value) {
         panic!("{q}: expected matrices");
     };
     assert_eq!(a.len(), b.len(), "{q}: series count");
+    assert!(!a.is_empty(), "{q}: no series");
     let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
     for (x, y) in a.iter().zip(b) {
         assert_eq!(x.metric, y.metric, "{q}");
